@@ -1,0 +1,37 @@
+/*
+ * commands.h — hookctl's subcommands that live outside hookctl.c. Private to cmd/.
+ * Each takes the arguments after its own name (argv[0] is the subcommand) and the loaded
+ * configuration, and returns the process exit status (0 ok, 1 runtime failure, 2 bad usage or
+ * input, with one line on stderr naming the flag).
+ */
+#ifndef HK_COMMANDS_H
+#define HK_COMMANDS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hk_core.h"
+
+int hk_cmd_listen(int argc, char **argv, const hk_config *cfg);
+int hk_cmd_publish(int argc, char **argv, const hk_config *cfg);
+int hk_cmd_verify(int argc, char **argv, const hk_config *cfg);
+
+/* Signature verification shared by `verify` and `listen`. Header values are borrowed and may
+ * be NULL when absent. */
+typedef struct hk_verify_input {
+    const char *secret;
+    const char *method;     /* decides t.body or t.url for the timestamped scheme */
+    const char *url;        /* full URL as sent, for GET and DELETE */
+    const char *body;
+    size_t body_len;
+    const char *signature;  /* X-Webhook-Signature or the task's own header */
+    const char *wh_id;      /* webhook-id */
+    const char *wh_timestamp;
+    const char *wh_signature;
+    long tolerance_s;       /* 0: don't check the age */
+} hk_verify_input;
+
+/* Returns true when a signature verifies; detail says which scheme and why not. */
+bool hk_verify(const hk_verify_input *in, char *detail, size_t detail_size);
+
+#endif

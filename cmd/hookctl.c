@@ -1,0 +1,316 @@
+/*
+ * hookctl.c — the operator's command line: dispatch, the `webhooks` and `deliveries` commands.
+ * `publish`, `verify` and `listen` live in their own files (commands.h). Output is JSON on
+ * stdout with secrets masked; errors are one line on stderr naming the field or flag.
+ * Exit: 0 ok, 1 runtime failure or not found, 2 bad usage or invalid input.
+ */
+#include "commands.h"
+
+#include "hk_store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: hookctl <command> [flags]\n"
+            "\n"
+            "Commands:\n"
+            "  webhooks create --file task.json   store a new webhook task; prints it with its id\n"
+            "  webhooks update <id> --file task.json\n"
+            "  webhooks list --flow <flowId>      the flow's tasks (secrets masked)\n"
+            "  webhooks get <id>\n"
+            "  webhooks delete <id>\n"
+            "  deliveries --job <jobId>           recorded attempts, newest first\n"
+            "  publish --file event.json [--topic T]   publish a job event to Kafka\n"
+            "  verify --secret S --header 'Name: value' [--body-file F | --url U]\n"
+            "  listen --port N [--secret S]       a local receiver that verifies signatures\n"
+            "\n"
+            "`hookctl <command> --help` explains one command. --file - reads standard input.\n"
+            "Exit status: 0 ok, 1 runtime failure or not found, 2 bad usage or invalid input.\n\n");
+    hk_config_print_help(out);
+}
+
+static void webhooks_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: hookctl webhooks create --file task.json\n"
+            "       hookctl webhooks update <id> --file task.json\n"
+            "       hookctl webhooks list --flow <flowId>\n"
+            "       hookctl webhooks get <id>\n"
+            "       hookctl webhooks delete <id>\n"
+            "\n"
+            "Manages webhook tasks in Redis (HOOKD_REDIS_URL, HOOKD_REDIS_PREFIX). A task is\n"
+            "the contract's JSON: flowId and url are required; method (POST), headers, body\n"
+            "with $jobId, $jobStatus, ... references, trigger {event: success|failure|any,\n"
+            "objects: \"any\" | [output ids]}, secret, signature (timestamped|body|standard),\n"
+            "signatureHeader, validateSsl, retry {enabled, maxAttempts}, timeoutMs, enabled.\n"
+            "Every field is validated; a flow holds at most HOOKD_MAX_WEBHOOKS_PER_FLOW tasks.\n"
+            "Secrets are printed masked (****abcd).\n"
+            "Example: hookctl webhooks create --file task.json\n");
+}
+
+static int fail(int status, const char *msg)
+{
+    fprintf(stderr, "hookctl: %s\n", msg);
+    return status;
+}
+
+static int status_for(int rc)
+{
+    return rc == HK_EINVAL || rc == HK_ELIMIT ? 2 : 1;
+}
+
+static void print_json(cJSON *json)
+{
+    char *text = cJSON_Print(json);
+    printf("%s\n", text);
+    free(text);
+}
+
+static int read_file(const char *path, hk_buf *out)
+{
+    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+    if (!f)
+        return HK_ERR;
+    char chunk[65536];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+        hk_buf_append(out, chunk, r);
+    if (f != stdin)
+        fclose(f);
+    return HK_OK;
+}
+
+static int open_store(const hk_config *cfg, hk_store **store)
+{
+    hk_store_config scfg = {
+        .url = cfg->redis_url,
+        .password = cfg->redis_password,
+        .prefix = cfg->redis_prefix,
+        .max_per_flow = cfg->max_webhooks_per_flow,
+        .timeout_ms = 5000,
+    };
+    hk_error err = {0};
+    int rc = hk_store_open(&scfg, store, &err);
+    if (rc != HK_OK)
+        return fail(status_for(rc), err.msg);
+    return 0;
+}
+
+/* Reads and validates --file; for update the id comes from the command line. */
+static int load_task(const char *file, const char *id, hk_task **task)
+{
+    hk_buf text = {0};
+    if (read_file(file, &text) != HK_OK) {
+        fprintf(stderr, "hookctl: --file: cannot read %s\n", file);
+        return 2;
+    }
+    hk_error err = {0};
+    cJSON *json = cJSON_ParseWithLength(text.data ? text.data : "", text.len);
+    hk_buf_free(&text);
+    if (!json)
+        return fail(2, "--file: not valid JSON");
+    if (id) {
+        cJSON *given = cJSON_GetObjectItemCaseSensitive(json, "id");
+        if (given && (!cJSON_IsString(given) || strcmp(given->valuestring, id) != 0)) {
+            cJSON_Delete(json);
+            return fail(2, "id: does not match the id on the command line");
+        }
+        if (!given)
+            cJSON_AddStringToObject(json, "id", id);
+    }
+    int rc = hk_task_from_json(json, true, task, &err);
+    cJSON_Delete(json);
+    if (rc != HK_OK)
+        return fail(2, err.msg);
+    return 0;
+}
+
+static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+        webhooks_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *verb = argv[1];
+    const char *file = NULL, *flow = NULL, *id = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            webhooks_usage(stdout);
+            return 0;
+        }
+        if (strcmp(argv[i], "--file") == 0 || strcmp(argv[i], "--flow") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "hookctl: %s: needs a value\n", argv[i]);
+                return 2;
+            }
+            if (argv[i][3] == 'i')
+                file = argv[++i];
+            else
+                flow = argv[++i];
+        } else if (argv[i][0] == '-' && argv[i][1]) {
+            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl webhooks --help)\n", argv[i]);
+            return 2;
+        } else if (!id) {
+            id = argv[i];
+        } else {
+            fprintf(stderr, "hookctl: %s: unexpected argument\n", argv[i]);
+            return 2;
+        }
+    }
+    bool is_create = strcmp(verb, "create") == 0, is_update = strcmp(verb, "update") == 0;
+    bool is_list = strcmp(verb, "list") == 0, is_get = strcmp(verb, "get") == 0;
+    bool is_delete = strcmp(verb, "delete") == 0;
+    if (!is_create && !is_update && !is_list && !is_get && !is_delete) {
+        fprintf(stderr, "hookctl: unknown command 'webhooks %s' (see hookctl webhooks --help)\n",
+                verb);
+        return 2;
+    }
+    if ((is_create || is_update) && !file)
+        return fail(2, "--file: required");
+    if (is_list && !flow)
+        return fail(2, "--flow: required");
+    if ((is_update || is_get || is_delete) && !id)
+        return fail(2, "<id>: required");
+    if (is_create && id) {
+        fprintf(stderr, "hookctl: %s: unexpected argument (create takes --file)\n", id);
+        return 2;
+    }
+
+    hk_task *task = NULL;
+    int status;
+    if ((is_create || is_update) && (status = load_task(file, is_update ? id : NULL, &task)))
+        return status;
+    hk_store *store = NULL;
+    if ((status = open_store(cfg, &store))) {
+        hk_task_destroy(task);
+        return status;
+    }
+    hk_error err = {0};
+    int rc = HK_OK;
+    if (is_create || is_update) {
+        rc = is_create ? hk_store_task_create(store, task, &err)
+                       : hk_store_task_update(store, task, &err);
+        if (rc == HK_OK) {
+            cJSON *json = hk_task_to_json(task, HK_SECRETS_MASKED);
+            print_json(json);
+            cJSON_Delete(json);
+        }
+    } else if (is_get) {
+        rc = hk_store_task_get(store, id, &task, &err);
+        if (rc == HK_OK) {
+            cJSON *json = hk_task_to_json(task, HK_SECRETS_MASKED);
+            print_json(json);
+            cJSON_Delete(json);
+        }
+    } else if (is_delete) {
+        rc = hk_store_task_delete(store, id, &err);
+        if (rc == HK_OK)
+            printf("deleted %s\n", id);
+    } else {
+        hk_task **tasks = NULL;
+        size_t n = 0;
+        rc = hk_store_task_list(store, flow, &tasks, &n, &err);
+        if (rc == HK_OK) {
+            cJSON *arr = cJSON_CreateArray();
+            for (size_t i = 0; i < n; i++) {
+                cJSON_AddItemToArray(arr, hk_task_to_json(tasks[i], HK_SECRETS_MASKED));
+                hk_task_destroy(tasks[i]);
+            }
+            print_json(arr);
+            cJSON_Delete(arr);
+        }
+        free(tasks);
+    }
+    hk_task_destroy(task);
+    hk_store_close(store);
+    if (rc != HK_OK)
+        return fail(rc == HK_ENOTFOUND ? 1 : status_for(rc), err.msg);
+    return 0;
+}
+
+static int cmd_deliveries(int argc, char **argv, const hk_config *cfg)
+{
+    const char *job = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0) {
+            printf("Usage: hookctl deliveries --job <jobId>\n\n"
+                   "Prints the job's recorded delivery attempts (status code, error, latency,\n"
+                   "attempt, time), newest first, from Redis (kept 7 days, at most %d).\n"
+                   "Example: hookctl deliveries --job 12345\n",
+                   HK_STORE_HISTORY_CAP);
+            return 0;
+        }
+        if (strcmp(argv[i], "--job") == 0 && i + 1 < argc) {
+            job = argv[++i];
+        } else {
+            fprintf(stderr, "hookctl: %s: unknown flag or missing value "
+                            "(see hookctl deliveries --help)\n", argv[i]);
+            return 2;
+        }
+    }
+    if (!job)
+        return fail(2, "--job: required");
+    hk_store *store = NULL;
+    int status = open_store(cfg, &store);
+    if (status)
+        return status;
+    cJSON *arr = NULL;
+    hk_error err = {0};
+    int rc = hk_store_history_get(store, job, &arr, &err);
+    hk_store_close(store);
+    if (rc != HK_OK)
+        return fail(status_for(rc), err.msg);
+    print_json(arr);
+    cJSON_Delete(arr);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("hookctl %s\n", HK_VERSION);
+        return 0;
+    }
+    hk_config cfg;
+    hk_error err = {0};
+    int rest = 0;
+    if (hk_config_load(&cfg, argc, argv, environ, &rest, &err) != HK_OK)
+        return fail(2, err.msg);
+    hk_log_set_level(HK_LOG_WARN);
+    hk_log_set_stream(stderr); /* stdout is the command's output */
+    int status;
+    const char *cmd = argv[1];
+    if (rest < 2)
+        status = fail(2, "a command is required (see hookctl --help)");
+    else if (strcmp(cmd, "webhooks") == 0)
+        status = cmd_webhooks(rest - 1, argv + 1, &cfg);
+    else if (strcmp(cmd, "deliveries") == 0)
+        status = cmd_deliveries(rest - 1, argv + 1, &cfg);
+    else if (strcmp(cmd, "publish") == 0)
+        status = hk_cmd_publish(rest - 1, argv + 1, &cfg);
+    else if (strcmp(cmd, "verify") == 0)
+        status = hk_cmd_verify(rest - 1, argv + 1, &cfg);
+    else if (strcmp(cmd, "listen") == 0)
+        status = hk_cmd_listen(rest - 1, argv + 1, &cfg);
+    else {
+        fprintf(stderr, "hookctl: unknown command '%s' (see hookctl --help)\n", cmd);
+        status = 2;
+    }
+    hk_config_free(&cfg);
+    return status;
+}

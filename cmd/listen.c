@@ -1,0 +1,232 @@
+/*
+ * listen.c — `hookctl listen`: a local receiver for development and the demo. It prints each
+ * request it gets and, given the secret, whether its signature verifies. libmicrohttpd runs
+ * the server on its own thread; the main thread waits for a signal or the --count'th request.
+ */
+#include "commands.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct listener {
+    const char *secret;
+    const char *sig_header;
+    unsigned status;
+    long count;
+    long seen;
+    long tolerance_s;
+    pthread_mutex_t lock;
+    int wake[2];
+} listener;
+
+typedef struct req {
+    char *uri;
+    hk_buf body;
+    bool started;
+} req;
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
+{
+    (void)cls;
+    (void)con;
+    req *r = hk_xcalloc(1, sizeof *r);
+    r->uri = hk_strdup(uri);
+    return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)con;
+    (void)toe;
+    req *r = *con_cls;
+    if (!r)
+        return;
+    free(r->uri);
+    hk_buf_free(&r->body);
+    free(r);
+    *con_cls = NULL;
+}
+
+static void print_request(listener *l, struct MHD_Connection *con, const char *method, req *r)
+{
+    const char *id = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "X-Webhook-Id");
+    const char *attempt = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "X-Webhook-Attempt");
+    const char *host = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Host");
+    hk_buf url = {0};
+    hk_buf_printf(&url, "http://%s%s", host ? host : "localhost", r->uri);
+    printf("%s %s  X-Webhook-Id: %s  X-Webhook-Attempt: %s\n", method, r->uri, id ? id : "-",
+           attempt ? attempt : "-");
+    if (l->secret) {
+        hk_verify_input in = {
+            .secret = l->secret,
+            .method = method,
+            .url = url.data,
+            .body = r->body.data ? r->body.data : "",
+            .body_len = r->body.len,
+            .signature = MHD_lookup_connection_value(con, MHD_HEADER_KIND, l->sig_header),
+            .wh_id = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "webhook-id"),
+            .wh_timestamp = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "webhook-timestamp"),
+            .wh_signature = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "webhook-signature"),
+            .tolerance_s = l->tolerance_s,
+        };
+        char detail[256];
+        bool ok = hk_verify(&in, detail, sizeof detail);
+        printf("  signature: %s%s\n", ok ? "" : "INVALID: ", detail);
+    }
+    if (r->body.len)
+        printf("  body: %.*s\n", (int)(r->body.len > 4096 ? 4096 : r->body.len), r->body.data);
+    fflush(stdout);
+    hk_buf_free(&url);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)url;
+    (void)version;
+    listener *l = cls;
+    req *r = *con_cls;
+    if (!r->started) {
+        r->started = true;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        hk_buf_append(&r->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    pthread_mutex_lock(&l->lock);
+    print_request(l, con, method, r);
+    l->seen++;
+    bool done = l->count > 0 && l->seen >= l->count;
+    pthread_mutex_unlock(&l->lock);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result ret = MHD_queue_response(con, l->status, resp);
+    MHD_destroy_response(resp);
+    if (done) {
+        ssize_t w = write(l->wake[1], "x", 1);
+        (void)w;
+    }
+    return ret;
+}
+
+static int wake_fd = -1;
+static void on_signal(int sig)
+{
+    (void)sig;
+    ssize_t w = write(wake_fd, "s", 1);
+    (void)w;
+}
+
+static void listen_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: hookctl listen --port 9000 [--secret S] [--bind 127.0.0.1] [--status 204]\n"
+            "                      [--signature-header X-Webhook-Signature] [--count N]\n"
+            "                      [--tolerance 300]\n"
+            "\n"
+            "A local webhook receiver: prints every request (method, path, X-Webhook-Id,\n"
+            "attempt, body) and, with --secret, whether its signature verifies (timestamped,\n"
+            "body or standard scheme). Answers every request with --status (default 204).\n"
+            "Stops on Ctrl-C, or after --count requests.\n"
+            "Example: hookctl listen --port 9000 --secret mySecret\n");
+}
+
+int hk_cmd_listen(int argc, char **argv, const hk_config *cfg)
+{
+    (void)cfg;
+    listener l = {.sig_header = "X-Webhook-Signature", .status = 204, .tolerance_s = 300};
+    long port = -1;
+    const char *bind_addr = "127.0.0.1";
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0) {
+            listen_usage(stdout);
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "hookctl: %s: needs a value (see hookctl listen --help)\n", a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        char *end = NULL;
+        if (strcmp(a, "--port") == 0) {
+            port = strtol(v, &end, 10);
+            if (*end || port < 0 || port > 65535) {
+                fprintf(stderr, "hookctl: --port: must be 0..65535\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--secret") == 0) {
+            l.secret = v;
+        } else if (strcmp(a, "--bind") == 0) {
+            bind_addr = v;
+        } else if (strcmp(a, "--signature-header") == 0) {
+            l.sig_header = v;
+        } else if (strcmp(a, "--status") == 0) {
+            long s = strtol(v, &end, 10);
+            if (*end || s < 100 || s > 599) {
+                fprintf(stderr, "hookctl: --status: must be an HTTP status 100..599\n");
+                return 2;
+            }
+            l.status = (unsigned)s;
+        } else if (strcmp(a, "--count") == 0) {
+            l.count = strtol(v, &end, 10);
+            if (*end || l.count < 1) {
+                fprintf(stderr, "hookctl: --count: must be a positive number\n");
+                return 2;
+            }
+        } else if (strcmp(a, "--tolerance") == 0) {
+            l.tolerance_s = strtol(v, &end, 10);
+            if (*end || l.tolerance_s < 0) {
+                fprintf(stderr, "hookctl: --tolerance: must be a number of seconds\n");
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl listen --help)\n", a);
+            return 2;
+        }
+    }
+    if (port < 0) {
+        fprintf(stderr, "hookctl: --port: required\n");
+        return 2;
+    }
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1) {
+        fprintf(stderr, "hookctl: --bind: not an IPv4 address\n");
+        return 2;
+    }
+    pthread_mutex_init(&l.lock, NULL);
+    if (pipe(l.wake) < 0)
+        return 1;
+    wake_fd = l.wake[1];
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL,
+        on_request, &l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_URI_LOG_CALLBACK,
+        on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "hookctl: --port: cannot listen on %s:%ld\n", bind_addr, port);
+        return 1;
+    }
+    printf("listening on http://%s:%ld/\n", bind_addr, port);
+    fflush(stdout);
+    char c;
+    while (read(l.wake[0], &c, 1) < 0) {
+    }
+    MHD_stop_daemon(d);
+    close(l.wake[0]);
+    close(l.wake[1]);
+    return 0;
+}

@@ -1,0 +1,534 @@
+/*
+ * worker.c — the hookd pipeline, the only place that sees every module:
+ *
+ *   consumer ──event──▶ parse ──▶ store snapshot: flow's tasks ──▶ match ──▶ build+sign
+ *      ▲                  │ poison                                               │
+ *      │ release          ▼                                                      ▼
+ *   offsets ◀──ack── producer (hookd.dlq) ◀──dead── retry policy ◀──result── delivery engine
+ *                         (hookd.deliveries + Redis history get every outcome)
+ *
+ * A consumed message holds one unit of work per matching task (plus one while it is being
+ * dispatched); a unit is released when its delivery succeeded or Kafka acknowledged its dead
+ * letter. Only then can the consumer store the partition's offset past it.
+ */
+#include "worker.h"
+
+#include "http.h"
+
+#include "hk_consumer.h"
+#include "hk_delivery.h"
+#include "hk_producer.h"
+#include "hk_retry.h"
+#include "hk_store.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define DLQ_PAYLOAD_MAX (256 * 1024) /* keeps a dead letter under Kafka's default 1 MB limit */
+#define DRAIN_GRACE_MS 30000
+
+typedef struct worker {
+    const hk_config *cfg;
+    hk_loop *loop;
+    hk_consumer *consumer;
+    hk_producer *producer;
+    hk_delivery_engine *engine;
+    hk_store_cache *cache;
+    hk_store_history *history;
+    hk_cidr_list *allow;
+    hk_retry_policy policy;
+    size_t jobs_alive;
+    bool paused;
+    bool draining;
+    uint64_t drain_deadline;
+    hk_timer *drain_timer;
+    int sigfd;
+    int exit_status;
+    hk_http *http;
+    hk_http_state http_state;
+} worker;
+
+/* One consumed job event and the deliveries hanging on it. */
+typedef struct job {
+    worker *w;
+    hk_msg_ref ref;
+    hk_event *ev;
+    hk_store_snapshot *snap; /* keeps the matched tasks alive while deliveries run */
+    char *raw;               /* the event as consumed, for dead letters */
+    size_t raw_len;
+    int attempts_alive;
+} job;
+
+typedef struct attempt {
+    job *job;
+    const hk_task *task; /* borrowed from job->snap */
+    char delivery_id[32];
+    int number;
+    cJSON *outcomes; /* every attempt's outcome, for the dead letter */
+} attempt;
+
+/* ----------------------------------------------------------------------------- helpers --- */
+
+static void job_release(job *j)
+{
+    if (--j->attempts_alive > 0)
+        return;
+    worker *w = j->w;
+    hk_consumer_release(w->consumer, j->ref);
+    hk_event_destroy(j->ev);
+    if (j->snap)
+        hk_store_snapshot_release(j->snap);
+    free(j->raw);
+    free(j);
+    w->jobs_alive--;
+}
+
+static void update_backpressure(worker *w)
+{
+    size_t pending = hk_delivery_pending(w->engine);
+    size_t high = (size_t)w->cfg->max_inflight * 4, low = (size_t)w->cfg->max_inflight * 2;
+    if (!w->paused && pending >= high) {
+        w->paused = true;
+        hk_consumer_set_paused(w->consumer, true);
+    } else if (w->paused && pending <= low) {
+        w->paused = false;
+        hk_consumer_set_paused(w->consumer, false);
+    }
+}
+
+/* Adds the payload as text when it is valid UTF-8 JSON-safe text, else base64; truncated. */
+static void add_payload(cJSON *rec, const char *payload, size_t len)
+{
+    size_t n = len > DLQ_PAYLOAD_MAX ? DLQ_PAYLOAD_MAX : len;
+    cJSON_AddNumberToObject(rec, "payloadBytes", (double)len);
+    if (n < len)
+        cJSON_AddBoolToObject(rec, "payloadTruncated", 1);
+    char *text = hk_strndup(payload, n);
+    if (strlen(text) == n) { /* no NUL inside; cJSON escapes the rest */
+        cJSON_AddStringToObject(rec, "payload", text);
+    }
+    free(text);
+}
+
+/* ------------------------------------------------------------------------ dead letters --- */
+
+typedef struct dlq_send {
+    worker *w;
+    char *value;
+    size_t len;
+    char *key;
+    void (*done)(void *arg);
+    void *arg;
+} dlq_send;
+
+static void dlq_publish(dlq_send *s);
+
+static void on_dlq_ack(int err, const char *errstr, void *arg)
+{
+    dlq_send *s = arg;
+    if (err) {
+        /* librdkafka already retried for message.timeout.ms; the offset must not move until
+         * the dead letter is durable, so try again. */
+        hk_metric_add(HK_M_DLQ_FAILED, 1);
+        HK_ERROR("dlq.publish.failed", "dead letter not acknowledged, publishing again: %s",
+                 errstr);
+        dlq_publish(s);
+        return;
+    }
+    hk_metric_add(HK_M_DLQ_PUBLISHED, 1);
+    s->done(s->arg);
+    free(s->value);
+    free(s->key);
+    free(s);
+}
+
+static void dlq_publish(dlq_send *s)
+{
+    if (hk_producer_send(s->w->producer, HK_TOPIC_DLQ, s->key, strlen(s->key), s->value, s->len,
+                         on_dlq_ack, s) != HK_OK) {
+        /* The producer refuses even to queue (fatal error): stop without committing, so the
+         * next owner of the partition redelivers. */
+        HK_ERROR("dlq.publish.fatal", "cannot queue a dead letter; stopping the worker");
+        s->w->exit_status = 1;
+        hk_loop_stop(s->w->loop);
+    }
+}
+
+/* Takes ownership of rec. */
+static void dlq_send_record(worker *w, cJSON *rec, const char *key, void (*done)(void *),
+                            void *arg)
+{
+    char ts[32];
+    hk_format_time(hk_wall_ms(), ts);
+    cJSON_AddStringToObject(rec, "deadAt", ts);
+    dlq_send *s = hk_xcalloc(1, sizeof *s);
+    s->w = w;
+    s->value = cJSON_PrintUnformatted(rec);
+    s->len = strlen(s->value);
+    s->key = hk_strdup(key);
+    s->done = done;
+    s->arg = arg;
+    cJSON_Delete(rec);
+    dlq_publish(s);
+}
+
+/* ---------------------------------------------------------------------------- outcomes --- */
+
+static void on_outcome_ack(int err, const char *errstr, void *arg)
+{
+    (void)arg;
+    if (err) {
+        hk_metric_add(HK_M_OUTCOMES_FAILED, 1);
+        HK_WARN("outcome.publish.failed", "%s", errstr);
+    } else {
+        hk_metric_add(HK_M_OUTCOMES_PUBLISHED, 1);
+    }
+}
+
+static cJSON *outcome_record(const attempt *a, const hk_delivery_result *res)
+{
+    const hk_event *ev = a->job->ev;
+    char ts[32];
+    hk_format_time(hk_wall_ms(), ts);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "deliveryId", a->delivery_id);
+    cJSON_AddStringToObject(o, "webhookId", a->task->id);
+    cJSON_AddStringToObject(o, "flowId", ev->flow_id);
+    cJSON_AddStringToObject(o, "jobId", ev->job_id);
+    cJSON_AddStringToObject(o, "eventId", ev->event_id);
+    cJSON_AddNumberToObject(o, "attempt", a->number);
+    cJSON_AddStringToObject(o, "status", res->status == HK_DELIVERY_OK ? "delivered" : "failed");
+    if (res->http_status)
+        cJSON_AddNumberToObject(o, "statusCode", (double)res->http_status);
+    else
+        cJSON_AddNullToObject(o, "statusCode");
+    if (res->error[0])
+        cJSON_AddStringToObject(o, "error", res->error);
+    cJSON_AddNumberToObject(o, "latencyMs", (double)res->latency_ms);
+    cJSON_AddStringToObject(o, "at", ts);
+    return o;
+}
+
+static void record_outcome(worker *w, attempt *a, const hk_delivery_result *res)
+{
+    cJSON *o = outcome_record(a, res);
+    char *text = cJSON_PrintUnformatted(o);
+    const char *job_id = a->job->ev->job_id;
+    hk_producer_send(w->producer, HK_TOPIC_DELIVERIES, job_id, strlen(job_id), text, strlen(text),
+                     on_outcome_ack, NULL);
+    if (w->history)
+        hk_store_history_add(w->history, job_id, text);
+    free(text);
+    cJSON_AddItemToArray(a->outcomes, o);
+}
+
+static void attempt_finished(void *arg)
+{
+    attempt *a = arg;
+    job *j = a->job;
+    cJSON_Delete(a->outcomes);
+    free(a);
+    job_release(j);
+}
+
+static void dead_letter_attempt(worker *w, attempt *a, const char *reason, const char *error)
+{
+    job *j = a->job;
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddStringToObject(rec, "kind", "delivery");
+    cJSON_AddStringToObject(rec, "reason", reason);
+    if (error && *error)
+        cJSON_AddStringToObject(rec, "error", error);
+    cJSON_AddStringToObject(rec, "deliveryId", a->delivery_id);
+    cJSON_AddStringToObject(rec, "webhookId", a->task->id);
+    cJSON_AddStringToObject(rec, "flowId", j->ev->flow_id);
+    cJSON_AddStringToObject(rec, "jobId", j->ev->job_id);
+    cJSON_AddStringToObject(rec, "eventId", j->ev->event_id);
+    cJSON_AddNumberToObject(rec, "attempts", a->number);
+    cJSON *event = j->raw_len <= DLQ_PAYLOAD_MAX ? cJSON_ParseWithLength(j->raw, j->raw_len) : NULL;
+    if (event)
+        cJSON_AddItemToObject(rec, "event", event);
+    else
+        add_payload(rec, j->raw, j->raw_len);
+    cJSON_AddItemToObject(rec, "outcomes", a->outcomes);
+    a->outcomes = NULL;
+    dlq_send_record(w, rec, j->ev->job_id, attempt_finished, a);
+}
+
+static void on_delivery_done(const hk_delivery_result *res, void *arg)
+{
+    attempt *a = arg;
+    worker *w = a->job->w;
+    switch (res->status) {
+    case HK_DELIVERY_OK:
+        hk_metric_add(HK_M_DELIVERIES_OK, 1);
+        break;
+    case HK_DELIVERY_RETRY:
+        hk_metric_add(HK_M_DELIVERIES_FAILED, 1);
+        break;
+    case HK_DELIVERY_ERROR:
+        hk_metric_add(strncmp(res->error, "blocked", 7) == 0 ? HK_M_DELIVERIES_BLOCKED
+                                                             : HK_M_DELIVERIES_FAILED,
+                      1);
+        break;
+    }
+    record_outcome(w, a, res);
+    hk_retry_verdict v = hk_retry_decide(&w->policy, a->task, a->number,
+                                         res->status == HK_DELIVERY_OK,
+                                         res->status == HK_DELIVERY_ERROR);
+    if (v.kind == HK_RETRY_DONE) {
+        HK_DEBUG("delivery.ok", "delivered %s to webhook %s (HTTP %ld, %llu ms)", a->delivery_id,
+                 a->task->id, res->http_status, (unsigned long long)res->latency_ms);
+        attempt_finished(a);
+    } else {
+        HK_WARN("delivery.failed", "delivery %s to webhook %s failed on attempt %d: %s",
+                a->delivery_id, a->task->id, a->number, res->error);
+        /* Retry tiers are not wired yet: every failure is dead-lettered for now, with the
+         * verdict the policy gave so an operator can replay it. */
+        dead_letter_attempt(w, a, v.kind == HK_RETRY_DEAD ? v.reason : "delivery failed",
+                            res->error);
+    }
+    update_backpressure(w);
+}
+
+/* ---------------------------------------------------------------------------- messages --- */
+
+static void poison_done(void *arg)
+{
+    job *j = arg;
+    job_release(j);
+}
+
+static void send_poison(worker *w, job *j, const char *topic, int32_t partition, int64_t offset,
+                        const char *reason)
+{
+    hk_metric_add(HK_M_EVENTS_POISON, 1);
+    HK_WARN("event.poison", "%s/%d/%lld refused: %s", topic, (int)partition, (long long)offset,
+            reason);
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddStringToObject(rec, "kind", "poison");
+    cJSON_AddStringToObject(rec, "reason", reason);
+    cJSON_AddStringToObject(rec, "topic", topic);
+    cJSON_AddNumberToObject(rec, "partition", partition);
+    cJSON_AddNumberToObject(rec, "offset", (double)offset);
+    add_payload(rec, j->raw, j->raw_len);
+    char key[256];
+    snprintf(key, sizeof key, "%s/%d/%lld", topic, (int)partition, (long long)offset);
+    dlq_send_record(w, rec, key, poison_done, j);
+}
+
+static void start_attempt(worker *w, job *j, const hk_task *task)
+{
+    attempt *a = hk_xcalloc(1, sizeof *a);
+    a->job = j;
+    a->task = task;
+    a->number = 1;
+    a->outcomes = cJSON_CreateArray();
+    hk_delivery_id(j->ev->event_id, task->id, a->delivery_id);
+    hk_request_params p = {
+        .task = task,
+        .event = j->ev,
+        .delivery_id = a->delivery_id,
+        .attempt = a->number,
+        .now_ms = hk_wall_ms(),
+        .default_timeout_ms = w->cfg->http_timeout_ms,
+    };
+    hk_request *req = NULL;
+    hk_error err = {0};
+    if (hk_request_build(&p, &req, &err) != HK_OK) {
+        /* A bad override cannot be fixed by retrying: record it and dead-letter it. */
+        hk_metric_add(HK_M_DELIVERIES_INVALID, 1);
+        hk_delivery_result res = {.status = HK_DELIVERY_ERROR};
+        snprintf(res.error, sizeof res.error, "invalid request: %.200s", err.msg);
+        record_outcome(w, a, &res);
+        dead_letter_attempt(w, a, "invalid request", res.error);
+        return;
+    }
+    hk_delivery_submit(w->engine, req, on_delivery_done, a);
+}
+
+static void on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_t partition,
+                       int64_t offset, const void *payload, size_t len, void *arg)
+{
+    (void)c;
+    worker *w = arg;
+    job *j = hk_xcalloc(1, sizeof *j);
+    j->w = w;
+    j->ref = ref;
+    j->attempts_alive = 1; /* the consumer's initial unit, held while dispatching */
+    j->raw_len = len;
+    j->raw = hk_strndup(payload ? payload : "", len);
+    w->jobs_alive++;
+
+    char fallback[256];
+    snprintf(fallback, sizeof fallback, "%s/%d/%lld", topic, (int)partition, (long long)offset);
+    hk_error err = {0};
+    if (hk_event_parse(j->raw, len, fallback, &j->ev, &err) != HK_OK) {
+        send_poison(w, j, topic, partition, offset, err.msg);
+        return;
+    }
+    j->snap = hk_store_cache_acquire(w->cache);
+    size_t n = 0;
+    const hk_task *const *tasks = hk_store_snapshot_flow(j->snap, j->ev->flow_id, &n);
+    size_t matched = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!hk_task_matches(tasks[i], j->ev))
+            continue;
+        matched++;
+        j->attempts_alive++;
+        hk_consumer_hold(w->consumer, ref, 1);
+        start_attempt(w, j, tasks[i]);
+    }
+    if (!matched) {
+        hk_metric_add(HK_M_EVENTS_NO_MATCH, 1);
+        HK_DEBUG("event.unmatched", "event %s (flow %s, job %s, %s) matched no webhook task",
+                 j->ev->event_id, j->ev->flow_id, j->ev->job_id, j->ev->job_status);
+    }
+    job_release(j);
+    update_backpressure(w);
+}
+
+/* ---------------------------------------------------------------------------- shutdown --- */
+
+static bool drained(worker *w)
+{
+    return w->jobs_alive == 0 && hk_delivery_pending(w->engine) == 0;
+}
+
+static void finish_drain(worker *w)
+{
+    hk_error err = {0};
+    if (hk_consumer_commit(w->consumer, &err) != HK_OK)
+        HK_WARN("shutdown.commit", "%s", err.msg);
+    HK_INFO("shutdown", "stopped: %zu events still unfinished will be redelivered",
+            w->jobs_alive);
+    hk_loop_stop(w->loop);
+}
+
+static void on_drain_timer(hk_loop *loop, void *arg)
+{
+    (void)loop;
+    worker *w = arg;
+    if (drained(w) || hk_now_ms() >= w->drain_deadline) {
+        finish_drain(w);
+        return;
+    }
+    hk_timer_start(w->drain_timer, 50);
+}
+
+static void on_signal(hk_loop *loop, int fd, unsigned events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    worker *w = arg;
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (w->draining) {
+            HK_WARN("shutdown", "second signal: stopping now");
+            finish_drain(w);
+            return;
+        }
+        w->draining = true;
+        atomic_store(&w->http_state.ready, false);
+        HK_INFO("shutdown", "signal %u: finishing %zu events in progress (up to %d ms)",
+                si.ssi_signo, w->jobs_alive, DRAIN_GRACE_MS);
+        hk_consumer_stop_fetching(w->consumer);
+        w->drain_deadline = hk_now_ms() + DRAIN_GRACE_MS;
+        hk_timer_start(w->drain_timer, 0);
+    }
+}
+
+/* ------------------------------------------------------------------------------- run --- */
+
+int hk_worker_run(const hk_config *cfg, hk_error *err)
+{
+    worker w = {.cfg = cfg, .sigfd = -1};
+    int status = 1, rc;
+    hk_store_config scfg = {
+        .url = cfg->redis_url,
+        .password = cfg->redis_password,
+        .prefix = cfg->redis_prefix,
+        .max_per_flow = cfg->max_webhooks_per_flow,
+        .timeout_ms = 5000,
+    };
+    if (hk_retry_policy_init(&w.policy, cfg->retry_delays, cfg->retry_max_attempts,
+                             "HOOKD_RETRY_DELAYS", err) != HK_OK ||
+        hk_cidr_list_parse(cfg->allow_networks, &w.allow, err) != HK_OK) {
+        status = 2;
+        goto done;
+    }
+    if (!(w.loop = hk_loop_create())) {
+        hk_error_set(err, HK_ERR, NULL, "cannot create the event loop");
+        goto done;
+    }
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    w.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    hk_loop_io(w.loop, w.sigfd, HK_IO_READ, on_signal, &w);
+    w.drain_timer = hk_timer_create(w.loop, on_drain_timer, &w);
+
+    if ((rc = hk_http_start(cfg->listen, &w.http_state, &w.http, err)) != HK_OK) {
+        status = rc == HK_EINVAL ? 2 : 1;
+        goto done;
+    }
+    if (hk_store_cache_create(&scfg, 500, 30000, &w.cache, err) != HK_OK ||
+        hk_store_history_create(&scfg, 100000, &w.history, err) != HK_OK)
+        goto done;
+    hk_delivery_config dcfg = {
+        .max_inflight = cfg->max_inflight,
+        .max_inflight_per_host = cfg->max_inflight_per_host,
+        .allow = w.allow,
+    };
+    if (hk_delivery_create(w.loop, &dcfg, &w.engine, err) != HK_OK)
+        goto done;
+    if ((rc = hk_producer_create(w.loop, cfg->kafka, cfg->kafka_len, &w.producer, err)) != HK_OK) {
+        status = rc == HK_EINVAL ? 2 : 1;
+        goto done;
+    }
+    const char *own_topics[] = {HK_TOPIC_DLQ, HK_TOPIC_DELIVERIES};
+    if (hk_producer_ensure_topics(w.producer, own_topics, 2, -1, -1, 10000, err) != HK_OK)
+        goto done;
+    hk_consumer_config ccfg = {
+        .kafka = cfg->kafka,
+        .kafka_len = cfg->kafka_len,
+        .topics = cfg->topics,
+        .topics_len = cfg->topics_len,
+        .on_message = on_message,
+        .arg = &w,
+    };
+    if ((rc = hk_consumer_create(w.loop, &ccfg, &w.consumer, err)) != HK_OK) {
+        status = rc == HK_EINVAL ? 2 : 1;
+        goto done;
+    }
+    hk_store_snapshot *snap = hk_store_cache_acquire(w.cache);
+    HK_INFO("start", "hookd %s consuming %s as group %s; %zu webhook tasks loaded", HK_VERSION,
+            cfg->topics[0], hk_config_kafka(cfg, "group.id"), hk_store_snapshot_size(snap));
+    hk_store_snapshot_release(snap);
+    HK_INFO("http", "health, readiness and metrics on %s (port %u)", cfg->listen,
+            (unsigned)hk_http_port(w.http));
+    atomic_store(&w.http_state.ready, true);
+    w.exit_status = 0;
+    hk_loop_run(w.loop);
+    status = w.exit_status;
+done:
+    /* Order matters: the consumer commits on close; the producer then flushes outcomes. */
+    hk_http_stop(w.http);
+    hk_consumer_destroy(w.consumer);
+    hk_delivery_destroy(w.engine);
+    hk_producer_destroy(w.producer, 5000);
+    hk_store_history_destroy(w.history);
+    hk_store_cache_destroy(w.cache);
+    hk_timer_destroy(w.drain_timer);
+    if (w.sigfd >= 0)
+        close(w.sigfd);
+    hk_loop_destroy(w.loop);
+    hk_cidr_list_destroy(w.allow);
+    return status;
+}

@@ -1,0 +1,419 @@
+/*
+ * consumer.c — the group consumer on the core loop, with at-least-once offset storage.
+ *
+ * enable.auto.offset.store=false: we store offsets ourselves (rd_kafka_offsets_store) only up
+ * to each partition's finished prefix, and librdkafka's auto-commit commits what is stored.
+ * Every assigned partition has a slot with a generation number; a message's hk_msg_ref carries
+ * (slot, generation), so work finishing after its partition was revoked is ignored rather than
+ * storing an offset this worker no longer owns. On revoke we store and commit what is finished,
+ * synchronously, before giving the partitions up; unfinished messages will be redelivered to
+ * the new owner (duplicates, never loss — receivers dedupe on X-Webhook-Id).
+ */
+#include "hk_consumer.h"
+
+#include <fcntl.h>
+#include <librdkafka/rdkafka.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BATCH_MAX 256       /* messages handled per loop turn before yielding to other fds */
+#define STORE_INTERVAL_MS 100
+
+typedef struct slot {
+    char *topic;
+    int32_t partition;
+    uint32_t gen;
+    bool assigned;
+    bool dirty; /* commit point may have moved since the last store */
+    hk_offset_tracker *tracker;
+} slot;
+
+struct hk_consumer {
+    hk_loop *loop;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *queue;
+    int pipefd[2];
+    hk_timer *poll_timer;
+    hk_timer *store_timer;
+    hk_consumer_msg_cb on_message;
+    void *arg;
+    slot *slots;
+    size_t slots_len;
+    bool paused;
+    bool stopped;
+    bool closing;
+};
+
+/* ------------------------------------------------------------------------------ slots --- */
+
+static slot *slot_find(hk_consumer *c, const char *topic, int32_t partition, uint32_t *index)
+{
+    for (size_t i = 0; i < c->slots_len; i++) {
+        slot *s = &c->slots[i];
+        if (s->partition == partition && strcmp(s->topic, topic) == 0) {
+            if (index)
+                *index = (uint32_t)i;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+static slot *slot_get(hk_consumer *c, const char *topic, int32_t partition, uint32_t *index)
+{
+    slot *s = slot_find(c, topic, partition, index);
+    if (s)
+        return s;
+    c->slots = hk_xrealloc(c->slots, (c->slots_len + 1) * sizeof *c->slots);
+    s = &c->slots[c->slots_len];
+    memset(s, 0, sizeof *s);
+    s->topic = hk_strdup(topic);
+    s->partition = partition;
+    if (index)
+        *index = (uint32_t)c->slots_len;
+    c->slots_len++;
+    return s;
+}
+
+static slot *slot_for_ref(hk_consumer *c, hk_msg_ref ref)
+{
+    if (ref.slot >= c->slots_len)
+        return NULL;
+    slot *s = &c->slots[ref.slot];
+    if (!s->assigned || s->gen != ref.gen || !s->tracker)
+        return NULL;
+    return s;
+}
+
+/* Stores the commit point of every dirty slot. */
+static void store_offsets(hk_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *list = NULL;
+    for (size_t i = 0; i < c->slots_len; i++) {
+        slot *s = &c->slots[i];
+        if (!s->assigned || !s->dirty)
+            continue;
+        s->dirty = false;
+        int64_t point = hk_offset_tracker_commit_point(s->tracker);
+        if (point < 0)
+            continue;
+        if (!list)
+            list = rd_kafka_topic_partition_list_new(4);
+        rd_kafka_topic_partition_list_add(list, s->topic, s->partition)->offset = point;
+    }
+    if (!list)
+        return;
+    rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, list);
+    if (err)
+        HK_WARN("kafka.offsets.store", "cannot store offsets: %s", rd_kafka_err2str(err));
+    else
+        hk_metric_add(HK_M_OFFSETS_STORED, (uint64_t)list->cnt);
+    rd_kafka_topic_partition_list_destroy(list);
+}
+
+static void on_store_timer(hk_loop *loop, void *arg)
+{
+    (void)loop;
+    store_offsets(arg);
+}
+
+/* -------------------------------------------------------------------------- rebalance --- */
+
+static void revoke_partitions(hk_consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    store_offsets(c);
+    /* Commit now: after the revoke another member owns these partitions. */
+    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        HK_WARN("kafka.commit", "commit on revoke failed: %s", rd_kafka_err2str(err));
+    for (int i = 0; i < parts->cnt; i++) {
+        slot *s = slot_find(c, parts->elems[i].topic, parts->elems[i].partition, NULL);
+        if (!s)
+            continue;
+        size_t left = hk_offset_tracker_unfinished(s->tracker);
+        if (left)
+            HK_INFO("kafka.revoke", "%s[%d] revoked with %zu unfinished messages; the next owner "
+                    "redelivers them", s->topic, (int)s->partition, left);
+        s->assigned = false;
+        s->gen++;
+        hk_offset_tracker_destroy(s->tracker);
+        s->tracker = NULL;
+    }
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    hk_consumer *c = opaque;
+    hk_metric_add(HK_M_REBALANCES, 1);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++) {
+            slot *s = slot_get(c, parts->elems[i].topic, parts->elems[i].partition, NULL);
+            s->gen++;
+            s->assigned = true;
+            s->dirty = false;
+            hk_offset_tracker_destroy(s->tracker);
+            s->tracker = hk_offset_tracker_create();
+        }
+        HK_INFO("kafka.assign", "assigned %d partitions", parts->cnt);
+        rd_kafka_assign(rk, parts);
+        if (c->paused || c->stopped)
+            rd_kafka_pause_partitions(rk, parts);
+    } else {
+        HK_INFO("kafka.revoke", "revoking %d partitions (%s)", parts->cnt, rd_kafka_err2name(err));
+        revoke_partitions(c, parts);
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+/* ----------------------------------------------------------------------------- polling --- */
+
+static void handle_message(hk_consumer *c, rd_kafka_message_t *rkm)
+{
+    if (rkm->err) {
+        if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            HK_WARN("kafka.consume.error", "%s", rd_kafka_message_errstr(rkm));
+        return;
+    }
+    const char *topic = rd_kafka_topic_name(rkm->rkt);
+    uint32_t index;
+    slot *s = slot_find(c, topic, rkm->partition, &index);
+    if (!s || !s->assigned || c->stopped)
+        return; /* not ours (any more), or shutting down: never stored, so redelivered */
+    hk_offset_tracker_add(s->tracker, rkm->offset, 1);
+    hk_msg_ref ref = {.slot = index, .gen = s->gen, .offset = rkm->offset};
+    hk_metric_add(HK_M_EVENTS_CONSUMED, 1);
+    c->on_message(c, ref, topic, rkm->partition, rkm->offset, rkm->payload, rkm->len, c->arg);
+}
+
+static void drain(hk_consumer *c)
+{
+    for (int i = 0; i < BATCH_MAX; i++) {
+        rd_kafka_message_t *rkm = rd_kafka_consumer_poll(c->rk, 0);
+        if (!rkm)
+            return;
+        handle_message(c, rkm);
+        rd_kafka_message_destroy(rkm);
+    }
+    /* More may be waiting: come back on the next loop turn, after other fds had their go. */
+    hk_timer_start(c->poll_timer, 0);
+}
+
+static void on_pipe(hk_loop *loop, int fd, unsigned events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    char buf[64];
+    while (read(fd, buf, sizeof buf) > 0) {
+    }
+    drain(arg);
+}
+
+static void on_poll_timer(hk_loop *loop, void *arg)
+{
+    (void)loop;
+    hk_consumer *c = arg;
+    hk_timer_start(c->poll_timer, 100);
+    drain(c);
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    hk_log_level l = level <= 3 ? HK_LOG_ERROR : level <= 4 ? HK_LOG_WARN : HK_LOG_DEBUG;
+    HK_LOG(l, "kafka.consumer.log", "%s: %s", fac, buf);
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)rk;
+    (void)opaque;
+    HK_WARN("kafka.consumer.error", "%s: %s", rd_kafka_err2name(err), reason);
+}
+
+/* ------------------------------------------------------------------------------ public --- */
+
+int hk_consumer_create(hk_loop *loop, const hk_consumer_config *cfg, hk_consumer **out,
+                       hk_error *err)
+{
+    char errstr[512];
+    int rc = HK_ERR;
+    rd_kafka_topic_partition_list_t *topics = NULL;
+    hk_consumer *c = hk_xcalloc(1, sizeof *c);
+    c->loop = loop;
+    c->on_message = cfg->on_message;
+    c->arg = cfg->arg;
+    c->pipefd[0] = c->pipefd[1] = -1;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* Defaults a user may override: start new groups at the beginning (never skip events),
+     * commit what is stored every second, and keep the prefetch queue to about 16 MiB. */
+    static const hk_kv defaults[] = {
+        {"auto.offset.reset", "earliest"},
+        {"auto.commit.interval.ms", "1000"},
+        {"queued.max.messages.kbytes", "16384"},
+        {"partition.assignment.strategy", "range,roundrobin"},
+    };
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
+        rd_kafka_conf_set(conf, defaults[i].key, defaults[i].value, NULL, 0);
+    for (size_t i = 0; i < cfg->kafka_len; i++) {
+        if (rd_kafka_conf_set(conf, cfg->kafka[i].key, cfg->kafka[i].value, errstr,
+                              sizeof errstr) != RD_KAFKA_CONF_OK) {
+            char field[128];
+            snprintf(field, sizeof field, "kafka property %s", cfg->kafka[i].key);
+            rc = hk_error_set(err, HK_EINVAL, field, "%s", errstr);
+            goto error;
+        }
+    }
+    /* The at-least-once contract: we decide which offsets are stored, nobody else. */
+    static const hk_kv forced[] = {
+        {"enable.auto.offset.store", "false"},
+        {"enable.auto.commit", "true"},
+        {"enable.partition.eof", "false"},
+    };
+    for (size_t i = 0; i < sizeof forced / sizeof forced[0]; i++)
+        rd_kafka_conf_set(conf, forced[i].key, forced[i].value, NULL, 0);
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_opaque(conf, c);
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
+    if (!c->rk) {
+        rc = hk_error_set(err, HK_ERR, "kafka", "cannot create consumer: %s", errstr);
+        goto error;
+    }
+    conf = NULL; /* owned by rk now */
+    rd_kafka_poll_set_consumer(c->rk);
+    if (pipe2(c->pipefd, O_NONBLOCK | O_CLOEXEC) < 0) {
+        rc = hk_error_set(err, HK_ERR, NULL, "pipe2 failed");
+        goto error;
+    }
+    c->queue = rd_kafka_queue_get_consumer(c->rk);
+    rd_kafka_queue_io_event_enable(c->queue, c->pipefd[1], "1", 1);
+    hk_loop_io(loop, c->pipefd[0], HK_IO_READ, on_pipe, c);
+    c->poll_timer = hk_timer_create(loop, on_poll_timer, c);
+    c->store_timer = hk_timer_create(loop, on_store_timer, c);
+    hk_timer_start(c->poll_timer, 0);
+
+    topics = rd_kafka_topic_partition_list_new((int)cfg->topics_len);
+    for (size_t i = 0; i < cfg->topics_len; i++)
+        rd_kafka_topic_partition_list_add(topics, cfg->topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t kerr = rd_kafka_subscribe(c->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (kerr) {
+        rc = hk_error_set(err, HK_ERR, "HOOKD_TOPICS", "cannot subscribe: %s",
+                          rd_kafka_err2str(kerr));
+        goto error;
+    }
+    *out = c;
+    return HK_OK;
+error:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    hk_consumer_destroy(c);
+    return rc;
+}
+
+void hk_consumer_destroy(hk_consumer *c)
+{
+    if (!c)
+        return;
+    if (c->rk) {
+        c->closing = true;
+        store_offsets(c);
+        /* close() runs the revoke path above, which commits synchronously. */
+        rd_kafka_consumer_close(c->rk);
+    }
+    if (c->queue) {
+        rd_kafka_queue_io_event_enable(c->queue, -1, NULL, 0);
+        rd_kafka_queue_destroy(c->queue);
+    }
+    if (c->rk)
+        rd_kafka_destroy(c->rk);
+    if (c->pipefd[0] >= 0) {
+        hk_loop_io(c->loop, c->pipefd[0], 0, NULL, NULL);
+        close(c->pipefd[0]);
+    }
+    if (c->pipefd[1] >= 0)
+        close(c->pipefd[1]);
+    hk_timer_destroy(c->poll_timer);
+    hk_timer_destroy(c->store_timer);
+    for (size_t i = 0; i < c->slots_len; i++) {
+        free(c->slots[i].topic);
+        hk_offset_tracker_destroy(c->slots[i].tracker);
+    }
+    free(c->slots);
+    free(c);
+}
+
+void hk_consumer_hold(hk_consumer *c, hk_msg_ref ref, int n)
+{
+    slot *s = slot_for_ref(c, ref);
+    if (s)
+        hk_offset_tracker_hold(s->tracker, ref.offset, n);
+}
+
+void hk_consumer_release(hk_consumer *c, hk_msg_ref ref)
+{
+    slot *s = slot_for_ref(c, ref);
+    if (!s || !hk_offset_tracker_release(s->tracker, ref.offset))
+        return;
+    s->dirty = true;
+    if (!hk_timer_active(c->store_timer))
+        hk_timer_start(c->store_timer, STORE_INTERVAL_MS);
+}
+
+static void pause_all(hk_consumer *c, bool pause)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+        return;
+    if (pause)
+        rd_kafka_pause_partitions(c->rk, parts);
+    else
+        rd_kafka_resume_partitions(c->rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+void hk_consumer_set_paused(hk_consumer *c, bool paused)
+{
+    if (c->paused == paused || c->stopped)
+        return;
+    c->paused = paused;
+    HK_DEBUG("kafka.backpressure", "%s fetching", paused ? "pausing" : "resuming");
+    pause_all(c, paused);
+}
+
+void hk_consumer_stop_fetching(hk_consumer *c)
+{
+    if (c->stopped)
+        return;
+    c->stopped = true;
+    pause_all(c, true);
+}
+
+size_t hk_consumer_unfinished(const hk_consumer *c)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->slots_len; i++)
+        if (c->slots[i].assigned && c->slots[i].tracker)
+            n += hk_offset_tracker_unfinished(c->slots[i].tracker);
+    return n;
+}
+
+int hk_consumer_commit(hk_consumer *c, hk_error *err)
+{
+    store_offsets(c);
+    rd_kafka_resp_err_t kerr = rd_kafka_commit(c->rk, NULL, 0);
+    if (kerr && kerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return hk_error_set(err, HK_ERR, "kafka", "commit failed: %s", rd_kafka_err2str(kerr));
+    return HK_OK;
+}
+
+bool hk_consumer_has_assignment(const hk_consumer *c)
+{
+    for (size_t i = 0; i < c->slots_len; i++)
+        if (c->slots[i].assigned)
+            return true;
+    return false;
+}

@@ -1,0 +1,89 @@
+/*
+ * hk_consumer.h — consuming job events from Kafka, at least once.
+ *
+ * consumer owns the group consumer (eager assignor, enable.auto.offset.store=false) on the core
+ * loop, and the offset tracker: each consumed message is held until every piece of work the
+ * handler hangs on it has finished, and a partition's offset is stored only up to the lowest
+ * message that still has unfinished work (work finishes out of order). It also pauses fetching
+ * while the handler says it is saturated. It depends on core only; what "work" is belongs to the
+ * caller.
+ */
+#ifndef HK_CONSUMER_H
+#define HK_CONSUMER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hk_core.h"
+
+/* ---------------------------------------------------------------------- offset tracker --- */
+
+/* One partition's in-order list of consumed offsets with their outstanding work counts. Pure
+ * data structure, used by the consumer and tested on its own. */
+typedef struct hk_offset_tracker hk_offset_tracker;
+
+hk_offset_tracker *hk_offset_tracker_create(void);
+void hk_offset_tracker_destroy(hk_offset_tracker *t);
+/* Registers a consumed offset (strictly increasing) with `pending` units of work (>= 1). */
+void hk_offset_tracker_add(hk_offset_tracker *t, int64_t offset, int pending);
+/* Adds n more units of work to an offset still tracked. */
+void hk_offset_tracker_hold(hk_offset_tracker *t, int64_t offset, int n);
+/* One unit of work on `offset` has finished. Returns false when the offset is unknown. */
+bool hk_offset_tracker_release(hk_offset_tracker *t, int64_t offset);
+/* The offset to commit: last finished offset + 1 of the finished prefix, i.e. the lowest
+ * unfinished offset, or last added + 1 when all finished. -1 when nothing new since the last
+ * call (so the caller stores only moves). */
+int64_t hk_offset_tracker_commit_point(hk_offset_tracker *t);
+/* Offsets still unfinished. */
+size_t hk_offset_tracker_unfinished(const hk_offset_tracker *t);
+
+/* --------------------------------------------------------------------------- consumer --- */
+
+typedef struct hk_consumer hk_consumer;
+
+/* A handle on one consumed message's work. Valid across rebalances: releasing work for a
+ * partition this worker no longer owns is a no-op. */
+typedef struct hk_msg_ref {
+    uint32_t slot;   /* partition slot in the consumer */
+    uint32_t gen;    /* slot generation at consume time */
+    int64_t offset;
+} hk_msg_ref;
+
+/* Called on the loop thread for each message. The payload is borrowed for the call only: copy
+ * what you keep. The message starts with one unit of work held for the handler; the handler
+ * adds units with hk_consumer_hold() and must call hk_consumer_release() once per unit. */
+typedef void (*hk_consumer_msg_cb)(hk_consumer *c, hk_msg_ref ref, const char *topic,
+                                   int32_t partition, int64_t offset, const void *payload,
+                                   size_t len, void *arg);
+
+typedef struct hk_consumer_config {
+    const hk_kv *kafka; /* librdkafka properties; borrowed, copied */
+    size_t kafka_len;
+    char *const *topics;
+    size_t topics_len;
+    hk_consumer_msg_cb on_message;
+    void *arg;
+} hk_consumer_config;
+
+int hk_consumer_create(hk_loop *loop, const hk_consumer_config *cfg, hk_consumer **out,
+                       hk_error *err);
+/* Stores what is finished, commits synchronously, leaves the group, destroys. Accepts NULL. */
+void hk_consumer_destroy(hk_consumer *c);
+
+void hk_consumer_hold(hk_consumer *c, hk_msg_ref ref, int n);
+void hk_consumer_release(hk_consumer *c, hk_msg_ref ref);
+
+/* Stops (true) or restarts (false) fetching on every assigned partition: back-pressure while
+ * the delivery queue is full. The group membership stays alive. */
+void hk_consumer_set_paused(hk_consumer *c, bool paused);
+
+/* Stops taking new messages (shutdown starts); already consumed work may still finish. */
+void hk_consumer_stop_fetching(hk_consumer *c);
+/* Messages consumed whose work has not all finished, across partitions. */
+size_t hk_consumer_unfinished(const hk_consumer *c);
+/* Stores the finished offsets now and commits them synchronously. */
+int hk_consumer_commit(hk_consumer *c, hk_error *err);
+bool hk_consumer_has_assignment(const hk_consumer *c);
+
+#endif

@@ -1,0 +1,288 @@
+/*
+ * config.c — the contract's configuration table: defaults, then HOOKD_* environment variables,
+ * then --flags (each variable's flag is its name without HOOKD_, lower-case, '_' as '-').
+ * One table drives parsing and --help, so the two cannot drift apart.
+ */
+#include "hk_core.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { OPT_STR, OPT_INT, OPT_LIST, OPT_LEVEL } opt_kind;
+
+typedef struct opt {
+    const char *env;
+    const char *flag;
+    opt_kind kind;
+    size_t offset;
+    long min, max;
+    const char *def;
+    const char *help;
+    bool secret;
+} opt;
+
+#define STR(field) OPT_STR, offsetof(hk_config, field), 0, 0
+#define INT(field, lo, hi) OPT_INT, offsetof(hk_config, field), lo, hi
+
+static const opt options[] = {
+    {"HOOKD_TOPICS", "--topics", OPT_LIST, offsetof(hk_config, topics), 0, 0, "job-events",
+     "comma-separated input topics", false},
+    {"HOOKD_REDIS_URL", "--redis-url", STR(redis_url), "redis://localhost:6379/0",
+     "Redis; password in the URL or HOOKD_REDIS_PASSWORD", false},
+    {"HOOKD_REDIS_PASSWORD", "--redis-password", STR(redis_password), NULL,
+     "Redis password (overrides the URL's)", true},
+    {"HOOKD_REDIS_PREFIX", "--redis-prefix", STR(redis_prefix), "hookd:", "key prefix", false},
+    {"HOOKD_RETRY_DELAYS", "--retry-delays", STR(retry_delays), "5s,5m,30m,2h,5h,10h",
+     "retry tiers", false},
+    {"HOOKD_RETRY_MAX_ATTEMPTS", "--retry-max-attempts", INT(retry_max_attempts, 1, 100), "8",
+     "default attempts in all", false},
+    {"HOOKD_HTTP_TIMEOUT_MS", "--http-timeout-ms", INT(http_timeout_ms, 1, 300000), "30000",
+     "default request timeout", false},
+    {"HOOKD_MAX_INFLIGHT", "--max-inflight", INT(max_inflight, 1, 100000), "1024",
+     "requests in flight per worker", false},
+    {"HOOKD_MAX_INFLIGHT_PER_HOST", "--max-inflight-per-host",
+     INT(max_inflight_per_host, 1, 100000), "32",
+     "per destination host, so one slow host cannot take every slot", false},
+    {"HOOKD_MAX_WEBHOOKS_PER_FLOW", "--max-webhooks-per-flow",
+     INT(max_webhooks_per_flow, 1, 100000), "50", "webhook tasks allowed per flow", false},
+    {"HOOKD_ALLOW_NETWORKS", "--allow-networks", STR(allow_networks), "",
+     "CIDRs exempt from the private-address guard", false},
+    {"HOOKD_LISTEN", "--listen", STR(listen), "0.0.0.0:8080", "health, metrics and admin API",
+     false},
+    {"HOOKD_API_TOKEN", "--api-token", STR(api_token), NULL,
+     "bearer token for the admin API (unset: admin API off)", true},
+    {"HOOKD_LOG_LEVEL", "--log-level", OPT_LEVEL, offsetof(hk_config, log_level), 0, 0, "info",
+     "debug, info, warn or error; JSON lines on stdout", false},
+};
+#define N_OPTIONS (sizeof options / sizeof options[0])
+
+static const hk_kv kafka_defaults[] = {
+    {"bootstrap.servers", "localhost:9092"},
+    {"group.id", "hookd"},
+};
+
+static void kafka_set(hk_config *cfg, const char *key, const char *value)
+{
+    for (size_t i = 0; i < cfg->kafka_len; i++) {
+        if (strcmp(cfg->kafka[i].key, key) == 0) {
+            free(cfg->kafka[i].value);
+            cfg->kafka[i].value = hk_strdup(value);
+            return;
+        }
+    }
+    cfg->kafka = hk_xrealloc(cfg->kafka, (cfg->kafka_len + 1) * sizeof *cfg->kafka);
+    cfg->kafka[cfg->kafka_len].key = hk_strdup(key);
+    cfg->kafka[cfg->kafka_len].value = hk_strdup(value);
+    cfg->kafka_len++;
+}
+
+/* "BOOTSTRAP_SERVERS" or "bootstrap-servers" -> "bootstrap.servers" */
+static char *kafka_key(const char *raw)
+{
+    char *key = hk_strdup(raw);
+    for (char *p = key; *p; p++) {
+        if (*p == '_' || *p == '-')
+            *p = '.';
+        else
+            *p = (char)tolower((unsigned char)*p);
+    }
+    return key;
+}
+
+static void free_list(char **list, size_t n)
+{
+    for (size_t i = 0; list && i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+static int set_option(hk_config *cfg, const opt *o, const char *value, const char *source,
+                      hk_error *err)
+{
+    char *base = (char *)cfg + o->offset;
+    switch (o->kind) {
+    case OPT_STR: {
+        char **slot = (char **)base;
+        free(*slot);
+        *slot = hk_strdup(value);
+        return HK_OK;
+    }
+    case OPT_INT: {
+        char *end;
+        errno = 0;
+        long v = strtol(value, &end, 10);
+        if (errno || end == value || *end || v < o->min || v > o->max) {
+            /* A secret option is never an integer, so echoing the value is safe here. */
+            return hk_error_set(err, HK_EINVAL, source, "must be an integer from %ld to %ld, got '%s'",
+                                o->min, o->max, value);
+        }
+        if (o->offset == offsetof(hk_config, http_timeout_ms))
+            *(long *)base = v;
+        else
+            *(int *)base = (int)v;
+        return HK_OK;
+    }
+    case OPT_LIST: {
+        char ***slot = (char ***)base;
+        size_t *len = &cfg->topics_len;
+        free_list(*slot, *len);
+        *slot = NULL;
+        *len = 0;
+        char *copy = hk_strdup(value), *save = NULL;
+        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            while (isspace((unsigned char)*tok))
+                tok++;
+            char *e = tok + strlen(tok);
+            while (e > tok && isspace((unsigned char)e[-1]))
+                *--e = '\0';
+            if (!*tok)
+                continue;
+            *slot = hk_xrealloc(*slot, (*len + 1) * sizeof **slot);
+            (*slot)[(*len)++] = hk_strdup(tok);
+        }
+        free(copy);
+        if (*len == 0)
+            return hk_error_set(err, HK_EINVAL, source, "must name at least one topic");
+        return HK_OK;
+    }
+    case OPT_LEVEL:
+        if (hk_log_level_parse(value, (hk_log_level *)base) != HK_OK)
+            return hk_error_set(err, HK_EINVAL, source,
+                                "must be debug, info, warn or error, got '%s'", value);
+        return HK_OK;
+    }
+    return HK_EINVAL;
+}
+
+static const opt *find_env(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (strlen(options[i].env) == len && strncmp(options[i].env, name, len) == 0)
+            return &options[i];
+    return NULL;
+}
+
+static const opt *find_flag(const char *name, size_t len)
+{
+    for (size_t i = 0; i < N_OPTIONS; i++)
+        if (strlen(options[i].flag) == len && strncmp(options[i].flag, name, len) == 0)
+            return &options[i];
+    return NULL;
+}
+
+int hk_config_load(hk_config *cfg, int argc, char **argv, char **envp, int *rest_argc,
+                   hk_error *err)
+{
+    memset(cfg, 0, sizeof *cfg);
+    int rc;
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        if (options[i].def && (rc = set_option(cfg, &options[i], options[i].def,
+                                               options[i].env, err)) != HK_OK)
+            goto error;
+    }
+    for (size_t i = 0; i < sizeof kafka_defaults / sizeof kafka_defaults[0]; i++)
+        kafka_set(cfg, kafka_defaults[i].key, kafka_defaults[i].value);
+
+    for (char **e = envp; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        if (!eq || strncmp(*e, "HOOKD_", 6) != 0)
+            continue;
+        size_t nlen = (size_t)(eq - *e);
+        if (nlen > 12 && strncmp(*e, "HOOKD_KAFKA_", 12) == 0) {
+            char *raw = hk_strndup(*e + 12, nlen - 12);
+            char *key = kafka_key(raw);
+            kafka_set(cfg, key, eq + 1);
+            free(raw);
+            free(key);
+            continue;
+        }
+        const opt *o = find_env(*e, nlen);
+        if (o && (rc = set_option(cfg, o, eq + 1, o->env, err)) != HK_OK)
+            goto error;
+    }
+
+    int out = 1;
+    for (int i = 1; i < argc; i++) {
+        char *arg = argv[i];
+        if (strcmp(arg, "--") == 0) {
+            while (i < argc)
+                argv[out++] = argv[i++];
+            break;
+        }
+        const char *eq = strchr(arg, '=');
+        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+        bool kafka = strncmp(arg, "--kafka-", 8) == 0 && nlen > 8;
+        const opt *o = kafka ? NULL : find_flag(arg, nlen);
+        if (!kafka && !o) {
+            argv[out++] = arg;
+            continue;
+        }
+        char flag[96];
+        snprintf(flag, sizeof flag, "%.*s", (int)nlen, arg);
+        const char *value = eq ? eq + 1 : NULL;
+        if (!value) {
+            if (i + 1 >= argc) {
+                rc = hk_error_set(err, HK_EINVAL, flag, "needs a value");
+                goto error;
+            }
+            value = argv[++i];
+        }
+        if (kafka) {
+            char *key = kafka_key(flag + 8);
+            kafka_set(cfg, key, value);
+            free(key);
+        } else if ((rc = set_option(cfg, o, value, flag, err)) != HK_OK) {
+            goto error;
+        }
+    }
+    if (out < argc)
+        argv[out] = NULL;
+    if (rest_argc)
+        *rest_argc = out;
+    if (cfg->max_inflight_per_host > cfg->max_inflight)
+        cfg->max_inflight_per_host = cfg->max_inflight;
+    return HK_OK;
+error:
+    hk_config_free(cfg);
+    return rc;
+}
+
+void hk_config_free(hk_config *cfg)
+{
+    if (!cfg)
+        return;
+    hk_kv_free(cfg->kafka, cfg->kafka_len);
+    free_list(cfg->topics, cfg->topics_len);
+    free(cfg->redis_url);
+    free(cfg->redis_password);
+    free(cfg->redis_prefix);
+    free(cfg->retry_delays);
+    free(cfg->allow_networks);
+    free(cfg->listen);
+    free(cfg->api_token);
+    memset(cfg, 0, sizeof *cfg);
+}
+
+const char *hk_config_kafka(const hk_config *cfg, const char *key)
+{
+    for (size_t i = 0; i < cfg->kafka_len; i++)
+        if (strcmp(cfg->kafka[i].key, key) == 0)
+            return cfg->kafka[i].value;
+    return NULL;
+}
+
+void hk_config_print_help(FILE *out)
+{
+    fprintf(out, "Configuration (environment variable / flag, default):\n");
+    fprintf(out, "  %-30s %s\n      %s\n", "HOOKD_KAFKA_<PROPERTY>", "--kafka-<property>=V",
+            "any librdkafka property, '_' read as '.' (defaults: bootstrap.servers=localhost:9092,"
+            " group.id=hookd)");
+    for (size_t i = 0; i < N_OPTIONS; i++) {
+        const opt *o = &options[i];
+        fprintf(out, "  %-30s %s (default: %s)\n      %s\n", o->env, o->flag,
+                o->def && *o->def ? o->def : "unset", o->help);
+    }
+}

@@ -1,0 +1,247 @@
+/*
+ * event.c — job events as the job platform publishes them (contract, "Job event"). Anything
+ * refused here is a poison message: the worker dead-letters it with err.msg as the reason.
+ */
+#include "hk_core.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* An id may be a string or a number; a number is kept as its text ("12345", not "12345.0"). */
+static int id_text(const cJSON *item, const char *field, bool required, char **out, hk_error *err)
+{
+    if (!item || cJSON_IsNull(item)) {
+        if (required)
+            return hk_error_set(err, HK_EINVAL, field, "required");
+        *out = NULL;
+        return HK_OK;
+    }
+    if (cJSON_IsString(item)) {
+        if (!item->valuestring[0])
+            return hk_error_set(err, HK_EINVAL, field, "must not be empty");
+        *out = hk_strdup(item->valuestring);
+        return HK_OK;
+    }
+    if (cJSON_IsNumber(item)) {
+        double v = item->valuedouble;
+        char buf[64];
+        if (isfinite(v) && v == floor(v) && fabs(v) < 9007199254740992.0)
+            snprintf(buf, sizeof buf, "%lld", (long long)v);
+        else
+            snprintf(buf, sizeof buf, "%.17g", v);
+        *out = hk_strdup(buf);
+        return HK_OK;
+    }
+    return hk_error_set(err, HK_EINVAL, field, "must be a string or a number");
+}
+
+static int opt_string(const cJSON *obj, const char *field, char **out, hk_error *err)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, field);
+    if (!item || cJSON_IsNull(item)) {
+        *out = hk_strdup("");
+        return HK_OK;
+    }
+    if (!cJSON_IsString(item))
+        return hk_error_set(err, HK_EINVAL, field, "must be a string");
+    *out = hk_strdup(item->valuestring);
+    return HK_OK;
+}
+
+static int parse_overrides(const cJSON *arr, hk_event *ev, hk_error *err)
+{
+    if (!arr || cJSON_IsNull(arr))
+        return HK_OK;
+    if (!cJSON_IsArray(arr))
+        return hk_error_set(err, HK_EINVAL, "webhookOverrides", "must be an array");
+    int n = cJSON_GetArraySize(arr);
+    ev->overrides = hk_xcalloc((size_t)n, sizeof *ev->overrides);
+    char field[96];
+    int i = 0;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, arr)
+    {
+        hk_override *ov = &ev->overrides[i];
+        ev->overrides_len = (size_t)i + 1;
+        snprintf(field, sizeof field, "webhookOverrides[%d]", i);
+        if (!cJSON_IsObject(o))
+            return hk_error_set(err, HK_EINVAL, field, "must be an object");
+        snprintf(field, sizeof field, "webhookOverrides[%d].webhookId", i);
+        if (id_text(cJSON_GetObjectItemCaseSensitive(o, "webhookId"), field, true,
+                    &ov->webhook_id, err) != HK_OK)
+            return HK_EINVAL;
+        const cJSON *url = cJSON_GetObjectItemCaseSensitive(o, "url");
+        if (url && !cJSON_IsNull(url)) {
+            snprintf(field, sizeof field, "webhookOverrides[%d].url", i);
+            if (!cJSON_IsString(url))
+                return hk_error_set(err, HK_EINVAL, field, "must be a string");
+            if (hk_validate_url(url->valuestring, field, err) != HK_OK)
+                return HK_EINVAL;
+            ov->url = hk_strdup(url->valuestring);
+        }
+        const cJSON *headers = cJSON_GetObjectItemCaseSensitive(o, "headers");
+        if (headers && !cJSON_IsNull(headers)) {
+            snprintf(field, sizeof field, "webhookOverrides[%d].headers", i);
+            if (!cJSON_IsObject(headers))
+                return hk_error_set(err, HK_EINVAL, field, "must be an object");
+            ov->has_headers = true;
+            ov->headers = hk_xcalloc((size_t)cJSON_GetArraySize(headers) + 1, sizeof(hk_kv));
+            const cJSON *h;
+            cJSON_ArrayForEach(h, headers)
+            {
+                snprintf(field, sizeof field, "webhookOverrides[%d].headers.%.40s", i, h->string);
+                if (!cJSON_IsString(h))
+                    return hk_error_set(err, HK_EINVAL, field, "must be a string");
+                if (hk_validate_header(h->string, h->valuestring, field, err) != HK_OK)
+                    return HK_EINVAL;
+                ov->headers[ov->headers_len].key = hk_strdup(h->string);
+                ov->headers[ov->headers_len].value = hk_strdup(h->valuestring);
+                ov->headers_len++;
+            }
+        }
+        const cJSON *body = cJSON_GetObjectItemCaseSensitive(o, "body");
+        if (body && !cJSON_IsNull(body)) {
+            snprintf(field, sizeof field, "webhookOverrides[%d].body", i);
+            if (!cJSON_IsString(body))
+                return hk_error_set(err, HK_EINVAL, field, "must be a string");
+            if (strlen(body->valuestring) > HK_TASK_MAX_BODY)
+                return hk_error_set(err, HK_EINVAL, field, "over the 256 KiB limit");
+            ov->body = hk_strdup(body->valuestring);
+        }
+        i++;
+    }
+    return HK_OK;
+}
+
+int hk_event_parse(const char *buf, size_t len, const char *fallback_id, hk_event **out,
+                   hk_error *err)
+{
+    *out = NULL;
+    if (len > HK_EVENT_MAX_BYTES)
+        return hk_error_set(err, HK_EINVAL, "event", "%zu bytes, over the 1 MiB limit", len);
+    cJSON *root = cJSON_ParseWithLength(buf, len);
+    if (!root)
+        return hk_error_set(err, HK_EINVAL, "event", "not valid JSON");
+    hk_event *ev = hk_xcalloc(1, sizeof *ev);
+    int rc = HK_EINVAL;
+    if (!cJSON_IsObject(root)) {
+        hk_error_set(err, HK_EINVAL, "event", "must be a JSON object");
+        goto error;
+    }
+    const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
+    if (type && !cJSON_IsNull(type)) {
+        if (!cJSON_IsString(type) || !type->valuestring[0]) {
+            hk_error_set(err, HK_EINVAL, "type", "must be a non-empty string");
+            goto error;
+        }
+        ev->type = hk_strdup(type->valuestring);
+    } else {
+        ev->type = hk_strdup("job.completed");
+    }
+    /* An orchestration run carries runId where a job carries jobId. */
+    const char *id_field = "jobId";
+    if (strcmp(ev->type, "orchestration.completed") == 0 &&
+        !cJSON_GetObjectItemCaseSensitive(root, "jobId"))
+        id_field = "runId";
+    if (id_text(cJSON_GetObjectItemCaseSensitive(root, id_field), id_field, true, &ev->job_id,
+                err) != HK_OK)
+        goto error;
+    const cJSON *status = cJSON_GetObjectItemCaseSensitive(root, "jobStatus");
+    if (!status || cJSON_IsNull(status)) {
+        hk_error_set(err, HK_EINVAL, "jobStatus", "required");
+        goto error;
+    }
+    if (!cJSON_IsString(status) || !status->valuestring[0]) {
+        hk_error_set(err, HK_EINVAL, "jobStatus", "must be a non-empty string");
+        goto error;
+    }
+    ev->job_status = hk_strdup(status->valuestring);
+    ev->outcome = hk_job_outcome_from_status(ev->job_status);
+    if (id_text(cJSON_GetObjectItemCaseSensitive(root, "flowId"), "flowId", true, &ev->flow_id,
+                err) != HK_OK)
+        goto error;
+    if (id_text(cJSON_GetObjectItemCaseSensitive(root, "eventId"), "eventId", false,
+                &ev->event_id, err) != HK_OK)
+        goto error;
+    if (!ev->event_id)
+        ev->event_id = hk_strdup(fallback_id ? fallback_id : "");
+    if (opt_string(root, "flowName", &ev->flow_name, err) != HK_OK ||
+        opt_string(root, "jobType", &ev->job_type, err) != HK_OK ||
+        opt_string(root, "finishedAt", &ev->finished_at, err) != HK_OK)
+        goto error;
+    const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(root, "outputIds");
+    if (outputs && !cJSON_IsNull(outputs)) {
+        if (!cJSON_IsArray(outputs)) {
+            hk_error_set(err, HK_EINVAL, "outputIds", "must be an array");
+            goto error;
+        }
+        ev->output_ids = hk_xcalloc((size_t)cJSON_GetArraySize(outputs) + 1, sizeof(char *));
+        const cJSON *o;
+        cJSON_ArrayForEach(o, outputs)
+        {
+            char field[32];
+            snprintf(field, sizeof field, "outputIds[%zu]", ev->output_ids_len);
+            if (id_text(o, field, true, &ev->output_ids[ev->output_ids_len], err) != HK_OK)
+                goto error;
+            ev->output_ids_len++;
+        }
+    }
+    if (parse_overrides(cJSON_GetObjectItemCaseSensitive(root, "webhookOverrides"), ev, err) !=
+        HK_OK)
+        goto error;
+    cJSON_Delete(root);
+    *out = ev;
+    return HK_OK;
+error:
+    cJSON_Delete(root);
+    hk_event_destroy(ev);
+    return rc;
+}
+
+void hk_event_destroy(hk_event *ev)
+{
+    if (!ev)
+        return;
+    free(ev->event_id);
+    free(ev->type);
+    free(ev->job_id);
+    free(ev->job_status);
+    free(ev->flow_id);
+    free(ev->flow_name);
+    for (size_t i = 0; i < ev->output_ids_len; i++)
+        free(ev->output_ids[i]);
+    free(ev->output_ids);
+    for (size_t i = 0; i < ev->overrides_len; i++) {
+        free(ev->overrides[i].webhook_id);
+        free(ev->overrides[i].url);
+        hk_kv_free(ev->overrides[i].headers, ev->overrides[i].headers_len);
+        free(ev->overrides[i].body);
+    }
+    free(ev->overrides);
+    free(ev->job_type);
+    free(ev->finished_at);
+    free(ev);
+}
+
+hk_job_outcome hk_job_outcome_from_status(const char *s)
+{
+    static const char *const ok[] = {"complete", "completed", "success", "succeeded"};
+    static const char *const bad[] = {"failed", "failure", "error"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        if (strcasecmp(s, ok[i]) == 0)
+            return HK_JOB_SUCCESS;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (strcasecmp(s, bad[i]) == 0)
+            return HK_JOB_FAILURE;
+    return HK_JOB_OTHER;
+}
+
+const hk_override *hk_event_override_for(const hk_event *ev, const char *task_id)
+{
+    for (size_t i = 0; i < ev->overrides_len; i++)
+        if (strcmp(ev->overrides[i].webhook_id, task_id) == 0)
+            return &ev->overrides[i];
+    return NULL;
+}

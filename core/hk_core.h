@@ -1,0 +1,336 @@
+/*
+ * hk_core.h — the shared vocabulary of hookd, and core's whole public surface.
+ *
+ * core owns: result codes and one-line errors, JSON logging, configuration (environment and
+ * flags), the event loop (epoll + timers), job events, webhook tasks (parse, validate, match)
+ * and process-wide counters. It depends only on libc, cJSON and OpenSSL; every other module
+ * builds on it and nothing here knows about Kafka, Redis or curl.
+ */
+#ifndef HK_CORE_H
+#define HK_CORE_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#ifndef HK_VERSION
+#define HK_VERSION "0.0.0"
+#endif
+
+/* ---------------------------------------------------------------- results and errors --- */
+
+/* The small error vocabulary every module returns. */
+enum {
+    HK_OK = 0,
+    HK_ERR = -1,       /* runtime failure (I/O, remote service) */
+    HK_EINVAL = -2,    /* bad input: the hk_error names the field */
+    HK_ENOTFOUND = -3, /* the thing asked for does not exist */
+    HK_ELIMIT = -4,    /* a configured limit refused the request */
+    HK_ENOMEM = -5,
+};
+
+/* A one-line error that names the field or flag at fault. Never holds a secret. */
+typedef struct hk_error {
+    char field[64]; /* e.g. "trigger.event", "--max-inflight"; may be empty */
+    char msg[320];  /* full one-line message, already including the field */
+} hk_error;
+
+/* Formats msg as "<field>: <fmt...>" (or just fmt when field is NULL/empty). err may be NULL.
+ * Always returns rc, so callers can write `return hk_error_set(err, HK_EINVAL, "url", ...)`. */
+int hk_error_set(hk_error *err, int rc, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---------------------------------------------------------------------------- logging --- */
+
+typedef enum { HK_LOG_DEBUG = 0, HK_LOG_INFO, HK_LOG_WARN, HK_LOG_ERROR } hk_log_level;
+
+int hk_log_level_parse(const char *s, hk_log_level *out); /* HK_OK or HK_EINVAL */
+void hk_log_set_level(hk_log_level level);
+bool hk_log_enabled(hk_log_level level);
+/* Logs go to stdout by default; tests may redirect. The stream is borrowed. */
+void hk_log_set_stream(FILE *stream);
+
+/* Writes one JSON line: {"ts":"...","level":"info","event":"<event>","msg":"<fmt...>"}
+ * followed by any extra key/value string pairs given in kv (NULL-terminated, may be NULL).
+ * Thread-safe. Never pass a secret in any argument. */
+void hk_log_write(hk_log_level level, const char *event, const char *const *kv, const char *fmt,
+                  ...) __attribute__((format(printf, 4, 5)));
+
+#define HK_LOG(level, event, ...)                                                                  \
+    do {                                                                                           \
+        if (hk_log_enabled(level))                                                                 \
+            hk_log_write(level, event, NULL, __VA_ARGS__);                                         \
+    } while (0)
+#define HK_DEBUG(event, ...) HK_LOG(HK_LOG_DEBUG, event, __VA_ARGS__)
+#define HK_INFO(event, ...) HK_LOG(HK_LOG_INFO, event, __VA_ARGS__)
+#define HK_WARN(event, ...) HK_LOG(HK_LOG_WARN, event, __VA_ARGS__)
+#define HK_ERROR(event, ...) HK_LOG(HK_LOG_ERROR, event, __VA_ARGS__)
+
+/* ---------------------------------------------------------------------- small helpers --- */
+
+typedef struct hk_kv {
+    char *key;
+    char *value;
+} hk_kv;
+
+/* Frees n pairs and the array itself. Accepts NULL. */
+void hk_kv_free(hk_kv *kv, size_t n);
+
+/* strdup that aborts on OOM: allocation failure is not a recoverable outcome for a worker. */
+char *hk_strdup(const char *s);
+char *hk_strndup(const char *s, size_t n);
+void *hk_xmalloc(size_t n);
+void *hk_xcalloc(size_t n, size_t size);
+void *hk_xrealloc(void *p, size_t n);
+
+/* Growable byte buffer, always NUL-terminated. */
+typedef struct hk_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+} hk_buf;
+void hk_buf_append(hk_buf *b, const void *data, size_t len);
+void hk_buf_puts(hk_buf *b, const char *s);
+void hk_buf_printf(hk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Appends s with JSON string escaping (no surrounding quotes). */
+void hk_buf_json_escape(hk_buf *b, const char *s, size_t len);
+/* Hands the data over (caller frees with free()) and resets b. Never NULL. */
+char *hk_buf_take(hk_buf *b);
+void hk_buf_free(hk_buf *b);
+
+/* Monotonic and wall clocks in milliseconds. */
+uint64_t hk_now_ms(void);
+uint64_t hk_wall_ms(void);
+/* RFC 3339 UTC with milliseconds, e.g. 2026-11-22T10:00:00.123Z. out must hold 32 bytes. */
+void hk_format_time(uint64_t wall_ms, char out[32]);
+
+/* Lowercase hex of len bytes into out (2*len+1 bytes). */
+void hk_hex(const unsigned char *in, size_t len, char *out);
+
+/* Masks a secret for display: "****" plus its last 4 characters ("****" alone when short).
+ * out must hold 16 bytes. */
+void hk_secret_mask(const char *secret, char out[16]);
+
+/* ------------------------------------------------------------------------- event loop --- */
+
+/* One loop owns every fd and timer of a worker: Kafka queues, curl sockets, timers. */
+typedef struct hk_loop hk_loop;
+typedef struct hk_timer hk_timer;
+
+enum { HK_IO_READ = 1u, HK_IO_WRITE = 2u, HK_IO_ERROR = 4u };
+
+typedef void (*hk_io_cb)(hk_loop *loop, int fd, unsigned events, void *arg);
+typedef void (*hk_timer_cb)(hk_loop *loop, void *arg);
+
+hk_loop *hk_loop_create(void);
+/* Destroys the loop; remaining timers are freed, fds are not closed. Accepts NULL. */
+void hk_loop_destroy(hk_loop *loop);
+
+/* Watches fd for events (HK_IO_READ|HK_IO_WRITE); replaces an earlier watch of the same fd.
+ * events == 0 stops watching. Returns HK_OK or HK_ERR. */
+int hk_loop_io(hk_loop *loop, int fd, unsigned events, hk_io_cb cb, void *arg);
+
+/* Timers are one-shot; start() on a running timer re-arms it. The timer is owned by the caller
+ * and freed with hk_timer_destroy (which also stops it). */
+hk_timer *hk_timer_create(hk_loop *loop, hk_timer_cb cb, void *arg);
+void hk_timer_start(hk_timer *t, uint64_t delay_ms);
+void hk_timer_stop(hk_timer *t);
+bool hk_timer_active(const hk_timer *t);
+void hk_timer_destroy(hk_timer *t);
+
+/* Runs one iteration: waits up to max_wait_ms (-1: until the next timer or fd), dispatches.
+ * Returns the number of callbacks run, or HK_ERR. */
+int hk_loop_run_once(hk_loop *loop, int max_wait_ms);
+/* Runs until hk_loop_stop() is called (from a callback or a signal handler). */
+void hk_loop_run(hk_loop *loop);
+void hk_loop_stop(hk_loop *loop); /* async-signal-safe */
+bool hk_loop_stopping(const hk_loop *loop);
+
+/* ---------------------------------------------------------------------- configuration --- */
+
+/* Everything the contract's configuration table names. Strings are owned by the config. */
+typedef struct hk_config {
+    hk_kv *kafka; /* librdkafka properties from HOOKD_KAFKA_* / --kafka-*, keys with dots */
+    size_t kafka_len;
+    char **topics;
+    size_t topics_len;
+    char *redis_url;
+    char *redis_password; /* secret */
+    char *redis_prefix;
+    char *retry_delays;
+    int retry_max_attempts;
+    long http_timeout_ms;
+    int max_inflight;
+    int max_inflight_per_host;
+    int max_webhooks_per_flow;
+    char *allow_networks;
+    char *listen;
+    char *api_token; /* secret */
+    hk_log_level log_level;
+} hk_config;
+
+/* Fills cfg from defaults, then the environment (envp, NULL-terminated "K=V" strings), then
+ * argv flags (--topics X, --topics=X, --kafka-bootstrap.servers=..., --max-inflight 10, ...).
+ * Arguments that are not configuration flags are left in place and their count returned through
+ * *rest_argc (argv is reordered so they come first after argv[0]). Returns HK_OK or HK_EINVAL
+ * with err naming the variable or flag. */
+int hk_config_load(hk_config *cfg, int argc, char **argv, char **envp, int *rest_argc,
+                   hk_error *err);
+void hk_config_free(hk_config *cfg);
+/* Looks up a librdkafka property the config holds (NULL when absent). */
+const char *hk_config_kafka(const hk_config *cfg, const char *key);
+/* Prints the configuration table (variable, flag, default, meaning) for --help. */
+void hk_config_print_help(FILE *out);
+
+/* ------------------------------------------------------------------------- job events --- */
+
+#define HK_EVENT_MAX_BYTES (1024 * 1024)
+
+typedef enum { HK_JOB_SUCCESS, HK_JOB_FAILURE, HK_JOB_OTHER } hk_job_outcome;
+
+/* A job event's one-off replacement of a task's url, headers and/or body. */
+typedef struct hk_override {
+    char *webhook_id;
+    char *url;        /* NULL: keep the task's */
+    hk_kv *headers;   /* NULL with has_headers false: keep the task's */
+    size_t headers_len;
+    bool has_headers;
+    char *body;       /* NULL: keep the task's */
+} hk_override;
+
+typedef struct hk_event {
+    char *event_id; /* given, or the fallback id <topic>/<partition>/<offset> */
+    char *type;     /* "job.completed" (default) or "orchestration.completed" */
+    char *job_id;   /* jobId, or runId for orchestration.completed */
+    char *job_status;
+    char *flow_id;
+    char *flow_name;  /* "" when absent */
+    char **output_ids;
+    size_t output_ids_len;
+    char *job_type;    /* "" when absent */
+    char *finished_at; /* "" when absent */
+    hk_override *overrides;
+    size_t overrides_len;
+    hk_job_outcome outcome;
+} hk_event;
+
+/* Parses one job event. len over HK_EVENT_MAX_BYTES, bad JSON, a missing or ill-typed required
+ * field are HK_EINVAL with err naming the field (the caller sends the message to the DLQ).
+ * Numbers are accepted for ids and kept as their text. fallback_id is borrowed.
+ * On success *out is owned by the caller (hk_event_destroy). */
+int hk_event_parse(const char *buf, size_t len, const char *fallback_id, hk_event **out,
+                   hk_error *err);
+void hk_event_destroy(hk_event *ev);
+hk_job_outcome hk_job_outcome_from_status(const char *job_status);
+/* The event's override for task_id, or NULL. Borrowed from ev. */
+const hk_override *hk_event_override_for(const hk_event *ev, const char *task_id);
+
+/* ----------------------------------------------------------------------- webhook tasks --- */
+
+typedef enum {
+    HK_METHOD_GET,
+    HK_METHOD_POST,
+    HK_METHOD_PUT,
+    HK_METHOD_PATCH,
+    HK_METHOD_DELETE
+} hk_method;
+typedef enum { HK_TRIGGER_SUCCESS, HK_TRIGGER_FAILURE, HK_TRIGGER_ANY } hk_trigger_event;
+typedef enum { HK_SIG_NONE, HK_SIG_TIMESTAMPED, HK_SIG_BODY, HK_SIG_STANDARD } hk_sig_scheme;
+
+#define HK_TASK_MAX_BODY (256 * 1024)
+#define HK_TASK_MAX_TIMEOUT_MS 300000
+#define HK_TASK_MAX_ATTEMPTS 100
+
+typedef struct hk_task {
+    char *id;      /* "wh_..." */
+    char *flow_id;
+    char *name;    /* "" when absent */
+    char *url;
+    hk_method method;
+    hk_kv *headers;
+    size_t headers_len;
+    char *body;    /* "" when absent */
+    hk_trigger_event trigger_event;
+    bool trigger_any_object; /* objects: "any" */
+    char **trigger_objects;  /* output ids otherwise */
+    size_t trigger_objects_len;
+    char **secrets; /* newest first; "secret" is secrets[0]; none when secrets_len == 0 */
+    size_t secrets_len;
+    hk_sig_scheme signature;
+    char *signature_header; /* NULL: the scheme's default header */
+    bool validate_ssl;
+    bool retry_enabled;
+    int max_attempts; /* 0: the worker's HOOKD_RETRY_MAX_ATTEMPTS */
+    long timeout_ms;  /* 0: the worker's HOOKD_HTTP_TIMEOUT_MS */
+    bool enabled;
+    char *disabled_reason; /* NULL unless disabled by the system (e.g. 410 Gone) */
+} hk_task;
+
+/* Parses and validates a task from its JSON (the contract's task form). Every rule of the
+ * contract is checked; the first refusal is HK_EINVAL with err naming the field. When the JSON
+ * has no "id" and generate_id is true, a new "wh_<random>" id is made. *out is owned by the
+ * caller. json is borrowed. */
+int hk_task_from_json(const cJSON *json, bool generate_id, hk_task **out, hk_error *err);
+int hk_task_parse(const char *text, size_t len, bool generate_id, hk_task **out, hk_error *err);
+
+typedef enum {
+    HK_SECRETS_FULL,   /* storage and --with-secrets export only */
+    HK_SECRETS_MASKED, /* "****abcd": every display */
+} hk_secret_mode;
+/* Serialises a task to the contract's JSON. Caller owns the result (cJSON_Delete). */
+cJSON *hk_task_to_json(const hk_task *task, hk_secret_mode mode);
+void hk_task_destroy(hk_task *task);
+
+/* Field checks shared by task validation and event overrides. */
+int hk_validate_url(const char *url, const char *field, hk_error *err);
+int hk_validate_header(const char *name, const char *value, const char *field, hk_error *err);
+/* Decodes a Standard Webhooks secret ("whsec_" + base64 of 24..64 bytes) into key; returns the
+ * key length, or -1 when the secret is not of that form. */
+int hk_whsec_decode(const char *secret, unsigned char key[96]);
+/* Generates a fresh "wh_" id into out (at least 32 bytes). */
+void hk_task_new_id(char out[32]);
+
+const char *hk_method_name(hk_method m);
+bool hk_method_has_body(hk_method m); /* POST, PUT, PATCH */
+
+/* True when the task is enabled and its trigger (event and objects) matches the event. */
+bool hk_task_matches(const hk_task *task, const hk_event *ev);
+
+/* ---------------------------------------------------------------------------- metrics --- */
+
+/* Process-wide counters, one per outcome. Incremented with relaxed atomics from any thread. */
+typedef enum {
+    HK_M_EVENTS_CONSUMED,
+    HK_M_EVENTS_POISON,
+    HK_M_EVENTS_NO_MATCH,
+    HK_M_DELIVERIES_STARTED,
+    HK_M_DELIVERIES_OK,
+    HK_M_DELIVERIES_FAILED,
+    HK_M_DELIVERIES_BLOCKED,
+    HK_M_DELIVERIES_INVALID,
+    HK_M_DLQ_PUBLISHED,
+    HK_M_DLQ_FAILED,
+    HK_M_OUTCOMES_PUBLISHED,
+    HK_M_OUTCOMES_FAILED,
+    HK_M_HISTORY_WRITTEN,
+    HK_M_HISTORY_DROPPED,
+    HK_M_OFFSETS_STORED,
+    HK_M_REBALANCES,
+    HK_M_STORE_RELOADS,
+    HK_M_STORE_RELOAD_ERRORS,
+    HK_M__COUNT
+} hk_metric;
+
+void hk_metric_add(hk_metric m, uint64_t n);
+uint64_t hk_metric_get(hk_metric m);
+/* Prometheus name and help text of a counter. */
+const char *hk_metric_name(hk_metric m);
+const char *hk_metric_help(hk_metric m);
+/* Appends every counter in Prometheus text format. */
+void hk_metrics_render(hk_buf *out);
+
+#endif

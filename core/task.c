@@ -1,0 +1,602 @@
+/*
+ * task.c — webhook tasks: the contract's JSON form, every validation rule (each refusal names
+ * the field by its JSON path), serialisation with secrets masked for display, and matching a
+ * task's trigger against a job event.
+ */
+#include "hk_core.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const method_names[] = {"GET", "POST", "PUT", "PATCH", "DELETE"};
+static const char *const trigger_names[] = {"success", "failure", "any"};
+static const char *const sig_names[] = {"none", "timestamped", "body", "standard"};
+
+static const char *const known_fields[] = {
+    "id",      "flowId",    "name",      "url",         "method",          "headers",
+    "body",    "trigger",   "secret",    "secrets",     "signature",       "signatureHeader",
+    "validateSsl", "retry", "timeoutMs", "enabled",     "disabledReason",  NULL,
+};
+
+const char *hk_method_name(hk_method m)
+{
+    return method_names[m];
+}
+
+bool hk_method_has_body(hk_method m)
+{
+    return m == HK_METHOD_POST || m == HK_METHOD_PUT || m == HK_METHOD_PATCH;
+}
+
+void hk_task_new_id(char out[32])
+{
+    unsigned char raw[12];
+    if (RAND_bytes(raw, sizeof raw) != 1)
+        abort(); /* no entropy: never hand out a guessable id */
+    memcpy(out, "wh_", 3);
+    hk_hex(raw, sizeof raw, out + 3);
+}
+
+/* ------------------------------------------------------------------- field checks --- */
+
+int hk_validate_url(const char *url, const char *field, hk_error *err)
+{
+    size_t len = strlen(url);
+    if (len == 0)
+        return hk_error_set(err, HK_EINVAL, field, "required");
+    if (len > 2048)
+        return hk_error_set(err, HK_EINVAL, field, "longer than 2048 characters");
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p <= 0x20 || *p == 0x7f)
+            return hk_error_set(err, HK_EINVAL, field, "contains whitespace or a control character");
+    size_t scheme_len;
+    if (strncasecmp(url, "https://", 8) == 0)
+        scheme_len = 8;
+    else if (strncasecmp(url, "http://", 7) == 0)
+        scheme_len = 7;
+    else
+        return hk_error_set(err, HK_EINVAL, field, "scheme must be http or https");
+    const char *authority = url + scheme_len;
+    size_t alen = strcspn(authority, "/?#");
+    if (memchr(authority, '@', alen))
+        return hk_error_set(err, HK_EINVAL, field, "must not contain user-info (user:password@)");
+    size_t host_len = alen;
+    if (alen && authority[0] == '[') {
+        const char *close = memchr(authority, ']', alen);
+        if (!close)
+            return hk_error_set(err, HK_EINVAL, field, "unterminated IPv6 address");
+        host_len = (size_t)(close - authority) + 1;
+    } else {
+        const char *colon = memchr(authority, ':', alen);
+        if (colon)
+            host_len = (size_t)(colon - authority);
+    }
+    if (host_len == 0)
+        return hk_error_set(err, HK_EINVAL, field, "has no host");
+    if (host_len < alen) {
+        const char *port = authority + host_len + 1;
+        size_t plen = alen - host_len - 1;
+        if (authority[host_len] != ':' || plen == 0 || plen > 5)
+            return hk_error_set(err, HK_EINVAL, field, "has an invalid port");
+        for (size_t i = 0; i < plen; i++)
+            if (!isdigit((unsigned char)port[i]))
+                return hk_error_set(err, HK_EINVAL, field, "has an invalid port");
+        if (atoi(port) < 1 || atoi(port) > 65535)
+            return hk_error_set(err, HK_EINVAL, field, "has an invalid port");
+    }
+    return HK_OK;
+}
+
+static bool is_tchar(unsigned char c)
+{
+    return isalnum(c) || strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+int hk_validate_header(const char *name, const char *value, const char *field, hk_error *err)
+{
+    if (!*name)
+        return hk_error_set(err, HK_EINVAL, field, "header name is empty");
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        if (!is_tchar(*p))
+            return hk_error_set(err, HK_EINVAL, field, "header name is not a token");
+    if (strlen(name) > 256)
+        return hk_error_set(err, HK_EINVAL, field, "header name is too long");
+    if (value && strpbrk(value, "\r\n"))
+        return hk_error_set(err, HK_EINVAL, field, "header value contains CR or LF");
+    if (value && strlen(value) > 8192)
+        return hk_error_set(err, HK_EINVAL, field, "header value is longer than 8192 bytes");
+    return HK_OK;
+}
+
+int hk_whsec_decode(const char *secret, unsigned char key[96])
+{
+    if (strncmp(secret, "whsec_", 6) != 0)
+        return -1;
+    const char *b64 = secret + 6;
+    size_t len = strlen(b64);
+    if (len == 0 || len % 4 != 0 || len > 128)
+        return -1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)b64[i];
+        if (!(isalnum(c) || c == '+' || c == '/' || (c == '=' && i >= len - 2)))
+            return -1;
+    }
+    if (b64[len - 2] == '=' && b64[len - 1] != '=')
+        return -1;
+    int n = EVP_DecodeBlock(key, (const unsigned char *)b64, (int)len);
+    if (n < 0)
+        return -1;
+    /* EVP_DecodeBlock counts padding as data bytes. */
+    if (b64[len - 1] == '=')
+        n--;
+    if (b64[len - 2] == '=')
+        n--;
+    return n >= 24 && n <= 64 ? n : -1;
+}
+
+/* -------------------------------------------------------------------------- parse --- */
+
+static int get_id_text(const cJSON *item, const char *field, char **out, hk_error *err)
+{
+    if (cJSON_IsString(item)) {
+        *out = hk_strdup(item->valuestring);
+        return HK_OK;
+    }
+    if (cJSON_IsNumber(item) && isfinite(item->valuedouble) &&
+        item->valuedouble == floor(item->valuedouble) && fabs(item->valuedouble) < 9.0e15) {
+        char buf[32];
+        snprintf(buf, sizeof buf, "%lld", (long long)item->valuedouble);
+        *out = hk_strdup(buf);
+        return HK_OK;
+    }
+    return hk_error_set(err, HK_EINVAL, field, "must be a string or a number");
+}
+
+static int get_bool(const cJSON *obj, const char *key, const char *field, bool def, bool *out,
+                    hk_error *err)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!item || cJSON_IsNull(item)) {
+        *out = def;
+        return HK_OK;
+    }
+    if (!cJSON_IsBool(item))
+        return hk_error_set(err, HK_EINVAL, field, "must be true or false");
+    *out = cJSON_IsTrue(item);
+    return HK_OK;
+}
+
+static int get_int(const cJSON *obj, const char *key, const char *field, long lo, long hi,
+                   long *out, hk_error *err)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!item || cJSON_IsNull(item)) {
+        *out = 0;
+        return HK_OK;
+    }
+    if (!cJSON_IsNumber(item) || item->valuedouble != floor(item->valuedouble) ||
+        item->valuedouble < (double)lo || item->valuedouble > (double)hi)
+        return hk_error_set(err, HK_EINVAL, field, "must be an integer from %ld to %ld", lo, hi);
+    *out = (long)item->valuedouble;
+    return HK_OK;
+}
+
+static int get_string(const cJSON *obj, const char *key, const char *field, size_t max,
+                      char **out, hk_error *err)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!item || cJSON_IsNull(item)) {
+        *out = NULL;
+        return HK_OK;
+    }
+    if (!cJSON_IsString(item))
+        return hk_error_set(err, HK_EINVAL, field, "must be a string");
+    if (strlen(item->valuestring) > max)
+        return hk_error_set(err, HK_EINVAL, field, "longer than %zu bytes", max);
+    *out = hk_strdup(item->valuestring);
+    return HK_OK;
+}
+
+static int enum_index(const char *s, const char *const *names, size_t n, bool nocase)
+{
+    for (size_t i = 0; i < n; i++)
+        if (nocase ? strcasecmp(s, names[i]) == 0 : strcmp(s, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int parse_secrets(const cJSON *json, hk_task *t, hk_error *err)
+{
+    const cJSON *secret = cJSON_GetObjectItemCaseSensitive(json, "secret");
+    const cJSON *secrets = cJSON_GetObjectItemCaseSensitive(json, "secrets");
+    bool has_one = secret && !cJSON_IsNull(secret);
+    bool has_many = secrets && !cJSON_IsNull(secrets);
+    if (has_one && has_many)
+        return hk_error_set(err, HK_EINVAL, "secrets", "give either secret or secrets, not both");
+    if (has_one) {
+        if (!cJSON_IsString(secret) || !secret->valuestring[0])
+            return hk_error_set(err, HK_EINVAL, "secret", "must be a non-empty string");
+        if (strlen(secret->valuestring) > 256)
+            return hk_error_set(err, HK_EINVAL, "secret", "longer than 256 characters");
+        t->secrets = hk_xcalloc(1, sizeof(char *));
+        t->secrets[0] = hk_strdup(secret->valuestring);
+        t->secrets_len = 1;
+    } else if (has_many) {
+        if (!cJSON_IsArray(secrets) || cJSON_GetArraySize(secrets) == 0)
+            return hk_error_set(err, HK_EINVAL, "secrets", "must be a non-empty array of strings");
+        t->secrets = hk_xcalloc((size_t)cJSON_GetArraySize(secrets), sizeof(char *));
+        const cJSON *s;
+        cJSON_ArrayForEach(s, secrets)
+        {
+            char field[32];
+            snprintf(field, sizeof field, "secrets[%zu]", t->secrets_len);
+            if (!cJSON_IsString(s) || !s->valuestring[0] || strlen(s->valuestring) > 256)
+                return hk_error_set(err, HK_EINVAL, field,
+                                    "must be a non-empty string of at most 256 characters");
+            t->secrets[t->secrets_len++] = hk_strdup(s->valuestring);
+        }
+    }
+    return HK_OK;
+}
+
+int hk_task_from_json(const cJSON *json, bool generate_id, hk_task **out, hk_error *err)
+{
+    *out = NULL;
+    if (!cJSON_IsObject(json))
+        return hk_error_set(err, HK_EINVAL, "task", "must be a JSON object");
+    const cJSON *item;
+    cJSON_ArrayForEach(item, json)
+    {
+        if (enum_index(item->string, known_fields, sizeof known_fields / sizeof known_fields[0] - 1,
+                       false) < 0)
+            return hk_error_set(err, HK_EINVAL, item->string, "unknown field");
+    }
+    hk_task *t = hk_xcalloc(1, sizeof *t);
+    char *s = NULL;
+    long v;
+
+    /* id */
+    if (get_string(json, "id", "id", 67, &t->id, err) != HK_OK)
+        goto error;
+    if (t->id) {
+        bool ok = strncmp(t->id, "wh_", 3) == 0 && strlen(t->id) > 3;
+        for (const char *p = t->id + 3; ok && *p; p++)
+            ok = isalnum((unsigned char)*p) || *p == '_' || *p == '-';
+        if (!ok) {
+            hk_error_set(err, HK_EINVAL, "id", "must look like wh_ followed by letters, digits, _ or -");
+            goto error;
+        }
+    } else if (generate_id) {
+        char id[32];
+        hk_task_new_id(id);
+        t->id = hk_strdup(id);
+    } else {
+        hk_error_set(err, HK_EINVAL, "id", "required");
+        goto error;
+    }
+
+    /* flowId */
+    item = cJSON_GetObjectItemCaseSensitive(json, "flowId");
+    if (!item || cJSON_IsNull(item)) {
+        hk_error_set(err, HK_EINVAL, "flowId", "required");
+        goto error;
+    }
+    if (get_id_text(item, "flowId", &t->flow_id, err) != HK_OK)
+        goto error;
+    if (!t->flow_id[0] || strlen(t->flow_id) > 128 || strpbrk(t->flow_id, " \t\r\n:{}*?[]")) {
+        hk_error_set(err, HK_EINVAL, "flowId",
+                     "must be 1 to 128 characters without spaces, ':' or glob characters");
+        goto error;
+    }
+
+    if (get_string(json, "name", "name", 200, &t->name, err) != HK_OK)
+        goto error;
+    if (!t->name)
+        t->name = hk_strdup("");
+
+    if (get_string(json, "url", "url", 4096, &t->url, err) != HK_OK)
+        goto error;
+    if (!t->url) {
+        hk_error_set(err, HK_EINVAL, "url", "required");
+        goto error;
+    }
+    if (hk_validate_url(t->url, "url", err) != HK_OK)
+        goto error;
+
+    if (get_string(json, "method", "method", 16, &s, err) != HK_OK)
+        goto error;
+    t->method = HK_METHOD_POST;
+    if (s) {
+        int m = enum_index(s, method_names, 5, true);
+        free(s);
+        s = NULL;
+        if (m < 0) {
+            hk_error_set(err, HK_EINVAL, "method", "must be GET, POST, PUT, PATCH or DELETE");
+            goto error;
+        }
+        t->method = (hk_method)m;
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(json, "headers");
+    if (item && !cJSON_IsNull(item)) {
+        if (!cJSON_IsObject(item)) {
+            hk_error_set(err, HK_EINVAL, "headers", "must be an object of strings");
+            goto error;
+        }
+        t->headers = hk_xcalloc((size_t)cJSON_GetArraySize(item) + 1, sizeof(hk_kv));
+        const cJSON *h;
+        cJSON_ArrayForEach(h, item)
+        {
+            char field[300];
+            snprintf(field, sizeof field, "headers.%.256s", h->string);
+            if (!cJSON_IsString(h)) {
+                hk_error_set(err, HK_EINVAL, field, "must be a string");
+                goto error;
+            }
+            if (hk_validate_header(h->string, h->valuestring, field, err) != HK_OK)
+                goto error;
+            t->headers[t->headers_len].key = hk_strdup(h->string);
+            t->headers[t->headers_len].value = hk_strdup(h->valuestring);
+            t->headers_len++;
+        }
+    }
+
+    item = cJSON_GetObjectItemCaseSensitive(json, "body");
+    if (item && !cJSON_IsNull(item) && !cJSON_IsString(item)) {
+        hk_error_set(err, HK_EINVAL, "body", "must be a string");
+        goto error;
+    }
+    if (item && cJSON_IsString(item) && strlen(item->valuestring) > HK_TASK_MAX_BODY) {
+        hk_error_set(err, HK_EINVAL, "body", "%zu bytes, over the 256 KiB limit",
+                     strlen(item->valuestring));
+        goto error;
+    }
+    t->body = hk_strdup(item && cJSON_IsString(item) ? item->valuestring : "");
+
+    /* trigger */
+    t->trigger_event = HK_TRIGGER_SUCCESS;
+    t->trigger_any_object = true;
+    item = cJSON_GetObjectItemCaseSensitive(json, "trigger");
+    if (item && !cJSON_IsNull(item)) {
+        if (!cJSON_IsObject(item)) {
+            hk_error_set(err, HK_EINVAL, "trigger", "must be an object");
+            goto error;
+        }
+        const cJSON *sub;
+        cJSON_ArrayForEach(sub, item)
+        {
+            if (strcmp(sub->string, "event") != 0 && strcmp(sub->string, "objects") != 0) {
+                char field[96];
+                snprintf(field, sizeof field, "trigger.%.64s", sub->string);
+                hk_error_set(err, HK_EINVAL, field, "unknown field");
+                goto error;
+            }
+        }
+        const cJSON *ev = cJSON_GetObjectItemCaseSensitive(item, "event");
+        if (ev && !cJSON_IsNull(ev)) {
+            int e = cJSON_IsString(ev) ? enum_index(ev->valuestring, trigger_names, 3, true) : -1;
+            if (e < 0) {
+                hk_error_set(err, HK_EINVAL, "trigger.event", "must be success, failure or any");
+                goto error;
+            }
+            t->trigger_event = (hk_trigger_event)e;
+        }
+        const cJSON *objs = cJSON_GetObjectItemCaseSensitive(item, "objects");
+        if (objs && !cJSON_IsNull(objs)) {
+            if (cJSON_IsString(objs) && strcasecmp(objs->valuestring, "any") == 0) {
+                t->trigger_any_object = true;
+            } else if (cJSON_IsArray(objs) && cJSON_GetArraySize(objs) > 0) {
+                t->trigger_any_object = false;
+                t->trigger_objects = hk_xcalloc((size_t)cJSON_GetArraySize(objs), sizeof(char *));
+                const cJSON *o;
+                cJSON_ArrayForEach(o, objs)
+                {
+                    char field[48];
+                    snprintf(field, sizeof field, "trigger.objects[%zu]", t->trigger_objects_len);
+                    if (get_id_text(o, field, &t->trigger_objects[t->trigger_objects_len], err) !=
+                        HK_OK)
+                        goto error;
+                    t->trigger_objects_len++;
+                }
+            } else {
+                hk_error_set(err, HK_EINVAL, "trigger.objects",
+                             "must be \"any\" or a non-empty list of output ids");
+                goto error;
+            }
+        }
+    }
+
+    if (parse_secrets(json, t, err) != HK_OK)
+        goto error;
+    if (get_string(json, "signature", "signature", 32, &s, err) != HK_OK)
+        goto error;
+    if (s) {
+        int sig = enum_index(s, sig_names, 4, true);
+        free(s);
+        s = NULL;
+        if (sig < 0) {
+            hk_error_set(err, HK_EINVAL, "signature", "must be timestamped, body, standard or none");
+            goto error;
+        }
+        t->signature = (hk_sig_scheme)sig;
+        if (t->signature != HK_SIG_NONE && t->secrets_len == 0) {
+            hk_error_set(err, HK_EINVAL, "secret", "required when signature is %s",
+                         sig_names[t->signature]);
+            goto error;
+        }
+    } else {
+        t->signature = t->secrets_len ? HK_SIG_TIMESTAMPED : HK_SIG_NONE;
+    }
+    if (t->signature == HK_SIG_STANDARD) {
+        for (size_t i = 0; i < t->secrets_len; i++) {
+            unsigned char key[96];
+            if (hk_whsec_decode(t->secrets[i], key) < 0) {
+                char field[32];
+                if (t->secrets_len == 1 && cJSON_GetObjectItemCaseSensitive(json, "secret"))
+                    snprintf(field, sizeof field, "secret");
+                else
+                    snprintf(field, sizeof field, "secrets[%zu]", i);
+                hk_error_set(err, HK_EINVAL, field,
+                             "a standard signature needs whsec_ followed by base64 of 24 to 64 "
+                             "bytes");
+                goto error;
+            }
+        }
+    }
+    if (get_string(json, "signatureHeader", "signatureHeader", 256, &t->signature_header, err) !=
+        HK_OK)
+        goto error;
+    if (t->signature_header &&
+        hk_validate_header(t->signature_header, NULL, "signatureHeader", err) != HK_OK)
+        goto error;
+
+    if (get_bool(json, "validateSsl", "validateSsl", true, &t->validate_ssl, err) != HK_OK)
+        goto error;
+    t->retry_enabled = true;
+    item = cJSON_GetObjectItemCaseSensitive(json, "retry");
+    if (item && !cJSON_IsNull(item)) {
+        if (!cJSON_IsObject(item)) {
+            hk_error_set(err, HK_EINVAL, "retry", "must be an object");
+            goto error;
+        }
+        if (get_bool(item, "enabled", "retry.enabled", true, &t->retry_enabled, err) != HK_OK ||
+            get_int(item, "maxAttempts", "retry.maxAttempts", 1, HK_TASK_MAX_ATTEMPTS, &v, err) !=
+                HK_OK)
+            goto error;
+        t->max_attempts = (int)v;
+    }
+    if (get_int(json, "timeoutMs", "timeoutMs", 1, HK_TASK_MAX_TIMEOUT_MS, &t->timeout_ms, err) !=
+        HK_OK)
+        goto error;
+    if (get_bool(json, "enabled", "enabled", true, &t->enabled, err) != HK_OK)
+        goto error;
+    if (get_string(json, "disabledReason", "disabledReason", 1024, &t->disabled_reason, err) !=
+        HK_OK)
+        goto error;
+    *out = t;
+    return HK_OK;
+error:
+    free(s);
+    hk_task_destroy(t);
+    return HK_EINVAL;
+}
+
+int hk_task_parse(const char *text, size_t len, bool generate_id, hk_task **out, hk_error *err)
+{
+    cJSON *json = cJSON_ParseWithLength(text, len);
+    if (!json) {
+        *out = NULL;
+        return hk_error_set(err, HK_EINVAL, "task", "not valid JSON");
+    }
+    int rc = hk_task_from_json(json, generate_id, out, err);
+    cJSON_Delete(json);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- serialise --- */
+
+static void add_secret(cJSON *arr_or_obj, const char *name, const char *secret,
+                       hk_secret_mode mode)
+{
+    char masked[16];
+    const char *v = secret;
+    if (mode == HK_SECRETS_MASKED) {
+        hk_secret_mask(secret, masked);
+        v = masked;
+    }
+    if (name)
+        cJSON_AddStringToObject(arr_or_obj, name, v);
+    else
+        cJSON_AddItemToArray(arr_or_obj, cJSON_CreateString(v));
+}
+
+cJSON *hk_task_to_json(const hk_task *t, hk_secret_mode mode)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", t->id);
+    cJSON_AddStringToObject(o, "flowId", t->flow_id);
+    cJSON_AddStringToObject(o, "name", t->name);
+    cJSON_AddStringToObject(o, "url", t->url);
+    cJSON_AddStringToObject(o, "method", method_names[t->method]);
+    cJSON *headers = cJSON_AddObjectToObject(o, "headers");
+    for (size_t i = 0; i < t->headers_len; i++)
+        cJSON_AddStringToObject(headers, t->headers[i].key, t->headers[i].value);
+    cJSON_AddStringToObject(o, "body", t->body);
+    cJSON *trigger = cJSON_AddObjectToObject(o, "trigger");
+    cJSON_AddStringToObject(trigger, "event", trigger_names[t->trigger_event]);
+    if (t->trigger_any_object) {
+        cJSON_AddStringToObject(trigger, "objects", "any");
+    } else {
+        cJSON *objs = cJSON_AddArrayToObject(trigger, "objects");
+        for (size_t i = 0; i < t->trigger_objects_len; i++)
+            cJSON_AddItemToArray(objs, cJSON_CreateString(t->trigger_objects[i]));
+    }
+    if (t->secrets_len == 1) {
+        add_secret(o, "secret", t->secrets[0], mode);
+    } else if (t->secrets_len > 1) {
+        cJSON *arr = cJSON_AddArrayToObject(o, "secrets");
+        for (size_t i = 0; i < t->secrets_len; i++)
+            add_secret(arr, NULL, t->secrets[i], mode);
+    }
+    cJSON_AddStringToObject(o, "signature", sig_names[t->signature]);
+    if (t->signature_header)
+        cJSON_AddStringToObject(o, "signatureHeader", t->signature_header);
+    cJSON_AddBoolToObject(o, "validateSsl", t->validate_ssl);
+    cJSON *retry = cJSON_AddObjectToObject(o, "retry");
+    cJSON_AddBoolToObject(retry, "enabled", t->retry_enabled);
+    if (t->max_attempts)
+        cJSON_AddNumberToObject(retry, "maxAttempts", t->max_attempts);
+    if (t->timeout_ms)
+        cJSON_AddNumberToObject(o, "timeoutMs", (double)t->timeout_ms);
+    cJSON_AddBoolToObject(o, "enabled", t->enabled);
+    if (t->disabled_reason)
+        cJSON_AddStringToObject(o, "disabledReason", t->disabled_reason);
+    return o;
+}
+
+void hk_task_destroy(hk_task *t)
+{
+    if (!t)
+        return;
+    free(t->id);
+    free(t->flow_id);
+    free(t->name);
+    free(t->url);
+    hk_kv_free(t->headers, t->headers_len);
+    free(t->body);
+    for (size_t i = 0; i < t->trigger_objects_len; i++)
+        free(t->trigger_objects[i]);
+    free(t->trigger_objects);
+    for (size_t i = 0; i < t->secrets_len; i++) {
+        OPENSSL_cleanse(t->secrets[i], strlen(t->secrets[i]));
+        free(t->secrets[i]);
+    }
+    free(t->secrets);
+    free(t->signature_header);
+    free(t->disabled_reason);
+    free(t);
+}
+
+/* ------------------------------------------------------------------------- match --- */
+
+bool hk_task_matches(const hk_task *t, const hk_event *ev)
+{
+    if (!t->enabled)
+        return false;
+    if (t->trigger_event == HK_TRIGGER_SUCCESS && ev->outcome != HK_JOB_SUCCESS)
+        return false;
+    if (t->trigger_event == HK_TRIGGER_FAILURE && ev->outcome != HK_JOB_FAILURE)
+        return false;
+    if (t->trigger_any_object)
+        return true;
+    for (size_t i = 0; i < ev->output_ids_len; i++)
+        for (size_t j = 0; j < t->trigger_objects_len; j++)
+            if (strcmp(ev->output_ids[i], t->trigger_objects[j]) == 0)
+                return true;
+    return false;
+}

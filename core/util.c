@@ -1,0 +1,225 @@
+/*
+ * util.c — errors, allocation, buffers, clocks, hex and secret masking: the small pieces every
+ * module needs and none should write again.
+ */
+#include "hk_core.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int hk_error_set(hk_error *err, int rc, const char *field, const char *fmt, ...)
+{
+    if (!err)
+        return rc;
+    char detail[sizeof err->msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    if (field && *field) {
+        snprintf(err->field, sizeof err->field, "%s", field);
+        int n = snprintf(err->msg, sizeof err->msg, "%s: ", field);
+        if (n > 0 && (size_t)n < sizeof err->msg)
+            memcpy(err->msg + n, detail, strnlen(detail, sizeof err->msg - (size_t)n - 1) + 1);
+        err->msg[sizeof err->msg - 1] = '\0';
+    } else {
+        err->field[0] = '\0';
+        memcpy(err->msg, detail, sizeof err->msg);
+    }
+    /* One line, always: a stray newline in a detail would break log parsing. */
+    for (char *p = err->msg; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    return rc;
+}
+
+void hk_kv_free(hk_kv *kv, size_t n)
+{
+    if (!kv)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(kv[i].key);
+        free(kv[i].value);
+    }
+    free(kv);
+}
+
+static void oom(void)
+{
+    fputs("hookd: out of memory\n", stderr);
+    abort();
+}
+
+void *hk_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *hk_xcalloc(size_t n, size_t size)
+{
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p)
+        oom();
+    return p;
+}
+
+void *hk_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        oom();
+    return q;
+}
+
+char *hk_strdup(const char *s)
+{
+    return hk_strndup(s, strlen(s));
+}
+
+char *hk_strndup(const char *s, size_t n)
+{
+    char *d = hk_xmalloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+static void buf_reserve(hk_buf *b, size_t extra)
+{
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    b->data = hk_xrealloc(b->data, cap);
+    b->cap = cap;
+}
+
+void hk_buf_append(hk_buf *b, const void *data, size_t len)
+{
+    buf_reserve(b, len);
+    if (len)
+        memcpy(b->data + b->len, data, len);
+    b->len += len;
+    b->data[b->len] = '\0';
+}
+
+void hk_buf_puts(hk_buf *b, const char *s)
+{
+    hk_buf_append(b, s, strlen(s));
+}
+
+void hk_buf_printf(hk_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n <= 0) {
+        buf_reserve(b, 0);
+        return;
+    }
+    buf_reserve(b, (size_t)n);
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void hk_buf_json_escape(hk_buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    buf_reserve(b, len);
+    size_t start = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *rep = NULL;
+        char u[7];
+        switch (c) {
+        case '"': rep = "\\\""; break;
+        case '\\': rep = "\\\\"; break;
+        case '\n': rep = "\\n"; break;
+        case '\r': rep = "\\r"; break;
+        case '\t': rep = "\\t"; break;
+        case '\b': rep = "\\b"; break;
+        case '\f': rep = "\\f"; break;
+        default:
+            if (c < 0x20) {
+                u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0';
+                u[4] = hex[c >> 4], u[5] = hex[c & 15], u[6] = '\0';
+                rep = u;
+            }
+        }
+        if (rep) {
+            hk_buf_append(b, s + start, i - start);
+            hk_buf_puts(b, rep);
+            start = i + 1;
+        }
+    }
+    hk_buf_append(b, s + start, len - start);
+}
+
+char *hk_buf_take(hk_buf *b)
+{
+    if (!b->data)
+        buf_reserve(b, 0);
+    char *d = b->data;
+    b->data = NULL;
+    b->len = b->cap = 0;
+    return d;
+}
+
+void hk_buf_free(hk_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+uint64_t hk_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t hk_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+void hk_format_time(uint64_t wall_ms, char out[32])
+{
+    time_t secs = (time_t)(wall_ms / 1000u);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, 32 - n, ".%03uZ", (unsigned)(wall_ms % 1000u));
+}
+
+void hk_hex(const unsigned char *in, size_t len, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = hex[in[i] >> 4];
+        out[2 * i + 1] = hex[in[i] & 15];
+    }
+    out[2 * len] = '\0';
+}
+
+void hk_secret_mask(const char *secret, char out[16])
+{
+    size_t n = secret ? strlen(secret) : 0;
+    /* Short secrets show nothing: four characters of an eight-character secret is half of it. */
+    if (n < 12)
+        snprintf(out, 16, "****");
+    else
+        snprintf(out, 16, "****%s", secret + n - 4);
+}

@@ -1,0 +1,615 @@
+/*
+ * engine.c — the delivery engine: libcurl's multi-socket interface on the core loop.
+ *
+ * Requests wait in per-host FIFO queues. A round-robin list of runnable hosts (a host with
+ * waiting requests and a free host slot) feeds transfers to curl while the global cap allows,
+ * so a slow host holds at most its own slots and never starves the others, and a request's
+ * timeout only starts when it really starts. The SSRF guard sits in CURLOPT_OPENSOCKETFUNCTION:
+ * it sees the address curl is about to connect to, after DNS, so rebinding cannot slip past.
+ * Each transfer's outcome is classified in exactly one place, finish_transfer().
+ */
+#include "hk_delivery.h"
+
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+typedef struct host host;
+
+typedef struct transfer {
+    hk_delivery_engine *engine;
+    hk_request *req;
+    hk_delivery_done_cb cb;
+    void *arg;
+    host *host;
+    CURL *easy;
+    struct curl_slist *headers;
+    hk_buf response;
+    char retry_after[128];
+    char blocked[96]; /* "" or "<address> (<reason>)" */
+    char errbuf[CURL_ERROR_SIZE];
+    const char *early_error; /* set when the request never reached curl */
+    hk_delivery_status early_status;
+    uint64_t started_ms;
+    struct transfer *next;                      /* host wait queue or deferred list */
+    struct transfer *active_prev, *active_next; /* engine's in-flight list */
+} transfer;
+
+struct host {
+    char *key; /* scheme://host:port */
+    int inflight;
+    transfer *wait_head, *wait_tail;
+    bool runnable; /* linked into the engine's runnable ring */
+    host *next_runnable;
+    host *next_in_bucket;
+};
+
+#define HOST_BUCKETS 1024
+#define EASY_POOL_MAX 256
+
+struct hk_delivery_engine {
+    hk_loop *loop;
+    CURLM *multi;
+    hk_timer *curl_timer;
+    hk_timer *deferred_timer;
+    hk_delivery_config cfg;
+    size_t pending;
+    size_t inflight;
+    host *buckets[HOST_BUCKETS];
+    host *run_head, *run_tail;
+    transfer *deferred_head, *deferred_tail; /* finished before reaching curl */
+    transfer *active;                        /* handed to curl, not yet finished */
+    CURL *easy_pool[EASY_POOL_MAX];
+    size_t easy_pool_len;
+    bool in_check; /* guards against re-entrant completion processing */
+};
+
+static int curl_ready;
+
+/* ------------------------------------------------------------------------------ hosts --- */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static host *host_get(hk_delivery_engine *e, const char *key)
+{
+    size_t b = hash_str(key) % HOST_BUCKETS;
+    for (host *h = e->buckets[b]; h; h = h->next_in_bucket)
+        if (strcmp(h->key, key) == 0)
+            return h;
+    host *h = hk_xcalloc(1, sizeof *h);
+    h->key = hk_strdup(key);
+    h->next_in_bucket = e->buckets[b];
+    e->buckets[b] = h;
+    return h;
+}
+
+/* Forgets an idle host so the table does not grow with every destination ever seen. */
+static void host_release_if_idle(hk_delivery_engine *e, host *h)
+{
+    if (h->inflight || h->wait_head || h->runnable)
+        return;
+    size_t b = hash_str(h->key) % HOST_BUCKETS;
+    for (host **pp = &e->buckets[b]; *pp; pp = &(*pp)->next_in_bucket) {
+        if (*pp == h) {
+            *pp = h->next_in_bucket;
+            break;
+        }
+    }
+    free(h->key);
+    free(h);
+}
+
+static void mark_runnable(hk_delivery_engine *e, host *h)
+{
+    if (h->runnable || !h->wait_head || h->inflight >= e->cfg.max_inflight_per_host)
+        return;
+    h->runnable = true;
+    h->next_runnable = NULL;
+    if (e->run_tail)
+        e->run_tail->next_runnable = h;
+    else
+        e->run_head = h;
+    e->run_tail = h;
+}
+
+static host *pop_runnable(hk_delivery_engine *e)
+{
+    host *h = e->run_head;
+    if (!h)
+        return NULL;
+    e->run_head = h->next_runnable;
+    if (!e->run_head)
+        e->run_tail = NULL;
+    h->runnable = false;
+    h->next_runnable = NULL;
+    return h;
+}
+
+/* The per-host key of a URL: scheme://host:port, lower-cased by curl's parser. */
+static char *host_key(const char *url)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *hostname = NULL, *port = NULL, *key = NULL;
+    if (!u || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+        goto done;
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_HOST, &hostname, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK)
+        goto done;
+    hk_buf b = {0};
+    hk_buf_printf(&b, "%s://%s:%s", scheme, hostname, port);
+    for (char *p = b.data; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    key = hk_buf_take(&b);
+done:
+    curl_free(scheme);
+    curl_free(hostname);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return key;
+}
+
+/* -------------------------------------------------------------------------- callbacks --- */
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+    transfer *t = userdata;
+    size_t n = size * nmemb;
+    /* Keep reading past the cap so the connection stays reusable; just stop storing. */
+    if (t->response.len < HK_DELIVERY_MAX_RESPONSE) {
+        size_t room = HK_DELIVERY_MAX_RESPONSE - t->response.len;
+        hk_buf_append(&t->response, ptr, n < room ? n : room);
+    }
+    return n;
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
+{
+    transfer *t = userdata;
+    size_t n = size * nitems;
+    static const char name[] = "retry-after:";
+    if (n > sizeof name - 1 && strncasecmp(buf, name, sizeof name - 1) == 0) {
+        const char *v = buf + sizeof name - 1;
+        size_t vlen = n - (sizeof name - 1);
+        while (vlen && (*v == ' ' || *v == '\t'))
+            v++, vlen--;
+        while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
+            vlen--;
+        if (vlen >= sizeof t->retry_after)
+            vlen = sizeof t->retry_after - 1;
+        memcpy(t->retry_after, v, vlen);
+        t->retry_after[vlen] = '\0';
+    }
+    return n;
+}
+
+static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
+                                    struct curl_sockaddr *address)
+{
+    transfer *t = clientp;
+    (void)purpose;
+    const struct sockaddr *sa = &address->addr;
+    const char *reason = hk_ssrf_classify(sa);
+    if (reason && !(t->engine->cfg.allow && hk_cidr_list_contains(t->engine->cfg.allow, sa))) {
+        char ip[INET6_ADDRSTRLEN] = "?";
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
+        snprintf(t->blocked, sizeof t->blocked, "%s (%s)", ip, reason);
+        return CURL_SOCKET_BAD;
+    }
+    return socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
+/* ------------------------------------------------------------------------ transfers --- */
+
+static void transfer_free(hk_delivery_engine *e, transfer *t)
+{
+    if (t->easy) {
+        if (e->easy_pool_len < EASY_POOL_MAX) {
+            curl_easy_reset(t->easy);
+            e->easy_pool[e->easy_pool_len++] = t->easy;
+        } else {
+            curl_easy_cleanup(t->easy);
+        }
+    }
+    curl_slist_free_all(t->headers);
+    hk_request_destroy(t->req);
+    hk_buf_free(&t->response);
+    free(t);
+}
+
+/* The one place a delivery's outcome is decided. */
+static void classify(transfer *t, CURLcode code, hk_delivery_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (t->early_error) {
+        res->status = t->early_status;
+        snprintf(res->error, sizeof res->error, "%s", t->early_error);
+        return;
+    }
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &res->http_status);
+    res->latency_ms = hk_now_ms() - t->started_ms;
+    res->response = t->response.data ? t->response.data : "";
+    res->response_len = t->response.len;
+    res->retry_after = t->retry_after[0] ? t->retry_after : NULL;
+    if (code == CURLE_OK) {
+        if (res->http_status >= 200 && res->http_status < 300) {
+            res->status = HK_DELIVERY_OK;
+        } else {
+            res->status = HK_DELIVERY_RETRY;
+            snprintf(res->error, sizeof res->error, "HTTP %ld", res->http_status);
+        }
+        return;
+    }
+    if (t->blocked[0]) {
+        res->status = HK_DELIVERY_ERROR;
+        snprintf(res->error, sizeof res->error, "blocked address %s", t->blocked);
+        return;
+    }
+    switch (code) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+        res->status = HK_DELIVERY_ERROR;
+        break;
+    default:
+        res->status = HK_DELIVERY_RETRY;
+    }
+    snprintf(res->error, sizeof res->error, "%s",
+             t->errbuf[0] ? t->errbuf : curl_easy_strerror(code));
+}
+
+static void pump(hk_delivery_engine *e);
+
+static void active_unlink(hk_delivery_engine *e, transfer *t)
+{
+    if (t->active_prev)
+        t->active_prev->active_next = t->active_next;
+    else
+        e->active = t->active_next;
+    if (t->active_next)
+        t->active_next->active_prev = t->active_prev;
+    t->active_prev = t->active_next = NULL;
+}
+
+static void finish_transfer(hk_delivery_engine *e, transfer *t, CURLcode code)
+{
+    hk_delivery_result res;
+    classify(t, code, &res);
+    if (t->easy && !t->early_error) {
+        curl_multi_remove_handle(e->multi, t->easy);
+        active_unlink(e, t);
+        e->inflight--;
+    }
+    host *h = t->host;
+    if (h && !t->early_error) {
+        h->inflight--;
+        mark_runnable(e, h);
+    }
+    e->pending--;
+    hk_delivery_done_cb cb = t->cb;
+    void *arg = t->arg;
+    cb(&res, arg);
+    transfer_free(e, t);
+    if (h)
+        host_release_if_idle(e, h);
+}
+
+static void defer_failure(hk_delivery_engine *e, transfer *t, hk_delivery_status status,
+                          const char *why)
+{
+    t->early_error = why;
+    t->early_status = status;
+    t->next = NULL;
+    if (e->deferred_tail)
+        e->deferred_tail->next = t;
+    else
+        e->deferred_head = t;
+    e->deferred_tail = t;
+    hk_timer_start(e->deferred_timer, 0);
+}
+
+static void on_deferred(hk_loop *loop, void *arg)
+{
+    (void)loop;
+    hk_delivery_engine *e = arg;
+    transfer *t = e->deferred_head;
+    e->deferred_head = e->deferred_tail = NULL;
+    while (t) {
+        transfer *next = t->next;
+        finish_transfer(e, t, CURLE_OK);
+        t = next;
+    }
+}
+
+static CURL *easy_get(hk_delivery_engine *e)
+{
+    if (e->easy_pool_len)
+        return e->easy_pool[--e->easy_pool_len];
+    return curl_easy_init();
+}
+
+static bool start_transfer(hk_delivery_engine *e, transfer *t)
+{
+    hk_request *req = t->req;
+    CURL *easy = t->easy = easy_get(e);
+    if (!easy)
+        return false;
+    for (size_t i = 0; i < req->headers_len; i++) {
+        hk_buf line = {0};
+        hk_buf_printf(&line, "%s: %s", req->headers[i].key, req->headers[i].value);
+        t->headers = curl_slist_append(t->headers, line.data);
+        hk_buf_free(&line);
+    }
+    /* No "Expect: 100-continue" round trip: webhook bodies are small and receivers vary. */
+    t->headers = curl_slist_append(t->headers, "Expect:");
+
+    curl_easy_setopt(easy, CURLOPT_URL, req->url);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(easy, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, req->timeout_ms);
+    curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     req->timeout_ms < 10000 ? req->timeout_ms : 10000L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, req->validate_ssl ? 1L : 0L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, req->validate_ssl ? 2L : 0L);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, t);
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
+    curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+    switch (req->method) {
+    case HK_METHOD_GET:
+        curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+        break;
+    case HK_METHOD_DELETE:
+        curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, "DELETE");
+        break;
+    default:
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        curl_easy_setopt(easy, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+        if (req->method != HK_METHOD_POST)
+            curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, hk_method_name(req->method));
+    }
+    t->started_ms = hk_now_ms();
+    if (curl_multi_add_handle(e->multi, easy) != CURLM_OK)
+        return false;
+    e->inflight++;
+    t->host->inflight++;
+    t->active_next = e->active;
+    if (e->active)
+        e->active->active_prev = t;
+    e->active = t;
+    hk_metric_add(HK_M_DELIVERIES_STARTED, 1);
+    return true;
+}
+
+static void pump(hk_delivery_engine *e)
+{
+    while (e->inflight < (size_t)e->cfg.max_inflight) {
+        host *h = pop_runnable(e);
+        if (!h)
+            return;
+        transfer *t = h->wait_head;
+        h->wait_head = t->next;
+        if (!h->wait_head)
+            h->wait_tail = NULL;
+        t->next = NULL;
+        if (!start_transfer(e, t)) {
+            curl_slist_free_all(t->headers);
+            t->headers = NULL;
+            if (t->easy) {
+                curl_easy_cleanup(t->easy);
+                t->easy = NULL;
+            }
+            t->host = NULL;
+            mark_runnable(e, h);
+            host_release_if_idle(e, h);
+            defer_failure(e, t, HK_DELIVERY_RETRY, "could not start the transfer");
+            continue;
+        }
+        mark_runnable(e, h);
+    }
+}
+
+static void check_multi_info(hk_delivery_engine *e)
+{
+    if (e->in_check)
+        return;
+    e->in_check = true;
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(e->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        transfer *t = NULL;
+        CURLcode code = msg->data.result;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
+        finish_transfer(e, t, code);
+    }
+    e->in_check = false;
+    pump(e);
+}
+
+/* ------------------------------------------------------------------- loop integration --- */
+
+static void on_socket_ready(hk_loop *loop, int fd, unsigned events, void *arg)
+{
+    (void)loop;
+    hk_delivery_engine *e = arg;
+    int flags = 0, running;
+    if (events & HK_IO_READ)
+        flags |= CURL_CSELECT_IN;
+    if (events & HK_IO_WRITE)
+        flags |= CURL_CSELECT_OUT;
+    if (events & HK_IO_ERROR)
+        flags |= CURL_CSELECT_ERR;
+    curl_multi_socket_action(e->multi, fd, flags, &running);
+    check_multi_info(e);
+}
+
+static int on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    (void)socketp;
+    hk_delivery_engine *e = userp;
+    unsigned events = 0;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+        events |= HK_IO_READ;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+        events |= HK_IO_WRITE;
+    hk_loop_io(e->loop, s, what == CURL_POLL_REMOVE ? 0 : events, on_socket_ready, e);
+    return 0;
+}
+
+static void on_curl_timeout(hk_loop *loop, void *arg)
+{
+    (void)loop;
+    hk_delivery_engine *e = arg;
+    int running;
+    curl_multi_socket_action(e->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_multi_info(e);
+}
+
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    hk_delivery_engine *e = userp;
+    if (timeout_ms < 0)
+        hk_timer_stop(e->curl_timer);
+    else
+        hk_timer_start(e->curl_timer, (uint64_t)timeout_ms);
+    return 0;
+}
+
+/* ----------------------------------------------------------------------------- public --- */
+
+int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery_engine **out,
+                       hk_error *err)
+{
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return hk_error_set(err, HK_ERR, NULL, "curl_global_init failed");
+        curl_ready = 1;
+    }
+    hk_delivery_engine *e = hk_xcalloc(1, sizeof *e);
+    e->loop = loop;
+    e->cfg = *cfg;
+    if (e->cfg.max_inflight < 1)
+        e->cfg.max_inflight = 1;
+    if (e->cfg.max_inflight_per_host < 1)
+        e->cfg.max_inflight_per_host = 1;
+    e->multi = curl_multi_init();
+    if (!e->multi)
+        goto error;
+    e->curl_timer = hk_timer_create(loop, on_curl_timeout, e);
+    e->deferred_timer = hk_timer_create(loop, on_deferred, e);
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
+    /* Keep enough idle connections to reuse one per in-flight slot. */
+    curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)e->cfg.max_inflight);
+    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)e->cfg.max_inflight_per_host);
+    *out = e;
+    return HK_OK;
+error:
+    hk_delivery_destroy(e);
+    return hk_error_set(err, HK_ERR, NULL, "cannot create the curl multi handle");
+}
+
+void hk_delivery_destroy(hk_delivery_engine *e)
+{
+    if (!e)
+        return;
+    for (size_t b = 0; b < HOST_BUCKETS; b++) {
+        host *h = e->buckets[b];
+        while (h) {
+            host *next = h->next_in_bucket;
+            transfer *t = h->wait_head;
+            while (t) {
+                transfer *tn = t->next;
+                transfer_free(e, t);
+                t = tn;
+            }
+            free(h->key);
+            free(h);
+            h = next;
+        }
+    }
+    transfer *t = e->deferred_head;
+    while (t) {
+        transfer *tn = t->next;
+        transfer_free(e, t);
+        t = tn;
+    }
+    while (e->active) {
+        transfer *tr = e->active;
+        active_unlink(e, tr);
+        curl_multi_remove_handle(e->multi, tr->easy);
+        curl_easy_cleanup(tr->easy);
+        tr->easy = NULL;
+        transfer_free(e, tr);
+    }
+    for (size_t i = 0; i < e->easy_pool_len; i++)
+        curl_easy_cleanup(e->easy_pool[i]);
+    if (e->multi)
+        curl_multi_cleanup(e->multi);
+    hk_timer_destroy(e->curl_timer);
+    hk_timer_destroy(e->deferred_timer);
+    free(e);
+}
+
+void hk_delivery_submit(hk_delivery_engine *e, hk_request *req, hk_delivery_done_cb cb, void *arg)
+{
+    transfer *t = hk_xcalloc(1, sizeof *t);
+    t->engine = e;
+    t->req = req;
+    t->cb = cb;
+    t->arg = arg;
+    e->pending++;
+    char *key = host_key(req->url);
+    if (!key) {
+        defer_failure(e, t, HK_DELIVERY_ERROR, "the URL cannot be parsed");
+        return;
+    }
+    host *h = host_get(e, key);
+    free(key);
+    t->host = h;
+    if (h->wait_tail)
+        h->wait_tail->next = t;
+    else
+        h->wait_head = t;
+    h->wait_tail = t;
+    mark_runnable(e, h);
+    pump(e);
+}
+
+size_t hk_delivery_pending(const hk_delivery_engine *e)
+{
+    return e->pending;
+}
+
+size_t hk_delivery_inflight(const hk_delivery_engine *e)
+{
+    return e->inflight;
+}

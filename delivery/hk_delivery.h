@@ -1,0 +1,142 @@
+/*
+ * hk_delivery.h — turning a (task, event) into a signed HTTP request and sending it.
+ *
+ * delivery owns: body rendering ($references), the three signature schemes, the SSRF guard
+ * (address classifier and allow-list), and the delivery engine (libcurl multi-socket on the
+ * core event loop, with global and per-host in-flight caps). It depends only on core; it knows
+ * nothing of Kafka, Redis or retries: it reports what happened and others decide what follows.
+ */
+#ifndef HK_DELIVERY_H
+#define HK_DELIVERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "hk_core.h"
+
+/* ---------------------------------------------------------------------------- render --- */
+
+/* Renders a body (or any text) template: every known $reference ($jobId, $jobStatus, $flowId,
+ * $flowName, $jobType, $eventType, $outputIds, $finishedAt, $webhookName, $attempt) is replaced
+ * by its value; an unknown $name is left as written. With json_escape, values are JSON-string
+ * escaped (no quotes added). $outputIds is the ids joined with ",". Caller frees the result. */
+char *hk_render(const char *tmpl, const hk_event *ev, const hk_task *task, int attempt,
+                bool json_escape);
+
+/* True when a body should be treated as JSON: a Content-Type containing "json" among headers,
+ * or no Content-Type and a body whose first non-space byte is '{' or '['. */
+bool hk_render_is_json(const hk_kv *headers, size_t headers_len, const char *body);
+
+/* --------------------------------------------------------------------------- signing --- */
+
+/* HMAC-SHA256 of "<t_ms>.<payload>" with the secret's bytes, lowercase hex into out. */
+void hk_sign_timestamped(const char *secret, uint64_t t_ms, const char *payload, size_t len,
+                         char out[65]);
+/* HMAC-SHA256 of the payload alone, lowercase hex. */
+void hk_sign_body(const char *secret, const char *payload, size_t len, char out[65]);
+/* Standard Webhooks: secret "whsec_<base64 key>"; signs "<msg_id>.<t_s>.<payload>" with the
+ * decoded key; writes "v1,<base64>" into out (at least 64 bytes). HK_EINVAL on a bad secret. */
+int hk_sign_standard(const char *secret, const char *msg_id, uint64_t t_s, const char *payload,
+                     size_t len, char *out, size_t out_size);
+/* Checks a Standard Webhooks secret: "whsec_" + base64 of 24..64 bytes. */
+int hk_sign_standard_secret_valid(const char *secret, hk_error *err);
+
+/* The stable delivery id for (event_id, task_id): "msg_" + 26 lowercase hex chars of a SHA-256.
+ * out must hold 32 bytes. */
+void hk_delivery_id(const char *event_id, const char *task_id, char out[32]);
+
+/* ---------------------------------------------------------------------------- request --- */
+
+typedef struct hk_request {
+    hk_method method;
+    char *url;
+    hk_kv *headers; /* final headers, signature headers included */
+    size_t headers_len;
+    char *body; /* NULL for GET and DELETE */
+    size_t body_len;
+    long timeout_ms;
+    bool validate_ssl;
+} hk_request;
+
+typedef struct hk_request_params {
+    const hk_task *task;       /* borrowed */
+    const hk_event *event;     /* borrowed */
+    const char *delivery_id;   /* X-Webhook-Id; borrowed */
+    int attempt;               /* 1, 2, ... */
+    uint64_t now_ms;           /* wall clock for the signature timestamp */
+    long default_timeout_ms;   /* used when the task's timeout_ms is 0 */
+} hk_request_params;
+
+/* Builds the request: applies the event's override for the task, renders the body, adds the
+ * task's headers, a default Content-Type, User-Agent, X-Webhook-Id, X-Webhook-Attempt and the
+ * signature headers of every live secret. HK_EINVAL (err names the field) when an override makes
+ * the request invalid. *out is owned by the caller (hk_request_destroy). */
+int hk_request_build(const hk_request_params *p, hk_request **out, hk_error *err);
+void hk_request_destroy(hk_request *req);
+/* The value of a header of req (case-insensitive name), or NULL. Borrowed. */
+const char *hk_request_header(const hk_request *req, const char *name);
+
+/* ------------------------------------------------------------------------- SSRF guard --- */
+
+typedef struct hk_cidr_list hk_cidr_list;
+
+/* Parses "127.0.0.0/8,::1/128,10.1.2.3" (bare address = single host). Empty or NULL csv gives an
+ * empty list. HK_EINVAL names the bad entry. *out is owned by the caller. */
+int hk_cidr_list_parse(const char *csv, hk_cidr_list **out, hk_error *err);
+void hk_cidr_list_destroy(hk_cidr_list *list);
+bool hk_cidr_list_contains(const hk_cidr_list *list, const struct sockaddr *sa);
+
+/* Why an address is refused: "loopback", "private", "link-local", "cgnat", "multicast",
+ * "unspecified" (0.0.0.0/8, ::), "reserved", ... or NULL when it is a public address.
+ * IPv4-mapped and IPv4-compatible IPv6 are classified as their IPv4 address. */
+const char *hk_ssrf_classify(const struct sockaddr *sa);
+
+/* ---------------------------------------------------------------------------- engine --- */
+
+typedef enum {
+    HK_DELIVERY_OK,    /* 2xx within the timeout */
+    HK_DELIVERY_RETRY, /* failed; another attempt may succeed (status, timeout, network, TLS) */
+    HK_DELIVERY_ERROR, /* failed; retrying cannot fix it (blocked address, bad request) */
+} hk_delivery_status;
+
+#define HK_DELIVERY_MAX_RESPONSE (16 * 1024)
+
+typedef struct hk_delivery_result {
+    hk_delivery_status status;
+    long http_status;  /* 0 when no response */
+    char error[256];   /* "" on success; curl's own message otherwise */
+    uint64_t latency_ms;
+    const char *response; /* first <= 16 KiB of the body; borrowed for the callback's duration */
+    size_t response_len;
+    const char *retry_after; /* Retry-After header value or NULL; borrowed likewise */
+} hk_delivery_result;
+
+/* Called once per submitted request, on the loop thread. */
+typedef void (*hk_delivery_done_cb)(const hk_delivery_result *res, void *arg);
+
+typedef struct hk_delivery_config {
+    int max_inflight;          /* requests in flight across all hosts */
+    int max_inflight_per_host; /* per scheme://host:port */
+    const hk_cidr_list *allow; /* borrowed; exempt from the SSRF guard; may be NULL */
+} hk_delivery_config;
+
+typedef struct hk_delivery_engine hk_delivery_engine;
+
+/* loop and cfg->allow are borrowed and must outlive the engine. */
+int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery_engine **out,
+                       hk_error *err);
+/* Aborts transfers still running (their callbacks are not called). Accepts NULL. */
+void hk_delivery_destroy(hk_delivery_engine *engine);
+
+/* Queues req; it starts when a global and a per-host slot are free. Takes ownership of req on
+ * every path (set your pointer to NULL). cb is always called later, never from inside submit. */
+void hk_delivery_submit(hk_delivery_engine *engine, hk_request *req, hk_delivery_done_cb cb,
+                        void *arg);
+
+/* Requests submitted and not yet completed (queued + in flight), and those in flight. */
+size_t hk_delivery_pending(const hk_delivery_engine *engine);
+size_t hk_delivery_inflight(const hk_delivery_engine *engine);
+
+#endif

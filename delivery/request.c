@@ -1,0 +1,148 @@
+/*
+ * request.c — builds the exact HTTP request for one delivery attempt: the event's override,
+ * the rendered body, the task's headers (system headers cannot be spoofed by a task), and the
+ * signature headers of every live secret.
+ */
+#include "hk_delivery.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Headers hookd sets itself; a task's own copy of any of them is dropped. */
+static const char *const system_headers[] = {
+    "User-Agent",        "X-Webhook-Id",      "X-Webhook-Attempt", "X-Webhook-Signature",
+    "webhook-id",        "webhook-timestamp", "webhook-signature", "Content-Length",
+    "Host",              "Transfer-Encoding", "Connection",        "Expect",
+    NULL,
+};
+
+static bool is_system_header(const char *name, const char *sig_header)
+{
+    if (sig_header && strcasecmp(name, sig_header) == 0)
+        return true;
+    for (size_t i = 0; system_headers[i]; i++)
+        if (strcasecmp(name, system_headers[i]) == 0)
+            return true;
+    return false;
+}
+
+static void add_header(hk_request *req, const char *name, const char *value)
+{
+    req->headers = hk_xrealloc(req->headers, (req->headers_len + 1) * sizeof *req->headers);
+    req->headers[req->headers_len].key = hk_strdup(name);
+    req->headers[req->headers_len].value = hk_strdup(value);
+    req->headers_len++;
+}
+
+const char *hk_request_header(const hk_request *req, const char *name)
+{
+    for (size_t i = 0; i < req->headers_len; i++)
+        if (strcasecmp(req->headers[i].key, name) == 0)
+            return req->headers[i].value;
+    return NULL;
+}
+
+static void add_signatures(hk_request *req, const hk_task *task, const char *delivery_id,
+                           uint64_t now_ms)
+{
+    if (task->secrets_len == 0 || task->signature == HK_SIG_NONE)
+        return;
+    const char *body = req->body ? req->body : "";
+    size_t body_len = req->body ? req->body_len : 0;
+    const char *header = task->signature_header ? task->signature_header : "X-Webhook-Signature";
+    hk_buf value = {0};
+    char hex[65];
+    switch (task->signature) {
+    case HK_SIG_TIMESTAMPED: {
+        /* The seed's algorithm: "<t>.<body>" for POST, PUT, PATCH; "<t>.<url>" for GET, DELETE. */
+        bool use_body = hk_method_has_body(req->method);
+        const char *payload = use_body ? body : req->url;
+        size_t len = use_body ? body_len : strlen(req->url);
+        hk_buf_printf(&value, "t=%llu", (unsigned long long)now_ms);
+        for (size_t i = 0; i < task->secrets_len; i++) {
+            hk_sign_timestamped(task->secrets[i], now_ms, payload, len, hex);
+            hk_buf_printf(&value, ",sha256=%s", hex);
+        }
+        add_header(req, header, value.data);
+        break;
+    }
+    case HK_SIG_BODY:
+        for (size_t i = 0; i < task->secrets_len; i++) {
+            hk_sign_body(task->secrets[i], body, body_len, hex);
+            hk_buf_printf(&value, "%ssha256=%s", i ? "," : "", hex);
+        }
+        add_header(req, header, value.data);
+        break;
+    case HK_SIG_STANDARD: {
+        uint64_t t_s = now_ms / 1000;
+        char ts[24], sig[128];
+        snprintf(ts, sizeof ts, "%llu", (unsigned long long)t_s);
+        for (size_t i = 0; i < task->secrets_len; i++) {
+            /* Validated at create; a secret that no longer decodes simply does not sign. */
+            if (hk_sign_standard(task->secrets[i], delivery_id, t_s, body, body_len, sig,
+                                 sizeof sig) == HK_OK)
+                hk_buf_printf(&value, "%s%s", value.len ? " " : "", sig);
+        }
+        add_header(req, "webhook-id", delivery_id);
+        add_header(req, "webhook-timestamp", ts);
+        add_header(req, "webhook-signature", value.data ? value.data : "");
+        break;
+    }
+    case HK_SIG_NONE:
+        break;
+    }
+    hk_buf_free(&value);
+}
+
+int hk_request_build(const hk_request_params *p, hk_request **out, hk_error *err)
+{
+    const hk_task *task = p->task;
+    const hk_override *ov = hk_event_override_for(p->event, task->id);
+    const char *url = ov && ov->url ? ov->url : task->url;
+    const hk_kv *headers = ov && ov->has_headers ? ov->headers : task->headers;
+    size_t headers_len = ov && ov->has_headers ? ov->headers_len : task->headers_len;
+    const char *body_tmpl = ov && ov->body ? ov->body : task->body;
+    *out = NULL;
+    if (ov && ov->url && hk_validate_url(ov->url, "webhookOverrides.url", err) != HK_OK)
+        return HK_EINVAL;
+
+    hk_request *req = hk_xcalloc(1, sizeof *req);
+    req->method = task->method;
+    req->url = hk_strdup(url);
+    req->timeout_ms = task->timeout_ms ? task->timeout_ms : p->default_timeout_ms;
+    req->validate_ssl = task->validate_ssl;
+    bool json = hk_render_is_json(headers, headers_len, body_tmpl);
+    if (hk_method_has_body(task->method)) {
+        req->body = hk_render(body_tmpl, p->event, task, p->attempt, json);
+        req->body_len = strlen(req->body);
+    }
+    bool has_type = false;
+    for (size_t i = 0; i < headers_len; i++) {
+        if (is_system_header(headers[i].key, task->signature_header))
+            continue;
+        has_type |= strcasecmp(headers[i].key, "Content-Type") == 0;
+        add_header(req, headers[i].key, headers[i].value);
+    }
+    if (req->body && !has_type)
+        add_header(req, "Content-Type", json ? "application/json" : "text/plain; charset=utf-8");
+    char attempt[16];
+    snprintf(attempt, sizeof attempt, "%d", p->attempt);
+    add_header(req, "User-Agent", "hookd/" HK_VERSION);
+    add_header(req, "X-Webhook-Id", p->delivery_id);
+    add_header(req, "X-Webhook-Attempt", attempt);
+    add_signatures(req, task, p->delivery_id, p->now_ms);
+    *out = req;
+    return HK_OK;
+}
+
+void hk_request_destroy(hk_request *req)
+{
+    if (!req)
+        return;
+    free(req->url);
+    hk_kv_free(req->headers, req->headers_len);
+    free(req->body);
+    free(req);
+}

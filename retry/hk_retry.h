@@ -1,0 +1,56 @@
+/*
+ * hk_retry.h — what happens after an attempt: the retry policy.
+ *
+ * retry owns the one place where a delivery's outcome is decided: given the task's retry
+ * settings, the attempt number and the delivery status, it says done, retry (and on which tier,
+ * when) or dead-letter. It also parses HOOKD_RETRY_DELAYS into tiers. It depends only on core
+ * and is pure: no Kafka, no clock reads, no I/O.
+ */
+#ifndef HK_RETRY_H
+#define HK_RETRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "hk_core.h"
+
+#define HK_RETRY_MAX_TIERS 32
+
+typedef struct hk_retry_policy {
+    uint64_t delays_ms[HK_RETRY_MAX_TIERS]; /* tier i waits delays_ms[i] */
+    char names[HK_RETRY_MAX_TIERS][16];     /* the delay as written: "5s", "30m" */
+    size_t tiers;
+    int default_max_attempts; /* HOOKD_RETRY_MAX_ATTEMPTS */
+} hk_retry_policy;
+
+/* Parses "5s,5m,30m,2h,5h,10h" (units ms, s, m, h, d; strictly positive). HK_EINVAL names the
+ * bad entry under field. */
+int hk_retry_policy_init(hk_retry_policy *policy, const char *delays, int default_max_attempts,
+                         const char *field, hk_error *err);
+
+typedef enum {
+    HK_RETRY_DONE,  /* delivered: nothing more to do */
+    HK_RETRY_AGAIN, /* publish to tier `tier`, due after `delay_ms` */
+    HK_RETRY_DEAD,  /* publish to the dead-letter topic with `reason` */
+} hk_retry_verdict_kind;
+
+typedef struct hk_retry_verdict {
+    hk_retry_verdict_kind kind;
+    size_t tier;
+    uint64_t delay_ms;
+    const char *reason; /* static string, for DEAD */
+} hk_retry_verdict;
+
+/* The attempts a task gets in all: 1 when retry is off, else its maxAttempts or the default. */
+int hk_retry_max_attempts(const hk_retry_policy *policy, const hk_task *task);
+
+/* Decides after attempt number `attempt` (1-based) ended with `ok` (delivered) or not, and
+ * `permanent` (a failure retrying cannot fix). Tiers past the last stay on the last. */
+hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_task *task, int attempt,
+                                 bool ok, bool permanent);
+
+/* The tier for a given attempt number (attempt 1 failing goes to tier 0). */
+size_t hk_retry_tier_for_attempt(const hk_retry_policy *policy, int attempt);
+
+#endif

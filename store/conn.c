@@ -1,0 +1,121 @@
+/*
+ * conn.c — Redis URLs, connections and key names, shared by the store's three parts.
+ */
+#include "conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+int hk_store__cfg_init(hk_store__cfg *c, const hk_store_config *cfg, hk_error *err)
+{
+    memset(c, 0, sizeof *c);
+    const char *url = cfg->url ? cfg->url : "redis://localhost:6379/0";
+    if (strncmp(url, "redis://", 8) != 0)
+        return hk_error_set(err, HK_EINVAL, "HOOKD_REDIS_URL", "must start with redis://");
+    const char *p = url + 8;
+    const char *at = strrchr(p, '@');
+    if (at) {
+        /* redis://[user]:password@host — only the password is used (AUTH password). */
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        if (colon)
+            c->password = hk_strndup(colon + 1, (size_t)(at - colon - 1));
+        p = at + 1;
+    }
+    const char *slash = strchr(p, '/');
+    size_t hostport_len = slash ? (size_t)(slash - p) : strlen(p);
+    char *hostport = hk_strndup(p, hostport_len);
+    char *colon = strrchr(hostport, ':');
+    c->port = 6379;
+    if (colon) {
+        *colon = '\0';
+        char *end;
+        long port = strtol(colon + 1, &end, 10);
+        if (*end || port < 1 || port > 65535) {
+            free(hostport);
+            hk_store__cfg_free(c);
+            return hk_error_set(err, HK_EINVAL, "HOOKD_REDIS_URL", "invalid port");
+        }
+        c->port = (int)port;
+    }
+    if (!*hostport) {
+        free(hostport);
+        hk_store__cfg_free(c);
+        return hk_error_set(err, HK_EINVAL, "HOOKD_REDIS_URL", "has no host");
+    }
+    c->host = hostport;
+    if (slash && slash[1]) {
+        char *end;
+        long db = strtol(slash + 1, &end, 10);
+        if (*end || db < 0 || db > 1000) {
+            hk_store__cfg_free(c);
+            return hk_error_set(err, HK_EINVAL, "HOOKD_REDIS_URL", "invalid database number");
+        }
+        c->db = (int)db;
+    }
+    if (cfg->password && *cfg->password) {
+        free(c->password);
+        c->password = hk_strdup(cfg->password);
+    }
+    c->prefix = hk_strdup(cfg->prefix ? cfg->prefix : "hookd:");
+    c->max_per_flow = cfg->max_per_flow > 0 ? cfg->max_per_flow : 50;
+    c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 5000;
+    return HK_OK;
+}
+
+void hk_store__cfg_free(hk_store__cfg *c)
+{
+    free(c->host);
+    if (c->password) {
+        memset(c->password, 0, strlen(c->password));
+        free(c->password);
+    }
+    free(c->prefix);
+    memset(c, 0, sizeof *c);
+}
+
+redisContext *hk_store__connect(const hk_store__cfg *c, hk_error *err)
+{
+    struct timeval tv = {.tv_sec = c->timeout_ms / 1000, .tv_usec = (c->timeout_ms % 1000) * 1000};
+    redisContext *rc = redisConnectWithTimeout(c->host, c->port, tv);
+    if (!rc || rc->err) {
+        hk_error_set(err, HK_ERR, "HOOKD_REDIS_URL", "cannot connect to %s:%d: %s", c->host,
+                     c->port, rc ? rc->errstr : "out of memory");
+        redisFree(rc);
+        return NULL;
+    }
+    redisSetTimeout(rc, tv);
+    redisReply *r;
+    if (c->password) {
+        r = redisCommand(rc, "AUTH %s", c->password);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            /* Redis's own message names no password; ours neither. */
+            hk_error_set(err, HK_ERR, "HOOKD_REDIS_URL", "authentication to %s:%d failed%s%s",
+                         c->host, c->port, r ? ": " : "", r ? r->str : "");
+            if (r)
+                freeReplyObject(r);
+            redisFree(rc);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    if (c->db) {
+        r = redisCommand(rc, "SELECT %d", c->db);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            hk_error_set(err, HK_ERR, "HOOKD_REDIS_URL", "cannot select database %d", c->db);
+            if (r)
+                freeReplyObject(r);
+            redisFree(rc);
+            return NULL;
+        }
+        freeReplyObject(r);
+    }
+    return rc;
+}
+
+char *hk_store__key(const hk_store__cfg *c, const char *a, const char *b, const char *suffix)
+{
+    hk_buf k = {0};
+    hk_buf_printf(&k, "%s%s%s%s", c->prefix, a, b ? b : "", suffix ? suffix : "");
+    return hk_buf_take(&k);
+}

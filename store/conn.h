@@ -1,0 +1,30 @@
+/*
+ * conn.h — store-internal: opening an authenticated Redis connection and naming keys. Not part
+ * of the store's public surface (hk_store.h); only the store's own .c files include it.
+ */
+#ifndef HK_STORE_CONN_H
+#define HK_STORE_CONN_H
+
+#include <hiredis/hiredis.h>
+
+#include "hk_store.h"
+
+/* A copy of hk_store_config that owns its strings. */
+typedef struct hk_store__cfg {
+    char *host;
+    int port;
+    int db;
+    char *password; /* secret: never logged */
+    char *prefix;
+    int max_per_flow;
+    long timeout_ms;
+} hk_store__cfg;
+
+int hk_store__cfg_init(hk_store__cfg *c, const hk_store_config *cfg, hk_error *err);
+void hk_store__cfg_free(hk_store__cfg *c);
+/* Connects, AUTHs, SELECTs. Errors name HOOKD_REDIS_URL and never hold the password. */
+redisContext *hk_store__connect(const hk_store__cfg *c, hk_error *err);
+/* "<prefix><a><b>" — caller frees. */
+char *hk_store__key(const hk_store__cfg *c, const char *a, const char *b, const char *suffix);
+
+#endif

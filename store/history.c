@@ -1,0 +1,185 @@
+/*
+ * history.c — the delivery-history writer. The loop thread queues attempt records (bounded;
+ * overflow is dropped and counted, because Kafka's hookd.deliveries holds the durable record);
+ * a background thread pipelines LPUSH + LTRIM + EXPIRE per record to Redis.
+ */
+#include "conn.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BATCH 128
+
+typedef struct record {
+    char *key;
+    char *json;
+    struct record *next;
+} record;
+
+struct hk_store_history {
+    hk_store__cfg cfg;
+    size_t queue_max;
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    bool stop;
+    record *head, *tail;
+    size_t queued;
+    redisContext *rc;
+    bool outage_logged;
+};
+
+static void record_free(record *r)
+{
+    free(r->key);
+    free(r->json);
+    free(r);
+}
+
+/* Writes a batch; on failure the batch is dropped (counted) and the connection reset. */
+static void write_batch(hk_store_history *h, record *batch)
+{
+    size_t n = 0;
+    hk_error err = {0};
+    if (!h->rc && !(h->rc = hk_store__connect(&h->cfg, &err))) {
+        if (!h->outage_logged)
+            HK_WARN("history.unavailable", "dropping history records: %s", err.msg);
+        h->outage_logged = true;
+    }
+    for (record *r = batch; r; r = r->next)
+        n++;
+    if (!h->rc) {
+        hk_metric_add(HK_M_HISTORY_DROPPED, n);
+        return;
+    }
+    for (record *r = batch; r; r = r->next) {
+        redisAppendCommand(h->rc, "LPUSH %s %s", r->key, r->json);
+        redisAppendCommand(h->rc, "LTRIM %s 0 %d", r->key, HK_STORE_HISTORY_CAP - 1);
+        redisAppendCommand(h->rc, "EXPIRE %s %d", r->key, HK_STORE_HISTORY_TTL_S);
+    }
+    bool ok = true;
+    for (size_t i = 0; i < 3 * n; i++) {
+        redisReply *reply = NULL;
+        if (redisGetReply(h->rc, (void **)&reply) != REDIS_OK) {
+            ok = false;
+            break;
+        }
+        if (reply->type == REDIS_REPLY_ERROR)
+            ok = false;
+        freeReplyObject(reply);
+    }
+    if (!ok) {
+        hk_metric_add(HK_M_HISTORY_DROPPED, n);
+        redisFree(h->rc);
+        h->rc = NULL;
+        return;
+    }
+    h->outage_logged = false;
+    hk_metric_add(HK_M_HISTORY_WRITTEN, n);
+}
+
+static void *writer(void *arg)
+{
+    hk_store_history *h = arg;
+    pthread_mutex_lock(&h->lock);
+    for (;;) {
+        while (!h->head && !h->stop)
+            pthread_cond_wait(&h->wake, &h->lock);
+        if (!h->head && h->stop)
+            break;
+        record *batch = h->head, *last = h->head;
+        size_t n = 1;
+        while (last->next && n < BATCH) {
+            last = last->next;
+            n++;
+        }
+        h->head = last->next;
+        if (!h->head)
+            h->tail = NULL;
+        last->next = NULL;
+        h->queued -= n;
+        pthread_mutex_unlock(&h->lock);
+        write_batch(h, batch);
+        while (batch) {
+            record *next = batch->next;
+            record_free(batch);
+            batch = next;
+        }
+        pthread_mutex_lock(&h->lock);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+int hk_store_history_create(const hk_store_config *cfg, size_t queue_max, hk_store_history **out,
+                            hk_error *err)
+{
+    hk_store_history *h = hk_xcalloc(1, sizeof *h);
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->wake, NULL);
+    h->queue_max = queue_max ? queue_max : 100000;
+    int rc = hk_store__cfg_init(&h->cfg, cfg, err);
+    if (rc != HK_OK)
+        goto error;
+    rc = HK_ERR;
+    if (pthread_create(&h->thread, NULL, writer, h) != 0) {
+        hk_error_set(err, HK_ERR, NULL, "cannot start the history writer thread");
+        goto error;
+    }
+    h->thread_started = true;
+    *out = h;
+    return HK_OK;
+error:
+    hk_store_history_destroy(h);
+    return rc;
+}
+
+void hk_store_history_destroy(hk_store_history *h)
+{
+    if (!h)
+        return;
+    if (h->thread_started) {
+        /* The writer drains what is queued before it sees stop. */
+        pthread_mutex_lock(&h->lock);
+        h->stop = true;
+        pthread_cond_signal(&h->wake);
+        pthread_mutex_unlock(&h->lock);
+        pthread_join(h->thread, NULL);
+    }
+    while (h->head) {
+        record *next = h->head->next;
+        record_free(h->head);
+        h->head = next;
+    }
+    if (h->rc)
+        redisFree(h->rc);
+    hk_store__cfg_free(&h->cfg);
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->wake);
+    free(h);
+}
+
+void hk_store_history_add(hk_store_history *h, const char *job_id, const char *record_json)
+{
+    pthread_mutex_lock(&h->lock);
+    if (h->queued >= h->queue_max) {
+        pthread_mutex_unlock(&h->lock);
+        hk_metric_add(HK_M_HISTORY_DROPPED, 1);
+        return;
+    }
+    record *r = hk_xmalloc(sizeof *r);
+    r->key = hk_store__key(&h->cfg, "job:", job_id, ":deliveries");
+    r->json = hk_strdup(record_json);
+    r->next = NULL;
+    if (h->tail)
+        h->tail->next = r;
+    else
+        h->head = r;
+    h->tail = r;
+    h->queued++;
+    pthread_cond_signal(&h->wake);
+    pthread_mutex_unlock(&h->lock);
+}

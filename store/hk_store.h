@@ -1,0 +1,96 @@
+/*
+ * hk_store.h — webhook tasks and delivery history in Redis.
+ *
+ * store owns the Redis layout (see docs/redis.md):
+ *   <prefix>webhook:<id>            the task JSON (secrets in full)
+ *   <prefix>flow:<flowId>:webhooks  set of the flow's task ids
+ *   <prefix>tasks:version           bumped (INCR) by every write; workers reload when it moves
+ *   <prefix>job:<jobId>:deliveries  recent attempts, newest first, capped, 7-day expiry
+ * Three pieces: synchronous task CRUD (hookctl, admin API), the worker's in-process task cache
+ * (a background thread keeps an immutable snapshot fresh, so the hot path never touches Redis),
+ * and the history writer (a background thread drains a bounded queue of attempt records).
+ * Depends only on core.
+ */
+#ifndef HK_STORE_H
+#define HK_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hk_core.h"
+
+#define HK_STORE_HISTORY_CAP 100                   /* attempts kept per job */
+#define HK_STORE_HISTORY_TTL_S (7 * 24 * 3600)     /* expiry of a job's history */
+
+typedef struct hk_store_config {
+    const char *url;      /* redis://[:password@]host:port/db; borrowed */
+    const char *password; /* overrides the URL's; may be NULL; borrowed; never logged */
+    const char *prefix;   /* "hookd:"; borrowed */
+    int max_per_flow;     /* HOOKD_MAX_WEBHOOKS_PER_FLOW */
+    long timeout_ms;      /* connect and command timeout */
+} hk_store_config;
+
+/* ------------------------------------------------------------------ task CRUD (sync) --- */
+
+typedef struct hk_store hk_store;
+
+/* Connects (and authenticates, and selects the db). The config's strings are copied. */
+int hk_store_open(const hk_store_config *cfg, hk_store **out, hk_error *err);
+void hk_store_close(hk_store *store); /* accepts NULL */
+
+/* Stores a new, already validated task (task->id set). Refuses with HK_ELIMIT (field "flowId")
+ * when the flow already has max_per_flow tasks; the check and the write are one atomic script.
+ * The task is borrowed. */
+int hk_store_task_create(hk_store *store, const hk_task *task, hk_error *err);
+/* Replaces an existing task (HK_ENOTFOUND when absent); moves it between flows if flowId changed
+ * (the limit applies to the new flow). */
+int hk_store_task_update(hk_store *store, const hk_task *task, hk_error *err);
+/* *out owned by the caller. HK_ENOTFOUND when absent. */
+int hk_store_task_get(hk_store *store, const char *id, hk_task **out, hk_error *err);
+/* The flow's tasks sorted by id; *out is an array of n owned tasks (free each, then the array). */
+int hk_store_task_list(hk_store *store, const char *flow_id, hk_task ***out, size_t *n,
+                       hk_error *err);
+int hk_store_task_delete(hk_store *store, const char *id, hk_error *err);
+/* A job's recorded attempts, newest first, as a JSON array (caller cJSON_Delete). */
+int hk_store_history_get(hk_store *store, const char *job_id, cJSON **out, hk_error *err);
+/* Round-trip check for /readyz. */
+int hk_store_ping(hk_store *store, hk_error *err);
+
+/* ----------------------------------------------------------------- task cache (worker) --- */
+
+/* An immutable, reference-counted view of every task, grouped by flow. */
+typedef struct hk_store_snapshot hk_store_snapshot;
+typedef struct hk_store_cache hk_store_cache;
+
+/* Loads the first snapshot synchronously (an error here is fatal for the worker), then starts a
+ * thread that checks <prefix>tasks:version every poll_ms and reloads when it changes, and
+ * reloads regardless every full_reload_ms (catches writes that bypassed the store). */
+int hk_store_cache_create(const hk_store_config *cfg, int poll_ms, int full_reload_ms,
+                          hk_store_cache **out, hk_error *err);
+void hk_store_cache_destroy(hk_store_cache *cache); /* stops the thread; accepts NULL */
+
+/* The current snapshot with a reference taken; release it when done. Cheap (a mutex and an
+ * atomic increment), safe from any thread. */
+hk_store_snapshot *hk_store_cache_acquire(hk_store_cache *cache);
+void hk_store_snapshot_release(hk_store_snapshot *snap);
+/* The flow's tasks (every task, enabled or not), borrowed from snap; *n = 0 when none. */
+const hk_task *const *hk_store_snapshot_flow(const hk_store_snapshot *snap, const char *flow_id,
+                                             size_t *n);
+/* How many tasks the snapshot holds in all. */
+size_t hk_store_snapshot_size(const hk_store_snapshot *snap);
+
+/* ------------------------------------------------------------- history writer (worker) --- */
+
+typedef struct hk_store_history hk_store_history;
+
+/* Starts the writer thread; queue_max bounds memory (records beyond it are dropped and
+ * counted in HK_M_HISTORY_DROPPED: history is a convenience, Kafka holds the durable record). */
+int hk_store_history_create(const hk_store_config *cfg, size_t queue_max, hk_store_history **out,
+                            hk_error *err);
+/* Flushes what is queued (bounded wait) and stops. Accepts NULL. */
+void hk_store_history_destroy(hk_store_history *hist);
+/* Queues one attempt record (a JSON object text) for the job. Copies both strings. Never blocks
+ * on Redis. */
+void hk_store_history_add(hk_store_history *hist, const char *job_id, const char *record_json);
+
+#endif

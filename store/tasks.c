@@ -1,0 +1,225 @@
+/*
+ * tasks.c — synchronous task CRUD for hookctl and the admin API. Each write is one Lua script,
+ * so the per-flow limit check, the task key, the flow's set and the version bump change
+ * together or not at all, whatever other writers do at the same moment.
+ */
+#include "conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct hk_store {
+    hk_store__cfg cfg;
+    redisContext *rc;
+};
+
+/* KEYS: task, flow set, version. ARGV: json, id, max. */
+static const char create_script[] =
+    "if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end\n"
+    "if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[3]) then return -2 end\n"
+    "redis.call('SET', KEYS[1], ARGV[1])\n"
+    "redis.call('SADD', KEYS[2], ARGV[2])\n"
+    "redis.call('INCR', KEYS[3])\n"
+    "return 1\n";
+
+/* KEYS: task, new flow set, version. ARGV: json, id, max, prefix. */
+static const char update_script[] =
+    "local old = redis.call('GET', KEYS[1])\n"
+    "if not old then return -1 end\n"
+    "local oldset = ARGV[4] .. 'flow:' .. tostring(cjson.decode(old)['flowId']) .. ':webhooks'\n"
+    "if oldset ~= KEYS[2] then\n"
+    "  if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[3]) then return -2 end\n"
+    "  redis.call('SREM', oldset, ARGV[2])\n"
+    "  redis.call('SADD', KEYS[2], ARGV[2])\n"
+    "end\n"
+    "redis.call('SET', KEYS[1], ARGV[1])\n"
+    "redis.call('INCR', KEYS[3])\n"
+    "return 1\n";
+
+/* KEYS: task, version. ARGV: prefix, id. */
+static const char delete_script[] =
+    "local old = redis.call('GET', KEYS[1])\n"
+    "if not old then return -1 end\n"
+    "local ok, t = pcall(cjson.decode, old)\n"
+    "if ok and t['flowId'] then\n"
+    "  redis.call('SREM', ARGV[1] .. 'flow:' .. tostring(t['flowId']) .. ':webhooks', ARGV[2])\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('INCR', KEYS[2])\n"
+    "return 1\n";
+
+int hk_store_open(const hk_store_config *cfg, hk_store **out, hk_error *err)
+{
+    hk_store *s = hk_xcalloc(1, sizeof *s);
+    int rc = hk_store__cfg_init(&s->cfg, cfg, err);
+    if (rc != HK_OK) {
+        free(s);
+        return rc;
+    }
+    s->rc = hk_store__connect(&s->cfg, err);
+    if (!s->rc) {
+        hk_store_close(s);
+        return HK_ERR;
+    }
+    *out = s;
+    return HK_OK;
+}
+
+void hk_store_close(hk_store *s)
+{
+    if (!s)
+        return;
+    if (s->rc)
+        redisFree(s->rc);
+    hk_store__cfg_free(&s->cfg);
+    free(s);
+}
+
+static int reply_error(hk_store *s, redisReply *r, hk_error *err)
+{
+    int rc = hk_error_set(err, HK_ERR, "HOOKD_REDIS_URL", "redis %s:%d: %s", s->cfg.host,
+                          s->cfg.port, r ? r->str : s->rc->errstr);
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+static int write_task(hk_store *s, const hk_task *task, bool create, hk_error *err)
+{
+    cJSON *json = hk_task_to_json(task, HK_SECRETS_FULL);
+    char *text = cJSON_PrintUnformatted(json);
+    cJSON_Delete(json);
+    char *task_key = hk_store__key(&s->cfg, "webhook:", task->id, NULL);
+    char *flow_key = hk_store__key(&s->cfg, "flow:", task->flow_id, ":webhooks");
+    char *version_key = hk_store__key(&s->cfg, "tasks:version", NULL, NULL);
+    char max[16];
+    snprintf(max, sizeof max, "%d", s->cfg.max_per_flow);
+    redisReply *r;
+    if (create)
+        r = redisCommand(s->rc, "EVAL %s 3 %s %s %s %s %s %s", create_script, task_key, flow_key,
+                         version_key, text, task->id, max);
+    else
+        r = redisCommand(s->rc, "EVAL %s 3 %s %s %s %s %s %s %s", update_script, task_key,
+                         flow_key, version_key, text, task->id, max, s->cfg.prefix);
+    int rc = HK_OK;
+    if (!r || r->type != REDIS_REPLY_INTEGER) {
+        rc = reply_error(s, r, err);
+        r = NULL;
+    } else if (r->integer == -1) {
+        rc = create ? hk_error_set(err, HK_EINVAL, "id", "webhook %s already exists", task->id)
+                    : hk_error_set(err, HK_ENOTFOUND, NULL, "webhook %s not found", task->id);
+    } else if (r->integer == -2) {
+        rc = hk_error_set(err, HK_ELIMIT, "flowId",
+                          "flow %s already has %d webhook tasks (HOOKD_MAX_WEBHOOKS_PER_FLOW)",
+                          task->flow_id, s->cfg.max_per_flow);
+    }
+    if (r)
+        freeReplyObject(r);
+    free(text);
+    free(task_key);
+    free(flow_key);
+    free(version_key);
+    return rc;
+}
+
+int hk_store_task_create(hk_store *s, const hk_task *task, hk_error *err)
+{
+    return write_task(s, task, true, err);
+}
+
+int hk_store_task_update(hk_store *s, const hk_task *task, hk_error *err)
+{
+    return write_task(s, task, false, err);
+}
+
+int hk_store_task_get(hk_store *s, const char *id, hk_task **out, hk_error *err)
+{
+    *out = NULL;
+    char *key = hk_store__key(&s->cfg, "webhook:", id, NULL);
+    redisReply *r = redisCommand(s->rc, "GET %s", key);
+    free(key);
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        return reply_error(s, r, err);
+    int rc;
+    if (r->type != REDIS_REPLY_STRING)
+        rc = hk_error_set(err, HK_ENOTFOUND, NULL, "webhook %s not found", id);
+    else if (hk_task_parse(r->str, r->len, false, out, err) != HK_OK)
+        rc = HK_ERR; /* stored but unreadable: err names the field */
+    else
+        rc = HK_OK;
+    freeReplyObject(r);
+    return rc;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp((*(hk_task *const *)a)->id, (*(hk_task *const *)b)->id);
+}
+
+int hk_store_task_list(hk_store *s, const char *flow_id, hk_task ***out, size_t *n, hk_error *err)
+{
+    *out = NULL;
+    *n = 0;
+    char *flow_key = hk_store__key(&s->cfg, "flow:", flow_id, ":webhooks");
+    redisReply *ids = redisCommand(s->rc, "SMEMBERS %s", flow_key);
+    free(flow_key);
+    if (!ids || ids->type != REDIS_REPLY_ARRAY)
+        return reply_error(s, ids, err);
+    hk_task **tasks = hk_xcalloc(ids->elements + 1, sizeof *tasks);
+    size_t count = 0;
+    for (size_t i = 0; i < ids->elements; i++) {
+        hk_task *t = NULL;
+        hk_error ignore;
+        /* A dangling id (task deleted by hand) is skipped rather than failing the listing. */
+        if (hk_store_task_get(s, ids->element[i]->str, &t, &ignore) == HK_OK)
+            tasks[count++] = t;
+    }
+    freeReplyObject(ids);
+    qsort(tasks, count, sizeof *tasks, by_id);
+    *out = tasks;
+    *n = count;
+    return HK_OK;
+}
+
+int hk_store_task_delete(hk_store *s, const char *id, hk_error *err)
+{
+    char *task_key = hk_store__key(&s->cfg, "webhook:", id, NULL);
+    char *version_key = hk_store__key(&s->cfg, "tasks:version", NULL, NULL);
+    redisReply *r = redisCommand(s->rc, "EVAL %s 2 %s %s %s %s", delete_script, task_key,
+                                 version_key, s->cfg.prefix, id);
+    free(task_key);
+    free(version_key);
+    if (!r || r->type != REDIS_REPLY_INTEGER)
+        return reply_error(s, r, err);
+    int rc = r->integer == -1 ? hk_error_set(err, HK_ENOTFOUND, NULL, "webhook %s not found", id)
+                              : HK_OK;
+    freeReplyObject(r);
+    return rc;
+}
+
+int hk_store_history_get(hk_store *s, const char *job_id, cJSON **out, hk_error *err)
+{
+    char *key = hk_store__key(&s->cfg, "job:", job_id, ":deliveries");
+    redisReply *r = redisCommand(s->rc, "LRANGE %s 0 -1", key);
+    free(key);
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return reply_error(s, r, err);
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < r->elements; i++) {
+        cJSON *item = cJSON_ParseWithLength(r->element[i]->str, r->element[i]->len);
+        if (item)
+            cJSON_AddItemToArray(arr, item);
+    }
+    freeReplyObject(r);
+    *out = arr;
+    return HK_OK;
+}
+
+int hk_store_ping(hk_store *s, hk_error *err)
+{
+    redisReply *r = redisCommand(s->rc, "PING");
+    if (!r || r->type == REDIS_REPLY_ERROR)
+        return reply_error(s, r, err);
+    freeReplyObject(r);
+    return HK_OK;
+}

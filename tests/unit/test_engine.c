@@ -1,0 +1,301 @@
+/*
+ * The delivery engine against a real HTTP server on loopback (libmicrohttpd in this process):
+ * outcome classification, the SSRF guard on the connected address, timeouts, per-host and
+ * global caps, response capture, no redirects, and connection reuse.
+ */
+#include <criterion/criterion.h>
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hk_delivery.h"
+
+/* ----------------------------------------------------------------- test server --- */
+
+static struct MHD_Daemon *server;
+static uint16_t server_port;
+static atomic_int concurrent, max_concurrent, requests;
+static pthread_mutex_t ports_lock = PTHREAD_MUTEX_INITIALIZER;
+static int client_ports[4096];
+static int client_ports_len;
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *con, const char *url,
+                               const char *method, const char *version, const char *upload_data,
+                               size_t *upload_data_size, void **con_cls)
+{
+    (void)cls, (void)method, (void)version, (void)upload_data;
+    if (!*con_cls) {
+        *con_cls = (void *)1;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    atomic_fetch_add(&requests, 1);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    pthread_mutex_lock(&ports_lock);
+    int port = ntohs(((const struct sockaddr_in *)ci->client_addr)->sin_port);
+    bool seen = false;
+    for (int i = 0; i < client_ports_len; i++)
+        seen |= client_ports[i] == port;
+    if (!seen && client_ports_len < 4096)
+        client_ports[client_ports_len++] = port;
+    pthread_mutex_unlock(&ports_lock);
+
+    int now = atomic_fetch_add(&concurrent, 1) + 1;
+    int prev = atomic_load(&max_concurrent);
+    while (now > prev && !atomic_compare_exchange_weak(&max_concurrent, &prev, now)) {
+    }
+    unsigned status = 204;
+    struct MHD_Response *resp;
+    if (strncmp(url, "/status/", 8) == 0) {
+        status = (unsigned)atoi(url + 8);
+        resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        if (status == 302)
+            MHD_add_response_header(resp, "Location", "http://127.0.0.1:1/elsewhere");
+        if (status == 429)
+            MHD_add_response_header(resp, "Retry-After", "120");
+    } else if (strncmp(url, "/sleep/", 7) == 0) {
+        usleep((useconds_t)atoi(url + 7) * 1000u);
+        resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    } else if (strcmp(url, "/big") == 0) {
+        static char big[100000];
+        memset(big, 'x', sizeof big);
+        status = 200;
+        resp = MHD_create_response_from_buffer(sizeof big, big, MHD_RESPMEM_PERSISTENT);
+    } else {
+        resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    }
+    atomic_fetch_sub(&concurrent, 1);
+    enum MHD_Result r = MHD_queue_response(con, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
+static void server_start(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    server = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, 0,
+                              NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+                              MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
+    cr_assert_not_null(server);
+    server_port = MHD_get_daemon_info(server, MHD_DAEMON_INFO_BIND_PORT)->port;
+    atomic_store(&concurrent, 0);
+    atomic_store(&max_concurrent, 0);
+    atomic_store(&requests, 0);
+    client_ports_len = 0;
+}
+
+static void server_stop(void)
+{
+    MHD_stop_daemon(server);
+}
+
+/* ------------------------------------------------------------------- harness --- */
+
+typedef struct seen {
+    int done;
+    hk_delivery_status status[512];
+    long http[512];
+    char error[512][256];
+    size_t response_len[512];
+    char retry_after[512][32];
+} seen;
+
+static seen results;
+
+static void on_done(const hk_delivery_result *res, void *arg)
+{
+    int i = (int)(intptr_t)arg;
+    results.status[i] = res->status;
+    results.http[i] = res->http_status;
+    snprintf(results.error[i], sizeof results.error[i], "%s", res->error);
+    results.response_len[i] = res->response_len;
+    snprintf(results.retry_after[i], sizeof results.retry_after[i], "%s",
+             res->retry_after ? res->retry_after : "");
+    results.done++;
+}
+
+static hk_request *request(const char *path, long timeout_ms)
+{
+    hk_request *req = hk_xcalloc(1, sizeof *req);
+    char url[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u%s", server_port, path);
+    req->method = HK_METHOD_POST;
+    req->url = hk_strdup(url);
+    req->body = hk_strdup("{\"a\":1}");
+    req->body_len = strlen(req->body);
+    req->headers = hk_xcalloc(1, sizeof *req->headers);
+    req->headers[0].key = hk_strdup("Content-Type");
+    req->headers[0].value = hk_strdup("application/json");
+    req->headers_len = 1;
+    req->timeout_ms = timeout_ms;
+    req->validate_ssl = true;
+    return req;
+}
+
+static hk_loop *loop;
+static hk_delivery_engine *engine;
+static hk_cidr_list *allow;
+
+static void engine_start(int max_inflight, int per_host, const char *allow_csv)
+{
+    memset(&results, 0, sizeof results);
+    loop = hk_loop_create();
+    cr_assert_eq(hk_cidr_list_parse(allow_csv, &allow, NULL), HK_OK);
+    hk_delivery_config cfg = {.max_inflight = max_inflight, .max_inflight_per_host = per_host,
+                              .allow = allow};
+    cr_assert_eq(hk_delivery_create(loop, &cfg, &engine, NULL), HK_OK);
+}
+
+static void run_until(int n, int max_ms)
+{
+    uint64_t end = hk_now_ms() + (uint64_t)max_ms;
+    while (results.done < n && hk_now_ms() < end)
+        hk_loop_run_once(loop, 50);
+    cr_assert_eq(results.done, n, "%d of %d deliveries finished", results.done, n);
+}
+
+static void engine_stop(void)
+{
+    hk_delivery_destroy(engine);
+    hk_cidr_list_destroy(allow);
+    hk_loop_destroy(loop);
+}
+
+static void setup(void)
+{
+    server_start();
+}
+
+static void teardown(void)
+{
+    server_stop();
+}
+
+TestSuite(engine, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(engine, success_failure_and_status_classification)
+{
+    engine_start(16, 4, "127.0.0.0/8");
+    hk_delivery_submit(engine, request("/ok", 5000), on_done, (void *)0);
+    hk_delivery_submit(engine, request("/status/500", 5000), on_done, (void *)1);
+    hk_delivery_submit(engine, request("/status/302", 5000), on_done, (void *)2);
+    hk_delivery_submit(engine, request("/status/429", 5000), on_done, (void *)3);
+    cr_assert_eq(results.done, 0, "callbacks never run inside submit");
+    run_until(4, 10000);
+    cr_assert_eq(results.status[0], HK_DELIVERY_OK);
+    cr_assert_eq(results.http[0], 204);
+    cr_assert_str_eq(results.error[0], "");
+    cr_assert_eq(results.status[1], HK_DELIVERY_RETRY);
+    cr_assert_str_eq(results.error[1], "HTTP 500");
+    cr_assert_eq(results.status[2], HK_DELIVERY_RETRY, "redirects are not followed");
+    cr_assert_eq(results.http[2], 302);
+    cr_assert_str_eq(results.retry_after[3], "120");
+    cr_assert_eq(atomic_load(&requests), 4, "no request to the redirect target");
+    cr_assert_eq(hk_delivery_pending(engine), 0);
+    engine_stop();
+}
+
+Test(engine, ssrf_guard_blocks_loopback_when_not_allowed)
+{
+    engine_start(16, 4, "");
+    hk_delivery_submit(engine, request("/ok", 5000), on_done, (void *)0);
+    hk_request *byname = request("/ok", 5000);
+    free(byname->url);
+    char url[128];
+    snprintf(url, sizeof url, "http://localhost:%u/ok", server_port);
+    byname->url = hk_strdup(url);
+    hk_delivery_submit(engine, byname, on_done, (void *)1);
+    run_until(2, 10000);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(results.status[i], HK_DELIVERY_ERROR);
+        cr_assert(strstr(results.error[i], "blocked address") != NULL, "%s", results.error[i]);
+        cr_assert(strstr(results.error[i], "loopback") != NULL, "%s", results.error[i]);
+    }
+    cr_assert_eq(atomic_load(&requests), 0, "the server never saw a request");
+    engine_stop();
+}
+
+Test(engine, only_http_and_https)
+{
+    engine_start(4, 4, "127.0.0.0/8");
+    hk_request *req = request("/ok", 5000);
+    free(req->url);
+    req->url = hk_strdup("ftp://127.0.0.1/x");
+    hk_delivery_submit(engine, req, on_done, (void *)0);
+    run_until(1, 5000);
+    cr_assert_eq(results.status[0], HK_DELIVERY_ERROR);
+    engine_stop();
+}
+
+Test(engine, timeout_is_a_failure)
+{
+    engine_start(4, 4, "127.0.0.0/8");
+    uint64_t start = hk_now_ms();
+    hk_delivery_submit(engine, request("/sleep/3000", 300), on_done, (void *)0);
+    run_until(1, 10000);
+    cr_assert_eq(results.status[0], HK_DELIVERY_RETRY);
+    cr_assert(strstr(results.error[0], "imeout") || strstr(results.error[0], "timed out"), "%s",
+              results.error[0]);
+    cr_assert(hk_now_ms() - start < 2500, "gave up at the timeout, not at the server's pace");
+    engine_stop();
+}
+
+Test(engine, per_host_cap_holds)
+{
+    engine_start(64, 3, "127.0.0.0/8");
+    for (int i = 0; i < 12; i++)
+        hk_delivery_submit(engine, request("/sleep/100", 5000), on_done, (void *)(intptr_t)i);
+    cr_assert_eq(hk_delivery_pending(engine), 12);
+    cr_assert_leq(hk_delivery_inflight(engine), 3);
+    run_until(12, 20000);
+    cr_assert_leq(atomic_load(&max_concurrent), 3);
+    cr_assert_geq(atomic_load(&max_concurrent), 2, "requests did run in parallel");
+    for (int i = 0; i < 12; i++)
+        cr_assert_eq(results.status[i], HK_DELIVERY_OK);
+    engine_stop();
+}
+
+Test(engine, global_cap_holds_across_hosts)
+{
+    /* 127.0.0.1 and localhost are two hosts for the per-host queues. */
+    engine_start(2, 8, "127.0.0.0/8,::1/128");
+    for (int i = 0; i < 8; i++) {
+        hk_request *req = request("/sleep/100", 5000);
+        if (i % 2) {
+            free(req->url);
+            char url[128];
+            snprintf(url, sizeof url, "http://localhost:%u/sleep/100", server_port);
+            req->url = hk_strdup(url);
+        }
+        hk_delivery_submit(engine, req, on_done, (void *)(intptr_t)i);
+        cr_assert_leq(hk_delivery_inflight(engine), 2);
+    }
+    run_until(8, 20000);
+    cr_assert_leq(atomic_load(&max_concurrent), 2);
+    engine_stop();
+}
+
+Test(engine, response_capture_is_capped_and_connections_reused)
+{
+    engine_start(4, 1, "127.0.0.0/8");
+    for (int i = 0; i < 20; i++)
+        hk_delivery_submit(engine, request(i == 0 ? "/big" : "/ok", 5000), on_done,
+                           (void *)(intptr_t)i);
+    run_until(20, 20000);
+    cr_assert_eq(results.status[0], HK_DELIVERY_OK);
+    cr_assert_eq(results.response_len[0], HK_DELIVERY_MAX_RESPONSE);
+    cr_assert_eq(client_ports_len, 1, "20 sequential requests to one host used %d connections",
+                 client_ports_len);
+    engine_stop();
+}

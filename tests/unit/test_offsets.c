@@ -1,0 +1,78 @@
+/* The offset tracker: the offset to commit never passes a message with unfinished work. */
+#include <criterion/criterion.h>
+
+#include "hk_consumer.h"
+
+Test(offsets, nothing_finished_nothing_to_commit)
+{
+    hk_offset_tracker *t = hk_offset_tracker_create();
+    hk_offset_tracker_add(t, 10, 1);
+    hk_offset_tracker_add(t, 11, 1);
+    cr_assert_eq(hk_offset_tracker_commit_point(t), -1);
+    cr_assert_eq(hk_offset_tracker_unfinished(t), 2);
+    hk_offset_tracker_destroy(t);
+}
+
+Test(offsets, out_of_order_completion_stops_at_lowest_unfinished)
+{
+    hk_offset_tracker *t = hk_offset_tracker_create();
+    for (int64_t o = 100; o < 105; o++)
+        hk_offset_tracker_add(t, o, 1);
+    cr_assert(hk_offset_tracker_release(t, 103));
+    cr_assert(hk_offset_tracker_release(t, 101));
+    cr_assert_eq(hk_offset_tracker_commit_point(t), -1, "100 is unfinished");
+    cr_assert(hk_offset_tracker_release(t, 100));
+    cr_assert_eq(hk_offset_tracker_commit_point(t), 102, "100 and 101 done, 102 not");
+    cr_assert_eq(hk_offset_tracker_commit_point(t), -1, "no movement reported twice");
+    cr_assert(hk_offset_tracker_release(t, 102));
+    cr_assert_eq(hk_offset_tracker_commit_point(t), 104);
+    cr_assert(hk_offset_tracker_release(t, 104));
+    cr_assert_eq(hk_offset_tracker_commit_point(t), 105);
+    cr_assert_eq(hk_offset_tracker_unfinished(t), 0);
+    hk_offset_tracker_destroy(t);
+}
+
+Test(offsets, fan_out_needs_every_unit)
+{
+    hk_offset_tracker *t = hk_offset_tracker_create();
+    hk_offset_tracker_add(t, 7, 1);
+    hk_offset_tracker_hold(t, 7, 49); /* 50 deliveries */
+    for (int i = 0; i < 49; i++)
+        cr_assert(hk_offset_tracker_release(t, 7));
+    cr_assert_eq(hk_offset_tracker_commit_point(t), -1);
+    cr_assert(hk_offset_tracker_release(t, 7));
+    cr_assert_eq(hk_offset_tracker_commit_point(t), 8);
+    cr_assert_not(hk_offset_tracker_release(t, 7), "already popped");
+    hk_offset_tracker_destroy(t);
+}
+
+Test(offsets, gaps_in_offsets_and_zero_work)
+{
+    hk_offset_tracker *t = hk_offset_tracker_create();
+    hk_offset_tracker_add(t, 5, 1);
+    hk_offset_tracker_add(t, 9, 1); /* compacted or transactional gap */
+    cr_assert_not(hk_offset_tracker_release(t, 6), "unknown offset");
+    cr_assert(hk_offset_tracker_release(t, 9));
+    cr_assert_eq(hk_offset_tracker_commit_point(t), -1);
+    cr_assert(hk_offset_tracker_release(t, 5));
+    cr_assert_eq(hk_offset_tracker_commit_point(t), 10);
+    hk_offset_tracker_destroy(t);
+}
+
+Test(offsets, ring_grows_past_initial_capacity)
+{
+    hk_offset_tracker *t = hk_offset_tracker_create();
+    for (int64_t o = 0; o < 5000; o++)
+        hk_offset_tracker_add(t, o, 1);
+    /* finish everything but offset 2500, in reverse */
+    for (int64_t o = 4999; o >= 0; o--)
+        if (o != 2500)
+            cr_assert(hk_offset_tracker_release(t, o));
+    cr_assert_eq(hk_offset_tracker_commit_point(t), 2500);
+    cr_assert_eq(hk_offset_tracker_unfinished(t), 1);
+    for (int64_t o = 5000; o < 5600; o++) /* wraps around the ring */
+        hk_offset_tracker_add(t, o, 1);
+    cr_assert(hk_offset_tracker_release(t, 2500));
+    cr_assert_eq(hk_offset_tracker_commit_point(t), 5000);
+    hk_offset_tracker_destroy(t);
+}
