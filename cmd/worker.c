@@ -7,9 +7,10 @@
  *   offsets ◀──ack── producer (hookd.dlq) ◀──dead── retry policy ◀──result── delivery engine
  *                         (hookd.deliveries + Redis history get every outcome)
  *
- * A consumed message holds one unit of work per matching task (plus one while it is being
- * dispatched); a unit is released when its delivery succeeded or Kafka acknowledged its dead
- * letter. Only then can the consumer store the partition's offset past it.
+ * A consumed message's job counts its live attempts (plus one while it is being dispatched); an
+ * attempt ends when its delivery succeeded or Kafka acknowledged its dead letter. When the
+ * count reaches zero the job releases the consumer's unit of work on the message, and only
+ * then can the consumer store the partition's offset past it.
  */
 #include "worker.h"
 
@@ -379,7 +380,6 @@ static void on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_
             continue;
         matched++;
         j->attempts_alive++;
-        hk_consumer_hold(w->consumer, ref, 1);
         start_attempt(w, j, tasks[i]);
     }
     if (!matched) {
