@@ -1,0 +1,372 @@
+/* core: job event parsing, webhook task validation (each rule names its field), matching. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hk_core.h"
+
+/* ----------------------------------------------------------------------- events --- */
+
+static int parse_event(const char *json, hk_event **ev, hk_error *err)
+{
+    memset(err, 0, sizeof *err);
+    return hk_event_parse(json, strlen(json), "job-events/0/42", ev, err);
+}
+
+Test(event, full_event)
+{
+    hk_event *ev;
+    hk_error err;
+    cr_assert_eq(parse_event("{\"eventId\":\"e-1\",\"type\":\"job.completed\",\"jobId\":\"12345\","
+                             "\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"flowName\":\"Sales\","
+                             "\"outputIds\":[\"3\",4],\"jobType\":\"scheduled\","
+                             "\"finishedAt\":\"2026-11-22T10:00:00Z\",\"extra\":true}",
+                             &ev, &err),
+                 HK_OK, "%s", err.msg);
+    cr_assert_str_eq(ev->event_id, "e-1");
+    cr_assert_str_eq(ev->job_id, "12345");
+    cr_assert_str_eq(ev->flow_id, "7");
+    cr_assert_str_eq(ev->flow_name, "Sales");
+    cr_assert_eq(ev->output_ids_len, 2);
+    cr_assert_str_eq(ev->output_ids[1], "4");
+    cr_assert_str_eq(ev->job_type, "scheduled");
+    cr_assert_str_eq(ev->finished_at, "2026-11-22T10:00:00Z");
+    cr_assert_eq(ev->outcome, HK_JOB_SUCCESS);
+    hk_event_destroy(ev);
+}
+
+Test(event, defaults_and_numbers_as_ids)
+{
+    hk_event *ev;
+    hk_error err;
+    cr_assert_eq(parse_event("{\"jobId\":12345,\"jobStatus\":\"failed\",\"flowId\":7}", &ev, &err),
+                 HK_OK, "%s", err.msg);
+    cr_assert_str_eq(ev->job_id, "12345", "a number keeps its text, no .0");
+    cr_assert_str_eq(ev->flow_id, "7");
+    cr_assert_str_eq(ev->type, "job.completed");
+    cr_assert_str_eq(ev->event_id, "job-events/0/42", "fallback id");
+    cr_assert_str_eq(ev->flow_name, "");
+    cr_assert_eq(ev->outcome, HK_JOB_FAILURE);
+    hk_event_destroy(ev);
+}
+
+Test(event, orchestration_uses_run_id)
+{
+    hk_event *ev;
+    hk_error err;
+    cr_assert_eq(parse_event("{\"type\":\"orchestration.completed\",\"runId\":\"r9\","
+                             "\"jobStatus\":\"Succeeded\",\"flowId\":\"7\"}",
+                             &ev, &err),
+                 HK_OK, "%s", err.msg);
+    cr_assert_str_eq(ev->job_id, "r9");
+    cr_assert_str_eq(ev->type, "orchestration.completed");
+    hk_event_destroy(ev);
+    cr_assert_eq(parse_event("{\"type\":\"orchestration.completed\",\"jobStatus\":\"Complete\","
+                             "\"flowId\":\"7\"}", &ev, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "runId");
+}
+
+Test(event, poison_names_the_field)
+{
+    static const struct {
+        const char *json;
+        const char *field;
+    } cases[] = {
+        {"not json", "event"},
+        {"[1,2]", "event"},
+        {"{\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", "jobId"},
+        {"{\"jobId\":\"1\",\"flowId\":\"7\"}", "jobStatus"},
+        {"{\"jobId\":\"1\",\"jobStatus\":\"Complete\"}", "flowId"},
+        {"{\"jobId\":true,\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", "jobId"},
+        {"{\"jobId\":\"\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", "jobId"},
+        {"{\"jobId\":\"1\",\"jobStatus\":5,\"flowId\":\"7\"}", "jobStatus"},
+        {"{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":{}}", "flowId"},
+        {"{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"outputIds\":\"3\"}",
+         "outputIds"},
+        {"{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"outputIds\":[\"3\",null]}",
+         "outputIds[1]"},
+        {"{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"flowName\":3}", "flowName"},
+        {"{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"webhookOverrides\":[{}]}",
+         "webhookOverrides[0].webhookId"},
+        {"{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"webhookOverrides\":"
+         "[{\"webhookId\":\"wh_1\",\"url\":\"file:///etc/passwd\"}]}",
+         "webhookOverrides[0].url"},
+        {"{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"webhookOverrides\":"
+         "[{\"webhookId\":\"wh_1\",\"headers\":{\"X-A\":\"a\\r\\nX-Evil: 1\"}}]}",
+         "webhookOverrides[0].headers.X-A"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hk_event *ev = NULL;
+        hk_error err;
+        cr_assert_eq(parse_event(cases[i].json, &ev, &err), HK_EINVAL, "%s", cases[i].json);
+        cr_assert_null(ev);
+        cr_assert_str_eq(err.field, cases[i].field, "%s -> %s", cases[i].json, err.msg);
+        cr_assert(strstr(err.msg, cases[i].field) == err.msg, "message starts with the field");
+    }
+}
+
+Test(event, one_mib_limit)
+{
+    const char *head = "{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"pad\":\"";
+    size_t total = HK_EVENT_MAX_BYTES;
+    char *buf = malloc(total + 2);
+    size_t hl = strlen(head);
+    memcpy(buf, head, hl);
+    memset(buf + hl, 'x', total - hl - 2);
+    memcpy(buf + total - 2, "\"}", 2);
+    hk_event *ev;
+    hk_error err;
+    cr_assert_eq(hk_event_parse(buf, total, "f", &ev, &err), HK_OK, "exactly 1 MiB is accepted");
+    hk_event_destroy(ev);
+    memmove(buf + hl + 1, buf + hl, total - hl);
+    cr_assert_eq(hk_event_parse(buf, total + 1, "f", &ev, &err), HK_EINVAL);
+    cr_assert(strstr(err.msg, "1 MiB") != NULL, "%s", err.msg);
+    free(buf);
+}
+
+Test(event, outcome_mapping_any_case)
+{
+    const char *ok[] = {"Complete", "COMPLETED", "success", "Succeeded"};
+    const char *bad[] = {"Failed", "failure", "ERROR"};
+    const char *other[] = {"Canceled", "Running", "completed-ish"};
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_eq(hk_job_outcome_from_status(ok[i]), HK_JOB_SUCCESS, "%s", ok[i]);
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_eq(hk_job_outcome_from_status(bad[i]), HK_JOB_FAILURE, "%s", bad[i]);
+    for (size_t i = 0; i < 3; i++)
+        cr_assert_eq(hk_job_outcome_from_status(other[i]), HK_JOB_OTHER, "%s", other[i]);
+}
+
+Test(event, overrides)
+{
+    hk_event *ev;
+    hk_error err;
+    cr_assert_eq(parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\","
+                             "\"webhookOverrides\":[{\"webhookId\":\"wh_a\",\"url\":"
+                             "\"https://x.example/h\",\"headers\":{\"X-A\":\"1\"},\"body\":\"b\"}]}",
+                             &ev, &err),
+                 HK_OK, "%s", err.msg);
+    const hk_override *ov = hk_event_override_for(ev, "wh_a");
+    cr_assert_not_null(ov);
+    cr_assert_str_eq(ov->url, "https://x.example/h");
+    cr_assert(ov->has_headers);
+    cr_assert_str_eq(ov->headers[0].value, "1");
+    cr_assert_str_eq(ov->body, "b");
+    cr_assert_null(hk_event_override_for(ev, "wh_b"));
+    hk_event_destroy(ev);
+}
+
+/* ------------------------------------------------------------------------ tasks --- */
+
+static hk_task *parse_task(const char *json, hk_error *err)
+{
+    hk_task *t = NULL;
+    memset(err, 0, sizeof *err);
+    hk_task_parse(json, strlen(json), true, &t, err);
+    return t;
+}
+
+#define BASE "\"flowId\":\"7\",\"url\":\"https://hooks.example.com/x\""
+
+Test(task, defaults)
+{
+    hk_error err;
+    hk_task *t = parse_task("{" BASE "}", &err);
+    cr_assert_not_null(t, "%s", err.msg);
+    cr_assert(strncmp(t->id, "wh_", 3) == 0 && strlen(t->id) == 27, "%s", t->id);
+    cr_assert_eq(t->method, HK_METHOD_POST);
+    cr_assert_eq(t->trigger_event, HK_TRIGGER_SUCCESS);
+    cr_assert(t->trigger_any_object);
+    cr_assert_eq(t->signature, HK_SIG_NONE, "no secret, no signature");
+    cr_assert(t->validate_ssl);
+    cr_assert(t->retry_enabled);
+    cr_assert_eq(t->max_attempts, 0);
+    cr_assert_eq(t->timeout_ms, 0);
+    cr_assert(t->enabled);
+    hk_task_destroy(t);
+    t = parse_task("{" BASE ",\"secret\":\"mySecret\"}", &err);
+    cr_assert_eq(t->signature, HK_SIG_TIMESTAMPED, "timestamped is the default with a secret");
+    hk_task_destroy(t);
+}
+
+Test(task, every_rule_names_its_field)
+{
+    static const struct {
+        const char *json;
+        const char *field;
+    } cases[] = {
+        {"{\"url\":\"https://x.example\"}", "flowId"},
+        {"{\"flowId\":\"7\"}", "url"},
+        {"{\"flowId\":\"a:b\",\"url\":\"https://x.example\"}", "flowId"},
+        {"{" BASE ",\"urll\":\"x\"}", "urll"},
+        {"{\"flowId\":\"7\",\"url\":\"ftp://x.example/\"}", "url"},
+        {"{\"flowId\":\"7\",\"url\":\"javascript:alert(1)\"}", "url"},
+        {"{\"flowId\":\"7\",\"url\":\"https://user:pw@x.example/\"}", "url"},
+        {"{\"flowId\":\"7\",\"url\":\"https://x.example/a b\"}", "url"},
+        {"{\"flowId\":\"7\",\"url\":\"https:///nohost\"}", "url"},
+        {"{\"flowId\":\"7\",\"url\":\"https://x.example:99999/\"}", "url"},
+        {"{" BASE ",\"method\":\"TRACE\"}", "method"},
+        {"{" BASE ",\"headers\":{\"Bad Name\":\"v\"}}", "headers.Bad Name"},
+        {"{" BASE ",\"headers\":{\"X-A\":\"v\\r\\nX-B: 1\"}}", "headers.X-A"},
+        {"{" BASE ",\"headers\":{\"X-A\":\"v\\nx\"}}", "headers.X-A"},
+        {"{" BASE ",\"headers\":{\"X-A\":1}}", "headers.X-A"},
+        {"{" BASE ",\"headers\":[]}", "headers"},
+        {"{" BASE ",\"trigger\":{\"event\":\"done\"}}", "trigger.event"},
+        {"{" BASE ",\"trigger\":{\"objects\":[]}}", "trigger.objects"},
+        {"{" BASE ",\"trigger\":{\"objects\":\"some\"}}", "trigger.objects"},
+        {"{" BASE ",\"trigger\":{\"evnt\":\"any\"}}", "trigger.evnt"},
+        {"{" BASE ",\"timeoutMs\":0}", "timeoutMs"},
+        {"{" BASE ",\"timeoutMs\":300001}", "timeoutMs"},
+        {"{" BASE ",\"timeoutMs\":1.5}", "timeoutMs"},
+        {"{" BASE ",\"retry\":{\"maxAttempts\":0}}", "retry.maxAttempts"},
+        {"{" BASE ",\"retry\":{\"maxAttempts\":101}}", "retry.maxAttempts"},
+        {"{" BASE ",\"retry\":{\"enabled\":\"yes\"}}", "retry.enabled"},
+        {"{" BASE ",\"validateSsl\":1}", "validateSsl"},
+        {"{" BASE ",\"enabled\":\"false\"}", "enabled"},
+        {"{" BASE ",\"signature\":\"hmac\",\"secret\":\"s\"}", "signature"},
+        {"{" BASE ",\"signature\":\"body\"}", "secret"},
+        {"{" BASE ",\"signature\":\"standard\",\"secret\":\"mySecret\"}", "secret"},
+        {"{" BASE ",\"signature\":\"standard\",\"secret\":\"whsec_dG9vc2hvcnQ=\"}", "secret"},
+        {"{" BASE ",\"signature\":\"standard\",\"secrets\":[\"whsec_"
+         "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"whsec_!!!\"]}",
+         "secrets[1]"},
+        {"{" BASE ",\"secret\":\"a\",\"secrets\":[\"b\"]}", "secrets"},
+        {"{" BASE ",\"secret\":\"\"}", "secret"},
+        {"{" BASE ",\"signatureHeader\":\"bad header\",\"secret\":\"s\"}", "signatureHeader"},
+        {"{" BASE ",\"id\":\"nope\"}", "id"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hk_error err;
+        hk_task *t = parse_task(cases[i].json, &err);
+        cr_assert_null(t, "accepted: %s", cases[i].json);
+        cr_assert_str_eq(err.field, cases[i].field, "%s -> %s", cases[i].json, err.msg);
+    }
+}
+
+Test(task, body_limit_256_kib)
+{
+    size_t n = HK_TASK_MAX_BODY;
+    hk_buf b = {0};
+    hk_buf_puts(&b, "{" BASE ",\"body\":\"");
+    for (size_t i = 0; i < n; i++)
+        hk_buf_puts(&b, "x");
+    hk_buf_puts(&b, "\"}");
+    hk_error err;
+    hk_task *t = parse_task(b.data, &err);
+    cr_assert_not_null(t, "exactly 256 KiB is accepted: %s", err.msg);
+    hk_task_destroy(t);
+    hk_buf_free(&b);
+    hk_buf_puts(&b, "{" BASE ",\"body\":\"");
+    for (size_t i = 0; i <= n; i++)
+        hk_buf_puts(&b, "x");
+    hk_buf_puts(&b, "\"}");
+    cr_assert_null(parse_task(b.data, &err));
+    cr_assert_str_eq(err.field, "body");
+    hk_buf_free(&b);
+}
+
+Test(task, secrets_never_printed_in_full_and_never_in_errors)
+{
+    hk_error err;
+    hk_task *t = parse_task("{" BASE ",\"secrets\":[\"newSecretValue1111\",\"oldSecretValue2222\"]}",
+                            &err);
+    cr_assert_not_null(t, "%s", err.msg);
+    cJSON *json = hk_task_to_json(t, HK_SECRETS_MASKED);
+    char *text = cJSON_PrintUnformatted(json);
+    cr_assert(strstr(text, "newSecretValue") == NULL && strstr(text, "oldSecretValue") == NULL,
+              "%s", text);
+    cr_assert(strstr(text, "\"secrets\":[\"****1111\",\"****2222\"]") != NULL, "%s", text);
+    free(text);
+    cJSON_Delete(json);
+    hk_task_destroy(t);
+
+    t = parse_task("{" BASE ",\"signature\":\"standard\",\"secret\":\"whsec_topsecretvalue\"}", &err);
+    cr_assert_null(t);
+    cr_assert(strstr(err.msg, "topsecret") == NULL, "%s", err.msg);
+}
+
+Test(task, round_trip)
+{
+    const char *json =
+        "{\"id\":\"wh_abc\",\"flowId\":7,\"name\":\"N\",\"url\":\"https://h.example/p?q=1\","
+        "\"method\":\"put\",\"headers\":{\"Content-Type\":\"application/json\",\"X-K\":\"v\"},"
+        "\"body\":\"{\\\"a\\\":\\\"$jobId\\\"}\",\"trigger\":{\"event\":\"failure\",\"objects\":"
+        "[\"3\",4]},\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"signature\":"
+        "\"standard\",\"signatureHeader\":\"X-Sig\",\"validateSsl\":false,\"retry\":{\"enabled\":"
+        "false,\"maxAttempts\":3},\"timeoutMs\":5000,\"enabled\":false,\"disabledReason\":\"410\"}";
+    hk_error err;
+    hk_task *t = parse_task(json, &err);
+    cr_assert_not_null(t, "%s", err.msg);
+    cJSON *full = hk_task_to_json(t, HK_SECRETS_FULL);
+    char *text = cJSON_PrintUnformatted(full);
+    hk_task *back = parse_task(text, &err);
+    cr_assert_not_null(back, "%s", err.msg);
+    cJSON *again = hk_task_to_json(back, HK_SECRETS_FULL);
+    char *text2 = cJSON_PrintUnformatted(again);
+    cr_assert_str_eq(text, text2);
+    cr_assert_str_eq(back->flow_id, "7");
+    cr_assert_eq(back->method, HK_METHOD_PUT);
+    cr_assert_str_eq(back->trigger_objects[1], "4");
+    cr_assert_eq(back->max_attempts, 3);
+    cr_assert_not(back->retry_enabled);
+    cr_assert_eq(back->timeout_ms, 5000);
+    cr_assert_str_eq(back->signature_header, "X-Sig");
+    free(text);
+    free(text2);
+    cJSON_Delete(full);
+    cJSON_Delete(again);
+    hk_task_destroy(t);
+    hk_task_destroy(back);
+}
+
+/* ---------------------------------------------------------------------- matching --- */
+
+Test(match, truth_table)
+{
+    const char *events[] = {"Complete", "Failed", "Canceled"};
+    const char *triggers[] = {"success", "failure", "any"};
+    /* expected[event][trigger] with objects "any" */
+    const bool expected[3][3] = {{true, false, true}, {false, true, true}, {false, false, true}};
+    for (int e = 0; e < 3; e++) {
+        char ej[160];
+        snprintf(ej, sizeof ej,
+                 "{\"jobId\":\"1\",\"jobStatus\":\"%s\",\"flowId\":\"7\",\"outputIds\":[\"3\"]}",
+                 events[e]);
+        hk_event *ev;
+        hk_error err;
+        cr_assert_eq(parse_event(ej, &ev, &err), HK_OK);
+        for (int g = 0; g < 3; g++) {
+            char tj[200];
+            snprintf(tj, sizeof tj, "{" BASE ",\"trigger\":{\"event\":\"%s\"}}", triggers[g]);
+            hk_task *t = parse_task(tj, &err);
+            cr_assert_eq(hk_task_matches(t, ev), expected[e][g], "%s vs %s", events[e],
+                         triggers[g]);
+            t->enabled = false;
+            cr_assert_not(hk_task_matches(t, ev), "a disabled task never matches");
+            hk_task_destroy(t);
+        }
+        hk_event_destroy(ev);
+    }
+}
+
+Test(match, objects)
+{
+    hk_error err;
+    hk_event *with3, *with4, *none;
+    parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"outputIds\":[\"4\",\"3\"]}",
+                &with3, &err);
+    parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"outputIds\":[\"4\"]}",
+                &with4, &err);
+    parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", &none, &err);
+    hk_task *t = parse_task("{" BASE ",\"trigger\":{\"event\":\"any\",\"objects\":[3,\"9\"]}}", &err);
+    cr_assert(hk_task_matches(t, with3));
+    cr_assert_not(hk_task_matches(t, with4));
+    cr_assert_not(hk_task_matches(t, none));
+    hk_task *any = parse_task("{" BASE ",\"trigger\":{\"event\":\"any\",\"objects\":\"any\"}}", &err);
+    cr_assert(hk_task_matches(any, none));
+    hk_task_destroy(t);
+    hk_task_destroy(any);
+    hk_event_destroy(with3);
+    hk_event_destroy(with4);
+    hk_event_destroy(none);
+}
