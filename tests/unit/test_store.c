@@ -1,0 +1,257 @@
+/*
+ * store: task CRUD, the per-flow limit, the cache's refresh and the history writer, against the
+ * real redis-server that deploy/local/stack starts (HOOKD_TEST_REDIS_URL; tests/run sets it).
+ */
+#include <criterion/criterion.h>
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hk_store.h"
+
+static char prefix[64];
+static hk_store_config cfg;
+
+static void setup(void)
+{
+    const char *url = getenv("HOOKD_TEST_REDIS_URL");
+    if (!url || !*url)
+        cr_skip_test("HOOKD_TEST_REDIS_URL is not set: run through tests/run, which starts Redis");
+    static int n;
+    snprintf(prefix, sizeof prefix, "hktest:%d:%d:", (int)getpid(), n++);
+    cfg = (hk_store_config){.url = url, .prefix = prefix, .max_per_flow = 50, .timeout_ms = 2000};
+}
+
+TestSuite(store, .init = setup, .timeout = 60);
+
+static hk_task *make_task(const char *flow, const char *extra)
+{
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"flowId\":\"%s\",\"url\":\"https://x.example/h\",\"secret\":\"superSecretValue9876\"%s}",
+             flow, extra ? extra : "");
+    hk_task *t = NULL;
+    hk_error err = {0};
+    cr_assert_eq(hk_task_parse(json, strlen(json), true, &t, &err), HK_OK, "%s", err.msg);
+    return t;
+}
+
+/* A plain hiredis connection, to check the layout itself. */
+static redisContext *raw_redis(void)
+{
+    const char *url = getenv("HOOKD_TEST_REDIS_URL");
+    const char *colon = strrchr(url + 8, ':');
+    redisContext *rc = redisConnect("127.0.0.1", colon ? atoi(colon + 1) : 6379);
+    cr_assert(rc && !rc->err);
+    return rc;
+}
+
+static long long version(void)
+{
+    redisContext *rc = raw_redis();
+    redisReply *r = redisCommand(rc, "GET %stasks:version", prefix);
+    long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+    freeReplyObject(r);
+    redisFree(rc);
+    return v;
+}
+
+Test(store, crud_round_trip)
+{
+    hk_store *s;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK, "%s", err.msg);
+    hk_task *t = make_task("7", NULL);
+    long long v0 = version();
+    cr_assert_eq(hk_store_task_create(s, t, &err), HK_OK, "%s", err.msg);
+    cr_assert_gt(version(), v0, "a write bumps the version");
+    cr_assert_eq(hk_store_task_create(s, t, &err), HK_EINVAL, "the same id twice");
+    cr_assert_str_eq(err.field, "id");
+
+    hk_task *got = NULL;
+    cr_assert_eq(hk_store_task_get(s, t->id, &got, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(got->secrets[0], "superSecretValue9876", "stored in full");
+    hk_task_destroy(got);
+
+    hk_task **list;
+    size_t n;
+    cr_assert_eq(hk_store_task_list(s, "7", &list, &n, &err), HK_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(list[0]->id, t->id);
+    hk_task_destroy(list[0]);
+    free(list);
+
+    /* update moves the task to another flow */
+    free(t->flow_id);
+    t->flow_id = hk_strdup("8");
+    cr_assert_eq(hk_store_task_update(s, t, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(hk_store_task_list(s, "7", &list, &n, &err), HK_OK);
+    cr_assert_eq(n, 0);
+    free(list);
+    cr_assert_eq(hk_store_task_list(s, "8", &list, &n, &err), HK_OK);
+    cr_assert_eq(n, 1);
+    hk_task_destroy(list[0]);
+    free(list);
+
+    cr_assert_eq(hk_store_task_delete(s, t->id, &err), HK_OK);
+    cr_assert_eq(hk_store_task_get(s, t->id, &got, &err), HK_ENOTFOUND);
+    cr_assert_eq(hk_store_task_delete(s, t->id, &err), HK_ENOTFOUND);
+    cr_assert(strstr(err.msg, t->id) != NULL);
+    cr_assert_eq(hk_store_task_list(s, "8", &list, &n, &err), HK_OK);
+    cr_assert_eq(n, 0, "delete removes the id from the flow set");
+    free(list);
+    hk_task_destroy(t);
+    hk_store_close(s);
+}
+
+Test(store, fifty_per_flow)
+{
+    hk_store *s;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK, "%s", err.msg);
+    for (int i = 0; i < 50; i++) {
+        hk_task *t = make_task("f50", NULL);
+        cr_assert_eq(hk_store_task_create(s, t, &err), HK_OK, "task %d: %s", i + 1, err.msg);
+        hk_task_destroy(t);
+    }
+    hk_task *t51 = make_task("f50", NULL);
+    cr_assert_eq(hk_store_task_create(s, t51, &err), HK_ELIMIT);
+    cr_assert_str_eq(err.field, "flowId");
+    cr_assert(strstr(err.msg, "50") != NULL, "%s", err.msg);
+    hk_task *other = make_task("another", NULL);
+    cr_assert_eq(hk_store_task_create(s, other, &err), HK_OK, "the limit is per flow");
+    hk_task_destroy(t51);
+    hk_task_destroy(other);
+    hk_store_close(s);
+
+    hk_store_config small = cfg;
+    small.max_per_flow = 3;
+    cr_assert_eq(hk_store_open(&small, &s, &err), HK_OK);
+    for (int i = 0; i < 4; i++) {
+        hk_task *t = make_task("f3", NULL);
+        cr_assert_eq(hk_store_task_create(s, t, &err), i < 3 ? HK_OK : HK_ELIMIT, "task %d", i);
+        hk_task_destroy(t);
+    }
+    hk_store_close(s);
+}
+
+Test(store, cache_sees_changes_within_two_seconds)
+{
+    hk_store *s;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK, "%s", err.msg);
+    hk_task *a = make_task("c1", NULL);
+    cr_assert_eq(hk_store_task_create(s, a, &err), HK_OK);
+    hk_store_cache *cache;
+    cr_assert_eq(hk_store_cache_create(&cfg, 200, 60000, &cache, &err), HK_OK, "%s", err.msg);
+    hk_store_snapshot *snap = hk_store_cache_acquire(cache);
+    size_t n;
+    const hk_task *const *tasks = hk_store_snapshot_flow(snap, "c1", &n);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(tasks[0]->id, a->id);
+    cr_assert_null(hk_store_snapshot_flow(snap, "nope", &n));
+    cr_assert_eq(n, 0);
+
+    hk_task *b = make_task("c1", NULL);
+    uint64_t start = hk_now_ms();
+    cr_assert_eq(hk_store_task_create(s, b, &err), HK_OK);
+    cr_assert_eq(hk_store_task_delete(s, a->id, &err), HK_OK);
+    bool seen = false;
+    while (!seen && hk_now_ms() - start < 2000) {
+        hk_store_snapshot *now = hk_store_cache_acquire(cache);
+        tasks = hk_store_snapshot_flow(now, "c1", &n);
+        seen = n == 1 && strcmp(tasks[0]->id, b->id) == 0;
+        hk_store_snapshot_release(now);
+        usleep(20000);
+    }
+    cr_assert(seen, "the cache saw the change within 2 s");
+    /* the old snapshot is still intact for whoever holds it */
+    tasks = hk_store_snapshot_flow(snap, "c1", &n);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(tasks[0]->id, a->id);
+    hk_store_snapshot_release(snap);
+    hk_store_cache_destroy(cache);
+    hk_task_destroy(a);
+    hk_task_destroy(b);
+    hk_store_close(s);
+}
+
+Test(store, unreadable_task_is_skipped_and_counted)
+{
+    redisContext *rc = raw_redis();
+    freeReplyObject(redisCommand(rc, "SET %swebhook:wh_broken {nope", prefix));
+    freeReplyObject(redisCommand(rc, "SET %swebhook:wh_bad {\"id\":\"wh_bad\",\"flowId\":\"9\","
+                                     "\"url\":\"ftp://x\"}", prefix));
+    redisFree(rc);
+    hk_store *s;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK);
+    hk_task *ok = make_task("9", NULL);
+    cr_assert_eq(hk_store_task_create(s, ok, &err), HK_OK);
+    uint64_t errors = hk_metric_get(HK_M_STORE_RELOAD_ERRORS);
+    hk_store_cache *cache;
+    cr_assert_eq(hk_store_cache_create(&cfg, 200, 60000, &cache, &err), HK_OK, "%s", err.msg);
+    hk_store_snapshot *snap = hk_store_cache_acquire(cache);
+    size_t n;
+    hk_store_snapshot_flow(snap, "9", &n);
+    cr_assert_eq(n, 1);
+    cr_assert_eq(hk_store_snapshot_size(snap), 1);
+    cr_assert_eq(hk_metric_get(HK_M_STORE_RELOAD_ERRORS), errors + 2);
+    hk_store_snapshot_release(snap);
+    hk_store_cache_destroy(cache);
+    hk_task_destroy(ok);
+    hk_store_close(s);
+}
+
+Test(store, history_newest_first_capped_and_expiring)
+{
+    hk_store_history *h;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_history_create(&cfg, 1000, &h, &err), HK_OK, "%s", err.msg);
+    for (int i = 1; i <= HK_STORE_HISTORY_CAP + 5; i++) {
+        char rec[64];
+        snprintf(rec, sizeof rec, "{\"attempt\":%d}", i);
+        hk_store_history_add(h, "job-77", rec);
+    }
+    hk_store_history_destroy(h); /* flushes */
+    hk_store *s;
+    cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK);
+    cJSON *arr;
+    cr_assert_eq(hk_store_history_get(s, "job-77", &arr, &err), HK_OK);
+    cr_assert_eq(cJSON_GetArraySize(arr), HK_STORE_HISTORY_CAP);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "attempt")->valueint,
+                 HK_STORE_HISTORY_CAP + 5, "newest first");
+    cJSON_Delete(arr);
+    hk_store_close(s);
+    redisContext *rc = raw_redis();
+    redisReply *r = redisCommand(rc, "TTL %sjob:job-77:deliveries", prefix);
+    cr_assert_gt(r->integer, 0);
+    cr_assert_leq(r->integer, 7 * 24 * 3600);
+    freeReplyObject(r);
+    redisFree(rc);
+}
+
+Test(store, errors_name_the_url_and_hide_the_password)
+{
+    hk_store *s = NULL;
+    hk_error err = {0};
+    hk_store_config bad = cfg;
+    bad.url = "redis://:hunter2pass@127.0.0.1:1/0";
+    cr_assert_eq(hk_store_open(&bad, &s, &err), HK_ERR);
+    cr_assert_str_eq(err.field, "HOOKD_REDIS_URL");
+    cr_assert(strstr(err.msg, "hunter2pass") == NULL, "%s", err.msg);
+    bad.url = "http://127.0.0.1:6379";
+    cr_assert_eq(hk_store_open(&bad, &s, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "HOOKD_REDIS_URL");
+    /* a wrong password against a server without one still never echoes it */
+    bad = cfg;
+    bad.password = "hunter3pass";
+    int rc = hk_store_open(&bad, &s, &err);
+    if (rc == HK_OK)
+        hk_store_close(s);
+    else
+        cr_assert(strstr(err.msg, "hunter3pass") == NULL, "%s", err.msg);
+}
