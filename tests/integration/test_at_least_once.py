@@ -1,0 +1,44 @@
+"""At least once: SIGKILL the worker in the middle of 5,000 events, start another with the same
+group, and every event's delivery arrives at least once (checked by X-Webhook-Id)."""
+import signal
+import time
+
+from conftest import committed_lag, delivery_id
+
+N = 5000
+
+
+def test_sigkill_mid_stream_loses_nothing(env, receiver, worker_factory, stack):
+    flow = f"alo-{env.tag}"
+    task_id = env.create_task({"flowId": flow, "url": receiver.url("/alo"), "body": "$jobId"})
+    first = worker_factory(env.topic, env.group, env.prefix, {"HOOKD_LOG_LEVEL": "info"})
+    event_ids = [f"alo-{env.tag}-{i}" for i in range(N)]
+    env.publish_many({"eventId": e, "jobId": str(i), "jobStatus": "Complete", "flowId": flow}
+                     for i, e in enumerate(event_ids))
+    deadline = time.time() + 60
+    while len(receiver.matching("/alo")) < 1000 and time.time() < deadline:
+        time.sleep(0.01)
+    received_before_kill = len(receiver.matching("/alo"))
+    assert received_before_kill >= 1000, "the first worker delivered too little to test a kill"
+    first.proc.send_signal(signal.SIGKILL)
+    first.proc.wait(10)
+    killed_at = len(receiver.matching("/alo"))
+    print(f"killed after {killed_at} of {N} deliveries")
+
+    second = worker_factory(env.topic, env.group, env.prefix, {"HOOKD_LOG_LEVEL": "info"})
+    expected = {delivery_id(e, task_id) for e in event_ids}
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        seen = {r["headers"]["x-webhook-id"] for r in receiver.matching("/alo")}
+        if expected <= seen:
+            break
+        time.sleep(0.5)
+    seen_list = [r["headers"]["x-webhook-id"] for r in receiver.matching("/alo")]
+    missing = expected - set(seen_list)
+    assert not missing, f"{len(missing)} of {N} events never delivered"
+    duplicates = len(seen_list) - len(set(seen_list))
+    print(f"{N} events delivered at least once; {duplicates} duplicates after the kill")
+    assert killed_at < N, "the kill happened mid-stream"
+    # A graceful stop commits everything delivered: nothing left to redeliver.
+    assert second.stop() == 0
+    assert committed_lag(stack, env.topic, env.group) == 0
