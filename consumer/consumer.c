@@ -19,6 +19,10 @@
 
 #define BATCH_MAX 256       /* messages handled per loop turn before yielding to other fds */
 #define STORE_INTERVAL_MS 100
+/* Back-pressure first just stops taking messages from librdkafka's prefetch queue, which costs
+ * nothing to undo. A pause that lasts longer becomes a real partition pause, so the loop can
+ * poll again (rebalances arrive on the same queue) without taking messages. */
+#define HARD_PAUSE_AFTER_MS 5000
 
 typedef struct slot {
     char *topic;
@@ -40,7 +44,9 @@ struct hk_consumer {
     void *arg;
     slot *slots;
     size_t slots_len;
-    bool paused;
+    bool paused;      /* back-pressure: not taking messages */
+    bool hard_paused; /* ... and the partitions are paused in librdkafka */
+    uint64_t paused_since;
     bool stopped;
     bool closing;
 };
@@ -158,7 +164,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         HK_INFO("kafka.assign", "assigned %d partitions", parts->cnt);
         rd_kafka_assign(rk, parts);
-        if (c->paused || c->stopped)
+        if (c->hard_paused || c->stopped)
             rd_kafka_pause_partitions(rk, parts);
     } else {
         HK_INFO("kafka.revoke", "revoking %d partitions (%s)", parts->cnt, rd_kafka_err2name(err));
@@ -187,8 +193,18 @@ static void handle_message(hk_consumer *c, rd_kafka_message_t *rkm)
     c->on_message(c, ref, topic, rkm->partition, rkm->offset, rkm->payload, rkm->len, c->arg);
 }
 
+static void pause_all(hk_consumer *c, bool pause);
+
 static void drain(hk_consumer *c)
 {
+    if (c->paused && !c->hard_paused) {
+        if (hk_now_ms() - c->paused_since < HARD_PAUSE_AFTER_MS)
+            return; /* messages wait in the prefetch queue; the poll timer looks again */
+        HK_INFO("kafka.backpressure", "deliveries still saturated after %d ms: pausing "
+                "partitions", HARD_PAUSE_AFTER_MS);
+        c->hard_paused = true;
+        pause_all(c, true);
+    }
     for (int i = 0; i < BATCH_MAX; i++) {
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(c->rk, 0);
         if (!rkm)
@@ -380,8 +396,16 @@ void hk_consumer_set_paused(hk_consumer *c, bool paused)
     if (c->paused == paused || c->stopped)
         return;
     c->paused = paused;
-    HK_DEBUG("kafka.backpressure", "%s fetching", paused ? "pausing" : "resuming");
-    pause_all(c, paused);
+    HK_DEBUG("kafka.backpressure", "%s taking messages", paused ? "stopped" : "resumed");
+    if (paused) {
+        c->paused_since = hk_now_ms();
+        return;
+    }
+    if (c->hard_paused) {
+        c->hard_paused = false;
+        pause_all(c, false);
+    }
+    hk_timer_start(c->poll_timer, 0);
 }
 
 void hk_consumer_stop_fetching(hk_consumer *c)

@@ -527,9 +527,11 @@ int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
     curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
     curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
-    /* Keep enough idle connections to reuse one per in-flight slot. */
+    /* Keep enough idle connections to reuse one per in-flight slot. The per-host cap is ours
+     * (the host queues above); curl's CURLMOPT_MAX_HOST_CONNECTIONS is deliberately not set:
+     * in 7.88 a transfer parked waiting for a host connection is only woken when another
+     * transfer ends, so a host whose every transfer is parked stalls for good. */
     curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)e->cfg.max_inflight);
-    curl_multi_setopt(e->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)e->cfg.max_inflight_per_host);
     *out = e;
     return HK_OK;
 error:
