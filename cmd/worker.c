@@ -68,7 +68,7 @@ typedef struct attempt {
     const hk_task *task; /* borrowed from job->snap */
     char delivery_id[32];
     int number;
-    cJSON *outcomes; /* every attempt's outcome, for the dead letter */
+    hk_buf outcomes; /* every attempt's outcome as a JSON array, for the dead letter */
 } attempt;
 
 /* ----------------------------------------------------------------------------- helpers --- */
@@ -189,48 +189,56 @@ static void on_outcome_ack(int err, const char *errstr, void *arg)
     }
 }
 
-static cJSON *outcome_record(const attempt *a, const hk_delivery_result *res)
+/* Writes one attempt's outcome as JSON text. This runs once per delivery, so it formats
+ * straight into a buffer rather than building a cJSON tree. */
+static void outcome_json(hk_buf *b, const attempt *a, const hk_delivery_result *res)
 {
     const hk_event *ev = a->job->ev;
     char ts[32];
     hk_format_time(hk_wall_ms(), ts);
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "deliveryId", a->delivery_id);
-    cJSON_AddStringToObject(o, "webhookId", a->task->id);
-    cJSON_AddStringToObject(o, "flowId", ev->flow_id);
-    cJSON_AddStringToObject(o, "jobId", ev->job_id);
-    cJSON_AddStringToObject(o, "eventId", ev->event_id);
-    cJSON_AddNumberToObject(o, "attempt", a->number);
-    cJSON_AddStringToObject(o, "status", res->status == HK_DELIVERY_OK ? "delivered" : "failed");
+    static const char *const keys[] = {"{\"deliveryId\":\"", "\",\"webhookId\":\"",
+                                       "\",\"flowId\":\"", "\",\"jobId\":\"",
+                                       "\",\"eventId\":\""};
+    const char *values[] = {a->delivery_id, a->task->id, ev->flow_id, ev->job_id, ev->event_id};
+    for (size_t i = 0; i < 5; i++) {
+        hk_buf_puts(b, keys[i]);
+        hk_buf_json_escape(b, values[i], strlen(values[i]));
+    }
+    hk_buf_printf(b, "\",\"attempt\":%d,\"status\":\"%s\",\"statusCode\":", a->number,
+                  res->status == HK_DELIVERY_OK ? "delivered" : "failed");
     if (res->http_status)
-        cJSON_AddNumberToObject(o, "statusCode", (double)res->http_status);
+        hk_buf_printf(b, "%ld", res->http_status);
     else
-        cJSON_AddNullToObject(o, "statusCode");
-    if (res->error[0])
-        cJSON_AddStringToObject(o, "error", res->error);
-    cJSON_AddNumberToObject(o, "latencyMs", (double)res->latency_ms);
-    cJSON_AddStringToObject(o, "at", ts);
-    return o;
+        hk_buf_puts(b, "null");
+    if (res->error[0]) {
+        hk_buf_puts(b, ",\"error\":\"");
+        hk_buf_json_escape(b, res->error, strlen(res->error));
+        hk_buf_puts(b, "\"");
+    }
+    hk_buf_printf(b, ",\"latencyMs\":%llu,\"at\":\"%s\"}", (unsigned long long)res->latency_ms,
+                  ts);
 }
 
 static void record_outcome(worker *w, attempt *a, const hk_delivery_result *res)
 {
-    cJSON *o = outcome_record(a, res);
-    char *text = cJSON_PrintUnformatted(o);
+    hk_buf text = {0};
+    outcome_json(&text, a, res);
     const char *job_id = a->job->ev->job_id;
-    hk_producer_send(w->producer, HK_TOPIC_DELIVERIES, job_id, strlen(job_id), text, strlen(text),
+    hk_producer_send(w->producer, HK_TOPIC_DELIVERIES, job_id, strlen(job_id), text.data, text.len,
                      on_outcome_ack, NULL);
     if (w->history)
-        hk_store_history_add(w->history, job_id, text);
-    free(text);
-    cJSON_AddItemToArray(a->outcomes, o);
+        hk_store_history_add(w->history, job_id, text.data);
+    /* Kept for a dead letter, which carries every attempt's outcome. */
+    hk_buf_puts(&a->outcomes, a->outcomes.len ? "," : "[");
+    hk_buf_append(&a->outcomes, text.data, text.len);
+    hk_buf_free(&text);
 }
 
 static void attempt_finished(void *arg)
 {
     attempt *a = arg;
     job *j = a->job;
-    cJSON_Delete(a->outcomes);
+    hk_buf_free(&a->outcomes);
     free(a);
     job_release(j);
 }
@@ -254,8 +262,9 @@ static void dead_letter_attempt(worker *w, attempt *a, const char *reason, const
         cJSON_AddItemToObject(rec, "event", event);
     else
         add_payload(rec, j->raw, j->raw_len);
-    cJSON_AddItemToObject(rec, "outcomes", a->outcomes);
-    a->outcomes = NULL;
+    hk_buf_puts(&a->outcomes, a->outcomes.len ? "]" : "[]");
+    cJSON *outcomes = cJSON_ParseWithLength(a->outcomes.data, a->outcomes.len);
+    cJSON_AddItemToObject(rec, "outcomes", outcomes ? outcomes : cJSON_CreateArray());
     dlq_send_record(w, rec, j->ev->job_id, attempt_finished, a);
 }
 
@@ -327,7 +336,6 @@ static void start_attempt(worker *w, job *j, const hk_task *task)
     a->job = j;
     a->task = task;
     a->number = 1;
-    a->outcomes = cJSON_CreateArray();
     hk_delivery_id(j->ev->event_id, task->id, a->delivery_id);
     hk_request_params p = {
         .task = task,

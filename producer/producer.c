@@ -110,6 +110,10 @@ int hk_producer_create(hk_loop *loop, const hk_kv *kafka, size_t kafka_len, hk_p
     p->loop = loop;
     p->pipefd[0] = p->pipefd[1] = -1;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    /* Defaults a user may override: outcomes come in bursts (a fan-out finishes together), so
+     * batching them costs little latency and saves the broker most of its requests. */
+    rd_kafka_conf_set(conf, "linger.ms", "20", NULL, 0);
+    rd_kafka_conf_set(conf, "compression.codec", "lz4", NULL, 0);
     for (size_t i = 0; i < kafka_len; i++) {
         if (is_consumer_only(kafka[i].key))
             continue;
@@ -130,7 +134,6 @@ int hk_producer_create(hk_loop *loop, const hk_kv *kafka, size_t kafka_len, hk_p
             goto error;
         }
     }
-    rd_kafka_conf_set(conf, "linger.ms", "5", NULL, 0);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_error_cb(conf, on_error);

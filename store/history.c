@@ -39,7 +39,9 @@ static void record_free(record *r)
     free(r);
 }
 
-/* Writes a batch; on failure the batch is dropped (counted) and the connection reset. */
+/* Writes a batch; on failure the batch is dropped (counted) and the connection reset. A job's
+ * records in one batch (a fan-out finishes together) share one variadic LPUSH, one LTRIM and one
+ * EXPIRE, in arrival order, so the newest ends up first. */
 static void write_batch(hk_store_history *h, record *batch)
 {
     size_t n = 0;
@@ -55,13 +57,36 @@ static void write_batch(hk_store_history *h, record *batch)
         hk_metric_add(HK_M_HISTORY_DROPPED, n);
         return;
     }
-    for (record *r = batch; r; r = r->next) {
-        redisAppendCommand(h->rc, "LPUSH %s %s", r->key, r->json);
+    const char **argv = hk_xcalloc(n + 2, sizeof *argv);
+    size_t *argvlen = hk_xcalloc(n + 2, sizeof *argvlen);
+    bool *done = hk_xcalloc(n, sizeof *done);
+    size_t commands = 0, i = 0;
+    for (record *r = batch; r; r = r->next, i++) {
+        if (done[i])
+            continue;
+        int argc = 2;
+        argv[0] = "LPUSH";
+        argvlen[0] = 5;
+        argv[1] = r->key;
+        argvlen[1] = strlen(r->key);
+        size_t j = i;
+        for (record *q = r; q; q = q->next, j++) {
+            if (done[j] || strcmp(q->key, r->key) != 0)
+                continue;
+            done[j] = true;
+            argv[argc] = q->json;
+            argvlen[argc++] = strlen(q->json);
+        }
+        redisAppendCommandArgv(h->rc, argc, argv, argvlen);
         redisAppendCommand(h->rc, "LTRIM %s 0 %d", r->key, HK_STORE_HISTORY_CAP - 1);
         redisAppendCommand(h->rc, "EXPIRE %s %d", r->key, HK_STORE_HISTORY_TTL_S);
+        commands += 3;
     }
+    free(argv);
+    free(argvlen);
+    free(done);
     bool ok = true;
-    for (size_t i = 0; i < 3 * n; i++) {
+    for (size_t c = 0; c < commands; c++) {
         redisReply *reply = NULL;
         if (redisGetReply(h->rc, (void **)&reply) != REDIS_OK) {
             ok = false;
