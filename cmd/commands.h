@@ -16,6 +16,9 @@ int hk_cmd_listen(int argc, char **argv, const hk_config *cfg);
 int hk_cmd_publish(int argc, char **argv, const hk_config *cfg);
 int hk_cmd_verify(int argc, char **argv, const hk_config *cfg);
 
+/* Reads a whole file ("-": standard input) into out. HK_ERR when it cannot be opened. */
+int hk_cmd_read_file(const char *path, hk_buf *out);
+
 /* Signature verification shared by `verify` and `listen`. Header values are borrowed and may
  * be NULL when absent. */
 typedef struct hk_verify_input {

@@ -72,7 +72,7 @@ static void print_json(cJSON *json)
     free(text);
 }
 
-static int read_file(const char *path, hk_buf *out)
+int hk_cmd_read_file(const char *path, hk_buf *out)
 {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
     if (!f)
@@ -106,7 +106,7 @@ static int open_store(const hk_config *cfg, hk_store **store)
 static int load_task(const char *file, const char *id, hk_task **task)
 {
     hk_buf text = {0};
-    if (read_file(file, &text) != HK_OK) {
+    if (hk_cmd_read_file(file, &text) != HK_OK) {
         fprintf(stderr, "hookctl: --file: cannot read %s\n", file);
         return 2;
     }

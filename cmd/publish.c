@@ -65,18 +65,11 @@ int hk_cmd_publish(int argc, char **argv, const hk_config *cfg)
         fprintf(stderr, "hookctl: --file: required\n");
         return 2;
     }
-    FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
-    if (!f) {
+    hk_buf text = {0};
+    if (hk_cmd_read_file(file, &text) != HK_OK) {
         fprintf(stderr, "hookctl: --file: cannot open %s\n", file);
         return 2;
     }
-    hk_buf text = {0};
-    char chunk[65536];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-        hk_buf_append(&text, chunk, r);
-    if (f != stdin)
-        fclose(f);
 
     int status = 1;
     hk_event *ev = NULL;

@@ -120,22 +120,6 @@ bool hk_verify(const hk_verify_input *in, char *detail, size_t n)
     return false;
 }
 
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
-        return NULL;
-    hk_buf b = {0};
-    char chunk[65536];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-        hk_buf_append(&b, chunk, r);
-    if (f != stdin)
-        fclose(f);
-    *len = b.len;
-    return hk_buf_take(&b);
-}
-
 static void verify_usage(FILE *out)
 {
     fprintf(out,
@@ -217,12 +201,13 @@ int hk_cmd_verify(int argc, char **argv, const hk_config *cfg)
         return 2;
     }
     if (body_file) {
-        body = read_file(body_file, &in.body_len);
-        if (!body) {
+        hk_buf text = {0};
+        if (hk_cmd_read_file(body_file, &text) != HK_OK) {
             fprintf(stderr, "hookctl: --body-file: cannot read %s\n", body_file);
             return 2;
         }
-        in.body = body;
+        in.body_len = text.len;
+        in.body = body = hk_buf_take(&text);
     }
     in.method = method ? method : (in.url && !body_file ? "GET" : "POST");
     char detail[256];
