@@ -299,3 +299,62 @@ Test(engine, response_capture_is_capped_and_connections_reused)
                  client_ports_len);
     engine_stop();
 }
+
+/* validateSsl: a self-signed certificate fails with verification on and passes with it off. */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    hk_buf b = {0};
+    char chunk[4096];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
+        hk_buf_append(&b, chunk, r);
+    fclose(f);
+    return hk_buf_take(&b);
+}
+
+Test(engine, validate_ssl_is_honoured)
+{
+    char dir[] = "/tmp/hk-tls-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char cmd[512];
+    snprintf(cmd, sizeof cmd,
+             "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 "
+             "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1", dir, dir);
+    cr_assert_eq(system(cmd), 0, "openssl made a self-signed certificate");
+    char kpath[64], cpath[64];
+    snprintf(kpath, sizeof kpath, "%s/key.pem", dir);
+    snprintf(cpath, sizeof cpath, "%s/cert.pem", dir);
+    char *key = slurp(kpath), *cert = slurp(cpath);
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    struct MHD_Daemon *tls = MHD_start_daemon(
+        MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, NULL,
+        MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT,
+        cert, MHD_OPTION_END);
+    cr_assert_not_null(tls, "libmicrohttpd has TLS");
+    uint16_t port = MHD_get_daemon_info(tls, MHD_DAEMON_INFO_BIND_PORT)->port;
+    engine_start(4, 4, "127.0.0.0/8");
+    for (int i = 0; i < 2; i++) {
+        hk_request *req = request("/ok", 5000);
+        free(req->url);
+        char url[128];
+        snprintf(url, sizeof url, "https://127.0.0.1:%u/ok", port);
+        req->url = hk_strdup(url);
+        req->validate_ssl = i == 0;
+        hk_delivery_submit(engine, req, on_done, (void *)(intptr_t)i);
+    }
+    run_until(2, 10000);
+    cr_assert_eq(results.status[0], HK_DELIVERY_RETRY, "verification on: refused");
+    cr_assert(strstr(results.error[0], "certificate") || strstr(results.error[0], "SSL"), "%s",
+              results.error[0]);
+    cr_assert_eq(results.status[1], HK_DELIVERY_OK, "verification off: delivered (%s)",
+                 results.error[1]);
+    engine_stop();
+    MHD_stop_daemon(tls);
+    free(key);
+    free(cert);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    cr_assert_eq(system(cmd), 0);
+}
