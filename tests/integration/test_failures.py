@@ -1,6 +1,7 @@
 """What goes wrong is recorded and dead-lettered, never lost and never blocking: poison events,
 receivers that fail or hang, addresses the SSRF guard refuses, and a change to a task in
 Redis taking effect within 2 seconds."""
+import base64
 import json
 import time
 
@@ -15,6 +16,7 @@ def test_poison_events_go_to_the_dlq_and_good_events_around_them_are_delivered(
     # One partition for all, so the good events sit on either side of the poison.
     env.publish({"jobId": "good-1", "jobStatus": "Complete", "flowId": flow}, key=b"k")
     env.publish(b"not json", key=b"k")
+    env.publish(b"\xff\xfe binary \x00 garbage", key=b"k")
     env.publish(json.dumps({"jobStatus": "Complete", "flowId": flow}).encode(), key=b"k")
     env.publish(b'{"jobId":"big","jobStatus":"Complete","flowId":"x","pad":"'
                 + b"x" * (1024 * 1024) + b'"}', key=b"k")
@@ -22,14 +24,17 @@ def test_poison_events_go_to_the_dlq_and_good_events_around_them_are_delivered(
     got = receiver.wait_for("/good", 2)
     assert sorted(r["body"] for r in got) == [b"good-1", b"good-2"]
     dead = read_topic(stack, "hookd.dlq",
-                      lambda r: r.get("kind") == "poison" and r.get("topic") == env.topic, 3)
+                      lambda r: r.get("kind") == "poison" and r.get("topic") == env.topic, 4)
     reasons = sorted(r["reason"] for r in dead)
-    assert len(dead) == 3, reasons
+    assert len(dead) == 4, reasons
     assert any("not valid JSON" in r for r in reasons), reasons
     assert any(r.startswith("jobId: required") for r in reasons), reasons
     assert any("1 MiB" in r for r in reasons), reasons
     for r in dead:
         assert isinstance(r["partition"], int) and isinstance(r["offset"], int)
+    binary = next(r for r in dead if r.get("payloadBase64"))
+    assert base64.b64decode(binary["payloadBase64"]) == b"\xff\xfe binary \x00 garbage"
+    assert next(r for r in dead if r.get("payload") == "not json")
     big = next(r for r in dead if "1 MiB" in r["reason"])
     assert big["payloadTruncated"] is True and big["payloadBytes"] > 1024 * 1024
     assert worker.proc.poll() is None, "the worker survived"
