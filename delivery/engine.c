@@ -56,6 +56,7 @@ struct hk_delivery_engine {
     CURLM *multi;
     hk_timer *curl_timer;
     hk_timer *deferred_timer;
+    hk_timer *kick_timer;
     hk_delivery_config cfg;
     size_t pending;
     size_t inflight;
@@ -490,6 +491,16 @@ static void on_curl_timeout(hk_loop *loop, void *arg)
     check_multi_info(e);
 }
 
+/* A once-a-second nudge while transfers run: should curl ever leave a transfer without a timer
+ * or a socket to wait on, its timeout still fires instead of the slot being lost forever. */
+static void on_kick(hk_loop *loop, void *arg)
+{
+    hk_delivery_engine *e = arg;
+    if (e->inflight)
+        on_curl_timeout(loop, e);
+    hk_timer_start(e->kick_timer, 1000);
+}
+
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
@@ -523,6 +534,8 @@ int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery
         goto error;
     e->curl_timer = hk_timer_create(loop, on_curl_timeout, e);
     e->deferred_timer = hk_timer_create(loop, on_deferred, e);
+    e->kick_timer = hk_timer_create(loop, on_kick, e);
+    hk_timer_start(e->kick_timer, 1000);
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
     curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -578,6 +591,7 @@ void hk_delivery_destroy(hk_delivery_engine *e)
         curl_multi_cleanup(e->multi);
     hk_timer_destroy(e->curl_timer);
     hk_timer_destroy(e->deferred_timer);
+    hk_timer_destroy(e->kick_timer);
     free(e);
 }
 
