@@ -74,8 +74,9 @@ void hk_consumer_destroy(hk_consumer *c);
 void hk_consumer_hold(hk_consumer *c, hk_msg_ref ref, int n);
 void hk_consumer_release(hk_consumer *c, hk_msg_ref ref);
 
-/* Stops (true) or restarts (false) fetching on every assigned partition: back-pressure while
- * the delivery queue is full. The group membership stays alive. */
+/* Back-pressure while the delivery queue is full: true stops handing out messages (they wait in
+ * librdkafka's prefetch queue; after 5 s the partitions are paused in librdkafka too, so
+ * rebalances are still served); false resumes at once. The group membership stays alive. */
 void hk_consumer_set_paused(hk_consumer *c, bool paused);
 
 /* Stops taking new messages (shutdown starts); already consumed work may still finish. */
