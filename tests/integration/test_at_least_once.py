@@ -26,6 +26,8 @@ def test_sigkill_mid_stream_loses_nothing(env, receiver, worker_factory, stack):
     print(f"killed after {killed_at} of {N} deliveries")
 
     second = worker_factory(env.topic, env.group, env.prefix, {"HOOKD_LOG_LEVEL": "info"})
+    at_join = len({r["headers"]["x-webhook-id"] for r in receiver.matching("/reb")})
+    assert at_join < len(event_ids), "the second worker joined mid-stream"
     expected = {delivery_id(e, task_id) for e in event_ids}
     deadline = time.time() + 120
     while time.time() < deadline:
@@ -41,4 +43,33 @@ def test_sigkill_mid_stream_loses_nothing(env, receiver, worker_factory, stack):
     assert killed_at < N, "the kill happened mid-stream"
     # A graceful stop commits everything delivered: nothing left to redeliver.
     assert second.stop() == 0
+    assert committed_lag(stack, env.topic, env.group) == 0
+
+
+def test_a_second_worker_joining_mid_stream_loses_nothing(env, receiver, worker_factory, stack):
+    flow = f"reb-{env.tag}"
+    task_id = env.create_task({"flowId": flow, "url": receiver.url("/reb"), "body": "$jobId"})
+    receiver.delay["/reb"] = 0.05  # ~5 s of work at 32 in flight: the join lands mid-stream
+    first = worker_factory(env.topic, env.group, env.prefix, {"HOOKD_LOG_LEVEL": "info"})
+    event_ids = [f"reb-{env.tag}-{i}" for i in range(3000)]
+    env.publish_many({"eventId": e, "jobId": str(i), "jobStatus": "Complete", "flowId": flow}
+                     for i, e in enumerate(event_ids))
+    deadline = time.time() + 60
+    while len(receiver.matching("/reb")) < 300 and time.time() < deadline:
+        time.sleep(0.01)
+    second = worker_factory(env.topic, env.group, env.prefix, {"HOOKD_LOG_LEVEL": "info"})
+    at_join = len({r["headers"]["x-webhook-id"] for r in receiver.matching("/reb")})
+    assert at_join < len(event_ids), "the second worker joined mid-stream"
+    expected = {delivery_id(e, task_id) for e in event_ids}
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if expected <= {r["headers"]["x-webhook-id"] for r in receiver.matching("/reb")}:
+            break
+        time.sleep(0.5)
+    seen = {r["headers"]["x-webhook-id"] for r in receiver.matching("/reb")}
+    assert not expected - seen, f"{len(expected - seen)} events never delivered"
+    revoked = [line for line in first.lines() if '"event":"kafka.revoke"' in line]
+    assert revoked, "the first worker gave partitions up"
+    assert any('"event":"kafka.assign"' in line for line in second.lines())
+    assert first.stop() == 0 and second.stop() == 0
     assert committed_lag(stack, env.topic, env.group) == 0
