@@ -349,7 +349,14 @@ static bool start_transfer(hk_delivery_engine *e, transfer *t)
     if (!easy)
         return false;
     for (size_t i = 0; i < req->headers_len; i++) {
-        hk_buf line = {0};
+        char small[512];
+        int n = snprintf(small, sizeof small, "%s: %s", req->headers[i].key,
+                         req->headers[i].value);
+        if (n >= 0 && (size_t)n < sizeof small) {
+            t->headers = curl_slist_append(t->headers, small);
+            continue;
+        }
+        hk_buf line = {0}; /* a long header (a big token): rare */
         hk_buf_printf(&line, "%s: %s", req->headers[i].key, req->headers[i].value);
         t->headers = curl_slist_append(t->headers, line.data);
         hk_buf_free(&line);
