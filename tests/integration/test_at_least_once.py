@@ -8,6 +8,16 @@ from conftest import committed_lag, delivery_id
 N = 5000
 
 
+def wait_until_delivered(receiver, path, expected, timeout=120):
+    """The X-Webhook-Ids seen on path once every expected one arrived (or the timeout)."""
+    deadline = time.time() + timeout
+    while True:
+        seen = {r["headers"]["x-webhook-id"] for r in receiver.matching(path)}
+        if expected <= seen or time.time() >= deadline:
+            return seen
+        time.sleep(0.5)
+
+
 def test_sigkill_mid_stream_loses_nothing(env, receiver, worker_factory, stack):
     flow = f"alo-{env.tag}"
     task_id = env.create_task({"flowId": flow, "url": receiver.url("/alo"), "body": "$jobId"})
@@ -26,15 +36,8 @@ def test_sigkill_mid_stream_loses_nothing(env, receiver, worker_factory, stack):
     print(f"killed after {killed_at} of {N} deliveries")
 
     second = worker_factory(env.topic, env.group, env.prefix, {"HOOKD_LOG_LEVEL": "info"})
-    at_join = len({r["headers"]["x-webhook-id"] for r in receiver.matching("/reb")})
-    assert at_join < len(event_ids), "the second worker joined mid-stream"
     expected = {delivery_id(e, task_id) for e in event_ids}
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        seen = {r["headers"]["x-webhook-id"] for r in receiver.matching("/alo")}
-        if expected <= seen:
-            break
-        time.sleep(0.5)
+    wait_until_delivered(receiver, "/alo", expected)
     seen_list = [r["headers"]["x-webhook-id"] for r in receiver.matching("/alo")]
     missing = expected - set(seen_list)
     assert not missing, f"{len(missing)} of {N} events never delivered"
@@ -61,12 +64,7 @@ def test_a_second_worker_joining_mid_stream_loses_nothing(env, receiver, worker_
     at_join = len({r["headers"]["x-webhook-id"] for r in receiver.matching("/reb")})
     assert at_join < len(event_ids), "the second worker joined mid-stream"
     expected = {delivery_id(e, task_id) for e in event_ids}
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if expected <= {r["headers"]["x-webhook-id"] for r in receiver.matching("/reb")}:
-            break
-        time.sleep(0.5)
-    seen = {r["headers"]["x-webhook-id"] for r in receiver.matching("/reb")}
+    seen = wait_until_delivered(receiver, "/reb", expected)
     assert not expected - seen, f"{len(expected - seen)} events never delivered"
     revoked = [line for line in first.lines() if '"event":"kafka.revoke"' in line]
     assert revoked, "the first worker gave partitions up"
