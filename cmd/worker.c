@@ -305,6 +305,12 @@ static void on_delivery_done(const hk_delivery_result *res, void *arg)
     attempt *a = arg;
     worker *w = a->job->w;
     switch (res->status) {
+    case HK_DELIVERY_CANCELLED:
+        /* Never sent, and its partition is another worker's now: no attempt to record. */
+        hk_metric_add(HK_M_DELIVERIES_CANCELLED, 1);
+        attempt_finished(a);
+        update_backpressure(w);
+        return;
     case HK_DELIVERY_OK:
         hk_metric_add(HK_M_DELIVERIES_OK, 1);
         break;
@@ -431,11 +437,31 @@ static void on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_
     update_backpressure(w);
 }
 
+static bool attempt_still_owned(void *arg, void *ctx)
+{
+    const attempt *a = arg;
+    const worker *w = ctx;
+    return hk_consumer_owns(w->consumer, a->job->ref);
+}
+
+/* Partitions moved to another worker, which redelivers their unfinished events from the last
+ * commit: sending what has not started yet would only make duplicates. */
+static void on_partitions_moved(hk_consumer *c, void *arg)
+{
+    (void)c;
+    worker *w = arg;
+    size_t n = hk_delivery_cancel_waiting(w->engine, attempt_still_owned, w);
+    if (n)
+        HK_INFO("kafka.moved", "gave up %zu deliveries not yet started; the partitions' new owner "
+                "redelivers them", n);
+}
+
 /* ---------------------------------------------------------------------------- shutdown --- */
 
 static bool drained(worker *w)
 {
-    return w->jobs_alive == 0 && hk_delivery_pending(w->engine) == 0;
+    return w->jobs_alive == 0 && hk_delivery_pending(w->engine) == 0 &&
+           hk_consumer_settled(w->consumer);
 }
 
 static void finish_drain(worker *w)
@@ -541,6 +567,7 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
         .topics = cfg->topics,
         .topics_len = cfg->topics_len,
         .on_message = on_message,
+        .on_moved = on_partitions_moved,
         .arg = &w,
     };
     if ((rc = hk_consumer_create(w.loop, &ccfg, &w.consumer, err)) != HK_OK) {

@@ -3,11 +3,17 @@
  *
  * enable.auto.offset.store=false: we store offsets ourselves (rd_kafka_offsets_store) only up
  * to each partition's finished prefix, and librdkafka's auto-commit commits what is stored.
- * Every assigned partition has a slot with a generation number; a message's hk_msg_ref carries
- * (slot, generation), so work finishing after its partition was revoked is ignored rather than
- * storing an offset this worker no longer owns. On revoke we store and commit what is finished,
- * synchronously, before giving the partitions up; unfinished messages will be redelivered to
- * the new owner (duplicates, never loss — receivers dedupe on X-Webhook-Id).
+ * Every partition has a slot with a generation number; a message's hk_msg_ref carries
+ * (slot, generation), so work finishing after its partition moved to another member is ignored
+ * rather than storing an offset this worker no longer owns.
+ *
+ * Rebalances are eager (revoke everything, then assign). On revoke we store and commit what is
+ * finished, synchronously, and keep each partition's tracker aside. A partition that the very
+ * next assignment gives back was owned by nobody in between, so its work in progress is adopted
+ * again and consuming resumes after the last message taken, instead of redelivering everything
+ * unfinished. A partition that went elsewhere is dropped: its unfinished messages are
+ * redelivered by the new owner (duplicates, never loss; receivers dedupe on X-Webhook-Id), and
+ * on_moved tells the handler it may abandon work that has not started.
  */
 #include "hk_consumer.h"
 
@@ -29,7 +35,8 @@ typedef struct slot {
     int32_t partition;
     uint32_t gen;
     bool assigned;
-    bool dirty; /* commit point may have moved since the last store */
+    bool retained; /* revoked; kept in case the next assignment gives it back */
+    bool dirty;    /* commit point may have moved since the last store */
     hk_offset_tracker *tracker;
 } slot;
 
@@ -41,6 +48,7 @@ struct hk_consumer {
     hk_timer *poll_timer;
     hk_timer *store_timer;
     hk_consumer_msg_cb on_message;
+    hk_consumer_moved_cb on_moved;
     void *arg;
     slot *slots;
     size_t slots_len;
@@ -87,7 +95,7 @@ static slot *slot_for_ref(hk_consumer *c, hk_msg_ref ref)
     if (ref.slot >= c->slots_len)
         return NULL;
     slot *s = &c->slots[ref.slot];
-    if (!s->assigned || s->gen != ref.gen || !s->tracker)
+    if (!(s->assigned || s->retained) || s->gen != ref.gen || !s->tracker)
         return NULL;
     return s;
 }
@@ -126,26 +134,87 @@ static void on_store_timer(hk_loop *loop, void *arg)
 
 /* -------------------------------------------------------------------------- rebalance --- */
 
+/* Forgets a partition's work: the next owner redelivers whatever is unfinished. */
+static void slot_drop(slot *s, const char *why)
+{
+    size_t left = hk_offset_tracker_unfinished(s->tracker);
+    if (left)
+        HK_INFO("kafka.revoke", "%s[%d] %s with %zu unfinished messages; the next owner "
+                "redelivers them", s->topic, (int)s->partition, why, left);
+    s->assigned = s->retained = false;
+    s->gen++;
+    hk_offset_tracker_destroy(s->tracker);
+    s->tracker = NULL;
+}
+
 static void revoke_partitions(hk_consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
-    store_offsets(c);
-    /* Commit now: after the revoke another member owns these partitions. */
-    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
-    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
-        HK_WARN("kafka.commit", "commit on revoke failed: %s", rd_kafka_err2str(err));
+    /* Lost (session timed out, fenced): another member may already own these partitions, so
+     * neither commit nor keep anything. */
+    bool lost = rd_kafka_assignment_lost(c->rk);
+    if (!lost) {
+        store_offsets(c);
+        /* Commit now: after the revoke another member may own these partitions. */
+        rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, 0);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            HK_WARN("kafka.commit", "commit on revoke failed: %s", rd_kafka_err2str(err));
+    }
+    bool dropped = false;
     for (int i = 0; i < parts->cnt; i++) {
         slot *s = slot_find(c, parts->elems[i].topic, parts->elems[i].partition, NULL);
-        if (!s)
+        if (!s || !s->tracker)
             continue;
-        size_t left = hk_offset_tracker_unfinished(s->tracker);
-        if (left)
-            HK_INFO("kafka.revoke", "%s[%d] revoked with %zu unfinished messages; the next owner "
-                    "redelivers them", s->topic, (int)s->partition, left);
-        s->assigned = false;
-        s->gen++;
-        hk_offset_tracker_destroy(s->tracker);
-        s->tracker = NULL;
+        if (lost || c->closing) {
+            slot_drop(s, lost ? "lost" : "closed");
+            dropped = true;
+        } else {
+            s->assigned = false;
+            s->retained = true;
+        }
     }
+    if (dropped && !c->closing && c->on_moved)
+        c->on_moved(c, c->arg);
+}
+
+static void assign_partitions(hk_consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+    int kept = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        slot *s = slot_get(c, parts->elems[i].topic, parts->elems[i].partition, NULL);
+        if (s->retained && s->tracker) {
+            /* Ours again, with no owner in between: keep the work in progress and resume
+             * after the last message taken. librdkafka forgot what was stored: store again. */
+            int64_t next = hk_offset_tracker_next(s->tracker);
+            if (next >= 0)
+                parts->elems[i].offset = next;
+            hk_offset_tracker_report_again(s->tracker);
+            s->dirty = true;
+            kept++;
+        } else {
+            s->gen++;
+            hk_offset_tracker_destroy(s->tracker);
+            s->tracker = hk_offset_tracker_create();
+            s->dirty = false;
+        }
+        s->retained = false;
+        s->assigned = true;
+    }
+    bool moved = false;
+    for (size_t i = 0; i < c->slots_len; i++) {
+        if (c->slots[i].retained) {
+            slot_drop(&c->slots[i], "moved to another member");
+            moved = true;
+        }
+    }
+    HK_INFO("kafka.assign", "assigned %d partitions (%d kept their work in progress)", parts->cnt,
+            kept);
+    rd_kafka_assign(c->rk, parts);
+    if (c->hard_paused || c->stopped)
+        rd_kafka_pause_partitions(c->rk, parts);
+    if (kept && !hk_timer_active(c->store_timer))
+        hk_timer_start(c->store_timer, STORE_INTERVAL_MS);
+    if (moved && c->on_moved)
+        c->on_moved(c, c->arg);
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -154,18 +223,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     hk_consumer *c = opaque;
     hk_metric_add(HK_M_REBALANCES, 1);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        for (int i = 0; i < parts->cnt; i++) {
-            slot *s = slot_get(c, parts->elems[i].topic, parts->elems[i].partition, NULL);
-            s->gen++;
-            s->assigned = true;
-            s->dirty = false;
-            hk_offset_tracker_destroy(s->tracker);
-            s->tracker = hk_offset_tracker_create();
-        }
-        HK_INFO("kafka.assign", "assigned %d partitions", parts->cnt);
-        rd_kafka_assign(rk, parts);
-        if (c->hard_paused || c->stopped)
-            rd_kafka_pause_partitions(rk, parts);
+        assign_partitions(c, parts);
     } else {
         HK_INFO("kafka.revoke", "revoking %d partitions (%s)", parts->cnt, rd_kafka_err2name(err));
         revoke_partitions(c, parts);
@@ -259,6 +317,7 @@ int hk_consumer_create(hk_loop *loop, const hk_consumer_config *cfg, hk_consumer
     hk_consumer *c = hk_xcalloc(1, sizeof *c);
     c->loop = loop;
     c->on_message = cfg->on_message;
+    c->on_moved = cfg->on_moved;
     c->arg = cfg->arg;
     c->pipefd[0] = c->pipefd[1] = -1;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -374,9 +433,14 @@ void hk_consumer_release(hk_consumer *c, hk_msg_ref ref)
     slot *s = slot_for_ref(c, ref);
     if (!s || !hk_offset_tracker_release(s->tracker, ref.offset))
         return;
-    s->dirty = true;
-    if (!hk_timer_active(c->store_timer))
+    s->dirty = true; /* a retained slot is stored once it is assigned again */
+    if (s->assigned && !hk_timer_active(c->store_timer))
         hk_timer_start(c->store_timer, STORE_INTERVAL_MS);
+}
+
+bool hk_consumer_owns(const hk_consumer *c, hk_msg_ref ref)
+{
+    return slot_for_ref((hk_consumer *)c, ref) != NULL;
 }
 
 static void pause_all(hk_consumer *c, bool pause)
@@ -420,9 +484,17 @@ size_t hk_consumer_unfinished(const hk_consumer *c)
 {
     size_t n = 0;
     for (size_t i = 0; i < c->slots_len; i++)
-        if (c->slots[i].assigned && c->slots[i].tracker)
+        if (c->slots[i].tracker)
             n += hk_offset_tracker_unfinished(c->slots[i].tracker);
     return n;
+}
+
+bool hk_consumer_settled(const hk_consumer *c)
+{
+    for (size_t i = 0; i < c->slots_len; i++)
+        if (c->slots[i].retained)
+            return false;
+    return true;
 }
 
 int hk_consumer_commit(hk_consumer *c, hk_error *err)

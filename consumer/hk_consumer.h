@@ -35,6 +35,11 @@ bool hk_offset_tracker_release(hk_offset_tracker *t, int64_t offset);
  * unfinished offset, or last added + 1 when all finished. -1 when nothing new since the last
  * call (so the caller stores only moves). */
 int64_t hk_offset_tracker_commit_point(hk_offset_tracker *t);
+/* Makes the next commit_point() report the current point even if it did not move (after a
+ * partition is assigned again, what librdkafka had stored for it is gone). */
+void hk_offset_tracker_report_again(hk_offset_tracker *t);
+/* The offset after the last one added (where consuming resumes), or -1 when none was added. */
+int64_t hk_offset_tracker_next(const hk_offset_tracker *t);
 /* Offsets still unfinished. */
 size_t hk_offset_tracker_unfinished(const hk_offset_tracker *t);
 
@@ -57,12 +62,18 @@ typedef void (*hk_consumer_msg_cb)(hk_consumer *c, hk_msg_ref ref, const char *t
                                    int32_t partition, int64_t offset, const void *payload,
                                    size_t len, void *arg);
 
+/* Called on the loop thread after partitions this worker had work on moved to another member
+ * (or the assignment was lost). Work on their messages is now orphaned (hk_consumer_owns() is
+ * false): the new owner redelivers it, so work that has not started may be abandoned. */
+typedef void (*hk_consumer_moved_cb)(hk_consumer *c, void *arg);
+
 typedef struct hk_consumer_config {
     const hk_kv *kafka; /* librdkafka properties; borrowed, copied */
     size_t kafka_len;
     char *const *topics;
     size_t topics_len;
     hk_consumer_msg_cb on_message;
+    hk_consumer_moved_cb on_moved; /* may be NULL */
     void *arg;
 } hk_consumer_config;
 
@@ -73,6 +84,9 @@ void hk_consumer_destroy(hk_consumer *c);
 
 void hk_consumer_hold(hk_consumer *c, hk_msg_ref ref, int n);
 void hk_consumer_release(hk_consumer *c, hk_msg_ref ref);
+/* True while the message's partition is still this worker's (or revoked and possibly coming
+ * back in the assignment under way): its work still counts towards the committed offset. */
+bool hk_consumer_owns(const hk_consumer *c, hk_msg_ref ref);
 
 /* Back-pressure while the delivery queue is full: true stops handing out messages (they wait in
  * librdkafka's prefetch queue; after 5 s the partitions are paused in librdkafka too, so
@@ -83,6 +97,9 @@ void hk_consumer_set_paused(hk_consumer *c, bool paused);
 void hk_consumer_stop_fetching(hk_consumer *c);
 /* Messages consumed whose work has not all finished, across partitions. */
 size_t hk_consumer_unfinished(const hk_consumer *c);
+/* False between a revoke and the assignment that follows it: work finished meanwhile can be
+ * committed only once its partition is assigned again, so a graceful stop waits for this. */
+bool hk_consumer_settled(const hk_consumer *c);
 /* Stores the finished offsets now and commits them synchronously. */
 int hk_consumer_commit(hk_consumer *c, hk_error *err);
 bool hk_consumer_has_assignment(const hk_consumer *c);

@@ -19,6 +19,7 @@ struct hk_offset_tracker {
     size_t unfinished;
     int64_t last_popped;    /* -1: nothing popped yet */
     int64_t last_reported;  /* commit point returned last time */
+    int64_t last_added;     /* -1: nothing added yet */
 };
 
 hk_offset_tracker *hk_offset_tracker_create(void)
@@ -26,6 +27,7 @@ hk_offset_tracker *hk_offset_tracker_create(void)
     hk_offset_tracker *t = hk_xcalloc(1, sizeof *t);
     t->last_popped = -1;
     t->last_reported = -1;
+    t->last_added = -1;
     return t;
 }
 
@@ -58,6 +60,7 @@ void hk_offset_tracker_add(hk_offset_tracker *t, int64_t offset, int pending)
     e->offset = offset;
     e->pending = pending > 0 ? pending : 0;
     t->len++;
+    t->last_added = offset;
     if (e->pending)
         t->unfinished++;
 }
@@ -112,6 +115,16 @@ int64_t hk_offset_tracker_commit_point(hk_offset_tracker *t)
         return -1;
     t->last_reported = point;
     return point;
+}
+
+void hk_offset_tracker_report_again(hk_offset_tracker *t)
+{
+    t->last_reported = -1;
+}
+
+int64_t hk_offset_tracker_next(const hk_offset_tracker *t)
+{
+    return t->last_added < 0 ? -1 : t->last_added + 1;
 }
 
 size_t hk_offset_tracker_unfinished(const hk_offset_tracker *t)

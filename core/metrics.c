@@ -26,6 +26,9 @@ static const struct {
                                  "Attempts refused by the private-address guard."},
     [HK_M_DELIVERIES_INVALID] = {"hookd_deliveries_invalid_total",
                                  "Deliveries that could not be built (e.g. a bad override)."},
+    [HK_M_DELIVERIES_CANCELLED] = {"hookd_deliveries_cancelled_total",
+                                   "Deliveries given up before they started because their "
+                                   "partition moved to another worker, which redelivers them."},
     [HK_M_DLQ_PUBLISHED] = {"hookd_dlq_published_total",
                             "Messages acknowledged by Kafka on the dead-letter topic."},
     [HK_M_DLQ_FAILED] = {"hookd_dlq_publish_errors_total",

@@ -417,6 +417,10 @@ static void pump(hk_delivery_engine *e)
         host *h = pop_runnable(e);
         if (!h)
             return;
+        if (!h->wait_head) { /* its waiting requests were cancelled */
+            host_release_if_idle(e, h);
+            continue;
+        }
         transfer *t = h->wait_head;
         h->wait_head = t->next;
         if (!h->wait_head)
@@ -625,6 +629,35 @@ void hk_delivery_submit(hk_delivery_engine *e, hk_request *req, hk_delivery_done
     h->wait_tail = t;
     mark_runnable(e, h);
     pump(e);
+}
+
+size_t hk_delivery_cancel_waiting(hk_delivery_engine *e, bool (*keep)(void *arg, void *ctx),
+                                  void *ctx)
+{
+    size_t cancelled = 0;
+    for (size_t b = 0; b < HOST_BUCKETS; b++) {
+        host *h = e->buckets[b];
+        while (h) {
+            host *next = h->next_in_bucket;
+            transfer **pp = &h->wait_head, *last = NULL;
+            while (*pp) {
+                transfer *t = *pp;
+                if (keep(t->arg, ctx)) {
+                    last = t;
+                    pp = &t->next;
+                    continue;
+                }
+                *pp = t->next;
+                t->host = NULL;
+                defer_failure(e, t, HK_DELIVERY_CANCELLED, "cancelled before it started");
+                cancelled++;
+            }
+            h->wait_tail = last;
+            host_release_if_idle(e, h); /* unlinks only h: next is still valid */
+            h = next;
+        }
+    }
+    return cancelled;
 }
 
 size_t hk_delivery_pending(const hk_delivery_engine *e)

@@ -99,6 +99,7 @@ typedef enum {
     HK_DELIVERY_OK,    /* 2xx within the timeout */
     HK_DELIVERY_RETRY, /* failed; another attempt may succeed (status, timeout, network, TLS) */
     HK_DELIVERY_ERROR, /* failed; retrying cannot fix it (blocked address, bad request) */
+    HK_DELIVERY_CANCELLED, /* never started: given up by hk_delivery_cancel_waiting() */
 } hk_delivery_status;
 
 #define HK_DELIVERY_MAX_RESPONSE (16 * 1024)
@@ -134,6 +135,12 @@ void hk_delivery_destroy(hk_delivery_engine *engine);
  * every path (set your pointer to NULL). cb is always called later, never from inside submit. */
 void hk_delivery_submit(hk_delivery_engine *engine, hk_request *req, hk_delivery_done_cb cb,
                         void *arg);
+
+/* Gives up every request still waiting for a slot (not started) whose keep(arg, ctx) returns
+ * false; their callbacks run later, on the loop, with HK_DELIVERY_CANCELLED and no response.
+ * Requests in flight are never cancelled. Returns how many were given up. */
+size_t hk_delivery_cancel_waiting(hk_delivery_engine *engine, bool (*keep)(void *arg, void *ctx),
+                                  void *ctx);
 
 /* Requests submitted and not yet completed (queued + in flight), and those in flight. */
 size_t hk_delivery_pending(const hk_delivery_engine *engine);

@@ -258,11 +258,15 @@ class Env:
         self.producer.produce(self.topic, value=value, key=key)
         self.producer.flush(15)
 
-    def publish_many(self, values):
-        for v in values:
+    def publish_many(self, values, spread=False):
+        """Publishes every value; spread=True puts them round-robin on every partition (by
+        default librdkafka's sticky partitioner fills one partition a batch at a time)."""
+        parts = len(self.producer.list_topics(self.topic, timeout=10).topics[self.topic].partitions)
+        for i, v in enumerate(values):
+            extra = {"partition": i % parts} if spread else {}
             while True:
                 try:
-                    self.producer.produce(self.topic, value=json.dumps(v).encode())
+                    self.producer.produce(self.topic, value=json.dumps(v).encode(), **extra)
                     break
                 except BufferError:
                     self.producer.poll(0.1)

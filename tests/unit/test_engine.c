@@ -266,6 +266,34 @@ Test(engine, per_host_cap_holds)
     engine_stop();
 }
 
+static bool keep_even(void *arg, void *ctx)
+{
+    (void)ctx;
+    return (intptr_t)arg % 2 == 0;
+}
+
+Test(engine, cancel_waiting_gives_up_only_requests_not_started)
+{
+    engine_start(64, 2, "127.0.0.0/8");
+    for (int i = 0; i < 10; i++)
+        hk_delivery_submit(engine, request("/sleep/100", 5000), on_done, (void *)(intptr_t)i);
+    cr_assert_eq(hk_delivery_inflight(engine), 2, "0 and 1 started, 2..9 wait");
+    /* odd ones go, except 1, which is in flight already */
+    cr_assert_eq(hk_delivery_cancel_waiting(engine, keep_even, NULL), 4);
+    cr_assert_eq(results.done, 0, "callbacks run later, on the loop");
+    run_until(10, 20000);
+    for (int i = 0; i < 10; i++)
+        cr_assert_eq(results.status[i], i % 2 && i != 1 ? HK_DELIVERY_CANCELLED : HK_DELIVERY_OK,
+                     "request %d: status %d", i, results.status[i]);
+    cr_assert_eq(atomic_load(&requests), 6, "cancelled requests were never sent");
+    /* a host whose whole queue was cancelled leaves the engine usable */
+    hk_delivery_submit(engine, request("/ok", 5000), on_done, (void *)(intptr_t)11);
+    cr_assert_eq(hk_delivery_cancel_waiting(engine, keep_even, NULL), 0, "11 started at once");
+    run_until(11, 5000);
+    cr_assert_eq(results.status[11], HK_DELIVERY_OK);
+    engine_stop();
+}
+
 Test(engine, global_cap_holds_across_hosts)
 {
     /* 127.0.0.1 and localhost are two hosts for the per-host queues. */

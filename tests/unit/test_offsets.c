@@ -76,3 +76,23 @@ Test(offsets, ring_grows_past_initial_capacity)
     cr_assert_eq(hk_offset_tracker_commit_point(t), 5000);
     hk_offset_tracker_destroy(t);
 }
+
+Test(offsets, a_partition_assigned_again_reports_its_point_again_and_resumes_after_the_last)
+{
+    hk_offset_tracker *t = hk_offset_tracker_create();
+    cr_assert_eq(hk_offset_tracker_next(t), -1, "nothing consumed: resume at the committed");
+    for (int64_t o = 40; o < 45; o++)
+        hk_offset_tracker_add(t, o, 1);
+    cr_assert_eq(hk_offset_tracker_next(t), 45);
+    cr_assert(hk_offset_tracker_release(t, 40));
+    cr_assert_eq(hk_offset_tracker_commit_point(t), 41);
+    cr_assert_eq(hk_offset_tracker_commit_point(t), -1);
+    hk_offset_tracker_report_again(t);
+    cr_assert_eq(hk_offset_tracker_commit_point(t), 41, "stored again after a new assignment");
+    cr_assert_eq(hk_offset_tracker_commit_point(t), -1);
+    for (int64_t o = 44; o >= 41; o--)
+        cr_assert(hk_offset_tracker_release(t, o));
+    cr_assert_eq(hk_offset_tracker_commit_point(t), 45);
+    cr_assert_eq(hk_offset_tracker_next(t), 45, "popping does not change where to resume");
+    hk_offset_tracker_destroy(t);
+}
