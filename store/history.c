@@ -1,7 +1,12 @@
 /*
  * history.c — the delivery-history writer. The loop thread queues attempt records (bounded;
  * overflow is dropped and counted, because Kafka's hookd.deliveries holds the durable record);
- * a background thread pipelines LPUSH + LTRIM + EXPIRE per record to Redis.
+ * a background thread pipelines one LPUSH + LTRIM + EXPIRE per job to Redis.
+ *
+ * The writer lingers LINGER_MS after the first record of a batch before it writes, as Kafka's
+ * producer does: a fan-out's records then share one LPUSH, Redis sees a few large pipelines a
+ * second instead of one small one per job, and the writer thread wakes (and preempts the loop
+ * thread on a busy machine) at most 1000 / LINGER_MS times a second.
  */
 #include "conn.h"
 
@@ -10,7 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#define BATCH 128
+#define BATCH 2048
+#define LINGER_MS 10
 
 typedef struct record {
     char *key;
@@ -39,9 +45,24 @@ static void record_free(record *r)
     free(r);
 }
 
+/* Records of one job together, in arrival order within the job. */
+typedef struct ordered {
+    const record *r;
+    size_t index;
+} ordered;
+
+static int by_key_then_arrival(const void *a, const void *b)
+{
+    const ordered *x = a, *y = b;
+    int c = strcmp(x->r->key, y->r->key);
+    if (c)
+        return c;
+    return x->index < y->index ? -1 : x->index > y->index;
+}
+
 /* Writes a batch; on failure the batch is dropped (counted) and the connection reset. A job's
- * records in one batch (a fan-out finishes together) share one variadic LPUSH, one LTRIM and one
- * EXPIRE, in arrival order, so the newest ends up first. */
+ * records in one batch share one variadic LPUSH, one LTRIM and one EXPIRE, pushed in arrival
+ * order so the newest ends up first. */
 static void write_batch(hk_store_history *h, record *batch)
 {
     size_t n = 0;
@@ -57,34 +78,33 @@ static void write_batch(hk_store_history *h, record *batch)
         hk_metric_add(HK_M_HISTORY_DROPPED, n);
         return;
     }
-    const char **argv = hk_xcalloc(n + 2, sizeof *argv);
-    size_t *argvlen = hk_xcalloc(n + 2, sizeof *argvlen);
-    bool *done = hk_xcalloc(n, sizeof *done);
-    size_t commands = 0, i = 0;
-    for (record *r = batch; r; r = r->next, i++) {
-        if (done[i])
-            continue;
+    ordered *sorted = hk_xmalloc(n * sizeof *sorted);
+    size_t i = 0;
+    for (record *r = batch; r; r = r->next, i++)
+        sorted[i] = (ordered){.r = r, .index = i};
+    qsort(sorted, n, sizeof *sorted, by_key_then_arrival);
+    const char **argv = hk_xmalloc((n + 2) * sizeof *argv);
+    size_t *argvlen = hk_xmalloc((n + 2) * sizeof *argvlen);
+    size_t commands = 0;
+    for (i = 0; i < n;) {
+        const char *key = sorted[i].r->key;
         int argc = 2;
         argv[0] = "LPUSH";
         argvlen[0] = 5;
-        argv[1] = r->key;
-        argvlen[1] = strlen(r->key);
-        size_t j = i;
-        for (record *q = r; q; q = q->next, j++) {
-            if (done[j] || strcmp(q->key, r->key) != 0)
-                continue;
-            done[j] = true;
-            argv[argc] = q->json;
-            argvlen[argc++] = strlen(q->json);
+        argv[1] = key;
+        argvlen[1] = strlen(key);
+        for (; i < n && strcmp(sorted[i].r->key, key) == 0; i++) {
+            argv[argc] = sorted[i].r->json;
+            argvlen[argc++] = strlen(sorted[i].r->json);
         }
         redisAppendCommandArgv(h->rc, argc, argv, argvlen);
-        redisAppendCommand(h->rc, "LTRIM %s 0 %d", r->key, HK_STORE_HISTORY_CAP - 1);
-        redisAppendCommand(h->rc, "EXPIRE %s %d", r->key, HK_STORE_HISTORY_TTL_S);
+        redisAppendCommand(h->rc, "LTRIM %s 0 %d", key, HK_STORE_HISTORY_CAP - 1);
+        redisAppendCommand(h->rc, "EXPIRE %s %d", key, HK_STORE_HISTORY_TTL_S);
         commands += 3;
     }
     free(argv);
     free(argvlen);
-    free(done);
+    free(sorted);
     bool ok = true;
     for (size_t c = 0; c < commands; c++) {
         redisReply *reply = NULL;
@@ -115,6 +135,12 @@ static void *writer(void *arg)
             pthread_cond_wait(&h->wake, &h->lock);
         if (!h->head && h->stop)
             break;
+        if (!h->stop && h->queued < BATCH) {
+            /* Linger, so that this wake-up carries a batch (see the top of the file). */
+            pthread_mutex_unlock(&h->lock);
+            nanosleep(&(struct timespec){.tv_nsec = LINGER_MS * 1000000L}, NULL);
+            pthread_mutex_lock(&h->lock);
+        }
         record *batch = h->head, *last = h->head;
         size_t n = 1;
         while (last->next && n < BATCH) {
