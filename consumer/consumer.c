@@ -187,6 +187,9 @@ static void assign_partitions(hk_consumer *c, rd_kafka_topic_partition_list_t *p
             int64_t next = hk_offset_tracker_next(s->tracker);
             if (next >= 0)
                 parts->elems[i].offset = next;
+            HK_DEBUG("kafka.assign", "%s[%d] kept: resuming at offset %lld with %zu unfinished",
+                     s->topic, (int)s->partition, (long long)next,
+                     hk_offset_tracker_unfinished(s->tracker));
             hk_offset_tracker_report_again(s->tracker);
             s->dirty = true;
             kept++;
@@ -245,6 +248,12 @@ static void handle_message(hk_consumer *c, rd_kafka_message_t *rkm)
     slot *s = slot_find(c, topic, rkm->partition, &index);
     if (!s || !s->assigned || c->stopped)
         return; /* not ours (any more), or shutting down: never stored, so redelivered */
+    int64_t next = hk_offset_tracker_next(s->tracker);
+    if (next >= 0 && rkm->offset < next) {
+        HK_WARN("kafka.consume.rewind", "%s[%d]: offset %lld again after %lld; already taken, "
+                "skipped", topic, (int)rkm->partition, (long long)rkm->offset, (long long)next - 1);
+        return;
+    }
     hk_offset_tracker_add(s->tracker, rkm->offset, 1);
     hk_msg_ref ref = {.slot = index, .gen = s->gen, .offset = rkm->offset};
     hk_metric_add(HK_M_EVENTS_CONSUMED, 1);
