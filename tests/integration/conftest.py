@@ -109,7 +109,13 @@ class Receiver:
 
             do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            # socketserver's default backlog of 5 drops the SYNs of a worker opening 32
+            # connections at once, and each dropped one costs a 1 s retransmission: a stall no
+            # real receiver shows, which holds a partition's committed offset back.
+            request_queue_size = 256
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         # hookd closing idle keep-alive connections at exit is not an error worth printing.
         self.server.handle_error = lambda request, client_address: None

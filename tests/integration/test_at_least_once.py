@@ -57,14 +57,18 @@ def test_a_second_worker_joining_mid_stream_loses_nothing(env, receiver, worker_
     flow = f"reb-{env.tag}"
     task_id = env.create_task({"flowId": flow, "url": receiver.url("/reb"), "body": "$jobId"})
     receiver.delay["/reb"] = 0.05  # ~5 s of work at 32 in flight: the join lands mid-stream
-    first = worker_factory(env.topic, env.group, env.prefix, {"HOOKD_LOG_LEVEL": "info"})
+    # Small fetches interleave the partitions in the delivery queue, so every partition still
+    # has work when the group rebalances; fast heartbeats make the rebalance land early.
+    opts = {"HOOKD_LOG_LEVEL": "info", "HOOKD_KAFKA_MAX_PARTITION_FETCH_BYTES": "8192",
+            "HOOKD_KAFKA_HEARTBEAT_INTERVAL_MS": "500"}
+    first = worker_factory(env.topic, env.group, env.prefix, opts)
     event_ids = [f"reb-{env.tag}-{i}" for i in range(3000)]
     env.publish_many(({"eventId": e, "jobId": str(i), "jobStatus": "Complete", "flowId": flow}
                       for i, e in enumerate(event_ids)), spread=True)
     deadline = time.time() + 60
     while len(receiver.matching("/reb")) < 300 and time.time() < deadline:
         time.sleep(0.01)
-    second = worker_factory(env.topic, env.group, env.prefix, {"HOOKD_LOG_LEVEL": "info"})
+    second = worker_factory(env.topic, env.group, env.prefix, opts)
     at_join = len({r["headers"]["x-webhook-id"] for r in receiver.matching("/reb")})
     assert at_join < len(event_ids), "the second worker joined mid-stream"
     expected = {delivery_id(e, task_id) for e in event_ids}
@@ -83,5 +87,6 @@ def test_a_second_worker_joining_mid_stream_loses_nothing(env, receiver, worker_
     duplicates = len(ids) - len(set(ids))
     print(f"3000 events over one rebalance in, one out: {duplicates} duplicate deliveries")
     # Without keeping and cancelling, every unfinished event of the first was sent twice
-    # (about 2,500 duplicates); now only requests in flight or not yet committed are.
-    assert duplicates < 500, f"{duplicates} duplicates"
+    # (about 2,500 duplicates); now only requests in flight (at most 32 here) or finished
+    # out of order past the committed offset are.
+    assert duplicates < 200, f"{duplicates} duplicates"
