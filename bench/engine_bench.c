@@ -54,15 +54,10 @@ int main(int argc, char **argv)
             req->url = hk_strdup(argv[1]);
             req->body = hk_strdup("{\"job\":\"12345\",\"status\":\"Complete\"}");
             req->body_len = strlen(req->body);
-            req->headers = hk_xcalloc(3, sizeof *req->headers);
-            const char *h[3][2] = {{"Content-Type", "application/json"},
-                                   {"User-Agent", "hookd/bench"},
-                                   {"X-Webhook-Id", "msg_0123456789abcdef0123456789"}};
-            for (int i = 0; i < 3; i++) {
-                req->headers[i].key = hk_strdup(h[i][0]);
-                req->headers[i].value = hk_strdup(h[i][1]);
-            }
-            req->headers_len = 3;
+            hk_kv h[] = {{"Content-Type", "application/json"},
+                         {"User-Agent", "hookd/bench"},
+                         {"X-Webhook-Id", "msg_0123456789abcdef0123456789"}};
+            hk_request_set_headers(req, h, 3);
             req->timeout_ms = 30000;
             req->validate_ssl = true;
             hk_delivery_submit(engine, req, on_done, NULL);

@@ -52,7 +52,8 @@ void hk_delivery_id(const char *event_id, const char *task_id, char out[32]);
 typedef struct hk_request {
     hk_method method;
     char *url;
-    hk_kv *headers; /* final headers, signature headers included */
+    hk_kv *headers; /* final headers, signature headers included; one allocation (the array,
+                       then its strings), made by hk_request_set_headers() */
     size_t headers_len;
     char *body; /* NULL for GET and DELETE */
     size_t body_len;
@@ -75,6 +76,8 @@ typedef struct hk_request_params {
  * the request invalid. *out is owned by the caller (hk_request_destroy). */
 int hk_request_build(const hk_request_params *p, hk_request **out, hk_error *err);
 void hk_request_destroy(hk_request *req);
+/* Replaces req's headers with a copy of kv[0..n) in one allocation. kv is borrowed. */
+void hk_request_set_headers(hk_request *req, const hk_kv *kv, size_t n);
 /* The value of a header of req (case-insensitive name), or NULL. Borrowed. */
 const char *hk_request_header(const hk_request *req, const char *name);
 

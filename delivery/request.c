@@ -28,12 +28,46 @@ static bool is_system_header(const char *name, const char *sig_header)
     return false;
 }
 
-static void add_header(hk_request *req, const char *name, const char *value)
+/* The headers of a request being built: pointers borrowed from the task, the event and the
+ * builder's own buffers, copied into the request in one allocation at the end. */
+typedef struct header_list {
+    hk_kv *kv; /* first the builder's array on the stack, on the heap once that is full */
+    size_t len, cap;
+    bool on_heap;
+} header_list;
+
+static void add_header(header_list *l, const char *name, const char *value)
 {
-    req->headers = hk_xrealloc(req->headers, (req->headers_len + 1) * sizeof *req->headers);
-    req->headers[req->headers_len].key = hk_strdup(name);
-    req->headers[req->headers_len].value = hk_strdup(value);
-    req->headers_len++;
+    if (l->len == l->cap) {
+        hk_kv *kv = hk_xmalloc(2 * l->cap * sizeof *kv);
+        memcpy(kv, l->kv, l->len * sizeof *kv);
+        if (l->on_heap)
+            free(l->kv);
+        l->kv = kv;
+        l->cap *= 2;
+        l->on_heap = true;
+    }
+    l->kv[l->len].key = (char *)name;
+    l->kv[l->len].value = (char *)value;
+    l->len++;
+}
+
+void hk_request_set_headers(hk_request *req, const hk_kv *kv, size_t n)
+{
+    size_t bytes = n * sizeof *kv;
+    for (size_t i = 0; i < n; i++)
+        bytes += strlen(kv[i].key) + 1 + strlen(kv[i].value) + 1;
+    hk_kv *out = hk_xmalloc(bytes ? bytes : 1);
+    char *p = (char *)(out + n);
+    for (size_t i = 0; i < n; i++) {
+        size_t klen = strlen(kv[i].key) + 1, vlen = strlen(kv[i].value) + 1;
+        out[i].key = memcpy(p, kv[i].key, klen);
+        out[i].value = memcpy(p + klen, kv[i].value, vlen);
+        p += klen + vlen;
+    }
+    free(req->headers);
+    req->headers = out;
+    req->headers_len = n;
 }
 
 const char *hk_request_header(const hk_request *req, const char *name)
@@ -44,15 +78,16 @@ const char *hk_request_header(const hk_request *req, const char *name)
     return NULL;
 }
 
-static void add_signatures(hk_request *req, const hk_task *task, const char *delivery_id,
-                           uint64_t now_ms)
+/* Adds the signature headers of every live secret; their values are written into sig, which
+ * must outlive l's use. */
+static void add_signatures(header_list *l, const hk_request *req, const hk_task *task,
+                           const char *delivery_id, uint64_t now_ms, hk_buf *sig, char ts[24])
 {
     if (task->secrets_len == 0 || task->signature == HK_SIG_NONE)
         return;
     const char *body = req->body ? req->body : "";
     size_t body_len = req->body ? req->body_len : 0;
     const char *header = task->signature_header ? task->signature_header : "X-Webhook-Signature";
-    hk_buf value = {0};
     char hex[65];
     switch (task->signature) {
     case HK_SIG_TIMESTAMPED: {
@@ -60,40 +95,44 @@ static void add_signatures(hk_request *req, const hk_task *task, const char *del
         bool use_body = hk_method_has_body(req->method);
         const char *payload = use_body ? body : req->url;
         size_t len = use_body ? body_len : strlen(req->url);
-        hk_buf_printf(&value, "t=%llu", (unsigned long long)now_ms);
+        hk_buf_printf(sig, "t=%llu", (unsigned long long)now_ms);
         for (size_t i = 0; i < task->secrets_len; i++) {
             hk_sign_timestamped(task->secrets[i], now_ms, payload, len, hex);
-            hk_buf_printf(&value, ",sha256=%s", hex);
+            hk_buf_puts(sig, ",sha256=");
+            hk_buf_append(sig, hex, 64);
         }
-        add_header(req, header, value.data);
+        add_header(l, header, sig->data);
         break;
     }
     case HK_SIG_BODY:
         for (size_t i = 0; i < task->secrets_len; i++) {
             hk_sign_body(task->secrets[i], body, body_len, hex);
-            hk_buf_printf(&value, "%ssha256=%s", i ? "," : "", hex);
+            hk_buf_puts(sig, i ? ",sha256=" : "sha256=");
+            hk_buf_append(sig, hex, 64);
         }
-        add_header(req, header, value.data);
+        add_header(l, header, sig->data);
         break;
     case HK_SIG_STANDARD: {
         uint64_t t_s = now_ms / 1000;
-        char ts[24], sig[128];
-        snprintf(ts, sizeof ts, "%llu", (unsigned long long)t_s);
+        char one[128];
+        snprintf(ts, 24, "%llu", (unsigned long long)t_s);
         for (size_t i = 0; i < task->secrets_len; i++) {
             /* Validated at create; a secret that no longer decodes simply does not sign. */
-            if (hk_sign_standard(task->secrets[i], delivery_id, t_s, body, body_len, sig,
-                                 sizeof sig) == HK_OK)
-                hk_buf_printf(&value, "%s%s", value.len ? " " : "", sig);
+            if (hk_sign_standard(task->secrets[i], delivery_id, t_s, body, body_len, one,
+                                 sizeof one) == HK_OK) {
+                if (sig->len)
+                    hk_buf_puts(sig, " ");
+                hk_buf_puts(sig, one);
+            }
         }
-        add_header(req, "webhook-id", delivery_id);
-        add_header(req, "webhook-timestamp", ts);
-        add_header(req, "webhook-signature", value.data ? value.data : "");
+        add_header(l, "webhook-id", delivery_id);
+        add_header(l, "webhook-timestamp", ts);
+        add_header(l, "webhook-signature", sig->data ? sig->data : "");
         break;
     }
     case HK_SIG_NONE:
         break;
     }
-    hk_buf_free(&value);
 }
 
 int hk_request_build(const hk_request_params *p, hk_request **out, hk_error *err)
@@ -118,21 +157,28 @@ int hk_request_build(const hk_request_params *p, hk_request **out, hk_error *err
         req->body = hk_render(body_tmpl, p->event, task, p->attempt, json);
         req->body_len = strlen(req->body);
     }
+    hk_kv first[16];
+    header_list l = {.kv = first, .cap = 16};
     bool has_type = false;
     for (size_t i = 0; i < headers_len; i++) {
         if (is_system_header(headers[i].key, task->signature_header))
             continue;
         has_type |= strcasecmp(headers[i].key, "Content-Type") == 0;
-        add_header(req, headers[i].key, headers[i].value);
+        add_header(&l, headers[i].key, headers[i].value);
     }
     if (req->body && !has_type)
-        add_header(req, "Content-Type", json ? "application/json" : "text/plain; charset=utf-8");
-    char attempt[16];
+        add_header(&l, "Content-Type", json ? "application/json" : "text/plain; charset=utf-8");
+    char attempt[16], ts[24];
     snprintf(attempt, sizeof attempt, "%d", p->attempt);
-    add_header(req, "User-Agent", "hookd/" HK_VERSION);
-    add_header(req, "X-Webhook-Id", p->delivery_id);
-    add_header(req, "X-Webhook-Attempt", attempt);
-    add_signatures(req, task, p->delivery_id, p->now_ms);
+    add_header(&l, "User-Agent", "hookd/" HK_VERSION);
+    add_header(&l, "X-Webhook-Id", p->delivery_id);
+    add_header(&l, "X-Webhook-Attempt", attempt);
+    hk_buf sig = {0};
+    add_signatures(&l, req, task, p->delivery_id, p->now_ms, &sig, ts);
+    hk_request_set_headers(req, l.kv, l.len);
+    hk_buf_free(&sig);
+    if (l.on_heap)
+        free(l.kv);
     *out = req;
     return HK_OK;
 }
@@ -142,7 +188,7 @@ void hk_request_destroy(hk_request *req)
     if (!req)
         return;
     free(req->url);
-    hk_kv_free(req->headers, req->headers_len);
+    free(req->headers); /* one block: hk_request_set_headers() */
     free(req->body);
     free(req);
 }

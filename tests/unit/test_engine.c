@@ -134,10 +134,8 @@ static hk_request *request(const char *path, long timeout_ms)
     req->url = hk_strdup(url);
     req->body = hk_strdup("{\"a\":1}");
     req->body_len = strlen(req->body);
-    req->headers = hk_xcalloc(1, sizeof *req->headers);
-    req->headers[0].key = hk_strdup("Content-Type");
-    req->headers[0].value = hk_strdup("application/json");
-    req->headers_len = 1;
+    hk_kv type = {.key = "Content-Type", .value = "application/json"};
+    hk_request_set_headers(req, &type, 1);
     req->timeout_ms = timeout_ms;
     req->validate_ssl = true;
     return req;
