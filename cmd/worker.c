@@ -51,6 +51,7 @@ typedef struct worker {
     int exit_status;
     hk_http *http;
     hk_http_state http_state;
+    hk_buf scratch; /* reused for each outcome record */
 } worker;
 
 /* One consumed job event and the deliveries hanging on it. */
@@ -221,8 +222,19 @@ static void on_outcome_ack(int err, const char *errstr, void *arg)
     }
 }
 
+/* Appends n in decimal. */
+static void put_uint(hk_buf *b, unsigned long long n)
+{
+    char digits[24];
+    size_t i = sizeof digits;
+    do
+        digits[--i] = (char)('0' + n % 10);
+    while (n /= 10);
+    hk_buf_append(b, digits + i, sizeof digits - i);
+}
+
 /* Writes one attempt's outcome as JSON text. This runs once per delivery, so it formats
- * straight into a buffer rather than building a cJSON tree. */
+ * straight into a buffer rather than building a cJSON tree or going through printf. */
 static void outcome_json(hk_buf *b, const attempt *a, const hk_delivery_result *res)
 {
     const hk_event *ev = a->job->ev;
@@ -236,10 +248,12 @@ static void outcome_json(hk_buf *b, const attempt *a, const hk_delivery_result *
         hk_buf_puts(b, keys[i]);
         hk_buf_json_escape(b, values[i], strlen(values[i]));
     }
-    hk_buf_printf(b, "\",\"attempt\":%d,\"status\":\"%s\",\"statusCode\":", a->number,
-                  res->status == HK_DELIVERY_OK ? "delivered" : "failed");
-    if (res->http_status)
-        hk_buf_printf(b, "%ld", res->http_status);
+    hk_buf_puts(b, "\",\"attempt\":");
+    put_uint(b, (unsigned)a->number);
+    hk_buf_puts(b, res->status == HK_DELIVERY_OK ? ",\"status\":\"delivered\",\"statusCode\":"
+                                                 : ",\"status\":\"failed\",\"statusCode\":");
+    if (res->http_status > 0)
+        put_uint(b, (unsigned long)res->http_status);
     else
         hk_buf_puts(b, "null");
     if (res->error[0]) {
@@ -247,23 +261,29 @@ static void outcome_json(hk_buf *b, const attempt *a, const hk_delivery_result *
         hk_buf_json_escape(b, res->error, strlen(res->error));
         hk_buf_puts(b, "\"");
     }
-    hk_buf_printf(b, ",\"latencyMs\":%llu,\"at\":\"%s\"}", (unsigned long long)res->latency_ms,
-                  ts);
+    hk_buf_puts(b, ",\"latencyMs\":");
+    put_uint(b, res->latency_ms);
+    hk_buf_puts(b, ",\"at\":\"");
+    hk_buf_puts(b, ts);
+    hk_buf_puts(b, "\"}");
 }
 
-static void record_outcome(worker *w, attempt *a, const hk_delivery_result *res)
+/* Publishes the attempt's outcome and queues it for the job's history. With keep, the outcome
+ * is also kept on the attempt for the dead letter that carries every attempt's outcome. */
+static void record_outcome(worker *w, attempt *a, const hk_delivery_result *res, bool keep)
 {
-    hk_buf text = {0};
-    outcome_json(&text, a, res);
+    hk_buf *text = &w->scratch;
+    text->len = 0;
+    outcome_json(text, a, res);
     const char *job_id = a->job->ev->job_id;
-    hk_producer_send(w->producer, HK_TOPIC_DELIVERIES, job_id, strlen(job_id), text.data, text.len,
-                     on_outcome_ack, NULL);
+    hk_producer_send(w->producer, HK_TOPIC_DELIVERIES, job_id, strlen(job_id), text->data,
+                     text->len, on_outcome_ack, NULL);
     if (w->history)
-        hk_store_history_add(w->history, job_id, text.data);
-    /* Kept for a dead letter, which carries every attempt's outcome. */
-    hk_buf_puts(&a->outcomes, a->outcomes.len ? "," : "[");
-    hk_buf_append(&a->outcomes, text.data, text.len);
-    hk_buf_free(&text);
+        hk_store_history_add(w->history, job_id, text->data);
+    if (keep) {
+        hk_buf_puts(&a->outcomes, a->outcomes.len ? "," : "[");
+        hk_buf_append(&a->outcomes, text->data, text->len);
+    }
 }
 
 static void attempt_finished(void *arg)
@@ -323,10 +343,10 @@ static void on_delivery_done(const hk_delivery_result *res, void *arg)
                       1);
         break;
     }
-    record_outcome(w, a, res);
     hk_retry_verdict v = hk_retry_decide(&w->policy, a->task, a->number,
                                          res->status == HK_DELIVERY_OK,
                                          res->status == HK_DELIVERY_ERROR);
+    record_outcome(w, a, res, v.kind != HK_RETRY_DONE);
     if (v.kind == HK_RETRY_DONE) {
         HK_DEBUG("delivery.ok", "delivered %s to webhook %s (HTTP %ld, %llu ms)", a->delivery_id,
                  a->task->id, res->http_status, (unsigned long long)res->latency_ms);
@@ -390,7 +410,7 @@ static void start_attempt(worker *w, job *j, const hk_task *task)
         hk_metric_add(HK_M_DELIVERIES_INVALID, 1);
         hk_delivery_result res = {.status = HK_DELIVERY_ERROR};
         snprintf(res.error, sizeof res.error, "invalid request: %.200s", err.msg);
-        record_outcome(w, a, &res);
+        record_outcome(w, a, &res, true);
         dead_letter_attempt(w, a, "invalid request", res.error);
         return;
     }
@@ -597,5 +617,6 @@ done:
         close(w.sigfd);
     hk_loop_destroy(w.loop);
     hk_cidr_list_destroy(w.allow);
+    hk_buf_free(&w.scratch);
     return status;
 }
