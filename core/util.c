@@ -197,11 +197,26 @@ uint64_t hk_wall_ms(void)
 
 void hk_format_time(uint64_t wall_ms, char out[32])
 {
+    /* Every outcome record carries a time: the date part is formatted once a second. */
+    static _Thread_local time_t cached_secs = -1;
+    static _Thread_local char cached[24];
+    static _Thread_local size_t cached_len;
     time_t secs = (time_t)(wall_ms / 1000u);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%03uZ", (unsigned)(wall_ms % 1000u));
+    if (secs != cached_secs) {
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        cached_len = strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+        cached_secs = secs;
+    }
+    unsigned ms = (unsigned)(wall_ms % 1000u);
+    memcpy(out, cached, cached_len);
+    char *p = out + cached_len;
+    *p++ = '.';
+    *p++ = (char)('0' + ms / 100);
+    *p++ = (char)('0' + ms / 10 % 10);
+    *p++ = (char)('0' + ms % 10);
+    *p++ = 'Z';
+    *p = '\0';
 }
 
 void hk_hex(const unsigned char *in, size_t len, char *out)

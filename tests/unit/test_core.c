@@ -157,3 +157,16 @@ Test(metrics, render_prometheus)
     cr_assert(strstr(b.data, "# TYPE hookd_events_poison_total counter\nhookd_events_poison_total 3\n"));
     hk_buf_free(&b);
 }
+
+Test(util, format_time_is_rfc3339_utc_with_milliseconds)
+{
+    char out[32];
+    hk_format_time(1795341600000ull, out); /* 2026-11-22T10:00:00Z */
+    cr_assert_str_eq(out, "2026-11-22T10:00:00.000Z");
+    hk_format_time(1795341600123ull, out); /* same second: the cached date part */
+    cr_assert_str_eq(out, "2026-11-22T10:00:00.123Z");
+    hk_format_time(1795341601007ull, out);
+    cr_assert_str_eq(out, "2026-11-22T10:00:01.007Z");
+    hk_format_time(1795341600999ull, out); /* back a second */
+    cr_assert_str_eq(out, "2026-11-22T10:00:00.999Z");
+}
