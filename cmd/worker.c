@@ -22,37 +22,69 @@
 #include "hk_retry.h"
 #include "hk_store.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #define DLQ_PAYLOAD_MAX (256 * 1024) /* keeps a dead letter under Kafka's default 1 MB limit */
 #define DRAIN_GRACE_MS 30000
 
+typedef struct group group;
+
+/* One shard: an event loop with its own consumer (a member of the group), producer and HTTP
+ * engine. Shards share the task cache, the history writer, the retry policy and the allow list,
+ * all safe to use from any thread; nothing else crosses between them. */
 typedef struct worker {
+    group *g;
+    int index;
     const hk_config *cfg;
+    const hk_retry_policy *policy;
+    hk_store_cache *cache;
+    hk_store_history *history;
+    const hk_cidr_list *allow;
+    int max_inflight; /* this shard's share of HOOKD_MAX_INFLIGHT */
     hk_loop *loop;
     hk_consumer *consumer;
     hk_producer *producer;
     hk_delivery_engine *engine;
-    hk_store_cache *cache;
-    hk_store_history *history;
-    hk_cidr_list *allow;
-    hk_retry_policy policy;
     size_t jobs_alive;
     bool paused;
     bool draining;
     uint64_t drain_deadline;
     hk_timer *drain_timer;
-    int sigfd;
-    int exit_status;
-    hk_http *http;
-    hk_http_state http_state;
+    int wake_fd;        /* eventfd: another shard has a command for this one */
+    atomic_int command; /* CMD_*, the strongest one sent since the last wake */
+    hk_kv *kafka;       /* this shard's librdkafka properties (group.instance.id suffixed) */
+    char *instance_id;
+    pthread_t thread;
+    bool thread_started;
     hk_buf scratch; /* reused for each outcome record */
 } worker;
+
+/* The process: what the shards share, and the shards. */
+struct group {
+    const hk_config *cfg;
+    hk_retry_policy policy;
+    hk_cidr_list *allow;
+    hk_store_cache *cache;
+    hk_store_history *history;
+    hk_http *http;
+    hk_http_state http_state;
+    int sigfd;      /* served by shard 0's loop */
+    bool signalled; /* touched only on shard 0's thread */
+    worker *shards;
+    int n;
+    atomic_int exit_status;
+};
+
+enum { CMD_NONE, CMD_DRAIN, CMD_FINISH, CMD_ABORT };
 
 /* One consumed job event and the deliveries hanging on it. */
 typedef struct job {
@@ -92,7 +124,7 @@ static void job_release(job *j)
 static void update_backpressure(worker *w)
 {
     size_t pending = hk_delivery_pending(w->engine);
-    size_t high = (size_t)w->cfg->max_inflight * 4, low = (size_t)w->cfg->max_inflight * 2;
+    size_t high = (size_t)w->max_inflight * 4, low = (size_t)w->max_inflight * 2;
     if (!w->paused && pending >= high) {
         w->paused = true;
         hk_consumer_set_paused(w->consumer, true);
@@ -107,8 +139,11 @@ static bool valid_utf8(const unsigned char *p, size_t n)
     size_t i = 0;
     while (i < n) {
         unsigned char c = p[i];
-        size_t extra = c < 0x80 ? 0 : (c & 0xE0) == 0xC0 ? 1 : (c & 0xF0) == 0xE0 ? 2
-                     : (c & 0xF8) == 0xF0 ? 3 : 9;
+        size_t extra = c < 0x80             ? 0
+                       : (c & 0xE0) == 0xC0 ? 1
+                       : (c & 0xF0) == 0xE0 ? 2
+                       : (c & 0xF8) == 0xF0 ? 3
+                                            : 9;
         if (c == 0 || extra == 9 || (extra == 1 && c < 0xC2) || i + extra >= n + (extra ? 0 : 1))
             return false;
         for (size_t k = 1; k <= extra; k++)
@@ -159,6 +194,7 @@ typedef struct dlq_send {
 } dlq_send;
 
 static void dlq_publish(dlq_send *s);
+static void abort_all(group *g);
 
 static void on_dlq_ack(int err, const char *errstr, void *arg)
 {
@@ -186,14 +222,12 @@ static void dlq_publish(dlq_send *s)
         /* The producer refuses even to queue (fatal error): stop without committing, so the
          * next owner of the partition redelivers. */
         HK_ERROR("dlq.publish.fatal", "cannot queue a dead letter; stopping the worker");
-        s->w->exit_status = 1;
-        hk_loop_stop(s->w->loop);
+        abort_all(s->w->g);
     }
 }
 
 /* Takes ownership of rec. */
-static void dlq_send_record(worker *w, cJSON *rec, const char *key, void (*done)(void *),
-                            void *arg)
+static void dlq_send_record(worker *w, cJSON *rec, const char *key, void (*done)(void *), void *arg)
 {
     char ts[32];
     hk_format_time(hk_wall_ms(), ts);
@@ -241,8 +275,7 @@ static void outcome_json(hk_buf *b, const attempt *a, const hk_delivery_result *
     char ts[32];
     hk_format_time(hk_wall_ms(), ts);
     static const char *const keys[] = {"{\"deliveryId\":\"", "\",\"webhookId\":\"",
-                                       "\",\"flowId\":\"", "\",\"jobId\":\"",
-                                       "\",\"eventId\":\""};
+                                       "\",\"flowId\":\"", "\",\"jobId\":\"", "\",\"eventId\":\""};
     const char *values[] = {a->delivery_id, a->task->id, ev->flow_id, ev->job_id, ev->event_id};
     for (size_t i = 0; i < 5; i++) {
         hk_buf_puts(b, keys[i]);
@@ -343,9 +376,9 @@ static void on_delivery_done(const hk_delivery_result *res, void *arg)
                       1);
         break;
     }
-    hk_retry_verdict v = hk_retry_decide(&w->policy, a->task, a->number,
-                                         res->status == HK_DELIVERY_OK,
-                                         res->status == HK_DELIVERY_ERROR);
+    hk_retry_verdict v =
+        hk_retry_decide(w->policy, a->task, a->number, res->status == HK_DELIVERY_OK,
+                        res->status == HK_DELIVERY_ERROR);
     record_outcome(w, a, res, v.kind != HK_RETRY_DONE);
     if (v.kind == HK_RETRY_DONE) {
         HK_DEBUG("delivery.ok", "delivered %s to webhook %s (HTTP %ld, %llu ms)", a->delivery_id,
@@ -472,8 +505,10 @@ static void on_partitions_moved(hk_consumer *c, void *arg)
     worker *w = arg;
     size_t n = hk_delivery_cancel_waiting(w->engine, attempt_still_owned, w);
     if (n)
-        HK_INFO("kafka.moved", "gave up %zu deliveries not yet started; the partitions' new owner "
-                "redelivers them", n);
+        HK_INFO("kafka.moved",
+                "gave up %zu deliveries not yet started; the partitions' new owner "
+                "redelivers them",
+                n);
 }
 
 /* ---------------------------------------------------------------------------- shutdown --- */
@@ -489,8 +524,8 @@ static void finish_drain(worker *w)
     hk_error err = {0};
     if (hk_consumer_commit(w->consumer, &err) != HK_OK)
         HK_WARN("shutdown.commit", "%s", err.msg);
-    HK_INFO("shutdown", "stopped: %zu events still unfinished will be redelivered",
-            w->jobs_alive);
+    HK_INFO("shutdown", "loop %d stopped: %zu events still unfinished will be redelivered",
+            w->index, w->jobs_alive);
     hk_loop_stop(w->loop);
 }
 
@@ -505,34 +540,172 @@ static void on_drain_timer(hk_loop *loop, void *arg)
     hk_timer_start(w->drain_timer, 50);
 }
 
-static void on_signal(hk_loop *loop, int fd, unsigned events, void *arg)
+/* Stops taking events and lets those in progress finish, up to the grace period. */
+static void begin_drain(worker *w)
+{
+    if (w->draining)
+        return;
+    w->draining = true;
+    HK_INFO("shutdown", "loop %d: finishing %zu events in progress (up to %d ms)", w->index,
+            w->jobs_alive, DRAIN_GRACE_MS);
+    hk_consumer_stop_fetching(w->consumer);
+    w->drain_deadline = hk_now_ms() + DRAIN_GRACE_MS;
+    hk_timer_start(w->drain_timer, 0);
+}
+
+/* Hands a shard a command; it acts on it on its own thread, at its loop's next turn. A stronger
+ * command replaces a weaker one not yet seen (abort > finish > drain). */
+static void send_command(worker *w, int cmd)
+{
+    int cur = atomic_load(&w->command);
+    while (cur < cmd && !atomic_compare_exchange_weak(&w->command, &cur, cmd))
+        ;
+    uint64_t one = 1;
+    ssize_t n = write(w->wake_fd, &one, sizeof one); /* cannot fail short of 2^64 - 1 wakes */
+    (void)n;
+}
+
+static void send_all(group *g, int cmd)
+{
+    for (int i = 0; i < g->n; i++)
+        if (g->shards[i].wake_fd >= 0)
+            send_command(&g->shards[i], cmd);
+}
+
+/* A fatal error in one shard: every shard stops where it is, storing nothing more; whatever is
+ * unfinished is redelivered to the partitions' next owner. */
+static void abort_all(group *g)
+{
+    atomic_store(&g->exit_status, 1);
+    send_all(g, CMD_ABORT);
+}
+
+static void on_wake(hk_loop *loop, int fd, unsigned events, void *arg)
 {
     (void)loop;
     (void)events;
     worker *w = arg;
+    uint64_t count;
+    ssize_t n = read(fd, &count, sizeof count);
+    (void)n;
+    switch (atomic_exchange(&w->command, CMD_NONE)) {
+    case CMD_DRAIN:
+        begin_drain(w);
+        break;
+    case CMD_FINISH:
+        finish_drain(w);
+        break;
+    case CMD_ABORT:
+        hk_loop_stop(w->loop);
+        break;
+    default:
+        break;
+    }
+}
+
+static void on_signal(hk_loop *loop, int fd, unsigned events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    group *g = arg;
     struct signalfd_siginfo si;
     while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
-        if (w->draining) {
+        if (g->signalled) {
             HK_WARN("shutdown", "second signal: stopping now");
-            finish_drain(w);
+            send_all(g, CMD_FINISH);
             return;
         }
-        w->draining = true;
-        atomic_store(&w->http_state.ready, false);
-        HK_INFO("shutdown", "signal %u: finishing %zu events in progress (up to %d ms)",
-                si.ssi_signo, w->jobs_alive, DRAIN_GRACE_MS);
-        hk_consumer_stop_fetching(w->consumer);
-        w->drain_deadline = hk_now_ms() + DRAIN_GRACE_MS;
-        hk_timer_start(w->drain_timer, 0);
+        g->signalled = true;
+        atomic_store(&g->http_state.ready, false);
+        HK_INFO("shutdown", "signal %u: finishing the events in progress on %d loop%s",
+                si.ssi_signo, g->n, g->n == 1 ? "" : "s");
+        send_all(g, CMD_DRAIN);
     }
 }
 
 /* ------------------------------------------------------------------------------- run --- */
 
+static void *shard_main(void *arg)
+{
+    worker *w = arg;
+    hk_loop_run(w->loop);
+    return NULL;
+}
+
+/* Builds shard i: its loop, engine, producer and consumer, with its share of the in-flight caps.
+ * Returns HK_OK, HK_EINVAL (a setting was refused) or HK_ERR. */
+static int shard_create(group *g, int i, hk_error *err)
+{
+    const hk_config *cfg = g->cfg;
+    worker *w = &g->shards[i];
+    int n = g->n, rc;
+    w->g = g;
+    w->index = i;
+    w->cfg = cfg;
+    w->policy = &g->policy;
+    w->cache = g->cache;
+    w->history = g->history;
+    w->allow = g->allow;
+    w->wake_fd = -1;
+    atomic_init(&w->command, CMD_NONE);
+    /* n <= max_inflight, so every shard has at least one slot and the shares sum to the cap */
+    w->max_inflight = cfg->max_inflight / n + (i < cfg->max_inflight % n);
+    int per_host = cfg->max_inflight_per_host / n + (i < cfg->max_inflight_per_host % n);
+    if (per_host < 1)
+        per_host = 1;
+    if (per_host > w->max_inflight)
+        per_host = w->max_inflight;
+
+    if (!(w->loop = hk_loop_create()))
+        return hk_error_set(err, HK_ERR, NULL, "cannot create event loop %d", i);
+    w->drain_timer = hk_timer_create(w->loop, on_drain_timer, w);
+    if ((w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
+        return hk_error_set(err, HK_ERR, NULL, "eventfd: %s", strerror(errno));
+    hk_loop_io(w->loop, w->wake_fd, HK_IO_READ, on_wake, w);
+
+    hk_delivery_config dcfg = {
+        .max_inflight = w->max_inflight,
+        .max_inflight_per_host = per_host,
+        .allow = g->allow,
+    };
+    if ((rc = hk_delivery_create(w->loop, &dcfg, &w->engine, err)) != HK_OK)
+        return rc;
+    if ((rc = hk_producer_create(w->loop, cfg->kafka, cfg->kafka_len, &w->producer, err)) != HK_OK)
+        return rc;
+    if (i == 0) {
+        const char *own_topics[] = {HK_TOPIC_DLQ, HK_TOPIC_DELIVERIES};
+        if ((rc = hk_producer_ensure_topics(w->producer, own_topics, 2, -1, -1, 10000, err)) !=
+            HK_OK)
+            return rc;
+    }
+    /* Each shard is a member of the group of its own; a static member id must differ too. */
+    w->kafka = hk_xcalloc(cfg->kafka_len + 1, sizeof *w->kafka);
+    memcpy(w->kafka, cfg->kafka, cfg->kafka_len * sizeof *w->kafka);
+    for (size_t k = 0; k < cfg->kafka_len && n > 1; k++) {
+        if (strcmp(w->kafka[k].key, "group.instance.id") == 0) {
+            hk_buf id = {0};
+            hk_buf_printf(&id, "%s-%d", w->kafka[k].value, i);
+            w->instance_id = id.data;
+            w->kafka[k].value = w->instance_id;
+        }
+    }
+    hk_consumer_config ccfg = {
+        .kafka = w->kafka,
+        .kafka_len = cfg->kafka_len,
+        .topics = cfg->topics,
+        .topics_len = cfg->topics_len,
+        .on_message = on_message,
+        .on_moved = on_partitions_moved,
+        .arg = w,
+    };
+    return hk_consumer_create(w->loop, &ccfg, &w->consumer, err);
+}
+
 int hk_worker_run(const hk_config *cfg, hk_error *err)
 {
-    worker w = {.cfg = cfg, .sigfd = -1};
+    group g = {.cfg = cfg, .sigfd = -1};
     int status = 1, rc;
+    atomic_init(&g.exit_status, 0);
     hk_store_config scfg = {
         .url = cfg->redis_url,
         .password = cfg->redis_password,
@@ -540,83 +713,89 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
         .max_per_flow = cfg->max_webhooks_per_flow,
         .timeout_ms = 5000,
     };
-    if (hk_retry_policy_init(&w.policy, cfg->retry_delays, cfg->retry_max_attempts,
+    if (hk_retry_policy_init(&g.policy, cfg->retry_delays, cfg->retry_max_attempts,
                              "HOOKD_RETRY_DELAYS", err) != HK_OK ||
-        hk_cidr_list_parse(cfg->allow_networks, &w.allow, err) != HK_OK) {
+        hk_cidr_list_parse(cfg->allow_networks, &g.allow, err) != HK_OK) {
         status = 2;
         goto done;
     }
-    if (!(w.loop = hk_loop_create())) {
-        hk_error_set(err, HK_ERR, NULL, "cannot create the event loop");
-        goto done;
-    }
+    /* Before any thread starts (ours, libmicrohttpd's, librdkafka's), so that every thread
+     * inherits the mask and the signals reach only the signalfd. */
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
-    w.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    hk_loop_io(w.loop, w.sigfd, HK_IO_READ, on_signal, &w);
-    w.drain_timer = hk_timer_create(w.loop, on_drain_timer, &w);
 
-    if ((rc = hk_http_start(cfg->listen, &w.http_state, &w.http, err)) != HK_OK) {
+    if ((rc = hk_http_start(cfg->listen, &g.http_state, &g.http, err)) != HK_OK) {
         status = rc == HK_EINVAL ? 2 : 1;
         goto done;
     }
-    if (hk_store_cache_create(&scfg, 500, 30000, &w.cache, err) != HK_OK ||
-        hk_store_history_create(&scfg, 100000, &w.history, err) != HK_OK)
+    if (hk_store_cache_create(&scfg, 500, 30000, &g.cache, err) != HK_OK ||
+        hk_store_history_create(&scfg, 100000, &g.history, err) != HK_OK)
         goto done;
-    hk_delivery_config dcfg = {
-        .max_inflight = cfg->max_inflight,
-        .max_inflight_per_host = cfg->max_inflight_per_host,
-        .allow = w.allow,
-    };
-    if (hk_delivery_create(w.loop, &dcfg, &w.engine, err) != HK_OK)
-        goto done;
-    if ((rc = hk_producer_create(w.loop, cfg->kafka, cfg->kafka_len, &w.producer, err)) != HK_OK) {
-        status = rc == HK_EINVAL ? 2 : 1;
-        goto done;
+    g.n = cfg->threads < cfg->max_inflight ? cfg->threads : cfg->max_inflight;
+    if (g.n < 1)
+        g.n = 1;
+    g.shards = hk_xcalloc((size_t)g.n, sizeof *g.shards);
+    for (int i = 0; i < g.n; i++)
+        g.shards[i].wake_fd = -1;
+    for (int i = 0; i < g.n; i++) {
+        if ((rc = shard_create(&g, i, err)) != HK_OK) {
+            status = rc == HK_EINVAL ? 2 : 1;
+            goto done;
+        }
     }
-    const char *own_topics[] = {HK_TOPIC_DLQ, HK_TOPIC_DELIVERIES};
-    if (hk_producer_ensure_topics(w.producer, own_topics, 2, -1, -1, 10000, err) != HK_OK)
-        goto done;
-    hk_consumer_config ccfg = {
-        .kafka = cfg->kafka,
-        .kafka_len = cfg->kafka_len,
-        .topics = cfg->topics,
-        .topics_len = cfg->topics_len,
-        .on_message = on_message,
-        .on_moved = on_partitions_moved,
-        .arg = &w,
-    };
-    if ((rc = hk_consumer_create(w.loop, &ccfg, &w.consumer, err)) != HK_OK) {
-        status = rc == HK_EINVAL ? 2 : 1;
-        goto done;
-    }
-    hk_store_snapshot *snap = hk_store_cache_acquire(w.cache);
-    HK_INFO("start", "hookd %s consuming %s as group %s; %zu webhook tasks loaded", HK_VERSION,
-            cfg->topics[0], hk_config_kafka(cfg, "group.id"), hk_store_snapshot_size(snap));
+    g.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    hk_loop_io(g.shards[0].loop, g.sigfd, HK_IO_READ, on_signal, &g);
+
+    hk_store_snapshot *snap = hk_store_cache_acquire(g.cache);
+    HK_INFO("start", "hookd %s consuming %s as group %s on %d loop%s; %zu webhook tasks loaded",
+            HK_VERSION, cfg->topics[0], hk_config_kafka(cfg, "group.id"), g.n, g.n == 1 ? "" : "s",
+            hk_store_snapshot_size(snap));
     hk_store_snapshot_release(snap);
     HK_INFO("http", "health, readiness and metrics on %s (port %u)", cfg->listen,
-            (unsigned)hk_http_port(w.http));
-    atomic_store(&w.http_state.ready, true);
-    w.exit_status = 0;
-    hk_loop_run(w.loop);
-    status = w.exit_status;
+            (unsigned)hk_http_port(g.http));
+    atomic_store(&g.http_state.ready, true);
+    for (int i = 1; i < g.n; i++) {
+        worker *w = &g.shards[i];
+        if ((rc = pthread_create(&w->thread, NULL, shard_main, w)) != 0) {
+            HK_ERROR("start", "cannot start loop %d: %s", i, strerror(rc));
+            abort_all(&g);
+            break;
+        }
+        w->thread_started = true;
+    }
+    hk_loop_run(g.shards[0].loop);
+    for (int i = 1; i < g.n; i++)
+        if (g.shards[i].thread_started)
+            pthread_join(g.shards[i].thread, NULL);
+    status = atomic_load(&g.exit_status);
 done:
-    /* Order matters: the consumer commits on close; the producer then flushes outcomes. */
-    hk_http_stop(w.http);
-    hk_consumer_destroy(w.consumer);
-    hk_delivery_destroy(w.engine);
-    hk_producer_destroy(w.producer, 5000);
-    hk_store_history_destroy(w.history);
-    hk_store_cache_destroy(w.cache);
-    hk_timer_destroy(w.drain_timer);
-    if (w.sigfd >= 0)
-        close(w.sigfd);
-    hk_loop_destroy(w.loop);
-    hk_cidr_list_destroy(w.allow);
-    hk_buf_free(&w.scratch);
+    /* Order matters: the consumers commit on close; the producers then flush outcomes. */
+    hk_http_stop(g.http);
+    for (int i = 0; g.shards && i < g.n; i++)
+        hk_consumer_destroy(g.shards[i].consumer);
+    for (int i = 0; g.shards && i < g.n; i++)
+        hk_delivery_destroy(g.shards[i].engine);
+    for (int i = 0; g.shards && i < g.n; i++)
+        hk_producer_destroy(g.shards[i].producer, 5000);
+    hk_store_history_destroy(g.history);
+    hk_store_cache_destroy(g.cache);
+    if (g.sigfd >= 0)
+        close(g.sigfd);
+    for (int i = 0; g.shards && i < g.n; i++) {
+        worker *w = &g.shards[i];
+        hk_timer_destroy(w->drain_timer);
+        if (w->wake_fd >= 0)
+            close(w->wake_fd);
+        hk_loop_destroy(w->loop);
+        free(w->kafka);
+        free(w->instance_id);
+        hk_buf_free(&w->scratch);
+    }
+    free(g.shards);
+    hk_cidr_list_destroy(g.allow);
     return status;
 }

@@ -46,6 +46,9 @@ static const opt options[] = {
     {"HOOKD_MAX_INFLIGHT_PER_HOST", "--max-inflight-per-host",
      INT(max_inflight_per_host, 1, 100000), "32",
      "per destination host, so one slow host cannot take every slot", false},
+    {"HOOKD_THREADS", "--threads", INT(threads, 1, 64), "1",
+     "event loops, each with its own Kafka consumer, producer and HTTP engine; the in-flight caps "
+     "are split among them", false},
     {"HOOKD_MAX_WEBHOOKS_PER_FLOW", "--max-webhooks-per-flow",
      INT(max_webhooks_per_flow, 1, 100000), "50", "webhook tasks allowed per flow", false},
     {"HOOKD_ALLOW_NETWORKS", "--allow-networks", STR(allow_networks), "",

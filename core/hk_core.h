@@ -166,6 +166,7 @@ typedef struct hk_config {
     long http_timeout_ms;
     int max_inflight;
     int max_inflight_per_host;
+    int threads; /* event loops (shards) in the worker */
     int max_webhooks_per_flow;
     char *allow_networks;
     char *listen;

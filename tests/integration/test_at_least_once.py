@@ -90,3 +90,50 @@ def test_a_second_worker_joining_mid_stream_loses_nothing(env, receiver, worker_
     # (about 2,500 duplicates); now only requests in flight (at most 32 here) or finished
     # out of order past the committed offset are.
     assert duplicates < 200, f"{duplicates} duplicates"
+
+
+def group_members(stack, group):
+    """Partitions held by each member of the group, once it is stable (else None)."""
+    desc = stack["admin"].describe_consumer_groups([group])[group].result(10)
+    if desc.state.name != "STABLE":
+        return None
+    return [len(m.assignment.topic_partitions) if m.assignment else 0 for m in desc.members]
+
+
+def test_two_loops_share_the_partitions_and_drain_on_sigterm(env, receiver, worker_factory,
+                                                             stack):
+    """HOOKD_THREADS=2: one process is two members of the group, each loop with its own share of
+    the partitions; SIGTERM mid-stream drains both loops (finishing what they had taken) and
+    exits 0, and a restart delivers whatever was not taken, with nothing left uncommitted."""
+    flow = f"loops-{env.tag}"
+    task_id = env.create_task({"flowId": flow, "url": receiver.url("/loops"), "body": "$jobId"})
+    receiver.delay["/loops"] = 0.02  # ~2.5 s of work at 32 in flight: the stop lands mid-stream
+    opts = {"HOOKD_LOG_LEVEL": "info", "HOOKD_THREADS": "2"}
+    first = worker_factory(env.topic, env.group, env.prefix, opts)
+    deadline = time.time() + 30
+    while (members := group_members(stack, env.group)) != [2, 2] and time.time() < deadline:
+        time.sleep(0.2)
+    assert members == [2, 2], f"partitions per member: {members}"
+    assert any("on 2 loops" in line for line in first.lines())
+
+    event_ids = [f"loops-{env.tag}-{i}" for i in range(4000)]
+    env.publish_many(({"eventId": e, "jobId": str(i), "jobStatus": "Complete", "flowId": flow}
+                      for i, e in enumerate(event_ids)), spread=True)
+    deadline = time.time() + 60
+    while len(receiver.matching("/loops")) < 500 and time.time() < deadline:
+        time.sleep(0.01)
+    at_stop = len({r["headers"]["x-webhook-id"] for r in receiver.matching("/loops")})
+    assert at_stop < len(event_ids), "the stop came mid-stream"
+    assert first.stop() == 0
+    stopped = [line for line in first.lines() if "stopped:" in line]
+    assert len(stopped) == 2 and any("loop 1 stopped" in line for line in stopped), stopped
+
+    second = worker_factory(env.topic, env.group, env.prefix, opts)
+    expected = {delivery_id(e, task_id) for e in event_ids}
+    seen = wait_until_delivered(receiver, "/loops", expected)
+    assert not expected - seen, f"{len(expected - seen)} events never delivered"
+    assert second.stop() == 0
+    assert committed_lag(stack, env.topic, env.group) == 0
+    ids = [r["headers"]["x-webhook-id"] for r in receiver.matching("/loops")]
+    print(f"stopped after {at_stop} of {len(event_ids)}; "
+          f"{len(ids) - len(set(ids))} duplicates over the restart")

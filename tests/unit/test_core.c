@@ -20,6 +20,7 @@ Test(config, defaults_match_the_contract)
     cr_assert_eq(cfg.max_inflight, 1024);
     cr_assert_eq(cfg.max_inflight_per_host, 32);
     cr_assert_eq(cfg.max_webhooks_per_flow, 50);
+    cr_assert_eq(cfg.threads, 1);
     cr_assert_str_eq(cfg.listen, "0.0.0.0:8080");
     cr_assert_null(cfg.api_token);
     cr_assert_eq(cfg.log_level, HK_LOG_INFO);
@@ -67,6 +68,13 @@ Test(config, bad_values_name_the_variable_or_flag)
     char *argv3[] = {"hookd", "--log-level", NULL};
     cr_assert_eq(hk_config_load(&cfg, 2, argv3, envp2, NULL, &err), HK_EINVAL);
     cr_assert_str_eq(err.field, "--log-level");
+
+    char *envp4[] = {"HOOKD_THREADS=65", NULL};
+    cr_assert_eq(hk_config_load(&cfg, 1, argv, envp4, NULL, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "HOOKD_THREADS");
+    char *envp5[] = {"HOOKD_THREADS=0", NULL};
+    cr_assert_eq(hk_config_load(&cfg, 1, argv, envp5, NULL, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "HOOKD_THREADS");
 }
 
 Test(config, secrets_never_in_errors)
