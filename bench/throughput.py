@@ -92,14 +92,17 @@ def cmd_burst(bootstrap, topic, flow, n, prefix="burst"):
     p = producer(bootstrap, 5)
     p.list_topics(topic, timeout=10)  # metadata first: the clock starts at the first produce
     # Rendered before the clock starts: only the publishing is measured.
-    values = [json.dumps({"eventId": f"{prefix}-{i}", "jobId": f"{prefix}-{i}",
-                          "jobStatus": "Complete", "flowId": flow}).encode() for i in range(n)]
+    # Keyed by job id, as a job platform keeps one job's events in order: the keys spread the
+    # events over the partitions evenly (null keys would go in sticky runs to one partition).
+    values = [(f"{prefix}-{i}".encode(),
+               json.dumps({"eventId": f"{prefix}-{i}", "jobId": f"{prefix}-{i}",
+                           "jobStatus": "Complete", "flowId": flow}).encode()) for i in range(n)]
     cb = delivery_check(failures)
     first = time.time()
-    for i, v in enumerate(values):
+    for i, (k, v) in enumerate(values):
         while True:
             try:
-                p.produce(topic, value=v, on_delivery=cb)
+                p.produce(topic, key=k, value=v, on_delivery=cb)
                 break
             except BufferError:
                 p.poll(0.01)
@@ -138,7 +141,7 @@ def cmd_paced(bootstrap, topic, flow, rate, warmup, secs, *url_ids):
                             "webhookOverrides": overrides}).encode()
             while True:
                 try:
-                    p.produce(topic, value=v, on_delivery=cb)
+                    p.produce(topic, key=f"p{sent}".encode(), value=v, on_delivery=cb)
                     break
                 except BufferError:
                     p.poll(0.001)
