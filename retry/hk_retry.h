@@ -53,4 +53,42 @@ hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_task *t
 /* The tier for a given attempt number (attempt 1 failing goes to tier 0). */
 size_t hk_retry_tier_for_attempt(const hk_retry_policy *policy, int attempt);
 
+/* The topic of a tier: "hookd.retry.<delay as written>". */
+void hk_retry_tier_topic(const hk_retry_policy *policy, size_t tier, char out[64]);
+
+/* A Retry-After value as a delay from now_ms: whole seconds, or an HTTP date (a past date is
+ * 0). False when it is neither. */
+bool hk_retry_after_ms(const char *value, uint64_t now_ms, uint64_t *out);
+
+/* How long a delivery waits on `tier`: the tier's delay, or later when a 429 or 503 answered
+ * with a Retry-After asking for more, capped at the last tier's delay. Never earlier. */
+uint64_t hk_retry_delay_ms(const hk_retry_policy *policy, size_t tier, long http_status,
+                           const char *retry_after, uint64_t now_ms);
+
+/* ------------------------------------------------------------------------ retry record --- */
+
+/* One delivery on its way to its next attempt: what a tier topic carries. */
+typedef struct hk_retry_record {
+    char *delivery_id;
+    char *webhook_id;
+    char *flow_id;
+    char *job_id;
+    char *event_id;
+    int attempt;            /* the attempt this record is for: 2 after the first failed */
+    uint64_t due_ms;        /* wall-clock ms before which it must not be sent */
+    uint64_t first_seen_ms; /* when the event was first consumed */
+    bool deferred;          /* parked because its host was saturated, not after a failure */
+    char *event_json;       /* the job event as consumed (a JSON object) */
+    size_t event_len;
+    char *outcomes_json; /* every earlier attempt's outcome, a JSON array */
+} hk_retry_record;
+
+/* Appends the record as JSON, "dueAt" first (see hk_retry_record_due). Borrows every field. */
+void hk_retry_record_write(hk_buf *out, const hk_retry_record *r);
+/* The due time of a record written above, read without parsing it; 0 when there is none. */
+uint64_t hk_retry_record_due(const void *payload, size_t len);
+/* Parses a record; HK_EINVAL names the bad field. The record owns its strings afterwards. */
+int hk_retry_record_parse(const void *payload, size_t len, hk_retry_record *r, hk_error *err);
+void hk_retry_record_free(hk_retry_record *r);
+
 #endif

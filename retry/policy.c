@@ -101,3 +101,8 @@ hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_task *t
     v.delay_ms = policy->delays_ms[v.tier];
     return v;
 }
+
+void hk_retry_tier_topic(const hk_retry_policy *policy, size_t tier, char out[64])
+{
+    snprintf(out, 64, "hookd.retry.%s", policy->names[tier < policy->tiers ? tier : 0]);
+}

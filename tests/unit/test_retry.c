@@ -66,3 +66,76 @@ Test(retry, decisions)
     cr_assert_eq(v.kind, HK_RETRY_AGAIN);
     cr_assert_eq(v.tier, 1, "past the last tier stays on the last");
 }
+
+Test(retry_record, round_trip_with_due_time_first)
+{
+    const char event[] = "{\"jobId\":\"j\\\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}";
+    hk_retry_record r = {
+        .delivery_id = "msg_1",
+        .webhook_id = "wh_1",
+        .flow_id = "7",
+        .job_id = "j\"1",
+        .event_id = "e1",
+        .attempt = 3,
+        .due_ms = 1795341600123ULL,
+        .first_seen_ms = 1795341500000ULL,
+        .event_json = (char *)event,
+        .event_len = sizeof event - 1,
+        .outcomes_json = "[{\"attempt\":1},{\"attempt\":2}]",
+    };
+    hk_buf b = {0};
+    hk_retry_record_write(&b, &r);
+    cr_assert_eq(hk_retry_record_due(b.data, b.len), 1795341600123ULL);
+    hk_retry_record back;
+    hk_error err = {0};
+    cr_assert_eq(hk_retry_record_parse(b.data, b.len, &back, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(back.job_id, "j\"1");
+    cr_assert_str_eq(back.webhook_id, "wh_1");
+    cr_assert_eq(back.attempt, 3);
+    cr_assert_eq(back.due_ms, 1795341600123ULL);
+    cr_assert_eq(back.first_seen_ms, 1795341500000ULL);
+    cr_assert_not(back.deferred);
+    cr_assert_str_eq(back.outcomes_json, "[{\"attempt\":1},{\"attempt\":2}]");
+    cJSON *ev = cJSON_Parse(back.event_json);
+    cr_assert_str_eq(cJSON_GetObjectItem(ev, "jobId")->valuestring, "j\"1");
+    cJSON_Delete(ev);
+    hk_retry_record_free(&back);
+    hk_buf_free(&b);
+}
+
+Test(retry_record, bad_records_name_the_field)
+{
+    hk_retry_record r;
+    hk_error err = {0};
+    const char *missing = "{\"dueAt\":1,\"deliveryId\":\"d\",\"webhookId\":\"w\",\"flowId\":\"f\","
+                          "\"jobId\":\"j\",\"eventId\":\"e\",\"firstSeenAt\":1,\"event\":{}}";
+    cr_assert_eq(hk_retry_record_parse(missing, strlen(missing), &r, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "attempt");
+    cr_assert_eq(hk_retry_record_parse("nope", 4, &r, &err), HK_EINVAL);
+    cr_assert_eq(hk_retry_record_due("nope", 4), 0);
+    cr_assert_eq(hk_retry_record_due("{\"kind\":1}", 10), 0);
+}
+
+Test(retry_after, seconds_or_http_date_later_never_earlier_capped)
+{
+    uint64_t ms = 0, now = 784111777000ULL; /* Sun, 06 Nov 1994 08:49:37 GMT */
+    cr_assert(hk_retry_after_ms("120", now, &ms));
+    cr_assert_eq(ms, 120000);
+    cr_assert(hk_retry_after_ms("Sun, 06 Nov 1994 08:49:47 GMT", now, &ms));
+    cr_assert_eq(ms, 10000);
+    cr_assert(hk_retry_after_ms("Sun, 06 Nov 1994 08:49:00 GMT", now, &ms));
+    cr_assert_eq(ms, 0, "a past date means now");
+    cr_assert_not(hk_retry_after_ms("soon", now, &ms));
+    cr_assert_not(hk_retry_after_ms("12abc", now, &ms));
+    cr_assert_not(hk_retry_after_ms(NULL, now, &ms));
+
+    hk_retry_policy p;
+    cr_assert_eq(hk_retry_policy_init(&p, "1s,2s,4s", 8, "HOOKD_RETRY_DELAYS", NULL), HK_OK);
+    cr_assert_eq(hk_retry_delay_ms(&p, 0, 503, "3", now), 3000, "later");
+    cr_assert_eq(hk_retry_delay_ms(&p, 1, 429, "1", now), 2000, "never earlier");
+    cr_assert_eq(hk_retry_delay_ms(&p, 0, 503, "3600", now), 4000, "capped at the last tier");
+    cr_assert_eq(hk_retry_delay_ms(&p, 0, 500, "3", now), 1000, "only on 429 and 503");
+    char topic[64];
+    hk_retry_tier_topic(&p, 1, topic);
+    cr_assert_str_eq(topic, "hookd.retry.2s");
+}

@@ -1,0 +1,166 @@
+/*
+ * record.c — the retry record: one delivery on its way to its next attempt, as published to a
+ * tier topic, and the Retry-After rule. The record is JSON with "dueAt" first, so a tier's
+ * consumer reads the due time with a short scan before deciding to parse anything.
+ */
+#include "hk_retry.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+static void put_str(hk_buf *b, const char *key, const char *value)
+{
+    hk_buf_printf(b, ",\"%s\":\"", key);
+    hk_buf_json_escape(b, value, strlen(value));
+    hk_buf_puts(b, "\"");
+}
+
+void hk_retry_record_write(hk_buf *b, const hk_retry_record *r)
+{
+    hk_buf_printf(b, "{\"dueAt\":%llu,\"kind\":\"retry\"", (unsigned long long)r->due_ms);
+    put_str(b, "deliveryId", r->delivery_id);
+    put_str(b, "webhookId", r->webhook_id);
+    put_str(b, "flowId", r->flow_id);
+    put_str(b, "jobId", r->job_id);
+    put_str(b, "eventId", r->event_id);
+    hk_buf_printf(b, ",\"attempt\":%d,\"firstSeenAt\":%llu,\"deferred\":%s,\"event\":", r->attempt,
+                  (unsigned long long)r->first_seen_ms, r->deferred ? "true" : "false");
+    hk_buf_append(b, r->event_json, r->event_len);
+    hk_buf_puts(b, ",\"outcomes\":");
+    if (r->outcomes_json && *r->outcomes_json)
+        hk_buf_puts(b, r->outcomes_json);
+    else
+        hk_buf_puts(b, "[]");
+    hk_buf_puts(b, "}");
+}
+
+uint64_t hk_retry_record_due(const void *payload, size_t len)
+{
+    static const char key[] = "{\"dueAt\":";
+    const char *p = payload;
+    if (!p || len < sizeof key || memcmp(p, key, sizeof key - 1) != 0)
+        return 0;
+    uint64_t v = 0;
+    for (size_t i = sizeof key - 1; i < len && isdigit((unsigned char)p[i]) && i < 40; i++)
+        v = v * 10 + (uint64_t)(p[i] - '0');
+    return v;
+}
+
+static int take_str(cJSON *root, const char *key, char **out, hk_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!cJSON_IsString(v) || !*v->valuestring)
+        return hk_error_set(err, HK_EINVAL, key, "missing or not a non-empty string");
+    *out = hk_strdup(v->valuestring);
+    return HK_OK;
+}
+
+static int take_num(cJSON *root, const char *key, double min, double *out, hk_error *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble < min)
+        return hk_error_set(err, HK_EINVAL, key, "missing or not a number >= %.0f", min);
+    *out = v->valuedouble;
+    return HK_OK;
+}
+
+int hk_retry_record_parse(const void *payload, size_t len, hk_retry_record *r, hk_error *err)
+{
+    memset(r, 0, sizeof *r);
+    cJSON *root = cJSON_ParseWithLength(payload, len);
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return hk_error_set(err, HK_EINVAL, "record", "not a JSON object");
+    }
+    double due = 0, attempt = 0, first = 0;
+    int rc = HK_OK;
+    if ((rc = take_num(root, "dueAt", 0, &due, err)) != HK_OK ||
+        (rc = take_str(root, "deliveryId", &r->delivery_id, err)) != HK_OK ||
+        (rc = take_str(root, "webhookId", &r->webhook_id, err)) != HK_OK ||
+        (rc = take_str(root, "flowId", &r->flow_id, err)) != HK_OK ||
+        (rc = take_str(root, "jobId", &r->job_id, err)) != HK_OK ||
+        (rc = take_str(root, "eventId", &r->event_id, err)) != HK_OK ||
+        (rc = take_num(root, "attempt", 1, &attempt, err)) != HK_OK ||
+        (rc = take_num(root, "firstSeenAt", 0, &first, err)) != HK_OK)
+        goto done;
+    r->due_ms = (uint64_t)due;
+    r->attempt = attempt > 1000000 ? 1000000 : (int)attempt;
+    r->first_seen_ms = (uint64_t)first;
+    r->deferred = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "deferred"));
+    cJSON *event = cJSON_GetObjectItemCaseSensitive(root, "event");
+    if (!cJSON_IsObject(event)) {
+        rc = hk_error_set(err, HK_EINVAL, "event", "missing or not an object");
+        goto done;
+    }
+    r->event_json = cJSON_PrintUnformatted(event);
+    r->event_len = strlen(r->event_json);
+    cJSON *outcomes = cJSON_GetObjectItemCaseSensitive(root, "outcomes");
+    r->outcomes_json = cJSON_IsArray(outcomes) ? cJSON_PrintUnformatted(outcomes) : hk_strdup("[]");
+done:
+    cJSON_Delete(root);
+    if (rc != HK_OK)
+        hk_retry_record_free(r);
+    return rc;
+}
+
+void hk_retry_record_free(hk_retry_record *r)
+{
+    if (!r)
+        return;
+    free(r->delivery_id);
+    free(r->webhook_id);
+    free(r->flow_id);
+    free(r->job_id);
+    free(r->event_id);
+    free(r->event_json);
+    free(r->outcomes_json);
+    memset(r, 0, sizeof *r);
+}
+
+bool hk_retry_after_ms(const char *value, uint64_t now_ms, uint64_t *out)
+{
+    if (!value)
+        return false;
+    while (*value == ' ')
+        value++;
+    if (isdigit((unsigned char)*value)) {
+        char *end;
+        unsigned long long s = strtoull(value, &end, 10);
+        while (*end == ' ')
+            end++;
+        if (*end || s > 100ULL * 365 * 86400)
+            return false;
+        *out = s * 1000;
+        return true;
+    }
+    /* An HTTP date (RFC 9110 IMF-fixdate): "Sun, 06 Nov 1994 08:49:37 GMT" */
+    struct tm tm = {0};
+    const char *end = strptime(value, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!end || *end)
+        return false;
+    time_t t = timegm(&tm);
+    if (t < 0)
+        return false;
+    uint64_t at = (uint64_t)t * 1000;
+    *out = at > now_ms ? at - now_ms : 0;
+    return true;
+}
+
+uint64_t hk_retry_delay_ms(const hk_retry_policy *policy, size_t tier, long http_status,
+                           const char *retry_after, uint64_t now_ms)
+{
+    uint64_t delay = policy->delays_ms[tier];
+    uint64_t cap = policy->delays_ms[policy->tiers - 1], asked;
+    if ((http_status == 429 || http_status == 503) &&
+        hk_retry_after_ms(retry_after, now_ms, &asked)) {
+        if (asked > cap)
+            asked = cap;
+        if (asked > delay)
+            delay = asked; /* later, never earlier */
+    }
+    return delay;
+}
