@@ -23,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BATCH_MAX 256       /* messages handled per loop turn before yielding to other fds */
+#define BATCH_MAX 256 /* messages handled per loop turn before yielding to other fds */
 #define STORE_INTERVAL_MS 100
 /* Back-pressure first just stops taking messages from librdkafka's prefetch queue, which costs
  * nothing to undo. A pause that lasts longer becomes a real partition pause, so the loop can
@@ -37,6 +37,8 @@ typedef struct slot {
     bool assigned;
     bool retained; /* revoked; kept in case the next assignment gives it back */
     bool dirty;    /* commit point may have moved since the last store */
+    bool held;     /* its next message is not due: paused and rewound to it until held_until */
+    uint64_t held_until; /* wall-clock ms */
     hk_offset_tracker *tracker;
 } slot;
 
@@ -49,6 +51,8 @@ struct hk_consumer {
     hk_timer *store_timer;
     hk_consumer_msg_cb on_message;
     hk_consumer_moved_cb on_moved;
+    hk_consumer_due_cb due;
+    hk_timer *due_timer;
     void *arg;
     slot *slots;
     size_t slots_len;
@@ -139,9 +143,11 @@ static void slot_drop(slot *s, const char *why)
 {
     size_t left = hk_offset_tracker_unfinished(s->tracker);
     if (left)
-        HK_INFO("kafka.revoke", "%s[%d] %s with %zu unfinished messages; the next owner "
-                "redelivers them", s->topic, (int)s->partition, why, left);
-    s->assigned = s->retained = false;
+        HK_INFO("kafka.revoke",
+                "%s[%d] %s with %zu unfinished messages; the next owner "
+                "redelivers them",
+                s->topic, (int)s->partition, why, left);
+    s->assigned = s->retained = s->held = false;
     s->gen++;
     hk_offset_tracker_destroy(s->tracker);
     s->tracker = NULL;
@@ -200,6 +206,7 @@ static void assign_partitions(hk_consumer *c, rd_kafka_topic_partition_list_t *p
             s->dirty = false;
         }
         s->retained = false;
+        s->held = false; /* librdkafka starts it unpaused, at the offset above */
         s->assigned = true;
     }
     bool moved = false;
@@ -234,6 +241,68 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+/* ------------------------------------------------------------------------- due times --- */
+
+static void arm_due_timer(hk_consumer *c)
+{
+    uint64_t first = 0;
+    for (size_t i = 0; i < c->slots_len; i++)
+        if (c->slots[i].held && (!first || c->slots[i].held_until < first))
+            first = c->slots[i].held_until;
+    if (!first) {
+        hk_timer_stop(c->due_timer);
+        return;
+    }
+    uint64_t now = hk_wall_ms();
+    hk_timer_start(c->due_timer, first > now ? first - now : 0);
+}
+
+/* The partition's next message is not due: pause the partition and rewind it to that message
+ * (which also drops what librdkafka prefetched after it), so the rest of the consumer's
+ * partitions keep flowing and the group never sees a slow poll. */
+static void hold_slot(hk_consumer *c, slot *s, int64_t offset, uint64_t due)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(l, s->topic, s->partition)->offset = offset;
+    rd_kafka_pause_partitions(c->rk, l);
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 0);
+    if (e) {
+        HK_WARN("kafka.seek", "%s[%d] to %lld: %s", s->topic, (int)s->partition, (long long)offset,
+                rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    s->held = true;
+    s->held_until = due;
+    HK_DEBUG("kafka.hold", "%s[%d] offset %lld due in %llu ms", s->topic, (int)s->partition,
+             (long long)offset, (unsigned long long)(due - hk_wall_ms()));
+    arm_due_timer(c);
+}
+
+static void on_due_timer(hk_loop *loop, void *arg)
+{
+    (void)loop;
+    hk_consumer *c = arg;
+    uint64_t now = hk_wall_ms();
+    rd_kafka_topic_partition_list_t *l = NULL;
+    for (size_t i = 0; i < c->slots_len; i++) {
+        slot *s = &c->slots[i];
+        if (!s->held || s->held_until > now)
+            continue;
+        s->held = false;
+        if (!s->assigned || c->hard_paused || c->stopped)
+            continue; /* resumed with the rest, or never */
+        if (!l)
+            l = rd_kafka_topic_partition_list_new(4);
+        rd_kafka_topic_partition_list_add(l, s->topic, s->partition);
+    }
+    if (l) {
+        rd_kafka_resume_partitions(c->rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+    arm_due_timer(c);
+}
+
 /* ----------------------------------------------------------------------------- polling --- */
 
 static void handle_message(hk_consumer *c, rd_kafka_message_t *rkm)
@@ -248,11 +317,22 @@ static void handle_message(hk_consumer *c, rd_kafka_message_t *rkm)
     slot *s = slot_find(c, topic, rkm->partition, &index);
     if (!s || !s->assigned || c->stopped)
         return; /* not ours (any more), or shutting down: never stored, so redelivered */
+    if (s->held)
+        return; /* fetched before the hold; the seek refetches it once the hold ends */
     int64_t next = hk_offset_tracker_next(s->tracker);
     if (next >= 0 && rkm->offset < next) {
-        HK_WARN("kafka.consume.rewind", "%s[%d]: offset %lld again after %lld; already taken, "
-                "skipped", topic, (int)rkm->partition, (long long)rkm->offset, (long long)next - 1);
+        HK_WARN("kafka.consume.rewind",
+                "%s[%d]: offset %lld again after %lld; already taken, "
+                "skipped",
+                topic, (int)rkm->partition, (long long)rkm->offset, (long long)next - 1);
         return;
+    }
+    if (c->due) {
+        uint64_t due = c->due(rkm->payload, rkm->len, c->arg);
+        if (due > hk_wall_ms()) {
+            hold_slot(c, s, rkm->offset, due);
+            return;
+        }
     }
     hk_offset_tracker_add(s->tracker, rkm->offset, 1);
     hk_msg_ref ref = {.slot = index, .gen = s->gen, .offset = rkm->offset};
@@ -267,8 +347,10 @@ static void drain(hk_consumer *c)
     if (c->paused && !c->hard_paused) {
         if (hk_now_ms() - c->paused_since < HARD_PAUSE_AFTER_MS)
             return; /* messages wait in the prefetch queue; the poll timer looks again */
-        HK_INFO("kafka.backpressure", "deliveries still saturated after %d ms: pausing "
-                "partitions", HARD_PAUSE_AFTER_MS);
+        HK_INFO("kafka.backpressure",
+                "deliveries still saturated after %d ms: pausing "
+                "partitions",
+                HARD_PAUSE_AFTER_MS);
         c->hard_paused = true;
         pause_all(c, true);
     }
@@ -327,6 +409,7 @@ int hk_consumer_create(hk_loop *loop, const hk_consumer_config *cfg, hk_consumer
     c->loop = loop;
     c->on_message = cfg->on_message;
     c->on_moved = cfg->on_moved;
+    c->due = cfg->due;
     c->arg = cfg->arg;
     c->pipefd[0] = c->pipefd[1] = -1;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -377,6 +460,7 @@ int hk_consumer_create(hk_loop *loop, const hk_consumer_config *cfg, hk_consumer
     hk_loop_io(loop, c->pipefd[0], HK_IO_READ, on_pipe, c);
     c->poll_timer = hk_timer_create(loop, on_poll_timer, c);
     c->store_timer = hk_timer_create(loop, on_store_timer, c);
+    c->due_timer = hk_timer_create(loop, on_due_timer, c);
     hk_timer_start(c->poll_timer, 0);
 
     topics = rd_kafka_topic_partition_list_new((int)cfg->topics_len);
@@ -422,6 +506,7 @@ void hk_consumer_destroy(hk_consumer *c)
         close(c->pipefd[1]);
     hk_timer_destroy(c->poll_timer);
     hk_timer_destroy(c->store_timer);
+    hk_timer_destroy(c->due_timer);
     for (size_t i = 0; i < c->slots_len; i++) {
         free(c->slots[i].topic);
         hk_offset_tracker_destroy(c->slots[i].tracker);
@@ -457,10 +542,20 @@ static void pause_all(hk_consumer *c, bool pause)
     rd_kafka_topic_partition_list_t *parts = NULL;
     if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
         return;
-    if (pause)
+    if (pause) {
         rd_kafka_pause_partitions(c->rk, parts);
-    else
-        rd_kafka_resume_partitions(c->rk, parts);
+    } else {
+        /* a held partition stays paused until its due time */
+        rd_kafka_topic_partition_list_t *resume = rd_kafka_topic_partition_list_new(parts->cnt);
+        for (int i = 0; i < parts->cnt; i++) {
+            slot *s = slot_find(c, parts->elems[i].topic, parts->elems[i].partition, NULL);
+            if (!s || !s->held)
+                rd_kafka_topic_partition_list_add(resume, parts->elems[i].topic,
+                                                  parts->elems[i].partition);
+        }
+        rd_kafka_resume_partitions(c->rk, resume);
+        rd_kafka_topic_partition_list_destroy(resume);
+    }
     rd_kafka_topic_partition_list_destroy(parts);
 }
 

@@ -67,6 +67,11 @@ typedef void (*hk_consumer_msg_cb)(hk_consumer *c, hk_msg_ref ref, const char *t
  * false): the new owner redelivers it, so work that has not started may be abandoned. */
 typedef void (*hk_consumer_moved_cb)(hk_consumer *c, void *arg);
 
+/* For a consumer of delayed records: the wall-clock ms before which a message must not be
+ * handed out (0: now). A partition whose next message is not due is paused and rewound to it
+ * until then, while the consumer's other partitions keep flowing. */
+typedef uint64_t (*hk_consumer_due_cb)(const void *payload, size_t len, void *arg);
+
 typedef struct hk_consumer_config {
     const hk_kv *kafka; /* librdkafka properties; borrowed, copied */
     size_t kafka_len;
@@ -74,6 +79,7 @@ typedef struct hk_consumer_config {
     size_t topics_len;
     hk_consumer_msg_cb on_message;
     hk_consumer_moved_cb on_moved; /* may be NULL */
+    hk_consumer_due_cb due;        /* may be NULL: every message is due */
     void *arg;
 } hk_consumer_config;
 
