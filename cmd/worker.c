@@ -52,6 +52,9 @@ typedef struct worker {
     int max_inflight; /* this shard's share of HOOKD_MAX_INFLIGHT */
     hk_loop *loop;
     hk_consumer *consumer;
+    hk_consumer *tiers[HK_RETRY_MAX_TIERS]; /* one consumer per retry tier, in this loop */
+    hk_kv *tier_kafka[HK_RETRY_MAX_TIERS];
+    hk_buf tier_names[HK_RETRY_MAX_TIERS]; /* the tier's group id, then its member id */
     hk_producer *producer;
     hk_delivery_engine *engine;
     size_t jobs_alive;
@@ -77,6 +80,7 @@ struct group {
     hk_store_history *history;
     hk_http *http;
     hk_http_state http_state;
+    char tier_topics[HK_RETRY_MAX_TIERS][64];
     int sigfd;      /* served by shard 0's loop */
     bool signalled; /* touched only on shard 0's thread */
     worker *shards;
@@ -89,6 +93,7 @@ enum { CMD_NONE, CMD_DRAIN, CMD_FINISH, CMD_ABORT };
 /* One consumed job event and the deliveries hanging on it. */
 typedef struct job {
     worker *w;
+    hk_consumer *c; /* the main topic's or a tier's */
     hk_msg_ref ref;
     hk_event *ev;
     hk_store_snapshot *snap; /* keeps the matched tasks alive while deliveries run */
@@ -102,7 +107,8 @@ typedef struct attempt {
     const hk_task *task; /* borrowed from job->snap */
     char delivery_id[32];
     int number;
-    hk_buf outcomes; /* every attempt's outcome as a JSON array, for the dead letter */
+    uint64_t first_seen_ms; /* when the event was first consumed, carried through the tiers */
+    hk_buf outcomes;        /* every attempt's outcome as a JSON array, for the dead letter */
 } attempt;
 
 /* ----------------------------------------------------------------------------- helpers --- */
@@ -112,7 +118,7 @@ static void job_release(job *j)
     if (--j->attempts_alive > 0)
         return;
     worker *w = j->w;
-    hk_consumer_release(w->consumer, j->ref);
+    hk_consumer_release(j->c, j->ref);
     hk_event_destroy(j->ev);
     if (j->snap)
         hk_store_snapshot_release(j->snap);
@@ -125,12 +131,11 @@ static void update_backpressure(worker *w)
 {
     size_t pending = hk_delivery_pending(w->engine);
     size_t high = (size_t)w->max_inflight * 4, low = (size_t)w->max_inflight * 2;
-    if (!w->paused && pending >= high) {
-        w->paused = true;
-        hk_consumer_set_paused(w->consumer, true);
-    } else if (w->paused && pending <= low) {
-        w->paused = false;
-        hk_consumer_set_paused(w->consumer, false);
+    if ((!w->paused && pending >= high) || (w->paused && pending <= low)) {
+        w->paused = !w->paused;
+        hk_consumer_set_paused(w->consumer, w->paused);
+        for (size_t t = 0; t < w->policy->tiers; t++)
+            hk_consumer_set_paused(w->tiers[t], w->paused);
     }
 }
 
@@ -186,6 +191,7 @@ static void add_payload(cJSON *rec, const char *payload, size_t len)
 
 typedef struct dlq_send {
     worker *w;
+    const char *topic; /* HK_TOPIC_DLQ or a tier's topic */
     char *value;
     size_t len;
     char *key;
@@ -203,12 +209,13 @@ static void on_dlq_ack(int err, const char *errstr, void *arg)
         /* librdkafka already retried for message.timeout.ms; the offset must not move until
          * the dead letter is durable, so try again. */
         hk_metric_add(HK_M_DLQ_FAILED, 1);
-        HK_ERROR("dlq.publish.failed", "dead letter not acknowledged, publishing again: %s",
-                 errstr);
+        HK_ERROR("dlq.publish.failed", "record for %s not acknowledged, publishing again: %s",
+                 s->topic, errstr);
         dlq_publish(s);
         return;
     }
-    hk_metric_add(HK_M_DLQ_PUBLISHED, 1);
+    hk_metric_add(strcmp(s->topic, HK_TOPIC_DLQ) == 0 ? HK_M_DLQ_PUBLISHED : HK_M_RETRIES_PUBLISHED,
+                  1);
     s->done(s->arg);
     free(s->value);
     free(s->key);
@@ -217,7 +224,7 @@ static void on_dlq_ack(int err, const char *errstr, void *arg)
 
 static void dlq_publish(dlq_send *s)
 {
-    if (hk_producer_send(s->w->producer, HK_TOPIC_DLQ, s->key, strlen(s->key), s->value, s->len,
+    if (hk_producer_send(s->w->producer, s->topic, s->key, strlen(s->key), s->value, s->len,
                          on_dlq_ack, s) != HK_OK) {
         /* The producer refuses even to queue (fatal error): stop without committing, so the
          * next owner of the partition redelivers. */
@@ -234,6 +241,7 @@ static void dlq_send_record(worker *w, cJSON *rec, const char *key, void (*done)
     cJSON_AddStringToObject(rec, "deadAt", ts);
     dlq_send *s = hk_xcalloc(1, sizeof *s);
     s->w = w;
+    s->topic = HK_TOPIC_DLQ;
     s->value = cJSON_PrintUnformatted(rec);
     s->len = strlen(s->value);
     s->key = hk_strdup(key);
@@ -353,6 +361,46 @@ static void dead_letter_attempt(worker *w, attempt *a, const char *reason, const
     dlq_send_record(w, rec, j->ev->job_id, attempt_finished, a);
 }
 
+/* Republishes the delivery to its tier; the attempt (and so the source offset) finishes only
+ * once Kafka has acknowledged the retry record. */
+static void retry_attempt(worker *w, attempt *a, const hk_retry_verdict *v,
+                          const hk_delivery_result *res)
+{
+    job *j = a->job;
+    uint64_t now = hk_wall_ms();
+    uint64_t delay = hk_retry_delay_ms(w->policy, v->tier, res->http_status, res->retry_after, now);
+    hk_buf outcomes = {0};
+    hk_buf_append(&outcomes, a->outcomes.data, a->outcomes.len);
+    hk_buf_puts(&outcomes, outcomes.len ? "]" : "[]");
+    hk_retry_record r = {
+        .delivery_id = a->delivery_id,
+        .webhook_id = a->task->id,
+        .flow_id = j->ev->flow_id,
+        .job_id = j->ev->job_id,
+        .event_id = j->ev->event_id,
+        .attempt = a->number + 1,
+        .due_ms = now + delay,
+        .first_seen_ms = a->first_seen_ms,
+        .event_json = j->raw,
+        .event_len = j->raw_len,
+        .outcomes_json = outcomes.data,
+    };
+    dlq_send *s = hk_xcalloc(1, sizeof *s);
+    s->w = w;
+    s->topic = w->g->tier_topics[v->tier];
+    hk_buf value = {0};
+    hk_retry_record_write(&value, &r);
+    s->value = value.data;
+    s->len = value.len;
+    s->key = hk_strdup(a->delivery_id); /* spreads deliveries over the tier's partitions */
+    s->done = attempt_finished;
+    s->arg = a;
+    hk_buf_free(&outcomes);
+    HK_INFO("delivery.retry", "delivery %s to webhook %s: attempt %d due in %llu ms on %s",
+            a->delivery_id, a->task->id, a->number + 1, (unsigned long long)delay, s->topic);
+    dlq_publish(s);
+}
+
 static void on_delivery_done(const hk_delivery_result *res, void *arg)
 {
     attempt *a = arg;
@@ -387,10 +435,10 @@ static void on_delivery_done(const hk_delivery_result *res, void *arg)
     } else {
         HK_WARN("delivery.failed", "delivery %s to webhook %s failed on attempt %d: %s",
                 a->delivery_id, a->task->id, a->number, res->error);
-        /* Retry tiers are not wired yet: every failure is dead-lettered for now, with the
-         * verdict the policy gave so an operator can replay it. */
-        dead_letter_attempt(w, a, v.kind == HK_RETRY_DEAD ? v.reason : "delivery failed",
-                            res->error);
+        if (v.kind == HK_RETRY_AGAIN)
+            retry_attempt(w, a, &v, res);
+        else
+            dead_letter_attempt(w, a, v.reason, res->error);
     }
     update_backpressure(w);
 }
@@ -421,12 +469,20 @@ static void send_poison(worker *w, job *j, const char *topic, int32_t partition,
     dlq_send_record(w, rec, key, poison_done, j);
 }
 
-static void start_attempt(worker *w, job *j, const hk_task *task)
+/* Starts attempt `number` of the task's delivery of the job's event; `outcomes` is the JSON
+ * array of the earlier attempts' outcomes (NULL for none). */
+static void start_attempt(worker *w, job *j, const hk_task *task, int number,
+                          uint64_t first_seen_ms, const char *outcomes)
 {
     attempt *a = hk_xcalloc(1, sizeof *a);
     a->job = j;
     a->task = task;
-    a->number = 1;
+    a->number = number;
+    a->first_seen_ms = first_seen_ms;
+    if (outcomes && strcmp(outcomes, "[]") != 0) {
+        size_t n = strlen(outcomes);
+        hk_buf_append(&a->outcomes, outcomes, n && outcomes[n - 1] == ']' ? n - 1 : n);
+    }
     hk_delivery_id(j->ev->event_id, task->id, a->delivery_id);
     hk_request_params p = {
         .task = task,
@@ -453,10 +509,11 @@ static void start_attempt(worker *w, job *j, const hk_task *task)
 static void on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_t partition,
                        int64_t offset, const void *payload, size_t len, void *arg)
 {
-    (void)c;
     worker *w = arg;
+    uint64_t now = hk_wall_ms();
     job *j = hk_xcalloc(1, sizeof *j);
     j->w = w;
+    j->c = c;
     j->ref = ref;
     j->attempts_alive = 1; /* the consumer's initial unit, held while dispatching */
     j->raw_len = len;
@@ -479,7 +536,7 @@ static void on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_
             continue;
         matched++;
         j->attempts_alive++;
-        start_attempt(w, j, tasks[i]);
+        start_attempt(w, j, tasks[i], 1, now, NULL);
     }
     if (!matched) {
         hk_metric_add(HK_M_EVENTS_NO_MATCH, 1);
@@ -490,11 +547,84 @@ static void on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_
     update_backpressure(w);
 }
 
+static uint64_t tier_due(const void *payload, size_t len, void *arg)
+{
+    (void)arg;
+    return hk_retry_record_due(payload, len);
+}
+
+/* A due retry record: the next attempt of one delivery, with the task as it is now. */
+static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_t partition,
+                             int64_t offset, const void *payload, size_t len, void *arg)
+{
+    worker *w = arg;
+    job *j = hk_xcalloc(1, sizeof *j);
+    j->w = w;
+    j->c = c;
+    j->ref = ref;
+    j->attempts_alive = 1;
+    w->jobs_alive++;
+    hk_metric_add(HK_M_RETRIES_CONSUMED, 1);
+    hk_retry_record r;
+    hk_error err = {0};
+    if (hk_retry_record_parse(payload, len, &r, &err) != HK_OK) {
+        j->raw_len = len;
+        j->raw = hk_strndup(payload ? payload : "", len);
+        char why[300];
+        snprintf(why, sizeof why, "bad retry record: %.60s: %.200s", err.field, err.msg);
+        send_poison(w, j, topic, partition, offset, why);
+        return;
+    }
+    j->raw = r.event_json;
+    j->raw_len = r.event_len;
+    r.event_json = NULL;
+    if (hk_event_parse(j->raw, j->raw_len, r.event_id, &j->ev, &err) != HK_OK) {
+        char why[300];
+        snprintf(why, sizeof why, "bad event in retry record: %.200s", err.msg);
+        send_poison(w, j, topic, partition, offset, why);
+        hk_retry_record_free(&r);
+        return;
+    }
+    j->snap = hk_store_cache_acquire(w->cache);
+    size_t n = 0;
+    const hk_task *const *tasks = hk_store_snapshot_flow(j->snap, r.flow_id, &n);
+    const hk_task *task = NULL;
+    for (size_t i = 0; i < n && !task; i++)
+        if (strcmp(tasks[i]->id, r.webhook_id) == 0)
+            task = tasks[i];
+    if (task && task->enabled) {
+        j->attempts_alive++;
+        start_attempt(w, j, task, r.attempt, r.first_seen_ms, r.outcomes_json);
+    } else {
+        /* Deleted or disabled since: nothing to send to, but nothing is lost either. */
+        HK_WARN("delivery.dropped", "delivery %s: webhook task %s is %s; dead-lettered",
+                r.delivery_id, r.webhook_id, task ? "disabled" : "gone");
+        cJSON *rec = cJSON_CreateObject();
+        cJSON_AddStringToObject(rec, "kind", "delivery");
+        cJSON_AddStringToObject(rec, "reason", task ? "task disabled" : "task deleted");
+        cJSON_AddStringToObject(rec, "deliveryId", r.delivery_id);
+        cJSON_AddStringToObject(rec, "webhookId", r.webhook_id);
+        cJSON_AddStringToObject(rec, "flowId", r.flow_id);
+        cJSON_AddStringToObject(rec, "jobId", r.job_id);
+        cJSON_AddStringToObject(rec, "eventId", r.event_id);
+        cJSON_AddNumberToObject(rec, "attempts", r.attempt - 1);
+        cJSON_AddItemToObject(rec, "event", cJSON_ParseWithLength(j->raw, j->raw_len));
+        cJSON *outcomes = cJSON_Parse(r.outcomes_json);
+        cJSON_AddItemToObject(rec, "outcomes", outcomes ? outcomes : cJSON_CreateArray());
+        j->attempts_alive++;
+        dlq_send_record(w, rec, r.job_id, poison_done, j);
+    }
+    hk_retry_record_free(&r);
+    job_release(j);
+    update_backpressure(w);
+}
+
 static bool attempt_still_owned(void *arg, void *ctx)
 {
     const attempt *a = arg;
     const worker *w = ctx;
-    return hk_consumer_owns(w->consumer, a->job->ref);
+    (void)w;
+    return hk_consumer_owns(a->job->c, a->job->ref);
 }
 
 /* Partitions moved to another worker, which redelivers their unfinished events from the last
@@ -515,6 +645,9 @@ static void on_partitions_moved(hk_consumer *c, void *arg)
 
 static bool drained(worker *w)
 {
+    for (size_t t = 0; t < w->policy->tiers; t++)
+        if (!hk_consumer_settled(w->tiers[t]))
+            return false;
     return w->jobs_alive == 0 && hk_delivery_pending(w->engine) == 0 &&
            hk_consumer_settled(w->consumer);
 }
@@ -524,6 +657,9 @@ static void finish_drain(worker *w)
     hk_error err = {0};
     if (hk_consumer_commit(w->consumer, &err) != HK_OK)
         HK_WARN("shutdown.commit", "%s", err.msg);
+    for (size_t t = 0; t < w->policy->tiers; t++)
+        if (hk_consumer_commit(w->tiers[t], &err) != HK_OK)
+            HK_WARN("shutdown.commit", "%s: %s", w->g->tier_topics[t], err.msg);
     HK_INFO("shutdown", "loop %d stopped: %zu events still unfinished will be redelivered",
             w->index, w->jobs_alive);
     hk_loop_stop(w->loop);
@@ -549,6 +685,8 @@ static void begin_drain(worker *w)
     HK_INFO("shutdown", "loop %d: finishing %zu events in progress (up to %d ms)", w->index,
             w->jobs_alive, DRAIN_GRACE_MS);
     hk_consumer_stop_fetching(w->consumer);
+    for (size_t t = 0; t < w->policy->tiers; t++)
+        hk_consumer_stop_fetching(w->tiers[t]);
     w->drain_deadline = hk_now_ms() + DRAIN_GRACE_MS;
     hk_timer_start(w->drain_timer, 0);
 }
@@ -673,9 +811,12 @@ static int shard_create(group *g, int i, hk_error *err)
     if ((rc = hk_producer_create(w->loop, cfg->kafka, cfg->kafka_len, &w->producer, err)) != HK_OK)
         return rc;
     if (i == 0) {
-        const char *own_topics[] = {HK_TOPIC_DLQ, HK_TOPIC_DELIVERIES};
-        if ((rc = hk_producer_ensure_topics(w->producer, own_topics, 2, -1, -1, 10000, err)) !=
-            HK_OK)
+        const char *own_topics[2 + HK_RETRY_MAX_TIERS] = {HK_TOPIC_DLQ, HK_TOPIC_DELIVERIES};
+        for (size_t t = 0; t < g->policy.tiers; t++)
+            own_topics[2 + t] = g->tier_topics[t];
+        if ((rc = hk_producer_ensure_topics(w->producer, own_topics, 2 + g->policy.tiers,
+                                            cfg->topic_partitions, cfg->topic_replication, 10000,
+                                            err)) != HK_OK)
             return rc;
     }
     /* Each shard is a member of the group of its own; a static member id must differ too. */
@@ -698,7 +839,51 @@ static int shard_create(group *g, int i, hk_error *err)
         .on_moved = on_partitions_moved,
         .arg = w,
     };
-    return hk_consumer_create(w->loop, &ccfg, &w->consumer, err);
+    if ((rc = hk_consumer_create(w->loop, &ccfg, &w->consumer, err)) != HK_OK)
+        return rc;
+    /* One consumer per tier, each in a group of its own ("<group.id>.retry.<delay>"), so a
+     * tier's rebalances and paused partitions touch neither the main topic nor other tiers. */
+    const char *group_id = hk_config_kafka(cfg, "group.id");
+    for (size_t t = 0; t < g->policy.tiers; t++) {
+        hk_kv *kv = hk_xcalloc(cfg->kafka_len + 1, sizeof *kv);
+        memcpy(kv, w->kafka, cfg->kafka_len * sizeof *kv);
+        size_t len = cfg->kafka_len;
+        /* "<group>.retry.<delay>" NUL "<member id>.retry.<delay>", then pointers into it */
+        hk_buf *names = &w->tier_names[t];
+        const char *member = hk_config_kafka(cfg, "group.instance.id");
+        hk_buf_printf(names, "%s.retry.%s", group_id ? group_id : "hookd", g->policy.names[t]);
+        size_t member_at = names->len + 1;
+        if (member) {
+            hk_buf_append(names, "", 1);
+            hk_buf_printf(names, "%s-%d.retry.%s", member, i, g->policy.names[t]);
+        }
+        bool has_group = false;
+        for (size_t k = 0; k < len; k++) {
+            if (strcmp(kv[k].key, "group.instance.id") == 0)
+                kv[k].value = names->data + member_at;
+            if (strcmp(kv[k].key, "group.id") == 0) {
+                kv[k].value = names->data;
+                has_group = true;
+            }
+        }
+        if (!has_group)
+            kv[len++] = (hk_kv){.key = "group.id", .value = names->data};
+        w->tier_kafka[t] = kv;
+        char *tier_topic[] = {g->tier_topics[t]};
+        hk_consumer_config tcfg = {
+            .kafka = kv,
+            .kafka_len = len,
+            .topics = tier_topic,
+            .topics_len = 1,
+            .on_message = on_retry_message,
+            .on_moved = on_partitions_moved,
+            .due = tier_due,
+            .arg = w,
+        };
+        if ((rc = hk_consumer_create(w->loop, &tcfg, &w->tiers[t], err)) != HK_OK)
+            return rc;
+    }
+    return HK_OK;
 }
 
 int hk_worker_run(const hk_config *cfg, hk_error *err)
@@ -735,6 +920,8 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
     if (hk_store_cache_create(&scfg, 500, 30000, &g.cache, err) != HK_OK ||
         hk_store_history_create(&scfg, 100000, &g.history, err) != HK_OK)
         goto done;
+    for (size_t t = 0; t < g.policy.tiers; t++)
+        hk_retry_tier_topic(&g.policy, t, g.tier_topics[t]);
     g.n = cfg->threads < cfg->max_inflight ? cfg->threads : cfg->max_inflight;
     if (g.n < 1)
         g.n = 1;
@@ -775,8 +962,11 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
 done:
     /* Order matters: the consumers commit on close; the producers then flush outcomes. */
     hk_http_stop(g.http);
-    for (int i = 0; g.shards && i < g.n; i++)
+    for (int i = 0; g.shards && i < g.n; i++) {
         hk_consumer_destroy(g.shards[i].consumer);
+        for (size_t t = 0; t < g.policy.tiers; t++)
+            hk_consumer_destroy(g.shards[i].tiers[t]);
+    }
     for (int i = 0; g.shards && i < g.n; i++)
         hk_delivery_destroy(g.shards[i].engine);
     for (int i = 0; g.shards && i < g.n; i++)
@@ -793,6 +983,10 @@ done:
         hk_loop_destroy(w->loop);
         free(w->kafka);
         free(w->instance_id);
+        for (size_t t = 0; t < HK_RETRY_MAX_TIERS; t++) {
+            free(w->tier_kafka[t]);
+            hk_buf_free(&w->tier_names[t]);
+        }
         hk_buf_free(&w->scratch);
     }
     free(g.shards);

@@ -46,6 +46,12 @@ static const opt options[] = {
     {"HOOKD_MAX_INFLIGHT_PER_HOST", "--max-inflight-per-host",
      INT(max_inflight_per_host, 1, 100000), "32",
      "per destination host, so one slow host cannot take every slot", false},
+    {"HOOKD_TOPIC_PARTITIONS", "--topic-partitions", INT(topic_partitions, -1, 100000), "-1",
+     "partitions of the topics hookd creates when missing (retry tiers, hookd.dlq, "
+     "hookd.deliveries); -1: the broker's default",
+     false},
+    {"HOOKD_TOPIC_REPLICATION", "--topic-replication", INT(topic_replication, -1, 100), "-1",
+     "replication factor of the topics hookd creates; -1: the broker's default", false},
     {"HOOKD_THREADS", "--threads", INT(threads, 1, 64), "1",
      "event loops, each with its own Kafka consumer, producer and HTTP engine; the in-flight caps "
      "are split among them", false},

@@ -167,6 +167,8 @@ typedef struct hk_config {
     int max_inflight;
     int max_inflight_per_host;
     int threads; /* event loops (shards) in the worker */
+    int topic_partitions;  /* for topics hookd creates; -1: broker default */
+    int topic_replication; /* likewise */
     int max_webhooks_per_flow;
     char *allow_networks;
     char *listen;
@@ -316,6 +318,9 @@ typedef enum {
     HK_M_DELIVERIES_CANCELLED,
     HK_M_DLQ_PUBLISHED,
     HK_M_DLQ_FAILED,
+    HK_M_RETRIES_PUBLISHED,
+    HK_M_RETRIES_CONSUMED,
+    HK_M_TASKS_DISABLED,
     HK_M_OUTCOMES_PUBLISHED,
     HK_M_OUTCOMES_FAILED,
     HK_M_HISTORY_WRITTEN,

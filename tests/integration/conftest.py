@@ -74,6 +74,8 @@ class Receiver:
         self.lock = threading.Condition()
         self.status = {}   # path prefix -> status
         self.delay = {}    # path prefix -> seconds
+        self.script = {}   # path prefix -> statuses answered in turn (then `status`, else 204)
+        self.reply_headers = {}  # path prefix -> extra response headers
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -89,11 +91,17 @@ class Receiver:
                 for prefix, seconds in receiver.delay.items():
                     if path.startswith(prefix):
                         time.sleep(seconds)
-                status = 204
+                status, extra = 204, {}
                 for prefix, code in receiver.status.items():
                     if path.startswith(prefix):
                         status = code
+                for prefix, headers in receiver.reply_headers.items():
+                    if path.startswith(prefix):
+                        extra = headers
                 with receiver.lock:
+                    for prefix, codes in receiver.script.items():
+                        if path.startswith(prefix) and codes:
+                            status = codes.pop(0)
                     receiver.requests.append({
                         "method": self.command, "path": path, "body": body,
                         "headers": {k.lower(): v for k, v in self.headers.items()},
@@ -102,6 +110,8 @@ class Receiver:
                     receiver.lock.notify_all()
                 try:
                     self.send_response(status)
+                    for name, value in extra.items():
+                        self.send_header(name, value)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                 except (BrokenPipeError, ConnectionResetError):

@@ -41,9 +41,11 @@ def test_poison_events_go_to_the_dlq_and_good_events_around_them_are_delivered(
 
 
 def test_500_is_recorded_failed_and_dead_lettered(env, receiver, worker_factory, stack):
+    """With retry off, a 500 is one attempt, then the dead-letter topic."""
     flow = f"f500-{env.tag}"
     receiver.status["/fail"] = 500
-    task_id = env.create_task({"flowId": flow, "url": receiver.url("/fail"), "body": "x"})
+    task_id = env.create_task({"flowId": flow, "url": receiver.url("/fail"), "body": "x",
+                               "retry": {"enabled": False}})
     ok_id = env.create_task({"flowId": flow, "url": receiver.url("/fine"), "body": "x"})
     worker_factory(env.topic, env.group, env.prefix)
     job = f"job500-{env.tag}"
@@ -59,6 +61,7 @@ def test_500_is_recorded_failed_and_dead_lettered(env, receiver, worker_factory,
     dead = read_topic(stack, "hookd.dlq", lambda r: r.get("jobId") == job, 1)
     assert len(dead) == 1
     assert dead[0]["kind"] == "delivery" and dead[0]["webhookId"] == task_id
+    assert dead[0]["reason"] == "retry disabled" and dead[0]["attempts"] == 1
     assert dead[0]["error"] == "HTTP 500"
     assert dead[0]["event"]["jobId"] == job
     assert [o["statusCode"] for o in dead[0]["outcomes"]] == [500]
@@ -73,7 +76,7 @@ def test_a_hanging_receiver_times_out_as_a_failure(env, receiver, worker_factory
     flow = f"hang-{env.tag}"
     receiver.delay["/hang"] = 3
     task_id = env.create_task({"flowId": flow, "url": receiver.url("/hang"), "body": "x",
-                               "timeoutMs": 1000})
+                               "timeoutMs": 1000, "retry": {"enabled": False}})
     worker_factory(env.topic, env.group, env.prefix)
     job = f"jobhang-{env.tag}"
     start = time.time()

@@ -1,0 +1,83 @@
+"""Retry tiers against the real broker and Redis, with the delays shortened to 1s,2s,4s: the
+attempts, the gaps between them, the dead-letter topic when they run out, Retry-After."""
+import json
+import time
+
+from conftest import delivery_id, read_topic
+
+DELAYS = {"HOOKD_RETRY_DELAYS": "1s,2s,4s", "HOOKD_LOG_LEVEL": "info"}
+
+
+def attempts_of(receiver, path):
+    got = receiver.matching(path)
+    return [(r["time"], int(r["headers"]["x-webhook-attempt"]), r["headers"]["x-webhook-id"])
+            for r in got]
+
+
+def test_fails_twice_then_succeeds_in_three_attempts_on_time(env, receiver, worker_factory,
+                                                              stack):
+    flow = f"r3-{env.tag}"
+    receiver.script["/twice"] = [500, 503]
+    task_id = env.create_task({"flowId": flow, "url": receiver.url("/twice"), "body": "$jobId",
+                               "secret": "retry-secret-0001"})
+    worker_factory(env.topic, env.group, env.prefix, DELAYS)
+    job = f"r3-{env.tag}"
+    env.publish({"eventId": job, "jobId": job, "jobStatus": "Complete", "flowId": flow})
+    got = receiver.wait_for("/twice", 3, timeout=30)
+    time.sleep(2.5)  # a fourth attempt would come within the next tier's delay
+    seen = attempts_of(receiver, "/twice")
+    assert [a for _, a, _ in seen] == [1, 2, 3], seen
+    assert {i for _, _, i in seen} == {delivery_id(job, task_id)}, "one X-Webhook-Id throughout"
+    gaps = [seen[1][0] - seen[0][0], seen[2][0] - seen[1][0]]
+    print(f"gaps between attempts: {gaps[0]:.2f} s (tier 1s), {gaps[1]:.2f} s (tier 2s)")
+    assert 1.0 <= gaps[0] <= 2.0, gaps
+    assert 2.0 <= gaps[1] <= 3.0, gaps
+    # each attempt is signed afresh: the timestamps differ
+    stamps = [r["headers"]["x-webhook-signature"].split(",")[0] for r in got]
+    assert len(set(stamps)) == 3, stamps
+    history = env.hookctl("deliveries", "--job", job)
+    assert history.returncode == 0, history.stderr
+    attempts = sorted(json.loads(history.stdout), key=lambda a: a["attempt"])
+    assert [(a["attempt"], a["status"], a["statusCode"]) for a in attempts] == \
+        [(1, "failed", 500), (2, "failed", 503), (3, "delivered", 204)]
+
+
+def test_max_attempts_then_the_dlq_and_retry_off_is_one_attempt(env, receiver, worker_factory,
+                                                                 stack):
+    flow = f"rmax-{env.tag}"
+    receiver.status["/always"] = 500
+    receiver.status["/once"] = 500
+    three = env.create_task({"flowId": flow, "url": receiver.url("/always"), "body": "x",
+                             "retry": {"enabled": True, "maxAttempts": 3}})
+    one = env.create_task({"flowId": flow, "url": receiver.url("/once"), "body": "x",
+                           "retry": {"enabled": False}})
+    worker_factory(env.topic, env.group, env.prefix, DELAYS)
+    job = f"rmax-{env.tag}"
+    env.publish({"eventId": job, "jobId": job, "jobStatus": "Complete", "flowId": flow})
+    dead = read_topic(stack, "hookd.dlq", lambda r: r.get("jobId") == job, 2, timeout=30)
+    by_task = {d["webhookId"]: d for d in dead}
+    assert set(by_task) == {three, one}, dead
+    assert by_task[three]["reason"] == "attempts exhausted"
+    assert by_task[three]["attempts"] == 3
+    assert [o["attempt"] for o in by_task[three]["outcomes"]] == [1, 2, 3]
+    assert all(o["statusCode"] == 500 for o in by_task[three]["outcomes"])
+    assert by_task[one]["reason"] == "retry disabled" and by_task[one]["attempts"] == 1
+    time.sleep(2)
+    assert len(receiver.matching("/always")) == 3
+    assert len(receiver.matching("/once")) == 1
+
+
+def test_retry_after_pushes_the_next_attempt_later(env, receiver, worker_factory, stack):
+    flow = f"rra-{env.tag}"
+    receiver.script["/busy"] = [503]
+    receiver.reply_headers["/busy"] = {"Retry-After": "3"}
+    env.create_task({"flowId": flow, "url": receiver.url("/busy"), "body": "x"})
+    worker_factory(env.topic, env.group, env.prefix, DELAYS)
+    job = f"rra-{env.tag}"
+    env.publish({"eventId": job, "jobId": job, "jobStatus": "Complete", "flowId": flow})
+    receiver.wait_for("/busy", 2, timeout=20)
+    seen = attempts_of(receiver, "/busy")
+    assert [a for _, a, _ in seen] == [1, 2], seen
+    gap = seen[1][0] - seen[0][0]
+    print(f"Retry-After: 3 on a 1 s tier: the second attempt came {gap:.2f} s later")
+    assert 3.0 <= gap <= 4.0, gap
