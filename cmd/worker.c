@@ -396,8 +396,8 @@ static void retry_attempt(worker *w, attempt *a, const hk_retry_verdict *v,
     s->done = attempt_finished;
     s->arg = a;
     hk_buf_free(&outcomes);
-    HK_INFO("delivery.retry", "delivery %s to webhook %s: attempt %d due in %llu ms on %s",
-            a->delivery_id, a->task->id, a->number + 1, (unsigned long long)delay, s->topic);
+    HK_DEBUG("delivery.retry", "delivery %s to webhook %s: attempt %d due in %llu ms on %s",
+             a->delivery_id, a->task->id, a->number + 1, (unsigned long long)delay, s->topic);
     dlq_publish(s);
 }
 
