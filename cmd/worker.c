@@ -53,8 +53,6 @@ typedef struct worker {
     hk_loop *loop;
     hk_consumer *consumer;
     hk_consumer *tiers[HK_RETRY_MAX_TIERS]; /* one consumer per retry tier, in this loop */
-    hk_kv *tier_kafka[HK_RETRY_MAX_TIERS];
-    hk_buf tier_names[HK_RETRY_MAX_TIERS]; /* the tier's group id, then its member id */
     hk_producer *producer;
     hk_delivery_engine *engine;
     size_t jobs_alive;
@@ -64,8 +62,12 @@ typedef struct worker {
     hk_timer *drain_timer;
     int wake_fd;        /* eventfd: another shard has a command for this one */
     atomic_int command; /* CMD_*, the strongest one sent since the last wake */
-    hk_kv *kafka;       /* this shard's librdkafka properties (group.instance.id suffixed) */
-    char *instance_id;
+    /* librdkafka properties of this shard's consumers: [0] the main one, [1 + t] tier t's;
+     * the group and member ids their properties point to are owned here too */
+    hk_kv *kafka[1 + HK_RETRY_MAX_TIERS];
+    size_t kafka_len[1 + HK_RETRY_MAX_TIERS];
+    char *group_ids[1 + HK_RETRY_MAX_TIERS];
+    char *member_ids[1 + HK_RETRY_MAX_TIERS];
     pthread_t thread;
     bool thread_started;
     hk_buf scratch; /* reused for each outcome record */
@@ -336,29 +338,45 @@ static void attempt_finished(void *arg)
     job_release(j);
 }
 
-static void dead_letter_attempt(worker *w, attempt *a, const char *reason, const char *error)
+/* A delivery's dead letter: its ids, the reason, the event (parsed, or as a payload when it is
+ * too big or not JSON) and every attempt's outcome (a JSON array). */
+static cJSON *delivery_dead_letter(const job *j, const char *delivery_id, const char *webhook_id,
+                                   int attempts, const char *reason, const char *error,
+                                   const char *outcomes)
 {
-    job *j = a->job;
     cJSON *rec = cJSON_CreateObject();
     cJSON_AddStringToObject(rec, "kind", "delivery");
     cJSON_AddStringToObject(rec, "reason", reason);
     if (error && *error)
         cJSON_AddStringToObject(rec, "error", error);
-    cJSON_AddStringToObject(rec, "deliveryId", a->delivery_id);
-    cJSON_AddStringToObject(rec, "webhookId", a->task->id);
+    cJSON_AddStringToObject(rec, "deliveryId", delivery_id);
+    cJSON_AddStringToObject(rec, "webhookId", webhook_id);
     cJSON_AddStringToObject(rec, "flowId", j->ev->flow_id);
     cJSON_AddStringToObject(rec, "jobId", j->ev->job_id);
     cJSON_AddStringToObject(rec, "eventId", j->ev->event_id);
-    cJSON_AddNumberToObject(rec, "attempts", a->number);
+    cJSON_AddNumberToObject(rec, "attempts", attempts);
     cJSON *event = j->raw_len <= DLQ_PAYLOAD_MAX ? cJSON_ParseWithLength(j->raw, j->raw_len) : NULL;
     if (event)
         cJSON_AddItemToObject(rec, "event", event);
     else
         add_payload(rec, j->raw, j->raw_len);
+    cJSON *parsed = cJSON_Parse(outcomes);
+    cJSON_AddItemToObject(rec, "outcomes", parsed ? parsed : cJSON_CreateArray());
+    return rec;
+}
+
+/* Closes the attempt's outcomes into a JSON array (the attempt ends with this) and returns it. */
+static const char *closed_outcomes(attempt *a)
+{
     hk_buf_puts(&a->outcomes, a->outcomes.len ? "]" : "[]");
-    cJSON *outcomes = cJSON_ParseWithLength(a->outcomes.data, a->outcomes.len);
-    cJSON_AddItemToObject(rec, "outcomes", outcomes ? outcomes : cJSON_CreateArray());
-    dlq_send_record(w, rec, j->ev->job_id, attempt_finished, a);
+    return a->outcomes.data;
+}
+
+static void dead_letter_attempt(worker *w, attempt *a, const char *reason, const char *error)
+{
+    cJSON *rec = delivery_dead_letter(a->job, a->delivery_id, a->task->id, a->number, reason, error,
+                                      closed_outcomes(a));
+    dlq_send_record(w, rec, a->job->ev->job_id, attempt_finished, a);
 }
 
 /* Republishes the delivery to its tier; the attempt (and so the source offset) finishes only
@@ -369,9 +387,6 @@ static void retry_attempt(worker *w, attempt *a, const hk_retry_verdict *v,
     job *j = a->job;
     uint64_t now = hk_wall_ms();
     uint64_t delay = hk_retry_delay_ms(w->policy, v->tier, res->http_status, res->retry_after, now);
-    hk_buf outcomes = {0};
-    hk_buf_append(&outcomes, a->outcomes.data, a->outcomes.len);
-    hk_buf_puts(&outcomes, outcomes.len ? "]" : "[]");
     hk_retry_record r = {
         .delivery_id = a->delivery_id,
         .webhook_id = a->task->id,
@@ -383,7 +398,7 @@ static void retry_attempt(worker *w, attempt *a, const hk_retry_verdict *v,
         .first_seen_ms = a->first_seen_ms,
         .event_json = j->raw,
         .event_len = j->raw_len,
-        .outcomes_json = outcomes.data,
+        .outcomes_json = (char *)closed_outcomes(a),
     };
     dlq_send *s = hk_xcalloc(1, sizeof *s);
     s->w = w;
@@ -395,7 +410,6 @@ static void retry_attempt(worker *w, attempt *a, const hk_retry_verdict *v,
     s->key = hk_strdup(a->delivery_id); /* spreads deliveries over the tier's partitions */
     s->done = attempt_finished;
     s->arg = a;
-    hk_buf_free(&outcomes);
     HK_DEBUG("delivery.retry", "delivery %s to webhook %s: attempt %d due in %llu ms on %s",
              a->delivery_id, a->task->id, a->number + 1, (unsigned long long)delay, s->topic);
     dlq_publish(s);
@@ -599,18 +613,9 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
         /* Deleted or disabled since: nothing to send to, but nothing is lost either. */
         HK_WARN("delivery.dropped", "delivery %s: webhook task %s is %s; dead-lettered",
                 r.delivery_id, r.webhook_id, task ? "disabled" : "gone");
-        cJSON *rec = cJSON_CreateObject();
-        cJSON_AddStringToObject(rec, "kind", "delivery");
-        cJSON_AddStringToObject(rec, "reason", task ? "task disabled" : "task deleted");
-        cJSON_AddStringToObject(rec, "deliveryId", r.delivery_id);
-        cJSON_AddStringToObject(rec, "webhookId", r.webhook_id);
-        cJSON_AddStringToObject(rec, "flowId", r.flow_id);
-        cJSON_AddStringToObject(rec, "jobId", r.job_id);
-        cJSON_AddStringToObject(rec, "eventId", r.event_id);
-        cJSON_AddNumberToObject(rec, "attempts", r.attempt - 1);
-        cJSON_AddItemToObject(rec, "event", cJSON_ParseWithLength(j->raw, j->raw_len));
-        cJSON *outcomes = cJSON_Parse(r.outcomes_json);
-        cJSON_AddItemToObject(rec, "outcomes", outcomes ? outcomes : cJSON_CreateArray());
+        cJSON *rec =
+            delivery_dead_letter(j, r.delivery_id, r.webhook_id, r.attempt - 1,
+                                 task ? "task disabled" : "task deleted", NULL, r.outcomes_json);
         j->attempts_alive++;
         dlq_send_record(w, rec, r.job_id, poison_done, j);
     }
@@ -621,9 +626,8 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
 
 static bool attempt_still_owned(void *arg, void *ctx)
 {
+    (void)ctx;
     const attempt *a = arg;
-    const worker *w = ctx;
-    (void)w;
     return hk_consumer_owns(a->job->c, a->job->ref);
 }
 
@@ -633,7 +637,7 @@ static void on_partitions_moved(hk_consumer *c, void *arg)
 {
     (void)c;
     worker *w = arg;
-    size_t n = hk_delivery_cancel_waiting(w->engine, attempt_still_owned, w);
+    size_t n = hk_delivery_cancel_waiting(w->engine, attempt_still_owned, NULL);
     if (n)
         HK_INFO("kafka.moved",
                 "gave up %zu deliveries not yet started; the partitions' new owner "
@@ -770,6 +774,29 @@ static void *shard_main(void *arg)
     return NULL;
 }
 
+/* A copy of the configured librdkafka properties with group.id and group.instance.id set to
+ * the given values where not NULL. The array is the caller's to free; its strings stay owned by
+ * the config and the caller. */
+static hk_kv *kafka_props(const hk_config *cfg, const char *group_id, const char *member_id,
+                          size_t *len)
+{
+    hk_kv *kv = hk_xcalloc(cfg->kafka_len + 2, sizeof *kv);
+    size_t n = 0;
+    for (size_t k = 0; k < cfg->kafka_len; k++) {
+        const char *key = cfg->kafka[k].key;
+        if ((group_id && strcmp(key, "group.id") == 0) ||
+            (member_id && strcmp(key, "group.instance.id") == 0))
+            continue;
+        kv[n++] = cfg->kafka[k];
+    }
+    if (group_id)
+        kv[n++] = (hk_kv){.key = "group.id", .value = (char *)group_id};
+    if (member_id)
+        kv[n++] = (hk_kv){.key = "group.instance.id", .value = (char *)member_id};
+    *len = n;
+    return kv;
+}
+
 /* Builds shard i: its loop, engine, producer and consumer, with its share of the in-flight caps.
  * Returns HK_OK, HK_EINVAL (a setting was refused) or HK_ERR. */
 static int shard_create(group *g, int i, hk_error *err)
@@ -819,68 +846,41 @@ static int shard_create(group *g, int i, hk_error *err)
                                             err)) != HK_OK)
             return rc;
     }
-    /* Each shard is a member of the group of its own; a static member id must differ too. */
-    w->kafka = hk_xcalloc(cfg->kafka_len + 1, sizeof *w->kafka);
-    memcpy(w->kafka, cfg->kafka, cfg->kafka_len * sizeof *w->kafka);
-    for (size_t k = 0; k < cfg->kafka_len && n > 1; k++) {
-        if (strcmp(w->kafka[k].key, "group.instance.id") == 0) {
-            hk_buf id = {0};
-            hk_buf_printf(&id, "%s-%d", w->kafka[k].value, i);
-            w->instance_id = id.data;
-            w->kafka[k].value = w->instance_id;
-        }
-    }
-    hk_consumer_config ccfg = {
-        .kafka = w->kafka,
-        .kafka_len = cfg->kafka_len,
-        .topics = cfg->topics,
-        .topics_len = cfg->topics_len,
-        .on_message = on_message,
-        .on_moved = on_partitions_moved,
-        .arg = w,
-    };
-    if ((rc = hk_consumer_create(w->loop, &ccfg, &w->consumer, err)) != HK_OK)
-        return rc;
-    /* One consumer per tier, each in a group of its own ("<group.id>.retry.<delay>"), so a
-     * tier's rebalances and paused partitions touch neither the main topic nor other tiers. */
+    /* Every consumer is a group member of its own: the shard's main one in the configured
+     * group, tier t's in "<group.id>.retry.<delay>"; a static member id must differ too. */
     const char *group_id = hk_config_kafka(cfg, "group.id");
-    for (size_t t = 0; t < g->policy.tiers; t++) {
-        hk_kv *kv = hk_xcalloc(cfg->kafka_len + 1, sizeof *kv);
-        memcpy(kv, w->kafka, cfg->kafka_len * sizeof *kv);
-        size_t len = cfg->kafka_len;
-        /* "<group>.retry.<delay>" NUL "<member id>.retry.<delay>", then pointers into it */
-        hk_buf *names = &w->tier_names[t];
-        const char *member = hk_config_kafka(cfg, "group.instance.id");
-        hk_buf_printf(names, "%s.retry.%s", group_id ? group_id : "hookd", g->policy.names[t]);
-        size_t member_at = names->len + 1;
+    const char *member = hk_config_kafka(cfg, "group.instance.id");
+    char suffix[32] = "";
+    if (n > 1)
+        snprintf(suffix, sizeof suffix, "-%d", i);
+    for (size_t c = 0; c <= g->policy.tiers; c++) {
+        hk_buf id = {0};
+        if (c > 0) {
+            hk_buf_printf(&id, "%s.retry.%s", group_id ? group_id : "hookd",
+                          g->policy.names[c - 1]);
+            w->group_ids[c] = id.data;
+            id = (hk_buf){0};
+        }
         if (member) {
-            hk_buf_append(names, "", 1);
-            hk_buf_printf(names, "%s-%d.retry.%s", member, i, g->policy.names[t]);
+            hk_buf_printf(&id, "%s%s", member, suffix);
+            if (c > 0)
+                hk_buf_printf(&id, ".retry.%s", g->policy.names[c - 1]);
+            w->member_ids[c] = id.data;
         }
-        bool has_group = false;
-        for (size_t k = 0; k < len; k++) {
-            if (strcmp(kv[k].key, "group.instance.id") == 0)
-                kv[k].value = names->data + member_at;
-            if (strcmp(kv[k].key, "group.id") == 0) {
-                kv[k].value = names->data;
-                has_group = true;
-            }
-        }
-        if (!has_group)
-            kv[len++] = (hk_kv){.key = "group.id", .value = names->data};
-        w->tier_kafka[t] = kv;
-        char *tier_topic[] = {g->tier_topics[t]};
-        hk_consumer_config tcfg = {
-            .kafka = kv,
-            .kafka_len = len,
-            .topics = tier_topic,
-            .topics_len = 1,
-            .on_message = on_retry_message,
+        w->kafka[c] = kafka_props(cfg, w->group_ids[c], w->member_ids[c], &w->kafka_len[c]);
+        char *tier_topic[] = {c > 0 ? g->tier_topics[c - 1] : NULL};
+        hk_consumer_config ccfg = {
+            .kafka = w->kafka[c],
+            .kafka_len = w->kafka_len[c],
+            .topics = c > 0 ? tier_topic : cfg->topics,
+            .topics_len = c > 0 ? 1 : cfg->topics_len,
+            .on_message = c > 0 ? on_retry_message : on_message,
             .on_moved = on_partitions_moved,
-            .due = tier_due,
+            .due = c > 0 ? tier_due : NULL,
             .arg = w,
         };
-        if ((rc = hk_consumer_create(w->loop, &tcfg, &w->tiers[t], err)) != HK_OK)
+        if ((rc = hk_consumer_create(w->loop, &ccfg, c > 0 ? &w->tiers[c - 1] : &w->consumer,
+                                     err)) != HK_OK)
             return rc;
     }
     return HK_OK;
@@ -981,11 +981,10 @@ done:
         if (w->wake_fd >= 0)
             close(w->wake_fd);
         hk_loop_destroy(w->loop);
-        free(w->kafka);
-        free(w->instance_id);
-        for (size_t t = 0; t < HK_RETRY_MAX_TIERS; t++) {
-            free(w->tier_kafka[t]);
-            hk_buf_free(&w->tier_names[t]);
+        for (size_t c = 0; c <= HK_RETRY_MAX_TIERS; c++) {
+            free(w->kafka[c]);
+            free(w->group_ids[c]);
+            free(w->member_ids[c]);
         }
         hk_buf_free(&w->scratch);
     }
