@@ -440,7 +440,7 @@ static void on_delivery_done(const hk_delivery_result *res, void *arg)
     }
     hk_retry_verdict v =
         hk_retry_decide(w->policy, a->task, a->number, res->status == HK_DELIVERY_OK,
-                        res->status == HK_DELIVERY_ERROR);
+                        res->status == HK_DELIVERY_ERROR, res->http_status);
     record_outcome(w, a, res, v.kind != HK_RETRY_DONE);
     if (v.kind == HK_RETRY_DONE) {
         HK_DEBUG("delivery.ok", "delivered %s to webhook %s (HTTP %ld, %llu ms)", a->delivery_id,
@@ -449,6 +449,9 @@ static void on_delivery_done(const hk_delivery_result *res, void *arg)
     } else {
         HK_WARN("delivery.failed", "delivery %s to webhook %s failed on attempt %d: %s",
                 a->delivery_id, a->task->id, a->number, res->error);
+        if (v.disable_task && w->history) /* the writer thread does it, off the loop */
+            hk_store_history_disable_task(w->history, a->task->id,
+                                          "the endpoint answered 410 Gone");
         if (v.kind == HK_RETRY_AGAIN)
             retry_attempt(w, a, &v, res);
         else

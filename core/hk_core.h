@@ -271,6 +271,7 @@ typedef struct hk_task {
     long timeout_ms;  /* 0: the worker's HOOKD_HTTP_TIMEOUT_MS */
     bool enabled;
     char *disabled_reason; /* NULL unless disabled by the system (e.g. 410 Gone) */
+    char *disabled_at;     /* when it was, "2026-11-23T10:00:00.000Z"; NULL likewise */
 } hk_task;
 
 /* Parses and validates a task from its JSON (the contract's task form). Every rule of the
@@ -321,6 +322,8 @@ typedef enum {
     HK_M_RETRIES_PUBLISHED,
     HK_M_RETRIES_CONSUMED,
     HK_M_TASKS_DISABLED,
+    HK_M_TASKS_DISABLE_FAILED,
+    HK_M_DELIVERIES_DEFERRED,
     HK_M_OUTCOMES_PUBLISHED,
     HK_M_OUTCOMES_FAILED,
     HK_M_HISTORY_WRITTEN,

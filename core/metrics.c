@@ -39,6 +39,12 @@ static const struct {
                                "Retry records taken from a tier once due."},
     [HK_M_TASKS_DISABLED] = {"hookd_tasks_disabled_total",
                              "Webhook tasks disabled because the receiver answered 410 Gone."},
+    [HK_M_TASKS_DISABLE_FAILED] = {"hookd_task_disable_errors_total",
+                                   "Tasks a 410 Gone should have disabled, left enabled because "
+                                   "Redis refused or failed; the next 410 tries again."},
+    [HK_M_DELIVERIES_DEFERRED] = {"hookd_deliveries_deferred_total",
+                                  "Deliveries parked on the first retry tier, not attempted, "
+                                  "because their host's queue was full (not a failed attempt)."},
     [HK_M_OUTCOMES_PUBLISHED] = {"hookd_outcomes_published_total",
                                  "Attempt outcomes acknowledged on hookd.deliveries."},
     [HK_M_OUTCOMES_FAILED] = {"hookd_outcomes_publish_errors_total",

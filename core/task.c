@@ -18,9 +18,10 @@ static const char *const trigger_names[] = {"success", "failure", "any"};
 static const char *const sig_names[] = {"none", "timestamped", "body", "standard"};
 
 static const char *const known_fields[] = {
-    "id",      "flowId",    "name",      "url",         "method",          "headers",
-    "body",    "trigger",   "secret",    "secrets",     "signature",       "signatureHeader",
-    "validateSsl", "retry", "timeoutMs", "enabled",     "disabledReason",  NULL,
+    "id",          "flowId",  "name",      "url",     "method",         "headers",
+    "body",        "trigger", "secret",    "secrets", "signature",      "signatureHeader",
+    "validateSsl", "retry",   "timeoutMs", "enabled", "disabledReason", "disabledAt",
+    NULL,
 };
 
 const char *hk_method_name(hk_method m)
@@ -53,7 +54,8 @@ int hk_validate_url(const char *url, const char *field, hk_error *err)
         return hk_error_set(err, HK_EINVAL, field, "longer than 2048 characters");
     for (const unsigned char *p = (const unsigned char *)url; *p; p++)
         if (*p <= 0x20 || *p == 0x7f)
-            return hk_error_set(err, HK_EINVAL, field, "contains whitespace or a control character");
+            return hk_error_set(err, HK_EINVAL, field,
+                                "contains whitespace or a control character");
     size_t scheme_len;
     if (strncasecmp(url, "https://", 8) == 0)
         scheme_len = 8;
@@ -186,8 +188,8 @@ static int get_int(const cJSON *obj, const char *key, const char *field, long lo
     return HK_OK;
 }
 
-static int get_string(const cJSON *obj, const char *key, const char *field, size_t max,
-                      char **out, hk_error *err)
+static int get_string(const cJSON *obj, const char *key, const char *field, size_t max, char **out,
+                      hk_error *err)
 {
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!item || cJSON_IsNull(item)) {
@@ -268,7 +270,8 @@ int hk_task_from_json(const cJSON *json, bool generate_id, hk_task **out, hk_err
         for (const char *p = t->id + 3; ok && *p; p++)
             ok = isalnum((unsigned char)*p) || *p == '_' || *p == '-';
         if (!ok) {
-            hk_error_set(err, HK_EINVAL, "id", "must look like wh_ followed by letters, digits, _ or -");
+            hk_error_set(err, HK_EINVAL, "id",
+                         "must look like wh_ followed by letters, digits, _ or -");
             goto error;
         }
     } else if (generate_id) {
@@ -420,7 +423,8 @@ int hk_task_from_json(const cJSON *json, bool generate_id, hk_task **out, hk_err
         free(s);
         s = NULL;
         if (sig < 0) {
-            hk_error_set(err, HK_EINVAL, "signature", "must be timestamped, body, standard or none");
+            hk_error_set(err, HK_EINVAL, "signature",
+                         "must be timestamped, body, standard or none");
             goto error;
         }
         t->signature = (hk_sig_scheme)sig;
@@ -476,7 +480,8 @@ int hk_task_from_json(const cJSON *json, bool generate_id, hk_task **out, hk_err
     if (get_bool(json, "enabled", "enabled", true, &t->enabled, err) != HK_OK)
         goto error;
     if (get_string(json, "disabledReason", "disabledReason", 1024, &t->disabled_reason, err) !=
-        HK_OK)
+            HK_OK ||
+        get_string(json, "disabledAt", "disabledAt", 64, &t->disabled_at, err) != HK_OK)
         goto error;
     *out = t;
     return HK_OK;
@@ -500,8 +505,7 @@ int hk_task_parse(const char *text, size_t len, bool generate_id, hk_task **out,
 
 /* ---------------------------------------------------------------------- serialise --- */
 
-static void add_secret(cJSON *arr_or_obj, const char *name, const char *secret,
-                       hk_secret_mode mode)
+static void add_secret(cJSON *arr_or_obj, const char *name, const char *secret, hk_secret_mode mode)
 {
     char masked[16];
     const char *v = secret;
@@ -556,6 +560,8 @@ cJSON *hk_task_to_json(const hk_task *t, hk_secret_mode mode)
     cJSON_AddBoolToObject(o, "enabled", t->enabled);
     if (t->disabled_reason)
         cJSON_AddStringToObject(o, "disabledReason", t->disabled_reason);
+    if (t->disabled_at)
+        cJSON_AddStringToObject(o, "disabledAt", t->disabled_at);
     return o;
 }
 
@@ -579,6 +585,7 @@ void hk_task_destroy(hk_task *t)
     free(t->secrets);
     free(t->signature_header);
     free(t->disabled_reason);
+    free(t->disabled_at);
     free(t);
 }
 

@@ -40,15 +40,17 @@ typedef struct hk_retry_verdict {
     size_t tier;
     uint64_t delay_ms;
     const char *reason; /* static string, for DEAD */
+    bool disable_task;  /* DEAD on a 410 Gone: the task is to be disabled too */
 } hk_retry_verdict;
 
 /* The attempts a task gets in all: 1 when retry is off, else its maxAttempts or the default. */
 int hk_retry_max_attempts(const hk_retry_policy *policy, const hk_task *task);
 
-/* Decides after attempt number `attempt` (1-based) ended with `ok` (delivered) or not, and
- * `permanent` (a failure retrying cannot fix). Tiers past the last stay on the last. */
+/* Decides after attempt number `attempt` (1-based) ended with `ok` (delivered) or not,
+ * `permanent` (a failure retrying cannot fix) and the HTTP status (0 for none). A 410 Gone is
+ * dead at once and disables the task. Tiers past the last stay on the last. */
 hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_task *task, int attempt,
-                                 bool ok, bool permanent);
+                                 bool ok, bool permanent, long http_status);
 
 /* The tier for a given attempt number (attempt 1 failing goes to tier 0). */
 size_t hk_retry_tier_for_attempt(const hk_retry_policy *policy, int attempt);

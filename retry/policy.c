@@ -82,12 +82,18 @@ size_t hk_retry_tier_for_attempt(const hk_retry_policy *policy, int attempt)
 }
 
 hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_task *task, int attempt,
-                                 bool ok, bool permanent)
+                                 bool ok, bool permanent, long http_status)
 {
     hk_retry_verdict v = {.kind = HK_RETRY_DONE};
     if (ok)
         return v;
     v.kind = HK_RETRY_DEAD;
+    if (http_status == 410) {
+        /* The receiver says the endpoint is gone for good: stop sending to it at all. */
+        v.reason = "endpoint gone (HTTP 410); task disabled";
+        v.disable_task = true;
+        return v;
+    }
     if (permanent) {
         v.reason = "permanent failure";
         return v;

@@ -10,6 +10,7 @@
  */
 #include "conn.h"
 
+#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,9 @@
 #define LINGER_MS 10
 
 typedef struct record {
-    char *key;
-    char *json;
+    char *key;  /* the job's history key; the task id for a disable */
+    char *json; /* the attempt record; the reason for a disable */
+    bool disable;
     struct record *next;
 } record;
 
@@ -36,6 +38,8 @@ struct hk_store_history {
     size_t queued;
     redisContext *rc;
     bool outage_logged;
+    hk_store_config store_cfg; /* for the task connection, opened on the first disable */
+    hk_store *store;
 };
 
 static void record_free(record *r)
@@ -126,6 +130,47 @@ static void write_batch(hk_store_history *h, record *batch)
     hk_metric_add(HK_M_HISTORY_WRITTEN, n);
 }
 
+/* Moves the disable requests out of a batch, in order. */
+static record *take_disables(record **batch)
+{
+    record *head = NULL, **tail = &head;
+    for (record **pp = batch; *pp;) {
+        record *r = *pp;
+        if (!r->disable) {
+            pp = &r->next;
+            continue;
+        }
+        *pp = r->next;
+        r->next = NULL;
+        *tail = r;
+        tail = &r->next;
+    }
+    return head;
+}
+
+static void disable_task(hk_store_history *h, const record *r)
+{
+    hk_error err = {0};
+    bool changed = false;
+    int rc = HK_ERR;
+    if (h->store || hk_store_open(&h->store_cfg, &h->store, &err) == HK_OK)
+        rc = hk_store_task_disable(h->store, r->key, r->json, hk_wall_ms(), &changed, &err);
+    if (rc == HK_OK || rc == HK_ENOTFOUND) {
+        if (changed) {
+            hk_metric_add(HK_M_TASKS_DISABLED, 1);
+            HK_WARN("task.disabled", "webhook task %s disabled: %s", r->key, r->json);
+        }
+        return;
+    }
+    hk_metric_add(HK_M_TASKS_DISABLE_FAILED, 1);
+    HK_ERROR("task.disable.failed", "webhook task %s could not be disabled: %s", r->key,
+             err.msg);
+    if (rc != HK_EINVAL) { /* a connection problem: reconnect next time */
+        hk_store_close(h->store);
+        h->store = NULL;
+    }
+}
+
 static void *writer(void *arg)
 {
     hk_store_history *h = arg;
@@ -153,7 +198,16 @@ static void *writer(void *arg)
         last->next = NULL;
         h->queued -= n;
         pthread_mutex_unlock(&h->lock);
-        write_batch(h, batch);
+        record *disables = take_disables(&batch);
+        if (batch)
+            write_batch(h, batch);
+        for (record *r = disables; r; r = r->next)
+            disable_task(h, r);
+        while (disables) {
+            record *next = disables->next;
+            record_free(disables);
+            disables = next;
+        }
         while (batch) {
             record *next = batch->next;
             record_free(batch);
@@ -175,6 +229,10 @@ int hk_store_history_create(const hk_store_config *cfg, size_t queue_max, hk_sto
     int rc = hk_store__cfg_init(&h->cfg, cfg, err);
     if (rc != HK_OK)
         goto error;
+    h->store_cfg = *cfg;
+    h->store_cfg.url = hk_strdup(cfg->url ? cfg->url : "");
+    h->store_cfg.password = cfg->password ? hk_strdup(cfg->password) : NULL;
+    h->store_cfg.prefix = hk_strdup(cfg->prefix ? cfg->prefix : "");
     rc = HK_ERR;
     if (pthread_create(&h->thread, NULL, writer, h) != 0) {
         hk_error_set(err, HK_ERR, NULL, "cannot start the history writer thread");
@@ -207,24 +265,21 @@ void hk_store_history_destroy(hk_store_history *h)
     }
     if (h->rc)
         redisFree(h->rc);
+    hk_store_close(h->store);
+    free((char *)h->store_cfg.url);
+    if (h->store_cfg.password)
+        OPENSSL_cleanse((char *)h->store_cfg.password, strlen(h->store_cfg.password));
+    free((char *)h->store_cfg.password);
+    free((char *)h->store_cfg.prefix);
     hk_store__cfg_free(&h->cfg);
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->wake);
     free(h);
 }
 
-void hk_store_history_add(hk_store_history *h, const char *job_id, const char *record_json)
+/* Appends r and unlocks. */
+static void enqueue(hk_store_history *h, record *r)
 {
-    pthread_mutex_lock(&h->lock);
-    if (h->queued >= h->queue_max) {
-        pthread_mutex_unlock(&h->lock);
-        hk_metric_add(HK_M_HISTORY_DROPPED, 1);
-        return;
-    }
-    record *r = hk_xmalloc(sizeof *r);
-    r->key = hk_store__key(&h->cfg, "job:", job_id, ":deliveries");
-    r->json = hk_strdup(record_json);
-    r->next = NULL;
     if (h->tail)
         h->tail->next = r;
     else
@@ -235,4 +290,28 @@ void hk_store_history_add(hk_store_history *h, const char *job_id, const char *r
     if (h->queued++ == 0)
         pthread_cond_signal(&h->wake);
     pthread_mutex_unlock(&h->lock);
+}
+
+void hk_store_history_add(hk_store_history *h, const char *job_id, const char *record_json)
+{
+    pthread_mutex_lock(&h->lock);
+    if (h->queued >= h->queue_max) {
+        pthread_mutex_unlock(&h->lock);
+        hk_metric_add(HK_M_HISTORY_DROPPED, 1);
+        return;
+    }
+    record *r = hk_xcalloc(1, sizeof *r);
+    r->key = hk_store__key(&h->cfg, "job:", job_id, ":deliveries");
+    r->json = hk_strdup(record_json);
+    enqueue(h, r);
+}
+
+void hk_store_history_disable_task(hk_store_history *h, const char *id, const char *reason)
+{
+    record *r = hk_xcalloc(1, sizeof *r);
+    r->key = hk_strdup(id);
+    r->json = hk_strdup(reason);
+    r->disable = true;
+    pthread_mutex_lock(&h->lock);
+    enqueue(h, r);
 }

@@ -51,6 +51,11 @@ int hk_store_task_get(hk_store *store, const char *id, hk_task **out, hk_error *
 int hk_store_task_list(hk_store *store, const char *flow_id, hk_task ***out, size_t *n,
                        hk_error *err);
 int hk_store_task_delete(hk_store *store, const char *id, hk_error *err);
+/* Disables a task on the receiver's word (410 Gone): enabled false, disabledReason, disabledAt
+ * (at_ms, wall clock). A compare-and-swap, so a concurrent edit is never lost; a task already
+ * disabled is left as it is (*changed false; changed may be NULL). HK_ENOTFOUND when absent. */
+int hk_store_task_disable(hk_store *store, const char *id, const char *reason, uint64_t at_ms,
+                          bool *changed, hk_error *err);
 /* A job's recorded attempts, newest first, as a JSON array (caller cJSON_Delete). */
 int hk_store_history_get(hk_store *store, const char *job_id, cJSON **out, hk_error *err);
 /* Round-trip check for /readyz. */
@@ -92,5 +97,10 @@ void hk_store_history_destroy(hk_store_history *hist);
 /* Queues one attempt record (a JSON object text) for the job. Copies both strings. Never blocks
  * on Redis. */
 void hk_store_history_add(hk_store_history *hist, const char *job_id, const char *record_json);
+/* Queues hk_store_task_disable(id, reason, now) for the writer thread, so the loop never waits
+ * on Redis. Never dropped (unlike history records); a failure is logged and counted in
+ * HK_M_TASKS_DISABLE_FAILED, and the next 410 tries again; a task it disables counts in
+ * HK_M_TASKS_DISABLED. Copies both strings. */
+void hk_store_history_disable_task(hk_store_history *hist, const char *id, const char *reason);
 
 #endif

@@ -48,6 +48,14 @@ static const char delete_script[] =
     "redis.call('INCR', KEYS[2])\n"
     "return 1\n";
 
+/* KEYS: task, version. ARGV: the JSON read, the JSON to write. Writes only when the task is
+ * still exactly as read, so a concurrent update is never overwritten. */
+static const char swap_script[] =
+    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+    "redis.call('SET', KEYS[1], ARGV[2])\n"
+    "redis.call('INCR', KEYS[2])\n"
+    "return 1\n";
+
 int hk_store_open(const hk_store_config *cfg, hk_store **out, hk_error *err)
 {
     hk_store *s = hk_xcalloc(1, sizeof *s);
@@ -194,6 +202,72 @@ int hk_store_task_delete(hk_store *s, const char *id, hk_error *err)
     int rc = r->integer == -1 ? hk_error_set(err, HK_ENOTFOUND, NULL, "webhook %s not found", id)
                               : HK_OK;
     freeReplyObject(r);
+    return rc;
+}
+
+int hk_store_task_disable(hk_store *s, const char *id, const char *reason, uint64_t at_ms,
+                          bool *changed, hk_error *err)
+{
+    if (changed)
+        *changed = false;
+    char *task_key = hk_store__key(&s->cfg, "webhook:", id, NULL);
+    char *version_key = hk_store__key(&s->cfg, "tasks:version", NULL, NULL);
+    int rc = HK_ERR;
+    bool raced = false;
+    /* Read, change, swap; a writer in between makes the swap refuse, and it is tried again. */
+    for (int round = 0; round < 5 && rc == HK_ERR; round++) {
+        redisReply *r = redisCommand(s->rc, "GET %s", task_key);
+        if (!r || r->type == REDIS_REPLY_ERROR) {
+            rc = reply_error(s, r, err);
+            break;
+        }
+        if (r->type != REDIS_REPLY_STRING) {
+            freeReplyObject(r);
+            rc = hk_error_set(err, HK_ENOTFOUND, NULL, "webhook %s not found", id);
+            break;
+        }
+        hk_task *t = NULL;
+        if (hk_task_parse(r->str, r->len, false, &t, err) != HK_OK) {
+            freeReplyObject(r);
+            break; /* unreadable: err names the field */
+        }
+        if (!t->enabled) {
+            hk_task_destroy(t);
+            freeReplyObject(r);
+            rc = HK_OK; /* already disabled: keep the first reason and time */
+            break;
+        }
+        char ts[32];
+        hk_format_time(at_ms, ts);
+        t->enabled = false;
+        free(t->disabled_reason);
+        free(t->disabled_at);
+        t->disabled_reason = hk_strdup(reason);
+        t->disabled_at = hk_strdup(ts);
+        cJSON *json = hk_task_to_json(t, HK_SECRETS_FULL);
+        char *text = cJSON_PrintUnformatted(json);
+        cJSON_Delete(json);
+        hk_task_destroy(t);
+        redisReply *w = redisCommand(s->rc, "EVAL %s 2 %s %s %b %s", swap_script, task_key,
+                                     version_key, r->str, r->len, text);
+        freeReplyObject(r);
+        free(text);
+        if (!w || w->type != REDIS_REPLY_INTEGER) {
+            rc = reply_error(s, w, err);
+            break;
+        }
+        raced = w->integer != 1;
+        if (!raced) {
+            rc = HK_OK;
+            if (changed)
+                *changed = true;
+        }
+        freeReplyObject(w);
+    }
+    if (raced)
+        hk_error_set(err, HK_ERR, NULL, "webhook %s kept changing; not disabled", id);
+    free(task_key);
+    free(version_key);
     return rc;
 }
 

@@ -81,3 +81,38 @@ def test_retry_after_pushes_the_next_attempt_later(env, receiver, worker_factory
     gap = seen[1][0] - seen[0][0]
     print(f"Retry-After: 3 on a 1 s tier: the second attempt came {gap:.2f} s later")
     assert 3.0 <= gap <= 4.0, gap
+
+
+def test_410_gone_disables_the_task_and_makes_no_further_attempt(env, receiver, worker_factory,
+                                                                 stack):
+    flow = f"r410-{env.tag}"
+    receiver.status["/gone"] = 410
+    gone = env.create_task({"flowId": flow, "url": receiver.url("/gone"), "body": "$jobId"})
+    other = env.create_task({"flowId": flow, "url": receiver.url("/fine"), "body": "$jobId"})
+    worker = worker_factory(env.topic, env.group, env.prefix, DELAYS)
+    job = f"r410-{env.tag}"
+    env.publish({"eventId": job, "jobId": job, "jobStatus": "Complete", "flowId": flow})
+    dead = read_topic(stack, "hookd.dlq", lambda r: r.get("jobId") == job, 1, timeout=20)
+    assert len(dead) == 1 and dead[0]["webhookId"] == gone, dead
+    assert "410" in dead[0]["reason"] and dead[0]["attempts"] == 1, dead[0]
+    assert [o["statusCode"] for o in dead[0]["outcomes"]] == [410]
+    # The task is disabled in Redis, with the reason and the time.
+    deadline = time.time() + 10
+    while True:
+        task = json.loads(env.hookctl("webhooks", "get", gone).stdout)
+        if not task["enabled"] or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert task["enabled"] is False, task
+    assert "410" in task["disabledReason"], task
+    assert task["disabledAt"].startswith(time.strftime("%Y-%m-%d", time.gmtime())), task
+    worker.wait_for_log('"event":"task.disabled"', 10)
+    # No retry of the first event, and a later event goes to the other task only.
+    later = f"r410b-{env.tag}"
+    time.sleep(1.5)  # the cache sees the change within 500 ms
+    env.publish({"eventId": later, "jobId": later, "jobStatus": "Complete", "flowId": flow})
+    receiver.wait_for("/fine", 2, timeout=20)
+    time.sleep(3)  # past the 1 s and 2 s tiers
+    assert len(receiver.matching("/gone")) == 1, receiver.matching("/gone")
+    assert len(receiver.matching("/fine")) == 2
+    assert other != gone

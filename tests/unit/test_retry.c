@@ -47,24 +47,31 @@ Test(retry, decisions)
     hk_retry_policy p;
     hk_retry_policy_init(&p, "5s,5m", 3, "x", NULL);
     hk_task t = task_with(true, 0);
-    cr_assert_eq(hk_retry_decide(&p, &t, 1, true, false).kind, HK_RETRY_DONE);
-    hk_retry_verdict v = hk_retry_decide(&p, &t, 1, false, false);
+    cr_assert_eq(hk_retry_decide(&p, &t, 1, true, false, 200).kind, HK_RETRY_DONE);
+    hk_retry_verdict v = hk_retry_decide(&p, &t, 1, false, false, 500);
     cr_assert_eq(v.kind, HK_RETRY_AGAIN);
     cr_assert_eq(v.tier, 0);
     cr_assert_eq(v.delay_ms, 5000);
-    v = hk_retry_decide(&p, &t, 2, false, false);
+    v = hk_retry_decide(&p, &t, 2, false, false, 500);
     cr_assert_eq(v.tier, 1);
-    cr_assert_eq(hk_retry_decide(&p, &t, 3, false, false).kind, HK_RETRY_DEAD, "default 3");
-    cr_assert_eq(hk_retry_decide(&p, &t, 1, false, true).kind, HK_RETRY_DEAD, "permanent");
+    cr_assert_eq(hk_retry_decide(&p, &t, 3, false, false, 500).kind, HK_RETRY_DEAD, "default 3");
+    cr_assert_eq(hk_retry_decide(&p, &t, 1, false, true, 500).kind, HK_RETRY_DEAD, "permanent");
 
     hk_task off = task_with(false, 50);
     cr_assert_eq(hk_retry_max_attempts(&p, &off), 1);
-    cr_assert_eq(hk_retry_decide(&p, &off, 1, false, false).kind, HK_RETRY_DEAD);
+    cr_assert_eq(hk_retry_decide(&p, &off, 1, false, false, 500).kind, HK_RETRY_DEAD);
 
     hk_task many = task_with(true, 10);
-    v = hk_retry_decide(&p, &many, 7, false, false);
+    v = hk_retry_decide(&p, &many, 7, false, false, 500);
     cr_assert_eq(v.kind, HK_RETRY_AGAIN);
     cr_assert_eq(v.tier, 1, "past the last tier stays on the last");
+
+    v = hk_retry_decide(&p, &t, 1, false, false, 410);
+    cr_assert_eq(v.kind, HK_RETRY_DEAD, "410 Gone is not retried");
+    cr_assert(v.disable_task);
+    cr_assert(strstr(v.reason, "410"));
+    cr_assert_not(hk_retry_decide(&p, &t, 1, false, false, 404).disable_task);
+    cr_assert_eq(hk_retry_decide(&p, &t, 1, false, false, 404).kind, HK_RETRY_AGAIN);
 }
 
 Test(retry_record, round_trip_with_due_time_first)

@@ -234,6 +234,54 @@ Test(store, history_newest_first_capped_and_expiring)
     redisFree(rc);
 }
 
+Test(store, disable_keeps_reason_and_time_once)
+{
+    hk_store *s;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK, "%s", err.msg);
+    hk_task *t = make_task("9", ",\"name\":\"before\"");
+    cr_assert_eq(hk_store_task_create(s, t, &err), HK_OK, "%s", err.msg);
+    long long v0 = version();
+    bool changed = false;
+    cr_assert_eq(hk_store_task_disable(s, t->id, "the endpoint answered 410 Gone", 1795435200123ull,
+                                       &changed, &err),
+                 HK_OK, "%s", err.msg);
+    cr_assert(changed);
+    cr_assert_gt(version(), v0, "workers see the change");
+    hk_task *got = NULL;
+    cr_assert_eq(hk_store_task_get(s, t->id, &got, &err), HK_OK, "%s", err.msg);
+    cr_assert_not(got->enabled);
+    cr_assert_str_eq(got->disabled_reason, "the endpoint answered 410 Gone");
+    cr_assert_str_eq(got->disabled_at, "2026-11-23T12:00:00.123Z");
+    cr_assert_str_eq(got->name, "before", "the rest of the task is kept");
+    cr_assert_str_eq(got->secrets[0], "superSecretValue9876", "secrets kept in full");
+    hk_task_destroy(got);
+
+    /* Disabled already: the first reason and time stay. */
+    cr_assert_eq(hk_store_task_disable(s, t->id, "again", 1, &changed, &err), HK_OK);
+    cr_assert_not(changed);
+    cr_assert_eq(hk_store_task_get(s, t->id, &got, &err), HK_OK);
+    cr_assert_str_eq(got->disabled_reason, "the endpoint answered 410 Gone");
+    hk_task_destroy(got);
+    cr_assert_eq(hk_store_task_disable(s, "wh_absent", "x", 1, NULL, &err), HK_ENOTFOUND);
+
+    /* Through the writer thread, as the worker does it. */
+    hk_task *u = make_task("9", NULL);
+    cr_assert_eq(hk_store_task_create(s, u, &err), HK_OK, "%s", err.msg);
+    hk_store_history *h;
+    cr_assert_eq(hk_store_history_create(&cfg, 10, &h, &err), HK_OK, "%s", err.msg);
+    hk_store_history_disable_task(h, u->id, "gone");
+    hk_store_history_destroy(h); /* does what is queued first */
+    cr_assert_eq(hk_store_task_get(s, u->id, &got, &err), HK_OK);
+    cr_assert_not(got->enabled);
+    cr_assert_str_eq(got->disabled_reason, "gone");
+    cr_assert_not_null(got->disabled_at);
+    hk_task_destroy(got);
+    hk_task_destroy(u);
+    hk_task_destroy(t);
+    hk_store_close(s);
+}
+
 Test(store, errors_name_the_url_and_hide_the_password)
 {
     hk_store *s = NULL;
