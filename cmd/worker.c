@@ -83,8 +83,9 @@ struct group {
     hk_http *http;
     hk_http_state http_state;
     char tier_topics[HK_RETRY_MAX_TIERS][64];
-    int sigfd;      /* served by shard 0's loop */
-    bool signalled; /* touched only on shard 0's thread */
+    const char *group_id; /* the main consumer group: retry records carry it */
+    int sigfd;            /* served by shard 0's loop */
+    bool signalled;       /* touched only on shard 0's thread */
     worker *shards;
     int n;
     atomic_int exit_status;
@@ -109,6 +110,7 @@ typedef struct attempt {
     const hk_task *task; /* borrowed from job->snap */
     char delivery_id[32];
     int number;
+    int deferrals;          /* times in a row it was deferred before this attempt */
     uint64_t first_seen_ms; /* when the event was first consumed, carried through the tiers */
     hk_buf outcomes;        /* every attempt's outcome as a JSON array, for the dead letter */
 } attempt;
@@ -241,6 +243,7 @@ static void dlq_send_record(worker *w, cJSON *rec, const char *key, void (*done)
     char ts[32];
     hk_format_time(hk_wall_ms(), ts);
     cJSON_AddStringToObject(rec, "deadAt", ts);
+    cJSON_AddStringToObject(rec, "group", w->g->group_id); /* whose: replay takes its own */
     dlq_send *s = hk_xcalloc(1, sizeof *s);
     s->w = w;
     s->topic = HK_TOPIC_DLQ;
@@ -379,30 +382,33 @@ static void dead_letter_attempt(worker *w, attempt *a, const char *reason, const
     dlq_send_record(w, rec, a->job->ev->job_id, attempt_finished, a);
 }
 
-/* Republishes the delivery to its tier; the attempt (and so the source offset) finishes only
- * once Kafka has acknowledged the retry record. */
-static void retry_attempt(worker *w, attempt *a, const hk_retry_verdict *v,
-                          const hk_delivery_result *res)
+/* Republishes the delivery to the tier `tier`, due after `delay`: after a failure, as its next
+ * attempt; with deferrals > 0 (its host was slow and full), as the same attempt again. The
+ * attempt (and so the source offset) finishes only once Kafka has acknowledged the record. */
+static void republish(worker *w, attempt *a, size_t tier, uint64_t delay, int deferrals)
 {
+    bool deferred = deferrals > 0;
     job *j = a->job;
     uint64_t now = hk_wall_ms();
-    uint64_t delay = hk_retry_delay_ms(w->policy, v->tier, res->http_status, res->retry_after, now);
     hk_retry_record r = {
+        .group = (char *)w->g->group_id,
         .delivery_id = a->delivery_id,
         .webhook_id = a->task->id,
         .flow_id = j->ev->flow_id,
         .job_id = j->ev->job_id,
         .event_id = j->ev->event_id,
-        .attempt = a->number + 1,
+        .attempt = deferred ? a->number : a->number + 1,
         .due_ms = now + delay,
         .first_seen_ms = a->first_seen_ms,
+        .deferred = deferred,
+        .deferrals = deferrals,
         .event_json = j->raw,
         .event_len = j->raw_len,
         .outcomes_json = (char *)closed_outcomes(a),
     };
     dlq_send *s = hk_xcalloc(1, sizeof *s);
     s->w = w;
-    s->topic = w->g->tier_topics[v->tier];
+    s->topic = w->g->tier_topics[tier];
     hk_buf value = {0};
     hk_retry_record_write(&value, &r);
     s->value = value.data;
@@ -410,8 +416,9 @@ static void retry_attempt(worker *w, attempt *a, const hk_retry_verdict *v,
     s->key = hk_strdup(a->delivery_id); /* spreads deliveries over the tier's partitions */
     s->done = attempt_finished;
     s->arg = a;
-    HK_DEBUG("delivery.retry", "delivery %s to webhook %s: attempt %d due in %llu ms on %s",
-             a->delivery_id, a->task->id, a->number + 1, (unsigned long long)delay, s->topic);
+    HK_DEBUG(deferred ? "delivery.deferred" : "delivery.retry",
+             "delivery %s to webhook %s: attempt %d due in %llu ms on %s", a->delivery_id,
+             a->task->id, r.attempt, (unsigned long long)delay, s->topic);
     dlq_publish(s);
 }
 
@@ -426,6 +433,17 @@ static void on_delivery_done(const hk_delivery_result *res, void *arg)
         attempt_finished(a);
         update_backpressure(w);
         return;
+    case HK_DELIVERY_DEFERRED: {
+        /* Never sent: its host is slow and enough wait for it already. Parked on a tier as the
+         * same attempt, so the partition keeps moving for every other host: the first tier
+         * first, then, deferred again and again, the next tiers (as attempts would be), so a
+         * host slow for long does not have its backlog cycle through the first tier. */
+        hk_metric_add(HK_M_DELIVERIES_DEFERRED, 1);
+        size_t tier = hk_retry_tier_for_attempt(w->policy, a->deferrals + 1);
+        republish(w, a, tier, w->policy->delays_ms[tier], a->deferrals + 1);
+        update_backpressure(w);
+        return;
+    }
     case HK_DELIVERY_OK:
         hk_metric_add(HK_M_DELIVERIES_OK, 1);
         break;
@@ -453,7 +471,10 @@ static void on_delivery_done(const hk_delivery_result *res, void *arg)
             hk_store_history_disable_task(w->history, a->task->id,
                                           "the endpoint answered 410 Gone");
         if (v.kind == HK_RETRY_AGAIN)
-            retry_attempt(w, a, &v, res);
+            republish(w, a, v.tier,
+                      hk_retry_delay_ms(w->policy, v.tier, res->http_status, res->retry_after,
+                                        hk_wall_ms()),
+                      0);
         else
             dead_letter_attempt(w, a, v.reason, res->error);
     }
@@ -486,15 +507,17 @@ static void send_poison(worker *w, job *j, const char *topic, int32_t partition,
     dlq_send_record(w, rec, key, poison_done, j);
 }
 
-/* Starts attempt `number` of the task's delivery of the job's event; `outcomes` is the JSON
- * array of the earlier attempts' outcomes (NULL for none). */
-static void start_attempt(worker *w, job *j, const hk_task *task, int number,
+/* Starts attempt `number` of the task's delivery of the job's event, deferred `deferrals` times
+ * in a row so far; `outcomes` is the JSON array of the earlier attempts' outcomes (NULL for
+ * none). */
+static void start_attempt(worker *w, job *j, const hk_task *task, int number, int deferrals,
                           uint64_t first_seen_ms, const char *outcomes)
 {
     attempt *a = hk_xcalloc(1, sizeof *a);
     a->job = j;
     a->task = task;
     a->number = number;
+    a->deferrals = deferrals;
     a->first_seen_ms = first_seen_ms;
     if (outcomes && strcmp(outcomes, "[]") != 0) {
         size_t n = strlen(outcomes);
@@ -553,7 +576,7 @@ static void on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_
             continue;
         matched++;
         j->attempts_alive++;
-        start_attempt(w, j, tasks[i], 1, now, NULL);
+        start_attempt(w, j, tasks[i], 1, 0, now, NULL);
     }
     if (!matched) {
         hk_metric_add(HK_M_EVENTS_NO_MATCH, 1);
@@ -566,7 +589,10 @@ static void on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_
 
 static uint64_t tier_due(const void *payload, size_t len, void *arg)
 {
-    (void)arg;
+    worker *w = arg;
+    /* Another group's record is skipped at once, never waited for. */
+    if (!hk_retry_record_for_group(payload, len, w->g->group_id))
+        return 0;
     return hk_retry_record_due(payload, len);
 }
 
@@ -575,6 +601,12 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
                              int64_t offset, const void *payload, size_t len, void *arg)
 {
     worker *w = arg;
+    if (!hk_retry_record_for_group(payload, len, w->g->group_id)) {
+        /* Written by workers of another consumer group sharing the tier topics: theirs. */
+        hk_metric_add(HK_M_RETRIES_FOREIGN, 1);
+        hk_consumer_release(c, ref);
+        return;
+    }
     job *j = hk_xcalloc(1, sizeof *j);
     j->w = w;
     j->c = c;
@@ -611,7 +643,8 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
             task = tasks[i];
     if (task && task->enabled) {
         j->attempts_alive++;
-        start_attempt(w, j, task, r.attempt, r.first_seen_ms, r.outcomes_json);
+        start_attempt(w, j, task, r.attempt, r.deferred ? r.deferrals : 0, r.first_seen_ms,
+                      r.outcomes_json);
     } else {
         /* Deleted or disabled since: nothing to send to, but nothing is lost either. */
         HK_WARN("delivery.dropped", "delivery %s: webhook task %s is %s; dead-lettered",
@@ -823,6 +856,9 @@ static int shard_create(group *g, int i, hk_error *err)
         per_host = 1;
     if (per_host > w->max_inflight)
         per_host = w->max_inflight;
+    int queue = cfg->max_queue_per_host / n + (i < cfg->max_queue_per_host % n);
+    if (cfg->max_queue_per_host > 0 && queue < 1)
+        queue = 1;
 
     if (!(w->loop = hk_loop_create()))
         return hk_error_set(err, HK_ERR, NULL, "cannot create event loop %d", i);
@@ -834,6 +870,7 @@ static int shard_create(group *g, int i, hk_error *err)
     hk_delivery_config dcfg = {
         .max_inflight = w->max_inflight,
         .max_inflight_per_host = per_host,
+        .max_queue_per_host = queue,
         .allow = g->allow,
     };
     if ((rc = hk_delivery_create(w->loop, &dcfg, &w->engine, err)) != HK_OK)
@@ -925,6 +962,9 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
         goto done;
     for (size_t t = 0; t < g.policy.tiers; t++)
         hk_retry_tier_topic(&g.policy, t, g.tier_topics[t]);
+    g.group_id = hk_config_kafka(cfg, "group.id");
+    if (!g.group_id)
+        g.group_id = "hookd";
     g.n = cfg->threads < cfg->max_inflight ? cfg->threads : cfg->max_inflight;
     if (g.n < 1)
         g.n = 1;

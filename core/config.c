@@ -46,6 +46,10 @@ static const opt options[] = {
     {"HOOKD_MAX_INFLIGHT_PER_HOST", "--max-inflight-per-host",
      INT(max_inflight_per_host, 1, 100000), "32",
      "per destination host, so one slow host cannot take every slot", false},
+    {"HOOKD_MAX_QUEUE_PER_HOST", "--max-queue-per-host", INT(max_queue_per_host, 0, 1000000),
+     "256",
+     "deliveries that may wait for a slow host's slots; more go to the first retry tier, "
+     "deferred (not a failed attempt); 0: no bound", false},
     {"HOOKD_TOPIC_PARTITIONS", "--topic-partitions", INT(topic_partitions, -1, 100000), "-1",
      "partitions of the topics hookd creates when missing (retry tiers, hookd.dlq, "
      "hookd.deliveries); -1: the broker's default",

@@ -166,6 +166,7 @@ typedef struct hk_config {
     long http_timeout_ms;
     int max_inflight;
     int max_inflight_per_host;
+    int max_queue_per_host; /* 0: unbounded */
     int threads; /* event loops (shards) in the worker */
     int topic_partitions;  /* for topics hookd creates; -1: broker default */
     int topic_replication; /* likewise */
@@ -321,6 +322,7 @@ typedef enum {
     HK_M_DLQ_FAILED,
     HK_M_RETRIES_PUBLISHED,
     HK_M_RETRIES_CONSUMED,
+    HK_M_RETRIES_FOREIGN,
     HK_M_TASKS_DISABLED,
     HK_M_TASKS_DISABLE_FAILED,
     HK_M_DELIVERIES_DEFERRED,

@@ -37,6 +37,9 @@ static const struct {
                                 "Failed deliveries acknowledged by Kafka on a retry tier."},
     [HK_M_RETRIES_CONSUMED] = {"hookd_retries_consumed_total",
                                "Retry records taken from a tier once due."},
+    [HK_M_RETRIES_FOREIGN] = {"hookd_retries_foreign_total",
+                              "Retry records skipped because another consumer group (another "
+                              "deployment sharing the tier topics) wrote them."},
     [HK_M_TASKS_DISABLED] = {"hookd_tasks_disabled_total",
                              "Webhook tasks disabled because the receiver answered 410 Gone."},
     [HK_M_TASKS_DISABLE_FAILED] = {"hookd_task_disable_errors_total",

@@ -42,6 +42,10 @@ typedef struct transfer {
 struct host {
     char *key; /* scheme://host:port */
     int inflight;
+    int waiting;
+    uint64_t latency_ms;   /* moving average of its response times */
+    uint64_t last_done_ms; /* its last response, or when it last got busy */
+    bool slow_logged;
     transfer *wait_head, *wait_tail;
     bool runnable; /* linked into the engine's runnable ring */
     host *next_runnable;
@@ -60,6 +64,7 @@ typedef struct sock_state {
 } sock_state;
 
 #define HOST_BUCKETS 1024
+#define KICK_MS 250
 #define EASY_POOL_MAX 256
 
 struct hk_delivery_engine {
@@ -76,7 +81,7 @@ struct hk_delivery_engine {
     host *run_head, *run_tail;
     transfer *deferred_head, *deferred_tail; /* finished before reaching curl */
     transfer *active;                        /* handed to curl, not yet finished */
-    sock_state *socks; /* indexed by fd */
+    sock_state *socks;                       /* indexed by fd */
     size_t socks_cap;
     CURL *easy_pool[EASY_POOL_MAX];
     size_t easy_pool_len;
@@ -339,6 +344,57 @@ static void classify(transfer *t, CURLcode code, hk_delivery_result *res)
 }
 
 static void pump(hk_delivery_engine *e);
+static void defer_failure(hk_delivery_engine *e, transfer *t, hk_delivery_status status,
+                          const char *why);
+
+static bool host_slow(hk_delivery_engine *e, host *h, uint64_t now)
+{
+    bool slow =
+        h->inflight >= e->cfg.max_inflight_per_host &&
+        (h->latency_ms >= HK_DELIVERY_SLOW_MS || now - h->last_done_ms >= HK_DELIVERY_SLOW_MS);
+    if (slow != h->slow_logged) {
+        h->slow_logged = slow;
+        if (slow)
+            HK_WARN("host.slow",
+                    "%s is slow (every one of its %d slots busy, responses take %llu ms on "
+                    "average, the last came %llu ms ago): at most %d more wait for it, the rest "
+                    "are deferred",
+                    h->key, h->inflight, (unsigned long long)h->latency_ms,
+                    (unsigned long long)(now - h->last_done_ms), e->cfg.max_queue_per_host);
+        else
+            HK_INFO("host.recovered", "%s answers in time again", h->key);
+    }
+    return slow;
+}
+
+/* A host that turned slow may already hold a long queue (filled while it was still answering):
+ * its newest waiting requests beyond the bound are deferred, as new ones would be. */
+static void trim_slow_hosts(hk_delivery_engine *e)
+{
+    if (e->cfg.max_queue_per_host <= 0)
+        return;
+    uint64_t now = hk_now_ms();
+    for (size_t b = 0; b < HOST_BUCKETS; b++) {
+        for (host *h = e->buckets[b]; h; h = h->next_in_bucket) {
+            if (h->waiting <= e->cfg.max_queue_per_host || !host_slow(e, h, now))
+                continue;
+            transfer *t = h->wait_head, *keep_last = NULL;
+            for (int i = 0; i < e->cfg.max_queue_per_host; i++) {
+                keep_last = t;
+                t = t->next;
+            }
+            keep_last->next = NULL;
+            h->wait_tail = keep_last;
+            while (t) {
+                transfer *next = t->next;
+                t->host = NULL;
+                h->waiting--;
+                defer_failure(e, t, HK_DELIVERY_DEFERRED, "its host is slow and its queue is full");
+                t = next;
+            }
+        }
+    }
+}
 
 static void active_unlink(hk_delivery_engine *e, transfer *t)
 {
@@ -363,6 +419,8 @@ static void finish_transfer(hk_delivery_engine *e, transfer *t, CURLcode code)
     host *h = t->host;
     if (h && !t->early_error) {
         h->inflight--;
+        h->last_done_ms = hk_now_ms();
+        h->latency_ms = h->latency_ms ? (h->latency_ms * 7 + res.latency_ms) / 8 : res.latency_ms;
         mark_runnable(e, h);
     }
     e->pending--;
@@ -481,7 +539,8 @@ static bool start_transfer(hk_delivery_engine *e, transfer *t)
     if (curl_multi_add_handle(e->multi, easy) != CURLM_OK)
         return false;
     e->inflight++;
-    t->host->inflight++;
+    if (t->host->inflight++ == 0)
+        t->host->last_done_ms = t->started_ms; /* "no response for a while" counts from now */
     t->active_next = e->active;
     if (e->active)
         e->active->active_prev = t;
@@ -505,6 +564,7 @@ static void pump(hk_delivery_engine *e)
         if (!h->wait_head)
             h->wait_tail = NULL;
         t->next = NULL;
+        h->waiting--;
         if (!start_transfer(e, t)) {
             free(t->headers);
             t->headers = NULL;
@@ -610,14 +670,17 @@ static void on_curl_timeout(hk_loop *loop, void *arg)
     check_multi_info(e);
 }
 
-/* A once-a-second nudge while transfers run: should curl ever leave a transfer without a timer
- * or a socket to wait on, its timeout still fires instead of the slot being lost forever. */
+/* A nudge every KICK_MS while transfers run: should curl ever leave a transfer without a timer
+ * or a socket to wait on, its timeout still fires instead of the slot being lost forever. It is
+ * also when hosts that turned slow have their queues cut back to the bound. */
 static void on_kick(hk_loop *loop, void *arg)
 {
     hk_delivery_engine *e = arg;
-    if (e->inflight)
+    if (e->inflight) {
         on_curl_timeout(loop, e);
-    hk_timer_start(e->kick_timer, 1000);
+        trim_slow_hosts(e);
+    }
+    hk_timer_start(e->kick_timer, KICK_MS);
 }
 
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
@@ -655,7 +718,7 @@ int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery
     e->deferred_timer = hk_timer_create(loop, on_deferred, e);
     e->kick_timer = hk_timer_create(loop, on_kick, e);
     e->pump_timer = hk_timer_create(loop, on_pump, e);
-    hk_timer_start(e->kick_timer, 1000);
+    hk_timer_start(e->kick_timer, KICK_MS);
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
     curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -732,7 +795,13 @@ void hk_delivery_submit(hk_delivery_engine *e, hk_request *req, hk_delivery_done
     }
     host *h = host_get(e, key);
     free(key);
+    if (e->cfg.max_queue_per_host > 0 && h->waiting >= e->cfg.max_queue_per_host &&
+        host_slow(e, h, hk_now_ms())) {
+        defer_failure(e, t, HK_DELIVERY_DEFERRED, "its host is slow and its queue is full");
+        return;
+    }
     t->host = h;
+    h->waiting++;
     if (h->wait_tail)
         h->wait_tail->next = t;
     else
@@ -760,6 +829,7 @@ size_t hk_delivery_cancel_waiting(hk_delivery_engine *e, bool (*keep)(void *arg,
                 }
                 *pp = t->next;
                 t->host = NULL;
+                h->waiting--;
                 defer_failure(e, t, HK_DELIVERY_CANCELLED, "cancelled before it started");
                 cancelled++;
             }

@@ -103,6 +103,7 @@ typedef enum {
     HK_DELIVERY_RETRY, /* failed; another attempt may succeed (status, timeout, network, TLS) */
     HK_DELIVERY_ERROR, /* failed; retrying cannot fix it (blocked address, bad request) */
     HK_DELIVERY_CANCELLED, /* never started: given up by hk_delivery_cancel_waiting() */
+    HK_DELIVERY_DEFERRED,  /* never started: its host is slow and its queue was full */
 } hk_delivery_status;
 
 #define HK_DELIVERY_MAX_RESPONSE (16 * 1024)
@@ -120,9 +121,16 @@ typedef struct hk_delivery_result {
 /* Called once per submitted request, on the loop thread. */
 typedef void (*hk_delivery_done_cb)(const hk_delivery_result *res, void *arg);
 
+/* A host is slow while its every slot is taken and either its responses take HK_DELIVERY_SLOW_MS
+ * or more on average, or none has come back for that long. Only a slow host's queue is bounded:
+ * a fast host with a long queue drains it in moments, and the consumer's pause is the right
+ * brake for it. */
+#define HK_DELIVERY_SLOW_MS 500
+
 typedef struct hk_delivery_config {
     int max_inflight;          /* requests in flight across all hosts */
     int max_inflight_per_host; /* per scheme://host:port */
+    int max_queue_per_host;    /* waiting requests a slow host may have; 0: no bound */
     const hk_cidr_list *allow; /* borrowed; exempt from the SSRF guard; may be NULL */
 } hk_delivery_config;
 
@@ -134,8 +142,11 @@ int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery
 /* Aborts transfers still running (their callbacks are not called). Accepts NULL. */
 void hk_delivery_destroy(hk_delivery_engine *engine);
 
-/* Queues req; it starts when a global and a per-host slot are free. Takes ownership of req on
- * every path (set your pointer to NULL). cb is always called later, never from inside submit. */
+/* Queues req; it starts when a global and a per-host slot are free. When the host is slow and
+ * already has max_queue_per_host requests waiting, req is not queued: cb gets
+ * HK_DELIVERY_DEFERRED (so do the newest waiting requests beyond the bound when a host turns
+ * slow). Takes ownership of req on every path (set your pointer to NULL). cb is always called
+ * later, never from inside submit. */
 void hk_delivery_submit(hk_delivery_engine *engine, hk_request *req, hk_delivery_done_cb cb,
                         void *arg);
 

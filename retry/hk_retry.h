@@ -71,6 +71,7 @@ uint64_t hk_retry_delay_ms(const hk_retry_policy *policy, size_t tier, long http
 
 /* One delivery on its way to its next attempt: what a tier topic carries. */
 typedef struct hk_retry_record {
+    char *group; /* the main consumer group (group.id) of the workers that wrote it */
     char *delivery_id;
     char *webhook_id;
     char *flow_id;
@@ -79,16 +80,24 @@ typedef struct hk_retry_record {
     int attempt;            /* the attempt this record is for: 2 after the first failed */
     uint64_t due_ms;        /* wall-clock ms before which it must not be sent */
     uint64_t first_seen_ms; /* when the event was first consumed */
-    bool deferred;          /* parked because its host was saturated, not after a failure */
+    bool deferred;          /* parked because its host was slow and full, not after a failure */
+    int deferrals;          /* deferred: how many times in a row, since its last attempt (1..) */
     char *event_json;       /* the job event as consumed (a JSON object) */
     size_t event_len;
     char *outcomes_json; /* every earlier attempt's outcome, a JSON array */
 } hk_retry_record;
 
-/* Appends the record as JSON, "dueAt" first (see hk_retry_record_due). Borrows every field. */
+/* Appends the record as JSON, "dueAt" first and "group" second (see hk_retry_record_due and
+ * hk_retry_record_for_group). Borrows every field. */
 void hk_retry_record_write(hk_buf *out, const hk_retry_record *r);
 /* The due time of a record written above, read without parsing it; 0 when there is none. */
 uint64_t hk_retry_record_due(const void *payload, size_t len);
+/* Whether a record written above belongs to the consumer group `group`: the tier topics'
+ * names are fixed, so deployments with different group ids sharing a cluster share them, and
+ * each takes only its own records. A cheap scan of the head, like hk_retry_record_due. A
+ * record without a group, or one that cannot be read, counts as ours (the parser then judges
+ * it). */
+bool hk_retry_record_for_group(const void *payload, size_t len, const char *group);
 /* Parses a record; HK_EINVAL names the bad field. The record owns its strings afterwards. */
 int hk_retry_record_parse(const void *payload, size_t len, hk_retry_record *r, hk_error *err);
 void hk_retry_record_free(hk_retry_record *r);

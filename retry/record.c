@@ -21,14 +21,20 @@ static void put_str(hk_buf *b, const char *key, const char *value)
 
 void hk_retry_record_write(hk_buf *b, const hk_retry_record *r)
 {
-    hk_buf_printf(b, "{\"dueAt\":%llu,\"kind\":\"retry\"", (unsigned long long)r->due_ms);
+    hk_buf_printf(b, "{\"dueAt\":%llu,\"group\":\"", (unsigned long long)r->due_ms);
+    const char *group = r->group ? r->group : "";
+    hk_buf_json_escape(b, group, strlen(group));
+    hk_buf_puts(b, "\",\"kind\":\"retry\"");
     put_str(b, "deliveryId", r->delivery_id);
     put_str(b, "webhookId", r->webhook_id);
     put_str(b, "flowId", r->flow_id);
     put_str(b, "jobId", r->job_id);
     put_str(b, "eventId", r->event_id);
-    hk_buf_printf(b, ",\"attempt\":%d,\"firstSeenAt\":%llu,\"deferred\":%s,\"event\":", r->attempt,
+    hk_buf_printf(b, ",\"attempt\":%d,\"firstSeenAt\":%llu,\"deferred\":%s", r->attempt,
                   (unsigned long long)r->first_seen_ms, r->deferred ? "true" : "false");
+    if (r->deferred)
+        hk_buf_printf(b, ",\"deferrals\":%d", r->deferrals);
+    hk_buf_puts(b, ",\"event\":");
     hk_buf_append(b, r->event_json, r->event_len);
     hk_buf_puts(b, ",\"outcomes\":");
     if (r->outcomes_json && *r->outcomes_json)
@@ -48,6 +54,32 @@ uint64_t hk_retry_record_due(const void *payload, size_t len)
     for (size_t i = sizeof key - 1; i < len && isdigit((unsigned char)p[i]) && i < 40; i++)
         v = v * 10 + (uint64_t)(p[i] - '0');
     return v;
+}
+
+bool hk_retry_record_for_group(const void *payload, size_t len, const char *group)
+{
+    static const char key[] = ",\"group\":\"";
+    const char *p = payload;
+    size_t i = sizeof "{\"dueAt\":" - 1;
+    if (!p || len < i || hk_retry_record_due(payload, len) == 0)
+        return true; /* not a record of ours to judge: the parser will say what is wrong */
+    while (i < len && isdigit((unsigned char)p[i]))
+        i++;
+    if (len - i < sizeof key - 1 || memcmp(p + i, key, sizeof key - 1) != 0)
+        return true; /* no group: written before records carried one */
+    i += sizeof key - 1;
+    size_t n = strlen(group);
+    if (len - i > n && memcmp(p + i, group, n) == 0 && p[i + n] == '"')
+        return true;
+    if (!strpbrk(group, "\"\\") && !memchr(p + i, '\\', len - i < n + 1 ? len - i : n + 1))
+        return false;  /* no escapes on either side: the bytes decide */
+    hk_retry_record r; /* escaped characters: let the parser compare */
+    bool ours = true;
+    if (hk_retry_record_parse(payload, len, &r, NULL) == HK_OK) {
+        ours = !r.group || strcmp(r.group, group) == 0;
+        hk_retry_record_free(&r);
+    }
+    return ours;
 }
 
 static int take_str(cJSON *root, const char *key, char **out, hk_error *err)
@@ -91,6 +123,15 @@ int hk_retry_record_parse(const void *payload, size_t len, hk_retry_record *r, h
     r->attempt = attempt > 1000000 ? 1000000 : (int)attempt;
     r->first_seen_ms = (uint64_t)first;
     r->deferred = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "deferred"));
+    const cJSON *group = cJSON_GetObjectItemCaseSensitive(root, "group");
+    if (cJSON_IsString(group))
+        r->group = hk_strdup(group->valuestring);
+    const cJSON *deferrals = cJSON_GetObjectItemCaseSensitive(root, "deferrals");
+    if (r->deferred)
+        r->deferrals = cJSON_IsNumber(deferrals) && deferrals->valuedouble >= 1 &&
+                               deferrals->valuedouble <= 1000000
+                           ? (int)deferrals->valuedouble
+                           : 1;
     cJSON *event = cJSON_GetObjectItemCaseSensitive(root, "event");
     if (!cJSON_IsObject(event)) {
         rc = hk_error_set(err, HK_EINVAL, "event", "missing or not an object");
@@ -111,6 +152,7 @@ void hk_retry_record_free(hk_retry_record *r)
 {
     if (!r)
         return;
+    free(r->group);
     free(r->delivery_id);
     free(r->webhook_id);
     free(r->flow_id);

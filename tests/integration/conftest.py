@@ -201,6 +201,22 @@ class Worker:
         tail = "\n".join(self.lines()[-30:])
         raise AssertionError(f"hookd never logged {needle} (exit {self.proc.poll()}):\n{tail}")
 
+    def metric(self, name):
+        """A counter's value from the worker's /metrics (the port it logged at start)."""
+        import re
+        import urllib.request
+        port = None
+        for line in self.lines():
+            m = re.search(r'"event":"http".*\(port (\d+)\)', line)
+            if m:
+                port = int(m.group(1))
+        assert port, "hookd logged no metrics port"
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+        for line in text.decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise AssertionError(f"{name} is not in /metrics")
+
     def stop(self, sig=signal.SIGTERM, timeout=35):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -311,15 +327,22 @@ def committed_lag(stack, topic, group):
         consumer.close()
 
 
-def read_topic(stack, topic, predicate, n, timeout=30):
-    """Records of a topic (JSON values) matching predicate, from the beginning."""
+def read_topic(stack, topic, predicate, n, timeout=30, since_s=600):
+    """Records of a topic (JSON values) matching predicate, written in the last since_s seconds
+    (the shared topics, hookd.dlq and the tiers, keep every earlier test's records too)."""
+    from confluent_kafka import TopicPartition
     consumer = Consumer({"bootstrap.servers": stack["HOOKD_KAFKA_BOOTSTRAP_SERVERS"],
                          "group.id": f"it-reader-{uuid.uuid4().hex[:8]}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False})
-    consumer.subscribe([topic])
     found = []
     deadline = time.time() + timeout
     try:
+        meta = consumer.list_topics(topic, timeout=10).topics[topic]
+        start = int((time.time() - since_s) * 1000)
+        parts = consumer.offsets_for_times(
+            [TopicPartition(topic, p, start) for p in meta.partitions], timeout=10)
+        consumer.assign([TopicPartition(topic, tp.partition, tp.offset if tp.offset >= 0 else -1)
+                         for tp in parts])
         while len(found) < n and time.time() < deadline:
             msg = consumer.poll(0.5)
             if msg is None or msg.error():

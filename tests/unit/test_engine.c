@@ -144,6 +144,7 @@ static hk_request *request(const char *path, long timeout_ms)
 static hk_loop *loop;
 static hk_delivery_engine *engine;
 static hk_cidr_list *allow;
+static int queue_bound; /* max_queue_per_host of the next engine_start; 0: none */
 
 static void engine_start(int max_inflight, int per_host, const char *allow_csv)
 {
@@ -151,7 +152,7 @@ static void engine_start(int max_inflight, int per_host, const char *allow_csv)
     loop = hk_loop_create();
     cr_assert_eq(hk_cidr_list_parse(allow_csv, &allow, NULL), HK_OK);
     hk_delivery_config cfg = {.max_inflight = max_inflight, .max_inflight_per_host = per_host,
-                              .allow = allow};
+                              .max_queue_per_host = queue_bound, .allow = allow};
     cr_assert_eq(hk_delivery_create(loop, &cfg, &engine, NULL), HK_OK);
 }
 
@@ -172,6 +173,7 @@ static void engine_stop(void)
 
 static void setup(void)
 {
+    queue_bound = 0;
     server_start();
 }
 
@@ -292,6 +294,50 @@ Test(engine, cancel_waiting_gives_up_only_requests_not_started)
     cr_assert_eq(hk_delivery_cancel_waiting(engine, keep_even, NULL), 0, "11 started");
     run_until(11, 5000);
     cr_assert_eq(results.status[11], HK_DELIVERY_OK);
+    engine_stop();
+}
+
+static void run_for(int ms)
+{
+    uint64_t end = hk_now_ms() + (uint64_t)ms;
+    while (hk_now_ms() < end)
+        hk_loop_run_once(loop, 20);
+}
+
+Test(engine, slow_host_queue_is_bounded_and_the_overflow_deferred)
+{
+    queue_bound = 3;
+    engine_start(64, 2, "127.0.0.0/8");
+    /* 0 and 1 hang past a second; 2..7 wait. The host is not slow yet, so all six queue. */
+    for (int i = 0; i < 2; i++)
+        hk_delivery_submit(engine, request("/sleep/3000", 5000), on_done, (void *)(intptr_t)i);
+    for (int i = 2; i < 8; i++)
+        hk_delivery_submit(engine, request("/ok", 5000), on_done, (void *)(intptr_t)i);
+    run_for(300);
+    cr_assert_eq(results.done, 0, "a busy host is not a slow one");
+    /* No response for over HK_DELIVERY_SLOW_MS: its queue is cut back to 3, newest out first. */
+    run_for(HK_DELIVERY_SLOW_MS + 1200);
+    cr_assert_eq(results.done, 3, "%d finished", results.done);
+    for (int i = 5; i < 8; i++)
+        cr_assert_eq(results.status[i], HK_DELIVERY_DEFERRED, "request %d", i);
+    /* A new request for it is deferred at once; another host is not held back. */
+    hk_delivery_submit(engine, request("/ok", 5000), on_done, (void *)(intptr_t)8);
+    hk_request *other = request("/ok", 5000);
+    char url[128];
+    snprintf(url, sizeof url, "http://localhost:%u/ok", server_port);
+    free(other->url);
+    other->url = hk_strdup(url);
+    hk_delivery_submit(engine, other, on_done, (void *)(intptr_t)9);
+    run_for(200);
+    cr_assert_eq(results.done, 5, "%d finished", results.done);
+    cr_assert_eq(results.status[8], HK_DELIVERY_DEFERRED);
+    cr_assert_eq(results.status[9], HK_DELIVERY_OK);
+    /* The hanging two answer; the three that waited are then sent. */
+    run_until(10, 10000);
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(results.status[i], HK_DELIVERY_OK, "request %d", i);
+    cr_assert_eq(atomic_load(&requests), 6, "deferred requests were never sent");
+    cr_assert_eq(hk_delivery_pending(engine), 0);
     engine_stop();
 }
 

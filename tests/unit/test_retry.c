@@ -102,11 +102,53 @@ Test(retry_record, round_trip_with_due_time_first)
     cr_assert_eq(back.due_ms, 1795341600123ULL);
     cr_assert_eq(back.first_seen_ms, 1795341500000ULL);
     cr_assert_not(back.deferred);
+    cr_assert_eq(back.deferrals, 0);
     cr_assert_str_eq(back.outcomes_json, "[{\"attempt\":1},{\"attempt\":2}]");
     cJSON *ev = cJSON_Parse(back.event_json);
     cr_assert_str_eq(cJSON_GetObjectItem(ev, "jobId")->valuestring, "j\"1");
     cJSON_Delete(ev);
     hk_retry_record_free(&back);
+
+    /* A deferral keeps its count. */
+    r.deferred = true;
+    r.deferrals = 4;
+    b.len = 0;
+    hk_retry_record_write(&b, &r);
+    cr_assert_eq(hk_retry_record_parse(b.data, b.len, &back, &err), HK_OK, "%s", err.msg);
+    cr_assert(back.deferred);
+    cr_assert_eq(back.deferrals, 4);
+    cr_assert_eq(back.attempt, 3);
+    hk_retry_record_free(&back);
+    hk_buf_free(&b);
+}
+
+Test(retry_record, each_group_takes_only_its_own)
+{
+    const char event[] = "{\"jobId\":\"j\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}";
+    hk_retry_record r = {.group = "hookd-prod", .delivery_id = "d", .webhook_id = "w",
+                         .flow_id = "7", .job_id = "j", .event_id = "e", .attempt = 2,
+                         .due_ms = 5, .first_seen_ms = 1, .event_json = (char *)event,
+                         .event_len = sizeof event - 1};
+    hk_buf b = {0};
+    hk_retry_record_write(&b, &r);
+    cr_assert(hk_retry_record_for_group(b.data, b.len, "hookd-prod"));
+    cr_assert_not(hk_retry_record_for_group(b.data, b.len, "hookd"), "a prefix is not a match");
+    cr_assert_not(hk_retry_record_for_group(b.data, b.len, "hookd-prod-2"));
+    cr_assert_not(hk_retry_record_for_group(b.data, b.len, "hookd-staging"));
+    hk_retry_record back;
+    cr_assert_eq(hk_retry_record_parse(b.data, b.len, &back, NULL), HK_OK);
+    cr_assert_str_eq(back.group, "hookd-prod");
+    hk_retry_record_free(&back);
+    /* escaped characters are compared as text, not as bytes */
+    r.group = "a\"b";
+    b.len = 0;
+    hk_retry_record_write(&b, &r);
+    cr_assert(hk_retry_record_for_group(b.data, b.len, "a\"b"));
+    cr_assert_not(hk_retry_record_for_group(b.data, b.len, "a"));
+    /* no group (or not a record): ours, for the parser to judge */
+    const char *old = "{\"dueAt\":5,\"kind\":\"retry\"}";
+    cr_assert(hk_retry_record_for_group(old, strlen(old), "hookd"));
+    cr_assert(hk_retry_record_for_group("nope", 4, "hookd"));
     hk_buf_free(&b);
 }
 
