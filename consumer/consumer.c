@@ -274,6 +274,7 @@ static void hold_slot(hk_consumer *c, slot *s, int64_t offset, uint64_t due)
     rd_kafka_topic_partition_list_destroy(l);
     s->held = true;
     s->held_until = due;
+    hk_metric_add(HK_M_TIER_HOLDS, 1);
     HK_DEBUG("kafka.hold", "%s[%d] offset %lld due in %llu ms", s->topic, (int)s->partition,
              (long long)offset, (unsigned long long)(due - hk_wall_ms()));
     arm_due_timer(c);

@@ -40,6 +40,9 @@ static const struct {
     [HK_M_RETRIES_FOREIGN] = {"hookd_retries_foreign_total",
                               "Retry records skipped because another consumer group (another "
                               "deployment sharing the tier topics) wrote them."},
+    [HK_M_TIER_HOLDS] = {"hookd_tier_holds_total",
+                         "Times a retry tier's partition was paused because its next record "
+                         "was not yet due (it resumes on a timer at the due time)."},
     [HK_M_TASKS_DISABLED] = {"hookd_tasks_disabled_total",
                              "Webhook tasks disabled because the receiver answered 410 Gone."},
     [HK_M_TASKS_DISABLE_FAILED] = {"hookd_task_disable_errors_total",

@@ -90,11 +90,12 @@ typedef struct hk_retry_record {
 /* Appends the record as JSON, "dueAt" first and "group" second (see hk_retry_record_due and
  * hk_retry_record_for_group). Borrows every field. */
 void hk_retry_record_write(hk_buf *out, const hk_retry_record *r);
-/* The due time of a record written above, read without parsing it; 0 when there is none. */
+/* The due time of a record: a scan of the head of one written above, a parse of any other (one
+ * spaced differently, written by another tool); 0 when it has none. */
 uint64_t hk_retry_record_due(const void *payload, size_t len);
 /* Whether a record written above belongs to the consumer group `group`: the tier topics'
  * names are fixed, so deployments with different group ids sharing a cluster share them, and
- * each takes only its own records. A cheap scan of the head, like hk_retry_record_due. A
+ * each takes only its own records. A scan of the head, like hk_retry_record_due. A
  * record without a group, or one that cannot be read, counts as ours (the parser then judges
  * it). */
 bool hk_retry_record_for_group(const void *payload, size_t len, const char *group);

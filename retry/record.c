@@ -44,42 +44,59 @@ void hk_retry_record_write(hk_buf *b, const hk_retry_record *r)
     hk_buf_puts(b, "}");
 }
 
+/* The record parsed, for a record not written by hk_retry_record_write (by hand, or by a tool
+ * that spaces its JSON): NULL when it is not a JSON object. */
+static cJSON *parse_head(const void *payload, size_t len)
+{
+    cJSON *root = payload ? cJSON_ParseWithLength(payload, len) : NULL;
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return NULL;
+    }
+    return root;
+}
+
 uint64_t hk_retry_record_due(const void *payload, size_t len)
 {
     static const char key[] = "{\"dueAt\":";
     const char *p = payload;
-    if (!p || len < sizeof key || memcmp(p, key, sizeof key - 1) != 0)
-        return 0;
-    uint64_t v = 0;
-    for (size_t i = sizeof key - 1; i < len && isdigit((unsigned char)p[i]) && i < 40; i++)
-        v = v * 10 + (uint64_t)(p[i] - '0');
+    if (p && len > sizeof key && memcmp(p, key, sizeof key - 1) == 0 &&
+        isdigit((unsigned char)p[sizeof key - 1])) {
+        uint64_t v = 0;
+        for (size_t i = sizeof key - 1; i < len && isdigit((unsigned char)p[i]) && i < 40; i++)
+            v = v * 10 + (uint64_t)(p[i] - '0');
+        return v;
+    }
+    cJSON *root = parse_head(payload, len);
+    const cJSON *due = cJSON_GetObjectItemCaseSensitive(root, "dueAt");
+    uint64_t v = cJSON_IsNumber(due) && due->valuedouble > 0 ? (uint64_t)due->valuedouble : 0;
+    cJSON_Delete(root);
     return v;
 }
 
 bool hk_retry_record_for_group(const void *payload, size_t len, const char *group)
 {
-    static const char key[] = ",\"group\":\"";
+    static const char head[] = "{\"dueAt\":", key[] = ",\"group\":\"";
     const char *p = payload;
-    size_t i = sizeof "{\"dueAt\":" - 1;
-    if (!p || len < i || hk_retry_record_due(payload, len) == 0)
-        return true; /* not a record of ours to judge: the parser will say what is wrong */
-    while (i < len && isdigit((unsigned char)p[i]))
-        i++;
-    if (len - i < sizeof key - 1 || memcmp(p + i, key, sizeof key - 1) != 0)
-        return true; /* no group: written before records carried one */
-    i += sizeof key - 1;
-    size_t n = strlen(group);
-    if (len - i > n && memcmp(p + i, group, n) == 0 && p[i + n] == '"')
-        return true;
-    if (!strpbrk(group, "\"\\") && !memchr(p + i, '\\', len - i < n + 1 ? len - i : n + 1))
-        return false;  /* no escapes on either side: the bytes decide */
-    hk_retry_record r; /* escaped characters: let the parser compare */
-    bool ours = true;
-    if (hk_retry_record_parse(payload, len, &r, NULL) == HK_OK) {
-        ours = !r.group || strcmp(r.group, group) == 0;
-        hk_retry_record_free(&r);
+    size_t i = sizeof head - 1, n = strlen(group);
+    if (p && len > i && memcmp(p, head, i) == 0 && !strpbrk(group, "\"\\")) {
+        while (i < len && isdigit((unsigned char)p[i]))
+            i++;
+        if (len - i >= sizeof key - 1 && memcmp(p + i, key, sizeof key - 1) == 0) {
+            i += sizeof key - 1;
+            /* Written by hk_retry_record_write: the bytes decide, unless the record's group
+             * has an escape where ours would be. */
+            if (len - i > n && memcmp(p + i, group, n) == 0 && p[i + n] == '"')
+                return true;
+            if (!memchr(p + i, '\\', len - i < n + 1 ? len - i : n + 1))
+                return false;
+        }
     }
-    return ours;
+    cJSON *root = parse_head(payload, len);
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(root, "group");
+    bool ours = !cJSON_IsString(g) || strcmp(g->valuestring, group) == 0;
+    cJSON_Delete(root);
+    return ours; /* without a group (or unreadable): ours, for the parser to judge */
 }
 
 static int take_str(cJSON *root, const char *key, char **out, hk_error *err)

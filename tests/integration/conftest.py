@@ -141,10 +141,17 @@ class Receiver:
             return [r for r in self.requests if r["path"].startswith(prefix)]
 
     def wait_for(self, prefix, n, timeout=20):
+        """The requests under prefix, once there are n (or at the timeout). Scans each request
+        once: a rescan of every request at every wake-up would slow the receiver as the test
+        goes on, and skew any timing."""
         deadline = time.time() + timeout
+        got, seen = [], 0
         with self.lock:
             while True:
-                got = [r for r in self.requests if r["path"].startswith(prefix)]
+                for r in self.requests[seen:]:
+                    if r["path"].startswith(prefix):
+                        got.append(r)
+                seen = len(self.requests)
                 if len(got) >= n or time.time() >= deadline:
                     return got
                 self.lock.wait(min(0.2, max(0.0, deadline - time.time())))

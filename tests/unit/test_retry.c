@@ -145,6 +145,14 @@ Test(retry_record, each_group_takes_only_its_own)
     hk_retry_record_write(&b, &r);
     cr_assert(hk_retry_record_for_group(b.data, b.len, "a\"b"));
     cr_assert_not(hk_retry_record_for_group(b.data, b.len, "a"));
+    /* spaced JSON, as another tool may write it: parsed, not scanned */
+    const char *spaced = "{\"dueAt\": 1795341600123, \"group\": \"hookd-prod\"}";
+    cr_assert_eq(hk_retry_record_due(spaced, strlen(spaced)), 1795341600123ULL);
+    cr_assert(hk_retry_record_for_group(spaced, strlen(spaced), "hookd-prod"));
+    cr_assert_not(hk_retry_record_for_group(spaced, strlen(spaced), "hookd"));
+    const char *later = "{\"kind\":\"retry\",\"group\":\"g\",\"dueAt\":7}";
+    cr_assert_eq(hk_retry_record_due(later, strlen(later)), 7);
+    cr_assert_not(hk_retry_record_for_group(later, strlen(later), "h"));
     /* no group (or not a record): ours, for the parser to judge */
     const char *old = "{\"dueAt\":5,\"kind\":\"retry\"}";
     cr_assert(hk_retry_record_for_group(old, strlen(old), "hookd"));
