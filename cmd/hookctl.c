@@ -29,6 +29,9 @@ static void usage(FILE *out)
             "  publish --file event.json [--topic T]   publish a job event to Kafka\n"
             "  verify --secret S --header 'Name: value' [--body-file F | --url U]\n"
             "  listen --port N [--secret S]       a local receiver that verifies signatures\n"
+            "  dlq list|replay [--webhook <id>] [--since <time>]\n"
+            "                                     read the dead-letter topic, or send its\n"
+            "                                     deliveries again (attempts reset)\n"
             "\n"
             "`hookctl <command> --help` explains one command. --file - reads standard input.\n"
             "Exit status: 0 ok, 1 runtime failure or not found, 2 bad usage or invalid input.\n\n");
@@ -307,6 +310,8 @@ int main(int argc, char **argv)
         status = hk_cmd_verify(rest - 1, argv + 1, &cfg);
     else if (strcmp(cmd, "listen") == 0)
         status = hk_cmd_listen(rest - 1, argv + 1, &cfg);
+    else if (strcmp(cmd, "dlq") == 0)
+        status = hk_cmd_dlq(rest - 1, argv + 1, &cfg);
     else {
         fprintf(stderr, "hookctl: unknown command '%s' (see hookctl --help)\n", cmd);
         status = 2;

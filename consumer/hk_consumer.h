@@ -110,4 +110,18 @@ bool hk_consumer_settled(const hk_consumer *c);
 int hk_consumer_commit(hk_consumer *c, hk_error *err);
 bool hk_consumer_has_assignment(const hk_consumer *c);
 
+/* ------------------------------------------------------------------------------- scan --- */
+
+/* Called for each record of a scan; key and value are borrowed for the call. Anything but HK_OK
+ * stops the scan, and the scan returns it. */
+typedef int (*hk_scan_cb)(int32_t partition, int64_t offset, const void *key, size_t key_len,
+                          const void *value, size_t len, void *arg);
+
+/* Reads every partition of topic once, outside any consumer group (group.id is ignored and
+ * nothing is committed), from its first record up to the end it had when the scan began,
+ * calling cb in each partition's order. Blocking; for tools. HK_ERR when the broker cannot be
+ * read or the end is not reached within timeout_ms (err names the setting). */
+int hk_consumer_scan(const hk_kv *kafka, size_t kafka_len, const char *topic, int timeout_ms,
+                     hk_scan_cb cb, void *arg, hk_error *err);
+
 #endif

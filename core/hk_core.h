@@ -107,6 +107,9 @@ uint64_t hk_now_ms(void);
 uint64_t hk_wall_ms(void);
 /* RFC 3339 UTC with milliseconds, e.g. 2026-11-22T10:00:00.123Z. out must hold 32 bytes. */
 void hk_format_time(uint64_t wall_ms, char out[32]);
+/* Parses "2026-11-22T10:00:00Z", with optional fractional seconds and a "Z" or "+hh:mm"
+ * offset, into wall-clock ms. False when it is not such a time. */
+bool hk_parse_time(const char *text, uint64_t *wall_ms);
 
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void hk_hex(const unsigned char *in, size_t len, char *out);

@@ -4,6 +4,7 @@
  */
 #include "hk_core.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -141,13 +142,27 @@ void hk_buf_json_escape(hk_buf *b, const char *s, size_t len)
         const char *rep = NULL;
         char u[7];
         switch (c) {
-        case '"': rep = "\\\""; break;
-        case '\\': rep = "\\\\"; break;
-        case '\n': rep = "\\n"; break;
-        case '\r': rep = "\\r"; break;
-        case '\t': rep = "\\t"; break;
-        case '\b': rep = "\\b"; break;
-        case '\f': rep = "\\f"; break;
+        case '"':
+            rep = "\\\"";
+            break;
+        case '\\':
+            rep = "\\\\";
+            break;
+        case '\n':
+            rep = "\\n";
+            break;
+        case '\r':
+            rep = "\\r";
+            break;
+        case '\t':
+            rep = "\\t";
+            break;
+        case '\b':
+            rep = "\\b";
+            break;
+        case '\f':
+            rep = "\\f";
+            break;
         default:
             if (c < 0x20) {
                 u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0';
@@ -217,6 +232,46 @@ void hk_format_time(uint64_t wall_ms, char out[32])
     *p++ = (char)('0' + ms % 10);
     *p++ = 'Z';
     *p = '\0';
+}
+
+bool hk_parse_time(const char *text, uint64_t *wall_ms)
+{
+    struct tm tm = {0};
+    const char *p = text ? strptime(text, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+    if (!p)
+        return false;
+    uint64_t ms = 0;
+    if (*p == '.') {
+        int digits = 0;
+        for (p++; isdigit((unsigned char)*p); p++, digits++)
+            if (digits < 3)
+                ms = ms * 10 + (uint64_t)(*p - '0');
+        if (!digits)
+            return false;
+        for (; digits < 3; digits++)
+            ms *= 10;
+    }
+    long offset_s = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if ((*p == '+' || *p == '-') && isdigit((unsigned char)p[1]) &&
+               isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
+               isdigit((unsigned char)p[5])) {
+        offset_s =
+            ((p[1] - '0') * 10 + (p[2] - '0')) * 3600L + ((p[4] - '0') * 10 + (p[5] - '0')) * 60L;
+        if (*p == '-')
+            offset_s = -offset_s;
+        p += 6;
+    } else {
+        return false;
+    }
+    if (*p)
+        return false;
+    time_t t = timegm(&tm);
+    if (t == (time_t)-1 || (long long)t - offset_s < 0)
+        return false;
+    *wall_ms = (uint64_t)((long long)t - offset_s) * 1000u + ms;
+    return true;
 }
 
 void hk_hex(const unsigned char *in, size_t len, char *out)

@@ -103,4 +103,26 @@ bool hk_retry_record_for_group(const void *payload, size_t len, const char *grou
 int hk_retry_record_parse(const void *payload, size_t len, hk_retry_record *r, hk_error *err);
 void hk_retry_record_free(hk_retry_record *r);
 
+/* ------------------------------------------------------------------ dead-letter replay --- */
+
+/* Which dead letters (hookd.dlq records) a listing or a replay takes. */
+typedef struct hk_dead_letter_filter {
+    const char *group;      /* only this consumer group's; records without one match any */
+    const char *webhook_id; /* NULL: every task's (and, for a listing, poison events too) */
+    uint64_t since_ms;      /* 0: any time; else dead at or after it (wall clock) */
+} hk_dead_letter_filter;
+
+/* Parses a dead letter and applies the filter: HK_OK and *out (the record, caller
+ * cJSON_Delete) when it is selected, HK_ENOTFOUND when not, HK_EINVAL when it is not a dead
+ * letter at all. */
+int hk_dead_letter_select(const void *value, size_t len, const hk_dead_letter_filter *filter,
+                          cJSON **out, hk_error *err);
+
+/* The retry record that replays a delivery's dead letter: the same delivery id (receivers
+ * dedupe on X-Webhook-Id), attempts reset (attempt 1, no earlier outcomes), due at now_ms,
+ * for `group`. Appends it to out. HK_EINVAL (err says why) when the record cannot be replayed:
+ * a poison event, an event kept only as a payload (too big or not JSON), a missing field. */
+int hk_retry_record_replay(const cJSON *dead_letter, const char *group, uint64_t now_ms,
+                           hk_buf *out, hk_error *err);
+
 #endif

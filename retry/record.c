@@ -223,3 +223,76 @@ uint64_t hk_retry_delay_ms(const hk_retry_policy *policy, size_t tier, long http
     }
     return delay;
 }
+
+/* ------------------------------------------------------------------ dead-letter replay --- */
+
+int hk_dead_letter_select(const void *value, size_t len, const hk_dead_letter_filter *f,
+                          cJSON **out, hk_error *err)
+{
+    *out = NULL;
+    cJSON *rec = parse_head(value, len);
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(rec, "kind");
+    if (!cJSON_IsString(kind)) {
+        cJSON_Delete(rec);
+        return hk_error_set(err, HK_EINVAL, "kind", "not a dead letter");
+    }
+    const cJSON *group = cJSON_GetObjectItemCaseSensitive(rec, "group");
+    const cJSON *webhook = cJSON_GetObjectItemCaseSensitive(rec, "webhookId");
+    const cJSON *dead_at = cJSON_GetObjectItemCaseSensitive(rec, "deadAt");
+    uint64_t at = 0;
+    bool selected =
+        (!f->group || !cJSON_IsString(group) || strcmp(group->valuestring, f->group) == 0) &&
+        (!f->webhook_id ||
+         (cJSON_IsString(webhook) && strcmp(webhook->valuestring, f->webhook_id) == 0)) &&
+        (!f->since_ms || (cJSON_IsString(dead_at) && hk_parse_time(dead_at->valuestring, &at) &&
+                          at >= f->since_ms));
+    if (!selected) {
+        cJSON_Delete(rec);
+        return HK_ENOTFOUND;
+    }
+    *out = rec;
+    return HK_OK;
+}
+
+static const char *get_str(const cJSON *rec, const char *key)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, key);
+    return cJSON_IsString(v) && *v->valuestring ? v->valuestring : NULL;
+}
+
+int hk_retry_record_replay(const cJSON *dl, const char *group, uint64_t now_ms, hk_buf *out,
+                           hk_error *err)
+{
+    const char *kind = get_str(dl, "kind");
+    if (!kind || strcmp(kind, "delivery") != 0)
+        return hk_error_set(err, HK_EINVAL, "kind",
+                            "a %s record, not a delivery: there is no task to send it to",
+                            kind ? kind : "kindless");
+    static const char *const keys[] = {"deliveryId", "webhookId", "flowId", "jobId", "eventId"};
+    const char *v[5];
+    for (size_t i = 0; i < 5; i++)
+        if (!(v[i] = get_str(dl, keys[i])))
+            return hk_error_set(err, HK_EINVAL, keys[i], "missing or not a non-empty string");
+    const cJSON *event = cJSON_GetObjectItemCaseSensitive(dl, "event");
+    if (!cJSON_IsObject(event))
+        return hk_error_set(err, HK_EINVAL, "event",
+                            "kept only as a payload (too big or not JSON): it cannot be sent");
+    char *event_json = cJSON_PrintUnformatted(event);
+    hk_retry_record r = {
+        .group = (char *)group,
+        .delivery_id = (char *)v[0],
+        .webhook_id = (char *)v[1],
+        .flow_id = (char *)v[2],
+        .job_id = (char *)v[3],
+        .event_id = (char *)v[4],
+        .attempt = 1,
+        .due_ms = now_ms,
+        .first_seen_ms = now_ms,
+        .event_json = event_json,
+        .event_len = strlen(event_json),
+        .outcomes_json = "[]",
+    };
+    hk_retry_record_write(out, &r);
+    free(event_json);
+    return HK_OK;
+}

@@ -1,9 +1,10 @@
 """Retry tiers against the real broker and Redis, with the delays shortened to 1s,2s,4s: the
 attempts, the gaps between them, the dead-letter topic when they run out, Retry-After."""
 import json
+import subprocess
 import time
 
-from conftest import delivery_id, read_topic
+from conftest import HOOKCTL, delivery_id, read_topic
 
 DELAYS = {"HOOKD_RETRY_DELAYS": "1s,2s,4s", "HOOKD_LOG_LEVEL": "info"}
 
@@ -116,3 +117,51 @@ def test_410_gone_disables_the_task_and_makes_no_further_attempt(env, receiver, 
     assert len(receiver.matching("/gone")) == 1, receiver.matching("/gone")
     assert len(receiver.matching("/fine")) == 2
     assert other != gone
+
+
+def test_replay_puts_dead_letters_back_with_their_attempts_reset(env, receiver, worker_factory,
+                                                                  stack):
+    flow = f"rrp-{env.tag}"
+    receiver.status["/down"] = 500
+    receiver.status["/other"] = 500
+    down = env.create_task({"flowId": flow, "url": receiver.url("/down"), "body": "$jobId",
+                            "retry": {"enabled": True, "maxAttempts": 2}})
+    other = env.create_task({"flowId": flow, "url": receiver.url("/other"), "body": "$jobId",
+                             "retry": {"enabled": False}})
+    worker_factory(env.topic, env.group, env.prefix, DELAYS)
+    job = f"rrp-{env.tag}"
+    env.publish({"eventId": job, "jobId": job, "jobStatus": "Complete", "flowId": flow})
+    dead = read_topic(stack, "hookd.dlq", lambda r: r.get("jobId") == job, 2, timeout=30)
+    assert {d["webhookId"] for d in dead} == {down, other}, dead
+    assert all(d["group"] == env.group for d in dead)
+
+    def ctl(*args):
+        # the worker's group and tiers: replay takes this deployment's dead letters only
+        e = env.cli_env()
+        e.update({"HOOKD_KAFKA_GROUP_ID": env.group, **DELAYS})
+        return subprocess.run([HOOKCTL, *args], env=e, capture_output=True, text=True,
+                              timeout=120)
+
+    listed = ctl("dlq", "list", "--webhook", down, "--since", "10m")
+    assert listed.returncode == 0, listed.stderr
+    records = json.loads(listed.stdout)
+    assert [(r["webhookId"], r["attempts"], r["reason"]) for r in records] == \
+        [(down, 2, "attempts exhausted")]
+    # A --since after the deaths selects nothing; another group's replay takes nothing of ours.
+    future = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
+    none = ctl("dlq", "replay", "--webhook", down, "--since", future)
+    assert none.returncode == 0 and json.loads(none.stdout)["replayed"] == 0, none.stdout
+
+    receiver.status["/down"] = 204  # the receiver is fixed
+    out = ctl("dlq", "replay", "--webhook", down)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert result["replayed"] == 1 and result["topic"] == "hookd.retry.1s", result
+    got = receiver.wait_for("/down", 3, timeout=20)
+    assert len(got) == 3, got
+    replayed = got[2]
+    assert replayed["headers"]["x-webhook-attempt"] == "1", "attempts reset"
+    assert replayed["headers"]["x-webhook-id"] == delivery_id(job, down), "same X-Webhook-Id"
+    time.sleep(2)
+    assert len(receiver.matching("/other")) == 1, "only the selected task's dead letters"
+    assert len(receiver.matching("/down")) == 3

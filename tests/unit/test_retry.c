@@ -196,3 +196,78 @@ Test(retry_after, seconds_or_http_date_later_never_earlier_capped)
     hk_retry_tier_topic(&p, 1, topic);
     cr_assert_str_eq(topic, "hookd.retry.2s");
 }
+
+Test(replay, select_by_group_task_and_time_then_reset_the_attempts)
+{
+    const char *dl =
+        "{\"kind\":\"delivery\",\"reason\":\"attempts exhausted\",\"deliveryId\":\"msg_1\","
+        "\"webhookId\":\"wh_a\",\"flowId\":\"7\",\"jobId\":\"j1\",\"eventId\":\"e1\","
+        "\"attempts\":3,\"event\":{\"jobId\":\"j1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"},"
+        "\"outcomes\":[{\"attempt\":1},{\"attempt\":2},{\"attempt\":3}],"
+        "\"deadAt\":\"2026-11-23T12:00:00.500Z\",\"group\":\"hookd\"}";
+    size_t len = strlen(dl);
+    cJSON *rec = NULL;
+    hk_error err = {0};
+    hk_dead_letter_filter all = {.group = "hookd"};
+    cr_assert_eq(hk_dead_letter_select(dl, len, &all, &rec, &err), HK_OK);
+    cJSON_Delete(rec);
+    hk_dead_letter_filter other_group = {.group = "staging"};
+    cr_assert_eq(hk_dead_letter_select(dl, len, &other_group, &rec, &err), HK_ENOTFOUND);
+    hk_dead_letter_filter other_task = {.group = "hookd", .webhook_id = "wh_b"};
+    cr_assert_eq(hk_dead_letter_select(dl, len, &other_task, &rec, &err), HK_ENOTFOUND);
+    uint64_t at;
+    cr_assert(hk_parse_time("2026-11-23T12:00:00.500Z", &at));
+    hk_dead_letter_filter since = {.group = "hookd", .webhook_id = "wh_a", .since_ms = at};
+    cr_assert_eq(hk_dead_letter_select(dl, len, &since, &rec, &err), HK_OK, "at is since");
+    cJSON_Delete(rec);
+    since.since_ms = at + 1;
+    cr_assert_eq(hk_dead_letter_select(dl, len, &since, &rec, &err), HK_ENOTFOUND);
+    cr_assert_eq(hk_dead_letter_select("nope", 4, &all, &rec, &err), HK_EINVAL);
+
+    cr_assert_eq(hk_dead_letter_select(dl, len, &all, &rec, &err), HK_OK);
+    hk_buf b = {0};
+    cr_assert_eq(hk_retry_record_replay(rec, "hookd", 1795435200000ULL, &b, &err), HK_OK);
+    cJSON_Delete(rec);
+    cr_assert_eq(hk_retry_record_due(b.data, b.len), 1795435200000ULL, "due at once");
+    cr_assert(hk_retry_record_for_group(b.data, b.len, "hookd"));
+    hk_retry_record r;
+    cr_assert_eq(hk_retry_record_parse(b.data, b.len, &r, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(r.delivery_id, "msg_1", "the same X-Webhook-Id");
+    cr_assert_str_eq(r.webhook_id, "wh_a");
+    cr_assert_eq(r.attempt, 1, "attempts reset");
+    cr_assert_str_eq(r.outcomes_json, "[]");
+    cr_assert_not(r.deferred);
+    cJSON *ev = cJSON_Parse(r.event_json);
+    cr_assert_str_eq(cJSON_GetObjectItem(ev, "jobStatus")->valuestring, "Complete");
+    cJSON_Delete(ev);
+    hk_retry_record_free(&r);
+    hk_buf_free(&b);
+
+    /* poison, and an event kept only as a payload, cannot be replayed */
+    const char *poison = "{\"kind\":\"poison\",\"reason\":\"x\",\"payload\":\"{\"}";
+    cr_assert_eq(hk_dead_letter_select(poison, strlen(poison), &all, &rec, &err), HK_OK);
+    cr_assert_eq(hk_retry_record_replay(rec, "hookd", 1, &b, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "kind");
+    cJSON_Delete(rec);
+    const char *payload = "{\"kind\":\"delivery\",\"deliveryId\":\"d\",\"webhookId\":\"w\","
+                          "\"flowId\":\"f\",\"jobId\":\"j\",\"eventId\":\"e\",\"payload\":\"x\"}";
+    cr_assert_eq(hk_dead_letter_select(payload, strlen(payload), &all, &rec, &err), HK_OK);
+    cr_assert_eq(hk_retry_record_replay(rec, "hookd", 1, &b, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "event");
+    cJSON_Delete(rec);
+    cr_assert_eq(b.len, 0, "nothing written for a refusal");
+}
+
+Test(replay, times_parse_with_fractions_and_offsets)
+{
+    uint64_t ms;
+    cr_assert(hk_parse_time("2026-11-23T12:00:00Z", &ms));
+    cr_assert_eq(ms, 1795435200000ULL);
+    cr_assert(hk_parse_time("2026-11-23T12:00:00.1Z", &ms));
+    cr_assert_eq(ms, 1795435200100ULL);
+    cr_assert(hk_parse_time("2026-11-23T13:30:00+01:30", &ms));
+    cr_assert_eq(ms, 1795435200000ULL);
+    cr_assert_not(hk_parse_time("2026-11-23T12:00:00", &ms), "a zone is required");
+    cr_assert_not(hk_parse_time("yesterday", &ms));
+    cr_assert_not(hk_parse_time("2026-11-23T12:00:00Zjunk", &ms));
+}

@@ -1,0 +1,263 @@
+/*
+ * dlq.c — the dead-letter topic for operators: `hookctl dlq list|replay`, and hk_dlq_replay(),
+ * the library function behind the replay (the admin API will call it too).
+ *
+ * hookd.dlq is shared by every deployment on the cluster; each dead letter names its consumer
+ * group, and both commands take only the configured group's (HOOKD_KAFKA_GROUP_ID). A replay
+ * puts each selected delivery back on the first retry tier, due at once, as attempt 1 with the
+ * same delivery id; the workers of the group deliver it like any retry. Kafka records cannot be
+ * removed, so the dead letters stay where they are: replaying the same selection twice sends
+ * twice (receivers dedupe on X-Webhook-Id); --since narrows a replay to recent ones.
+ */
+#include "commands.h"
+
+#include "hk_consumer.h"
+#include "hk_producer.h"
+#include "hk_retry.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCAN_TIMEOUT_MS 120000
+
+static const char *group_of(const hk_config *cfg)
+{
+    const char *g = hk_config_kafka(cfg, "group.id");
+    return g ? g : "hookd";
+}
+
+/* ----------------------------------------------------------------------------- replay --- */
+
+typedef struct replay_state {
+    const hk_config *cfg;
+    const hk_dead_letter_filter *filter;
+    hk_producer *producer;
+    hk_loop *loop;
+    const char *topic;
+    hk_dlq_replay_stats *stats;
+    size_t acked;
+    int ack_err;
+    char ack_errstr[256];
+    bool queue_failed;
+} replay_state;
+
+static void on_replay_ack(int err, const char *errstr, void *arg)
+{
+    replay_state *s = arg;
+    s->acked++;
+    if (err && !s->ack_err) {
+        s->ack_err = err;
+        snprintf(s->ack_errstr, sizeof s->ack_errstr, "%s", errstr);
+    }
+}
+
+static int replay_one(int32_t partition, int64_t offset, const void *key, size_t key_len,
+                      const void *value, size_t len, void *arg)
+{
+    (void)key, (void)key_len;
+    replay_state *s = arg;
+    cJSON *rec = NULL;
+    hk_error err = {0};
+    int rc = hk_dead_letter_select(value, len, s->filter, &rec, &err);
+    if (rc == HK_ENOTFOUND)
+        return HK_OK;
+    if (rc != HK_OK) {
+        s->stats->skipped++;
+        return HK_OK; /* not a dead letter: nothing to replay */
+    }
+    hk_buf out = {0};
+    if (hk_retry_record_replay(rec, s->filter->group, hk_wall_ms(), &out, &err) != HK_OK) {
+        s->stats->skipped++;
+        HK_WARN("dlq.replay.skipped", "%s[%d] offset %lld: %s", HK_TOPIC_DLQ, (int)partition,
+                (long long)offset, err.msg);
+        cJSON_Delete(rec);
+        return HK_OK;
+    }
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "deliveryId");
+    rc = hk_producer_send(s->producer, s->topic, id->valuestring, strlen(id->valuestring), out.data,
+                          out.len, on_replay_ack, s);
+    hk_buf_free(&out);
+    cJSON_Delete(rec);
+    if (rc != HK_OK) {
+        s->queue_failed = true;
+        return HK_ERR; /* stops the scan */
+    }
+    s->stats->replayed++;
+    hk_loop_run_once(s->loop, 0); /* serve acknowledgements as we go */
+    return HK_OK;
+}
+
+int hk_dlq_replay(const hk_config *cfg, const hk_dead_letter_filter *filter,
+                  hk_dlq_replay_stats *stats, hk_error *err)
+{
+    memset(stats, 0, sizeof *stats);
+    hk_retry_policy policy;
+    int rc = hk_retry_policy_init(&policy, cfg->retry_delays, cfg->retry_max_attempts,
+                                  "HOOKD_RETRY_DELAYS", err);
+    if (rc != HK_OK)
+        return rc;
+    hk_retry_tier_topic(&policy, 0, stats->topic);
+    replay_state s = {.cfg = cfg, .filter = filter, .topic = stats->topic, .stats = stats};
+    s.loop = hk_loop_create();
+    if ((rc = hk_producer_create(s.loop, cfg->kafka, cfg->kafka_len, &s.producer, err)) != HK_OK)
+        goto done;
+    const char *topics[] = {stats->topic};
+    if ((rc = hk_producer_ensure_topics(s.producer, topics, 1, cfg->topic_partitions,
+                                        cfg->topic_replication, 10000, err)) != HK_OK)
+        goto done;
+    rc = hk_consumer_scan(cfg->kafka, cfg->kafka_len, HK_TOPIC_DLQ, SCAN_TIMEOUT_MS, replay_one, &s,
+                          err);
+    if (s.queue_failed)
+        hk_error_set(err, HK_ERR, NULL, "cannot queue a record for %s", stats->topic);
+    /* Whatever was queued must be acknowledged before we say so. */
+    uint64_t deadline = hk_now_ms() + 30000;
+    while (s.acked < stats->replayed && hk_now_ms() < deadline)
+        hk_loop_run_once(s.loop, 100);
+    if (rc == HK_OK && s.acked < stats->replayed)
+        rc = hk_error_set(err, HK_ERR, "HOOKD_KAFKA_BOOTSTRAP_SERVERS",
+                          "%zu of %zu replayed records not acknowledged within 30 s",
+                          stats->replayed - s.acked, stats->replayed);
+    if (rc == HK_OK && s.ack_err)
+        rc = hk_error_set(err, HK_ERR, NULL, "publishing to %s failed: %s", stats->topic,
+                          s.ack_errstr);
+done:
+    hk_producer_destroy(s.producer, 5000);
+    hk_loop_destroy(s.loop);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------- list --- */
+
+typedef struct list_state {
+    const hk_dead_letter_filter *filter;
+    size_t n;
+} list_state;
+
+static int list_one(int32_t partition, int64_t offset, const void *key, size_t key_len,
+                    const void *value, size_t len, void *arg)
+{
+    (void)key, (void)key_len;
+    list_state *s = arg;
+    cJSON *rec = NULL;
+    if (hk_dead_letter_select(value, len, s->filter, &rec, NULL) != HK_OK)
+        return HK_OK;
+    cJSON_AddNumberToObject(rec, "dlqPartition", partition);
+    cJSON_AddNumberToObject(rec, "dlqOffset", (double)offset);
+    char *text = cJSON_PrintUnformatted(rec);
+    printf("%s%s", s->n++ ? ",\n" : "[\n", text);
+    free(text);
+    cJSON_Delete(rec);
+    return HK_OK;
+}
+
+/* ---------------------------------------------------------------------------- command --- */
+
+static void dlq_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: hookctl dlq list [--webhook <id>] [--since <time>]\n"
+            "       hookctl dlq replay [--webhook <id>] [--since <time>]\n"
+            "\n"
+            "Reads the dead-letter topic (hookd.dlq) from its start, taking only the dead\n"
+            "letters of this deployment's consumer group (HOOKD_KAFKA_GROUP_ID).\n"
+            "  list    prints them as a JSON array, one record per line, with the reason, the\n"
+            "          event and every attempt's outcome\n"
+            "  replay  puts each selected delivery back on the first retry tier (from\n"
+            "          HOOKD_RETRY_DELAYS), due at once, as attempt 1 with the same X-Webhook-Id;\n"
+            "          the workers send it like any retry. Poison events (no task to send to)\n"
+            "          are skipped. Dead letters stay on the topic: replaying the same selection\n"
+            "          again sends again, so narrow it with --webhook and --since.\n"
+            "--webhook <id>  only this task's deliveries\n"
+            "--since <time>  only those dead at or after it: 2026-11-23T10:00:00Z, or a duration\n"
+            "                back from now: 90s, 30m, 2h, 7d\n"
+            "Example: hookctl dlq replay --webhook wh_1a2b --since 2h\n");
+}
+
+/* "2026-11-23T10:00:00Z", or "30m" back from now. */
+static bool parse_since(const char *text, uint64_t *ms)
+{
+    if (hk_parse_time(text, ms))
+        return true;
+    char *end;
+    unsigned long long n = strtoull(text, &end, 10);
+    if (end == text || !isdigit((unsigned char)*text) || n > 100000000ULL)
+        return false;
+    uint64_t unit = strcmp(end, "s") == 0   ? 1000
+                    : strcmp(end, "m") == 0 ? 60000
+                    : strcmp(end, "h") == 0 ? 3600000
+                    : strcmp(end, "d") == 0 ? 86400000
+                                            : 0;
+    uint64_t now = hk_wall_ms();
+    if (!unit || n * unit > now)
+        return false;
+    *ms = now - n * unit;
+    return true;
+}
+
+int hk_cmd_dlq(int argc, char **argv, const hk_config *cfg)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+        dlq_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *verb = argv[1];
+    if (strcmp(verb, "list") != 0 && strcmp(verb, "replay") != 0) {
+        fprintf(stderr, "hookctl: dlq %s: unknown (list or replay; see hookctl dlq --help)\n",
+                verb);
+        return 2;
+    }
+    hk_dead_letter_filter filter = {.group = group_of(cfg)};
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0) {
+            dlq_usage(stdout);
+            return 0;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "hookctl: %s: needs a value (see hookctl dlq --help)\n", a);
+            return 2;
+        }
+        const char *v = argv[++i];
+        if (strcmp(a, "--webhook") == 0) {
+            filter.webhook_id = v;
+        } else if (strcmp(a, "--since") == 0) {
+            if (!parse_since(v, &filter.since_ms)) {
+                fprintf(stderr,
+                        "hookctl: --since: '%s' is neither a time (2026-11-23T10:00:00Z) nor a "
+                        "duration (30m, 2h, 7d)\n",
+                        v);
+                return 2;
+            }
+        } else {
+            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl dlq --help)\n", a);
+            return 2;
+        }
+    }
+    hk_error err = {0};
+    if (strcmp(verb, "list") == 0) {
+        list_state s = {.filter = &filter};
+        int rc = hk_consumer_scan(cfg->kafka, cfg->kafka_len, HK_TOPIC_DLQ, SCAN_TIMEOUT_MS,
+                                  list_one, &s, &err);
+        printf(s.n ? "\n]\n" : "[]\n");
+        if (rc != HK_OK) {
+            fprintf(stderr, "hookctl: %s\n", err.msg);
+            return rc == HK_EINVAL ? 2 : 1;
+        }
+        return 0;
+    }
+    hk_dlq_replay_stats stats;
+    int rc = hk_dlq_replay(cfg, &filter, &stats, &err);
+    printf("{\"replayed\":%zu,\"skipped\":%zu,\"topic\":\"%s\",\"group\":", stats.replayed,
+           stats.skipped, stats.topic);
+    hk_buf g = {0};
+    hk_buf_json_escape(&g, filter.group, strlen(filter.group));
+    printf("\"%s\"}\n", g.data ? g.data : "");
+    hk_buf_free(&g);
+    if (rc != HK_OK) {
+        fprintf(stderr, "hookctl: %s\n", err.msg);
+        return rc == HK_EINVAL ? 2 : 1;
+    }
+    return 0;
+}
