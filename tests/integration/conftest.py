@@ -8,6 +8,7 @@ import hashlib
 import http.server
 import json
 import os
+import random
 import signal
 import subprocess
 import threading
@@ -76,6 +77,8 @@ class Receiver:
         self.delay = {}    # path prefix -> seconds
         self.script = {}   # path prefix -> statuses answered in turn (then `status`, else 204)
         self.reply_headers = {}  # path prefix -> extra response headers
+        self.fail_rate = {}  # path prefix -> share of requests answered 500, at random
+        self.random = random.Random(20261123)
         receiver = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -102,8 +105,11 @@ class Receiver:
                     for prefix, codes in receiver.script.items():
                         if path.startswith(prefix) and codes:
                             status = codes.pop(0)
+                    for prefix, rate in receiver.fail_rate.items():
+                        if path.startswith(prefix) and receiver.random.random() < rate:
+                            status = 500
                     receiver.requests.append({
-                        "method": self.command, "path": path, "body": body,
+                        "method": self.command, "path": path, "body": body, "status": status,
                         "headers": {k.lower(): v for k, v in self.headers.items()},
                         "time": time.time(),
                     })
