@@ -32,6 +32,8 @@ int hk_consumer_scan(const hk_kv *kafka, size_t kafka_len, const char *topic, in
     rd_kafka_conf_set(conf, "group.id", "hookd.scan", NULL, 0);
     rd_kafka_conf_set(conf, "enable.auto.commit", "false", NULL, 0);
     rd_kafka_conf_set(conf, "enable.partition.eof", "false", NULL, 0);
+    /* A tool's one-line error says what failed; librdkafka's own lines would only repeat it. */
+    rd_kafka_conf_set_log_cb(conf, NULL);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!rk) {
         rd_kafka_conf_destroy(conf);
@@ -43,10 +45,15 @@ int hk_consumer_scan(const hk_kv *kafka, size_t kafka_len, const char *topic, in
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(8);
     int64_t *ends = NULL;
-    rd_kafka_resp_err_t kerr = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
-    if (kerr || md->topic_cnt != 1 || md->topics[0].err) {
+    int meta_ms = timeout_ms < 10000 ? timeout_ms : 10000; /* an unreachable broker fails fast */
+    rd_kafka_resp_err_t kerr = rd_kafka_metadata(rk, 0, rkt, &md, meta_ms);
+    if (!kerr)
+        kerr = md->topic_cnt != 1 ? RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC : md->topics[0].err;
+    if (kerr == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || kerr == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC)
+        goto done; /* no such topic yet: nothing in it */
+    if (kerr) {
         rc = hk_error_set(err, HK_ERR, "HOOKD_KAFKA_BOOTSTRAP_SERVERS", "cannot read %s: %s", topic,
-                          rd_kafka_err2str(kerr ? kerr : md->topics[0].err));
+                          rd_kafka_err2str(kerr));
         goto done;
     }
     int n = md->topics[0].partition_cnt;
@@ -55,7 +62,7 @@ int hk_consumer_scan(const hk_kv *kafka, size_t kafka_len, const char *topic, in
     for (int p = 0; p < n; p++) {
         int32_t id = md->topics[0].partitions[p].id;
         int64_t lo = 0, hi = 0;
-        kerr = rd_kafka_query_watermark_offsets(rk, topic, id, &lo, &hi, timeout_ms);
+        kerr = rd_kafka_query_watermark_offsets(rk, topic, id, &lo, &hi, meta_ms);
         if (kerr) {
             rc = hk_error_set(err, HK_ERR, "HOOKD_KAFKA_BOOTSTRAP_SERVERS",
                               "cannot read %s[%d]'s offsets: %s", topic, (int)id,
