@@ -118,6 +118,8 @@ static void host_release_if_idle(hk_delivery_engine *e, host *h)
 {
     if (h->inflight || h->wait_head || h->runnable)
         return;
+    if (h->slow_logged)
+        HK_INFO("host.recovered", "%s has nothing left in flight or waiting", h->key);
     size_t b = hash_str(h->key) % HOST_BUCKETS;
     for (host **pp = &e->buckets[b]; *pp; pp = &(*pp)->next_in_bucket) {
         if (*pp == h) {
@@ -368,7 +370,8 @@ static bool host_slow(hk_delivery_engine *e, host *h, uint64_t now)
 }
 
 /* A host that turned slow may already hold a long queue (filled while it was still answering):
- * its newest waiting requests beyond the bound are deferred, as new ones would be. */
+ * its newest waiting requests beyond the bound are deferred, as new ones would be. Hosts known
+ * slow are looked at again, so that their recovery is logged. */
 static void trim_slow_hosts(hk_delivery_engine *e)
 {
     if (e->cfg.max_queue_per_host <= 0)
@@ -376,7 +379,10 @@ static void trim_slow_hosts(hk_delivery_engine *e)
     uint64_t now = hk_now_ms();
     for (size_t b = 0; b < HOST_BUCKETS; b++) {
         for (host *h = e->buckets[b]; h; h = h->next_in_bucket) {
-            if (h->waiting <= e->cfg.max_queue_per_host || !host_slow(e, h, now))
+            /* a host known slow is looked at too, so its recovery is logged */
+            if (!h->slow_logged && h->waiting <= e->cfg.max_queue_per_host)
+                continue;
+            if (!host_slow(e, h, now) || h->waiting <= e->cfg.max_queue_per_host)
                 continue;
             transfer *t = h->wait_head, *keep_last = NULL;
             for (int i = 0; i < e->cfg.max_queue_per_host; i++) {
@@ -676,10 +682,9 @@ static void on_curl_timeout(hk_loop *loop, void *arg)
 static void on_kick(hk_loop *loop, void *arg)
 {
     hk_delivery_engine *e = arg;
-    if (e->inflight) {
+    if (e->inflight)
         on_curl_timeout(loop, e);
-        trim_slow_hosts(e);
-    }
+    trim_slow_hosts(e);
     hk_timer_start(e->kick_timer, KICK_MS);
 }
 

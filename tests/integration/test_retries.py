@@ -165,3 +165,23 @@ def test_replay_puts_dead_letters_back_with_their_attempts_reset(env, receiver, 
     time.sleep(2)
     assert len(receiver.matching("/other")) == 1, "only the selected task's dead letters"
     assert len(receiver.matching("/down")) == 3
+
+
+def test_an_invalid_override_goes_straight_to_the_dlq(env, receiver, worker_factory, stack):
+    # A blocked address is covered in test_failures.py. Tasks are validated when written, so
+    # the invalid input that reaches a worker is an event whose override would make a task's
+    # request invalid: refused whole, naming the field, dead-lettered at once, never retried.
+    flow = f"rinv-{env.tag}"
+    task_id = env.create_task({"flowId": flow, "url": receiver.url("/inv"), "body": "x"})
+    worker_factory(env.topic, env.group, env.prefix, DELAYS)
+    job = f"rinv-{env.tag}"
+    env.publish({"eventId": job, "jobId": job, "jobStatus": "Complete", "flowId": flow,
+                 "webhookOverrides": [{"webhookId": task_id, "url": "ftp://files.example/x"}]})
+    dead = read_topic(stack, "hookd.dlq",
+                      lambda r: r.get("kind") == "poison" and job in r.get("payload", ""), 1,
+                      timeout=20)
+    assert len(dead) == 1, dead
+    assert "webhookOverrides[0].url" in dead[0]["reason"], dead[0]["reason"]
+    assert dead[0]["topic"] == env.topic
+    time.sleep(2.5)  # past the 1 s and 2 s tiers: no retry either
+    assert receiver.matching("/inv") == []
