@@ -56,4 +56,27 @@ typedef struct hk_verify_input {
 /* Returns true when a signature verifies; detail says which scheme and why not. */
 bool hk_verify(const hk_verify_input *in, char *detail, size_t detail_size);
 
+/* ------------------------------------------------------------------------ test delivery --- */
+
+#define HK_TEST_RESPONSE_MAX 1024
+
+typedef struct hk_test_result {
+    bool delivered; /* a 2xx within the timeout */
+    long http_status; /* 0: no response */
+    uint64_t latency_ms;
+    char error[256]; /* "" when delivered */
+    char response[HK_TEST_RESPONSE_MAX + 1]; /* the first 1 KiB of the response body */
+    size_t response_len;
+    bool response_truncated;
+    char delivery_id[32];
+} hk_test_result;
+
+/* Sends one real, signed delivery of the task now (whether or not it is enabled or its trigger
+ * matches), with a sample event of the task's flow: job_id and job_status as given, a fresh
+ * event id. Same request building, signing, SSRF guard (HOOKD_ALLOW_NETWORKS) and timeout as
+ * the worker. HK_OK when an outcome was had (out says which); HK_EINVAL when the sample event
+ * or the request is invalid (err names the field); HK_ERR otherwise. */
+int hk_webhook_test(const hk_config *cfg, const hk_task *task, const char *job_id,
+                    const char *job_status, hk_test_result *out, hk_error *err);
+
 #endif

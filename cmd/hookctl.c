@@ -25,6 +25,8 @@ static void usage(FILE *out)
             "  webhooks list --flow <flowId>      the flow's tasks (secrets masked)\n"
             "  webhooks get <id>\n"
             "  webhooks delete <id>\n"
+            "  webhooks test <id>                 one real signed delivery now; prints status,\n"
+            "                                     latency and the response; exit 1 if it fails\n"
             "  deliveries --job <jobId>           recorded attempts, newest first\n"
             "  publish --file event.json [--topic T]   publish a job event to Kafka\n"
             "  verify --secret S --header 'Name: value' [--body-file F | --url U]\n"
@@ -46,6 +48,7 @@ static void webhooks_usage(FILE *out)
             "       hookctl webhooks list --flow <flowId>\n"
             "       hookctl webhooks get <id>\n"
             "       hookctl webhooks delete <id>\n"
+            "       hookctl webhooks test <id> [--job-id ID] [--job-status STATUS] [--json]\n"
             "\n"
             "Manages webhook tasks in Redis (HOOKD_REDIS_URL, HOOKD_REDIS_PREFIX). A task is\n"
             "the contract's JSON: flowId and url are required; method (POST), headers, body\n"
@@ -134,6 +137,103 @@ static int load_task(const char *file, const char *id, hk_task **task)
     return 0;
 }
 
+static void test_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: hookctl webhooks test <id> [--job-id ID] [--job-status STATUS] [--json]\n"
+            "\n"
+            "Sends one real, signed delivery of the task now, through the worker's own request\n"
+            "building, signing and private-address guard (HOOKD_ALLOW_NETWORKS), with a sample\n"
+            "event of the task's flow: jobId 'test' and jobStatus 'Complete' unless given. It is\n"
+            "sent whether or not the task is enabled or its trigger matches. Prints the status,\n"
+            "the latency and the first 1 KiB of the response; --json prints them as JSON.\n"
+            "Exit status: 0 delivered (2xx), 1 not delivered, 2 bad usage.\n"
+            "Example: hookctl webhooks test wh_1a2b --job-id 12345 --job-status Failed\n");
+}
+
+static int cmd_webhooks_test(int argc, char **argv, const hk_config *cfg)
+{
+    const char *id = NULL, *job_id = "test", *job_status = "Complete";
+    bool json = false;
+    for (int i = 2; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0) {
+            test_usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--json") == 0) {
+            json = true;
+        } else if (strcmp(a, "--job-id") == 0 || strcmp(a, "--job-status") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "hookctl: %s: needs a value\n", a);
+                return 2;
+            }
+            *(a[6] == 'i' ? &job_id : &job_status) = argv[++i];
+        } else if (a[0] == '-' && a[1]) {
+            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl webhooks test --help)\n", a);
+            return 2;
+        } else if (!id) {
+            id = a;
+        } else {
+            fprintf(stderr, "hookctl: %s: unexpected argument\n", a);
+            return 2;
+        }
+    }
+    if (!id)
+        return fail(2, "<id>: required");
+    if (!*job_id)
+        return fail(2, "--job-id: must not be empty");
+    if (!*job_status)
+        return fail(2, "--job-status: must not be empty");
+    hk_store *store = NULL;
+    int status = open_store(cfg, &store);
+    if (status)
+        return status;
+    hk_task *task = NULL;
+    hk_error err = {0};
+    int rc = hk_store_task_get(store, id, &task, &err);
+    hk_store_close(store);
+    if (rc != HK_OK)
+        return fail(rc == HK_ENOTFOUND ? 1 : status_for(rc), err.msg);
+    if (!task->enabled && !json)
+        fprintf(stderr, "hookctl: note: webhook %s is disabled%s%s; testing it anyway\n", id,
+                task->disabled_reason ? ": " : "",
+                task->disabled_reason ? task->disabled_reason : "");
+    hk_test_result r;
+    rc = hk_webhook_test(cfg, task, job_id, job_status, &r, &err);
+    hk_task_destroy(task);
+    if (rc != HK_OK)
+        return fail(status_for(rc), err.msg);
+    if (json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "webhookId", id);
+        cJSON_AddStringToObject(o, "deliveryId", r.delivery_id);
+        cJSON_AddStringToObject(o, "status", r.delivered ? "delivered" : "failed");
+        if (r.http_status)
+            cJSON_AddNumberToObject(o, "statusCode", (double)r.http_status);
+        else
+            cJSON_AddNullToObject(o, "statusCode");
+        if (r.error[0])
+            cJSON_AddStringToObject(o, "error", r.error);
+        cJSON_AddNumberToObject(o, "latencyMs", (double)r.latency_ms);
+        cJSON_AddStringToObject(o, "response", r.response);
+        cJSON_AddBoolToObject(o, "responseTruncated", r.response_truncated);
+        print_json(o);
+        cJSON_Delete(o);
+    } else {
+        if (r.delivered)
+            printf("delivered: HTTP %ld in %llu ms\n", r.http_status,
+                   (unsigned long long)r.latency_ms);
+        else
+            printf("failed: %s in %llu ms\n", r.error[0] ? r.error : "no response",
+                   (unsigned long long)r.latency_ms);
+        printf("delivery id: %s (X-Webhook-Id)\n", r.delivery_id);
+        if (r.response_len)
+            printf("response%s:\n%s\n", r.response_truncated ? " (first 1 KiB)" : "", r.response);
+    }
+    return r.delivered ? 0 : 1;
+}
+
 static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0) {
@@ -141,6 +241,8 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
         return argc < 2 ? 2 : 0;
     }
     const char *verb = argv[1];
+    if (strcmp(verb, "test") == 0)
+        return cmd_webhooks_test(argc, argv, cfg);
     const char *file = NULL, *flow = NULL, *id = NULL;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
@@ -252,8 +354,10 @@ static int cmd_deliveries(int argc, char **argv, const hk_config *cfg)
         if (strcmp(argv[i], "--job") == 0 && i + 1 < argc) {
             job = argv[++i];
         } else {
-            fprintf(stderr, "hookctl: %s: unknown flag or missing value "
-                            "(see hookctl deliveries --help)\n", argv[i]);
+            fprintf(stderr,
+                    "hookctl: %s: unknown flag or missing value "
+                    "(see hookctl deliveries --help)\n",
+                    argv[i]);
             return 2;
         }
     }

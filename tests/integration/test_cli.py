@@ -1,5 +1,7 @@
 """hookctl and hookd as a user meets them: --help, --version, exit codes, one-line errors that
 name the field, signatures checked the way a receiver would, secrets never printed."""
+import hashlib
+import hmac
 import json
 import subprocess
 
@@ -82,3 +84,49 @@ def test_secrets_are_masked_everywhere(env, receiver):
                       stdin=json.dumps({"flowId": "x", "url": "ftp://h", "secret": secret}))
     assert bad.returncode == 2 and secret not in bad.stderr
     assert bad.stderr.strip() == "hookctl: url: scheme must be http or https"
+
+
+def test_webhooks_test_sends_one_signed_delivery_and_exits_by_its_outcome(env, receiver):
+    secret = "test-button-secret-9876"
+    ok_id = env.create_task({"flowId": f"t-{env.tag}", "url": receiver.url("/tb/ok"),
+                             "body": '{"job":"$jobId","status":"$jobStatus"}', "secret": secret})
+    bad_id = env.create_task({"flowId": f"t-{env.tag}", "url": receiver.url("/tb/bad"),
+                              "body": "$jobId"})
+    receiver.status["/tb/bad"] = 500
+    e = env.cli_env()
+    e["HOOKD_ALLOW_NETWORKS"] = "127.0.0.0/8"
+
+    def ctl(*args):
+        return subprocess.run([HOOKCTL, "webhooks", "test", *args], env=e, capture_output=True,
+                              text=True, timeout=60)
+
+    ok = ctl(ok_id)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("delivered: HTTP 204 in "), ok.stdout
+    [req] = receiver.matching("/tb/ok")
+    assert json.loads(req["body"]) == {"job": "test", "status": "Complete"}, "the sample event"
+    # signed like the worker signs: t=<ms>,sha256=HMAC(secret, "<t>.<body>")
+    sig = req["headers"]["x-webhook-signature"]
+    t = sig.split(",")[0][2:]
+    want = hmac.new(secret.encode(), f"{t}.".encode() + req["body"], hashlib.sha256).hexdigest()
+    assert sig == f"t={t},sha256={want}", sig
+    assert req["headers"]["x-webhook-attempt"] == "1"
+    assert secret not in ok.stdout + ok.stderr
+
+    given = ctl(ok_id, "--job-id", "12345", "--job-status", "Failed", "--json")
+    assert given.returncode == 0, given.stderr
+    result = json.loads(given.stdout)
+    assert result["status"] == "delivered" and result["statusCode"] == 204, result
+    assert json.loads(receiver.matching("/tb/ok")[1]["body"]) == \
+        {"job": "12345", "status": "Failed"}
+
+    bad = ctl(bad_id)
+    assert bad.returncode == 1, "a failed test delivery exits non-zero"
+    assert bad.stdout.startswith("failed: HTTP 500 in "), bad.stdout
+    assert ctl("wh_doesnotexist").returncode == 1
+    usage = ctl()
+    assert usage.returncode == 2 and usage.stderr.strip() == "hookctl: <id>: required"
+    blocked = subprocess.run([HOOKCTL, "webhooks", "test", ok_id], env=env.cli_env(),
+                             capture_output=True, text=True, timeout=60)
+    assert blocked.returncode == 1 and "blocked address" in blocked.stdout, \
+        "the private-address guard applies to tests too"
