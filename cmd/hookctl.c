@@ -25,6 +25,8 @@ static void usage(FILE *out)
             "  webhooks list --flow <flowId>      the flow's tasks (secrets masked)\n"
             "  webhooks get <id>\n"
             "  webhooks delete <id>\n"
+            "  webhooks export --flow <flowId> [--with-secrets]   the flow's tasks as JSON\n"
+            "  webhooks import --flow <flowId> --file flow.json  all or nothing\n"
             "  webhooks test <id>                 one real signed delivery now; prints status,\n"
             "                                     latency and the response; exit 1 if it fails\n"
             "  deliveries --job <jobId>           recorded attempts, newest first\n"
@@ -49,6 +51,8 @@ static void webhooks_usage(FILE *out)
             "       hookctl webhooks get <id>\n"
             "       hookctl webhooks delete <id>\n"
             "       hookctl webhooks test <id> [--job-id ID] [--job-status STATUS] [--json]\n"
+            "       hookctl webhooks export --flow <flowId> [--with-secrets] > flow.json\n"
+            "       hookctl webhooks import --flow <flowId> --file flow.json\n"
             "\n"
             "Manages webhook tasks in Redis (HOOKD_REDIS_URL, HOOKD_REDIS_PREFIX). A task is\n"
             "the contract's JSON: flowId and url are required; method (POST), headers, body\n"
@@ -57,6 +61,11 @@ static void webhooks_usage(FILE *out)
             "signatureHeader, validateSsl, retry {enabled, maxAttempts}, timeoutMs, enabled.\n"
             "Every field is validated; a flow holds at most HOOKD_MAX_WEBHOOKS_PER_FLOW tasks.\n"
             "Secrets are printed masked (****abcd).\n"
+            "export writes the flow's tasks as one JSON document (secrets masked unless\n"
+            "--with-secrets). import validates every entry before writing anything and names\n"
+            "each bad one (webhooks[2].url: ...); an entry updates the flow's task with its id,\n"
+            "else the one with its name, else creates one, so importing twice does not\n"
+            "duplicate; a masked secret keeps the existing task's. The flow limit applies.\n"
             "Example: hookctl webhooks create --file task.json\n");
 }
 
@@ -234,6 +243,78 @@ static int cmd_webhooks_test(int argc, char **argv, const hk_config *cfg)
     return r.delivered ? 0 : 1;
 }
 
+/* export --flow F [--with-secrets] | import --flow F --file X */
+static int cmd_webhooks_flow(bool is_import, const char *flow, const char *file, const char *id,
+                             bool with_secrets, const hk_config *cfg)
+{
+    if (id) {
+        fprintf(stderr, "hookctl: %s: unexpected argument\n", id);
+        return 2;
+    }
+    if (!flow)
+        return fail(2, "--flow: required");
+    if (is_import && !file)
+        return fail(2, "--file: required");
+    if (is_import && with_secrets)
+        return fail(2, "--with-secrets: only for export");
+    if (!is_import && file)
+        return fail(2, "--file: only for import (export writes to standard output)");
+    cJSON *doc = NULL;
+    if (is_import) {
+        hk_buf text = {0};
+        if (hk_cmd_read_file(file, &text) != HK_OK) {
+            fprintf(stderr, "hookctl: --file: cannot read %s\n", file);
+            return 2;
+        }
+        doc = cJSON_ParseWithLength(text.data ? text.data : "", text.len);
+        hk_buf_free(&text);
+        if (!doc)
+            return fail(2, "--file: not valid JSON");
+    }
+    hk_store *store = NULL;
+    int status = open_store(cfg, &store);
+    if (status) {
+        cJSON_Delete(doc);
+        return status;
+    }
+    hk_error err = {0};
+    int rc;
+    if (!is_import) {
+        cJSON *out = NULL;
+        rc = hk_store_flow_export(store, flow, with_secrets ? HK_SECRETS_FULL : HK_SECRETS_MASKED,
+                                  &out, &err);
+        if (rc == HK_OK) {
+            print_json(out);
+            cJSON_Delete(out);
+        }
+    } else {
+        hk_import_report *rep = hk_xcalloc(1, sizeof *rep);
+        rc = hk_store_flow_import(store, flow, doc, rep, &err);
+        for (size_t i = 0; i < rep->errors_len; i++) /* every bad entry, one line each */
+            fprintf(stderr, "hookctl: %s\n", rep->errors[i]);
+        if (rep->errors_dropped)
+            fprintf(stderr, "hookctl: ... and %zu more bad entries\n", rep->errors_dropped);
+        if (rc == HK_OK)
+            printf("imported into flow %s: %zu created, %zu updated\n", flow, rep->created,
+                   rep->updated);
+        else if (rep->errors_len) /* the entries above said what; add the verdict */
+            fprintf(stderr, "hookctl: nothing imported: %zu bad entr%s\n",
+                    rep->errors_len + rep->errors_dropped,
+                    rep->errors_len + rep->errors_dropped == 1 ? "y" : "ies");
+        bool reported = rep->errors_len > 0;
+        free(rep);
+        cJSON_Delete(doc);
+        hk_store_close(store);
+        if (rc != HK_OK && !reported)
+            return fail(status_for(rc), err.msg);
+        return rc == HK_OK ? 0 : status_for(rc);
+    }
+    hk_store_close(store);
+    if (rc != HK_OK)
+        return fail(status_for(rc), err.msg);
+    return 0;
+}
+
 static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0) {
@@ -244,12 +325,15 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
     if (strcmp(verb, "test") == 0)
         return cmd_webhooks_test(argc, argv, cfg);
     const char *file = NULL, *flow = NULL, *id = NULL;
+    bool with_secrets = false;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0) {
             webhooks_usage(stdout);
             return 0;
         }
-        if (strcmp(argv[i], "--file") == 0 || strcmp(argv[i], "--flow") == 0) {
+        if (strcmp(argv[i], "--with-secrets") == 0) {
+            with_secrets = true;
+        } else if (strcmp(argv[i], "--file") == 0 || strcmp(argv[i], "--flow") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "hookctl: %s: needs a value\n", argv[i]);
                 return 2;
@@ -271,6 +355,11 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
     bool is_create = strcmp(verb, "create") == 0, is_update = strcmp(verb, "update") == 0;
     bool is_list = strcmp(verb, "list") == 0, is_get = strcmp(verb, "get") == 0;
     bool is_delete = strcmp(verb, "delete") == 0;
+    bool is_export = strcmp(verb, "export") == 0, is_import = strcmp(verb, "import") == 0;
+    if (is_export || is_import)
+        return cmd_webhooks_flow(is_import, flow, file, id, with_secrets, cfg);
+    if (with_secrets)
+        return fail(2, "--with-secrets: only for export");
     if (!is_create && !is_update && !is_list && !is_get && !is_delete) {
         fprintf(stderr, "hookctl: unknown command 'webhooks %s' (see hookctl webhooks --help)\n",
                 verb);

@@ -20,6 +20,12 @@ typedef struct hk_store__cfg {
     long timeout_ms;
 } hk_store__cfg;
 
+/* The synchronous store (tasks.c, import.c). */
+struct hk_store {
+    hk_store__cfg cfg;
+    redisContext *rc;
+};
+
 int hk_store__cfg_init(hk_store__cfg *c, const hk_store_config *cfg, hk_error *err);
 void hk_store__cfg_free(hk_store__cfg *c);
 /* Connects, AUTHs, SELECTs. Errors name HOOKD_REDIS_URL and never hold the password. */

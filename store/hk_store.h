@@ -56,6 +56,30 @@ int hk_store_task_delete(hk_store *store, const char *id, hk_error *err);
  * disabled is left as it is (*changed false; changed may be NULL). HK_ENOTFOUND when absent. */
 int hk_store_task_disable(hk_store *store, const char *id, const char *reason, uint64_t at_ms,
                           bool *changed, hk_error *err);
+/* A flow's tasks as one document: {"flowId", "exportedAt", "secretsIncluded", "webhooks": [tasks
+ * sorted by id]}, secrets as `mode` says. *out is the caller's (cJSON_Delete). */
+int hk_store_flow_export(hk_store *store, const char *flow_id, hk_secret_mode mode, cJSON **out,
+                         hk_error *err);
+
+#define HK_IMPORT_MAX_ERRORS 64
+
+typedef struct hk_import_report {
+    size_t created, updated;
+    char errors[HK_IMPORT_MAX_ERRORS][384]; /* "webhooks[2].url: scheme must be http or https" */
+    size_t errors_len;
+    size_t errors_dropped; /* bad entries beyond HK_IMPORT_MAX_ERRORS */
+} hk_import_report;
+
+/* Imports a document (an export, or a bare array of tasks) into flow_id, all or nothing. Every
+ * entry is validated first; each bad one is reported by index and field in rep->errors and
+ * nothing is written (HK_EINVAL). An entry updates the flow's task with its id, else the one
+ * with its name, else creates one, so importing the same document twice updates. An entry's
+ * flowId is replaced by flow_id, and an id belonging to another flow by a fresh one (an export
+ * of one flow may seed another). A masked secret keeps the matched task's secrets. HK_ELIMIT
+ * when the flow would pass max_per_flow; HK_ERR when Redis fails or a task changed meanwhile.
+ * One Lua script writes every task, so nothing is half-imported. */
+int hk_store_flow_import(hk_store *store, const char *flow_id, const cJSON *doc,
+                         hk_import_report *rep, hk_error *err);
 /* A job's recorded attempts, newest first, as a JSON array (caller cJSON_Delete). */
 int hk_store_history_get(hk_store *store, const char *job_id, cJSON **out, hk_error *err);
 /* Round-trip check for /readyz. */

@@ -8,10 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct hk_store {
-    hk_store__cfg cfg;
-    redisContext *rc;
-};
 
 /* KEYS: task, flow set, version. ARGV: json, id, max. */
 static const char create_script[] =

@@ -130,3 +130,79 @@ def test_webhooks_test_sends_one_signed_delivery_and_exits_by_its_outcome(env, r
                              capture_output=True, text=True, timeout=60)
     assert blocked.returncode == 1 and "blocked address" in blocked.stdout, \
         "the private-address guard applies to tests too"
+
+
+def test_export_and_import_round_trip_all_or_nothing(env, receiver, tmp_path):
+    src, dst = f"ex-{env.tag}", f"im-{env.tag}"
+    a = env.create_task({"flowId": src, "name": "billing", "url": receiver.url("/a"),
+                         "secret": "export-secret-aaaa1111"})
+    env.create_task({"flowId": src, "name": "audit", "url": receiver.url("/b"),
+                     "method": "PUT", "body": "$jobId"})
+
+    def export(flow, *extra):
+        out = env.hookctl("webhooks", "export", "--flow", flow, *extra)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    masked = export(src)
+    assert masked["secretsIncluded"] is False and len(masked["webhooks"]) == 2
+    assert "export-secret-aaaa1111" not in json.dumps(masked)
+    full = export(src, "--with-secrets")
+    assert any(w.get("secret") == "export-secret-aaaa1111" for w in full["webhooks"])
+
+    path = tmp_path / "flow.json"
+    path.write_text(json.dumps(full))
+    first = env.hookctl("webhooks", "import", "--flow", dst, "--file", str(path))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == f"imported into flow {dst}: 2 created, 0 updated"
+    again = env.hookctl("webhooks", "import", "--flow", dst, "--file", str(path))
+    assert again.stdout.strip() == f"imported into flow {dst}: 0 created, 2 updated", \
+        "the same file twice updates (matched by name here: the ids were flow src's)"
+    copied = export(dst, "--with-secrets")
+    assert sorted(w["name"] for w in copied["webhooks"]) == ["audit", "billing"]
+    assert {w["id"] for w in copied["webhooks"]}.isdisjoint({w["id"] for w in full["webhooks"]})
+    assert export(src)["webhooks"] == masked["webhooks"], "the source flow is untouched"
+
+    # A plain (masked) export imported back into its own flow keeps the secrets.
+    path.write_text(json.dumps(masked))
+    same = env.hookctl("webhooks", "import", "--flow", src, "--file", str(path))
+    assert same.returncode == 0 and "0 created, 2 updated" in same.stdout, same
+    kept = [w for w in export(src, "--with-secrets")["webhooks"] if w["id"] == a][0]
+    assert kept["secret"] == "export-secret-aaaa1111"
+    # ... but cannot create a task from a masked secret.
+    path.write_text(json.dumps(masked))
+    new_flow = env.hookctl("webhooks", "import", "--flow", f"nf-{env.tag}", "--file", str(path))
+    assert new_flow.returncode == 2 and "].secret: masked (****)" in new_flow.stderr
+
+    # Every bad entry is named; nothing is written.
+    bad = [{"name": "ok", "url": receiver.url("/ok")},
+           {"name": "bad-url", "url": "ftp://x"},
+           {"name": "bad-trigger", "url": receiver.url("/t"), "trigger": {"event": "sometimes"}}]
+    path.write_text(json.dumps(bad))
+    refused = env.hookctl("webhooks", "import", "--flow", f"bad-{env.tag}", "--file", str(path))
+    assert refused.returncode == 2
+    lines = refused.stderr.strip().splitlines()
+    assert lines[0] == "hookctl: webhooks[1].url: scheme must be http or https", lines
+    assert lines[1].startswith("hookctl: webhooks[2].trigger.event: "), lines
+    assert lines[2] == "hookctl: nothing imported: 2 bad entries", lines
+    assert export(f"bad-{env.tag}")["webhooks"] == [], "all or nothing"
+
+
+def test_import_respects_the_flow_limit(env, receiver, tmp_path):
+    flow = f"lim-{env.tag}"
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps([{"name": f"t{i}", "url": receiver.url(f"/{i}")}
+                                for i in range(49)]))
+    out = env.hookctl("webhooks", "import", "--flow", flow, "--file", str(path))
+    assert out.returncode == 0 and "49 created" in out.stdout, out.stderr
+    path.write_text(json.dumps([{"name": "t0", "url": receiver.url("/0b")},
+                                {"name": "new1", "url": receiver.url("/n1")},
+                                {"name": "new2", "url": receiver.url("/n2")}]))
+    over = env.hookctl("webhooks", "import", "--flow", flow, "--file", str(path))
+    assert over.returncode == 2, over
+    assert over.stderr.startswith("hookctl: flowId: flow "), over.stderr
+    assert "HOOKD_MAX_WEBHOOKS_PER_FLOW" in over.stderr
+    listed = json.loads(env.hookctl("webhooks", "list", "--flow", flow).stdout)
+    assert len(listed) == 49
+    assert [t["url"] for t in listed if t["name"] == "t0"] == [receiver.url("/0")], \
+        "the update in the refused import was not written either"

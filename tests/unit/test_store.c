@@ -303,3 +303,55 @@ Test(store, errors_name_the_url_and_hide_the_password)
     else
         cr_assert(strstr(err.msg, "hunter3pass") == NULL, "%s", err.msg);
 }
+
+Test(store, import_is_all_or_nothing_and_updates_on_the_second_run)
+{
+    hk_store *s;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK, "%s", err.msg);
+    const char *doc_text = "{\"webhooks\":["
+                           "{\"name\":\"a\",\"url\":\"https://a.example/h\",\"secret\":\"s3cret-aaaa-1111\"},"
+                           "{\"name\":\"b\",\"url\":\"https://b.example/h\",\"flowId\":\"elsewhere\"}]}";
+    cJSON *doc = cJSON_Parse(doc_text);
+    hk_import_report rep;
+    cr_assert_eq(hk_store_flow_import(s, "f1", doc, &rep, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(rep.created, 2);
+    cr_assert_eq(hk_store_flow_import(s, "f1", doc, &rep, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(rep.created, 0);
+    cr_assert_eq(rep.updated, 2, "matched by name");
+    cJSON_Delete(doc);
+
+    cJSON *exported = NULL;
+    cr_assert_eq(hk_store_flow_export(s, "f1", HK_SECRETS_MASKED, &exported, &err), HK_OK);
+    cJSON *list = cJSON_GetObjectItem(exported, "webhooks");
+    cr_assert_eq(cJSON_GetArraySize(list), 2);
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "flowId")->valuestring,
+                     "f1", "the target flow wins");
+    /* the masked export back in: secrets kept */
+    cr_assert_eq(hk_store_flow_import(s, "f1", exported, &rep, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(rep.updated, 2);
+    cJSON_Delete(exported);
+    hk_task **tasks;
+    size_t n;
+    cr_assert_eq(hk_store_task_list(s, "f1", &tasks, &n, &err), HK_OK);
+    cr_assert_eq(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(tasks[i]->name, "a") == 0)
+            cr_assert_str_eq(tasks[i]->secrets[0], "s3cret-aaaa-1111");
+        hk_task_destroy(tasks[i]);
+    }
+    free(tasks);
+
+    /* one bad entry of three: each named, nothing written */
+    cJSON *bad = cJSON_Parse("[{\"name\":\"c\",\"url\":\"https://c.example\"},"
+                             "{\"name\":\"d\",\"url\":\"ftp://d\"},7]");
+    cr_assert_eq(hk_store_flow_import(s, "f2", bad, &rep, &err), HK_EINVAL);
+    cr_assert_eq(rep.errors_len, 2);
+    cr_assert_str_eq(rep.errors[0], "webhooks[1].url: scheme must be http or https");
+    cr_assert_str_eq(rep.errors[1], "webhooks[2].webhook: must be an object");
+    cJSON_Delete(bad);
+    cr_assert_eq(hk_store_task_list(s, "f2", &tasks, &n, &err), HK_OK);
+    cr_assert_eq(n, 0, "all or nothing");
+    free(tasks);
+    hk_store_close(s);
+}
