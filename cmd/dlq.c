@@ -22,22 +22,15 @@
 
 #define SCAN_TIMEOUT_MS 120000
 
-static const char *group_of(const hk_config *cfg)
-{
-    const char *g = hk_config_kafka(cfg, "group.id");
-    return g ? g : "hookd";
-}
-
 /* ----------------------------------------------------------------------------- replay --- */
 
 typedef struct replay_state {
-    const hk_config *cfg;
     const hk_dead_letter_filter *filter;
     hk_producer *producer;
     hk_loop *loop;
     const char *topic;
     hk_dlq_replay_stats *stats;
-    size_t acked;
+    size_t queued, acked; /* stats->replayed counts the acknowledged without error */
     int ack_err;
     char ack_errstr[256];
     bool queue_failed;
@@ -47,7 +40,9 @@ static void on_replay_ack(int err, const char *errstr, void *arg)
 {
     replay_state *s = arg;
     s->acked++;
-    if (err && !s->ack_err) {
+    if (!err)
+        s->stats->replayed++;
+    else if (!s->ack_err) {
         s->ack_err = err;
         snprintf(s->ack_errstr, sizeof s->ack_errstr, "%s", errstr);
     }
@@ -84,7 +79,7 @@ static int replay_one(int32_t partition, int64_t offset, const void *key, size_t
         s->queue_failed = true;
         return HK_ERR; /* stops the scan */
     }
-    s->stats->replayed++;
+    s->queued++;
     hk_loop_run_once(s->loop, 0); /* serve acknowledgements as we go */
     return HK_OK;
 }
@@ -99,7 +94,7 @@ int hk_dlq_replay(const hk_config *cfg, const hk_dead_letter_filter *filter,
     if (rc != HK_OK)
         return rc;
     hk_retry_tier_topic(&policy, 0, stats->topic);
-    replay_state s = {.cfg = cfg, .filter = filter, .topic = stats->topic, .stats = stats};
+    replay_state s = {.filter = filter, .topic = stats->topic, .stats = stats};
     s.loop = hk_loop_create();
     if ((rc = hk_producer_create(s.loop, cfg->kafka, cfg->kafka_len, &s.producer, err)) != HK_OK)
         goto done;
@@ -113,12 +108,12 @@ int hk_dlq_replay(const hk_config *cfg, const hk_dead_letter_filter *filter,
         hk_error_set(err, HK_ERR, NULL, "cannot queue a record for %s", stats->topic);
     /* Whatever was queued must be acknowledged before we say so. */
     uint64_t deadline = hk_now_ms() + 30000;
-    while (s.acked < stats->replayed && hk_now_ms() < deadline)
+    while (s.acked < s.queued && hk_now_ms() < deadline)
         hk_loop_run_once(s.loop, 100);
-    if (rc == HK_OK && s.acked < stats->replayed)
+    if (rc == HK_OK && s.acked < s.queued)
         rc = hk_error_set(err, HK_ERR, "HOOKD_KAFKA_BOOTSTRAP_SERVERS",
                           "%zu of %zu replayed records not acknowledged within 30 s",
-                          stats->replayed - s.acked, stats->replayed);
+                          s.queued - s.acked, s.queued);
     if (rc == HK_OK && s.ack_err)
         rc = hk_error_set(err, HK_ERR, NULL, "publishing to %s failed: %s", stats->topic,
                           s.ack_errstr);
@@ -208,7 +203,7 @@ int hk_cmd_dlq(int argc, char **argv, const hk_config *cfg)
                 verb);
         return 2;
     }
-    hk_dead_letter_filter filter = {.group = group_of(cfg)};
+    hk_dead_letter_filter filter = {.group = hk_config_kafka(cfg, "group.id")};
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0) {

@@ -283,10 +283,9 @@ static int cmd_webhooks_flow(bool is_import, const char *flow, const char *file,
         cJSON *out = NULL;
         rc = hk_store_flow_export(store, flow, with_secrets ? HK_SECRETS_FULL : HK_SECRETS_MASKED,
                                   &out, &err);
-        if (rc == HK_OK) {
+        if (rc == HK_OK)
             print_json(out);
-            cJSON_Delete(out);
-        }
+        cJSON_Delete(out);
     } else {
         hk_import_report *rep = hk_xcalloc(1, sizeof *rep);
         rc = hk_store_flow_import(store, flow, doc, rep, &err);
@@ -297,20 +296,11 @@ static int cmd_webhooks_flow(bool is_import, const char *flow, const char *file,
         if (rc == HK_OK)
             printf("imported into flow %s: %zu created, %zu updated\n", flow, rep->created,
                    rep->updated);
-        else if (rep->errors_len) /* the entries above said what; add the verdict */
-            fprintf(stderr, "hookctl: nothing imported: %zu bad entr%s\n",
-                    rep->errors_len + rep->errors_dropped,
-                    rep->errors_len + rep->errors_dropped == 1 ? "y" : "ies");
-        bool reported = rep->errors_len > 0;
         free(rep);
         cJSON_Delete(doc);
-        hk_store_close(store);
-        if (rc != HK_OK && !reported)
-            return fail(status_for(rc), err.msg);
-        return rc == HK_OK ? 0 : status_for(rc);
     }
     hk_store_close(store);
-    if (rc != HK_OK)
+    if (rc != HK_OK) /* after the bad entries: the verdict */
         return fail(status_for(rc), err.msg);
     return 0;
 }

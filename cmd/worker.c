@@ -83,7 +83,7 @@ struct group {
     hk_http *http;
     hk_http_state http_state;
     char tier_topics[HK_RETRY_MAX_TIERS][64];
-    const char *group_id; /* the main consumer group: retry records carry it */
+    const char *group_id; /* the main consumer group (group.id): records carry it */
     int sigfd;            /* served by shard 0's loop */
     bool signalled;       /* touched only on shard 0's thread */
     worker *shards;
@@ -888,7 +888,6 @@ static int shard_create(group *g, int i, hk_error *err)
     }
     /* Every consumer is a group member of its own: the shard's main one in the configured
      * group, tier t's in "<group.id>.retry.<delay>"; a static member id must differ too. */
-    const char *group_id = hk_config_kafka(cfg, "group.id");
     const char *member = hk_config_kafka(cfg, "group.instance.id");
     char suffix[32] = "";
     if (n > 1)
@@ -896,8 +895,7 @@ static int shard_create(group *g, int i, hk_error *err)
     for (size_t c = 0; c <= g->policy.tiers; c++) {
         hk_buf id = {0};
         if (c > 0) {
-            hk_buf_printf(&id, "%s.retry.%s", group_id ? group_id : "hookd",
-                          g->policy.names[c - 1]);
+            hk_buf_printf(&id, "%s.retry.%s", g->group_id, g->policy.names[c - 1]);
             w->group_ids[c] = id.data;
             id = (hk_buf){0};
         }
@@ -962,9 +960,7 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
         goto done;
     for (size_t t = 0; t < g.policy.tiers; t++)
         hk_retry_tier_topic(&g.policy, t, g.tier_topics[t]);
-    g.group_id = hk_config_kafka(cfg, "group.id");
-    if (!g.group_id)
-        g.group_id = "hookd";
+    g.group_id = hk_config_kafka(cfg, "group.id"); /* always set: the config defaults it */
     g.n = cfg->threads < cfg->max_inflight ? cfg->threads : cfg->max_inflight;
     if (g.n < 1)
         g.n = 1;

@@ -129,10 +129,10 @@ int hk_store_flow_import(hk_store *s, const char *flow_id, const cJSON *doc, hk_
         cJSON_DeleteItemFromObjectCaseSensitive(copy, "flowId");
         cJSON_AddStringToObject(copy, "flowId", flow_id);
         const hk_task *old = match(existing, existing_n, entry);
-        if (old && !cJSON_GetObjectItemCaseSensitive(copy, "id"))
+        if (old) { /* matched by name, the entry's id (if any) gives way to the task's */
+            cJSON_DeleteItemFromObjectCaseSensitive(copy, "id");
             cJSON_AddStringToObject(copy, "id", old->id);
-        else if (old)
-            cJSON_ReplaceItemInObjectCaseSensitive(copy, "id", cJSON_CreateString(old->id));
+        }
         if (has_masked_secret(copy)) {
             if (!old || old->secrets_len == 0) {
                 report(rep, at,
@@ -189,7 +189,7 @@ int hk_store_flow_import(hk_store *s, const char *flow_id, const cJSON *doc, hk_
                           "(HOOKD_MAX_WEBHOOKS_PER_FLOW)",
                           flow_id, existing_n, creates, s->cfg.max_per_flow);
     else if (rep->errors_len)
-        rc = hk_error_set(err, HK_EINVAL, "webhooks", "%zu bad entr%s; nothing written",
+        rc = hk_error_set(err, HK_EINVAL, "webhooks", "%zu bad entr%s, nothing imported",
                           rep->errors_len + rep->errors_dropped,
                           rep->errors_len + rep->errors_dropped == 1 ? "y" : "ies");
     if (rc == HK_OK && n) {

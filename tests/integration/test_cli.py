@@ -184,7 +184,7 @@ def test_export_and_import_round_trip_all_or_nothing(env, receiver, tmp_path):
     lines = refused.stderr.strip().splitlines()
     assert lines[0] == "hookctl: webhooks[1].url: scheme must be http or https", lines
     assert lines[1].startswith("hookctl: webhooks[2].trigger.event: "), lines
-    assert lines[2] == "hookctl: nothing imported: 2 bad entries", lines
+    assert lines[2] == "hookctl: webhooks: 2 bad entries, nothing imported", lines
     assert export(f"bad-{env.tag}")["webhooks"] == [], "all or nothing"
 
 
