@@ -299,6 +299,11 @@ int hk_validate_header(const char *name, const char *value, const char *field, h
 /* Decodes a Standard Webhooks secret ("whsec_" + base64 of 24..64 bytes) into key; returns the
  * key length, or -1 when the secret is not of that form. */
 int hk_whsec_decode(const char *secret, unsigned char key[96]);
+/* The id and flowId rules of the contract's task ("wh_" + [A-Za-z0-9_-], at most 67 bytes;
+ * a flowId of 1..128 characters without spaces, control characters, ':' or glob characters),
+ * for ids that arrive outside a task's JSON (a URL path, a command line). */
+bool hk_task_id_valid(const char *id);
+bool hk_flow_id_valid(const char *flow_id);
 /* Generates a fresh "wh_" id into out (at least 32 bytes). */
 void hk_task_new_id(char out[32]);
 

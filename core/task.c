@@ -246,6 +246,25 @@ static int parse_secrets(const cJSON *json, hk_task *t, hk_error *err)
     return HK_OK;
 }
 
+bool hk_task_id_valid(const char *id)
+{
+    bool ok = strncmp(id, "wh_", 3) == 0 && strlen(id) > 3 && strlen(id) <= 67;
+    for (const char *p = id + 3; ok && *p; p++)
+        ok = isalnum((unsigned char)*p) || *p == '_' || *p == '-';
+    return ok;
+}
+
+bool hk_flow_id_valid(const char *flow_id)
+{
+    size_t n = strlen(flow_id);
+    if (n == 0 || n > 128)
+        return false;
+    for (const char *p = flow_id; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f || strchr(" :{}*?[]", *p))
+            return false;
+    return true;
+}
+
 int hk_task_from_json(const cJSON *json, bool generate_id, hk_task **out, hk_error *err)
 {
     *out = NULL;
@@ -266,10 +285,7 @@ int hk_task_from_json(const cJSON *json, bool generate_id, hk_task **out, hk_err
     if (get_string(json, "id", "id", 67, &t->id, err) != HK_OK)
         goto error;
     if (t->id) {
-        bool ok = strncmp(t->id, "wh_", 3) == 0 && strlen(t->id) > 3;
-        for (const char *p = t->id + 3; ok && *p; p++)
-            ok = isalnum((unsigned char)*p) || *p == '_' || *p == '-';
-        if (!ok) {
+        if (!hk_task_id_valid(t->id)) {
             hk_error_set(err, HK_EINVAL, "id",
                          "must look like wh_ followed by letters, digits, _ or -");
             goto error;
@@ -291,7 +307,7 @@ int hk_task_from_json(const cJSON *json, bool generate_id, hk_task **out, hk_err
     }
     if (get_id_text(item, "flowId", &t->flow_id, err) != HK_OK)
         goto error;
-    if (!t->flow_id[0] || strlen(t->flow_id) > 128 || strpbrk(t->flow_id, " \t\r\n:{}*?[]")) {
+    if (!hk_flow_id_valid(t->flow_id)) {
         hk_error_set(err, HK_EINVAL, "flowId",
                      "must be 1 to 128 characters without spaces, ':' or glob characters");
         goto error;

@@ -119,3 +119,30 @@ char *hk_store__key(const hk_store__cfg *c, const char *a, const char *b, const 
     hk_buf_printf(&k, "%s%s%s%s", c->prefix, a, b ? b : "", suffix ? suffix : "");
     return hk_buf_take(&k);
 }
+
+static bool masked(const char *secret)
+{
+    return strncmp(secret, "****", 4) == 0 && strlen(secret) <= 8;
+}
+
+bool hk_store__has_masked_secret(const cJSON *task_json)
+{
+    const cJSON *one = cJSON_GetObjectItemCaseSensitive(task_json, "secret");
+    if (cJSON_IsString(one) && masked(one->valuestring))
+        return true;
+    const cJSON *many = cJSON_GetObjectItemCaseSensitive(task_json, "secrets"), *s;
+    cJSON_ArrayForEach(s, many) if (cJSON_IsString(s) && masked(s->valuestring)) return true;
+    return false;
+}
+
+bool hk_store__keep_secrets(cJSON *task_json, const hk_task *old)
+{
+    if (!old || old->secrets_len == 0)
+        return false;
+    cJSON_DeleteItemFromObjectCaseSensitive(task_json, "secret");
+    cJSON_DeleteItemFromObjectCaseSensitive(task_json, "secrets");
+    cJSON *keep = cJSON_AddArrayToObject(task_json, "secrets");
+    for (size_t k = 0; k < old->secrets_len; k++)
+        cJSON_AddItemToArray(keep, cJSON_CreateString(old->secrets[k]));
+    return true;
+}

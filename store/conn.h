@@ -33,4 +33,11 @@ redisContext *hk_store__connect(const hk_store__cfg *c, hk_error *err);
 /* "<prefix><a><b>" — caller frees. */
 char *hk_store__key(const hk_store__cfg *c, const char *a, const char *b, const char *suffix);
 
+/* True when the task JSON's secret or secrets are masked ("****", "****abcd"), as every display
+ * of a task shows them. */
+bool hk_store__has_masked_secret(const cJSON *task_json);
+/* Replaces the JSON's secret(s) by old's, so that a task shown masked and written back keeps
+ * its secrets. False (json untouched) when old is NULL or has none. */
+bool hk_store__keep_secrets(cJSON *task_json, const hk_task *old);
+
 #endif

@@ -45,6 +45,19 @@ int hk_store_task_create(hk_store *store, const hk_task *task, hk_error *err);
 /* Replaces an existing task (HK_ENOTFOUND when absent); moves it between flows if flowId changed
  * (the limit applies to the new flow). */
 int hk_store_task_update(hk_store *store, const hk_task *task, hk_error *err);
+/* The one path from a client's task JSON (hookctl's --file, the admin API's body) to a stored
+ * task, so that hookctl and the API validate alike. Both validate every field (HK_EINVAL, err
+ * naming it) and then write as above; on success *out (when out is not NULL) is the stored
+ * task, the caller's.
+ * create: flow_id, when not NULL (the API's path), fills in a missing flowId and must equal a
+ *   given one; a masked secret ("****abcd") is refused; a missing id is generated.
+ * update: the JSON's id, when given, must be id; a missing flowId keeps the task's flow; a
+ *   masked secret keeps the task's secrets, so a task read back (masked), edited and written
+ *   keeps them. HK_ENOTFOUND when there is no such task. */
+int hk_store_task_create_json(hk_store *store, const char *flow_id, const cJSON *json,
+                              hk_task **out, hk_error *err);
+int hk_store_task_update_json(hk_store *store, const char *id, const cJSON *json, hk_task **out,
+                              hk_error *err);
 /* *out owned by the caller. HK_ENOTFOUND when absent. */
 int hk_store_task_get(hk_store *store, const char *id, hk_task **out, hk_error *err);
 /* The flow's tasks sorted by id; *out is an array of n owned tasks (free each, then the array). */

@@ -58,22 +58,6 @@ int hk_store_flow_export(hk_store *s, const char *flow_id, hk_secret_mode mode, 
     return HK_OK;
 }
 
-static bool masked(const char *secret)
-{
-    return strncmp(secret, "****", 4) == 0 && strlen(secret) <= 8;
-}
-
-/* True when the entry's secret(s) are the masked forms of an export without secrets. */
-static bool has_masked_secret(const cJSON *entry)
-{
-    const cJSON *one = cJSON_GetObjectItemCaseSensitive(entry, "secret");
-    if (cJSON_IsString(one) && masked(one->valuestring))
-        return true;
-    const cJSON *many = cJSON_GetObjectItemCaseSensitive(entry, "secrets"), *s;
-    cJSON_ArrayForEach(s, many) if (cJSON_IsString(s) && masked(s->valuestring)) return true;
-    return false;
-}
-
 static void report(hk_import_report *rep, size_t index, const char *msg)
 {
     if (rep->errors_len == HK_IMPORT_MAX_ERRORS) {
@@ -133,19 +117,12 @@ int hk_store_flow_import(hk_store *s, const char *flow_id, const cJSON *doc, hk_
             cJSON_DeleteItemFromObjectCaseSensitive(copy, "id");
             cJSON_AddStringToObject(copy, "id", old->id);
         }
-        if (has_masked_secret(copy)) {
-            if (!old || old->secrets_len == 0) {
-                report(rep, at,
-                       "secret: masked (****), and no task of this flow with this id or name "
-                       "to keep the secret of; export with --with-secrets, or give the secret");
-                cJSON_Delete(copy);
-                continue;
-            }
-            cJSON_DeleteItemFromObjectCaseSensitive(copy, "secret");
-            cJSON_DeleteItemFromObjectCaseSensitive(copy, "secrets");
-            cJSON *keep = cJSON_AddArrayToObject(copy, "secrets");
-            for (size_t k = 0; k < old->secrets_len; k++)
-                cJSON_AddItemToArray(keep, cJSON_CreateString(old->secrets[k]));
+        if (hk_store__has_masked_secret(copy) && !hk_store__keep_secrets(copy, old)) {
+            report(rep, at,
+                   "secret: masked (****), and no task of this flow with this id or name "
+                   "to keep the secret of; export with --with-secrets, or give the secret");
+            cJSON_Delete(copy);
+            continue;
         }
         hk_error e = {0};
         if (hk_task_from_json(copy, true, &tasks[at], &e) != HK_OK)

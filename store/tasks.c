@@ -136,6 +136,82 @@ int hk_store_task_update(hk_store *s, const hk_task *task, hk_error *err)
     return write_task(s, task, false, err);
 }
 
+int hk_store_task_create_json(hk_store *s, const char *flow_id, const cJSON *json, hk_task **out,
+                              hk_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!cJSON_IsObject(json))
+        return hk_error_set(err, HK_EINVAL, "webhook", "must be a JSON object");
+    cJSON *copy = cJSON_Duplicate(json, 1);
+    int rc = HK_OK;
+    const cJSON *given = cJSON_GetObjectItemCaseSensitive(copy, "flowId");
+    if (flow_id && given && !cJSON_IsNull(given)) {
+        char *text = cJSON_IsString(given) ? hk_strdup(given->valuestring) : cJSON_Print(given);
+        if (strcmp(text, flow_id) != 0)
+            rc = hk_error_set(err, HK_EINVAL, "flowId", "does not match the flow in the path");
+        free(text);
+    } else if (flow_id) {
+        cJSON_DeleteItemFromObjectCaseSensitive(copy, "flowId");
+        cJSON_AddStringToObject(copy, "flowId", flow_id);
+    }
+    if (rc == HK_OK && hk_store__has_masked_secret(copy))
+        rc = hk_error_set(err, HK_EINVAL, "secret",
+                          "masked (****); a new task needs the secret itself");
+    hk_task *task = NULL;
+    if (rc == HK_OK)
+        rc = hk_task_from_json(copy, true, &task, err);
+    cJSON_Delete(copy);
+    if (rc == HK_OK)
+        rc = hk_store_task_create(s, task, err);
+    if (rc == HK_OK && out)
+        *out = task;
+    else
+        hk_task_destroy(task);
+    return rc;
+}
+
+int hk_store_task_update_json(hk_store *s, const char *id, const cJSON *json, hk_task **out,
+                              hk_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!cJSON_IsObject(json))
+        return hk_error_set(err, HK_EINVAL, "webhook", "must be a JSON object");
+    const cJSON *given = cJSON_GetObjectItemCaseSensitive(json, "id");
+    if (given && !cJSON_IsNull(given) &&
+        (!cJSON_IsString(given) || strcmp(given->valuestring, id) != 0))
+        return hk_error_set(err, HK_EINVAL, "id", "does not match the webhook being updated");
+    hk_task *old = NULL;
+    int rc = hk_store_task_get(s, id, &old, err);
+    if (rc != HK_OK)
+        return rc;
+    cJSON *copy = cJSON_Duplicate(json, 1);
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "id");
+    cJSON_AddStringToObject(copy, "id", id);
+    const cJSON *flow = cJSON_GetObjectItemCaseSensitive(copy, "flowId");
+    if (!flow || cJSON_IsNull(flow)) { /* the task stays in its flow */
+        cJSON_DeleteItemFromObjectCaseSensitive(copy, "flowId");
+        cJSON_AddStringToObject(copy, "flowId", old->flow_id);
+    }
+    if (hk_store__has_masked_secret(copy) && !hk_store__keep_secrets(copy, old))
+        rc = hk_error_set(err, HK_EINVAL, "secret",
+                          "masked (****), and the webhook has no secret to keep; give the "
+                          "secret itself");
+    hk_task_destroy(old);
+    hk_task *task = NULL;
+    if (rc == HK_OK)
+        rc = hk_task_from_json(copy, false, &task, err);
+    cJSON_Delete(copy);
+    if (rc == HK_OK)
+        rc = hk_store_task_update(s, task, err);
+    if (rc == HK_OK && out)
+        *out = task;
+    else
+        hk_task_destroy(task);
+    return rc;
+}
+
 int hk_store_task_get(hk_store *s, const char *id, hk_task **out, hk_error *err)
 {
     *out = NULL;

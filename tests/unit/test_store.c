@@ -355,3 +355,56 @@ Test(store, import_is_all_or_nothing_and_updates_on_the_second_run)
     free(tasks);
     hk_store_close(s);
 }
+
+Test(store, json_entry_points_validate_fill_in_and_keep_masked_secrets)
+{
+    hk_store *s;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK, "%s", err.msg);
+    cJSON *in = cJSON_Parse("{\"url\":\"https://a.example/h\",\"secret\":\"kept-secret-9876\"}");
+    hk_task *t = NULL;
+    cr_assert_eq(hk_store_task_create_json(s, "f9", in, &t, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(t->flow_id, "f9", "the path's flow fills in a missing flowId");
+    char id[72];
+    snprintf(id, sizeof id, "%s", t->id);
+    hk_task_destroy(t);
+    cJSON_Delete(in);
+
+    /* create: a different flowId, a masked secret, an invalid field are each refused by name */
+    const char *refused[][2] = {
+        {"{\"url\":\"https://a.example/h\",\"flowId\":\"other\"}", "flowId"},
+        {"{\"url\":\"https://a.example/h\",\"secret\":\"****9876\"}", "secret"},
+        {"{\"url\":\"https://a.example/h\",\"timeoutMs\":0}", "timeoutMs"},
+        {"[1]", "webhook"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        in = cJSON_Parse(refused[i][0]);
+        memset(&err, 0, sizeof err);
+        cr_assert_eq(hk_store_task_create_json(s, "f9", in, NULL, &err), HK_EINVAL, "%s",
+                     refused[i][0]);
+        cr_assert_str_eq(err.field, refused[i][1]);
+        cJSON_Delete(in);
+    }
+
+    /* update: no id, no flowId and a masked secret keep the task's id, flow and secret */
+    in = cJSON_Parse("{\"url\":\"https://b.example/h\",\"secret\":\"****9876\",\"name\":\"n\"}");
+    cr_assert_eq(hk_store_task_update_json(s, id, in, &t, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(t->flow_id, "f9");
+    cr_assert_str_eq(t->id, id);
+    hk_task_destroy(t);
+    cJSON_Delete(in);
+    cr_assert_eq(hk_store_task_get(s, id, &t, &err), HK_OK);
+    cr_assert_eq(t->secrets_len, 1);
+    cr_assert_str_eq(t->secrets[0], "kept-secret-9876");
+    cr_assert_str_eq(t->url, "https://b.example/h");
+    hk_task_destroy(t);
+
+    in = cJSON_Parse("{\"id\":\"wh_other\",\"url\":\"https://b.example/h\"}");
+    cr_assert_eq(hk_store_task_update_json(s, id, in, NULL, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "id");
+    cJSON_Delete(in);
+    in = cJSON_Parse("{\"url\":\"https://b.example/h\"}");
+    cr_assert_eq(hk_store_task_update_json(s, "wh_missing", in, NULL, &err), HK_ENOTFOUND);
+    cJSON_Delete(in);
+    hk_store_close(s);
+}
