@@ -9,8 +9,25 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "hk_core.h"
+
+/* ------------------------------------------------------------------------------ output --- */
+
+/* --json, anywhere after the command: JSON on stdout instead of tables and sentences. hookctl's
+ * main() takes it out of argv and sets this before dispatching. */
+extern bool hk_cmd_json;
+
+/* A text table for people: columns padded to the widest cell; each cell on one line (control
+ * characters become spaces) and cut at 60 characters with "...". NULL cells print "-". */
+typedef struct hk_table hk_table;
+hk_table *hk_table_new(const char *const *headers, size_t ncols); /* at most 16 columns */
+void hk_table_row(hk_table *t, const char *const *cells);         /* copies the cells */
+void hk_table_print(hk_table *t, FILE *out);                      /* prints and frees */
+/* An object's fields as "name  value" lines, nested values as compact JSON. */
+void hk_print_fields(const cJSON *obj);
+void hk_print_json(const cJSON *json);
 
 int hk_cmd_listen(int argc, char **argv, const hk_config *cfg);
 int hk_cmd_publish(int argc, char **argv, const hk_config *cfg);
@@ -78,5 +95,8 @@ typedef struct hk_test_result {
  * or the request is invalid (err names the field); HK_ERR otherwise. */
 int hk_webhook_test(const hk_config *cfg, const hk_task *task, const char *job_id,
                     const char *job_status, hk_test_result *out, hk_error *err);
+/* The result as JSON: webhookId, deliveryId, status (delivered|failed), statusCode (null: no
+ * response), error (when failed), latencyMs, response, responseTruncated. Caller's. */
+cJSON *hk_test_result_json(const char *webhook_id, const hk_test_result *r);
 
 #endif

@@ -128,7 +128,13 @@ done:
 typedef struct list_state {
     const hk_dead_letter_filter *filter;
     size_t n;
+    hk_table *table; /* NULL with --json */
 } list_state;
+
+static const char *str(const cJSON *obj, const char *key)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
+}
 
 static int list_one(int32_t partition, int64_t offset, const void *key, size_t key_len,
                     const void *value, size_t len, void *arg)
@@ -140,9 +146,26 @@ static int list_one(int32_t partition, int64_t offset, const void *key, size_t k
         return HK_OK;
     cJSON_AddNumberToObject(rec, "dlqPartition", partition);
     cJSON_AddNumberToObject(rec, "dlqOffset", (double)offset);
-    char *text = cJSON_PrintUnformatted(rec);
-    printf("%s%s", s->n++ ? ",\n" : "[\n", text);
-    free(text);
+    if (s->table) {
+        char attempts[16] = "-", where[48];
+        const cJSON *n = cJSON_GetObjectItemCaseSensitive(rec, "attempts");
+        if (cJSON_IsNumber(n))
+            snprintf(attempts, sizeof attempts, "%d", n->valueint);
+        snprintf(where, sizeof where, "%d:%lld", (int)partition, (long long)offset);
+        const char *row[] = {str(rec, "deadAt"),
+                             str(rec, "kind"),
+                             str(rec, "webhookId"),
+                             str(rec, "jobId"),
+                             attempts,
+                             str(rec, "reason"),
+                             where};
+        hk_table_row(s->table, row);
+        s->n++;
+    } else {
+        char *text = cJSON_PrintUnformatted(rec);
+        printf("%s%s", s->n++ ? ",\n" : "[\n", text);
+        free(text);
+    }
     cJSON_Delete(rec);
     return HK_OK;
 }
@@ -157,8 +180,8 @@ static void dlq_usage(FILE *out)
             "\n"
             "Reads the dead-letter topic (hookd.dlq) from its start, taking only the dead\n"
             "letters of this deployment's consumer group (HOOKD_KAFKA_GROUP_ID).\n"
-            "  list    prints them as a JSON array, one record per line, with the reason, the\n"
-            "          event and every attempt's outcome\n"
+            "  list    prints them as a table (when, kind, webhook, job, attempts, reason);\n"
+            "          --json prints the whole records: the event and every attempt's outcome\n"
             "  replay  puts each selected delivery back on the first retry tier (from\n"
             "          HOOKD_RETRY_DELAYS), due at once, as attempt 1 with the same X-Webhook-Id;\n"
             "          the workers send it like any retry. Poison events (no task to send to)\n"
@@ -232,10 +255,18 @@ int hk_cmd_dlq(int argc, char **argv, const hk_config *cfg)
     }
     hk_error err = {0};
     if (strcmp(verb, "list") == 0) {
-        list_state s = {.filter = &filter};
+        static const char *const head[] = {"DEAD AT",  "KIND",   "WEBHOOK",         "JOB",
+                                           "ATTEMPTS", "REASON", "PARTITION:OFFSET"};
+        list_state s = {.filter = &filter, .table = hk_cmd_json ? NULL : hk_table_new(head, 7)};
         int rc = hk_consumer_scan(cfg->kafka, cfg->kafka_len, HK_TOPIC_DLQ, SCAN_TIMEOUT_MS,
                                   list_one, &s, &err);
-        printf(s.n ? "\n]\n" : "[]\n");
+        if (s.table) {
+            hk_table_print(s.table, stdout);
+            printf("%zu dead letter%s of group %s (--json for the events and every attempt)\n", s.n,
+                   s.n == 1 ? "" : "s", filter.group);
+        } else {
+            printf(s.n ? "\n]\n" : "[]\n");
+        }
         if (rc != HK_OK) {
             fprintf(stderr, "hookctl: %s\n", err.msg);
             return rc == HK_EINVAL ? 2 : 1;
@@ -244,12 +275,19 @@ int hk_cmd_dlq(int argc, char **argv, const hk_config *cfg)
     }
     hk_dlq_replay_stats stats;
     int rc = hk_dlq_replay(cfg, &filter, &stats, &err);
-    printf("{\"replayed\":%zu,\"skipped\":%zu,\"topic\":\"%s\",\"group\":", stats.replayed,
-           stats.skipped, stats.topic);
-    hk_buf g = {0};
-    hk_buf_json_escape(&g, filter.group, strlen(filter.group));
-    printf("\"%s\"}\n", g.data ? g.data : "");
-    hk_buf_free(&g);
+    if (hk_cmd_json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "replayed", (double)stats.replayed);
+        cJSON_AddNumberToObject(o, "skipped", (double)stats.skipped);
+        cJSON_AddStringToObject(o, "topic", stats.topic);
+        cJSON_AddStringToObject(o, "group", filter.group);
+        hk_print_json(o);
+        cJSON_Delete(o);
+    } else {
+        printf("replayed %zu deliver%s to %s for group %s, due now; skipped %zu not replayable\n",
+               stats.replayed, stats.replayed == 1 ? "y" : "ies", stats.topic, filter.group,
+               stats.skipped);
+    }
     if (rc != HK_OK) {
         fprintf(stderr, "hookctl: %s\n", err.msg);
         return rc == HK_EINVAL ? 2 : 1;

@@ -1,7 +1,8 @@
 /*
  * hookctl.c — the operator's command line: dispatch, the `webhooks` and `deliveries` commands.
- * `publish`, `verify` and `listen` live in their own files (commands.h). Output is JSON on
- * stdout with secrets masked; errors are one line on stderr naming the field or flag.
+ * `publish`, `verify`, `listen` and `dlq` live in their own files (commands.h). Output is a
+ * table or field list for people, JSON with --json (output.c); secrets always masked. Errors
+ * are one line on stderr naming the field or flag.
  * Exit: 0 ok, 1 runtime failure or not found, 2 bad usage or invalid input.
  */
 #include "commands.h"
@@ -37,7 +38,9 @@ static void usage(FILE *out)
             "                                     read the dead-letter topic, or send its\n"
             "                                     deliveries again (attempts reset)\n"
             "\n"
-            "`hookctl <command> --help` explains one command. --file - reads standard input.\n"
+            "`hookctl <command> --help` explains one command, with an example. Output is\n"
+            "tables and sentences for people; --json prints JSON instead. --file - reads\n"
+            "standard input. Secrets are always shown masked (****abcd).\n"
             "Exit status: 0 ok, 1 runtime failure or not found, 2 bad usage or invalid input.\n\n");
     hk_config_print_help(out);
 }
@@ -60,13 +63,26 @@ static void webhooks_usage(FILE *out)
             "objects: \"any\" | [output ids]}, secret, signature (timestamped|body|standard),\n"
             "signatureHeader, validateSsl, retry {enabled, maxAttempts}, timeoutMs, enabled.\n"
             "Every field is validated; a flow holds at most HOOKD_MAX_WEBHOOKS_PER_FLOW tasks.\n"
-            "Secrets are printed masked (****abcd).\n"
+            "Secrets are printed masked (****abcd); update keeps a masked secret as it is,\n"
+            "so get, edit and update does not lose it. Output is a table (list) or a field\n"
+            "list; --json prints the task JSON.\n"
             "export writes the flow's tasks as one JSON document (secrets masked unless\n"
             "--with-secrets). import validates every entry before writing anything and names\n"
             "each bad one (webhooks[2].url: ...); an entry updates the flow's task with its id,\n"
             "else the one with its name, else creates one, so importing twice does not\n"
             "duplicate; a masked secret keeps the existing task's. The flow limit applies.\n"
-            "Example: hookctl webhooks create --file task.json\n");
+            "Exit status: 0 ok, 1 not found or runtime failure, 2 invalid input or the limit.\n"
+            "\n"
+            "Examples:\n"
+            "  hookctl webhooks create --file task.json\n"
+            "  hookctl webhooks list --flow 7 --json\n"
+            "  hookctl webhooks get wh_1a2b\n"
+            "  hookctl webhooks get wh_1a2b --json > t.json && hookctl webhooks update wh_1a2b "
+            "--file t.json\n"
+            "  hookctl webhooks delete wh_1a2b\n"
+            "  hookctl webhooks test wh_1a2b --job-status Failed\n"
+            "  hookctl webhooks export --flow 7 > flow7.json\n"
+            "  hookctl webhooks import --flow 8 --file flow7.json\n");
 }
 
 static int fail(int status, const char *msg)
@@ -78,13 +94,6 @@ static int fail(int status, const char *msg)
 static int status_for(int rc)
 {
     return rc == HK_EINVAL || rc == HK_ELIMIT ? 2 : 1;
-}
-
-static void print_json(cJSON *json)
-{
-    char *text = cJSON_Print(json);
-    printf("%s\n", text);
-    free(text);
 }
 
 int hk_cmd_read_file(const char *path, hk_buf *out)
@@ -117,33 +126,69 @@ static int open_store(const hk_config *cfg, hk_store **store)
     return 0;
 }
 
-/* Reads and validates --file; for update the id comes from the command line. */
-static int load_task(const char *file, const char *id, hk_task **task)
+/* Reads --file as JSON; the store validates it (hk_store_task_create_json / _update_json). */
+static int load_json(const char *file, cJSON **json)
 {
     hk_buf text = {0};
     if (hk_cmd_read_file(file, &text) != HK_OK) {
         fprintf(stderr, "hookctl: --file: cannot read %s\n", file);
         return 2;
     }
-    hk_error err = {0};
-    cJSON *json = cJSON_ParseWithLength(text.data ? text.data : "", text.len);
+    *json = cJSON_ParseWithLength(text.data ? text.data : "", text.len);
     hk_buf_free(&text);
-    if (!json)
+    if (!*json)
         return fail(2, "--file: not valid JSON");
-    if (id) {
-        cJSON *given = cJSON_GetObjectItemCaseSensitive(json, "id");
-        if (given && (!cJSON_IsString(given) || strcmp(given->valuestring, id) != 0)) {
-            cJSON_Delete(json);
-            return fail(2, "id: does not match the id on the command line");
-        }
-        if (!given)
-            cJSON_AddStringToObject(json, "id", id);
-    }
-    int rc = hk_task_from_json(json, true, task, &err);
-    cJSON_Delete(json);
-    if (rc != HK_OK)
-        return fail(2, err.msg);
     return 0;
+}
+
+/* "success, any job" / "failure, outputs 3,4" */
+static void trigger_text(const hk_task *t, hk_buf *b)
+{
+    static const char *const events[] = {"success", "failure", "any"};
+    hk_buf_printf(b, "%s, ", events[t->trigger_event]);
+    if (t->trigger_any_object) {
+        hk_buf_puts(b, "any job");
+        return;
+    }
+    hk_buf_puts(b, t->trigger_objects_len == 1 ? "output " : "outputs ");
+    for (size_t i = 0; i < t->trigger_objects_len; i++)
+        hk_buf_printf(b, "%s%s", i ? "," : "", t->trigger_objects[i]);
+}
+
+static void print_task_table(hk_task *const *tasks, size_t n, const char *flow, int limit)
+{
+    static const char *const head[] = {"ID", "NAME", "TRIGGER", "ENABLED", "METHOD", "URL"};
+    hk_table *t = hk_table_new(head, 6);
+    for (size_t i = 0; i < n; i++) {
+        hk_buf trig = {0};
+        trigger_text(tasks[i], &trig);
+        const char *row[] = {tasks[i]->id,
+                             tasks[i]->name[0] ? tasks[i]->name : "-",
+                             trig.data,
+                             tasks[i]->enabled           ? "yes"
+                             : tasks[i]->disabled_reason ? "no (by hookd)"
+                                                         : "no",
+                             hk_method_name(tasks[i]->method),
+                             tasks[i]->url};
+        hk_table_row(t, row);
+        hk_buf_free(&trig);
+    }
+    hk_table_print(t, stdout);
+    printf("%zu of %d webhook tasks in flow %s\n", n, limit, flow);
+}
+
+/* One task as JSON (--json) or as a field list after a headline. */
+static void print_task(const hk_task *task, const char *headline)
+{
+    cJSON *json = hk_task_to_json(task, HK_SECRETS_MASKED);
+    if (hk_cmd_json) {
+        hk_print_json(json);
+    } else {
+        if (headline)
+            printf("%s %s in flow %s\n\n", headline, task->id, task->flow_id);
+        hk_print_fields(json);
+    }
+    cJSON_Delete(json);
 }
 
 static void test_usage(FILE *out)
@@ -163,16 +208,14 @@ static void test_usage(FILE *out)
 static int cmd_webhooks_test(int argc, char **argv, const hk_config *cfg)
 {
     const char *id = NULL, *job_id = "test", *job_status = "Complete";
-    bool json = false;
+    bool json = hk_cmd_json;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--help") == 0) {
             test_usage(stdout);
             return 0;
         }
-        if (strcmp(a, "--json") == 0) {
-            json = true;
-        } else if (strcmp(a, "--job-id") == 0 || strcmp(a, "--job-status") == 0) {
+        if (strcmp(a, "--job-id") == 0 || strcmp(a, "--job-status") == 0) {
             if (i + 1 >= argc) {
                 fprintf(stderr, "hookctl: %s: needs a value\n", a);
                 return 2;
@@ -214,20 +257,8 @@ static int cmd_webhooks_test(int argc, char **argv, const hk_config *cfg)
     if (rc != HK_OK)
         return fail(status_for(rc), err.msg);
     if (json) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "webhookId", id);
-        cJSON_AddStringToObject(o, "deliveryId", r.delivery_id);
-        cJSON_AddStringToObject(o, "status", r.delivered ? "delivered" : "failed");
-        if (r.http_status)
-            cJSON_AddNumberToObject(o, "statusCode", (double)r.http_status);
-        else
-            cJSON_AddNullToObject(o, "statusCode");
-        if (r.error[0])
-            cJSON_AddStringToObject(o, "error", r.error);
-        cJSON_AddNumberToObject(o, "latencyMs", (double)r.latency_ms);
-        cJSON_AddStringToObject(o, "response", r.response);
-        cJSON_AddBoolToObject(o, "responseTruncated", r.response_truncated);
-        print_json(o);
+        cJSON *o = hk_test_result_json(id, &r);
+        hk_print_json(o);
         cJSON_Delete(o);
     } else {
         if (r.delivered)
@@ -284,7 +315,7 @@ static int cmd_webhooks_flow(bool is_import, const char *flow, const char *file,
         rc = hk_store_flow_export(store, flow, with_secrets ? HK_SECRETS_FULL : HK_SECRETS_MASKED,
                                   &out, &err);
         if (rc == HK_OK)
-            print_json(out);
+            hk_print_json(out);
         cJSON_Delete(out);
     } else {
         hk_import_report *rep = hk_xcalloc(1, sizeof *rep);
@@ -293,7 +324,9 @@ static int cmd_webhooks_flow(bool is_import, const char *flow, const char *file,
             fprintf(stderr, "hookctl: %s\n", rep->errors[i]);
         if (rep->errors_dropped)
             fprintf(stderr, "hookctl: ... and %zu more bad entries\n", rep->errors_dropped);
-        if (rc == HK_OK)
+        if (rc == HK_OK && hk_cmd_json)
+            printf("{\"created\": %zu, \"updated\": %zu}\n", rep->created, rep->updated);
+        else if (rc == HK_OK)
             printf("imported into flow %s: %zu created, %zu updated\n", flow, rep->created,
                    rep->updated);
         free(rep);
@@ -365,53 +398,58 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
         fprintf(stderr, "hookctl: %s: unexpected argument (create takes --file)\n", id);
         return 2;
     }
+    if (id && !hk_task_id_valid(id))
+        return fail(2, "<id>: must look like wh_ followed by letters, digits, _ or -");
+    if (flow && !hk_flow_id_valid(flow))
+        return fail(2, "--flow: must be 1 to 128 characters without spaces, ':' or glob "
+                       "characters");
 
-    hk_task *task = NULL;
+    cJSON *input = NULL;
     int status;
-    if ((is_create || is_update) && (status = load_task(file, is_update ? id : NULL, &task)))
+    if ((is_create || is_update) && (status = load_json(file, &input)))
         return status;
     hk_store *store = NULL;
     if ((status = open_store(cfg, &store))) {
-        hk_task_destroy(task);
+        cJSON_Delete(input);
         return status;
     }
     hk_error err = {0};
+    hk_task *task = NULL;
     int rc = HK_OK;
     if (is_create || is_update) {
-        rc = is_create ? hk_store_task_create(store, task, &err)
-                       : hk_store_task_update(store, task, &err);
-        if (rc == HK_OK) {
-            cJSON *json = hk_task_to_json(task, HK_SECRETS_MASKED);
-            print_json(json);
-            cJSON_Delete(json);
-        }
+        rc = is_create ? hk_store_task_create_json(store, NULL, input, &task, &err)
+                       : hk_store_task_update_json(store, id, input, &task, &err);
+        if (rc == HK_OK)
+            print_task(task, is_create ? "created" : "updated");
     } else if (is_get) {
         rc = hk_store_task_get(store, id, &task, &err);
-        if (rc == HK_OK) {
-            cJSON *json = hk_task_to_json(task, HK_SECRETS_MASKED);
-            print_json(json);
-            cJSON_Delete(json);
-        }
+        if (rc == HK_OK)
+            print_task(task, NULL);
     } else if (is_delete) {
         rc = hk_store_task_delete(store, id, &err);
-        if (rc == HK_OK)
+        if (rc == HK_OK && hk_cmd_json)
+            printf("{\"deleted\": \"%s\"}\n", id); /* ids are [A-Za-z0-9_-] */
+        else if (rc == HK_OK)
             printf("deleted %s\n", id);
     } else {
         hk_task **tasks = NULL;
         size_t n = 0;
         rc = hk_store_task_list(store, flow, &tasks, &n, &err);
-        if (rc == HK_OK) {
+        if (rc == HK_OK && hk_cmd_json) {
             cJSON *arr = cJSON_CreateArray();
-            for (size_t i = 0; i < n; i++) {
+            for (size_t i = 0; i < n; i++)
                 cJSON_AddItemToArray(arr, hk_task_to_json(tasks[i], HK_SECRETS_MASKED));
-                hk_task_destroy(tasks[i]);
-            }
-            print_json(arr);
+            hk_print_json(arr);
             cJSON_Delete(arr);
+        } else if (rc == HK_OK) {
+            print_task_table(tasks, n, flow, cfg->max_webhooks_per_flow);
         }
+        for (size_t i = 0; i < n; i++)
+            hk_task_destroy(tasks[i]);
         free(tasks);
     }
     hk_task_destroy(task);
+    cJSON_Delete(input);
     hk_store_close(store);
     if (rc != HK_OK)
         return fail(rc == HK_ENOTFOUND ? 1 : status_for(rc), err.msg);
@@ -425,7 +463,8 @@ static int cmd_deliveries(int argc, char **argv, const hk_config *cfg)
         if (strcmp(argv[i], "--help") == 0) {
             printf("Usage: hookctl deliveries --job <jobId>\n\n"
                    "Prints the job's recorded delivery attempts (status code, error, latency,\n"
-                   "attempt, time), newest first, from Redis (kept 7 days, at most %d).\n"
+                   "attempt, time), newest first, from Redis (kept 7 days, at most %d);\n"
+                   "--json prints the records as JSON.\n"
                    "Example: hookctl deliveries --job 12345\n",
                    HK_STORE_HISTORY_CAP);
             return 0;
@@ -452,7 +491,41 @@ static int cmd_deliveries(int argc, char **argv, const hk_config *cfg)
     hk_store_close(store);
     if (rc != HK_OK)
         return fail(status_for(rc), err.msg);
-    print_json(arr);
+    if (hk_cmd_json) {
+        hk_print_json(arr);
+    } else if (cJSON_GetArraySize(arr) == 0) {
+        printf("no deliveries recorded for job %s (history is kept %d days)\n", job,
+               HK_STORE_HISTORY_TTL_S / 86400);
+    } else {
+        static const char *const head[] = {"AT",     "WEBHOOK", "ATTEMPT", "RESULT",
+                                           "STATUS", "LATENCY", "ERROR"};
+        hk_table *t = hk_table_new(head, 7);
+        const cJSON *rec;
+        cJSON_ArrayForEach(rec, arr)
+        {
+            const cJSON *code = cJSON_GetObjectItemCaseSensitive(rec, "statusCode");
+            char attempt[16] = "-", status[16] = "-", latency[24] = "-";
+            const cJSON *n = cJSON_GetObjectItemCaseSensitive(rec, "attempt");
+            if (cJSON_IsNumber(n))
+                snprintf(attempt, sizeof attempt, "%d", n->valueint);
+            if (cJSON_IsNumber(code))
+                snprintf(status, sizeof status, "%d", code->valueint);
+            n = cJSON_GetObjectItemCaseSensitive(rec, "latencyMs");
+            if (cJSON_IsNumber(n))
+                snprintf(latency, sizeof latency, "%.0f ms", n->valuedouble);
+            const char *row[] = {
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "at")),
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "webhookId")),
+                attempt,
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "status")),
+                status,
+                latency,
+                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "error")),
+            };
+            hk_table_row(t, row);
+        }
+        hk_table_print(t, stdout);
+    }
     cJSON_Delete(arr);
     return 0;
 }
@@ -477,6 +550,14 @@ int main(int argc, char **argv)
     int rest = 0;
     if (hk_config_load(&cfg, argc, argv, environ, &rest, &err) != HK_OK)
         return fail(2, err.msg);
+    int kept = 0; /* --json applies to every command: take it out of argv here */
+    for (int i = 0; i < rest; i++) {
+        if (i >= 1 && strcmp(argv[i], "--json") == 0)
+            hk_cmd_json = true;
+        else
+            argv[kept++] = argv[i];
+    }
+    rest = kept;
     hk_log_set_level(HK_LOG_WARN);
     hk_log_set_stream(stderr); /* stdout is the command's output */
     int status;

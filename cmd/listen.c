@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 typedef struct listener {
@@ -30,6 +31,7 @@ typedef struct req {
     char *uri;
     hk_buf body;
     bool started;
+    bool last; /* the --count'th: stop once its response has gone out */
 } req;
 
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
@@ -44,27 +46,76 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)con;
     (void)toe;
     req *r = *con_cls;
     if (!r)
         return;
+    if (r->last) { /* after the response, not before: stopping earlier would cut it off */
+        listener *l = cls;
+        ssize_t w = write(l->wake[1], "x", 1);
+        (void)w;
+    }
     free(r->uri);
     hk_buf_free(&r->body);
     free(r);
     *con_cls = NULL;
 }
 
+/* Header values that may be credentials (a task's own Authorization header, say) are shown
+ * masked, like every secret hookctl prints. Signature headers are not secrets. */
+static bool sensitive(const char *name)
+{
+    static const char *const exact[] = {"authorization", "proxy-authorization", "cookie",
+                                        "set-cookie"};
+    static const char *const parts[] = {"token", "secret", "password", "api-key", "apikey"};
+    for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
+        if (strcasecmp(name, exact[i]) == 0)
+            return true;
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+        if (strcasestr(name, parts[i]))
+            return true;
+    return false;
+}
+
+typedef struct header_walk {
+    cJSON *json; /* --json: the headers object */
+} header_walk;
+
+static enum MHD_Result on_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value)
+{
+    (void)kind;
+    header_walk *w = cls;
+    char masked[16];
+    if (sensitive(key)) {
+        hk_secret_mask(value ? value : "", masked);
+        value = masked;
+    }
+    if (w->json)
+        cJSON_AddStringToObject(w->json, key, value ? value : "");
+    else
+        printf("  %s: %s\n", key, value ? value : "");
+    return MHD_YES;
+}
+
+#define BODY_SHOWN 4096
+
 static void print_request(listener *l, struct MHD_Connection *con, const char *method, req *r)
 {
-    const char *id = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "X-Webhook-Id");
-    const char *attempt = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "X-Webhook-Attempt");
     const char *host = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Host");
     hk_buf url = {0};
     hk_buf_printf(&url, "http://%s%s", host ? host : "localhost", r->uri);
-    printf("%s %s  X-Webhook-Id: %s  X-Webhook-Attempt: %s\n", method, r->uri, id ? id : "-",
-           attempt ? attempt : "-");
+    cJSON *json = hk_cmd_json ? cJSON_CreateObject() : NULL;
+    header_walk w = {.json = json ? cJSON_CreateObject() : NULL};
+    if (json) {
+        cJSON_AddStringToObject(json, "method", method);
+        cJSON_AddStringToObject(json, "path", r->uri);
+        cJSON_AddItemToObject(json, "headers", w.json);
+    } else {
+        printf("%s %s\n", method, r->uri);
+    }
+    MHD_get_connection_values(con, MHD_HEADER_KIND, on_header, &w);
     if (l->secret) {
         hk_verify_input in = {
             .secret = l->secret,
@@ -80,10 +131,28 @@ static void print_request(listener *l, struct MHD_Connection *con, const char *m
         };
         char detail[256];
         bool ok = hk_verify(&in, detail, sizeof detail);
-        printf("  signature: %s%s\n", ok ? "" : "INVALID: ", detail);
+        if (json) {
+            cJSON *sig = cJSON_AddObjectToObject(json, "signature");
+            cJSON_AddBoolToObject(sig, "valid", ok);
+            cJSON_AddStringToObject(sig, "detail", detail);
+        } else {
+            printf("  signature: %s%s\n", ok ? "" : "INVALID: ", detail);
+        }
     }
-    if (r->body.len)
-        printf("  body: %.*s\n", (int)(r->body.len > 4096 ? 4096 : r->body.len), r->body.data);
+    size_t shown = r->body.len > BODY_SHOWN ? BODY_SHOWN : r->body.len;
+    if (json) {
+        char *body = hk_strndup(r->body.data ? r->body.data : "", shown);
+        cJSON_AddStringToObject(json, "body", body);
+        cJSON_AddNumberToObject(json, "bodyBytes", (double)r->body.len);
+        free(body);
+        char *text = cJSON_PrintUnformatted(json);
+        printf("%s\n", text); /* one request per line */
+        free(text);
+        cJSON_Delete(json);
+    } else if (r->body.len) {
+        printf("  body%s: %.*s\n", shown < r->body.len ? " (first 4 KiB)" : "", (int)shown,
+               r->body.data);
+    }
     fflush(stdout);
     hk_buf_free(&url);
 }
@@ -114,10 +183,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     struct MHD_Response *resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
     enum MHD_Result ret = MHD_queue_response(con, l->status, resp);
     MHD_destroy_response(resp);
-    if (done) {
-        ssize_t w = write(l->wake[1], "x", 1);
-        (void)w;
-    }
+    r->last = done;
     return ret;
 }
 
@@ -136,11 +202,14 @@ static void listen_usage(FILE *out)
             "                      [--signature-header X-Webhook-Signature] [--count N]\n"
             "                      [--tolerance 300]\n"
             "\n"
-            "A local webhook receiver: prints every request (method, path, X-Webhook-Id,\n"
-            "attempt, body) and, with --secret, whether its signature verifies (timestamped,\n"
-            "body or standard scheme). Answers every request with --status (default 204).\n"
+            "A local webhook receiver: prints every request (method, path, headers, the first\n"
+            "4 KiB of the body) and, with --secret, whether its signature verifies (timestamped,\n"
+            "body or standard scheme; --tolerance seconds, 0 for any age). Header values that\n"
+            "may be credentials (Authorization, Cookie, *token*, *secret*) are masked.\n"
+            "Answers every request with --status (default 204; try 500 or 410 to see hookd\n"
+            "retry or disable the task). --json prints one JSON object per request and line.\n"
             "Stops on Ctrl-C, or after --count requests.\n"
-            "Example: hookctl listen --port 9000 --secret mySecret\n");
+            "Example: hookctl listen --port 9000 --secret mySecret --status 500\n");
 }
 
 int hk_cmd_listen(int argc, char **argv, const hk_config *cfg)
@@ -213,9 +282,9 @@ int hk_cmd_listen(int argc, char **argv, const hk_config *cfg)
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     struct MHD_Daemon *d = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL,
-        on_request, &l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_URI_LOG_CALLBACK,
-        on_uri, NULL, MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port, NULL, NULL, on_request,
+        &l, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, &l, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "hookctl: --port: cannot listen on %s:%ld\n", bind_addr, port);
         return 1;

@@ -102,7 +102,17 @@ int hk_cmd_publish(int argc, char **argv, const hk_config *cfg)
     } else if (s.err) {
         fprintf(stderr, "hookctl: publish to %s failed: %s\n", topic, s.errstr);
     } else {
-        printf("published job %s (flow %s) to %s\n", ev->job_id, ev->flow_id, topic);
+        if (hk_cmd_json) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "topic", topic);
+            cJSON_AddStringToObject(o, "jobId", ev->job_id);
+            cJSON_AddStringToObject(o, "flowId", ev->flow_id);
+            cJSON_AddStringToObject(o, "eventId", ev->event_id);
+            hk_print_json(o);
+            cJSON_Delete(o);
+        } else {
+            printf("published job %s (flow %s) to %s\n", ev->job_id, ev->flow_id, topic);
+        }
         status = 0;
     }
 done:

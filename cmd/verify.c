@@ -211,13 +211,19 @@ int hk_cmd_verify(int argc, char **argv, const hk_config *cfg)
     }
     in.method = method ? method : (in.url && !body_file ? "GET" : "POST");
     char detail[256];
-    if (hk_verify(&in, detail, sizeof detail)) {
+    bool valid = hk_verify(&in, detail, sizeof detail);
+    if (hk_cmd_json) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddBoolToObject(o, "valid", valid);
+        cJSON_AddStringToObject(o, "detail", detail);
+        hk_print_json(o);
+        cJSON_Delete(o);
+    } else if (valid) {
         printf("%s\n", detail);
-        status = 0;
     } else {
         fprintf(stderr, "hookctl: %s\n", detail);
-        status = 1;
     }
+    status = valid ? 0 : 1;
     free(body);
     return status;
 }

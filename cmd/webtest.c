@@ -1,8 +1,8 @@
 /*
  * webtest.c — one real, signed delivery of a task now, with a sample event: the "Test" button.
  * It goes through the worker's own code (hk_request_build, the delivery engine with its SSRF
- * guard), so what succeeds here succeeds in the worker. Used by `hookctl webhooks test`; the
- * admin API's POST /v1/webhooks/{id}/test will call hk_webhook_test() too.
+ * guard), so what succeeds here succeeds in the worker. Used by `hookctl webhooks test` and
+ * the admin API's POST /v1/webhooks/{id}/test, which print the same JSON.
  */
 #include "commands.h"
 
@@ -91,4 +91,22 @@ done:
     hk_cidr_list_destroy(allow);
     hk_event_destroy(ev);
     return rc;
+}
+
+cJSON *hk_test_result_json(const char *webhook_id, const hk_test_result *r)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "webhookId", webhook_id);
+    cJSON_AddStringToObject(o, "deliveryId", r->delivery_id);
+    cJSON_AddStringToObject(o, "status", r->delivered ? "delivered" : "failed");
+    if (r->http_status)
+        cJSON_AddNumberToObject(o, "statusCode", (double)r->http_status);
+    else
+        cJSON_AddNullToObject(o, "statusCode");
+    if (r->error[0])
+        cJSON_AddStringToObject(o, "error", r->error);
+    cJSON_AddNumberToObject(o, "latencyMs", (double)r->latency_ms);
+    cJSON_AddStringToObject(o, "response", r->response);
+    cJSON_AddBoolToObject(o, "responseTruncated", r->response_truncated);
+    return o;
 }

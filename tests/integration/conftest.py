@@ -289,7 +289,7 @@ class Env:
     def create_task(self, task):
         path = self.tmp_path / f"task-{uuid.uuid4().hex[:8]}.json"
         path.write_text(json.dumps(task))
-        out = self.hookctl("webhooks", "create", "--file", str(path))
+        out = self.hookctl("webhooks", "create", "--file", str(path), "--json")
         assert out.returncode == 0, out.stderr
         return json.loads(out.stdout)["id"]
 

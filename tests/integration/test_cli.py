@@ -32,12 +32,79 @@ def test_bad_usage_exits_2_with_one_line_naming_the_flag():
         ([HOOKCTL, "webhooks", "list"], "--flow"),
         ([HOOKCTL, "verify", "--header", "X-Webhook-Signature: sha256=00"], "--secret"),
         ([HOOKCTL, "listen"], "--port"),
+        ([HOOKCTL, "listen", "--port", "0", "--status", "99"], "--status"),
+        ([HOOKCTL, "webhooks", "get", "not-an-id"], "<id>"),
+        ([HOOKCTL, "webhooks", "list", "--flow", "a b"], "--flow"),
+        ([HOOKCTL, "webhooks", "list", "--flow", "7", "--frob"], "--frob"),
+        ([HOOKCTL, "webhooks", "test"], "<id>"),
+        ([HOOKCTL, "webhooks", "export"], "--flow"),
+        ([HOOKCTL, "webhooks", "import", "--flow", "7"], "--file"),
+        ([HOOKCTL, "deliveries"], "--job"),
+        ([HOOKCTL, "dlq", "list", "--since", "yesterday"], "--since"),
+        ([HOOKCTL, "publish"], "--file"),
     ]
     for args, field in cases:
         out = run(*args)
         assert out.returncode == 2, (args, out.stderr)
         assert len(out.stderr.strip().splitlines()) == 1, out.stderr
         assert field in out.stderr, (field, out.stderr)
+
+
+def test_every_verb_has_help_with_an_example():
+    verbs = [["webhooks", v] for v in ("create", "list", "get", "update", "delete", "test",
+                                       "export", "import")]
+    verbs += [["deliveries"], ["dlq", "list"], ["dlq", "replay"], ["publish"], ["verify"],
+              ["listen"]]
+    for verb in verbs:
+        out = run(HOOKCTL, *verb, "--help")
+        assert out.returncode == 0, (verb, out.stderr)
+        examples = [line for line in out.stdout.splitlines()
+                    if line.split("Example:")[-1].strip().startswith(f"hookctl {verb[0]}")
+                    and "Usage" not in line]
+        assert "Example" in out.stdout and examples, (verb, out.stdout)
+        if verb[0] == "webhooks":
+            assert any(f"webhooks {verb[1]}" in line for line in examples), (verb, examples)
+
+
+def test_listen_prints_each_request_verifies_it_and_answers_with_status(tmp_path):
+    import socket
+    import urllib.error
+    import urllib.request
+    secret, body = "listen-secret", b'{"jobId":"1"}'
+    for mode, status in (("text", 503), ("json", 202)):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        extra = ["--json"] if mode == "json" else []
+        proc = subprocess.Popen([HOOKCTL, "listen", "--port", str(port), "--secret", secret,
+                                 "--status", str(status), "--count", "1", *extra],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert proc.stdout.readline().startswith(f"listening on http://127.0.0.1:{port}/")
+        t = str(int(__import__("time").time() * 1000))
+        sig = hmac.new(secret.encode(), t.encode() + b"." + body, hashlib.sha256).hexdigest()
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/hook?x=1", data=body, headers={
+            "X-Webhook-Signature": f"t={t},sha256={sig}", "Authorization": "Bearer tok-abcd",
+            "Content-Type": "application/json"})
+        try:
+            code = urllib.request.urlopen(req, timeout=10).status
+        except urllib.error.HTTPError as e:
+            code = e.code
+        assert code == status
+        out, err = proc.communicate(timeout=10)
+        assert proc.returncode == 0, err
+        assert "tok-abcd" not in out and "Bearer" not in out, "credentials are masked"
+        if mode == "text":
+            lines = out.splitlines()
+            assert lines[0] == "POST /hook?x=1", lines
+            assert "  Authorization: ****abcd" in lines
+            assert "  Content-Type: application/json" in lines
+            assert any(line.startswith("  signature: valid timestamped") for line in lines)
+            assert '  body: {"jobId":"1"}' in lines
+        else:
+            rec = json.loads(out.strip())
+            assert rec["method"] == "POST" and rec["path"] == "/hook?x=1"
+            assert rec["headers"]["Authorization"] == "****abcd"
+            assert rec["signature"]["valid"] is True and rec["body"] == body.decode()
 
 
 def test_hookd_rejects_bad_allow_networks(stack):
@@ -76,10 +143,13 @@ def test_secrets_are_masked_everywhere(env, receiver):
     secret = "a-very-secret-value-1234"
     task_id = env.create_task({"flowId": f"m-{env.tag}", "url": receiver.url("/m"),
                                "secret": secret})
-    for args in (("webhooks", "get", task_id), ("webhooks", "list", "--flow", f"m-{env.tag}")):
+    for args in (("webhooks", "get", task_id), ("webhooks", "get", task_id, "--json"),
+                 ("webhooks", "list", "--flow", f"m-{env.tag}", "--json")):
         out = env.hookctl(*args)
         assert out.returncode == 0
         assert secret not in out.stdout and "****1234" in out.stdout
+    table = env.hookctl("webhooks", "list", "--flow", f"m-{env.tag}")
+    assert table.returncode == 0 and secret not in table.stdout
     bad = env.hookctl("webhooks", "create", "--file", "-",
                       stdin=json.dumps({"flowId": "x", "url": "ftp://h", "secret": secret}))
     assert bad.returncode == 2 and secret not in bad.stderr
@@ -202,7 +272,56 @@ def test_import_respects_the_flow_limit(env, receiver, tmp_path):
     assert over.returncode == 2, over
     assert over.stderr.startswith("hookctl: flowId: flow "), over.stderr
     assert "HOOKD_MAX_WEBHOOKS_PER_FLOW" in over.stderr
-    listed = json.loads(env.hookctl("webhooks", "list", "--flow", flow).stdout)
+    listed = json.loads(env.hookctl("webhooks", "list", "--flow", flow, "--json").stdout)
     assert len(listed) == 49
     assert [t["url"] for t in listed if t["name"] == "t0"] == [receiver.url("/0")], \
         "the update in the refused import was not written either"
+
+
+def test_tables_by_default_json_with_a_flag_and_update_keeps_a_masked_secret(env, receiver,
+                                                                             tmp_path):
+    flow = f"tbl-{env.tag}"
+    a = env.create_task({"flowId": flow, "name": "billing", "url": receiver.url("/a"),
+                         "secret": "table-secret-5678",
+                         "trigger": {"event": "failure", "objects": ["o1", "o2"]}})
+    b = env.create_task({"flowId": flow, "url": receiver.url("/b"), "method": "PUT"})
+    out = env.hookctl("webhooks", "list", "--flow", flow)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].split() == ["ID", "NAME", "TRIGGER", "ENABLED", "METHOD", "URL"]
+    rows = {line.split()[0]: line for line in lines[1:3]}
+    assert set(rows) == {a, b}
+    assert "billing" in rows[a] and "failure, outputs o1,o2" in rows[a]
+    assert rows[b].split()[1:3] == ["-", "success,"] and "PUT" in rows[b]
+    # the columns line up: every row's URL starts where the header's URL does
+    col = lines[0].index("URL")
+    assert all(line[col:].startswith("http://127.0.0.1") for line in lines[1:3]), lines
+    assert lines[3] == f"2 of 50 webhook tasks in flow {flow}"
+
+    got = env.hookctl("webhooks", "get", a)
+    fields = {k: v.strip() for k, _, v in (line.partition(" ") for line in got.stdout.splitlines())}
+    assert fields["id"] == a and fields["secret"] == "****5678"
+    assert fields["trigger"] == '{"event":"failure","objects":["o1","o2"]}'
+
+    # get --json, edit, update: the masked secret keeps the real one
+    task = json.loads(env.hookctl("webhooks", "get", a, "--json").stdout)
+    task["name"] = "billing-v2"
+    path = tmp_path / "edit.json"
+    path.write_text(json.dumps(task))
+    upd = env.hookctl("webhooks", "update", a, "--file", str(path))
+    assert upd.returncode == 0, upd.stderr
+    assert upd.stdout.splitlines()[0] == f"updated {a} in flow {flow}"
+    full = json.loads(env.hookctl("webhooks", "export", "--flow", flow, "--with-secrets").stdout)
+    kept = [w for w in full["webhooks"] if w["id"] == a][0]
+    assert kept["name"] == "billing-v2" and kept["secret"] == "table-secret-5678"
+    # ... and a new task cannot be made from a masked secret
+    path.write_text(json.dumps({"flowId": flow, "url": receiver.url("/c"), "secret": "****5678"}))
+    refused = env.hookctl("webhooks", "create", "--file", str(path))
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("hookctl: secret: masked (****)"), refused.stderr
+
+    deleted = env.hookctl("webhooks", "delete", b, "--json")
+    assert json.loads(deleted.stdout) == {"deleted": b}
+    none = env.hookctl("deliveries", "--job", f"none-{env.tag}")
+    assert none.stdout.startswith(f"no deliveries recorded for job none-{env.tag}")
+    assert json.loads(env.hookctl("deliveries", "--job", "x", "--json").stdout) == []

@@ -66,10 +66,14 @@ def test_500_is_recorded_failed_and_dead_lettered(env, receiver, worker_factory,
     assert dead[0]["event"]["jobId"] == job
     assert [o["statusCode"] for o in dead[0]["outcomes"]] == [500]
     assert "secret" not in json.dumps(dead[0]).lower()
-    history = env.hookctl("deliveries", "--job", job)
+    history = env.hookctl("deliveries", "--job", job, "--json")
     assert history.returncode == 0, history.stderr
     attempts = json.loads(history.stdout)
     assert sorted(a["status"] for a in attempts) == ["delivered", "failed"]
+    table = env.hookctl("deliveries", "--job", job).stdout.splitlines()
+    assert table[0].split() == ["AT", "WEBHOOK", "ATTEMPT", "RESULT", "STATUS", "LATENCY",
+                                "ERROR"]
+    assert sorted(line.split()[3] for line in table[1:]) == ["delivered", "failed"], table
 
 
 def test_a_hanging_receiver_times_out_as_a_failure(env, receiver, worker_factory, stack):

@@ -36,7 +36,7 @@ def test_fails_twice_then_succeeds_in_three_attempts_on_time(env, receiver, work
     # each attempt is signed afresh: the timestamps differ
     stamps = [r["headers"]["x-webhook-signature"].split(",")[0] for r in got]
     assert len(set(stamps)) == 3, stamps
-    history = env.hookctl("deliveries", "--job", job)
+    history = env.hookctl("deliveries", "--job", job, "--json")
     assert history.returncode == 0, history.stderr
     attempts = sorted(json.loads(history.stdout), key=lambda a: a["attempt"])
     assert [(a["attempt"], a["status"], a["statusCode"]) for a in attempts] == \
@@ -100,7 +100,7 @@ def test_410_gone_disables_the_task_and_makes_no_further_attempt(env, receiver, 
     # The task is disabled in Redis, with the reason and the time.
     deadline = time.time() + 10
     while True:
-        task = json.loads(env.hookctl("webhooks", "get", gone).stdout)
+        task = json.loads(env.hookctl("webhooks", "get", gone, "--json").stdout)
         if not task["enabled"] or time.time() > deadline:
             break
         time.sleep(0.2)
@@ -142,18 +142,18 @@ def test_replay_puts_dead_letters_back_with_their_attempts_reset(env, receiver, 
         return subprocess.run([HOOKCTL, *args], env=e, capture_output=True, text=True,
                               timeout=120)
 
-    listed = ctl("dlq", "list", "--webhook", down, "--since", "10m")
+    listed = ctl("dlq", "list", "--webhook", down, "--since", "10m", "--json")
     assert listed.returncode == 0, listed.stderr
     records = json.loads(listed.stdout)
     assert [(r["webhookId"], r["attempts"], r["reason"]) for r in records] == \
         [(down, 2, "attempts exhausted")]
     # A --since after the deaths selects nothing; another group's replay takes nothing of ours.
     future = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
-    none = ctl("dlq", "replay", "--webhook", down, "--since", future)
+    none = ctl("dlq", "replay", "--webhook", down, "--since", future, "--json")
     assert none.returncode == 0 and json.loads(none.stdout)["replayed"] == 0, none.stdout
 
     receiver.status["/down"] = 204  # the receiver is fixed
-    out = ctl("dlq", "replay", "--webhook", down)
+    out = ctl("dlq", "replay", "--webhook", down, "--json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["replayed"] == 1 and result["topic"] == "hookd.retry.1s", result
