@@ -14,6 +14,7 @@
  */
 #include "worker.h"
 
+#include "api.h"
 #include "http.h"
 
 #include "hk_consumer.h"
@@ -82,6 +83,7 @@ struct group {
     hk_store_history *history;
     hk_http *http;
     hk_http_state http_state;
+    hk_api *api; /* NULL unless HOOKD_API_TOKEN is set */
     char tier_topics[HK_RETRY_MAX_TIERS][64];
     const char *group_id; /* the main consumer group (group.id): records carry it */
     int sigfd;            /* served by shard 0's loop */
@@ -951,7 +953,11 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if ((rc = hk_http_start(cfg->listen, &g.http_state, &g.http, err)) != HK_OK) {
+    if (cfg->api_token && *cfg->api_token && (rc = hk_api_create(cfg, &g.api, err)) != HK_OK) {
+        status = rc == HK_EINVAL ? 2 : 1;
+        goto done;
+    }
+    if ((rc = hk_http_start(cfg->listen, &g.http_state, g.api, &g.http, err)) != HK_OK) {
         status = rc == HK_EINVAL ? 2 : 1;
         goto done;
     }
@@ -981,7 +987,8 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
             HK_VERSION, cfg->topics[0], hk_config_kafka(cfg, "group.id"), g.n, g.n == 1 ? "" : "s",
             hk_store_snapshot_size(snap));
     hk_store_snapshot_release(snap);
-    HK_INFO("http", "health, readiness and metrics on %s (port %u)", cfg->listen,
+    HK_INFO("http", "health, readiness and metrics%s on %s (port %u)",
+            g.api ? ", and the admin API under /v1," : "", cfg->listen,
             (unsigned)hk_http_port(g.http));
     atomic_store(&g.http_state.ready, true);
     for (int i = 1; i < g.n; i++) {
@@ -1001,6 +1008,7 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
 done:
     /* Order matters: the consumers commit on close; the producers then flush outcomes. */
     hk_http_stop(g.http);
+    hk_api_destroy(g.api);
     for (int i = 0; g.shards && i < g.n; i++) {
         hk_consumer_destroy(g.shards[i].consumer);
         for (size_t t = 0; t < g.policy.tiers; t++)

@@ -65,6 +65,14 @@ static const struct {
     [HK_M_STORE_RELOADS] = {"hookd_task_reloads_total", "Task cache reloads from Redis."},
     [HK_M_STORE_RELOAD_ERRORS] = {"hookd_task_reload_errors_total",
                                   "Task cache reload failures and unreadable tasks skipped."},
+    [HK_M_API_REQUESTS] = {"hookd_api_requests_total", "Admin API requests answered (/v1)."},
+    [HK_M_API_UNAUTHORIZED] = {"hookd_api_unauthorized_total",
+                               "Admin API requests refused with 401 (no or wrong bearer token)."},
+    [HK_M_API_CLIENT_ERRORS] = {"hookd_api_client_errors_total",
+                                "Admin API requests answered with another 4xx (invalid input, "
+                                "not found, the flow limit, too large)."},
+    [HK_M_API_SERVER_ERRORS] = {"hookd_api_server_errors_total",
+                                "Admin API requests answered with 5xx (Redis unavailable)."},
 };
 
 void hk_metric_add(hk_metric m, uint64_t n)

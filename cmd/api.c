@@ -1,0 +1,476 @@
+/*
+ * api.c — the admin API's routes (docs/api.md). Each handler validates the path's ids, takes a
+ * Redis connection from the pool, calls the store (or hk_webhook_test), and answers JSON.
+ * Secrets leave only masked; an error is {"error": {"field", "message"}} naming the field.
+ */
+#include "api.h"
+
+#include "commands.h"
+#include "hk_store.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define POOL_MAX 4 /* idle Redis connections kept; more are opened under load and closed after */
+#define MAX_SEGMENTS 6
+
+struct hk_api {
+    const hk_config *cfg;
+    hk_store_config scfg;
+    unsigned char token_digest[32];
+    pthread_mutex_t lock;
+    hk_store *idle[POOL_MAX];
+    size_t idle_n;
+};
+
+static void digest(const char *text, size_t len, unsigned char out[32])
+{
+    unsigned int n = 32;
+    EVP_Digest(text, len, out, &n, EVP_sha256(), NULL);
+}
+
+int hk_api_create(const hk_config *cfg, hk_api **out, hk_error *err)
+{
+    if (!cfg->api_token || !*cfg->api_token)
+        return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN", "required for the admin API");
+    if (strlen(cfg->api_token) < 16)
+        return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN",
+                            "must be at least 16 characters (e.g. openssl rand -hex 32)");
+    hk_api *a = hk_xcalloc(1, sizeof *a);
+    a->cfg = cfg;
+    a->scfg = (hk_store_config){
+        .url = cfg->redis_url,
+        .password = cfg->redis_password,
+        .prefix = cfg->redis_prefix,
+        .max_per_flow = cfg->max_webhooks_per_flow,
+        .timeout_ms = 5000,
+    };
+    digest(cfg->api_token, strlen(cfg->api_token), a->token_digest);
+    pthread_mutex_init(&a->lock, NULL);
+    *out = a;
+    return HK_OK;
+}
+
+void hk_api_destroy(hk_api *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->idle_n; i++)
+        hk_store_close(a->idle[i]);
+    pthread_mutex_destroy(&a->lock);
+    memset(a->token_digest, 0, sizeof a->token_digest);
+    free(a);
+}
+
+bool hk_api_authorized(const hk_api *a, const char *authorization)
+{
+    if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
+        return false;
+    const char *token = authorization + 7;
+    while (*token == ' ')
+        token++;
+    unsigned char d[32];
+    digest(token, strlen(token), d);
+    return CRYPTO_memcmp(d, a->token_digest, sizeof d) == 0;
+}
+
+/* ----------------------------------------------------------------------- the store pool --- */
+
+static hk_store *store_take(hk_api *a, hk_error *err)
+{
+    hk_store *s = NULL;
+    pthread_mutex_lock(&a->lock);
+    if (a->idle_n)
+        s = a->idle[--a->idle_n];
+    pthread_mutex_unlock(&a->lock);
+    if (!s && hk_store_open(&a->scfg, &s, err) != HK_OK)
+        return NULL;
+    return s;
+}
+
+/* rc is the last store call's: after HK_ERR the connection may be broken, so it is closed. */
+static void store_give(hk_api *a, hk_store *s, int rc)
+{
+    if (!s)
+        return;
+    if (rc != HK_ERR) {
+        pthread_mutex_lock(&a->lock);
+        if (a->idle_n < POOL_MAX) {
+            a->idle[a->idle_n++] = s;
+            s = NULL;
+        }
+        pthread_mutex_unlock(&a->lock);
+    }
+    hk_store_close(s);
+}
+
+/* ---------------------------------------------------------------------------- replies --- */
+
+char *hk_api_error_body(const char *field, const char *message)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    if (field && *field)
+        cJSON_AddStringToObject(e, "field", field);
+    else
+        cJSON_AddNullToObject(e, "field");
+    cJSON_AddStringToObject(e, "message", message);
+    char *text = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return text;
+}
+
+static void fail(hk_api_response *r, unsigned status, const char *field, const char *message)
+{
+    r->status = status;
+    free(r->body);
+    r->body = hk_api_error_body(field, message);
+}
+
+/* A store or test error: 400 invalid, 404 not found, 409 the flow limit, 503 Redis. */
+static void fail_rc(hk_api_response *r, int rc, const hk_error *e)
+{
+    if (rc == HK_EINVAL)
+        fail(r, 400, e->field, e->msg);
+    else if (rc == HK_ENOTFOUND)
+        fail(r, 404, e->field, e->msg);
+    else if (rc == HK_ELIMIT)
+        fail(r, 409, e->field, e->msg);
+    else {
+        /* The detail (Redis host, its error) goes to the log, not to the client. */
+        HK_WARN("api", "store failure: %s", e->msg);
+        fail(r, 503, NULL, "the task store (Redis) is unavailable; see hookd's log");
+    }
+}
+
+static void reply_json(hk_api_response *r, unsigned status, cJSON *json)
+{
+    r->status = status;
+    r->body = cJSON_PrintUnformatted(json);
+    cJSON_Delete(json);
+}
+
+/* The request's JSON body, or NULL after answering 400. */
+static cJSON *parse_body(const char *body, size_t len, hk_api_response *r)
+{
+    if (!body || !len) {
+        fail(r, 400, "body", "body: required (a JSON object)");
+        return NULL;
+    }
+    const char *end = NULL;
+    cJSON *json = cJSON_ParseWithLengthOpts(body, len, &end, false);
+    if (!json) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "body: not valid JSON (at byte %zu)",
+                 end && end >= body ? (size_t)(end - body) : (size_t)0);
+        fail(r, 400, "body", msg);
+    }
+    return json;
+}
+
+/* ---------------------------------------------------------------------------- handlers --- */
+
+static cJSON *task_json(const hk_task *t)
+{
+    return hk_task_to_json(t, HK_SECRETS_MASKED);
+}
+
+static void flow_webhooks(hk_api *a, const char *method, const char *flow, const char *body,
+                          size_t len, hk_api_response *r)
+{
+    hk_error e = {0};
+    hk_store *s = NULL;
+    cJSON *in = NULL;
+    if (strcmp(method, "POST") == 0 && !(in = parse_body(body, len, r)))
+        return;
+    int rc = (s = store_take(a, &e)) ? HK_OK : HK_ERR;
+    if (rc == HK_OK && in) {
+        hk_task *t = NULL;
+        if ((rc = hk_store_task_create_json(s, flow, in, &t, &e)) == HK_OK) {
+            snprintf(r->location, sizeof r->location, "/v1/webhooks/%s", t->id);
+            reply_json(r, 201, task_json(t));
+            HK_INFO("api", "webhook %s created in flow %s", t->id, t->flow_id);
+        }
+        hk_task_destroy(t);
+    } else if (rc == HK_OK) {
+        hk_task **tasks = NULL;
+        size_t n = 0;
+        if ((rc = hk_store_task_list(s, flow, &tasks, &n, &e)) == HK_OK) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "flowId", flow);
+            cJSON_AddNumberToObject(o, "limit", a->cfg->max_webhooks_per_flow);
+            cJSON *arr = cJSON_AddArrayToObject(o, "webhooks");
+            for (size_t i = 0; i < n; i++)
+                cJSON_AddItemToArray(arr, task_json(tasks[i]));
+            reply_json(r, 200, o);
+        }
+        for (size_t i = 0; i < n; i++)
+            hk_task_destroy(tasks[i]);
+        free(tasks);
+    }
+    if (rc != HK_OK)
+        fail_rc(r, rc, &e);
+    cJSON_Delete(in);
+    store_give(a, s, rc);
+}
+
+static void flow_export(hk_api *a, const char *flow, hk_api_response *r)
+{
+    hk_error e = {0};
+    hk_store *s = store_take(a, &e);
+    int rc = s ? HK_OK : HK_ERR;
+    cJSON *doc = NULL;
+    /* Always masked: the API never returns a secret (hookctl export --with-secrets can). */
+    if (rc == HK_OK && (rc = hk_store_flow_export(s, flow, HK_SECRETS_MASKED, &doc, &e)) == HK_OK)
+        reply_json(r, 200, doc);
+    else
+        fail_rc(r, rc, &e);
+    store_give(a, s, rc);
+}
+
+static void flow_import(hk_api *a, const char *flow, const char *body, size_t len,
+                        hk_api_response *r)
+{
+    cJSON *doc = parse_body(body, len, r);
+    if (!doc)
+        return;
+    hk_error e = {0};
+    hk_store *s = store_take(a, &e);
+    int rc = s ? HK_OK : HK_ERR;
+    hk_import_report *rep = hk_xcalloc(1, sizeof *rep);
+    if (rc == HK_OK)
+        rc = hk_store_flow_import(s, flow, doc, rep, &e);
+    if (rc == HK_OK) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "flowId", flow);
+        cJSON_AddNumberToObject(o, "created", (double)rep->created);
+        cJSON_AddNumberToObject(o, "updated", (double)rep->updated);
+        reply_json(r, 200, o);
+        HK_INFO("api", "flow %s imported: %zu created, %zu updated", flow, rep->created,
+                rep->updated);
+    } else if (rc == HK_EINVAL && rep->errors_len) {
+        /* Every bad entry, each naming its index and field: "webhooks[1].url: ..." */
+        cJSON *o = cJSON_CreateObject();
+        cJSON *err = cJSON_AddObjectToObject(o, "error");
+        cJSON_AddStringToObject(err, "field", e.field);
+        cJSON_AddStringToObject(err, "message", e.msg);
+        cJSON *details = cJSON_AddArrayToObject(err, "details");
+        for (size_t i = 0; i < rep->errors_len; i++) {
+            const char *line = rep->errors[i];
+            const char *colon = strstr(line, ": ");
+            cJSON *d = cJSON_CreateObject();
+            char field[160];
+            snprintf(field, sizeof field, "%.*s", colon ? (int)(colon - line) : 0, line);
+            cJSON_AddStringToObject(d, "field", field);
+            cJSON_AddStringToObject(d, "message", line);
+            cJSON_AddItemToArray(details, d);
+        }
+        reply_json(r, 400, o);
+    } else {
+        fail_rc(r, rc, &e);
+    }
+    free(rep);
+    cJSON_Delete(doc);
+    store_give(a, s, rc);
+}
+
+static void webhook(hk_api *a, const char *method, const char *id, const char *body, size_t len,
+                    hk_api_response *r)
+{
+    hk_error e = {0};
+    cJSON *in = NULL;
+    bool put = strcmp(method, "PUT") == 0, del = strcmp(method, "DELETE") == 0;
+    if (put && !(in = parse_body(body, len, r)))
+        return;
+    hk_store *s = store_take(a, &e);
+    int rc = s ? HK_OK : HK_ERR;
+    hk_task *t = NULL;
+    if (rc == HK_OK && del) {
+        if ((rc = hk_store_task_delete(s, id, &e)) == HK_OK) {
+            r->status = 204;
+            HK_INFO("api", "webhook %s deleted", id);
+        }
+    } else if (rc == HK_OK && put) {
+        if ((rc = hk_store_task_update_json(s, id, in, &t, &e)) == HK_OK) {
+            reply_json(r, 200, task_json(t));
+            HK_INFO("api", "webhook %s updated", id);
+        }
+    } else if (rc == HK_OK) {
+        if ((rc = hk_store_task_get(s, id, &t, &e)) == HK_OK)
+            reply_json(r, 200, task_json(t));
+    }
+    if (rc != HK_OK)
+        fail_rc(r, rc, &e);
+    hk_task_destroy(t);
+    cJSON_Delete(in);
+    store_give(a, s, rc);
+}
+
+/* Optional body {"jobId": "...", "jobStatus": "..."}; a string field is the sample's value. */
+static bool test_param(const cJSON *in, const char *key, const char **out, hk_api_response *r)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, key);
+    if (!v || cJSON_IsNull(v))
+        return true;
+    if (!cJSON_IsString(v) || !*v->valuestring || strlen(v->valuestring) > 256) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s: must be a string of 1 to 256 characters", key);
+        fail(r, 400, key, msg);
+        return false;
+    }
+    *out = v->valuestring;
+    return true;
+}
+
+static void webhook_test(hk_api *a, const char *id, const char *body, size_t len,
+                         hk_api_response *r)
+{
+    cJSON *in = NULL;
+    const char *job_id = "test", *job_status = "Complete";
+    if (body && len) {
+        if (!(in = parse_body(body, len, r)))
+            return;
+        if (!cJSON_IsObject(in)) {
+            fail(r, 400, "body", "body: must be a JSON object ({\"jobId\", \"jobStatus\"})");
+            cJSON_Delete(in);
+            return;
+        }
+        if (!test_param(in, "jobId", &job_id, r) || !test_param(in, "jobStatus", &job_status, r)) {
+            cJSON_Delete(in);
+            return;
+        }
+    }
+    hk_error e = {0};
+    hk_store *s = store_take(a, &e);
+    int rc = s ? HK_OK : HK_ERR;
+    hk_task *t = NULL;
+    if (rc == HK_OK)
+        rc = hk_store_task_get(s, id, &t, &e);
+    store_give(a, s, rc); /* not held while the delivery runs */
+    if (rc != HK_OK) {
+        fail_rc(r, rc, &e);
+        cJSON_Delete(in);
+        return;
+    }
+    hk_test_result *res = hk_xcalloc(1, sizeof *res);
+    rc = hk_webhook_test(a->cfg, t, job_id, job_status, res, &e);
+    if (rc == HK_OK) {
+        reply_json(r, 200, hk_test_result_json(id, res)); /* delivered or not: the outcome */
+        HK_INFO("api", "webhook %s tested: %s", id, res->delivered ? "delivered" : "failed");
+    } else if (rc == HK_EINVAL) {
+        fail(r, 400, e.field, e.msg);
+    } else {
+        fail(r, 500, e.field, e.msg);
+    }
+    free(res);
+    hk_task_destroy(t);
+    cJSON_Delete(in);
+}
+
+static void job_deliveries(hk_api *a, const char *job, hk_api_response *r)
+{
+    hk_error e = {0};
+    hk_store *s = store_take(a, &e);
+    int rc = s ? HK_OK : HK_ERR;
+    cJSON *arr = NULL;
+    if (rc == HK_OK && (rc = hk_store_history_get(s, job, &arr, &e)) == HK_OK) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "jobId", job);
+        cJSON_AddItemToObject(o, "deliveries", arr);
+        reply_json(r, 200, o);
+    } else {
+        fail_rc(r, rc, &e);
+    }
+    store_give(a, s, rc);
+}
+
+/* ----------------------------------------------------------------------------- routing --- */
+
+static bool job_id_valid(const char *id)
+{
+    size_t n = strlen(id);
+    for (const char *p = id; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return false;
+    return n > 0 && n <= 256;
+}
+
+/* Checks a path id; answers 400 naming it when it is not one. */
+static bool valid(const char *kind, const char *value, hk_api_response *r)
+{
+    bool ok = strcmp(kind, "id") == 0       ? hk_task_id_valid(value)
+              : strcmp(kind, "flowId") == 0 ? hk_flow_id_valid(value)
+                                            : job_id_valid(value);
+    if (!ok) {
+        const char *rule =
+            strcmp(kind, "id") == 0 ? "must look like wh_ followed by letters, digits, _ or -"
+            : strcmp(kind, "flowId") == 0
+                ? "must be 1 to 128 characters without spaces, ':' or glob characters"
+                : "must be 1 to 256 characters without control characters";
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s: %s (in the path)", kind, rule);
+        fail(r, 400, kind, msg);
+    }
+    return ok;
+}
+
+/* 405 unless method is one of allowed ("GET, POST"). */
+static bool allowed(const char *method, const char *allow, hk_api_response *r)
+{
+    size_t n = strlen(method);
+    for (const char *p = allow; (p = strstr(p, method)); p += n)
+        if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+            return true;
+    r->allow = allow;
+    char msg[96];
+    snprintf(msg, sizeof msg, "method %s not allowed here (allowed: %s)", method, allow);
+    fail(r, 405, NULL, msg);
+    return false;
+}
+
+void hk_api_handle(hk_api *a, const char *method, const char *path, const char *body,
+                   size_t body_len, hk_api_response *r)
+{
+    memset(r, 0, sizeof *r);
+    char *copy = hk_strdup(path + 4); /* after "/v1/" */
+    char *seg[MAX_SEGMENTS];
+    size_t n = 0;
+    bool too_deep = false;
+    for (char *save = NULL, *t = strtok_r(copy, "/", &save); t; t = strtok_r(NULL, "/", &save)) {
+        if (n == MAX_SEGMENTS) {
+            too_deep = true;
+            break;
+        }
+        seg[n++] = t;
+    }
+#define IS(i, s) (n > (i) && strcmp(seg[i], s) == 0)
+    if (too_deep) {
+        /* no route is this deep */
+    } else if (n == 3 && IS(0, "flows") && IS(2, "webhooks")) {
+        if (valid("flowId", seg[1], r) && allowed(method, "GET, POST", r))
+            flow_webhooks(a, method, seg[1], body, body_len, r);
+    } else if (n == 4 && IS(0, "flows") && IS(2, "webhooks") && IS(3, "export")) {
+        if (valid("flowId", seg[1], r) && allowed(method, "GET", r))
+            flow_export(a, seg[1], r);
+    } else if (n == 4 && IS(0, "flows") && IS(2, "webhooks") && IS(3, "import")) {
+        if (valid("flowId", seg[1], r) && allowed(method, "POST", r))
+            flow_import(a, seg[1], body, body_len, r);
+    } else if (n == 2 && IS(0, "webhooks")) {
+        if (valid("id", seg[1], r) && allowed(method, "GET, PUT, DELETE", r))
+            webhook(a, method, seg[1], body, body_len, r);
+    } else if (n == 3 && IS(0, "webhooks") && IS(2, "test")) {
+        if (valid("id", seg[1], r) && allowed(method, "POST", r))
+            webhook_test(a, seg[1], body, body_len, r);
+    } else if (n == 3 && IS(0, "jobs") && IS(2, "deliveries")) {
+        if (valid("jobId", seg[1], r) && allowed(method, "GET", r))
+            job_deliveries(a, seg[1], r);
+    }
+#undef IS
+    if (!r->status)
+        fail(r, 404, NULL, "no such endpoint (see docs/api.md)");
+    free(copy);
+}

@@ -1,0 +1,44 @@
+/*
+ * api.h — hookd's admin API under /v1 (docs/api.md, docs/openapi.yaml). Private to cmd/.
+ *
+ * The HTTP server (http.c, libmicrohttpd) parses requests, bounds bodies and calls in here with
+ * a whole request; this file authorises it, routes it, and answers in JSON. Every write goes
+ * through the store's JSON entry points (hk_store_task_create_json, ..., hk_store_flow_import),
+ * the same ones hookctl uses, so validation lives in one place. Thread-safe: requests may run on
+ * several threads at once (Redis connections come from a small pool).
+ */
+#ifndef HK_API_H
+#define HK_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hk_core.h"
+
+#define HK_API_MAX_BODY (1024 * 1024) /* larger request bodies are refused with 413 */
+
+typedef struct hk_api hk_api;
+
+typedef struct hk_api_response {
+    unsigned status;
+    char *body;         /* JSON text, owned (free()); NULL for 204 */
+    char location[128]; /* "" or the new resource's path (201) */
+    const char *allow;  /* NULL or the methods the path accepts (405) */
+} hk_api_response;
+
+/* cfg (with api_token set) is borrowed and must outlive the API. Opens no connection yet. */
+int hk_api_create(const hk_config *cfg, hk_api **out, hk_error *err);
+void hk_api_destroy(hk_api *api); /* accepts NULL */
+
+/* True when the Authorization header value is "Bearer <HOOKD_API_TOKEN>". Compares SHA-256
+ * digests in constant time, so neither the token's bytes nor its length leak through timing. */
+bool hk_api_authorized(const hk_api *api, const char *authorization);
+
+/* Fills resp for one authorised request. path starts with "/v1/"; body may be NULL. */
+void hk_api_handle(hk_api *api, const char *method, const char *path, const char *body,
+                   size_t body_len, hk_api_response *resp);
+
+/* The JSON error body {"error": {"field": f or null, "message": m}} (owned). */
+char *hk_api_error_body(const char *field, const char *message);
+
+#endif

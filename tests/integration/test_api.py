@@ -1,0 +1,304 @@
+"""The admin API (docs/api.md) of a real hookd against the real Redis and Kafka.
+
+Every response is checked against docs/openapi.yaml: its status must be documented for the
+operation and its body must match the documented schema. The last test fails when an operation
+of the document was never exercised, so the document and the server cannot drift apart.
+"""
+import http.client
+import json
+import os
+import re
+import subprocess
+import time
+import uuid
+
+import jsonschema
+import pytest
+import requests
+import yaml
+from openapi_spec_validator import validate as validate_spec
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from conftest import HOOKD, ROOT, delivery_id
+
+SPEC = yaml.safe_load(open(os.path.join(ROOT, "docs", "openapi.yaml")))
+SPEC_URI = "urn:hookd-openapi"
+REGISTRY = Registry().with_resource(
+    SPEC_URI, Resource.from_contents(SPEC, default_specification=DRAFT202012))
+TOKEN = "it-token-" + uuid.uuid4().hex
+SECRET = "api-secret-" + uuid.uuid4().hex[:12] + "wxyz"  # shown only as ****wxyz
+EXERCISED = set()  # (path template, method) answered and checked, across this module
+
+
+def pointer(*parts):
+    return "/".join(str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def check_schema(instance, ref):
+    jsonschema.Draft202012Validator({"$ref": f"{SPEC_URI}#/{ref}"}, registry=REGISTRY) \
+        .validate(instance)
+
+
+class Api:
+    def __init__(self, port):
+        self.base = f"http://127.0.0.1:{port}"
+        self.port = port
+        self.texts = []  # every response body, for the secrets check
+
+    def call(self, method, path, template=None, body=None, raw=None, token=TOKEN, expect=None):
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+        data = raw if raw is not None else (json.dumps(body) if body is not None else None)
+        r = requests.request(method, self.base + path, data=data, headers=headers, timeout=60)
+        self.texts.append(r.text + json.dumps(dict(r.headers)))
+        if template:
+            self.check(method, template, r)
+        else:  # no such operation: an unknown path or method still answers the error form
+            assert r.headers.get("Content-Type") == "application/json", r.headers
+            check_schema(r.json(), "components/schemas/Error")
+        if expect is not None:
+            assert r.status_code == expect, (method, path, r.status_code, r.text)
+        return r
+
+    def check(self, method, template, r):
+        op = SPEC["paths"][template][method.lower()]
+        code = str(r.status_code)
+        assert code in op["responses"], \
+            f"{method} {template} answered {code}, which docs/openapi.yaml does not document"
+        where = ["paths", template, method.lower(), "responses", code]
+        resp = op["responses"][code]
+        if "$ref" in resp:  # "#/components/responses/X"
+            where = resp["$ref"][2:].split("/")
+            resp = SPEC["components"]["responses"][where[-1]]
+        if "content" in resp:
+            assert r.headers.get("Content-Type") == "application/json", r.headers
+            check_schema(r.json(), pointer(*where, "content", "application/json", "schema"))
+        else:
+            assert r.text == "", f"{method} {template} {code} has a body: {r.text!r}"
+        for name in resp.get("headers", {}):
+            assert name in r.headers, f"{method} {template} {code} lacks {name}"
+        EXERCISED.add((template, method.lower()))
+
+
+def port_of(worker):
+    for line in worker.lines():
+        m = re.search(r'"event":"http".*admin API.*\(port (\d+)\)', line)
+        if m:
+            return int(m.group(1))
+    raise AssertionError("hookd did not log the admin API's port")
+
+
+@pytest.fixture
+def api(env, worker_factory):
+    worker = worker_factory(env.topic, env.group, env.prefix,
+                            {"HOOKD_API_TOKEN": TOKEN, "HOOKD_LOG_LEVEL": "debug"})
+    a = Api(port_of(worker))
+    a.worker = worker
+    yield a
+    log = "\n".join(worker.lines())
+    for text in (log, *a.texts):  # secrets never leave: not in a response, not in the log
+        assert SECRET not in text and TOKEN not in text
+
+
+def test_the_document_is_valid_openapi():
+    validate_spec(SPEC)
+
+
+def test_crud_with_the_secret_masked_and_kept(api, env, receiver):
+    flow = f"api-{env.tag}"
+    W, ONE = "/v1/flows/{flowId}/webhooks", "/v1/webhooks/{id}"
+    listed = api.call("GET", f"/v1/flows/{flow}/webhooks", W, expect=200).json()
+    assert listed == {"flowId": flow, "limit": 50, "webhooks": []}
+
+    task = {"name": "Notify Slack", "url": receiver.url("/api/a"), "secret": SECRET,
+            "body": '{"text":"Job $jobId: $jobStatus"}',
+            "trigger": {"event": "success", "objects": "any"}}
+    r = api.call("POST", f"/v1/flows/{flow}/webhooks", W, body=task, expect=201)
+    created = r.json()
+    wid = created["id"]
+    assert r.headers["Location"] == f"/v1/webhooks/{wid}"
+    assert created["flowId"] == flow and created["secret"] == "****wxyz"
+
+    got = api.call("GET", f"/v1/webhooks/{wid}", ONE, expect=200).json()
+    assert got == created
+    # GET, edit, PUT back: the masked secret keeps the real one (the worker signs with it).
+    got["name"] = "Renamed"
+    put = api.call("PUT", f"/v1/webhooks/{wid}", ONE, body=got, expect=200).json()
+    assert put["name"] == "Renamed" and put["secret"] == "****wxyz"
+    full = json.loads(env.hookctl("webhooks", "export", "--flow", flow, "--with-secrets",
+                                  "--json").stdout)
+    assert full["webhooks"][0]["secret"] == SECRET
+    # hookctl sees what the API wrote: one store, one validation path
+    assert json.loads(env.hookctl("webhooks", "get", wid, "--json").stdout)["name"] == "Renamed"
+
+    api.call("PUT", f"/v1/webhooks/{wid}", ONE, body=dict(got, id="wh_other"), expect=400)
+    api.call("PUT", f"/v1/webhooks/wh_missing{env.tag}", ONE, body=task, expect=404)
+    bad = api.call("POST", f"/v1/flows/{flow}/webhooks", W,
+                   body=dict(task, url="ftp://example.com"), expect=400).json()
+    assert bad == {"error": {"field": "url", "message": "url: scheme must be http or https"}}
+    other = api.call("POST", f"/v1/flows/{flow}/webhooks", W, body=dict(task, flowId="elsewhere"),
+                     expect=400).json()
+    assert other["error"]["field"] == "flowId"
+    masked = api.call("POST", f"/v1/flows/{flow}/webhooks", W,
+                      body=dict(task, secret="****wxyz"), expect=400).json()
+    assert masked["error"]["field"] == "secret"
+
+    listed = api.call("GET", f"/v1/flows/{flow}/webhooks", W, expect=200).json()
+    assert [t["id"] for t in listed["webhooks"]] == [wid]
+    r = api.call("DELETE", f"/v1/webhooks/{wid}", ONE, expect=204)
+    api.call("GET", f"/v1/webhooks/{wid}", ONE, expect=404)
+    api.call("DELETE", f"/v1/webhooks/{wid}", ONE, expect=404)
+
+
+def test_bad_requests_are_refused_and_named(api, env):
+    flow = f"bad-{env.tag}"
+    W = "/v1/flows/{flowId}/webhooks"
+    # no token, a wrong one, a wrong scheme: the same 401, whatever the path
+    first = None
+    for token, path in ((None, f"/v1/flows/{flow}/webhooks"), ("wrong", "/v1/webhooks/wh_x"),
+                        (TOKEN + "x", f"/v1/flows/{flow}/webhooks"), ("", "/v1/nothing")):
+        r = api.call("GET", path, W if path.startswith("/v1/flows") else None, token=token,
+                     expect=401)
+        assert r.json() == {"error": {"field": None, "message": "unauthorized"}}
+        assert r.headers["WWW-Authenticate"] == 'Bearer realm="hookd"'
+        first = first or r.text
+        assert r.text == first
+    r = requests.get(api.base + f"/v1/flows/{flow}/webhooks",
+                     headers={"Authorization": f"Basic {TOKEN}"}, timeout=10)
+    assert r.status_code == 401
+
+    broken = api.call("POST", f"/v1/flows/{flow}/webhooks", W, raw='{"url": "http://x",',
+                      expect=400).json()
+    assert broken["error"]["field"] == "body"
+    assert broken["error"]["message"].startswith("body: not valid JSON")
+    api.call("POST", f"/v1/flows/{flow}/webhooks", W, raw="", expect=400)
+    api.call("POST", f"/v1/flows/{flow}/webhooks", W, raw="[1, 2]", expect=400)
+
+    invalid = api.call("GET", "/v1/webhooks/not-an-id", "/v1/webhooks/{id}", expect=400).json()
+    assert invalid["error"]["field"] == "id"
+    assert api.call("GET", "/v1/flows/a:b/webhooks", W, expect=400).json()["error"]["field"] \
+        == "flowId"
+    assert api.call("GET", "/v1/jobs/%01/deliveries", "/v1/jobs/{jobId}/deliveries",
+                    expect=400).json()["error"]["field"] == "jobId"
+    api.call("GET", "/v1/nothing/here", expect=404)
+    r = api.call("PATCH", "/v1/webhooks/wh_x", expect=405)
+    assert r.headers["Allow"] == "GET, PUT, DELETE"
+
+    # over 1 MiB: refused from Content-Length before the body is read, and when chunked
+    big = '{"name": "' + "x" * (1024 * 1024) + '"}'
+    r = api.call("POST", f"/v1/flows/{flow}/webhooks", W, raw=big, expect=413)
+    assert r.json()["error"]["field"] == "body"
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=30)
+    conn.putrequest("POST", f"/v1/flows/{flow}/webhooks")
+    conn.putheader("Authorization", f"Bearer {TOKEN}")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    chunk = b"x" * 65536
+    for _ in range(20):
+        conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+    conn.send(b"0\r\n\r\n")
+    resp = conn.getresponse()
+    assert resp.status == 413 and json.loads(resp.read())["error"]["field"] == "body"
+    conn.close()
+
+    # the 51st task of a flow: 409, and nothing written
+    for i in range(50):
+        api.call("POST", f"/v1/flows/{flow}/webhooks", W,
+                 body={"url": f"https://example.com/{i}"}, expect=201)
+    over = api.call("POST", f"/v1/flows/{flow}/webhooks", W,
+                    body={"url": "https://example.com/51"}, expect=409).json()
+    assert over["error"]["field"] == "flowId" and "HOOKD_MAX_WEBHOOKS_PER_FLOW" in \
+        over["error"]["message"]
+    assert len(api.call("GET", f"/v1/flows/{flow}/webhooks", W).json()["webhooks"]) == 50
+    assert api.worker.metric("hookd_api_unauthorized_total") >= 5
+    assert api.worker.metric("hookd_api_client_errors_total") >= 11
+
+
+def test_export_import_test_and_deliveries(api, env, receiver, tmp_path):
+    src, dst = f"src-{env.tag}", f"dst-{env.tag}"
+    W = "/v1/flows/{flowId}/webhooks"
+    ok = api.call("POST", f"/v1/flows/{src}/webhooks", W, expect=201, body={
+        "name": "ok", "url": receiver.url("/api/ok"), "secret": SECRET,
+        "body": '{"job":"$jobId","status":"$jobStatus"}'}).json()["id"]
+    down = api.call("POST", f"/v1/flows/{src}/webhooks", W, expect=201, body={
+        "name": "down", "url": receiver.url("/api/down"), "retry": {"enabled": False}}).json()["id"]
+    receiver.status["/api/down"] = 500
+
+    doc = api.call("GET", f"/v1/flows/{src}/webhooks/export", W + "/export", expect=200).json()
+    assert doc["secretsIncluded"] is False and len(doc["webhooks"]) == 2
+    imp = W + "/import"
+    # masked secrets cannot seed a new flow: every bad entry named, nothing written
+    refused = api.call("POST", f"/v1/flows/{dst}/webhooks/import", imp, body=doc,
+                       expect=400).json()["error"]
+    assert refused["message"] == "webhooks: 1 bad entry, nothing imported"
+    secret_at = [i for i, w in enumerate(doc["webhooks"]) if "secret" in w]
+    assert [d["field"] for d in refused["details"]] == [f"webhooks[{secret_at[0]}].secret"]
+    assert api.call("GET", f"/v1/flows/{dst}/webhooks", W).json()["webhooks"] == []
+    # ... but re-import into its own flow updates in place and keeps the secret
+    same = api.call("POST", f"/v1/flows/{src}/webhooks/import", imp, body=doc, expect=200).json()
+    assert same == {"flowId": src, "created": 0, "updated": 2}
+    bare = [{"name": "n1", "url": receiver.url("/n1")}, {"name": "n2", "url": "ftp://x"},
+            {"name": "n3", "url": receiver.url("/n3"), "method": "FETCH"}]
+    bad = api.call("POST", f"/v1/flows/{dst}/webhooks/import", imp, body=bare,
+                   expect=400).json()["error"]
+    assert [d["field"] for d in bad["details"]] == ["webhooks[1].url", "webhooks[2].method"]
+    fresh = api.call("POST", f"/v1/flows/{dst}/webhooks/import", imp, body=bare[:1],
+                     expect=200).json()
+    assert fresh == {"flowId": dst, "created": 1, "updated": 0}
+
+    # the Test button: one real signed delivery, whatever its outcome
+    T = "/v1/webhooks/{id}/test"
+    res = api.call("POST", f"/v1/webhooks/{ok}/test", T, body={"jobId": "42"}, expect=200).json()
+    assert res["status"] == "delivered" and res["statusCode"] == 204
+    got = receiver.wait_for("/api/ok", 1)
+    assert json.loads(got[0]["body"]) == {"job": "42", "status": "Complete"}
+    assert got[0]["headers"]["x-webhook-id"] == res["deliveryId"]
+    assert re.fullmatch(r"t=\d+,sha256=[0-9a-f]{64}", got[0]["headers"]["x-webhook-signature"])
+    failed = api.call("POST", f"/v1/webhooks/{down}/test", T, expect=200).json()
+    assert failed["status"] == "failed" and failed["statusCode"] == 500
+    assert failed["error"] == "HTTP 500"
+    api.call("POST", f"/v1/webhooks/wh_none{env.tag}/test", T, expect=404)
+    api.call("POST", f"/v1/webhooks/{ok}/test", T, body={"jobId": 7}, expect=400)
+
+    # a real event through the worker, then its history
+    job = f"job-{env.tag}"
+    env.publish({"eventId": job, "jobId": job, "jobStatus": "Complete", "flowId": src})
+    receiver.wait_for("/api/down", 2, timeout=30)
+    D = "/v1/jobs/{jobId}/deliveries"
+    deadline = time.time() + 20
+    while True:
+        hist = api.call("GET", f"/v1/jobs/{job}/deliveries", D, expect=200).json()
+        if len(hist["deliveries"]) == 2 or time.time() > deadline:
+            break
+        time.sleep(0.3)
+    assert hist["jobId"] == job
+    assert sorted((d["webhookId"], d["status"], d["statusCode"]) for d in hist["deliveries"]) == \
+        sorted([(ok, "delivered", 204), (down, "failed", 500)])
+    assert {d["deliveryId"] for d in hist["deliveries"]} == \
+        {delivery_id(job, ok), delivery_id(job, down)}
+    assert api.call("GET", "/v1/jobs/never/deliveries", D, expect=200).json()["deliveries"] == []
+
+
+def test_the_api_is_off_without_a_token_and_refuses_a_short_one(env, worker_factory, stack):
+    worker = worker_factory(env.topic, env.group, env.prefix)
+    port = None
+    for line in worker.lines():
+        m = re.search(r'"event":"http".*\(port (\d+)\)', line)
+        port = int(m.group(1)) if m else port
+    r = requests.get(f"http://127.0.0.1:{port}/v1/flows/7/webhooks",
+                     headers={"Authorization": "Bearer anything-at-all-really"}, timeout=10)
+    assert r.status_code == 404 and "HOOKD_API_TOKEN" in r.json()["error"]["message"]
+    short = subprocess.run([HOOKD], capture_output=True, text=True, timeout=30, env={
+        **os.environ, "HOOKD_API_TOKEN": "short-s3cret", "HOOKD_LISTEN": "127.0.0.1:0",
+        "HOOKD_KAFKA_BOOTSTRAP_SERVERS": stack["HOOKD_KAFKA_BOOTSTRAP_SERVERS"],
+        "HOOKD_REDIS_URL": stack["HOOKD_REDIS_URL"]})
+    assert short.returncode == 2
+    assert "HOOKD_API_TOKEN: must be at least 16 characters" in short.stderr
+    assert "short-s3cret" not in short.stdout + short.stderr
+
+
+def test_every_documented_operation_was_exercised():
+    """Runs last in this module: each operation of docs/openapi.yaml got a checked answer."""
+    documented = {(path, method) for path, ops in SPEC["paths"].items()
+                  for method in ops if method != "parameters"}
+    assert documented - EXERCISED == set()
