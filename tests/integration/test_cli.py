@@ -130,6 +130,28 @@ def test_verify_the_seed_example(tmp_path):
     stale = run(HOOKCTL, "verify", "--secret", "mySecret", "--header",
                 f"X-Webhook-Signature: {SEED_SIG}", "--body-file", str(body))
     assert stale.returncode == 1 and "old" in stale.stderr, "2019 is past the 300 s tolerance"
+    body.write_text("tesT")
+    tampered = run(HOOKCTL, "verify", "--secret", "mySecret", "--header",
+                   f"X-Webhook-Signature: {SEED_SIG}", "--body-file", str(body), "--tolerance",
+                   "0", "--json")
+    assert tampered.returncode == 1
+    assert json.loads(tampered.stdout) == {"valid": False,
+                                           "detail": "timestamped signature does not match"}
+
+
+def test_publish_puts_the_event_on_the_topic(env, stack):
+    from conftest import read_topic
+    event = {"eventId": f"pub-{env.tag}", "jobId": f"pub-{env.tag}", "jobStatus": "Complete",
+             "flowId": "7"}
+    out = env.hookctl("publish", "--file", "-", "--topic", env.topic, "--json",
+                      stdin=json.dumps(event))
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"topic": env.topic, "jobId": event["jobId"], "flowId": "7",
+                                      "eventId": event["eventId"]}
+    got = read_topic(stack, env.topic, lambda r: r.get("eventId") == event["eventId"], 1)
+    assert got == [event]
+    text = env.hookctl("publish", "--file", "-", "--topic", env.topic, stdin=json.dumps(event))
+    assert text.stdout.strip() == f"published job {event['jobId']} (flow 7) to {env.topic}"
 
 
 def test_publish_refuses_a_bad_event_naming_the_field(env):
