@@ -233,6 +233,8 @@ static int cmd_webhooks_test(int argc, char **argv, const hk_config *cfg)
     }
     if (!id)
         return fail(2, "<id>: required");
+    if (!hk_task_id_valid(id))
+        return fail(2, "<id>: must look like wh_ followed by letters, digits, _ or -");
     if (!*job_id)
         return fail(2, "--job-id: must not be empty");
     if (!*job_status)
@@ -324,9 +326,14 @@ static int cmd_webhooks_flow(bool is_import, const char *flow, const char *file,
             fprintf(stderr, "hookctl: %s\n", rep->errors[i]);
         if (rep->errors_dropped)
             fprintf(stderr, "hookctl: ... and %zu more bad entries\n", rep->errors_dropped);
-        if (rc == HK_OK && hk_cmd_json)
-            printf("{\"created\": %zu, \"updated\": %zu}\n", rep->created, rep->updated);
-        else if (rc == HK_OK)
+        if (rc == HK_OK && hk_cmd_json) { /* the API's answer, the same fields */
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "flowId", flow);
+            cJSON_AddNumberToObject(o, "created", (double)rep->created);
+            cJSON_AddNumberToObject(o, "updated", (double)rep->updated);
+            hk_print_json(o);
+            cJSON_Delete(o);
+        } else if (rc == HK_OK)
             printf("imported into flow %s: %zu created, %zu updated\n", flow, rep->created,
                    rep->updated);
         free(rep);

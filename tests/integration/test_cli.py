@@ -342,6 +342,9 @@ def test_tables_by_default_json_with_a_flag_and_update_keeps_a_masked_secret(env
     assert refused.returncode == 2
     assert refused.stderr.startswith("hookctl: secret: masked (****)"), refused.stderr
 
+    path.write_text(json.dumps([{"name": "billing-v2", "url": receiver.url("/a2")}]))
+    imported = env.hookctl("webhooks", "import", "--flow", flow, "--file", str(path), "--json")
+    assert json.loads(imported.stdout) == {"flowId": flow, "created": 0, "updated": 1}
     deleted = env.hookctl("webhooks", "delete", b, "--json")
     assert json.loads(deleted.stdout) == {"deleted": b}
     none = env.hookctl("deliveries", "--job", f"none-{env.tag}")
