@@ -35,7 +35,6 @@
 #include <unistd.h>
 
 #define DLQ_PAYLOAD_MAX (256 * 1024) /* keeps a dead letter under Kafka's default 1 MB limit */
-#define DRAIN_GRACE_MS 30000
 
 typedef struct group group;
 
@@ -725,11 +724,11 @@ static void begin_drain(worker *w)
         return;
     w->draining = true;
     HK_INFO("shutdown", "loop %d: finishing %zu events in progress (up to %d ms)", w->index,
-            w->jobs_alive, DRAIN_GRACE_MS);
+            w->jobs_alive, w->cfg->shutdown_grace_ms);
     hk_consumer_stop_fetching(w->consumer);
     for (size_t t = 0; t < w->policy->tiers; t++)
         hk_consumer_stop_fetching(w->tiers[t]);
-    w->drain_deadline = hk_now_ms() + DRAIN_GRACE_MS;
+    w->drain_deadline = hk_now_ms() + (uint64_t)w->cfg->shutdown_grace_ms;
     hk_timer_start(w->drain_timer, 0);
 }
 

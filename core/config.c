@@ -67,6 +67,10 @@ static const opt options[] = {
      false},
     {"HOOKD_API_TOKEN", "--api-token", STR(api_token), NULL,
      "bearer token for the admin API (unset: admin API off)", true},
+    {"HOOKD_SHUTDOWN_GRACE_MS", "--shutdown-grace-ms", INT(shutdown_grace_ms, 0, 3600000),
+     "20000",
+     "on SIGTERM or SIGINT, how long deliveries in flight may finish before hookd commits "
+     "what is done and exits (the rest is redelivered)", false},
     {"HOOKD_LOG_LEVEL", "--log-level", OPT_LEVEL, offsetof(hk_config, log_level), 0, 0, "info",
      "debug, info, warn or error; JSON lines on stdout", false},
 };

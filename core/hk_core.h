@@ -177,6 +177,7 @@ typedef struct hk_config {
     char *allow_networks;
     char *listen;
     char *api_token; /* secret */
+    int shutdown_grace_ms; /* SIGTERM: time for deliveries in flight to finish */
     hk_log_level log_level;
 } hk_config;
 
