@@ -147,6 +147,10 @@ def test_replay_puts_dead_letters_back_with_their_attempts_reset(env, receiver, 
     records = json.loads(listed.stdout)
     assert [(r["webhookId"], r["attempts"], r["reason"]) for r in records] == \
         [(down, 2, "attempts exhausted")]
+    table = ctl("dlq", "list", "--webhook", down, "--since", "10m").stdout.splitlines()
+    assert table[0].split()[:4] == ["DEAD", "AT", "KIND", "WEBHOOK"], table
+    assert len(table) == 3 and down in table[1] and "attempts exhausted" in table[1], table
+    assert table[2] == f"1 dead letter of group {env.group} (--json for the events and every attempt)"
     # A --since after the deaths selects nothing; another group's replay takes nothing of ours.
     future = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
     none = ctl("dlq", "replay", "--webhook", down, "--since", future, "--json")
