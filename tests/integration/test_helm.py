@@ -1,0 +1,705 @@
+"""The Helm chart (helm/hookd) and the container image's recipe (deploy/Dockerfile).
+
+No Kafka, no Redis, no cluster: helm lints the chart and renders it (`helm template`) with the
+defaults, with each helm/hookd/ci/*.yaml and with values made here; every rendered object is
+validated against the Kubernetes schemas (kubernetes-validate, strict), and the tests check what
+reaches the worker's container. helm comes from deploy/local/setup ($HOOKD_CACHE/bin/helm).
+"""
+import base64
+import copy
+import functools
+import glob
+import importlib.util
+import ipaddress
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CHART = os.path.join(ROOT, "helm", "hookd")
+CI_VALUES = sorted(glob.glob(os.path.join(CHART, "ci", "*.yaml")))
+CONTRACT = os.path.join(os.path.dirname(ROOT), "shared", "spec", "contract.md")
+BUILD = os.environ.get("HOOKD_BUILD_DIR", os.path.join(ROOT, "build"))
+RELEASE = "rel"
+NAMESPACE = "hookd"
+FULLNAME = "rel-hookd"
+# A version kubernetes-validate bundles and the chart supports (Chart.yaml: >=1.25).
+KUBE_VERSION = "1.30.0"
+# CRDs, which kubernetes-validate has no schema for: checked by hand below.
+CRD_KINDS = {"ScaledObject": "keda.sh/v1alpha1", "ServiceMonitor": "monitoring.coreos.com/v1"}
+PRIVATE = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
+SECRET_ENV = {"HOOKD_API_TOKEN", "HOOKD_REDIS_PASSWORD", "HOOKD_KAFKA_SASL_PASSWORD"}
+
+
+def find_helm():
+    cache = os.environ.get("HOOKD_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "hookd")
+    for candidate in (os.path.join(cache, "bin", "helm"), shutil.which("helm")):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return None
+
+
+HELM = find_helm()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def helm_present():
+    if not HELM:
+        pytest.fail("helm is missing: deploy/local/setup builds it into $HOOKD_CACHE/bin/helm "
+                    "(~/.cache/hookd/bin/helm)")
+
+
+class RenderError(Exception):
+    pass
+
+
+@functools.lru_cache(maxsize=None)
+def _render(args):
+    proc = subprocess.run([HELM, "template", RELEASE, CHART, "--namespace", NAMESPACE,
+                           "--kube-version", KUBE_VERSION, *args],
+                          capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise RenderError(proc.stderr.strip())
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+
+
+def render(*args, values=None):
+    """The rendered objects for these helm arguments (and a values mapping, if given)."""
+    args = list(args)
+    if values is not None:
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            yaml.safe_dump(values, f)
+        try:
+            return copy.deepcopy(_render(tuple(args + ["-f", f.name])))
+        finally:
+            os.unlink(f.name)
+    return copy.deepcopy(_render(tuple(args)))
+
+
+def render_error(*args, values=None):
+    with pytest.raises(RenderError) as e:
+        render(*args, values=values)
+    return str(e.value)
+
+
+def objects(docs, kind):
+    return [d for d in docs if d["kind"] == kind]
+
+
+def one(docs, kind):
+    found = objects(docs, kind)
+    assert len(found) == 1, f"expected one {kind}, got {[d['metadata']['name'] for d in found]}"
+    return found[0]
+
+
+def container(docs):
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    return next(c for c in pod["containers"] if c["name"] == "hookd")
+
+
+def config(docs):
+    return one(docs, "ConfigMap")["data"]
+
+
+def secret_data(docs):
+    return {k: base64.b64decode(v).decode() for k, v in (one(docs, "Secret").get("data") or {}).items()}
+
+
+def env(docs):
+    """The worker container's environment: name -> value, or ("secret", name, key), or
+    ("field", path). The ConfigMap's entries come in through envFrom."""
+    c = container(docs)
+    out = {}
+    assert [e["configMapRef"]["name"] for e in c["envFrom"]] == [FULLNAME]
+    out.update(config(docs))
+    for e in c.get("env", []):
+        if "value" in e:
+            out[e["name"]] = e["value"]
+        elif "secretKeyRef" in e.get("valueFrom", {}):
+            ref = e["valueFrom"]["secretKeyRef"]
+            out[e["name"]] = ("secret", ref["name"], ref["key"])
+        elif "fieldRef" in e.get("valueFrom", {}):
+            out[e["name"]] = ("field", e["valueFrom"]["fieldRef"]["fieldPath"])
+    return out
+
+
+def chart_yaml():
+    with open(os.path.join(CHART, "Chart.yaml")) as f:
+        return yaml.safe_load(f)
+
+
+# ----------------------------------------------------------------------------- lint, schemas --
+
+
+@pytest.mark.parametrize("values", [None] + CI_VALUES,
+                         ids=["defaults"] + [os.path.basename(p) for p in CI_VALUES])
+def test_lint_strict(values):
+    args = [HELM, "lint", "--strict", CHART] + (["-f", values] if values else [])
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 chart(s) failed" in proc.stdout
+
+
+def test_ci_values_cover_the_optional_parts():
+    names = {os.path.basename(p) for p in CI_VALUES}
+    assert {"keda-values.yaml", "hpa-values.yaml", "existing-secret-values.yaml",
+            "servicemonitor-values.yaml"} <= names
+    kinds = {d["kind"] for p in CI_VALUES for d in render("-f", p)}
+    assert {"ScaledObject", "HorizontalPodAutoscaler", "ServiceMonitor", "Job"} <= kinds
+
+
+def check_crd(doc, docs):
+    """What the Kubernetes schemas cannot check for the CRDs the chart renders."""
+    assert doc["apiVersion"] == CRD_KINDS[doc["kind"]]
+    assert doc["metadata"]["name"] == FULLNAME
+    if doc["kind"] == "ScaledObject":
+        spec = doc["spec"]
+        assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
+                                          "name": one(docs, "Deployment")["metadata"]["name"]}
+        assert isinstance(spec["minReplicaCount"], int) and isinstance(spec["maxReplicaCount"], int)
+        assert 0 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
+        assert spec["triggers"]
+        for t in spec["triggers"]:
+            assert t["type"] == "kafka"
+            meta = t["metadata"]
+            assert {"bootstrapServers", "consumerGroup", "topic", "lagThreshold"} <= set(meta)
+            # KEDA takes trigger metadata as strings only
+            assert all(isinstance(v, str) for v in meta.values()), meta
+            assert int(meta["lagThreshold"]) >= 1
+    else:
+        spec = doc["spec"]
+        service = one(docs, "Service")
+        labels = service["metadata"]["labels"]
+        assert spec["selector"]["matchLabels"].items() <= labels.items()
+        assert spec["namespaceSelector"] == {"matchNames": [NAMESPACE]}
+        assert [e["port"] for e in spec["endpoints"]] == ["http"]
+        assert spec["endpoints"][0]["path"] == "/metrics"
+        assert [p["name"] for p in service["spec"]["ports"]] == ["http"]
+
+
+@pytest.mark.parametrize("values", [None] + CI_VALUES,
+                         ids=["defaults"] + [os.path.basename(p) for p in CI_VALUES])
+def test_rendered_objects_validate_against_kubernetes_schemas(values):
+    docs = render(*(["-f", values] if values else []))
+    assert docs
+    for doc in docs:
+        where = f"{doc.get('kind')} {doc.get('metadata', {}).get('name')}"
+        if doc["kind"] in CRD_KINDS:
+            check_crd(doc, docs)
+            continue
+        try:
+            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as e:
+            pytest.fail(f"{where}: {e.message} at {'/'.join(map(str, e.path))}")
+        except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError) as e:
+            pytest.fail(f"{where}: no Kubernetes {KUBE_VERSION} schema: {e}")
+        # the standard labels, on every object
+        labels = doc["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "hookd", where
+        assert labels["app.kubernetes.io/instance"] == RELEASE, where
+        assert labels["app.kubernetes.io/managed-by"] == "Helm", where
+        assert labels["helm.sh/chart"] == f"hookd-{chart_yaml()['version']}", where
+        assert labels["app.kubernetes.io/version"], where
+        assert doc["metadata"]["namespace"] == NAMESPACE, where
+
+
+def test_the_validation_catches_an_invalid_object():
+    # the strict schema check above is not a no-op
+    deployment = one(render(), "Deployment")
+    deployment["spec"]["template"]["spec"]["containers"][0]["evnFrom"] = []
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, KUBE_VERSION, strict=True)
+
+
+def test_values_schema_refuses_bad_values():
+    assert "logLevel" in render_error("--set", "logLevel=verbose")
+    assert "threads" in render_error("--set", "threads=0")
+    assert "partitions" in render_error("--set", "kafka.partitions=0")
+    assert "retryDelays" in render_error("--set", "retryDelays=5s")  # no such value
+    assert "delays" in render_error("--set", "retry.delays={5 seconds}")
+    assert "token" in render_error("--set", "api.token=short")
+    assert "bogus" in render_error(values={"kafka": {"bogus": 1}})
+    assert "resources" in render_error(values={"resources": {"request": {"cpu": 1}}})
+
+
+def test_names_are_trimmed_to_63_characters():
+    release = "a-release-name-that-is-long-enough-to-push-every-name-past-the-limit"[:53]
+    proc = subprocess.run([HELM, "template", release, CHART, "--kube-version", KUBE_VERSION,
+                           "--set", "topicsJob.enabled=true", "--set", "kafka.saslPassword=x"],
+                          capture_output=True, text=True, timeout=60, check=True)
+    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    names = [d["metadata"]["name"] for d in docs]
+    assert all(len(n) <= 63 and not n.endswith("-") for n in names), names
+    assert len(set((d["kind"], d["metadata"]["name"]) for d in docs)) == len(docs)
+    for d in docs:
+        assert all(len(str(v)) <= 63 for v in d["metadata"]["labels"].values())
+
+
+# ------------------------------------------------------------------ settings and environment --
+
+
+def contract_settings():
+    """The HOOKD_* names of the contract's configuration table."""
+    if not os.path.exists(CONTRACT):
+        pytest.fail(f"{CONTRACT} is missing (shared/ beside the repository)")
+    with open(CONTRACT) as f:
+        text = f.read()
+    section = text.split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    names = set()
+    for line in section.splitlines():
+        m = re.match(r"\|\s*`(HOOKD_[A-Z_<>]+)`", line)
+        if m:
+            names.add(m.group(1))
+    assert len(names) >= 14, names
+    return names
+
+
+def help_settings():
+    hookd = os.path.join(BUILD, "cmd", "hookd")
+    if not os.access(hookd, os.X_OK):
+        return set()
+    out = subprocess.run([hookd, "--help"], capture_output=True, text=True, timeout=10).stdout
+    return set(re.findall(r"^\s+(HOOKD_[A-Z_<>]+)\s", out, re.M))
+
+
+ALL_SECRETS = ["--set", "api.token=an-api-token-0123456789", "--set", "redis.password=redis-pw",
+               "--set", "kafka.saslPassword=sasl-pw",
+               "--set", "kafka.config.security\\.protocol=SASL_SSL"]
+
+
+def test_every_contract_setting_is_reachable_from_the_values():
+    # the defaults, plus the secrets (unset by default: an unset HOOKD_API_TOKEN is the admin
+    # API off) and one librdkafka property
+    docs = render(*ALL_SECRETS)
+    configured = set(config(docs)) | set(secret_data(docs))
+    names = contract_settings() | help_settings()
+    for name in sorted(names):
+        if name == "HOOKD_KAFKA_<PROPERTY>":
+            assert "HOOKD_KAFKA_SECURITY_PROTOCOL" in configured
+        else:
+            assert name in configured, f"{name} is not set by the chart"
+    # and the chart sets nothing hookd does not read (a typo would be silently ignored)
+    known = names | {"HOOKD_SHUTDOWN_GRACE_MS"}
+    for name in env(docs):
+        assert name in known or name.startswith("HOOKD_KAFKA_"), name
+
+
+def test_default_settings_match_the_worker_defaults():
+    data = config(render())
+    assert data["HOOKD_TOPICS"] == "job-events"
+    assert data["HOOKD_KAFKA_GROUP_ID"] == "hookd"
+    assert data["HOOKD_REDIS_PREFIX"] == "hookd:"
+    assert data["HOOKD_RETRY_DELAYS"] == "5s,5m,30m,2h,5h,10h"
+    assert data["HOOKD_RETRY_MAX_ATTEMPTS"] == "8"
+    assert data["HOOKD_HTTP_TIMEOUT_MS"] == "30000"
+    assert data["HOOKD_MAX_INFLIGHT"] == "1024"
+    assert data["HOOKD_MAX_INFLIGHT_PER_HOST"] == "32"
+    assert data["HOOKD_MAX_QUEUE_PER_HOST"] == "256"
+    assert data["HOOKD_MAX_WEBHOOKS_PER_FLOW"] == "50"
+    assert data["HOOKD_ALLOW_NETWORKS"] == ""
+    assert data["HOOKD_LISTEN"] == "0.0.0.0:8080"
+    assert data["HOOKD_LOG_LEVEL"] == "info"
+    assert data["HOOKD_THREADS"] == "1"
+    assert data["HOOKD_TOPIC_PARTITIONS"] == "12"  # kafka.partitions
+    assert data["HOOKD_TOPIC_REPLICATION"] == "-1"
+    assert all(isinstance(v, str) for v in data.values())
+
+
+def test_values_reach_the_container_environment():
+    e = env(render("--set", "retry.delays={1s,2s}", "--set", "allowNetworks={10.1.0.0/16,192.168.7.7}",
+                   "--set", "kafka.topics={job-events,orchestration-events}",
+                   "--set", "delivery.maxQueuePerHost=1000000", "--set", "threads=4",
+                   "--set", "kafka.topicPartitions=-1", "--set", "logLevel=debug"))
+    assert e["HOOKD_RETRY_DELAYS"] == "1s,2s"
+    assert e["HOOKD_ALLOW_NETWORKS"] == "10.1.0.0/16,192.168.7.7"
+    assert e["HOOKD_TOPICS"] == "job-events,orchestration-events"
+    assert e["HOOKD_MAX_QUEUE_PER_HOST"] == "1000000"
+    assert e["HOOKD_THREADS"] == "4"
+    assert e["HOOKD_TOPIC_PARTITIONS"] == "-1"
+    assert e["HOOKD_LOG_LEVEL"] == "debug"
+
+
+def test_kafka_config_properties_arrive_as_hookd_kafka_variables():
+    values = {"kafka": {"config": {"security.protocol": "SASL_SSL", "sasl.mechanisms": "SCRAM-SHA-512",
+                                   "message.max.bytes": 2000000, "enable.ssl.certificate.verification": False}}}
+    e = env(render(values=values))
+    assert e["HOOKD_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert e["HOOKD_KAFKA_SASL_MECHANISMS"] == "SCRAM-SHA-512"
+    assert e["HOOKD_KAFKA_MESSAGE_MAX_BYTES"] == "2000000"  # not 2e+06
+    assert e["HOOKD_KAFKA_ENABLE_SSL_CERTIFICATE_VERIFICATION"] == "false"
+    # hookd reads "_" as "." (the contract): the name maps back to the property
+    assert "HOOKD_KAFKA_SECURITY_PROTOCOL"[len("HOOKD_KAFKA_"):].lower().replace("_", ".") == "security.protocol"
+
+
+def test_secret_values_are_in_the_secret_and_not_in_the_configmap():
+    values = {"api": {"token": "api-token-0123456789abcdef"}, "redis": {"password": "redis-pw-4242"},
+              "kafka": {"saslPassword": "sasl-pw-4343", "secretConfig": {"ssl.key.password": "key-pw-4444"}}}
+    docs = render(values=values)
+    assert secret_data(docs) == {"HOOKD_API_TOKEN": "api-token-0123456789abcdef",
+                                 "HOOKD_REDIS_PASSWORD": "redis-pw-4242",
+                                 "HOOKD_KAFKA_SASL_PASSWORD": "sasl-pw-4343",
+                                 "HOOKD_KAFKA_SSL_KEY_PASSWORD": "key-pw-4444"}
+    cm = json.dumps(one(docs, "ConfigMap"))
+    deployment = json.dumps(one(docs, "Deployment"))
+    for secret in ("api-token-0123456789abcdef", "redis-pw-4242", "sasl-pw-4343", "key-pw-4444"):
+        assert secret not in cm and secret not in deployment
+        assert base64.b64encode(secret.encode()).decode() not in cm
+    assert not SECRET_ENV & set(config(docs))
+    e = env(docs)
+    for name in SECRET_ENV | {"HOOKD_KAFKA_SSL_KEY_PASSWORD"}:
+        assert e[name] == ("secret", FULLNAME, name)
+
+
+def test_unset_secrets_are_left_out():
+    docs = render()
+    assert secret_data(docs) == {}
+    assert not SECRET_ENV & set(env(docs))  # no HOOKD_API_TOKEN: the admin API stays off
+
+
+def test_the_chart_refuses_secrets_in_the_configmap():
+    assert "kafka.config.sasl.password" in render_error(values={"kafka": {"config": {"sasl.password": "x"}}})
+    assert "secret" in render_error(values={"kafka": {"config": {"sasl.oauthbearer.client.secret": "x"}}})
+    assert "redis.password" in render_error("--set", "redis.url=redis://:hunter2@redis:6379/0")
+    assert "kafka.groupId" in render_error(values={"kafka": {"config": {"group.id": "x"}}})
+
+
+def test_existing_secret_renders_no_secret_and_is_referenced():
+    docs = render("--set", "existingSecret=from-vault", "--set", "existingSecretKeys.apiToken=token",
+                  "--set", "existingSecretKeys.redisPassword=", "--set", "api.token=ignored-0123456789ab")
+    assert not objects(docs, "Secret")
+    e = env(docs)
+    assert e["HOOKD_API_TOKEN"] == ("secret", "from-vault", "token")
+    assert e["HOOKD_KAFKA_SASL_PASSWORD"] == ("secret", "from-vault", "HOOKD_KAFKA_SASL_PASSWORD")
+    assert "HOOKD_REDIS_PASSWORD" not in e  # an empty key name skips it
+    c = container(docs)
+    assert all(x["valueFrom"]["secretKeyRef"]["optional"] is True
+               for x in c["env"] if "secretKeyRef" in x.get("valueFrom", {}))
+    annotations = one(docs, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert "checksum/secret" not in annotations and "checksum/config" in annotations
+    assert "ignored-0123456789ab" not in json.dumps(docs)
+
+
+def test_static_membership_takes_the_pod_name():
+    assert "HOOKD_KAFKA_GROUP_INSTANCE_ID" not in env(render())
+    e = env(render("--set", "kafka.staticMembership=true"))
+    assert e["HOOKD_KAFKA_GROUP_INSTANCE_ID"] == ("field", "metadata.name")
+
+
+def test_shutdown_grace_and_termination_grace():
+    docs = render()
+    assert config(docs)["HOOKD_SHUTDOWN_GRACE_MS"] == "20000"
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    assert pod["terminationGracePeriodSeconds"] == 30
+    docs = render("--set", "shutdown.graceSeconds=45")
+    assert config(docs)["HOOKD_SHUTDOWN_GRACE_MS"] == "45000"
+    assert one(docs, "Deployment")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 55
+    docs = render("--set", "terminationGracePeriodSeconds=120")
+    assert one(docs, "Deployment")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 120
+    assert "terminationGracePeriodSeconds" in render_error("--set", "terminationGracePeriodSeconds=20")
+
+
+def test_checksum_annotations_follow_the_settings():
+    def checksums(*args):
+        return one(render(*args), "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    base = checksums()
+    assert re.fullmatch(r"[0-9a-f]{64}", base["checksum/config"])
+    assert checksums() == base
+    changed = checksums("--set", "logLevel=debug")
+    assert changed["checksum/config"] != base["checksum/config"]
+    assert changed["checksum/secret"] == base["checksum/secret"]
+    changed = checksums("--set", "redis.password=another")
+    assert changed["checksum/secret"] != base["checksum/secret"]
+    assert changed["checksum/config"] == base["checksum/config"]
+
+
+# -------------------------------------------------------------------------------- the pod --
+
+
+def test_security_context_is_hardened_by_default():
+    docs = render("--set", "topicsJob.enabled=true")
+    pods = [one(docs, "Deployment")["spec"]["template"]["spec"], one(docs, "Job")["spec"]["template"]["spec"],
+            one(docs, "Pod")["spec"]]
+    for pod in pods:
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["runAsUser"] == 10001
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["automountServiceAccountToken"] is False
+        for c in pod["containers"]:
+            sc = c["securityContext"]
+            assert sc["runAsNonRoot"] is True
+            assert sc["runAsUser"] == 10001 and sc["runAsGroup"] == 10001
+            assert sc["readOnlyRootFilesystem"] is True
+            assert sc["allowPrivilegeEscalation"] is False
+            assert sc["capabilities"] == {"drop": ["ALL"]}
+            assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+            assert c["resources"]["requests"] and c["resources"]["limits"]
+
+
+def test_worker_container():
+    docs = render()
+    c = container(docs)
+    assert c["image"] == f"ghcr.io/hookd/hookd:{chart_yaml()['appVersion']}"
+    assert "args" not in c and "command" not in c  # the image's entrypoint: hookd, no arguments
+    assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert config(docs)["HOOKD_LISTEN"] == "0.0.0.0:8080"
+    service = one(docs, "Service")
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]
+    pod = one(docs, "Deployment")["spec"]["template"]
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    assert pod["spec"]["serviceAccountName"] == one(docs, "ServiceAccount")["metadata"]["name"]
+    assert one(docs, "ServiceAccount")["automountServiceAccountToken"] is False
+    assert one(docs, "PodDisruptionBudget")["spec"]["maxUnavailable"] == 1
+    assert container(render("--set", "image.tag=1.2.3"))["image"] == "ghcr.io/hookd/hookd:1.2.3"
+
+
+def test_the_job_and_test_pods_are_not_behind_the_service():
+    docs = render("--set", "topicsJob.enabled=true")
+    selector = one(docs, "Service")["spec"]["selector"]
+    for labels in (one(docs, "Job")["spec"]["template"]["metadata"]["labels"],
+                   one(docs, "Pod")["metadata"]["labels"]):
+        assert not selector.items() <= labels.items()
+
+
+def test_helm_test_pod_checks_readyz():
+    pod = one(render(), "Pod")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    command = " ".join(pod["spec"]["containers"][0]["command"])
+    assert f"http://{FULLNAME}.{NAMESPACE}.svc:8080/readyz" in command
+    assert pod["spec"]["restartPolicy"] == "Never"
+
+
+# ---------------------------------------------------------------------------- autoscaling --
+
+
+def test_replicas_only_without_autoscaling():
+    assert one(render(), "Deployment")["spec"]["replicas"] == 2
+    assert not objects(render(), "HorizontalPodAutoscaler") and not objects(render(), "ScaledObject")
+    for flag in ("autoscaling.hpa.enabled=true", "autoscaling.keda.enabled=true"):
+        assert "replicas" not in one(render("--set", flag), "Deployment")["spec"]
+
+
+def test_keda_and_hpa_are_mutually_exclusive():
+    message = render_error("--set", "autoscaling.hpa.enabled=true", "--set", "autoscaling.keda.enabled=true")
+    assert "mutually exclusive" in message
+
+
+@pytest.mark.parametrize("partitions,asked,expected", [(6, 20, 6), (50, 20, 20), (12, 12, 12)])
+def test_autoscalers_are_capped_at_the_partitions(partitions, asked, expected):
+    hpa = one(render("--set", "autoscaling.hpa.enabled=true", "--set", f"autoscaling.hpa.maxReplicas={asked}",
+                     "--set", f"kafka.partitions={partitions}"), "HorizontalPodAutoscaler")
+    assert hpa["spec"]["maxReplicas"] == expected
+    assert hpa["spec"]["minReplicas"] <= expected
+    assert hpa["spec"]["scaleTargetRef"]["name"] == FULLNAME
+    keda = one(render("--set", "autoscaling.keda.enabled=true", "--set", f"autoscaling.keda.maxReplicaCount={asked}",
+                      "--set", f"kafka.partitions={partitions}"), "ScaledObject")
+    assert keda["spec"]["maxReplicaCount"] == expected
+    # the minimum never exceeds the capped maximum
+    keda = one(render("--set", "autoscaling.keda.enabled=true", "--set", "autoscaling.keda.minReplicaCount=10",
+                      "--set", "kafka.partitions=4"), "ScaledObject")
+    assert keda["spec"]["minReplicaCount"] == 4 and keda["spec"]["maxReplicaCount"] == 4
+
+
+def test_hpa_scales_on_cpu():
+    hpa = one(render("--set", "autoscaling.hpa.enabled=true"), "HorizontalPodAutoscaler")
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert [m["resource"]["name"] for m in hpa["spec"]["metrics"]] == ["cpu"]
+    assert hpa["spec"]["metrics"][0]["resource"]["target"] == {"type": "Utilization", "averageUtilization": 70}
+
+
+def test_keda_triggers_follow_the_topics_and_the_tier_groups():
+    docs = render("--set", "autoscaling.keda.enabled=true", "--set", "kafka.groupId=g1",
+                  "--set", "kafka.topics={a,b}", "--set", "retry.delays={1s,1m,1h}",
+                  "--set", "autoscaling.keda.lagThreshold=50", "--set", "kafka.bootstrapServers=k:9092")
+    triggers = one(docs, "ScaledObject")["spec"]["triggers"]
+    got = [(t["metadata"]["topic"], t["metadata"]["consumerGroup"]) for t in triggers]
+    assert got == [("a", "g1"), ("b", "g1"), ("hookd.retry.1s", "g1.retry.1s"),
+                   ("hookd.retry.1m", "g1.retry.1m"), ("hookd.retry.1h", "g1.retry.1h")]
+    assert all(t["metadata"]["bootstrapServers"] == "k:9092" for t in triggers)
+    assert triggers[0]["metadata"]["lagThreshold"] == "50"
+    assert all(t["metadata"].get("excludePersistentLag") == "true" for t in triggers[2:])
+    assert len({t["name"] for t in triggers}) == len(triggers)
+    # tiers can be limited to some, or left out
+    triggers = one(render("--set", "autoscaling.keda.enabled=true",
+                          "--set", "autoscaling.keda.retryTiers.delays={5s}"), "ScaledObject")["spec"]["triggers"]
+    assert [t["metadata"]["topic"] for t in triggers] == ["job-events", "hookd.retry.5s"]
+    triggers = one(render("--set", "autoscaling.keda.enabled=true",
+                          "--set", "autoscaling.keda.retryTiers.enabled=false"), "ScaledObject")["spec"]["triggers"]
+    assert [t["metadata"]["topic"] for t in triggers] == ["job-events"]
+    assert "retry.delays" in render_error("--set", "autoscaling.keda.enabled=true",
+                                          "--set", "autoscaling.keda.retryTiers.delays={7s}")
+
+
+# ------------------------------------------------------------------ metrics, network, topics --
+
+
+def test_service_monitor_only_when_enabled():
+    assert not objects(render(), "ServiceMonitor")
+    sm = one(render("--set", "metrics.serviceMonitor.enabled=true", "--set",
+                    "metrics.serviceMonitor.labels.release=prom"), "ServiceMonitor")
+    assert sm["apiVersion"] == "monitoring.coreos.com/v1"
+    assert sm["metadata"]["labels"]["release"] == "prom"
+    assert sm["spec"]["endpoints"][0]["port"] == "http" and sm["spec"]["endpoints"][0]["path"] == "/metrics"
+
+
+def egress_rules(docs):
+    return one(docs, "NetworkPolicy")["spec"]["egress"]
+
+
+def test_network_policy_keeps_private_ranges_out_of_the_internet_rule():
+    docs = render("--set", "networkPolicy.egress.clusterCIDRs={198.18.0.0/15}",
+                  "--set", "allowNetworks={10.9.0.0/16,10.8.0.1}")
+    policy = one(docs, "NetworkPolicy")
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= \
+        one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"].items()
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+    rules = egress_rules(docs)
+    blocks = [peer["ipBlock"] for r in rules for peer in r.get("to", []) if "ipBlock" in peer]
+    internet = [b for b in blocks if b["cidr"] == "0.0.0.0/0"]
+    assert len(internet) == 1
+    assert set(PRIVATE) | {"198.18.0.0/15"} <= set(internet[0]["except"])
+    # no other rule opens a private or metadata range, except the allowNetworks mirror
+    allowed = {b["cidr"] for b in blocks if b["cidr"] != "0.0.0.0/0"}
+    assert allowed == {"10.9.0.0/16", "10.8.0.1/32"}
+    metadata = ipaddress.ip_address("169.254.169.254")
+    assert not any(metadata in ipaddress.ip_network(c) for c in allowed)
+    # DNS, and Kafka and Redis on their ports
+    ports = [{(p["port"], p["protocol"]) for p in r.get("ports", [])} for r in rules]
+    assert {(53, "UDP"), (53, "TCP")} in ports
+    assert {(9092, "TCP"), (9093, "TCP")} in ports and {(6379, "TCP")} in ports
+
+
+def test_network_policy_can_be_turned_off():
+    assert not objects(render("--set", "networkPolicy.enabled=false"), "NetworkPolicy")
+
+
+def test_topics_job_creates_every_topic():
+    assert not objects(render(), "Job")
+    docs = render("--set", "topicsJob.enabled=true", "--set", "kafka.topics={job-events,orch}",
+                  "--set", "retry.delays={1s,1m}", "--set", "kafka.partitions=24",
+                  "--set", "kafka.topicPartitions=12", "--set", "kafka.replicationFactor=3")
+    job = one(docs, "Job")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    c = job["spec"]["template"]["spec"]["containers"][0]
+    assert c["image"] == "apache/kafka:3.9.1"
+    script = c["command"][-1]
+    assert "/opt/kafka/bin/kafka-topics.sh" in script and "--create --if-not-exists" in script
+    created = re.findall(r"^create '?([^' ]+)'? (\S+) (\S+)$", script, re.M)
+    assert created == [("job-events", "24", "3"), ("orch", "24", "3"), ("hookd.retry.1s", "12", "3"),
+                       ("hookd.retry.1m", "12", "3"), ("hookd.dlq", "12", "3"), ("hookd.deliveries", "12", "3")]
+    # no SASL password: no hook Secret for the Job, only the chart's
+    assert [s["metadata"]["name"] for s in objects(docs, "Secret")] == [FULLNAME]
+
+
+def test_topics_job_with_sasl_reads_the_password_from_a_secret():
+    path = next(p for p in CI_VALUES if "topics" in os.path.basename(p))
+    docs = render("-f", path)
+    job = one(docs, "Job")
+    c = job["spec"]["template"]["spec"]["containers"][0]
+    e = {x["name"]: x for x in c["env"]}
+    ref = e["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
+    hook_secret = next(s for s in objects(docs, "Secret") if s["metadata"]["name"] == ref["name"])
+    assert "pre-install" in hook_secret["metadata"]["annotations"]["helm.sh/hook"]
+    assert int(hook_secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < \
+        int(job["metadata"]["annotations"]["helm.sh/hook-weight"])
+    assert ref["key"] in hook_secret["data"]
+    assert "ScramLoginModule" in e["JAAS_LOGIN_MODULE"]["value"]
+    script = c["command"][-1]
+    assert "security.protocol=SASL_SSL" in script and "sasl.mechanism=SCRAM-SHA-512" in script
+    assert "s3cr3t" not in json.dumps(job)
+
+
+# ------------------------------------------------------------------------- docs and image --
+
+
+def load_gen_readme():
+    spec = importlib.util.spec_from_file_location("gen_readme", os.path.join(CHART, "gen-readme.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_value_is_documented_and_the_readme_table_is_up_to_date():
+    gen = load_gen_readme()
+    values, sections = gen.parse()
+    assert gen.problems(values, sections) == []
+    with open(gen.README) as f:
+        current = f.read()
+    assert current == gen.render(current, values, sections), \
+        "helm/hookd/README.md is out of date: run ~/.cache/hookd/venv/bin/python helm/hookd/gen-readme.py"
+    # the check itself notices an undocumented value and a stale table
+    values["undocumented"] = 1
+    assert gen.problems(values, sections) == ["undocumented has no @param comment"]
+    del values["undocumented"]
+    values["logLevel"] = "debug"
+    assert gen.render(current, values, sections) != current
+
+
+def test_values_schema_is_strict_where_it_should_be():
+    with open(os.path.join(CHART, "values.schema.json")) as f:
+        schema = json.load(f)
+    assert schema["additionalProperties"] is False
+    with open(os.path.join(CHART, "values.yaml")) as f:
+        values = yaml.safe_load(f)
+    assert set(values) <= set(schema["properties"])
+    assert schema["properties"]["logLevel"]["enum"] == ["debug", "info", "warn", "error"]
+
+
+def test_chart_version_follows_the_project():
+    with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
+        version = re.search(r"project\(hookd VERSION ([0-9.]+)", f.read()).group(1)
+    assert chart_yaml()["appVersion"] == version, "Chart.yaml appVersion (the image tag) != project version"
+
+
+def package_list(name):
+    with open(os.path.join(ROOT, "deploy", "packages", name)) as f:
+        return [line.split("#")[0].strip() for line in f if line.split("#")[0].strip()]
+
+
+def test_dockerfile_builds_from_the_shared_package_lists():
+    with open(os.path.join(ROOT, "deploy", "Dockerfile")) as f:
+        dockerfile = f.read()
+    stages = re.split(r"^FROM ", dockerfile, flags=re.M)[1:]
+    assert len(stages) == 2
+    build, runtime = stages
+    assert build.startswith("debian:") and " AS build" in build.splitlines()[0]
+    assert runtime.startswith("debian:") and "-slim" in runtime.splitlines()[0]
+    assert "COPY deploy/packages/build " in build and "xargs" in build
+    assert "COPY deploy/packages/runtime " in runtime and "xargs" in runtime
+    assert "RelWithDebInfo" in build and "hookd" in build and "hookctl" in build
+    assert re.search(r"^USER 10001", runtime, re.M) and re.search(r"^EXPOSE 8080$", runtime, re.M)
+    assert re.search(r'^ENTRYPOINT \["/usr/local/bin/hookd"\]$', runtime, re.M)
+    assert "apt-get install" not in re.sub(r"xargs[^\n]*apt-get install", "", dockerfile), \
+        "a package installed outside deploy/packages"
+    # every folder CMake adds is copied into the build stage
+    with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
+        folders = re.findall(r"^add_subdirectory\((\S+)\)", f.read(), re.M)
+    for folder in folders:
+        assert re.search(rf"^COPY {folder} {folder}$", build, re.M), f"{folder} is not copied"
+    assert re.search(r"^COPY CMakeLists.txt ", build, re.M)
+    # the runtime list has the libraries the build links, and no -dev package
+    runtime_packages = package_list("runtime")
+    assert {"librdkafka1", "libcurl4", "libssl3", "libcjson1", "libhiredis0.14", "libmicrohttpd12",
+            "ca-certificates"} <= set(runtime_packages)
+    assert not [p for p in runtime_packages if p.endswith("-dev")]
+    assert {"cmake", "librdkafka-dev", "libcriterion-dev"} <= set(package_list("build"))
+
+
+def test_setup_reads_the_shared_package_lists():
+    with open(os.path.join(ROOT, "deploy", "local", "setup")) as f:
+        setup = f.read()
+    for name in ("build", "runtime", "dev"):
+        assert f'"$here/../packages/{name}"' in setup
+    assert "prometheus" in package_list("dev")
+    assert re.search(r"kubernetes-validate==[0-9.]+", setup)
+    assert re.search(r"helm_version=v3\.[0-9]+\.[0-9]+", setup)
