@@ -260,13 +260,9 @@ static void flow_import(hk_api *a, const char *flow, const char *body, size_t le
         cJSON_AddStringToObject(err, "message", e.msg);
         cJSON *details = cJSON_AddArrayToObject(err, "details");
         for (size_t i = 0; i < rep->errors_len; i++) {
-            const char *line = rep->errors[i];
-            const char *colon = strstr(line, ": ");
             cJSON *d = cJSON_CreateObject();
-            char field[160];
-            snprintf(field, sizeof field, "%.*s", colon ? (int)(colon - line) : 0, line);
-            cJSON_AddStringToObject(d, "field", field);
-            cJSON_AddStringToObject(d, "message", line);
+            cJSON_AddStringToObject(d, "field", rep->fields[i]);
+            cJSON_AddStringToObject(d, "message", rep->errors[i]);
             cJSON_AddItemToArray(details, d);
         }
         reply_json(r, 400, o);
@@ -399,23 +395,19 @@ static bool job_id_valid(const char *id)
     return n > 0 && n <= 256;
 }
 
-/* Checks a path id; answers 400 naming it when it is not one. */
+/* Checks an id in the path by the task's own rules; answers 400 naming it when it is not one. */
 static bool valid(const char *kind, const char *value, hk_api_response *r)
 {
-    bool ok = strcmp(kind, "id") == 0       ? hk_task_id_valid(value)
-              : strcmp(kind, "flowId") == 0 ? hk_flow_id_valid(value)
-                                            : job_id_valid(value);
-    if (!ok) {
-        const char *rule =
-            strcmp(kind, "id") == 0 ? "must look like wh_ followed by letters, digits, _ or -"
-            : strcmp(kind, "flowId") == 0
-                ? "must be 1 to 128 characters without spaces, ':' or glob characters"
-                : "must be 1 to 256 characters without control characters";
-        char msg[160];
-        snprintf(msg, sizeof msg, "%s: %s (in the path)", kind, rule);
-        fail(r, 400, kind, msg);
-    }
-    return ok;
+    hk_error e = {0};
+    int rc = strcmp(kind, "id") == 0       ? hk_validate_task_id(value, kind, &e)
+             : strcmp(kind, "flowId") == 0 ? hk_validate_flow_id(value, kind, &e)
+             : job_id_valid(value)
+                 ? HK_OK
+                 : hk_error_set(&e, HK_EINVAL, kind,
+                                "must be 1 to 256 characters without control characters");
+    if (rc != HK_OK)
+        fail(r, 400, e.field, e.msg);
+    return rc == HK_OK;
 }
 
 /* 405 unless method is one of allowed ("GET, POST"). */

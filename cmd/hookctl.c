@@ -233,8 +233,9 @@ static int cmd_webhooks_test(int argc, char **argv, const hk_config *cfg)
     }
     if (!id)
         return fail(2, "<id>: required");
-    if (!hk_task_id_valid(id))
-        return fail(2, "<id>: must look like wh_ followed by letters, digits, _ or -");
+    hk_error bad = {0};
+    if (hk_validate_task_id(id, "<id>", &bad) != HK_OK)
+        return fail(2, bad.msg);
     if (!*job_id)
         return fail(2, "--job-id: must not be empty");
     if (!*job_status)
@@ -405,11 +406,10 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
         fprintf(stderr, "hookctl: %s: unexpected argument (create takes --file)\n", id);
         return 2;
     }
-    if (id && !hk_task_id_valid(id))
-        return fail(2, "<id>: must look like wh_ followed by letters, digits, _ or -");
-    if (flow && !hk_flow_id_valid(flow))
-        return fail(2, "--flow: must be 1 to 128 characters without spaces, ':' or glob "
-                       "characters");
+    hk_error bad = {0};
+    if ((id && hk_validate_task_id(id, "<id>", &bad) != HK_OK) ||
+        (flow && hk_validate_flow_id(flow, "--flow", &bad) != HK_OK))
+        return fail(2, bad.msg);
 
     cJSON *input = NULL;
     int status;

@@ -63,9 +63,9 @@ static void api_done(const char *method, const char *url, unsigned status, uint6
 static enum MHD_Result api_error(struct MHD_Connection *con, const char *method, const char *url,
                                  unsigned status, const char *field, const char *message)
 {
-    struct MHD_Response *resp = NULL;
     char *body = hk_api_error_body(field, message);
-    resp = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "application/json");
     if (status == 401)
         MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"hookd\"");

@@ -301,10 +301,11 @@ int hk_validate_header(const char *name, const char *value, const char *field, h
  * key length, or -1 when the secret is not of that form. */
 int hk_whsec_decode(const char *secret, unsigned char key[96]);
 /* The id and flowId rules of the contract's task ("wh_" + [A-Za-z0-9_-], at most 67 bytes;
- * a flowId of 1..128 characters without spaces, control characters, ':' or glob characters),
- * for ids that arrive outside a task's JSON (a URL path, a command line). */
-bool hk_task_id_valid(const char *id);
-bool hk_flow_id_valid(const char *flow_id);
+ * a flowId of 1..128 characters without spaces, control characters, ':' or glob characters).
+ * Task validation uses them, and so do ids that arrive outside a task's JSON (a URL path, a
+ * command line): HK_EINVAL with err naming field, the same message everywhere. */
+int hk_validate_task_id(const char *id, const char *field, hk_error *err);
+int hk_validate_flow_id(const char *flow_id, const char *field, hk_error *err);
 /* Generates a fresh "wh_" id into out (at least 32 bytes). */
 void hk_task_new_id(char out[32]);
 

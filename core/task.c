@@ -246,23 +246,26 @@ static int parse_secrets(const cJSON *json, hk_task *t, hk_error *err)
     return HK_OK;
 }
 
-bool hk_task_id_valid(const char *id)
+int hk_validate_task_id(const char *id, const char *field, hk_error *err)
 {
     bool ok = strncmp(id, "wh_", 3) == 0 && strlen(id) > 3 && strlen(id) <= 67;
     for (const char *p = id + 3; ok && *p; p++)
         ok = isalnum((unsigned char)*p) || *p == '_' || *p == '-';
-    return ok;
+    return ok ? HK_OK
+              : hk_error_set(err, HK_EINVAL, field,
+                             "must look like wh_ followed by letters, digits, _ or -");
 }
 
-bool hk_flow_id_valid(const char *flow_id)
+int hk_validate_flow_id(const char *flow_id, const char *field, hk_error *err)
 {
     size_t n = strlen(flow_id);
-    if (n == 0 || n > 128)
-        return false;
-    for (const char *p = flow_id; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f || strchr(" :{}*?[]", *p))
-            return false;
-    return true;
+    bool ok = n > 0 && n <= 128;
+    for (const char *p = flow_id; ok && *p; p++)
+        ok = (unsigned char)*p >= 0x20 && *p != 0x7f && !strchr(" :{}*?[]", *p);
+    return ok ? HK_OK
+              : hk_error_set(err, HK_EINVAL, field,
+                             "must be 1 to 128 characters without spaces, control characters, "
+                             "':' or glob characters");
 }
 
 int hk_task_from_json(const cJSON *json, bool generate_id, hk_task **out, hk_error *err)
@@ -285,11 +288,8 @@ int hk_task_from_json(const cJSON *json, bool generate_id, hk_task **out, hk_err
     if (get_string(json, "id", "id", 67, &t->id, err) != HK_OK)
         goto error;
     if (t->id) {
-        if (!hk_task_id_valid(t->id)) {
-            hk_error_set(err, HK_EINVAL, "id",
-                         "must look like wh_ followed by letters, digits, _ or -");
+        if (hk_validate_task_id(t->id, "id", err) != HK_OK)
             goto error;
-        }
     } else if (generate_id) {
         char id[32];
         hk_task_new_id(id);
@@ -307,11 +307,8 @@ int hk_task_from_json(const cJSON *json, bool generate_id, hk_task **out, hk_err
     }
     if (get_id_text(item, "flowId", &t->flow_id, err) != HK_OK)
         goto error;
-    if (!hk_flow_id_valid(t->flow_id)) {
-        hk_error_set(err, HK_EINVAL, "flowId",
-                     "must be 1 to 128 characters without spaces, ':' or glob characters");
+    if (hk_validate_flow_id(t->flow_id, "flowId", err) != HK_OK)
         goto error;
-    }
 
     if (get_string(json, "name", "name", 200, &t->name, err) != HK_OK)
         goto error;

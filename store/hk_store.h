@@ -79,6 +79,7 @@ int hk_store_flow_export(hk_store *store, const char *flow_id, hk_secret_mode mo
 typedef struct hk_import_report {
     size_t created, updated;
     char errors[HK_IMPORT_MAX_ERRORS][384]; /* "webhooks[2].url: scheme must be http or https" */
+    char fields[HK_IMPORT_MAX_ERRORS][96];  /* "webhooks[2].url": errors[i]'s field */
     size_t errors_len;
     size_t errors_dropped; /* bad entries beyond HK_IMPORT_MAX_ERRORS */
 } hk_import_report;

@@ -58,12 +58,14 @@ int hk_store_flow_export(hk_store *s, const char *flow_id, hk_secret_mode mode, 
     return HK_OK;
 }
 
-static void report(hk_import_report *rep, size_t index, const char *msg)
+/* msg is the entry's own one-line error, already starting with field ("url: ..."). */
+static void report(hk_import_report *rep, size_t index, const char *field, const char *msg)
 {
     if (rep->errors_len == HK_IMPORT_MAX_ERRORS) {
         rep->errors_dropped++;
         return;
     }
+    snprintf(rep->fields[rep->errors_len], sizeof rep->fields[0], "webhooks[%zu].%s", index, field);
     snprintf(rep->errors[rep->errors_len++], sizeof rep->errors[0], "webhooks[%zu].%s", index, msg);
 }
 
@@ -105,7 +107,7 @@ int hk_store_flow_import(hk_store *s, const char *flow_id, const cJSON *doc, hk_
     {
         size_t at = i++;
         if (!cJSON_IsObject(entry)) {
-            report(rep, at, "webhook: must be an object");
+            report(rep, at, "webhook", "webhook: must be an object");
             continue;
         }
         cJSON *copy = cJSON_Duplicate(entry, 1);
@@ -118,7 +120,7 @@ int hk_store_flow_import(hk_store *s, const char *flow_id, const cJSON *doc, hk_
             cJSON_AddStringToObject(copy, "id", old->id);
         }
         if (hk_store__has_masked_secret(copy) && !hk_store__keep_secrets(copy, old)) {
-            report(rep, at,
+            report(rep, at, "secret",
                    "secret: masked (****), and no task of this flow with this id or name "
                    "to keep the secret of; export with --with-secrets, or give the secret");
             cJSON_Delete(copy);
@@ -126,7 +128,7 @@ int hk_store_flow_import(hk_store *s, const char *flow_id, const cJSON *doc, hk_
         }
         hk_error e = {0};
         if (hk_task_from_json(copy, true, &tasks[at], &e) != HK_OK)
-            report(rep, at, e.msg);
+            report(rep, at, e.field[0] ? e.field : "webhook", e.msg);
         cJSON_Delete(copy);
         update[at] = old != NULL;
         for (size_t k = 0; tasks[at] && k < at; k++) {
@@ -137,7 +139,7 @@ int hk_store_flow_import(hk_store *s, const char *flow_id, const cJSON *doc, hk_
                 char msg[160];
                 snprintf(msg, sizeof msg, "%s: the same task as webhooks[%zu]",
                          same_name ? "name" : "id", k);
-                report(rep, at, msg);
+                report(rep, at, same_name ? "name" : "id", msg);
                 break;
             }
         }

@@ -349,6 +349,8 @@ Test(store, import_is_all_or_nothing_and_updates_on_the_second_run)
     cr_assert_eq(rep.errors_len, 2);
     cr_assert_str_eq(rep.errors[0], "webhooks[1].url: scheme must be http or https");
     cr_assert_str_eq(rep.errors[1], "webhooks[2].webhook: must be an object");
+    cr_assert_str_eq(rep.fields[0], "webhooks[1].url");
+    cr_assert_str_eq(rep.fields[1], "webhooks[2].webhook");
     cJSON_Delete(bad);
     cr_assert_eq(hk_store_task_list(s, "f2", &tasks, &n, &err), HK_OK);
     cr_assert_eq(n, 0, "all or nothing");
