@@ -1,10 +1,10 @@
 /*
- * http.c — /healthz (the process answers), /readyz (ready to consume), /metrics (Prometheus
- * text format, every counter of core/metrics.c), and with HOOKD_API_TOKEN the admin API under
- * /v1 (api.c). libmicrohttpd parses HTTP and runs a thread per connection, so a slow
- * POST /v1/webhooks/{id}/test never holds up a probe. Here a /v1 request is authorised as soon
- * as its headers arrive (401 before any body is read), its body is bounded (413), and then it
- * goes whole to hk_api_handle().
+ * http.c — /healthz (the loops turn), /readyz (Kafka and Redis reachable, the group joined),
+ * both answered by the worker's probes, /metrics (Prometheus text format, core/metrics.c), and with
+ * HOOKD_API_TOKEN the admin API under /v1 (api.c). libmicrohttpd parses HTTP and runs a thread per
+ * connection, so a slow POST /v1/webhooks/{id}/test never holds up a probe. Here a /v1 request is
+ * authorised as soon as its headers arrive (401 before any body is read), its body is bounded
+ * (413), and then it goes whole to hk_api_handle().
  */
 #include "http.h"
 
@@ -18,7 +18,7 @@
 
 struct hk_http {
     struct MHD_Daemon *daemon;
-    hk_http_state *state;
+    const hk_http_probes *probes;
     hk_api *api; /* NULL: the admin API is off */
     uint16_t port;
 };
@@ -52,12 +52,10 @@ static void api_done(const char *method, const char *url, unsigned status, uint6
         hk_metric_add(HK_M_API_CLIENT_ERRORS, 1);
     if (!hk_log_enabled(HK_LOG_INFO))
         return;
-    char code[8], ms[24];
-    snprintf(code, sizeof code, "%u", status);
-    snprintf(ms, sizeof ms, "%llu", (unsigned long long)(hk_now_ms() - t0));
-    const char *kv[] = {"method", method, "path", url, "status", code, "latencyMs", ms, NULL};
-    hk_log_write(status >= 500 ? HK_LOG_WARN : HK_LOG_INFO, "api", kv, "%s %s %u", method, url,
-                 status);
+    hk_log_field f[] = {HK_STR("method", method), HK_STR("path", url), HK_NUM("status", status),
+                        HK_NUM("latencyMs", hk_now_ms() - t0)};
+    hk_log_write(status >= 500 ? HK_LOG_WARN : HK_LOG_INFO, "api", f, sizeof f / sizeof f[0],
+                 "%s %s %u", method, url, status);
 }
 
 static enum MHD_Result api_error(struct MHD_Connection *con, const char *method, const char *url,
@@ -147,12 +145,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         return on_api(h, con, url, method, upload_data, upload_data_size, con_cls);
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return reply(con, 405, "text/plain", hk_strdup("method not allowed\n"));
-    if (strcmp(url, "/healthz") == 0)
-        return reply(con, 200, "text/plain", hk_strdup("ok\n"));
-    if (strcmp(url, "/readyz") == 0) {
-        bool ready = atomic_load(&h->state->ready);
-        return reply(con, ready ? 200 : 503, "text/plain",
-                     hk_strdup(ready ? "ready\n" : "not ready\n"));
+    bool health = strcmp(url, "/healthz") == 0;
+    if (health || strcmp(url, "/readyz") == 0) {
+        hk_buf b = {0};
+        int status = (health ? h->probes->alive : h->probes->ready)(h->probes->arg, &b);
+        if (!b.data)
+            hk_buf_puts(&b, "");
+        return reply(con, (unsigned)status, "text/plain", hk_buf_take(&b));
     }
     if (strcmp(url, "/metrics") == 0) {
         hk_buf b = {0};
@@ -162,7 +161,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     return reply(con, 404, "text/plain", hk_strdup("not found\n"));
 }
 
-int hk_http_start(const char *listen, hk_http_state *state, hk_api *api, hk_http **out,
+int hk_http_start(const char *listen, const hk_http_probes *probes, hk_api *api, hk_http **out,
                   hk_error *err)
 {
     const char *colon = strrchr(listen, ':');
@@ -176,7 +175,7 @@ int hk_http_start(const char *listen, hk_http_state *state, hk_api *api, hk_http
     if (inet_pton(AF_INET, *host ? host : "0.0.0.0", &sa.sin_addr) != 1)
         return hk_error_set(err, HK_EINVAL, "HOOKD_LISTEN", "'%s' is not an IPv4 address", host);
     hk_http *h = hk_xcalloc(1, sizeof *h);
-    h->state = state;
+    h->probes = probes;
     h->api = api;
     h->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,

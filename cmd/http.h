@@ -11,16 +11,20 @@
 
 #include "hk_core.h"
 
-typedef struct hk_http_state {
-    atomic_bool ready;    /* Kafka and Redis answered at start-up, and not draining */
-} hk_http_state;
+/* The probes' answers, computed by the worker from atomics only (any thread may call them):
+ * each returns 200 or 503 and appends a short plain-text report to body. */
+typedef struct hk_http_probes {
+    int (*alive)(void *arg, hk_buf *body); /* /healthz */
+    int (*ready)(void *arg, hk_buf *body); /* /readyz */
+    void *arg;
+} hk_http_probes;
 
 typedef struct hk_http hk_http;
 typedef struct hk_api hk_api;
 
-/* listen is "host:port" (port 0 picks a free one; the port is logged). state and api are
+/* listen is "host:port" (port 0 picks a free one; the port is logged). probes and api are
  * borrowed and must outlive the server; api NULL turns /v1 off (404). */
-int hk_http_start(const char *listen, hk_http_state *state, hk_api *api, hk_http **out,
+int hk_http_start(const char *listen, const hk_http_probes *probes, hk_api *api, hk_http **out,
                   hk_error *err);
 void hk_http_stop(hk_http *http); /* accepts NULL */
 uint16_t hk_http_port(const hk_http *http);

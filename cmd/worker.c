@@ -58,8 +58,12 @@ typedef struct worker {
     size_t jobs_alive;
     bool paused;
     bool draining;
-    uint64_t drain_deadline;
+    bool handing_off;        /* the grace is nearly over: unfinished deliveries go to a tier */
+    uint64_t handoff_at;     /* when in-flight requests stop being waited for */
+    uint64_t drain_deadline; /* when the loop stops whatever is left */
     hk_timer *drain_timer;
+    hk_timer *beat_timer;
+    _Atomic uint64_t beat_ms; /* the loop's last turn of beat_timer, for /healthz */
     int wake_fd;        /* eventfd: another shard has a command for this one */
     atomic_int command; /* CMD_*, the strongest one sent since the last wake */
     /* librdkafka properties of this shard's consumers: [0] the main one, [1 + t] tier t's;
@@ -81,7 +85,10 @@ struct group {
     hk_store_cache *cache;
     hk_store_history *history;
     hk_http *http;
-    hk_http_state http_state;
+    hk_http_probes probes;
+    atomic_bool started;  /* every shard built: the probes may look at them */
+    atomic_bool stopping; /* a signal came: not ready any more */
+    uint64_t stop_by;     /* the signal's time + the grace period: when the process is gone */
     hk_api *api; /* NULL unless HOOKD_API_TOKEN is set */
     char tier_topics[HK_RETRY_MAX_TIERS][64];
     const char *group_id; /* the main consumer group (group.id): records carry it */
@@ -197,6 +204,8 @@ static void add_payload(cJSON *rec, const char *payload, size_t len)
 typedef struct dlq_send {
     worker *w;
     const char *topic; /* HK_TOPIC_DLQ or a tier's topic */
+    int tier;          /* the tier's index, or -1 for HK_TOPIC_DLQ */
+    hk_metric reason;  /* for HK_TOPIC_DLQ: hookd_dlq_records_total's member */
     char *value;
     size_t len;
     char *key;
@@ -219,8 +228,10 @@ static void on_dlq_ack(int err, const char *errstr, void *arg)
         dlq_publish(s);
         return;
     }
-    hk_metric_add(strcmp(s->topic, HK_TOPIC_DLQ) == 0 ? HK_M_DLQ_PUBLISHED : HK_M_RETRIES_PUBLISHED,
-                  1);
+    if (s->tier < 0)
+        hk_metric_add(s->reason, 1);
+    else
+        hk_metric_tier_add(HK_TIER_PUBLISHED, (size_t)s->tier, 1);
     s->done(s->arg);
     free(s->value);
     free(s->key);
@@ -238,8 +249,26 @@ static void dlq_publish(dlq_send *s)
     }
 }
 
-/* Takes ownership of rec. */
-static void dlq_send_record(worker *w, cJSON *rec, const char *key, void (*done)(void *), void *arg)
+/* hookd_dlq_records_total's member for a dead letter's reason. */
+static hk_metric dlq_reason_metric(const char *reason)
+{
+    static const struct {
+        const char *prefix;
+        hk_metric m;
+    } map[] = {
+        {"attempts exhausted", HK_M_DLQ_EXHAUSTED}, {"retry disabled", HK_M_DLQ_RETRY_DISABLED},
+        {"endpoint gone", HK_M_DLQ_GONE},           {"invalid request", HK_M_DLQ_INVALID},
+        {"task deleted", HK_M_DLQ_TASK_DELETED},    {"task disabled", HK_M_DLQ_TASK_DISABLED},
+    };
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (strncmp(reason, map[i].prefix, strlen(map[i].prefix)) == 0)
+            return map[i].m;
+    return HK_M_DLQ_PERMANENT;
+}
+
+/* Takes ownership of rec. `reason` is the member of hookd_dlq_records_total it counts in. */
+static void dlq_send_record(worker *w, cJSON *rec, const char *key, hk_metric reason,
+                            void (*done)(void *), void *arg)
 {
     char ts[32];
     hk_format_time(hk_wall_ms(), ts);
@@ -248,6 +277,8 @@ static void dlq_send_record(worker *w, cJSON *rec, const char *key, void (*done)
     dlq_send *s = hk_xcalloc(1, sizeof *s);
     s->w = w;
     s->topic = HK_TOPIC_DLQ;
+    s->tier = -1;
+    s->reason = reason;
     s->value = cJSON_PrintUnformatted(rec);
     s->len = strlen(s->value);
     s->key = hk_strdup(key);
@@ -333,6 +364,14 @@ static void record_outcome(worker *w, attempt *a, const hk_delivery_result *res,
     }
 }
 
+/* The fields every log line about an attempt carries. */
+#define ATTEMPT_FIELDS(a)                                                                          \
+    {                                                                                              \
+        HK_STR("jobId", (a)->job->ev->job_id), HK_STR("flowId", (a)->job->ev->flow_id),            \
+            HK_STR("webhookId", (a)->task->id), HK_STR("deliveryId", (a)->delivery_id),            \
+            HK_NUM("attempt", (a)->number)                                                         \
+    }
+
 static void attempt_finished(void *arg)
 {
     attempt *a = arg;
@@ -378,9 +417,12 @@ static const char *closed_outcomes(attempt *a)
 
 static void dead_letter_attempt(worker *w, attempt *a, const char *reason, const char *error)
 {
+    hk_log_field f[] = ATTEMPT_FIELDS(a);
+    HK_LOGF(HK_LOG_WARN, "delivery.dead_lettered", f, "delivery %s to webhook %s dead-lettered: %s",
+            a->delivery_id, a->task->id, reason);
     cJSON *rec = delivery_dead_letter(a->job, a->delivery_id, a->task->id, a->number, reason, error,
                                       closed_outcomes(a));
-    dlq_send_record(w, rec, a->job->ev->job_id, attempt_finished, a);
+    dlq_send_record(w, rec, a->job->ev->job_id, dlq_reason_metric(reason), attempt_finished, a);
 }
 
 /* Republishes the delivery to the tier `tier`, due after `delay`: after a failure, as its next
@@ -410,6 +452,7 @@ static void republish(worker *w, attempt *a, size_t tier, uint64_t delay, int de
     dlq_send *s = hk_xcalloc(1, sizeof *s);
     s->w = w;
     s->topic = w->g->tier_topics[tier];
+    s->tier = (int)tier;
     hk_buf value = {0};
     hk_retry_record_write(&value, &r);
     s->value = value.data;
@@ -417,9 +460,12 @@ static void republish(worker *w, attempt *a, size_t tier, uint64_t delay, int de
     s->key = hk_strdup(a->delivery_id); /* spreads deliveries over the tier's partitions */
     s->done = attempt_finished;
     s->arg = a;
-    HK_DEBUG(deferred ? "delivery.deferred" : "delivery.retry",
-             "delivery %s to webhook %s: attempt %d due in %llu ms on %s", a->delivery_id,
-             a->task->id, r.attempt, (unsigned long long)delay, s->topic);
+    hk_log_field f[] = {HK_STR("jobId", j->ev->job_id), HK_STR("flowId", j->ev->flow_id),
+                        HK_STR("webhookId", a->task->id), HK_STR("deliveryId", a->delivery_id),
+                        HK_NUM("attempt", r.attempt)};
+    HK_LOGF(HK_LOG_DEBUG, deferred ? "delivery.deferred" : "delivery.retry", f,
+            "delivery %s to webhook %s: attempt %d due in %llu ms on %s", a->delivery_id,
+            a->task->id, r.attempt, (unsigned long long)delay, s->topic);
     dlq_publish(s);
 }
 
@@ -429,6 +475,15 @@ static void on_delivery_done(const hk_delivery_result *res, void *arg)
     worker *w = a->job->w;
     switch (res->status) {
     case HK_DELIVERY_CANCELLED:
+        if (w->handing_off && hk_consumer_owns(a->job->c, a->job->ref)) {
+            /* The worker is stopping and the grace is nearly over: the delivery (waiting, or
+             * stopped in flight) goes to its tier as the same attempt, due at once, for
+             * whichever worker takes the tier next. */
+            hk_metric_add(HK_M_DEFERRED_SHUTDOWN, 1);
+            republish(w, a, hk_retry_tier_for_attempt(w->policy, a->number), 0,
+                      a->deferrals > 0 ? a->deferrals : 1);
+            return;
+        }
         /* Never sent, and its partition is another worker's now: no attempt to record. */
         hk_metric_add(HK_M_DELIVERIES_CANCELLED, 1);
         attempt_finished(a);
@@ -439,7 +494,7 @@ static void on_delivery_done(const hk_delivery_result *res, void *arg)
          * same attempt, so the partition keeps moving for every other host: the first tier
          * first, then, deferred again and again, the next tiers (as attempts would be), so a
          * host slow for long does not have its backlog cycle through the first tier. */
-        hk_metric_add(HK_M_DELIVERIES_DEFERRED, 1);
+        hk_metric_add(HK_M_DEFERRED_SLOW_HOST, 1);
         size_t tier = hk_retry_tier_for_attempt(w->policy, a->deferrals + 1);
         republish(w, a, tier, w->policy->delays_ms[tier], a->deferrals + 1);
         update_backpressure(w);
@@ -449,11 +504,14 @@ static void on_delivery_done(const hk_delivery_result *res, void *arg)
         hk_metric_add(HK_M_DELIVERIES_OK, 1);
         break;
     case HK_DELIVERY_RETRY:
-        hk_metric_add(HK_M_DELIVERIES_FAILED, 1);
+        hk_metric_add(res->http_status > 0 ? HK_M_DELIVERIES_HTTP_ERROR
+                      : res->timed_out     ? HK_M_DELIVERIES_TIMEOUT
+                                           : HK_M_DELIVERIES_NETWORK_ERROR,
+                      1);
         break;
     case HK_DELIVERY_ERROR:
         hk_metric_add(strncmp(res->error, "blocked", 7) == 0 ? HK_M_DELIVERIES_BLOCKED
-                                                             : HK_M_DELIVERIES_FAILED,
+                                                             : HK_M_DELIVERIES_INVALID,
                       1);
         break;
     }
@@ -461,13 +519,15 @@ static void on_delivery_done(const hk_delivery_result *res, void *arg)
         hk_retry_decide(w->policy, a->task, a->number, res->status == HK_DELIVERY_OK,
                         res->status == HK_DELIVERY_ERROR, res->http_status);
     record_outcome(w, a, res, v.kind != HK_RETRY_DONE);
+    hk_log_field f[] = ATTEMPT_FIELDS(a);
     if (v.kind == HK_RETRY_DONE) {
-        HK_DEBUG("delivery.ok", "delivered %s to webhook %s (HTTP %ld, %llu ms)", a->delivery_id,
-                 a->task->id, res->http_status, (unsigned long long)res->latency_ms);
+        HK_LOGF(HK_LOG_DEBUG, "delivery.ok", f, "delivered %s to webhook %s (HTTP %ld, %llu ms)",
+                a->delivery_id, a->task->id, res->http_status, (unsigned long long)res->latency_ms);
         attempt_finished(a);
     } else {
-        HK_WARN("delivery.failed", "delivery %s to webhook %s failed on attempt %d: %s",
-                a->delivery_id, a->task->id, a->number, res->error);
+        HK_LOGF(HK_LOG_WARN, "delivery.failed", f,
+                "delivery %s to webhook %s failed on attempt %d: %s", a->delivery_id, a->task->id,
+                a->number, res->error);
         if (v.disable_task && w->history) /* the writer thread does it, off the loop */
             hk_store_history_disable_task(w->history, a->task->id,
                                           "the endpoint answered 410 Gone");
@@ -494,8 +554,10 @@ static void send_poison(worker *w, job *j, const char *topic, int32_t partition,
                         const char *reason)
 {
     hk_metric_add(HK_M_EVENTS_POISON, 1);
-    HK_WARN("event.poison", "%s/%d/%lld refused: %s", topic, (int)partition, (long long)offset,
-            reason);
+    hk_log_field f[] = {HK_STR("topic", topic), HK_NUM("partition", partition),
+                        HK_NUM("offset", offset)};
+    HK_LOGF(HK_LOG_WARN, "event.poison", f, "%s/%d/%lld refused: %s", topic, (int)partition,
+            (long long)offset, reason);
     cJSON *rec = cJSON_CreateObject();
     cJSON_AddStringToObject(rec, "kind", "poison");
     cJSON_AddStringToObject(rec, "reason", reason);
@@ -505,7 +567,7 @@ static void send_poison(worker *w, job *j, const char *topic, int32_t partition,
     add_payload(rec, j->raw, j->raw_len);
     char key[256];
     snprintf(key, sizeof key, "%s/%d/%lld", topic, (int)partition, (long long)offset);
-    dlq_send_record(w, rec, key, poison_done, j);
+    dlq_send_record(w, rec, key, HK_M_DLQ_POISON, poison_done, j);
 }
 
 /* Starts attempt `number` of the task's delivery of the job's event, deferred `deferrals` times
@@ -581,8 +643,11 @@ static void on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_
     }
     if (!matched) {
         hk_metric_add(HK_M_EVENTS_NO_MATCH, 1);
-        HK_DEBUG("event.unmatched", "event %s (flow %s, job %s, %s) matched no webhook task",
-                 j->ev->event_id, j->ev->flow_id, j->ev->job_id, j->ev->job_status);
+        hk_log_field f[] = {HK_STR("jobId", j->ev->job_id), HK_STR("flowId", j->ev->flow_id),
+                            HK_STR("eventId", j->ev->event_id)};
+        HK_LOGF(HK_LOG_DEBUG, "event.unmatched", f,
+                "event %s (flow %s, job %s, %s) matched no webhook task", j->ev->event_id,
+                j->ev->flow_id, j->ev->job_id, j->ev->job_status);
     }
     job_release(j);
     update_backpressure(w);
@@ -614,7 +679,9 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
     j->ref = ref;
     j->attempts_alive = 1;
     w->jobs_alive++;
-    hk_metric_add(HK_M_RETRIES_CONSUMED, 1);
+    for (size_t t = 0; t < w->policy->tiers; t++)
+        if (w->tiers[t] == c)
+            hk_metric_tier_add(HK_TIER_CONSUMED, t, 1);
     hk_retry_record r;
     hk_error err = {0};
     if (hk_retry_record_parse(payload, len, &r, &err) != HK_OK) {
@@ -648,13 +715,18 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
                       r.outcomes_json);
     } else {
         /* Deleted or disabled since: nothing to send to, but nothing is lost either. */
-        HK_WARN("delivery.dropped", "delivery %s: webhook task %s is %s; dead-lettered",
-                r.delivery_id, r.webhook_id, task ? "disabled" : "gone");
+        hk_log_field f[] = {HK_STR("jobId", r.job_id), HK_STR("flowId", r.flow_id),
+                            HK_STR("webhookId", r.webhook_id), HK_STR("deliveryId", r.delivery_id),
+                            HK_NUM("attempt", r.attempt)};
+        HK_LOGF(HK_LOG_WARN, "delivery.dropped", f,
+                "delivery %s: webhook task %s is %s; dead-lettered", r.delivery_id, r.webhook_id,
+                task ? "disabled" : "gone");
         cJSON *rec =
             delivery_dead_letter(j, r.delivery_id, r.webhook_id, r.attempt - 1,
                                  task ? "task disabled" : "task deleted", NULL, r.outcomes_json);
         j->attempts_alive++;
-        dlq_send_record(w, rec, r.job_id, poison_done, j);
+        dlq_send_record(w, rec, r.job_id, task ? HK_M_DLQ_TASK_DISABLED : HK_M_DLQ_TASK_DELETED,
+                        poison_done, j);
     }
     hk_retry_record_free(&r);
     job_release(j);
@@ -706,18 +778,45 @@ static void finish_drain(worker *w)
     hk_loop_stop(w->loop);
 }
 
+/* The grace period's last part, kept for handing unfinished deliveries to a tier and waiting
+ * for Kafka to acknowledge them: a quarter of it, between 200 ms and 5 s. */
+static uint64_t handoff_reserve_ms(int grace_ms)
+{
+    uint64_t r = (uint64_t)grace_ms / 4;
+    return r < 200 ? 200 : r > 5000 ? 5000 : r;
+}
+
+/* Nearly out of grace: every delivery still waiting or in flight is given up here and
+ * republished to its tier, due at once (on_delivery_done, HK_DELIVERY_CANCELLED), so that its
+ * source offset can be committed before the worker exits. */
+static void hand_off(worker *w)
+{
+    w->handing_off = true;
+    size_t waiting = hk_delivery_cancel_waiting(w->engine, NULL, NULL);
+    size_t inflight = hk_delivery_abort_inflight(w->engine);
+    if (waiting + inflight)
+        HK_INFO("shutdown.handoff",
+                "loop %d: grace nearly over; handing %zu waiting and %zu in-flight deliveries to "
+                "the retry tiers",
+                w->index, waiting, inflight);
+}
+
 static void on_drain_timer(hk_loop *loop, void *arg)
 {
     (void)loop;
     worker *w = arg;
-    if (drained(w) || hk_now_ms() >= w->drain_deadline) {
+    uint64_t now = hk_now_ms();
+    if (drained(w) || now >= w->drain_deadline) {
         finish_drain(w);
         return;
     }
+    if (!w->handing_off && now >= w->handoff_at)
+        hand_off(w);
     hk_timer_start(w->drain_timer, 50);
 }
 
-/* Stops taking events and lets those in progress finish, up to the grace period. */
+/* Stops taking events and lets those in progress finish until the grace period's last part;
+ * what is still unfinished then is handed to the retry tiers. */
 static void begin_drain(worker *w)
 {
     if (w->draining)
@@ -728,7 +827,11 @@ static void begin_drain(worker *w)
     hk_consumer_stop_fetching(w->consumer);
     for (size_t t = 0; t < w->policy->tiers; t++)
         hk_consumer_stop_fetching(w->tiers[t]);
-    w->drain_deadline = hk_now_ms() + (uint64_t)w->cfg->shutdown_grace_ms;
+    uint64_t now = hk_now_ms(), grace = (uint64_t)w->cfg->shutdown_grace_ms;
+    uint64_t reserve = handoff_reserve_ms(w->cfg->shutdown_grace_ms);
+    w->handoff_at = now + (grace > reserve ? grace - reserve : 0);
+    /* half the reserve for the hand-off's acknowledgements, half for commit and close */
+    w->drain_deadline = now + (grace > reserve / 2 ? grace - reserve / 2 : 0);
     hk_timer_start(w->drain_timer, 0);
 }
 
@@ -795,11 +898,107 @@ static void on_signal(hk_loop *loop, int fd, unsigned events, void *arg)
             return;
         }
         g->signalled = true;
-        atomic_store(&g->http_state.ready, false);
+        atomic_store(&g->stopping, true);
+        g->stop_by = hk_now_ms() + (uint64_t)g->cfg->shutdown_grace_ms;
         HK_INFO("shutdown", "signal %u: finishing the events in progress on %d loop%s",
                 si.ssi_signo, g->n, g->n == 1 ? "" : "s");
         send_all(g, CMD_DRAIN);
     }
+}
+
+/* ------------------------------------------------------------------------------ probes --- */
+
+#define STALL_MS 10000 /* a loop that has not turned for this long is not alive */
+#define BEAT_MS 1000
+
+static int probe_ready(void *arg, hk_buf *body);
+
+/* Every second on each loop: proof for /healthz that it turns; shard 0 also refreshes the
+ * hookd_ready gauge. */
+static void on_beat(hk_loop *loop, void *arg)
+{
+    (void)loop;
+    worker *w = arg;
+    atomic_store(&w->beat_ms, hk_now_ms());
+    if (w->index == 0) {
+        hk_buf b = {0};
+        hk_gauge_set(HK_G_READY, probe_ready(w->g, &b) == 200);
+        hk_buf_free(&b);
+    }
+    hk_timer_start(w->beat_timer, BEAT_MS);
+}
+
+/* /healthz: every event loop turned within STALL_MS. */
+static int probe_alive(void *arg, hk_buf *body)
+{
+    group *g = arg;
+    if (!atomic_load(&g->started)) {
+        hk_buf_puts(body, "ok: starting\n");
+        return 200;
+    }
+    uint64_t now = hk_now_ms();
+    int status = 200;
+    for (int i = 0; i < g->n; i++) {
+        uint64_t beat = atomic_load(&g->shards[i].beat_ms);
+        if (now > beat && now - beat > STALL_MS) {
+            hk_buf_printf(body, "loop %d: stalled, no turn for %llu ms\n", i,
+                          (unsigned long long)(now - beat));
+            status = 503;
+        }
+    }
+    if (status == 200)
+        hk_buf_printf(body, "ok: %d loop%s turning\n", g->n, g->n == 1 ? "" : "s");
+    return status;
+}
+
+/* /readyz: Kafka reachable (a broker UP in the latest statistics; before the first, the group
+ * join proves it), Redis answering the task cache's polls, and every consumer (each loop's main
+ * one and its tiers') in its group with an assignment. An empty assignment counts: with more
+ * members than partitions some must idle, and holding them unready would stall a rolling
+ * update (decision 23). */
+static int probe_ready(void *arg, hk_buf *body)
+{
+    group *g = arg;
+    if (!atomic_load(&g->started)) {
+        hk_buf_puts(body, "not ready: starting\n");
+        return 503;
+    }
+    if (atomic_load(&g->stopping)) {
+        hk_buf_puts(body, "not ready: stopping\n");
+        return 503;
+    }
+    int brokers = -1, partitions = 0, tier_partitions = 0;
+    bool kafka_ok = true, joined = true;
+    for (int i = 0; i < g->n; i++) {
+        worker *w = &g->shards[i];
+        int up = hk_consumer_brokers_up(w->consumer);
+        bool j = hk_consumer_joined(w->consumer);
+        if (up > brokers)
+            brokers = up;
+        if (up == 0 || (up < 0 && !j))
+            kafka_ok = false;
+        joined = joined && j;
+        partitions += hk_consumer_assigned(w->consumer);
+        for (size_t t = 0; t < g->policy.tiers; t++) {
+            joined = joined && hk_consumer_joined(w->tiers[t]);
+            tier_partitions += hk_consumer_assigned(w->tiers[t]);
+        }
+    }
+    bool redis_ok = hk_store_cache_redis_ok(g->cache);
+    if (kafka_ok && brokers >= 0)
+        hk_buf_printf(body, "kafka: ok (%d broker%s up)\n", brokers, brokers == 1 ? "" : "s");
+    else
+        hk_buf_puts(body, kafka_ok ? "kafka: ok (group joined)\n"
+                                   : "kafka: unreachable (no broker up)\n");
+    hk_buf_puts(body, redis_ok ? "redis: ok\n"
+                               : "redis: unreachable (the task cache keeps "
+                                 "the tasks it last loaded)\n");
+    if (joined)
+        hk_buf_printf(body, "partitions: ok (%d of %s and %d of the retry tiers assigned)\n",
+                      partitions, g->cfg->topics[0], tier_partitions);
+    else
+        hk_buf_puts(body, "partitions: waiting for the group to assign them\n");
+    return kafka_ok && redis_ok && joined ? 200 : 503;
 }
 
 /* ------------------------------------------------------------------------------- run --- */
@@ -864,6 +1063,9 @@ static int shard_create(group *g, int i, hk_error *err)
     if (!(w->loop = hk_loop_create()))
         return hk_error_set(err, HK_ERR, NULL, "cannot create event loop %d", i);
     w->drain_timer = hk_timer_create(w->loop, on_drain_timer, w);
+    w->beat_timer = hk_timer_create(w->loop, on_beat, w);
+    atomic_store(&w->beat_ms, hk_now_ms());
+    hk_timer_start(w->beat_timer, 0);
     if ((w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
         return hk_error_set(err, HK_ERR, NULL, "eventfd: %s", strerror(errno));
     hk_loop_io(w->loop, w->wake_fd, HK_IO_READ, on_wake, w);
@@ -878,15 +1080,14 @@ static int shard_create(group *g, int i, hk_error *err)
         return rc;
     if ((rc = hk_producer_create(w->loop, cfg->kafka, cfg->kafka_len, &w->producer, err)) != HK_OK)
         return rc;
-    if (i == 0) {
-        const char *own_topics[2 + HK_RETRY_MAX_TIERS] = {HK_TOPIC_DLQ, HK_TOPIC_DELIVERIES};
-        for (size_t t = 0; t < g->policy.tiers; t++)
-            own_topics[2 + t] = g->tier_topics[t];
-        if ((rc = hk_producer_ensure_topics(w->producer, own_topics, 2 + g->policy.tiers,
-                                            cfg->topic_partitions, cfg->topic_replication, 10000,
-                                            err)) != HK_OK)
-            return rc;
-    }
+    const char *own_topics[2 + HK_RETRY_MAX_TIERS] = {HK_TOPIC_DLQ, HK_TOPIC_DELIVERIES};
+    for (size_t t = 0; t < g->policy.tiers; t++)
+        own_topics[2 + t] = g->tier_topics[t];
+    if (i == 0 && (rc = hk_producer_ensure_topics(w->producer, own_topics, 2 + g->policy.tiers,
+                                                  cfg->topic_partitions, cfg->topic_replication,
+                                                  10000, err)) != HK_OK)
+        return rc;
+    hk_producer_prepare(w->producer, own_topics, 2 + g->policy.tiers);
     /* Every consumer is a group member of its own: the shard's main one in the configured
      * group, tier t's in "<group.id>.retry.<delay>"; a static member id must differ too. */
     const char *member = hk_config_kafka(cfg, "group.instance.id");
@@ -930,6 +1131,8 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
     group g = {.cfg = cfg, .sigfd = -1};
     int status = 1, rc;
     atomic_init(&g.exit_status, 0);
+    atomic_init(&g.started, false);
+    atomic_init(&g.stopping, false);
     hk_store_config scfg = {
         .url = cfg->redis_url,
         .password = cfg->redis_password,
@@ -956,7 +1159,8 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
         status = rc == HK_EINVAL ? 2 : 1;
         goto done;
     }
-    if ((rc = hk_http_start(cfg->listen, &g.http_state, g.api, &g.http, err)) != HK_OK) {
+    g.probes = (hk_http_probes){.alive = probe_alive, .ready = probe_ready, .arg = &g};
+    if ((rc = hk_http_start(cfg->listen, &g.probes, g.api, &g.http, err)) != HK_OK) {
         status = rc == HK_EINVAL ? 2 : 1;
         goto done;
     }
@@ -965,6 +1169,10 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
         goto done;
     for (size_t t = 0; t < g.policy.tiers; t++)
         hk_retry_tier_topic(&g.policy, t, g.tier_topics[t]);
+    const char *tier_names[HK_RETRY_MAX_TIERS];
+    for (size_t t = 0; t < g.policy.tiers; t++)
+        tier_names[t] = g.policy.names[t];
+    hk_metrics_set_tiers(tier_names, g.policy.tiers);
     g.group_id = hk_config_kafka(cfg, "group.id"); /* always set: the config defaults it */
     g.n = cfg->threads < cfg->max_inflight ? cfg->threads : cfg->max_inflight;
     if (g.n < 1)
@@ -989,7 +1197,7 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
     HK_INFO("http", "health, readiness and metrics%s on %s (port %u)",
             g.api ? ", and the admin API under /v1," : "", cfg->listen,
             (unsigned)hk_http_port(g.http));
-    atomic_store(&g.http_state.ready, true);
+    atomic_store(&g.started, true);
     for (int i = 1; i < g.n; i++) {
         worker *w = &g.shards[i];
         if ((rc = pthread_create(&w->thread, NULL, shard_main, w)) != 0) {
@@ -1015,8 +1223,13 @@ done:
     }
     for (int i = 0; g.shards && i < g.n; i++)
         hk_delivery_destroy(g.shards[i].engine);
-    for (int i = 0; g.shards && i < g.n; i++)
-        hk_producer_destroy(g.shards[i].producer, 5000);
+    for (int i = 0; g.shards && i < g.n; i++) {
+        /* Outcome records still queued get what is left of the grace period (everything the
+         * offsets depend on was acknowledged before the loops stopped). */
+        uint64_t now = hk_now_ms();
+        int flush_ms = !g.stop_by ? 5000 : g.stop_by > now + 100 ? (int)(g.stop_by - now) : 100;
+        hk_producer_destroy(g.shards[i].producer, flush_ms);
+    }
     hk_store_history_destroy(g.history);
     hk_store_cache_destroy(g.cache);
     if (g.sigfd >= 0)
@@ -1024,6 +1237,7 @@ done:
     for (int i = 0; g.shards && i < g.n; i++) {
         worker *w = &g.shards[i];
         hk_timer_destroy(w->drain_timer);
+        hk_timer_destroy(w->beat_timer);
         if (w->wake_fd >= 0)
             close(w->wake_fd);
         hk_loop_destroy(w->loop);

@@ -17,8 +17,10 @@
  */
 #include "hk_consumer.h"
 
+#include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -61,6 +63,11 @@ struct hk_consumer {
     uint64_t paused_since;
     bool stopped;
     bool closing;
+    /* for the probes and /metrics, read from other threads */
+    atomic_bool joined;    /* an assignment received and not lost since */
+    atomic_int assigned;   /* partitions in the current assignment */
+    atomic_int brokers_up; /* brokers UP in the latest statistics; -1 before any */
+    hk_metric_source *lag; /* hookd_kafka_consumer_lag of the assigned partitions */
 };
 
 /* ------------------------------------------------------------------------------ slots --- */
@@ -218,6 +225,8 @@ static void assign_partitions(hk_consumer *c, rd_kafka_topic_partition_list_t *p
     }
     HK_INFO("kafka.assign", "assigned %d partitions (%d kept their work in progress)", parts->cnt,
             kept);
+    atomic_store(&c->assigned, parts->cnt);
+    atomic_store(&c->joined, true);
     rd_kafka_assign(c->rk, parts);
     if (c->hard_paused || c->stopped)
         rd_kafka_pause_partitions(c->rk, parts);
@@ -236,6 +245,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         assign_partitions(c, parts);
     } else {
         HK_INFO("kafka.revoke", "revoking %d partitions (%s)", parts->cnt, rd_kafka_err2name(err));
+        if (rd_kafka_assignment_lost(c->rk))
+            atomic_store(&c->joined, false); /* back when the group assigns again */
+        atomic_store(&c->assigned, 0);
+        hk_metric_source_publish(c->lag, NULL, 0);
         revoke_partitions(c, parts);
         rd_kafka_assign(rk, NULL);
     }
@@ -391,6 +404,73 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     HK_LOG(l, "kafka.consumer.log", "%s: %s", fac, buf);
 }
 
+static int json_int(const cJSON *obj, const char *key, int fallback)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    return cJSON_IsNumber(v) ? (int)v->valuedouble : fallback;
+}
+
+/* librdkafka's statistics (every statistics.interval.ms), served on the loop thread by the
+ * consumer poll: the lag of each partition this consumer is assigned, and how many brokers it
+ * has a working connection to. */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    hk_consumer *c = opaque;
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root)
+        return 0;
+    /* Brokers by node id: the bootstrap entries have none (-1), and the group coordinator's
+     * logical connection repeats its broker's id. */
+    int up = 0, seen[64];
+    const cJSON *b;
+    cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(root, "brokers"))
+    {
+        const cJSON *state = cJSON_GetObjectItemCaseSensitive(b, "state");
+        int id = json_int(b, "nodeid", -1);
+        if (id < 0 || !cJSON_IsString(state) || strcmp(state->valuestring, "UP") != 0)
+            continue;
+        bool dup = false;
+        for (int i = 0; i < up && !dup; i++)
+            dup = seen[i] == id;
+        if (!dup && up < 64)
+            seen[up++] = id;
+    }
+    atomic_store(&c->brokers_up, up);
+    size_t n = 0;
+    hk_metric_sample *samples = hk_xcalloc(c->slots_len + 1, sizeof *samples);
+    const cJSON *t;
+    cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(root, "topics"))
+    {
+        const cJSON *p;
+        cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(t, "partitions"))
+        {
+            /* The lag behind what is finished (the stored offset: at least once, that is the
+             * progress that counts), else behind the last commit; with neither yet (a new
+             * group), the whole partition is ahead (auto.offset.reset=earliest). */
+            int partition = json_int(p, "partition", -1);
+            int lag = json_int(p, "consumer_lag_stored", -1);
+            int lo = json_int(p, "lo_offset", -1), hi = json_int(p, "hi_offset", -1);
+            if (lag < 0)
+                lag = json_int(p, "consumer_lag", -1);
+            if (lag < 0 && hi >= 0 && lo >= 0)
+                lag = hi - lo;
+            slot *s = partition >= 0 ? slot_find(c, t->string, partition, NULL) : NULL;
+            if (!s || !s->assigned || lag < 0 || n == c->slots_len)
+                continue;
+            char num[16];
+            snprintf(num, sizeof num, "%d", partition);
+            hk_metric_sample_label(&samples[n], "topic", t->string);
+            hk_metric_sample_label(&samples[n], "partition", num);
+            samples[n++].value = lag;
+        }
+    }
+    hk_metric_source_publish(c->lag, samples, n);
+    free(samples);
+    cJSON_Delete(root);
+    return 0; /* librdkafka frees json */
+}
+
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
     (void)rk;
@@ -413,6 +493,10 @@ int hk_consumer_create(hk_loop *loop, const hk_consumer_config *cfg, hk_consumer
     c->due = cfg->due;
     c->arg = cfg->arg;
     c->pipefd[0] = c->pipefd[1] = -1;
+    atomic_init(&c->joined, false);
+    atomic_init(&c->assigned, 0);
+    atomic_init(&c->brokers_up, -1);
+    c->lag = hk_metric_source_create(HK_SET_CONSUMER_LAG);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* Defaults a user may override: start new groups at the beginning (never skip events),
      * commit what is stored every second, and keep the prefetch queue to about 16 MiB. */
@@ -421,6 +505,7 @@ int hk_consumer_create(hk_loop *loop, const hk_consumer_config *cfg, hk_consumer
         {"auto.commit.interval.ms", "1000"},
         {"queued.max.messages.kbytes", "16384"},
         {"partition.assignment.strategy", "range,roundrobin"},
+        {"statistics.interval.ms", "5000"}, /* hookd_kafka_consumer_lag; 0 turns it off */
     };
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++)
         rd_kafka_conf_set(conf, defaults[i].key, defaults[i].value, NULL, 0);
@@ -444,6 +529,7 @@ int hk_consumer_create(hk_loop *loop, const hk_consumer_config *cfg, hk_consumer
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_log_cb(conf, on_log);
     rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_stats_cb(conf, on_stats);
     rd_kafka_conf_set_opaque(conf, c);
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     if (!c->rk) {
@@ -513,6 +599,7 @@ void hk_consumer_destroy(hk_consumer *c)
         hk_offset_tracker_destroy(c->slots[i].tracker);
     }
     free(c->slots);
+    hk_metric_source_destroy(c->lag);
     free(c);
 }
 
@@ -609,6 +696,21 @@ int hk_consumer_commit(hk_consumer *c, hk_error *err)
     if (kerr && kerr != RD_KAFKA_RESP_ERR__NO_OFFSET)
         return hk_error_set(err, HK_ERR, "kafka", "commit failed: %s", rd_kafka_err2str(kerr));
     return HK_OK;
+}
+
+bool hk_consumer_joined(const hk_consumer *c)
+{
+    return atomic_load(&((hk_consumer *)c)->joined);
+}
+
+int hk_consumer_assigned(const hk_consumer *c)
+{
+    return atomic_load(&((hk_consumer *)c)->assigned);
+}
+
+int hk_consumer_brokers_up(const hk_consumer *c)
+{
+    return atomic_load(&((hk_consumer *)c)->brokers_up);
 }
 
 bool hk_consumer_has_assignment(const hk_consumer *c)

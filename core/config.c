@@ -46,10 +46,10 @@ static const opt options[] = {
     {"HOOKD_MAX_INFLIGHT_PER_HOST", "--max-inflight-per-host",
      INT(max_inflight_per_host, 1, 100000), "32",
      "per destination host, so one slow host cannot take every slot", false},
-    {"HOOKD_MAX_QUEUE_PER_HOST", "--max-queue-per-host", INT(max_queue_per_host, 0, 1000000),
-     "256",
+    {"HOOKD_MAX_QUEUE_PER_HOST", "--max-queue-per-host", INT(max_queue_per_host, 0, 1000000), "256",
      "deliveries that may wait for a slow host's slots; more go to the first retry tier, "
-     "deferred (not a failed attempt); 0: no bound", false},
+     "deferred (not a failed attempt); 0: no bound",
+     false},
     {"HOOKD_TOPIC_PARTITIONS", "--topic-partitions", INT(topic_partitions, -1, 100000), "-1",
      "partitions of the topics hookd creates when missing (retry tiers, hookd.dlq, "
      "hookd.deliveries); -1: the broker's default",
@@ -58,7 +58,8 @@ static const opt options[] = {
      "replication factor of the topics hookd creates; -1: the broker's default", false},
     {"HOOKD_THREADS", "--threads", INT(threads, 1, 64), "1",
      "event loops, each with its own Kafka consumer, producer and HTTP engine; the in-flight caps "
-     "are split among them", false},
+     "are split among them",
+     false},
     {"HOOKD_MAX_WEBHOOKS_PER_FLOW", "--max-webhooks-per-flow",
      INT(max_webhooks_per_flow, 1, 100000), "50", "webhook tasks allowed per flow", false},
     {"HOOKD_ALLOW_NETWORKS", "--allow-networks", STR(allow_networks), "",
@@ -67,10 +68,11 @@ static const opt options[] = {
      false},
     {"HOOKD_API_TOKEN", "--api-token", STR(api_token), NULL,
      "bearer token for the admin API (unset: admin API off)", true},
-    {"HOOKD_SHUTDOWN_GRACE_MS", "--shutdown-grace-ms", INT(shutdown_grace_ms, 0, 3600000),
-     "20000",
-     "on SIGTERM or SIGINT, how long deliveries in flight may finish before hookd commits "
-     "what is done and exits (the rest is redelivered)", false},
+    {"HOOKD_SHUTDOWN_GRACE_MS", "--shutdown-grace-ms", INT(shutdown_grace_ms, 0, 3600000), "20000",
+     "on SIGTERM or SIGINT, the time to exit: deliveries in flight may finish until its "
+     "last quarter (at most 5 s), then the rest go to their retry tier, offsets are "
+     "committed and hookd exits 0",
+     false},
     {"HOOKD_LOG_LEVEL", "--log-level", OPT_LEVEL, offsetof(hk_config, log_level), 0, 0, "info",
      "debug, info, warn or error; JSON lines on stdout", false},
 };

@@ -54,16 +54,32 @@ bool hk_log_enabled(hk_log_level level);
 /* Logs go to stdout by default; tests may redirect. The stream is borrowed. */
 void hk_log_set_stream(FILE *stream);
 
+/* An extra field of a log line: a string (str != NULL) or a number. Build them with HK_STR and
+ * HK_NUM. */
+typedef struct hk_log_field {
+    const char *key;
+    const char *str;
+    long long num;
+} hk_log_field;
+#define HK_STR(k, v) ((hk_log_field){.key = (k), .str = (v) ? (v) : ""})
+#define HK_NUM(k, n) ((hk_log_field){.key = (k), .num = (long long)(n)})
+
 /* Writes one JSON line: {"ts":"...","level":"info","event":"<event>","msg":"<fmt...>"}
- * followed by any extra key/value string pairs given in kv (NULL-terminated, may be NULL).
- * Thread-safe. Never pass a secret in any argument. */
-void hk_log_write(hk_log_level level, const char *event, const char *const *kv, const char *fmt,
-                  ...) __attribute__((format(printf, 4, 5)));
+ * followed by the n extra fields (fields may be NULL when n is 0). Thread-safe. Never pass a
+ * secret in any argument. */
+void hk_log_write(hk_log_level level, const char *event, const hk_log_field *fields, size_t n,
+                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 #define HK_LOG(level, event, ...)                                                                  \
     do {                                                                                           \
         if (hk_log_enabled(level))                                                                 \
-            hk_log_write(level, event, NULL, __VA_ARGS__);                                         \
+            hk_log_write(level, event, NULL, 0, __VA_ARGS__);                                      \
+    } while (0)
+/* With fields: an array of hk_log_field, e.g. HK_LOGF(HK_LOG_WARN, "x", f, "msg %d", 1). */
+#define HK_LOGF(level, event, fields, ...)                                                         \
+    do {                                                                                           \
+        if (hk_log_enabled(level))                                                                 \
+            hk_log_write(level, event, fields, sizeof(fields) / sizeof((fields)[0]), __VA_ARGS__); \
     } while (0)
 #define HK_DEBUG(event, ...) HK_LOG(HK_LOG_DEBUG, event, __VA_ARGS__)
 #define HK_INFO(event, ...) HK_LOG(HK_LOG_INFO, event, __VA_ARGS__)
@@ -317,26 +333,39 @@ bool hk_task_matches(const hk_task *task, const hk_event *ev);
 
 /* ---------------------------------------------------------------------------- metrics --- */
 
-/* Process-wide counters, one per outcome. Incremented with relaxed atomics from any thread. */
+/* Process-wide counters. Incremented with relaxed atomics from any thread. A labelled family is
+ * one member per label value (consecutive members with the same name): hk_metric_add() on the
+ * member is the whole API. Rendered in Prometheus text format by hk_metrics_render(). */
 typedef enum {
     HK_M_EVENTS_CONSUMED,
     HK_M_EVENTS_POISON,
     HK_M_EVENTS_NO_MATCH,
     HK_M_DELIVERIES_STARTED,
+    /* hookd_deliveries_total{outcome}: one per finished attempt */
     HK_M_DELIVERIES_OK,
-    HK_M_DELIVERIES_FAILED,
+    HK_M_DELIVERIES_HTTP_ERROR,
+    HK_M_DELIVERIES_TIMEOUT,
+    HK_M_DELIVERIES_NETWORK_ERROR,
     HK_M_DELIVERIES_BLOCKED,
     HK_M_DELIVERIES_INVALID,
+    /* hookd_deliveries_deferred_total{reason} */
+    HK_M_DEFERRED_SLOW_HOST,
+    HK_M_DEFERRED_SHUTDOWN,
     HK_M_DELIVERIES_CANCELLED,
-    HK_M_DLQ_PUBLISHED,
+    /* hookd_dlq_records_total{reason}: counted once Kafka acknowledged the dead letter */
+    HK_M_DLQ_POISON,
+    HK_M_DLQ_EXHAUSTED,
+    HK_M_DLQ_RETRY_DISABLED,
+    HK_M_DLQ_GONE,
+    HK_M_DLQ_PERMANENT,
+    HK_M_DLQ_INVALID,
+    HK_M_DLQ_TASK_DELETED,
+    HK_M_DLQ_TASK_DISABLED,
     HK_M_DLQ_FAILED,
-    HK_M_RETRIES_PUBLISHED,
-    HK_M_RETRIES_CONSUMED,
     HK_M_RETRIES_FOREIGN,
     HK_M_TIER_HOLDS,
     HK_M_TASKS_DISABLED,
     HK_M_TASKS_DISABLE_FAILED,
-    HK_M_DELIVERIES_DEFERRED,
     HK_M_OUTCOMES_PUBLISHED,
     HK_M_OUTCOMES_FAILED,
     HK_M_HISTORY_WRITTEN,
@@ -345,6 +374,9 @@ typedef enum {
     HK_M_REBALANCES,
     HK_M_STORE_RELOADS,
     HK_M_STORE_RELOAD_ERRORS,
+    /* hookd_task_cache_lookups_total{result} */
+    HK_M_CACHE_HIT,
+    HK_M_CACHE_MISS,
     HK_M_API_REQUESTS,
     HK_M_API_UNAUTHORIZED,
     HK_M_API_CLIENT_ERRORS,
@@ -354,10 +386,56 @@ typedef enum {
 
 void hk_metric_add(hk_metric m, uint64_t n);
 uint64_t hk_metric_get(hk_metric m);
-/* Prometheus name and help text of a counter. */
+/* Prometheus name and help text of a counter; its label pair ("outcome=\"timeout\"") or "". */
 const char *hk_metric_name(hk_metric m);
 const char *hk_metric_help(hk_metric m);
-/* Appends every counter in Prometheus text format. */
+const char *hk_metric_labels(hk_metric m);
+
+/* Gauges, set or moved from any thread. */
+typedef enum {
+    HK_G_INFLIGHT, /* hookd_requests_in_flight */
+    HK_G_QUEUED,   /* hookd_requests_queued: waiting for a slot */
+    HK_G_REDIS_UP, /* hookd_redis_up */
+    HK_G_READY,    /* hookd_ready */
+    HK_G__COUNT
+} hk_gauge;
+
+void hk_gauge_add(hk_gauge g, int64_t delta);
+void hk_gauge_set(hk_gauge g, int64_t value);
+int64_t hk_gauge_get(hk_gauge g);
+
+/* Counters per retry tier, labelled with the tier's name ("30s"): set the names once at start,
+ * before any count (at most HK_METRIC_MAX_TIERS). */
+#define HK_METRIC_MAX_TIERS 16
+typedef enum { HK_TIER_PUBLISHED, HK_TIER_CONSUMED } hk_tier_metric;
+void hk_metrics_set_tiers(const char *const *names, size_t n);
+void hk_metric_tier_add(hk_tier_metric m, size_t tier, uint64_t n);
+uint64_t hk_metric_tier_get(hk_tier_metric m, size_t tier);
+
+/* hookd_delivery_attempt_duration_seconds: one observation per attempt sent. */
+void hk_metric_observe_attempt(uint64_t latency_ms);
+
+/* Labelled gauges whose label sets come and go (per-host queue depth, per-partition lag). Each
+ * publisher (a shard's engine, a consumer) owns a source and replaces its whole set of samples
+ * at once; a scrape merges the sources: per-host depths are summed and only the deepest
+ * HK_METRIC_MAX_HOSTS hosts are listed; a partition two sources report (for a moment, during a
+ * rebalance) shows the larger lag. */
+#define HK_METRIC_MAX_HOSTS 50
+typedef enum { HK_SET_HOST_QUEUE, HK_SET_CONSUMER_LAG } hk_metric_set;
+typedef struct hk_metric_sample {
+    char labels[320]; /* rendered label pairs: host="https://a.example:443" */
+    int64_t value;
+} hk_metric_sample;
+typedef struct hk_metric_source hk_metric_source;
+hk_metric_source *hk_metric_source_create(hk_metric_set set);
+/* Replaces the source's samples with a copy of s[0..n). */
+void hk_metric_source_publish(hk_metric_source *src, const hk_metric_sample *s, size_t n);
+void hk_metric_source_destroy(hk_metric_source *src); /* its samples vanish; accepts NULL */
+/* Writes `key="value"` (value escaped for the text format) into a sample's labels, after any
+ * pair already there. */
+void hk_metric_sample_label(hk_metric_sample *s, const char *key, const char *value);
+
+/* Appends every metric in Prometheus text format (version 0.0.4). */
 void hk_metrics_render(hk_buf *out);
 
 #endif

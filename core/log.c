@@ -47,8 +47,8 @@ void hk_log_set_stream(FILE *stream)
     pthread_mutex_unlock(&log_lock);
 }
 
-void hk_log_write(hk_log_level level, const char *event, const char *const *kv, const char *fmt,
-                  ...)
+void hk_log_write(hk_log_level level, const char *event, const hk_log_field *fields, size_t n,
+                  const char *fmt, ...)
 {
     char msg[1024];
     va_list ap;
@@ -65,12 +65,16 @@ void hk_log_write(hk_log_level level, const char *event, const char *const *kv, 
     hk_buf_puts(&line, "\",\"msg\":\"");
     hk_buf_json_escape(&line, msg, strlen(msg));
     hk_buf_puts(&line, "\"");
-    for (size_t i = 0; kv && kv[i] && kv[i + 1]; i += 2) {
+    for (size_t i = 0; i < n; i++) {
         hk_buf_puts(&line, ",\"");
-        hk_buf_json_escape(&line, kv[i], strlen(kv[i]));
-        hk_buf_puts(&line, "\":\"");
-        hk_buf_json_escape(&line, kv[i + 1], strlen(kv[i + 1]));
-        hk_buf_puts(&line, "\"");
+        hk_buf_json_escape(&line, fields[i].key, strlen(fields[i].key));
+        if (fields[i].str) {
+            hk_buf_puts(&line, "\":\"");
+            hk_buf_json_escape(&line, fields[i].str, strlen(fields[i].str));
+            hk_buf_puts(&line, "\"");
+        } else {
+            hk_buf_printf(&line, "\":%lld", fields[i].num);
+        }
     }
     hk_buf_puts(&line, "}\n");
 

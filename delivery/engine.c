@@ -65,6 +65,7 @@ typedef struct sock_state {
 
 #define HOST_BUCKETS 1024
 #define KICK_MS 250
+#define STATS_MS 1000
 #define EASY_POOL_MAX 256
 
 struct hk_delivery_engine {
@@ -74,6 +75,9 @@ struct hk_delivery_engine {
     hk_timer *deferred_timer;
     hk_timer *kick_timer;
     hk_timer *pump_timer;
+    hk_timer *stats_timer;
+    hk_metric_source *hosts_metric; /* this engine's per-host queue depths */
+    int64_t queued_published;       /* its share of the hookd_requests_queued gauge */
     hk_delivery_config cfg;
     size_t pending;
     size_t inflight;
@@ -338,6 +342,10 @@ static void classify(transfer *t, CURLcode code, hk_delivery_result *res)
     case CURLE_URL_MALFORMAT:
         res->status = HK_DELIVERY_ERROR;
         break;
+    case CURLE_OPERATION_TIMEDOUT:
+        res->timed_out = true;
+        res->status = HK_DELIVERY_RETRY;
+        break;
     default:
         res->status = HK_DELIVERY_RETRY;
     }
@@ -421,6 +429,8 @@ static void finish_transfer(hk_delivery_engine *e, transfer *t, CURLcode code)
         curl_multi_remove_handle(e->multi, t->easy);
         active_unlink(e, t);
         e->inflight--;
+        hk_gauge_add(HK_G_INFLIGHT, -1);
+        hk_metric_observe_attempt(res.latency_ms);
     }
     host *h = t->host;
     if (h && !t->early_error) {
@@ -545,6 +555,7 @@ static bool start_transfer(hk_delivery_engine *e, transfer *t)
     if (curl_multi_add_handle(e->multi, easy) != CURLM_OK)
         return false;
     e->inflight++;
+    hk_gauge_add(HK_G_INFLIGHT, 1);
     if (t->host->inflight++ == 0)
         t->host->last_done_ms = t->started_ms; /* "no response for a while" counts from now */
     t->active_next = e->active;
@@ -688,6 +699,33 @@ static void on_kick(hk_loop *loop, void *arg)
     hk_timer_start(e->kick_timer, KICK_MS);
 }
 
+/* Every second: the per-host queue depths and this engine's share of the queued gauge. */
+static void on_stats(hk_loop *loop, void *arg)
+{
+    (void)loop;
+    hk_delivery_engine *e = arg;
+    size_t cap = 64, n = 0;
+    hk_metric_sample *s = hk_xmalloc(cap * sizeof *s);
+    int64_t queued = 0;
+    for (size_t b = 0; b < HOST_BUCKETS; b++) {
+        for (host *h = e->buckets[b]; h; h = h->next_in_bucket) {
+            if (!h->waiting)
+                continue;
+            queued += h->waiting;
+            if (n == cap)
+                s = hk_xrealloc(s, (cap *= 2) * sizeof *s);
+            s[n].labels[0] = '\0';
+            hk_metric_sample_label(&s[n], "host", h->key);
+            s[n++].value = h->waiting;
+        }
+    }
+    hk_metric_source_publish(e->hosts_metric, s, n);
+    free(s);
+    hk_gauge_add(HK_G_QUEUED, queued - e->queued_published);
+    e->queued_published = queued;
+    hk_timer_start(e->stats_timer, STATS_MS);
+}
+
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
@@ -723,7 +761,10 @@ int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery
     e->deferred_timer = hk_timer_create(loop, on_deferred, e);
     e->kick_timer = hk_timer_create(loop, on_kick, e);
     e->pump_timer = hk_timer_create(loop, on_pump, e);
+    e->stats_timer = hk_timer_create(loop, on_stats, e);
+    e->hosts_metric = hk_metric_source_create(HK_SET_HOST_QUEUE);
     hk_timer_start(e->kick_timer, KICK_MS);
+    hk_timer_start(e->stats_timer, STATS_MS);
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETDATA, e);
     curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
@@ -782,6 +823,10 @@ void hk_delivery_destroy(hk_delivery_engine *e)
     hk_timer_destroy(e->deferred_timer);
     hk_timer_destroy(e->kick_timer);
     hk_timer_destroy(e->pump_timer);
+    hk_timer_destroy(e->stats_timer);
+    hk_metric_source_destroy(e->hosts_metric);
+    hk_gauge_add(HK_G_INFLIGHT, -(int64_t)e->inflight);
+    hk_gauge_add(HK_G_QUEUED, -e->queued_published);
     free(e);
 }
 
@@ -827,7 +872,7 @@ size_t hk_delivery_cancel_waiting(hk_delivery_engine *e, bool (*keep)(void *arg,
             transfer **pp = &h->wait_head, *last = NULL;
             while (*pp) {
                 transfer *t = *pp;
-                if (keep(t->arg, ctx)) {
+                if (keep && keep(t->arg, ctx)) {
                     last = t;
                     pp = &t->next;
                     continue;
@@ -844,6 +889,26 @@ size_t hk_delivery_cancel_waiting(hk_delivery_engine *e, bool (*keep)(void *arg,
         }
     }
     return cancelled;
+}
+
+size_t hk_delivery_abort_inflight(hk_delivery_engine *e)
+{
+    size_t n = 0;
+    while (e->active) {
+        transfer *t = e->active;
+        active_unlink(e, t);
+        curl_multi_remove_handle(e->multi, t->easy);
+        e->inflight--;
+        hk_gauge_add(HK_G_INFLIGHT, -1);
+        host *h = t->host;
+        t->host = NULL;
+        h->inflight--;
+        mark_runnable(e, h);
+        host_release_if_idle(e, h);
+        defer_failure(e, t, HK_DELIVERY_CANCELLED, "stopped in flight: the worker is stopping");
+        n++;
+    }
+    return n;
 }
 
 size_t hk_delivery_pending(const hk_delivery_engine *e)

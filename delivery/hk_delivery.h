@@ -99,10 +99,11 @@ const char *hk_ssrf_classify(const struct sockaddr *sa);
 /* ---------------------------------------------------------------------------- engine --- */
 
 typedef enum {
-    HK_DELIVERY_OK,    /* 2xx within the timeout */
-    HK_DELIVERY_RETRY, /* failed; another attempt may succeed (status, timeout, network, TLS) */
-    HK_DELIVERY_ERROR, /* failed; retrying cannot fix it (blocked address, bad request) */
-    HK_DELIVERY_CANCELLED, /* never started: given up by hk_delivery_cancel_waiting() */
+    HK_DELIVERY_OK,        /* 2xx within the timeout */
+    HK_DELIVERY_RETRY,     /* failed; another attempt may succeed (status, timeout, network, TLS) */
+    HK_DELIVERY_ERROR,     /* failed; retrying cannot fix it (blocked address, bad request) */
+    HK_DELIVERY_CANCELLED, /* given up by hk_delivery_cancel_waiting() (never started) or by
+                              hk_delivery_abort_inflight() (started, outcome unknown) */
     HK_DELIVERY_DEFERRED,  /* never started: its host is slow and its queue was full */
 } hk_delivery_status;
 
@@ -111,6 +112,7 @@ typedef enum {
 typedef struct hk_delivery_result {
     hk_delivery_status status;
     long http_status;  /* 0 when no response */
+    bool timed_out;    /* RETRY because the task's timeout ran out */
     char error[256];   /* "" on success; curl's own message otherwise */
     uint64_t latency_ms;
     const char *response; /* first <= 16 KiB of the body; borrowed for the callback's duration */
@@ -151,11 +153,16 @@ void hk_delivery_submit(hk_delivery_engine *engine, hk_request *req, hk_delivery
                         void *arg);
 
 /* Gives up every request still waiting for a slot (not started) whose keep(arg, ctx) returns
- * false; their callbacks run later, on the loop, with HK_DELIVERY_CANCELLED and no response.
- * Requests in flight are never cancelled. Returns how many were given up. */
+ * false (every one when keep is NULL); their callbacks run later, on the loop, with
+ * HK_DELIVERY_CANCELLED and no response. Requests in flight are never cancelled. Returns how many
+ * were given up. */
 size_t hk_delivery_cancel_waiting(hk_delivery_engine *engine, bool (*keep)(void *arg, void *ctx),
                                   void *ctx);
 
+/* Stops every transfer in flight (the receiver may or may not have got it); their callbacks run
+ * later, on the loop, with HK_DELIVERY_CANCELLED. For a worker that must stop now and hand its
+ * work on. Returns how many were stopped. */
+size_t hk_delivery_abort_inflight(hk_delivery_engine *e);
 /* Requests submitted and not yet completed (queued + in flight), and those in flight. */
 size_t hk_delivery_pending(const hk_delivery_engine *engine);
 size_t hk_delivery_inflight(const hk_delivery_engine *engine);

@@ -36,6 +36,10 @@ void hk_producer_destroy(hk_producer *producer, int flush_ms);
 int hk_producer_send(hk_producer *producer, const char *topic, const char *key, size_t key_len,
                      const void *value, size_t value_len, hk_producer_ack_cb cb, void *arg);
 
+/* Looks the topics up now and keeps them known, so that a first message to one of them (a
+ * dead letter, a retry, a hand-off at shutdown) does not wait for its metadata. */
+void hk_producer_prepare(hk_producer *producer, const char *const *topics, size_t n);
+
 /* Creates the topics that are missing (existing ones are left alone). Blocking; for start-up. */
 int hk_producer_ensure_topics(hk_producer *producer, const char *const *topics, size_t n,
                               int partitions, int replication, int timeout_ms, hk_error *err);

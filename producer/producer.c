@@ -25,6 +25,8 @@ struct hk_producer {
     int pipefd[2];
     hk_timer *poll_timer;
     bool closing;
+    rd_kafka_topic_t **topics; /* handles kept by hk_producer_prepare() */
+    size_t topics_len;
 };
 
 /* Consumer-only properties: a shared HOOKD_KAFKA_* set holds them, the producer skips them
@@ -174,6 +176,9 @@ void hk_producer_destroy(hk_producer *p, int flush_ms)
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_poll(p->rk, 0);
     }
+    for (size_t i = 0; i < p->topics_len; i++)
+        rd_kafka_topic_destroy(p->topics[i]);
+    free(p->topics);
     if (p->mainq) {
         rd_kafka_queue_io_event_enable(p->mainq, -1, NULL, 0);
         rd_kafka_queue_destroy(p->mainq);
@@ -208,6 +213,16 @@ int hk_producer_send(hk_producer *p, const char *topic, const char *key, size_t 
         return HK_ERR;
     }
     return HK_OK;
+}
+
+void hk_producer_prepare(hk_producer *p, const char *const *topics, size_t n)
+{
+    p->topics = hk_xrealloc(p->topics, (p->topics_len + n) * sizeof *p->topics);
+    for (size_t i = 0; i < n; i++) {
+        rd_kafka_topic_t *t = rd_kafka_topic_new(p->rk, topics[i], NULL);
+        if (t)
+            p->topics[p->topics_len++] = t;
+    }
 }
 
 int hk_producer_ensure_topics(hk_producer *p, const char *const *topics, size_t n,

@@ -40,6 +40,7 @@ struct hk_store_cache {
     char *version;
     uint64_t last_full_ms;
     bool outage_logged;
+    atomic_bool redis_ok; /* the last poll read the version key */
 };
 
 static int by_flow_then_id(const void *a, const void *b)
@@ -87,6 +88,7 @@ const hk_task *const *hk_store_snapshot_flow(const hk_store_snapshot *s, const c
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(s->flows[mid].flow_id, flow_id);
         if (c == 0) {
+            hk_metric_add(HK_M_CACHE_HIT, 1);
             *n = s->flows[mid].n;
             return (const hk_task *const *)s->flows[mid].tasks;
         }
@@ -95,6 +97,7 @@ const hk_task *const *hk_store_snapshot_flow(const hk_store_snapshot *s, const c
         else
             hi = mid;
     }
+    hk_metric_add(HK_M_CACHE_MISS, 1);
     *n = 0;
     return NULL;
 }
@@ -102,6 +105,11 @@ const hk_task *const *hk_store_snapshot_flow(const hk_store_snapshot *s, const c
 size_t hk_store_snapshot_size(const hk_store_snapshot *s)
 {
     return s->n;
+}
+
+bool hk_store_cache_redis_ok(const hk_store_cache *c)
+{
+    return atomic_load(&((hk_store_cache *)c)->redis_ok);
 }
 
 hk_store_snapshot *hk_store_cache_acquire(hk_store_cache *c)
@@ -226,12 +234,18 @@ static void refresh(hk_store_cache *c)
         if (!c->outage_logged)
             HK_WARN("store.unavailable", "keeping the last tasks loaded: %s", err.msg);
         c->outage_logged = true;
+        atomic_store(&c->redis_ok, false);
+        hk_gauge_set(HK_G_REDIS_UP, 0);
         hk_metric_add(HK_M_STORE_RELOAD_ERRORS, 1);
         return;
     }
     bool ok;
     char *version = read_version(c, &ok);
     uint64_t now = hk_now_ms();
+    if (ok) {
+        atomic_store(&c->redis_ok, true);
+        hk_gauge_set(HK_G_REDIS_UP, 1);
+    }
     if (ok && strcmp(version, c->version) == 0 &&
         now - c->last_full_ms < (uint64_t)c->full_reload_ms) {
         free(version);
@@ -243,6 +257,8 @@ static void refresh(hk_store_cache *c)
             HK_WARN("store.unavailable", "keeping the last tasks loaded: %s",
                     err.msg[0] ? err.msg : "redis error");
         c->outage_logged = true;
+        atomic_store(&c->redis_ok, false);
+        hk_gauge_set(HK_G_REDIS_UP, 0);
         hk_metric_add(HK_M_STORE_RELOAD_ERRORS, 1);
         drop_connection(c);
         free(version);
@@ -312,6 +328,8 @@ int hk_store_cache_create(const hk_store_config *cfg, int poll_ms, int full_relo
     free(c->version);
     c->version = version;
     c->last_full_ms = hk_now_ms();
+    atomic_store(&c->redis_ok, true);
+    hk_gauge_set(HK_G_REDIS_UP, 1);
     if (pthread_create(&c->thread, NULL, refresher, c) != 0) {
         hk_error_set(err, HK_ERR, NULL, "cannot start the task cache thread");
         goto error;

@@ -111,6 +111,8 @@ typedef struct hk_store_cache hk_store_cache;
 int hk_store_cache_create(const hk_store_config *cfg, int poll_ms, int full_reload_ms,
                           hk_store_cache **out, hk_error *err);
 void hk_store_cache_destroy(hk_store_cache *cache); /* stops the thread; accepts NULL */
+/* True while the refresher's last poll of Redis succeeded (for /readyz). Any thread. */
+bool hk_store_cache_redis_ok(const hk_store_cache *cache);
 
 /* The current snapshot with a reference taken; release it when done. Cheap (a mutex and an
  * atomic increment), safe from any thread. */

@@ -1,5 +1,7 @@
 /* core: configuration precedence and errors, the event loop's timers and fds, buffers. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -164,6 +166,127 @@ Test(metrics, render_prometheus)
     hk_metrics_render(&b);
     cr_assert(strstr(b.data, "# TYPE hookd_events_poison_total counter\nhookd_events_poison_total 3\n"));
     hk_buf_free(&b);
+}
+
+Test(metrics, a_labelled_family_has_one_help_and_every_series)
+{
+    hk_metric_add(HK_M_DELIVERIES_TIMEOUT, 2);
+    hk_metric_add(HK_M_DLQ_GONE, 1);
+    const char *tiers[] = {"5s", "5m"};
+    hk_metrics_set_tiers(tiers, 2);
+    hk_metric_tier_add(HK_TIER_PUBLISHED, 1, 4);
+    hk_buf b = {0};
+    hk_metrics_render(&b);
+    const char *help = "# HELP hookd_deliveries_total ";
+    char *first = strstr(b.data, help);
+    cr_assert(first);
+    cr_assert_null(strstr(first + 1, help), "one HELP per family");
+    cr_assert(strstr(b.data, "hookd_deliveries_total{outcome=\"succeeded\"} 0\n"));
+    cr_assert(strstr(b.data, "hookd_deliveries_total{outcome=\"timeout\"} 2\n"));
+    cr_assert(strstr(b.data, "hookd_dlq_records_total{reason=\"endpoint_gone\"} 1\n"));
+    cr_assert(strstr(b.data, "hookd_retries_published_total{tier=\"5s\"} 0\n"));
+    cr_assert(strstr(b.data, "hookd_retries_published_total{tier=\"5m\"} 4\n"));
+    cr_assert(strstr(b.data, "hookd_build_info{version=\""));
+    hk_buf_free(&b);
+}
+
+Test(metrics, the_histogram_is_cumulative_and_counts_every_observation)
+{
+    hk_metric_observe_attempt(3);     /* <= 5 ms */
+    hk_metric_observe_attempt(5);     /* <= 5 ms: bounds are inclusive */
+    hk_metric_observe_attempt(700);   /* <= 1 s */
+    hk_metric_observe_attempt(60000); /* +Inf only */
+    hk_buf b = {0};
+    hk_metrics_render(&b);
+    const char *h = "hookd_delivery_attempt_duration_seconds";
+    char want[128];
+    snprintf(want, sizeof want, "%s_bucket{le=\"0.005\"} 2\n", h);
+    cr_assert(strstr(b.data, want), "%s", b.data);
+    snprintf(want, sizeof want, "%s_bucket{le=\"0.5\"} 2\n", h);
+    cr_assert(strstr(b.data, want));
+    snprintf(want, sizeof want, "%s_bucket{le=\"1\"} 3\n", h);
+    cr_assert(strstr(b.data, want));
+    snprintf(want, sizeof want, "%s_bucket{le=\"30\"} 3\n", h);
+    cr_assert(strstr(b.data, want));
+    snprintf(want, sizeof want, "%s_bucket{le=\"+Inf\"} 4\n", h);
+    cr_assert(strstr(b.data, want));
+    snprintf(want, sizeof want, "%s_sum 60.708\n%s_count 4\n", h, h);
+    cr_assert(strstr(b.data, want));
+    hk_buf_free(&b);
+}
+
+Test(metrics, published_sets_are_merged_escaped_and_capped)
+{
+    hk_metric_source *a = hk_metric_source_create(HK_SET_HOST_QUEUE);
+    hk_metric_source *c = hk_metric_source_create(HK_SET_HOST_QUEUE);
+    hk_metric_sample s[HK_METRIC_MAX_HOSTS + 5] = {0};
+    for (int i = 0; i < HK_METRIC_MAX_HOSTS + 5; i++) {
+        char host[64];
+        snprintf(host, sizeof host, "https://h%02d.example:443", i);
+        hk_metric_sample_label(&s[i], "host", host);
+        s[i].value = i + 1;
+    }
+    hk_metric_source_publish(a, s, HK_METRIC_MAX_HOSTS + 5);
+    hk_metric_sample odd = {0};
+    hk_metric_sample_label(&odd, "host", "http://a\"b\\c\n:80");
+    odd.value = 1000;
+    hk_metric_sample same = {0};
+    hk_metric_sample_label(&same, "host", "https://h00.example:443");
+    same.value = 500; /* another loop's queue for h00: summed with the first */
+    hk_metric_sample two[] = {odd, same};
+    hk_metric_source_publish(c, two, 2);
+
+    hk_metric_source *lag1 = hk_metric_source_create(HK_SET_CONSUMER_LAG);
+    hk_metric_source *lag2 = hk_metric_source_create(HK_SET_CONSUMER_LAG);
+    hk_metric_sample l = {0};
+    hk_metric_sample_label(&l, "topic", "t");
+    hk_metric_sample_label(&l, "partition", "0");
+    l.value = 7;
+    hk_metric_source_publish(lag1, &l, 1);
+    l.value = 9; /* the same partition from two consumers, during a rebalance: the larger */
+    hk_metric_source_publish(lag2, &l, 1);
+
+    hk_buf b = {0};
+    hk_metrics_render(&b);
+    cr_assert(strstr(b.data, "hookd_host_queue_depth{host=\"http://a\\\"b\\\\c\\n:80\"} 1000\n"),
+              "%s", b.data);
+    cr_assert(strstr(b.data, "hookd_host_queue_depth{host=\"https://h00.example:443\"} 501\n"));
+    cr_assert(strstr(b.data, "hookd_host_queue_depth{host=\"https://h54.example:443\"} 55\n"));
+    cr_assert_null(strstr(b.data, "h01.example"), "beyond the 50 deepest");
+    size_t hosts = 0;
+    for (char *p = b.data; (p = strstr(p, "\nhookd_host_queue_depth{")); p++)
+        hosts++;
+    cr_assert_eq(hosts, HK_METRIC_MAX_HOSTS);
+    cr_assert(strstr(b.data, "hookd_kafka_consumer_lag{topic=\"t\",partition=\"0\"} 9\n"));
+    hk_buf_free(&b);
+
+    hk_metric_source_destroy(a);
+    hk_metric_source_destroy(c);
+    hk_metric_source_destroy(lag1);
+    hk_metric_source_destroy(lag2);
+    b = (hk_buf){0};
+    hk_metrics_render(&b);
+    cr_assert_null(strstr(b.data, "hookd_host_queue_depth{"), "a destroyed source vanishes");
+    cr_assert_null(strstr(b.data, "hookd_kafka_consumer_lag{"));
+    hk_buf_free(&b);
+}
+
+Test(log, fields_are_strings_or_numbers_and_escaped)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    hk_log_set_stream(mem);
+    hk_log_field f[] = {HK_STR("jobId", "j\"1"), HK_NUM("attempt", 3), HK_STR("none", NULL)};
+    HK_LOGF(HK_LOG_WARN, "delivery.failed", f, "failed %d", 7);
+    HK_LOGF(HK_LOG_DEBUG, "hidden", f, "below the level"); /* the default level is info */
+    hk_log_set_stream(NULL);
+    fclose(mem);
+    cr_assert(strstr(text, "\"level\":\"warn\",\"event\":\"delivery.failed\",\"msg\":\"failed 7\","
+                           "\"jobId\":\"j\\\"1\",\"attempt\":3,\"none\":\"\"}\n"),
+              "%s", text);
+    cr_assert_null(strstr(text, "hidden"));
+    free(text);
 }
 
 Test(util, format_time_is_rfc3339_utc_with_milliseconds)

@@ -106,6 +106,7 @@ typedef struct seen {
     int done;
     hk_delivery_status status[512];
     long http[512];
+    bool timed_out[512];
     char error[512][256];
     size_t response_len[512];
     char retry_after[512][32];
@@ -118,6 +119,7 @@ static void on_done(const hk_delivery_result *res, void *arg)
     int i = (int)(intptr_t)arg;
     results.status[i] = res->status;
     results.http[i] = res->http_status;
+    results.timed_out[i] = res->timed_out;
     snprintf(results.error[i], sizeof results.error[i], "%s", res->error);
     results.response_len[i] = res->response_len;
     snprintf(results.retry_after[i], sizeof results.retry_after[i], "%s",
@@ -294,6 +296,47 @@ Test(engine, cancel_waiting_gives_up_only_requests_not_started)
     cr_assert_eq(hk_delivery_cancel_waiting(engine, keep_even, NULL), 0, "11 started");
     run_until(11, 5000);
     cr_assert_eq(results.status[11], HK_DELIVERY_OK);
+    engine_stop();
+}
+
+Test(engine, abort_inflight_and_cancel_all_hand_back_everything_and_the_gauges_follow)
+{
+    engine_start(64, 2, "127.0.0.0/8");
+    for (int i = 0; i < 5; i++)
+        hk_delivery_submit(engine, request("/sleep/3000", 10000), on_done, (void *)(intptr_t)i);
+    hk_loop_run_once(loop, 0);
+    cr_assert_eq(hk_delivery_inflight(engine), 2);
+    cr_assert_eq(hk_gauge_get(HK_G_INFLIGHT), 2, "the in-flight gauge follows each start");
+    cr_assert_eq(hk_delivery_cancel_waiting(engine, NULL, NULL), 3, "NULL keep: every waiting one");
+    cr_assert_eq(hk_delivery_abort_inflight(engine), 2);
+    cr_assert_eq(hk_delivery_inflight(engine), 0);
+    cr_assert_eq(hk_gauge_get(HK_G_INFLIGHT), 0);
+    cr_assert_eq(results.done, 0, "callbacks run later, on the loop");
+    run_until(5, 1000); /* at once, not after the server's 3 s */
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(results.status[i], HK_DELIVERY_CANCELLED, "request %d", i);
+    cr_assert_eq(hk_delivery_pending(engine), 0);
+    /* the engine goes on working after it */
+    hk_delivery_submit(engine, request("/ok", 5000), on_done, (void *)(intptr_t)5);
+    run_until(6, 5000);
+    cr_assert_eq(results.status[5], HK_DELIVERY_OK);
+    engine_stop();
+}
+
+Test(engine, timeouts_are_marked_and_attempts_land_in_the_histogram)
+{
+    engine_start(64, 8, "127.0.0.0/8");
+    hk_delivery_submit(engine, request("/sleep/500", 100), on_done, (void *)(intptr_t)0);
+    hk_delivery_submit(engine, request("/status/500", 5000), on_done, (void *)(intptr_t)1);
+    run_until(2, 5000);
+    cr_assert_eq(results.status[0], HK_DELIVERY_RETRY);
+    cr_assert_eq(results.status[1], HK_DELIVERY_RETRY);
+    cr_assert(results.timed_out[0], "the timeout is told apart from other failures");
+    cr_assert(!results.timed_out[1]);
+    hk_buf b = {0};
+    hk_metrics_render(&b);
+    cr_assert(strstr(b.data, "hookd_delivery_attempt_duration_seconds_count 2\n"), "%s", b.data);
+    hk_buf_free(&b);
     engine_stop();
 }
 
