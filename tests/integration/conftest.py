@@ -215,7 +215,8 @@ class Worker:
         raise AssertionError(f"hookd never logged {needle} (exit {self.proc.poll()}):\n{tail}")
 
     def metric(self, name):
-        """A counter's value from the worker's /metrics (the port it logged at start)."""
+        """A metric's value from the worker's /metrics (the port it logged at start): the series
+        named exactly (labels included, as rendered), else the sum of the family's series."""
         import re
         import urllib.request
         port = None
@@ -225,9 +226,13 @@ class Worker:
                 port = int(m.group(1))
         assert port, "hookd logged no metrics port"
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
-        for line in text.decode().splitlines():
+        lines = text.decode().splitlines()
+        for line in lines:
             if line.startswith(name + " "):
                 return float(line.split()[1])
+        family = [float(line.rsplit(" ", 1)[1]) for line in lines if line.startswith(name + "{")]
+        if family:
+            return sum(family)
         raise AssertionError(f"{name} is not in /metrics")
 
     def stop(self, sig=signal.SIGTERM, timeout=35):
