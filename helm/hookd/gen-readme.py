@@ -7,6 +7,9 @@ values.yaml (in the manner of bitnami's readme-generator):
 
 A @param may name an object (e.g. `resources`): its whole default is shown and it documents
 everything below it. Every value must be documented, and every @param must name a value.
+A description may start with `[default: text]` (as in bitnami's generator): the table then shows
+that text instead of the default itself, for a default too long for a table cell (a list of
+rules, say).
 
     gen-readme.py           rewrite README.md between the parameters markers
     gen-readme.py --check   exit 1 when README.md is not what it would write (the tests run this)
@@ -28,6 +31,7 @@ END = "<!-- parameters:end -->"
 
 SECTION = re.compile(r"^\s*##\s*@section\s+(.+?)\s*$")
 PARAM = re.compile(r"^\s*##\s*@param\s+(\S+)\s+(.+?)\s*$")
+SHOWN_DEFAULT = re.compile(r"^\[default:\s*([^\]]+?)\s*\]\s*(.+)$")
 
 
 class Missing:
@@ -101,8 +105,12 @@ def tables(values, sections):
             continue
         out += [f"### {title}", "", "| Name | Description | Value |", "| --- | --- | --- |"]
         for key, description in params:
-            out.append(f"| `{key}` | {description.replace('|', chr(92) + '|')} | "
-                       f"{show(lookup(values, key))} |")
+            m = SHOWN_DEFAULT.match(description)
+            if m:
+                shown, description = m.group(1).replace("|", "\\|"), m.group(2)
+            else:
+                shown = show(lookup(values, key))
+            out.append(f"| `{key}` | {description.replace('|', chr(92) + '|')} | {shown} |")
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
 

@@ -4,6 +4,9 @@ No Kafka, no Redis, no cluster: helm lints the chart and renders it (`helm templ
 defaults, with each helm/hookd/ci/*.yaml and with values made here; every rendered object is
 validated against the Kubernetes schemas (kubernetes-validate, strict), and the tests check what
 reaches the worker's container. helm comes from deploy/local/setup ($HOOKD_CACHE/bin/helm).
+The alert rules (deploy/prometheus/alerts.yaml, and the chart's PrometheusRule, which must hold
+the same) are checked and unit-tested with promtool, from the Debian package prometheus that
+deploy/local/setup installs.
 """
 import base64
 import copy
@@ -35,7 +38,11 @@ FULLNAME = "rel-hookd"
 # A version kubernetes-validate bundles and the chart supports (Chart.yaml: >=1.25).
 KUBE_VERSION = "1.30.0"
 # CRDs, which kubernetes-validate has no schema for: checked by hand below.
-CRD_KINDS = {"ScaledObject": "keda.sh/v1alpha1", "ServiceMonitor": "monitoring.coreos.com/v1"}
+CRD_KINDS = {"ScaledObject": "keda.sh/v1alpha1", "ServiceMonitor": "monitoring.coreos.com/v1",
+             "PrometheusRule": "monitoring.coreos.com/v1"}
+ALERTS = os.path.join(ROOT, "deploy", "prometheus", "alerts.yaml")
+OPERATIONS = os.path.join(ROOT, "docs", "operations.md")
+SEVERITIES = {"critical", "warning", "info"}
 PRIVATE = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]
 SECRET_ENV = {"HOOKD_API_TOKEN", "HOOKD_REDIS_PASSWORD", "HOOKD_KAFKA_SASL_PASSWORD"}
 
@@ -56,6 +63,15 @@ def helm_present():
     if not HELM:
         pytest.fail("helm is missing: deploy/local/setup builds it into $HOOKD_CACHE/bin/helm "
                     "(~/.cache/hookd/bin/helm)")
+
+
+@pytest.fixture(scope="module")
+def promtool():
+    path = shutil.which("promtool")
+    if not path:
+        pytest.fail("promtool is missing: deploy/local/setup installs it with the Debian package "
+                    "prometheus (deploy/packages/dev)")
+    return path
 
 
 class RenderError(Exception):
@@ -152,9 +168,9 @@ def test_lint_strict(values):
 def test_ci_values_cover_the_optional_parts():
     names = {os.path.basename(p) for p in CI_VALUES}
     assert {"keda-values.yaml", "hpa-values.yaml", "existing-secret-values.yaml",
-            "servicemonitor-values.yaml"} <= names
+            "servicemonitor-values.yaml", "prometheusrule-values.yaml"} <= names
     kinds = {d["kind"] for p in CI_VALUES for d in render("-f", p)}
-    assert {"ScaledObject", "HorizontalPodAutoscaler", "ServiceMonitor", "Job"} <= kinds
+    assert {"ScaledObject", "HorizontalPodAutoscaler", "ServiceMonitor", "PrometheusRule", "Job"} <= kinds
 
 
 def check_crd(doc, docs):
@@ -175,6 +191,8 @@ def check_crd(doc, docs):
             # KEDA takes trigger metadata as strings only
             assert all(isinstance(v, str) for v in meta.values()), meta
             assert int(meta["lagThreshold"]) >= 1
+    elif doc["kind"] == "PrometheusRule":
+        check_rule_groups(doc["spec"])
     else:
         spec = doc["spec"]
         service = one(docs, "Service")
@@ -551,6 +569,221 @@ def test_service_monitor_only_when_enabled():
     assert sm["spec"]["endpoints"][0]["port"] == "http" and sm["spec"]["endpoints"][0]["path"] == "/metrics"
 
 
+# ---------------------------------------------------------------------------- alert rules --
+
+
+def load_alerts():
+    with open(ALERTS) as f:
+        return yaml.safe_load(f)
+
+
+def check_rule_groups(spec):
+    """What a rules file (or a PrometheusRule's spec) must hold beyond promtool's syntax check."""
+    assert set(spec) == {"groups"} and spec["groups"]
+    for group in spec["groups"]:
+        assert group["name"] and group["rules"]
+        for rule in group["rules"]:
+            assert ("alert" in rule) != ("record" in rule), rule
+            assert isinstance(rule["expr"], str) and rule["expr"].strip()
+            if "alert" in rule:
+                assert re.fullmatch(r"Hookd[A-Z][A-Za-z]+", rule["alert"]), rule["alert"]
+                assert rule["labels"]["severity"] in SEVERITIES, rule["alert"]
+                assert {"summary", "description"} <= set(rule["annotations"]), rule["alert"]
+                assert all(isinstance(v, str) for v in rule["annotations"].values())
+                assert re.fullmatch(r"([0-9]+(ms|s|m|h|d|w|y))+", rule.get("for", "0s"))
+
+
+def prometheus_rule(*args, values=None):
+    return one(render("--set", "prometheusRule.enabled=true", *args, values=values), "PrometheusRule")
+
+
+def test_prometheus_rule_only_when_enabled():
+    assert not objects(render(), "PrometheusRule")
+    rule = prometheus_rule()
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["metadata"]["name"] == FULLNAME
+    assert rule["metadata"]["namespace"] == NAMESPACE
+    assert [g["name"] for g in rule["spec"]["groups"]] == ["hookd"]
+    rule = prometheus_rule("--set", "prometheusRule.namespace=monitoring",
+                           "--set", "prometheusRule.additionalLabels.release=prom")
+    assert rule["metadata"]["namespace"] == "monitoring"
+    assert rule["metadata"]["labels"]["release"] == "prom"
+    assert rule["metadata"]["labels"]["app.kubernetes.io/instance"] == RELEASE
+    # rules given replace the defaults whole (Helm replaces lists)
+    mine = [{"alert": "HookdMine", "expr": "hookd_ready == 0", "for": "1m",
+             "labels": {"severity": "info"}, "annotations": {"summary": "s", "description": "d"}},
+            {"record": "hookd:deliveries:rate5m", "expr": "sum(rate(hookd_deliveries_total[5m]))"}]
+    rule = prometheus_rule(values={"prometheusRule": {"rules": mine}})
+    assert rule["spec"]["groups"][0]["rules"] == mine
+    # enabled without rules, and rules that are not rules, are refused
+    assert "prometheusRule.rules" in render_error(values={"prometheusRule": {"enabled": True, "rules": []}})
+    assert "expr" in render_error(values={"prometheusRule": {"rules": [{"alert": "X"}]}})
+    assert "for" in render_error(values={"prometheusRule": {"rules": [{"alert": "X", "expr": "up",
+                                                                       "for": "5 minutes"}]}})
+    assert "expression" in render_error(values={"prometheusRule": {"rules": [{"alert": "X", "expr": "up",
+                                                                              "expression": "up"}]}})
+
+
+def test_prometheus_rule_holds_the_rules_of_alerts_yaml():
+    # deploy/prometheus/alerts.yaml, for Prometheus without the Operator, and the chart's default
+    # prometheusRule.rules are the same list: a change to one must be made to the other
+    alerts = load_alerts()
+    check_rule_groups(alerts)
+    assert [g["name"] for g in alerts["groups"]] == ["hookd"]
+    rendered = prometheus_rule()["spec"]
+    check_rule_groups(rendered)
+    assert rendered == alerts, "helm/hookd/values.yaml prometheusRule.rules != deploy/prometheus/alerts.yaml"
+    with open(os.path.join(CHART, "values.yaml")) as f:
+        assert yaml.safe_load(f)["prometheusRule"]["rules"] == alerts["groups"][0]["rules"]
+
+
+def run_promtool(promtool, *args):
+    proc = subprocess.run([promtool, *args], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def test_promtool_checks_the_alert_rules(promtool, tmp_path):
+    out = run_promtool(promtool, "check", "rules", ALERTS)
+    assert f"SUCCESS: {len(load_alerts()['groups'][0]['rules'])} rules found" in out
+    # and the PrometheusRule as each ci file renders it
+    for path in CI_VALUES:
+        for doc in objects(render("-f", path), "PrometheusRule"):
+            rules = tmp_path / f"{os.path.basename(path)}.rules.yaml"
+            rules.write_text(yaml.safe_dump(doc["spec"]))
+            run_promtool(promtool, "check", "rules", str(rules))
+
+
+# promtool unit tests of the alerts' expressions: input series, and the alerts expected at a time
+# (labels only: the annotations are the rules file's prose, left out here).
+POD = 'namespace="hookd", job="hookd", pod="{pod}", instance="{ip}:8080"'
+
+
+def series(metric, pod="a", **labels):
+    ip = {"a": "10.1.0.1", "b": "10.1.0.2"}[pod]
+    extra = "".join(f', {k}="{v}"' for k, v in labels.items())
+    return f"{metric}{{{POD.format(pod=pod, ip=ip)}{extra}}}"
+
+
+ALERT_CASES = [
+    # (name, input series {series: values}, [(eval time, alert, [expected alert labels])])
+    ("dead letters: one reason over 100 an hour; poison has its own alert", {
+        series("hookd_dlq_records_total", reason="attempts_exhausted"): "0+5x120",
+        series("hookd_dlq_records_total", reason="poison"): "0+5x120",
+        series("hookd_dlq_records_total", reason="task_deleted"): "0+1x120",
+    }, [("90m", "HookdDeadLettersGrowing", [{"reason": "attempts_exhausted", "severity": "warning"}])]),
+    ("lag over 10000 on the input topic; a tier's lag does not count", {
+        series("hookd_kafka_consumer_lag", topic="job-events", partition="0"): "6000x30",
+        series("hookd_kafka_consumer_lag", pod="b", topic="job-events", partition="1"): "6000x30",
+        series("hookd_kafka_consumer_lag", topic="hookd.retry.5m", partition="0"): "90000x30",
+    }, [("20m", "HookdConsumerLagHigh", [{"topic": "job-events", "severity": "warning"}])]),
+    ("a partition two pods report during a rebalance counts once", {
+        series("hookd_kafka_consumer_lag", topic="job-events", partition="0"): "6000x30",
+        series("hookd_kafka_consumer_lag", pod="b", topic="job-events", partition="0"): "6000x30",
+        series("hookd_kafka_consumer_lag", pod="b", topic="job-events", partition="1"): "3000x30",
+    }, [("20m", "HookdConsumerLagHigh", [])]),
+    ("lag growing on the input topic, not on a tier", {
+        series("hookd_kafka_consumer_lag", topic="job-events", partition="0"): "0+100x60",
+        series("hookd_kafka_consumer_lag", topic="hookd.retry.5s", partition="0"): "0+100x60",
+    }, [("40m", "HookdConsumerLagGrowing", [{"topic": "job-events", "severity": "warning"}])]),
+    ("a steady lag is not growing", {
+        series("hookd_kafka_consumer_lag", topic="job-events", partition="0"): "5000x60",
+    }, [("40m", "HookdConsumerLagGrowing", [])]),
+    ("a task disabled by 410", {
+        series("hookd_tasks_disabled_total"): "0x10 1x50",
+    }, [("20m", "HookdTasksDisabled", [{"severity": "info"}])]),
+    ("a poison event, then none for 15 minutes", {
+        series("hookd_events_poison_total"): "0x10 1x40",
+    }, [("15m", "HookdPoisonEvents", [{"severity": "warning"}]), ("40m", "HookdPoisonEvents", [])]),
+    ("a third of the attempts fail", {
+        series("hookd_deliveries_total", outcome="succeeded"): "0+60x60",
+        series("hookd_deliveries_total", outcome="http_error"): "0+20x60",
+        series("hookd_deliveries_total", pod="b", outcome="timeout"): "0+10x60",
+    }, [("40m", "HookdDeliveryFailureRatioHigh", [{"severity": "warning"}])]),
+    ("half of very few attempts fail", {
+        series("hookd_deliveries_total", outcome="succeeded"): "0+1x60",
+        series("hookd_deliveries_total", outcome="network_error"): "0+1x60",
+    }, [("40m", "HookdDeliveryFailureRatioHigh", [])]),
+    ("no worker reaches Redis", {
+        series("hookd_redis_up"): "0x10",
+        series("hookd_redis_up", pod="b"): "0x10",
+    }, [("5m", "HookdRedisDown", [{"severity": "critical"}])]),
+    ("one worker does not reach Redis: not ready, but Redis is up", {
+        series("hookd_redis_up"): "0x20",
+        series("hookd_redis_up", pod="b"): "1x20",
+        series("hookd_ready"): "0x20",
+        series("hookd_ready", pod="b"): "1x20",
+    }, [("5m", "HookdRedisDown", []), ("15m", "HookdRedisDown", []),
+        ("15m", "HookdWorkerNotReady", [{"pod": "a", "instance": "10.1.0.1:8080", "job": "hookd",
+                                         "severity": "warning"}])]),
+    ("dead letters refused for 10 minutes", {
+        series("hookd_dlq_publish_errors_total"): "0+1x30",
+    }, [("20m", "HookdDeadLetterPublishErrors", [{"severity": "critical"}])]),
+    ("one dead letter refused once", {
+        series("hookd_dlq_publish_errors_total"): "0x5 1x25",
+    }, [("20m", "HookdDeadLetterPublishErrors", [])]),
+    ("history dropped", {
+        series("hookd_history_dropped_total"): "0x5 3x10",
+    }, [("10m", "HookdHistoryDropped", [{"severity": "warning"}])]),
+]
+
+
+def test_alerts_fire_when_they_should(promtool, tmp_path):
+    alerts = load_alerts()
+    for group in alerts["groups"]:
+        for rule in group["rules"]:
+            rule.pop("annotations", None)
+    (tmp_path / "rules.yaml").write_text(yaml.safe_dump(alerts))
+    tests = []
+    for name, inputs, expectations in ALERT_CASES:
+        tests.append({
+            "name": name,
+            "interval": "1m",
+            "input_series": [{"series": s, "values": v} for s, v in inputs.items()],
+            "alert_rule_test": [{"eval_time": at, "alertname": alert,
+                                 "exp_alerts": [{"exp_labels": {"namespace": "hookd", **labels}}
+                                                for labels in expected]}
+                                for at, alert, expected in expectations],
+        })
+    (tmp_path / "tests.yaml").write_text(yaml.safe_dump({"rule_files": ["rules.yaml"],
+                                                          "evaluation_interval": "1m", "tests": tests}))
+    run_promtool(promtool, "test", "rules", str(tmp_path / "tests.yaml"))
+    # every alert has a case that fires it
+    fired = {alert for _, _, expectations in ALERT_CASES for _, alert, expected in expectations if expected}
+    assert fired == {r["alert"] for g in alerts["groups"] for r in g["rules"] if "alert" in r}
+
+
+def documented_metrics():
+    """The metric names of docs/operations.md's metrics table."""
+    with open(OPERATIONS) as f:
+        text = f.read()
+    section = text.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    names = {}
+    for line in section.splitlines():
+        m = re.match(r"\|\s*`(hookd_[a-z0-9_]+)(\{[^`]*\})?`\s*\|\s*(\w+)", line)
+        if m:
+            names[m.group(1)] = m.group(3)
+    assert len(names) >= 30, names
+    return names
+
+
+def test_alert_expressions_use_documented_metrics():
+    documented = documented_metrics()
+    names = set(documented)
+    for name, kind in documented.items():
+        if kind == "histogram":
+            names |= {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+    with open(OPERATIONS) as f:
+        guide = f.read()
+    for group in load_alerts()["groups"]:
+        for rule in group["rules"]:
+            used = set(re.findall(r"\bhookd_[a-z0-9_]+", rule["expr"]))
+            assert used, rule["expr"]
+            assert used <= names, f"{rule.get('alert')}: {sorted(used - names)} not in docs/operations.md's metrics"
+            # and the guide says what each alert means
+            assert f"`{rule['alert']}`" in guide, f"{rule['alert']} is not explained in docs/operations.md"
+
+
 def egress_rules(docs):
     return one(docs, "NetworkPolicy")["spec"]["egress"]
 
@@ -637,6 +870,9 @@ def test_every_value_is_documented_and_the_readme_table_is_up_to_date():
         current = f.read()
     assert current == gen.render(current, values, sections), \
         "helm/hookd/README.md is out of date: run ~/.cache/hookd/venv/bin/python helm/hookd/gen-readme.py"
+    # a [default: text] description shows the text, not a default too long for a cell
+    assert "| `prometheusRule.rules` | Rules of the group " in current
+    assert "| the alerts of `deploy/prometheus/alerts.yaml` |" in current and "HookdRedisDown" not in current
     # the check itself notices an undocumented value and a stale table
     values["undocumented"] = 1
     assert gen.problems(values, sections) == ["undocumented has no @param comment"]
