@@ -587,6 +587,13 @@ static void start_attempt(worker *w, job *j, const hk_task *task, int number, in
         hk_buf_append(&a->outcomes, outcomes, n && outcomes[n - 1] == ']' ? n - 1 : n);
     }
     hk_delivery_id(j->ev->event_id, task->id, a->delivery_id);
+    if (w->handing_off) {
+        /* Taken after the hand-off began (a message already fetched): straight to its tier. */
+        hk_metric_add(HK_M_DEFERRED_SHUTDOWN, 1);
+        republish(w, a, hk_retry_tier_for_attempt(w->policy, a->number), 0,
+                  a->deferrals > 0 ? a->deferrals : 1);
+        return;
+    }
     hk_request_params p = {
         .task = task,
         .event = j->ev,
@@ -1146,6 +1153,11 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
         status = 2;
         goto done;
     }
+    /* The tiers' labels, before /metrics can be scraped. */
+    const char *tier_names[HK_RETRY_MAX_TIERS];
+    for (size_t t = 0; t < g.policy.tiers; t++)
+        tier_names[t] = g.policy.names[t];
+    hk_metrics_set_tiers(tier_names, g.policy.tiers);
     /* Before any thread starts (ours, libmicrohttpd's, librdkafka's), so that every thread
      * inherits the mask and the signals reach only the signalfd. */
     sigset_t mask;
@@ -1169,10 +1181,6 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
         goto done;
     for (size_t t = 0; t < g.policy.tiers; t++)
         hk_retry_tier_topic(&g.policy, t, g.tier_topics[t]);
-    const char *tier_names[HK_RETRY_MAX_TIERS];
-    for (size_t t = 0; t < g.policy.tiers; t++)
-        tier_names[t] = g.policy.names[t];
-    hk_metrics_set_tiers(tier_names, g.policy.tiers);
     g.group_id = hk_config_kafka(cfg, "group.id"); /* always set: the config defaults it */
     g.n = cfg->threads < cfg->max_inflight ? cfg->threads : cfg->max_inflight;
     if (g.n < 1)

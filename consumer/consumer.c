@@ -404,10 +404,10 @@ static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char 
     HK_LOG(l, "kafka.consumer.log", "%s: %s", fac, buf);
 }
 
-static int json_int(const cJSON *obj, const char *key, int fallback)
+static int64_t json_int(const cJSON *obj, const char *key, int64_t fallback)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-    return cJSON_IsNumber(v) ? (int)v->valuedouble : fallback;
+    return cJSON_IsNumber(v) ? (int64_t)v->valuedouble : fallback; /* offsets exceed 2^31 */
 }
 
 /* librdkafka's statistics (every statistics.interval.ms), served on the loop thread by the
@@ -427,7 +427,7 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     cJSON_ArrayForEach(b, cJSON_GetObjectItemCaseSensitive(root, "brokers"))
     {
         const cJSON *state = cJSON_GetObjectItemCaseSensitive(b, "state");
-        int id = json_int(b, "nodeid", -1);
+        int id = (int)json_int(b, "nodeid", -1);
         if (id < 0 || !cJSON_IsString(state) || strcmp(state->valuestring, "UP") != 0)
             continue;
         bool dup = false;
@@ -448,9 +448,9 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
             /* The lag behind what is finished (the stored offset: at least once, that is the
              * progress that counts), else behind the last commit; with neither yet (a new
              * group), the whole partition is ahead (auto.offset.reset=earliest). */
-            int partition = json_int(p, "partition", -1);
-            int lag = json_int(p, "consumer_lag_stored", -1);
-            int lo = json_int(p, "lo_offset", -1), hi = json_int(p, "hi_offset", -1);
+            int partition = (int)json_int(p, "partition", -1);
+            int64_t lag = json_int(p, "consumer_lag_stored", -1);
+            int64_t lo = json_int(p, "lo_offset", -1), hi = json_int(p, "hi_offset", -1);
             if (lag < 0)
                 lag = json_int(p, "consumer_lag", -1);
             if (lag < 0 && hi >= 0 && lo >= 0)

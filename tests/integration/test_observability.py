@@ -104,7 +104,8 @@ def test_metrics_pass_promtool_and_count_every_outcome(env, receiver, worker_fac
         return (value(s, "hookd_dlq_records_total", reason="attempts_exhausted") == 1
                 and value(s, "hookd_dlq_records_total", reason="poison") == 1
                 and value(s, "hookd_tasks_disabled_total") == 1
-                and value(s, "hookd_kafka_consumer_lag", topic=env.topic, partition="0") == 0)
+                and all(value(s, "hookd_kafka_consumer_lag", topic=env.topic,
+                              partition=str(p)) == 0 for p in range(4)))
     text, s = wait_metrics(worker, settled)
     check = subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True,
                            text=True, timeout=30)
