@@ -338,3 +338,39 @@ def test_a_stop_hands_unfinished_deliveries_to_a_tier_and_commits_within_the_gra
     assert second.stop() == 0
     assert committed_lag(stack, env.topic, env.group) == 0
     assert committed_lag(stack, "hookd.retry.1s", f"{env.group}.retry.1s") == 0
+
+
+def test_static_membership_makes_a_restart_cheap(env, worker_factory):
+    """With group.instance.id (the chart sets it from the pod name), a worker that stops and
+    comes back within session.timeout.ms takes its partitions back without a rebalance: the
+    other member, static too, sees no revoke and no assignment."""
+    def opts(member):
+        return {"HOOKD_LOG_LEVEL": "info", "HOOKD_RETRY_DELAYS": "1s",
+                "HOOKD_KAFKA_GROUP_INSTANCE_ID": f"{member}-{env.tag}",
+                "HOOKD_KAFKA_SESSION_TIMEOUT_MS": "30000"}
+
+    a = worker_factory(env.topic, env.group, env.prefix, opts("pod-a"))
+    b = worker_factory(env.topic, env.group, env.prefix, opts("pod-b"))
+
+    def partitions(w):
+        status, body = get(w, "/readyz")
+        m = re.search(r"partitions: ok \((\d+) of", body)
+        return int(m.group(1)) if status == 200 and m else None
+
+    deadline = time.time() + 60
+    while time.time() < deadline and (partitions(a), partitions(b)) != (2, 2):
+        time.sleep(0.3)
+    assert (partitions(a), partitions(b)) == (2, 2), "the group split the 4 partitions"
+    time.sleep(1)
+    b_before = len(b.lines())
+
+    assert a.stop() == 0
+    a2 = worker_factory(env.topic, env.group, env.prefix, opts("pod-a"))
+    status, body = wait_probe(a2, "/readyz", 200, timeout=20)
+    assert status == 200 and "partitions: ok (2 of" in body, body
+    time.sleep(2)
+    rebalance = [line for line in b.lines()[b_before:]
+                 if '"event":"kafka.revoke"' in line or '"event":"kafka.assign"' in line]
+    assert not rebalance, f"the other member rebalanced: {rebalance}"
+    assert partitions(b) == 2
+    assert b.stop() == 0 and a2.stop() == 0
