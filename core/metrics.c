@@ -305,7 +305,7 @@ static hk_metric_sample *gather(hk_metric_set set, bool sum, size_t *len)
     hk_metric_sample *all = hk_xmalloc((total ? total : 1) * sizeof *all);
     size_t n = 0;
     for (hk_metric_source *s = sources; s; s = s->next) {
-        if (s->set == set) {
+        if (s->set == set && s->n) {
             memcpy(all + n, s->samples, s->n * sizeof *all);
             n += s->n;
         }
