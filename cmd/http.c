@@ -149,8 +149,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     if (health || strcmp(url, "/readyz") == 0) {
         hk_buf b = {0};
         int status = (health ? h->probes->alive : h->probes->ready)(h->probes->arg, &b);
-        if (!b.data)
-            hk_buf_puts(&b, "");
         return reply(con, (unsigned)status, "text/plain", hk_buf_take(&b));
     }
     if (strcmp(url, "/metrics") == 0) {

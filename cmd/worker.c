@@ -469,6 +469,15 @@ static void republish(worker *w, attempt *a, size_t tier, uint64_t delay, int de
     dlq_publish(s);
 }
 
+/* The worker is stopping and its grace is nearly over: the delivery goes to its tier as the
+ * same attempt, due at once, for whichever worker takes the tier next. */
+static void hand_off_attempt(worker *w, attempt *a)
+{
+    hk_metric_add(HK_M_DEFERRED_SHUTDOWN, 1);
+    republish(w, a, hk_retry_tier_for_attempt(w->policy, a->number), 0,
+              a->deferrals > 0 ? a->deferrals : 1);
+}
+
 static void on_delivery_done(const hk_delivery_result *res, void *arg)
 {
     attempt *a = arg;
@@ -476,12 +485,7 @@ static void on_delivery_done(const hk_delivery_result *res, void *arg)
     switch (res->status) {
     case HK_DELIVERY_CANCELLED:
         if (w->handing_off && hk_consumer_owns(a->job->c, a->job->ref)) {
-            /* The worker is stopping and the grace is nearly over: the delivery (waiting, or
-             * stopped in flight) goes to its tier as the same attempt, due at once, for
-             * whichever worker takes the tier next. */
-            hk_metric_add(HK_M_DEFERRED_SHUTDOWN, 1);
-            republish(w, a, hk_retry_tier_for_attempt(w->policy, a->number), 0,
-                      a->deferrals > 0 ? a->deferrals : 1);
+            hand_off_attempt(w, a); /* waiting, or stopped in flight */
             return;
         }
         /* Never sent, and its partition is another worker's now: no attempt to record. */
@@ -588,10 +592,7 @@ static void start_attempt(worker *w, job *j, const hk_task *task, int number, in
     }
     hk_delivery_id(j->ev->event_id, task->id, a->delivery_id);
     if (w->handing_off) {
-        /* Taken after the hand-off began (a message already fetched): straight to its tier. */
-        hk_metric_add(HK_M_DEFERRED_SHUTDOWN, 1);
-        republish(w, a, hk_retry_tier_for_attempt(w->policy, a->number), 0,
-                  a->deferrals > 0 ? a->deferrals : 1);
+        hand_off_attempt(w, a); /* taken after the hand-off began: straight to its tier */
         return;
     }
     hk_request_params p = {

@@ -712,11 +712,3 @@ int hk_consumer_brokers_up(const hk_consumer *c)
 {
     return atomic_load(&((hk_consumer *)c)->brokers_up);
 }
-
-bool hk_consumer_has_assignment(const hk_consumer *c)
-{
-    for (size_t i = 0; i < c->slots_len; i++)
-        if (c->slots[i].assigned)
-            return true;
-    return false;
-}

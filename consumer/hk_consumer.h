@@ -108,7 +108,6 @@ size_t hk_consumer_unfinished(const hk_consumer *c);
 bool hk_consumer_settled(const hk_consumer *c);
 /* Stores the finished offsets now and commits them synchronously. */
 int hk_consumer_commit(hk_consumer *c, hk_error *err);
-bool hk_consumer_has_assignment(const hk_consumer *c);
 /* For readiness, from any thread: true once the group gave this consumer an assignment (even an
  * empty one: more members than partitions) until that assignment is lost; the partitions in it;
  * and the brokers UP in librdkafka's latest statistics (-1 before the first, or with

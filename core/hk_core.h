@@ -386,10 +386,6 @@ typedef enum {
 
 void hk_metric_add(hk_metric m, uint64_t n);
 uint64_t hk_metric_get(hk_metric m);
-/* Prometheus name and help text of a counter; its label pair ("outcome=\"timeout\"") or "". */
-const char *hk_metric_name(hk_metric m);
-const char *hk_metric_help(hk_metric m);
-const char *hk_metric_labels(hk_metric m);
 
 /* Gauges, set or moved from any thread. */
 typedef enum {
@@ -410,7 +406,6 @@ int64_t hk_gauge_get(hk_gauge g);
 typedef enum { HK_TIER_PUBLISHED, HK_TIER_CONSUMED } hk_tier_metric;
 void hk_metrics_set_tiers(const char *const *names, size_t n);
 void hk_metric_tier_add(hk_tier_metric m, size_t tier, uint64_t n);
-uint64_t hk_metric_tier_get(hk_tier_metric m, size_t tier);
 
 /* hookd_delivery_attempt_duration_seconds: one observation per attempt sent. */
 void hk_metric_observe_attempt(uint64_t latency_ms);

@@ -117,24 +117,6 @@ uint64_t hk_metric_get(hk_metric m)
     return atomic_load_explicit(&counters[m], memory_order_relaxed);
 }
 
-const char *hk_metric_name(hk_metric m)
-{
-    return metric_info[m].name;
-}
-
-const char *hk_metric_help(hk_metric m)
-{
-    for (int i = (int)m; i >= 0; i--)
-        if (strcmp(metric_info[i].name, metric_info[m].name) == 0 && metric_info[i].help)
-            return metric_info[i].help;
-    return "";
-}
-
-const char *hk_metric_labels(hk_metric m)
-{
-    return metric_info[m].labels ? metric_info[m].labels : "";
-}
-
 /* ------------------------------------------------------------------------------ gauges --- */
 
 static _Atomic int64_t gauges[HK_G__COUNT];
@@ -184,7 +166,7 @@ void hk_metric_tier_add(hk_tier_metric m, size_t tier, uint64_t n)
         atomic_fetch_add_explicit(&tier_counters[m][tier], n, memory_order_relaxed);
 }
 
-uint64_t hk_metric_tier_get(hk_tier_metric m, size_t tier)
+static uint64_t tier_get(hk_tier_metric m, size_t tier)
 {
     return tier < HK_METRIC_MAX_TIERS
                ? atomic_load_explicit(&tier_counters[m][tier], memory_order_relaxed)
@@ -358,7 +340,7 @@ void hk_metrics_render(hk_buf *out)
         family(out, tier_family[t][0], "counter", tier_family[t][1]);
         for (size_t k = 0; k < tiers_len; k++)
             hk_buf_printf(out, "%s{tier=\"%s\"} %llu\n", tier_family[t][0], tier_names[k],
-                          (unsigned long long)hk_metric_tier_get((hk_tier_metric)t, k));
+                          (unsigned long long)tier_get((hk_tier_metric)t, k));
     }
 
     const char *h = "hookd_delivery_attempt_duration_seconds";

@@ -39,8 +39,7 @@ struct hk_store_cache {
     redisContext *rc;
     char *version;
     uint64_t last_full_ms;
-    bool outage_logged;
-    atomic_bool redis_ok; /* the last poll read the version key */
+    atomic_bool redis_ok; /* the last poll succeeded; written by the refresher only */
 };
 
 static int by_flow_then_id(const void *a, const void *b)
@@ -226,47 +225,46 @@ static void swap_in(hk_store_cache *c, hk_store_snapshot *s)
     hk_metric_add(HK_M_STORE_RELOADS, 1);
 }
 
+/* The one record of whether Redis answers: /readyz and hookd_redis_up read it, and each change
+ * is logged once. */
+static void redis_answered(hk_store_cache *c, bool ok, const char *why)
+{
+    hk_gauge_set(HK_G_REDIS_UP, ok);
+    if (atomic_exchange(&c->redis_ok, ok) == ok)
+        return;
+    if (ok)
+        HK_INFO("store.available", "redis answers again");
+    else
+        HK_WARN("store.unavailable", "keeping the last tasks loaded: %s", why);
+}
+
 /* One poll: reconnect if needed, reload when the version moved or the full interval passed. */
 static void refresh(hk_store_cache *c)
 {
     hk_error err = {0};
     if (!c->rc && !(c->rc = hk_store__connect(&c->cfg, &err))) {
-        if (!c->outage_logged)
-            HK_WARN("store.unavailable", "keeping the last tasks loaded: %s", err.msg);
-        c->outage_logged = true;
-        atomic_store(&c->redis_ok, false);
-        hk_gauge_set(HK_G_REDIS_UP, 0);
+        redis_answered(c, false, err.msg);
         hk_metric_add(HK_M_STORE_RELOAD_ERRORS, 1);
         return;
     }
     bool ok;
     char *version = read_version(c, &ok);
     uint64_t now = hk_now_ms();
-    if (ok) {
-        atomic_store(&c->redis_ok, true);
-        hk_gauge_set(HK_G_REDIS_UP, 1);
-    }
     if (ok && strcmp(version, c->version) == 0 &&
         now - c->last_full_ms < (uint64_t)c->full_reload_ms) {
+        redis_answered(c, true, NULL);
         free(version);
         return;
     }
     hk_store_snapshot *s = ok ? load_all(c, &err) : NULL;
     if (!s) {
-        if (!c->outage_logged)
-            HK_WARN("store.unavailable", "keeping the last tasks loaded: %s",
-                    err.msg[0] ? err.msg : "redis error");
-        c->outage_logged = true;
-        atomic_store(&c->redis_ok, false);
-        hk_gauge_set(HK_G_REDIS_UP, 0);
+        redis_answered(c, false, err.msg[0] ? err.msg : "redis error");
         hk_metric_add(HK_M_STORE_RELOAD_ERRORS, 1);
         drop_connection(c);
         free(version);
         return;
     }
-    if (c->outage_logged)
-        HK_INFO("store.available", "redis answers again; %zu tasks loaded", s->n);
-    c->outage_logged = false;
+    redis_answered(c, true, NULL);
     free(c->version);
     c->version = version;
     c->last_full_ms = now;

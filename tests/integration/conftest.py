@@ -9,6 +9,7 @@ import http.server
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import threading
@@ -214,18 +215,19 @@ class Worker:
         tail = "\n".join(self.lines()[-30:])
         raise AssertionError(f"hookd never logged {needle} (exit {self.proc.poll()}):\n{tail}")
 
-    def metric(self, name):
-        """A metric's value from the worker's /metrics (the port it logged at start): the series
-        named exactly (labels included, as rendered), else the sum of the family's series."""
-        import re
-        import urllib.request
-        port = None
+    def port(self):
+        """The HTTP port (health, metrics, admin API) hookd logged at start."""
         for line in self.lines():
             m = re.search(r'"event":"http".*\(port (\d+)\)', line)
             if m:
-                port = int(m.group(1))
-        assert port, "hookd logged no metrics port"
-        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+                return int(m.group(1))
+        raise AssertionError("hookd logged no HTTP port")
+
+    def metric(self, name):
+        """A metric's value from the worker's /metrics: the series named exactly (labels
+        included, as rendered), else the sum of the family's series."""
+        import urllib.request
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.port()}/metrics", timeout=5).read()
         lines = text.decode().splitlines()
         for line in lines:
             if line.startswith(name + " "):

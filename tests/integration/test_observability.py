@@ -19,18 +19,10 @@ from conftest import Receiver, committed_lag, delivery_id, read_topic
 PROMTOOL = shutil.which("promtool")
 
 
-def port_of(worker):
-    for line in worker.lines():
-        m = re.search(r'"event":"http".*\(port (\d+)\)', line)
-        if m:
-            return int(m.group(1))
-    raise AssertionError("hookd logged no port")
-
-
 def get(worker, path):
     """(status, body) of GET path on the worker's HTTP port."""
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port_of(worker)}{path}", timeout=5) as r:
+        with urllib.request.urlopen(f"http://127.0.0.1:{worker.port()}{path}", timeout=5) as r:
             return r.status, r.read().decode()
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode()
