@@ -64,7 +64,20 @@ static const opt options[] = {
      INT(max_webhooks_per_flow, 1, 100000), "50", "webhook tasks allowed per flow", false},
     {"HOOKD_ALLOW_NETWORKS", "--allow-networks", STR(allow_networks), "",
      "CIDRs exempt from the private-address guard", false},
+    {"HOOKD_MAX_BODY_BYTES", "--max-body-bytes", INT(max_body_bytes, 1024, 64 * 1024 * 1024),
+     "1048576",
+     "largest rendered request body; a delivery whose body would be longer is dead-lettered as "
+     "invalid",
+     false},
+    {"HOOKD_HTTP_PROXY", "--http-proxy", STR(http_proxy), NULL,
+     "proxy for deliveries (http://host:port); the target is still checked by the "
+     "private-address guard first. The environment's http_proxy, https_proxy and ALL_PROXY are "
+     "never used",
+     true},
     {"HOOKD_LISTEN", "--listen", STR(listen), "0.0.0.0:8080", "health, metrics and admin API",
+     false},
+    {"HOOKD_PROBE_LISTEN", "--probe-listen", STR(probe_listen), "0.0.0.0:8081",
+     "/healthz and /readyz alone, on a listener no API client can starve (the kubelet's probes)",
      false},
     {"HOOKD_API_TOKEN", "--api-token", STR(api_token), NULL,
      "bearer token for the admin API (unset: admin API off)", true},
@@ -281,6 +294,8 @@ void hk_config_free(hk_config *cfg)
     free(cfg->retry_delays);
     free(cfg->allow_networks);
     free(cfg->listen);
+    free(cfg->probe_listen);
+    free(cfg->http_proxy);
     free(cfg->api_token);
     memset(cfg, 0, sizeof *cfg);
 }

@@ -191,7 +191,10 @@ typedef struct hk_config {
     int topic_replication; /* likewise */
     int max_webhooks_per_flow;
     char *allow_networks;
+    int max_body_bytes; /* a rendered request body may be at most this long */
+    char *http_proxy;   /* secret (may hold credentials); NULL: no proxy, the environment's unused */
     char *listen;
+    char *probe_listen; /* /healthz and /readyz on a listener of their own */
     char *api_token; /* secret */
     int shutdown_grace_ms; /* SIGTERM: time for deliveries in flight to finish */
     hk_log_level log_level;

@@ -288,6 +288,7 @@ def help_settings():
 
 
 ALL_SECRETS = ["--set", "api.token=an-api-token-0123456789", "--set", "redis.password=redis-pw",
+               "--set", "delivery.httpProxy=http://proxy.internal:3128",
                "--set", "kafka.saslPassword=sasl-pw",
                "--set", "kafka.config.security\\.protocol=SASL_SSL"]
 
@@ -323,6 +324,7 @@ def test_default_settings_match_the_worker_defaults():
     assert data["HOOKD_MAX_WEBHOOKS_PER_FLOW"] == "50"
     assert data["HOOKD_ALLOW_NETWORKS"] == ""
     assert data["HOOKD_LISTEN"] == "0.0.0.0:8080"
+    assert data["HOOKD_MAX_BODY_BYTES"] == "1048576"
     assert data["HOOKD_LOG_LEVEL"] == "info"
     assert data["HOOKD_THREADS"] == "1"
     assert data["HOOKD_TOPIC_PARTITIONS"] == "12"  # kafka.partitions
@@ -465,10 +467,13 @@ def test_worker_container():
     c = container(docs)
     assert c["image"] == f"ghcr.io/hookd/hookd:{chart_yaml()['appVersion']}"
     assert "args" not in c and "command" not in c  # the image's entrypoint: hookd, no arguments
-    assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
-    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
-    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert c["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"},
+                          {"name": "probes", "containerPort": 8081, "protocol": "TCP"}]
+    # the kubelet's probes on a listener of their own, which API clients cannot starve
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "probes"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "probes"}
     assert config(docs)["HOOKD_LISTEN"] == "0.0.0.0:8080"
+    assert config(docs)["HOOKD_PROBE_LISTEN"] == "0.0.0.0:8081"
     service = one(docs, "Service")
     assert service["spec"]["type"] == "ClusterIP"
     assert service["spec"]["ports"] == [{"name": "http", "port": 8080, "targetPort": "http", "protocol": "TCP"}]

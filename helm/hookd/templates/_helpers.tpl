@@ -190,6 +190,7 @@ api.token, redis.password, kafka.saslPassword and kafka.secretConfig. Empty ones
 {{- with .Values.api.token }}{{ $_ := set $data "HOOKD_API_TOKEN" (toString .) }}{{ end }}
 {{- with .Values.redis.password }}{{ $_ := set $data "HOOKD_REDIS_PASSWORD" (toString .) }}{{ end }}
 {{- with .Values.kafka.saslPassword }}{{ $_ := set $data "HOOKD_KAFKA_SASL_PASSWORD" (toString .) }}{{ end }}
+{{- with .Values.delivery.httpProxy }}{{ $_ := set $data "HOOKD_HTTP_PROXY" (toString .) }}{{ end }}
 {{- range $key, $value := .Values.kafka.secretConfig }}
 {{- $_ := set $data (include "hookd.kafkaEnvName" $key) (include "hookd.scalar" $value) }}
 {{- end }}
@@ -206,6 +207,7 @@ the keys named in existingSecretKeys (each optional in the pod); else the chart 
 {{- with .Values.existingSecretKeys.apiToken }}{{ $_ := set $env "HOOKD_API_TOKEN" . }}{{ end }}
 {{- with .Values.existingSecretKeys.redisPassword }}{{ $_ := set $env "HOOKD_REDIS_PASSWORD" . }}{{ end }}
 {{- with .Values.existingSecretKeys.kafkaSaslPassword }}{{ $_ := set $env "HOOKD_KAFKA_SASL_PASSWORD" . }}{{ end }}
+{{- with .Values.existingSecretKeys.httpProxy }}{{ $_ := set $env "HOOKD_HTTP_PROXY" . }}{{ end }}
 {{- else }}
 {{- range $name, $_ := include "hookd.secretData" . | fromYaml }}
 {{- $_ := set $env $name $name }}
