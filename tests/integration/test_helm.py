@@ -800,7 +800,8 @@ def test_network_policy_keeps_private_ranges_out_of_the_internet_rule():
     assert policy["spec"]["podSelector"]["matchLabels"].items() <= \
         one(docs, "Deployment")["spec"]["template"]["metadata"]["labels"].items()
     assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
-    assert policy["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]},
+                                         {"ports": [{"port": "probes", "protocol": "TCP"}]}]
     rules = egress_rules(docs)
     blocks = [peer["ipBlock"] for r in rules for peer in r.get("to", []) if "ipBlock" in peer]
     internet = [b for b in blocks if b["cidr"] == "0.0.0.0/0"]
