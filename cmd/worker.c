@@ -151,30 +151,6 @@ static void update_backpressure(worker *w)
     }
 }
 
-static bool valid_utf8(const unsigned char *p, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = p[i];
-        size_t extra = c < 0x80             ? 0
-                       : (c & 0xE0) == 0xC0 ? 1
-                       : (c & 0xF0) == 0xE0 ? 2
-                       : (c & 0xF8) == 0xF0 ? 3
-                                            : 9;
-        if (c == 0 || extra == 9 || (extra == 1 && c < 0xC2) || i + extra >= n + (extra ? 0 : 1))
-            return false;
-        for (size_t k = 1; k <= extra; k++)
-            if ((p[i + k] & 0xC0) != 0x80)
-                return false;
-        /* overlong forms, UTF-16 surrogates, and code points past U+10FFFF */
-        if ((c == 0xE0 && p[i + 1] < 0xA0) || (c == 0xED && p[i + 1] >= 0xA0) ||
-            (c == 0xF0 && p[i + 1] < 0x90) || (c == 0xF4 && p[i + 1] >= 0x90) || c > 0xF4)
-            return false;
-        i += extra + 1;
-    }
-    return true;
-}
-
 /* Adds the consumed payload to a dead letter: as text when it is UTF-8 without NUL, else as
  * base64 ("payloadBase64"), so the record itself is always valid JSON. At most 256 KiB is kept
  * (cut on a character boundary), which keeps the record under Kafka's default 1 MB limit. */
@@ -187,7 +163,7 @@ static void add_payload(cJSON *rec, const char *payload, size_t len)
     cJSON_AddNumberToObject(rec, "payloadBytes", (double)len);
     if (n < len)
         cJSON_AddBoolToObject(rec, "payloadTruncated", 1);
-    if (valid_utf8(p, n)) {
+    if (hk_utf8_valid(payload, n)) {
         char *text = hk_strndup(payload, n);
         cJSON_AddStringToObject(rec, "payload", text);
         free(text);

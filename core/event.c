@@ -9,6 +9,15 @@
 #include <string.h>
 #include <strings.h>
 
+/* A string hookd reads must be UTF-8 text: it reaches receivers in bodies, headers and URLs.
+ * cJSON copies a string's bytes as they come, without checking them. */
+static int text_check(const char *s, const char *field, hk_error *err)
+{
+    if (!hk_utf8_valid(s, strlen(s)))
+        return hk_error_set(err, HK_EINVAL, field, "not valid UTF-8");
+    return HK_OK;
+}
+
 /* An id may be a string or a number; a number is kept as its text ("12345", not "12345.0"). */
 static int id_text(const cJSON *item, const char *field, bool required, char **out, hk_error *err)
 {
@@ -21,16 +30,20 @@ static int id_text(const cJSON *item, const char *field, bool required, char **o
     if (cJSON_IsString(item)) {
         if (!item->valuestring[0])
             return hk_error_set(err, HK_EINVAL, field, "must not be empty");
+        if (text_check(item->valuestring, field, err) != HK_OK)
+            return HK_EINVAL;
         *out = hk_strdup(item->valuestring);
         return HK_OK;
     }
     if (cJSON_IsNumber(item)) {
+        /* cJSON keeps only the double: a whole number below 2^53 is the one kind whose text
+         * comes back exactly. 1e400 (inf), 2^64 or 0.1 would reach receivers as another id. */
         double v = item->valuedouble;
-        char buf[64];
-        if (isfinite(v) && v == floor(v) && fabs(v) < 9007199254740992.0)
-            snprintf(buf, sizeof buf, "%lld", (long long)v);
-        else
-            snprintf(buf, sizeof buf, "%.17g", v);
+        if (!isfinite(v) || v != floor(v) || fabs(v) >= 9007199254740992.0)
+            return hk_error_set(err, HK_EINVAL, field,
+                                "a number must be whole and below 2^53 (send it as a string)");
+        char buf[32];
+        snprintf(buf, sizeof buf, "%lld", (long long)v);
         *out = hk_strdup(buf);
         return HK_OK;
     }
@@ -46,7 +59,119 @@ static int opt_string(const cJSON *obj, const char *field, char **out, hk_error 
     }
     if (!cJSON_IsString(item))
         return hk_error_set(err, HK_EINVAL, field, "must be a string");
+    if (text_check(item->valuestring, field, err) != HK_OK)
+        return HK_EINVAL;
     *out = hk_strdup(item->valuestring);
+    return HK_OK;
+}
+
+/* The event's top-level fields hookd reads. */
+static const char *const used_fields[] = {"eventId",   "type",       "jobId",
+                                          "runId",     "jobStatus",  "flowId",
+                                          "flowName",  "outputIds",  "jobType",
+                                          "finishedAt", "webhookOverrides"};
+
+static bool is_used_field(const char *name)
+{
+    for (size_t i = 0; i < sizeof used_fields / sizeof used_fields[0]; i++)
+        if (name && strcmp(name, used_fields[i]) == 0)
+            return true;
+    return false;
+}
+
+/* What cJSON lets through in the text itself (RFC 8259): a control character must be escaped
+ * inside a string, only whitespace may surround the value, and no byte order mark may lead. Sets *nul_escape when a string
+ * holds the escape \u0000, which cJSON decodes and then cuts the C string at. */
+static int scan_text(const char *buf, size_t len, size_t value_end, bool *nul_escape,
+                     hk_error *err)
+{
+    bool in_string = false;
+    *nul_escape = false;
+    /* cJSON skips a byte order mark, but a retry record embeds the event's text as it came,
+     * and a mark inside that record is not JSON: the retry would be lost as a bad record. */
+    if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
+        return hk_error_set(err, HK_EINVAL, "event",
+                            "not valid JSON (a byte order mark before the value)");
+    for (size_t i = 0; i < value_end; i++) {
+        unsigned char c = (unsigned char)buf[i];
+        if (c == '"') {
+            in_string = !in_string;
+        } else if (c == '\\' && in_string) {
+            /* cJSON parsed the text, so an escape is complete: \X or \uXXXX */
+            if (i + 5 < value_end && memcmp(buf + i + 1, "u0000", 5) == 0)
+                *nul_escape = true;
+            i++;
+        } else if (c < 0x20 && (in_string || !strchr(" \t\r\n", c) || !c)) {
+            /* cJSON skips any byte up to 0x20 between tokens as if it were whitespace */
+            return hk_error_set(err, HK_EINVAL, "event",
+                                "not valid JSON (control character U+%04X at byte %zu)", c, i);
+        }
+    }
+    for (size_t i = value_end; i < len; i++)
+        if (!strchr(" \t\r\n", buf[i]) || !buf[i])
+            return hk_error_set(err, HK_EINVAL, "event",
+                                "not valid JSON (data after the value at byte %zu)", i);
+    return HK_OK;
+}
+
+/* A NUL in a string hookd reads would silently cut it ("a\u0000b" delivered as "a"). When the
+ * text holds \u0000, parse it again with each such escape made \u0001: a field that differs
+ * between the two trees held a NUL, in its value or in its name. */
+static int nul_check(const char *buf, size_t len, const cJSON *root, hk_error *err)
+{
+    char *copy = hk_xmalloc(len + 1);
+    memcpy(copy, buf, len);
+    copy[len] = '\0';
+    for (size_t i = 0; i + 5 < len; i++) {
+        if (copy[i] != '\\')
+            continue;
+        if (memcmp(copy + i + 1, "u0000", 5) == 0)
+            copy[i + 5] = '1';
+        i++;
+    }
+    cJSON *marked = cJSON_ParseWithLength(copy, len);
+    free(copy);
+    if (!marked)
+        return hk_error_set(err, HK_EINVAL, "event", "not valid JSON");
+    int rc = HK_OK;
+    const cJSON *r = root->child, *m = marked->child;
+    for (; r && m && rc == HK_OK; r = r->next, m = m->next) {
+        if (!is_used_field(r->string))
+            continue;
+        if (strcmp(r->string, m->string) != 0)
+            rc = hk_error_set(err, HK_EINVAL, r->string,
+                              "the name holds a NUL character (\\u0000)");
+        else if (cJSON_IsString(r) && strcmp(r->valuestring, m->valuestring) != 0)
+            rc = hk_error_set(err, HK_EINVAL, r->string,
+                              "must not hold a NUL character (\\u0000)");
+        else if (cJSON_IsArray(r) && strcmp(r->string, "outputIds") == 0) {
+            int i = 0;
+            for (const cJSON *re = r->child, *me = m->child; re && me;
+                 re = re->next, me = me->next, i++)
+                if (cJSON_IsString(re) && strcmp(re->valuestring, me->valuestring) != 0) {
+                    char field[32];
+                    snprintf(field, sizeof field, "outputIds[%d]", i);
+                    rc = hk_error_set(err, HK_EINVAL, field,
+                                      "must not hold a NUL character (\\u0000)");
+                    break;
+                }
+        }
+    }
+    cJSON_Delete(marked);
+    return rc;
+}
+
+/* A field given twice is read by one parser as the first and by another as the last (I-JSON,
+ * RFC 7493, forbids it): refused for the fields hookd reads. */
+static int duplicate_check(const cJSON *root, hk_error *err)
+{
+    for (const cJSON *a = root->child; a; a = a->next) {
+        if (!is_used_field(a->string))
+            continue;
+        for (const cJSON *b = a->next; b; b = b->next)
+            if (strcmp(a->string, b->string) == 0)
+                return hk_error_set(err, HK_EINVAL, a->string, "given more than once");
+    }
     return HK_OK;
 }
 
@@ -121,21 +246,30 @@ int hk_event_parse(const char *buf, size_t len, const char *fallback_id, hk_even
     *out = NULL;
     if (len > HK_EVENT_MAX_BYTES)
         return hk_error_set(err, HK_EINVAL, "event", "%zu bytes, over the 1 MiB limit", len);
-    cJSON *root = cJSON_ParseWithLength(buf, len);
+    const char *value_end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &value_end, false);
     if (!root)
         return hk_error_set(err, HK_EINVAL, "event", "not valid JSON");
     hk_event *ev = hk_xcalloc(1, sizeof *ev);
     int rc = HK_EINVAL;
+    bool nul_escape = false;
+    if (scan_text(buf, len, (size_t)(value_end - buf), &nul_escape, err) != HK_OK)
+        goto error;
     if (!cJSON_IsObject(root)) {
         hk_error_set(err, HK_EINVAL, "event", "must be a JSON object");
         goto error;
     }
+    if ((nul_escape && nul_check(buf, len, root, err) != HK_OK) ||
+        duplicate_check(root, err) != HK_OK)
+        goto error;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
     if (type && !cJSON_IsNull(type)) {
         if (!cJSON_IsString(type) || !type->valuestring[0]) {
             hk_error_set(err, HK_EINVAL, "type", "must be a non-empty string");
             goto error;
         }
+        if (text_check(type->valuestring, "type", err) != HK_OK)
+            goto error;
         ev->type = hk_strdup(type->valuestring);
     } else {
         ev->type = hk_strdup("job.completed");
@@ -157,6 +291,8 @@ int hk_event_parse(const char *buf, size_t len, const char *fallback_id, hk_even
         hk_error_set(err, HK_EINVAL, "jobStatus", "must be a non-empty string");
         goto error;
     }
+    if (text_check(status->valuestring, "jobStatus", err) != HK_OK)
+        goto error;
     ev->job_status = hk_strdup(status->valuestring);
     ev->outcome = hk_job_outcome_from_status(ev->job_status);
     if (id_text(cJSON_GetObjectItemCaseSensitive(root, "flowId"), "flowId", true, &ev->flow_id,
@@ -191,6 +327,11 @@ int hk_event_parse(const char *buf, size_t len, const char *fallback_id, hk_even
     if (parse_overrides(cJSON_GetObjectItemCaseSensitive(root, "webhookOverrides"), ev, err) !=
         HK_OK)
         goto error;
+    /* After the fields, so that a bad field is named; the record as a whole must be text. */
+    if (!hk_utf8_valid(buf, len)) {
+        hk_error_set(err, HK_EINVAL, "event", "not valid UTF-8");
+        goto error;
+    }
     cJSON_Delete(root);
     *out = ev;
     return HK_OK;

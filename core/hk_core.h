@@ -127,6 +127,10 @@ void hk_format_time(uint64_t wall_ms, char out[32]);
  * offset, into wall-clock ms. False when it is not such a time. */
 bool hk_parse_time(const char *text, uint64_t *wall_ms);
 
+/* True when the len bytes at s are well-formed UTF-8 text (RFC 3629: no overlong form, no
+ * UTF-16 surrogate, nothing past U+10FFFF) and hold no NUL byte. */
+bool hk_utf8_valid(const char *s, size_t len);
+
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void hk_hex(const unsigned char *in, size_t len, char *out);
 

@@ -274,6 +274,37 @@ bool hk_parse_time(const char *text, uint64_t *wall_ms)
     return true;
 }
 
+bool hk_utf8_valid(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = p[i];
+        if (c == 0)
+            return false;
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        /* 0xC0, 0xC1 only start overlong forms; 0xF5.. would pass U+10FFFF */
+        size_t extra = c >= 0xC2 && c <= 0xDF   ? 1
+                       : (c & 0xF0) == 0xE0     ? 2
+                       : c >= 0xF0 && c <= 0xF4 ? 3
+                                                : 0;
+        if (extra == 0 || len - i <= extra)
+            return false;
+        for (size_t k = 1; k <= extra; k++)
+            if ((p[i + k] & 0xC0) != 0x80)
+                return false;
+        /* overlong three- and four-byte forms, UTF-16 surrogates, code points past U+10FFFF */
+        if ((c == 0xE0 && p[i + 1] < 0xA0) || (c == 0xED && p[i + 1] >= 0xA0) ||
+            (c == 0xF0 && p[i + 1] < 0x90) || (c == 0xF4 && p[i + 1] >= 0x90))
+            return false;
+        i += extra + 1;
+    }
+    return true;
+}
+
 void hk_hex(const unsigned char *in, size_t len, char *out)
 {
     static const char hex[] = "0123456789abcdef";

@@ -370,3 +370,147 @@ Test(match, objects)
     hk_event_destroy(with4);
     hk_event_destroy(none);
 }
+
+/* ------------------------------------------------------- junk in an event's strings --- */
+
+/* cJSON cuts a C string at a decoded \u0000 and copies bytes without checking UTF-8: each
+ * string field hookd reads is refused, named, when it holds either (issue 12, section 6). */
+Test(event, junk_in_a_string_field_is_refused_naming_it)
+{
+#define EV(extra) "{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"" extra "}"
+    static const struct {
+        const char *json;
+        size_t len; /* 0: strlen */
+        const char *field;
+        const char *says;
+    } cases[] = {
+        {"{\"jobId\":\"a\\u0000b\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId",
+         "NUL"},
+        {"{\"jobId\":\"a\\u0000\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId",
+         "NUL"},
+        {"{\"jobId\":\"1\",\"jobStatus\":\"Comp\\u0000lete\",\"flowId\":\"7\"}", 0, "jobStatus",
+         "NUL"},
+        {"{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"\\u00007\"}", 0, "flowId",
+         "NUL"},
+        {EV(",\"eventId\":\"e\\u0000x\""), 0, "eventId", "NUL"},
+        {EV(",\"type\":\"job.completed\\u0000x\""), 0, "type", "NUL"},
+        {EV(",\"flowName\":\"n\\u0000\""), 0, "flowName", "NUL"},
+        {EV(",\"jobType\":\"s\\u0000\""), 0, "jobType", "NUL"},
+        {EV(",\"finishedAt\":\"2026\\u0000\""), 0, "finishedAt", "NUL"},
+        {EV(",\"outputIds\":[\"3\",\"4\\u0000\"]"), 0, "outputIds[1]", "NUL"},
+        {"{\"jobId\\u0000x\":\"a\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId",
+         "NUL"},
+        {"{\"type\":\"orchestration.completed\",\"runId\":\"r\\u0000\",\"jobStatus\":\"Complete\","
+         "\"flowId\":\"7\"}",
+         0, "runId", "NUL"},
+        {"{\"jobId\":\"a\xff\xfe\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId",
+         "UTF-8"},
+        {"{\"jobId\":\"\xc0\xaf\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId",
+         "UTF-8"}, /* overlong '/' */
+        {"{\"jobId\":\"\xed\xa0\x80\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId",
+         "UTF-8"}, /* a UTF-16 surrogate as UTF-8 */
+        {"{\"jobId\":\"1\",\"jobStatus\":\"Compl\xe9te\",\"flowId\":\"7\"}", 0, "jobStatus",
+         "UTF-8"}, /* Latin-1 */
+        {EV(",\"eventId\":\"\xf4\x90\x80\x80\""), 0, "eventId", "UTF-8"}, /* past U+10FFFF */
+        {EV(",\"flowName\":\"\xe2\x82\""), 0, "flowName", "UTF-8"},       /* cut short */
+        {EV(",\"outputIds\":[\"\x80\"]"), 0, "outputIds[0]", "UTF-8"},
+        {EV(",\"type\":\"\xff\""), 0, "type", "UTF-8"},
+        {EV(",\"jobType\":\"\xfe\""), 0, "jobType", "UTF-8"},
+        {EV(",\"finishedAt\":\"\xc3\""), 0, "finishedAt", "UTF-8"},
+        {EV(",\"extra\":\"\xff\""), 0, "event", "UTF-8"}, /* a field hookd does not read */
+        {EV(",\"\xff\":1"), 0, "event", "UTF-8"},
+        {"{\"jobId\":\"a\0b\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 51, "event",
+         "U+0000"}, /* a raw NUL byte */
+        {"{\"jobId\":\"a\x01\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "event",
+         "U+0001"},
+        {"{\x01\"jobId\":\"a\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "event",
+         "U+0001"}, /* cJSON takes it for whitespace */
+        {EV("") " x", 0, "event", "after the value"},
+        {EV("") "{}", 0, "event", "after the value"},
+        {EV("") "\n\0", 51, "event", "after the value"},
+        {"\xef\xbb\xbf" EV(""), 0, "event", "byte order mark"},
+        {"{\"jobId\":\"1\",\"jobId\":\"2\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0,
+         "jobId", "more than once"},
+        {EV(",\"flowId\":\"8\""), 0, "flowId", "more than once"},
+        {"{\"jobId\":1e400,\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId", "2^53"},
+        {"{\"jobId\":18446744073709551616,\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0,
+         "jobId", "2^53"},
+        {"{\"jobId\":9007199254740993,\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId",
+         "2^53"},
+        {"{\"jobId\":0.1,\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId", "whole"},
+        {EV(",\"outputIds\":[-1e300]"), 0, "outputIds[0]", "2^53"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hk_event *ev = NULL;
+        hk_error err = {0};
+        size_t len = cases[i].len ? cases[i].len : strlen(cases[i].json);
+        cr_assert_eq(hk_event_parse(cases[i].json, len, "t/0/1", &ev, &err), HK_EINVAL,
+                     "case %zu accepted: %s", i, cases[i].json);
+        cr_assert_null(ev);
+        cr_assert_str_eq(err.field, cases[i].field, "case %zu: %s", i, err.msg);
+        cr_assert(strstr(err.msg, cases[i].field) == err.msg, "case %zu: %s", i, err.msg);
+        cr_assert(strstr(err.msg, cases[i].says), "case %zu: %s", i, err.msg);
+    }
+#undef EV
+}
+
+/* What is not junk stays accepted: the escape \\u0000 as text, NUL in a field hookd does not
+ * read, any valid UTF-8, whitespace around the object, ids up to 2^53 - 1. */
+Test(event, near_junk_that_is_fine)
+{
+    static const struct {
+        const char *json;
+        const char *job_id;
+    } cases[] = {
+        {"{\"jobId\":\"a\\\\u0000b\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}",
+         "a\\u0000b"},
+        {"{\"jobId\":\"a\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"note\":\"x\\u0000y\"}",
+         "a"},
+        {"{\"jobId\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbf\",\"jobStatus\":"
+         "\"Complete\",\"flowId\":\"7\"}",
+         "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbf"},
+        {"{\"jobId\":\"\\ud83d\\ude00\\u0001\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}",
+         "\xf0\x9f\x98\x80\x01"},
+        {" \t\r\n{\"jobId\":9007199254740991,\"jobStatus\":\"Complete\",\"flowId\":\"7\"} \n",
+         "9007199254740991"},
+        {"{\"jobId\":-42,\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"x\":1,\"x\":2}", "-42"},
+        {"{\"jobId\":1e3,\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", "1000"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hk_event *ev = NULL;
+        hk_error err = {0};
+        cr_assert_eq(hk_event_parse(cases[i].json, strlen(cases[i].json), "t/0/1", &ev, &err),
+                     HK_OK, "case %zu: %s", i, err.msg);
+        cr_assert_str_eq(ev->job_id, cases[i].job_id, "case %zu", i);
+        hk_event_destroy(ev);
+    }
+}
+
+Test(util, utf8_valid)
+{
+    static const struct {
+        const char *s;
+        size_t len;
+        bool ok;
+    } cases[] = {
+        {"", 0, true},
+        {"plain ascii", 11, true},
+        {"\xc2\x80\xdf\xbf", 4, true},             /* U+0080, U+07FF */
+        {"\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80", 9, true}, /* U+0800, U+D7FF, U+E000 */
+        {"\xf0\x90\x80\x80\xf4\x8f\xbf\xbf", 8, true},     /* U+10000, U+10FFFF */
+        {"a\0b", 3, false},
+        {"\x80", 1, false},
+        {"\xc1\xbf", 2, false},         /* overlong */
+        {"\xe0\x9f\xbf", 3, false},     /* overlong */
+        {"\xf0\x8f\xbf\xbf", 4, false}, /* overlong */
+        {"\xed\xa0\x80", 3, false},     /* surrogate */
+        {"\xf4\x90\x80\x80", 4, false}, /* past U+10FFFF */
+        {"\xf5\x80\x80\x80", 4, false},
+        {"\xff", 1, false},
+        {"\xe2\x82", 2, false}, /* cut short */
+        {"\xe2\x82\xac", 2, false},
+        {"\xc3(", 2, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        cr_assert_eq(hk_utf8_valid(cases[i].s, cases[i].len), cases[i].ok, "case %zu", i);
+}
