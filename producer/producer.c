@@ -206,13 +206,49 @@ int hk_producer_send(hk_producer *p, const char *topic, const char *key, size_t 
                           RD_KAFKA_V_VALUE((void *)value, value_len),
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(a),
                           RD_KAFKA_V_END);
-    if (e) {
-        HK_WARN("kafka.produce.error", "cannot queue a message for %s: %s", topic,
-                rd_kafka_err2str(e));
-        free(a);
-        return HK_ERR;
+    if (!e)
+        return HK_PRODUCE_QUEUED;
+    free(a);
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return HK_PRODUCE_AGAIN; /* back-pressure: the caller counts and retries */
+    if (e == RD_KAFKA_RESP_ERR__FATAL || rd_kafka_fatal_error(p->rk, NULL, 0)) {
+        char why[512];
+        rd_kafka_fatal_error(p->rk, why, sizeof why);
+        HK_ERROR("kafka.produce.fatal", "cannot queue a message for %s: %s", topic, why);
+        return HK_PRODUCE_FATAL;
     }
-    return HK_OK;
+    if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        HK_WARN("kafka.produce.too_large",
+                "a message of %zu bytes for %s passes message.max.bytes (%zu)", key_len + value_len,
+                topic, hk_producer_max_message_bytes(p));
+        return HK_PRODUCE_TOO_LARGE;
+    }
+    HK_WARN("kafka.produce.error", "cannot queue a message for %s yet: %s", topic,
+            rd_kafka_err2str(e));
+    return HK_PRODUCE_AGAIN;
+}
+
+size_t hk_producer_max_message_bytes(const hk_producer *p)
+{
+    char value[32];
+    size_t len = sizeof value;
+    if (rd_kafka_conf_get(rd_kafka_conf(p->rk), "message.max.bytes", value, &len) !=
+        RD_KAFKA_CONF_OK)
+        return 1000000; /* librdkafka's default; cannot happen for a known property */
+    return (size_t)strtoull(value, NULL, 10);
+}
+
+size_t hk_producer_value_limit(const hk_producer *p, size_t key_len)
+{
+    size_t max = hk_producer_max_message_bytes(p);
+    return max > HK_PRODUCER_RECORD_OVERHEAD + key_len ? max - HK_PRODUCER_RECORD_OVERHEAD - key_len
+                                                       : 0;
+}
+
+bool hk_producer_err_too_large(int err)
+{
+    return err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+           err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
 }
 
 void hk_producer_prepare(hk_producer *p, const char *const *topics, size_t n)

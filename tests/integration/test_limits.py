@@ -70,7 +70,7 @@ def test_an_event_too_big_to_retry_is_dead_lettered_and_the_partition_moves(
 
 
 def test_the_limit_follows_the_producers_message_max_bytes(env, receiver, worker_factory, stack):
-    """With HOOKD_KAFKA_MESSAGE_MAX_BYTES=300000 an event of 299,000 bytes is refused the same
+    """With HOOKD_KAFKA_MESSAGE_MAX_BYTES=300000 an event of 299,800 bytes is refused the same
     way, and one of 200,000 bytes that fails once is retried through its tier and delivered."""
     flow = f"lim3-{env.tag}"
     receiver.script["/flaky"] = [500]
@@ -80,7 +80,7 @@ def test_the_limit_follows_the_producers_message_max_bytes(env, receiver, worker
                             {"HOOKD_KAFKA_MESSAGE_MAX_BYTES": "300000",
                              "HOOKD_RETRY_DELAYS": "1s"})
     big_job, mid_job = f"big-{env.tag}", f"mid-{env.tag}"
-    env.publish(sized_event(big_job, flow, "Complete", 299_000), key=b"same")
+    env.publish(sized_event(big_job, flow, "Complete", 299_800), key=b"same")
     env.publish(sized_event(mid_job, flow, "Complete", 200_000), key=b"same")
     got = receiver.wait_for("/flaky", 2, timeout=30)
     assert [r["body"] for r in got] == [mid_job.encode()] * 2, \
@@ -91,7 +91,7 @@ def test_the_limit_follows_the_producers_message_max_bytes(env, receiver, worker
                       lambda r: r.get("group") == env.group and "too large" in r.get("reason", ""),
                       1)
     assert len(dead) == 1
-    assert "299000 bytes" in dead[0]["reason"], dead[0]["reason"]
+    assert "299800 bytes" in dead[0]["reason"], dead[0]["reason"]
     assert "message.max.bytes 300000" in dead[0]["reason"], dead[0]["reason"]
     assert wait_for_lag_zero(stack, env) == 0
     assert worker.proc.poll() is None
