@@ -2,6 +2,7 @@
 could not fit under the producer's message.max.bytes, and a producer queue that fills up.
 Neither may stop the worker or stall its partition (issue 12, section 1)."""
 import json
+import os
 import time
 
 from conftest import committed_lag, read_topic
@@ -126,3 +127,40 @@ def test_a_full_producer_queue_is_back_pressure_not_an_exit(env, receiver, worke
     print(f"{2 * n} outcomes: {published:.0f} published, {lost:.0f} lost to a full queue")
     assert published + lost == 2 * n, "every outcome record is accounted for"
     assert worker.stop() == 0
+
+
+def test_a_retry_record_the_broker_refuses_dead_letters_its_delivery(
+        env, receiver, worker_factory, stack):
+    """The broker's limit may be below the producer's: a tier topic whose max.message.bytes is
+    50,000 refuses (in the delivery report, MESSAGE_TOO_LARGE) the retry record of a
+    100,000-byte event that fits message.max.bytes. Sending the same bytes again can never
+    pass: the old worker did, for ever, and the partition stalled. Now the delivery is
+    dead-lettered with the reason and the partition moves."""
+    from confluent_kafka.admin import NewTopic
+    delay = f"{1000 + int(env.tag[:4], 16) % 1000}ms"  # a tier topic of this test's own
+    tier = f"hookd.retry.{delay}"
+    futures = stack["admin"].create_topics(
+        [NewTopic(tier, 1, 1, config={"max.message.bytes": "50000"})])
+    for f in futures.values():
+        f.result(15)
+    flow = f"brk-{env.tag}"
+    two_tasks(env, receiver, flow)
+    worker = worker_factory(env.topic, env.group, env.prefix, {"HOOKD_RETRY_DELAYS": delay})
+    big_job, small_job = f"big-{env.tag}", f"small-{env.tag}"
+    # random hex: lz4 cannot shrink it under the broker's limit
+    event = {"jobId": big_job, "jobStatus": "Failed", "flowId": flow,
+             "pad": os.urandom(50_000).hex()}
+    env.publish(json.dumps(event).encode(), key=b"same")
+    env.publish({"jobId": small_job, "jobStatus": "Complete", "flowId": flow}, key=b"same")
+    assert receiver.wait_for("/ok", 1, timeout=30), "the event after the big one"
+    assert len(receiver.wait_for("/fail", 1)) == 1, "the big one had its first attempt"
+    dead = read_topic(stack, "hookd.dlq", lambda r: r.get("jobId") == big_job, 1)
+    assert len(dead) == 1, "the delivery is dead-lettered"
+    reason = dead[0]["reason"]
+    assert dead[0]["kind"] == "delivery"
+    assert reason.startswith(f"record too large: {tier} refused a retry record of"), reason
+    assert [o["statusCode"] for o in dead[0]["outcomes"]] == [500]
+    assert wait_for_lag_zero(stack, env) == 0
+    assert worker.proc.poll() is None
+    assert worker.metric('hookd_dlq_records_total{reason="too_large"}') == 1
+    assert len(receiver.matching("/fail")) == 1, "no retry was ever queued"
