@@ -1,10 +1,12 @@
 /*
  * hk_producer.h — publishing to Kafka: outcomes (hookd.deliveries), dead letters (hookd.dlq)
- * and, later, retry tiers.
+ * and retry tiers.
  *
  * producer owns one idempotent librdkafka producer (enable.idempotence=true, acks=all) whose
  * delivery reports are served on the core loop through a queue fd. The acknowledgement callback
  * is how the worker learns that a dead letter is durable, so an offset may move past it.
+ * A send that cannot be queued says why (hk_produce_rc): only a fatal producer error is a
+ * reason to stop; a full queue is back-pressure, a message too large must be made smaller.
  */
 #ifndef HK_PRODUCER_H
 #define HK_PRODUCER_H

@@ -27,6 +27,7 @@ struct hk_producer {
     bool closing;
     rd_kafka_topic_t **topics; /* handles kept by hk_producer_prepare() */
     size_t topics_len;
+    size_t max_message_bytes; /* message.max.bytes as librdkafka took it */
 };
 
 /* Consumer-only properties: a shared HOOKD_KAFKA_* set holds them, the producer skips them
@@ -146,6 +147,12 @@ int hk_producer_create(hk_loop *loop, const hk_kv *kafka, size_t kafka_len, hk_p
         goto error;
     }
     conf = NULL; /* owned by rk now */
+    char value[32];
+    size_t value_len = sizeof value;
+    p->max_message_bytes = 1000000; /* librdkafka's default, should the lookup ever fail */
+    if (rd_kafka_conf_get(rd_kafka_conf(p->rk), "message.max.bytes", value, &value_len) ==
+        RD_KAFKA_CONF_OK)
+        p->max_message_bytes = (size_t)strtoull(value, NULL, 10);
     if (pipe2(p->pipefd, O_NONBLOCK | O_CLOEXEC) < 0) {
         hk_error_set(err, HK_ERR, NULL, "pipe2 failed");
         goto error;
@@ -230,12 +237,7 @@ int hk_producer_send(hk_producer *p, const char *topic, const char *key, size_t 
 
 size_t hk_producer_max_message_bytes(const hk_producer *p)
 {
-    char value[32];
-    size_t len = sizeof value;
-    if (rd_kafka_conf_get(rd_kafka_conf(p->rk), "message.max.bytes", value, &len) !=
-        RD_KAFKA_CONF_OK)
-        return 1000000; /* librdkafka's default; cannot happen for a known property */
-    return (size_t)strtoull(value, NULL, 10);
+    return p->max_message_bytes;
 }
 
 size_t hk_producer_value_limit(const hk_producer *p, size_t key_len)
