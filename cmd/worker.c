@@ -35,8 +35,8 @@
 #include <unistd.h>
 
 #define DLQ_PAYLOAD_MAX (256 * 1024) /* keeps a dead letter under Kafka's default 1 MB limit */
-#define DLQ_KEY_MAX 256               /* a dead letter's key (the jobId) is cut to this */
-#define DELIVERY_ID_LEN 30            /* hk_delivery_id(): "msg_" and 26 characters */
+#define DLQ_KEY_MAX 256              /* a dead letter's key (the jobId) is cut to this */
+#define DELIVERY_ID_LEN 30           /* hk_delivery_id(): "msg_" and 26 characters */
 
 typedef struct group group;
 typedef struct dlq_send dlq_send;
@@ -299,8 +299,8 @@ static void dlq_publish(dlq_send *s)
 {
     worker *w = s->w;
     int rc = w->backlog ? HK_PRODUCE_AGAIN /* after those already waiting */
-                        : hk_producer_send(w->producer, s->topic, s->key, strlen(s->key),
-                                           s->value, s->len, on_dlq_ack, s);
+                        : hk_producer_send(w->producer, s->topic, s->key, strlen(s->key), s->value,
+                                           s->len, on_dlq_ack, s);
     switch (rc) {
     case HK_PRODUCE_QUEUED:
         return;
@@ -328,8 +328,8 @@ static void on_backlog_timer(hk_loop *loop, void *arg)
     worker *w = arg;
     while (w->backlog) {
         dlq_send *s = w->backlog;
-        int rc = hk_producer_send(w->producer, s->topic, s->key, strlen(s->key), s->value,
-                                  s->len, on_dlq_ack, s);
+        int rc = hk_producer_send(w->producer, s->topic, s->key, strlen(s->key), s->value, s->len,
+                                  on_dlq_ack, s);
         if (rc == HK_PRODUCE_AGAIN)
             break;
         w->backlog = s->next;
@@ -402,8 +402,9 @@ static void dead_letter_too_large(dlq_send *s)
         return;
     }
     cJSON_Delete(rec);
-    HK_WARN("dlq.publish.too_large", "a dead letter for %s was refused as too large; cut to %zu "
-            "bytes and sent again", s->topic, s->len);
+    HK_WARN("dlq.publish.too_large",
+            "a dead letter for %s was refused as too large; cut to %zu bytes and sent again",
+            s->topic, s->len);
     dlq_publish(s);
 }
 
@@ -486,8 +487,8 @@ static void record_outcome(worker *w, attempt *a, const hk_delivery_result *res,
     text->len = 0;
     outcome_json(text, a, res);
     const char *job_id = a->job->ev->job_id;
-    int rc = hk_producer_send(w->producer, HK_TOPIC_DELIVERIES, job_id, strlen(job_id),
-                              text->data, text->len, on_outcome_ack, NULL);
+    int rc = hk_producer_send(w->producer, HK_TOPIC_DELIVERIES, job_id, strlen(job_id), text->data,
+                              text->len, on_outcome_ack, NULL);
     if (rc == HK_PRODUCE_FATAL) {
         hk_metric_add(HK_M_OUTCOMES_FAILED, 1);
         HK_ERROR("outcome.publish.fatal", "the producer failed fatally; stopping the worker");
@@ -629,9 +630,8 @@ static void republish(worker *w, attempt *a, size_t tier, uint64_t delay, int de
     s->retry_of = a;
     hk_buf value = {0};
     hk_error err = {0};
-    if (hk_retry_record_write_within(&value, &r, hk_producer_value_limit(w->producer,
-                                                                          strlen(s->key)),
-                                     &err) != HK_OK) {
+    if (hk_retry_record_write_within(
+            &value, &r, hk_producer_value_limit(w->producer, strlen(s->key)), &err) != HK_OK) {
         /* The event passed the size check when consumed, so only a task id or group longer
          * than the check assumes gets here. */
         char why[300];
@@ -808,8 +808,8 @@ static void start_attempt(worker *w, job *j, const hk_task *task, int number, in
 static bool too_large_to_retry(worker *w, const job *j, char *why, size_t why_len)
 {
     const hk_event *ev = j->ev;
-    size_t need = hk_retry_record_min_size(w->g->group_id, ev->flow_id, ev->job_id, ev->event_id,
-                                           j->raw_len);
+    size_t need =
+        hk_retry_record_min_size(w->g->group_id, ev->flow_id, ev->job_id, ev->event_id, j->raw_len);
     size_t limit = hk_producer_value_limit(w->producer, DELIVERY_ID_LEN);
     if (need <= limit)
         return false;
@@ -940,10 +940,9 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
         HK_LOGF(HK_LOG_WARN, "delivery.dropped", f,
                 "delivery %s: webhook task %s is %s; dead-lettered", r.delivery_id, r.webhook_id,
                 task ? "disabled" : "gone");
-        cJSON *rec =
-            delivery_dead_letter(j, r.delivery_id, r.webhook_id, r.attempt - 1,
-                                 task ? "task disabled" : "task deleted", NULL, r.outcomes_json,
-                                 r.outcomes_omitted);
+        cJSON *rec = delivery_dead_letter(j, r.delivery_id, r.webhook_id, r.attempt - 1,
+                                          task ? "task disabled" : "task deleted", NULL,
+                                          r.outcomes_json, r.outcomes_omitted);
         j->attempts_alive++;
         dlq_send_record(w, rec, r.job_id, task ? HK_M_DLQ_TASK_DISABLED : HK_M_DLQ_TASK_DELETED,
                         poison_done, j);
@@ -1465,7 +1464,8 @@ done:
             dlq_send *s = w->backlog;
             w->backlog = s->next;
             dlq_send_free(s);
-        }        if (w->wake_fd >= 0)
+        }
+        if (w->wake_fd >= 0)
             close(w->wake_fd);
         hk_loop_destroy(w->loop);
         for (size_t c = 0; c <= HK_RETRY_MAX_TIERS; c++) {

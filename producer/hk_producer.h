@@ -58,8 +58,8 @@ int hk_producer_create(hk_loop *loop, const hk_kv *kafka, size_t kafka_len, hk_p
 void hk_producer_destroy(hk_producer *producer, int flush_ms);
 
 /* Copies key and value. cb may be NULL (fire and forget). Returns one of hk_produce_rc (an int,
- * so that `!= HK_OK` reads as "not queued"); cb is called only for HK_PRODUCE_QUEUED (HK_OK). Logs nothing for HK_PRODUCE_AGAIN on a full
- * queue (the caller counts it), a warning for the others. */
+ * so that `!= HK_OK` reads as "not queued"); cb is called only for HK_PRODUCE_QUEUED (HK_OK). Logs
+ * nothing for HK_PRODUCE_AGAIN on a full queue (the caller counts it), a warning for the others. */
 int hk_producer_send(hk_producer *producer, const char *topic, const char *key, size_t key_len,
                      const void *value, size_t value_len, hk_producer_ack_cb cb, void *arg);
 

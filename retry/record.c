@@ -70,8 +70,7 @@ size_t hk_retry_record_size(const hk_retry_record *r)
     return envelope_size(r) + r->event_len + outcomes_size(r->outcomes_json);
 }
 
-int hk_retry_record_write_within(hk_buf *out, const hk_retry_record *r, size_t limit,
-                                 hk_error *err)
+int hk_retry_record_write_within(hk_buf *out, const hk_retry_record *r, size_t limit, hk_error *err)
 {
     size_t full = hk_retry_record_size(r);
     if (full <= limit) {

@@ -60,8 +60,8 @@ Test(producer, the_value_limit_follows_message_max_bytes)
 
 Test(producer, too_large_acknowledgements_are_told_apart)
 {
-    cr_assert(hk_producer_err_too_large(10));  /* MSG_SIZE_TOO_LARGE (the broker's too) */
-    cr_assert(hk_producer_err_too_large(18));  /* RECORD_LIST_TOO_LARGE */
+    cr_assert(hk_producer_err_too_large(10)); /* MSG_SIZE_TOO_LARGE (the broker's too) */
+    cr_assert(hk_producer_err_too_large(18)); /* RECORD_LIST_TOO_LARGE */
     cr_assert_not(hk_producer_err_too_large(0));
     cr_assert_not(hk_producer_err_too_large(-192)); /* _MSG_TIMED_OUT: worth sending again */
 }

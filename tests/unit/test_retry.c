@@ -299,8 +299,9 @@ static char *five_outcomes(void)
     hk_buf b = {0};
     hk_buf_puts(&b, "[");
     for (int i = 1; i <= 5; i++)
-        hk_buf_printf(&b, "%s{\"attempt\":%d,\"status\":\"failed\",\"statusCode\":500,"
-                          "\"error\":\"HTTP 500\",\"latencyMs\":12,\"pad\":\"%060d\"}",
+        hk_buf_printf(&b,
+                      "%s{\"attempt\":%d,\"status\":\"failed\",\"statusCode\":500,"
+                      "\"error\":\"HTTP 500\",\"latencyMs\":12,\"pad\":\"%060d\"}",
                       i > 1 ? "," : "", i, 0);
     hk_buf_puts(&b, "]");
     return b.data;
@@ -466,7 +467,8 @@ static cJSON *big_dead_letter(size_t event_pad, size_t outcomes)
     for (size_t i = 1; i <= outcomes; i++) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "attempt", (double)i);
-        cJSON_AddStringToObject(o, "error", "HTTP 500 .............................................");
+        cJSON_AddStringToObject(o, "error",
+                                "HTTP 500 .............................................");
         cJSON_AddItemToArray(arr, o);
     }
     return rec;
