@@ -35,8 +35,11 @@
 #include <unistd.h>
 
 #define DLQ_PAYLOAD_MAX (256 * 1024) /* keeps a dead letter under Kafka's default 1 MB limit */
+#define DLQ_KEY_MAX 256              /* a dead letter's key (the jobId) is cut to this */
+#define DELIVERY_ID_LEN 30           /* hk_delivery_id(): "msg_" and 26 characters */
 
 typedef struct group group;
+typedef struct dlq_send dlq_send;
 
 /* One shard: an event loop with its own consumer (a member of the group), producer and HTTP
  * engine. Shards share the task cache, the history writer, the retry policy and the allow list,
@@ -57,6 +60,13 @@ typedef struct worker {
     hk_delivery_engine *engine;
     size_t jobs_alive;
     bool paused;
+    bool engine_full; /* more deliveries wait than the high mark (until the low one) */
+    /* Records the producer's queue refused (HK_PRODUCE_AGAIN), oldest first: sent again on
+     * backlog_timer, and no message is taken while any waits. */
+    dlq_send *backlog;
+    dlq_send *backlog_tail;
+    hk_timer *backlog_timer;
+    uint64_t outcome_warned_ms; /* the last "outcome lost" warning, at most one a second */
     bool draining;
     bool handing_off;        /* the grace is nearly over: unfinished deliveries go to a tier */
     uint64_t handoff_at;     /* when in-flight requests stop being waited for */
@@ -121,6 +131,7 @@ typedef struct attempt {
     int deferrals;          /* times in a row it was deferred before this attempt */
     uint64_t first_seen_ms; /* when the event was first consumed, carried through the tiers */
     hk_buf outcomes;        /* every attempt's outcome as a JSON array, for the dead letter */
+    int outcomes_omitted;   /* earlier outcomes a retry record left out to fit */
 } attempt;
 
 /* ----------------------------------------------------------------------------- helpers --- */
@@ -139,12 +150,16 @@ static void job_release(job *j)
     w->jobs_alive--;
 }
 
+/* Takes no message while too many deliveries wait or the producer's queue is full. */
 static void update_backpressure(worker *w)
 {
     size_t pending = hk_delivery_pending(w->engine);
     size_t high = (size_t)w->max_inflight * 4, low = (size_t)w->max_inflight * 2;
-    if ((!w->paused && pending >= high) || (w->paused && pending <= low)) {
-        w->paused = !w->paused;
+    if ((!w->engine_full && pending >= high) || (w->engine_full && pending <= low))
+        w->engine_full = !w->engine_full;
+    bool pause = w->engine_full || w->backlog;
+    if (pause != w->paused) {
+        w->paused = pause;
         hk_consumer_set_paused(w->consumer, w->paused);
         for (size_t t = 0; t < w->policy->tiers; t++)
             hk_consumer_set_paused(w->tiers[t], w->paused);
@@ -177,7 +192,7 @@ static void add_payload(cJSON *rec, const char *payload, size_t len)
 
 /* ------------------------------------------------------------------------ dead letters --- */
 
-typedef struct dlq_send {
+struct dlq_send {
     worker *w;
     const char *topic; /* HK_TOPIC_DLQ or a tier's topic */
     int tier;          /* the tier's index, or -1 for HK_TOPIC_DLQ */
@@ -187,14 +202,40 @@ typedef struct dlq_send {
     char *key;
     void (*done)(void *arg);
     void *arg;
-} dlq_send;
+    struct attempt *retry_of; /* a tier's record: the attempt it carries on */
+    dlq_send *next;           /* in the worker's backlog */
+};
 
 static void dlq_publish(dlq_send *s);
 static void abort_all(group *g);
+static void retry_record_too_large(dlq_send *s, const char *why);
+static void dead_letter_too_large(dlq_send *s);
+static void dead_letter_lost(dlq_send *s, size_t limit);
+
+static void dlq_send_free(dlq_send *s)
+{
+    free(s->value);
+    free(s->key);
+    free(s);
+}
 
 static void on_dlq_ack(int err, const char *errstr, void *arg)
 {
     dlq_send *s = arg;
+    if (err && hk_producer_err_too_large(err)) {
+        /* The broker's limit (the topic's max.message.bytes) is below the producer's: the
+         * same bytes would be refused forever. */
+        hk_metric_add(HK_M_DLQ_FAILED, 1);
+        if (s->tier >= 0) {
+            char why[200];
+            snprintf(why, sizeof why, "%s refused a retry record of %zu bytes: %s", s->topic,
+                     s->len, errstr);
+            retry_record_too_large(s, why);
+        } else {
+            dead_letter_too_large(s);
+        }
+        return;
+    }
     if (err) {
         /* librdkafka already retried for message.timeout.ms; the offset must not move until
          * the dead letter is durable, so try again. */
@@ -209,20 +250,73 @@ static void on_dlq_ack(int err, const char *errstr, void *arg)
     else
         hk_metric_tier_add(HK_TIER_PUBLISHED, (size_t)s->tier, 1);
     s->done(s->arg);
-    free(s->value);
-    free(s->key);
-    free(s);
+    dlq_send_free(s);
 }
 
+/* A record the producer will never queue as it is: too large (cut, or dead-lettered instead),
+ * or the producer failed fatally (rd_kafka_fatal_error): stop without committing, so the
+ * next owner of the partition redelivers. */
+static void send_refused(dlq_send *s, int rc)
+{
+    if (rc == HK_PRODUCE_TOO_LARGE) {
+        if (s->tier >= 0)
+            retry_record_too_large(s, "the producer refused it (MSG_SIZE_TOO_LARGE)");
+        else
+            dead_letter_too_large(s);
+        return;
+    }
+    HK_ERROR("dlq.publish.fatal", "the producer failed fatally; stopping the worker");
+    abort_all(s->w->g);
+}
+
+/* Queues a dead letter or a tier's record. Only a fatal producer error stops the worker; a full
+ * queue parks the record in the backlog (and the consumers with it) until it goes. */
 static void dlq_publish(dlq_send *s)
 {
-    if (hk_producer_send(s->w->producer, s->topic, s->key, strlen(s->key), s->value, s->len,
-                         on_dlq_ack, s) != HK_OK) {
-        /* The producer refuses even to queue (fatal error): stop without committing, so the
-         * next owner of the partition redelivers. */
-        HK_ERROR("dlq.publish.fatal", "cannot queue a dead letter; stopping the worker");
-        abort_all(s->w->g);
+    worker *w = s->w;
+    int rc = w->backlog ? HK_PRODUCE_AGAIN /* after those already waiting */
+                        : hk_producer_send(w->producer, s->topic, s->key, strlen(s->key), s->value,
+                                           s->len, on_dlq_ack, s);
+    switch (rc) {
+    case HK_PRODUCE_QUEUED:
+        return;
+    case HK_PRODUCE_AGAIN:
+        s->next = NULL;
+        if (w->backlog_tail)
+            w->backlog_tail->next = s;
+        else
+            w->backlog = s;
+        w->backlog_tail = s;
+        if (!hk_timer_active(w->backlog_timer))
+            hk_timer_start(w->backlog_timer, 10);
+        update_backpressure(w);
+        return;
+    default:
+        send_refused(s, rc);
+        return;
     }
+}
+
+/* The backlog's turn: sends in order until the producer's queue is full again. */
+static void on_backlog_timer(hk_loop *loop, void *arg)
+{
+    (void)loop;
+    worker *w = arg;
+    while (w->backlog) {
+        dlq_send *s = w->backlog;
+        int rc = hk_producer_send(w->producer, s->topic, s->key, strlen(s->key), s->value, s->len,
+                                  on_dlq_ack, s);
+        if (rc == HK_PRODUCE_AGAIN)
+            break;
+        w->backlog = s->next;
+        if (!w->backlog)
+            w->backlog_tail = NULL;
+        if (rc != HK_PRODUCE_QUEUED)
+            send_refused(s, rc);
+    }
+    if (w->backlog)
+        hk_timer_start(w->backlog_timer, 20);
+    update_backpressure(w);
 }
 
 /* hookd_dlq_records_total's member for a dead letter's reason. */
@@ -235,6 +329,7 @@ static hk_metric dlq_reason_metric(const char *reason)
         {"attempts exhausted", HK_M_DLQ_EXHAUSTED}, {"retry disabled", HK_M_DLQ_RETRY_DISABLED},
         {"endpoint gone", HK_M_DLQ_GONE},           {"invalid request", HK_M_DLQ_INVALID},
         {"task deleted", HK_M_DLQ_TASK_DELETED},    {"task disabled", HK_M_DLQ_TASK_DISABLED},
+        {"record too large", HK_M_DLQ_TOO_LARGE},
     };
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
         if (strncmp(reason, map[i].prefix, strlen(map[i].prefix)) == 0)
@@ -255,13 +350,51 @@ static void dlq_send_record(worker *w, cJSON *rec, const char *key, hk_metric re
     s->topic = HK_TOPIC_DLQ;
     s->tier = -1;
     s->reason = reason;
-    s->value = cJSON_PrintUnformatted(rec);
-    s->len = strlen(s->value);
-    s->key = hk_strdup(key);
+    s->key = hk_strndup(key, strlen(key) > DLQ_KEY_MAX ? DLQ_KEY_MAX : strlen(key));
     s->done = done;
     s->arg = arg;
+    size_t limit = hk_producer_value_limit(w->producer, strlen(s->key));
+    if (hk_dead_letter_print_within(rec, limit, &s->value, &s->len) != HK_OK) {
+        cJSON_Delete(rec);
+        dead_letter_lost(s, limit);
+        return;
+    }
     cJSON_Delete(rec);
     dlq_publish(s);
+}
+
+/* A dead letter refused as too large, by the producer or by the broker (whose limit may be
+ * lower than message.max.bytes): cut to half its size and sent again, until it cannot be cut
+ * any more. */
+static void dead_letter_too_large(dlq_send *s)
+{
+    cJSON *rec = cJSON_ParseWithLength(s->value, s->len);
+    size_t limit = s->len / 2;
+    free(s->value);
+    s->value = NULL;
+    if (!rec || hk_dead_letter_print_within(rec, limit, &s->value, &s->len) != HK_OK) {
+        cJSON_Delete(rec);
+        dead_letter_lost(s, limit);
+        return;
+    }
+    cJSON_Delete(rec);
+    HK_WARN("dlq.publish.too_large",
+            "a dead letter for %s was refused as too large; cut to %zu bytes and sent again",
+            s->topic, s->len);
+    dlq_publish(s);
+}
+
+/* Even the smallest form of a dead letter cannot pass: a limit far below any sane one (a few
+ * hundred bytes). Dropped, loudly, rather than stop the partition for ever. */
+static void dead_letter_lost(dlq_send *s, size_t limit)
+{
+    hk_metric_add(HK_M_DLQ_FAILED, 1);
+    HK_ERROR("dlq.publish.dropped",
+             "a dead letter for %s cannot be cut under %zu bytes (check message.max.bytes and "
+             "the topic's max.message.bytes); dropped",
+             s->topic, limit);
+    s->done(s->arg);
+    dlq_send_free(s);
 }
 
 /* ---------------------------------------------------------------------------- outcomes --- */
@@ -330,8 +463,24 @@ static void record_outcome(worker *w, attempt *a, const hk_delivery_result *res,
     text->len = 0;
     outcome_json(text, a, res);
     const char *job_id = a->job->ev->job_id;
-    hk_producer_send(w->producer, HK_TOPIC_DELIVERIES, job_id, strlen(job_id), text->data,
-                     text->len, on_outcome_ack, NULL);
+    int rc = hk_producer_send(w->producer, HK_TOPIC_DELIVERIES, job_id, strlen(job_id), text->data,
+                              text->len, on_outcome_ack, NULL);
+    if (rc == HK_PRODUCE_FATAL) {
+        hk_metric_add(HK_M_OUTCOMES_FAILED, 1);
+        HK_ERROR("outcome.publish.fatal", "the producer failed fatally; stopping the worker");
+        abort_all(w->g);
+    } else if (rc != HK_PRODUCE_QUEUED) {
+        /* Best-effort, as an unacknowledged one (on_outcome_ack): counted, never waited for.
+         * The job's history in Redis still gets it. */
+        hk_metric_add(HK_M_OUTCOMES_FAILED, 1);
+        uint64_t now = hk_now_ms();
+        if (now - w->outcome_warned_ms >= 1000) {
+            w->outcome_warned_ms = now;
+            HK_WARN("outcome.publish.failed", "an outcome record for %s was not queued: %s",
+                    HK_TOPIC_DELIVERIES,
+                    rc == HK_PRODUCE_TOO_LARGE ? "too large" : "the producer's queue is full");
+        }
+    }
     if (w->history)
         hk_store_history_add(w->history, job_id, text->data);
     if (keep) {
@@ -361,7 +510,7 @@ static void attempt_finished(void *arg)
  * too big or not JSON) and every attempt's outcome (a JSON array). */
 static cJSON *delivery_dead_letter(const job *j, const char *delivery_id, const char *webhook_id,
                                    int attempts, const char *reason, const char *error,
-                                   const char *outcomes)
+                                   const char *outcomes, int outcomes_omitted)
 {
     cJSON *rec = cJSON_CreateObject();
     cJSON_AddStringToObject(rec, "kind", "delivery");
@@ -381,6 +530,8 @@ static cJSON *delivery_dead_letter(const job *j, const char *delivery_id, const 
         add_payload(rec, j->raw, j->raw_len);
     cJSON *parsed = cJSON_Parse(outcomes);
     cJSON_AddItemToObject(rec, "outcomes", parsed ? parsed : cJSON_CreateArray());
+    if (outcomes_omitted > 0)
+        cJSON_AddNumberToObject(rec, "outcomesOmitted", outcomes_omitted);
     return rec;
 }
 
@@ -391,14 +542,33 @@ static const char *closed_outcomes(attempt *a)
     return a->outcomes.data;
 }
 
-static void dead_letter_attempt(worker *w, attempt *a, const char *reason, const char *error)
+/* outcomes: the attempt's, already closed (closed_outcomes). */
+static void dead_letter_closed(worker *w, attempt *a, const char *reason, const char *error,
+                               const char *outcomes)
 {
     hk_log_field f[] = ATTEMPT_FIELDS(a);
     HK_LOGF(HK_LOG_WARN, "delivery.dead_lettered", f, "delivery %s to webhook %s dead-lettered: %s",
             a->delivery_id, a->task->id, reason);
     cJSON *rec = delivery_dead_letter(a->job, a->delivery_id, a->task->id, a->number, reason, error,
-                                      closed_outcomes(a));
+                                      outcomes, a->outcomes_omitted);
     dlq_send_record(w, rec, a->job->ev->job_id, dlq_reason_metric(reason), attempt_finished, a);
+}
+
+static void dead_letter_attempt(worker *w, attempt *a, const char *reason, const char *error)
+{
+    dead_letter_closed(w, a, reason, error, closed_outcomes(a));
+}
+
+/* A tier's record that cannot be published (too large for the producer or the broker): the
+ * delivery it carries is dead-lettered instead, with the reason. */
+static void retry_record_too_large(dlq_send *s, const char *why)
+{
+    attempt *a = s->retry_of;
+    char reason[320];
+    snprintf(reason, sizeof reason, "record too large: %s", why);
+    worker *w = s->w;
+    dlq_send_free(s);
+    dead_letter_closed(w, a, reason, NULL, a->outcomes.data);
 }
 
 /* Republishes the delivery to the tier `tier`, due after `delay`: after a failure, as its next
@@ -424,18 +594,30 @@ static void republish(worker *w, attempt *a, size_t tier, uint64_t delay, int de
         .event_json = j->raw,
         .event_len = j->raw_len,
         .outcomes_json = (char *)closed_outcomes(a),
+        .outcomes_omitted = a->outcomes_omitted,
     };
     dlq_send *s = hk_xcalloc(1, sizeof *s);
     s->w = w;
     s->topic = w->g->tier_topics[tier];
     s->tier = (int)tier;
-    hk_buf value = {0};
-    hk_retry_record_write(&value, &r);
-    s->value = value.data;
-    s->len = value.len;
     s->key = hk_strdup(a->delivery_id); /* spreads deliveries over the tier's partitions */
     s->done = attempt_finished;
     s->arg = a;
+    s->retry_of = a;
+    hk_buf value = {0};
+    hk_error err = {0};
+    if (hk_retry_record_write_within(
+            &value, &r, hk_producer_value_limit(w->producer, strlen(s->key)), &err) != HK_OK) {
+        /* The event passed the size check when consumed, so only a task id or group longer
+         * than the check assumes gets here. */
+        char why[300];
+        snprintf(why, sizeof why, "%.240s (message.max.bytes %zu)", err.msg,
+                 hk_producer_max_message_bytes(w->producer));
+        retry_record_too_large(s, why);
+        return;
+    }
+    s->value = value.data;
+    s->len = value.len;
     hk_log_field f[] = {HK_STR("jobId", j->ev->job_id), HK_STR("flowId", j->ev->flow_id),
                         HK_STR("webhookId", a->task->id), HK_STR("deliveryId", a->delivery_id),
                         HK_NUM("attempt", r.attempt)};
@@ -531,7 +713,7 @@ static void poison_done(void *arg)
 }
 
 static void send_poison(worker *w, job *j, const char *topic, int32_t partition, int64_t offset,
-                        const char *reason)
+                        const char *reason, hk_metric metric)
 {
     hk_metric_add(HK_M_EVENTS_POISON, 1);
     hk_log_field f[] = {HK_STR("topic", topic), HK_NUM("partition", partition),
@@ -547,14 +729,14 @@ static void send_poison(worker *w, job *j, const char *topic, int32_t partition,
     add_payload(rec, j->raw, j->raw_len);
     char key[256];
     snprintf(key, sizeof key, "%s/%d/%lld", topic, (int)partition, (long long)offset);
-    dlq_send_record(w, rec, key, HK_M_DLQ_POISON, poison_done, j);
+    dlq_send_record(w, rec, key, metric, poison_done, j);
 }
 
 /* Starts attempt `number` of the task's delivery of the job's event, deferred `deferrals` times
  * in a row so far; `outcomes` is the JSON array of the earlier attempts' outcomes (NULL for
  * none). */
 static void start_attempt(worker *w, job *j, const hk_task *task, int number, int deferrals,
-                          uint64_t first_seen_ms, const char *outcomes)
+                          uint64_t first_seen_ms, const char *outcomes, int outcomes_omitted)
 {
     attempt *a = hk_xcalloc(1, sizeof *a);
     a->job = j;
@@ -562,6 +744,7 @@ static void start_attempt(worker *w, job *j, const hk_task *task, int number, in
     a->number = number;
     a->deferrals = deferrals;
     a->first_seen_ms = first_seen_ms;
+    a->outcomes_omitted = outcomes_omitted;
     if (outcomes && strcmp(outcomes, "[]") != 0) {
         size_t n = strlen(outcomes);
         hk_buf_append(&a->outcomes, outcomes, n && outcomes[n - 1] == ']' ? n - 1 : n);
@@ -593,6 +776,29 @@ static void start_attempt(worker *w, job *j, const hk_task *task, int number, in
     hk_delivery_submit(w->engine, req, on_delivery_done, a);
 }
 
+/* Whether the event could not be retried: its retry record, even without any outcome, would
+ * pass what the producer's message.max.bytes leaves for a record's value. Such an event is
+ * refused when consumed (a poison dead letter saying so), not after a first attempt: every
+ * delivery may need a tier record (a retry, a deferral behind a slow host, a hand-off at
+ * shutdown), so an event is accepted only when all of them can be written. */
+static bool too_large_to_retry(worker *w, const job *j, char *why, size_t why_len)
+{
+    const hk_event *ev = j->ev;
+    size_t need =
+        hk_retry_record_min_size(w->g->group_id, ev->flow_id, ev->job_id, ev->event_id, j->raw_len);
+    size_t limit = hk_producer_value_limit(w->producer, DELIVERY_ID_LEN);
+    if (need <= limit)
+        return false;
+    size_t envelope = need - j->raw_len;
+    snprintf(why, why_len,
+             "record too large: the event's %zu bytes make a retry record of up to %zu bytes, "
+             "over the %zu that message.max.bytes %zu allows; with these ids an event may have "
+             "at most %zu bytes",
+             j->raw_len, need, limit, hk_producer_max_message_bytes(w->producer),
+             limit > envelope ? limit - envelope : 0);
+    return true;
+}
+
 static void on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_t partition,
                        int64_t offset, const void *payload, size_t len, void *arg)
 {
@@ -611,7 +817,12 @@ static void on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_
     snprintf(fallback, sizeof fallback, "%s/%d/%lld", topic, (int)partition, (long long)offset);
     hk_error err = {0};
     if (hk_event_parse(j->raw, len, fallback, &j->ev, &err) != HK_OK) {
-        send_poison(w, j, topic, partition, offset, err.msg);
+        send_poison(w, j, topic, partition, offset, err.msg, HK_M_DLQ_POISON);
+        return;
+    }
+    char too_large[320];
+    if (too_large_to_retry(w, j, too_large, sizeof too_large)) {
+        send_poison(w, j, topic, partition, offset, too_large, HK_M_DLQ_TOO_LARGE);
         return;
     }
     j->snap = hk_store_cache_acquire(w->cache);
@@ -623,7 +834,7 @@ static void on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_
             continue;
         matched++;
         j->attempts_alive++;
-        start_attempt(w, j, tasks[i], 1, 0, now, NULL);
+        start_attempt(w, j, tasks[i], 1, 0, now, NULL, 0);
     }
     if (!matched) {
         hk_metric_add(HK_M_EVENTS_NO_MATCH, 1);
@@ -673,7 +884,7 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
         j->raw = hk_strndup(payload ? payload : "", len);
         char why[300];
         snprintf(why, sizeof why, "bad retry record: %.60s: %.200s", err.field, err.msg);
-        send_poison(w, j, topic, partition, offset, why);
+        send_poison(w, j, topic, partition, offset, why, HK_M_DLQ_POISON);
         return;
     }
     j->raw = r.event_json;
@@ -682,7 +893,7 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
     if (hk_event_parse(j->raw, j->raw_len, r.event_id, &j->ev, &err) != HK_OK) {
         char why[300];
         snprintf(why, sizeof why, "bad event in retry record: %.200s", err.msg);
-        send_poison(w, j, topic, partition, offset, why);
+        send_poison(w, j, topic, partition, offset, why, HK_M_DLQ_POISON);
         hk_retry_record_free(&r);
         return;
     }
@@ -696,7 +907,7 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
     if (task && task->enabled) {
         j->attempts_alive++;
         start_attempt(w, j, task, r.attempt, r.deferred ? r.deferrals : 0, r.first_seen_ms,
-                      r.outcomes_json);
+                      r.outcomes_json, r.outcomes_omitted);
     } else {
         /* Deleted or disabled since: nothing to send to, but nothing is lost either. */
         hk_log_field f[] = {HK_STR("jobId", r.job_id), HK_STR("flowId", r.flow_id),
@@ -705,9 +916,9 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
         HK_LOGF(HK_LOG_WARN, "delivery.dropped", f,
                 "delivery %s: webhook task %s is %s; dead-lettered", r.delivery_id, r.webhook_id,
                 task ? "disabled" : "gone");
-        cJSON *rec =
-            delivery_dead_letter(j, r.delivery_id, r.webhook_id, r.attempt - 1,
-                                 task ? "task disabled" : "task deleted", NULL, r.outcomes_json);
+        cJSON *rec = delivery_dead_letter(j, r.delivery_id, r.webhook_id, r.attempt - 1,
+                                          task ? "task disabled" : "task deleted", NULL,
+                                          r.outcomes_json, r.outcomes_omitted);
         j->attempts_alive++;
         dlq_send_record(w, rec, r.job_id, task ? HK_M_DLQ_TASK_DISABLED : HK_M_DLQ_TASK_DELETED,
                         poison_done, j);
@@ -1048,6 +1259,7 @@ static int shard_create(group *g, int i, hk_error *err)
         return hk_error_set(err, HK_ERR, NULL, "cannot create event loop %d", i);
     w->drain_timer = hk_timer_create(w->loop, on_drain_timer, w);
     w->beat_timer = hk_timer_create(w->loop, on_beat, w);
+    w->backlog_timer = hk_timer_create(w->loop, on_backlog_timer, w);
     atomic_store(&w->beat_ms, hk_now_ms());
     hk_timer_start(w->beat_timer, 0);
     if ((w->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) < 0)
@@ -1223,6 +1435,12 @@ done:
         worker *w = &g.shards[i];
         hk_timer_destroy(w->drain_timer);
         hk_timer_destroy(w->beat_timer);
+        hk_timer_destroy(w->backlog_timer);
+        while (w->backlog) { /* never queued: the partitions' next owner redelivers them */
+            dlq_send *s = w->backlog;
+            w->backlog = s->next;
+            dlq_send_free(s);
+        }
         if (w->wake_fd >= 0)
             close(w->wake_fd);
         hk_loop_destroy(w->loop);

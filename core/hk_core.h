@@ -368,6 +368,7 @@ typedef enum {
     HK_M_DLQ_INVALID,
     HK_M_DLQ_TASK_DELETED,
     HK_M_DLQ_TASK_DISABLED,
+    HK_M_DLQ_TOO_LARGE, /* a record that could not fit message.max.bytes (issue 12) */
     HK_M_DLQ_FAILED,
     HK_M_RETRIES_FOREIGN,
     HK_M_TIER_HOLDS,

@@ -64,8 +64,10 @@ static const info metric_info[HK_M__COUNT] = {
     [HK_M_DLQ_INVALID] = {DLQ, NULL, "reason=\"invalid_request\""},
     [HK_M_DLQ_TASK_DELETED] = {DLQ, NULL, "reason=\"task_deleted\""},
     [HK_M_DLQ_TASK_DISABLED] = {DLQ, NULL, "reason=\"task_disabled\""},
+    [HK_M_DLQ_TOO_LARGE] = {DLQ, NULL, "reason=\"too_large\""},
     [HK_M_DLQ_FAILED] = {"hookd_dlq_publish_errors_total",
-                         "Dead-letter and retry-tier publishes that failed and were tried again."},
+                         "Dead-letter and retry-tier publishes that failed: tried again, or, when "
+                         "too large, cut (a dead letter) or dead-lettered (a retry record)."},
     [HK_M_RETRIES_FOREIGN] = {"hookd_retries_foreign_total",
                               "Retry records skipped because another consumer group (another "
                               "deployment sharing the tier topics) wrote them."},

@@ -27,6 +27,7 @@ struct hk_producer {
     bool closing;
     rd_kafka_topic_t **topics; /* handles kept by hk_producer_prepare() */
     size_t topics_len;
+    size_t max_message_bytes; /* message.max.bytes as librdkafka took it */
 };
 
 /* Consumer-only properties: a shared HOOKD_KAFKA_* set holds them, the producer skips them
@@ -146,6 +147,12 @@ int hk_producer_create(hk_loop *loop, const hk_kv *kafka, size_t kafka_len, hk_p
         goto error;
     }
     conf = NULL; /* owned by rk now */
+    char value[32];
+    size_t value_len = sizeof value;
+    p->max_message_bytes = 1000000; /* librdkafka's default, should the lookup ever fail */
+    if (rd_kafka_conf_get(rd_kafka_conf(p->rk), "message.max.bytes", value, &value_len) ==
+        RD_KAFKA_CONF_OK)
+        p->max_message_bytes = (size_t)strtoull(value, NULL, 10);
     if (pipe2(p->pipefd, O_NONBLOCK | O_CLOEXEC) < 0) {
         hk_error_set(err, HK_ERR, NULL, "pipe2 failed");
         goto error;
@@ -206,13 +213,44 @@ int hk_producer_send(hk_producer *p, const char *topic, const char *key, size_t 
                           RD_KAFKA_V_VALUE((void *)value, value_len),
                           RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(a),
                           RD_KAFKA_V_END);
-    if (e) {
-        HK_WARN("kafka.produce.error", "cannot queue a message for %s: %s", topic,
-                rd_kafka_err2str(e));
-        free(a);
-        return HK_ERR;
+    if (!e)
+        return HK_PRODUCE_QUEUED;
+    free(a);
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        return HK_PRODUCE_AGAIN; /* back-pressure: the caller counts and retries */
+    if (e == RD_KAFKA_RESP_ERR__FATAL || rd_kafka_fatal_error(p->rk, NULL, 0)) {
+        char why[512];
+        rd_kafka_fatal_error(p->rk, why, sizeof why);
+        HK_ERROR("kafka.produce.fatal", "cannot queue a message for %s: %s", topic, why);
+        return HK_PRODUCE_FATAL;
     }
-    return HK_OK;
+    if (e == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE) {
+        HK_WARN("kafka.produce.too_large",
+                "a message of %zu bytes for %s passes message.max.bytes (%zu)", key_len + value_len,
+                topic, hk_producer_max_message_bytes(p));
+        return HK_PRODUCE_TOO_LARGE;
+    }
+    HK_WARN("kafka.produce.error", "cannot queue a message for %s yet: %s", topic,
+            rd_kafka_err2str(e));
+    return HK_PRODUCE_AGAIN;
+}
+
+size_t hk_producer_max_message_bytes(const hk_producer *p)
+{
+    return p->max_message_bytes;
+}
+
+size_t hk_producer_value_limit(const hk_producer *p, size_t key_len)
+{
+    size_t max = hk_producer_max_message_bytes(p);
+    return max > HK_PRODUCER_RECORD_OVERHEAD + key_len ? max - HK_PRODUCER_RECORD_OVERHEAD - key_len
+                                                       : 0;
+}
+
+bool hk_producer_err_too_large(int err)
+{
+    return err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ||
+           err == RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE;
 }
 
 void hk_producer_prepare(hk_producer *p, const char *const *topics, size_t n)

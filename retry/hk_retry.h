@@ -85,11 +85,26 @@ typedef struct hk_retry_record {
     char *event_json;       /* the job event as consumed (a JSON object) */
     size_t event_len;
     char *outcomes_json; /* every earlier attempt's outcome, a JSON array */
+    int outcomes_omitted; /* earlier outcomes left out to fit the record (oldest first) */
 } hk_retry_record;
 
 /* Appends the record as JSON, "dueAt" first and "group" second (see hk_retry_record_due and
  * hk_retry_record_for_group). Borrows every field. */
 void hk_retry_record_write(hk_buf *out, const hk_retry_record *r);
+/* The exact length hk_retry_record_write would append. Reads event_len, not event_json. */
+size_t hk_retry_record_size(const hk_retry_record *r);
+/* Appends the record in at most limit bytes: whole when it fits, else without its oldest
+ * outcomes (their number added to "outcomesOmitted"; every outcome is also on
+ * hookd.deliveries and in the job's history). HK_ELIMIT, nothing appended and err saying
+ * both sizes, when even the record without any outcome passes limit. */
+int hk_retry_record_write_within(hk_buf *out, const hk_retry_record *r, size_t limit,
+                                 hk_error *err);
+/* The largest retry record a delivery of one event can need before outcomes: the event's
+ * bytes, its ids, the group, and the widest values of everything else (a 67-byte task id, a
+ * deferral, 20-digit times). An event whose min size passes the producer's limit could not
+ * be retried, deferred or handed off: the worker refuses it when it is consumed. */
+size_t hk_retry_record_min_size(const char *group, const char *flow_id, const char *job_id,
+                                const char *event_id, size_t event_len);
 /* The due time of a record: a scan of the head of one written above, a parse of any other (one
  * spaced differently, written by another tool); 0 when it has none. */
 uint64_t hk_retry_record_due(const void *payload, size_t len);
@@ -117,6 +132,14 @@ typedef struct hk_dead_letter_filter {
  * letter at all. */
 int hk_dead_letter_select(const void *value, size_t len, const hk_dead_letter_filter *filter,
                           cJSON **out, hk_error *err);
+
+/* Prints a dead letter (a hookd.dlq record) in at most limit bytes, cutting what it carries
+ * when the whole would pass, in this order: the oldest outcomes ("outcomesOmitted" counts
+ * them); the event, kept instead as a cut "payload" ("payloadTruncated": true, "payloadBytes");
+ * the payload (or "payloadBase64") itself; then every string over 256 bytes ("truncated":
+ * true). rec is changed to what was printed. HK_OK and *out (caller frees) with *len; HK_ELIMIT
+ * when even the smallest form passes limit. Never loops: each step only removes. */
+int hk_dead_letter_print_within(cJSON *rec, size_t limit, char **out, size_t *len);
 
 /* The retry record that replays a delivery's dead letter: the same delivery id (receivers
  * dedupe on X-Webhook-Id), attempts reset (attempt 1, no earlier outcomes), due at now_ms,

@@ -34,6 +34,8 @@ void hk_retry_record_write(hk_buf *b, const hk_retry_record *r)
                   (unsigned long long)r->first_seen_ms, r->deferred ? "true" : "false");
     if (r->deferred)
         hk_buf_printf(b, ",\"deferrals\":%d", r->deferrals);
+    if (r->outcomes_omitted > 0)
+        hk_buf_printf(b, ",\"outcomesOmitted\":%d", r->outcomes_omitted);
     hk_buf_puts(b, ",\"event\":");
     hk_buf_append(b, r->event_json, r->event_len);
     hk_buf_puts(b, ",\"outcomes\":");
@@ -42,6 +44,118 @@ void hk_retry_record_write(hk_buf *b, const hk_retry_record *r)
     else
         hk_buf_puts(b, "[]");
     hk_buf_puts(b, "}");
+}
+
+/* The record's bytes but for the event and the outcomes. */
+static size_t envelope_size(const hk_retry_record *r)
+{
+    hk_retry_record head = *r;
+    head.event_json = "";
+    head.event_len = 0;
+    head.outcomes_json = "";
+    hk_buf b = {0};
+    hk_retry_record_write(&b, &head);
+    size_t n = b.len - 2; /* the "[]" written for no outcomes */
+    hk_buf_free(&b);
+    return n;
+}
+
+static size_t outcomes_size(const char *outcomes)
+{
+    return outcomes && *outcomes ? strlen(outcomes) : 2;
+}
+
+size_t hk_retry_record_size(const hk_retry_record *r)
+{
+    return envelope_size(r) + r->event_len + outcomes_size(r->outcomes_json);
+}
+
+int hk_retry_record_write_within(hk_buf *out, const hk_retry_record *r, size_t limit, hk_error *err)
+{
+    size_t full = hk_retry_record_size(r);
+    if (full <= limit) {
+        hk_retry_record_write(out, r);
+        return HK_OK;
+    }
+    cJSON *arr = r->outcomes_json ? cJSON_Parse(r->outcomes_json) : NULL;
+    int n = cJSON_IsArray(arr) ? cJSON_GetArraySize(arr) : 0;
+    char **item = hk_xcalloc((size_t)n + 1, sizeof *item);
+    size_t *item_len = hk_xcalloc((size_t)n + 1, sizeof *item_len);
+    int i = 0;
+    for (const cJSON *o = arr ? arr->child : NULL; o && i < n; o = o->next, i++) {
+        item[i] = cJSON_PrintUnformatted(o);
+        item_len[i] = strlen(item[i]);
+    }
+    cJSON_Delete(arr);
+    hk_retry_record cut = *r;
+    cut.outcomes_json = "[]";
+    cut.outcomes_omitted = r->outcomes_omitted + n;
+    size_t smallest = hk_retry_record_size(&cut);
+    int rc = HK_OK;
+    if (smallest > limit) {
+        rc = hk_error_set(err, HK_ELIMIT, "record",
+                          "a retry record of %zu bytes (%zu without any outcome) passes the "
+                          "%zu-byte limit",
+                          full, smallest, limit);
+        goto done;
+    }
+    /* Keep the newest k outcomes that fit, k from all-but-one down to none. */
+    int keep = 0;
+    size_t kept_bytes = 0;
+    for (int k = 1; k < n; k++) {
+        size_t bytes = kept_bytes + item_len[n - k] + (k > 1 ? 1 : 0);
+        cut.outcomes_omitted = r->outcomes_omitted + (n - k);
+        if (envelope_size(&cut) + r->event_len + 2 + bytes > limit)
+            break;
+        keep = k;
+        kept_bytes = bytes;
+    }
+    hk_buf text = {0};
+    hk_buf_puts(&text, "[");
+    for (int k = n - keep; k < n; k++) {
+        if (k > n - keep)
+            hk_buf_puts(&text, ",");
+        hk_buf_append(&text, item[k], item_len[k]);
+    }
+    hk_buf_puts(&text, "]");
+    cut.outcomes_json = text.data;
+    cut.outcomes_omitted = r->outcomes_omitted + (n - keep);
+    hk_retry_record_write(out, &cut);
+    hk_buf_free(&text);
+done:
+    for (i = 0; i < n; i++)
+        free(item[i]);
+    free(item);
+    free(item_len);
+    return rc;
+}
+
+size_t hk_retry_record_min_size(const char *group, const char *flow_id, const char *job_id,
+                                const char *event_id, size_t event_len)
+{
+    /* core/task.c: a task id is "wh_" and at most 67 bytes; a delivery id is 30 */
+    char webhook[68], delivery[31];
+    memset(webhook, 'w', sizeof webhook - 1);
+    webhook[sizeof webhook - 1] = '\0';
+    memset(delivery, 'd', sizeof delivery - 1);
+    delivery[sizeof delivery - 1] = '\0';
+    hk_retry_record r = {
+        .group = (char *)group,
+        .delivery_id = delivery,
+        .webhook_id = webhook,
+        .flow_id = (char *)flow_id,
+        .job_id = (char *)job_id,
+        .event_id = (char *)event_id,
+        .attempt = 1000000, /* the parser's cap */
+        .due_ms = UINT64_MAX,
+        .first_seen_ms = UINT64_MAX,
+        .deferred = true,
+        .deferrals = 1000000,
+        .event_len = event_len,
+        .outcomes_json = "[]",
+        .outcomes_omitted = 1000000,
+    };
+    return hk_retry_record_size(&r);
 }
 
 /* The record parsed, for a record not written by hk_retry_record_write (by hand, or by a tool
@@ -158,6 +272,9 @@ int hk_retry_record_parse(const void *payload, size_t len, hk_retry_record *r, h
     r->event_len = strlen(r->event_json);
     cJSON *outcomes = cJSON_GetObjectItemCaseSensitive(root, "outcomes");
     r->outcomes_json = cJSON_IsArray(outcomes) ? cJSON_PrintUnformatted(outcomes) : hk_strdup("[]");
+    const cJSON *omitted = cJSON_GetObjectItemCaseSensitive(root, "outcomesOmitted");
+    if (cJSON_IsNumber(omitted) && omitted->valuedouble >= 1)
+        r->outcomes_omitted = omitted->valuedouble > 1000000 ? 1000000 : (int)omitted->valuedouble;
 done:
     cJSON_Delete(root);
     if (rc != HK_OK)
@@ -251,6 +368,109 @@ int hk_dead_letter_select(const void *value, size_t len, const hk_dead_letter_fi
         return HK_ENOTFOUND;
     }
     *out = rec;
+    return HK_OK;
+}
+
+static char *print_len(const cJSON *rec, size_t *len)
+{
+    char *text = cJSON_PrintUnformatted(rec);
+    *len = strlen(text);
+    return text;
+}
+
+/* Sets rec[key] to true, adding it when missing. */
+static void set_true(cJSON *rec, const char *key)
+{
+    if (!cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(rec, key))) {
+        cJSON_DeleteItemFromObjectCaseSensitive(rec, key);
+        cJSON_AddBoolToObject(rec, key, 1);
+    }
+}
+
+/* Cuts s (NUL-terminated, owned by cJSON) to at most keep bytes in place, on a UTF-8 character
+ * boundary (base64: on a 4-character boundary). */
+static void cut_string(char *s, size_t keep, bool base64)
+{
+    size_t n = strlen(s);
+    if (keep >= n)
+        return;
+    if (base64)
+        keep -= keep % 4;
+    else
+        while (keep > 0 && ((unsigned char)s[keep] & 0xC0) == 0x80)
+            keep--;
+    s[keep] = '\0';
+}
+
+#define DEAD_LETTER_STRING_MAX 256
+
+int hk_dead_letter_print_within(cJSON *rec, size_t limit, char **out, size_t *len)
+{
+    size_t n;
+    char *text = print_len(rec, &n);
+    /* 1. the oldest outcomes */
+    cJSON *outcomes = cJSON_GetObjectItemCaseSensitive(rec, "outcomes");
+    while (n > limit && cJSON_IsArray(outcomes) && outcomes->child) {
+        size_t excess = n - limit, freed = 0;
+        int drop = 0;
+        for (const cJSON *o = outcomes->child; o && freed < excess; o = o->next, drop++) {
+            char *t = cJSON_PrintUnformatted(o);
+            freed += strlen(t) + 1;
+            free(t);
+        }
+        for (int i = 0; i < drop; i++)
+            cJSON_DeleteItemFromArray(outcomes, 0);
+        const cJSON *had = cJSON_GetObjectItemCaseSensitive(rec, "outcomesOmitted");
+        double omitted = (cJSON_IsNumber(had) ? had->valuedouble : 0) + drop;
+        cJSON_DeleteItemFromObjectCaseSensitive(rec, "outcomesOmitted");
+        cJSON_AddNumberToObject(rec, "outcomesOmitted", omitted);
+        free(text);
+        text = print_len(rec, &n);
+    }
+    /* 2. the event, as a payload that can be cut */
+    cJSON *event = cJSON_GetObjectItemCaseSensitive(rec, "event");
+    if (n > limit && event && !cJSON_IsString(event)) {
+        char *ev = cJSON_PrintUnformatted(event);
+        cJSON_DeleteItemFromObjectCaseSensitive(rec, "event");
+        if (!cJSON_GetObjectItemCaseSensitive(rec, "payloadBytes"))
+            cJSON_AddNumberToObject(rec, "payloadBytes", (double)strlen(ev));
+        cJSON_AddStringToObject(rec, "payload", ev);
+        free(ev);
+        free(text);
+        text = print_len(rec, &n);
+    }
+    /* 3. the payload: every byte cut takes at least one byte off the printed record */
+    static const char *const payloads[] = {"payload", "payloadBase64"};
+    for (size_t k = 0; k < 2; k++) {
+        cJSON *p = cJSON_GetObjectItemCaseSensitive(rec, payloads[k]);
+        while (n > limit && cJSON_IsString(p) && p->valuestring[0]) {
+            size_t have = strlen(p->valuestring), excess = n - limit + 32;
+            cut_string(p->valuestring, have > excess ? have - excess : 0, k == 1);
+            set_true(rec, "payloadTruncated");
+            free(text);
+            text = print_len(rec, &n);
+        }
+    }
+    /* 4. any long string left (ids, error, reason) */
+    if (n > limit) {
+        bool cut = false;
+        for (cJSON *c = rec->child; c; c = c->next)
+            if (cJSON_IsString(c) && strlen(c->valuestring) > DEAD_LETTER_STRING_MAX) {
+                cut_string(c->valuestring, DEAD_LETTER_STRING_MAX, false);
+                cut = true;
+            }
+        if (cut) {
+            set_true(rec, "truncated");
+            free(text);
+            text = print_len(rec, &n);
+        }
+    }
+    if (n > limit) {
+        free(text);
+        return HK_ELIMIT;
+    }
+    *out = text;
+    *len = n;
     return HK_OK;
 }
 

@@ -271,3 +271,313 @@ Test(replay, times_parse_with_fractions_and_offsets)
     cr_assert_not(hk_parse_time("yesterday", &ms));
     cr_assert_not(hk_parse_time("2026-11-23T12:00:00Zjunk", &ms));
 }
+
+/* ------------------------------------------------------- record sizes (issue 12, §1) --- */
+
+static hk_retry_record sized_record(const char *event, const char *outcomes)
+{
+    hk_retry_record r = {
+        .group = "hookd",
+        .delivery_id = "msg_0123456789abcdefghijklmnop",
+        .webhook_id = "wh_0123456789abcdef01234567",
+        .flow_id = "7",
+        .job_id = "job \"quoted\" \x01 é",
+        .event_id = "job-events/0/42",
+        .attempt = 3,
+        .due_ms = 1795341600123ULL,
+        .first_seen_ms = 1795341500000ULL,
+        .event_json = (char *)event,
+        .event_len = strlen(event),
+        .outcomes_json = (char *)outcomes,
+    };
+    return r;
+}
+
+/* Five outcomes of about 100 bytes, oldest first, attempt numbers 1..5. */
+static char *five_outcomes(void)
+{
+    hk_buf b = {0};
+    hk_buf_puts(&b, "[");
+    for (int i = 1; i <= 5; i++)
+        hk_buf_printf(&b,
+                      "%s{\"attempt\":%d,\"status\":\"failed\",\"statusCode\":500,"
+                      "\"error\":\"HTTP 500\",\"latencyMs\":12,\"pad\":\"%060d\"}",
+                      i > 1 ? "," : "", i, 0);
+    hk_buf_puts(&b, "]");
+    return b.data;
+}
+
+Test(record_size, is_exactly_what_is_written)
+{
+    char *outcomes = five_outcomes();
+    const char *variants[] = {NULL, "", "[]", outcomes};
+    for (size_t v = 0; v < 4; v++)
+        for (int deferred = 0; deferred <= 1; deferred++)
+            for (int omitted = 0; omitted <= 12; omitted += 12) {
+                hk_retry_record r = sized_record("{\"jobId\":\"x\"}", variants[v]);
+                r.deferred = deferred;
+                r.deferrals = 4;
+                r.outcomes_omitted = omitted;
+                hk_buf b = {0};
+                hk_retry_record_write(&b, &r);
+                cr_assert_eq(hk_retry_record_size(&r), b.len, "variant %zu", v);
+                hk_buf_free(&b);
+            }
+    free(outcomes);
+}
+
+Test(record_size, a_record_that_fits_is_written_whole)
+{
+    char *outcomes = five_outcomes();
+    hk_retry_record r = sized_record("{\"jobId\":\"x\"}", outcomes);
+    hk_buf whole = {0}, within = {0};
+    hk_retry_record_write(&whole, &r);
+    cr_assert_eq(hk_retry_record_write_within(&within, &r, whole.len, NULL), HK_OK);
+    cr_assert_eq(within.len, whole.len);
+    cr_assert_eq(memcmp(within.data, whole.data, whole.len), 0);
+    hk_buf_free(&whole);
+    hk_buf_free(&within);
+    free(outcomes);
+}
+
+Test(record_size, the_oldest_outcomes_are_left_out_to_fit)
+{
+    char *outcomes = five_outcomes();
+    hk_retry_record r = sized_record("{\"jobId\":\"x\"}", outcomes);
+    r.outcomes_omitted = 2; /* left out by an earlier record already */
+    size_t whole = hk_retry_record_size(&r);
+    for (size_t limit = whole - 1; limit > whole - 700; limit -= 7) {
+        hk_buf b = {0};
+        hk_error err = {0};
+        cr_assert_eq(hk_retry_record_write_within(&b, &r, limit, &err), HK_OK, "%s", err.msg);
+        cr_assert_leq(b.len, limit);
+        hk_retry_record back;
+        cr_assert_eq(hk_retry_record_parse(b.data, b.len, &back, &err), HK_OK, "%s", err.msg);
+        cJSON *kept = cJSON_Parse(back.outcomes_json);
+        int n = cJSON_GetArraySize(kept);
+        cr_assert_lt(n, 5);
+        cr_assert_eq(back.outcomes_omitted, 2 + (5 - n), "every outcome left out is counted");
+        /* the newest ones are kept, in order */
+        int expect = 5 - n + 1;
+        const cJSON *o;
+        cJSON_ArrayForEach(o, kept)
+        {
+            cr_assert_eq(cJSON_GetObjectItem(o, "attempt")->valueint, expect);
+            expect++;
+        }
+        /* and as many as fit: one more would not have */
+        if (n < 5) {
+            hk_retry_record more = r;
+            cJSON *arr = cJSON_Parse(outcomes);
+            for (int i = 0; i < 5 - (n + 1); i++)
+                cJSON_DeleteItemFromArray(arr, 0);
+            char *text = cJSON_PrintUnformatted(arr);
+            more.outcomes_json = text;
+            more.outcomes_omitted = 2 + (5 - (n + 1));
+            cr_assert_gt(hk_retry_record_size(&more), limit, "limit %zu kept %d", limit, n);
+            free(text);
+            cJSON_Delete(arr);
+        }
+        cJSON_Delete(kept);
+        hk_retry_record_free(&back);
+        hk_buf_free(&b);
+    }
+    free(outcomes);
+}
+
+Test(record_size, a_record_too_large_without_outcomes_is_refused)
+{
+    char *outcomes = five_outcomes();
+    hk_retry_record r = sized_record("{\"jobId\":\"x\"}", outcomes);
+    hk_retry_record none = r;
+    none.outcomes_json = "[]";
+    none.outcomes_omitted = 5;
+    size_t smallest = hk_retry_record_size(&none);
+    hk_buf b = {0};
+    hk_error err = {0};
+    cr_assert_eq(hk_retry_record_write_within(&b, &r, smallest, &err), HK_OK);
+    cr_assert_eq(b.len, smallest);
+    b.len = 0;
+    cr_assert_eq(hk_retry_record_write_within(&b, &r, smallest - 1, &err), HK_ELIMIT);
+    cr_assert_eq(b.len, 0, "nothing appended");
+    char want[64];
+    snprintf(want, sizeof want, "(%zu without any outcome)", smallest);
+    cr_assert(strstr(err.msg, want), "%s", err.msg);
+    hk_buf_free(&b);
+    free(outcomes);
+}
+
+Test(record_size, min_size_bounds_every_record_of_the_event)
+{
+    const char *event = "{\"jobId\":\"j\",\"flowId\":\"7\",\"jobStatus\":\"Failed\"}";
+    size_t min = hk_retry_record_min_size("hookd", "7", "job \"quoted\" \x01 é", "job-events/0/42",
+                                          strlen(event));
+    char long_id[68];
+    memset(long_id, 'w', 67);
+    long_id[67] = '\0';
+    memcpy(long_id, "wh_", 3);
+    const char *ids[] = {"wh_1", long_id};
+    for (size_t i = 0; i < 2; i++)
+        for (int deferred = 0; deferred <= 1; deferred++) {
+            hk_retry_record r = sized_record(event, "[]");
+            r.webhook_id = (char *)ids[i];
+            r.deferred = deferred;
+            r.deferrals = 999999;
+            r.attempt = 1000000;
+            r.due_ms = UINT64_MAX;
+            r.first_seen_ms = UINT64_MAX;
+            r.outcomes_omitted = 999999;
+            cr_assert_leq(hk_retry_record_size(&r), min);
+        }
+    /* the envelope is small: the event's bytes are nearly all of it */
+    cr_assert_lt(min - strlen(event), 600, "envelope %zu", min - strlen(event));
+}
+
+Test(record_size, outcomes_omitted_survives_a_round_trip)
+{
+    hk_retry_record r = sized_record("{\"jobId\":\"x\"}", "[]");
+    r.outcomes_omitted = 7;
+    hk_buf b = {0};
+    hk_retry_record_write(&b, &r);
+    hk_retry_record back;
+    cr_assert_eq(hk_retry_record_parse(b.data, b.len, &back, NULL), HK_OK);
+    cr_assert_eq(back.outcomes_omitted, 7);
+    hk_retry_record_free(&back);
+    hk_buf_free(&b);
+}
+
+/* ----------------------------------------------------------- dead letters cut to fit --- */
+
+static cJSON *big_dead_letter(size_t event_pad, size_t outcomes)
+{
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddStringToObject(rec, "kind", "delivery");
+    cJSON_AddStringToObject(rec, "reason", "attempts exhausted");
+    cJSON_AddStringToObject(rec, "deliveryId", "msg_0123456789abcdefghijklmnop");
+    cJSON_AddStringToObject(rec, "jobId", "12345");
+    cJSON *event = cJSON_AddObjectToObject(rec, "event");
+    cJSON_AddStringToObject(event, "jobId", "12345");
+    char *pad = malloc(event_pad + 1);
+    for (size_t i = 0; i + 1 < event_pad; i += 2)
+        memcpy(pad + i, "\xc3\xa9", 2); /* é: a cut must not split it */
+    pad[event_pad - event_pad % 2] = '\0';
+    cJSON_AddStringToObject(event, "pad", pad);
+    free(pad);
+    cJSON *arr = cJSON_AddArrayToObject(rec, "outcomes");
+    for (size_t i = 1; i <= outcomes; i++) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "attempt", (double)i);
+        cJSON_AddStringToObject(o, "error",
+                                "HTTP 500 .............................................");
+        cJSON_AddItemToArray(arr, o);
+    }
+    return rec;
+}
+
+static bool utf8_whole(const char *s)
+{
+    size_t n = strlen(s);
+    return n == 0 || ((unsigned char)s[n - 1] & 0xC0) != 0xC0; /* does not end mid-character */
+}
+
+Test(dead_letter_fit, a_record_that_fits_is_printed_as_is)
+{
+    cJSON *rec = big_dead_letter(1000, 3);
+    char *want = cJSON_PrintUnformatted(rec), *got = NULL;
+    size_t len = 0;
+    cr_assert_eq(hk_dead_letter_print_within(rec, strlen(want), &got, &len), HK_OK);
+    cr_assert_str_eq(got, want);
+    cr_assert_eq(len, strlen(want));
+    free(want);
+    free(got);
+    cJSON_Delete(rec);
+}
+
+Test(dead_letter_fit, outcomes_go_first_oldest_first)
+{
+    cJSON *rec = big_dead_letter(1000, 20);
+    char *whole = cJSON_PrintUnformatted(rec), *got = NULL;
+    size_t len = 0, limit = strlen(whole) - 300;
+    cr_assert_eq(hk_dead_letter_print_within(rec, limit, &got, &len), HK_OK);
+    cr_assert_leq(len, limit);
+    cJSON *back = cJSON_Parse(got);
+    cr_assert(cJSON_IsObject(cJSON_GetObjectItem(back, "event")), "the event is still whole");
+    cJSON *outcomes = cJSON_GetObjectItem(back, "outcomes");
+    int n = cJSON_GetArraySize(outcomes);
+    cr_assert(n > 0 && n < 20);
+    cr_assert_eq(cJSON_GetObjectItem(back, "outcomesOmitted")->valueint, 20 - n);
+    cr_assert_eq(cJSON_GetArrayItem(outcomes, n - 1)->child->valueint, 20, "the newest kept");
+    cJSON_Delete(back);
+    free(whole);
+    free(got);
+    cJSON_Delete(rec);
+}
+
+Test(dead_letter_fit, then_the_event_becomes_a_cut_payload)
+{
+    size_t limits[] = {50000, 20000, 5000, 1000};
+    for (size_t i = 0; i < 4; i++) {
+        cJSON *rec = big_dead_letter(200000, 50);
+        char *got = NULL;
+        size_t len = 0;
+        cr_assert_eq(hk_dead_letter_print_within(rec, limits[i], &got, &len), HK_OK);
+        cr_assert_leq(len, limits[i]);
+        cr_assert_eq(strlen(got), len);
+        cJSON *back = cJSON_Parse(got);
+        cr_assert_not_null(back, "still JSON");
+        cr_assert_null(cJSON_GetObjectItem(back, "event"));
+        const cJSON *payload = cJSON_GetObjectItem(back, "payload");
+        cr_assert(cJSON_IsString(payload));
+        cr_assert(utf8_whole(payload->valuestring), "no character split");
+        cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(back, "payloadTruncated")));
+        cr_assert_gt(cJSON_GetObjectItem(back, "payloadBytes")->valuedouble, 200000);
+        cr_assert_eq(cJSON_GetObjectItem(back, "outcomesOmitted")->valueint, 50);
+        cr_assert_str_eq(cJSON_GetObjectItem(back, "jobId")->valuestring, "12345");
+        cJSON_Delete(back);
+        free(got);
+        cJSON_Delete(rec);
+    }
+}
+
+Test(dead_letter_fit, base64_payloads_are_cut_on_a_quantum)
+{
+    cJSON *rec = cJSON_CreateObject();
+    cJSON_AddStringToObject(rec, "kind", "poison");
+    char *b64 = malloc(40001);
+    memset(b64, 'A', 40000);
+    b64[40000] = '\0';
+    cJSON_AddStringToObject(rec, "payloadBase64", b64);
+    free(b64);
+    char *got = NULL;
+    size_t len = 0;
+    cr_assert_eq(hk_dead_letter_print_within(rec, 10001, &got, &len), HK_OK);
+    cr_assert_leq(len, 10001);
+    cJSON *back = cJSON_Parse(got);
+    cr_assert_eq(strlen(cJSON_GetObjectItem(back, "payloadBase64")->valuestring) % 4, 0);
+    cJSON_Delete(back);
+    free(got);
+    cJSON_Delete(rec);
+}
+
+Test(dead_letter_fit, long_ids_are_cut_last_and_a_tiny_limit_is_refused)
+{
+    cJSON *rec = big_dead_letter(100, 2);
+    char *job = malloc(300001);
+    memset(job, 'j', 300000);
+    job[300000] = '\0';
+    cJSON_ReplaceItemInObject(rec, "jobId", cJSON_CreateString(job));
+    free(job);
+    char *got = NULL;
+    size_t len = 0;
+    cr_assert_eq(hk_dead_letter_print_within(rec, 2000, &got, &len), HK_OK);
+    cr_assert_leq(len, 2000);
+    cJSON *back = cJSON_Parse(got);
+    cr_assert_eq(strlen(cJSON_GetObjectItem(back, "jobId")->valuestring), 256);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(back, "truncated")));
+    cJSON_Delete(back);
+    free(got);
+    got = NULL;
+    cr_assert_eq(hk_dead_letter_print_within(rec, 100, &got, &len), HK_ELIMIT);
+    cr_assert_null(got);
+    cJSON_Delete(rec);
+}
