@@ -121,6 +121,8 @@ int hk_event_parse(const char *buf, size_t len, const char *fallback_id, hk_even
     *out = NULL;
     if (len > HK_EVENT_MAX_BYTES)
         return hk_error_set(err, HK_EINVAL, "event", "%zu bytes, over the 1 MiB limit", len);
+    if (hk_json_refuse_nul(buf, len, "event", err) != HK_OK)
+        return HK_EINVAL; /* cJSON would keep it, and each C string read would end there */
     cJSON *root = cJSON_ParseWithLength(buf, len);
     if (!root)
         return hk_error_set(err, HK_EINVAL, "event", "not valid JSON");
