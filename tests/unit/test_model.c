@@ -511,3 +511,34 @@ Test(task, same_origin_compares_scheme_host_and_port_normalised)
     cr_assert_not(hk_url_same_origin("http://[::1]/a", "http://[::2]/a"));
     cr_assert(hk_url_same_origin("http://h:8080/a", "http://H:08080/b"));
 }
+
+Test(json, a_nul_is_named_by_its_json_path)
+{
+    struct {
+        const char *json, *field;
+    } cases[] = {
+        {"{\"jobId\":\"a\\u0000b\",\"x\":1}", "jobId"},
+        {"{\"a\":[1,{\"b\":\"\"},{\"c\":[\"x\",\"\\u0000\"]}]}", "a[2].c[1]"},
+        {"[{\"k\":1},{\"k\":\"\\u0000\"}]", "[1].k"},
+        {"{\"a\" : {\"b\":1, \"c\" :\"\\u0000\"}}", "a.c"},
+        {"\"\\u0000\"", "doc"},
+        {"[[[[[[[[[[[[[[[[[[[[\"\\u0000\"]]]]]]]]]]]]]]]]]]]]", "[0][0][0][0][0][0][0][0][0][0][0]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hk_error err = {0};
+        cr_assert_eq(hk_json_refuse_nul(cases[i].json, strlen(cases[i].json), "doc", &err),
+                     HK_EINVAL, "%s", cases[i].json);
+        cr_assert(strncmp(err.field, cases[i].field, strlen(cases[i].field)) == 0, "%s: %s",
+                  cases[i].json, err.field);
+    }
+    const char raw[] = "{\"a\":1,\0\"b\":2}";
+    hk_error err = {0};
+    cr_assert_eq(hk_json_refuse_nul(raw, sizeof raw - 1, "doc", &err), HK_EINVAL);
+    cr_assert(strstr(err.msg, "NUL byte"), "%s", err.msg);
+    const char *more[] = {"{\"a\":\"\\\\u0000\"}", "{\"a\":\"\\u0001\\\"\\u0000x\"", "{}", ""};
+    cr_assert_eq(hk_json_refuse_nul(more[0], strlen(more[0]), "doc", NULL), HK_OK);
+    cr_assert_eq(hk_json_refuse_nul(more[1], strlen(more[1]), "doc", NULL), HK_EINVAL,
+                 "an escaped quote does not end the string");
+    cr_assert_eq(hk_json_refuse_nul(more[2], 2, "doc", NULL), HK_OK);
+    cr_assert_eq(hk_json_refuse_nul(more[3], 0, "doc", NULL), HK_OK);
+}
