@@ -37,7 +37,8 @@ hk_render_form hk_render_form_of(const hk_kv *headers, size_t headers_len, const
 /* Renders a body (or any text) template: every known $reference ($jobId, $jobStatus, $flowId,
  * $flowName, $jobType, $eventType, $outputIds, $finishedAt, $webhookName, $attempt) is replaced
  * by its value written as `form` says; an unknown $name is left as written. $outputIds is the
- * ids joined with ",", each written as a value of its own. Returns NULL, having allocated
+ * ids joined with ",", each written as a value of its own (in a JSON template outside a string
+ * and outside an array, wrapped in [ ] so the body stays JSON). Returns NULL, having allocated
  * nothing, when the output would be longer than max_bytes (SIZE_MAX: no limit); else the
  * output, its length in *len (len may be NULL). Caller frees the result. */
 char *hk_render(const char *tmpl, const hk_event *ev, const hk_task *task, int attempt,

@@ -194,9 +194,10 @@ typedef struct render_ctx {
     hk_render_form form;
 } render_ctx;
 
-/* Writes the value of a known reference (is_reference). */
+/* Writes the value of a known reference (is_reference). in_string and in_array say where it
+ * sits in a JSON template (HK_RENDER_JSON). */
 static void put_reference(sink *s, const char *name, size_t len, const render_ctx *c,
-                          bool in_string)
+                          bool in_string, bool in_array)
 {
 #define IS(lit) (len == sizeof(lit) - 1 && memcmp(name, lit, len) == 0)
     const hk_event *ev = c->ev;
@@ -222,13 +223,19 @@ static void put_reference(sink *s, const char *name, size_t len, const render_ct
         snprintf(n, sizeof n, "%d", c->attempt);
         v = n;
     } else if (IS("outputIds")) {
-        /* The ids joined with ","; each one a value of its own (in a JSON template outside a
-         * string, "[$outputIds]" is a list of numbers or strings). */
+        /* The ids joined with ",", each one a value of its own. Outside a string of a JSON
+         * template they are elements: of the array the reference sits in ("[$outputIds]"), or
+         * else of an array of their own ("{\"ids\":$outputIds}" is {"ids":[3,4]}). */
+        bool wrap = c->form == HK_RENDER_JSON && !in_string && !in_array;
+        if (wrap)
+            emit(s, "[", 1);
         for (size_t i = 0; i < ev->output_ids_len; i++) {
             if (i)
                 emit(s, ",", 1);
             emit_value(s, ev->output_ids[i], strlen(ev->output_ids[i]), c->form, in_string);
         }
+        if (wrap)
+            emit(s, "]", 1);
         return;
     }
 #undef IS
@@ -240,20 +247,32 @@ static void put_reference(sink *s, const char *name, size_t len, const render_ct
 static void render_into(sink *s, const char *tmpl, const render_ctx *c)
 {
     const char *p = tmpl, *copied = tmpl;
-    bool json = c->form == HK_RENDER_JSON; /* a valid JSON template: strings are tracked */
+    /* A JSON template is valid JSON (template_is_json), nested at most CJSON_NESTING_LIMIT
+     * deep: its strings and its containers are tracked exactly. */
+    bool json = c->form == HK_RENDER_JSON;
     bool in_string = false;
+    bool arrays[1024]; /* arrays[d]: the container at depth d + 1 is an array */
+    size_t depth = 0;
     for (; *p && !s->over; p++) {
         if (json && *p == '"') {
             in_string = !in_string;
         } else if (json && *p == '\\' && in_string && p[1]) {
             p++; /* an escape: the next byte neither closes the string nor starts a $name */
+        } else if (json && !in_string && (*p == '[' || *p == '{')) {
+            if (depth < sizeof arrays / sizeof arrays[0])
+                arrays[depth] = *p == '[';
+            depth++;
+        } else if (json && !in_string && (*p == ']' || *p == '}') && depth) {
+            depth--;
         } else if (*p == '$' && is_name_start(p[1])) {
             const char *name = p + 1, *end = name;
             while (is_name_char(*end))
                 end++;
             if (is_reference(name, (size_t)(end - name))) {
                 emit(s, copied, (size_t)(p - copied));
-                put_reference(s, name, (size_t)(end - name), c, in_string);
+                bool in_array =
+                    depth && depth <= sizeof arrays / sizeof arrays[0] && arrays[depth - 1];
+                put_reference(s, name, (size_t)(end - name), c, in_string, in_array);
                 copied = end;
             }
             p = end - 1; /* an unknown $name stays as written, copied with the text around */

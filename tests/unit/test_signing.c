@@ -412,6 +412,12 @@ Test(render, outside_a_string_a_value_is_one_json_token)
                        "{\"jobId\":-1.5e3,\"jobStatus\":\"Complete\",\"flowId\":\"7\"}");
     cr_assert_str_eq(body, "[-1500, \"-1500\\\\Complete\"]", "a number stays a number");
     free(body);
+    body = render_task("{\"flowId\":\"7\",\"url\":\"https://x.example\",\"body\":"
+                       "\"{\\\"ids\\\":$outputIds,\\\"none\\\":{\\\"x\\\":[$outputIds]}}\"}",
+                       INJECT_EVENT);
+    cr_assert_str_eq(body, "{\"ids\":[3,\"a&b=c\"],\"none\":{\"x\":[3,\"a&b=c\"]}}",
+                     "outside an array, the ids make an array of their own");
+    free(body);
 }
 
 Test(render, a_form_body_percent_encodes_its_values)
