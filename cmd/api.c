@@ -161,6 +161,11 @@ static cJSON *parse_body(const char *body, size_t len, hk_api_response *r)
         fail(r, 400, "body", "body: required (a JSON object)");
         return NULL;
     }
+    hk_error nul = {0};
+    if (hk_json_refuse_nul(body, len, "body", &nul) != HK_OK) {
+        fail(r, 400, nul.field, nul.msg);
+        return NULL;
+    }
     const char *end = NULL;
     cJSON *json = cJSON_ParseWithLengthOpts(body, len, &end, false);
     if (!json) {

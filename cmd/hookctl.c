@@ -134,6 +134,11 @@ static int load_json(const char *file, cJSON **json)
         fprintf(stderr, "hookctl: --file: cannot read %s\n", file);
         return 2;
     }
+    hk_error err = {0};
+    if (hk_json_refuse_nul(text.data ? text.data : "", text.len, "--file", &err) != HK_OK) {
+        hk_buf_free(&text);
+        return fail(2, err.msg);
+    }
     *json = cJSON_ParseWithLength(text.data ? text.data : "", text.len);
     hk_buf_free(&text);
     if (!*json)
@@ -299,6 +304,11 @@ static int cmd_webhooks_flow(bool is_import, const char *flow, const char *file,
         if (hk_cmd_read_file(file, &text) != HK_OK) {
             fprintf(stderr, "hookctl: --file: cannot read %s\n", file);
             return 2;
+        }
+        hk_error nul = {0};
+        if (hk_json_refuse_nul(text.data ? text.data : "", text.len, "--file", &nul) != HK_OK) {
+            hk_buf_free(&text);
+            return fail(2, nul.msg);
         }
         doc = cJSON_ParseWithLength(text.data ? text.data : "", text.len);
         hk_buf_free(&text);

@@ -68,6 +68,7 @@ int hk_webhook_test(const hk_config *cfg, const hk_task *task, const char *job_i
         .attempt = 1,
         .now_ms = hk_wall_ms(),
         .default_timeout_ms = cfg->http_timeout_ms,
+        .max_body_bytes = (size_t)cfg->max_body_bytes,
     };
     if ((rc = hk_request_build(&p, &req, err)) != HK_OK)
         goto done;

@@ -761,6 +761,7 @@ static void start_attempt(worker *w, job *j, const hk_task *task, int number, in
         .attempt = a->number,
         .now_ms = hk_wall_ms(),
         .default_timeout_ms = w->cfg->http_timeout_ms,
+        .max_body_bytes = (size_t)w->cfg->max_body_bytes,
     };
     hk_request *req = NULL;
     hk_error err = {0};

@@ -80,13 +80,11 @@ static bool is_used_field(const char *name)
 }
 
 /* What cJSON lets through in the text itself (RFC 8259): a control character must be escaped
- * inside a string, only whitespace may surround the value, and no byte order mark may lead. Sets *nul_escape when a string
- * holds the escape \u0000, which cJSON decodes and then cuts the C string at. */
-static int scan_text(const char *buf, size_t len, size_t value_end, bool *nul_escape,
-                     hk_error *err)
+ * inside a string, only whitespace may surround the value, and no byte order mark may lead.
+ * (A NUL, escaped or raw, was refused before parsing: hk_json_refuse_nul.) */
+static int scan_text(const char *buf, size_t len, size_t value_end, hk_error *err)
 {
     bool in_string = false;
-    *nul_escape = false;
     /* cJSON skips a byte order mark, but a retry record embeds the event's text as it came,
      * and a mark inside that record is not JSON: the retry would be lost as a bad record. */
     if (len >= 3 && memcmp(buf, "\xEF\xBB\xBF", 3) == 0)
@@ -97,10 +95,7 @@ static int scan_text(const char *buf, size_t len, size_t value_end, bool *nul_es
         if (c == '"') {
             in_string = !in_string;
         } else if (c == '\\' && in_string) {
-            /* cJSON parsed the text, so an escape is complete: \X or \uXXXX */
-            if (i + 5 < value_end && memcmp(buf + i + 1, "u0000", 5) == 0)
-                *nul_escape = true;
-            i++;
+            i++; /* cJSON parsed the text, so an escape is complete: \X or \uXXXX */
         } else if (c < 0x20 && (in_string || !strchr(" \t\r\n", c) || !c)) {
             /* cJSON skips any byte up to 0x20 between tokens as if it were whitespace */
             return hk_error_set(err, HK_EINVAL, "event",
@@ -112,53 +107,6 @@ static int scan_text(const char *buf, size_t len, size_t value_end, bool *nul_es
             return hk_error_set(err, HK_EINVAL, "event",
                                 "not valid JSON (data after the value at byte %zu)", i);
     return HK_OK;
-}
-
-/* A NUL in a string hookd reads would silently cut it ("a\u0000b" delivered as "a"). When the
- * text holds \u0000, parse it again with each such escape made \u0001: a field that differs
- * between the two trees held a NUL, in its value or in its name. */
-static int nul_check(const char *buf, size_t len, const cJSON *root, hk_error *err)
-{
-    char *copy = hk_xmalloc(len + 1);
-    memcpy(copy, buf, len);
-    copy[len] = '\0';
-    for (size_t i = 0; i + 5 < len; i++) {
-        if (copy[i] != '\\')
-            continue;
-        if (memcmp(copy + i + 1, "u0000", 5) == 0)
-            copy[i + 5] = '1';
-        i++;
-    }
-    cJSON *marked = cJSON_ParseWithLength(copy, len);
-    free(copy);
-    if (!marked)
-        return hk_error_set(err, HK_EINVAL, "event", "not valid JSON");
-    int rc = HK_OK;
-    const cJSON *r = root->child, *m = marked->child;
-    for (; r && m && rc == HK_OK; r = r->next, m = m->next) {
-        if (!is_used_field(r->string))
-            continue;
-        if (strcmp(r->string, m->string) != 0)
-            rc = hk_error_set(err, HK_EINVAL, r->string,
-                              "the name holds a NUL character (\\u0000)");
-        else if (cJSON_IsString(r) && strcmp(r->valuestring, m->valuestring) != 0)
-            rc = hk_error_set(err, HK_EINVAL, r->string,
-                              "must not hold a NUL character (\\u0000)");
-        else if (cJSON_IsArray(r) && strcmp(r->string, "outputIds") == 0) {
-            int i = 0;
-            for (const cJSON *re = r->child, *me = m->child; re && me;
-                 re = re->next, me = me->next, i++)
-                if (cJSON_IsString(re) && strcmp(re->valuestring, me->valuestring) != 0) {
-                    char field[32];
-                    snprintf(field, sizeof field, "outputIds[%d]", i);
-                    rc = hk_error_set(err, HK_EINVAL, field,
-                                      "must not hold a NUL character (\\u0000)");
-                    break;
-                }
-        }
-    }
-    cJSON_Delete(marked);
-    return rc;
 }
 
 /* A field given twice is read by one parser as the first and by another as the last (I-JSON,
@@ -246,21 +194,23 @@ int hk_event_parse(const char *buf, size_t len, const char *fallback_id, hk_even
     *out = NULL;
     if (len > HK_EVENT_MAX_BYTES)
         return hk_error_set(err, HK_EINVAL, "event", "%zu bytes, over the 1 MiB limit", len);
+    /* A NUL anywhere in a string (\u0000 or a raw byte), overrides included: cJSON would keep
+     * it, and each C string read from the tree would end there ("a\u0000b" read as "a"). */
+    if (hk_json_refuse_nul(buf, len, "event", err) != HK_OK)
+        return HK_EINVAL;
     const char *value_end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &value_end, false);
     if (!root)
         return hk_error_set(err, HK_EINVAL, "event", "not valid JSON");
     hk_event *ev = hk_xcalloc(1, sizeof *ev);
     int rc = HK_EINVAL;
-    bool nul_escape = false;
-    if (scan_text(buf, len, (size_t)(value_end - buf), &nul_escape, err) != HK_OK)
+    if (scan_text(buf, len, (size_t)(value_end - buf), err) != HK_OK)
         goto error;
     if (!cJSON_IsObject(root)) {
         hk_error_set(err, HK_EINVAL, "event", "must be a JSON object");
         goto error;
     }
-    if ((nul_escape && nul_check(buf, len, root, err) != HK_OK) ||
-        duplicate_check(root, err) != HK_OK)
+    if (duplicate_check(root, err) != HK_OK)
         goto error;
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(root, "type");
     if (type && !cJSON_IsNull(type)) {

@@ -293,6 +293,7 @@ typedef struct hk_task {
     size_t secrets_len;
     hk_sig_scheme signature;
     char *signature_header; /* NULL: the scheme's default header */
+    bool allow_cross_origin_overrides; /* an event's override url may leave the url's origin */
     bool validate_ssl;
     bool retry_enabled;
     int max_attempts; /* 0: the worker's HOOKD_RETRY_MAX_ATTEMPTS */
@@ -317,9 +318,19 @@ typedef enum {
 cJSON *hk_task_to_json(const hk_task *task, hk_secret_mode mode);
 void hk_task_destroy(hk_task *task);
 
-/* Field checks shared by task validation and event overrides. */
+/* Field checks shared by task validation and event overrides. A URL is http(s), without
+ * user-info, whitespace or control characters; a header name is a token, a value holds no
+ * control character but horizontal tab. */
 int hk_validate_url(const char *url, const char *field, hk_error *err);
 int hk_validate_header(const char *name, const char *value, const char *field, hk_error *err);
+/* True when two valid URLs (hk_validate_url) share an origin: scheme and host compared without
+ * case, the port with the scheme's default filled in. Anything else (another spelling of the
+ * same address, a trailing dot) counts as another origin. */
+bool hk_url_same_origin(const char *a, const char *b);
+/* Refuses JSON text holding a NUL (a raw 0x00 byte, or a \u0000 escape in a string), which
+ * cJSON would keep and every C string read from it would silently end at: HK_EINVAL with err
+ * naming the JSON path ("headers.X-Token", "webhookOverrides[0].url"), or `what` at the top. */
+int hk_json_refuse_nul(const char *text, size_t len, const char *what, hk_error *err);
 /* Decodes a Standard Webhooks secret ("whsec_" + base64 of 24..64 bytes) into key; returns the
  * key length, or -1 when the secret is not of that form. */
 int hk_whsec_decode(const char *secret, unsigned char key[96]);

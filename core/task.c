@@ -21,6 +21,18 @@ static const char *const known_fields[] = {
     "id",          "flowId",  "name",      "url",     "method",         "headers",
     "body",        "trigger", "secret",    "secrets", "signature",      "signatureHeader",
     "validateSsl", "retry",   "timeoutMs", "enabled", "disabledReason", "disabledAt",
+    "allowCrossOriginOverrides",
+    NULL,
+};
+
+/* Headers whose value hookd decides (framing, connection, identity, the Standard Webhooks
+ * trio): a signatureHeader naming one would make curl send a forged or doubled copy. */
+static const char *const managed_headers[] = {
+    "Content-Length", "Transfer-Encoding", "Host",         "Connection",
+    "Keep-Alive",     "Proxy-Connection",  "TE",           "Trailer",
+    "Upgrade",        "Expect",            "Content-Type", "User-Agent",
+    "X-Webhook-Id",   "X-Webhook-Attempt", "webhook-id",   "webhook-timestamp",
+    "webhook-signature",
     NULL,
 };
 
@@ -94,6 +106,40 @@ int hk_validate_url(const char *url, const char *field, hk_error *err)
     return HK_OK;
 }
 
+/* The host of a valid URL (brackets kept for IPv6), its length, and its port (the default
+ * one of the scheme when none is written). */
+static void url_origin(const char *url, bool *https, const char **host, size_t *host_len,
+                       long *port)
+{
+    *https = strncasecmp(url, "https://", 8) == 0;
+    const char *authority = url + (*https ? 8 : 7);
+    size_t alen = strcspn(authority, "/?#");
+    size_t hlen = alen;
+    if (alen && authority[0] == '[') {
+        const char *close = memchr(authority, ']', alen);
+        hlen = close ? (size_t)(close - authority) + 1 : alen;
+    } else {
+        const char *colon = memchr(authority, ':', alen);
+        if (colon)
+            hlen = (size_t)(colon - authority);
+    }
+    *host = authority;
+    *host_len = hlen;
+    *port = hlen < alen ? strtol(authority + hlen + 1, NULL, 10) : (*https ? 443 : 80);
+}
+
+bool hk_url_same_origin(const char *a, const char *b)
+{
+    bool https_a, https_b;
+    const char *host_a, *host_b;
+    size_t len_a, len_b;
+    long port_a, port_b;
+    url_origin(a, &https_a, &host_a, &len_a, &port_a);
+    url_origin(b, &https_b, &host_b, &len_b, &port_b);
+    return https_a == https_b && port_a == port_b && len_a == len_b &&
+           strncasecmp(host_a, host_b, len_a) == 0;
+}
+
 static bool is_tchar(unsigned char c)
 {
     return isalnum(c) || strchr("!#$%&'*+-.^_`|~", c) != NULL;
@@ -108,8 +154,16 @@ int hk_validate_header(const char *name, const char *value, const char *field, h
             return hk_error_set(err, HK_EINVAL, field, "header name is not a token");
     if (strlen(name) > 256)
         return hk_error_set(err, HK_EINVAL, field, "header name is too long");
-    if (value && strpbrk(value, "\r\n"))
-        return hk_error_set(err, HK_EINVAL, field, "header value contains CR or LF");
+    /* CR and LF split the header; every other control byte (\x01, \x0b, DEL) reaches the
+     * wire as it is, where receivers and proxies each read it their own way. Tab is the one
+     * control character a field value may hold (RFC 9110, 5.5). */
+    for (const unsigned char *p = (const unsigned char *)value; value && *p; p++) {
+        if (*p == '\r' || *p == '\n')
+            return hk_error_set(err, HK_EINVAL, field, "header value contains CR or LF");
+        if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
+            return hk_error_set(err, HK_EINVAL, field,
+                                "header value contains a control character (0x%02x)", *p);
+    }
     if (value && strlen(value) > 8192)
         return hk_error_set(err, HK_EINVAL, field, "header value is longer than 8192 bytes");
     return HK_OK;
@@ -471,6 +525,17 @@ int hk_task_from_json(const cJSON *json, bool generate_id, hk_task **out, hk_err
     if (t->signature_header &&
         hk_validate_header(t->signature_header, NULL, "signatureHeader", err) != HK_OK)
         goto error;
+    for (size_t i = 0; t->signature_header && managed_headers[i]; i++) {
+        if (strcasecmp(t->signature_header, managed_headers[i]) == 0) {
+            hk_error_set(err, HK_EINVAL, "signatureHeader",
+                         "%s is a header hookd sets itself; choose another name",
+                         managed_headers[i]);
+            goto error;
+        }
+    }
+    if (get_bool(json, "allowCrossOriginOverrides", "allowCrossOriginOverrides", false,
+                 &t->allow_cross_origin_overrides, err) != HK_OK)
+        goto error;
 
     if (get_bool(json, "validateSsl", "validateSsl", true, &t->validate_ssl, err) != HK_OK)
         goto error;
@@ -506,6 +571,9 @@ error:
 
 int hk_task_parse(const char *text, size_t len, bool generate_id, hk_task **out, hk_error *err)
 {
+    *out = NULL;
+    if (hk_json_refuse_nul(text, len, "task", err) != HK_OK)
+        return HK_EINVAL;
     cJSON *json = cJSON_ParseWithLength(text, len);
     if (!json) {
         *out = NULL;
@@ -563,6 +631,8 @@ cJSON *hk_task_to_json(const hk_task *t, hk_secret_mode mode)
     cJSON_AddStringToObject(o, "signature", sig_names[t->signature]);
     if (t->signature_header)
         cJSON_AddStringToObject(o, "signatureHeader", t->signature_header);
+    if (t->allow_cross_origin_overrides)
+        cJSON_AddBoolToObject(o, "allowCrossOriginOverrides", true);
     cJSON_AddBoolToObject(o, "validateSsl", t->validate_ssl);
     cJSON *retry = cJSON_AddObjectToObject(o, "retry");
     cJSON_AddBoolToObject(retry, "enabled", t->retry_enabled);

@@ -18,15 +18,34 @@
 
 /* ---------------------------------------------------------------------------- render --- */
 
+/* How a template's values are written (docs/decisions.md, "Escaping by the template's form"). */
+typedef enum {
+    HK_RENDER_RAW,         /* as they are */
+    HK_RENDER_JSON_ESCAPE, /* each value JSON-string escaped, no quotes added */
+    HK_RENDER_JSON,        /* the template is JSON: a value inside a string is JSON-escaped; one
+                              outside is a JSON number as it is, else a quoted JSON string */
+    HK_RENDER_FORM,        /* each value percent-encoded (RFC 3986 unreserved bytes kept) */
+} hk_render_form;
+
+/* The form of a template, first rule that holds: a Content-Type of
+ * application/x-www-form-urlencoded is FORM; a template that is a JSON object or array once
+ * each known reference is replaced by null is JSON; a Content-Type containing "json", or none
+ * and a template starting with '{' or '[', is JSON_ESCAPE (a broken JSON template); else RAW.
+ * headers and tmpl are borrowed; tmpl may be NULL. */
+hk_render_form hk_render_form_of(const hk_kv *headers, size_t headers_len, const char *tmpl);
+
 /* Renders a body (or any text) template: every known $reference ($jobId, $jobStatus, $flowId,
  * $flowName, $jobType, $eventType, $outputIds, $finishedAt, $webhookName, $attempt) is replaced
- * by its value; an unknown $name is left as written. With json_escape, values are JSON-string
- * escaped (no quotes added). $outputIds is the ids joined with ",". Caller frees the result. */
+ * by its value written as `form` says; an unknown $name is left as written. $outputIds is the
+ * ids joined with ",", each written as a value of its own (in a JSON template outside a string
+ * and outside an array, wrapped in [ ] so the body stays JSON). Returns NULL, having allocated
+ * nothing, when the output would be longer than max_bytes (SIZE_MAX: no limit); else the
+ * output, its length in *len (len may be NULL). Caller frees the result. */
 char *hk_render(const char *tmpl, const hk_event *ev, const hk_task *task, int attempt,
-                bool json_escape);
+                hk_render_form form, size_t max_bytes, size_t *len);
 
-/* True when a body should be treated as JSON: a Content-Type containing "json" among headers,
- * or no Content-Type and a body whose first non-space byte is '{' or '['. */
+/* True when a body should be treated as JSON by its Content-Type alone: one containing "json"
+ * among headers, or no Content-Type and a body whose first non-space byte is '{' or '['. */
 bool hk_render_is_json(const hk_kv *headers, size_t headers_len, const char *body);
 
 /* --------------------------------------------------------------------------- signing --- */
@@ -68,12 +87,17 @@ typedef struct hk_request_params {
     int attempt;               /* 1, 2, ... */
     uint64_t now_ms;           /* wall clock for the signature timestamp */
     long default_timeout_ms;   /* used when the task's timeout_ms is 0 */
+    size_t max_body_bytes;     /* HOOKD_MAX_BODY_BYTES; 0: HK_MAX_BODY_DEFAULT */
 } hk_request_params;
+
+#define HK_MAX_BODY_DEFAULT (1024 * 1024)
 
 /* Builds the request: applies the event's override for the task, renders the body, adds the
  * task's headers, a default Content-Type, User-Agent, X-Webhook-Id, X-Webhook-Attempt and the
  * signature headers of every live secret. HK_EINVAL (err names the field) when an override makes
- * the request invalid. *out is owned by the caller (hk_request_destroy). */
+ * the request invalid (its url leaves the task url's origin and the task does not set
+ * allowCrossOriginOverrides), or when the rendered body would pass max_body_bytes. *out is owned
+ * by the caller (hk_request_destroy). */
 int hk_request_build(const hk_request_params *p, hk_request **out, hk_error *err);
 void hk_request_destroy(hk_request *req);
 /* Replaces req's headers with a copy of kv[0..n) in one allocation. kv is borrowed. */

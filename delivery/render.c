@@ -1,12 +1,19 @@
 /*
- * render.c — $references in a body template. One pass: a reference is '$' and the longest run
- * of [A-Za-z0-9_] after it (starting with a letter or '_'); a known name is replaced, anything
+ * render.c — $references in a body template. A reference is '$' and the longest run of
+ * [A-Za-z0-9_] after it (starting with a letter or '_'); a known name is replaced, anything
  * else is copied as written, so "$$", "$5" and "$jobIdx" survive untouched.
+ *
+ * How a value is written depends on the template's form (hk_render_form_of), never on a guess
+ * that a value could steer. And a render is bounded: the output is measured first, without
+ * allocating, and refused when it would pass the limit; only then is it written, into one
+ * allocation of exactly its size. A 256 KiB template of "$jobId" with a 700 KB jobId would
+ * otherwise ask for tens of gigabytes.
  */
 #include "hk_delivery.h"
 
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -20,20 +27,182 @@ static bool is_name_char(char c)
     return isalnum((unsigned char)c) || c == '_';
 }
 
-static void put(hk_buf *out, const char *v, size_t len, bool json_escape)
+/* Where output goes: with data NULL it is only measured. Once over max, nothing more is
+ * written or counted. */
+typedef struct sink {
+    char *data;
+    size_t len, max;
+    bool over;
+} sink;
+
+static void emit(sink *s, const char *p, size_t n)
 {
-    if (json_escape)
-        hk_buf_json_escape(out, v, len);
-    else
-        hk_buf_append(out, v, len);
+    if (s->over)
+        return;
+    if (n > s->max - s->len) {
+        s->over = true;
+        return;
+    }
+    if (s->data)
+        memcpy(s->data + s->len, p, n);
+    s->len += n;
 }
 
-/* Appends the value of a reference; false when the name is not a known reference. */
-static bool put_reference(hk_buf *out, const char *name, size_t len, const hk_event *ev,
-                          const hk_task *task, int attempt, bool json_escape)
+static void emit_json_escaped(sink *s, const char *v, size_t len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t start = 0;
+    for (size_t i = 0; i < len && !s->over; i++) {
+        unsigned char c = (unsigned char)v[i];
+        char u[6];
+        const char *rep = NULL;
+        size_t rep_len = 2;
+        switch (c) {
+        case '"':
+            rep = "\\\"";
+            break;
+        case '\\':
+            rep = "\\\\";
+            break;
+        case '\n':
+            rep = "\\n";
+            break;
+        case '\r':
+            rep = "\\r";
+            break;
+        case '\t':
+            rep = "\\t";
+            break;
+        case '\b':
+            rep = "\\b";
+            break;
+        case '\f':
+            rep = "\\f";
+            break;
+        default:
+            if (c < 0x20) {
+                memcpy(u, "\\u00", 4);
+                u[4] = hex[c >> 4], u[5] = hex[c & 15];
+                rep = u;
+                rep_len = 6;
+            }
+        }
+        if (rep) {
+            emit(s, v + start, i - start);
+            emit(s, rep, rep_len);
+            start = i + 1;
+        }
+    }
+    emit(s, v + start, len - start);
+}
+
+/* RFC 3986 percent-encoding: only unreserved bytes stay as they are. */
+static void emit_percent_encoded(sink *s, const char *v, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t start = 0;
+    for (size_t i = 0; i < len && !s->over; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+            continue;
+        char enc[3] = {'%', hex[c >> 4], hex[c & 15]};
+        emit(s, v + start, i - start);
+        emit(s, enc, 3);
+        start = i + 1;
+    }
+    emit(s, v + start, len - start);
+}
+
+/* A JSON number exactly (RFC 8259, 6): -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static bool is_json_number(const char *v, size_t len)
+{
+    size_t i = 0;
+    if (i < len && v[i] == '-')
+        i++;
+    if (i < len && v[i] == '0')
+        i++;
+    else if (i < len && v[i] >= '1' && v[i] <= '9')
+        while (i < len && isdigit((unsigned char)v[i]))
+            i++;
+    else
+        return false;
+    if (i < len && v[i] == '.') {
+        size_t d = ++i;
+        while (i < len && isdigit((unsigned char)v[i]))
+            i++;
+        if (i == d)
+            return false;
+    }
+    if (i < len && (v[i] == 'e' || v[i] == 'E')) {
+        i++;
+        if (i < len && (v[i] == '+' || v[i] == '-'))
+            i++;
+        size_t d = i;
+        while (i < len && isdigit((unsigned char)v[i]))
+            i++;
+        if (i == d)
+            return false;
+    }
+    return i == len;
+}
+
+/* One value, written as the form and its position want it. in_string: the reference sits
+ * inside a JSON string of a JSON template. */
+static void emit_value(sink *s, const char *v, size_t len, hk_render_form form, bool in_string)
+{
+    switch (form) {
+    case HK_RENDER_RAW:
+        emit(s, v, len);
+        break;
+    case HK_RENDER_JSON_ESCAPE:
+        emit_json_escaped(s, v, len);
+        break;
+    case HK_RENDER_FORM:
+        emit_percent_encoded(s, v, len);
+        break;
+    case HK_RENDER_JSON:
+        if (in_string) {
+            emit_json_escaped(s, v, len);
+        } else if (is_json_number(v, len)) {
+            emit(s, v, len);
+        } else { /* outside a string, a value is one JSON token: a number or a string */
+            emit(s, "\"", 1);
+            emit_json_escaped(s, v, len);
+            emit(s, "\"", 1);
+        }
+        break;
+    }
+}
+
+static const char *const reference_names[] = {
+    "jobId",      "jobStatus",   "flowId",  "flowName",  "jobType", "eventType",
+    "finishedAt", "webhookName", "attempt", "outputIds", NULL,
+};
+
+static bool is_reference(const char *name, size_t len)
+{
+    for (size_t i = 0; reference_names[i]; i++)
+        if (strlen(reference_names[i]) == len && memcmp(reference_names[i], name, len) == 0)
+            return true;
+    return false;
+}
+
+typedef struct render_ctx {
+    const hk_event *ev;
+    const hk_task *task;
+    int attempt;
+    hk_render_form form;
+} render_ctx;
+
+/* Writes the value of a known reference (is_reference). in_string and in_array say where it
+ * sits in a JSON template (HK_RENDER_JSON). */
+static void put_reference(sink *s, const char *name, size_t len, const render_ctx *c,
+                          bool in_string, bool in_array)
 {
 #define IS(lit) (len == sizeof(lit) - 1 && memcmp(name, lit, len) == 0)
+    const hk_event *ev = c->ev;
     const char *v = NULL;
+    char n[16];
     if (IS("jobId"))
         v = ev->job_id;
     else if (IS("jobStatus"))
@@ -49,51 +218,83 @@ static bool put_reference(hk_buf *out, const char *name, size_t len, const hk_ev
     else if (IS("finishedAt"))
         v = ev->finished_at;
     else if (IS("webhookName"))
-        v = task->name;
+        v = c->task->name;
     else if (IS("attempt")) {
-        char n[16];
-        snprintf(n, sizeof n, "%d", attempt);
-        hk_buf_puts(out, n);
-        return true;
+        snprintf(n, sizeof n, "%d", c->attempt);
+        v = n;
     } else if (IS("outputIds")) {
+        /* The ids joined with ",", each one a value of its own. Outside a string of a JSON
+         * template they are elements: of the array the reference sits in ("[$outputIds]"), or
+         * else of an array of their own ("{\"ids\":$outputIds}" is {"ids":[3,4]}). */
+        bool wrap = c->form == HK_RENDER_JSON && !in_string && !in_array;
+        if (wrap)
+            emit(s, "[", 1);
         for (size_t i = 0; i < ev->output_ids_len; i++) {
             if (i)
-                hk_buf_puts(out, ",");
-            put(out, ev->output_ids[i], strlen(ev->output_ids[i]), json_escape);
+                emit(s, ",", 1);
+            emit_value(s, ev->output_ids[i], strlen(ev->output_ids[i]), c->form, in_string);
         }
-        return true;
+        if (wrap)
+            emit(s, "]", 1);
+        return;
     }
 #undef IS
-    if (!v)
-        return false;
-    put(out, v, strlen(v), json_escape);
-    return true;
+    if (v)
+        emit_value(s, v, strlen(v), c->form, in_string);
+}
+
+/* One pass over the template into s (measuring or writing). */
+static void render_into(sink *s, const char *tmpl, const render_ctx *c)
+{
+    const char *p = tmpl, *copied = tmpl;
+    /* A JSON template is valid JSON (template_is_json), nested at most CJSON_NESTING_LIMIT
+     * deep: its strings and its containers are tracked exactly. */
+    bool json = c->form == HK_RENDER_JSON;
+    bool in_string = false;
+    bool arrays[1024]; /* arrays[d]: the container at depth d + 1 is an array */
+    size_t depth = 0;
+    for (; *p && !s->over; p++) {
+        if (json && *p == '"') {
+            in_string = !in_string;
+        } else if (json && *p == '\\' && in_string && p[1]) {
+            p++; /* an escape: the next byte neither closes the string nor starts a $name */
+        } else if (json && !in_string && (*p == '[' || *p == '{')) {
+            if (depth < sizeof arrays / sizeof arrays[0])
+                arrays[depth] = *p == '[';
+            depth++;
+        } else if (json && !in_string && (*p == ']' || *p == '}') && depth) {
+            depth--;
+        } else if (*p == '$' && is_name_start(p[1])) {
+            const char *name = p + 1, *end = name;
+            while (is_name_char(*end))
+                end++;
+            if (is_reference(name, (size_t)(end - name))) {
+                emit(s, copied, (size_t)(p - copied));
+                bool in_array =
+                    depth && depth <= sizeof arrays / sizeof arrays[0] && arrays[depth - 1];
+                put_reference(s, name, (size_t)(end - name), c, in_string, in_array);
+                copied = end;
+            }
+            p = end - 1; /* an unknown $name stays as written, copied with the text around */
+        }
+    }
+    emit(s, copied, strlen(copied));
 }
 
 char *hk_render(const char *tmpl, const hk_event *ev, const hk_task *task, int attempt,
-                bool json_escape)
+                hk_render_form form, size_t max_bytes, size_t *len)
 {
-    hk_buf out = {0};
-    const char *p = tmpl, *copied = tmpl;
-    while ((p = strchr(p, '$'))) {
-        const char *name = p + 1;
-        if (!is_name_start(*name)) {
-            p++;
-            continue;
-        }
-        const char *end = name;
-        while (is_name_char(*end))
-            end++;
-        hk_buf_append(&out, copied, (size_t)(p - copied));
-        size_t mark = out.len;
-        if (!put_reference(&out, name, (size_t)(end - name), ev, task, attempt, json_escape)) {
-            out.len = mark;
-            hk_buf_append(&out, p, (size_t)(end - p)); /* unknown: as written */
-        }
-        p = copied = end;
-    }
-    hk_buf_puts(&out, copied);
-    return hk_buf_take(&out);
+    render_ctx c = {.ev = ev, .task = task, .attempt = attempt, .form = form};
+    sink measure = {.max = max_bytes};
+    render_into(&measure, tmpl, &c);
+    if (measure.over)
+        return NULL;
+    sink out = {.data = hk_xmalloc(measure.len + 1), .max = measure.len};
+    render_into(&out, tmpl, &c);
+    out.data[out.len] = '\0';
+    if (len)
+        *len = out.len;
+    return out.data;
 }
 
 bool hk_render_is_json(const hk_kv *headers, size_t headers_len, const char *body)
@@ -106,4 +307,66 @@ bool hk_render_is_json(const hk_kv *headers, size_t headers_len, const char *bod
     while (isspace((unsigned char)*body))
         body++;
     return *body == '{' || *body == '[';
+}
+
+static bool is_form_type(const hk_kv *headers, size_t headers_len)
+{
+    static const char form[] = "application/x-www-form-urlencoded";
+    for (size_t i = 0; i < headers_len; i++) {
+        if (strcasecmp(headers[i].key, "Content-Type") != 0)
+            continue;
+        const char *v = headers[i].value;
+        while (*v == ' ' || *v == '\t')
+            v++;
+        if (strncasecmp(v, form, sizeof form - 1) != 0)
+            return false;
+        char after = v[sizeof form - 1];
+        return after == '\0' || after == ';' || after == ' ' || after == '\t';
+    }
+    return false;
+}
+
+/* True when the template, each known reference replaced by null, is a JSON object or array. */
+static bool template_is_json(const char *tmpl)
+{
+    const char *start = tmpl;
+    while (isspace((unsigned char)*start))
+        start++;
+    if (*start != '{' && *start != '[')
+        return false;
+    hk_buf probe = {0};
+    const char *p = tmpl, *copied = tmpl;
+    while ((p = strchr(p, '$'))) {
+        const char *name = p + 1, *end = name;
+        if (!is_name_start(*name)) {
+            p++;
+            continue;
+        }
+        while (is_name_char(*end))
+            end++;
+        if (is_reference(name, (size_t)(end - name))) {
+            hk_buf_append(&probe, copied, (size_t)(p - copied));
+            hk_buf_puts(&probe, "null");
+            copied = end;
+        }
+        p = end;
+    }
+    hk_buf_puts(&probe, copied);
+    const char *parse_end = NULL;
+    cJSON *json = cJSON_ParseWithOpts(probe.data, &parse_end, true);
+    bool ok = json && (cJSON_IsObject(json) || cJSON_IsArray(json));
+    cJSON_Delete(json);
+    hk_buf_free(&probe);
+    return ok;
+}
+
+hk_render_form hk_render_form_of(const hk_kv *headers, size_t headers_len, const char *tmpl)
+{
+    if (is_form_type(headers, headers_len))
+        return HK_RENDER_FORM;
+    if (tmpl && template_is_json(tmpl))
+        return HK_RENDER_JSON;
+    if (hk_render_is_json(headers, headers_len, tmpl))
+        return HK_RENDER_JSON_ESCAPE;
+    return HK_RENDER_RAW;
 }

@@ -146,17 +146,32 @@ int hk_request_build(const hk_request_params *p, hk_request **out, hk_error *err
     *out = NULL;
     if (ov && ov->url && hk_validate_url(ov->url, "webhookOverrides.url", err) != HK_OK)
         return HK_EINVAL;
+    /* The request carries the task's secrets and headers (a bearer token, say): an event may
+     * move it within the task's origin, never to another one unless the task says so. */
+    if (ov && ov->url && !task->allow_cross_origin_overrides &&
+        !hk_url_same_origin(ov->url, task->url))
+        return hk_error_set(err, HK_EINVAL, "webhookOverrides.url",
+                            "leaves the origin (scheme, host, port) of the webhook's url, which "
+                            "the webhook allows only with allowCrossOriginOverrides");
 
+    hk_render_form form = hk_render_form_of(headers, headers_len, body_tmpl);
+    char *body = NULL;
+    size_t body_len = 0;
+    if (hk_method_has_body(task->method)) {
+        size_t max = p->max_body_bytes ? p->max_body_bytes : HK_MAX_BODY_DEFAULT;
+        body = hk_render(body_tmpl, p->event, task, p->attempt, form, max, &body_len);
+        if (!body)
+            return hk_error_set(err, HK_EINVAL, ov && ov->body ? "webhookOverrides.body" : "body",
+                                "the rendered body is over HOOKD_MAX_BODY_BYTES (%zu bytes)", max);
+    }
     hk_request *req = hk_xcalloc(1, sizeof *req);
     req->method = task->method;
     req->url = hk_strdup(url);
     req->timeout_ms = task->timeout_ms ? task->timeout_ms : p->default_timeout_ms;
     req->validate_ssl = task->validate_ssl;
-    bool json = hk_render_is_json(headers, headers_len, body_tmpl);
-    if (hk_method_has_body(task->method)) {
-        req->body = hk_render(body_tmpl, p->event, task, p->attempt, json);
-        req->body_len = strlen(req->body);
-    }
+    req->body = body;
+    req->body_len = body_len;
+    bool json = form == HK_RENDER_JSON || form == HK_RENDER_JSON_ESCAPE;
     hk_kv first[16];
     header_list l = {.kv = first, .cap = 16};
     bool has_type = false;

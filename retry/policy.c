@@ -9,8 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A delay is digits and a unit, nothing else: the text becomes a topic name
+ * (hookd.retry.<delay>), so a sign, a space or any other byte strtoull would let through is
+ * refused here. */
 static int parse_delay(const char *tok, uint64_t *ms)
 {
+    if (!isdigit((unsigned char)tok[0]))
+        return HK_EINVAL;
     char *end;
     errno = 0;
     unsigned long long v = strtoull(tok, &end, 10);
@@ -58,6 +63,17 @@ int hk_retry_policy_init(hk_retry_policy *policy, const char *delays, int defaul
                               "'%s' is not a delay (a positive number with ms, s, m, h or d)", tok);
             break;
         }
+        for (size_t i = 0; i < policy->tiers; i++) {
+            /* Two tiers of one delay ("5s,5s", "5s,5000ms"): a tier topic twice, or two
+             * topics for one delay; either way a mistake in the list. */
+            if (policy->delays_ms[i] == ms) {
+                rc = hk_error_set(err, HK_EINVAL, field, "'%s' repeats the delay of '%s'", tok,
+                                  policy->names[i]);
+                break;
+            }
+        }
+        if (rc != HK_OK)
+            break;
         policy->delays_ms[policy->tiers] = ms;
         snprintf(policy->names[policy->tiers], sizeof policy->names[0], "%s", tok);
         policy->tiers++;

@@ -60,9 +60,9 @@ JUNK = [
                                         '"flowId":"junk-flow","outputIds":["3\\u0000"]}'),
      "outputIds[0]:", "NUL"),
     ("NUL escape in the name jobId", text('{"jobId\\u0000x":"1","jobStatus":"Complete",'
-                                          '"flowId":"junk-flow"}'), "jobId:", "NUL"),
+                                          '"flowId":"junk-flow"}'), "jobId\\u0000x:", "NUL"),
     ("raw NUL byte in jobId", b'{"jobId":"a\x00b","jobStatus":"Complete","flowId":"junk-flow"}',
-     "event: not valid JSON", "U+0000"),
+     "jobId:", "NUL"),
     ("raw control character", b'{"jobId":"a\x07","jobStatus":"Complete","flowId":"junk-flow"}',
      "event: not valid JSON", "U+0007"),
     ("truncated JSON", b'{"jobId":"1","jobStatus":"Complete","flowId":"jun',

@@ -398,8 +398,8 @@ Test(event, junk_in_a_string_field_is_refused_naming_it)
         {EV(",\"jobType\":\"s\\u0000\""), 0, "jobType", "NUL"},
         {EV(",\"finishedAt\":\"2026\\u0000\""), 0, "finishedAt", "NUL"},
         {EV(",\"outputIds\":[\"3\",\"4\\u0000\"]"), 0, "outputIds[1]", "NUL"},
-        {"{\"jobId\\u0000x\":\"a\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId",
-         "NUL"},
+        {"{\"jobId\\u0000x\":\"a\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0,
+         "jobId\\u0000x", "NUL"}, /* a name: as written */
         {"{\"type\":\"orchestration.completed\",\"runId\":\"r\\u0000\",\"jobStatus\":\"Complete\","
          "\"flowId\":\"7\"}",
          0, "runId", "NUL"},
@@ -419,8 +419,8 @@ Test(event, junk_in_a_string_field_is_refused_naming_it)
         {EV(",\"finishedAt\":\"\xc3\""), 0, "finishedAt", "UTF-8"},
         {EV(",\"extra\":\"\xff\""), 0, "event", "UTF-8"}, /* a field hookd does not read */
         {EV(",\"\xff\":1"), 0, "event", "UTF-8"},
-        {"{\"jobId\":\"a\0b\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 51, "event",
-         "U+0000"}, /* a raw NUL byte */
+        {"{\"jobId\":\"a\0b\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 51, "jobId",
+         "NUL"}, /* a raw NUL byte */
         {"{\"jobId\":\"a\x01\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "event",
          "U+0001"},
         {"{\x01\"jobId\":\"a\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "event",
@@ -454,8 +454,9 @@ Test(event, junk_in_a_string_field_is_refused_naming_it)
 #undef EV
 }
 
-/* What is not junk stays accepted: the escape \\u0000 as text, NUL in a field hookd does not
- * read, any valid UTF-8, whitespace around the object, ids up to 2^53 - 1. */
+/* What is not junk stays accepted: the escape \\u0000 as text, any valid UTF-8, whitespace
+ * around the object, ids up to 2^53 - 1. (A NUL in any string, even one hookd does not read, is
+ * refused: event_nul_anywhere_is_refused.) */
 Test(event, near_junk_that_is_fine)
 {
     static const struct {
@@ -464,8 +465,6 @@ Test(event, near_junk_that_is_fine)
     } cases[] = {
         {"{\"jobId\":\"a\\\\u0000b\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}",
          "a\\u0000b"},
-        {"{\"jobId\":\"a\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"note\":\"x\\u0000y\"}",
-         "a"},
         {"{\"jobId\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbf\",\"jobStatus\":"
          "\"Complete\",\"flowId\":\"7\"}",
          "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbf"},
@@ -484,6 +483,18 @@ Test(event, near_junk_that_is_fine)
         cr_assert_str_eq(ev->job_id, cases[i].job_id, "case %zu", i);
         hk_event_destroy(ev);
     }
+}
+
+Test(event, nul_anywhere_is_refused)
+{
+    /* one rule for every string of the event, overrides and fields hookd passes through alike */
+    const char *json = "{\"jobId\":\"a\",\"jobStatus\":\"Complete\",\"flowId\":\"7\","
+                       "\"note\":\"x\\u0000y\"}";
+    hk_event *ev = NULL;
+    hk_error err = {0};
+    cr_assert_eq(hk_event_parse(json, strlen(json), "t/0/1", &ev, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "note", "%s", err.msg);
+    cr_assert(strstr(err.msg, "NUL") != NULL, "%s", err.msg);
 }
 
 Test(util, utf8_valid)
@@ -513,4 +524,176 @@ Test(util, utf8_valid)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         cr_assert_eq(hk_utf8_valid(cases[i].s, cases[i].len), cases[i].ok, "case %zu", i);
+}
+
+/* ------------------------------------------------------- what a task may hold (issue 12) --- */
+
+Test(task, signature_header_may_not_name_a_header_hookd_manages)
+{
+    const char *managed[] = {"Content-Length", "transfer-encoding", "Host",
+                             "Connection",     "User-Agent",        "X-Webhook-Id",
+                             "x-webhook-attempt", "Expect",         "webhook-id",
+                             "Webhook-Timestamp", "webhook-signature", "Content-Type"};
+    for (size_t i = 0; i < sizeof managed / sizeof managed[0]; i++) {
+        char json[256];
+        snprintf(json, sizeof json,
+                 "{" BASE ",\"secret\":\"s\",\"signature\":\"body\",\"signatureHeader\":\"%s\"}",
+                 managed[i]);
+        hk_error err;
+        hk_task *t = parse_task(json, &err);
+        cr_assert_null(t, "%s accepted", managed[i]);
+        cr_assert_str_eq(err.field, "signatureHeader", "%s", managed[i]);
+    }
+    const char *fine[] = {"X-Webhook-Signature", "x-y42-signature", "Signature"};
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+        char json[256];
+        snprintf(json, sizeof json,
+                 "{" BASE ",\"secret\":\"s\",\"signature\":\"body\",\"signatureHeader\":\"%s\"}",
+                 fine[i]);
+        hk_error err;
+        hk_task *t = parse_task(json, &err);
+        cr_assert_not_null(t, "%s: %s", fine[i], err.msg);
+        hk_task_destroy(t);
+    }
+}
+
+Test(task, header_values_refuse_control_characters_but_tab)
+{
+    const char *bad[] = {"a\\u0001b", "a\\u000bb", "a\\u007fb", "a\\u001fb", "a\\rb", "a\\nb"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char json[256];
+        snprintf(json, sizeof json, "{" BASE ",\"headers\":{\"X-A\":\"%s\"}}", bad[i]);
+        hk_error err;
+        hk_task *t = parse_task(json, &err);
+        cr_assert_null(t, "%s accepted", bad[i]);
+        cr_assert_str_eq(err.field, "headers.X-A", "%s", bad[i]);
+    }
+    hk_error err;
+    hk_task *t = parse_task("{" BASE ",\"headers\":{\"X-A\":\"a\\tb \\u00e9\"}}", &err);
+    cr_assert_not_null(t, "tab and non-ASCII stay allowed: %s", err.msg);
+    hk_task_destroy(t);
+    cr_assert_null(parse_task("{" BASE ",\"headers\":{\"X\\u0001\":\"v\"}}", &err));
+    cr_assert(strstr(err.msg, "not a token"), "%s", err.msg);
+}
+
+Test(task, a_nul_anywhere_is_refused_naming_where)
+{
+    /* cJSON keeps a \u0000 inside its strings and every C string read from them ends there:
+     * "POST\u0000x" would read as POST, a header value as its first half. */
+    struct {
+        const char *json, *field;
+    } bad[] = {
+        {"{" BASE ",\"headers\":{\"X-A\":\"ok\\u0000evil\"}}", "headers.X-A"},
+        {"{" BASE ",\"headers\":{\"X-A\\u0000B\":\"v\"}}", "headers.X-A\\u0000B"},
+        {"{" BASE ",\"method\":\"POST\\u0000x\"}", "method"},
+        {"{\"flowId\":\"7\",\"url\":\"https://hooks.example.com/x\\u0000.evil\"}", "url"},
+        {"{" BASE ",\"body\":\"a\\u0000b\"}", "body"},
+        {"{" BASE ",\"trigger\":{\"objects\":[\"1\",\"2\\u0000\"]}}", "trigger.objects[1]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hk_error err;
+        hk_task *t = parse_task(bad[i].json, &err);
+        cr_assert_null(t, "accepted: %s", bad[i].json);
+        cr_assert_str_eq(err.field, bad[i].field, "%s", bad[i].json);
+        cr_assert(strstr(err.msg, "NUL"), "%s", err.msg);
+    }
+    /* A raw NUL byte in the text, which strlen() would hide from the parser's caller. */
+    const char raw[] = "{" BASE ",\"name\":\"a\0b\"}";
+    hk_task *t = NULL;
+    hk_error err = {0};
+    cr_assert_eq(hk_task_parse(raw, sizeof raw - 1, true, &t, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "name");
+    /* An escaped backslash before "u0000" is no NUL. */
+    t = parse_task("{" BASE ",\"body\":\"a\\\\u0000b\"}", &err);
+    cr_assert_not_null(t, "%s", err.msg);
+    cr_assert_str_eq(t->body, "a\\u0000b");
+    hk_task_destroy(t);
+}
+
+Test(event, overrides_refuse_control_characters_and_nul)
+{
+    const char *bad[] = {
+        "{\"webhookId\":\"wh_a\",\"headers\":{\"X-A\":\"a\\u000bb\"}}",
+        "{\"webhookId\":\"wh_a\",\"headers\":{\"X-A\":\"a\\u0000b\"}}",
+        "{\"webhookId\":\"wh_a\",\"url\":\"https://x.example/a\\u0000b\"}",
+        "{\"webhookId\":\"wh_a\",\"url\":\"https://x.example/a\\u0001b\"}",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char json[512];
+        snprintf(json, sizeof json,
+                 "{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\","
+                 "\"webhookOverrides\":[%s]}",
+                 bad[i]);
+        hk_event *ev = NULL;
+        hk_error err;
+        cr_assert_eq(parse_event(json, &ev, &err), HK_EINVAL, "accepted: %s", bad[i]);
+        cr_assert(strncmp(err.field, "webhookOverrides[0].", 20) == 0, "%s: %s", bad[i],
+                  err.msg);
+    }
+}
+
+Test(task, allow_cross_origin_overrides_is_a_checked_boolean_kept_on_a_round_trip)
+{
+    hk_error err;
+    hk_task *t = parse_task("{" BASE "}", &err);
+    cr_assert_not(t->allow_cross_origin_overrides, "off unless the task says so");
+    hk_task_destroy(t);
+    cr_assert_null(parse_task("{" BASE ",\"allowCrossOriginOverrides\":\"yes\"}", &err));
+    cr_assert_str_eq(err.field, "allowCrossOriginOverrides");
+    t = parse_task("{" BASE ",\"allowCrossOriginOverrides\":true}", &err);
+    cr_assert(t->allow_cross_origin_overrides);
+    cJSON *json = hk_task_to_json(t, HK_SECRETS_MASKED);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(json, "allowCrossOriginOverrides")));
+    cJSON_Delete(json);
+    hk_task_destroy(t);
+}
+
+Test(task, same_origin_compares_scheme_host_and_port_normalised)
+{
+    const char *base = "https://hooks.example.com/services/x?a=1";
+    const char *same[] = {"https://hooks.example.com/other", "HTTPS://Hooks.Example.COM:443/",
+                          "https://hooks.example.com#f", "https://hooks.example.com?q"};
+    const char *other[] = {"http://hooks.example.com/services/x",
+                           "https://hooks.example.com:8443/services/x",
+                           "https://hooks.example.com./services/x",
+                           "https://hooks.example.com.evil.example/",
+                           "https://evil.example/hooks.example.com", "https://hooks.example.co/"};
+    for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
+        cr_assert(hk_url_same_origin(base, same[i]), "%s", same[i]);
+    for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
+        cr_assert_not(hk_url_same_origin(base, other[i]), "%s", other[i]);
+    cr_assert(hk_url_same_origin("http://[::1]:80/a", "http://[::1]/b"));
+    cr_assert_not(hk_url_same_origin("http://[::1]/a", "http://[::2]/a"));
+    cr_assert(hk_url_same_origin("http://h:8080/a", "http://H:08080/b"));
+}
+
+Test(json, a_nul_is_named_by_its_json_path)
+{
+    struct {
+        const char *json, *field;
+    } cases[] = {
+        {"{\"jobId\":\"a\\u0000b\",\"x\":1}", "jobId"},
+        {"{\"a\":[1,{\"b\":\"\"},{\"c\":[\"x\",\"\\u0000\"]}]}", "a[2].c[1]"},
+        {"[{\"k\":1},{\"k\":\"\\u0000\"}]", "[1].k"},
+        {"{\"a\" : {\"b\":1, \"c\" :\"\\u0000\"}}", "a.c"},
+        {"\"\\u0000\"", "doc"},
+        {"[[[[[[[[[[[[[[[[[[[[\"\\u0000\"]]]]]]]]]]]]]]]]]]]]", "[0][0][0][0][0][0][0][0][0][0][0]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hk_error err = {0};
+        cr_assert_eq(hk_json_refuse_nul(cases[i].json, strlen(cases[i].json), "doc", &err),
+                     HK_EINVAL, "%s", cases[i].json);
+        cr_assert(strncmp(err.field, cases[i].field, strlen(cases[i].field)) == 0, "%s: %s",
+                  cases[i].json, err.field);
+    }
+    const char raw[] = "{\"a\":1,\0\"b\":2}";
+    hk_error err = {0};
+    cr_assert_eq(hk_json_refuse_nul(raw, sizeof raw - 1, "doc", &err), HK_EINVAL);
+    cr_assert(strstr(err.msg, "NUL byte"), "%s", err.msg);
+    const char *more[] = {"{\"a\":\"\\\\u0000\"}", "{\"a\":\"\\u0001\\\"\\u0000x\"", "{}", ""};
+    cr_assert_eq(hk_json_refuse_nul(more[0], strlen(more[0]), "doc", NULL), HK_OK);
+    cr_assert_eq(hk_json_refuse_nul(more[1], strlen(more[1]), "doc", NULL), HK_EINVAL,
+                 "an escaped quote does not end the string");
+    cr_assert_eq(hk_json_refuse_nul(more[2], 2, "doc", NULL), HK_OK);
+    cr_assert_eq(hk_json_refuse_nul(more[3], 0, "doc", NULL), HK_OK);
 }

@@ -42,6 +42,28 @@ Test(retry, bad_delays_name_the_field)
     }
 }
 
+Test(retry, signs_and_repeated_delays_are_refused_naming_the_value)
+{
+    /* "+5s" would name the topic hookd.retry.+5s, which Kafka refuses; a repeated delay is
+     * two tiers of one delay. Each refusal is one line that quotes the value. */
+    struct {
+        const char *csv, *quoted;
+    } bad[] = {{"+5s", "'+5s'"},           {"5s,+5m", "'+5m'"},
+               {"5s,5s", "'5s' repeats"},  {"5s,5m,5000ms", "'5000ms' repeats the delay of '5s'"},
+               {"5m,1h,60m", "'60m'"},     {"0x5s", "'0x5s'"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hk_retry_policy p;
+        hk_error err = {0};
+        cr_assert_eq(hk_retry_policy_init(&p, bad[i].csv, 8, "HOOKD_RETRY_DELAYS", &err),
+                     HK_EINVAL, "%s", bad[i].csv);
+        cr_assert_str_eq(err.field, "HOOKD_RETRY_DELAYS");
+        cr_assert(strstr(err.msg, bad[i].quoted), "%s -> %s", bad[i].csv, err.msg);
+        cr_assert_null(strchr(err.msg, '\n'));
+    }
+    hk_retry_policy p;
+    cr_assert_eq(hk_retry_policy_init(&p, "5s,10s,5m", 8, "HOOKD_RETRY_DELAYS", NULL), HK_OK);
+}
+
 Test(retry, decisions)
 {
     hk_retry_policy p;

@@ -3,6 +3,7 @@
  * vectors, the delivery id, and the exact request built for each method.
  */
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,11 +41,11 @@ Test(render, every_reference)
     hk_task *t = task("{\"flowId\":\"7\",\"url\":\"https://x.example\",\"name\":\"Notify\"}");
     char *out = hk_render("$jobId|$jobStatus|$flowId|$jobType|$eventType|$outputIds|$finishedAt|"
                           "$webhookName|$attempt",
-                          ev, t, 3, false);
+                          ev, t, 3, HK_RENDER_RAW, SIZE_MAX, NULL);
     cr_assert_str_eq(out, "12345|Complete|7|scheduled|job.completed|3,4|2026-11-22T10:00:00Z|"
                           "Notify|3");
     free(out);
-    out = hk_render("$flowName", ev, t, 1, false);
+    out = hk_render("$flowName", ev, t, 1, HK_RENDER_RAW, SIZE_MAX, NULL);
     cr_assert_str_eq(out, "Sales \"Q4\"\ncleanup", "no escaping outside JSON");
     free(out);
     hk_task_destroy(t);
@@ -55,7 +56,8 @@ Test(render, json_escaping)
 {
     hk_event *ev = event(EVENT);
     hk_task *t = task("{\"flowId\":\"7\",\"url\":\"https://x.example\"}");
-    char *out = hk_render("{\"flow\":\"$flowName\",\"job\":$jobId}", ev, t, 1, true);
+    char *out = hk_render("{\"flow\":\"$flowName\",\"job\":$jobId}", ev, t, 1, HK_RENDER_JSON,
+                          SIZE_MAX, NULL);
     cr_assert_str_eq(out, "{\"flow\":\"Sales \\\"Q4\\\"\\ncleanup\",\"job\":12345}");
     cJSON *parsed = cJSON_Parse(out);
     cr_assert_not_null(parsed, "the rendered body is valid JSON");
@@ -70,7 +72,8 @@ Test(render, unknown_and_odd_references_stay_as_written)
 {
     hk_event *ev = event(EVENT);
     hk_task *t = task("{\"flowId\":\"7\",\"url\":\"https://x.example\"}");
-    char *out = hk_render("$jobIdx $unknown $$ $ $5 cost $jobId$ end$", ev, t, 1, true);
+    char *out = hk_render("$jobIdx $unknown $$ $ $5 cost $jobId$ end$", ev, t, 1,
+                          HK_RENDER_JSON_ESCAPE, SIZE_MAX, NULL);
     cr_assert_str_eq(out, "$jobIdx $unknown $$ $ $5 cost 12345$ end$");
     free(out);
     hk_task_destroy(t);
@@ -274,10 +277,10 @@ Test(request, overrides_replace_url_headers_body)
                       "\"headers\":{\"X-Orig\":\"1\"},\"body\":\"orig\"}");
     hk_event *ev = event("{\"jobId\":\"9\",\"jobStatus\":\"Complete\",\"flowId\":\"7\","
                          "\"webhookOverrides\":[{\"webhookId\":\"wh_a\",\"url\":"
-                         "\"https://y.example/new\",\"headers\":{\"X-New\":\"2\"},\"body\":"
+                         "\"https://X.example:443/new\",\"headers\":{\"X-New\":\"2\"},\"body\":"
                          "\"job $jobId\"},{\"webhookId\":\"wh_other\",\"body\":\"no\"}]}");
     hk_request *req = build(t, ev);
-    cr_assert_str_eq(req->url, "https://y.example/new");
+    cr_assert_str_eq(req->url, "https://X.example:443/new", "the same origin, spelt otherwise");
     cr_assert_str_eq(req->body, "job 9");
     cr_assert_str_eq(hk_request_header(req, "X-New"), "2");
     cr_assert_null(hk_request_header(req, "X-Orig"));
@@ -296,4 +299,214 @@ Test(request, no_secret_no_signature)
     hk_request_destroy(req);
     hk_task_destroy(t);
     hk_event_destroy(ev);
+}
+
+/* -------------------------------------------------------------------- issue 12 --- */
+
+static int try_build(const hk_task *t, const hk_event *ev, size_t max_body, hk_request **req,
+                     hk_error *err)
+{
+    hk_request_params p = {.task = t,
+                           .event = ev,
+                           .delivery_id = "msg_fixed",
+                           .attempt = 1,
+                           .now_ms = 1568818215724ull,
+                           .default_timeout_ms = 30000,
+                           .max_body_bytes = max_body};
+    memset(err, 0, sizeof *err);
+    *req = NULL;
+    return hk_request_build(&p, req, err);
+}
+
+Test(request, an_override_url_keeps_the_task_origin_unless_the_task_allows_any)
+{
+    const char *others[] = {"https://evil.example/x", "http://x.example/orig",
+                            "https://x.example:8443/orig", "https://x.example./orig",
+                            "https://x.example.evil.example/"};
+    for (int allow = 0; allow < 2; allow++) {
+        hk_task *t = task(allow ? "{\"id\":\"wh_a\",\"flowId\":\"7\",\"url\":"
+                                  "\"https://x.example/orig\",\"secret\":\"s\","
+                                  "\"headers\":{\"Authorization\":\"Bearer t\"},"
+                                  "\"allowCrossOriginOverrides\":true}"
+                                : "{\"id\":\"wh_a\",\"flowId\":\"7\",\"url\":"
+                                  "\"https://x.example/orig\",\"secret\":\"s\","
+                                  "\"headers\":{\"Authorization\":\"Bearer t\"}}");
+        for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+            char json[512];
+            snprintf(json, sizeof json,
+                     "{\"jobId\":\"9\",\"jobStatus\":\"Complete\",\"flowId\":\"7\","
+                     "\"webhookOverrides\":[{\"webhookId\":\"wh_a\",\"url\":\"%s\"}]}",
+                     others[i]);
+            hk_event *ev = event(json);
+            hk_request *req;
+            hk_error err;
+            int rc = try_build(t, ev, 0, &req, &err);
+            if (allow) {
+                cr_assert_eq(rc, HK_OK, "%s: %s", others[i], err.msg);
+                cr_assert_str_eq(req->url, others[i]);
+            } else {
+                cr_assert_eq(rc, HK_EINVAL, "%s went out with the task's token", others[i]);
+                cr_assert_null(req, "no fallback to the task's url");
+                cr_assert_str_eq(err.field, "webhookOverrides.url");
+                cr_assert(strstr(err.msg, "allowCrossOriginOverrides"), "%s", err.msg);
+            }
+            hk_request_destroy(req);
+            hk_event_destroy(ev);
+        }
+        hk_task_destroy(t);
+    }
+}
+
+/* A jobId that closes the string it sits in and opens keys of its own. */
+#define INJECT_EVENT                                                                               \
+    "{\"jobId\":\"\\\",\\\"admin\\\":true,\\\"x\\\":\\\"\",\"jobStatus\":\"Complete\","            \
+    "\"flowId\":\"7\",\"outputIds\":[\"3\",\"a&b=c\"]}"
+
+static char *render_task(const char *task_json, const char *event_json)
+{
+    hk_task *t = task(task_json);
+    hk_event *ev = event(event_json);
+    hk_request *req;
+    hk_error err;
+    cr_assert_eq(try_build(t, ev, 0, &req, &err), HK_OK, "%s", err.msg);
+    char *body = hk_strdup(req->body);
+    hk_request_destroy(req);
+    hk_event_destroy(ev);
+    hk_task_destroy(t);
+    return body;
+}
+
+Test(render, a_json_template_is_json_escaped_whatever_its_content_type)
+{
+    const char *types[] = {"text/plain", "application/octet-stream", "application/json", NULL};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) {
+        char json[512];
+        snprintf(json, sizeof json,
+                 "{\"flowId\":\"7\",\"url\":\"https://x.example\",%s%s%s"
+                 "\"body\":\"{\\\"job\\\":\\\"$jobId\\\",\\\"ok\\\":1}\"}",
+                 types[i] ? "\"headers\":{\"Content-Type\":\"" : "", types[i] ? types[i] : "",
+                 types[i] ? "\"}," : "");
+        char *body = render_task(json, INJECT_EVENT);
+        cJSON *parsed = cJSON_Parse(body);
+        cr_assert_not_null(parsed, "%s: %s", types[i], body);
+        cr_assert_eq(cJSON_GetArraySize(parsed), 2, "%s: keys injected: %s", types[i], body);
+        cr_assert_str_eq(cJSON_GetObjectItem(parsed, "job")->valuestring,
+                         "\",\"admin\":true,\"x\":\"");
+        cJSON_Delete(parsed);
+        free(body);
+    }
+}
+
+Test(render, outside_a_string_a_value_is_one_json_token)
+{
+    char *body = render_task(
+        "{\"flowId\":\"7\",\"url\":\"https://x.example\",\"headers\":{\"Content-Type\":"
+        "\"text/"
+        "plain\"},\"body\":\"{\\\"job\\\":$jobId,\\\"ids\\\":[$outputIds],\\\"n\\\":$attempt}\"}",
+        INJECT_EVENT);
+    cr_assert_str_eq(body, "{\"job\":\"\\\",\\\"admin\\\":true,\\\"x\\\":\\\"\",\"ids\":[3,"
+                           "\"a&b=c\"],\"n\":1}");
+    free(body);
+    body = render_task("{\"flowId\":\"7\",\"url\":\"https://x.example\",\"body\":"
+                       "\"[$jobId, \\\"$jobId\\\\\\\\$jobStatus\\\"]\"}",
+                       "{\"jobId\":-1.5e3,\"jobStatus\":\"Complete\",\"flowId\":\"7\"}");
+    cr_assert_str_eq(body, "[-1500, \"-1500\\\\Complete\"]", "a number stays a number");
+    free(body);
+    body = render_task("{\"flowId\":\"7\",\"url\":\"https://x.example\",\"body\":"
+                       "\"{\\\"ids\\\":$outputIds,\\\"none\\\":{\\\"x\\\":[$outputIds]}}\"}",
+                       INJECT_EVENT);
+    cr_assert_str_eq(body, "{\"ids\":[3,\"a&b=c\"],\"none\":{\"x\":[3,\"a&b=c\"]}}",
+                     "outside an array, the ids make an array of their own");
+    free(body);
+}
+
+Test(render, a_form_body_percent_encodes_its_values)
+{
+    char *body =
+        render_task("{\"flowId\":\"7\",\"url\":\"https://x.example\",\"headers\":{"
+                    "\"content-type\":\"Application/X-WWW-Form-Urlencoded; "
+                    "charset=utf-8\"},\"body\":\"job=$jobId&ids=$outputIds&s=$jobStatus\"}",
+                    "{\"jobId\":\"1&admin=true +\\u00e9\",\"jobStatus\":\"Complete\","
+                    "\"flowId\":\"7\",\"outputIds\":[\"3\",\"a&b=c\"]}");
+    cr_assert_str_eq(body, "job=1%26admin%3Dtrue%20%2B%C3%A9&ids=3,a%26b%3Dc&s=Complete");
+    free(body);
+}
+
+Test(render, any_other_body_is_as_before)
+{
+    /* Not JSON, not a form: values as they are, or JSON-escaped when the Content-Type (or, with
+     * none, a leading '{' or '[') says JSON. */
+    char *body =
+        render_task("{\"flowId\":\"7\",\"url\":\"https://x.example\",\"headers\":{"
+                    "\"Content-Type\":\"text/plain\"},\"body\":\"Job $jobId \\\"done\\\"\"}",
+                    "{\"jobId\":\"a\\\"b\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}");
+    cr_assert_str_eq(body, "Job a\"b \"done\"");
+    free(body);
+    body = render_task("{\"flowId\":\"7\",\"url\":\"https://x.example\",\"body\":"
+                       "\"{\\\"broken\\\": \\\"$jobId\"}",
+                       "{\"jobId\":\"a\\\"b\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}");
+    cr_assert_str_eq(body, "{\"broken\": \"a\\\"b");
+    free(body);
+    hk_kv plain[] = {{"Content-Type", "text/plain"}};
+    hk_kv form[] = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    hk_kv formish[] = {{"Content-Type", "application/x-www-form-urlencodedx"}};
+    cr_assert_eq(hk_render_form_of(plain, 1, "{\"a\":\"$jobId\"}"), HK_RENDER_JSON);
+    cr_assert_eq(hk_render_form_of(plain, 1, "{\"a\":$jobId$jobId}"), HK_RENDER_RAW);
+    cr_assert_eq(hk_render_form_of(plain, 1, "{\"a\":1} trailing"), HK_RENDER_RAW);
+    cr_assert_eq(hk_render_form_of(plain, 1, "$jobId"), HK_RENDER_RAW, "a lone reference");
+    cr_assert_eq(hk_render_form_of(form, 1, "{\"a\":\"$jobId\"}"), HK_RENDER_FORM);
+    cr_assert_eq(hk_render_form_of(formish, 1, "a=$jobId"), HK_RENDER_RAW);
+    cr_assert_eq(hk_render_form_of(NULL, 0, "{\"a\":\"$jobId\""), HK_RENDER_JSON_ESCAPE);
+}
+
+Test(render, a_body_over_the_limit_is_refused_before_it_is_built)
+{
+    /* The issue's blow-up: 256 KiB of "$jobId" with a 700 KB jobId is tens of GB rendered. */
+    size_t id_len = 700 * 1000, refs = HK_TASK_MAX_BODY / 6;
+    hk_buf ev_json = {0}, tmpl = {0};
+    hk_buf_puts(&ev_json, "{\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"jobId\":\"");
+    for (size_t i = 0; i < id_len; i++)
+        hk_buf_append(&ev_json, "x", 1);
+    hk_buf_puts(&ev_json, "\"}");
+    for (size_t i = 0; i < refs; i++)
+        hk_buf_puts(&tmpl, "$jobId");
+    hk_event *ev = event(ev_json.data);
+    hk_task *t = task("{\"flowId\":\"7\",\"url\":\"https://x.example\"}");
+    cr_assert_null(hk_render(tmpl.data, ev, t, 1, HK_RENDER_RAW, 1024 * 1024, NULL));
+    size_t len = 0;
+    char *two = hk_render("$jobId$jobId", ev, t, 1, HK_RENDER_RAW, 2 * id_len, &len);
+    cr_assert_not_null(two, "exactly at the limit is fine");
+    cr_assert_eq(len, 2 * id_len);
+    free(two);
+    cr_assert_null(hk_render("$jobId$jobId!", ev, t, 1, HK_RENDER_RAW, 2 * id_len, NULL));
+    cr_assert_null(hk_render("\"$jobId\"", ev, t, 1, HK_RENDER_JSON_ESCAPE, id_len + 1, NULL),
+                   "escaping counts");
+
+    /* Through the request: the field is named, the limit given, nothing is built. */
+    hk_task *big = task("{\"flowId\":\"7\",\"url\":\"https://x.example\",\"body\":"
+                        "\"$jobId $jobId\"}");
+    hk_request *req;
+    hk_error err;
+    cr_assert_eq(try_build(big, ev, 1000, &req, &err), HK_EINVAL);
+    cr_assert_null(req);
+    cr_assert_str_eq(err.field, "body");
+    cr_assert(strstr(err.msg, "HOOKD_MAX_BODY_BYTES (1000 bytes)"), "%s", err.msg);
+    cr_assert_eq(try_build(big, ev, 0, &req, &err), HK_EINVAL, "0 is the 1 MiB default");
+    cr_assert_eq(try_build(big, ev, 2 * id_len + 1, &req, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(req->body_len, 2 * id_len + 1);
+    hk_request_destroy(req);
+    hk_task_destroy(big);
+    hk_task_destroy(t);
+    hk_event_destroy(ev);
+    hk_buf_free(&ev_json);
+    hk_buf_free(&tmpl);
+
+    hk_task *small = task("{\"id\":\"wh_a\",\"flowId\":\"7\",\"url\":\"https://x.example\"}");
+    hk_event *ov = event("{\"jobId\":\"123456789\",\"jobStatus\":\"Complete\",\"flowId\":\"7\","
+                         "\"webhookOverrides\":[{\"webhookId\":\"wh_a\",\"body\":"
+                         "\"$jobId$jobId\"}]}");
+    cr_assert_eq(try_build(small, ov, 10, &req, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "webhookOverrides.body");
+    hk_event_destroy(ov);
+    hk_task_destroy(small);
 }
