@@ -24,7 +24,7 @@ JUNK = [
     ("not JSON", b"not json", "event: not valid JSON", ""),
     ("empty", b"", "event: not valid JSON", ""),
     ("tombstone", None, "event: not valid JSON", ""),
-    ("binary", b"\xff\xfe binary \x00 garbage", "event: not valid JSON", ""),
+    ("binary", b"\xff\xfe binary \x00 garbage", "event: ", ""),
     ("JSON array", b'[{"jobId":"1","jobStatus":"Complete","flowId":"7"}]', "event:",
      "must be a JSON object"),
     ("JSON string", b'"jobId"', "event:", "must be a JSON object"),

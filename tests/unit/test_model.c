@@ -427,7 +427,7 @@ Test(event, junk_in_a_string_field_is_refused_naming_it)
          "U+0001"}, /* cJSON takes it for whitespace */
         {EV("") " x", 0, "event", "after the value"},
         {EV("") "{}", 0, "event", "after the value"},
-        {EV("") "\n\0", 51, "event", "after the value"},
+        {EV("") "\n\0", 51, "event", "NUL byte"},
         {"\xef\xbb\xbf" EV(""), 0, "event", "byte order mark"},
         {"{\"jobId\":\"1\",\"jobId\":\"2\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0,
          "jobId", "more than once"},
