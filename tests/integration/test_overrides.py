@@ -40,10 +40,10 @@ def wait_lag_zero(stack, env, timeout=30):
 # (name, the reference, its value's length, references in the override body, the limit)
 BLOW_UPS = [
     # The issue's case: 256 KiB of references ("$flowName" x 29,127) to a 700,000-byte value
-    # is about 20 GB rendered, in an event under 1 MiB. Never run this one against code without the limit. The value is
-    # the flowName here: a 700 KB jobId also makes the dead letter itself (keyed by jobId,
-    # which it carries too) larger than the broker takes, which is the dead-letter path's
-    # own matter (issue 12, "oversized record"); the render is refused the same way.
+    # is about 20 GB rendered, in an event under 1 MiB. Never run this one against code without
+    # the limit. The value is the flowName here: an event with a 700 KB jobId is refused before
+    # any render, as too large to retry (a retry record carries the jobId twice: decision 28,
+    # tests/integration/test_limits.py); the render is refused the same way for any reference.
     pytest.param("issue", "flowName", 700_000, 29_127, None, id="issue-scale"),
     # The same shape with $jobId, small: 8 MB rendered against a 64 KiB limit. Safe on any code.
     pytest.param("small", "jobId", 2_000, 4_000, "65536", id="small"),
