@@ -111,7 +111,7 @@ def test_listen_prints_each_request_verifies_it_and_answers_with_status(tmp_path
 
 def test_hookd_rejects_bad_allow_networks(stack):
     env = {"PATH": "/usr/bin:/bin", "HOOKD_ALLOW_NETWORKS": "10.0.0.0/99",
-           "HOOKD_LISTEN": "127.0.0.1:0",
+           "HOOKD_LISTEN": "127.0.0.1:0", "HOOKD_PROBE_LISTEN": "127.0.0.1:0",
            "HOOKD_KAFKA_BOOTSTRAP_SERVERS": stack["HOOKD_KAFKA_BOOTSTRAP_SERVERS"],
            "HOOKD_REDIS_URL": stack["HOOKD_REDIS_URL"]}
     out = run(HOOKD, env=env)
