@@ -1,7 +1,7 @@
 /*
  * http.h — hookd's HTTP endpoints: on HOOKD_LISTEN /healthz, /readyz, /metrics, and the admin
- * API under /v1 (api.h); on HOOKD_PROBE_LISTEN /healthz and /readyz alone. Private to cmd/. libmicrohttpd serves it on its own threads; the
- * health endpoints read only atomics.
+ * API under /v1 (api.h); on HOOKD_PROBE_LISTEN /healthz and /readyz alone. Private to cmd/.
+ * libmicrohttpd serves them on its own threads; the health endpoints read only atomics.
  */
 #ifndef HK_HTTP_H
 #define HK_HTTP_H
