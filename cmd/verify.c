@@ -51,7 +51,7 @@ static int verify_hmac_header(const hk_verify_input *in, hk_sig_scheme scheme, c
         const char *payload = use_body ? in->body : in->url;
         size_t len = use_body ? in->body_len : (payload ? strlen(payload) : 0);
         if (!payload) {
-            snprintf(detail, n, "a GET or DELETE signature needs the URL (--url)");
+            snprintf(detail, n, "--url: a GET or DELETE signature is over the URL; give it");
             return HK_EINVAL;
         }
         hk_sign_timestamped(in->secret, sh.t_ms, payload, len, expect);

@@ -2,9 +2,13 @@
 100 connections that trickle one header byte every 2 s must not starve the kubelet's probes
 (HOOKD_PROBE_LISTEN), and on the API port (HOOKD_LISTEN) one address holds at most its per-IP
 share of the connections, each for at most the header deadline, so other clients are served."""
+import os
 import socket
+import subprocess
 import threading
 import time
+
+from conftest import HOOKD
 
 TRICKLERS = 100
 PERIOD_S = 2.0          # one header byte per connection every PERIOD_S
@@ -157,3 +161,17 @@ def test_one_slow_address_cannot_take_the_api_port(env, worker_factory):
     # when the deadline has just freed a slot; never a hang.
     assert all(secs < 1.0 for _, secs in same), same
     assert worker.proc.poll() is None
+
+
+def test_probe_listen_empty_is_off_and_a_bad_one_is_refused(env, worker_factory, stack):
+    worker = worker_factory(env.topic, env.group, env.prefix, {"HOOKD_PROBE_LISTEN": ""})
+    assert any('"event":"http.probes"' in line and "no probe listener" in line
+               for line in worker.lines())
+    assert get(worker.port())[0].startswith("HTTP/1.1 200"), "probes stay on HOOKD_LISTEN"
+    bad = subprocess.run([HOOKD], capture_output=True, text=True, timeout=30, env={
+        **os.environ, "HOOKD_LISTEN": "127.0.0.1:0", "HOOKD_PROBE_LISTEN": "localhost:80:80",
+        "HOOKD_KAFKA_BOOTSTRAP_SERVERS": stack["HOOKD_KAFKA_BOOTSTRAP_SERVERS"],
+        "HOOKD_REDIS_URL": stack["HOOKD_REDIS_URL"], "HOOKD_TOPICS": env.topic,
+        "HOOKD_KAFKA_GROUP_ID": env.group})
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert bad.stderr.startswith("hookd: HOOKD_PROBE_LISTEN: "), bad.stderr
