@@ -68,9 +68,14 @@ typedef struct hk_verify_input {
     const char *wh_timestamp;
     const char *wh_signature;
     long tolerance_s;       /* 0: don't check the age */
+    hk_sig_scheme scheme;   /* the scheme to check; HK_SIG_NONE: by the headers' form (listen) */
+    const char *signature_name; /* the signature header's name for errors; NULL: the default */
 } hk_verify_input;
 
-/* Returns true when a signature verifies; detail says which scheme and why not. */
+/* HK_OK when a signature verifies in the scheme asked for, HK_ERR when it does not, HK_EINVAL
+ * when a header is malformed (a t= that is not digits, ...): detail says which scheme and why. */
+int hk_verify_check(const hk_verify_input *in, char *detail, size_t detail_size);
+/* hk_verify_check() == HK_OK. */
 bool hk_verify(const hk_verify_input *in, char *detail, size_t detail_size);
 
 /* ------------------------------------------------------------------------ test delivery --- */

@@ -33,6 +33,8 @@ static void usage(FILE *out)
             "  deliveries --job <jobId>           recorded attempts, newest first\n"
             "  publish --file event.json [--topic T]   publish a job event to Kafka\n"
             "  verify --secret S --header 'Name: value' [--body-file F | --url U]\n"
+            "         [--scheme timestamped|body|standard]   check a signature (default scheme:\n"
+            "                                     timestamped; standard for webhook-* headers)\n"
             "  listen --port N [--secret S]       a local receiver that verifies signatures\n"
             "  dlq list|replay [--webhook <id>] [--since <time>]\n"
             "                                     read the dead-letter topic, or send its\n"

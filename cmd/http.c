@@ -1,10 +1,22 @@
 /*
  * http.c — /healthz (the loops turn), /readyz (Kafka and Redis reachable, the group joined),
  * both answered by the worker's probes, /metrics (Prometheus text format, core/metrics.c), and with
- * HOOKD_API_TOKEN the admin API under /v1 (api.c). libmicrohttpd parses HTTP and runs a thread per
- * connection, so a slow POST /v1/webhooks/{id}/test never holds up a probe. Here a /v1 request is
- * authorised as soon as its headers arrive (401 before any body is read), its body is bounded
- * (413), and then it goes whole to hk_api_handle().
+ * HOOKD_API_TOKEN the admin API under /v1 (api.c). Here a /v1 request is authorised as soon as its
+ * headers arrive (401 before any body is read), its body is bounded (413), and then it goes whole
+ * to hk_api_handle().
+ *
+ * Two listeners, so that no client of one can starve the other:
+ * - HOOKD_LISTEN (everything): libmicrohttpd runs a thread per connection, because an API
+ *   handler may block (a POST /v1/webhooks/{id}/test waits for a real delivery); in an epoll
+ *   thread pool it would stall every connection of its thread. Threads are capped
+ *   (HK_HTTP_API_CONNECTIONS: 512 cost 35 MiB resident when all were taken), and one address may
+ *   hold only HK_HTTP_API_PER_IP of them.
+ * - HOOKD_PROBE_LISTEN (/healthz and /readyz only, for the kubelet): answers come from atomics and
+ *   never block, so one epoll thread serves every connection.
+ * On both, a request's headers must be complete within a deadline counted from the connection's
+ * start (or from the previous response on a kept-alive one). libmicrohttpd's own timeout is an
+ * idle timeout, and a client that trickles one header byte every few seconds is never idle: such
+ * a connection is shut down by a sweeper thread once its deadline passes.
  */
 #include "http.h"
 
@@ -13,14 +25,45 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+/* The API listener: threads in all, and per client address. */
+#define HK_HTTP_API_CONNECTIONS 512u
+#define HK_HTTP_API_PER_IP 16u
+/* The probe listener: kubelets connect once per probe and close. */
+#define HK_HTTP_PROBE_CONNECTIONS 128u
+#define HK_HTTP_PROBE_PER_IP 16u
+/* Idle timeout (libmicrohttpd's, seconds) and the header deadline (ours, ms). */
+#define HK_HTTP_IDLE_TIMEOUT_S 10u
+#define HK_HTTP_HEADER_DEADLINE_MS 5000u
+#define HK_HTTP_SWEEP_MS 250u
+
+/* A connection whose request headers have a deadline. Linked in hk_http.conns from libmicrohttpd's
+ * NOTIFY_STARTED to its NOTIFY_CLOSED, which comes before it closes the socket: so while linked,
+ * fd is this connection's and the sweeper may shut it down (under the lock). */
+typedef struct tracked_conn {
+    struct tracked_conn *prev, *next;
+    int fd;
+    _Atomic uint64_t deadline_ms; /* 0: headers in, a request is being handled */
+    bool cut;
+} tracked_conn;
 
 struct hk_http {
     struct MHD_Daemon *daemon;
     const hk_http_probes *probes;
     hk_api *api; /* NULL: the admin API is off */
+    bool probes_only;
     uint16_t port;
+    pthread_mutex_t lock; /* conns, stopping */
+    pthread_cond_t wake;
+    tracked_conn conns; /* list head */
+    bool stopping;
+    pthread_t sweeper;
+    bool sweeper_started;
 };
 
 /* One /v1 request's body as it arrives. */
@@ -122,10 +165,92 @@ static enum MHD_Result on_api(hk_http *h, struct MHD_Connection *con, const char
     return r;
 }
 
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static tracked_conn *tracked_of(struct MHD_Connection *con)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* The request's headers are complete: its deadline is met. */
+static void headers_in(struct MHD_Connection *con)
+{
+    tracked_conn *c = tracked_of(con);
+    if (c)
+        atomic_store(&c->deadline_ms, 0);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    hk_http *h = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+        tracked_conn *c = hk_xcalloc(1, sizeof *c);
+        c->fd = ci ? ci->connect_fd : -1;
+        atomic_store(&c->deadline_ms, mono_ms() + HK_HTTP_HEADER_DEADLINE_MS);
+        pthread_mutex_lock(&h->lock);
+        c->next = h->conns.next;
+        c->prev = &h->conns;
+        c->next->prev = c;
+        h->conns.next = c;
+        pthread_mutex_unlock(&h->lock);
+        *socket_context = c;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        tracked_conn *c = *socket_context;
+        pthread_mutex_lock(&h->lock);
+        c->prev->next = c->next;
+        c->next->prev = c->prev;
+        pthread_mutex_unlock(&h->lock);
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+/* Shuts down every connection still short of its headers at its deadline; libmicrohttpd then
+ * reads the end of the stream and closes it the usual way. */
+static void *sweeper_main(void *arg)
+{
+    hk_http *h = arg;
+    pthread_mutex_lock(&h->lock);
+    while (!h->stopping) {
+        uint64_t now = mono_ms();
+        for (tracked_conn *c = h->conns.next; c != &h->conns; c = c->next) {
+            uint64_t deadline = atomic_load(&c->deadline_ms);
+            if (deadline && now > deadline && !c->cut && c->fd >= 0) {
+                shutdown(c->fd, SHUT_RDWR);
+                c->cut = true;
+            }
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_nsec += HK_HTTP_SWEEP_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&h->wake, &h->lock, &until);
+    }
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls, (void)con, (void)toe;
+    (void)cls, (void)toe;
+    /* A kept-alive connection's next request gets a deadline of its own. */
+    tracked_conn *c = tracked_of(con);
+    if (c)
+        atomic_store(&c->deadline_ms, mono_ms() + HK_HTTP_HEADER_DEADLINE_MS);
     api_request *req = *con_cls;
     if (req) {
         hk_buf_free(&req->body);
@@ -135,13 +260,13 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     hk_http *h = cls;
-    if (strncmp(url, "/v1/", 4) == 0)
+    headers_in(con);
+    if (!h->probes_only && strncmp(url, "/v1/", 4) == 0)
         return on_api(h, con, url, method, upload_data, upload_data_size, con_cls);
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return reply(con, 405, "text/plain", hk_strdup("method not allowed\n"));
@@ -151,7 +276,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         int status = (health ? h->probes->alive : h->probes->ready)(h->probes->arg, &b);
         return reply(con, (unsigned)status, "text/plain", hk_buf_take(&b));
     }
-    if (strcmp(url, "/metrics") == 0) {
+    if (!h->probes_only && strcmp(url, "/metrics") == 0) {
         hk_buf b = {0};
         hk_metrics_render(&b);
         return reply(con, 200, "text/plain; version=0.0.4", hk_buf_take(&b));
@@ -159,41 +284,86 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     return reply(con, 404, "text/plain", hk_strdup("not found\n"));
 }
 
-int hk_http_start(const char *listen, const hk_http_probes *probes, hk_api *api, hk_http **out,
-                  hk_error *err)
+static int http_start(const char *field, const char *listen, const hk_http_probes *probes,
+                      hk_api *api, bool probes_only, hk_http **out, hk_error *err)
 {
     const char *colon = strrchr(listen, ':');
     char *end = NULL;
     long port = colon ? strtol(colon + 1, &end, 10) : -1;
     if (!colon || !*(colon + 1) || *end || port < 0 || port > 65535)
-        return hk_error_set(err, HK_EINVAL, "HOOKD_LISTEN", "expected host:port, got '%s'", listen);
+        return hk_error_set(err, HK_EINVAL, field, "expected host:port, got '%s'", listen);
     char host[64];
     snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     if (inet_pton(AF_INET, *host ? host : "0.0.0.0", &sa.sin_addr) != 1)
-        return hk_error_set(err, HK_EINVAL, "HOOKD_LISTEN", "'%s' is not an IPv4 address", host);
+        return hk_error_set(err, HK_EINVAL, field, "'%s' is not an IPv4 address", host);
     hk_http *h = hk_xcalloc(1, sizeof *h);
     h->probes = probes;
     h->api = api;
+    h->probes_only = probes_only;
+    h->conns.next = h->conns.prev = &h->conns;
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&h->wake, &ca);
+    pthread_condattr_destroy(&ca);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+                     (probes_only ? MHD_USE_EPOLL : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL);
     h->daemon = MHD_start_daemon(
-        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL,
-        (uint16_t)port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-        MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_CONNECTION_LIMIT, 64u,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_END);
+        flags, (uint16_t)port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+        (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, HK_HTTP_IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT,
+        probes_only ? HK_HTTP_PROBE_CONNECTIONS : HK_HTTP_API_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, probes_only ? HK_HTTP_PROBE_PER_IP : HK_HTTP_API_PER_IP,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, h, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        NULL, MHD_OPTION_END);
     if (!h->daemon) {
-        free(h);
-        return hk_error_set(err, HK_ERR, "HOOKD_LISTEN", "cannot listen on %s", listen);
+        hk_http_stop(h);
+        return hk_error_set(err, HK_ERR, field, "cannot listen on %s", listen);
     }
+    int rc = pthread_create(&h->sweeper, NULL, sweeper_main, h);
+    if (rc != 0) {
+        hk_http_stop(h);
+        return hk_error_set(err, HK_ERR, field, "cannot start a thread: %s", strerror(rc));
+    }
+    h->sweeper_started = true;
     h->port = MHD_get_daemon_info(h->daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
     *out = h;
     return HK_OK;
+}
+
+int hk_http_start(const char *listen, const hk_http_probes *probes, hk_api *api, hk_http **out,
+                  hk_error *err)
+{
+    return http_start("HOOKD_LISTEN", listen, probes, api, false, out, err);
+}
+
+int hk_http_start_probes(const char *listen, const hk_http_probes *probes, hk_http **out,
+                         hk_error *err)
+{
+    return http_start("HOOKD_PROBE_LISTEN", listen, probes, NULL, true, out, err);
 }
 
 void hk_http_stop(hk_http *h)
 {
     if (!h)
         return;
-    MHD_stop_daemon(h->daemon);
+    if (h->sweeper_started) {
+        pthread_mutex_lock(&h->lock);
+        h->stopping = true;
+        pthread_cond_signal(&h->wake);
+        pthread_mutex_unlock(&h->lock);
+        pthread_join(h->sweeper, NULL);
+    }
+    if (h->daemon)
+        MHD_stop_daemon(h->daemon); /* closes every connection: each leaves conns */
+    for (tracked_conn *c = h->conns.next, *next; c != &h->conns; c = next) {
+        next = c->next; /* none, unless a close went unreported */
+        free(c);
+    }
+    pthread_cond_destroy(&h->wake);
+    pthread_mutex_destroy(&h->lock);
     free(h);
 }
 

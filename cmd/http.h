@@ -1,7 +1,7 @@
 /*
- * http.h — hookd's HTTP endpoint on HOOKD_LISTEN: /healthz, /readyz, /metrics, and the admin
- * API under /v1 (api.h). Private to cmd/. libmicrohttpd serves it on its own threads; the
- * health endpoints read only atomics.
+ * http.h — hookd's HTTP endpoints: on HOOKD_LISTEN /healthz, /readyz, /metrics, and the admin
+ * API under /v1 (api.h); on HOOKD_PROBE_LISTEN /healthz and /readyz alone. Private to cmd/.
+ * libmicrohttpd serves them on its own threads; the health endpoints read only atomics.
  */
 #ifndef HK_HTTP_H
 #define HK_HTTP_H
@@ -26,6 +26,10 @@ typedef struct hk_api hk_api;
  * borrowed and must outlive the server; api NULL turns /v1 off (404). */
 int hk_http_start(const char *listen, const hk_http_probes *probes, hk_api *api, hk_http **out,
                   hk_error *err);
+/* HOOKD_PROBE_LISTEN: /healthz and /readyz only (404 for anything else), on a listener of their
+ * own that no API client can starve. Same listen format and ownership as hk_http_start(). */
+int hk_http_start_probes(const char *listen, const hk_http_probes *probes, hk_http **out,
+                         hk_error *err);
 void hk_http_stop(hk_http *http); /* accepts NULL */
 uint16_t hk_http_port(const hk_http *http);
 

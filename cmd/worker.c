@@ -95,6 +95,7 @@ struct group {
     hk_store_cache *cache;
     hk_store_history *history;
     hk_http *http;
+    hk_http *probe_http; /* NULL when HOOKD_PROBE_LISTEN is empty */
     hk_http_probes probes;
     atomic_bool started;  /* every shard built: the probes may look at them */
     atomic_bool stopping; /* a signal came: not ready any more */
@@ -1362,7 +1363,9 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
         goto done;
     }
     g.probes = (hk_http_probes){.alive = probe_alive, .ready = probe_ready, .arg = &g};
-    if ((rc = hk_http_start(cfg->listen, &g.probes, g.api, &g.http, err)) != HK_OK) {
+    if ((rc = hk_http_start(cfg->listen, &g.probes, g.api, &g.http, err)) != HK_OK ||
+        (cfg->probe_listen && *cfg->probe_listen &&
+         (rc = hk_http_start_probes(cfg->probe_listen, &g.probes, &g.probe_http, err)) != HK_OK)) {
         status = rc == HK_EINVAL ? 2 : 1;
         goto done;
     }
@@ -1395,6 +1398,11 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
     HK_INFO("http", "health, readiness and metrics%s on %s (port %u)",
             g.api ? ", and the admin API under /v1," : "", cfg->listen,
             (unsigned)hk_http_port(g.http));
+    if (g.probe_http)
+        HK_INFO("http.probes", "health and readiness on %s (port %u)", cfg->probe_listen,
+                (unsigned)hk_http_port(g.probe_http));
+    else
+        HK_INFO("http.probes", "no probe listener (HOOKD_PROBE_LISTEN is empty)");
     atomic_store(&g.started, true);
     for (int i = 1; i < g.n; i++) {
         worker *w = &g.shards[i];
@@ -1412,6 +1420,7 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
     status = atomic_load(&g.exit_status);
 done:
     /* Order matters: the consumers commit on close; the producers then flush outcomes. */
+    hk_http_stop(g.probe_http);
     hk_http_stop(g.http);
     hk_api_destroy(g.api);
     for (int i = 0; g.shards && i < g.n; i++) {

@@ -66,6 +66,25 @@ int hk_sign_standard_secret_valid(const char *secret, hk_error *err);
  * out must hold 32 bytes. */
 void hk_delivery_id(const char *event_id, const char *task_id, char out[32]);
 
+/* An X-Webhook-Signature value as a receiver reads it (sigheader.c): "t=<unix ms>,sha256=<hex>"
+ * (timestamped) or "sha256=<hex>" (body), one sha256= per live secret. Fields are split on ','
+ * with optional spaces or tabs around each; the keys are exactly "t" and "sha256". t is digits
+ * only, at most once, and at most HK_SIGNATURE_T_MAX; each sha256 is 64 hex digits (kept in
+ * lowercase). Any other form (t=-1, t=abc, an unknown key, an empty field) is HK_EINVAL, never
+ * read as another scheme: err->field is "t" or "sha256", or empty when the fault is the value's
+ * shape (the caller prefixes the header's name). value need not be NUL-terminated; nothing is
+ * allocated. */
+#define HK_SIGNATURE_MAX_SIGS 8
+#define HK_SIGNATURE_T_MAX 253402300799999ULL /* 9999-12-31T23:59:59.999Z */
+typedef struct hk_signature_header {
+    bool has_t;      /* a t= field was present: the timestamped scheme */
+    uint64_t t_ms;
+    size_t n_sigs;   /* 1..HK_SIGNATURE_MAX_SIGS */
+    char sigs[HK_SIGNATURE_MAX_SIGS][65];
+} hk_signature_header;
+int hk_signature_header_parse(const char *value, size_t len, hk_signature_header *out,
+                              hk_error *err);
+
 /* ---------------------------------------------------------------------------- request --- */
 
 typedef struct hk_request {

@@ -189,6 +189,7 @@ class Worker:
             "HOOKD_REDIS_PREFIX": prefix,
             "HOOKD_ALLOW_NETWORKS": "127.0.0.0/8",
             "HOOKD_LISTEN": "127.0.0.1:0",
+            "HOOKD_PROBE_LISTEN": "127.0.0.1:0",  # never 8081: workers on one machine collide
             "HOOKD_LOG_LEVEL": "debug",
             # The broker's minimum: a SIGKILLed member leaves the group within 6 s, not 45 s.
             "HOOKD_KAFKA_SESSION_TIMEOUT_MS": "6000",
@@ -222,6 +223,14 @@ class Worker:
             if m:
                 return int(m.group(1))
         raise AssertionError("hookd logged no HTTP port")
+
+    def probe_port(self):
+        """The probe listener's port (/healthz and /readyz alone) hookd logged at start."""
+        for line in self.lines():
+            m = re.search(r'"event":"http.probes".*\(port (\d+)\)', line)
+            if m:
+                return int(m.group(1))
+        raise AssertionError("hookd logged no probe port")
 
     def metric(self, name):
         """A metric's value from the worker's /metrics: the series named exactly (labels

@@ -284,6 +284,7 @@ def test_the_api_is_off_without_a_token_and_refuses_a_short_one(env, worker_fact
     assert r.status_code == 404 and "HOOKD_API_TOKEN" in r.json()["error"]["message"]
     short = subprocess.run([HOOKD], capture_output=True, text=True, timeout=30, env={
         **os.environ, "HOOKD_API_TOKEN": "short-s3cret", "HOOKD_LISTEN": "127.0.0.1:0",
+        "HOOKD_PROBE_LISTEN": "127.0.0.1:0",
         "HOOKD_KAFKA_BOOTSTRAP_SERVERS": stack["HOOKD_KAFKA_BOOTSTRAP_SERVERS"],
         "HOOKD_REDIS_URL": stack["HOOKD_REDIS_URL"]})
     assert short.returncode == 2

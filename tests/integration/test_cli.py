@@ -1,9 +1,11 @@
 """hookctl and hookd as a user meets them: --help, --version, exit codes, one-line errors that
 name the field, signatures checked the way a receiver would, secrets never printed."""
+import base64
 import hashlib
 import hmac
 import json
 import subprocess
+import time
 
 from conftest import HOOKCTL, HOOKD
 
@@ -109,7 +111,7 @@ def test_listen_prints_each_request_verifies_it_and_answers_with_status(tmp_path
 
 def test_hookd_rejects_bad_allow_networks(stack):
     env = {"PATH": "/usr/bin:/bin", "HOOKD_ALLOW_NETWORKS": "10.0.0.0/99",
-           "HOOKD_LISTEN": "127.0.0.1:0",
+           "HOOKD_LISTEN": "127.0.0.1:0", "HOOKD_PROBE_LISTEN": "127.0.0.1:0",
            "HOOKD_KAFKA_BOOTSTRAP_SERVERS": stack["HOOKD_KAFKA_BOOTSTRAP_SERVERS"],
            "HOOKD_REDIS_URL": stack["HOOKD_REDIS_URL"]}
     out = run(HOOKD, env=env)
@@ -137,6 +139,86 @@ def test_verify_the_seed_example(tmp_path):
     assert tampered.returncode == 1
     assert json.loads(tampered.stdout) == {"valid": False,
                                            "detail": "timestamped signature does not match"}
+
+
+def _hmac_hex(secret, message):
+    return hmac.new(secret.encode(), message.encode(), hashlib.sha256).hexdigest()
+
+
+def test_verify_never_downgrades_a_timestamped_signature(tmp_path):
+    """A captured (stale) timestamped signature of "<t>.<body>" is also, byte for byte, a body
+    signature of the body "<t>.<body>". With its t= removed, or made -1 or abc, it must not pass
+    as one: the scheme is the caller's (timestamped by default), and a t= must be digits."""
+    t = "1568818215724"
+    sig = _hmac_hex("mySecret", f"{t}.test")
+    forged = tmp_path / "forged"
+    forged.write_text(f"{t}.test")
+
+    def verify(header, *extra):
+        return run(HOOKCTL, "verify", "--secret", "mySecret", "--header",
+                   f"X-Webhook-Signature: {header}", "--body-file", str(forged), *extra)
+
+    no_t = verify(f"sha256={sig}")
+    assert no_t.returncode == 1, no_t.stdout + no_t.stderr
+    assert "has no t=" in no_t.stderr and "not a timestamped signature" in no_t.stderr
+    explicit = verify(f"sha256={sig}", "--scheme", "timestamped")
+    assert explicit.returncode == 1 and "has no t=" in explicit.stderr
+    for bad in ("-1", "abc", "", "+1568818215724", "1568818215724abc"):
+        out = verify(f"t={bad},sha256={sig}")
+        assert out.returncode == 2, (bad, out.stdout + out.stderr)
+        assert out.stderr.startswith("hookctl: X-Webhook-Signature: t: "), (bad, out.stderr)
+        assert len(out.stderr.strip().splitlines()) == 1
+        out = verify(f"t={bad},sha256={sig}", "--scheme", "body")
+        assert out.returncode == 2 and "X-Webhook-Signature: t: " in out.stderr, (bad, out.stderr)
+    # The header as captured, against its own body: refused as stale, with or without --scheme.
+    body = tmp_path / "body"
+    body.write_text("test")
+    for extra in ((), ("--scheme", "timestamped")):
+        stale = run(HOOKCTL, "verify", "--secret", "mySecret", "--header",
+                    f"X-Webhook-Signature: t={t},sha256={sig}", "--body-file", str(body), *extra)
+        assert stale.returncode == 1 and "old" in stale.stderr, stale.stderr
+    # Asked for the body scheme, a header that carries t= is not a body signature.
+    tbody = verify(f"t={t},sha256={sig}", "--scheme", "body")
+    assert tbody.returncode == 1 and "carries t=" in tbody.stderr, tbody.stderr
+
+
+def test_verify_checks_the_scheme_the_caller_names(tmp_path):
+    body = tmp_path / "body"
+    body.write_text('{"jobId":"1"}')
+    sig = _hmac_hex("s3cret", body.read_text())
+
+    def verify(header, *extra):
+        return run(HOOKCTL, "verify", "--secret", "s3cret", "--header", header,
+                   "--body-file", str(body), *extra)
+
+    ok = verify(f"x-y42-signature: sha256={sig}", "--scheme", "body")
+    assert ok.returncode == 0 and ok.stdout.strip() == "valid body signature", ok.stderr
+    rotated = verify(f"x-y42-signature: sha256={'0' * 64}, sha256={sig.upper()}", "--scheme", "body")
+    assert rotated.returncode == 0, rotated.stderr
+    default = verify(f"x-y42-signature: sha256={sig}")
+    assert default.returncode == 1 and "x-y42-signature has no t=" in default.stderr
+    now = str(int(time.time() * 1000))
+    fresh = verify(f"X-Webhook-Signature: t={now},sha256={_hmac_hex('s3cret', now + '.' + body.read_text())}")
+    assert fresh.returncode == 0 and "valid timestamped signature" in fresh.stdout, fresh.stderr
+    for header, field in ((f"x-y42-signature: sha256={sig[:-1]}", "x-y42-signature: sha256: "),
+                          (f"x-y42-signature: v1={sig}", "x-y42-signature: unknown field"),
+                          (f"x-y42-signature: t=1,t=2,sha256={sig}", "x-y42-signature: t: ")):
+        out = verify(header, "--scheme", "body")
+        assert out.returncode == 2 and out.stderr.startswith("hookctl: " + field), out.stderr
+    bad = verify(f"x-y42-signature: sha256={sig}", "--scheme", "v2")
+    assert bad.returncode == 2 and bad.stderr.startswith("hookctl: --scheme: ")
+    # Standard Webhooks: a webhook-timestamp that is not digits is malformed, not "0".
+    secret = "whsec_" + base64.b64encode(b"k" * 32).decode()
+    ts = str(int(time.time()))
+    good = base64.b64encode(hmac.new(b"k" * 32, f"msg_1.{ts}.{body.read_text()}".encode(),
+                                     hashlib.sha256).digest()).decode()
+    for stamp, code in ((ts, 0), ("-1", 2), ("abc", 2)):
+        out = run(HOOKCTL, "verify", "--secret", secret, "--header", "webhook-id: msg_1",
+                  "--header", f"webhook-timestamp: {stamp}", "--header",
+                  f"webhook-signature: v1,{good}", "--body-file", str(body))
+        assert out.returncode == code, (stamp, out.stdout + out.stderr)
+        if code == 2:
+            assert out.stderr.startswith("hookctl: webhook-timestamp: "), out.stderr
 
 
 def test_publish_puts_the_event_on_the_topic(env, stack):

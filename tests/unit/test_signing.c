@@ -510,3 +510,97 @@ Test(render, a_body_over_the_limit_is_refused_before_it_is_built)
     hk_event_destroy(ov);
     hk_task_destroy(small);
 }
+
+/* ------------------------------------------------------- signature header (verify) --- */
+
+#define SIG_A "ae9c9f18381e423059604b64469099165a343deef595013525703e50e84d19f9"
+#define SIG_B "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static int sig_parse(const char *text, hk_signature_header *sh, hk_error *err)
+{
+    return hk_signature_header_parse(text, strlen(text), sh, err);
+}
+
+Test(signature_header, timestamped_and_body_forms)
+{
+    hk_signature_header sh;
+    hk_error err = {0};
+    cr_assert_eq(sig_parse("t=1568818215724,sha256=" SIG_A, &sh, &err), HK_OK, "%s", err.msg);
+    cr_assert(sh.has_t);
+    cr_assert_eq(sh.t_ms, 1568818215724ULL);
+    cr_assert_eq(sh.n_sigs, 1);
+    cr_assert_str_eq(sh.sigs[0], SIG_A);
+
+    cr_assert_eq(sig_parse("sha256=" SIG_A ", sha256=" SIG_B, &sh, &err), HK_OK, "%s", err.msg);
+    cr_assert_not(sh.has_t, "no t=: the body form");
+    cr_assert_eq(sh.n_sigs, 2);
+    cr_assert_str_eq(sh.sigs[1], SIG_B);
+
+    /* Spaces around fields, any order, upper-case hex kept in lower case, t=0 is digits. */
+    cr_assert_eq(sig_parse(" sha256=AE9C9F18381E423059604B64469099165A343DEEF595013525703E50E84D19F9"
+                           " ,\tt=0 ", &sh, &err), HK_OK, "%s", err.msg);
+    cr_assert(sh.has_t);
+    cr_assert_eq(sh.t_ms, 0);
+    cr_assert_str_eq(sh.sigs[0], SIG_A);
+    cr_assert_eq(sig_parse("t=253402300799999,sha256=" SIG_A, &sh, &err), HK_OK, "the last ms of 9999");
+}
+
+/* A malformed t= is never "no timestamp": that was the downgrade to the body scheme. */
+Test(signature_header, a_t_that_is_not_digits_is_refused_naming_t)
+{
+    static const char *bad[] = {
+        "t=-1,sha256=" SIG_A,  "t=abc,sha256=" SIG_A, "t=,sha256=" SIG_A,
+        "t=+5,sha256=" SIG_A,  "t=1.5,sha256=" SIG_A, "t= 5,sha256=" SIG_A,
+        "t=0x10,sha256=" SIG_A, "t=1568818215724abc,sha256=" SIG_A,
+        "t=253402300800000,sha256=" SIG_A, "t=99999999999999999999999,sha256=" SIG_A,
+        "t=1,t=2,sha256=" SIG_A,
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hk_signature_header sh;
+        hk_error err = {0};
+        cr_assert_eq(sig_parse(bad[i], &sh, &err), HK_EINVAL, "%s", bad[i]);
+        cr_assert_str_eq(err.field, "t", "%s: %s", bad[i], err.msg);
+    }
+}
+
+Test(signature_header, other_malformed_forms)
+{
+    static const struct {
+        const char *text, *field;
+    } bad[] = {
+        {"", ""},
+        {"sha256=" SIG_A ",", ""},
+        {",sha256=" SIG_A, ""},
+        {"T=1,sha256=" SIG_A, ""},
+        {"v1=" SIG_A, ""},
+        {"sha256", ""},
+        {"t=1568818215724", "sha256"},
+        {"sha256=" SIG_A "0", "sha256"},
+        {"sha256=zz9c9f18381e423059604b64469099165a343deef595013525703e50e84d19f9", "sha256"},
+        {"sha256=", "sha256"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hk_signature_header sh;
+        hk_error err = {0};
+        cr_assert_eq(sig_parse(bad[i].text, &sh, &err), HK_EINVAL, "'%s'", bad[i].text);
+        cr_assert_str_eq(err.field, bad[i].field, "'%s': %s", bad[i].text, err.msg);
+    }
+}
+
+Test(signature_header, bounded_and_length_delimited)
+{
+    hk_signature_header sh;
+    hk_error err = {0};
+    char many[9 * 72 + 1] = "";
+    for (int i = 0; i < 9; i++)
+        strcat(many, i ? ",sha256=" SIG_A : "sha256=" SIG_A);
+    cr_assert_eq(sig_parse(many, &sh, &err), HK_EINVAL, "nine values");
+    cr_assert_str_eq(err.field, "sha256");
+    /* Only len bytes are read: a NUL inside is a byte like any other, not an end. */
+    const char nul[] = "t=12\0003,sha256=" SIG_A;
+    cr_assert_eq(hk_signature_header_parse(nul, sizeof nul - 1, &sh, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "t");
+    cr_assert_eq(hk_signature_header_parse("t=12,sha256=" SIG_A "trailing", 76, &sh, &err), HK_OK,
+                 "%s", err.msg);
+    cr_assert_eq(sh.t_ms, 12);
+}
