@@ -55,7 +55,8 @@ static hk_store_snapshot *snapshot_build(hk_task **tasks, size_t n)
     atomic_init(&s->refs, 1);
     s->tasks = tasks;
     s->n = n;
-    qsort(tasks, n, sizeof *tasks, by_flow_then_id);
+    if (n) /* an empty prefix has no array at all, and qsort's pointer must not be NULL */
+        qsort(tasks, n, sizeof *tasks, by_flow_then_id);
     s->flows = hk_xcalloc(n + 1, sizeof *s->flows);
     for (size_t i = 0; i < n; i++) {
         if (s->flows_len == 0 || strcmp(s->flows[s->flows_len - 1].flow_id, tasks[i]->flow_id)) {
