@@ -77,7 +77,8 @@ static const opt options[] = {
     {"HOOKD_LISTEN", "--listen", STR(listen), "0.0.0.0:8080", "health, metrics and admin API",
      false},
     {"HOOKD_PROBE_LISTEN", "--probe-listen", STR(probe_listen), "0.0.0.0:8081",
-     "/healthz and /readyz alone, on a listener no API client can starve (the kubelet's probes)",
+     "/healthz and /readyz alone, on a listener no API client can starve (the kubelet's probes); "
+     "empty: off",
      false},
     {"HOOKD_API_TOKEN", "--api-token", STR(api_token), NULL,
      "bearer token for the admin API (unset: admin API off)", true},

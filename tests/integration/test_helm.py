@@ -919,7 +919,7 @@ def test_dockerfile_builds_from_the_shared_package_lists():
     assert "COPY deploy/packages/build " in build and "xargs" in build
     assert "COPY deploy/packages/runtime " in runtime and "xargs" in runtime
     assert "RelWithDebInfo" in build and "hookd" in build and "hookctl" in build
-    assert re.search(r"^USER 10001", runtime, re.M) and re.search(r"^EXPOSE 8080$", runtime, re.M)
+    assert re.search(r"^USER 10001", runtime, re.M) and re.search(r"^EXPOSE 8080 8081$", runtime, re.M)
     assert re.search(r'^ENTRYPOINT \["/usr/local/bin/hookd"\]$', runtime, re.M)
     assert "apt-get install" not in re.sub(r"xargs[^\n]*apt-get install", "", dockerfile), \
         "a package installed outside deploy/packages"
