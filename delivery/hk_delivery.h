@@ -90,10 +90,15 @@ typedef struct hk_cidr_list hk_cidr_list;
 int hk_cidr_list_parse(const char *csv, hk_cidr_list **out, hk_error *err);
 void hk_cidr_list_destroy(hk_cidr_list *list);
 bool hk_cidr_list_contains(const hk_cidr_list *list, const struct sockaddr *sa);
+/* True when the list's entries together cover every address of family (AF_INET or AF_INET6),
+ * as 0.0.0.0/0 or ::/0 do: the guard is then off for that family (hookd warns at start). */
+bool hk_cidr_list_covers_all(const hk_cidr_list *list, int family);
 
 /* Why an address is refused: "loopback", "private", "link-local", "cgnat", "multicast",
  * "unspecified" (0.0.0.0/8, ::), "reserved", ... or NULL when it is a public address.
- * IPv4-mapped and IPv4-compatible IPv6 are classified as their IPv4 address. */
+ * IPv6 that carries an IPv4 address (mapped, translated, compatible, NAT64 well-known and
+ * local-use, 6to4, Teredo) is classified as that IPv4 address; IPv6 outside 2000::/3 is
+ * "reserved". */
 const char *hk_ssrf_classify(const struct sockaddr *sa);
 
 /* ---------------------------------------------------------------------------- engine --- */
