@@ -139,11 +139,15 @@ typedef struct hk_delivery_config {
     int max_inflight_per_host; /* per scheme://host:port */
     int max_queue_per_host;    /* waiting requests a slow host may have; 0: no bound */
     const hk_cidr_list *allow; /* borrowed; exempt from the SSRF guard; may be NULL */
+    const char *proxy;         /* borrowed; "http[s]://[user:pass@]host:port" every transfer goes
+                                  through (the target judged by the guard first), or NULL/"": none.
+                                  The environment's proxy variables are never used. A secret. */
 } hk_delivery_config;
 
 typedef struct hk_delivery_engine hk_delivery_engine;
 
-/* loop and cfg->allow are borrowed and must outlive the engine. */
+/* loop, cfg->allow and cfg->proxy are borrowed and must outlive the engine. HK_EINVAL (field
+ * HOOKD_HTTP_PROXY, the value never shown) for a proxy that is not an http(s) URL. */
 int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery_engine **out,
                        hk_error *err);
 /* Aborts transfers still running (their callbacks are not called). Accepts NULL. */
