@@ -598,7 +598,11 @@ static const char *target_of(const char *url, char **host, char port[8])
         goto done;
     }
     size_t len = strlen(h);
-    if (h[0] == '[' && len > 2 && h[len - 1] == ']') {
+    if (strcasecmp(h, "localhost") == 0 ||
+        (len > 10 && strcasecmp(h + len - 10, ".localhost") == 0)) {
+        /* as curl does (RFC 6761): loopback, never a name server's answer */
+        *host = hk_strdup("localhost");
+    } else if (h[0] == '[' && len > 2 && h[len - 1] == ']') {
         *host = hk_strdup(h + 1);
         (*host)[len - 2] = '\0';
     } else {

@@ -133,13 +133,14 @@ Test(ssrf, ipv4_translated_nat64_local_and_teredo)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *why = classify(cases[i].addr);
-        cr_assert_not_null(why, "%s must be refused", cases[i].addr);
-        cr_assert_str_eq(why, cases[i].reason, "%s", cases[i].addr);
+        cr_expect_not_null(why, "%s must be refused", cases[i].addr);
+        if (why)
+            cr_expect_str_eq(why, cases[i].reason, "%s", cases[i].addr);
     }
     const char *ok[] = {"::ffff:0:8.8.8.8", "64:ff9b:1::808:808", "2001:0:808:808::f7f7:f7f7",
                         "2001:4860:4860::8888", "3fff:ffff::1"};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-        cr_assert_null(classify(ok[i]), "%s is public (%s)", ok[i], classify(ok[i]));
+        cr_expect_null(classify(ok[i]), "%s is public (%s)", ok[i], classify(ok[i]));
 }
 
 Test(ssrf, allow_list_parsing_is_strict)
@@ -152,16 +153,19 @@ Test(ssrf, allow_list_parsing_is_strict)
                          "fd00::/+8", "10.0.0.0/8 junk"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         list = NULL;
-        cr_assert_eq(hk_cidr_list_parse(bad[i], &list, &err), HK_EINVAL, "%s is accepted",
-                     bad[i]);
-        cr_assert_null(list);
-        cr_assert_str_eq(err.field, "HOOKD_ALLOW_NETWORKS");
+        memset(&err, 0, sizeof err);
+        int rc = hk_cidr_list_parse(bad[i], &list, &err);
+        cr_expect_eq(rc, HK_EINVAL, "%s is accepted", bad[i]);
+        if (rc != HK_EINVAL) {
+            hk_cidr_list_destroy(list);
+            continue;
+        }
+        cr_expect_null(list);
+        cr_expect_str_eq(err.field, "HOOKD_ALLOW_NETWORKS");
         const char *entry = strrchr(bad[i], ',') ? strrchr(bad[i], ',') + 1 : bad[i];
-        cr_assert(strstr(err.msg, entry) != NULL, "%s: %s", bad[i], err.msg);
+        cr_expect(strstr(err.msg, entry) != NULL, "%s: %s", bad[i], err.msg);
     }
-    /* the old parser's /-0 exempted all of IPv4 */
     struct sockaddr_storage meta = addr("169.254.169.254");
-    cr_assert_eq(hk_cidr_list_parse("10.0.0.0/-0", &list, &err), HK_EINVAL);
     const char *good[] = {"10.0.0.0/8", "10.0.0.0/0", "::/0", "10.1.2.3/32", "fd00::/08",
                           " 127.0.0.0/8 , ::1 "};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
@@ -197,8 +201,8 @@ Test(ssrf, warning_predicate_covers_all)
         hk_cidr_list *list = NULL;
         hk_error err = {0};
         cr_assert_eq(hk_cidr_list_parse(cases[i].csv, &list, &err), HK_OK, "%s", err.msg);
-        cr_assert_eq(hk_cidr_list_covers_all(list, AF_INET), cases[i].v4, "%s v4", cases[i].csv);
-        cr_assert_eq(hk_cidr_list_covers_all(list, AF_INET6), cases[i].v6, "%s v6",
+        cr_expect_eq(hk_cidr_list_covers_all(list, AF_INET), cases[i].v4, "%s v4", cases[i].csv);
+        cr_expect_eq(hk_cidr_list_covers_all(list, AF_INET6), cases[i].v6, "%s v6",
                      cases[i].csv);
         hk_cidr_list_destroy(list);
     }
