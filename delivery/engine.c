@@ -642,6 +642,7 @@ static bool pin_target(hk_delivery_engine *e, transfer *t, const struct addrinfo
                  sa->sa_family == AF_INET ? "::%s:%u" : "::[%s]:%u", ip, port);
         t->connect_to.data = t->connect_to_text;
         t->connect_to.next = NULL;
+        t->blocked[0] = '\0'; /* a refused sibling address is not why a later failure failed */
         return true;
     }
     if (!t->blocked[0])

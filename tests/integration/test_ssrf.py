@@ -341,6 +341,22 @@ def proxy():
     p.close()
 
 
+TOKEN = "ssrf-suite-admin-token"
+
+
+def api_test(worker, task_id):
+    """POST /v1/webhooks/{id}/test on the worker's admin API (the console's Test button)."""
+    import urllib.request
+    req = urllib.request.Request(f"http://127.0.0.1:{worker.port()}/v1/webhooks/{task_id}/test",
+                                 data=b"{}", method="POST",
+                                 headers={"Authorization": f"Bearer {TOKEN}",
+                                          "Content-Type": "application/json"})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # not ours either
+    with opener.open(req, timeout=30) as res:
+        assert res.status == 200
+        return json.loads(res.read())
+
+
 PROXY_BLOCKED = [
     ("aws metadata", "http://169.254.169.254/latest/meta-data/", "169.254.169.254 (link-local)"),
     ("private", "http://10.0.0.1/", "10.0.0.1 (private)"),
@@ -378,7 +394,13 @@ def test_with_hookd_http_proxy_a_blocked_target_never_reaches_the_proxy(
     assert "proxypass" not in out.stdout + out.stderr
     assert proxy.seen() == [f"CONNECT 127.0.0.1:{receiver.port} HTTP/1.1"], proxy.seen()
 
-    w = worker_factory(env.topic, env.group, env.prefix, cfg)
+    w = worker_factory(env.topic, env.group, env.prefix, {**cfg, "HOOKD_API_TOKEN": TOKEN})
+    # the admin API's test goes through the same engine
+    meta = next(i for i, (name, _) in ids.items() if name == "aws metadata")
+    assert api_test(w, meta)["error"] == "blocked address 169.254.169.254 (link-local)"
+    assert proxy.seen() == [f"CONNECT 127.0.0.1:{receiver.port} HTTP/1.1"], proxy.seen()
+    assert api_test(w, ok_id)["status"] == "delivered"
+    assert proxy.seen() == [f"CONNECT 127.0.0.1:{receiver.port} HTTP/1.1"] * 2, proxy.seen()
     job = f"jobproxy-{env.tag}"
     env.publish({"jobId": job, "jobStatus": "Complete", "flowId": flow})
     dead = read_topic(stack, "hookd.dlq", lambda r: r.get("jobId") == job, len(ids))
@@ -387,10 +409,10 @@ def test_with_hookd_http_proxy_a_blocked_target_never_reaches_the_proxy(
         name, want = ids[d["webhookId"]]
         assert d["reason"] == "permanent failure" and d["error"] == f"blocked address {want}", \
             (name, d)
-    got = receiver.wait_for("/via-proxy", 2)[-1]  # the first was hookctl's
+    got = receiver.wait_for("/via-proxy", 3)[-1]  # the first were the two tests'
     assert got["body"] == job.encode()
     assert got["headers"]["x-webhook-signature"].startswith("t=")
-    assert proxy.seen() == [f"CONNECT 127.0.0.1:{receiver.port} HTTP/1.1"] * 2, proxy.seen()
+    assert proxy.seen() == [f"CONNECT 127.0.0.1:{receiver.port} HTTP/1.1"] * 3, proxy.seen()
     assert w.metric('hookd_deliveries_total{outcome="blocked"}') == len(ids)
     assert w.metric('hookd_deliveries_total{outcome="succeeded"}') == 1
     assert not any("proxypass" in line for line in w.lines()), "the proxy's password is logged"
@@ -413,10 +435,13 @@ def test_the_environments_proxy_variables_are_ignored(env, receiver, proxy, work
     assert json.loads(out.stdout)["error"] == "blocked address 169.254.169.254 (link-local)", \
         out.stdout
     assert proxy.seen() == [], "hookctl used the environment's proxy"
-    worker_factory(env.topic, env.group, env.prefix, cfg)
+    w = worker_factory(env.topic, env.group, env.prefix, {**cfg, "HOOKD_API_TOKEN": TOKEN})
+    assert api_test(w, ok_id)["status"] == "delivered"
+    assert api_test(w, meta_id)["error"] == "blocked address 169.254.169.254 (link-local)"
+    assert proxy.seen() == [], "the admin API's test used the environment's proxy"
     job = f"jobenvproxy-{env.tag}"
     env.publish({"jobId": job, "jobStatus": "Complete", "flowId": flow})
-    assert len(receiver.wait_for("/direct", 2)) == 2
+    assert len(receiver.wait_for("/direct", 3)) == 3
     [d] = read_topic(stack, "hookd.dlq", lambda r: r.get("jobId") == job, 1)
     assert d["error"] == "blocked address 169.254.169.254 (link-local)", d
     assert proxy.seen() == [], "hookd used the environment's proxy"
