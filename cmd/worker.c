@@ -1161,7 +1161,9 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
         HK_WARN("config.allow_networks",
                 "HOOKD_ALLOW_NETWORKS covers every %s address: the private-address guard is off, "
                 "and webhooks can reach loopback, private and cloud-metadata addresses",
-                all4 && all6 ? "IPv4 and IPv6" : all4 ? "IPv4" : "IPv6");
+                all4 && all6 ? "IPv4 and IPv6"
+                : all4       ? "IPv4"
+                             : "IPv6");
     /* The tiers' labels, before /metrics can be scraped. */
     const char *tier_names[HK_RETRY_MAX_TIERS];
     for (size_t t = 0; t < g.policy.tiers; t++)

@@ -39,7 +39,7 @@ typedef struct transfer {
     struct curl_slist *headers; /* one block: header_block() */
     hk_buf response;
     char retry_after[128];
-    char blocked[96]; /* "" or "<address> (<reason>)" */
+    char blocked[96];             /* "" or "<address> (<reason>)" */
     hk_resolve_job *job;          /* proxy mode: resolving the target, not yet handed to curl */
     char *target;                 /* proxy mode: the target's host, as curl reads the URL */
     struct curl_slist connect_to; /* proxy mode: "::<pinned address>:<port>" */
@@ -634,9 +634,9 @@ static bool pin_target(hk_delivery_engine *e, transfer *t, const struct addrinfo
         }
         char ip[INET6_ADDRSTRLEN];
         address_text(sa, ip);
-        unsigned port = ntohs(sa->sa_family == AF_INET
-                                  ? ((const struct sockaddr_in *)sa)->sin_port
-                                  : ((const struct sockaddr_in6 *)sa)->sin6_port);
+        unsigned port =
+            ntohs(sa->sa_family == AF_INET ? ((const struct sockaddr_in *)sa)->sin_port
+                                           : ((const struct sockaddr_in6 *)sa)->sin6_port);
         /* empty host and port: whatever the URL names, connect to this address */
         snprintf(t->connect_to_text, sizeof t->connect_to_text,
                  sa->sa_family == AF_INET ? "::%s:%u" : "::[%s]:%u", ip, port);

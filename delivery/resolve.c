@@ -85,9 +85,8 @@ static void *resolver_main(void *arg)
             s->todo_tail = NULL;
         job->next = NULL;
         pthread_mutex_unlock(&s->mu);
-        struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                                 .ai_socktype = SOCK_STREAM,
-                                 .ai_flags = AI_NUMERICSERV};
+        struct addrinfo hints = {
+            .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
         job->rc = getaddrinfo(job->host, job->port, &hints, &job->res);
         pthread_mutex_lock(&s->mu);
         if (s->stop) {

@@ -65,8 +65,7 @@ static bool embedded_v4(const unsigned char a[16], unsigned char v4[4])
     static const unsigned char translated[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0};
     static const unsigned char compat[12] = {0};
     static const unsigned char nat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
-    if (memcmp(a, mapped, 12) == 0 || memcmp(a, translated, 12) == 0 ||
-        memcmp(a, nat64, 12) == 0 ||
+    if (memcmp(a, mapped, 12) == 0 || memcmp(a, translated, 12) == 0 || memcmp(a, nat64, 12) == 0 ||
         (memcmp(a, compat, 12) == 0 && (a[12] | a[13] | a[14] | a[15]) != 0 &&
          !(a[12] == 0 && a[13] == 0 && a[14] == 0 && a[15] == 1))) {
         memcpy(v4, a + 12, 4);
@@ -99,9 +98,9 @@ static const char *classify_nat64_local(const unsigned char a[16])
         unsigned char at[4]; /* bytes of the IPv4 address, in order */
         size_t suffix;       /* first byte of the zero suffix */
     } layouts[] = {
-        {{6, 7, 9, 10}, 11}, /* /48 */
-        {{7, 9, 10, 11}, 12}, /* /56 */
-        {{9, 10, 11, 12}, 13}, /* /64 */
+        {{6, 7, 9, 10}, 11},    /* /48 */
+        {{7, 9, 10, 11}, 12},   /* /56 */
+        {{9, 10, 11, 12}, 13},  /* /64 */
         {{12, 13, 14, 15}, 16}, /* /96 */
     };
     for (size_t i = 0; i < sizeof layouts / sizeof layouts[0]; i++) {

@@ -121,10 +121,10 @@ Test(ssrf, ipv4_translated_nat64_local_and_teredo)
         /* bits 64-71 set: fits no RFC 6052 layout, nothing public shown */
         {"64:ff9b:1:0:100::808:808", "reserved"},
         /* Teredo 2001::/32: client = last 32 bits inverted, server = bits 32-63 */
-        {"2001:0:808:808::80ff:fffe", "loopback"}, /* client 127.0.0.1 */
+        {"2001:0:808:808::80ff:fffe", "loopback"},   /* client 127.0.0.1 */
         {"2001:0:808:808:0:0:f5ff:fffe", "private"}, /* client 10.0.0.1 */
         {"2001:0:808:808::5601:5601", "link-local"}, /* client 169.254.169.254 */
-        {"2001:0:a00:1::f7f7:f7f7", "private"}, /* public client 8.8.8.8, server 10.0.0.1 */
+        {"2001:0:a00:1::f7f7:f7f7", "private"},      /* public client 8.8.8.8, server 10.0.0.1 */
         /* outside 2000::/3 there is no receiver */
         {"64:ff9b:0:0:1::1", "reserved"},
         {"100::1", "reserved"},
@@ -147,10 +147,10 @@ Test(ssrf, allow_list_parsing_is_strict)
 {
     hk_cidr_list *list = NULL;
     hk_error err = {0};
-    const char *bad[] = {"10.0.0.0/-0", "10.0.0.0/+8", "10.0.0.0/ 8", "10.0.0.0/",
-                         "10.0.0.0/33", "::/129", "10.0.0.0/8x", "10.0.0.0/8/8",
-                         "10.0.0.0/0x8", "10.0.0.0 /8", "10.0.0.0/0008", "127.0.0.1,::1/-1",
-                         "fd00::/+8", "10.0.0.0/8 junk"};
+    const char *bad[] = {"10.0.0.0/-0",  "10.0.0.0/+8",    "10.0.0.0/ 8",   "10.0.0.0/",
+                         "10.0.0.0/33",  "::/129",         "10.0.0.0/8x",   "10.0.0.0/8/8",
+                         "10.0.0.0/0x8", "10.0.0.0 /8",    "10.0.0.0/0008", "127.0.0.1,::1/-1",
+                         "fd00::/+8",    "10.0.0.0/8 junk"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         list = NULL;
         memset(&err, 0, sizeof err);
@@ -166,8 +166,8 @@ Test(ssrf, allow_list_parsing_is_strict)
         cr_expect(strstr(err.msg, entry) != NULL, "%s: %s", bad[i], err.msg);
     }
     struct sockaddr_storage meta = addr("169.254.169.254");
-    const char *good[] = {"10.0.0.0/8", "10.0.0.0/0", "::/0", "10.1.2.3/32", "fd00::/08",
-                          " 127.0.0.0/8 , ::1 "};
+    const char *good[] = {"10.0.0.0/8",  "10.0.0.0/0", "::/0",
+                          "10.1.2.3/32", "fd00::/08",  " 127.0.0.0/8 , ::1 "};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         cr_assert_eq(hk_cidr_list_parse(good[i], &list, &err), HK_OK, "%s: %s", good[i], err.msg);
         hk_cidr_list_destroy(list);
@@ -202,8 +202,7 @@ Test(ssrf, warning_predicate_covers_all)
         hk_error err = {0};
         cr_assert_eq(hk_cidr_list_parse(cases[i].csv, &list, &err), HK_OK, "%s", err.msg);
         cr_expect_eq(hk_cidr_list_covers_all(list, AF_INET), cases[i].v4, "%s v4", cases[i].csv);
-        cr_expect_eq(hk_cidr_list_covers_all(list, AF_INET6), cases[i].v6, "%s v6",
-                     cases[i].csv);
+        cr_expect_eq(hk_cidr_list_covers_all(list, AF_INET6), cases[i].v6, "%s v6", cases[i].csv);
         hk_cidr_list_destroy(list);
     }
     cr_assert_not(hk_cidr_list_covers_all(NULL, AF_INET));
