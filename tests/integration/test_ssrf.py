@@ -32,6 +32,7 @@ SHIM_C = r"""
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -69,6 +70,22 @@ int connect(int fd, const struct sockaddr *sa, socklen_t len)
         return -1;
     }
     return real(fd, sa, len);
+}
+
+/* A name server that never answers in time, for names under .hookd-slow-dns: 3 s, then no. */
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res)
+{
+    static int (*real)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
+    if (!real)
+        real = (int (*)(const char *, const char *, const struct addrinfo *,
+                        struct addrinfo **))dlsym(RTLD_NEXT, "getaddrinfo");
+    size_t n = node ? strlen(node) : 0;
+    if (n > 15 && strcmp(node + n - 15, ".hookd-slow-dns") == 0) {
+        sleep(3);
+        return EAI_NONAME;
+    }
+    return real(node, service, hints, res);
 }
 """
 
@@ -416,6 +433,35 @@ def test_with_hookd_http_proxy_a_blocked_target_never_reaches_the_proxy(
     assert w.metric('hookd_deliveries_total{outcome="blocked"}') == len(ids)
     assert w.metric('hookd_deliveries_total{outcome="succeeded"}') == 1
     assert not any("proxypass" in line for line in w.lines()), "the proxy's password is logged"
+    assert no_external.attempts() == []
+
+
+def test_a_slow_name_server_holds_up_nothing_and_times_out(env, receiver, proxy,
+                                                          worker_factory, stack, no_external):
+    """With a proxy, hookd resolves the target itself: off the loop, within the task's
+    timeout."""
+    flow = f"slowdns-{env.tag}"
+    slow_id = env.create_task({"flowId": flow, "url": "http://receiver.hookd-slow-dns/",
+                               "body": "x", "timeoutMs": 1000, "retry": {"enabled": False}})
+    env.create_task({"flowId": flow, "url": receiver.url("/fast"), "body": "$jobId"})
+    cfg = {"HOOKD_HTTP_PROXY": proxy.url, "HOOKD_ALLOW_NETWORKS": "127.0.0.1/32",
+           **no_external.env}
+    out = hookctl(env, cfg, "webhooks", "test", slow_id, "--json")
+    result = json.loads(out.stdout)
+    assert result["error"].startswith("Resolving timed out after"), result
+    assert 1000 <= result["latencyMs"] < 1600, result
+    w = worker_factory(env.topic, env.group, env.prefix, cfg)
+    job = f"jobslowdns-{env.tag}"
+    start = time.time()
+    env.publish({"jobId": job, "jobStatus": "Complete", "flowId": flow})
+    assert receiver.wait_for("/fast", 1, timeout=10)
+    assert time.time() - start < 2.5, "the slow name held up the other delivery"
+    [o] = read_topic(stack, "hookd.deliveries",
+                     lambda r: r.get("jobId") == job and r.get("webhookId") == slow_id, 1)
+    assert o["error"].startswith("Resolving timed out after") and o["statusCode"] is None, o
+    assert 1000 <= o["latencyMs"] < 1600, o
+    assert w.metric('hookd_deliveries_total{outcome="timeout"}') == 1
+    assert proxy.seen() == [f"CONNECT 127.0.0.1:{receiver.port} HTTP/1.1"], proxy.seen()
     assert no_external.attempts() == []
 
 
