@@ -966,10 +966,13 @@ int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery
     hk_delivery_engine *e = hk_xcalloc(1, sizeof *e);
     e->loop = loop;
     e->cfg = *cfg;
-    if (!proxy)
+    if (!proxy) {
         e->cfg.proxy = NULL;
-    else if (hk_resolver__create(loop, HK_DELIVERY_RESOLVER_THREADS, &e->resolver, err) != HK_OK)
-        goto error;
+    } else if (hk_resolver__create(loop, HK_DELIVERY_RESOLVER_THREADS, &e->resolver, err) !=
+               HK_OK) {
+        free(e);
+        return HK_ERR; /* err says why */
+    }
     if (e->cfg.max_inflight < 1)
         e->cfg.max_inflight = 1;
     if (e->cfg.max_inflight_per_host < 1)
