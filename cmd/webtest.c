@@ -74,7 +74,8 @@ int hk_webhook_test(const hk_config *cfg, const hk_task *task, const char *job_i
         goto done;
     long timeout_ms = req->timeout_ms;
     loop = hk_loop_create();
-    hk_delivery_config dcfg = {.max_inflight = 1, .max_inflight_per_host = 1, .allow = allow};
+    hk_delivery_config dcfg = {
+        .max_inflight = 1, .max_inflight_per_host = 1, .allow = allow, .proxy = cfg->http_proxy};
     if ((rc = hk_delivery_create(loop, &dcfg, &engine, err)) != HK_OK)
         goto done;
     test_state s = {.out = out};

@@ -1273,6 +1273,7 @@ static int shard_create(group *g, int i, hk_error *err)
         .max_inflight_per_host = per_host,
         .max_queue_per_host = queue,
         .allow = g->allow,
+        .proxy = cfg->http_proxy,
     };
     if ((rc = hk_delivery_create(w->loop, &dcfg, &w->engine, err)) != HK_OK)
         return rc;
@@ -1344,6 +1345,15 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
         status = 2;
         goto done;
     }
+    bool all4 = hk_cidr_list_covers_all(g.allow, AF_INET),
+         all6 = hk_cidr_list_covers_all(g.allow, AF_INET6);
+    if (all4 || all6)
+        HK_WARN("config.allow_networks",
+                "HOOKD_ALLOW_NETWORKS covers every %s address: the private-address guard is off, "
+                "and webhooks can reach loopback, private and cloud-metadata addresses",
+                all4 && all6 ? "IPv4 and IPv6"
+                : all4       ? "IPv4"
+                             : "IPv6");
     /* The tiers' labels, before /metrics can be scraped. */
     const char *tier_names[HK_RETRY_MAX_TIERS];
     for (size_t t = 0; t < g.policy.tiers; t++)

@@ -7,8 +7,17 @@
  * timeout only starts when it really starts. The SSRF guard sits in CURLOPT_OPENSOCKETFUNCTION:
  * it sees the address curl is about to connect to, after DNS, so rebinding cannot slip past.
  * Each transfer's outcome is classified in exactly one place, finish_transfer().
+ *
+ * Proxies: the environment's (http_proxy, https_proxy, ALL_PROXY, NO_PROXY) are never used:
+ * with one, the guard would see only the proxy's address. With a configured proxy, curl never
+ * resolves the target, so the engine does (resolve.c, off the loop), judges every address with
+ * the same guard, and pins the first allowed one: curl then asks the proxy for a tunnel to that
+ * address (CONNECT <ip>:<port>, plain http included), so the proxy never resolves a name of its
+ * own and a refused target never reaches it. The sockets curl opens then all go to the proxy,
+ * which the operator chose: they are not judged (see docs/decisions.md).
  */
 #include "hk_delivery.h"
+#include "resolve.h"
 
 #include <curl/curl.h>
 #include <netinet/in.h>
@@ -30,7 +39,11 @@ typedef struct transfer {
     struct curl_slist *headers; /* one block: header_block() */
     hk_buf response;
     char retry_after[128];
-    char blocked[96]; /* "" or "<address> (<reason>)" */
+    char blocked[96];             /* "" or "<address> (<reason>)" */
+    hk_resolve_job *job;          /* proxy mode: resolving the target, not yet handed to curl */
+    char *target;                 /* proxy mode: the target's host, as curl reads the URL */
+    struct curl_slist connect_to; /* proxy mode: "::<pinned address>:<port>" */
+    char connect_to_text[INET6_ADDRSTRLEN + 16];
     char errbuf[CURL_ERROR_SIZE];
     const char *early_error; /* set when the request never reached curl */
     hk_delivery_status early_status;
@@ -79,6 +92,7 @@ struct hk_delivery_engine {
     hk_metric_source *hosts_metric; /* this engine's per-host queue depths */
     int64_t queued_published;       /* its share of the hookd_requests_queued gauge */
     hk_delivery_config cfg;
+    hk_resolver *resolver; /* only with cfg.proxy */
     size_t pending;
     size_t inflight;
     host *buckets[HOST_BUCKETS];
@@ -93,6 +107,24 @@ struct hk_delivery_engine {
 };
 
 static int curl_ready;
+
+/* Resolver threads per engine in proxy mode: a slow name server holds one of them. */
+#define HK_DELIVERY_RESOLVER_THREADS 4
+
+/* The proxy URL names its scheme (http or https) and a host. */
+static bool proxy_valid(const char *proxy)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL;
+    bool ok = u && !curl_url_set(u, CURLUPART_URL, proxy, 0) &&
+              !curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) &&
+              !curl_url_get(u, CURLUPART_HOST, &host, 0) && *host &&
+              (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
+    curl_free(scheme);
+    curl_free(host);
+    curl_url_cleanup(u);
+    return ok;
+}
 
 /* ------------------------------------------------------------------------------ hosts --- */
 
@@ -265,20 +297,34 @@ static int on_close_socket(void *clientp, curl_socket_t fd)
     return close(fd);
 }
 
+static void address_text(const struct sockaddr *sa, char ip[INET6_ADDRSTRLEN])
+{
+    strcpy(ip, "?");
+    if (sa->sa_family == AF_INET)
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, INET6_ADDRSTRLEN);
+    else if (sa->sa_family == AF_INET6)
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, INET6_ADDRSTRLEN);
+}
+
+/* "<address> (<reason>)", which classify() turns into "blocked address ...". */
+static void describe_blocked(transfer *t, const struct sockaddr *sa, const char *reason)
+{
+    char ip[INET6_ADDRSTRLEN];
+    address_text(sa, ip);
+    snprintf(t->blocked, sizeof t->blocked, "%s (%s)", ip, reason);
+}
+
 static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
                                     struct curl_sockaddr *address)
 {
     transfer *t = clientp;
     (void)purpose;
     const struct sockaddr *sa = &address->addr;
-    const char *reason = hk_ssrf_classify(sa);
+    /* With a proxy, every socket goes to the proxy (NOPROXY is ""); the target was judged
+     * before the transfer reached curl. */
+    const char *reason = t->engine->cfg.proxy ? NULL : hk_ssrf_classify(sa);
     if (reason && !(t->engine->cfg.allow && hk_cidr_list_contains(t->engine->cfg.allow, sa))) {
-        char ip[INET6_ADDRSTRLEN] = "?";
-        if (sa->sa_family == AF_INET)
-            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof ip);
-        else if (sa->sa_family == AF_INET6)
-            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, sizeof ip);
-        snprintf(t->blocked, sizeof t->blocked, "%s (%s)", ip, reason);
+        describe_blocked(t, sa, reason);
         return CURL_SOCKET_BAD;
     }
     int fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
@@ -295,6 +341,9 @@ static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
 
 static void transfer_free(hk_delivery_engine *e, transfer *t)
 {
+    if (t->job && e->resolver)
+        hk_resolver__cancel(e->resolver, t->job);
+    free(t->target);
     if (t->easy) {
         if (e->easy_pool_len < EASY_POOL_MAX) {
             curl_easy_reset(t->easy);
@@ -354,6 +403,7 @@ static void classify(transfer *t, CURLcode code, hk_delivery_result *res)
 }
 
 static void pump(hk_delivery_engine *e);
+static void pump_later(hk_delivery_engine *e);
 static void defer_failure(hk_delivery_engine *e, transfer *t, hk_delivery_status status,
                           const char *why);
 
@@ -508,6 +558,152 @@ static struct curl_slist *header_block(const hk_request *req)
     return nodes;
 }
 
+/* ------------------------------------------------------------------------ proxy mode --- */
+
+/* Every transfer says what it wants of proxies, so that curl never falls back on the
+ * environment's http_proxy, https_proxy, ALL_PROXY or NO_PROXY. */
+static void set_proxy_options(hk_delivery_engine *e, CURL *easy)
+{
+    if (!e->cfg.proxy) {
+        curl_easy_setopt(easy, CURLOPT_PROXY, "");
+        return;
+    }
+    curl_easy_setopt(easy, CURLOPT_PROXY, e->cfg.proxy);
+    curl_easy_setopt(easy, CURLOPT_NOPROXY, "");
+    /* A tunnel for plain http too: the proxy is asked for the pinned address only, and the
+     * task's headers (signatures, Authorization) never reach the proxy, tunnel or not. */
+    curl_easy_setopt(easy, CURLOPT_HTTPPROXYTUNNEL, 1L);
+    curl_easy_setopt(easy, CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
+}
+
+/* The URL's host (IPv6 without brackets, IDN as punycode) and port as the transfer will read
+ * them: the same parser and flags as curl's own. NULL, or why the URL is refused. */
+static const char *target_of(const char *url, char **host, char port[8])
+{
+    const char *why = "the URL cannot be parsed";
+    CURLU *u = curl_url();
+    char *scheme = NULL, *h = NULL, *p = NULL;
+    if (!u || curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME))
+        goto done;
+    unsigned host_flags = 0;
+#ifdef CURLU_PUNYCODE
+    host_flags |= CURLU_PUNYCODE;
+#endif
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+        curl_url_get(u, CURLUPART_HOST, &h, host_flags) ||
+        curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) || !*h || strlen(p) >= 8)
+        goto done;
+    if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
+        why = "the URL's scheme is not http or https";
+        goto done;
+    }
+    size_t len = strlen(h);
+    if (strcasecmp(h, "localhost") == 0 ||
+        (len > 10 && strcasecmp(h + len - 10, ".localhost") == 0)) {
+        /* as curl does (RFC 6761): loopback, never a name server's answer */
+        *host = hk_strdup("localhost");
+    } else if (h[0] == '[' && len > 2 && h[len - 1] == ']') {
+        *host = hk_strdup(h + 1);
+        (*host)[len - 2] = '\0';
+    } else {
+        *host = hk_strdup(h);
+    }
+    strcpy(port, p);
+    why = NULL;
+done:
+    curl_free(scheme);
+    curl_free(h);
+    curl_free(p);
+    curl_url_cleanup(u);
+    return why;
+}
+
+/* Judges every address of the target with the guard and pins the first one allowed; when
+ * none is, t->blocked names the first refused. */
+static bool pin_target(hk_delivery_engine *e, transfer *t, const struct addrinfo *res)
+{
+    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+        const struct sockaddr *sa = ai->ai_addr;
+        if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
+            continue;
+        const char *reason = hk_ssrf_classify(sa);
+        if (reason && !(e->cfg.allow && hk_cidr_list_contains(e->cfg.allow, sa))) {
+            if (!t->blocked[0])
+                describe_blocked(t, sa, reason);
+            continue;
+        }
+        char ip[INET6_ADDRSTRLEN];
+        address_text(sa, ip);
+        unsigned port =
+            ntohs(sa->sa_family == AF_INET ? ((const struct sockaddr_in *)sa)->sin_port
+                                           : ((const struct sockaddr_in6 *)sa)->sin6_port);
+        /* empty host and port: whatever the URL names, connect to this address */
+        snprintf(t->connect_to_text, sizeof t->connect_to_text,
+                 sa->sa_family == AF_INET ? "::%s:%u" : "::[%s]:%u", ip, port);
+        t->connect_to.data = t->connect_to_text;
+        t->connect_to.next = NULL;
+        t->blocked[0] = '\0'; /* a refused sibling address is not why a later failure failed */
+        return true;
+    }
+    if (!t->blocked[0])
+        snprintf(t->blocked, sizeof t->blocked, "%s (no internet address)", t->target);
+    return false;
+}
+
+/* The target's addresses are known: refuse it, or hand the transfer to curl, pinned. Runs on
+ * the loop, from the resolver's eventfd (never from inside pump). */
+static void on_resolved(int rc, const struct addrinfo *res, void *arg)
+{
+    transfer *t = arg;
+    hk_delivery_engine *e = t->engine;
+    t->job = NULL;
+    CURLcode code;
+    uint64_t spent = hk_now_ms() - t->started_ms;
+    long left = t->req->timeout_ms - (long)spent;
+    if (rc != 0) {
+        snprintf(t->errbuf, sizeof t->errbuf, "Could not resolve host: %s", t->target);
+        code = CURLE_COULDNT_RESOLVE_HOST;
+    } else if (!pin_target(e, t, res)) {
+        code = CURLE_COULDNT_CONNECT; /* t->blocked says why */
+    } else if (left <= 0) {
+        snprintf(t->errbuf, sizeof t->errbuf, "Resolving timed out after %llu milliseconds",
+                 (unsigned long long)spent);
+        code = CURLE_OPERATION_TIMEDOUT;
+    } else {
+        curl_easy_setopt(t->easy, CURLOPT_CONNECT_TO, &t->connect_to);
+        curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, left);
+        curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, left < 10000 ? left : 10000L);
+        if (curl_multi_add_handle(e->multi, t->easy) == CURLM_OK)
+            return;
+        snprintf(t->errbuf, sizeof t->errbuf, "could not start the transfer");
+        code = CURLE_FAILED_INIT;
+    }
+    finish_transfer(e, t, code);
+    pump_later(e);
+}
+
+/* A target whose name server does not answer within the task's timeout times out like a
+ * transfer would (checked on every kick, so up to KICK_MS late). */
+static void expire_resolving(hk_delivery_engine *e)
+{
+    if (!e->resolver)
+        return;
+    uint64_t now = hk_now_ms();
+    for (;;) {
+        transfer *t = e->active;
+        while (t && !(t->job && now - t->started_ms >= (uint64_t)t->req->timeout_ms))
+            t = t->active_next;
+        if (!t)
+            return;
+        hk_resolver__cancel(e->resolver, t->job);
+        t->job = NULL;
+        snprintf(t->errbuf, sizeof t->errbuf, "Resolving timed out after %llu milliseconds",
+                 (unsigned long long)(now - t->started_ms));
+        finish_transfer(e, t, CURLE_OPERATION_TIMEDOUT);
+        pump_later(e);
+    }
+}
+
 static bool start_transfer(hk_delivery_engine *e, transfer *t)
 {
     hk_request *req = t->req;
@@ -538,6 +734,7 @@ static bool start_transfer(hk_delivery_engine *e, transfer *t)
     curl_easy_setopt(easy, CURLOPT_PRIVATE, t);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+    set_proxy_options(e, easy);
     switch (req->method) {
     case HK_METHOD_GET:
         curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
@@ -552,8 +749,18 @@ static bool start_transfer(hk_delivery_engine *e, transfer *t)
             curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, hk_method_name(req->method));
     }
     t->started_ms = hk_now_ms();
-    if (curl_multi_add_handle(e->multi, easy) != CURLM_OK)
+    if (e->cfg.proxy) {
+        char port[8];
+        const char *why = target_of(req->url, &t->target, port);
+        if (why) {
+            t->early_error = why;
+            t->early_status = HK_DELIVERY_ERROR;
+            return false;
+        }
+        t->job = hk_resolver__lookup(e->resolver, t->target, port, on_resolved, t);
+    } else if (curl_multi_add_handle(e->multi, easy) != CURLM_OK) {
         return false;
+    }
     e->inflight++;
     hk_gauge_add(HK_G_INFLIGHT, 1);
     if (t->host->inflight++ == 0)
@@ -592,7 +799,10 @@ static void pump(hk_delivery_engine *e)
             t->host = NULL;
             mark_runnable(e, h);
             host_release_if_idle(e, h);
-            defer_failure(e, t, HK_DELIVERY_RETRY, "could not start the transfer");
+            if (t->early_error)
+                defer_failure(e, t, t->early_status, t->early_error);
+            else
+                defer_failure(e, t, HK_DELIVERY_RETRY, "could not start the transfer");
             continue;
         }
         mark_runnable(e, h);
@@ -695,6 +905,7 @@ static void on_kick(hk_loop *loop, void *arg)
     hk_delivery_engine *e = arg;
     if (e->inflight)
         on_curl_timeout(loop, e);
+    expire_resolving(e);
     trim_slow_hosts(e);
     hk_timer_start(e->kick_timer, KICK_MS);
 }
@@ -747,9 +958,21 @@ int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery
             return hk_error_set(err, HK_ERR, NULL, "curl_global_init failed");
         curl_ready = 1;
     }
+    bool proxy = cfg->proxy && *cfg->proxy;
+    if (proxy && !proxy_valid(cfg->proxy))
+        return hk_error_set(err, HK_EINVAL, "HOOKD_HTTP_PROXY",
+                            "must be an http:// or https:// URL with a host (value not shown: "
+                            "it may hold credentials)");
     hk_delivery_engine *e = hk_xcalloc(1, sizeof *e);
     e->loop = loop;
     e->cfg = *cfg;
+    if (!proxy) {
+        e->cfg.proxy = NULL;
+    } else if (hk_resolver__create(loop, HK_DELIVERY_RESOLVER_THREADS, &e->resolver, err) !=
+               HK_OK) {
+        free(e);
+        return HK_ERR; /* err says why */
+    }
     if (e->cfg.max_inflight < 1)
         e->cfg.max_inflight = 1;
     if (e->cfg.max_inflight_per_host < 1)
@@ -785,6 +1008,8 @@ void hk_delivery_destroy(hk_delivery_engine *e)
 {
     if (!e)
         return;
+    hk_resolver__destroy(e->resolver); /* no lookup comes back after this */
+    e->resolver = NULL;
     for (size_t b = 0; b < HOST_BUCKETS; b++) {
         host *h = e->buckets[b];
         while (h) {
@@ -897,6 +1122,10 @@ size_t hk_delivery_abort_inflight(hk_delivery_engine *e)
     while (e->active) {
         transfer *t = e->active;
         active_unlink(e, t);
+        if (t->job) {
+            hk_resolver__cancel(e->resolver, t->job);
+            t->job = NULL;
+        }
         curl_multi_remove_handle(e->multi, t->easy);
         e->inflight--;
         hk_gauge_add(HK_G_INFLIGHT, -1);

@@ -133,10 +133,15 @@ typedef struct hk_cidr_list hk_cidr_list;
 int hk_cidr_list_parse(const char *csv, hk_cidr_list **out, hk_error *err);
 void hk_cidr_list_destroy(hk_cidr_list *list);
 bool hk_cidr_list_contains(const hk_cidr_list *list, const struct sockaddr *sa);
+/* True when the list's entries together cover every address of family (AF_INET or AF_INET6),
+ * as 0.0.0.0/0 or ::/0 do: the guard is then off for that family (hookd warns at start). */
+bool hk_cidr_list_covers_all(const hk_cidr_list *list, int family);
 
 /* Why an address is refused: "loopback", "private", "link-local", "cgnat", "multicast",
  * "unspecified" (0.0.0.0/8, ::), "reserved", ... or NULL when it is a public address.
- * IPv4-mapped and IPv4-compatible IPv6 are classified as their IPv4 address. */
+ * IPv6 that carries an IPv4 address (mapped, translated, compatible, NAT64 well-known and
+ * local-use, 6to4, Teredo) is classified as that IPv4 address; IPv6 outside 2000::/3 is
+ * "reserved". */
 const char *hk_ssrf_classify(const struct sockaddr *sa);
 
 /* ---------------------------------------------------------------------------- engine --- */
@@ -177,11 +182,15 @@ typedef struct hk_delivery_config {
     int max_inflight_per_host; /* per scheme://host:port */
     int max_queue_per_host;    /* waiting requests a slow host may have; 0: no bound */
     const hk_cidr_list *allow; /* borrowed; exempt from the SSRF guard; may be NULL */
+    const char *proxy;         /* borrowed; "http[s]://[user:pass@]host:port" every transfer goes
+                                  through (the target judged by the guard first), or NULL/"": none.
+                                  The environment's proxy variables are never used. A secret. */
 } hk_delivery_config;
 
 typedef struct hk_delivery_engine hk_delivery_engine;
 
-/* loop and cfg->allow are borrowed and must outlive the engine. */
+/* loop, cfg->allow and cfg->proxy are borrowed and must outlive the engine. HK_EINVAL (field
+ * HOOKD_HTTP_PROXY, the value never shown) for a proxy that is not an http(s) URL. */
 int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery_engine **out,
                        hk_error *err);
 /* Aborts transfers still running (their callbacks are not called). Accepts NULL. */
