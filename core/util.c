@@ -98,6 +98,8 @@ static void buf_reserve(hk_buf *b, size_t extra)
     while (cap < need)
         cap *= 2;
     b->data = hk_xrealloc(b->data, cap);
+    if (b->cap == 0)
+        b->data[0] = '\0'; /* a new buffer is "" from the start, whatever comes (or not) next */
     b->cap = cap;
 }
 

@@ -301,3 +301,21 @@ Test(util, format_time_is_rfc3339_utc_with_milliseconds)
     hk_format_time(1795341600999ull, out); /* back a second */
     cr_assert_str_eq(out, "2026-11-22T10:00:00.999Z");
 }
+
+/* Found by tests/fuzz (fuzz_render's reference renderer): a buffer that was never appended to,
+ * or got an empty printf, handed over memory without its NUL. */
+Test(util, an_empty_buffer_is_an_empty_string)
+{
+    hk_buf b = {0};
+    char *s = hk_buf_take(&b);
+    cr_assert_not_null(s);
+    cr_assert_eq(s[0], '\0');
+    free(s);
+
+    hk_buf_printf(&b, "%s", "");
+    cr_assert_eq(b.len, 0);
+    cr_assert_eq(b.data[0], '\0');
+    s = hk_buf_take(&b);
+    cr_assert_eq(s[0], '\0');
+    free(s);
+}
