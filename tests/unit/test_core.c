@@ -319,3 +319,15 @@ Test(util, an_empty_buffer_is_an_empty_string)
     cr_assert_eq(s[0], '\0');
     free(s);
 }
+
+/* Found by tests/fuzz (fuzz_duration): an offset carried 9999-12-31T23:59:59 into year 10000,
+ * which hk_format_time writes with five digits and hk_parse_time then refuses. */
+Test(util, parse_time_stays_within_four_digit_years)
+{
+    uint64_t ms = 0;
+    cr_assert(hk_parse_time("9999-12-31T23:59:59.999Z", &ms));
+    cr_assert_eq(ms, 253402300799999ull);
+    cr_assert(hk_parse_time("9999-12-31T23:59:59.999+00:08", &ms));
+    cr_assert_not(hk_parse_time("9999-12-31T23:59:59.9999-00:08", &ms));
+    cr_assert_not(hk_parse_time("9999-12-31T23:59:59-00:01", &ms));
+}
