@@ -236,8 +236,12 @@ static int get_int(const cJSON *obj, const char *key, const char *field, long lo
         return HK_OK;
     }
     if (!cJSON_IsNumber(item) || item->valuedouble != floor(item->valuedouble) ||
-        item->valuedouble < (double)lo || item->valuedouble > (double)hi)
-        return hk_error_set(err, HK_EINVAL, field, "must be an integer from %ld to %ld", lo, hi);
+        item->valuedouble < (double)lo || item->valuedouble > (double)hi) {
+        /* HK_EINVAL spelled out rather than hk_error_set's return: callers read *out after an
+         * HK_OK, and only a literal lets the compiler see that every HK_OK path has set it. */
+        hk_error_set(err, HK_EINVAL, field, "must be an integer from %ld to %ld", lo, hi);
+        return HK_EINVAL;
+    }
     *out = (long)item->valuedouble;
     return HK_OK;
 }

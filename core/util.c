@@ -98,6 +98,8 @@ static void buf_reserve(hk_buf *b, size_t extra)
     while (cap < need)
         cap *= 2;
     b->data = hk_xrealloc(b->data, cap);
+    if (b->cap == 0)
+        b->data[0] = '\0'; /* a new buffer is "" from the start, whatever comes (or not) next */
     b->cap = cap;
 }
 
@@ -234,6 +236,8 @@ void hk_format_time(uint64_t wall_ms, char out[32])
     *p = '\0';
 }
 
+#define HK_TIME_MAX_MS 253402300799999ull /* 9999-12-31T23:59:59.999Z */
+
 bool hk_parse_time(const char *text, uint64_t *wall_ms)
 {
     struct tm tm = {0};
@@ -270,7 +274,12 @@ bool hk_parse_time(const char *text, uint64_t *wall_ms)
     time_t t = timegm(&tm);
     if (t == (time_t)-1 || (long long)t - offset_s < 0)
         return false;
-    *wall_ms = (uint64_t)((long long)t - offset_s) * 1000u + ms;
+    uint64_t at = (uint64_t)((long long)t - offset_s) * 1000u + ms;
+    /* An offset can carry 9999-12-31 into year 10000, which RFC 3339 (and hk_format_time's
+     * four-digit year) cannot write: not a time of ours. */
+    if (at > HK_TIME_MAX_MS)
+        return false;
+    *wall_ms = at;
     return true;
 }
 

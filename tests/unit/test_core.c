@@ -301,3 +301,33 @@ Test(util, format_time_is_rfc3339_utc_with_milliseconds)
     hk_format_time(1795341600999ull, out); /* back a second */
     cr_assert_str_eq(out, "2026-11-22T10:00:00.999Z");
 }
+
+/* Found by tests/fuzz (fuzz_render's reference renderer): a buffer that was never appended to,
+ * or got an empty printf, handed over memory without its NUL. */
+Test(util, an_empty_buffer_is_an_empty_string)
+{
+    hk_buf b = {0};
+    char *s = hk_buf_take(&b);
+    cr_assert_not_null(s);
+    cr_assert_eq(s[0], '\0');
+    free(s);
+
+    hk_buf_printf(&b, "%s", "");
+    cr_assert_eq(b.len, 0);
+    cr_assert_eq(b.data[0], '\0');
+    s = hk_buf_take(&b);
+    cr_assert_eq(s[0], '\0');
+    free(s);
+}
+
+/* Found by tests/fuzz (fuzz_duration): an offset carried 9999-12-31T23:59:59 into year 10000,
+ * which hk_format_time writes with five digits and hk_parse_time then refuses. */
+Test(util, parse_time_stays_within_four_digit_years)
+{
+    uint64_t ms = 0;
+    cr_assert(hk_parse_time("9999-12-31T23:59:59.999Z", &ms));
+    cr_assert_eq(ms, 253402300799999ull);
+    cr_assert(hk_parse_time("9999-12-31T23:59:59.999+00:08", &ms));
+    cr_assert_not(hk_parse_time("9999-12-31T23:59:59.9999-00:08", &ms));
+    cr_assert_not(hk_parse_time("9999-12-31T23:59:59-00:01", &ms));
+}
