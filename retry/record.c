@@ -158,6 +158,10 @@ size_t hk_retry_record_min_size(const char *group, const char *flow_id, const ch
     return hk_retry_record_size(&r);
 }
 
+/* Past this a double no longer holds every whole number, and a cast to uint64_t may be
+ * undefined: times in ms are far below it (year 285,000). */
+#define NUM_MAX 9007199254740991.0 /* 2^53 - 1 */
+
 /* The record parsed, for a record not written by hk_retry_record_write (by hand, or by a tool
  * that spaces its JSON): NULL when it is not a JSON object. */
 static cJSON *parse_head(const void *payload, size_t len)
@@ -174,16 +178,24 @@ uint64_t hk_retry_record_due(const void *payload, size_t len)
 {
     static const char key[] = "{\"dueAt\":";
     const char *p = payload;
-    if (p && len > sizeof key && memcmp(p, key, sizeof key - 1) == 0 &&
-        isdigit((unsigned char)p[sizeof key - 1])) {
+    size_t digits = 0;
+    if (p && len > sizeof key && memcmp(p, key, sizeof key - 1) == 0)
+        while (sizeof key - 1 + digits < len && isdigit((unsigned char)p[sizeof key - 1 + digits]))
+            digits++;
+    /* The written form: 15 digits at most are exact in a double too, so this agrees with the
+     * parse (longer ones take the slow path and its range check). */
+    if (digits > 0 && digits <= 15) {
         uint64_t v = 0;
-        for (size_t i = sizeof key - 1; i < len && isdigit((unsigned char)p[i]) && i < 40; i++)
-            v = v * 10 + (uint64_t)(p[i] - '0');
+        for (size_t i = 0; i < digits; i++)
+            v = v * 10 + (uint64_t)(p[sizeof key - 1 + i] - '0');
         return v;
     }
     cJSON *root = parse_head(payload, len);
     const cJSON *due = cJSON_GetObjectItemCaseSensitive(root, "dueAt");
-    uint64_t v = cJSON_IsNumber(due) && due->valuedouble > 0 ? (uint64_t)due->valuedouble : 0;
+    /* Out of range: 0 (due now), and the parse refuses the record as bad. */
+    uint64_t v = cJSON_IsNumber(due) && due->valuedouble > 0 && due->valuedouble <= NUM_MAX
+                     ? (uint64_t)due->valuedouble
+                     : 0;
     cJSON_Delete(root);
     return v;
 }
@@ -225,8 +237,9 @@ static int take_str(cJSON *root, const char *key, char **out, hk_error *err)
 static int take_num(cJSON *root, const char *key, double min, double *out, hk_error *err)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
-    if (!cJSON_IsNumber(v) || v->valuedouble < min)
-        return hk_error_set(err, HK_EINVAL, key, "missing or not a number >= %.0f", min);
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= min && v->valuedouble <= NUM_MAX))
+        return hk_error_set(err, HK_EINVAL, key, "missing or not a number from %.0f to 2^53 - 1",
+                            min);
     *out = v->valuedouble;
     return HK_OK;
 }

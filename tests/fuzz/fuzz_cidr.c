@@ -6,9 +6,8 @@
  * an entry contains its own network with any host bits, and no address that differs inside the
  * prefix; an IPv4 entry contains the IPv4-mapped IPv6 form of the same addresses; refusals name
  * the variable.
- * Strict (-DHOOKD_FUZZ_STRICT=ON, see README.md), also issue 12's rule: a prefix is plain
- * decimal digits ("/-0", "/+8", "/ 8" and, found here, "/-1" are refused). Without it, an entry
- * whose prefix is not plain digits is only checked as part of its list.
+ * Also issue 12's rule: a prefix is plain decimal digits ("/-0", "/+8", "/ 8" and, found here,
+ * "/-1" are refused).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -128,9 +127,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         const char *slash = strchr(tok, '/');
         bool plain_prefix =
             !slash || (slash[1] && strspn(slash + 1, "0123456789") == strlen(slash + 1));
-#ifdef HK_FUZZ_STRICT
         HK_FUZZ_CHECK(plain_prefix, "'%s' accepted: its prefix is not decimal digits", tok);
-#endif
         if (plain_prefix)
             check_entry(tok, bytes);
         hk_cidr_list *one = NULL;

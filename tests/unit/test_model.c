@@ -697,3 +697,27 @@ Test(json, a_nul_is_named_by_its_json_path)
     cr_assert_eq(hk_json_refuse_nul(more[2], 2, "doc", NULL), HK_OK);
     cr_assert_eq(hk_json_refuse_nul(more[3], 0, "doc", NULL), HK_OK);
 }
+
+/* Found by fuzz_url (tests/fuzz/corpus/url/found-*): hosts libcurl refuses were accepted, so a
+ * task could be stored that no attempt could ever send. */
+Test(task, url_hosts_libcurl_can_read)
+{
+    static const char *const bad[] = {
+        "https://hooks.ex]ample.com/in", "http://[zz]/", "https://\"", "http://[:00]",
+        "https://a%2eb.example/",        "https://a!b.example/", "http://[fe80::1%25eth0]/",
+        "https://h\xc3\xa9.example/",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hk_error err = {0};
+        cr_assert_eq(hk_validate_url(bad[i], "url", &err), HK_EINVAL, "%s accepted", bad[i]);
+        cr_assert_str_eq(err.field, "url");
+    }
+    static const char *const good[] = {
+        "https://hooks.example.com/x", "http://127.0.0.1:8080/", "http://[::1]:9000/a",
+        "https://xn--h-bga.example/",  "http://my_host.internal/", "https://[2001:db8::1]",
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        hk_error err = {0};
+        cr_assert_eq(hk_validate_url(good[i], "url", &err), HK_OK, "%s: %s", good[i], err.msg);
+    }
+}

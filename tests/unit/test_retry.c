@@ -603,3 +603,32 @@ Test(dead_letter_fit, long_ids_are_cut_last_and_a_tiny_limit_is_refused)
     cr_assert_null(got);
     cJSON_Delete(rec);
 }
+
+/* Found by fuzz_retry_record (tests/fuzz/crashes/retry_record-*): a time past a double's whole
+ * numbers was cast to uint64_t unchecked, undefined behaviour that UBSan aborts on. Such a record
+ * is refused, naming the field, and its head scan reads it as due now. */
+Test(record, times_past_two_to_the_53_are_refused_not_cast)
+{
+    static const char *const records[] = {
+        "{\"dueAt\":1e20,\"group\":\"hookd\",\"kind\":\"retry\",\"deliveryId\":\"msg_1\","
+        "\"webhookId\":\"wh_1\",\"flowId\":\"7\",\"jobId\":\"1\",\"eventId\":\"ev-1\","
+        "\"attempt\":2,\"firstSeenAt\":1795341590000,\"deferred\":false,"
+        "\"event\":{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"},\"outcomes\":[]}",
+        "{\"dueAt\":1795341590000,\"group\":\"hookd\",\"kind\":\"retry\",\"deliveryId\":\"msg_1\","
+        "\"webhookId\":\"wh_1\",\"flowId\":\"7\",\"jobId\":\"1\",\"eventId\":\"ev-1\","
+        "\"attempt\":2,\"firstSeenAt\":1e300,\"deferred\":false,"
+        "\"event\":{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"},\"outcomes\":[]}",
+    };
+    static const char *const fields[] = {"dueAt", "firstSeenAt"};
+    for (size_t i = 0; i < 2; i++) {
+        hk_retry_record r;
+        hk_error err = {0};
+        cr_assert_eq(hk_retry_record_parse(records[i], strlen(records[i]), &r, &err), HK_EINVAL,
+                     "record %zu", i);
+        cr_assert_str_eq(err.field, fields[i], "%s", err.msg);
+    }
+    cr_assert_eq(hk_retry_record_due("{ \"dueAt\": 1e20 }", 17), 0);
+    cr_assert_eq(hk_retry_record_due("{\"dueAt\":123456789012345678901}", 31), 0,
+                 "digits past 2^53 are not wrapped");
+    cr_assert_eq(hk_retry_record_due("{\"dueAt\":1795341590000,", 23), 1795341590000ull);
+}
