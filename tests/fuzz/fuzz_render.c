@@ -40,7 +40,8 @@
  *    So the keys at every depth are the template's, with references in key text substituted.
  *    Stepped around (decision 33's open edge; checked with HK_FUZZ_STRICT): no ids and
  *    $outputIds as an element of an array with other elements ("[1,$outputIds]" is "[1,]").
- *    Skipped: templates nested deeper than cJSON's limit allows once $outputIds adds a level.
+ *    Skipped: templates 999 or more containers deep (a wrapped $outputIds would pass cJSON's
+ *    nesting limit of 1000), and templates with over 4096 nulls or strings (this file's tables).
  *  - The limit, every form: with max_bytes = the output's length L the same bytes come back and
  *    *len == L == strlen; with L - 1 NULL. With the random limit m (around L for the form the
  *    mode picks, as given for the others): NULL exactly when L > m, else the same bytes and
