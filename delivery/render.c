@@ -192,6 +192,7 @@ typedef struct render_ctx {
     const hk_task *task;
     int attempt;
     hk_render_form form;
+    bool probe; /* template_is_json: every known reference is written as null */
 } render_ctx;
 
 /* Writes the value of a known reference (is_reference). in_string and in_array say where it
@@ -200,6 +201,10 @@ static void put_reference(sink *s, const char *name, size_t len, const render_ct
                           bool in_string, bool in_array)
 {
 #define IS(lit) (len == sizeof(lit) - 1 && memcmp(name, lit, len) == 0)
+    if (c->probe) {
+        emit(s, "null", 4);
+        return;
+    }
     const hk_event *ev = c->ev;
     const char *v = NULL;
     char n[16];
@@ -326,7 +331,11 @@ static bool is_form_type(const hk_kv *headers, size_t headers_len)
     return false;
 }
 
-/* True when the template, each known reference replaced by null, is a JSON object or array. */
+/* True when the template, each known reference replaced by null, is a JSON object or array.
+ * The references replaced are those render_into sees reading the template as JSON: a '$'
+ * escaped inside a string ("\$jobId") is none, as when rendering. (Replacing it anyway made
+ * "\$jobStatus" the valid escape "\null" in the probe while the body kept the invalid "\$":
+ * a template judged JSON rendered a body that was not.) */
 static bool template_is_json(const char *tmpl)
 {
     const char *start = tmpl;
@@ -334,29 +343,17 @@ static bool template_is_json(const char *tmpl)
         start++;
     if (*start != '{' && *start != '[')
         return false;
-    hk_buf probe = {0};
-    const char *p = tmpl, *copied = tmpl;
-    while ((p = strchr(p, '$'))) {
-        const char *name = p + 1, *end = name;
-        if (!is_name_start(*name)) {
-            p++;
-            continue;
-        }
-        while (is_name_char(*end))
-            end++;
-        if (is_reference(name, (size_t)(end - name))) {
-            hk_buf_append(&probe, copied, (size_t)(p - copied));
-            hk_buf_puts(&probe, "null");
-            copied = end;
-        }
-        p = end;
-    }
-    hk_buf_puts(&probe, copied);
+    render_ctx c = {.form = HK_RENDER_JSON, .probe = true};
+    sink measure = {.max = SIZE_MAX};
+    render_into(&measure, tmpl, &c);
+    sink probe = {.data = hk_xmalloc(measure.len + 1), .max = measure.len};
+    render_into(&probe, tmpl, &c);
+    probe.data[probe.len] = '\0';
     const char *parse_end = NULL;
     cJSON *json = cJSON_ParseWithOpts(probe.data, &parse_end, true);
     bool ok = json && (cJSON_IsObject(json) || cJSON_IsArray(json));
     cJSON_Delete(json);
-    hk_buf_free(&probe);
+    free(probe.data);
     return ok;
 }
 

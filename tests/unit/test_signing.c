@@ -604,3 +604,27 @@ Test(signature_header, bounded_and_length_delimited)
                  "%s", err.msg);
     cr_assert_eq(sh.t_ms, 12);
 }
+
+/* Found by fuzz_render: template_is_json replaced "\$jobStatus" inside a string by null, making
+ * the valid escape "\null", while the renderer (rightly) read "\$" as an escaped '$' and left
+ * it: the template was judged JSON and rendered a body that was not JSON. */
+Test(render, an_escaped_dollar_in_a_json_string_is_no_reference)
+{
+    const char *tmpl = "[\"\\$jobStatus $jobId\"]";
+    cr_assert_eq(hk_render_form_of(NULL, 0, tmpl), HK_RENDER_JSON_ESCAPE,
+                 "\\$ is no JSON escape: a broken JSON template");
+    /* An escaped backslash before a reference leaves it a reference. */
+    const char *ok = "[\"\\\\$jobId\",$jobId]";
+    cr_assert_eq(hk_render_form_of(NULL, 0, ok), HK_RENDER_JSON);
+    hk_event *ev = event(EVENT);
+    hk_task *t = task("{\"flowId\":\"7\",\"url\":\"https://x.example\"}");
+    size_t len = 0;
+    char *out = hk_render(ok, ev, t, 1, HK_RENDER_JSON, SIZE_MAX, &len);
+    cr_assert_str_eq(out, "[\"\\\\12345\",12345]");
+    cJSON *parsed = cJSON_Parse(out);
+    cr_assert_not_null(parsed, "%s", out);
+    cJSON_Delete(parsed);
+    free(out);
+    hk_task_destroy(t);
+    hk_event_destroy(ev);
+}
