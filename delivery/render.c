@@ -274,9 +274,32 @@ static void render_into(sink *s, const char *tmpl, const render_ctx *c)
             while (is_name_char(*end))
                 end++;
             if (is_reference(name, (size_t)(end - name))) {
-                emit(s, copied, (size_t)(p - copied));
                 bool in_array =
                     depth && depth <= sizeof arrays / sizeof arrays[0] && arrays[depth - 1];
+                if (json && !c->probe && !in_string && in_array && c->ev->output_ids_len == 0 &&
+                    end - name == 9 && memcmp(name, "outputIds", 9) == 0) {
+                    /* No ids: the element vanishes, and with it one comma beside it, so that
+                     * "[1,$outputIds]" is [1], not [1,]. The comma before it, if any, lies
+                     * between the last thing copied and the reference (the template is JSON). */
+                    const char *after = end;
+                    while (isspace((unsigned char)*after))
+                        after++;
+                    const char *before = p;
+                    while (before > copied && isspace((unsigned char)before[-1]))
+                        before--;
+                    if (*after == ',') {
+                        emit(s, copied, (size_t)(p - copied));
+                        copied = after + 1;
+                    } else {
+                        emit(s, copied,
+                             (size_t)((before > copied && before[-1] == ',' ? before - 1 : p) -
+                                      copied));
+                        copied = end;
+                    }
+                    p = copied - 1;
+                    continue;
+                }
+                emit(s, copied, (size_t)(p - copied));
                 put_reference(s, name, (size_t)(end - name), c, in_string, in_array);
                 copied = end;
             }

@@ -628,3 +628,36 @@ Test(render, an_escaped_dollar_in_a_json_string_is_no_reference)
     hk_task_destroy(t);
     hk_event_destroy(ev);
 }
+
+/* With no output ids, $outputIds as an array element vanishes with one comma beside it: the body
+ * stays JSON ("[1,$outputIds]" rendered "[1,]" before; found by fuzz_render). */
+Test(render, no_output_ids_leave_no_dangling_comma)
+{
+    hk_event *ev = event("{\"jobId\":\"x\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}");
+    hk_task t = {.id = "wh_a", .name = ""};
+    static const struct {
+        const char *tmpl, *want;
+    } cases[] = {
+        {"[1,$outputIds]", "[1]"},
+        {"[1, $outputIds ]", "[1 ]"},
+        {"[$outputIds,1]", "[1]"},
+        {"[$outputIds]", "[]"},
+        {"[$outputIds, $outputIds]", "[ ]"},
+        {"[$jobId,$outputIds]", "[\"x\"]"},
+        {"{\"a\":[2,$outputIds,3],\"b\":$outputIds}", "{\"a\":[2,3],\"b\":[]}"},
+        {"[\"$outputIds\",1]", "[\"\",1]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_assert_eq(hk_render_form_of(NULL, 0, cases[i].tmpl), HK_RENDER_JSON, "%s",
+                     cases[i].tmpl);
+        size_t len = 0;
+        char *out = hk_render(cases[i].tmpl, ev, &t, 1, HK_RENDER_JSON, SIZE_MAX, &len);
+        cr_assert_str_eq(out, cases[i].want, "%s", cases[i].tmpl);
+        cr_assert_eq(len, strlen(out));
+        cJSON *parsed = cJSON_Parse(out);
+        cr_assert_not_null(parsed, "%s", out);
+        cJSON_Delete(parsed);
+        free(out);
+    }
+    hk_event_destroy(ev);
+}
