@@ -114,6 +114,9 @@ void hk_buf_puts(hk_buf *b, const char *s);
 void hk_buf_printf(hk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s with JSON string escaping (no surrounding quotes). */
 void hk_buf_json_escape(hk_buf *b, const char *s, size_t len);
+/* The JSON string escape of one byte into out ("\\n", "\\u001f", ...) and its length, or 0
+ * when the byte stands as it is. */
+size_t hk_json_escape_byte(unsigned char c, char out[6]);
 /* Hands the data over (caller frees with free()) and resets b. Never NULL. */
 char *hk_buf_take(hk_buf *b);
 void hk_buf_free(hk_buf *b);

@@ -134,47 +134,55 @@ void hk_buf_printf(hk_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-void hk_buf_json_escape(hk_buf *b, const char *s, size_t len)
+size_t hk_json_escape_byte(unsigned char c, char out[6])
 {
     static const char hex[] = "0123456789abcdef";
+    char short_form = 0;
+    switch (c) {
+    case '"':
+        short_form = '"';
+        break;
+    case '\\':
+        short_form = '\\';
+        break;
+    case '\n':
+        short_form = 'n';
+        break;
+    case '\r':
+        short_form = 'r';
+        break;
+    case '\t':
+        short_form = 't';
+        break;
+    case '\b':
+        short_form = 'b';
+        break;
+    case '\f':
+        short_form = 'f';
+        break;
+    default:
+        if (c >= 0x20)
+            return 0;
+        memcpy(out, "\\u00", 4);
+        out[4] = hex[c >> 4];
+        out[5] = hex[c & 15];
+        return 6;
+    }
+    out[0] = '\\';
+    out[1] = short_form;
+    return 2;
+}
+
+void hk_buf_json_escape(hk_buf *b, const char *s, size_t len)
+{
     buf_reserve(b, len);
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        const char *rep = NULL;
-        char u[7];
-        switch (c) {
-        case '"':
-            rep = "\\\"";
-            break;
-        case '\\':
-            rep = "\\\\";
-            break;
-        case '\n':
-            rep = "\\n";
-            break;
-        case '\r':
-            rep = "\\r";
-            break;
-        case '\t':
-            rep = "\\t";
-            break;
-        case '\b':
-            rep = "\\b";
-            break;
-        case '\f':
-            rep = "\\f";
-            break;
-        default:
-            if (c < 0x20) {
-                u[0] = '\\', u[1] = 'u', u[2] = '0', u[3] = '0';
-                u[4] = hex[c >> 4], u[5] = hex[c & 15], u[6] = '\0';
-                rep = u;
-            }
-        }
-        if (rep) {
+        char rep[6];
+        size_t n = hk_json_escape_byte((unsigned char)s[i], rep);
+        if (n) {
             hk_buf_append(b, s + start, i - start);
-            hk_buf_puts(b, rep);
+            hk_buf_append(b, rep, n);
             start = i + 1;
         }
     }

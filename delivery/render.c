@@ -50,46 +50,13 @@ static void emit(sink *s, const char *p, size_t n)
 
 static void emit_json_escaped(sink *s, const char *v, size_t len)
 {
-    static const char hex[] = "0123456789abcdef";
     size_t start = 0;
     for (size_t i = 0; i < len && !s->over; i++) {
-        unsigned char c = (unsigned char)v[i];
-        char u[6];
-        const char *rep = NULL;
-        size_t rep_len = 2;
-        switch (c) {
-        case '"':
-            rep = "\\\"";
-            break;
-        case '\\':
-            rep = "\\\\";
-            break;
-        case '\n':
-            rep = "\\n";
-            break;
-        case '\r':
-            rep = "\\r";
-            break;
-        case '\t':
-            rep = "\\t";
-            break;
-        case '\b':
-            rep = "\\b";
-            break;
-        case '\f':
-            rep = "\\f";
-            break;
-        default:
-            if (c < 0x20) {
-                memcpy(u, "\\u00", 4);
-                u[4] = hex[c >> 4], u[5] = hex[c & 15];
-                rep = u;
-                rep_len = 6;
-            }
-        }
-        if (rep) {
+        char rep[6];
+        size_t n = hk_json_escape_byte((unsigned char)v[i], rep);
+        if (n) {
             emit(s, v + start, i - start);
-            emit(s, rep, rep_len);
+            emit(s, rep, n);
             start = i + 1;
         }
     }
@@ -281,11 +248,12 @@ static void render_into(sink *s, const char *tmpl, const render_ctx *c)
                     /* No ids: the element vanishes, and with it one comma beside it, so that
                      * "[1,$outputIds]" is [1], not [1,]. The comma before it, if any, lies
                      * between the last thing copied and the reference (the template is JSON). */
+                    /* between JSON tokens, what cJSON (which judged the template) skips */
                     const char *after = end;
-                    while (isspace((unsigned char)*after))
+                    while (*after && (unsigned char)*after <= 0x20)
                         after++;
                     const char *before = p;
-                    while (before > copied && isspace((unsigned char)before[-1]))
+                    while (before > copied && (unsigned char)before[-1] <= 0x20)
                         before--;
                     if (*after == ',') {
                         emit(s, copied, (size_t)(p - copied));

@@ -356,6 +356,19 @@ def committed_lag(stack, topic, group):
         consumer.close()
 
 
+def wait_lag_zero(stack, env, timeout=30):
+    """Waits until the test's group has committed everything on its topic: 0, or the lag left
+    when the timeout ran out."""
+    deadline = time.time() + timeout
+    lag = None
+    while time.time() < deadline:
+        lag = committed_lag(stack, env.topic, env.group)
+        if lag == 0:
+            return 0
+        time.sleep(0.5)
+    return lag
+
+
 def read_topic(stack, topic, predicate, n, timeout=30, since_s=600):
     """Records of a topic (JSON values) matching predicate, written in the last since_s seconds
     (the shared topics, hookd.dlq and the tiers, keep every earlier test's records too)."""

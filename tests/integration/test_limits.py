@@ -5,7 +5,7 @@ import json
 import os
 import time
 
-from conftest import committed_lag, read_topic
+from conftest import read_topic, wait_lag_zero
 
 
 def sized_event(job, flow, status, size):
@@ -16,17 +16,6 @@ def sized_event(job, flow, status, size):
     raw = json.dumps(event, separators=(",", ":")).encode()
     assert len(raw) == size
     return raw
-
-
-def wait_for_lag_zero(stack, env, timeout=30):
-    deadline = time.time() + timeout
-    lag = None
-    while time.time() < deadline:
-        lag = committed_lag(stack, env.topic, env.group)
-        if lag == 0:
-            return 0
-        time.sleep(0.5)
-    return lag
 
 
 def two_tasks(env, receiver, flow):
@@ -64,7 +53,7 @@ def test_an_event_too_big_to_retry_is_dead_lettered_and_the_partition_moves(
     assert "message.max.bytes 1000000" in reason, reason
     assert dead[0]["kind"] == "poison" and dead[0]["topic"] == env.topic
     assert dead[0]["payloadBytes"] == 999_600 and dead[0]["payloadTruncated"] is True
-    assert wait_for_lag_zero(stack, env) == 0, "the committed offset moved past the big event"
+    assert wait_lag_zero(stack, env) == 0, "the committed offset moved past the big event"
     assert worker.proc.poll() is None, "the worker keeps running"
     assert worker.metric('hookd_dlq_records_total{reason="too_large"}') == 1
     assert receiver.matching("/fail") == [], "refused before any attempt"
@@ -94,7 +83,7 @@ def test_the_limit_follows_the_producers_message_max_bytes(env, receiver, worker
     assert len(dead) == 1
     assert "299800 bytes" in dead[0]["reason"], dead[0]["reason"]
     assert "message.max.bytes 300000" in dead[0]["reason"], dead[0]["reason"]
-    assert wait_for_lag_zero(stack, env) == 0
+    assert wait_lag_zero(stack, env) == 0
     assert worker.proc.poll() is None
 
 
@@ -120,7 +109,7 @@ def test_a_full_producer_queue_is_back_pressure_not_an_exit(env, receiver, worke
                       n, timeout=60)
     assert sorted(d["jobId"] for d in dead) == sorted(jobs), "every failure dead-lettered"
     assert all(d["reason"] == "retry disabled" for d in dead)
-    assert wait_for_lag_zero(stack, env, timeout=40) == 0
+    assert wait_lag_zero(stack, env, timeout=40) == 0
     assert worker.proc.poll() is None, "the worker keeps running"
     published = worker.metric("hookd_outcomes_published_total")
     lost = worker.metric("hookd_outcomes_publish_errors_total")
@@ -160,7 +149,7 @@ def test_a_retry_record_the_broker_refuses_dead_letters_its_delivery(
     assert dead[0]["kind"] == "delivery"
     assert reason.startswith(f"record too large: {tier} refused a retry record of"), reason
     assert [o["statusCode"] for o in dead[0]["outcomes"]] == [500]
-    assert wait_for_lag_zero(stack, env) == 0
+    assert wait_lag_zero(stack, env) == 0
     assert worker.proc.poll() is None
     assert worker.metric('hookd_dlq_records_total{reason="too_large"}') == 1
     assert len(receiver.matching("/fail")) == 1, "no retry was ever queued"

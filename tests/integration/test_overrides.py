@@ -10,7 +10,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import Receiver, committed_lag, delivery_id, read_topic
+from conftest import Receiver, delivery_id, read_topic, wait_lag_zero
 
 
 def publish_to(env, partition, value):
@@ -24,17 +24,6 @@ def peak_rss_mb(proc):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-def wait_lag_zero(stack, env, timeout=30):
-    deadline = time.time() + timeout
-    lag = None
-    while time.time() < deadline:
-        lag = committed_lag(stack, env.topic, env.group)
-        if lag == 0:
-            return 0
-        time.sleep(0.5)
-    return lag
 
 
 # (name, the reference, its value's length, references in the override body, the limit)

@@ -646,6 +646,7 @@ Test(render, no_output_ids_leave_no_dangling_comma)
         {"[$jobId,$outputIds]", "[\"x\"]"},
         {"{\"a\":[2,$outputIds,3],\"b\":$outputIds}", "{\"a\":[2,3],\"b\":[]}"},
         {"[\"$outputIds\",1]", "[\"\",1]"},
+        {"[$outputIds\x0f, 1]", "[ 1]"}, /* cJSON skips control bytes between tokens */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cr_assert_eq(hk_render_form_of(NULL, 0, cases[i].tmpl), HK_RENDER_JSON, "%s",
