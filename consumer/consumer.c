@@ -603,13 +603,6 @@ void hk_consumer_destroy(hk_consumer *c)
     free(c);
 }
 
-void hk_consumer_hold(hk_consumer *c, hk_msg_ref ref, int n)
-{
-    slot *s = slot_for_ref(c, ref);
-    if (s)
-        hk_offset_tracker_hold(s->tracker, ref.offset, n);
-}
-
 void hk_consumer_release(hk_consumer *c, hk_msg_ref ref)
 {
     slot *s = slot_for_ref(c, ref);
@@ -670,15 +663,6 @@ void hk_consumer_stop_fetching(hk_consumer *c)
         return;
     c->stopped = true;
     pause_all(c, true);
-}
-
-size_t hk_consumer_unfinished(const hk_consumer *c)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < c->slots_len; i++)
-        if (c->slots[i].tracker)
-            n += hk_offset_tracker_unfinished(c->slots[i].tracker);
-    return n;
 }
 
 bool hk_consumer_settled(const hk_consumer *c)

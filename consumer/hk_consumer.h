@@ -2,9 +2,9 @@
  * hk_consumer.h — consuming job events from Kafka, at least once.
  *
  * consumer owns the group consumer (eager assignor, enable.auto.offset.store=false) on the core
- * loop, and the offset tracker: each consumed message is held until every piece of work the
- * handler hangs on it has finished, and a partition's offset is stored only up to the lowest
- * message that still has unfinished work (work finishes out of order). It also pauses fetching
+ * loop, and the offset tracker: each consumed message is held until the handler releases it,
+ * and a partition's offset is stored only up to the lowest message still held (work finishes
+ * out of order). It also pauses fetching
  * while the handler says it is saturated. It depends on core only; what "work" is belongs to the
  * caller.
  */
@@ -56,8 +56,8 @@ typedef struct hk_msg_ref {
 } hk_msg_ref;
 
 /* Called on the loop thread for each message. The payload is borrowed for the call only: copy
- * what you keep. The message starts with one unit of work held for the handler; the handler
- * adds units with hk_consumer_hold() and must call hk_consumer_release() once per unit. */
+ * what you keep. The message starts with one unit of work held for the handler, which must
+ * call hk_consumer_release() once for it. */
 typedef void (*hk_consumer_msg_cb)(hk_consumer *c, hk_msg_ref ref, const char *topic,
                                    int32_t partition, int64_t offset, const void *payload,
                                    size_t len, void *arg);
@@ -88,7 +88,6 @@ int hk_consumer_create(hk_loop *loop, const hk_consumer_config *cfg, hk_consumer
 /* Stores what is finished, commits synchronously, leaves the group, destroys. Accepts NULL. */
 void hk_consumer_destroy(hk_consumer *c);
 
-void hk_consumer_hold(hk_consumer *c, hk_msg_ref ref, int n);
 void hk_consumer_release(hk_consumer *c, hk_msg_ref ref);
 /* True while the message's partition is still this worker's (or revoked and possibly coming
  * back in the assignment under way): its work still counts towards the committed offset. */
@@ -101,8 +100,6 @@ void hk_consumer_set_paused(hk_consumer *c, bool paused);
 
 /* Stops taking new messages (shutdown starts); already consumed work may still finish. */
 void hk_consumer_stop_fetching(hk_consumer *c);
-/* Messages consumed whose work has not all finished, across partitions. */
-size_t hk_consumer_unfinished(const hk_consumer *c);
 /* False between a revoke and the assignment that follows it: work finished meanwhile can be
  * committed only once its partition is assigned again, so a graceful stop waits for this. */
 bool hk_consumer_settled(const hk_consumer *c);

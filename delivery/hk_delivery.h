@@ -59,8 +59,6 @@ void hk_sign_body(const char *secret, const char *payload, size_t len, char out[
  * decoded key; writes "v1,<base64>" into out (at least 64 bytes). HK_EINVAL on a bad secret. */
 int hk_sign_standard(const char *secret, const char *msg_id, uint64_t t_s, const char *payload,
                      size_t len, char *out, size_t out_size);
-/* Checks a Standard Webhooks secret: "whsec_" + base64 of 24..64 bytes. */
-int hk_sign_standard_secret_valid(const char *secret, hk_error *err);
 
 /* The stable delivery id for (event_id, task_id): "msg_" + 26 lowercase hex chars of a SHA-256.
  * out must hold 32 bytes. */

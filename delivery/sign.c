@@ -98,16 +98,6 @@ void hk_sign_body(const char *secret, const char *payload, size_t len, char out[
     hk_hex(mac, sizeof mac, out);
 }
 
-int hk_sign_standard_secret_valid(const char *secret, hk_error *err)
-{
-    unsigned char key[96];
-    if (hk_whsec_decode(secret, key) < 0)
-        return hk_error_set(err, HK_EINVAL, "secret",
-                            "a standard signature needs whsec_ followed by base64 of 24 to 64 "
-                            "bytes");
-    return HK_OK;
-}
-
 int hk_sign_standard(const char *secret, const char *msg_id, uint64_t t_s, const char *payload,
                      size_t len, char *out, size_t out_size)
 {

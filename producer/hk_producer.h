@@ -81,7 +81,4 @@ void hk_producer_prepare(hk_producer *producer, const char *const *topics, size_
 int hk_producer_ensure_topics(hk_producer *producer, const char *const *topics, size_t n,
                               int partitions, int replication, int timeout_ms, hk_error *err);
 
-/* Messages queued and not yet acknowledged. */
-size_t hk_producer_outstanding(const hk_producer *producer);
-
 #endif

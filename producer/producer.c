@@ -311,8 +311,3 @@ done:
     rd_kafka_queue_destroy(q);
     return rc;
 }
-
-size_t hk_producer_outstanding(const hk_producer *p)
-{
-    return (size_t)rd_kafka_outq_len(p->rk);
-}

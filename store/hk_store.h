@@ -96,8 +96,6 @@ int hk_store_flow_import(hk_store *store, const char *flow_id, const cJSON *doc,
                          hk_import_report *rep, hk_error *err);
 /* A job's recorded attempts, newest first, as a JSON array (caller cJSON_Delete). */
 int hk_store_history_get(hk_store *store, const char *job_id, cJSON **out, hk_error *err);
-/* Round-trip check for /readyz. */
-int hk_store_ping(hk_store *store, hk_error *err);
 
 /* ----------------------------------------------------------------- task cache (worker) --- */
 

@@ -360,12 +360,3 @@ int hk_store_history_get(hk_store *s, const char *job_id, cJSON **out, hk_error 
     *out = arr;
     return HK_OK;
 }
-
-int hk_store_ping(hk_store *s, hk_error *err)
-{
-    redisReply *r = redisCommand(s->rc, "PING");
-    if (!r || r->type == REDIS_REPLY_ERROR)
-        return reply_error(s, r, err);
-    freeReplyObject(r);
-    return HK_OK;
-}

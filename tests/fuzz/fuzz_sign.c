@@ -4,7 +4,7 @@
  *   secret \0 msg_id \0 timestamp (first 8 bytes, little-endian) \0 out size (first byte)
  *   \0 payload (the rest, NULs and all)
  * Each scheme is checked against OpenSSL's one-shot HMAC() over the message built by hand;
- * hk_whsec_decode and hk_sign_standard_secret_valid must agree, a decoded key re-encoded must
+ * hk_whsec_decode and hk_sign_standard must agree on the secret, a decoded key re-encoded must
  * decode to the same key, and hk_sign_standard must respect its output size.
  */
 #include <openssl/evp.h>
@@ -56,11 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Standard: the secret's form first. */
     unsigned char key[96];
     int key_len = hk_whsec_decode(secret, key);
-    hk_error err = {0};
-    int valid = hk_sign_standard_secret_valid(secret, &err);
     HK_FUZZ_CHECK(key_len == -1 || (key_len >= 24 && key_len <= 64), "key length %d", key_len);
-    HK_FUZZ_CHECK((key_len >= 0) == (valid == HK_OK), "decode %d but valid %d", key_len, valid);
-    HK_FUZZ_CHECK(valid == HK_OK || strstr(err.msg, "secret"), "refusal names no field");
 
     size_t out_size = 1 + (ff.len[F_OUT_SIZE] ? (unsigned char)ff.f[F_OUT_SIZE][0] % 80 : 79);
     char *out = malloc(out_size); /* exactly out_size: ASan sees any write past it */
