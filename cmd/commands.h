@@ -55,29 +55,6 @@ int hk_dlq_replay(const hk_config *cfg, const hk_dead_letter_filter *filter,
 /* Reads a whole file ("-": standard input) into out. HK_ERR when it cannot be opened. */
 int hk_cmd_read_file(const char *path, hk_buf *out);
 
-/* Signature verification shared by `verify` and `listen`. Header values are borrowed and may
- * be NULL when absent. */
-typedef struct hk_verify_input {
-    const char *secret;
-    const char *method;     /* decides t.body or t.url for the timestamped scheme */
-    const char *url;        /* full URL as sent, for GET and DELETE */
-    const char *body;
-    size_t body_len;
-    const char *signature;  /* X-Webhook-Signature or the task's own header */
-    const char *wh_id;      /* webhook-id */
-    const char *wh_timestamp;
-    const char *wh_signature;
-    long tolerance_s;       /* 0: don't check the age */
-    hk_sig_scheme scheme;   /* the scheme to check; HK_SIG_NONE: by the headers' form (listen) */
-    const char *signature_name; /* the signature header's name for errors; NULL: the default */
-} hk_verify_input;
-
-/* HK_OK when a signature verifies in the scheme asked for, HK_ERR when it does not, HK_EINVAL
- * when a header is malformed (a t= that is not digits, ...): detail says which scheme and why. */
-int hk_verify_check(const hk_verify_input *in, char *detail, size_t detail_size);
-/* hk_verify_check() == HK_OK. */
-bool hk_verify(const hk_verify_input *in, char *detail, size_t detail_size);
-
 /* ------------------------------------------------------------------------ test delivery --- */
 
 #define HK_TEST_RESPONSE_MAX 1024

@@ -5,6 +5,8 @@
  */
 #include "commands.h"
 
+#include "hk_delivery.h"
+
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -130,7 +132,7 @@ static void print_request(listener *l, struct MHD_Connection *con, const char *m
             .tolerance_s = l->tolerance_s,
         };
         char detail[256];
-        bool ok = hk_verify(&in, detail, sizeof detail);
+        bool ok = hk_verify(&in, detail, sizeof detail) == HK_OK;
         if (json) {
             cJSON *sig = cJSON_AddObjectToObject(json, "signature");
             cJSON_AddBoolToObject(sig, "valid", ok);

@@ -1,9 +1,10 @@
 /*
  * hk_delivery.h — turning a (task, event) into a signed HTTP request and sending it.
  *
- * delivery owns: body rendering ($references), the three signature schemes, the SSRF guard
- * (address classifier and allow-list), and the delivery engine (libcurl multi-socket on the
- * core event loop, with global and per-host in-flight caps). It depends only on core; it knows
+ * delivery owns: body rendering ($references), the three signature schemes (signing, and the
+ * receiver's check of them), the SSRF guard (address classifier and allow-list), and the
+ * delivery engine (libcurl multi-socket on the core event loop, with global and per-host
+ * in-flight caps). It depends only on core; it knows
  * nothing of Kafka, Redis or retries: it reports what happened and others decide what follows.
  */
 #ifndef HK_DELIVERY_H
@@ -82,6 +83,28 @@ typedef struct hk_signature_header {
 } hk_signature_header;
 int hk_signature_header_parse(const char *value, size_t len, hk_signature_header *out,
                               hk_error *err);
+
+/* Checks a received signature as a receiver would (verify.c): `hookctl verify` and `hookctl
+ * listen`. Everything is borrowed; a header value is NULL when absent. */
+typedef struct hk_verify_input {
+    const char *secret;
+    const char *method;     /* decides t.body or t.url for the timestamped scheme */
+    const char *url;        /* full URL as sent, for GET and DELETE */
+    const char *body;
+    size_t body_len;
+    const char *signature;  /* X-Webhook-Signature or the task's own header */
+    const char *wh_id;      /* webhook-id */
+    const char *wh_timestamp;
+    const char *wh_signature;
+    long tolerance_s;       /* 0: don't check the age */
+    hk_sig_scheme scheme;   /* the scheme to check; HK_SIG_NONE: by the headers' form (listen) */
+    const char *signature_name; /* the signature header's name for errors; NULL: the default */
+} hk_verify_input;
+
+/* HK_OK when a signature verifies in the scheme asked for, HK_ERR when it does not (or is older
+ * than tolerance_s), HK_EINVAL when a header is malformed (a t= that is not digits, ...): detail
+ * (always written) says which scheme and why. */
+int hk_verify(const hk_verify_input *in, char *detail, size_t detail_size);
 
 /* ---------------------------------------------------------------------------- request --- */
 

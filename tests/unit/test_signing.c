@@ -1,6 +1,7 @@
 /*
  * delivery: rendering ($references, escaping), the three signature schemes against fixed
- * vectors, the delivery id, and the exact request built for each method.
+ * vectors, the delivery id, the exact request built for each method, and each scheme signed
+ * then checked by hk_verify() as a receiver does.
  */
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -660,4 +661,202 @@ Test(render, no_output_ids_leave_no_dangling_comma)
         free(out);
     }
     hk_event_destroy(ev);
+}
+
+/* ------------------------------------------------------------ sign -> verify (issue 13) --- */
+
+/* A request built and signed as the worker does, checked by hk_verify() as a receiver
+ * (hookctl verify, hookctl listen) does, under each secret of the task. */
+static hk_request *signed_request(const char *task_json, uint64_t now_ms)
+{
+    hk_event *ev = event(EVENT);
+    hk_task *t = task(task_json);
+    hk_request_params p = {.task = t,
+                           .event = ev,
+                           .delivery_id = "msg_roundtrip",
+                           .attempt = 1,
+                           .now_ms = now_ms,
+                           .default_timeout_ms = 30000};
+    hk_request *req = NULL;
+    hk_error err = {0};
+    cr_assert_eq(hk_request_build(&p, &req, &err), HK_OK, "%s", err.msg);
+    hk_task_destroy(t);
+    hk_event_destroy(ev);
+    return req;
+}
+
+static int verify_request(const hk_request *req, const char *secret, hk_sig_scheme scheme,
+                          const char *sig_header, const char *body, size_t body_len,
+                          long tolerance_s, char detail[256])
+{
+    hk_verify_input in = {
+        .secret = secret,
+        .method = hk_method_name(req->method),
+        .url = req->url,
+        .body = body,
+        .body_len = body_len,
+        .signature = hk_request_header(req, sig_header ? sig_header : "X-Webhook-Signature"),
+        .wh_id = hk_request_header(req, "webhook-id"),
+        .wh_timestamp = hk_request_header(req, "webhook-timestamp"),
+        .wh_signature = hk_request_header(req, "webhook-signature"),
+        .tolerance_s = tolerance_s,
+        .scheme = scheme,
+        .signature_name = sig_header,
+    };
+    return hk_verify(&in, detail, 256);
+}
+
+Test(verify, every_scheme_round_trips_under_every_secret)
+{
+    static const struct {
+        const char *scheme_json; /* the task's signature fields */
+        hk_sig_scheme scheme;
+        const char *header;      /* the signature header; NULL: X-Webhook-Signature */
+        const char *secrets[3];
+        const char *valid;       /* the start of the detail when it verifies */
+    } schemes[] = {
+        {"\"secrets\":[\"mySecret\",\"older\",\"oldest\"]", HK_SIG_TIMESTAMPED, NULL,
+         {"mySecret", "older", "oldest"}, "valid timestamped signature (t="},
+        {"\"secrets\":[\"new\",\"old\"],\"signature\":\"body\"", HK_SIG_BODY, NULL,
+         {"new", "old", NULL}, "valid body signature"},
+        {"\"secrets\":[\"new\",\"old\"],\"signature\":\"body\","
+         "\"signatureHeader\":\"x-y42-signature\"",
+         HK_SIG_BODY, "x-y42-signature", {"new", "old", NULL}, "valid body signature"},
+        {"\"secrets\":[\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\","
+         "\"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"],\"signature\":\"standard\"",
+         HK_SIG_STANDARD, NULL,
+         {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL},
+         "valid standard signature (webhook-id msg_roundtrip"},
+    };
+    const char *methods[] = {"POST", "PUT", "PATCH", "GET", "DELETE"};
+    for (size_t s = 0; s < sizeof schemes / sizeof schemes[0]; s++) {
+        for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+            char json[512];
+            snprintf(json, sizeof json,
+                     "{\"flowId\":\"7\",\"url\":\"https://x.example/h?job=$jobId\",\"method\":"
+                     "\"%s\",\"body\":\"{\\\"job\\\":\\\"$jobId\\\"}\",%s}",
+                     methods[m], schemes[s].scheme_json);
+            hk_request *req = signed_request(json, hk_wall_ms());
+            /* GET and DELETE send no body: the timestamped scheme signs the URL, the others
+             * an empty body. */
+            const char *body = req->body ? req->body : "";
+            for (size_t k = 0; k < 3 && schemes[s].secrets[k]; k++) {
+                /* as `hookctl verify --scheme ...` and as `hookctl listen` (by the form) */
+                hk_sig_scheme asked[] = {schemes[s].scheme, HK_SIG_NONE};
+                for (size_t a = 0; a < 2; a++) {
+                    char detail[256];
+                    int rc = verify_request(req, schemes[s].secrets[k], asked[a],
+                                            schemes[s].header, body, req->body ? req->body_len : 0,
+                                            300, detail);
+                    cr_assert_eq(rc, HK_OK, "%s %s secret %zu: %s", methods[m],
+                                 schemes[s].scheme_json, k, detail);
+                    cr_assert_eq(strncmp(detail, schemes[s].valid, strlen(schemes[s].valid)), 0,
+                                 "%s", detail);
+                }
+            }
+            char detail[256];
+            cr_assert_eq(verify_request(req, schemes[s].scheme == HK_SIG_STANDARD
+                                                 ? "whsec_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
+                                                 : "notTheSecret",
+                                        schemes[s].scheme, schemes[s].header, body,
+                                        req->body ? req->body_len : 0, 300, detail),
+                         HK_ERR, "another secret: %s", detail);
+            cr_assert(strstr(detail, "does not match"), "%s", detail);
+            hk_request_destroy(req);
+        }
+    }
+}
+
+Test(verify, a_tampered_body_or_url_is_refused)
+{
+    /* the body schemes (POST) and the URL of a timestamped GET */
+    static const struct {
+        const char *task_json;
+        hk_sig_scheme scheme;
+        const char *secret;
+    } cases[] = {
+        {"{\"flowId\":\"7\",\"url\":\"https://x.example/h\",\"body\":\"job $jobId\","
+         "\"secret\":\"mySecret\"}",
+         HK_SIG_TIMESTAMPED, "mySecret"},
+        {"{\"flowId\":\"7\",\"url\":\"https://x.example/h\",\"body\":\"job $jobId\","
+         "\"secret\":\"mySecret\",\"signature\":\"body\"}",
+         HK_SIG_BODY, "mySecret"},
+        {"{\"flowId\":\"7\",\"url\":\"https://x.example/h\",\"body\":\"job $jobId\","
+         "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"signature\":\"standard\"}",
+         HK_SIG_STANDARD, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hk_request *req = signed_request(cases[i].task_json, hk_wall_ms());
+        char detail[256];
+        cr_assert_eq(verify_request(req, cases[i].secret, cases[i].scheme, NULL, req->body,
+                                    req->body_len, 300, detail),
+                     HK_OK, "%s", detail);
+        char *tampered = hk_strdup(req->body);
+        tampered[req->body_len - 1] ^= 1; /* "job 12345" -> "job 12344" */
+        cr_assert_eq(verify_request(req, cases[i].secret, cases[i].scheme, NULL, tampered,
+                                    req->body_len, 300, detail),
+                     HK_ERR, "%s", detail);
+        cr_assert(strstr(detail, "does not match"), "%s", detail);
+        cr_assert_eq(verify_request(req, cases[i].secret, cases[i].scheme, NULL, req->body,
+                                    req->body_len - 1, 300, detail),
+                     HK_ERR, "a truncated body: %s", detail);
+        free(tampered);
+        hk_request_destroy(req);
+    }
+
+    hk_request *req = signed_request("{\"flowId\":\"7\",\"url\":\"https://x.example/h?job=$jobId\","
+                                     "\"method\":\"GET\",\"secret\":\"mySecret\"}",
+                                     hk_wall_ms());
+    char detail[256];
+    cr_assert_eq(verify_request(req, "mySecret", HK_SIG_TIMESTAMPED, NULL, NULL, 0, 300, detail),
+                 HK_OK, "%s", detail);
+    char *url = req->url;
+    req->url = (char *)"https://x.example/h?job=12346";
+    cr_assert_eq(verify_request(req, "mySecret", HK_SIG_TIMESTAMPED, NULL, NULL, 0, 300, detail),
+                 HK_ERR, "%s", detail);
+    req->url = url;
+    hk_request_destroy(req);
+}
+
+Test(verify, a_stale_timestamp_is_refused_unless_the_tolerance_is_off)
+{
+    uint64_t stale = hk_wall_ms() - 310 * 1000; /* past the default 300 s */
+    static const struct {
+        const char *task_json;
+        hk_sig_scheme scheme;
+        const char *secret, *refused;
+    } cases[] = {
+        {"{\"flowId\":\"7\",\"url\":\"https://x.example/h\",\"body\":\"b\","
+         "\"secret\":\"mySecret\"}",
+         HK_SIG_TIMESTAMPED, "mySecret", "timestamped signature matches but t="},
+        {"{\"flowId\":\"7\",\"url\":\"https://x.example/h\",\"body\":\"b\","
+         "\"secret\":\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\",\"signature\":\"standard\"}",
+         HK_SIG_STANDARD, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+         "standard signature matches but is "},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hk_request *req = signed_request(cases[i].task_json, stale);
+        char detail[256];
+        cr_assert_eq(verify_request(req, cases[i].secret, cases[i].scheme, NULL, req->body,
+                                    req->body_len, 300, detail),
+                     HK_ERR, "%s", detail);
+        cr_assert_eq(strncmp(detail, cases[i].refused, strlen(cases[i].refused)), 0, "%s",
+                     detail);
+        /* and from the future likewise */
+        hk_request_destroy(req);
+        req = signed_request(cases[i].task_json, hk_wall_ms() + 310 * 1000);
+        cr_assert_eq(verify_request(req, cases[i].secret, cases[i].scheme, NULL, req->body,
+                                    req->body_len, 300, detail),
+                     HK_ERR, "%s", detail);
+        hk_request_destroy(req);
+        /* tolerance 0 checks no age; a wider one accepts it */
+        req = signed_request(cases[i].task_json, stale);
+        cr_assert_eq(verify_request(req, cases[i].secret, cases[i].scheme, NULL, req->body,
+                                    req->body_len, 0, detail),
+                     HK_OK, "%s", detail);
+        cr_assert_eq(verify_request(req, cases[i].secret, cases[i].scheme, NULL, req->body,
+                                    req->body_len, 3600, detail),
+                     HK_OK, "%s", detail);
+        hk_request_destroy(req);
+    }
 }
