@@ -42,13 +42,7 @@ int hk_api_create(const hk_config *cfg, hk_api **out, hk_error *err)
                             "must be at least 16 characters (e.g. openssl rand -hex 32)");
     hk_api *a = hk_xcalloc(1, sizeof *a);
     a->cfg = cfg;
-    a->scfg = (hk_store_config){
-        .url = cfg->redis_url,
-        .password = cfg->redis_password,
-        .prefix = cfg->redis_prefix,
-        .max_per_flow = cfg->max_webhooks_per_flow,
-        .timeout_ms = 5000,
-    };
+    a->scfg = hk_store_config_of(cfg);
     digest(cfg->api_token, strlen(cfg->api_token), a->token_digest);
     pthread_mutex_init(&a->lock, NULL);
     *out = a;

@@ -114,13 +114,7 @@ int hk_cmd_read_file(const char *path, hk_buf *out)
 
 static int open_store(const hk_config *cfg, hk_store **store)
 {
-    hk_store_config scfg = {
-        .url = cfg->redis_url,
-        .password = cfg->redis_password,
-        .prefix = cfg->redis_prefix,
-        .max_per_flow = cfg->max_webhooks_per_flow,
-        .timeout_ms = 5000,
-    };
+    hk_store_config scfg = hk_store_config_of(cfg);
     hk_error err = {0};
     int rc = hk_store_open(&scfg, store, &err);
     if (rc != HK_OK)

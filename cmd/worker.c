@@ -1332,13 +1332,7 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
     atomic_init(&g.exit_status, 0);
     atomic_init(&g.started, false);
     atomic_init(&g.stopping, false);
-    hk_store_config scfg = {
-        .url = cfg->redis_url,
-        .password = cfg->redis_password,
-        .prefix = cfg->redis_prefix,
-        .max_per_flow = cfg->max_webhooks_per_flow,
-        .timeout_ms = 5000,
-    };
+    hk_store_config scfg = hk_store_config_of(cfg);
     if (hk_retry_policy_init(&g.policy, cfg->retry_delays, cfg->retry_max_attempts,
                              "HOOKD_RETRY_DELAYS", err) != HK_OK ||
         hk_cidr_list_parse(cfg->allow_networks, &g.allow, err) != HK_OK) {

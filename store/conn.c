@@ -7,6 +7,17 @@
 #include <string.h>
 #include <sys/time.h>
 
+hk_store_config hk_store_config_of(const hk_config *cfg)
+{
+    return (hk_store_config){
+        .url = cfg->redis_url,
+        .password = cfg->redis_password,
+        .prefix = cfg->redis_prefix,
+        .max_per_flow = cfg->max_webhooks_per_flow,
+        .timeout_ms = 5000,
+    };
+}
+
 int hk_store__cfg_init(hk_store__cfg *c, const hk_store_config *cfg, hk_error *err)
 {
     memset(c, 0, sizeof *c);
@@ -61,6 +72,14 @@ int hk_store__cfg_init(hk_store__cfg *c, const hk_store_config *cfg, hk_error *e
     c->max_per_flow = cfg->max_per_flow > 0 ? cfg->max_per_flow : 50;
     c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 5000;
     return HK_OK;
+}
+
+void hk_store__cfg_copy(hk_store__cfg *dst, const hk_store__cfg *src)
+{
+    *dst = *src;
+    dst->host = hk_strdup(src->host);
+    dst->password = src->password ? hk_strdup(src->password) : NULL;
+    dst->prefix = hk_strdup(src->prefix);
 }
 
 void hk_store__cfg_free(hk_store__cfg *c)

@@ -27,7 +27,10 @@ struct hk_store {
 };
 
 int hk_store__cfg_init(hk_store__cfg *c, const hk_store_config *cfg, hk_error *err);
+void hk_store__cfg_copy(hk_store__cfg *dst, const hk_store__cfg *src); /* deep */
 void hk_store__cfg_free(hk_store__cfg *c);
+/* hk_store_open() from a config already read (copied), for the store's own parts. */
+int hk_store__open(const hk_store__cfg *c, hk_store **out, hk_error *err);
 /* Connects, AUTHs, SELECTs. Errors name HOOKD_REDIS_URL and never hold the password. */
 redisContext *hk_store__connect(const hk_store__cfg *c, hk_error *err);
 /* "<prefix><a><b>" — caller frees. */

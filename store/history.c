@@ -10,7 +10,6 @@
  */
 #include "conn.h"
 
-#include <openssl/crypto.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,8 +37,7 @@ struct hk_store_history {
     size_t queued;
     redisContext *rc;
     bool outage_logged;
-    hk_store_config store_cfg; /* for the task connection, opened on the first disable */
-    hk_store *store;
+    hk_store *store; /* the task connection (same cfg), opened on the first disable */
 };
 
 static void record_free(record *r)
@@ -153,7 +151,7 @@ static void disable_task(hk_store_history *h, const record *r)
     hk_error err = {0};
     bool changed = false;
     int rc = HK_ERR;
-    if (h->store || hk_store_open(&h->store_cfg, &h->store, &err) == HK_OK)
+    if (h->store || hk_store__open(&h->cfg, &h->store, &err) == HK_OK)
         rc = hk_store_task_disable(h->store, r->key, r->json, hk_wall_ms(), &changed, &err);
     if (rc == HK_OK || rc == HK_ENOTFOUND) {
         if (changed) {
@@ -229,10 +227,6 @@ int hk_store_history_create(const hk_store_config *cfg, size_t queue_max, hk_sto
     int rc = hk_store__cfg_init(&h->cfg, cfg, err);
     if (rc != HK_OK)
         goto error;
-    h->store_cfg = *cfg;
-    h->store_cfg.url = hk_strdup(cfg->url ? cfg->url : "");
-    h->store_cfg.password = cfg->password ? hk_strdup(cfg->password) : NULL;
-    h->store_cfg.prefix = hk_strdup(cfg->prefix ? cfg->prefix : "");
     rc = HK_ERR;
     if (pthread_create(&h->thread, NULL, writer, h) != 0) {
         hk_error_set(err, HK_ERR, NULL, "cannot start the history writer thread");
@@ -266,11 +260,6 @@ void hk_store_history_destroy(hk_store_history *h)
     if (h->rc)
         redisFree(h->rc);
     hk_store_close(h->store);
-    free((char *)h->store_cfg.url);
-    if (h->store_cfg.password)
-        OPENSSL_cleanse((char *)h->store_cfg.password, strlen(h->store_cfg.password));
-    free((char *)h->store_cfg.password);
-    free((char *)h->store_cfg.prefix);
     hk_store__cfg_free(&h->cfg);
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->wake);

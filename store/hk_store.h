@@ -30,6 +30,11 @@ typedef struct hk_store_config {
     long timeout_ms;      /* connect and command timeout */
 } hk_store_config;
 
+/* The store's settings from the loaded configuration (HOOKD_REDIS_URL, HOOKD_REDIS_PASSWORD,
+ * HOOKD_REDIS_PREFIX, HOOKD_MAX_WEBHOOKS_PER_FLOW; a 5 s timeout): the one place hookd and
+ * hookctl build it. The strings are borrowed from cfg. */
+hk_store_config hk_store_config_of(const hk_config *cfg);
+
 /* ------------------------------------------------------------------ task CRUD (sync) --- */
 
 typedef struct hk_store hk_store;

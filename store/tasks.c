@@ -52,6 +52,18 @@ static const char swap_script[] =
     "redis.call('INCR', KEYS[2])\n"
     "return 1\n";
 
+/* Connects s, whose cfg (its own copy) is set; closes s when it cannot. */
+static int open_with(hk_store *s, hk_store **out, hk_error *err)
+{
+    s->rc = hk_store__connect(&s->cfg, err);
+    if (!s->rc) {
+        hk_store_close(s);
+        return HK_ERR;
+    }
+    *out = s;
+    return HK_OK;
+}
+
 int hk_store_open(const hk_store_config *cfg, hk_store **out, hk_error *err)
 {
     hk_store *s = hk_xcalloc(1, sizeof *s);
@@ -60,13 +72,14 @@ int hk_store_open(const hk_store_config *cfg, hk_store **out, hk_error *err)
         free(s);
         return rc;
     }
-    s->rc = hk_store__connect(&s->cfg, err);
-    if (!s->rc) {
-        hk_store_close(s);
-        return HK_ERR;
-    }
-    *out = s;
-    return HK_OK;
+    return open_with(s, out, err);
+}
+
+int hk_store__open(const hk_store__cfg *c, hk_store **out, hk_error *err)
+{
+    hk_store *s = hk_xcalloc(1, sizeof *s);
+    hk_store__cfg_copy(&s->cfg, c);
+    return open_with(s, out, err);
 }
 
 void hk_store_close(hk_store *s)

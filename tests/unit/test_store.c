@@ -410,3 +410,19 @@ Test(store, json_entry_points_validate_fill_in_and_keep_masked_secrets)
     cJSON_Delete(in);
     hk_store_close(s);
 }
+
+/* ------------------------------------------------------------- config builder (issue 13) --- */
+
+Test(store_config, built_once_from_the_loaded_configuration)
+{
+    hk_config c = {.redis_url = "redis://r.example:6380/2",
+                   .redis_password = "pw",
+                   .redis_prefix = "p:",
+                   .max_webhooks_per_flow = 7};
+    hk_store_config s = hk_store_config_of(&c);
+    cr_assert_eq(s.url, c.redis_url, "borrowed, not copied");
+    cr_assert_eq(s.password, c.redis_password);
+    cr_assert_eq(s.prefix, c.redis_prefix);
+    cr_assert_eq(s.max_per_flow, 7);
+    cr_assert_eq(s.timeout_ms, 5000);
+}
