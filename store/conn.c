@@ -86,7 +86,7 @@ void hk_store__cfg_free(hk_store__cfg *c)
 {
     free(c->host);
     if (c->password) {
-        memset(c->password, 0, strlen(c->password));
+        explicit_bzero(c->password, strlen(c->password)); /* not dropped as a dead store */
         free(c->password);
     }
     free(c->prefix);
