@@ -9,7 +9,7 @@
  * removed, so the dead letters stay where they are: replaying the same selection twice sends
  * twice (receivers dedupe on X-Webhook-Id); --since narrows a replay to recent ones.
  */
-#include "commands.h"
+#include "hookctl.h"
 
 #include "hk_consumer.h"
 #include "hk_producer.h"

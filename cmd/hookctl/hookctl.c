@@ -1,11 +1,11 @@
 /*
  * hookctl.c — the operator's command line: dispatch, the `webhooks` and `deliveries` commands.
- * `publish`, `verify`, `listen` and `dlq` live in their own files (commands.h). Output is a
- * table or field list for people, JSON with --json (output.c); secrets always masked. Errors
+ * `publish`, `verify`, `listen` and `dlq` live in their own files (hookctl.h). Output is a
+ * table or field list for people, JSON with --json (hk_cmd.h); secrets always masked. Errors
  * are one line on stderr naming the field or flag.
  * Exit: 0 ok, 1 runtime failure or not found, 2 bad usage or invalid input.
  */
-#include "commands.h"
+#include "hookctl.h"
 
 #include "hk_store.h"
 
@@ -96,20 +96,6 @@ static int fail(int status, const char *msg)
 static int status_for(int rc)
 {
     return rc == HK_EINVAL || rc == HK_ELIMIT ? 2 : 1;
-}
-
-int hk_cmd_read_file(const char *path, hk_buf *out)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
-        return HK_ERR;
-    char chunk[65536];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-        hk_buf_append(out, chunk, r);
-    if (f != stdin)
-        fclose(f);
-    return HK_OK;
 }
 
 static int open_store(const hk_config *cfg, hk_store **store)

@@ -3,7 +3,7 @@
  * request it gets and, given the secret, whether its signature verifies. libmicrohttpd runs
  * the server on its own thread; the main thread waits for a signal or the --count'th request.
  */
-#include "commands.h"
+#include "hookctl.h"
 
 #include "hk_delivery.h"
 

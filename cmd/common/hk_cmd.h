@@ -1,22 +1,30 @@
 /*
- * commands.h — hookctl's subcommands that live outside hookctl.c. Private to cmd/.
- * Each takes the arguments after its own name (argv[0] is the subcommand) and the loaded
- * configuration, and returns the process exit status (0 ok, 1 runtime failure, 2 bad usage or
- * input, with one line on stderr naming the flag).
+ * hk_cmd.h — what the programs under cmd/ share, and nothing of any one program: reading a file
+ * named on the command line, the text/JSON output forms (tables, field lists, --json), and one
+ * real, signed test delivery of a task (hk_webhook_test: hookd's POST /v1/webhooks/{id}/test and
+ * `hookctl webhooks test`). Library hk_cmd (cmd/common/); no program's header is included here.
+ * Not thread-safe as a whole: the output functions are for a CLI's main thread; hk_webhook_test
+ * may run on any thread (it has its own delivery engine per call).
  */
-#ifndef HK_COMMANDS_H
-#define HK_COMMANDS_H
+#ifndef HK_CMD_H
+#define HK_CMD_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "hk_core.h"
 
+/* ---------------------------------------------------------------------------------- files --- */
+
+/* Reads a whole file ("-": standard input) into out. HK_ERR when it cannot be opened. */
+int hk_cmd_read_file(const char *path, hk_buf *out);
+
 /* ------------------------------------------------------------------------------ output --- */
 
-/* --json, anywhere after the command: JSON on stdout instead of tables and sentences. hookctl's
- * main() takes it out of argv and sets this before dispatching. */
+/* --json, anywhere after the command: JSON on stdout instead of tables and sentences. The
+ * program's main() takes it out of argv and sets this before dispatching. */
 extern bool hk_cmd_json;
 
 /* A text table for people: columns padded to the widest cell; each cell on one line (control
@@ -28,32 +36,6 @@ void hk_table_print(hk_table *t, FILE *out);                      /* prints and 
 /* An object's fields as "name  value" lines, nested values as compact JSON. */
 void hk_print_fields(const cJSON *obj);
 void hk_print_json(const cJSON *json);
-
-int hk_cmd_listen(int argc, char **argv, const hk_config *cfg);
-int hk_cmd_publish(int argc, char **argv, const hk_config *cfg);
-int hk_cmd_verify(int argc, char **argv, const hk_config *cfg);
-int hk_cmd_dlq(int argc, char **argv, const hk_config *cfg);
-
-/* ------------------------------------------------------------------- dead-letter replay --- */
-
-#include "hk_retry.h"
-
-typedef struct hk_dlq_replay_stats {
-    size_t replayed; /* put on the first tier and acknowledged by Kafka */
-    size_t skipped;  /* selected but not replayable (poison, event kept only as a payload) */
-    char topic[64];  /* the first tier's topic */
-} hk_dlq_replay_stats;
-
-/* Reads hookd.dlq once from its start and puts every dead letter the filter selects back on
- * the first retry tier (cfg's HOOKD_RETRY_DELAYS), due at once, with its attempts reset and
- * the same delivery id, keyed by it; returns when Kafka has acknowledged every one. Blocking.
- * HK_EINVAL for a bad setting, HK_ERR when Kafka cannot be read or written (err names which);
- * stats counts what was done either way. */
-int hk_dlq_replay(const hk_config *cfg, const hk_dead_letter_filter *filter,
-                  hk_dlq_replay_stats *stats, hk_error *err);
-
-/* Reads a whole file ("-": standard input) into out. HK_ERR when it cannot be opened. */
-int hk_cmd_read_file(const char *path, hk_buf *out);
 
 /* ------------------------------------------------------------------------ test delivery --- */
 

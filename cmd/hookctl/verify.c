@@ -2,7 +2,7 @@
  * verify.c — `hookctl verify`: its flags, the body file and the output. The check itself is
  * hk_verify() (delivery/verify.c), shared with `hookctl listen`.
  */
-#include "commands.h"
+#include "hookctl.h"
 
 #include "hk_delivery.h"
 

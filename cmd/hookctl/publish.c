@@ -2,7 +2,7 @@
  * publish.c — `hookctl publish`: sends one job event to Kafka and waits for the broker's
  * acknowledgement, so a script knows the event is durable when the command returns.
  */
-#include "commands.h"
+#include "hookctl.h"
 
 #include "hk_producer.h"
 
