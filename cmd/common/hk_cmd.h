@@ -14,7 +14,32 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <getopt.h>
+
 #include "hk_core.h"
+
+/* ---------------------------------------------------------------------------------- flags --- */
+
+/* One command's flags: getopt_long over the command's own table (struct option, with val the
+ * command's switch case), read in order, flags and arguments mixed. Only whole names count
+ * ("--file x" or "--file=x"; "--fi" is an unknown flag, as "-x" and "--" are). getopt_long
+ * prints nothing: the command prints its own one-line error, naming `token`. */
+enum {
+    HK_CMD_ARG = 1,        /* a positional argument: value */
+    HK_CMD_UNKNOWN = '?',  /* token is not one of the table's flags */
+    HK_CMD_NO_VALUE = ':', /* token (a flag taking a value) is the last argument */
+};
+typedef struct hk_cmd_args {
+    int argc; /* argv[0] is the command's own name and is skipped */
+    char **argv;
+    const struct option *flags; /* ends with {0} */
+    const char *token;          /* out: the argument as typed, for messages */
+    const char *value;          /* out: the flag's value (NULL: none), or the argument */
+    bool started;               /* zero-initialise; set by the first call */
+} hk_cmd_args;
+/* The next flag's val, HK_CMD_ARG, HK_CMD_UNKNOWN, HK_CMD_NO_VALUE, or -1 at the end.
+ * Uses getopt's globals: one reader at a time, on the main thread. */
+int hk_cmd_next(hk_cmd_args *a);
 
 /* ---------------------------------------------------------------------------------- files --- */
 
