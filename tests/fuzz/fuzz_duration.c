@@ -1,7 +1,7 @@
 /*
  * fuzz_duration.c — durations and times as an operator writes them: HOOKD_RETRY_DELAYS
  * (hk_retry_policy_init) and the RFC 3339 times of `hookctl dlq --since` (hk_parse_time; the
- * "2h" form of --since is parsed inside cmd/dlq.c, not a library, and is not fuzzed here).
+ * "2h" form of --since is parsed inside cmd/hookctl/dlq.c, not a library, and is not fuzzed here).
  * Input: NUL-separated fields
  *   delays \0 time \0 max attempts (first byte)
  * Checked: every tier accepted is "<digits><unit>" and worth exactly that; the tiers written

@@ -1,5 +1,5 @@
 /*
- * api.h — hookd's admin API under /v1 (docs/api.md, docs/openapi.yaml). Private to cmd/.
+ * api.h — hookd's admin API under /v1 (docs/api.md, docs/openapi.yaml). Private to cmd/hookd/.
  *
  * The HTTP server (http.c, libmicrohttpd) parses requests, bounds bodies and calls in here with
  * a whole request; this file authorises it, routes it, and answers in JSON. Every write goes

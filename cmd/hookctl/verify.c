@@ -2,7 +2,7 @@
  * verify.c — `hookctl verify`: its flags, the body file and the output. The check itself is
  * hk_verify() (delivery/verify.c), shared with `hookctl listen`.
  */
-#include "commands.h"
+#include "hookctl.h"
 
 #include "hk_delivery.h"
 
@@ -41,26 +41,38 @@ int hk_cmd_verify(int argc, char **argv, const hk_config *cfg)
     hk_verify_input in = {.tolerance_s = 300};
     const char *body_file = NULL, *method = NULL;
     char *body = NULL, sig_name[64];
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0) {
+    static const struct option flags[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"secret", required_argument, NULL, 's'},
+        {"body-file", required_argument, NULL, 'b'},
+        {"url", required_argument, NULL, 'u'},
+        {"method", required_argument, NULL, 'm'},
+        {"scheme", required_argument, NULL, 'S'},
+        {"tolerance", required_argument, NULL, 't'},
+        {"header", required_argument, NULL, 'H'},
+        {0},
+    };
+    hk_cmd_args args = {.argc = argc, .argv = argv, .flags = flags};
+    for (int c; (c = hk_cmd_next(&args)) != -1;) {
+        const char *v = args.value;
+        char *end;
+        switch (c) {
+        case 'h':
             verify_usage(stdout);
             return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "hookctl: %s: needs a value (see hookctl verify --help)\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
-        if (strcmp(a, "--secret") == 0)
+        case 's':
             in.secret = v;
-        else if (strcmp(a, "--body-file") == 0)
+            break;
+        case 'b':
             body_file = v;
-        else if (strcmp(a, "--url") == 0)
+            break;
+        case 'u':
             in.url = v;
-        else if (strcmp(a, "--method") == 0)
+            break;
+        case 'm':
             method = v;
-        else if (strcmp(a, "--scheme") == 0) {
+            break;
+        case 'S':
             if (strcmp(v, "timestamped") == 0)
                 in.scheme = HK_SIG_TIMESTAMPED;
             else if (strcmp(v, "body") == 0)
@@ -71,14 +83,15 @@ int hk_cmd_verify(int argc, char **argv, const hk_config *cfg)
                 fprintf(stderr, "hookctl: --scheme: expected timestamped, body or standard\n");
                 return 2;
             }
-        } else if (strcmp(a, "--tolerance") == 0) {
-            char *end;
+            break;
+        case 't':
             in.tolerance_s = strtol(v, &end, 10);
             if (*end || in.tolerance_s < 0) {
                 fprintf(stderr, "hookctl: --tolerance: must be a number of seconds\n");
                 return 2;
             }
-        } else if (strcmp(a, "--header") == 0) {
+            break;
+        case 'H': {
             const char *colon = strchr(v, ':');
             if (!colon) {
                 fprintf(stderr, "hookctl: --header: expected 'Name: value'\n");
@@ -99,8 +112,15 @@ int hk_cmd_verify(int argc, char **argv, const hk_config *cfg)
                 snprintf(sig_name, sizeof sig_name, "%.*s", (int)nlen, v);
                 in.signature_name = sig_name;
             }
-        } else {
-            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl verify --help)\n", a);
+            break;
+        }
+        case HK_CMD_NO_VALUE:
+            fprintf(stderr, "hookctl: %s: needs a value (see hookctl verify --help)\n",
+                    args.token);
+            return 2;
+        default:
+            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl verify --help)\n",
+                    args.token);
             return 2;
         }
     }

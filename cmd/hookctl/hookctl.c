@@ -1,11 +1,11 @@
 /*
  * hookctl.c — the operator's command line: dispatch, the `webhooks` and `deliveries` commands.
- * `publish`, `verify`, `listen` and `dlq` live in their own files (commands.h). Output is a
- * table or field list for people, JSON with --json (output.c); secrets always masked. Errors
+ * `publish`, `verify`, `listen` and `dlq` live in their own files (hookctl.h). Output is a
+ * table or field list for people, JSON with --json (hk_cmd.h); secrets always masked. Errors
  * are one line on stderr naming the field or flag.
  * Exit: 0 ok, 1 runtime failure or not found, 2 bad usage or invalid input.
  */
-#include "commands.h"
+#include "hookctl.h"
 
 #include "hk_store.h"
 
@@ -96,20 +96,6 @@ static int fail(int status, const char *msg)
 static int status_for(int rc)
 {
     return rc == HK_EINVAL || rc == HK_ELIMIT ? 2 : 1;
-}
-
-int hk_cmd_read_file(const char *path, hk_buf *out)
-{
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
-    if (!f)
-        return HK_ERR;
-    char chunk[65536];
-    size_t r;
-    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0)
-        hk_buf_append(out, chunk, r);
-    if (f != stdin)
-        fclose(f);
-    return HK_OK;
 }
 
 static int open_store(const hk_config *cfg, hk_store **store)
@@ -210,25 +196,37 @@ static int cmd_webhooks_test(int argc, char **argv, const hk_config *cfg)
 {
     const char *id = NULL, *job_id = "test", *job_status = "Complete";
     bool json = hk_cmd_json;
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0) {
+    static const struct option flags[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"job-id", required_argument, NULL, 'j'},
+        {"job-status", required_argument, NULL, 's'},
+        {0},
+    };
+    hk_cmd_args args = {.argc = argc - 1, .argv = argv + 1, .flags = flags};
+    for (int c; (c = hk_cmd_next(&args)) != -1;) {
+        switch (c) {
+        case 'h':
             test_usage(stdout);
             return 0;
-        }
-        if (strcmp(a, "--job-id") == 0 || strcmp(a, "--job-status") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "hookctl: %s: needs a value\n", a);
+        case 'j':
+            job_id = args.value;
+            break;
+        case 's':
+            job_status = args.value;
+            break;
+        case HK_CMD_NO_VALUE:
+            fprintf(stderr, "hookctl: %s: needs a value\n", args.token);
+            return 2;
+        case HK_CMD_ARG:
+            if (id) {
+                fprintf(stderr, "hookctl: %s: unexpected argument\n", args.value);
                 return 2;
             }
-            *(a[6] == 'i' ? &job_id : &job_status) = argv[++i];
-        } else if (a[0] == '-' && a[1]) {
-            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl webhooks test --help)\n", a);
-            return 2;
-        } else if (!id) {
-            id = a;
-        } else {
-            fprintf(stderr, "hookctl: %s: unexpected argument\n", a);
+            id = args.value;
+            break;
+        default:
+            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl webhooks test --help)\n",
+                    args.token);
             return 2;
         }
     }
@@ -363,29 +361,41 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
         return cmd_webhooks_test(argc, argv, cfg);
     const char *file = NULL, *flow = NULL, *id = NULL;
     bool with_secrets = false;
-    for (int i = 2; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0) {
+    static const struct option flags[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"with-secrets", no_argument, NULL, 'S'},
+        {"file", required_argument, NULL, 'f'},
+        {"flow", required_argument, NULL, 'F'},
+        {0},
+    };
+    hk_cmd_args args = {.argc = argc - 1, .argv = argv + 1, .flags = flags};
+    for (int c; (c = hk_cmd_next(&args)) != -1;) {
+        switch (c) {
+        case 'h':
             webhooks_usage(stdout);
             return 0;
-        }
-        if (strcmp(argv[i], "--with-secrets") == 0) {
+        case 'S':
             with_secrets = true;
-        } else if (strcmp(argv[i], "--file") == 0 || strcmp(argv[i], "--flow") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "hookctl: %s: needs a value\n", argv[i]);
+            break;
+        case 'f':
+            file = args.value;
+            break;
+        case 'F':
+            flow = args.value;
+            break;
+        case HK_CMD_NO_VALUE:
+            fprintf(stderr, "hookctl: %s: needs a value\n", args.token);
+            return 2;
+        case HK_CMD_ARG:
+            if (id) {
+                fprintf(stderr, "hookctl: %s: unexpected argument\n", args.value);
                 return 2;
             }
-            if (argv[i][3] == 'i')
-                file = argv[++i];
-            else
-                flow = argv[++i];
-        } else if (argv[i][0] == '-' && argv[i][1]) {
-            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl webhooks --help)\n", argv[i]);
-            return 2;
-        } else if (!id) {
-            id = argv[i];
-        } else {
-            fprintf(stderr, "hookctl: %s: unexpected argument\n", argv[i]);
+            id = args.value;
+            break;
+        default:
+            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl webhooks --help)\n",
+                    args.token);
             return 2;
         }
     }
@@ -472,8 +482,15 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
 static int cmd_deliveries(int argc, char **argv, const hk_config *cfg)
 {
     const char *job = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0) {
+    static const struct option flags[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"job", required_argument, NULL, 'j'},
+        {0},
+    };
+    hk_cmd_args args = {.argc = argc, .argv = argv, .flags = flags};
+    for (int c; (c = hk_cmd_next(&args)) != -1;) {
+        switch (c) {
+        case 'h':
             printf("Usage: hookctl deliveries --job <jobId>\n\n"
                    "Prints the job's recorded delivery attempts (status code, error, latency,\n"
                    "attempt, time), newest first, from Redis (kept 7 days, at most %d);\n"
@@ -481,14 +498,14 @@ static int cmd_deliveries(int argc, char **argv, const hk_config *cfg)
                    "Example: hookctl deliveries --job 12345\n",
                    HK_STORE_HISTORY_CAP);
             return 0;
-        }
-        if (strcmp(argv[i], "--job") == 0 && i + 1 < argc) {
-            job = argv[++i];
-        } else {
+        case 'j':
+            job = args.value;
+            break;
+        default: /* an argument, an unknown flag, or --job last */
             fprintf(stderr,
                     "hookctl: %s: unknown flag or missing value "
                     "(see hookctl deliveries --help)\n",
-                    argv[i]);
+                    args.token);
             return 2;
         }
     }

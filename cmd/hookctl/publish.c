@@ -2,7 +2,7 @@
  * publish.c — `hookctl publish`: sends one job event to Kafka and waits for the broker's
  * acknowledgement, so a script knows the event is durable when the command returns.
  */
-#include "commands.h"
+#include "hookctl.h"
 
 #include "hk_producer.h"
 
@@ -39,25 +39,36 @@ static void publish_usage(FILE *out)
 int hk_cmd_publish(int argc, char **argv, const hk_config *cfg)
 {
     const char *file = NULL, *topic = NULL, *key = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0) {
+    static const struct option flags[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"file", required_argument, NULL, 'f'},
+        {"topic", required_argument, NULL, 't'},
+        {"key", required_argument, NULL, 'k'},
+        {0},
+    };
+    hk_cmd_args args = {.argc = argc, .argv = argv, .flags = flags};
+    for (int c; (c = hk_cmd_next(&args)) != -1;) {
+        const char *v = args.value;
+        switch (c) {
+        case 'h':
             publish_usage(stdout);
             return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "hookctl: %s: needs a value (see hookctl publish --help)\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
-        if (strcmp(a, "--file") == 0)
+        case 'f':
             file = v;
-        else if (strcmp(a, "--topic") == 0)
+            break;
+        case 't':
             topic = v;
-        else if (strcmp(a, "--key") == 0)
+            break;
+        case 'k':
             key = v;
-        else {
-            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl publish --help)\n", a);
+            break;
+        case HK_CMD_NO_VALUE:
+            fprintf(stderr, "hookctl: %s: needs a value (see hookctl publish --help)\n",
+                    args.token);
+            return 2;
+        default:
+            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl publish --help)\n",
+                    args.token);
             return 2;
         }
     }

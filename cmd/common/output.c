@@ -1,8 +1,9 @@
 /*
- * output.c — hookctl's two output forms: aligned text tables and field lists for people (the
- * default), and JSON for scripts (--json). Secrets are masked before anything reaches here.
+ * output.c — the command-line programs' two output forms: aligned text tables and field lists
+ * for people (the default), and JSON for scripts (--json). Secrets are masked before anything
+ * reaches here.
  */
-#include "commands.h"
+#include "hk_cmd.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * guard), so what succeeds here succeeds in the worker. Used by `hookctl webhooks test` and
  * the admin API's POST /v1/webhooks/{id}/test, which print the same JSON.
  */
-#include "commands.h"
+#include "hk_cmd.h"
 
 #include "hk_delivery.h"
 

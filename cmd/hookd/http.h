@@ -1,6 +1,6 @@
 /*
  * http.h — hookd's HTTP endpoints: on HOOKD_LISTEN /healthz, /readyz, /metrics, and the admin
- * API under /v1 (api.h); on HOOKD_PROBE_LISTEN /healthz and /readyz alone. Private to cmd/.
+ * API under /v1 (api.h); on HOOKD_PROBE_LISTEN /healthz and /readyz alone. Private to cmd/hookd/.
  * libmicrohttpd serves them on its own threads; the health endpoints read only atomics.
  */
 #ifndef HK_HTTP_H

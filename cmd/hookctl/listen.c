@@ -3,7 +3,7 @@
  * request it gets and, given the secret, whether its signature verifies. libmicrohttpd runs
  * the server on its own thread; the main thread waits for a signal or the --count'th request.
  */
-#include "commands.h"
+#include "hookctl.h"
 
 #include "hk_delivery.h"
 
@@ -220,51 +220,71 @@ int hk_cmd_listen(int argc, char **argv, const hk_config *cfg)
     listener l = {.sig_header = "X-Webhook-Signature", .status = 204, .tolerance_s = 300};
     long port = -1;
     const char *bind_addr = "127.0.0.1";
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0) {
+    static const struct option flags[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"port", required_argument, NULL, 'p'},
+        {"secret", required_argument, NULL, 's'},
+        {"bind", required_argument, NULL, 'b'},
+        {"signature-header", required_argument, NULL, 'H'},
+        {"status", required_argument, NULL, 'S'},
+        {"count", required_argument, NULL, 'c'},
+        {"tolerance", required_argument, NULL, 't'},
+        {0},
+    };
+    hk_cmd_args args = {.argc = argc, .argv = argv, .flags = flags};
+    for (int c; (c = hk_cmd_next(&args)) != -1;) {
+        const char *v = args.value;
+        char *end = NULL;
+        long s;
+        switch (c) {
+        case 'h':
             listen_usage(stdout);
             return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "hookctl: %s: needs a value (see hookctl listen --help)\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
-        char *end = NULL;
-        if (strcmp(a, "--port") == 0) {
+        case 'p':
             port = strtol(v, &end, 10);
             if (*end || port < 0 || port > 65535) {
                 fprintf(stderr, "hookctl: --port: must be 0..65535\n");
                 return 2;
             }
-        } else if (strcmp(a, "--secret") == 0) {
+            break;
+        case 's':
             l.secret = v;
-        } else if (strcmp(a, "--bind") == 0) {
+            break;
+        case 'b':
             bind_addr = v;
-        } else if (strcmp(a, "--signature-header") == 0) {
+            break;
+        case 'H':
             l.sig_header = v;
-        } else if (strcmp(a, "--status") == 0) {
-            long s = strtol(v, &end, 10);
+            break;
+        case 'S':
+            s = strtol(v, &end, 10);
             if (*end || s < 100 || s > 599) {
                 fprintf(stderr, "hookctl: --status: must be an HTTP status 100..599\n");
                 return 2;
             }
             l.status = (unsigned)s;
-        } else if (strcmp(a, "--count") == 0) {
+            break;
+        case 'c':
             l.count = strtol(v, &end, 10);
             if (*end || l.count < 1) {
                 fprintf(stderr, "hookctl: --count: must be a positive number\n");
                 return 2;
             }
-        } else if (strcmp(a, "--tolerance") == 0) {
+            break;
+        case 't':
             l.tolerance_s = strtol(v, &end, 10);
             if (*end || l.tolerance_s < 0) {
                 fprintf(stderr, "hookctl: --tolerance: must be a number of seconds\n");
                 return 2;
             }
-        } else {
-            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl listen --help)\n", a);
+            break;
+        case HK_CMD_NO_VALUE:
+            fprintf(stderr, "hookctl: %s: needs a value (see hookctl listen --help)\n",
+                    args.token);
+            return 2;
+        default:
+            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl listen --help)\n",
+                    args.token);
             return 2;
         }
     }

@@ -9,7 +9,7 @@
  * removed, so the dead letters stay where they are: replaying the same selection twice sends
  * twice (receivers dedupe on X-Webhook-Id); --since narrows a replay to recent ones.
  */
-#include "commands.h"
+#include "hookctl.h"
 
 #include "hk_consumer.h"
 #include "hk_producer.h"
@@ -227,20 +227,23 @@ int hk_cmd_dlq(int argc, char **argv, const hk_config *cfg)
         return 2;
     }
     hk_dead_letter_filter filter = {.group = hk_config_kafka(cfg, "group.id")};
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0) {
+    static const struct option flags[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"webhook", required_argument, NULL, 'w'},
+        {"since", required_argument, NULL, 's'},
+        {0},
+    };
+    hk_cmd_args args = {.argc = argc - 1, .argv = argv + 1, .flags = flags};
+    for (int c; (c = hk_cmd_next(&args)) != -1;) {
+        const char *v = args.value;
+        switch (c) {
+        case 'h':
             dlq_usage(stdout);
             return 0;
-        }
-        if (i + 1 >= argc) {
-            fprintf(stderr, "hookctl: %s: needs a value (see hookctl dlq --help)\n", a);
-            return 2;
-        }
-        const char *v = argv[++i];
-        if (strcmp(a, "--webhook") == 0) {
+        case 'w':
             filter.webhook_id = v;
-        } else if (strcmp(a, "--since") == 0) {
+            break;
+        case 's':
             if (!parse_since(v, &filter.since_ms)) {
                 fprintf(stderr,
                         "hookctl: --since: '%s' is neither a time (2026-11-23T10:00:00Z) nor a "
@@ -248,8 +251,14 @@ int hk_cmd_dlq(int argc, char **argv, const hk_config *cfg)
                         v);
                 return 2;
             }
-        } else {
-            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl dlq --help)\n", a);
+            break;
+        case HK_CMD_NO_VALUE:
+            fprintf(stderr, "hookctl: %s: needs a value (see hookctl dlq --help)\n",
+                    args.token);
+            return 2;
+        default:
+            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl dlq --help)\n",
+                    args.token);
             return 2;
         }
     }

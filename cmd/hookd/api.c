@@ -5,7 +5,7 @@
  */
 #include "api.h"
 
-#include "commands.h"
+#include "hk_cmd.h"
 #include "hk_store.h"
 
 #include <openssl/crypto.h>

@@ -1,0 +1,91 @@
+/*
+ * hk_cmd.h — what the programs under cmd/ share, and nothing of any one program: reading a file
+ * named on the command line, the text/JSON output forms (tables, field lists, --json), and one
+ * real, signed test delivery of a task (hk_webhook_test: hookd's POST /v1/webhooks/{id}/test and
+ * `hookctl webhooks test`). Library hk_cmd (cmd/common/); no program's header is included here.
+ * Not thread-safe as a whole: the output functions are for a CLI's main thread; hk_webhook_test
+ * may run on any thread (it has its own delivery engine per call).
+ */
+#ifndef HK_CMD_H
+#define HK_CMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <getopt.h>
+
+#include "hk_core.h"
+
+/* ---------------------------------------------------------------------------------- flags --- */
+
+/* One command's flags: getopt_long over the command's own table (struct option, with val the
+ * command's switch case), read in order, flags and arguments mixed. Only whole names count
+ * ("--file x" or "--file=x"; "--fi" is an unknown flag, as "-x" and "--" are). getopt_long
+ * prints nothing: the command prints its own one-line error, naming `token`. */
+enum {
+    HK_CMD_ARG = 1,        /* a positional argument: value */
+    HK_CMD_UNKNOWN = '?',  /* token is not one of the table's flags */
+    HK_CMD_NO_VALUE = ':', /* token (a flag taking a value) is the last argument */
+};
+typedef struct hk_cmd_args {
+    int argc; /* argv[0] is the command's own name and is skipped */
+    char **argv;
+    const struct option *flags; /* ends with {0} */
+    const char *token;          /* out: the argument as typed, for messages */
+    const char *value;          /* out: the flag's value (NULL: none), or the argument */
+    bool started;               /* zero-initialise; set by the first call */
+} hk_cmd_args;
+/* The next flag's val, HK_CMD_ARG, HK_CMD_UNKNOWN, HK_CMD_NO_VALUE, or -1 at the end.
+ * Uses getopt's globals: one reader at a time, on the main thread. */
+int hk_cmd_next(hk_cmd_args *a);
+
+/* ---------------------------------------------------------------------------------- files --- */
+
+/* Reads a whole file ("-": standard input) into out. HK_ERR when it cannot be opened. */
+int hk_cmd_read_file(const char *path, hk_buf *out);
+
+/* ------------------------------------------------------------------------------ output --- */
+
+/* --json, anywhere after the command: JSON on stdout instead of tables and sentences. The
+ * program's main() takes it out of argv and sets this before dispatching. */
+extern bool hk_cmd_json;
+
+/* A text table for people: columns padded to the widest cell; each cell on one line (control
+ * characters become spaces) and cut at 60 characters with "...". NULL cells print "-". */
+typedef struct hk_table hk_table;
+hk_table *hk_table_new(const char *const *headers, size_t ncols); /* at most 16 columns */
+void hk_table_row(hk_table *t, const char *const *cells);         /* copies the cells */
+void hk_table_print(hk_table *t, FILE *out);                      /* prints and frees */
+/* An object's fields as "name  value" lines, nested values as compact JSON. */
+void hk_print_fields(const cJSON *obj);
+void hk_print_json(const cJSON *json);
+
+/* ------------------------------------------------------------------------ test delivery --- */
+
+#define HK_TEST_RESPONSE_MAX 1024
+
+typedef struct hk_test_result {
+    bool delivered; /* a 2xx within the timeout */
+    long http_status; /* 0: no response */
+    uint64_t latency_ms;
+    char error[256]; /* "" when delivered */
+    char response[HK_TEST_RESPONSE_MAX + 1]; /* the first 1 KiB of the response body */
+    size_t response_len;
+    bool response_truncated;
+    char delivery_id[32];
+} hk_test_result;
+
+/* Sends one real, signed delivery of the task now (whether or not it is enabled or its trigger
+ * matches), with a sample event of the task's flow: job_id and job_status as given, a fresh
+ * event id. Same request building, signing, SSRF guard (HOOKD_ALLOW_NETWORKS) and timeout as
+ * the worker. HK_OK when an outcome was had (out says which); HK_EINVAL when the sample event
+ * or the request is invalid (err names the field); HK_ERR otherwise. */
+int hk_webhook_test(const hk_config *cfg, const hk_task *task, const char *job_id,
+                    const char *job_status, hk_test_result *out, hk_error *err);
+/* The result as JSON: webhookId, deliveryId, status (delivered|failed), statusCode (null: no
+ * response), error (when failed), latencyMs, response, responseTruncated. Caller's. */
+cJSON *hk_test_result_json(const char *webhook_id, const hk_test_result *r);
+
+#endif
