@@ -1,6 +1,6 @@
 /*
  * worker.h — the hookd worker: wires consumer, store, delivery, retry and producer on one loop.
- * Private to cmd/.
+ * Private to cmd/hookd/.
  */
 #ifndef HK_WORKER_H
 #define HK_WORKER_H

@@ -12,8 +12,8 @@ from conftest import HOOKD
 
 TRICKLERS = 100
 PERIOD_S = 2.0          # one header byte per connection every PERIOD_S
-PER_IP = 16             # cmd/http.c HK_HTTP_API_PER_IP
-HEADER_DEADLINE_S = 5   # cmd/http.c HK_HTTP_HEADER_DEADLINE_MS
+PER_IP = 16             # cmd/hookd/http.c HK_HTTP_API_PER_IP
+HEADER_DEADLINE_S = 5   # cmd/hookd/http.c HK_HTTP_HEADER_DEADLINE_MS
 HEADER = b"GET /healthz HTTP/1.1\r\nHost: hookd\r\nX-Slow: " + b"a" * 100000
 
 
