@@ -162,6 +162,21 @@ static bool final_status(long status)
     return status >= 400 && status < 500 && status != 408 && status != 425 && status != 429;
 }
 
+uint64_t hk_retry_delay_ms(const hk_retry_policy *policy, size_t tier, long http_status,
+                           const char *retry_after, uint64_t now_ms)
+{
+    uint64_t delay = policy->delays_ms[tier];
+    uint64_t cap = policy->delays_ms[policy->tiers - 1], asked;
+    if ((http_status == 429 || http_status == 503) &&
+        hk_retry_after_ms(retry_after, now_ms, &asked)) {
+        if (asked > cap)
+            asked = cap;
+        if (asked > delay)
+            delay = asked; /* later, never earlier */
+    }
+    return delay;
+}
+
 static hk_retry_verdict dead(hk_retry_verdict v, hk_retry_reason reason)
 {
     v.kind = HK_RETRY_DEAD;
