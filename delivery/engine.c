@@ -6,7 +6,8 @@
  * so a slow host holds at most its own slots and never starves the others, and a request's
  * timeout only starts when it really starts. The SSRF guard sits in CURLOPT_OPENSOCKETFUNCTION:
  * it sees the address curl is about to connect to, after DNS, so rebinding cannot slip past.
- * Each transfer's outcome is classified in exactly one place, finish_transfer().
+ * Each transfer's result (its status and failure kind) is classified in exactly one place,
+ * classify() in finish_transfer(); what follows it is decided in retry/ (hk_retry_decide).
  *
  * Proxies: the environment's (http_proxy, https_proxy, ALL_PROXY, NO_PROXY) are never used:
  * with one, the guard would see only the proxy's address. With a configured proxy, curl never
@@ -358,12 +359,16 @@ static void transfer_free(hk_delivery_engine *e, transfer *t)
     free(t);
 }
 
-/* The one place a delivery's outcome is decided. */
+/* What became of a transfer: its status for the engine's caller and why it failed
+ * (hk_failure_kind); the retry decision (retry/) makes the verdict from these. */
 static void classify(transfer *t, CURLcode code, hk_delivery_result *res)
 {
     memset(res, 0, sizeof *res);
     if (t->early_error) {
         res->status = t->early_status;
+        res->failure = t->early_status == HK_DELIVERY_ERROR   ? HK_FAIL_INVALID
+                       : t->early_status == HK_DELIVERY_RETRY ? HK_FAIL_NETWORK
+                                                              : HK_FAIL_NONE;
         snprintf(res->error, sizeof res->error, "%s", t->early_error);
         return;
     }
@@ -377,12 +382,14 @@ static void classify(transfer *t, CURLcode code, hk_delivery_result *res)
             res->status = HK_DELIVERY_OK;
         } else {
             res->status = HK_DELIVERY_RETRY;
+            res->failure = HK_FAIL_HTTP;
             snprintf(res->error, sizeof res->error, "HTTP %ld", res->http_status);
         }
         return;
     }
     if (t->blocked[0]) {
         res->status = HK_DELIVERY_ERROR;
+        res->failure = HK_FAIL_BLOCKED;
         snprintf(res->error, sizeof res->error, "blocked address %s", t->blocked);
         return;
     }
@@ -390,14 +397,21 @@ static void classify(transfer *t, CURLcode code, hk_delivery_result *res)
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT:
         res->status = HK_DELIVERY_ERROR;
+        res->failure = HK_FAIL_INVALID;
         break;
     case CURLE_OPERATION_TIMEDOUT:
         res->timed_out = true;
         res->status = HK_DELIVERY_RETRY;
+        res->failure = HK_FAIL_TIMEOUT;
         break;
     default:
         res->status = HK_DELIVERY_RETRY;
+        res->failure = HK_FAIL_NETWORK;
     }
+    /* A status came before the transfer failed (a timeout reading the body): it counts as the
+     * answer. */
+    if (res->status == HK_DELIVERY_RETRY && res->http_status > 0)
+        res->failure = HK_FAIL_HTTP;
     snprintf(res->error, sizeof res->error, "%s",
              t->errbuf[0] ? t->errbuf : curl_easy_strerror(code));
 }

@@ -176,10 +176,22 @@ typedef enum {
     HK_DELIVERY_DEFERRED,  /* never started: its host is slow and its queue was full */
 } hk_delivery_status;
 
+/* Why an attempt failed, as classify() (engine.c) sees it: what the worker hands to the
+ * retry decision (hk_retry_decide), so nothing downstream reads the error message. */
+typedef enum {
+    HK_FAIL_NONE,    /* delivered, or never started (DEFERRED, CANCELLED) */
+    HK_FAIL_HTTP,    /* an answer other than 2xx: http_status says which */
+    HK_FAIL_TIMEOUT, /* the task's timeout ran out before an answer */
+    HK_FAIL_NETWORK, /* DNS, connect, TLS, reset, or the transfer could not start */
+    HK_FAIL_BLOCKED, /* the host's addresses are refused (the SSRF guard) */
+    HK_FAIL_INVALID, /* the URL cannot be sent as written (parse, scheme) */
+} hk_failure_kind;
+
 #define HK_DELIVERY_MAX_RESPONSE (16 * 1024)
 
 typedef struct hk_delivery_result {
     hk_delivery_status status;
+    hk_failure_kind failure; /* HK_FAIL_NONE unless RETRY or ERROR */
     long http_status;  /* 0 when no response */
     bool timed_out;    /* RETRY because the task's timeout ran out */
     char error[256];   /* "" on success; curl's own message otherwise */

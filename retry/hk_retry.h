@@ -1,10 +1,14 @@
 /*
- * hk_retry.h — what happens after an attempt: the retry policy.
+ * hk_retry.h — what happens after an attempt: the retry policy and the outcome decision.
  *
- * retry owns the one place where a delivery's outcome is decided: given the task's retry
- * settings, the attempt number and the delivery status, it says done, retry (and on which tier,
- * when) or dead-letter. It also parses HOOKD_RETRY_DELAYS into tiers. It depends only on core
- * and is pure: no Kafka, no clock reads, no I/O.
+ * retry owns the decision of a delivery's fate, in one function (hk_retry_decide): given the
+ * facts of an attempt (what the transport said, why it failed, the HTTP status and Retry-After,
+ * the attempt and the task's retry settings, deferrals, whether the worker is handing off) it
+ * returns a verdict: done, again (on which tier, when, as the same attempt or the next), dead
+ * (with a reason) or drop. One table (hk_retry_reason_text / _dlq_metric) holds each reason's
+ * dead-letter text and metric member; the worker only acts on the verdict. It also parses
+ * HOOKD_RETRY_DELAYS into tiers. It depends only on core and is pure: no Kafka, no clock
+ * reads, no I/O.
  */
 #ifndef HK_RETRY_H
 #define HK_RETRY_H
@@ -29,28 +33,94 @@ typedef struct hk_retry_policy {
 int hk_retry_policy_init(hk_retry_policy *policy, const char *delays, int default_max_attempts,
                          const char *field, hk_error *err);
 
+/* What the transport said of an attempt: hk_delivery_status, as the worker hands it over. */
+typedef enum {
+    HK_TRANSPORT_OK,        /* a 2xx answer */
+    HK_TRANSPORT_RETRY,     /* failed; another attempt may succeed */
+    HK_TRANSPORT_ERROR,     /* failed, or not sent at all; retrying cannot fix it */
+    HK_TRANSPORT_CANCELLED, /* given up before or while sending (moved partition, shutdown) */
+    HK_TRANSPORT_DEFERRED,  /* never sent: its host is slow and its queue was full */
+} hk_retry_transport;
+
+/* Why an attempt failed (HK_FAILURE_NONE when it did not). The first five come from the
+ * delivery engine (hk_delivery_result.failure); the rest from the worker. */
+typedef enum {
+    HK_FAILURE_NONE,
+    HK_FAILURE_HTTP,             /* a non-2xx answer: http_status says which */
+    HK_FAILURE_TIMEOUT,          /* the task's timeout ran out */
+    HK_FAILURE_NETWORK,          /* DNS, connect, TLS, reset */
+    HK_FAILURE_BLOCKED,          /* every address of the host is refused (SSRF guard) */
+    HK_FAILURE_UNSENDABLE,       /* the engine cannot send it as written (URL, scheme) */
+    HK_FAILURE_INVALID_REQUEST,  /* the request could not be built (a bad override) */
+    HK_FAILURE_TASK_GONE,        /* a tier's record whose task was deleted since */
+    HK_FAILURE_TASK_DISABLED,    /* a tier's record whose task was disabled since */
+    HK_FAILURE_RECORD_TOO_LARGE, /* its tier record cannot be published (message.max.bytes) */
+} hk_retry_failure;
+
+/* Everything that decides a delivery's fate. */
+typedef struct hk_retry_facts {
+    hk_retry_transport transport;
+    hk_retry_failure failure;
+    long http_status;        /* 0 for none */
+    const char *retry_after; /* the answer's Retry-After, or NULL */
+    int attempt;             /* 1-based: the attempt that just ended */
+    bool retry_enabled;      /* the task's retry.enabled */
+    int max_attempts;        /* the task's retry.maxAttempts; 0: the policy's default */
+    int deferrals;           /* times deferred in a row so far (before this one) */
+    bool handing_off;        /* the worker is stopping and hands its deliveries to tiers */
+    bool owns_partition;     /* the delivery's source partition is still this worker's */
+    uint64_t now_ms;         /* wall clock, for a Retry-After date */
+} hk_retry_facts;
+
 typedef enum {
     HK_RETRY_DONE,  /* delivered: nothing more to do */
     HK_RETRY_AGAIN, /* publish to tier `tier`, due after `delay_ms` */
     HK_RETRY_DEAD,  /* publish to the dead-letter topic with `reason` */
+    HK_RETRY_DROP,  /* nothing to record: the partition is another worker's, which redelivers */
 } hk_retry_verdict_kind;
+
+/* Why a verdict is what it is. Each has one row in the reason table (policy.c). */
+typedef enum {
+    HK_REASON_DELIVERED,
+    HK_REASON_RETRYING,        /* AGAIN as the next attempt */
+    HK_REASON_DEFERRED,        /* AGAIN as the same attempt: its host is slow and full */
+    HK_REASON_HANDED_OFF,      /* AGAIN as the same attempt: the worker is stopping */
+    HK_REASON_CANCELLED,       /* DROP */
+    HK_REASON_EXHAUSTED,       /* DEAD: "attempts exhausted" */
+    HK_REASON_RETRY_DISABLED,  /* DEAD: "retry disabled" */
+    HK_REASON_GONE,            /* DEAD: "endpoint gone (HTTP 410); task disabled" */
+    HK_REASON_PERMANENT,       /* DEAD: "permanent failure" */
+    HK_REASON_INVALID_REQUEST, /* DEAD: "invalid request" */
+    HK_REASON_TASK_DELETED,    /* DEAD: "task deleted" */
+    HK_REASON_TASK_DISABLED,   /* DEAD: "task disabled" */
+    HK_REASON_TOO_LARGE,       /* DEAD: "record too large" (the worker adds ": <why>") */
+    HK_REASON_COUNT
+} hk_retry_reason;
 
 typedef struct hk_retry_verdict {
     hk_retry_verdict_kind kind;
-    size_t tier;
-    uint64_t delay_ms;
-    const char *reason; /* static string, for DEAD */
-    bool disable_task;  /* DEAD on a 410 Gone: the task is to be disabled too */
+    hk_retry_reason reason;
+    size_t tier;         /* AGAIN */
+    uint64_t delay_ms;   /* AGAIN: the tier's delay, or a longer Retry-After */
+    bool same_attempt;   /* AGAIN: the attempt again (a deferral or a hand-off), not the next */
+    int deferrals;       /* AGAIN with same_attempt: the record's deferral count (1..) */
+    bool disable_task;   /* DEAD on a 410 Gone: the task is to be disabled too */
+    hk_metric counted;   /* the counter this attempt's end adds 1 to, or HK_M__COUNT for none:
+                            a hookd_deliveries_total{outcome} member, a deferral or a
+                            cancellation */
 } hk_retry_verdict;
 
 /* The attempts a task gets in all: 1 when retry is off, else its maxAttempts or the default. */
 int hk_retry_max_attempts(const hk_retry_policy *policy, const hk_task *task);
 
-/* Decides after attempt number `attempt` (1-based) ended with `ok` (delivered) or not,
- * `permanent` (a failure retrying cannot fix) and the HTTP status (0 for none). A 410 Gone is
- * dead at once and disables the task. Tiers past the last stay on the last. */
-hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_task *task, int attempt,
-                                 bool ok, bool permanent, long http_status);
+/* The one decision of what follows an attempt (or its absence: a deferral, a cancellation, a
+ * record that cannot be written, a task gone). tests/unit/test_retry.c pins every row. */
+hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_retry_facts *facts);
+
+/* A reason's text: for DEAD the dead letter's "reason" (and the log's), as operators grep it. */
+const char *hk_retry_reason_text(hk_retry_reason reason);
+/* A DEAD reason's hookd_dlq_records_total member (counted once Kafka acknowledged it). */
+hk_metric hk_retry_reason_dlq_metric(hk_retry_reason reason);
 
 /* The tier for a given attempt number (attempt 1 failing goes to tier 0). */
 size_t hk_retry_tier_for_attempt(const hk_retry_policy *policy, int attempt);
@@ -63,7 +133,8 @@ void hk_retry_tier_topic(const hk_retry_policy *policy, size_t tier, char out[64
 bool hk_retry_after_ms(const char *value, uint64_t now_ms, uint64_t *out);
 
 /* How long a delivery waits on `tier`: the tier's delay, or later when a 429 or 503 answered
- * with a Retry-After asking for more, capped at the last tier's delay. Never earlier. */
+ * with a Retry-After asking for more, capped at the last tier's delay. Never earlier.
+ * hk_retry_decide's delay for AGAIN. */
 uint64_t hk_retry_delay_ms(const hk_retry_policy *policy, size_t tier, long http_status,
                            const char *retry_after, uint64_t now_ms);
 

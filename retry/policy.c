@@ -1,6 +1,7 @@
 /*
- * policy.c — the retry policy: tiers from HOOKD_RETRY_DELAYS and the single decision of what
- * follows an attempt. Pure functions; the worker acts on the verdict.
+ * policy.c — the retry policy: tiers from HOOKD_RETRY_DELAYS, the decision of what follows an
+ * attempt (hk_retry_decide) and the reason table. Pure functions; the worker acts on the
+ * verdict.
  */
 #include "hk_retry.h"
 
@@ -84,11 +85,16 @@ int hk_retry_policy_init(hk_retry_policy *policy, const char *delays, int defaul
     return rc;
 }
 
+static int max_attempts(const hk_retry_policy *policy, bool retry_enabled, int max)
+{
+    if (!retry_enabled)
+        return 1;
+    return max > 0 ? max : policy->default_max_attempts;
+}
+
 int hk_retry_max_attempts(const hk_retry_policy *policy, const hk_task *task)
 {
-    if (!task->retry_enabled)
-        return 1;
-    return task->max_attempts > 0 ? task->max_attempts : policy->default_max_attempts;
+    return max_attempts(policy, task->retry_enabled, task->max_attempts);
 }
 
 size_t hk_retry_tier_for_attempt(const hk_retry_policy *policy, int attempt)
@@ -97,30 +103,158 @@ size_t hk_retry_tier_for_attempt(const hk_retry_policy *policy, int attempt)
     return tier < policy->tiers ? tier : policy->tiers - 1;
 }
 
-hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_task *task, int attempt,
-                                 bool ok, bool permanent, long http_status)
+/* The reason table: each reason's text (a dead letter's "reason", as operators and the
+ * integration tests read it) and, for DEAD, its hookd_dlq_records_total member. */
+static const struct {
+    const char *text;
+    hk_metric dlq;
+} reasons[HK_REASON_COUNT] = {
+    [HK_REASON_DELIVERED] = {"delivered", HK_M__COUNT},
+    [HK_REASON_RETRYING] = {"retrying", HK_M__COUNT},
+    [HK_REASON_DEFERRED] = {"deferred: its host is slow", HK_M__COUNT},
+    [HK_REASON_HANDED_OFF] = {"handed off: the worker is stopping", HK_M__COUNT},
+    [HK_REASON_CANCELLED] = {"cancelled: the partition moved", HK_M__COUNT},
+    [HK_REASON_EXHAUSTED] = {"attempts exhausted", HK_M_DLQ_EXHAUSTED},
+    [HK_REASON_RETRY_DISABLED] = {"retry disabled", HK_M_DLQ_RETRY_DISABLED},
+    [HK_REASON_GONE] = {"endpoint gone (HTTP 410); task disabled", HK_M_DLQ_GONE},
+    [HK_REASON_PERMANENT] = {"permanent failure", HK_M_DLQ_PERMANENT},
+    [HK_REASON_INVALID_REQUEST] = {"invalid request", HK_M_DLQ_INVALID},
+    [HK_REASON_TASK_DELETED] = {"task deleted", HK_M_DLQ_TASK_DELETED},
+    [HK_REASON_TASK_DISABLED] = {"task disabled", HK_M_DLQ_TASK_DISABLED},
+    [HK_REASON_TOO_LARGE] = {"record too large", HK_M_DLQ_TOO_LARGE},
+};
+
+const char *hk_retry_reason_text(hk_retry_reason reason)
 {
-    hk_retry_verdict v = {.kind = HK_RETRY_DONE};
-    if (ok)
-        return v;
+    return reason < HK_REASON_COUNT ? reasons[reason].text : "unknown";
+}
+
+hk_metric hk_retry_reason_dlq_metric(hk_retry_reason reason)
+{
+    return reason < HK_REASON_COUNT ? reasons[reason].dlq : HK_M__COUNT;
+}
+
+/* The failure table: hookd_deliveries_total's member for a finished attempt that failed so,
+ * and whether retrying can fix it at all. The worker's own kinds (task gone, record too large)
+ * end no attempt: nothing is counted there. */
+static const struct {
+    hk_metric outcome;
+    bool permanent;
+} failures[] = {
+    [HK_FAILURE_NONE] = {HK_M_DELIVERIES_OK, false},
+    [HK_FAILURE_HTTP] = {HK_M_DELIVERIES_HTTP_ERROR, false},
+    [HK_FAILURE_TIMEOUT] = {HK_M_DELIVERIES_TIMEOUT, false},
+    [HK_FAILURE_NETWORK] = {HK_M_DELIVERIES_NETWORK_ERROR, false},
+    [HK_FAILURE_BLOCKED] = {HK_M_DELIVERIES_BLOCKED, true},
+    [HK_FAILURE_UNSENDABLE] = {HK_M_DELIVERIES_INVALID, true},
+    [HK_FAILURE_INVALID_REQUEST] = {HK_M_DELIVERIES_INVALID, true},
+    [HK_FAILURE_TASK_GONE] = {HK_M__COUNT, true},
+    [HK_FAILURE_TASK_DISABLED] = {HK_M__COUNT, true},
+    [HK_FAILURE_RECORD_TOO_LARGE] = {HK_M__COUNT, true},
+};
+
+/* The 4xx rule (decisions: "a 4xx answer is final"): a client error says the request itself is
+ * refused, so the same bytes would be refused for the ~27 hours of the default tiers. Final,
+ * except the three that say "later": 408 Request Timeout, 425 Too Early, 429 Too Many Requests.
+ * 410 Gone is final and disables the task (decided before this). 3xx and 5xx are retried. */
+static bool final_status(long status)
+{
+    return status >= 400 && status < 500 && status != 408 && status != 425 && status != 429;
+}
+
+uint64_t hk_retry_delay_ms(const hk_retry_policy *policy, size_t tier, long http_status,
+                           const char *retry_after, uint64_t now_ms)
+{
+    uint64_t delay = policy->delays_ms[tier];
+    uint64_t cap = policy->delays_ms[policy->tiers - 1], asked;
+    if ((http_status == 429 || http_status == 503) &&
+        hk_retry_after_ms(retry_after, now_ms, &asked)) {
+        if (asked > cap)
+            asked = cap;
+        if (asked > delay)
+            delay = asked; /* later, never earlier */
+    }
+    return delay;
+}
+
+static hk_retry_verdict dead(hk_retry_verdict v, hk_retry_reason reason)
+{
     v.kind = HK_RETRY_DEAD;
-    if (http_status == 410) {
+    v.reason = reason;
+    return v;
+}
+
+hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_retry_facts *f)
+{
+    hk_retry_verdict v = {.kind = HK_RETRY_DONE, .reason = HK_REASON_DELIVERED,
+                          .counted = HK_M__COUNT};
+    switch (f->transport) {
+    case HK_TRANSPORT_CANCELLED:
+        if (f->handing_off && f->owns_partition) {
+            /* The worker is stopping: the same attempt to its tier, due at once, for whichever
+             * worker takes the tier next. */
+            v.kind = HK_RETRY_AGAIN;
+            v.reason = HK_REASON_HANDED_OFF;
+            v.tier = hk_retry_tier_for_attempt(policy, f->attempt);
+            v.same_attempt = true;
+            v.deferrals = f->deferrals > 0 ? f->deferrals : 1;
+            v.counted = HK_M_DEFERRED_SHUTDOWN;
+            return v;
+        }
+        /* Never sent, and its partition is another worker's now: no attempt to record. */
+        v.kind = HK_RETRY_DROP;
+        v.reason = HK_REASON_CANCELLED;
+        v.counted = HK_M_DELIVERIES_CANCELLED;
+        return v;
+    case HK_TRANSPORT_DEFERRED:
+        /* Never sent: its host is slow and enough wait for it already. Parked on a tier as the
+         * same attempt: the first tier first, then, deferred again and again, the next tiers
+         * (as attempts would be), so a host slow for long does not cycle through the first. */
+        v.kind = HK_RETRY_AGAIN;
+        v.reason = HK_REASON_DEFERRED;
+        v.deferrals = f->deferrals + 1;
+        v.tier = hk_retry_tier_for_attempt(policy, v.deferrals);
+        v.delay_ms = policy->delays_ms[v.tier];
+        v.same_attempt = true;
+        v.counted = HK_M_DEFERRED_SLOW_HOST;
+        return v;
+    case HK_TRANSPORT_OK:
+        v.counted = HK_M_DELIVERIES_OK;
+        return v;
+    case HK_TRANSPORT_RETRY:
+    case HK_TRANSPORT_ERROR:
+        break;
+    }
+    hk_retry_failure kind = f->failure;
+    if ((size_t)kind >= sizeof failures / sizeof failures[0])
+        kind = HK_FAILURE_NETWORK;
+    v.counted = failures[kind].outcome;
+    switch (kind) {
+    case HK_FAILURE_TASK_GONE:
+        return dead(v, HK_REASON_TASK_DELETED);
+    case HK_FAILURE_TASK_DISABLED:
+        return dead(v, HK_REASON_TASK_DISABLED);
+    case HK_FAILURE_RECORD_TOO_LARGE:
+        return dead(v, HK_REASON_TOO_LARGE);
+    case HK_FAILURE_INVALID_REQUEST:
+        return dead(v, HK_REASON_INVALID_REQUEST);
+    default:
+        break;
+    }
+    if (f->http_status == 410) {
         /* The receiver says the endpoint is gone for good: stop sending to it at all. */
-        v.reason = "endpoint gone (HTTP 410); task disabled";
         v.disable_task = true;
-        return v;
+        return dead(v, HK_REASON_GONE);
     }
-    if (permanent) {
-        v.reason = "permanent failure";
-        return v;
-    }
-    if (attempt >= hk_retry_max_attempts(policy, task)) {
-        v.reason = task->retry_enabled ? "attempts exhausted" : "retry disabled";
-        return v;
-    }
+    if (f->transport == HK_TRANSPORT_ERROR || failures[kind].permanent ||
+        final_status(f->http_status))
+        return dead(v, HK_REASON_PERMANENT);
+    if (f->attempt >= max_attempts(policy, f->retry_enabled, f->max_attempts))
+        return dead(v, f->retry_enabled ? HK_REASON_EXHAUSTED : HK_REASON_RETRY_DISABLED);
     v.kind = HK_RETRY_AGAIN;
-    v.tier = hk_retry_tier_for_attempt(policy, attempt);
-    v.delay_ms = policy->delays_ms[v.tier];
+    v.reason = HK_REASON_RETRYING;
+    v.tier = hk_retry_tier_for_attempt(policy, f->attempt);
+    v.delay_ms = hk_retry_delay_ms(policy, v.tier, f->http_status, f->retry_after, f->now_ms);
     return v;
 }
 

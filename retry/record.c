@@ -1,7 +1,8 @@
 /*
  * record.c — the retry record: one delivery on its way to its next attempt, as published to a
- * tier topic, and the Retry-After rule. The record is JSON with "dueAt" first, so a tier's
- * consumer reads the due time with a short scan before deciding to parse anything.
+ * tier topic, and the Retry-After parser (the rule using it is in policy.c). The record is JSON
+ * with "dueAt" first, so a tier's consumer reads the due time with a short scan before deciding
+ * to parse anything.
  */
 #include "hk_retry.h"
 
@@ -337,21 +338,6 @@ bool hk_retry_after_ms(const char *value, uint64_t now_ms, uint64_t *out)
     uint64_t at = (uint64_t)t * 1000;
     *out = at > now_ms ? at - now_ms : 0;
     return true;
-}
-
-uint64_t hk_retry_delay_ms(const hk_retry_policy *policy, size_t tier, long http_status,
-                           const char *retry_after, uint64_t now_ms)
-{
-    uint64_t delay = policy->delays_ms[tier];
-    uint64_t cap = policy->delays_ms[policy->tiers - 1], asked;
-    if ((http_status == 429 || http_status == 503) &&
-        hk_retry_after_ms(retry_after, now_ms, &asked)) {
-        if (asked > cap)
-            asked = cap;
-        if (asked > delay)
-            delay = asked; /* later, never earlier */
-    }
-    return delay;
 }
 
 /* ------------------------------------------------------------------ dead-letter replay --- */

@@ -320,24 +320,6 @@ static void on_backlog_timer(hk_loop *loop, void *arg)
     update_backpressure(w);
 }
 
-/* hookd_dlq_records_total's member for a dead letter's reason. */
-static hk_metric dlq_reason_metric(const char *reason)
-{
-    static const struct {
-        const char *prefix;
-        hk_metric m;
-    } map[] = {
-        {"attempts exhausted", HK_M_DLQ_EXHAUSTED}, {"retry disabled", HK_M_DLQ_RETRY_DISABLED},
-        {"endpoint gone", HK_M_DLQ_GONE},           {"invalid request", HK_M_DLQ_INVALID},
-        {"task deleted", HK_M_DLQ_TASK_DELETED},    {"task disabled", HK_M_DLQ_TASK_DISABLED},
-        {"record too large", HK_M_DLQ_TOO_LARGE},
-    };
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (strncmp(reason, map[i].prefix, strlen(map[i].prefix)) == 0)
-            return map[i].m;
-    return HK_M_DLQ_PERMANENT;
-}
-
 /* Takes ownership of rec. `reason` is the member of hookd_dlq_records_total it counts in. */
 static void dlq_send_record(worker *w, cJSON *rec, const char *key, hk_metric reason,
                             void (*done)(void *), void *arg)
@@ -543,21 +525,23 @@ static const char *closed_outcomes(attempt *a)
     return a->outcomes.data;
 }
 
-/* outcomes: the attempt's, already closed (closed_outcomes). */
-static void dead_letter_closed(worker *w, attempt *a, const char *reason, const char *error,
-                               const char *outcomes)
+/* outcomes: the attempt's, already closed (closed_outcomes). The dead letter's reason is the
+ * reason's text (hk_retry_reason_text), with `detail` after it when there is one. */
+static void dead_letter_closed(worker *w, attempt *a, hk_retry_reason why, const char *detail,
+                               const char *error, const char *outcomes)
 {
+    char reason[320];
+    if (detail)
+        snprintf(reason, sizeof reason, "%s: %s", hk_retry_reason_text(why), detail);
+    else
+        snprintf(reason, sizeof reason, "%s", hk_retry_reason_text(why));
     hk_log_field f[] = ATTEMPT_FIELDS(a);
     HK_LOGF(HK_LOG_WARN, "delivery.dead_lettered", f, "delivery %s to webhook %s dead-lettered: %s",
             a->delivery_id, a->task->id, reason);
     cJSON *rec = delivery_dead_letter(a->job, a->delivery_id, a->task->id, a->number, reason, error,
                                       outcomes, a->outcomes_omitted);
-    dlq_send_record(w, rec, a->job->ev->job_id, dlq_reason_metric(reason), attempt_finished, a);
-}
-
-static void dead_letter_attempt(worker *w, attempt *a, const char *reason, const char *error)
-{
-    dead_letter_closed(w, a, reason, error, closed_outcomes(a));
+    dlq_send_record(w, rec, a->job->ev->job_id, hk_retry_reason_dlq_metric(why), attempt_finished,
+                    a);
 }
 
 /* A tier's record that cannot be published (too large for the producer or the broker): the
@@ -565,11 +549,13 @@ static void dead_letter_attempt(worker *w, attempt *a, const char *reason, const
 static void retry_record_too_large(dlq_send *s, const char *why)
 {
     attempt *a = s->retry_of;
-    char reason[320];
-    snprintf(reason, sizeof reason, "record too large: %s", why);
     worker *w = s->w;
     dlq_send_free(s);
-    dead_letter_closed(w, a, reason, NULL, a->outcomes.data);
+    hk_retry_facts f = {.transport = HK_TRANSPORT_ERROR,
+                        .failure = HK_FAILURE_RECORD_TOO_LARGE,
+                        .attempt = a->number};
+    hk_retry_verdict v = hk_retry_decide(w->policy, &f);
+    dead_letter_closed(w, a, v.reason, why, NULL, a->outcomes.data);
 }
 
 /* Republishes the delivery to the tier `tier`, due after `delay`: after a failure, as its next
@@ -628,80 +614,80 @@ static void republish(worker *w, attempt *a, size_t tier, uint64_t delay, int de
     dlq_publish(s);
 }
 
-/* The worker is stopping and its grace is nearly over: the delivery goes to its tier as the
- * same attempt, due at once, for whichever worker takes the tier next. */
-static void hand_off_attempt(worker *w, attempt *a)
+/* The facts of attempt a's end for the retry decision: what the engine said, the task's retry
+ * settings, the worker's state. */
+static hk_retry_facts attempt_facts(const worker *w, const attempt *a,
+                                    const hk_delivery_result *res)
 {
-    hk_metric_add(HK_M_DEFERRED_SHUTDOWN, 1);
-    republish(w, a, hk_retry_tier_for_attempt(w->policy, a->number), 0,
-              a->deferrals > 0 ? a->deferrals : 1);
+    static const hk_retry_transport transport[] = {
+        [HK_DELIVERY_OK] = HK_TRANSPORT_OK,
+        [HK_DELIVERY_RETRY] = HK_TRANSPORT_RETRY,
+        [HK_DELIVERY_ERROR] = HK_TRANSPORT_ERROR,
+        [HK_DELIVERY_CANCELLED] = HK_TRANSPORT_CANCELLED,
+        [HK_DELIVERY_DEFERRED] = HK_TRANSPORT_DEFERRED,
+    };
+    static const hk_retry_failure failure[] = {
+        [HK_FAIL_NONE] = HK_FAILURE_NONE,       [HK_FAIL_HTTP] = HK_FAILURE_HTTP,
+        [HK_FAIL_TIMEOUT] = HK_FAILURE_TIMEOUT, [HK_FAIL_NETWORK] = HK_FAILURE_NETWORK,
+        [HK_FAIL_BLOCKED] = HK_FAILURE_BLOCKED, [HK_FAIL_INVALID] = HK_FAILURE_UNSENDABLE,
+    };
+    return (hk_retry_facts){
+        .transport = transport[res->status],
+        .failure = failure[res->failure],
+        .http_status = res->http_status,
+        .retry_after = res->retry_after,
+        .attempt = a->number,
+        .retry_enabled = a->task->retry_enabled,
+        .max_attempts = a->task->max_attempts,
+        .deferrals = a->deferrals,
+        .handing_off = w->handing_off,
+        .owns_partition = w->handing_off && hk_consumer_owns(a->job->c, a->job->ref),
+        .now_ms = hk_wall_ms(),
+    };
+}
+
+/* Carries out the verdict on attempt a. res: its result (the engine's, or the worker's for a
+ * request never built); sent: whether a request went out, so the attempt is logged as failed. */
+static void act(worker *w, attempt *a, const hk_delivery_result *res, bool sent,
+                const hk_retry_verdict *v)
+{
+    if (v->counted != HK_M__COUNT)
+        hk_metric_add(v->counted, 1);
+    if (v->kind == HK_RETRY_DROP) {
+        attempt_finished(a);
+        return;
+    }
+    if (v->kind == HK_RETRY_AGAIN && v->same_attempt) {
+        republish(w, a, v->tier, v->delay_ms, v->deferrals); /* never sent: nothing to record */
+        return;
+    }
+    record_outcome(w, a, res, v->kind != HK_RETRY_DONE);
+    hk_log_field f[] = ATTEMPT_FIELDS(a);
+    if (v->kind == HK_RETRY_DONE) {
+        HK_LOGF(HK_LOG_DEBUG, "delivery.ok", f, "delivered %s to webhook %s (HTTP %ld, %llu ms)",
+                a->delivery_id, a->task->id, res->http_status, (unsigned long long)res->latency_ms);
+        attempt_finished(a);
+        return;
+    }
+    if (sent)
+        HK_LOGF(HK_LOG_WARN, "delivery.failed", f,
+                "delivery %s to webhook %s failed on attempt %d: %s", a->delivery_id, a->task->id,
+                a->number, res->error);
+    if (v->disable_task && w->history) /* the writer thread does it, off the loop */
+        hk_store_history_disable_task(w->history, a->task->id, "the endpoint answered 410 Gone");
+    if (v->kind == HK_RETRY_AGAIN)
+        republish(w, a, v->tier, v->delay_ms, 0);
+    else
+        dead_letter_closed(w, a, v->reason, NULL, res->error, closed_outcomes(a));
 }
 
 static void on_delivery_done(const hk_delivery_result *res, void *arg)
 {
     attempt *a = arg;
     worker *w = a->job->w;
-    switch (res->status) {
-    case HK_DELIVERY_CANCELLED:
-        if (w->handing_off && hk_consumer_owns(a->job->c, a->job->ref)) {
-            hand_off_attempt(w, a); /* waiting, or stopped in flight */
-            return;
-        }
-        /* Never sent, and its partition is another worker's now: no attempt to record. */
-        hk_metric_add(HK_M_DELIVERIES_CANCELLED, 1);
-        attempt_finished(a);
-        update_backpressure(w);
-        return;
-    case HK_DELIVERY_DEFERRED: {
-        /* Never sent: its host is slow and enough wait for it already. Parked on a tier as the
-         * same attempt, so the partition keeps moving for every other host: the first tier
-         * first, then, deferred again and again, the next tiers (as attempts would be), so a
-         * host slow for long does not have its backlog cycle through the first tier. */
-        hk_metric_add(HK_M_DEFERRED_SLOW_HOST, 1);
-        size_t tier = hk_retry_tier_for_attempt(w->policy, a->deferrals + 1);
-        republish(w, a, tier, w->policy->delays_ms[tier], a->deferrals + 1);
-        update_backpressure(w);
-        return;
-    }
-    case HK_DELIVERY_OK:
-        hk_metric_add(HK_M_DELIVERIES_OK, 1);
-        break;
-    case HK_DELIVERY_RETRY:
-        hk_metric_add(res->http_status > 0 ? HK_M_DELIVERIES_HTTP_ERROR
-                      : res->timed_out     ? HK_M_DELIVERIES_TIMEOUT
-                                           : HK_M_DELIVERIES_NETWORK_ERROR,
-                      1);
-        break;
-    case HK_DELIVERY_ERROR:
-        hk_metric_add(strncmp(res->error, "blocked", 7) == 0 ? HK_M_DELIVERIES_BLOCKED
-                                                             : HK_M_DELIVERIES_INVALID,
-                      1);
-        break;
-    }
-    hk_retry_verdict v =
-        hk_retry_decide(w->policy, a->task, a->number, res->status == HK_DELIVERY_OK,
-                        res->status == HK_DELIVERY_ERROR, res->http_status);
-    record_outcome(w, a, res, v.kind != HK_RETRY_DONE);
-    hk_log_field f[] = ATTEMPT_FIELDS(a);
-    if (v.kind == HK_RETRY_DONE) {
-        HK_LOGF(HK_LOG_DEBUG, "delivery.ok", f, "delivered %s to webhook %s (HTTP %ld, %llu ms)",
-                a->delivery_id, a->task->id, res->http_status, (unsigned long long)res->latency_ms);
-        attempt_finished(a);
-    } else {
-        HK_LOGF(HK_LOG_WARN, "delivery.failed", f,
-                "delivery %s to webhook %s failed on attempt %d: %s", a->delivery_id, a->task->id,
-                a->number, res->error);
-        if (v.disable_task && w->history) /* the writer thread does it, off the loop */
-            hk_store_history_disable_task(w->history, a->task->id,
-                                          "the endpoint answered 410 Gone");
-        if (v.kind == HK_RETRY_AGAIN)
-            republish(w, a, v.tier,
-                      hk_retry_delay_ms(w->policy, v.tier, res->http_status, res->retry_after,
-                                        hk_wall_ms()),
-                      0);
-        else
-            dead_letter_attempt(w, a, v.reason, res->error);
-    }
+    hk_retry_facts f = attempt_facts(w, a, res);
+    hk_retry_verdict v = hk_retry_decide(w->policy, &f);
+    act(w, a, res, true, &v);
     update_backpressure(w);
 }
 
@@ -752,7 +738,13 @@ static void start_attempt(worker *w, job *j, const hk_task *task, int number, in
     }
     hk_delivery_id(j->ev->event_id, task->id, a->delivery_id);
     if (w->handing_off) {
-        hand_off_attempt(w, a); /* taken after the hand-off began: straight to its tier */
+        /* Taken after the hand-off began: given up before it starts, and straight to its tier
+         * (its partition is ours: it was just consumed). */
+        hk_delivery_result res = {.status = HK_DELIVERY_CANCELLED};
+        hk_retry_facts f = attempt_facts(w, a, &res);
+        f.owns_partition = true;
+        hk_retry_verdict v = hk_retry_decide(w->policy, &f);
+        act(w, a, &res, false, &v);
         return;
     }
     hk_request_params p = {
@@ -767,12 +759,13 @@ static void start_attempt(worker *w, job *j, const hk_task *task, int number, in
     hk_request *req = NULL;
     hk_error err = {0};
     if (hk_request_build(&p, &req, &err) != HK_OK) {
-        /* A bad override cannot be fixed by retrying: record it and dead-letter it. */
-        hk_metric_add(HK_M_DELIVERIES_INVALID, 1);
+        /* A bad override: recorded as the attempt's outcome, then as the verdict says. */
         hk_delivery_result res = {.status = HK_DELIVERY_ERROR};
         snprintf(res.error, sizeof res.error, "invalid request: %.200s", err.msg);
-        record_outcome(w, a, &res, true);
-        dead_letter_attempt(w, a, "invalid request", res.error);
+        hk_retry_facts f = attempt_facts(w, a, &res);
+        f.failure = HK_FAILURE_INVALID_REQUEST;
+        hk_retry_verdict v = hk_retry_decide(w->policy, &f);
+        act(w, a, &res, false, &v);
         return;
     }
     hk_delivery_submit(w->engine, req, on_delivery_done, a);
@@ -793,10 +786,11 @@ static bool too_large_to_retry(worker *w, const job *j, char *why, size_t why_le
         return false;
     size_t envelope = need - j->raw_len;
     snprintf(why, why_len,
-             "record too large: the event's %zu bytes make a retry record of up to %zu bytes, "
+             "%s: the event's %zu bytes make a retry record of up to %zu bytes, "
              "over the %zu that message.max.bytes %zu allows; with these ids an event may have "
              "at most %zu bytes",
-             j->raw_len, need, limit, hk_producer_max_message_bytes(w->producer),
+             hk_retry_reason_text(HK_REASON_TOO_LARGE), j->raw_len, need, limit,
+             hk_producer_max_message_bytes(w->producer),
              limit > envelope ? limit - envelope : 0);
     return true;
 }
@@ -824,7 +818,8 @@ static void on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_
     }
     char too_large[320];
     if (too_large_to_retry(w, j, too_large, sizeof too_large)) {
-        send_poison(w, j, topic, partition, offset, too_large, HK_M_DLQ_TOO_LARGE);
+        send_poison(w, j, topic, partition, offset, too_large,
+                    hk_retry_reason_dlq_metric(HK_REASON_TOO_LARGE));
         return;
     }
     j->snap = hk_store_cache_acquire(w->cache);
@@ -912,6 +907,12 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
                       r.outcomes_json, r.outcomes_omitted);
     } else {
         /* Deleted or disabled since: nothing to send to, but nothing is lost either. */
+        hk_retry_facts facts = {
+            .transport = HK_TRANSPORT_ERROR,
+            .failure = task ? HK_FAILURE_TASK_DISABLED : HK_FAILURE_TASK_GONE,
+            .attempt = r.attempt,
+        };
+        hk_retry_verdict v = hk_retry_decide(w->policy, &facts);
         hk_log_field f[] = {HK_STR("jobId", r.job_id), HK_STR("flowId", r.flow_id),
                             HK_STR("webhookId", r.webhook_id), HK_STR("deliveryId", r.delivery_id),
                             HK_NUM("attempt", r.attempt)};
@@ -919,11 +920,10 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
                 "delivery %s: webhook task %s is %s; dead-lettered", r.delivery_id, r.webhook_id,
                 task ? "disabled" : "gone");
         cJSON *rec = delivery_dead_letter(j, r.delivery_id, r.webhook_id, r.attempt - 1,
-                                          task ? "task disabled" : "task deleted", NULL,
+                                          hk_retry_reason_text(v.reason), NULL,
                                           r.outcomes_json, r.outcomes_omitted);
         j->attempts_alive++;
-        dlq_send_record(w, rec, r.job_id, task ? HK_M_DLQ_TASK_DISABLED : HK_M_DLQ_TASK_DELETED,
-                        poison_done, j);
+        dlq_send_record(w, rec, r.job_id, hk_retry_reason_dlq_metric(v.reason), poison_done, j);
     }
     hk_retry_record_free(&r);
     job_release(j);
@@ -984,8 +984,8 @@ static uint64_t handoff_reserve_ms(int grace_ms)
 }
 
 /* Nearly out of grace: every delivery still waiting or in flight is given up here and
- * republished to its tier, due at once (on_delivery_done, HK_DELIVERY_CANCELLED), so that its
- * source offset can be committed before the worker exits. */
+ * republished to its tier, due at once (the verdict on HK_DELIVERY_CANCELLED while handing
+ * off), so that its source offset can be committed before the worker exits. */
 static void hand_off(worker *w)
 {
     w->handing_off = true;

@@ -189,3 +189,30 @@ def test_an_invalid_override_goes_straight_to_the_dlq(env, receiver, worker_fact
     assert dead[0]["topic"] == env.topic
     time.sleep(2.5)  # past the 1 s and 2 s tiers: no retry either
     assert receiver.matching("/inv") == []
+
+
+def test_a_4xx_answer_is_dead_at_once_but_429_is_retried(env, receiver, worker_factory, stack):
+    """The 4xx rule (decisions: "a 4xx answer is final"): a 404 is dead-lettered after its one
+    attempt as a permanent failure (the task stays enabled: only 410 disables it); 408, 425 and
+    429 say "later" and are retried like a 5xx."""
+    flow = f"r4xx-{env.tag}"
+    receiver.status["/missing"] = 404
+    receiver.script["/slow-down"] = [429]
+    missing = env.create_task({"flowId": flow, "url": receiver.url("/missing"), "body": "x"})
+    env.create_task({"flowId": flow, "url": receiver.url("/slow-down"), "body": "x"})
+    worker = worker_factory(env.topic, env.group, env.prefix, DELAYS)
+    job = f"r4xx-{env.tag}"
+    env.publish({"eventId": job, "jobId": job, "jobStatus": "Complete", "flowId": flow})
+    [dead] = read_topic(stack, "hookd.dlq", lambda r: r.get("jobId") == job, 1, timeout=20)
+    assert dead["webhookId"] == missing, dead
+    assert dead["reason"] == "permanent failure" and dead["attempts"] == 1, dead
+    assert dead["error"] == "HTTP 404", dead
+    assert [o["statusCode"] for o in dead["outcomes"]] == [404]
+    receiver.wait_for("/slow-down", 2, timeout=20)  # the 429, then its retry answered 204
+    time.sleep(3)  # past the 1 s and 2 s tiers: no second attempt of the 404
+    assert len(receiver.matching("/missing")) == 1, receiver.matching("/missing")
+    assert [int(r["headers"]["x-webhook-attempt"]) for r in receiver.matching("/slow-down")] \
+        == [1, 2]
+    assert worker.metric('hookd_dlq_records_total{reason="permanent_failure"}') == 1
+    task = json.loads(env.hookctl("webhooks", "get", missing, "--json").stdout)
+    assert task["enabled"] is True, task

@@ -107,6 +107,7 @@ typedef struct seen {
     hk_delivery_status status[512];
     long http[512];
     bool timed_out[512];
+    hk_failure_kind failure[512];
     char error[512][256];
     size_t response_len[512];
     char retry_after[512][32];
@@ -120,6 +121,7 @@ static void on_done(const hk_delivery_result *res, void *arg)
     results.status[i] = res->status;
     results.http[i] = res->http_status;
     results.timed_out[i] = res->timed_out;
+    results.failure[i] = res->failure;
     snprintf(results.error[i], sizeof results.error[i], "%s", res->error);
     results.response_len[i] = res->response_len;
     snprintf(results.retry_after[i], sizeof results.retry_after[i], "%s",
@@ -203,6 +205,11 @@ Test(engine, success_failure_and_status_classification)
     cr_assert_eq(results.status[2], HK_DELIVERY_RETRY, "redirects are not followed");
     cr_assert_eq(results.http[2], 302);
     cr_assert_str_eq(results.retry_after[3], "120");
+    /* why each failed, for the retry decision: an answer is an answer, whatever its status */
+    cr_assert_eq(results.failure[0], HK_FAIL_NONE);
+    cr_assert_eq(results.failure[1], HK_FAIL_HTTP);
+    cr_assert_eq(results.failure[2], HK_FAIL_HTTP);
+    cr_assert_eq(results.failure[3], HK_FAIL_HTTP);
     cr_assert_eq(atomic_load(&requests), 4, "no request to the redirect target");
     cr_assert_eq(hk_delivery_pending(engine), 0);
     engine_stop();
@@ -223,6 +230,7 @@ Test(engine, ssrf_guard_blocks_loopback_when_not_allowed)
         cr_assert_eq(results.status[i], HK_DELIVERY_ERROR);
         cr_assert(strstr(results.error[i], "blocked address") != NULL, "%s", results.error[i]);
         cr_assert(strstr(results.error[i], "loopback") != NULL, "%s", results.error[i]);
+        cr_assert_eq(results.failure[i], HK_FAIL_BLOCKED);
     }
     cr_assert_eq(atomic_load(&requests), 0, "the server never saw a request");
     engine_stop();
@@ -237,6 +245,7 @@ Test(engine, only_http_and_https)
     hk_delivery_submit(engine, req, on_done, (void *)0);
     run_until(1, 5000);
     cr_assert_eq(results.status[0], HK_DELIVERY_ERROR);
+    cr_assert_eq(results.failure[0], HK_FAIL_INVALID);
     engine_stop();
 }
 
@@ -247,6 +256,7 @@ Test(engine, timeout_is_a_failure)
     hk_delivery_submit(engine, request("/sleep/3000", 300), on_done, (void *)0);
     run_until(1, 10000);
     cr_assert_eq(results.status[0], HK_DELIVERY_RETRY);
+    cr_assert_eq(results.failure[0], HK_FAIL_TIMEOUT);
     cr_assert(strstr(results.error[0], "imeout") || strstr(results.error[0], "timed out"), "%s",
               results.error[0]);
     cr_assert(hk_now_ms() - start < 2500, "gave up at the timeout, not at the server's pace");

@@ -64,36 +64,164 @@ Test(retry, signs_and_repeated_delays_are_refused_naming_the_value)
     cr_assert_eq(hk_retry_policy_init(&p, "5s,10s,5m", 8, "HOOKD_RETRY_DELAYS", NULL), HK_OK);
 }
 
-Test(retry, decisions)
+/* The whole outcome decision, one row per case: the facts of an attempt's end and the verdict
+ * the policy gives. A change to the policy is a change to a row here. Policy: tiers 5s,5m;
+ * HOOKD_RETRY_MAX_ATTEMPTS 3. */
+/* clang-format off */
+#define T(x) HK_TRANSPORT_##x
+#define F(x) HK_FAILURE_##x
+#define K(x) HK_RETRY_##x
+#define R(x) HK_REASON_##x
+#define M(x) HK_M_##x
+#define NONE_COUNTED HK_M__COUNT
+enum { OFF = 0, ON = 1 };
+
+static const struct row {
+    const char *name;
+    /* facts */
+    hk_retry_transport transport;
+    hk_retry_failure failure;
+    long status;
+    const char *retry_after;
+    int attempt, retry, max, deferrals;
+    bool handing_off, owns;
+    /* verdict */
+    hk_retry_verdict_kind kind;
+    hk_retry_reason reason;
+    size_t tier;
+    uint64_t delay_ms;
+    bool same_attempt;
+    int v_deferrals;
+    bool disable;
+    hk_metric counted;
+} rows[] = {
+    /* name                          transport    failure      status RA    att ret max def hand own   kind      reason              tier delay   same def dis counted */
+    {"delivered",                    T(OK),       F(NONE),     200, NULL,   1, ON,  0, 0, 0, 0,  K(DONE),  R(DELIVERED),       0, 0,      0, 0, 0, M(DELIVERIES_OK)},
+    {"500, first attempt",           T(RETRY),    F(HTTP),     500, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"500, second attempt",          T(RETRY),    F(HTTP),     500, NULL,   2, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        1, 300000, 0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"500, default 3 used up",       T(RETRY),    F(HTTP),     500, NULL,   3, ON,  0, 0, 0, 0,  K(DEAD),  R(EXHAUSTED),       0, 0,      0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"500, past the last tier",      T(RETRY),    F(HTTP),     500, NULL,   7, ON, 10, 0, 0, 0,  K(AGAIN), R(RETRYING),        1, 300000, 0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"500, maxAttempts used up",     T(RETRY),    F(HTTP),     500, NULL,  10, ON, 10, 0, 0, 0,  K(DEAD),  R(EXHAUSTED),       0, 0,      0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"500, retry off",               T(RETRY),    F(HTTP),     500, NULL,   1, OFF, 50, 0, 0, 0, K(DEAD),  R(RETRY_DISABLED),  0, 0,      0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"503",                          T(RETRY),    F(HTTP),     503, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"302 (never followed)",         T(RETRY),    F(HTTP),     302, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"302, retry off",               T(RETRY),    F(HTTP),     302, NULL,   1, OFF, 0, 0, 0, 0,  K(DEAD),  R(RETRY_DISABLED),  0, 0,      0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"timeout",                      T(RETRY),    F(TIMEOUT),  0,   NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(DELIVERIES_TIMEOUT)},
+    {"timeout, attempts used up",    T(RETRY),    F(TIMEOUT),  0,   NULL,   3, ON,  0, 0, 0, 0,  K(DEAD),  R(EXHAUSTED),       0, 0,      0, 0, 0, M(DELIVERIES_TIMEOUT)},
+    {"network error",                T(RETRY),    F(NETWORK),  0,   NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(DELIVERIES_NETWORK_ERROR)},
+    /* 410 Gone: dead at once, retry or not, and the task is disabled */
+    {"410",                          T(RETRY),    F(HTTP),     410, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(GONE),            0, 0,      0, 0, 1, M(DELIVERIES_HTTP_ERROR)},
+    {"410, retry off",               T(RETRY),    F(HTTP),     410, NULL,   1, OFF, 0, 0, 0, 0,  K(DEAD),  R(GONE),            0, 0,      0, 0, 1, M(DELIVERIES_HTTP_ERROR)},
+    /* the 4xx rule (decisions: "a 4xx answer is final"): final but for 408, 425 and 429 */
+    {"400",                          T(RETRY),    F(HTTP),     400, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"401",                          T(RETRY),    F(HTTP),     401, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"403",                          T(RETRY),    F(HTTP),     403, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"404",                          T(RETRY),    F(HTTP),     404, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"404, retry off",               T(RETRY),    F(HTTP),     404, NULL,   1, OFF, 0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"413",                          T(RETRY),    F(HTTP),     413, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"422",                          T(RETRY),    F(HTTP),     422, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"499",                          T(RETRY),    F(HTTP),     499, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"408",                          T(RETRY),    F(HTTP),     408, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"425",                          T(RETRY),    F(HTTP),     425, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"429",                          T(RETRY),    F(HTTP),     429, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"429, attempts used up",        T(RETRY),    F(HTTP),     429, NULL,   3, ON,  0, 0, 0, 0,  K(DEAD),  R(EXHAUSTED),       0, 0,      0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    /* Retry-After: later on a 429 or 503, never earlier, capped at the last tier */
+    {"429, Retry-After 60",          T(RETRY),    F(HTTP),     429, "60",   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 60000,  0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"503, Retry-After 1",           T(RETRY),    F(HTTP),     503, "1",    1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"503, Retry-After 3600",        T(RETRY),    F(HTTP),     503, "3600", 1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 300000, 0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"500, Retry-After 60",          T(RETRY),    F(HTTP),     500, "60",   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    /* retrying cannot fix these */
+    {"blocked address",              T(ERROR),    F(BLOCKED),  0,   NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(DELIVERIES_BLOCKED)},
+    {"blocked address, retry off",   T(ERROR),    F(BLOCKED),  0,   NULL,   1, OFF, 0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(DELIVERIES_BLOCKED)},
+    {"unusable URL",                 T(ERROR),    F(UNSENDABLE), 0, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(DELIVERIES_INVALID)},
+    {"engine error, whatever kind",  T(ERROR),    F(HTTP),     500, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(DELIVERIES_HTTP_ERROR)},
+    {"invalid request (override)",   T(ERROR),    F(INVALID_REQUEST), 0, NULL, 1, ON, 0, 0, 0, 0, K(DEAD), R(INVALID_REQUEST), 0, 0,      0, 0, 0, M(DELIVERIES_INVALID)},
+    /* the worker's own: no attempt ended, nothing counted in hookd_deliveries_total */
+    {"task deleted since",           T(ERROR),    F(TASK_GONE), 0,  NULL,   2, OFF, 0, 0, 0, 0,  K(DEAD),  R(TASK_DELETED),    0, 0,      0, 0, 0, NONE_COUNTED},
+    {"task disabled since",          T(ERROR),    F(TASK_DISABLED), 0, NULL, 2, OFF, 0, 0, 0, 0, K(DEAD),  R(TASK_DISABLED),   0, 0,      0, 0, 0, NONE_COUNTED},
+    {"tier record too large",        T(ERROR),    F(RECORD_TOO_LARGE), 0, NULL, 1, ON, 0, 0, 0, 0, K(DEAD), R(TOO_LARGE),      0, 0,      0, 0, 0, NONE_COUNTED},
+    /* never sent: deferred behind a slow host, the same attempt on the tiers in turn */
+    {"deferred, first time",         T(DEFERRED), F(NONE),     0,   NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(DEFERRED),        0, 5000,   1, 1, 0, M(DEFERRED_SLOW_HOST)},
+    {"deferred, second time",        T(DEFERRED), F(NONE),     0,   NULL,   1, ON,  0, 1, 0, 0,  K(AGAIN), R(DEFERRED),        1, 300000, 1, 2, 0, M(DEFERRED_SLOW_HOST)},
+    {"deferred, past the last tier", T(DEFERRED), F(NONE),     0,   NULL,   3, OFF, 0, 5, 0, 0,  K(AGAIN), R(DEFERRED),        1, 300000, 1, 6, 0, M(DEFERRED_SLOW_HOST)},
+    /* cancelled: handed to its tier while the worker stops and still owns it, else dropped */
+    {"cancelled, partition moved",   T(CANCELLED), F(NONE),    0,   NULL,   1, ON,  0, 0, 0, 0,  K(DROP),  R(CANCELLED),       0, 0,      0, 0, 0, M(DELIVERIES_CANCELLED)},
+    {"cancelled, handing off, moved",T(CANCELLED), F(NONE),    0,   NULL,   1, ON,  0, 0, 1, 0,  K(DROP),  R(CANCELLED),       0, 0,      0, 0, 0, M(DELIVERIES_CANCELLED)},
+    {"handed off, attempt 1",        T(CANCELLED), F(NONE),    0,   NULL,   1, ON,  0, 0, 1, 1,  K(AGAIN), R(HANDED_OFF),      0, 0,      1, 1, 0, M(DEFERRED_SHUTDOWN)},
+    {"handed off, attempt 2",        T(CANCELLED), F(NONE),    0,   NULL,   2, ON,  0, 0, 1, 1,  K(AGAIN), R(HANDED_OFF),      1, 0,      1, 1, 0, M(DEFERRED_SHUTDOWN)},
+    {"handed off after 3 deferrals", T(CANCELLED), F(NONE),    0,   NULL,   1, ON,  0, 3, 1, 1,  K(AGAIN), R(HANDED_OFF),      0, 0,      1, 3, 0, M(DEFERRED_SHUTDOWN)},
+    {"delivered while handing off",  T(OK),       F(NONE),     204, NULL,   1, ON,  0, 0, 1, 1,  K(DONE),  R(DELIVERED),       0, 0,      0, 0, 0, M(DELIVERIES_OK)},
+};
+/* clang-format on */
+
+Test(retry, decision_table)
 {
     hk_retry_policy p;
-    hk_retry_policy_init(&p, "5s,5m", 3, "x", NULL);
-    hk_task t = task_with(true, 0);
-    cr_assert_eq(hk_retry_decide(&p, &t, 1, true, false, 200).kind, HK_RETRY_DONE);
-    hk_retry_verdict v = hk_retry_decide(&p, &t, 1, false, false, 500);
-    cr_assert_eq(v.kind, HK_RETRY_AGAIN);
-    cr_assert_eq(v.tier, 0);
-    cr_assert_eq(v.delay_ms, 5000);
-    v = hk_retry_decide(&p, &t, 2, false, false, 500);
-    cr_assert_eq(v.tier, 1);
-    cr_assert_eq(hk_retry_decide(&p, &t, 3, false, false, 500).kind, HK_RETRY_DEAD, "default 3");
-    cr_assert_eq(hk_retry_decide(&p, &t, 1, false, true, 500).kind, HK_RETRY_DEAD, "permanent");
-
+    cr_assert_eq(hk_retry_policy_init(&p, "5s,5m", 3, "x", NULL), HK_OK);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const struct row *r = &rows[i];
+        hk_retry_facts f = {
+            .transport = r->transport,
+            .failure = r->failure,
+            .http_status = r->status,
+            .retry_after = r->retry_after,
+            .attempt = r->attempt,
+            .retry_enabled = r->retry,
+            .max_attempts = r->max,
+            .deferrals = r->deferrals,
+            .handing_off = r->handing_off,
+            .owns_partition = r->owns,
+            .now_ms = 1700000000000ULL,
+        };
+        hk_retry_verdict v = hk_retry_decide(&p, &f);
+        cr_expect_eq(v.kind, r->kind, "%s: kind %d", r->name, v.kind);
+        cr_expect_eq(v.reason, r->reason, "%s: reason %s", r->name, hk_retry_reason_text(v.reason));
+        cr_expect_eq(v.disable_task, r->disable, "%s: disable_task", r->name);
+        cr_expect_eq(v.counted, r->counted, "%s: counted %d", r->name, v.counted);
+        if (v.kind == HK_RETRY_AGAIN) {
+            cr_expect_eq(v.tier, r->tier, "%s: tier %zu", r->name, v.tier);
+            cr_expect_eq(v.delay_ms, r->delay_ms, "%s: delay %llu", r->name,
+                         (unsigned long long)v.delay_ms);
+            cr_expect_eq(v.same_attempt, r->same_attempt, "%s: same attempt", r->name);
+            if (v.same_attempt)
+                cr_expect_eq(v.deferrals, r->v_deferrals, "%s: deferrals %d", r->name,
+                             v.deferrals);
+        }
+    }
     hk_task off = task_with(false, 50);
     cr_assert_eq(hk_retry_max_attempts(&p, &off), 1);
-    cr_assert_eq(hk_retry_decide(&p, &off, 1, false, false, 500).kind, HK_RETRY_DEAD);
-
     hk_task many = task_with(true, 10);
-    v = hk_retry_decide(&p, &many, 7, false, false, 500);
-    cr_assert_eq(v.kind, HK_RETRY_AGAIN);
-    cr_assert_eq(v.tier, 1, "past the last tier stays on the last");
+    cr_assert_eq(hk_retry_max_attempts(&p, &many), 10);
+}
 
-    v = hk_retry_decide(&p, &t, 1, false, false, 410);
-    cr_assert_eq(v.kind, HK_RETRY_DEAD, "410 Gone is not retried");
-    cr_assert(v.disable_task);
-    cr_assert(strstr(v.reason, "410"));
-    cr_assert_not(hk_retry_decide(&p, &t, 1, false, false, 404).disable_task);
-    cr_assert_eq(hk_retry_decide(&p, &t, 1, false, false, 404).kind, HK_RETRY_AGAIN);
+/* The reason table: each dead letter's text (operators grep it; docs/operations.md lists it)
+ * and its hookd_dlq_records_total member. */
+Test(retry, reason_table)
+{
+    static const struct {
+        hk_retry_reason reason;
+        const char *text;
+        hk_metric dlq;
+    } want[] = {
+        {R(EXHAUSTED), "attempts exhausted", M(DLQ_EXHAUSTED)},
+        {R(RETRY_DISABLED), "retry disabled", M(DLQ_RETRY_DISABLED)},
+        {R(GONE), "endpoint gone (HTTP 410); task disabled", M(DLQ_GONE)},
+        {R(PERMANENT), "permanent failure", M(DLQ_PERMANENT)},
+        {R(INVALID_REQUEST), "invalid request", M(DLQ_INVALID)},
+        {R(TASK_DELETED), "task deleted", M(DLQ_TASK_DELETED)},
+        {R(TASK_DISABLED), "task disabled", M(DLQ_TASK_DISABLED)},
+        {R(TOO_LARGE), "record too large", M(DLQ_TOO_LARGE)},
+        {R(DELIVERED), "delivered", NONE_COUNTED},
+        {R(RETRYING), "retrying", NONE_COUNTED},
+        {R(DEFERRED), "deferred: its host is slow", NONE_COUNTED},
+        {R(HANDED_OFF), "handed off: the worker is stopping", NONE_COUNTED},
+        {R(CANCELLED), "cancelled: the partition moved", NONE_COUNTED},
+    };
+    cr_assert_eq(sizeof want / sizeof want[0], HK_REASON_COUNT, "every reason has a row");
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+        cr_expect_str_eq(hk_retry_reason_text(want[i].reason), want[i].text);
+        cr_expect_eq(hk_retry_reason_dlq_metric(want[i].reason), want[i].dlq, "%s", want[i].text);
+    }
 }
 
 Test(retry_record, round_trip_with_due_time_first)
