@@ -348,6 +348,249 @@ int hk_validate_flow_id(const char *flow_id, const char *field, hk_error *err)
                              "':' or glob characters");
 }
 
+/* hk_task_from_json's field groups, in the order it checks them (the order decides which error a
+ * task with several bad fields gets, and the tests compare those messages). Each sets its fields
+ * on t and returns HK_OK, or sets err and returns HK_EINVAL; the caller destroys t on an error. */
+
+static int parse_identity(const cJSON *json, bool generate_id, hk_task *t, hk_error *err)
+{
+    if (get_string(json, "id", "id", 67, &t->id, err) != HK_OK)
+        return HK_EINVAL;
+    if (t->id) {
+        if (hk_validate_task_id(t->id, "id", err) != HK_OK)
+            return HK_EINVAL;
+    } else if (generate_id) {
+        char id[32];
+        hk_task_new_id(id);
+        t->id = hk_strdup(id);
+    } else {
+        return hk_error_set(err, HK_EINVAL, "id", "required");
+    }
+
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(json, "flowId");
+    if (!item || cJSON_IsNull(item))
+        return hk_error_set(err, HK_EINVAL, "flowId", "required");
+    if (get_id_text(item, "flowId", &t->flow_id, err) != HK_OK)
+        return HK_EINVAL;
+    if (hk_validate_flow_id(t->flow_id, "flowId", err) != HK_OK)
+        return HK_EINVAL;
+
+    if (get_string(json, "name", "name", 200, &t->name, err) != HK_OK)
+        return HK_EINVAL;
+    if (!t->name)
+        t->name = hk_strdup("");
+    return HK_OK;
+}
+
+static int parse_headers(const cJSON *json, hk_task *t, hk_error *err)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(json, "headers");
+    if (!item || cJSON_IsNull(item))
+        return HK_OK;
+    if (!cJSON_IsObject(item))
+        return hk_error_set(err, HK_EINVAL, "headers", "must be an object of strings");
+    t->headers = hk_xcalloc((size_t)cJSON_GetArraySize(item) + 1, sizeof(hk_kv));
+    const cJSON *h;
+    cJSON_ArrayForEach(h, item)
+    {
+        char field[300];
+        snprintf(field, sizeof field, "headers.%.256s", h->string);
+        if (!cJSON_IsString(h))
+            return hk_error_set(err, HK_EINVAL, field, "must be a string");
+        if (hk_validate_header(h->string, h->valuestring, field, err) != HK_OK)
+            return HK_EINVAL;
+        t->headers[t->headers_len].key = hk_strdup(h->string);
+        t->headers[t->headers_len].value = hk_strdup(h->valuestring);
+        t->headers_len++;
+    }
+    return HK_OK;
+}
+
+/* url, method, headers, body. */
+static int parse_request(const cJSON *json, hk_task *t, hk_error *err)
+{
+    if (get_string(json, "url", "url", 4096, &t->url, err) != HK_OK)
+        return HK_EINVAL;
+    if (!t->url)
+        return hk_error_set(err, HK_EINVAL, "url", "required");
+    if (hk_validate_url(t->url, "url", err) != HK_OK)
+        return HK_EINVAL;
+
+    char *s = NULL;
+    if (get_string(json, "method", "method", 16, &s, err) != HK_OK)
+        return HK_EINVAL;
+    t->method = HK_METHOD_POST;
+    if (s) {
+        int m = enum_index(s, method_names, 5, true);
+        free(s);
+        if (m < 0)
+            return hk_error_set(err, HK_EINVAL, "method",
+                                "must be GET, POST, PUT, PATCH or DELETE");
+        t->method = (hk_method)m;
+    }
+
+    if (parse_headers(json, t, err) != HK_OK)
+        return HK_EINVAL;
+
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(json, "body");
+    if (item && !cJSON_IsNull(item) && !cJSON_IsString(item))
+        return hk_error_set(err, HK_EINVAL, "body", "must be a string");
+    if (item && cJSON_IsString(item) && strlen(item->valuestring) > HK_TASK_MAX_BODY)
+        return hk_error_set(err, HK_EINVAL, "body", "%zu bytes, over the 256 KiB limit",
+                            strlen(item->valuestring));
+    t->body = hk_strdup(item && cJSON_IsString(item) ? item->valuestring : "");
+    return HK_OK;
+}
+
+static int parse_trigger_objects(const cJSON *objs, hk_task *t, hk_error *err)
+{
+    if (cJSON_IsString(objs) && strcasecmp(objs->valuestring, "any") == 0) {
+        t->trigger_any_object = true;
+    } else if (cJSON_IsArray(objs) && cJSON_GetArraySize(objs) > 0) {
+        t->trigger_any_object = false;
+        t->trigger_objects = hk_xcalloc((size_t)cJSON_GetArraySize(objs), sizeof(char *));
+        const cJSON *o;
+        cJSON_ArrayForEach(o, objs)
+        {
+            char field[48];
+            snprintf(field, sizeof field, "trigger.objects[%zu]", t->trigger_objects_len);
+            if (get_id_text(o, field, &t->trigger_objects[t->trigger_objects_len], err) != HK_OK)
+                return HK_EINVAL;
+            t->trigger_objects_len++;
+        }
+    } else {
+        return hk_error_set(err, HK_EINVAL, "trigger.objects",
+                            "must be \"any\" or a non-empty list of output ids");
+    }
+    return HK_OK;
+}
+
+static int parse_trigger(const cJSON *json, hk_task *t, hk_error *err)
+{
+    t->trigger_event = HK_TRIGGER_SUCCESS;
+    t->trigger_any_object = true;
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(json, "trigger");
+    if (!item || cJSON_IsNull(item))
+        return HK_OK;
+    if (!cJSON_IsObject(item))
+        return hk_error_set(err, HK_EINVAL, "trigger", "must be an object");
+    const cJSON *sub;
+    cJSON_ArrayForEach(sub, item)
+    {
+        if (strcmp(sub->string, "event") != 0 && strcmp(sub->string, "objects") != 0) {
+            char field[96];
+            snprintf(field, sizeof field, "trigger.%.64s", sub->string);
+            return hk_error_set(err, HK_EINVAL, field, "unknown field");
+        }
+    }
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(item, "event");
+    if (ev && !cJSON_IsNull(ev)) {
+        int e = cJSON_IsString(ev) ? enum_index(ev->valuestring, trigger_names, 3, true) : -1;
+        if (e < 0)
+            return hk_error_set(err, HK_EINVAL, "trigger.event", "must be success, failure or any");
+        t->trigger_event = (hk_trigger_event)e;
+    }
+    const cJSON *objs = cJSON_GetObjectItemCaseSensitive(item, "objects");
+    if (objs && !cJSON_IsNull(objs))
+        return parse_trigger_objects(objs, t, err);
+    return HK_OK;
+}
+
+/* A standard signature's secrets must each decode as whsec_ + base64. */
+static int check_standard_secrets(const cJSON *json, const hk_task *t, hk_error *err)
+{
+    for (size_t i = 0; i < t->secrets_len; i++) {
+        unsigned char key[96];
+        if (hk_whsec_decode(t->secrets[i], key) < 0) {
+            char field[32];
+            if (t->secrets_len == 1 && cJSON_GetObjectItemCaseSensitive(json, "secret"))
+                snprintf(field, sizeof field, "secret");
+            else
+                snprintf(field, sizeof field, "secrets[%zu]", i);
+            return hk_error_set(err, HK_EINVAL, field,
+                                "a standard signature needs whsec_ followed by base64 of 24 to 64 "
+                                "bytes");
+        }
+    }
+    return HK_OK;
+}
+
+/* secret(s), signature, signatureHeader. */
+static int parse_signing(const cJSON *json, hk_task *t, hk_error *err)
+{
+    if (parse_secrets(json, t, err) != HK_OK)
+        return HK_EINVAL;
+    char *s = NULL;
+    if (get_string(json, "signature", "signature", 32, &s, err) != HK_OK)
+        return HK_EINVAL;
+    if (s) {
+        int sig = enum_index(s, sig_names, 4, true);
+        free(s);
+        if (sig < 0)
+            return hk_error_set(err, HK_EINVAL, "signature",
+                                "must be timestamped, body, standard or none");
+        t->signature = (hk_sig_scheme)sig;
+        if (t->signature != HK_SIG_NONE && t->secrets_len == 0)
+            return hk_error_set(err, HK_EINVAL, "secret", "required when signature is %s",
+                                sig_names[t->signature]);
+    } else {
+        t->signature = t->secrets_len ? HK_SIG_TIMESTAMPED : HK_SIG_NONE;
+    }
+    if (t->signature == HK_SIG_STANDARD && check_standard_secrets(json, t, err) != HK_OK)
+        return HK_EINVAL;
+    if (get_string(json, "signatureHeader", "signatureHeader", 256, &t->signature_header, err) !=
+        HK_OK)
+        return HK_EINVAL;
+    if (t->signature_header &&
+        hk_validate_header(t->signature_header, NULL, "signatureHeader", err) != HK_OK)
+        return HK_EINVAL;
+    for (size_t i = 0; t->signature_header && managed_headers[i]; i++) {
+        if (strcasecmp(t->signature_header, managed_headers[i]) == 0)
+            return hk_error_set(err, HK_EINVAL, "signatureHeader",
+                                "%s is a header hookd sets itself; choose another name",
+                                managed_headers[i]);
+    }
+    return HK_OK;
+}
+
+/* allowCrossOriginOverrides, validateSsl, retry, timeoutMs. */
+static int parse_delivery_options(const cJSON *json, hk_task *t, hk_error *err)
+{
+    if (get_bool(json, "allowCrossOriginOverrides", "allowCrossOriginOverrides", false,
+                 &t->allow_cross_origin_overrides, err) != HK_OK)
+        return HK_EINVAL;
+    if (get_bool(json, "validateSsl", "validateSsl", true, &t->validate_ssl, err) != HK_OK)
+        return HK_EINVAL;
+    t->retry_enabled = true;
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(json, "retry");
+    if (item && !cJSON_IsNull(item)) {
+        if (!cJSON_IsObject(item))
+            return hk_error_set(err, HK_EINVAL, "retry", "must be an object");
+        long v;
+        if (get_bool(item, "enabled", "retry.enabled", true, &t->retry_enabled, err) != HK_OK ||
+            get_int(item, "maxAttempts", "retry.maxAttempts", 1, HK_TASK_MAX_ATTEMPTS, &v, err) !=
+                HK_OK)
+            return HK_EINVAL;
+        t->max_attempts = (int)v;
+    }
+    if (get_int(json, "timeoutMs", "timeoutMs", 1, HK_TASK_MAX_TIMEOUT_MS, &t->timeout_ms, err) !=
+        HK_OK)
+        return HK_EINVAL;
+    return HK_OK;
+}
+
+/* enabled, disabledReason, disabledAt. */
+static int parse_state(const cJSON *json, hk_task *t, hk_error *err)
+{
+    if (get_bool(json, "enabled", "enabled", true, &t->enabled, err) != HK_OK)
+        return HK_EINVAL;
+    if (get_string(json, "disabledReason", "disabledReason", 1024, &t->disabled_reason, err) !=
+            HK_OK ||
+        get_string(json, "disabledAt", "disabledAt", 64, &t->disabled_at, err) != HK_OK)
+        return HK_EINVAL;
+    return HK_OK;
+}
+
 int hk_task_from_json(const cJSON *json, bool generate_id, hk_task **out, hk_error *err)
 {
     *out = NULL;
@@ -361,238 +604,15 @@ int hk_task_from_json(const cJSON *json, bool generate_id, hk_task **out, hk_err
             return hk_error_set(err, HK_EINVAL, item->string, "unknown field");
     }
     hk_task *t = hk_xcalloc(1, sizeof *t);
-    char *s = NULL;
-    long v;
-
-    /* id */
-    if (get_string(json, "id", "id", 67, &t->id, err) != HK_OK)
-        goto error;
-    if (t->id) {
-        if (hk_validate_task_id(t->id, "id", err) != HK_OK)
-            goto error;
-    } else if (generate_id) {
-        char id[32];
-        hk_task_new_id(id);
-        t->id = hk_strdup(id);
-    } else {
-        hk_error_set(err, HK_EINVAL, "id", "required");
-        goto error;
+    if (parse_identity(json, generate_id, t, err) != HK_OK ||
+        parse_request(json, t, err) != HK_OK || parse_trigger(json, t, err) != HK_OK ||
+        parse_signing(json, t, err) != HK_OK || parse_delivery_options(json, t, err) != HK_OK ||
+        parse_state(json, t, err) != HK_OK) {
+        hk_task_destroy(t);
+        return HK_EINVAL;
     }
-
-    /* flowId */
-    item = cJSON_GetObjectItemCaseSensitive(json, "flowId");
-    if (!item || cJSON_IsNull(item)) {
-        hk_error_set(err, HK_EINVAL, "flowId", "required");
-        goto error;
-    }
-    if (get_id_text(item, "flowId", &t->flow_id, err) != HK_OK)
-        goto error;
-    if (hk_validate_flow_id(t->flow_id, "flowId", err) != HK_OK)
-        goto error;
-
-    if (get_string(json, "name", "name", 200, &t->name, err) != HK_OK)
-        goto error;
-    if (!t->name)
-        t->name = hk_strdup("");
-
-    if (get_string(json, "url", "url", 4096, &t->url, err) != HK_OK)
-        goto error;
-    if (!t->url) {
-        hk_error_set(err, HK_EINVAL, "url", "required");
-        goto error;
-    }
-    if (hk_validate_url(t->url, "url", err) != HK_OK)
-        goto error;
-
-    if (get_string(json, "method", "method", 16, &s, err) != HK_OK)
-        goto error;
-    t->method = HK_METHOD_POST;
-    if (s) {
-        int m = enum_index(s, method_names, 5, true);
-        free(s);
-        s = NULL;
-        if (m < 0) {
-            hk_error_set(err, HK_EINVAL, "method", "must be GET, POST, PUT, PATCH or DELETE");
-            goto error;
-        }
-        t->method = (hk_method)m;
-    }
-
-    item = cJSON_GetObjectItemCaseSensitive(json, "headers");
-    if (item && !cJSON_IsNull(item)) {
-        if (!cJSON_IsObject(item)) {
-            hk_error_set(err, HK_EINVAL, "headers", "must be an object of strings");
-            goto error;
-        }
-        t->headers = hk_xcalloc((size_t)cJSON_GetArraySize(item) + 1, sizeof(hk_kv));
-        const cJSON *h;
-        cJSON_ArrayForEach(h, item)
-        {
-            char field[300];
-            snprintf(field, sizeof field, "headers.%.256s", h->string);
-            if (!cJSON_IsString(h)) {
-                hk_error_set(err, HK_EINVAL, field, "must be a string");
-                goto error;
-            }
-            if (hk_validate_header(h->string, h->valuestring, field, err) != HK_OK)
-                goto error;
-            t->headers[t->headers_len].key = hk_strdup(h->string);
-            t->headers[t->headers_len].value = hk_strdup(h->valuestring);
-            t->headers_len++;
-        }
-    }
-
-    item = cJSON_GetObjectItemCaseSensitive(json, "body");
-    if (item && !cJSON_IsNull(item) && !cJSON_IsString(item)) {
-        hk_error_set(err, HK_EINVAL, "body", "must be a string");
-        goto error;
-    }
-    if (item && cJSON_IsString(item) && strlen(item->valuestring) > HK_TASK_MAX_BODY) {
-        hk_error_set(err, HK_EINVAL, "body", "%zu bytes, over the 256 KiB limit",
-                     strlen(item->valuestring));
-        goto error;
-    }
-    t->body = hk_strdup(item && cJSON_IsString(item) ? item->valuestring : "");
-
-    /* trigger */
-    t->trigger_event = HK_TRIGGER_SUCCESS;
-    t->trigger_any_object = true;
-    item = cJSON_GetObjectItemCaseSensitive(json, "trigger");
-    if (item && !cJSON_IsNull(item)) {
-        if (!cJSON_IsObject(item)) {
-            hk_error_set(err, HK_EINVAL, "trigger", "must be an object");
-            goto error;
-        }
-        const cJSON *sub;
-        cJSON_ArrayForEach(sub, item)
-        {
-            if (strcmp(sub->string, "event") != 0 && strcmp(sub->string, "objects") != 0) {
-                char field[96];
-                snprintf(field, sizeof field, "trigger.%.64s", sub->string);
-                hk_error_set(err, HK_EINVAL, field, "unknown field");
-                goto error;
-            }
-        }
-        const cJSON *ev = cJSON_GetObjectItemCaseSensitive(item, "event");
-        if (ev && !cJSON_IsNull(ev)) {
-            int e = cJSON_IsString(ev) ? enum_index(ev->valuestring, trigger_names, 3, true) : -1;
-            if (e < 0) {
-                hk_error_set(err, HK_EINVAL, "trigger.event", "must be success, failure or any");
-                goto error;
-            }
-            t->trigger_event = (hk_trigger_event)e;
-        }
-        const cJSON *objs = cJSON_GetObjectItemCaseSensitive(item, "objects");
-        if (objs && !cJSON_IsNull(objs)) {
-            if (cJSON_IsString(objs) && strcasecmp(objs->valuestring, "any") == 0) {
-                t->trigger_any_object = true;
-            } else if (cJSON_IsArray(objs) && cJSON_GetArraySize(objs) > 0) {
-                t->trigger_any_object = false;
-                t->trigger_objects = hk_xcalloc((size_t)cJSON_GetArraySize(objs), sizeof(char *));
-                const cJSON *o;
-                cJSON_ArrayForEach(o, objs)
-                {
-                    char field[48];
-                    snprintf(field, sizeof field, "trigger.objects[%zu]", t->trigger_objects_len);
-                    if (get_id_text(o, field, &t->trigger_objects[t->trigger_objects_len], err) !=
-                        HK_OK)
-                        goto error;
-                    t->trigger_objects_len++;
-                }
-            } else {
-                hk_error_set(err, HK_EINVAL, "trigger.objects",
-                             "must be \"any\" or a non-empty list of output ids");
-                goto error;
-            }
-        }
-    }
-
-    if (parse_secrets(json, t, err) != HK_OK)
-        goto error;
-    if (get_string(json, "signature", "signature", 32, &s, err) != HK_OK)
-        goto error;
-    if (s) {
-        int sig = enum_index(s, sig_names, 4, true);
-        free(s);
-        s = NULL;
-        if (sig < 0) {
-            hk_error_set(err, HK_EINVAL, "signature",
-                         "must be timestamped, body, standard or none");
-            goto error;
-        }
-        t->signature = (hk_sig_scheme)sig;
-        if (t->signature != HK_SIG_NONE && t->secrets_len == 0) {
-            hk_error_set(err, HK_EINVAL, "secret", "required when signature is %s",
-                         sig_names[t->signature]);
-            goto error;
-        }
-    } else {
-        t->signature = t->secrets_len ? HK_SIG_TIMESTAMPED : HK_SIG_NONE;
-    }
-    if (t->signature == HK_SIG_STANDARD) {
-        for (size_t i = 0; i < t->secrets_len; i++) {
-            unsigned char key[96];
-            if (hk_whsec_decode(t->secrets[i], key) < 0) {
-                char field[32];
-                if (t->secrets_len == 1 && cJSON_GetObjectItemCaseSensitive(json, "secret"))
-                    snprintf(field, sizeof field, "secret");
-                else
-                    snprintf(field, sizeof field, "secrets[%zu]", i);
-                hk_error_set(err, HK_EINVAL, field,
-                             "a standard signature needs whsec_ followed by base64 of 24 to 64 "
-                             "bytes");
-                goto error;
-            }
-        }
-    }
-    if (get_string(json, "signatureHeader", "signatureHeader", 256, &t->signature_header, err) !=
-        HK_OK)
-        goto error;
-    if (t->signature_header &&
-        hk_validate_header(t->signature_header, NULL, "signatureHeader", err) != HK_OK)
-        goto error;
-    for (size_t i = 0; t->signature_header && managed_headers[i]; i++) {
-        if (strcasecmp(t->signature_header, managed_headers[i]) == 0) {
-            hk_error_set(err, HK_EINVAL, "signatureHeader",
-                         "%s is a header hookd sets itself; choose another name",
-                         managed_headers[i]);
-            goto error;
-        }
-    }
-    if (get_bool(json, "allowCrossOriginOverrides", "allowCrossOriginOverrides", false,
-                 &t->allow_cross_origin_overrides, err) != HK_OK)
-        goto error;
-
-    if (get_bool(json, "validateSsl", "validateSsl", true, &t->validate_ssl, err) != HK_OK)
-        goto error;
-    t->retry_enabled = true;
-    item = cJSON_GetObjectItemCaseSensitive(json, "retry");
-    if (item && !cJSON_IsNull(item)) {
-        if (!cJSON_IsObject(item)) {
-            hk_error_set(err, HK_EINVAL, "retry", "must be an object");
-            goto error;
-        }
-        if (get_bool(item, "enabled", "retry.enabled", true, &t->retry_enabled, err) != HK_OK ||
-            get_int(item, "maxAttempts", "retry.maxAttempts", 1, HK_TASK_MAX_ATTEMPTS, &v, err) !=
-                HK_OK)
-            goto error;
-        t->max_attempts = (int)v;
-    }
-    if (get_int(json, "timeoutMs", "timeoutMs", 1, HK_TASK_MAX_TIMEOUT_MS, &t->timeout_ms, err) !=
-        HK_OK)
-        goto error;
-    if (get_bool(json, "enabled", "enabled", true, &t->enabled, err) != HK_OK)
-        goto error;
-    if (get_string(json, "disabledReason", "disabledReason", 1024, &t->disabled_reason, err) !=
-            HK_OK ||
-        get_string(json, "disabledAt", "disabledAt", 64, &t->disabled_at, err) != HK_OK)
-        goto error;
     *out = t;
     return HK_OK;
-error:
-    free(s);
-    hk_task_destroy(t);
-    return HK_EINVAL;
 }
 
 int hk_task_parse(const char *text, size_t len, bool generate_id, hk_task **out, hk_error *err)

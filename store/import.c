@@ -83,6 +83,135 @@ static const hk_task *match(hk_task *const *existing, size_t n, const cJSON *ent
     return NULL;
 }
 
+/* Entry at (of the flow's existing tasks) into tasks[at] and update[at], or its errors into rep:
+ * the flow imported into, the matched task's id and kept secrets, and no two entries naming the
+ * same task. */
+static void import_entry(const char *flow_id, hk_task *const *existing, size_t existing_n,
+                         const cJSON *entry, size_t at, hk_task **tasks, bool *update,
+                         hk_import_report *rep)
+{
+    if (!cJSON_IsObject(entry)) {
+        report(rep, at, "webhook", "webhook: must be an object");
+        return;
+    }
+    cJSON *copy = cJSON_Duplicate(entry, 1);
+    /* The target flow is the one imported into: an export of flow 7 may seed flow 8. */
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "flowId");
+    cJSON_AddStringToObject(copy, "flowId", flow_id);
+    const hk_task *old = match(existing, existing_n, entry);
+    if (old) { /* matched by name, the entry's id (if any) gives way to the task's */
+        cJSON_DeleteItemFromObjectCaseSensitive(copy, "id");
+        cJSON_AddStringToObject(copy, "id", old->id);
+    }
+    if (hk_store__has_masked_secret(copy) && !hk_store__keep_secrets(copy, old)) {
+        report(rep, at, "secret",
+               "secret: masked (****), and no task of this flow with this id or name "
+               "to keep the secret of; export with --with-secrets, or give the secret");
+        cJSON_Delete(copy);
+        return;
+    }
+    hk_error e = {0};
+    if (hk_task_from_json(copy, true, &tasks[at], &e) != HK_OK)
+        report(rep, at, e.field[0] ? e.field : "webhook", e.msg);
+    cJSON_Delete(copy);
+    update[at] = old != NULL;
+    for (size_t k = 0; tasks[at] && k < at; k++) {
+        bool same_id = tasks[k] && strcmp(tasks[k]->id, tasks[at]->id) == 0;
+        bool same_name = tasks[k] && tasks[k]->name && tasks[at]->name && *tasks[at]->name &&
+                         strcmp(tasks[k]->name, tasks[at]->name) == 0;
+        if (same_id || same_name) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "%s: the same task as webhooks[%zu]",
+                     same_name ? "name" : "id", k);
+            report(rep, at, same_name ? "name" : "id", msg);
+            break;
+        }
+    }
+}
+
+/* A new entry whose given id is a task of another flow (an export of flow 7 imported into
+ * flow 8) must not take that task over: it becomes a new task with an id of its own. */
+static void import_fresh_ids(hk_store *s, hk_task **tasks, const bool *update, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!tasks[i] || update[i])
+            continue;
+        hk_task *other = NULL;
+        hk_error e = {0};
+        if (hk_store_task_get(s, tasks[i]->id, &other, &e) == HK_OK) {
+            char fresh[32];
+            hk_task_new_id(fresh);
+            free(tasks[i]->id);
+            tasks[i]->id = hk_strdup(fresh);
+            hk_task_destroy(other);
+        }
+    }
+}
+
+/* The n checked tasks written by import_script in one go; counts them into rep on success. */
+static int import_write(hk_store *s, const char *flow_id, hk_task *const *tasks, const bool *update,
+                        size_t n, hk_import_report *rep, hk_error *err)
+{
+    int rc = HK_OK;
+    /* EVAL, the script, the key count, the flow set, the version, n task keys, max, and
+     * (id, JSON, mode) per task */
+    size_t argc = 6 + 4 * n, i;
+    const char **argv = hk_xcalloc(argc, sizeof *argv);
+    size_t *lens = hk_xcalloc(argc, sizeof *lens);
+    char **owned = hk_xcalloc(n + 3, sizeof *owned);
+    char script_keys[24], max[16];
+    snprintf(script_keys, sizeof script_keys, "%zu", n + 2);
+    snprintf(max, sizeof max, "%d", s->cfg.max_per_flow);
+    size_t a = 0;
+    argv[a++] = "EVAL";
+    argv[a++] = import_script;
+    argv[a++] = script_keys;
+    argv[a++] = owned[n] = hk_store__key(&s->cfg, "flow:", flow_id, ":webhooks");
+    argv[a++] = owned[n + 1] = hk_store__key(&s->cfg, "tasks:version", NULL, NULL);
+    for (i = 0; i < n; i++)
+        argv[a++] = owned[i] = hk_store__key(&s->cfg, "webhook:", tasks[i]->id, NULL);
+    argv[a++] = max;
+    char **json = hk_xcalloc(n, sizeof *json);
+    for (i = 0; i < n; i++) {
+        cJSON *j = hk_task_to_json(tasks[i], HK_SECRETS_FULL);
+        json[i] = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        argv[a++] = tasks[i]->id;
+        argv[a++] = json[i];
+        argv[a++] = update[i] ? "u" : "c";
+    }
+    for (size_t k = 0; k < a; k++)
+        lens[k] = strlen(argv[k]);
+    redisReply *r = redisCommandArgv(s->rc, (int)a, argv, lens);
+    if (!r || r->type != REDIS_REPLY_INTEGER) {
+        rc = hk_error_set(err, HK_ERR, "HOOKD_REDIS_URL", "redis %s:%d: %s", s->cfg.host,
+                          s->cfg.port, r ? r->str : s->rc->errstr);
+    } else if (r->integer == -1000000) {
+        rc = hk_error_set(err, HK_ELIMIT, "flowId",
+                          "flow %s would pass %d webhook tasks (HOOKD_MAX_WEBHOOKS_PER_FLOW)",
+                          flow_id, s->cfg.max_per_flow);
+    } else if (r->integer < 0) {
+        rc = hk_error_set(err, HK_ERR, NULL,
+                          "webhooks[%lld] changed while importing (created or deleted by "
+                          "another writer); nothing written, try again",
+                          -r->integer - 1);
+    } else {
+        for (i = 0; i < n; i++)
+            *(update[i] ? &rep->updated : &rep->created) += 1;
+    }
+    if (r)
+        freeReplyObject(r);
+    for (i = 0; i < n; i++)
+        free(json[i]);
+    free(json);
+    for (i = 0; i < n + 2; i++)
+        free(owned[i]);
+    free(owned);
+    free(argv);
+    free(lens);
+    return rc;
+}
+
 int hk_store_flow_import(hk_store *s, const char *flow_id, const cJSON *doc, hk_import_report *rep,
                          hk_error *err)
 {
@@ -105,60 +234,10 @@ int hk_store_flow_import(hk_store *s, const char *flow_id, const cJSON *doc, hk_
     const cJSON *entry;
     cJSON_ArrayForEach(entry, entries)
     {
-        size_t at = i++;
-        if (!cJSON_IsObject(entry)) {
-            report(rep, at, "webhook", "webhook: must be an object");
-            continue;
-        }
-        cJSON *copy = cJSON_Duplicate(entry, 1);
-        /* The target flow is the one imported into: an export of flow 7 may seed flow 8. */
-        cJSON_DeleteItemFromObjectCaseSensitive(copy, "flowId");
-        cJSON_AddStringToObject(copy, "flowId", flow_id);
-        const hk_task *old = match(existing, existing_n, entry);
-        if (old) { /* matched by name, the entry's id (if any) gives way to the task's */
-            cJSON_DeleteItemFromObjectCaseSensitive(copy, "id");
-            cJSON_AddStringToObject(copy, "id", old->id);
-        }
-        if (hk_store__has_masked_secret(copy) && !hk_store__keep_secrets(copy, old)) {
-            report(rep, at, "secret",
-                   "secret: masked (****), and no task of this flow with this id or name "
-                   "to keep the secret of; export with --with-secrets, or give the secret");
-            cJSON_Delete(copy);
-            continue;
-        }
-        hk_error e = {0};
-        if (hk_task_from_json(copy, true, &tasks[at], &e) != HK_OK)
-            report(rep, at, e.field[0] ? e.field : "webhook", e.msg);
-        cJSON_Delete(copy);
-        update[at] = old != NULL;
-        for (size_t k = 0; tasks[at] && k < at; k++) {
-            bool same_id = tasks[k] && strcmp(tasks[k]->id, tasks[at]->id) == 0;
-            bool same_name = tasks[k] && tasks[k]->name && tasks[at]->name && *tasks[at]->name &&
-                             strcmp(tasks[k]->name, tasks[at]->name) == 0;
-            if (same_id || same_name) {
-                char msg[160];
-                snprintf(msg, sizeof msg, "%s: the same task as webhooks[%zu]",
-                         same_name ? "name" : "id", k);
-                report(rep, at, same_name ? "name" : "id", msg);
-                break;
-            }
-        }
+        import_entry(flow_id, existing, existing_n, entry, i, tasks, update, rep);
+        i++;
     }
-    /* A new entry whose given id is a task of another flow (an export of flow 7 imported into
-     * flow 8) must not take that task over: it becomes a new task with an id of its own. */
-    for (i = 0; i < n; i++) {
-        if (!tasks[i] || update[i])
-            continue;
-        hk_task *other = NULL;
-        hk_error e = {0};
-        if (hk_store_task_get(s, tasks[i]->id, &other, &e) == HK_OK) {
-            char fresh[32];
-            hk_task_new_id(fresh);
-            free(tasks[i]->id);
-            tasks[i]->id = hk_strdup(fresh);
-            hk_task_destroy(other);
-        }
-    }
+    import_fresh_ids(s, tasks, update, n);
     size_t creates = 0;
     for (i = 0; i < n; i++)
         creates += tasks[i] && !update[i];
@@ -171,64 +250,8 @@ int hk_store_flow_import(hk_store *s, const char *flow_id, const cJSON *doc, hk_
         rc = hk_error_set(err, HK_EINVAL, "webhooks", "%zu bad entr%s, nothing imported",
                           rep->errors_len + rep->errors_dropped,
                           rep->errors_len + rep->errors_dropped == 1 ? "y" : "ies");
-    if (rc == HK_OK && n) {
-        /* EVAL, the script, the key count, the flow set, the version, n task keys, max, and
-         * (id, JSON, mode) per task */
-        size_t argc = 6 + 4 * n;
-        const char **argv = hk_xcalloc(argc, sizeof *argv);
-        size_t *lens = hk_xcalloc(argc, sizeof *lens);
-        char **owned = hk_xcalloc(n + 3, sizeof *owned);
-        char script_keys[24], max[16];
-        snprintf(script_keys, sizeof script_keys, "%zu", n + 2);
-        snprintf(max, sizeof max, "%d", s->cfg.max_per_flow);
-        size_t a = 0;
-        argv[a++] = "EVAL";
-        argv[a++] = import_script;
-        argv[a++] = script_keys;
-        argv[a++] = owned[n] = hk_store__key(&s->cfg, "flow:", flow_id, ":webhooks");
-        argv[a++] = owned[n + 1] = hk_store__key(&s->cfg, "tasks:version", NULL, NULL);
-        for (i = 0; i < n; i++)
-            argv[a++] = owned[i] = hk_store__key(&s->cfg, "webhook:", tasks[i]->id, NULL);
-        argv[a++] = max;
-        char **json = hk_xcalloc(n, sizeof *json);
-        for (i = 0; i < n; i++) {
-            cJSON *j = hk_task_to_json(tasks[i], HK_SECRETS_FULL);
-            json[i] = cJSON_PrintUnformatted(j);
-            cJSON_Delete(j);
-            argv[a++] = tasks[i]->id;
-            argv[a++] = json[i];
-            argv[a++] = update[i] ? "u" : "c";
-        }
-        for (size_t k = 0; k < a; k++)
-            lens[k] = strlen(argv[k]);
-        redisReply *r = redisCommandArgv(s->rc, (int)a, argv, lens);
-        if (!r || r->type != REDIS_REPLY_INTEGER) {
-            rc = hk_error_set(err, HK_ERR, "HOOKD_REDIS_URL", "redis %s:%d: %s", s->cfg.host,
-                              s->cfg.port, r ? r->str : s->rc->errstr);
-        } else if (r->integer == -1000000) {
-            rc = hk_error_set(err, HK_ELIMIT, "flowId",
-                              "flow %s would pass %d webhook tasks (HOOKD_MAX_WEBHOOKS_PER_FLOW)",
-                              flow_id, s->cfg.max_per_flow);
-        } else if (r->integer < 0) {
-            rc = hk_error_set(err, HK_ERR, NULL,
-                              "webhooks[%lld] changed while importing (created or deleted by "
-                              "another writer); nothing written, try again",
-                              -r->integer - 1);
-        } else {
-            for (i = 0; i < n; i++)
-                *(update[i] ? &rep->updated : &rep->created) += 1;
-        }
-        if (r)
-            freeReplyObject(r);
-        for (i = 0; i < n; i++)
-            free(json[i]);
-        free(json);
-        for (i = 0; i < n + 2; i++)
-            free(owned[i]);
-        free(owned);
-        free(argv);
-        free(lens);
-    }
+    if (rc == HK_OK && n)
+        rc = import_write(s, flow_id, tasks, update, n, rep, err);
     for (i = 0; i < n; i++)
         hk_task_destroy(tasks[i]);
     free(tasks);

@@ -350,17 +350,16 @@ static int cmd_webhooks_flow(bool is_import, const char *flow, const char *file,
     return 0;
 }
 
-static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
+/* What `hookctl webhooks <verb>`'s flags gave. */
+typedef struct {
+    const char *file, *flow, *id;
+    bool with_secrets;
+} webhooks_opts;
+
+/* Reads the flags after the verb into o: -1 to go on, else the exit code (0 after --help, 2 on
+ * bad usage). */
+static int webhooks_flags(int argc, char **argv, webhooks_opts *o)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        webhooks_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    const char *verb = argv[1];
-    if (strcmp(verb, "test") == 0)
-        return cmd_webhooks_test(argc, argv, cfg);
-    const char *file = NULL, *flow = NULL, *id = NULL;
-    bool with_secrets = false;
     static const struct option flags[] = {
         {"help", no_argument, NULL, 'h'},
         {"with-secrets", no_argument, NULL, 'S'},
@@ -375,23 +374,23 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
             webhooks_usage(stdout);
             return 0;
         case 'S':
-            with_secrets = true;
+            o->with_secrets = true;
             break;
         case 'f':
-            file = args.value;
+            o->file = args.value;
             break;
         case 'F':
-            flow = args.value;
+            o->flow = args.value;
             break;
         case HK_CMD_NO_VALUE:
             fprintf(stderr, "hookctl: %s: needs a value\n", args.token);
             return 2;
         case HK_CMD_ARG:
-            if (id) {
+            if (o->id) {
                 fprintf(stderr, "hookctl: %s: unexpected argument\n", args.value);
                 return 2;
             }
-            id = args.value;
+            o->id = args.value;
             break;
         default:
             fprintf(stderr, "hookctl: %s: unknown flag (see hookctl webhooks --help)\n",
@@ -399,13 +398,81 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
             return 2;
         }
     }
+    return -1;
+}
+
+/* `webhooks list`: the flow's tasks, as JSON or a table. */
+static int webhooks_list(hk_store *store, const char *flow, const hk_config *cfg, hk_error *err)
+{
+    hk_task **tasks = NULL;
+    size_t n = 0;
+    int rc = hk_store_task_list(store, flow, &tasks, &n, err);
+    if (rc == HK_OK && hk_cmd_json) {
+        cJSON *arr = cJSON_CreateArray();
+        for (size_t i = 0; i < n; i++)
+            cJSON_AddItemToArray(arr, hk_task_to_json(tasks[i], HK_SECRETS_MASKED));
+        hk_print_json(arr);
+        cJSON_Delete(arr);
+    } else if (rc == HK_OK) {
+        print_task_table(tasks, n, flow, cfg->max_webhooks_per_flow);
+    }
+    for (size_t i = 0; i < n; i++)
+        hk_task_destroy(tasks[i]);
+    free(tasks);
+    return rc;
+}
+
+/* create, update, get, delete or list (verb, already checked) against the store, printing the
+ * result; returns the store's code with err set. */
+static int webhooks_apply(hk_store *store, const char *verb, const webhooks_opts *o,
+                          const cJSON *input, const hk_config *cfg, hk_error *err)
+{
+    bool is_create = strcmp(verb, "create") == 0, is_update = strcmp(verb, "update") == 0;
+    hk_task *task = NULL;
+    int rc;
+    if (is_create || is_update) {
+        rc = is_create ? hk_store_task_create_json(store, NULL, input, &task, err)
+                       : hk_store_task_update_json(store, o->id, input, &task, err);
+        if (rc == HK_OK)
+            print_task(task, is_create ? "created" : "updated");
+    } else if (strcmp(verb, "get") == 0) {
+        rc = hk_store_task_get(store, o->id, &task, err);
+        if (rc == HK_OK)
+            print_task(task, NULL);
+    } else if (strcmp(verb, "delete") == 0) {
+        rc = hk_store_task_delete(store, o->id, err);
+        if (rc == HK_OK && hk_cmd_json)
+            printf("{\"deleted\": \"%s\"}\n", o->id); /* ids are [A-Za-z0-9_-] */
+        else if (rc == HK_OK)
+            printf("deleted %s\n", o->id);
+    } else {
+        rc = webhooks_list(store, o->flow, cfg, err);
+    }
+    hk_task_destroy(task);
+    return rc;
+}
+
+static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+        webhooks_usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *verb = argv[1];
+    if (strcmp(verb, "test") == 0)
+        return cmd_webhooks_test(argc, argv, cfg);
+    webhooks_opts o = {0};
+    int status = webhooks_flags(argc, argv, &o);
+    if (status >= 0)
+        return status;
+    const char *file = o.file, *flow = o.flow, *id = o.id;
     bool is_create = strcmp(verb, "create") == 0, is_update = strcmp(verb, "update") == 0;
     bool is_list = strcmp(verb, "list") == 0, is_get = strcmp(verb, "get") == 0;
     bool is_delete = strcmp(verb, "delete") == 0;
     bool is_export = strcmp(verb, "export") == 0, is_import = strcmp(verb, "import") == 0;
     if (is_export || is_import)
-        return cmd_webhooks_flow(is_import, flow, file, id, with_secrets, cfg);
-    if (with_secrets)
+        return cmd_webhooks_flow(is_import, flow, file, id, o.with_secrets, cfg);
+    if (o.with_secrets)
         return fail(2, "--with-secrets: only for export");
     if (!is_create && !is_update && !is_list && !is_get && !is_delete) {
         fprintf(stderr, "hookctl: unknown command 'webhooks %s' (see hookctl webhooks --help)\n",
@@ -428,7 +495,6 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
         return fail(2, bad.msg);
 
     cJSON *input = NULL;
-    int status;
     if ((is_create || is_update) && (status = load_json(file, &input)))
         return status;
     hk_store *store = NULL;
@@ -437,41 +503,7 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
         return status;
     }
     hk_error err = {0};
-    hk_task *task = NULL;
-    int rc = HK_OK;
-    if (is_create || is_update) {
-        rc = is_create ? hk_store_task_create_json(store, NULL, input, &task, &err)
-                       : hk_store_task_update_json(store, id, input, &task, &err);
-        if (rc == HK_OK)
-            print_task(task, is_create ? "created" : "updated");
-    } else if (is_get) {
-        rc = hk_store_task_get(store, id, &task, &err);
-        if (rc == HK_OK)
-            print_task(task, NULL);
-    } else if (is_delete) {
-        rc = hk_store_task_delete(store, id, &err);
-        if (rc == HK_OK && hk_cmd_json)
-            printf("{\"deleted\": \"%s\"}\n", id); /* ids are [A-Za-z0-9_-] */
-        else if (rc == HK_OK)
-            printf("deleted %s\n", id);
-    } else {
-        hk_task **tasks = NULL;
-        size_t n = 0;
-        rc = hk_store_task_list(store, flow, &tasks, &n, &err);
-        if (rc == HK_OK && hk_cmd_json) {
-            cJSON *arr = cJSON_CreateArray();
-            for (size_t i = 0; i < n; i++)
-                cJSON_AddItemToArray(arr, hk_task_to_json(tasks[i], HK_SECRETS_MASKED));
-            hk_print_json(arr);
-            cJSON_Delete(arr);
-        } else if (rc == HK_OK) {
-            print_task_table(tasks, n, flow, cfg->max_webhooks_per_flow);
-        }
-        for (size_t i = 0; i < n; i++)
-            hk_task_destroy(tasks[i]);
-        free(tasks);
-    }
-    hk_task_destroy(task);
+    int rc = webhooks_apply(store, verb, &o, input, cfg, &err);
     cJSON_Delete(input);
     hk_store_close(store);
     if (rc != HK_OK)

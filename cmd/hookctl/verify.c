@@ -35,12 +35,60 @@ static void verify_usage(FILE *out)
             "t=1568818215724,sha256=...' --body-file body.txt --tolerance 0\n");
 }
 
-int hk_cmd_verify(int argc, char **argv, const hk_config *cfg)
+/* What hk_cmd_verify's flags gave: the input for hk_verify, and the flags it reads itself.
+ * in.signature_name points into sig_name, so this stays where it was filled. */
+typedef struct {
+    hk_verify_input in;
+    const char *body_file, *method;
+    char sig_name[64];
+} verify_opts;
+
+/* --scheme's value; 2 (after saying why) when it is none of the three. */
+static int verify_scheme(const char *v, hk_verify_input *in)
 {
-    (void)cfg;
-    hk_verify_input in = {.tolerance_s = 300};
-    const char *body_file = NULL, *method = NULL;
-    char *body = NULL, sig_name[64];
+    if (strcmp(v, "timestamped") == 0)
+        in->scheme = HK_SIG_TIMESTAMPED;
+    else if (strcmp(v, "body") == 0)
+        in->scheme = HK_SIG_BODY;
+    else if (strcmp(v, "standard") == 0)
+        in->scheme = HK_SIG_STANDARD;
+    else {
+        fprintf(stderr, "hookctl: --scheme: expected timestamped, body or standard\n");
+        return 2;
+    }
+    return 0;
+}
+
+/* One --header 'Name: value': the Standard Webhooks trio by name, anything else is the signature
+ * header of the timestamped or body scheme. 2 (after saying why) without a colon. */
+static int verify_header(const char *v, verify_opts *o)
+{
+    const char *colon = strchr(v, ':');
+    if (!colon) {
+        fprintf(stderr, "hookctl: --header: expected 'Name: value'\n");
+        return 2;
+    }
+    size_t nlen = (size_t)(colon - v);
+    const char *val = colon + 1;
+    while (*val == ' ')
+        val++;
+    if (nlen == 10 && strncasecmp(v, "webhook-id", 10) == 0)
+        o->in.wh_id = val;
+    else if (nlen == 17 && strncasecmp(v, "webhook-timestamp", 17) == 0)
+        o->in.wh_timestamp = val;
+    else if (nlen == 17 && strncasecmp(v, "webhook-signature", 17) == 0)
+        o->in.wh_signature = val;
+    else {
+        o->in.signature = val;
+        snprintf(o->sig_name, sizeof o->sig_name, "%.*s", (int)nlen, v);
+        o->in.signature_name = o->sig_name;
+    }
+    return 0;
+}
+
+/* Reads the flags into o: -1 to go on, else the exit code (0 after --help, 2 on bad usage). */
+static int verify_flags(int argc, char **argv, verify_opts *o)
+{
     static const struct option flags[] = {
         {"help", no_argument, NULL, 'h'},
         {"secret", required_argument, NULL, 's'},
@@ -61,108 +109,80 @@ int hk_cmd_verify(int argc, char **argv, const hk_config *cfg)
             verify_usage(stdout);
             return 0;
         case 's':
-            in.secret = v;
+            o->in.secret = v;
             break;
         case 'b':
-            body_file = v;
+            o->body_file = v;
             break;
         case 'u':
-            in.url = v;
+            o->in.url = v;
             break;
         case 'm':
-            method = v;
+            o->method = v;
             break;
         case 'S':
-            if (strcmp(v, "timestamped") == 0)
-                in.scheme = HK_SIG_TIMESTAMPED;
-            else if (strcmp(v, "body") == 0)
-                in.scheme = HK_SIG_BODY;
-            else if (strcmp(v, "standard") == 0)
-                in.scheme = HK_SIG_STANDARD;
-            else {
-                fprintf(stderr, "hookctl: --scheme: expected timestamped, body or standard\n");
+            if (verify_scheme(v, &o->in) != 0)
                 return 2;
-            }
             break;
         case 't':
-            in.tolerance_s = strtol(v, &end, 10);
-            if (*end || in.tolerance_s < 0) {
+            o->in.tolerance_s = strtol(v, &end, 10);
+            if (*end || o->in.tolerance_s < 0) {
                 fprintf(stderr, "hookctl: --tolerance: must be a number of seconds\n");
                 return 2;
             }
             break;
-        case 'H': {
-            const char *colon = strchr(v, ':');
-            if (!colon) {
-                fprintf(stderr, "hookctl: --header: expected 'Name: value'\n");
+        case 'H':
+            if (verify_header(v, o) != 0)
                 return 2;
-            }
-            size_t nlen = (size_t)(colon - v);
-            const char *val = colon + 1;
-            while (*val == ' ')
-                val++;
-            if (nlen == 10 && strncasecmp(v, "webhook-id", 10) == 0)
-                in.wh_id = val;
-            else if (nlen == 17 && strncasecmp(v, "webhook-timestamp", 17) == 0)
-                in.wh_timestamp = val;
-            else if (nlen == 17 && strncasecmp(v, "webhook-signature", 17) == 0)
-                in.wh_signature = val;
-            else {
-                in.signature = val;
-                snprintf(sig_name, sizeof sig_name, "%.*s", (int)nlen, v);
-                in.signature_name = sig_name;
-            }
             break;
-        }
         case HK_CMD_NO_VALUE:
-            fprintf(stderr, "hookctl: %s: needs a value (see hookctl verify --help)\n",
-                    args.token);
+            fprintf(stderr, "hookctl: %s: needs a value (see hookctl verify --help)\n", args.token);
             return 2;
         default:
-            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl verify --help)\n",
-                    args.token);
+            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl verify --help)\n", args.token);
             return 2;
         }
     }
-    if (!in.secret) {
+    return -1;
+}
+
+/* The flags' combination: a secret, a signature header, and the scheme (given, or the one the
+ * headers leave) with the header it needs. -1 to go on, else 2 after saying why. */
+static int verify_check(verify_opts *o)
+{
+    hk_verify_input *in = &o->in;
+    if (!in->secret) {
         fprintf(stderr, "hookctl: --secret: required\n");
         return 2;
     }
-    if (!in.signature && !in.wh_signature) {
+    if (!in->signature && !in->wh_signature) {
         fprintf(stderr, "hookctl: --header: give the signature header as received\n");
         return 2;
     }
-    if (in.scheme == HK_SIG_NONE) { /* the caller's scheme, never a guess from the value */
-        if (in.signature && in.wh_signature) {
+    if (in->scheme == HK_SIG_NONE) { /* the caller's scheme, never a guess from the value */
+        if (in->signature && in->wh_signature) {
             fprintf(stderr,
                     "hookctl: --scheme: both an %s and a webhook-signature header; say "
                     "which scheme to check\n",
-                    sig_name);
+                    o->sig_name);
             return 2;
         }
-        in.scheme = in.wh_signature ? HK_SIG_STANDARD : HK_SIG_TIMESTAMPED;
+        in->scheme = in->wh_signature ? HK_SIG_STANDARD : HK_SIG_TIMESTAMPED;
     }
-    if (in.scheme == HK_SIG_STANDARD ? !in.wh_signature : !in.signature) {
+    if (in->scheme == HK_SIG_STANDARD ? !in->wh_signature : !in->signature) {
         fprintf(stderr, "hookctl: --header: the %s scheme needs the %s header\n",
-                in.scheme == HK_SIG_STANDARD ? "standard"
-                : in.scheme == HK_SIG_BODY   ? "body"
-                                             : "timestamped",
-                in.scheme == HK_SIG_STANDARD ? "webhook-signature" : "X-Webhook-Signature");
+                in->scheme == HK_SIG_STANDARD ? "standard"
+                : in->scheme == HK_SIG_BODY   ? "body"
+                                              : "timestamped",
+                in->scheme == HK_SIG_STANDARD ? "webhook-signature" : "X-Webhook-Signature");
         return 2;
     }
-    if (body_file) {
-        hk_buf text = {0};
-        if (hk_cmd_read_file(body_file, &text) != HK_OK) {
-            fprintf(stderr, "hookctl: --body-file: cannot read %s\n", body_file);
-            return 2;
-        }
-        in.body_len = text.len;
-        in.body = body = hk_buf_take(&text);
-    }
-    in.method = method ? method : (in.url && !body_file ? "GET" : "POST");
-    char detail[256];
-    int rc = hk_verify(&in, detail, sizeof detail);
-    free(body);
+    return -1;
+}
+
+/* hk_verify's answer to the user: exit 0 valid, 1 not, 2 on a malformed header. */
+static int verify_report(int rc, const char *detail)
+{
     if (rc == HK_EINVAL) { /* a malformed header is bad input, whatever --json says */
         fprintf(stderr, "hookctl: %s\n", detail);
         return 2;
@@ -179,4 +199,30 @@ int hk_cmd_verify(int argc, char **argv, const hk_config *cfg)
         fprintf(stderr, "hookctl: %s\n", detail);
     }
     return rc == HK_OK ? 0 : 1;
+}
+
+int hk_cmd_verify(int argc, char **argv, const hk_config *cfg)
+{
+    (void)cfg;
+    verify_opts o = {.in = {.tolerance_s = 300}};
+    char *body = NULL;
+    int rc = verify_flags(argc, argv, &o);
+    if (rc < 0)
+        rc = verify_check(&o);
+    if (rc >= 0)
+        return rc;
+    if (o.body_file) {
+        hk_buf text = {0};
+        if (hk_cmd_read_file(o.body_file, &text) != HK_OK) {
+            fprintf(stderr, "hookctl: --body-file: cannot read %s\n", o.body_file);
+            return 2;
+        }
+        o.in.body_len = text.len;
+        o.in.body = body = hk_buf_take(&text);
+    }
+    o.in.method = o.method ? o.method : (o.in.url && !o.body_file ? "GET" : "POST");
+    char detail[256];
+    rc = hk_verify(&o.in, detail, sizeof detail);
+    free(body);
+    return verify_report(rc, detail);
 }

@@ -1325,22 +1325,20 @@ static int shard_create(group *g, int i, hk_error *err)
     return HK_OK;
 }
 
-int hk_worker_run(const hk_config *cfg, hk_error *err)
+/* hk_worker_run's steps, in its order. Each that can fail returns 0, or the exit status (2 for a
+ * bad setting, 1 otherwise) with err set; hk_worker_run then tears down what was made. */
+
+/* The retry policy, the allowed networks (with a warning when they open everything) and the
+ * tiers' metric labels, before /metrics can be scraped. */
+static int run_policy(group *g, hk_error *err)
 {
-    group g = {.cfg = cfg, .sigfd = -1};
-    int status = 1, rc;
-    atomic_init(&g.exit_status, 0);
-    atomic_init(&g.started, false);
-    atomic_init(&g.stopping, false);
-    hk_store_config scfg = hk_store_config_of(cfg);
-    if (hk_retry_policy_init(&g.policy, cfg->retry_delays, cfg->retry_max_attempts,
+    const hk_config *cfg = g->cfg;
+    if (hk_retry_policy_init(&g->policy, cfg->retry_delays, cfg->retry_max_attempts,
                              "HOOKD_RETRY_DELAYS", err) != HK_OK ||
-        hk_cidr_list_parse(cfg->allow_networks, &g.allow, err) != HK_OK) {
-        status = 2;
-        goto done;
-    }
-    bool all4 = hk_cidr_list_covers_all(g.allow, AF_INET),
-         all6 = hk_cidr_list_covers_all(g.allow, AF_INET6);
+        hk_cidr_list_parse(cfg->allow_networks, &g->allow, err) != HK_OK)
+        return 2;
+    bool all4 = hk_cidr_list_covers_all(g->allow, AF_INET),
+         all6 = hk_cidr_list_covers_all(g->allow, AF_INET6);
     if (all4 || all6)
         HK_WARN("config.allow_networks",
                 "HOOKD_ALLOW_NETWORKS covers every %s address: the private-address guard is off, "
@@ -1348,105 +1346,116 @@ int hk_worker_run(const hk_config *cfg, hk_error *err)
                 all4 && all6 ? "IPv4 and IPv6"
                 : all4       ? "IPv4"
                              : "IPv6");
-    /* The tiers' labels, before /metrics can be scraped. */
     const char *tier_names[HK_RETRY_MAX_TIERS];
-    for (size_t t = 0; t < g.policy.tiers; t++)
-        tier_names[t] = g.policy.names[t];
-    hk_metrics_set_tiers(tier_names, g.policy.tiers);
-    /* Before any thread starts (ours, libmicrohttpd's, librdkafka's), so that every thread
-     * inherits the mask and the signals reach only the signalfd. */
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    for (size_t t = 0; t < g->policy.tiers; t++)
+        tier_names[t] = g->policy.names[t];
+    hk_metrics_set_tiers(tier_names, g->policy.tiers);
+    return 0;
+}
 
-    if (cfg->api_token && *cfg->api_token && (rc = hk_api_create(cfg, &g.api, err)) != HK_OK) {
-        status = rc == HK_EINVAL ? 2 : 1;
-        goto done;
-    }
-    g.probes = (hk_http_probes){.alive = probe_alive, .ready = probe_ready, .arg = &g};
-    if ((rc = hk_http_start(cfg->listen, &g.probes, g.api, &g.http, err)) != HK_OK ||
+/* The admin API (when a token is set), the HTTP listener and the probe listener. */
+static int run_listen(group *g, hk_error *err)
+{
+    const hk_config *cfg = g->cfg;
+    int rc;
+    if (cfg->api_token && *cfg->api_token && (rc = hk_api_create(cfg, &g->api, err)) != HK_OK)
+        return rc == HK_EINVAL ? 2 : 1;
+    g->probes = (hk_http_probes){.alive = probe_alive, .ready = probe_ready, .arg = g};
+    if ((rc = hk_http_start(cfg->listen, &g->probes, g->api, &g->http, err)) != HK_OK ||
         (cfg->probe_listen && *cfg->probe_listen &&
-         (rc = hk_http_start_probes(cfg->probe_listen, &g.probes, &g.probe_http, err)) != HK_OK)) {
-        status = rc == HK_EINVAL ? 2 : 1;
-        goto done;
-    }
-    if (hk_store_cache_create(&scfg, 500, 30000, &g.cache, err) != HK_OK ||
-        hk_store_history_create(&scfg, 100000, &g.history, err) != HK_OK)
-        goto done;
-    for (size_t t = 0; t < g.policy.tiers; t++)
-        hk_retry_tier_topic(&g.policy, t, g.tier_topics[t]);
-    g.group_id = hk_config_kafka(cfg, "group.id"); /* always set: the config defaults it */
-    g.n = cfg->threads < cfg->max_inflight ? cfg->threads : cfg->max_inflight;
-    if (g.n < 1)
-        g.n = 1;
-    g.shards = hk_xcalloc((size_t)g.n, sizeof *g.shards);
-    for (int i = 0; i < g.n; i++)
-        g.shards[i].wake_fd = -1;
-    for (int i = 0; i < g.n; i++) {
-        if ((rc = shard_create(&g, i, err)) != HK_OK) {
-            status = rc == HK_EINVAL ? 2 : 1;
-            goto done;
-        }
-    }
-    g.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    hk_loop_io(g.shards[0].loop, g.sigfd, HK_IO_READ, on_signal, &g);
+         (rc = hk_http_start_probes(cfg->probe_listen, &g->probes, &g->probe_http, err)) != HK_OK))
+        return rc == HK_EINVAL ? 2 : 1;
+    return 0;
+}
 
-    hk_store_snapshot *snap = hk_store_cache_acquire(g.cache);
+/* The task cache, the history writer, the tiers' topics and the shards. */
+static int run_shards(group *g, const hk_store_config *scfg, hk_error *err)
+{
+    const hk_config *cfg = g->cfg;
+    int rc;
+    if (hk_store_cache_create(scfg, 500, 30000, &g->cache, err) != HK_OK ||
+        hk_store_history_create(scfg, 100000, &g->history, err) != HK_OK)
+        return 1;
+    for (size_t t = 0; t < g->policy.tiers; t++)
+        hk_retry_tier_topic(&g->policy, t, g->tier_topics[t]);
+    g->group_id = hk_config_kafka(cfg, "group.id"); /* always set: the config defaults it */
+    g->n = cfg->threads < cfg->max_inflight ? cfg->threads : cfg->max_inflight;
+    if (g->n < 1)
+        g->n = 1;
+    g->shards = hk_xcalloc((size_t)g->n, sizeof *g->shards);
+    for (int i = 0; i < g->n; i++)
+        g->shards[i].wake_fd = -1;
+    for (int i = 0; i < g->n; i++) {
+        if ((rc = shard_create(g, i, err)) != HK_OK)
+            return rc == HK_EINVAL ? 2 : 1;
+    }
+    return 0;
+}
+
+static void run_announce(group *g)
+{
+    const hk_config *cfg = g->cfg;
+    hk_store_snapshot *snap = hk_store_cache_acquire(g->cache);
     HK_INFO("start", "hookd %s consuming %s as group %s on %d loop%s; %zu webhook tasks loaded",
-            HK_VERSION, cfg->topics[0], hk_config_kafka(cfg, "group.id"), g.n, g.n == 1 ? "" : "s",
-            hk_store_snapshot_size(snap));
+            HK_VERSION, cfg->topics[0], hk_config_kafka(cfg, "group.id"), g->n,
+            g->n == 1 ? "" : "s", hk_store_snapshot_size(snap));
     hk_store_snapshot_release(snap);
     HK_INFO("http", "health, readiness and metrics%s on %s (port %u)",
-            g.api ? ", and the admin API under /v1," : "", cfg->listen,
-            (unsigned)hk_http_port(g.http));
-    if (g.probe_http)
+            g->api ? ", and the admin API under /v1," : "", cfg->listen,
+            (unsigned)hk_http_port(g->http));
+    if (g->probe_http)
         HK_INFO("http.probes", "health and readiness on %s (port %u)", cfg->probe_listen,
-                (unsigned)hk_http_port(g.probe_http));
+                (unsigned)hk_http_port(g->probe_http));
     else
         HK_INFO("http.probes", "no probe listener (HOOKD_PROBE_LISTEN is empty)");
-    atomic_store(&g.started, true);
-    for (int i = 1; i < g.n; i++) {
-        worker *w = &g.shards[i];
+}
+
+/* Shard 0's loop on this thread, the others on their own; returns when all have stopped. */
+static void run_loops(group *g)
+{
+    int rc;
+    for (int i = 1; i < g->n; i++) {
+        worker *w = &g->shards[i];
         if ((rc = pthread_create(&w->thread, NULL, shard_main, w)) != 0) {
             HK_ERROR("start", "cannot start loop %d: %s", i, strerror(rc));
-            abort_all(&g);
+            abort_all(g);
             break;
         }
         w->thread_started = true;
     }
-    hk_loop_run(g.shards[0].loop);
-    for (int i = 1; i < g.n; i++)
-        if (g.shards[i].thread_started)
-            pthread_join(g.shards[i].thread, NULL);
-    status = atomic_load(&g.exit_status);
-done:
-    /* Order matters: the consumers commit on close; the producers then flush outcomes. */
-    hk_http_stop(g.probe_http);
-    hk_http_stop(g.http);
-    hk_api_destroy(g.api);
-    for (int i = 0; g.shards && i < g.n; i++) {
-        hk_consumer_destroy(g.shards[i].consumer);
-        for (size_t t = 0; t < g.policy.tiers; t++)
-            hk_consumer_destroy(g.shards[i].tiers[t]);
+    hk_loop_run(g->shards[0].loop);
+    for (int i = 1; i < g->n; i++)
+        if (g->shards[i].thread_started)
+            pthread_join(g->shards[i].thread, NULL);
+}
+
+/* Everything run made, whatever step it reached. Order matters: the consumers commit on close;
+ * the producers then flush outcomes. */
+static void run_teardown(group *g)
+{
+    hk_http_stop(g->probe_http);
+    hk_http_stop(g->http);
+    hk_api_destroy(g->api);
+    for (int i = 0; g->shards && i < g->n; i++) {
+        hk_consumer_destroy(g->shards[i].consumer);
+        for (size_t t = 0; t < g->policy.tiers; t++)
+            hk_consumer_destroy(g->shards[i].tiers[t]);
     }
-    for (int i = 0; g.shards && i < g.n; i++)
-        hk_delivery_destroy(g.shards[i].engine);
-    for (int i = 0; g.shards && i < g.n; i++) {
+    for (int i = 0; g->shards && i < g->n; i++)
+        hk_delivery_destroy(g->shards[i].engine);
+    for (int i = 0; g->shards && i < g->n; i++) {
         /* Outcome records still queued get what is left of the grace period (everything the
          * offsets depend on was acknowledged before the loops stopped). */
         uint64_t now = hk_now_ms();
-        int flush_ms = !g.stop_by ? 5000 : g.stop_by > now + 100 ? (int)(g.stop_by - now) : 100;
-        hk_producer_destroy(g.shards[i].producer, flush_ms);
+        int flush_ms = !g->stop_by ? 5000 : g->stop_by > now + 100 ? (int)(g->stop_by - now) : 100;
+        hk_producer_destroy(g->shards[i].producer, flush_ms);
     }
-    hk_store_history_destroy(g.history);
-    hk_store_cache_destroy(g.cache);
-    if (g.sigfd >= 0)
-        close(g.sigfd);
-    for (int i = 0; g.shards && i < g.n; i++) {
-        worker *w = &g.shards[i];
+    hk_store_history_destroy(g->history);
+    hk_store_cache_destroy(g->cache);
+    if (g->sigfd >= 0)
+        close(g->sigfd);
+    for (int i = 0; g->shards && i < g->n; i++) {
+        worker *w = &g->shards[i];
         hk_timer_destroy(w->drain_timer);
         hk_timer_destroy(w->beat_timer);
         hk_timer_destroy(w->backlog_timer);
@@ -1465,7 +1474,39 @@ done:
         }
         hk_buf_free(&w->scratch);
     }
-    free(g.shards);
-    hk_cidr_list_destroy(g.allow);
+    free(g->shards);
+    hk_cidr_list_destroy(g->allow);
+}
+
+int hk_worker_run(const hk_config *cfg, hk_error *err)
+{
+    group g = {.cfg = cfg, .sigfd = -1};
+    int status;
+    atomic_init(&g.exit_status, 0);
+    atomic_init(&g.started, false);
+    atomic_init(&g.stopping, false);
+    hk_store_config scfg = hk_store_config_of(cfg);
+    if ((status = run_policy(&g, err)) != 0)
+        goto done;
+    /* Before any thread starts (ours, libmicrohttpd's, librdkafka's), so that every thread
+     * inherits the mask and the signals reach only the signalfd. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if ((status = run_listen(&g, err)) != 0 || (status = run_shards(&g, &scfg, err)) != 0)
+        goto done;
+    g.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    hk_loop_io(g.shards[0].loop, g.sigfd, HK_IO_READ, on_signal, &g);
+
+    run_announce(&g);
+    atomic_store(&g.started, true);
+    run_loops(&g);
+    status = atomic_load(&g.exit_status);
+done:
+    run_teardown(&g);
     return status;
 }
