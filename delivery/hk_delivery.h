@@ -4,7 +4,7 @@
  * delivery owns: body rendering ($references), the three signature schemes (signing, and the
  * receiver's check of them), the SSRF guard (address classifier and allow-list), and the
  * delivery engine (libcurl multi-socket on the core event loop, with global and per-host
- * in-flight caps). It depends only on core; it knows
+ * in-flight caps). It depends only on model and core; it knows
  * nothing of Kafka, Redis or retries: it reports what happened and others decide what follows.
  */
 #ifndef HK_DELIVERY_H
@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "hk_core.h"
+#include "hk_model.h"
 
 /* ---------------------------------------------------------------------------- render --- */
 

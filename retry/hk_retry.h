@@ -7,7 +7,7 @@
  * returns a verdict: done, again (on which tier, when, as the same attempt or the next), dead
  * (with a reason) or drop. One table (hk_retry_reason_text / _dlq_metric) holds each reason's
  * dead-letter text and metric member; the worker only acts on the verdict. It also parses
- * HOOKD_RETRY_DELAYS into tiers. It depends only on core and is pure: no Kafka, no clock
+ * HOOKD_RETRY_DELAYS into tiers. It depends only on model and core and is pure: no Kafka, no clock
  * reads, no I/O.
  */
 #ifndef HK_RETRY_H
@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hk_core.h"
+#include "hk_model.h"
 
 #define HK_RETRY_MAX_TIERS 32
 

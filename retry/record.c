@@ -134,7 +134,7 @@ done:
 size_t hk_retry_record_min_size(const char *group, const char *flow_id, const char *job_id,
                                 const char *event_id, size_t event_len)
 {
-    /* core/task.c: a task id is "wh_" and at most 67 bytes; a delivery id is 30 */
+    /* model/task.c: a task id is "wh_" and at most 67 bytes; a delivery id is 30 */
     char webhook[68], delivery[31];
     memset(webhook, 'w', sizeof webhook - 1);
     webhook[sizeof webhook - 1] = '\0';

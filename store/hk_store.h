@@ -9,7 +9,7 @@
  * Three pieces: synchronous task CRUD (hookctl, admin API), the worker's in-process task cache
  * (a background thread keeps an immutable snapshot fresh, so the hot path never touches Redis),
  * and the history writer (a background thread drains a bounded queue of attempt records).
- * Depends only on core.
+ * Depends only on model and core.
  */
 #ifndef HK_STORE_H
 #define HK_STORE_H
@@ -17,7 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "hk_core.h"
+#include "hk_model.h"
 
 #define HK_STORE_HISTORY_CAP 100                   /* attempts kept per job */
 #define HK_STORE_HISTORY_TTL_S (7 * 24 * 3600)     /* expiry of a job's history */

@@ -7,6 +7,7 @@
 #include "hk_cmd.h"
 
 #include "hk_delivery.h"
+#include "hk_model.h"
 
 #include <stdio.h>
 #include <stdlib.h>

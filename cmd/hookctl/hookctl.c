@@ -7,6 +7,7 @@
  */
 #include "hookctl.h"
 
+#include "hk_model.h"
 #include "hk_store.h"
 
 #include <stdio.h>

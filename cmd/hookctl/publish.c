@@ -4,6 +4,7 @@
  */
 #include "hookctl.h"
 
+#include "hk_model.h"
 #include "hk_producer.h"
 
 #include <stdio.h>

@@ -5,6 +5,7 @@
 #include "hookctl.h"
 
 #include "hk_delivery.h"
+#include "hk_model.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,6 +6,7 @@
 #include "api.h"
 
 #include "hk_cmd.h"
+#include "hk_model.h"
 #include "hk_store.h"
 
 #include <openssl/crypto.h>

@@ -19,6 +19,7 @@
 
 #include "hk_consumer.h"
 #include "hk_delivery.h"
+#include "hk_model.h"
 #include "hk_producer.h"
 #include "hk_retry.h"
 #include "hk_store.h"

@@ -7,7 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "fuzz_common.h"
-#include "hk_core.h"
+#include "hk_model.h"
 
 #define FALLBACK_ID "jobs/3/1234"
 

@@ -7,7 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "fuzz_common.h"
-#include "hk_core.h"
+#include "hk_model.h"
 
 static void check_task(const hk_task *t)
 {

@@ -14,7 +14,7 @@
 #include <strings.h>
 
 #include "fuzz_common.h"
-#include "hk_core.h"
+#include "hk_model.h"
 
 enum { F_URL, F_NAME, F_VALUE, F_COUNT };
 

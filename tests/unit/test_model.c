@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hk_core.h"
+#include "hk_model.h"
 
 /* ----------------------------------------------------------------------- events --- */
 

@@ -2,7 +2,7 @@
  * event.c — job events as the job platform publishes them (contract, "Job event"). Anything
  * refused here is a poison message: the worker dead-letters it with err.msg as the reason.
  */
-#include "hk_core.h"
+#include "hk_model.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * the field by its JSON path), serialisation with secrets masked for display, and matching a
  * task's trigger against a job event.
  */
-#include "hk_core.h"
+#include "hk_model.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>

@@ -5,7 +5,7 @@
  * first half. So the text is scanned before it is parsed, and a NUL anywhere refuses it, naming
  * the JSON path where it sits.
  */
-#include "hk_core.h"
+#include "hk_model.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,0 +1,152 @@
+/*
+ * hk_model.h — the job event and webhook task model, and model's whole public surface.
+ *
+ * model owns: job events (parse, validate, overrides), webhook tasks (the contract's JSON form,
+ * every validation rule, serialisation with secrets masked, matching a task against an event)
+ * and the field checks both share (URLs, headers, ids, Standard Webhooks secrets, NUL in JSON
+ * text). It builds on core (hk_core.h) and depends on cJSON and OpenSSL; store, delivery, retry
+ * and the programs build on it, and nothing here knows about Kafka, Redis or curl.
+ */
+#ifndef HK_MODEL_H
+#define HK_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "hk_core.h"
+
+/* ------------------------------------------------------------------------- job events --- */
+
+#define HK_EVENT_MAX_BYTES (1024 * 1024)
+
+typedef enum { HK_JOB_SUCCESS, HK_JOB_FAILURE, HK_JOB_OTHER } hk_job_outcome;
+
+/* A job event's one-off replacement of a task's url, headers and/or body. */
+typedef struct hk_override {
+    char *webhook_id;
+    char *url;        /* NULL: keep the task's */
+    hk_kv *headers;   /* NULL with has_headers false: keep the task's */
+    size_t headers_len;
+    bool has_headers;
+    char *body;       /* NULL: keep the task's */
+} hk_override;
+
+typedef struct hk_event {
+    char *event_id; /* given, or the fallback id <topic>/<partition>/<offset> */
+    char *type;     /* "job.completed" (default) or "orchestration.completed" */
+    char *job_id;   /* jobId, or runId for orchestration.completed */
+    char *job_status;
+    char *flow_id;
+    char *flow_name;  /* "" when absent */
+    char **output_ids;
+    size_t output_ids_len;
+    char *job_type;    /* "" when absent */
+    char *finished_at; /* "" when absent */
+    hk_override *overrides;
+    size_t overrides_len;
+    hk_job_outcome outcome;
+} hk_event;
+
+/* Parses one job event. len over HK_EVENT_MAX_BYTES, bad JSON, a missing or ill-typed required
+ * field are HK_EINVAL with err naming the field (the caller sends the message to the DLQ).
+ * Numbers are accepted for ids and kept as their text. fallback_id is borrowed.
+ * On success *out is owned by the caller (hk_event_destroy). */
+int hk_event_parse(const char *buf, size_t len, const char *fallback_id, hk_event **out,
+                   hk_error *err);
+void hk_event_destroy(hk_event *ev);
+hk_job_outcome hk_job_outcome_from_status(const char *job_status);
+/* The event's override for task_id, or NULL. Borrowed from ev. */
+const hk_override *hk_event_override_for(const hk_event *ev, const char *task_id);
+
+/* ----------------------------------------------------------------------- webhook tasks --- */
+
+typedef enum {
+    HK_METHOD_GET,
+    HK_METHOD_POST,
+    HK_METHOD_PUT,
+    HK_METHOD_PATCH,
+    HK_METHOD_DELETE
+} hk_method;
+typedef enum { HK_TRIGGER_SUCCESS, HK_TRIGGER_FAILURE, HK_TRIGGER_ANY } hk_trigger_event;
+typedef enum { HK_SIG_NONE, HK_SIG_TIMESTAMPED, HK_SIG_BODY, HK_SIG_STANDARD } hk_sig_scheme;
+
+#define HK_TASK_MAX_BODY (256 * 1024)
+#define HK_TASK_MAX_TIMEOUT_MS 300000
+#define HK_TASK_MAX_ATTEMPTS 100
+
+typedef struct hk_task {
+    char *id;      /* "wh_..." */
+    char *flow_id;
+    char *name;    /* "" when absent */
+    char *url;
+    hk_method method;
+    hk_kv *headers;
+    size_t headers_len;
+    char *body;    /* "" when absent */
+    hk_trigger_event trigger_event;
+    bool trigger_any_object; /* objects: "any" */
+    char **trigger_objects;  /* output ids otherwise */
+    size_t trigger_objects_len;
+    char **secrets; /* newest first; "secret" is secrets[0]; none when secrets_len == 0 */
+    size_t secrets_len;
+    hk_sig_scheme signature;
+    char *signature_header; /* NULL: the scheme's default header */
+    bool allow_cross_origin_overrides; /* an event's override url may leave the url's origin */
+    bool validate_ssl;
+    bool retry_enabled;
+    int max_attempts; /* 0: the worker's HOOKD_RETRY_MAX_ATTEMPTS */
+    long timeout_ms;  /* 0: the worker's HOOKD_HTTP_TIMEOUT_MS */
+    bool enabled;
+    char *disabled_reason; /* NULL unless disabled by the system (e.g. 410 Gone) */
+    char *disabled_at;     /* when it was, "2026-11-23T10:00:00.000Z"; NULL likewise */
+} hk_task;
+
+/* Parses and validates a task from its JSON (the contract's task form). Every rule of the
+ * contract is checked; the first refusal is HK_EINVAL with err naming the field. When the JSON
+ * has no "id" and generate_id is true, a new "wh_<random>" id is made. *out is owned by the
+ * caller. json is borrowed. */
+int hk_task_from_json(const cJSON *json, bool generate_id, hk_task **out, hk_error *err);
+int hk_task_parse(const char *text, size_t len, bool generate_id, hk_task **out, hk_error *err);
+
+typedef enum {
+    HK_SECRETS_FULL,   /* storage and --with-secrets export only */
+    HK_SECRETS_MASKED, /* "****abcd": every display */
+} hk_secret_mode;
+/* Serialises a task to the contract's JSON. Caller owns the result (cJSON_Delete). */
+cJSON *hk_task_to_json(const hk_task *task, hk_secret_mode mode);
+void hk_task_destroy(hk_task *task);
+
+/* Field checks shared by task validation and event overrides. A URL is http(s), without
+ * user-info, whitespace or control characters; a header name is a token, a value holds no
+ * control character but horizontal tab. */
+int hk_validate_url(const char *url, const char *field, hk_error *err);
+int hk_validate_header(const char *name, const char *value, const char *field, hk_error *err);
+/* True when two valid URLs (hk_validate_url) share an origin: scheme and host compared without
+ * case, the port with the scheme's default filled in. Anything else (another spelling of the
+ * same address, a trailing dot) counts as another origin. */
+bool hk_url_same_origin(const char *a, const char *b);
+/* Refuses JSON text holding a NUL (a raw 0x00 byte, or a \u0000 escape in a string), which
+ * cJSON would keep and every C string read from it would silently end at: HK_EINVAL with err
+ * naming the JSON path ("headers.X-Token", "webhookOverrides[0].url"), or `what` at the top. */
+int hk_json_refuse_nul(const char *text, size_t len, const char *what, hk_error *err);
+/* Decodes a Standard Webhooks secret ("whsec_" + base64 of 24..64 bytes) into key; returns the
+ * key length, or -1 when the secret is not of that form. */
+int hk_whsec_decode(const char *secret, unsigned char key[96]);
+/* The id and flowId rules of the contract's task ("wh_" + [A-Za-z0-9_-], at most 67 bytes;
+ * a flowId of 1..128 characters without spaces, control characters, ':' or glob characters).
+ * Task validation uses them, and so do ids that arrive outside a task's JSON (a URL path, a
+ * command line): HK_EINVAL with err naming field, the same message everywhere. */
+int hk_validate_task_id(const char *id, const char *field, hk_error *err);
+int hk_validate_flow_id(const char *flow_id, const char *field, hk_error *err);
+/* Generates a fresh "wh_" id into out (at least 32 bytes). */
+void hk_task_new_id(char out[32]);
+
+const char *hk_method_name(hk_method m);
+bool hk_method_has_body(hk_method m); /* POST, PUT, PATCH */
+
+/* True when the task is enabled and its trigger (event and objects) matches the event. */
+bool hk_task_matches(const hk_task *task, const hk_event *ev);
+
+#endif
