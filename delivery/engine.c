@@ -115,6 +115,8 @@ static int curl_ready;
 /* The proxy URL names its scheme (http or https) and a host. */
 static bool proxy_valid(const char *proxy)
 {
+    if (!proxy || !*proxy)
+        return true; /* none */
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL;
     bool ok = u && !curl_url_set(u, CURLUPART_URL, proxy, 0) &&
@@ -964,6 +966,15 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 
 /* ----------------------------------------------------------------------------- public --- */
 
+int hk_delivery_check_proxy(const char *proxy, hk_error *err)
+{
+    if (!proxy_valid(proxy))
+        return hk_error_set(err, HK_EINVAL, "HOOKD_HTTP_PROXY",
+                            "must be an http:// or https:// URL with a host (value not shown: "
+                            "it may hold credentials)");
+    return HK_OK;
+}
+
 int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery_engine **out,
                        hk_error *err)
 {
@@ -973,10 +984,8 @@ int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery
         curl_ready = 1;
     }
     bool proxy = cfg->proxy && *cfg->proxy;
-    if (proxy && !proxy_valid(cfg->proxy))
-        return hk_error_set(err, HK_EINVAL, "HOOKD_HTTP_PROXY",
-                            "must be an http:// or https:// URL with a host (value not shown: "
-                            "it may hold credentials)");
+    if (hk_delivery_check_proxy(cfg->proxy, err) != HK_OK)
+        return HK_EINVAL;
     hk_delivery_engine *e = hk_xcalloc(1, sizeof *e);
     e->loop = loop;
     e->cfg = *cfg;

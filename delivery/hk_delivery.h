@@ -222,6 +222,11 @@ typedef struct hk_delivery_config {
 
 typedef struct hk_delivery_engine hk_delivery_engine;
 
+/* HK_OK for no proxy (NULL or "") or an http(s) URL with a host; else HK_EINVAL naming
+ * HOOKD_HTTP_PROXY, the value never shown. For checking the configuration before anything
+ * connects; hk_delivery_create checks it again. */
+int hk_delivery_check_proxy(const char *proxy, hk_error *err);
+
 /* loop, cfg->allow and cfg->proxy are borrowed and must outlive the engine. HK_EINVAL (field
  * HOOKD_HTTP_PROXY, the value never shown) for a proxy that is not an http(s) URL. */
 int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery_engine **out,

@@ -154,10 +154,13 @@ int hk_request_build(const hk_request_params *p, hk_request **out, hk_error *err
                             "leaves the origin (scheme, host, port) of the webhook's url, which "
                             "the webhook allows only with allowCrossOriginOverrides");
 
-    hk_render_form form = hk_render_form_of(headers, headers_len, body_tmpl);
+    /* GET and DELETE send no body: their template's form is never needed (judging a JSON
+     * template parses it). */
+    hk_render_form form = HK_RENDER_RAW;
     char *body = NULL;
     size_t body_len = 0;
     if (hk_method_has_body(task->method)) {
+        form = hk_render_form_of(headers, headers_len, body_tmpl);
         size_t max = p->max_body_bytes ? p->max_body_bytes : HK_MAX_BODY_DEFAULT;
         body = hk_render(body_tmpl, p->event, task, p->attempt, form, max, &body_len);
         if (!body)

@@ -1336,8 +1336,9 @@ static int run_policy(group *g, hk_error *err)
     const hk_config *cfg = g->cfg;
     if (hk_retry_policy_init(&g->policy, cfg->retry_delays, cfg->retry_max_attempts,
                              "HOOKD_RETRY_DELAYS", err) != HK_OK ||
-        hk_cidr_list_parse(cfg->allow_networks, &g->allow, err) != HK_OK)
-        return 2;
+        hk_cidr_list_parse(cfg->allow_networks, &g->allow, err) != HK_OK ||
+        hk_delivery_check_proxy(cfg->http_proxy, err) != HK_OK)
+        return 2; /* bad configuration, before anything connects */
     bool all4 = hk_cidr_list_covers_all(g->allow, AF_INET),
          all6 = hk_cidr_list_covers_all(g->allow, AF_INET6);
     if (all4 || all6)
