@@ -189,6 +189,53 @@ bool hk_retry_record_for_group(const void *payload, size_t len, const char *grou
 int hk_retry_record_parse(const void *payload, size_t len, hk_retry_record *r, hk_error *err);
 void hk_retry_record_free(hk_retry_record *r);
 
+/* ------------------------------------------------------------------ outcome and letters --- */
+
+/* What a dead letter's event payload and key are cut to: 256 KiB keeps a record under Kafka's
+ * default 1 MB limit; the key is the jobId, or topic/partition/offset for poison. */
+#define HK_DEAD_LETTER_PAYLOAD_MAX (256 * 1024)
+#define HK_DEAD_LETTER_KEY_MAX 256
+
+/* The ids every record about one delivery carries (borrowed strings). */
+typedef struct hk_delivery_ids {
+    const char *delivery_id;
+    const char *webhook_id;
+    const char *flow_id;
+    const char *job_id;
+    const char *event_id;
+} hk_delivery_ids;
+
+/* One attempt's outcome (outcome.c): what hookd.deliveries and the job's history get. */
+typedef struct hk_outcome {
+    hk_delivery_ids ids;
+    int attempt;
+    bool delivered;
+    long http_status;  /* 0: no response ("statusCode": null) */
+    const char *error; /* NULL or "": none */
+    uint64_t latency_ms;
+    uint64_t at_ms; /* wall clock */
+} hk_outcome;
+
+/* Appends the outcome as one JSON object. */
+void hk_outcome_write(hk_buf *out, const hk_outcome *o);
+
+/* A delivery's dead letter (deadletter.c): its ids, the reason, the event (parsed, or as a
+ * payload when it is too big or not JSON), `attempts`, and outcomes (a JSON array's text, NULL
+ * for none). The caller owns the tree; hk_dead_letter_stamp adds when and whose. */
+cJSON *hk_dead_letter_delivery(const hk_delivery_ids *ids, int attempts, const char *reason,
+                               const char *error, const char *event, size_t event_len,
+                               const char *outcomes, int outcomes_omitted);
+/* A poison event's dead letter: where it was consumed and its payload. */
+cJSON *hk_dead_letter_poison(const char *reason, const char *topic, int32_t partition,
+                             int64_t offset, const char *payload, size_t len);
+/* Adds the consumed payload: as text when it is UTF-8 without NUL, else as base64
+ * ("payloadBase64"), so the record itself is always valid JSON; at most
+ * HK_DEAD_LETTER_PAYLOAD_MAX bytes, cut on a character boundary ("payloadTruncated"), with
+ * "payloadBytes" the whole length. */
+void hk_dead_letter_add_payload(cJSON *rec, const char *payload, size_t len);
+/* Adds "deadAt" (wall_ms) and "group" (whose: a replay takes its own). */
+void hk_dead_letter_stamp(cJSON *rec, const char *group, uint64_t wall_ms);
+
 /* ------------------------------------------------------------------ dead-letter replay --- */
 
 /* Which dead letters (hookd.dlq records) a listing or a replay takes. */

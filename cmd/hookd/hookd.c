@@ -1,7 +1,7 @@
 /*
- * hookd.c — the worker program: flags, --help, --version, then the worker loop.
+ * hookd.c — the worker program: flags, --help, --version, then the shards' loops.
  */
-#include "worker.h"
+#include "shards.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -50,7 +50,7 @@ int main(int argc, char **argv)
         return 2;
     }
     hk_log_set_level(cfg.log_level);
-    int status = hk_worker_run(&cfg, &err);
+    int status = hk_shards_run(&cfg, &err);
     if (status != 0)
         fprintf(stderr, "hookd: %s\n", err.msg[0] ? err.msg : "stopped on a runtime failure");
     hk_config_free(&cfg);

@@ -1,0 +1,101 @@
+/*
+ * hk_pipeline.h — the delivery pipeline of one shard: from "event consumed" to "offset released".
+ *
+ *   consumer ──event──▶ parse ──▶ store snapshot: flow's tasks ──▶ match ──▶ build+sign
+ *      ▲                  │ poison                                               │
+ *      │ release          ▼                                                      ▼
+ *   offsets ◀──ack── producer (hookd.dlq, tiers) ◀── act on the verdict ◀──result── engine
+ *                         (hookd.deliveries + Redis history get every outcome)
+ *
+ * pipeline owns, for one event loop: the consumers (the main topic's and one per retry tier, as
+ * one array), the producer, the delivery engine, and what hangs between them: a consumed
+ * message's job with its attempts, the verdict's action (record the outcome, republish to a
+ * tier, dead-letter, disable the task), the backlog of records the producer's queue refused,
+ * back-pressure, and the drain and hand-off at shutdown. The fate of an attempt is decided in
+ * one place, hk_retry_decide (retry/); the pipeline only acts on the verdict.
+ *
+ * A consumed message counts its live attempts (plus one while it is dispatched); an attempt ends
+ * when its delivery succeeded or Kafka acknowledged the record that carries it on (a tier's or
+ * a dead letter). When the count reaches zero the message's unit of work is released and the
+ * consumer may store the partition's offset past it.
+ *
+ * Threads: a pipeline lives on the loop it was created with. Every function below runs on that
+ * loop's thread, except hk_pipeline_state_of(), which reads only atomics
+ * and may be called from any thread (the probes). What the shards share (hk_pipeline_shared) is
+ * borrowed and must outlive every pipeline; its cache, history writer, policy and allow list are
+ * safe to use from any thread.
+ */
+#ifndef HK_PIPELINE_H
+#define HK_PIPELINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hk_consumer.h"
+#include "hk_core.h"
+#include "hk_delivery.h"
+#include "hk_model.h"
+#include "hk_producer.h"
+#include "hk_retry.h"
+#include "hk_store.h"
+
+/* What every shard's pipeline shares: borrowed, set up by the program before the first
+ * pipeline is created. */
+typedef struct hk_pipeline_shared {
+    const hk_config *cfg;
+    const hk_retry_policy *policy;
+    const hk_cidr_list *allow;
+    hk_store_cache *cache;
+    hk_store_history *history; /* NULL: no history, no auto-disable */
+    const char *group_id;      /* the main consumer group (group.id): records carry it */
+    char tier_topics[HK_RETRY_MAX_TIERS][64];
+    /* The producer failed fatally (rd_kafka_fatal_error): the program must stop every shard
+     * where it is, storing nothing more. Called on the failing pipeline's thread. */
+    void (*on_fatal)(void *arg);
+    void *fatal_arg;
+} hk_pipeline_shared;
+
+typedef struct hk_pipeline hk_pipeline;
+
+/* Builds shard `index` of `shards` on loop: its engine (with its share of HOOKD_MAX_INFLIGHT and
+ * of the per-host caps), producer and consumers (each a group member of its own: the main one in
+ * the configured group, tier t's in "<group.id>.retry.<delay>"). Shard 0 also makes sure the
+ * topics hookd writes exist. HK_OK; HK_EINVAL when a setting was refused, HK_ERR otherwise
+ * (err set, nothing left behind). */
+int hk_pipeline_create(hk_loop *loop, const hk_pipeline_shared *shared, int index, int shards,
+                       hk_pipeline **out, hk_error *err);
+/* Closes the consumers (each commits what was stored, then leaves its group). Teardown's first
+ * step, for every shard before any engine or producer goes. Accepts NULL; idempotent. */
+void hk_pipeline_close_consumers(hk_pipeline *p);
+/* Frees the rest: the engine (requests in flight are dropped: their offsets were never stored),
+ * then the producer, which gets flush_ms to deliver outcome records still queued. Records the
+ * backlog never queued are dropped: the partitions' next owner redelivers them. Accepts NULL. */
+void hk_pipeline_destroy(hk_pipeline *p, int flush_ms);
+
+/* Shutdown (shutdown.c). drain: stop taking events and let those in progress finish until the
+ * grace period's last part (HOOKD_SHUTDOWN_GRACE_MS from now), then hand what is unfinished to
+ * the retry tiers; when nothing is left, or at the deadline, commit and stop the loop. finish:
+ * commit and stop the loop now (a second signal). Both on the loop's thread. */
+void hk_pipeline_drain(hk_pipeline *p);
+void hk_pipeline_finish(hk_pipeline *p);
+
+/* What the probes read (any thread; atomics only). */
+typedef struct hk_pipeline_state {
+    int brokers_up;      /* the main consumer's brokers up, -1 before its first statistics */
+    bool main_joined;    /* the main consumer has an assignment (possibly empty) */
+    bool all_joined;     /* ... and so has every tier's */
+    int partitions;      /* of the main topics assigned to this shard */
+    int tier_partitions; /* of the tier topics */
+} hk_pipeline_state;
+void hk_pipeline_state_of(const hk_pipeline *p, hk_pipeline_state *out);
+
+/* --------------------------------------------------------------- the pure part (facts.c) --- */
+
+/* The facts of an attempt's end for hk_retry_decide, from the engine's result and the task:
+ * attempt `number`, deferred `deferrals` times in a row before it; handing_off and owns: whether
+ * the shard is handing off at shutdown and still owns the attempt's partition; now_ms the wall
+ * clock. Pure: the pipeline calls it for every result, and the unit tests with made-up ones. */
+hk_retry_facts hk_pipeline_facts(const hk_delivery_result *res, const hk_task *task, int number,
+                                 int deferrals, bool handing_off, bool owns, uint64_t now_ms);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * internal.h — what the pipeline's files share: the shard, a consumed message's job and one
+ * delivery attempt. Private to pipeline/.
+ *
+ *   pipeline.c  the shard: build and tear down, back-pressure, the probes' state
+ *   events.c    a message's life: parse, match, attempts, acting on the verdict
+ *   send.c      records to Kafka: outcomes, dead letters, tier records, the backlog
+ *   shutdown.c  drain and hand-off
+ *   facts.c     the engine's result as the retry decision's facts (pure)
+ */
+#ifndef HK_PIPELINE_INTERNAL_H
+#define HK_PIPELINE_INTERNAL_H
+
+#include "hk_pipeline.h"
+
+#define HK_CONSUMERS_MAX (1 + HK_RETRY_MAX_TIERS)
+#define DELIVERY_ID_LEN 30 /* hk_delivery_id(): "msg_" and 26 characters */
+
+typedef struct send_rec send_rec;
+
+struct hk_pipeline {
+    const hk_pipeline_shared *sh;
+    const hk_config *cfg;
+    const hk_retry_policy *policy;
+    int index;
+    int max_inflight; /* this shard's share of HOOKD_MAX_INFLIGHT */
+    hk_loop *loop;    /* borrowed */
+    /* [0] the main topics' consumer, [1 + t] retry tier t's: every "for each consumer" is one
+     * loop over n_consumers. Their librdkafka properties, group and member ids are owned here. */
+    hk_consumer *consumers[HK_CONSUMERS_MAX];
+    size_t n_consumers;
+    hk_kv *kafka[HK_CONSUMERS_MAX];
+    size_t kafka_len[HK_CONSUMERS_MAX];
+    char *group_ids[HK_CONSUMERS_MAX];
+    char *member_ids[HK_CONSUMERS_MAX];
+    hk_producer *producer;
+    hk_delivery_engine *engine;
+    size_t jobs_alive;
+    bool paused;
+    bool engine_full; /* more deliveries wait than the high mark (until the low one) */
+    /* Records the producer's queue refused (HK_PRODUCE_AGAIN), oldest first: sent again on
+     * backlog_timer, and no message is taken while any waits. */
+    send_rec *backlog;
+    send_rec *backlog_tail;
+    hk_timer *backlog_timer;
+    uint64_t outcome_warned_ms; /* the last "outcome lost" warning, at most one a second */
+    bool draining;
+    bool handing_off;        /* the grace is nearly over: unfinished deliveries go to a tier */
+    uint64_t handoff_at;     /* when in-flight requests stop being waited for */
+    uint64_t drain_deadline; /* when the loop stops whatever is left */
+    hk_timer *drain_timer;
+    hk_buf scratch; /* reused for each outcome record */
+};
+
+/* One consumed message (an event, or a tier's retry record) and the deliveries hanging on it. */
+typedef struct job {
+    hk_pipeline *p;
+    hk_consumer *c; /* the one that consumed it */
+    hk_msg_ref ref;
+    hk_event *ev;
+    hk_store_snapshot *snap; /* keeps the matched tasks alive while deliveries run */
+    char *raw;               /* the event as consumed, for dead letters and tier records */
+    size_t raw_len;
+    int attempts_alive;
+} job;
+
+typedef struct attempt {
+    job *job;
+    const hk_task *task; /* borrowed from job->snap */
+    char delivery_id[32];
+    int number;
+    int deferrals;          /* times in a row it was deferred before this attempt */
+    uint64_t first_seen_ms; /* when the event was first consumed, carried through the tiers */
+    hk_buf outcomes;        /* every attempt's outcome as a JSON array, for the dead letter */
+    int outcomes_omitted;   /* earlier outcomes a retry record left out to fit */
+} attempt;
+
+/* The fields every log line about an attempt carries. */
+#define ATTEMPT_FIELDS(a)                                                                          \
+    {                                                                                              \
+        HK_STR("jobId", (a)->job->ev->job_id), HK_STR("flowId", (a)->job->ev->flow_id),            \
+            HK_STR("webhookId", (a)->task->id), HK_STR("deliveryId", (a)->delivery_id),            \
+            HK_NUM("attempt", (a)->number)                                                         \
+    }
+
+/* pipeline.c */
+void pl_job_release(job *j);
+void pl_update_backpressure(hk_pipeline *p);
+/* The consumer's index in p->consumers: 0 for the main one, 1 + t for tier t. */
+size_t pl_consumer_index(const hk_pipeline *p, const hk_consumer *c);
+
+/* events.c: the consumers' handlers */
+void pl_on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_t partition,
+                   int64_t offset, const void *payload, size_t len, void *arg);
+void pl_on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_t partition,
+                         int64_t offset, const void *payload, size_t len, void *arg);
+uint64_t pl_tier_due(const void *payload, size_t len, void *arg);
+void pl_on_partitions_moved(hk_consumer *c, void *arg);
+void pl_attempt_finished(void *arg);
+hk_delivery_ids pl_attempt_ids(const attempt *a);
+
+/* send.c: records to Kafka */
+void pl_record_outcome(hk_pipeline *p, attempt *a, const hk_delivery_result *res, bool keep);
+/* Dead-letters the attempt: outcomes is its closed array (pl_closed_outcomes); the reason is
+ * the reason's text with `detail` after it when there is one. */
+void pl_dead_letter_attempt(hk_pipeline *p, attempt *a, hk_retry_reason why, const char *detail,
+                            const char *error, const char *outcomes);
+/* Takes ownership of rec (a dead letter): stamped, cut to fit, published; done(arg) once Kafka
+ * acknowledged it. `reason`: the member of hookd_dlq_records_total it counts in. */
+void pl_send_dead_letter(hk_pipeline *p, cJSON *rec, const char *key, hk_metric reason,
+                         void (*done)(void *), void *arg);
+/* Republishes the attempt to `tier`, due after delay: as its next attempt, or with deferrals >
+ * 0 as the same attempt again. It finishes once Kafka acknowledged the record. */
+void pl_republish(hk_pipeline *p, attempt *a, size_t tier, uint64_t delay, int deferrals);
+const char *pl_closed_outcomes(attempt *a);
+void pl_on_backlog_timer(hk_loop *loop, void *arg);
+void pl_backlog_drop(hk_pipeline *p);
+
+/* shutdown.c */
+void pl_on_drain_timer(hk_loop *loop, void *arg);
+
+#endif
