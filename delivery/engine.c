@@ -1,70 +1,21 @@
 /*
  * engine.c — the delivery engine: libcurl's multi-socket interface on the core loop.
  *
- * Requests wait in per-host FIFO queues. A round-robin list of runnable hosts (a host with
- * waiting requests and a free host slot) feeds transfers to curl while the global cap allows,
- * so a slow host holds at most its own slots and never starves the others, and a request's
- * timeout only starts when it really starts. The SSRF guard sits in CURLOPT_OPENSOCKETFUNCTION:
- * it sees the address curl is about to connect to, after DNS, so rebinding cannot slip past.
- * Each transfer's result (its status and failure kind) is classified in exactly one place,
- * classify() in finish_transfer(); what follows it is decided in retry/ (hk_retry_decide).
- *
- * Proxies: the environment's (http_proxy, https_proxy, ALL_PROXY, NO_PROXY) are never used:
- * with one, the guard would see only the proxy's address. With a configured proxy, curl never
- * resolves the target, so the engine does (resolve.c, off the loop), judges every address with
- * the same guard, and pins the first allowed one: curl then asks the proxy for a tunnel to that
- * address (CONNECT <ip>:<port>, plain http included), so the proxy never resolves a name of its
- * own and a refused target never reaches it. The sockets curl opens then all go to the proxy,
- * which the operator chose: they are not judged (see docs/decisions.md).
+ * This file owns the engine's life (create, destroy), the glue between curl and the loop
+ * (sockets, curl's timer, the kick and pump timers) and each transfer from start to finish:
+ * pump() takes requests from the runnable hosts (hostq.c) while fewer than max_inflight run,
+ * start_transfer() sets a transfer's options and hands it to curl (in proxy mode to the
+ * resolver first: proxy.c), hk_delivery__finish_transfer() has its result classified in the
+ * one place (result.c) and calls back; hk_delivery_abort_inflight() stops those in flight.
+ * The SSRF guard sits in CURLOPT_OPENSOCKETFUNCTION: it sees the address curl is about to
+ * connect to, after DNS, so rebinding cannot slip past. What follows a result is decided in
+ * retry/ (hk_retry_decide). engine_internal.h says what each of the engine's files owns.
  */
-#include "hk_delivery.h"
-#include "resolve.h"
+#include "engine_internal.h"
 
-#include <curl/curl.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
-
-typedef struct host host;
-
-typedef struct transfer {
-    hk_delivery_engine *engine;
-    hk_request *req;
-    hk_delivery_done_cb cb;
-    void *arg;
-    host *host;
-    CURL *easy;
-    struct curl_slist *headers; /* one block: header_block() */
-    hk_buf response;
-    char retry_after[128];
-    char blocked[96];             /* "" or "<address> (<reason>)" */
-    hk_resolve_job *job;          /* proxy mode: resolving the target, not yet handed to curl */
-    char *target;                 /* proxy mode: the target's host, as curl reads the URL */
-    struct curl_slist connect_to; /* proxy mode: "::<pinned address>:<port>" */
-    char connect_to_text[INET6_ADDRSTRLEN + 16];
-    char errbuf[CURL_ERROR_SIZE];
-    const char *early_error; /* set when the request never reached curl */
-    hk_delivery_status early_status;
-    uint64_t started_ms;
-    struct transfer *next;                      /* host wait queue or deferred list */
-    struct transfer *active_prev, *active_next; /* engine's in-flight list */
-} transfer;
-
-struct host {
-    char *key; /* scheme://host:port */
-    int inflight;
-    int waiting;
-    uint64_t latency_ms;   /* moving average of its response times */
-    uint64_t last_done_ms; /* its last response, or when it last got busy */
-    bool slow_logged;
-    transfer *wait_head, *wait_tail;
-    bool runnable; /* linked into the engine's runnable ring */
-    host *next_runnable;
-    host *next_in_bucket;
-};
 
 /* What the engine knows of a socket, to spare epoll_ctl calls. curl hands a kept-alive
  * connection back (CURL_POLL_REMOVE) after every response and asks for it again with the next
@@ -77,199 +28,14 @@ typedef struct sock_state {
     unsigned char registered; /* HK_IO_* registered with the loop */
 } sock_state;
 
-#define HOST_BUCKETS 1024
 #define KICK_MS 250
-#define STATS_MS 1000
-#define EASY_POOL_MAX 256
-
-struct hk_delivery_engine {
-    hk_loop *loop;
-    CURLM *multi;
-    hk_timer *curl_timer;
-    hk_timer *deferred_timer;
-    hk_timer *kick_timer;
-    hk_timer *pump_timer;
-    hk_timer *stats_timer;
-    hk_metric_source *hosts_metric; /* this engine's per-host queue depths */
-    int64_t queued_published;       /* its share of the hookd_requests_queued gauge */
-    hk_delivery_config cfg;
-    hk_resolver *resolver; /* only with cfg.proxy */
-    size_t pending;
-    size_t inflight;
-    host *buckets[HOST_BUCKETS];
-    host *run_head, *run_tail;
-    transfer *deferred_head, *deferred_tail; /* finished before reaching curl */
-    transfer *active;                        /* handed to curl, not yet finished */
-    sock_state *socks;                       /* indexed by fd */
-    size_t socks_cap;
-    CURL *easy_pool[EASY_POOL_MAX];
-    size_t easy_pool_len;
-    bool in_check; /* guards against re-entrant completion processing */
-};
 
 static int curl_ready;
 
 /* Resolver threads per engine in proxy mode: a slow name server holds one of them. */
 #define HK_DELIVERY_RESOLVER_THREADS 4
 
-/* The proxy URL names its scheme (http or https) and a host. */
-static bool proxy_valid(const char *proxy)
-{
-    if (!proxy || !*proxy)
-        return true; /* none */
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
-    bool ok = u && !curl_url_set(u, CURLUPART_URL, proxy, 0) &&
-              !curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) &&
-              !curl_url_get(u, CURLUPART_HOST, &host, 0) && *host &&
-              (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0);
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(u);
-    return ok;
-}
-
-/* ------------------------------------------------------------------------------ hosts --- */
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
-}
-
-static host *host_get(hk_delivery_engine *e, const char *key)
-{
-    size_t b = hash_str(key) % HOST_BUCKETS;
-    for (host *h = e->buckets[b]; h; h = h->next_in_bucket)
-        if (strcmp(h->key, key) == 0)
-            return h;
-    host *h = hk_xcalloc(1, sizeof *h);
-    h->key = hk_strdup(key);
-    h->next_in_bucket = e->buckets[b];
-    e->buckets[b] = h;
-    return h;
-}
-
-/* Forgets an idle host so the table does not grow with every destination ever seen. */
-static void host_release_if_idle(hk_delivery_engine *e, host *h)
-{
-    if (h->inflight || h->wait_head || h->runnable)
-        return;
-    if (h->slow_logged)
-        HK_INFO("host.recovered", "%s has nothing left in flight or waiting", h->key);
-    size_t b = hash_str(h->key) % HOST_BUCKETS;
-    for (host **pp = &e->buckets[b]; *pp; pp = &(*pp)->next_in_bucket) {
-        if (*pp == h) {
-            *pp = h->next_in_bucket;
-            break;
-        }
-    }
-    free(h->key);
-    free(h);
-}
-
-static void mark_runnable(hk_delivery_engine *e, host *h)
-{
-    if (h->runnable || !h->wait_head || h->inflight >= e->cfg.max_inflight_per_host)
-        return;
-    h->runnable = true;
-    h->next_runnable = NULL;
-    if (e->run_tail)
-        e->run_tail->next_runnable = h;
-    else
-        e->run_head = h;
-    e->run_tail = h;
-}
-
-static host *pop_runnable(hk_delivery_engine *e)
-{
-    host *h = e->run_head;
-    if (!h)
-        return NULL;
-    e->run_head = h->next_runnable;
-    if (!e->run_head)
-        e->run_tail = NULL;
-    h->runnable = false;
-    h->next_runnable = NULL;
-    return h;
-}
-
-/* The per-host key of a URL: scheme://host:port, lower-cased, with the scheme's default port
- * when none is given; NULL when there is no scheme://host. A plain scan rather than curl's URL
- * parser (this runs once per request): a URL odd enough to be keyed differently than curl would
- * only changes which queue it waits in, and curl itself judges the URL when the transfer runs. */
-static char *host_key(const char *url)
-{
-    const char *sep = strstr(url, "://");
-    if (!sep || sep == url)
-        return NULL;
-    const char *auth = sep + 3;
-    size_t alen = strcspn(auth, "/?#");
-    const char *at = memrchr(auth, '@', alen);
-    if (at) {
-        alen -= (size_t)(at + 1 - auth);
-        auth = at + 1;
-    }
-    if (!alen)
-        return NULL;
-    bool has_port;
-    if (auth[0] == '[') { /* IPv6 literal */
-        const char *end = memchr(auth, ']', alen);
-        if (!end)
-            return NULL;
-        has_port = end + 1 < auth + alen && end[1] == ':';
-    } else {
-        has_port = memchr(auth, ':', alen) != NULL;
-    }
-    size_t slen = (size_t)(sep - url);
-    const char *port = "";
-    if (!has_port)
-        port = slen == 5 && strncasecmp(url, "https", 5) == 0  ? ":443"
-               : slen == 4 && strncasecmp(url, "http", 4) == 0 ? ":80"
-                                                               : "";
-    hk_buf b = {0};
-    hk_buf_printf(&b, "%.*s://%.*s%s", (int)slen, url, (int)alen, auth, port);
-    for (char *p = b.data; *p; p++)
-        if (*p >= 'A' && *p <= 'Z')
-            *p = (char)(*p - 'A' + 'a');
-    return hk_buf_take(&b);
-}
-
-/* -------------------------------------------------------------------------- callbacks --- */
-
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-    transfer *t = userdata;
-    size_t n = size * nmemb;
-    /* Keep reading past the cap so the connection stays reusable; just stop storing. */
-    if (t->response.len < HK_DELIVERY_MAX_RESPONSE) {
-        size_t room = HK_DELIVERY_MAX_RESPONSE - t->response.len;
-        hk_buf_append(&t->response, ptr, n < room ? n : room);
-    }
-    return n;
-}
-
-static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
-{
-    transfer *t = userdata;
-    size_t n = size * nitems;
-    static const char name[] = "retry-after:";
-    if (n > sizeof name - 1 && strncasecmp(buf, name, sizeof name - 1) == 0) {
-        const char *v = buf + sizeof name - 1;
-        size_t vlen = n - (sizeof name - 1);
-        while (vlen && (*v == ' ' || *v == '\t'))
-            v++, vlen--;
-        while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == '\n' || v[vlen - 1] == ' '))
-            vlen--;
-        if (vlen >= sizeof t->retry_after)
-            vlen = sizeof t->retry_after - 1;
-        memcpy(t->retry_after, v, vlen);
-        t->retry_after[vlen] = '\0';
-    }
-    return n;
-}
+/* ---------------------------------------------------------------------------- sockets --- */
 
 static sock_state *sock_get(hk_delivery_engine *e, int fd)
 {
@@ -300,23 +66,6 @@ static int on_close_socket(void *clientp, curl_socket_t fd)
     return close(fd);
 }
 
-static void address_text(const struct sockaddr *sa, char ip[INET6_ADDRSTRLEN])
-{
-    strcpy(ip, "?");
-    if (sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, INET6_ADDRSTRLEN);
-    else if (sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, ip, INET6_ADDRSTRLEN);
-}
-
-/* "<address> (<reason>)", which classify() turns into "blocked address ...". */
-static void describe_blocked(transfer *t, const struct sockaddr *sa, const char *reason)
-{
-    char ip[INET6_ADDRSTRLEN];
-    address_text(sa, ip);
-    snprintf(t->blocked, sizeof t->blocked, "%s (%s)", ip, reason);
-}
-
 static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
                                     struct curl_sockaddr *address)
 {
@@ -327,7 +76,7 @@ static curl_socket_t on_open_socket(void *clientp, curlsocktype purpose,
      * before the transfer reached curl. */
     const char *reason = t->engine->cfg.proxy ? NULL : hk_ssrf_classify(sa);
     if (reason && !(t->engine->cfg.allow && hk_cidr_list_contains(t->engine->cfg.allow, sa))) {
-        describe_blocked(t, sa, reason);
+        hk_delivery__describe_blocked(t, sa, reason);
         return CURL_SOCKET_BAD;
     }
     int fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
@@ -361,121 +110,6 @@ static void transfer_free(hk_delivery_engine *e, transfer *t)
     free(t);
 }
 
-/* What became of a transfer: its status for the engine's caller and why it failed
- * (hk_failure_kind); the retry decision (retry/) makes the verdict from these. */
-static void classify(transfer *t, CURLcode code, hk_delivery_result *res)
-{
-    memset(res, 0, sizeof *res);
-    if (t->early_error) {
-        res->status = t->early_status;
-        res->failure = t->early_status == HK_DELIVERY_ERROR   ? HK_FAIL_INVALID
-                       : t->early_status == HK_DELIVERY_RETRY ? HK_FAIL_NETWORK
-                                                              : HK_FAIL_NONE;
-        snprintf(res->error, sizeof res->error, "%s", t->early_error);
-        return;
-    }
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &res->http_status);
-    res->latency_ms = hk_now_ms() - t->started_ms;
-    res->response = t->response.data ? t->response.data : "";
-    res->response_len = t->response.len;
-    res->retry_after = t->retry_after[0] ? t->retry_after : NULL;
-    if (code == CURLE_OK) {
-        if (res->http_status >= 200 && res->http_status < 300) {
-            res->status = HK_DELIVERY_OK;
-        } else {
-            res->status = HK_DELIVERY_RETRY;
-            res->failure = HK_FAIL_HTTP;
-            snprintf(res->error, sizeof res->error, "HTTP %ld", res->http_status);
-        }
-        return;
-    }
-    if (t->blocked[0]) {
-        res->status = HK_DELIVERY_ERROR;
-        res->failure = HK_FAIL_BLOCKED;
-        snprintf(res->error, sizeof res->error, "blocked address %s", t->blocked);
-        return;
-    }
-    switch (code) {
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-        res->status = HK_DELIVERY_ERROR;
-        res->failure = HK_FAIL_INVALID;
-        break;
-    case CURLE_OPERATION_TIMEDOUT:
-        res->timed_out = true;
-        res->status = HK_DELIVERY_RETRY;
-        res->failure = HK_FAIL_TIMEOUT;
-        break;
-    default:
-        res->status = HK_DELIVERY_RETRY;
-        res->failure = HK_FAIL_NETWORK;
-    }
-    /* A status came before the transfer failed (a timeout reading the body): it counts as the
-     * answer. */
-    if (res->status == HK_DELIVERY_RETRY && res->http_status > 0)
-        res->failure = HK_FAIL_HTTP;
-    snprintf(res->error, sizeof res->error, "%s",
-             t->errbuf[0] ? t->errbuf : curl_easy_strerror(code));
-}
-
-static void pump(hk_delivery_engine *e);
-static void pump_later(hk_delivery_engine *e);
-static void defer_failure(hk_delivery_engine *e, transfer *t, hk_delivery_status status,
-                          const char *why);
-
-static bool host_slow(hk_delivery_engine *e, host *h, uint64_t now)
-{
-    bool slow =
-        h->inflight >= e->cfg.max_inflight_per_host &&
-        (h->latency_ms >= HK_DELIVERY_SLOW_MS || now - h->last_done_ms >= HK_DELIVERY_SLOW_MS);
-    if (slow != h->slow_logged) {
-        h->slow_logged = slow;
-        if (slow)
-            HK_WARN("host.slow",
-                    "%s is slow (every one of its %d slots busy, responses take %llu ms on "
-                    "average, the last came %llu ms ago): at most %d more wait for it, the rest "
-                    "are deferred",
-                    h->key, h->inflight, (unsigned long long)h->latency_ms,
-                    (unsigned long long)(now - h->last_done_ms), e->cfg.max_queue_per_host);
-        else
-            HK_INFO("host.recovered", "%s answers in time again", h->key);
-    }
-    return slow;
-}
-
-/* A host that turned slow may already hold a long queue (filled while it was still answering):
- * its newest waiting requests beyond the bound are deferred, as new ones would be. Hosts known
- * slow are looked at again, so that their recovery is logged. */
-static void trim_slow_hosts(hk_delivery_engine *e)
-{
-    if (e->cfg.max_queue_per_host <= 0)
-        return;
-    uint64_t now = hk_now_ms();
-    for (size_t b = 0; b < HOST_BUCKETS; b++) {
-        for (host *h = e->buckets[b]; h; h = h->next_in_bucket) {
-            /* a host known slow is looked at too, so its recovery is logged */
-            if (!h->slow_logged && h->waiting <= e->cfg.max_queue_per_host)
-                continue;
-            if (!host_slow(e, h, now) || h->waiting <= e->cfg.max_queue_per_host)
-                continue;
-            transfer *t = h->wait_head, *keep_last = NULL;
-            for (int i = 0; i < e->cfg.max_queue_per_host; i++) {
-                keep_last = t;
-                t = t->next;
-            }
-            keep_last->next = NULL;
-            h->wait_tail = keep_last;
-            while (t) {
-                transfer *next = t->next;
-                t->host = NULL;
-                h->waiting--;
-                defer_failure(e, t, HK_DELIVERY_DEFERRED, "its host is slow and its queue is full");
-                t = next;
-            }
-        }
-    }
-}
-
 static void active_unlink(hk_delivery_engine *e, transfer *t)
 {
     if (t->active_prev)
@@ -487,10 +121,10 @@ static void active_unlink(hk_delivery_engine *e, transfer *t)
     t->active_prev = t->active_next = NULL;
 }
 
-static void finish_transfer(hk_delivery_engine *e, transfer *t, CURLcode code)
+void hk_delivery__finish_transfer(hk_delivery_engine *e, transfer *t, CURLcode code)
 {
     hk_delivery_result res;
-    classify(t, code, &res);
+    hk_delivery__classify(t, code, &res);
     if (t->easy && !t->early_error) {
         curl_multi_remove_handle(e->multi, t->easy);
         active_unlink(e, t);
@@ -514,8 +148,8 @@ static void finish_transfer(hk_delivery_engine *e, transfer *t, CURLcode code)
         host_release_if_idle(e, h);
 }
 
-static void defer_failure(hk_delivery_engine *e, transfer *t, hk_delivery_status status,
-                          const char *why)
+void hk_delivery__defer_failure(hk_delivery_engine *e, transfer *t, hk_delivery_status status,
+                                const char *why)
 {
     t->early_error = why;
     t->early_status = status;
@@ -536,7 +170,7 @@ static void on_deferred(hk_loop *loop, void *arg)
     e->deferred_head = e->deferred_tail = NULL;
     while (t) {
         transfer *next = t->next;
-        finish_transfer(e, t, CURLE_OK);
+        hk_delivery__finish_transfer(e, t, CURLE_OK);
         t = next;
     }
 }
@@ -574,8 +208,6 @@ static struct curl_slist *header_block(const hk_request *req)
     return nodes;
 }
 
-/* ------------------------------------------------------------------------ proxy mode --- */
-
 /* Every transfer says what it wants of proxies, so that curl never falls back on the
  * environment's http_proxy, https_proxy, ALL_PROXY or NO_PROXY. */
 static void set_proxy_options(hk_delivery_engine *e, CURL *easy)
@@ -590,134 +222,6 @@ static void set_proxy_options(hk_delivery_engine *e, CURL *easy)
      * task's headers (signatures, Authorization) never reach the proxy, tunnel or not. */
     curl_easy_setopt(easy, CURLOPT_HTTPPROXYTUNNEL, 1L);
     curl_easy_setopt(easy, CURLOPT_HEADEROPT, (long)CURLHEADER_SEPARATE);
-}
-
-/* The URL's host (IPv6 without brackets, IDN as punycode) and port as the transfer will read
- * them: the same parser and flags as curl's own. NULL, or why the URL is refused. */
-static const char *target_of(const char *url, char **host, char port[8])
-{
-    const char *why = "the URL cannot be parsed";
-    CURLU *u = curl_url();
-    char *scheme = NULL, *h = NULL, *p = NULL;
-    if (!u || curl_url_set(u, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME))
-        goto done;
-    unsigned host_flags = 0;
-#ifdef CURLU_PUNYCODE
-    host_flags |= CURLU_PUNYCODE;
-#endif
-    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
-        curl_url_get(u, CURLUPART_HOST, &h, host_flags) ||
-        curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) || !*h || strlen(p) >= 8)
-        goto done;
-    if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0) {
-        why = "the URL's scheme is not http or https";
-        goto done;
-    }
-    size_t len = strlen(h);
-    if (strcasecmp(h, "localhost") == 0 ||
-        (len > 10 && strcasecmp(h + len - 10, ".localhost") == 0)) {
-        /* as curl does (RFC 6761): loopback, never a name server's answer */
-        *host = hk_strdup("localhost");
-    } else if (h[0] == '[' && len > 2 && h[len - 1] == ']') {
-        *host = hk_strdup(h + 1);
-        (*host)[len - 2] = '\0';
-    } else {
-        *host = hk_strdup(h);
-    }
-    strcpy(port, p);
-    why = NULL;
-done:
-    curl_free(scheme);
-    curl_free(h);
-    curl_free(p);
-    curl_url_cleanup(u);
-    return why;
-}
-
-/* Judges every address of the target with the guard and pins the first one allowed; when
- * none is, t->blocked names the first refused. */
-static bool pin_target(hk_delivery_engine *e, transfer *t, const struct addrinfo *res)
-{
-    for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-        const struct sockaddr *sa = ai->ai_addr;
-        if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6)
-            continue;
-        const char *reason = hk_ssrf_classify(sa);
-        if (reason && !(e->cfg.allow && hk_cidr_list_contains(e->cfg.allow, sa))) {
-            if (!t->blocked[0])
-                describe_blocked(t, sa, reason);
-            continue;
-        }
-        char ip[INET6_ADDRSTRLEN];
-        address_text(sa, ip);
-        unsigned port =
-            ntohs(sa->sa_family == AF_INET ? ((const struct sockaddr_in *)sa)->sin_port
-                                           : ((const struct sockaddr_in6 *)sa)->sin6_port);
-        /* empty host and port: whatever the URL names, connect to this address */
-        snprintf(t->connect_to_text, sizeof t->connect_to_text,
-                 sa->sa_family == AF_INET ? "::%s:%u" : "::[%s]:%u", ip, port);
-        t->connect_to.data = t->connect_to_text;
-        t->connect_to.next = NULL;
-        t->blocked[0] = '\0'; /* a refused sibling address is not why a later failure failed */
-        return true;
-    }
-    if (!t->blocked[0])
-        snprintf(t->blocked, sizeof t->blocked, "%s (no internet address)", t->target);
-    return false;
-}
-
-/* The target's addresses are known: refuse it, or hand the transfer to curl, pinned. Runs on
- * the loop, from the resolver's eventfd (never from inside pump). */
-static void on_resolved(int rc, const struct addrinfo *res, void *arg)
-{
-    transfer *t = arg;
-    hk_delivery_engine *e = t->engine;
-    t->job = NULL;
-    CURLcode code;
-    uint64_t spent = hk_now_ms() - t->started_ms;
-    long left = t->req->timeout_ms - (long)spent;
-    if (rc != 0) {
-        snprintf(t->errbuf, sizeof t->errbuf, "Could not resolve host: %s", t->target);
-        code = CURLE_COULDNT_RESOLVE_HOST;
-    } else if (!pin_target(e, t, res)) {
-        code = CURLE_COULDNT_CONNECT; /* t->blocked says why */
-    } else if (left <= 0) {
-        snprintf(t->errbuf, sizeof t->errbuf, "Resolving timed out after %llu milliseconds",
-                 (unsigned long long)spent);
-        code = CURLE_OPERATION_TIMEDOUT;
-    } else {
-        curl_easy_setopt(t->easy, CURLOPT_CONNECT_TO, &t->connect_to);
-        curl_easy_setopt(t->easy, CURLOPT_TIMEOUT_MS, left);
-        curl_easy_setopt(t->easy, CURLOPT_CONNECTTIMEOUT_MS, left < 10000 ? left : 10000L);
-        if (curl_multi_add_handle(e->multi, t->easy) == CURLM_OK)
-            return;
-        snprintf(t->errbuf, sizeof t->errbuf, "could not start the transfer");
-        code = CURLE_FAILED_INIT;
-    }
-    finish_transfer(e, t, code);
-    pump_later(e);
-}
-
-/* A target whose name server does not answer within the task's timeout times out like a
- * transfer would (checked on every kick, so up to KICK_MS late). */
-static void expire_resolving(hk_delivery_engine *e)
-{
-    if (!e->resolver)
-        return;
-    uint64_t now = hk_now_ms();
-    for (;;) {
-        transfer *t = e->active;
-        while (t && !(t->job && now - t->started_ms >= (uint64_t)t->req->timeout_ms))
-            t = t->active_next;
-        if (!t)
-            return;
-        hk_resolver__cancel(e->resolver, t->job);
-        t->job = NULL;
-        snprintf(t->errbuf, sizeof t->errbuf, "Resolving timed out after %llu milliseconds",
-                 (unsigned long long)(now - t->started_ms));
-        finish_transfer(e, t, CURLE_OPERATION_TIMEDOUT);
-        pump_later(e);
-    }
 }
 
 static bool start_transfer(hk_delivery_engine *e, transfer *t)
@@ -738,9 +242,9 @@ static bool start_transfer(hk_delivery_engine *e, transfer *t)
                      req->timeout_ms < 10000 ? req->timeout_ms : 10000L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, req->validate_ssl ? 1L : 0L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, req->validate_ssl ? 2L : 0L);
-    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, hk_delivery__on_body);
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
-    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, hk_delivery__on_header);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
     curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
     curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, t);
@@ -766,14 +270,8 @@ static bool start_transfer(hk_delivery_engine *e, transfer *t)
     }
     t->started_ms = hk_now_ms();
     if (e->cfg.proxy) {
-        char port[8];
-        const char *why = target_of(req->url, &t->target, port);
-        if (why) {
-            t->early_error = why;
-            t->early_status = HK_DELIVERY_ERROR;
+        if (!hk_delivery__start_resolving(e, t))
             return false;
-        }
-        t->job = hk_resolver__lookup(e->resolver, t->target, port, on_resolved, t);
     } else if (curl_multi_add_handle(e->multi, easy) != CURLM_OK) {
         return false;
     }
@@ -816,23 +314,13 @@ static void pump(hk_delivery_engine *e)
             mark_runnable(e, h);
             host_release_if_idle(e, h);
             if (t->early_error)
-                defer_failure(e, t, t->early_status, t->early_error);
+                hk_delivery__defer_failure(e, t, t->early_status, t->early_error);
             else
-                defer_failure(e, t, HK_DELIVERY_RETRY, "could not start the transfer");
+                hk_delivery__defer_failure(e, t, HK_DELIVERY_RETRY, "could not start the transfer");
             continue;
         }
         mark_runnable(e, h);
     }
-}
-
-/* New transfers start once per loop turn, after every ready socket was served (timers run
- * after I/O): curl then sends their requests back to back, and a receiver that had gone to
- * sleep is woken once for the burst rather than once per request. On a loopback benchmark the
- * wake-ups were the single largest cost of the loop thread. */
-static void pump_later(hk_delivery_engine *e)
-{
-    if (!hk_timer_active(e->pump_timer))
-        hk_timer_start(e->pump_timer, 0);
 }
 
 static void on_pump(hk_loop *loop, void *arg)
@@ -854,7 +342,7 @@ static void check_multi_info(hk_delivery_engine *e)
         transfer *t = NULL;
         CURLcode code = msg->data.result;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&t);
-        finish_transfer(e, t, code);
+        hk_delivery__finish_transfer(e, t, code);
     }
     e->in_check = false;
     pump_later(e);
@@ -921,36 +409,9 @@ static void on_kick(hk_loop *loop, void *arg)
     hk_delivery_engine *e = arg;
     if (e->inflight)
         on_curl_timeout(loop, e);
-    expire_resolving(e);
-    trim_slow_hosts(e);
+    hk_delivery__expire_resolving(e);
+    hk_delivery__trim_slow_hosts(e);
     hk_timer_start(e->kick_timer, KICK_MS);
-}
-
-/* Every second: the per-host queue depths and this engine's share of the queued gauge. */
-static void on_stats(hk_loop *loop, void *arg)
-{
-    (void)loop;
-    hk_delivery_engine *e = arg;
-    size_t cap = 64, n = 0;
-    hk_metric_sample *s = hk_xmalloc(cap * sizeof *s);
-    int64_t queued = 0;
-    for (size_t b = 0; b < HOST_BUCKETS; b++) {
-        for (host *h = e->buckets[b]; h; h = h->next_in_bucket) {
-            if (!h->waiting)
-                continue;
-            queued += h->waiting;
-            if (n == cap)
-                s = hk_xrealloc(s, (cap *= 2) * sizeof *s);
-            s[n].labels[0] = '\0';
-            hk_metric_sample_label(&s[n], "host", h->key);
-            s[n++].value = h->waiting;
-        }
-    }
-    hk_metric_source_publish(e->hosts_metric, s, n);
-    free(s);
-    hk_gauge_add(HK_G_QUEUED, queued - e->queued_published);
-    e->queued_published = queued;
-    hk_timer_start(e->stats_timer, STATS_MS);
 }
 
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
@@ -965,15 +426,6 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 }
 
 /* ----------------------------------------------------------------------------- public --- */
-
-int hk_delivery_check_proxy(const char *proxy, hk_error *err)
-{
-    if (!proxy_valid(proxy))
-        return hk_error_set(err, HK_EINVAL, "HOOKD_HTTP_PROXY",
-                            "must be an http:// or https:// URL with a host (value not shown: "
-                            "it may hold credentials)");
-    return HK_OK;
-}
 
 int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery_engine **out,
                        hk_error *err)
@@ -1007,7 +459,7 @@ int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery
     e->deferred_timer = hk_timer_create(loop, on_deferred, e);
     e->kick_timer = hk_timer_create(loop, on_kick, e);
     e->pump_timer = hk_timer_create(loop, on_pump, e);
-    e->stats_timer = hk_timer_create(loop, on_stats, e);
+    e->stats_timer = hk_timer_create(loop, hk_delivery__on_stats, e);
     e->hosts_metric = hk_metric_source_create(HK_SET_HOST_QUEUE);
     hk_timer_start(e->kick_timer, KICK_MS);
     hk_timer_start(e->stats_timer, STATS_MS);
@@ -1016,7 +468,7 @@ int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery
     curl_multi_setopt(e->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
     curl_multi_setopt(e->multi, CURLMOPT_TIMERDATA, e);
     /* Keep enough idle connections to reuse one per in-flight slot. The per-host cap is ours
-     * (the host queues above); curl's CURLMOPT_MAX_HOST_CONNECTIONS is deliberately not set:
+     * (the host queues, hostq.c); curl's CURLMOPT_MAX_HOST_CONNECTIONS is deliberately not set:
      * in 7.88 a transfer parked waiting for a host connection is only woken when another
      * transfer ends, so a host whose every transfer is parked stalls for good. */
     curl_multi_setopt(e->multi, CURLMOPT_MAXCONNECTS, (long)e->cfg.max_inflight);
@@ -1078,67 +530,6 @@ void hk_delivery_destroy(hk_delivery_engine *e)
     free(e);
 }
 
-void hk_delivery_submit(hk_delivery_engine *e, hk_request *req, hk_delivery_done_cb cb, void *arg)
-{
-    transfer *t = hk_xcalloc(1, sizeof *t);
-    t->engine = e;
-    t->req = req;
-    t->cb = cb;
-    t->arg = arg;
-    e->pending++;
-    char *key = host_key(req->url);
-    if (!key) {
-        defer_failure(e, t, HK_DELIVERY_ERROR, "the URL cannot be parsed");
-        return;
-    }
-    host *h = host_get(e, key);
-    free(key);
-    if (e->cfg.max_queue_per_host > 0 && h->waiting >= e->cfg.max_queue_per_host &&
-        host_slow(e, h, hk_now_ms())) {
-        defer_failure(e, t, HK_DELIVERY_DEFERRED, "its host is slow and its queue is full");
-        return;
-    }
-    t->host = h;
-    h->waiting++;
-    if (h->wait_tail)
-        h->wait_tail->next = t;
-    else
-        h->wait_head = t;
-    h->wait_tail = t;
-    mark_runnable(e, h);
-    pump_later(e);
-}
-
-size_t hk_delivery_cancel_waiting(hk_delivery_engine *e, bool (*keep)(void *arg, void *ctx),
-                                  void *ctx)
-{
-    size_t cancelled = 0;
-    for (size_t b = 0; b < HOST_BUCKETS; b++) {
-        host *h = e->buckets[b];
-        while (h) {
-            host *next = h->next_in_bucket;
-            transfer **pp = &h->wait_head, *last = NULL;
-            while (*pp) {
-                transfer *t = *pp;
-                if (keep && keep(t->arg, ctx)) {
-                    last = t;
-                    pp = &t->next;
-                    continue;
-                }
-                *pp = t->next;
-                t->host = NULL;
-                h->waiting--;
-                defer_failure(e, t, HK_DELIVERY_CANCELLED, "cancelled before it started");
-                cancelled++;
-            }
-            h->wait_tail = last;
-            host_release_if_idle(e, h); /* unlinks only h: next is still valid */
-            h = next;
-        }
-    }
-    return cancelled;
-}
-
 size_t hk_delivery_abort_inflight(hk_delivery_engine *e)
 {
     size_t n = 0;
@@ -1157,7 +548,8 @@ size_t hk_delivery_abort_inflight(hk_delivery_engine *e)
         h->inflight--;
         mark_runnable(e, h);
         host_release_if_idle(e, h);
-        defer_failure(e, t, HK_DELIVERY_CANCELLED, "stopped in flight: the worker is stopping");
+        hk_delivery__defer_failure(e, t, HK_DELIVERY_CANCELLED,
+                                   "stopped in flight: the worker is stopping");
         n++;
     }
     return n;

@@ -176,8 +176,9 @@ typedef enum {
     HK_DELIVERY_DEFERRED,  /* never started: its host is slow and its queue was full */
 } hk_delivery_status;
 
-/* Why an attempt failed, as classify() (engine.c) sees it: what the worker hands to the
- * retry decision (hk_retry_decide), so nothing downstream reads the error message. */
+/* Why an attempt failed, as the engine's classification (delivery/result.c) sees it: what the
+ * worker hands to the retry decision (hk_retry_decide), so nothing downstream reads the error
+ * message. */
 typedef enum {
     HK_FAIL_NONE,    /* delivered, or never started (DEFERRED, CANCELLED) */
     HK_FAIL_HTTP,    /* an answer other than 2xx: http_status says which */
