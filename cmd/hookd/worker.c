@@ -198,7 +198,7 @@ struct dlq_send {
     worker *w;
     const char *topic; /* HK_TOPIC_DLQ or a tier's topic */
     int tier;          /* the tier's index, or -1 for HK_TOPIC_DLQ */
-    hk_metric reason;  /* for HK_TOPIC_DLQ: hookd_dlq_records_total's member */
+    hk_counter *reason;  /* for HK_TOPIC_DLQ: hookd_dlq_records_total's member */
     char *value;
     size_t len;
     char *key;
@@ -227,7 +227,7 @@ static void on_dlq_ack(int err, const char *errstr, void *arg)
     if (err && hk_producer_err_too_large(err)) {
         /* The broker's limit (the topic's max.message.bytes) is below the producer's: the
          * same bytes would be refused forever. */
-        hk_metric_add(HK_M_DLQ_FAILED, 1);
+        hk_counter_add(&hk_pipeline_metrics.dlq_publish_errors, 1);
         if (s->tier >= 0) {
             char why[200];
             snprintf(why, sizeof why, "%s refused a retry record of %zu bytes: %s", s->topic,
@@ -241,16 +241,16 @@ static void on_dlq_ack(int err, const char *errstr, void *arg)
     if (err) {
         /* librdkafka already retried for message.timeout.ms; the offset must not move until
          * the dead letter is durable, so try again. */
-        hk_metric_add(HK_M_DLQ_FAILED, 1);
+        hk_counter_add(&hk_pipeline_metrics.dlq_publish_errors, 1);
         HK_ERROR("dlq.publish.failed", "record for %s not acknowledged, publishing again: %s",
                  s->topic, errstr);
         dlq_publish(s);
         return;
     }
     if (s->tier < 0)
-        hk_metric_add(s->reason, 1);
+        hk_counter_add(s->reason, 1);
     else
-        hk_metric_tier_add(HK_TIER_PUBLISHED, (size_t)s->tier, 1);
+        hk_counter_vec_add(&hk_pipeline_metrics.retries_published, (size_t)s->tier, 1);
     s->done(s->arg);
     dlq_send_free(s);
 }
@@ -322,7 +322,7 @@ static void on_backlog_timer(hk_loop *loop, void *arg)
 }
 
 /* Takes ownership of rec. `reason` is the member of hookd_dlq_records_total it counts in. */
-static void dlq_send_record(worker *w, cJSON *rec, const char *key, hk_metric reason,
+static void dlq_send_record(worker *w, cJSON *rec, const char *key, hk_counter *reason,
                             void (*done)(void *), void *arg)
 {
     char ts[32];
@@ -372,7 +372,7 @@ static void dead_letter_too_large(dlq_send *s)
  * hundred bytes). Dropped, loudly, rather than stop the partition for ever. */
 static void dead_letter_lost(dlq_send *s, size_t limit)
 {
-    hk_metric_add(HK_M_DLQ_FAILED, 1);
+    hk_counter_add(&hk_pipeline_metrics.dlq_publish_errors, 1);
     HK_ERROR("dlq.publish.dropped",
              "a dead letter for %s cannot be cut under %zu bytes (check message.max.bytes and "
              "the topic's max.message.bytes); dropped",
@@ -387,10 +387,10 @@ static void on_outcome_ack(int err, const char *errstr, void *arg)
 {
     (void)arg;
     if (err) {
-        hk_metric_add(HK_M_OUTCOMES_FAILED, 1);
+        hk_counter_add(&hk_pipeline_metrics.outcomes_publish_errors, 1);
         HK_WARN("outcome.publish.failed", "%s", errstr);
     } else {
-        hk_metric_add(HK_M_OUTCOMES_PUBLISHED, 1);
+        hk_counter_add(&hk_pipeline_metrics.outcomes_published, 1);
     }
 }
 
@@ -450,13 +450,13 @@ static void record_outcome(worker *w, attempt *a, const hk_delivery_result *res,
     int rc = hk_producer_send(w->producer, HK_TOPIC_DELIVERIES, job_id, strlen(job_id), text->data,
                               text->len, on_outcome_ack, NULL);
     if (rc == HK_PRODUCE_FATAL) {
-        hk_metric_add(HK_M_OUTCOMES_FAILED, 1);
+        hk_counter_add(&hk_pipeline_metrics.outcomes_publish_errors, 1);
         HK_ERROR("outcome.publish.fatal", "the producer failed fatally; stopping the worker");
         abort_all(w->g);
     } else if (rc != HK_PRODUCE_QUEUED) {
         /* Best-effort, as an unacknowledged one (on_outcome_ack): counted, never waited for.
          * The job's history in Redis still gets it. */
-        hk_metric_add(HK_M_OUTCOMES_FAILED, 1);
+        hk_counter_add(&hk_pipeline_metrics.outcomes_publish_errors, 1);
         uint64_t now = hk_now_ms();
         if (now - w->outcome_warned_ms >= 1000) {
             w->outcome_warned_ms = now;
@@ -652,8 +652,8 @@ static hk_retry_facts attempt_facts(const worker *w, const attempt *a,
 static void act(worker *w, attempt *a, const hk_delivery_result *res, bool sent,
                 const hk_retry_verdict *v)
 {
-    if (v->counted != HK_M__COUNT)
-        hk_metric_add(v->counted, 1);
+    if (v->counted != NULL)
+        hk_counter_add(v->counted, 1);
     if (v->kind == HK_RETRY_DROP) {
         attempt_finished(a);
         return;
@@ -701,9 +701,9 @@ static void poison_done(void *arg)
 }
 
 static void send_poison(worker *w, job *j, const char *topic, int32_t partition, int64_t offset,
-                        const char *reason, hk_metric metric)
+                        const char *reason, hk_counter *metric)
 {
-    hk_metric_add(HK_M_EVENTS_POISON, 1);
+    hk_counter_add(&hk_pipeline_metrics.events_poison, 1);
     hk_log_field f[] = {HK_STR("topic", topic), HK_NUM("partition", partition),
                         HK_NUM("offset", offset)};
     HK_LOGF(HK_LOG_WARN, "event.poison", f, "%s/%d/%lld refused: %s", topic, (int)partition,
@@ -814,7 +814,7 @@ static void on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_
     snprintf(fallback, sizeof fallback, "%s/%d/%lld", topic, (int)partition, (long long)offset);
     hk_error err = {0};
     if (hk_event_parse(j->raw, len, fallback, &j->ev, &err) != HK_OK) {
-        send_poison(w, j, topic, partition, offset, err.msg, HK_M_DLQ_POISON);
+        send_poison(w, j, topic, partition, offset, err.msg, &hk_retry_metrics.dlq_records_poison);
         return;
     }
     char too_large[320];
@@ -835,7 +835,7 @@ static void on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_
         start_attempt(w, j, tasks[i], 1, 0, now, NULL, 0);
     }
     if (!matched) {
-        hk_metric_add(HK_M_EVENTS_NO_MATCH, 1);
+        hk_counter_add(&hk_pipeline_metrics.events_unmatched, 1);
         hk_log_field f[] = {HK_STR("jobId", j->ev->job_id), HK_STR("flowId", j->ev->flow_id),
                             HK_STR("eventId", j->ev->event_id)};
         HK_LOGF(HK_LOG_DEBUG, "event.unmatched", f,
@@ -862,7 +862,7 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
     worker *w = arg;
     if (!hk_retry_record_for_group(payload, len, w->g->group_id)) {
         /* Written by workers of another consumer group sharing the tier topics: theirs. */
-        hk_metric_add(HK_M_RETRIES_FOREIGN, 1);
+        hk_counter_add(&hk_pipeline_metrics.retries_foreign, 1);
         hk_consumer_release(c, ref);
         return;
     }
@@ -874,7 +874,7 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
     w->jobs_alive++;
     for (size_t t = 0; t < w->policy->tiers; t++)
         if (w->tiers[t] == c)
-            hk_metric_tier_add(HK_TIER_CONSUMED, t, 1);
+            hk_counter_vec_add(&hk_pipeline_metrics.retries_consumed, t, 1);
     hk_retry_record r;
     hk_error err = {0};
     if (hk_retry_record_parse(payload, len, &r, &err) != HK_OK) {
@@ -882,7 +882,7 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
         j->raw = hk_strndup(payload ? payload : "", len);
         char why[300];
         snprintf(why, sizeof why, "bad retry record: %.60s: %.200s", err.field, err.msg);
-        send_poison(w, j, topic, partition, offset, why, HK_M_DLQ_POISON);
+        send_poison(w, j, topic, partition, offset, why, &hk_retry_metrics.dlq_records_poison);
         return;
     }
     j->raw = r.event_json;
@@ -891,7 +891,7 @@ static void on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, 
     if (hk_event_parse(j->raw, j->raw_len, r.event_id, &j->ev, &err) != HK_OK) {
         char why[300];
         snprintf(why, sizeof why, "bad event in retry record: %.200s", err.msg);
-        send_poison(w, j, topic, partition, offset, why, HK_M_DLQ_POISON);
+        send_poison(w, j, topic, partition, offset, why, &hk_retry_metrics.dlq_records_poison);
         hk_retry_record_free(&r);
         return;
     }
@@ -1120,7 +1120,7 @@ static void on_beat(hk_loop *loop, void *arg)
     atomic_store(&w->beat_ms, hk_now_ms());
     if (w->index == 0) {
         hk_buf b = {0};
-        hk_gauge_set(HK_G_READY, probe_ready(w->g, &b) == 200);
+        hk_gauge_set(&hk_pipeline_metrics.ready, probe_ready(w->g, &b) == 200);
         hk_buf_free(&b);
     }
     hk_timer_start(w->beat_timer, BEAT_MS);
@@ -1351,7 +1351,7 @@ static int run_policy(group *g, hk_error *err)
     const char *tier_names[HK_RETRY_MAX_TIERS];
     for (size_t t = 0; t < g->policy.tiers; t++)
         tier_names[t] = g->policy.names[t];
-    hk_metrics_set_tiers(tier_names, g->policy.tiers);
+    hk_pipeline_metrics_set_tiers(tier_names, g->policy.tiers);
     return 0;
 }
 
