@@ -302,7 +302,11 @@ typedef struct hk_histogram {
 } hk_histogram;
 /* bounds: a static const uint64_t array (its length is taken with sizeof). */
 #define HK_HISTOGRAM_MS(name, help, bounds)                                                     \
-    {{HK_METRIC_HISTOGRAM, (name), (help), NULL}, (bounds), sizeof(bounds) / sizeof((bounds)[0])}
+    {{HK_METRIC_HISTOGRAM, (name), (help), NULL},                                              \
+     (bounds),                                                                                 \
+     sizeof(bounds) / sizeof((bounds)[0]),                                                     \
+     {0},                                                                                      \
+     0}
 void hk_histogram_observe_ms(hk_histogram *h, uint64_t ms);
 
 /* A counter family whose label values are known only at start (the retry tiers: tier="5s"): set
@@ -316,7 +320,8 @@ typedef struct hk_counter_vec {
     char values[HK_COUNTER_VEC_MAX][32];
     _Atomic uint64_t counts[HK_COUNTER_VEC_MAX];
 } hk_counter_vec;
-#define HK_COUNTER_VEC(name, key, help) {{HK_METRIC_COUNTER_VEC, (name), (help), NULL}, (key)}
+#define HK_COUNTER_VEC(name, key, help)                                                         \
+    {{HK_METRIC_COUNTER_VEC, (name), (help), NULL}, (key), 0, {{0}}, {0}}
 /* Copies at most HK_COUNTER_VEC_MAX values. */
 void hk_counter_vec_set_labels(hk_counter_vec *v, const char *const *values, size_t n);
 static inline void hk_counter_vec_add(hk_counter_vec *v, size_t i, uint64_t n)

@@ -122,20 +122,18 @@ static bool check_member(const hk_metric_module *m, const hk_metric_head *h, siz
                          hk_error *err)
 {
     if (!valid_name(h->name)) {
-        hk_error_set(err, HK_EINVAL, m->module, "%s: the member at byte %zu has no valid name",
-                     m->module, off);
+        hk_error_set(err, HK_EINVAL, m->module, "the member at byte %zu has no valid name", off);
         return false;
     }
     if (!h->help || !*h->help) {
-        hk_error_set(err, HK_EINVAL, h->name, "%s: %s has no HELP text", m->module, h->name);
+        hk_error_set(err, HK_EINVAL, m->module, "%s has no HELP text", h->name);
         return false;
     }
     if (h->label &&
         (!valid_label(h->label) || (h->kind != HK_METRIC_COUNTER && h->kind != HK_METRIC_GAUGE))) {
-        hk_error_set(err, HK_EINVAL, h->name,
-                     "%s: %s: the label %s is not one key=\"value\" pair "
-                     "of a counter or gauge",
-                     m->module, h->name, h->label);
+        hk_error_set(err, HK_EINVAL, m->module,
+                     "%s: the label %s is not one key=\"value\" pair of a counter or gauge",
+                     h->name, h->label);
         return false;
     }
     if (h->kind == HK_METRIC_HISTOGRAM) {
@@ -144,13 +142,13 @@ static bool check_member(const hk_metric_module *m, const hk_metric_head *h, siz
         for (size_t i = 1; ascending && i < hist->bounds_len; i++)
             ascending = hist->bounds_ms[i - 1] < hist->bounds_ms[i];
         if (!ascending) {
-            hk_error_set(err, HK_EINVAL, h->name, "%s: %s: 1 to %d ascending bounds", m->module,
-                         h->name, HK_HISTOGRAM_MAX_BOUNDS);
+            hk_error_set(err, HK_EINVAL, m->module, "%s: 1 to %d ascending bounds", h->name,
+                         HK_HISTOGRAM_MAX_BOUNDS);
             return false;
         }
     }
     if (h->kind == HK_METRIC_COUNTER_VEC && !valid_name(((const hk_counter_vec *)h)->key)) {
-        hk_error_set(err, HK_EINVAL, h->name, "%s: %s: no valid label key", m->module, h->name);
+        hk_error_set(err, HK_EINVAL, m->module, "%s: no valid label key", h->name);
         return false;
     }
     return true;
@@ -175,7 +173,7 @@ static bool check_pair(const hk_metric_module *am, const hk_metric_head *a,
         why = "members of one family need distinct labels";
     if (!why)
         return true;
-    hk_error_set(err, HK_EINVAL, a->name, "%s (%s, %s): %s", a->name, am->module, bm->module, why);
+    hk_error_set(err, HK_EINVAL, NULL, "%s (%s, %s): %s", a->name, am->module, bm->module, why);
     return false;
 }
 
@@ -184,10 +182,10 @@ bool hk_metrics_register(hk_metric_module *m, hk_error *err)
     pthread_mutex_lock(&modules_lock);
     bool ok = m->block && m->size;
     if (!ok)
-        hk_error_set(err, HK_EINVAL, m->module, "%s: an empty block", m->module);
+        hk_error_set(err, HK_EINVAL, m->module, "an empty block");
     for (hk_metric_module *o = modules; ok && o; o = o->next) {
         if (o == m || o->block == m->block) {
-            hk_error_set(err, HK_EINVAL, m->module, "%s: registered twice", m->module);
+            hk_error_set(err, HK_EINVAL, m->module, "registered twice");
             ok = false;
         }
     }
@@ -218,8 +216,7 @@ bool hk_metrics_register(hk_metric_module *m, hk_error *err)
     }
     if (ok && (bad || end != m->size)) {
         hk_error_set(err, HK_EINVAL, m->module,
-                     "%s: the member at byte %zu is not a metric (left out of the initialiser?)",
-                     m->module, end);
+                     "the member at byte %zu is not a metric (left out of the initialiser?)", end);
         ok = false;
     }
     if (ok) {

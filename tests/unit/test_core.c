@@ -352,8 +352,8 @@ Test(metrics, a_module_renders_its_zero_valued_members_from_the_start)
     free(text);
 }
 
-/* Blocks registration refuses, each with the words its refusal must hold. Refused blocks add
- * nothing: their one good family (test_refused_*) never renders. */
+/* Blocks registration refuses, each with its refusal. Refused blocks add nothing: their good
+ * families (test_refused_*) never render. */
 static struct {
     hk_counter dup;
     hk_counter mine;
@@ -431,20 +431,21 @@ Test(metrics, registration_refuses_colliding_or_malformed_families)
         "test_other_up (other_help, other): declared by two modules, with another HELP",
         "test_other_up (same_help, other): declared by two modules",
         "test_refused_2 (help_differs, help_differs): members of one family with another HELP",
-        "members of one family need distinct labels",
-        "members of one family need distinct labels",
-        "members of one family of another type",
-        "forgotten: the member at byte 40 is not a metric",
+        "test_refused_3 (same_label, same_label): members of one family need distinct labels",
+        "test_refused_4 (unlabelled, unlabelled): members of one family need distinct labels",
+        "test_refused_5 (kinds_differ, kinds_differ): members of one family of another type",
+        "forgotten: the member at byte 40 is not a metric (left out of the initialiser?)",
         "bad_name: the member at byte 0 has no valid name",
         "no_help: test_refused_8 has no HELP text",
-        "the label k=a is not one key=\"value\" pair",
-        "test_refused_10: 1 to 15 ascending bounds",
+        ("bad_label: test_refused_9: the label k=a is not one key=\"value\" pair of a counter or "
+         "gauge"),
+        "bad_bounds: test_refused_10: 1 to 15 ascending bounds",
         "twice: registered twice",
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         hk_error err = {0};
         cr_expect_not(hk_metrics_register(&refused[i], &err), "%s was taken", refused[i].module);
-        cr_expect(strstr(err.msg, why[i]), "%s: %s", refused[i].module, err.msg);
+        cr_expect_str_eq(err.msg, why[i], "%s", refused[i].module);
     }
     char *text = render();
     cr_assert_null(strstr(text, "test_refused"), "a refused block adds nothing: %s", text);
