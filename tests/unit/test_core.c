@@ -1,6 +1,7 @@
 /* core: configuration precedence and errors, the event loop's timers and fds, buffers, the
  * metrics mechanism. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -461,6 +462,14 @@ Test(metrics, registration_refuses_colliding_or_malformed_families)
     text = render();
     cr_assert(strstr(text, "test_registered_late_total 0\n"));
     free(text);
+}
+
+/* What HK_METRICS_REGISTER does with a refusal, before main: a programming error, so the
+ * program (or test) that links the module stops at once. */
+Test(metrics, a_refused_module_stops_the_program, .signal = SIGABRT)
+{
+    static hk_metric_module again = {"again", &other_metrics, sizeof other_metrics, NULL};
+    hk__metrics_register_or_abort(&again);
 }
 
 Test(log, fields_are_strings_or_numbers_and_escaped)
