@@ -133,7 +133,7 @@ static void store_offsets(hk_consumer *c)
     if (err)
         HK_WARN("kafka.offsets.store", "cannot store offsets: %s", rd_kafka_err2str(err));
     else
-        hk_metric_add(HK_M_OFFSETS_STORED, (uint64_t)list->cnt);
+        hk_counter_add(&hk_consumer_metrics.offsets_stored, (uint64_t)list->cnt);
     rd_kafka_topic_partition_list_destroy(list);
 }
 
@@ -240,7 +240,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     hk_consumer *c = opaque;
-    hk_metric_add(HK_M_REBALANCES, 1);
+    hk_counter_add(&hk_consumer_metrics.rebalances, 1);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         assign_partitions(c, parts);
     } else {
@@ -287,7 +287,7 @@ static void hold_slot(hk_consumer *c, slot *s, int64_t offset, uint64_t due)
     rd_kafka_topic_partition_list_destroy(l);
     s->held = true;
     s->held_until = due;
-    hk_metric_add(HK_M_TIER_HOLDS, 1);
+    hk_counter_add(&hk_consumer_metrics.tier_holds, 1);
     HK_DEBUG("kafka.hold", "%s[%d] offset %lld due in %llu ms", s->topic, (int)s->partition,
              (long long)offset, (unsigned long long)(due - hk_wall_ms()));
     arm_due_timer(c);
@@ -350,7 +350,7 @@ static void handle_message(hk_consumer *c, rd_kafka_message_t *rkm)
     }
     hk_offset_tracker_add(s->tracker, rkm->offset, 1);
     hk_msg_ref ref = {.slot = index, .gen = s->gen, .offset = rkm->offset};
-    hk_metric_add(HK_M_EVENTS_CONSUMED, 1);
+    hk_counter_add(&hk_consumer_metrics.events_consumed, 1);
     c->on_message(c, ref, topic, rkm->partition, rkm->offset, rkm->payload, rkm->len, c->arg);
 }
 
@@ -496,7 +496,7 @@ int hk_consumer_create(hk_loop *loop, const hk_consumer_config *cfg, hk_consumer
     atomic_init(&c->joined, false);
     atomic_init(&c->assigned, 0);
     atomic_init(&c->brokers_up, -1);
-    c->lag = hk_metric_source_create(HK_SET_CONSUMER_LAG);
+    c->lag = hk_metric_source_create(&hk_consumer_metrics.kafka_consumer_lag);
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     /* Defaults a user may override: start new groups at the beginning (never skip events),
      * commit what is stored every second, and keep the prefetch queue to about 16 MiB. */

@@ -127,4 +127,18 @@ typedef int (*hk_scan_cb)(int32_t partition, int64_t offset, const void *key, si
 int hk_consumer_scan(const hk_kv *kafka, size_t kafka_len, const char *topic, int timeout_ms,
                      hk_scan_cb cb, void *arg, hk_error *err);
 
+/* ---------------------------------------------------------------------------- metrics --- */
+
+/* What consumer counts; consumer/metrics.c names each family and holds its HELP. A member is
+ * named after its series: the name without hookd_ and _total. */
+struct hk_consumer_metrics {
+    hk_counter events_consumed;       /* hookd_events_consumed_total: events and due records */
+    hk_counter offsets_stored;        /* hookd_offsets_stored_total */
+    hk_counter rebalances;            /* hookd_rebalances_total */
+    hk_counter tier_holds;            /* hookd_tier_holds_total: a tier paused until due */
+    hk_metric_set kafka_consumer_lag; /* hookd_kafka_consumer_lag{topic,partition}, one source
+                                         per consumer */
+};
+extern struct hk_consumer_metrics hk_consumer_metrics;
+
 #endif

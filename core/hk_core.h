@@ -2,15 +2,17 @@
  * hk_core.h — the substrate of hookd, and core's whole public surface.
  *
  * core owns: result codes and one-line errors, JSON logging, buffers and small helpers, time,
- * configuration (environment and flags), the event loop (epoll + timers) and process-wide
- * counters. It depends only on libc and pthreads; every other module builds on it and nothing
- * here knows about JSON documents, job events, tasks, Kafka, Redis or curl (the job event and
- * task model is model/, hk_model.h).
+ * configuration (environment and flags), the event loop (epoll + timers) and the metrics
+ * mechanism (counters, gauges, a histogram, labelled sets, rendering: each module declares its
+ * own families). It depends only on libc and pthreads; every other module builds on it and
+ * nothing here knows about JSON documents, job events, tasks, Kafka, Redis or curl (the job
+ * event and task model is model/, hk_model.h), nor names any metric.
  */
 #ifndef HK_CORE_H
 #define HK_CORE_H
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -221,97 +223,134 @@ void hk_config_print_help(FILE *out);
 
 /* ---------------------------------------------------------------------------- metrics --- */
 
-/* Process-wide counters. Incremented with relaxed atomics from any thread. A labelled family is
- * one member per label value (consecutive members with the same name): hk_metric_add() on the
- * member is the whole API. Rendered in Prometheus text format by hk_metrics_render(). */
-typedef enum {
-    HK_M_EVENTS_CONSUMED,
-    HK_M_EVENTS_POISON,
-    HK_M_EVENTS_NO_MATCH,
-    HK_M_DELIVERIES_STARTED,
-    /* hookd_deliveries_total{outcome}: one per finished attempt */
-    HK_M_DELIVERIES_OK,
-    HK_M_DELIVERIES_HTTP_ERROR,
-    HK_M_DELIVERIES_TIMEOUT,
-    HK_M_DELIVERIES_NETWORK_ERROR,
-    HK_M_DELIVERIES_BLOCKED,
-    HK_M_DELIVERIES_INVALID,
-    /* hookd_deliveries_deferred_total{reason} */
-    HK_M_DEFERRED_SLOW_HOST,
-    HK_M_DEFERRED_SHUTDOWN,
-    HK_M_DELIVERIES_CANCELLED,
-    /* hookd_dlq_records_total{reason}: counted once Kafka acknowledged the dead letter */
-    HK_M_DLQ_POISON,
-    HK_M_DLQ_EXHAUSTED,
-    HK_M_DLQ_RETRY_DISABLED,
-    HK_M_DLQ_GONE,
-    HK_M_DLQ_PERMANENT,
-    HK_M_DLQ_INVALID,
-    HK_M_DLQ_TASK_DELETED,
-    HK_M_DLQ_TASK_DISABLED,
-    HK_M_DLQ_TOO_LARGE, /* a record that could not fit message.max.bytes (issue 12) */
-    HK_M_DLQ_FAILED,
-    HK_M_RETRIES_FOREIGN,
-    HK_M_TIER_HOLDS,
-    HK_M_TASKS_DISABLED,
-    HK_M_TASKS_DISABLE_FAILED,
-    HK_M_OUTCOMES_PUBLISHED,
-    HK_M_OUTCOMES_FAILED,
-    HK_M_HISTORY_WRITTEN,
-    HK_M_HISTORY_DROPPED,
-    HK_M_OFFSETS_STORED,
-    HK_M_REBALANCES,
-    HK_M_STORE_RELOADS,
-    HK_M_STORE_RELOAD_ERRORS,
-    /* hookd_task_cache_lookups_total{result} */
-    HK_M_CACHE_HIT,
-    HK_M_CACHE_MISS,
-    HK_M_API_REQUESTS,
-    HK_M_API_UNAUTHORIZED,
-    HK_M_API_CLIENT_ERRORS,
-    HK_M_API_SERVER_ERRORS,
-    HK_M__COUNT
-} hk_metric;
+/* Metrics: the mechanism only. core declares no metric of its own: each module declares its
+ * families in a struct of its own (struct hk_store_metrics in hk_store.h, ...), defines it in
+ * one .c file with the HK_COUNTER/HK_GAUGE/... initialisers below, and registers that struct
+ * with HK_METRICS_REGISTER. A handle is a member of that struct, in static storage:
+ *
+ *     hk_counter_add(&hk_store_metrics.history_written, 1);   // one relaxed atomic add
+ *
+ * A family is every member with the same name (hookd_deliveries_total); each member carries
+ * the family's name, HELP text and its own label pair (outcome="succeeded"), so a labelled
+ * family is one member per label value and every series exists, at 0, from the start.
+ * hk_metrics_render() writes every registered family in the Prometheus text format: families
+ * sorted by name, HELP and TYPE once each, members in their declaration order. Relaxed
+ * atomics: metrics are read for dashboards, never to synchronise anything. */
 
-void hk_metric_add(hk_metric m, uint64_t n);
-uint64_t hk_metric_get(hk_metric m);
-
-/* Gauges, set or moved from any thread. */
 typedef enum {
-    HK_G_INFLIGHT, /* hookd_requests_in_flight */
-    HK_G_QUEUED,   /* hookd_requests_queued: waiting for a slot */
-    HK_G_REDIS_UP, /* hookd_redis_up */
-    HK_G_READY,    /* hookd_ready */
-    HK_G__COUNT
+    HK_METRIC_COUNTER = 1, /* 0: a member left out of its struct's initialiser */
+    HK_METRIC_GAUGE,
+    HK_METRIC_HISTOGRAM,
+    HK_METRIC_COUNTER_VEC,
+    HK_METRIC_SET,
+} hk_metric_kind;
+
+/* What every metric object starts with. */
+typedef struct hk_metric_head {
+    hk_metric_kind kind;
+    const char *name;  /* the family: "hookd_deliveries_total" */
+    const char *help;  /* the family's HELP text: the same for each of its members */
+    const char *label; /* this member's label pair, `outcome="succeeded"`, or NULL */
+} hk_metric_head;
+
+typedef struct hk_counter {
+    hk_metric_head head;
+    _Atomic uint64_t value;
+} hk_counter;
+
+typedef struct hk_gauge {
+    hk_metric_head head;
+    _Atomic int64_t value;
 } hk_gauge;
 
-void hk_gauge_add(hk_gauge g, int64_t delta);
-void hk_gauge_set(hk_gauge g, int64_t value);
-int64_t hk_gauge_get(hk_gauge g);
+/* label: NULL, or one `key="value"` pair for a member of a labelled family. */
+#define HK_COUNTER(name, label, help) {{HK_METRIC_COUNTER, (name), (help), (label)}, 0}
+#define HK_GAUGE(name, label, help) HK_GAUGE_AT(name, label, help, 0)
+#define HK_GAUGE_AT(name, label, help, start) {{HK_METRIC_GAUGE, (name), (help), (label)}, (start)}
 
-/* Counters per retry tier, labelled with the tier's name ("30s"): set the names once at start,
- * before any count (at most HK_METRIC_MAX_TIERS). */
-#define HK_METRIC_MAX_TIERS 16
-typedef enum { HK_TIER_PUBLISHED, HK_TIER_CONSUMED } hk_tier_metric;
-void hk_metrics_set_tiers(const char *const *names, size_t n);
-void hk_metric_tier_add(hk_tier_metric m, size_t tier, uint64_t n);
+static inline void hk_counter_add(hk_counter *c, uint64_t n)
+{
+    atomic_fetch_add_explicit(&c->value, n, memory_order_relaxed);
+}
+static inline uint64_t hk_counter_get(const hk_counter *c)
+{
+    return atomic_load_explicit(&c->value, memory_order_relaxed);
+}
+static inline void hk_gauge_add(hk_gauge *g, int64_t delta)
+{
+    atomic_fetch_add_explicit(&g->value, delta, memory_order_relaxed);
+}
+static inline void hk_gauge_set(hk_gauge *g, int64_t value)
+{
+    atomic_store_explicit(&g->value, value, memory_order_relaxed);
+}
+static inline int64_t hk_gauge_get(const hk_gauge *g)
+{
+    return atomic_load_explicit(&g->value, memory_order_relaxed);
+}
 
-/* hookd_delivery_attempt_duration_seconds: one observation per attempt sent. */
-void hk_metric_observe_attempt(uint64_t latency_ms);
+/* A histogram of durations observed in milliseconds and rendered in seconds (the Prometheus
+ * base unit): bounds_ms are the buckets' upper bounds, ascending, inclusive; +Inf is implicit. */
+#define HK_HISTOGRAM_MAX_BOUNDS 15
+typedef struct hk_histogram {
+    hk_metric_head head;
+    const uint64_t *bounds_ms;
+    size_t bounds_len;
+    /* not cumulative; summed when rendered */
+    _Atomic uint64_t buckets[HK_HISTOGRAM_MAX_BOUNDS + 1];
+    _Atomic uint64_t sum_ms;
+} hk_histogram;
+/* bounds: a static const uint64_t array (its length is taken with sizeof). */
+#define HK_HISTOGRAM_MS(name, help, bounds)                                                     \
+    {{HK_METRIC_HISTOGRAM, (name), (help), NULL},                                              \
+     (bounds),                                                                                 \
+     sizeof(bounds) / sizeof((bounds)[0]),                                                     \
+     {0},                                                                                      \
+     0}
+void hk_histogram_observe_ms(hk_histogram *h, uint64_t ms);
 
-/* Labelled gauges whose label sets come and go (per-host queue depth, per-partition lag). Each
- * publisher (a shard's engine, a consumer) owns a source and replaces its whole set of samples
- * at once; a scrape merges the sources: per-host depths are summed and only the deepest
- * HK_METRIC_MAX_HOSTS hosts are listed; a partition two sources report (for a moment, during a
- * rebalance) shows the larger lag. */
-#define HK_METRIC_MAX_HOSTS 50
-typedef enum { HK_SET_HOST_QUEUE, HK_SET_CONSUMER_LAG } hk_metric_set;
+/* A counter family whose label values are known only at start (the retry tiers: tier="5s"): set
+ * them once with hk_counter_vec_set_labels() before anything counts or scrapes; until then the
+ * family renders its HELP and TYPE alone. Member i counts under the i-th value. */
+#define HK_COUNTER_VEC_MAX 16
+typedef struct hk_counter_vec {
+    hk_metric_head head;
+    const char *key; /* the label's name: "tier" */
+    size_t len;
+    char values[HK_COUNTER_VEC_MAX][32];
+    _Atomic uint64_t counts[HK_COUNTER_VEC_MAX];
+} hk_counter_vec;
+#define HK_COUNTER_VEC(name, key, help)                                                         \
+    {{HK_METRIC_COUNTER_VEC, (name), (help), NULL}, (key), 0, {{0}}, {0}}
+/* Copies at most HK_COUNTER_VEC_MAX values. */
+void hk_counter_vec_set_labels(hk_counter_vec *v, const char *const *values, size_t n);
+static inline void hk_counter_vec_add(hk_counter_vec *v, size_t i, uint64_t n)
+{
+    if (i < HK_COUNTER_VEC_MAX)
+        atomic_fetch_add_explicit(&v->counts[i], n, memory_order_relaxed);
+}
+
+/* A gauge family whose label sets come and go (per-host queue depth, per-partition lag). Each
+ * publisher (a shard's engine, a consumer) owns a source of the set and replaces its whole set
+ * of samples at once; a scrape merges the sources: equal label sets are summed (HK_MERGE_SUM)
+ * or the larger kept (HK_MERGE_MAX: a partition two consumers report for a moment, during a
+ * rebalance). limit 0 lists every sample by labels; otherwise only the `limit` largest,
+ * largest first. */
+typedef enum { HK_MERGE_SUM, HK_MERGE_MAX } hk_metric_merge;
+typedef struct hk_metric_set {
+    hk_metric_head head;
+    hk_metric_merge merge;
+    size_t limit;
+} hk_metric_set;
+#define HK_METRIC_SET(name, help, merge, limit)                                                 \
+    {{HK_METRIC_SET, (name), (help), NULL}, (merge), (limit)}
+
 typedef struct hk_metric_sample {
     char labels[320]; /* rendered label pairs: host="https://a.example:443" */
     int64_t value;
 } hk_metric_sample;
 typedef struct hk_metric_source hk_metric_source;
-hk_metric_source *hk_metric_source_create(hk_metric_set set);
+hk_metric_source *hk_metric_source_create(hk_metric_set *set);
 /* Replaces the source's samples with a copy of s[0..n). */
 void hk_metric_source_publish(hk_metric_source *src, const hk_metric_sample *s, size_t n);
 void hk_metric_source_destroy(hk_metric_source *src); /* its samples vanish; accepts NULL */
@@ -319,7 +358,37 @@ void hk_metric_source_destroy(hk_metric_source *src); /* its samples vanish; acc
  * pair already there. */
 void hk_metric_sample_label(hk_metric_sample *s, const char *key, const char *value);
 
-/* Appends every metric in Prometheus text format (version 0.0.4). */
+/* One module's block of metrics: a struct whose every member is one of the metric types above
+ * (checked when registered). core links the registered modules together. */
+typedef struct hk_metric_module {
+    const char *module; /* "store": named in refusals */
+    void *block;
+    size_t size;
+    struct hk_metric_module *next; /* core's */
+} hk_metric_module;
+
+/* Adds a module's block, or refuses it (err says why, naming the family or the member's byte
+ * offset) and adds nothing: a member that is not a metric (left out of the initialiser), a bad
+ * name or empty HELP, a family another registered module already declares, members of one
+ * family with another HELP or type or without distinct labels, a histogram, vec or set sharing
+ * its name. m must stay valid (static storage). Thread-safe. */
+bool hk_metrics_register(hk_metric_module *m, hk_error *err);
+/* Registers or, on a refusal (a programming error: it shows at the first start of every program
+ * and test that links the module), prints why and aborts. */
+void hk__metrics_register_or_abort(hk_metric_module *m);
+
+/* Registers `block` (a module's struct of metrics: an identifier at file scope) before main:
+ * with gcc and clang, a constructor. The families exist from the start in every program that
+ * links the object file defining the block, which every use of one of its handles does. */
+#define HK_METRICS_REGISTER(module_name, block)                                                 \
+    static hk_metric_module hk__metric_module_##block = {(module_name), &(block), sizeof(block), \
+                                                         NULL};                                 \
+    __attribute__((constructor)) static void hk__metrics_register_##block(void)                 \
+    {                                                                                           \
+        hk__metrics_register_or_abort(&hk__metric_module_##block);                              \
+    }
+
+/* Appends every registered family in Prometheus text format (version 0.0.4). */
 void hk_metrics_render(hk_buf *out);
 
 #endif

@@ -1,8 +1,10 @@
 /*
- * metrics.c — process-wide counters, gauges, one histogram and the labelled sets, rendered in
- * the Prometheus text format. Relaxed atomics: metrics are read for dashboards, never to
- * synchronise anything. The labelled sets (per-host queue depth, per-partition lag) are
- * published whole by their owners and merged at scrape time under one mutex.
+ * metrics.c — the metrics mechanism: modules' blocks of families registered at start, the
+ * labelled sets their owners publish, and rendering in the Prometheus text format. core names
+ * no metric: each module declares its own (see hk_core.h). Counting is one relaxed atomic add
+ * on the module's static storage (inline, in hk_core.h); everything here runs at registration
+ * or at scrape time. The labelled sets (per-host queue depth, per-partition lag) are published
+ * whole by their owners and merged at scrape time under one mutex.
  */
 #include "hk_core.h"
 
@@ -11,191 +13,253 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---------------------------------------------------------------------------- counters --- */
+/* Every metric type is a whole number of heads' alignment, so a block (a struct of them) has
+ * no padding and can be walked member by member. */
+#define WALKABLE(T)                                                                                \
+    _Static_assert(_Alignof(T) == _Alignof(hk_metric_head) &&                                      \
+                       sizeof(T) % _Alignof(hk_metric_head) == 0 && offsetof(T, head) == 0,        \
+                   #T " cannot be walked in a block")
+WALKABLE(hk_counter);
+WALKABLE(hk_gauge);
+WALKABLE(hk_histogram);
+WALKABLE(hk_counter_vec);
+WALKABLE(hk_metric_set);
 
-static _Atomic uint64_t counters[HK_M__COUNT];
-
-typedef struct {
-    const char *name;
-    const char *help; /* the family's first member carries it */
-    const char *labels;
-} info;
-
-#define DELIVERIES "hookd_deliveries_total"
-#define DEFERRED "hookd_deliveries_deferred_total"
-#define DLQ "hookd_dlq_records_total"
-#define LOOKUPS "hookd_task_cache_lookups_total"
-
-static const info metric_info[HK_M__COUNT] = {
-    [HK_M_EVENTS_CONSUMED] = {"hookd_events_consumed_total",
-                              "Messages taken from Kafka: job events and due retry records."},
-    [HK_M_EVENTS_POISON] = {"hookd_events_poison_total",
-                            "Events refused as poison (bad JSON, missing field, too large) and "
-                            "sent to the dead-letter topic."},
-    [HK_M_EVENTS_NO_MATCH] = {"hookd_events_unmatched_total",
-                              "Events whose flow had no task with a matching trigger."},
-    [HK_M_DELIVERIES_STARTED] = {"hookd_delivery_attempts_total", "Delivery attempts started."},
-    [HK_M_DELIVERIES_OK] = {DELIVERIES,
-                            "Delivery attempts by outcome: succeeded (2xx), http_error (another "
-                            "status), timeout, network_error (DNS, connect, TLS, reset), blocked "
-                            "(private address refused) or invalid (the request could not be "
-                            "built).",
-                            "outcome=\"succeeded\""},
-    [HK_M_DELIVERIES_HTTP_ERROR] = {DELIVERIES, NULL, "outcome=\"http_error\""},
-    [HK_M_DELIVERIES_TIMEOUT] = {DELIVERIES, NULL, "outcome=\"timeout\""},
-    [HK_M_DELIVERIES_NETWORK_ERROR] = {DELIVERIES, NULL, "outcome=\"network_error\""},
-    [HK_M_DELIVERIES_BLOCKED] = {DELIVERIES, NULL, "outcome=\"blocked\""},
-    [HK_M_DELIVERIES_INVALID] = {DELIVERIES, NULL, "outcome=\"invalid\""},
-    [HK_M_DEFERRED_SLOW_HOST] = {DEFERRED,
-                                 "Deliveries parked on a retry tier without a failed attempt: "
-                                 "slow_host (its host was slow and its queue full) or shutdown "
-                                 "(unfinished when the worker stopped).",
-                                 "reason=\"slow_host\""},
-    [HK_M_DEFERRED_SHUTDOWN] = {DEFERRED, NULL, "reason=\"shutdown\""},
-    [HK_M_DELIVERIES_CANCELLED] = {"hookd_deliveries_cancelled_total",
-                                   "Deliveries given up before they started because their "
-                                   "partition moved to another worker, which redelivers them."},
-    [HK_M_DLQ_POISON] = {DLQ, "Records acknowledged by Kafka on the dead-letter topic, by reason.",
-                         "reason=\"poison\""},
-    [HK_M_DLQ_EXHAUSTED] = {DLQ, NULL, "reason=\"attempts_exhausted\""},
-    [HK_M_DLQ_RETRY_DISABLED] = {DLQ, NULL, "reason=\"retry_disabled\""},
-    [HK_M_DLQ_GONE] = {DLQ, NULL, "reason=\"endpoint_gone\""},
-    [HK_M_DLQ_PERMANENT] = {DLQ, NULL, "reason=\"permanent_failure\""},
-    [HK_M_DLQ_INVALID] = {DLQ, NULL, "reason=\"invalid_request\""},
-    [HK_M_DLQ_TASK_DELETED] = {DLQ, NULL, "reason=\"task_deleted\""},
-    [HK_M_DLQ_TASK_DISABLED] = {DLQ, NULL, "reason=\"task_disabled\""},
-    [HK_M_DLQ_TOO_LARGE] = {DLQ, NULL, "reason=\"too_large\""},
-    [HK_M_DLQ_FAILED] = {"hookd_dlq_publish_errors_total",
-                         "Dead-letter and retry-tier publishes that failed: tried again, or, when "
-                         "too large, cut (a dead letter) or dead-lettered (a retry record)."},
-    [HK_M_RETRIES_FOREIGN] = {"hookd_retries_foreign_total",
-                              "Retry records skipped because another consumer group (another "
-                              "deployment sharing the tier topics) wrote them."},
-    [HK_M_TIER_HOLDS] = {"hookd_tier_holds_total",
-                         "Times a retry tier's partition was paused because its next record "
-                         "was not yet due (it resumes on a timer at the due time)."},
-    [HK_M_TASKS_DISABLED] = {"hookd_tasks_disabled_total",
-                             "Webhook tasks disabled because the receiver answered 410 Gone."},
-    [HK_M_TASKS_DISABLE_FAILED] = {"hookd_task_disable_errors_total",
-                                   "Tasks a 410 Gone should have disabled, left enabled because "
-                                   "Redis refused or failed; the next 410 tries again."},
-    [HK_M_OUTCOMES_PUBLISHED] = {"hookd_outcomes_published_total",
-                                 "Attempt outcomes acknowledged on hookd.deliveries."},
-    [HK_M_OUTCOMES_FAILED] = {"hookd_outcomes_publish_errors_total",
-                              "Attempt outcomes that could not be published."},
-    [HK_M_HISTORY_WRITTEN] = {"hookd_history_written_total",
-                              "Attempt records written to the job history in Redis."},
-    [HK_M_HISTORY_DROPPED] = {"hookd_history_dropped_total",
-                              "Attempt records dropped because the history queue was full."},
-    [HK_M_OFFSETS_STORED] = {"hookd_offsets_stored_total",
-                             "Times a partition's offset moved forward."},
-    [HK_M_REBALANCES] = {"hookd_rebalances_total", "Consumer group rebalances."},
-    [HK_M_STORE_RELOADS] = {"hookd_task_reloads_total", "Task cache reloads from Redis."},
-    [HK_M_STORE_RELOAD_ERRORS] = {"hookd_task_reload_errors_total",
-                                  "Task cache reload failures and unreadable tasks skipped."},
-    [HK_M_CACHE_HIT] = {LOOKUPS,
-                        "Lookups of an event's flow in the in-memory task cache (a copy of "
-                        "every task, refreshed from Redis): hit, the flow has tasks; miss, it "
-                        "has none. Never a Redis round trip.",
-                        "result=\"hit\""},
-    [HK_M_CACHE_MISS] = {LOOKUPS, NULL, "result=\"miss\""},
-    [HK_M_API_REQUESTS] = {"hookd_api_requests_total", "Admin API requests answered (/v1)."},
-    [HK_M_API_UNAUTHORIZED] = {"hookd_api_unauthorized_total",
-                               "Admin API requests refused with 401 (no or wrong bearer token)."},
-    [HK_M_API_CLIENT_ERRORS] = {"hookd_api_client_errors_total",
-                                "Admin API requests answered with another 4xx (invalid input, "
-                                "not found, the flow limit, too large)."},
-    [HK_M_API_SERVER_ERRORS] = {"hookd_api_server_errors_total",
-                                "Admin API requests answered with 5xx (Redis unavailable)."},
-};
-
-void hk_metric_add(hk_metric m, uint64_t n)
+static size_t kind_size(hk_metric_kind kind)
 {
-    atomic_fetch_add_explicit(&counters[m], n, memory_order_relaxed);
+    switch (kind) {
+    case HK_METRIC_COUNTER:
+        return sizeof(hk_counter);
+    case HK_METRIC_GAUGE:
+        return sizeof(hk_gauge);
+    case HK_METRIC_HISTOGRAM:
+        return sizeof(hk_histogram);
+    case HK_METRIC_COUNTER_VEC:
+        return sizeof(hk_counter_vec);
+    case HK_METRIC_SET:
+        return sizeof(hk_metric_set);
+    }
+    return 0;
 }
 
-uint64_t hk_metric_get(hk_metric m)
+static const char *kind_type(hk_metric_kind kind)
 {
-    return atomic_load_explicit(&counters[m], memory_order_relaxed);
+    switch (kind) {
+    case HK_METRIC_COUNTER:
+    case HK_METRIC_COUNTER_VEC:
+        return "counter";
+    case HK_METRIC_HISTOGRAM:
+        return "histogram";
+    case HK_METRIC_GAUGE:
+    case HK_METRIC_SET:
+        break;
+    }
+    return "gauge";
 }
 
-/* ------------------------------------------------------------------------------ gauges --- */
-
-static _Atomic int64_t gauges[HK_G__COUNT];
-
-static const info gauge_info[HK_G__COUNT] = {
-    [HK_G_INFLIGHT] = {"hookd_requests_in_flight", "Webhook requests being sent now."},
-    [HK_G_QUEUED] = {"hookd_requests_queued",
-                     "Webhook requests waiting for a free slot (global or per host)."},
-    [HK_G_REDIS_UP] = {"hookd_redis_up",
-                       "1 when the task cache's last poll of Redis succeeded, else 0."},
-    [HK_G_READY] = {"hookd_ready", "1 when /readyz answers 200, else 0."},
-};
-
-void hk_gauge_add(hk_gauge g, int64_t delta)
+/* The member at byte off of a module's block, or NULL at its end or when what is there is not
+ * a metric that fits (*bad set). */
+static hk_metric_head *member_at(const hk_metric_module *m, size_t off, bool *bad)
 {
-    atomic_fetch_add_explicit(&gauges[g], delta, memory_order_relaxed);
+    *bad = false;
+    if (off >= m->size)
+        return NULL;
+    if (m->size - off < sizeof(hk_metric_head)) {
+        *bad = true;
+        return NULL;
+    }
+    hk_metric_head *h = (hk_metric_head *)((char *)m->block + off);
+    size_t size = kind_size(h->kind);
+    if (!size || size > m->size - off) {
+        *bad = true;
+        return NULL;
+    }
+    return h;
 }
 
-void hk_gauge_set(hk_gauge g, int64_t value)
+#define EACH_MEMBER(m, h, off, bad)                                                                \
+    for (size_t off = 0; ((h) = member_at((m), off, &(bad))) != NULL; off += kind_size((h)->kind))
+
+/* ------------------------------------------------------------------------- registration --- */
+
+static pthread_mutex_t modules_lock = PTHREAD_MUTEX_INITIALIZER;
+static hk_metric_module *modules;
+
+static bool valid_name(const char *s)
 {
-    atomic_store_explicit(&gauges[g], value, memory_order_relaxed);
+    if (!s || !*s || (*s >= '0' && *s <= '9'))
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+              *s == '_' || *s == ':'))
+            return false;
+    return true;
 }
 
-int64_t hk_gauge_get(hk_gauge g)
+/* key="value": a name, then a quoted value without a bare quote, backslash or line feed. */
+static bool valid_label(const char *s)
 {
-    return atomic_load_explicit(&gauges[g], memory_order_relaxed);
+    const char *eq = strchr(s, '=');
+    if (!eq || eq == s || eq[1] != '"')
+        return false;
+    size_t len = strlen(eq + 2);
+    if (!len || eq[2 + len - 1] != '"')
+        return false;
+    char key[64];
+    if ((size_t)(eq - s) >= sizeof key)
+        return false;
+    memcpy(key, s, (size_t)(eq - s));
+    key[eq - s] = '\0';
+    if (!valid_name(key) || strchr(key, ':'))
+        return false;
+    for (const char *p = eq + 2; p < eq + 2 + len - 1; p++)
+        if (*p == '"' || *p == '\\' || *p == '\n')
+            return false;
+    return true;
 }
 
-/* ------------------------------------------------------------------------------- tiers --- */
-
-static char tier_names[HK_METRIC_MAX_TIERS][32];
-static size_t tiers_len;
-static _Atomic uint64_t tier_counters[2][HK_METRIC_MAX_TIERS];
-
-void hk_metrics_set_tiers(const char *const *names, size_t n)
+static bool check_member(const hk_metric_module *m, const hk_metric_head *h, size_t off,
+                         hk_error *err)
 {
-    if (n > HK_METRIC_MAX_TIERS)
-        n = HK_METRIC_MAX_TIERS;
-    for (size_t i = 0; i < n; i++)
-        snprintf(tier_names[i], sizeof tier_names[i], "%s", names[i]);
-    tiers_len = n;
+    if (!valid_name(h->name)) {
+        hk_error_set(err, HK_EINVAL, m->module, "the member at byte %zu has no valid name", off);
+        return false;
+    }
+    if (!h->help || !*h->help) {
+        hk_error_set(err, HK_EINVAL, m->module, "%s has no HELP text", h->name);
+        return false;
+    }
+    if (h->label &&
+        (!valid_label(h->label) || (h->kind != HK_METRIC_COUNTER && h->kind != HK_METRIC_GAUGE))) {
+        hk_error_set(err, HK_EINVAL, m->module,
+                     "%s: the label %s is not one key=\"value\" pair of a counter or gauge",
+                     h->name, h->label);
+        return false;
+    }
+    if (h->kind == HK_METRIC_HISTOGRAM) {
+        const hk_histogram *hist = (const hk_histogram *)h;
+        bool ascending = hist->bounds_len > 0 && hist->bounds_len <= HK_HISTOGRAM_MAX_BOUNDS;
+        for (size_t i = 1; ascending && i < hist->bounds_len; i++)
+            ascending = hist->bounds_ms[i - 1] < hist->bounds_ms[i];
+        if (!ascending) {
+            hk_error_set(err, HK_EINVAL, m->module, "%s: 1 to %d ascending bounds", h->name,
+                         HK_HISTOGRAM_MAX_BOUNDS);
+            return false;
+        }
+    }
+    if (h->kind == HK_METRIC_COUNTER_VEC && !valid_name(((const hk_counter_vec *)h)->key)) {
+        hk_error_set(err, HK_EINVAL, m->module, "%s: no valid label key", h->name);
+        return false;
+    }
+    return true;
 }
 
-void hk_metric_tier_add(hk_tier_metric m, size_t tier, uint64_t n)
+/* a (of module am) and b (of bm) share a name: both must be members of one labelled family of
+ * counters or gauges, declared by one module with one HELP. */
+static bool check_pair(const hk_metric_module *am, const hk_metric_head *a,
+                       const hk_metric_module *bm, const hk_metric_head *b, hk_error *err)
 {
-    if (tier < HK_METRIC_MAX_TIERS)
-        atomic_fetch_add_explicit(&tier_counters[m][tier], n, memory_order_relaxed);
+    const char *why = NULL;
+    if (am != bm)
+        why = strcmp(a->help, b->help) ? "declared by two modules, with another HELP"
+                                       : "declared by two modules";
+    else if (a->kind != b->kind)
+        why = "members of one family of another type";
+    else if (strcmp(a->help, b->help))
+        why = "members of one family with another HELP";
+    else if (a->kind != HK_METRIC_COUNTER && a->kind != HK_METRIC_GAUGE)
+        why = "a histogram, vec or set is a family of its own";
+    else if (!a->label || !b->label || !strcmp(a->label, b->label))
+        why = "members of one family need distinct labels";
+    if (!why)
+        return true;
+    hk_error_set(err, HK_EINVAL, NULL, "%s (%s, %s): %s", a->name, am->module, bm->module, why);
+    return false;
 }
 
-static uint64_t tier_get(hk_tier_metric m, size_t tier)
+bool hk_metrics_register(hk_metric_module *m, hk_error *err)
 {
-    return tier < HK_METRIC_MAX_TIERS
-               ? atomic_load_explicit(&tier_counters[m][tier], memory_order_relaxed)
-               : 0;
+    pthread_mutex_lock(&modules_lock);
+    bool ok = m->block && m->size;
+    if (!ok)
+        hk_error_set(err, HK_EINVAL, m->module, "an empty block");
+    for (hk_metric_module *o = modules; ok && o; o = o->next) {
+        if (o == m || o->block == m->block) {
+            hk_error_set(err, HK_EINVAL, m->module, "registered twice");
+            ok = false;
+        }
+    }
+    hk_metric_head *h, *o;
+    bool bad = false, obad;
+    size_t end = 0;
+    EACH_MEMBER(m, h, off, bad)
+    {
+        if (!ok)
+            break;
+        end = off + kind_size(h->kind);
+        ok = check_member(m, h, off, err);
+        /* earlier members of this block, then every registered block */
+        EACH_MEMBER(m, o, ooff, obad)
+        {
+            if (!ok || ooff >= off)
+                break;
+            if (!strcmp(o->name, h->name))
+                ok = check_pair(m, h, m, o, err);
+        }
+        for (hk_metric_module *om = modules; ok && om; om = om->next) {
+            EACH_MEMBER(om, o, ooff, obad)
+            {
+                if (!strcmp(o->name, h->name) && !(ok = check_pair(m, h, om, o, err)))
+                    break;
+            }
+        }
+    }
+    if (ok && (bad || end != m->size)) {
+        hk_error_set(err, HK_EINVAL, m->module,
+                     "the member at byte %zu is not a metric (left out of the initialiser?)", end);
+        ok = false;
+    }
+    if (ok) {
+        m->next = modules;
+        modules = m;
+    }
+    pthread_mutex_unlock(&modules_lock);
+    return ok;
 }
 
-/* --------------------------------------------------------------------------- histogram --- */
+void hk__metrics_register_or_abort(hk_metric_module *m)
+{
+    hk_error err;
+    if (!hk_metrics_register(m, &err)) {
+        fprintf(stderr, "metrics: %s\n", err.msg);
+        abort();
+    }
+}
 
-/* Upper bounds in ms; the last bucket (+Inf) is implicit. */
-static const uint64_t bucket_ms[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000};
-#define N_BUCKETS (sizeof bucket_ms / sizeof bucket_ms[0])
-static _Atomic uint64_t buckets[N_BUCKETS + 1]; /* not cumulative; summed when rendered */
-static _Atomic uint64_t latency_sum_ms;
+/* ---------------------------------------------------------------- histogram, vectors --- */
 
-void hk_metric_observe_attempt(uint64_t latency_ms)
+void hk_histogram_observe_ms(hk_histogram *h, uint64_t ms)
 {
     size_t b = 0;
-    while (b < N_BUCKETS && latency_ms > bucket_ms[b])
+    while (b < h->bounds_len && ms > h->bounds_ms[b])
         b++;
-    atomic_fetch_add_explicit(&buckets[b], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&latency_sum_ms, latency_ms, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->buckets[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->sum_ms, ms, memory_order_relaxed);
+}
+
+void hk_counter_vec_set_labels(hk_counter_vec *v, const char *const *values, size_t n)
+{
+    if (n > HK_COUNTER_VEC_MAX)
+        n = HK_COUNTER_VEC_MAX;
+    for (size_t i = 0; i < n; i++)
+        snprintf(v->values[i], sizeof v->values[i], "%s", values[i]);
+    v->len = n;
 }
 
 /* ------------------------------------------------------------------------ labelled sets --- */
 
 struct hk_metric_source {
-    hk_metric_set set;
+    const hk_metric_set *set;
     hk_metric_sample *samples;
     size_t n;
     hk_metric_source *next;
@@ -204,7 +268,7 @@ struct hk_metric_source {
 static pthread_mutex_t sources_lock = PTHREAD_MUTEX_INITIALIZER;
 static hk_metric_source *sources;
 
-hk_metric_source *hk_metric_source_create(hk_metric_set set)
+hk_metric_source *hk_metric_source_create(hk_metric_set *set)
 {
     hk_metric_source *src = hk_xcalloc(1, sizeof *src);
     src->set = set;
@@ -279,7 +343,7 @@ static int by_value_desc(const void *a, const void *b)
 }
 
 /* Every sample of the set, equal label sets merged (summed, or the larger kept). */
-static hk_metric_sample *gather(hk_metric_set set, bool sum, size_t *len)
+static hk_metric_sample *gather(const hk_metric_set *set, size_t *len)
 {
     pthread_mutex_lock(&sources_lock);
     size_t total = 0;
@@ -299,7 +363,7 @@ static hk_metric_sample *gather(hk_metric_set set, bool sum, size_t *len)
     size_t out = 0;
     for (size_t i = 0; i < n; i++) {
         if (out && strcmp(all[out - 1].labels, all[i].labels) == 0) {
-            if (sum)
+            if (set->merge == HK_MERGE_SUM)
                 all[out - 1].value += all[i].value;
             else if (all[i].value > all[out - 1].value)
                 all[out - 1].value = all[i].value;
@@ -313,78 +377,107 @@ static hk_metric_sample *gather(hk_metric_set set, bool sum, size_t *len)
 
 /* ------------------------------------------------------------------------------ render --- */
 
-static void family(hk_buf *out, const char *name, const char *type, const char *help)
+static void render_histogram(hk_buf *out, const hk_histogram *hist)
 {
-    hk_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-void hk_metrics_render(hk_buf *out)
-{
-    for (int m = 0; m < HK_M__COUNT; m++) {
-        const info *i = &metric_info[m];
-        if (m == 0 || strcmp(metric_info[m - 1].name, i->name) != 0)
-            family(out, i->name, "counter", i->help);
-        if (i->labels)
-            hk_buf_printf(out, "%s{%s} %llu\n", i->name, i->labels,
-                          (unsigned long long)hk_metric_get((hk_metric)m));
-        else
-            hk_buf_printf(out, "%s %llu\n", i->name,
-                          (unsigned long long)hk_metric_get((hk_metric)m));
-    }
-
-    static const char *const tier_family[2][2] = {
-        {"hookd_retries_published_total",
-         "Deliveries acknowledged by Kafka on a retry tier (failed attempts and deferrals), by "
-         "tier."},
-        {"hookd_retries_consumed_total", "Retry records taken from a tier once due, by tier."},
-    };
-    for (int t = 0; t < 2; t++) {
-        family(out, tier_family[t][0], "counter", tier_family[t][1]);
-        for (size_t k = 0; k < tiers_len; k++)
-            hk_buf_printf(out, "%s{tier=\"%s\"} %llu\n", tier_family[t][0], tier_names[k],
-                          (unsigned long long)tier_get((hk_tier_metric)t, k));
-    }
-
-    const char *h = "hookd_delivery_attempt_duration_seconds";
-    family(out, h, "histogram",
-           "Time from a request's start to its response or failure, per attempt sent.");
+    const char *h = hist->head.name;
     uint64_t cumulative = 0;
-    for (size_t b = 0; b <= N_BUCKETS; b++) {
-        cumulative += atomic_load_explicit(&buckets[b], memory_order_relaxed);
-        if (b < N_BUCKETS)
-            hk_buf_printf(out, "%s_bucket{le=\"%g\"} %llu\n", h, (double)bucket_ms[b] / 1000.0,
-                          (unsigned long long)cumulative);
+    for (size_t b = 0; b <= hist->bounds_len; b++) {
+        cumulative += atomic_load_explicit(&hist->buckets[b], memory_order_relaxed);
+        if (b < hist->bounds_len)
+            hk_buf_printf(out, "%s_bucket{le=\"%g\"} %llu\n", h,
+                          (double)hist->bounds_ms[b] / 1000.0, (unsigned long long)cumulative);
         else
             hk_buf_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n", h, (unsigned long long)cumulative);
     }
     hk_buf_printf(out, "%s_sum %.3f\n%s_count %llu\n", h,
-                  (double)atomic_load_explicit(&latency_sum_ms, memory_order_relaxed) / 1000.0, h,
+                  (double)atomic_load_explicit(&hist->sum_ms, memory_order_relaxed) / 1000.0, h,
                   (unsigned long long)cumulative);
+}
 
-    for (int g = 0; g < HK_G__COUNT; g++) {
-        family(out, gauge_info[g].name, "gauge", gauge_info[g].help);
-        hk_buf_printf(out, "%s %lld\n", gauge_info[g].name, (long long)hk_gauge_get((hk_gauge)g));
-    }
-    family(out, "hookd_build_info", "gauge", "Always 1; the version is in the label.");
-    hk_buf_printf(out, "hookd_build_info{version=\"%s\"} 1\n", HK_VERSION);
-
+static void render_set(hk_buf *out, const hk_metric_set *set)
+{
     size_t n;
-    hk_metric_sample *s = gather(HK_SET_HOST_QUEUE, true, &n);
-    qsort(s, n, sizeof *s, by_value_desc);
-    family(out, "hookd_host_queue_depth", "gauge",
-           "Requests waiting for a slot per destination (scheme://host:port); only the 50 "
-           "deepest hosts, refreshed every second.");
-    for (size_t i = 0; i < n && i < HK_METRIC_MAX_HOSTS; i++)
-        hk_buf_printf(out, "hookd_host_queue_depth{%s} %lld\n", s[i].labels, (long long)s[i].value);
-    free(s);
-
-    s = gather(HK_SET_CONSUMER_LAG, false, &n);
-    family(out, "hookd_kafka_consumer_lag", "gauge",
-           "Messages of an assigned partition not yet finished (its end minus the offset "
-           "stored as done), from librdkafka statistics every statistics.interval.ms. A "
-           "tier's lag includes records not yet due.");
+    hk_metric_sample *s = gather(set, &n);
+    if (set->limit) {
+        qsort(s, n, sizeof *s, by_value_desc);
+        if (n > set->limit)
+            n = set->limit;
+    }
     for (size_t i = 0; i < n; i++)
-        hk_buf_printf(out, "hookd_kafka_consumer_lag{%s} %lld\n", s[i].labels,
-                      (long long)s[i].value);
+        hk_buf_printf(out, "%s{%s} %lld\n", set->head.name, s[i].labels, (long long)s[i].value);
     free(s);
+}
+
+static void render_member(hk_buf *out, const hk_metric_head *h)
+{
+    const char *open = h->label ? "{" : "", *label = h->label ? h->label : "",
+               *close = h->label ? "}" : "";
+    switch (h->kind) {
+    case HK_METRIC_COUNTER:
+        hk_buf_printf(out, "%s%s%s%s %llu\n", h->name, open, label, close,
+                      (unsigned long long)hk_counter_get((const hk_counter *)h));
+        break;
+    case HK_METRIC_GAUGE:
+        hk_buf_printf(out, "%s%s%s%s %lld\n", h->name, open, label, close,
+                      (long long)hk_gauge_get((const hk_gauge *)h));
+        break;
+    case HK_METRIC_HISTOGRAM:
+        render_histogram(out, (const hk_histogram *)h);
+        break;
+    case HK_METRIC_COUNTER_VEC: {
+        const hk_counter_vec *v = (const hk_counter_vec *)h;
+        for (size_t i = 0; i < v->len; i++) {
+            hk_metric_sample s = {0};
+            hk_metric_sample_label(&s, v->key, v->values[i]);
+            hk_buf_printf(
+                out, "%s{%s} %llu\n", h->name, s.labels,
+                (unsigned long long)atomic_load_explicit(&v->counts[i], memory_order_relaxed));
+        }
+        break;
+    }
+    case HK_METRIC_SET:
+        render_set(out, (const hk_metric_set *)h);
+        break;
+    }
+}
+
+typedef struct {
+    const hk_metric_head *h;
+    size_t seq; /* declaration order, which orders a family's members */
+} entry;
+
+static int by_family(const void *a, const void *b)
+{
+    const entry *x = a, *y = b;
+    int c = strcmp(x->h->name, y->h->name);
+    return c ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+void hk_metrics_render(hk_buf *out)
+{
+    pthread_mutex_lock(&modules_lock);
+    size_t n = 0, cap = 64;
+    entry *all = hk_xmalloc(cap * sizeof *all);
+    hk_metric_head *h;
+    bool bad;
+    for (hk_metric_module *m = modules; m; m = m->next) {
+        EACH_MEMBER(m, h, off, bad)
+        {
+            if (n == cap)
+                all = hk_xrealloc(all, (cap *= 2) * sizeof *all);
+            all[n] = (entry){h, n};
+            n++;
+        }
+    }
+    /* Blocks are registered for good, in static storage: no lock needed past this point. */
+    pthread_mutex_unlock(&modules_lock);
+    qsort(all, n, sizeof *all, by_family);
+    for (size_t i = 0; i < n; i++) {
+        const hk_metric_head *m = all[i].h;
+        if (i == 0 || strcmp(all[i - 1].h->name, m->name) != 0)
+            hk_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name,
+                          kind_type(m->kind));
+        render_member(out, m);
+    }
+    free(all);
 }

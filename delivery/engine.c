@@ -129,8 +129,9 @@ void hk_delivery__finish_transfer(hk_delivery_engine *e, transfer *t, CURLcode c
         curl_multi_remove_handle(e->multi, t->easy);
         active_unlink(e, t);
         e->inflight--;
-        hk_gauge_add(HK_G_INFLIGHT, -1);
-        hk_metric_observe_attempt(res.latency_ms);
+        hk_gauge_add(&hk_delivery_metrics.requests_in_flight, -1);
+        hk_histogram_observe_ms(&hk_delivery_metrics.delivery_attempt_duration_seconds,
+                                res.latency_ms);
     }
     host *h = t->host;
     if (h && !t->early_error) {
@@ -276,14 +277,14 @@ static bool start_transfer(hk_delivery_engine *e, transfer *t)
         return false;
     }
     e->inflight++;
-    hk_gauge_add(HK_G_INFLIGHT, 1);
+    hk_gauge_add(&hk_delivery_metrics.requests_in_flight, 1);
     if (t->host->inflight++ == 0)
         t->host->last_done_ms = t->started_ms; /* "no response for a while" counts from now */
     t->active_next = e->active;
     if (e->active)
         e->active->active_prev = t;
     e->active = t;
-    hk_metric_add(HK_M_DELIVERIES_STARTED, 1);
+    hk_counter_add(&hk_delivery_metrics.delivery_attempts, 1);
     return true;
 }
 
@@ -460,7 +461,7 @@ int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery
     e->kick_timer = hk_timer_create(loop, on_kick, e);
     e->pump_timer = hk_timer_create(loop, on_pump, e);
     e->stats_timer = hk_timer_create(loop, hk_delivery__on_stats, e);
-    e->hosts_metric = hk_metric_source_create(HK_SET_HOST_QUEUE);
+    e->hosts_metric = hk_metric_source_create(&hk_delivery_metrics.host_queue_depth);
     hk_timer_start(e->kick_timer, KICK_MS);
     hk_timer_start(e->stats_timer, STATS_MS);
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
@@ -525,8 +526,8 @@ void hk_delivery_destroy(hk_delivery_engine *e)
     hk_timer_destroy(e->pump_timer);
     hk_timer_destroy(e->stats_timer);
     hk_metric_source_destroy(e->hosts_metric);
-    hk_gauge_add(HK_G_INFLIGHT, -(int64_t)e->inflight);
-    hk_gauge_add(HK_G_QUEUED, -e->queued_published);
+    hk_gauge_add(&hk_delivery_metrics.requests_in_flight, -(int64_t)e->inflight);
+    hk_gauge_add(&hk_delivery_metrics.requests_queued, -e->queued_published);
     free(e);
 }
 
@@ -542,7 +543,7 @@ size_t hk_delivery_abort_inflight(hk_delivery_engine *e)
         }
         curl_multi_remove_handle(e->multi, t->easy);
         e->inflight--;
-        hk_gauge_add(HK_G_INFLIGHT, -1);
+        hk_gauge_add(&hk_delivery_metrics.requests_in_flight, -1);
         host *h = t->host;
         t->host = NULL;
         h->inflight--;

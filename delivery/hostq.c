@@ -170,7 +170,7 @@ void hk_delivery__on_stats(hk_loop *loop, void *arg)
     }
     hk_metric_source_publish(e->hosts_metric, s, n);
     free(s);
-    hk_gauge_add(HK_G_QUEUED, queued - e->queued_published);
+    hk_gauge_add(&hk_delivery_metrics.requests_queued, queued - e->queued_published);
     e->queued_published = queued;
     hk_timer_start(e->stats_timer, STATS_MS);
 }

@@ -43,8 +43,8 @@ static hk_retry_facts attempt_facts(const hk_pipeline *p, const attempt *a,
 static void act(hk_pipeline *p, attempt *a, const hk_delivery_result *res, bool sent,
                 const hk_retry_verdict *v)
 {
-    if (v->counted != HK_M__COUNT)
-        hk_metric_add(v->counted, 1);
+    if (v->counted != NULL)
+        hk_counter_add(v->counted, 1);
     if (v->kind == HK_RETRY_DROP) {
         pl_attempt_finished(a);
         return;
@@ -91,9 +91,9 @@ static void poison_done(void *arg)
 }
 
 static void send_poison(hk_pipeline *p, job *j, const char *topic, int32_t partition,
-                        int64_t offset, const char *reason, hk_metric metric)
+                        int64_t offset, const char *reason, hk_counter *metric)
 {
-    hk_metric_add(HK_M_EVENTS_POISON, 1);
+    hk_counter_add(&hk_pipeline_metrics.events_poison, 1);
     hk_log_field f[] = {HK_STR("topic", topic), HK_NUM("partition", partition),
                         HK_NUM("offset", offset)};
     HK_LOGF(HK_LOG_WARN, "event.poison", f, "%s/%d/%lld refused: %s", topic, (int)partition,
@@ -204,7 +204,7 @@ void pl_on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_t pa
     snprintf(fallback, sizeof fallback, "%s/%d/%lld", topic, (int)partition, (long long)offset);
     hk_error err = {0};
     if (hk_event_parse(j->raw, len, fallback, &j->ev, &err) != HK_OK) {
-        send_poison(p, j, topic, partition, offset, err.msg, HK_M_DLQ_POISON);
+        send_poison(p, j, topic, partition, offset, err.msg, &hk_retry_metrics.dlq_records_poison);
         return;
     }
     char too_large[320];
@@ -225,7 +225,7 @@ void pl_on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_t pa
         start_attempt(p, j, tasks[i], 1, 0, now, NULL, 0);
     }
     if (!matched) {
-        hk_metric_add(HK_M_EVENTS_NO_MATCH, 1);
+        hk_counter_add(&hk_pipeline_metrics.events_unmatched, 1);
         hk_log_field f[] = {HK_STR("jobId", j->ev->job_id), HK_STR("flowId", j->ev->flow_id),
                             HK_STR("eventId", j->ev->event_id)};
         HK_LOGF(HK_LOG_DEBUG, "event.unmatched", f,
@@ -281,12 +281,12 @@ void pl_on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int3
     hk_pipeline *p = arg;
     if (!hk_retry_record_for_group(payload, len, p->sh->group_id)) {
         /* Written by workers of another consumer group sharing the tier topics: theirs. */
-        hk_metric_add(HK_M_RETRIES_FOREIGN, 1);
+        hk_counter_add(&hk_pipeline_metrics.retries_foreign, 1);
         hk_consumer_release(c, ref);
         return;
     }
     job *j = job_new(p, c, ref);
-    hk_metric_tier_add(HK_TIER_CONSUMED, pl_consumer_index(p, c) - 1, 1);
+    hk_counter_vec_add(&hk_pipeline_metrics.retries_consumed, pl_consumer_index(p, c) - 1, 1);
     hk_retry_record r;
     hk_error err = {0};
     if (hk_retry_record_parse(payload, len, &r, &err) != HK_OK) {
@@ -294,7 +294,7 @@ void pl_on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int3
         j->raw = hk_strndup(payload ? payload : "", len);
         char why[300];
         snprintf(why, sizeof why, "bad retry record: %.60s: %.200s", err.field, err.msg);
-        send_poison(p, j, topic, partition, offset, why, HK_M_DLQ_POISON);
+        send_poison(p, j, topic, partition, offset, why, &hk_retry_metrics.dlq_records_poison);
         return;
     }
     j->raw = r.event_json;
@@ -303,7 +303,7 @@ void pl_on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int3
     if (hk_event_parse(j->raw, j->raw_len, r.event_id, &j->ev, &err) != HK_OK) {
         char why[300];
         snprintf(why, sizeof why, "bad event in retry record: %.200s", err.msg);
-        send_poison(p, j, topic, partition, offset, why, HK_M_DLQ_POISON);
+        send_poison(p, j, topic, partition, offset, why, &hk_retry_metrics.dlq_records_poison);
         hk_retry_record_free(&r);
         return;
     }

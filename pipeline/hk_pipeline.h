@@ -89,6 +89,28 @@ typedef struct hk_pipeline_state {
 } hk_pipeline_state;
 void hk_pipeline_state_of(const hk_pipeline *p, hk_pipeline_state *out);
 
+/* ----------------------------------------------------------------- metrics (metrics.c) --- */
+
+/* The families the pipeline counts in. A member is named after its series: the name without
+ * hookd_ and _total. The outcome families (hookd_deliveries_total, hookd_dlq_records_total) are
+ * retry/'s, the decision's labels. */
+struct hk_pipeline_metrics {
+    hk_counter events_poison;           /* hookd_events_poison_total */
+    hk_counter events_unmatched;        /* hookd_events_unmatched_total: no matching task */
+    hk_counter outcomes_published;      /* hookd_outcomes_published_total: acknowledged */
+    hk_counter outcomes_publish_errors; /* hookd_outcomes_publish_errors_total */
+    hk_counter dlq_publish_errors;      /* hookd_dlq_publish_errors_total: dead letters and tier
+                                           records */
+    hk_counter retries_foreign;         /* hookd_retries_foreign_total: another group's records */
+    hk_counter_vec retries_published;   /* hookd_retries_published_total{tier} */
+    hk_counter_vec retries_consumed;    /* hookd_retries_consumed_total{tier} */
+};
+extern struct hk_pipeline_metrics hk_pipeline_metrics;
+
+/* Labels both tier families with the tiers' names ("5s"), in tier order: once, at start, before
+ * anything counts. Copies them. */
+void hk_pipeline_metrics_set_tiers(const char *const *names, size_t n);
+
 /* --------------------------------------------------------------- the pure part (facts.c) --- */
 
 /* The facts of an attempt's end for hk_retry_decide, from the engine's result and the task:

@@ -107,7 +107,7 @@ void pl_dead_letter_attempt(hk_pipeline *p, attempt *a, hk_retry_reason why, con
                             const char *error, const char *outcomes);
 /* Takes ownership of rec (a dead letter): stamped, cut to fit, published; done(arg) once Kafka
  * acknowledged it. `reason`: the member of hookd_dlq_records_total it counts in. */
-void pl_send_dead_letter(hk_pipeline *p, cJSON *rec, const char *key, hk_metric reason,
+void pl_send_dead_letter(hk_pipeline *p, cJSON *rec, const char *key, hk_counter *reason,
                          void (*done)(void *), void *arg);
 /* Republishes the attempt to `tier`, due after delay: as its next attempt, or with deferrals >
  * 0 as the same attempt again. It finishes once Kafka acknowledged the record. */

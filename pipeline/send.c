@@ -17,7 +17,7 @@ struct send_rec {
     hk_pipeline *p;
     const char *topic; /* HK_TOPIC_DLQ or a tier's topic */
     int tier;          /* the tier's index, or -1 for HK_TOPIC_DLQ */
-    hk_metric reason;  /* for HK_TOPIC_DLQ: hookd_dlq_records_total's member */
+    hk_counter *reason;  /* for HK_TOPIC_DLQ: hookd_dlq_records_total's member */
     char *value;
     size_t len;
     char *key;
@@ -45,7 +45,7 @@ static void on_ack(int err, const char *errstr, void *arg)
     if (err && hk_producer_err_too_large(err)) {
         /* The broker's limit (the topic's max.message.bytes) is below the producer's: the
          * same bytes would be refused forever. */
-        hk_metric_add(HK_M_DLQ_FAILED, 1);
+        hk_counter_add(&hk_pipeline_metrics.dlq_publish_errors, 1);
         if (s->tier >= 0) {
             char why[200];
             snprintf(why, sizeof why, "%s refused a retry record of %zu bytes: %s", s->topic,
@@ -59,16 +59,16 @@ static void on_ack(int err, const char *errstr, void *arg)
     if (err) {
         /* librdkafka already retried for message.timeout.ms; the offset must not move until
          * the dead letter is durable, so try again. */
-        hk_metric_add(HK_M_DLQ_FAILED, 1);
+        hk_counter_add(&hk_pipeline_metrics.dlq_publish_errors, 1);
         HK_ERROR("dlq.publish.failed", "record for %s not acknowledged, publishing again: %s",
                  s->topic, errstr);
         publish(s);
         return;
     }
     if (s->tier < 0)
-        hk_metric_add(s->reason, 1);
+        hk_counter_add(s->reason, 1);
     else
-        hk_metric_tier_add(HK_TIER_PUBLISHED, (size_t)s->tier, 1);
+        hk_counter_vec_add(&hk_pipeline_metrics.retries_published, (size_t)s->tier, 1);
     s->done(s->arg);
     send_rec_free(s);
 }
@@ -151,7 +151,7 @@ void pl_backlog_drop(hk_pipeline *p)
 
 /* ------------------------------------------------------------------------ dead letters --- */
 
-void pl_send_dead_letter(hk_pipeline *p, cJSON *rec, const char *key, hk_metric reason,
+void pl_send_dead_letter(hk_pipeline *p, cJSON *rec, const char *key, hk_counter *reason,
                          void (*done)(void *), void *arg)
 {
     hk_dead_letter_stamp(rec, p->sh->group_id, hk_wall_ms());
@@ -199,7 +199,7 @@ static void dead_letter_too_large(send_rec *s)
  * hundred bytes). Dropped, loudly, rather than stop the partition for ever. */
 static void dead_letter_lost(send_rec *s, size_t limit)
 {
-    hk_metric_add(HK_M_DLQ_FAILED, 1);
+    hk_counter_add(&hk_pipeline_metrics.dlq_publish_errors, 1);
     HK_ERROR("dlq.publish.dropped",
              "a dead letter for %s cannot be cut under %zu bytes (check message.max.bytes and "
              "the topic's max.message.bytes); dropped",
@@ -306,10 +306,10 @@ static void on_outcome_ack(int err, const char *errstr, void *arg)
 {
     (void)arg;
     if (err) {
-        hk_metric_add(HK_M_OUTCOMES_FAILED, 1);
+        hk_counter_add(&hk_pipeline_metrics.outcomes_publish_errors, 1);
         HK_WARN("outcome.publish.failed", "%s", errstr);
     } else {
-        hk_metric_add(HK_M_OUTCOMES_PUBLISHED, 1);
+        hk_counter_add(&hk_pipeline_metrics.outcomes_published, 1);
     }
 }
 
@@ -331,13 +331,13 @@ void pl_record_outcome(hk_pipeline *p, attempt *a, const hk_delivery_result *res
     int rc = hk_producer_send(p->producer, HK_TOPIC_DELIVERIES, job_id, strlen(job_id), text->data,
                               text->len, on_outcome_ack, NULL);
     if (rc == HK_PRODUCE_FATAL) {
-        hk_metric_add(HK_M_OUTCOMES_FAILED, 1);
+        hk_counter_add(&hk_pipeline_metrics.outcomes_publish_errors, 1);
         HK_ERROR("outcome.publish.fatal", "the producer failed fatally; stopping the worker");
         p->sh->on_fatal(p->sh->fatal_arg);
     } else if (rc != HK_PRODUCE_QUEUED) {
         /* Best-effort, as an unacknowledged one (on_outcome_ack): counted, never waited for.
          * The job's history in Redis still gets it. */
-        hk_metric_add(HK_M_OUTCOMES_FAILED, 1);
+        hk_counter_add(&hk_pipeline_metrics.outcomes_publish_errors, 1);
         uint64_t now = hk_now_ms();
         if (now - p->outcome_warned_ms >= 1000) {
             p->outcome_warned_ms = now;

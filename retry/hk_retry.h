@@ -105,7 +105,7 @@ typedef struct hk_retry_verdict {
     bool same_attempt;   /* AGAIN: the attempt again (a deferral or a hand-off), not the next */
     int deferrals;       /* AGAIN with same_attempt: the record's deferral count (1..) */
     bool disable_task;   /* DEAD on a 410 Gone: the task is to be disabled too */
-    hk_metric counted;   /* the counter this attempt's end adds 1 to, or HK_M__COUNT for none:
+    hk_counter *counted; /* the counter this attempt's end adds 1 to, or NULL for none:
                             a hookd_deliveries_total{outcome} member, a deferral or a
                             cancellation */
 } hk_retry_verdict;
@@ -120,7 +120,7 @@ hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_retry_f
 /* A reason's text: for DEAD the dead letter's "reason" (and the log's), as operators grep it. */
 const char *hk_retry_reason_text(hk_retry_reason reason);
 /* A DEAD reason's hookd_dlq_records_total member (counted once Kafka acknowledged it). */
-hk_metric hk_retry_reason_dlq_metric(hk_retry_reason reason);
+hk_counter *hk_retry_reason_dlq_metric(hk_retry_reason reason);
 
 /* The tier for a given attempt number (attempt 1 failing goes to tier 0). */
 size_t hk_retry_tier_for_attempt(const hk_retry_policy *policy, int attempt);
@@ -265,5 +265,36 @@ int hk_dead_letter_print_within(cJSON *rec, size_t limit, char **out, size_t *le
  * a poison event, an event kept only as a payload (too big or not JSON), a missing field. */
 int hk_retry_record_replay(const cJSON *dead_letter, const char *group, uint64_t now_ms,
                            hk_buf *out, hk_error *err);
+
+/* ---------------------------------------------------------------------------- metrics --- */
+
+/* The outcome families: retry/metrics.c names them; the decision's tables point at them
+ * (hk_retry_verdict.counted, hk_retry_reason_dlq_metric) and whoever carries a verdict out
+ * counts. A member is named after its series: the name without hookd_ and _total, then the
+ * label's value. */
+struct hk_retry_metrics {
+    /* hookd_deliveries_total{outcome}: one per finished attempt */
+    hk_counter deliveries_succeeded;
+    hk_counter deliveries_http_error;
+    hk_counter deliveries_timeout;
+    hk_counter deliveries_network_error;
+    hk_counter deliveries_blocked;
+    hk_counter deliveries_invalid;
+    /* hookd_deliveries_deferred_total{reason} */
+    hk_counter deliveries_deferred_slow_host;
+    hk_counter deliveries_deferred_shutdown;
+    hk_counter deliveries_cancelled; /* hookd_deliveries_cancelled_total */
+    /* hookd_dlq_records_total{reason}: counted once Kafka acknowledged the dead letter */
+    hk_counter dlq_records_poison;
+    hk_counter dlq_records_attempts_exhausted;
+    hk_counter dlq_records_retry_disabled;
+    hk_counter dlq_records_endpoint_gone;
+    hk_counter dlq_records_permanent_failure;
+    hk_counter dlq_records_invalid_request;
+    hk_counter dlq_records_task_deleted;
+    hk_counter dlq_records_task_disabled;
+    hk_counter dlq_records_too_large; /* a record that could not fit message.max.bytes */
+};
+extern struct hk_retry_metrics hk_retry_metrics;
 
 #endif

@@ -107,21 +107,24 @@ size_t hk_retry_tier_for_attempt(const hk_retry_policy *policy, int attempt)
  * integration tests read it) and, for DEAD, its hookd_dlq_records_total member. */
 static const struct {
     const char *text;
-    hk_metric dlq;
+    hk_counter *dlq;
 } reasons[HK_REASON_COUNT] = {
-    [HK_REASON_DELIVERED] = {"delivered", HK_M__COUNT},
-    [HK_REASON_RETRYING] = {"retrying", HK_M__COUNT},
-    [HK_REASON_DEFERRED] = {"deferred: its host is slow", HK_M__COUNT},
-    [HK_REASON_HANDED_OFF] = {"handed off: the worker is stopping", HK_M__COUNT},
-    [HK_REASON_CANCELLED] = {"cancelled: the partition moved", HK_M__COUNT},
-    [HK_REASON_EXHAUSTED] = {"attempts exhausted", HK_M_DLQ_EXHAUSTED},
-    [HK_REASON_RETRY_DISABLED] = {"retry disabled", HK_M_DLQ_RETRY_DISABLED},
-    [HK_REASON_GONE] = {"endpoint gone (HTTP 410); task disabled", HK_M_DLQ_GONE},
-    [HK_REASON_PERMANENT] = {"permanent failure", HK_M_DLQ_PERMANENT},
-    [HK_REASON_INVALID_REQUEST] = {"invalid request", HK_M_DLQ_INVALID},
-    [HK_REASON_TASK_DELETED] = {"task deleted", HK_M_DLQ_TASK_DELETED},
-    [HK_REASON_TASK_DISABLED] = {"task disabled", HK_M_DLQ_TASK_DISABLED},
-    [HK_REASON_TOO_LARGE] = {"record too large", HK_M_DLQ_TOO_LARGE},
+    [HK_REASON_DELIVERED] = {"delivered", NULL},
+    [HK_REASON_RETRYING] = {"retrying", NULL},
+    [HK_REASON_DEFERRED] = {"deferred: its host is slow", NULL},
+    [HK_REASON_HANDED_OFF] = {"handed off: the worker is stopping", NULL},
+    [HK_REASON_CANCELLED] = {"cancelled: the partition moved", NULL},
+    [HK_REASON_EXHAUSTED] = {"attempts exhausted",
+                             &hk_retry_metrics.dlq_records_attempts_exhausted},
+    [HK_REASON_RETRY_DISABLED] = {"retry disabled", &hk_retry_metrics.dlq_records_retry_disabled},
+    [HK_REASON_GONE] = {"endpoint gone (HTTP 410); task disabled",
+                        &hk_retry_metrics.dlq_records_endpoint_gone},
+    [HK_REASON_PERMANENT] = {"permanent failure", &hk_retry_metrics.dlq_records_permanent_failure},
+    [HK_REASON_INVALID_REQUEST] = {"invalid request",
+                                   &hk_retry_metrics.dlq_records_invalid_request},
+    [HK_REASON_TASK_DELETED] = {"task deleted", &hk_retry_metrics.dlq_records_task_deleted},
+    [HK_REASON_TASK_DISABLED] = {"task disabled", &hk_retry_metrics.dlq_records_task_disabled},
+    [HK_REASON_TOO_LARGE] = {"record too large", &hk_retry_metrics.dlq_records_too_large},
 };
 
 const char *hk_retry_reason_text(hk_retry_reason reason)
@@ -129,28 +132,28 @@ const char *hk_retry_reason_text(hk_retry_reason reason)
     return reason < HK_REASON_COUNT ? reasons[reason].text : "unknown";
 }
 
-hk_metric hk_retry_reason_dlq_metric(hk_retry_reason reason)
+hk_counter *hk_retry_reason_dlq_metric(hk_retry_reason reason)
 {
-    return reason < HK_REASON_COUNT ? reasons[reason].dlq : HK_M__COUNT;
+    return reason < HK_REASON_COUNT ? reasons[reason].dlq : NULL;
 }
 
 /* The failure table: hookd_deliveries_total's member for a finished attempt that failed so,
  * and whether retrying can fix it at all. The worker's own kinds (task gone, record too large)
  * end no attempt: nothing is counted there. */
 static const struct {
-    hk_metric outcome;
+    hk_counter *outcome;
     bool permanent;
 } failures[] = {
-    [HK_FAILURE_NONE] = {HK_M_DELIVERIES_OK, false},
-    [HK_FAILURE_HTTP] = {HK_M_DELIVERIES_HTTP_ERROR, false},
-    [HK_FAILURE_TIMEOUT] = {HK_M_DELIVERIES_TIMEOUT, false},
-    [HK_FAILURE_NETWORK] = {HK_M_DELIVERIES_NETWORK_ERROR, false},
-    [HK_FAILURE_BLOCKED] = {HK_M_DELIVERIES_BLOCKED, true},
-    [HK_FAILURE_UNSENDABLE] = {HK_M_DELIVERIES_INVALID, true},
-    [HK_FAILURE_INVALID_REQUEST] = {HK_M_DELIVERIES_INVALID, true},
-    [HK_FAILURE_TASK_GONE] = {HK_M__COUNT, true},
-    [HK_FAILURE_TASK_DISABLED] = {HK_M__COUNT, true},
-    [HK_FAILURE_RECORD_TOO_LARGE] = {HK_M__COUNT, true},
+    [HK_FAILURE_NONE] = {&hk_retry_metrics.deliveries_succeeded, false},
+    [HK_FAILURE_HTTP] = {&hk_retry_metrics.deliveries_http_error, false},
+    [HK_FAILURE_TIMEOUT] = {&hk_retry_metrics.deliveries_timeout, false},
+    [HK_FAILURE_NETWORK] = {&hk_retry_metrics.deliveries_network_error, false},
+    [HK_FAILURE_BLOCKED] = {&hk_retry_metrics.deliveries_blocked, true},
+    [HK_FAILURE_UNSENDABLE] = {&hk_retry_metrics.deliveries_invalid, true},
+    [HK_FAILURE_INVALID_REQUEST] = {&hk_retry_metrics.deliveries_invalid, true},
+    [HK_FAILURE_TASK_GONE] = {NULL, true},
+    [HK_FAILURE_TASK_DISABLED] = {NULL, true},
+    [HK_FAILURE_RECORD_TOO_LARGE] = {NULL, true},
 };
 
 /* The 4xx rule (decisions: "a 4xx answer is final"): a client error says the request itself is
@@ -187,7 +190,7 @@ static hk_retry_verdict dead(hk_retry_verdict v, hk_retry_reason reason)
 hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_retry_facts *f)
 {
     hk_retry_verdict v = {.kind = HK_RETRY_DONE, .reason = HK_REASON_DELIVERED,
-                          .counted = HK_M__COUNT};
+                          .counted = NULL};
     switch (f->transport) {
     case HK_TRANSPORT_CANCELLED:
         if (f->handing_off && f->owns_partition) {
@@ -198,13 +201,13 @@ hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_retry_f
             v.tier = hk_retry_tier_for_attempt(policy, f->attempt);
             v.same_attempt = true;
             v.deferrals = f->deferrals > 0 ? f->deferrals : 1;
-            v.counted = HK_M_DEFERRED_SHUTDOWN;
+            v.counted = &hk_retry_metrics.deliveries_deferred_shutdown;
             return v;
         }
         /* Never sent, and its partition is another worker's now: no attempt to record. */
         v.kind = HK_RETRY_DROP;
         v.reason = HK_REASON_CANCELLED;
-        v.counted = HK_M_DELIVERIES_CANCELLED;
+        v.counted = &hk_retry_metrics.deliveries_cancelled;
         return v;
     case HK_TRANSPORT_DEFERRED:
         /* Never sent: its host is slow and enough wait for it already. Parked on a tier as the
@@ -216,10 +219,10 @@ hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_retry_f
         v.tier = hk_retry_tier_for_attempt(policy, v.deferrals);
         v.delay_ms = policy->delays_ms[v.tier];
         v.same_attempt = true;
-        v.counted = HK_M_DEFERRED_SLOW_HOST;
+        v.counted = &hk_retry_metrics.deliveries_deferred_slow_host;
         return v;
     case HK_TRANSPORT_OK:
-        v.counted = HK_M_DELIVERIES_OK;
+        v.counted = &hk_retry_metrics.deliveries_succeeded;
         return v;
     case HK_TRANSPORT_RETRY:
     case HK_TRANSPORT_ERROR:

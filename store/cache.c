@@ -88,7 +88,7 @@ const hk_task *const *hk_store_snapshot_flow(const hk_store_snapshot *s, const c
         size_t mid = lo + (hi - lo) / 2;
         int c = strcmp(s->flows[mid].flow_id, flow_id);
         if (c == 0) {
-            hk_metric_add(HK_M_CACHE_HIT, 1);
+            hk_counter_add(&hk_store_metrics.task_cache_lookups_hit, 1);
             *n = s->flows[mid].n;
             return (const hk_task *const *)s->flows[mid].tasks;
         }
@@ -97,7 +97,7 @@ const hk_task *const *hk_store_snapshot_flow(const hk_store_snapshot *s, const c
         else
             hi = mid;
     }
-    hk_metric_add(HK_M_CACHE_MISS, 1);
+    hk_counter_add(&hk_store_metrics.task_cache_lookups_miss, 1);
     *n = 0;
     return NULL;
 }
@@ -179,7 +179,7 @@ static hk_store_snapshot *load_all(hk_store_cache *c, hk_error *err)
                 hk_task *t = NULL;
                 hk_error terr = {0};
                 if (hk_task_parse(v->str, v->len, false, &t, &terr) != HK_OK) {
-                    hk_metric_add(HK_M_STORE_RELOAD_ERRORS, 1);
+                    hk_counter_add(&hk_store_metrics.task_reload_errors, 1);
                     HK_WARN("store.task.unreadable", "skipping %s: %s", keys->element[i]->str,
                             terr.msg);
                     continue;
@@ -223,14 +223,14 @@ static void swap_in(hk_store_cache *c, hk_store_snapshot *s)
     c->current = s;
     pthread_mutex_unlock(&c->lock);
     hk_store_snapshot_release(old);
-    hk_metric_add(HK_M_STORE_RELOADS, 1);
+    hk_counter_add(&hk_store_metrics.task_reloads, 1);
 }
 
 /* The one record of whether Redis answers: /readyz and hookd_redis_up read it, and each change
  * is logged once. */
 static void redis_answered(hk_store_cache *c, bool ok, const char *why)
 {
-    hk_gauge_set(HK_G_REDIS_UP, ok);
+    hk_gauge_set(&hk_store_metrics.redis_up, ok);
     if (atomic_exchange(&c->redis_ok, ok) == ok)
         return;
     if (ok)
@@ -245,7 +245,7 @@ static void refresh(hk_store_cache *c)
     hk_error err = {0};
     if (!c->rc && !(c->rc = hk_store__connect(&c->cfg, &err))) {
         redis_answered(c, false, err.msg);
-        hk_metric_add(HK_M_STORE_RELOAD_ERRORS, 1);
+        hk_counter_add(&hk_store_metrics.task_reload_errors, 1);
         return;
     }
     bool ok;
@@ -260,7 +260,7 @@ static void refresh(hk_store_cache *c)
     hk_store_snapshot *s = ok ? load_all(c, &err) : NULL;
     if (!s) {
         redis_answered(c, false, err.msg[0] ? err.msg : "redis error");
-        hk_metric_add(HK_M_STORE_RELOAD_ERRORS, 1);
+        hk_counter_add(&hk_store_metrics.task_reload_errors, 1);
         drop_connection(c);
         free(version);
         return;
@@ -328,7 +328,7 @@ int hk_store_cache_create(const hk_store_config *cfg, int poll_ms, int full_relo
     c->version = version;
     c->last_full_ms = hk_now_ms();
     atomic_store(&c->redis_ok, true);
-    hk_gauge_set(HK_G_REDIS_UP, 1);
+    hk_gauge_set(&hk_store_metrics.redis_up, 1);
     if (pthread_create(&c->thread, NULL, refresher, c) != 0) {
         hk_error_set(err, HK_ERR, NULL, "cannot start the task cache thread");
         goto error;

@@ -77,7 +77,7 @@ static void write_batch(hk_store_history *h, record *batch)
     for (record *r = batch; r; r = r->next)
         n++;
     if (!h->rc) {
-        hk_metric_add(HK_M_HISTORY_DROPPED, n);
+        hk_counter_add(&hk_store_metrics.history_dropped, n);
         return;
     }
     ordered *sorted = hk_xmalloc(n * sizeof *sorted);
@@ -119,13 +119,13 @@ static void write_batch(hk_store_history *h, record *batch)
         freeReplyObject(reply);
     }
     if (!ok) {
-        hk_metric_add(HK_M_HISTORY_DROPPED, n);
+        hk_counter_add(&hk_store_metrics.history_dropped, n);
         redisFree(h->rc);
         h->rc = NULL;
         return;
     }
     h->outage_logged = false;
-    hk_metric_add(HK_M_HISTORY_WRITTEN, n);
+    hk_counter_add(&hk_store_metrics.history_written, n);
 }
 
 /* Moves the disable requests out of a batch, in order. */
@@ -155,12 +155,12 @@ static void disable_task(hk_store_history *h, const record *r)
         rc = hk_store_task_disable(h->store, r->key, r->json, hk_wall_ms(), &changed, &err);
     if (rc == HK_OK || rc == HK_ENOTFOUND) {
         if (changed) {
-            hk_metric_add(HK_M_TASKS_DISABLED, 1);
+            hk_counter_add(&hk_store_metrics.tasks_disabled, 1);
             HK_WARN("task.disabled", "webhook task %s disabled: %s", r->key, r->json);
         }
         return;
     }
-    hk_metric_add(HK_M_TASKS_DISABLE_FAILED, 1);
+    hk_counter_add(&hk_store_metrics.task_disable_errors, 1);
     HK_ERROR("task.disable.failed", "webhook task %s could not be disabled: %s", r->key,
              err.msg);
     if (rc != HK_EINVAL) { /* a connection problem: reconnect next time */
@@ -286,7 +286,7 @@ void hk_store_history_add(hk_store_history *h, const char *job_id, const char *r
     pthread_mutex_lock(&h->lock);
     if (h->queued >= h->queue_max) {
         pthread_mutex_unlock(&h->lock);
-        hk_metric_add(HK_M_HISTORY_DROPPED, 1);
+        hk_counter_add(&hk_store_metrics.history_dropped, 1);
         return;
     }
     record *r = hk_xcalloc(1, sizeof *r);

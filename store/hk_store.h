@@ -132,7 +132,8 @@ size_t hk_store_snapshot_size(const hk_store_snapshot *snap);
 typedef struct hk_store_history hk_store_history;
 
 /* Starts the writer thread; queue_max bounds memory (records beyond it are dropped and
- * counted in HK_M_HISTORY_DROPPED: history is a convenience, Kafka holds the durable record). */
+ * counted in hk_store_metrics.history_dropped: history is a convenience, Kafka holds the
+ * durable record). */
 int hk_store_history_create(const hk_store_config *cfg, size_t queue_max, hk_store_history **out,
                             hk_error *err);
 /* Flushes what is queued (bounded wait) and stops. Accepts NULL. */
@@ -142,8 +143,25 @@ void hk_store_history_destroy(hk_store_history *hist);
 void hk_store_history_add(hk_store_history *hist, const char *job_id, const char *record_json);
 /* Queues hk_store_task_disable(id, reason, now) for the writer thread, so the loop never waits
  * on Redis. Never dropped (unlike history records); a failure is logged and counted in
- * HK_M_TASKS_DISABLE_FAILED, and the next 410 tries again; a task it disables counts in
- * HK_M_TASKS_DISABLED. Copies both strings. */
+ * hk_store_metrics.task_disable_errors, and the next 410 tries again; a task it disables counts
+ * in hk_store_metrics.tasks_disabled. Copies both strings. */
 void hk_store_history_disable_task(hk_store_history *hist, const char *id, const char *reason);
+
+/* ---------------------------------------------------------------------------- metrics --- */
+
+/* What store counts; store/metrics.c names each family and holds its HELP. A member is named
+ * after its series: the name without hookd_ and _total, then the label's value. */
+struct hk_store_metrics {
+    hk_counter history_written;         /* hookd_history_written_total */
+    hk_counter history_dropped;         /* hookd_history_dropped_total: the queue was full */
+    hk_counter tasks_disabled;          /* hookd_tasks_disabled_total: by a 410 Gone */
+    hk_counter task_disable_errors;     /* hookd_task_disable_errors_total */
+    hk_counter task_reloads;            /* hookd_task_reloads_total */
+    hk_counter task_reload_errors;      /* hookd_task_reload_errors_total */
+    hk_counter task_cache_lookups_hit;  /* hookd_task_cache_lookups_total{result="hit"} */
+    hk_counter task_cache_lookups_miss; /* hookd_task_cache_lookups_total{result="miss"} */
+    hk_gauge redis_up;                  /* hookd_redis_up: the cache's last poll */
+};
+extern struct hk_store_metrics hk_store_metrics;
 
 #endif

@@ -1,9 +1,9 @@
 /*
  * http.c — /healthz (the loops turn), /readyz (Kafka and Redis reachable, the group joined),
- * both answered by the worker's probes, /metrics (Prometheus text format, core/metrics.c), and with
- * HOOKD_API_TOKEN the admin API under /v1 (api.c). Here a /v1 request is authorised as soon as its
- * headers arrive (401 before any body is read), its body is bounded (413), and then it goes whole
- * to hk_api_handle().
+ * both answered by the worker's probes, /metrics (Prometheus text format: every module's
+ * families, rendered by core/metrics.c), and with HOOKD_API_TOKEN the admin API under /v1
+ * (api.c). Here a /v1 request is authorised as soon as its headers arrive (401 before any body is
+ * read), its body is bounded (413), and then it goes whole to hk_api_handle().
  *
  * Two listeners, so that no client of one can starve the other:
  * - HOOKD_LISTEN (everything): libmicrohttpd runs a thread per connection, because an API
@@ -83,16 +83,40 @@ static enum MHD_Result reply(struct MHD_Connection *con, unsigned status, const 
     return r;
 }
 
+/* The admin API's families (counted only here) and hookd's version. A member is named after
+ * its series: the name without hookd_ and _total. */
+static struct http_metrics {
+    hk_counter api_requests;
+    hk_counter api_unauthorized;
+    hk_counter api_client_errors;
+    hk_counter api_server_errors;
+    hk_gauge build_info;
+} http_metrics = {
+    .api_requests =
+        HK_COUNTER("hookd_api_requests_total", NULL, "Admin API requests answered (/v1)."),
+    .api_unauthorized = HK_COUNTER("hookd_api_unauthorized_total", NULL,
+                                   "Admin API requests refused with 401 (no or wrong bearer "
+                                   "token)."),
+    .api_client_errors = HK_COUNTER("hookd_api_client_errors_total", NULL,
+                                    "Admin API requests answered with another 4xx (invalid input, "
+                                    "not found, the flow limit, too large)."),
+    .api_server_errors = HK_COUNTER("hookd_api_server_errors_total", NULL,
+                                    "Admin API requests answered with 5xx (Redis unavailable)."),
+    .build_info = HK_GAUGE_AT("hookd_build_info", "version=\"" HK_VERSION "\"",
+                              "Always 1; the version is in the label.", 1),
+};
+HK_METRICS_REGISTER("hookd", http_metrics)
+
 /* Counts a /v1 answer and logs it: method, path, status; never a body or a header. */
 static void api_done(const char *method, const char *url, unsigned status, uint64_t t0)
 {
-    hk_metric_add(HK_M_API_REQUESTS, 1);
+    hk_counter_add(&http_metrics.api_requests, 1);
     if (status == 401)
-        hk_metric_add(HK_M_API_UNAUTHORIZED, 1);
+        hk_counter_add(&http_metrics.api_unauthorized, 1);
     else if (status >= 500)
-        hk_metric_add(HK_M_API_SERVER_ERRORS, 1);
+        hk_counter_add(&http_metrics.api_server_errors, 1);
     else if (status >= 400)
-        hk_metric_add(HK_M_API_CLIENT_ERRORS, 1);
+        hk_counter_add(&http_metrics.api_client_errors, 1);
     if (!hk_log_enabled(HK_LOG_INFO))
         return;
     hk_log_field f[] = {HK_STR("method", method), HK_STR("path", url), HK_NUM("status", status),

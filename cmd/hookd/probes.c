@@ -4,6 +4,14 @@
  */
 #include "shards.h"
 
+/* hookd_ready: the readiness probe's answer as a metric, for alerts and dashboards. */
+static struct probe_metrics {
+    hk_gauge ready;
+} probe_metrics = {
+    .ready = HK_GAUGE("hookd_ready", NULL, "1 when /readyz answers 200, else 0."),
+};
+HK_METRICS_REGISTER("hookd.probes", probe_metrics)
+
 #define STALL_MS 10000 /* a loop that has not turned for this long is not alive */
 #define BEAT_MS 1000
 
@@ -16,7 +24,7 @@ void hk_probe_on_beat(hk_loop *loop, void *arg)
     atomic_store(&s->beat_ms, hk_now_ms());
     if (s->index == 0) {
         hk_buf b = {0};
-        hk_gauge_set(HK_G_READY, hk_probe_ready(s->g, &b) == 200);
+        hk_gauge_set(&probe_metrics.ready, hk_probe_ready(s->g, &b) == 200);
         hk_buf_free(&b);
     }
     hk_timer_start(s->beat_timer, BEAT_MS);

@@ -143,7 +143,7 @@ static int run_policy(group *g, hk_error *err)
     const char *tier_names[HK_RETRY_MAX_TIERS];
     for (size_t t = 0; t < g->policy.tiers; t++)
         tier_names[t] = g->policy.names[t];
-    hk_metrics_set_tiers(tier_names, g->policy.tiers);
+    hk_pipeline_metrics_set_tiers(tier_names, g->policy.tiers);
     return 0;
 }
 

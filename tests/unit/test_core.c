@@ -1,5 +1,7 @@
-/* core: configuration precedence and errors, the event loop's timers and fds, buffers. */
+/* core: configuration precedence and errors, the event loop's timers and fds, buffers, the
+ * metrics mechanism. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,74 +161,128 @@ Test(util, json_escape_and_mask)
     cr_assert_str_eq(err.msg, "url: bad value");
 }
 
-Test(metrics, render_prometheus)
+/* A module of the test's own: core declares no metric, so its tests bring theirs. */
+#define DELIVERIES "test_deliveries_total"
+#define DELIVERIES_HELP "Attempts by outcome."
+static const uint64_t bounds_ms[] = {5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000};
+#define HOSTS_SHOWN 50
+static struct test_metrics {
+    hk_counter poison;
+    hk_counter deliveries_succeeded, deliveries_timeout;
+    hk_counter_vec retries_published;
+    hk_histogram duration;
+    hk_gauge in_flight;
+    hk_gauge build_info;
+    hk_metric_set host_queue_depth, consumer_lag;
+} test_metrics = {
+    .poison = HK_COUNTER("test_events_poison_total", NULL, "Events refused as poison."),
+    .deliveries_succeeded = HK_COUNTER(DELIVERIES, "outcome=\"succeeded\"", DELIVERIES_HELP),
+    .deliveries_timeout = HK_COUNTER(DELIVERIES, "outcome=\"timeout\"", DELIVERIES_HELP),
+    .retries_published =
+        HK_COUNTER_VEC("test_retries_published_total", "tier", "Records published, by tier."),
+    .duration = HK_HISTOGRAM_MS("test_attempt_duration_seconds", "Attempt latency.", bounds_ms),
+    .in_flight = HK_GAUGE("test_requests_in_flight", NULL, "Requests being sent now."),
+    .build_info = HK_GAUGE_AT("test_build_info", "version=\"" HK_VERSION "\"", "Always 1.", 1),
+    .host_queue_depth = HK_METRIC_SET("test_host_queue_depth", "Requests waiting, per host.",
+                                      HK_MERGE_SUM, HOSTS_SHOWN),
+    .consumer_lag = HK_METRIC_SET("test_consumer_lag", "Lag per partition.", HK_MERGE_MAX, 0),
+};
+HK_METRICS_REGISTER("test", test_metrics)
+
+static char *render(void)
 {
-    hk_metric_add(HK_M_EVENTS_POISON, 3);
     hk_buf b = {0};
     hk_metrics_render(&b);
-    cr_assert(strstr(b.data, "# TYPE hookd_events_poison_total counter\nhookd_events_poison_total 3\n"));
-    hk_buf_free(&b);
+    return b.data;
+}
+
+Test(metrics, render_prometheus)
+{
+    hk_counter_add(&test_metrics.poison, 3);
+    char *text = render();
+    cr_assert(strstr(text, "# HELP test_events_poison_total Events refused as poison.\n"
+                           "# TYPE test_events_poison_total counter\n"
+                           "test_events_poison_total 3\n"),
+              "%s", text);
+    free(text);
 }
 
 Test(metrics, a_labelled_family_has_one_help_and_every_series)
 {
-    hk_metric_add(HK_M_DELIVERIES_TIMEOUT, 2);
-    hk_metric_add(HK_M_DLQ_GONE, 1);
+    hk_counter_add(&test_metrics.deliveries_timeout, 2);
     const char *tiers[] = {"5s", "5m"};
-    hk_metrics_set_tiers(tiers, 2);
-    hk_metric_tier_add(HK_TIER_PUBLISHED, 1, 4);
-    hk_buf b = {0};
-    hk_metrics_render(&b);
-    const char *help = "# HELP hookd_deliveries_total ";
-    char *first = strstr(b.data, help);
-    cr_assert(first);
-    cr_assert_null(strstr(first + 1, help), "one HELP per family");
-    cr_assert(strstr(b.data, "hookd_deliveries_total{outcome=\"succeeded\"} 0\n"));
-    cr_assert(strstr(b.data, "hookd_deliveries_total{outcome=\"timeout\"} 2\n"));
-    cr_assert(strstr(b.data, "hookd_dlq_records_total{reason=\"endpoint_gone\"} 1\n"));
-    cr_assert(strstr(b.data, "hookd_retries_published_total{tier=\"5s\"} 0\n"));
-    cr_assert(strstr(b.data, "hookd_retries_published_total{tier=\"5m\"} 4\n"));
-    cr_assert(strstr(b.data, "hookd_build_info{version=\""));
-    hk_buf_free(&b);
+    hk_counter_vec_set_labels(&test_metrics.retries_published, tiers, 2);
+    hk_counter_vec_add(&test_metrics.retries_published, 1, 4);
+    hk_counter_vec_add(&test_metrics.retries_published, HK_COUNTER_VEC_MAX, 1); /* ignored */
+    char *text = render();
+    cr_assert(strstr(text, "# HELP test_deliveries_total Attempts by outcome.\n"
+                           "# TYPE test_deliveries_total counter\n"
+                           "test_deliveries_total{outcome=\"succeeded\"} 0\n"
+                           "test_deliveries_total{outcome=\"timeout\"} 2\n"),
+              "one HELP per family, every member from the start: %s", text);
+    cr_assert(strstr(text, "# TYPE test_retries_published_total counter\n"
+                           "test_retries_published_total{tier=\"5s\"} 0\n"
+                           "test_retries_published_total{tier=\"5m\"} 4\n"),
+              "%s", text);
+    cr_assert(strstr(text, "test_build_info{version=\"" HK_VERSION "\"} 1\n"));
+    cr_assert(strstr(text, "# TYPE test_requests_in_flight gauge\ntest_requests_in_flight 0\n"));
+    free(text);
+}
+
+Test(metrics, families_are_sorted_by_name_and_render_the_same_twice)
+{
+    char *text = render(), *again = render();
+    cr_assert_str_eq(text, again, "a stable order");
+    char prev[128] = "";
+    size_t families = 0;
+    for (char *p = text; (p = strstr(p, "# TYPE ")); p++) {
+        char name[128];
+        cr_assert_eq(sscanf(p, "# TYPE %127s", name), 1);
+        cr_assert_gt(strcmp(name, prev), 0, "%s after %s", name, prev);
+        snprintf(prev, sizeof prev, "%s", name);
+        families++;
+    }
+    cr_assert_eq(families, 10, "this file's two modules: %s", text);
+    free(text);
+    free(again);
 }
 
 Test(metrics, the_histogram_is_cumulative_and_counts_every_observation)
 {
-    hk_metric_observe_attempt(3);     /* <= 5 ms */
-    hk_metric_observe_attempt(5);     /* <= 5 ms: bounds are inclusive */
-    hk_metric_observe_attempt(700);   /* <= 1 s */
-    hk_metric_observe_attempt(60000); /* +Inf only */
-    hk_buf b = {0};
-    hk_metrics_render(&b);
-    const char *h = "hookd_delivery_attempt_duration_seconds";
+    hk_histogram_observe_ms(&test_metrics.duration, 3);     /* <= 5 ms */
+    hk_histogram_observe_ms(&test_metrics.duration, 5);     /* <= 5 ms: bounds are inclusive */
+    hk_histogram_observe_ms(&test_metrics.duration, 700);   /* <= 1 s */
+    hk_histogram_observe_ms(&test_metrics.duration, 60000); /* +Inf only */
+    char *text = render();
+    const char *h = "test_attempt_duration_seconds";
     char want[128];
-    snprintf(want, sizeof want, "%s_bucket{le=\"0.005\"} 2\n", h);
-    cr_assert(strstr(b.data, want), "%s", b.data);
+    snprintf(want, sizeof want, "# TYPE %s histogram\n%s_bucket{le=\"0.005\"} 2\n", h, h);
+    cr_assert(strstr(text, want), "%s", text);
     snprintf(want, sizeof want, "%s_bucket{le=\"0.5\"} 2\n", h);
-    cr_assert(strstr(b.data, want));
+    cr_assert(strstr(text, want));
     snprintf(want, sizeof want, "%s_bucket{le=\"1\"} 3\n", h);
-    cr_assert(strstr(b.data, want));
+    cr_assert(strstr(text, want));
     snprintf(want, sizeof want, "%s_bucket{le=\"30\"} 3\n", h);
-    cr_assert(strstr(b.data, want));
+    cr_assert(strstr(text, want));
     snprintf(want, sizeof want, "%s_bucket{le=\"+Inf\"} 4\n", h);
-    cr_assert(strstr(b.data, want));
+    cr_assert(strstr(text, want));
     snprintf(want, sizeof want, "%s_sum 60.708\n%s_count 4\n", h, h);
-    cr_assert(strstr(b.data, want));
-    hk_buf_free(&b);
+    cr_assert(strstr(text, want));
+    free(text);
 }
 
 Test(metrics, published_sets_are_merged_escaped_and_capped)
 {
-    hk_metric_source *a = hk_metric_source_create(HK_SET_HOST_QUEUE);
-    hk_metric_source *c = hk_metric_source_create(HK_SET_HOST_QUEUE);
-    hk_metric_sample s[HK_METRIC_MAX_HOSTS + 5] = {0};
-    for (int i = 0; i < HK_METRIC_MAX_HOSTS + 5; i++) {
+    hk_metric_source *a = hk_metric_source_create(&test_metrics.host_queue_depth);
+    hk_metric_source *c = hk_metric_source_create(&test_metrics.host_queue_depth);
+    hk_metric_sample s[HOSTS_SHOWN + 5] = {0};
+    for (int i = 0; i < HOSTS_SHOWN + 5; i++) {
         char host[64];
         snprintf(host, sizeof host, "https://h%02d.example:443", i);
         hk_metric_sample_label(&s[i], "host", host);
         s[i].value = i + 1;
     }
-    hk_metric_source_publish(a, s, HK_METRIC_MAX_HOSTS + 5);
+    hk_metric_source_publish(a, s, HOSTS_SHOWN + 5);
     hk_metric_sample odd = {0};
     hk_metric_sample_label(&odd, "host", "http://a\"b\\c\n:80");
     odd.value = 1000;
@@ -236,8 +292,8 @@ Test(metrics, published_sets_are_merged_escaped_and_capped)
     hk_metric_sample two[] = {odd, same};
     hk_metric_source_publish(c, two, 2);
 
-    hk_metric_source *lag1 = hk_metric_source_create(HK_SET_CONSUMER_LAG);
-    hk_metric_source *lag2 = hk_metric_source_create(HK_SET_CONSUMER_LAG);
+    hk_metric_source *lag1 = hk_metric_source_create(&test_metrics.consumer_lag);
+    hk_metric_source *lag2 = hk_metric_source_create(&test_metrics.consumer_lag);
     hk_metric_sample l = {0};
     hk_metric_sample_label(&l, "topic", "t");
     hk_metric_sample_label(&l, "partition", "0");
@@ -246,29 +302,174 @@ Test(metrics, published_sets_are_merged_escaped_and_capped)
     l.value = 9; /* the same partition from two consumers, during a rebalance: the larger */
     hk_metric_source_publish(lag2, &l, 1);
 
-    hk_buf b = {0};
-    hk_metrics_render(&b);
-    cr_assert(strstr(b.data, "hookd_host_queue_depth{host=\"http://a\\\"b\\\\c\\n:80\"} 1000\n"),
-              "%s", b.data);
-    cr_assert(strstr(b.data, "hookd_host_queue_depth{host=\"https://h00.example:443\"} 501\n"));
-    cr_assert(strstr(b.data, "hookd_host_queue_depth{host=\"https://h54.example:443\"} 55\n"));
-    cr_assert_null(strstr(b.data, "h01.example"), "beyond the 50 deepest");
+    char *text = render();
+    cr_assert(strstr(text, "# TYPE test_host_queue_depth gauge\n"
+                           "test_host_queue_depth{host=\"http://a\\\"b\\\\c\\n:80\"} 1000\n"),
+              "the deepest first: %s", text);
+    cr_assert(strstr(text, "test_host_queue_depth{host=\"https://h00.example:443\"} 501\n"));
+    cr_assert(strstr(text, "test_host_queue_depth{host=\"https://h54.example:443\"} 55\n"));
+    cr_assert_null(strstr(text, "h01.example"), "beyond the 50 deepest");
     size_t hosts = 0;
-    for (char *p = b.data; (p = strstr(p, "\nhookd_host_queue_depth{")); p++)
+    for (char *p = text; (p = strstr(p, "\ntest_host_queue_depth{")); p++)
         hosts++;
-    cr_assert_eq(hosts, HK_METRIC_MAX_HOSTS);
-    cr_assert(strstr(b.data, "hookd_kafka_consumer_lag{topic=\"t\",partition=\"0\"} 9\n"));
-    hk_buf_free(&b);
+    cr_assert_eq(hosts, HOSTS_SHOWN);
+    cr_assert(strstr(text, "test_consumer_lag{topic=\"t\",partition=\"0\"} 9\n"));
+    free(text);
 
     hk_metric_source_destroy(a);
     hk_metric_source_destroy(c);
     hk_metric_source_destroy(lag1);
     hk_metric_source_destroy(lag2);
-    b = (hk_buf){0};
-    hk_metrics_render(&b);
-    cr_assert_null(strstr(b.data, "hookd_host_queue_depth{"), "a destroyed source vanishes");
-    cr_assert_null(strstr(b.data, "hookd_kafka_consumer_lag{"));
-    hk_buf_free(&b);
+    text = render();
+    cr_assert_null(strstr(text, "test_host_queue_depth{"), "a destroyed source vanishes");
+    cr_assert_null(strstr(text, "test_consumer_lag{"));
+    cr_assert(strstr(text, "# TYPE test_consumer_lag gauge\n"), "the family stays");
+    free(text);
+}
+
+/* A second module, registered before main like every module, never counted in: each of its
+ * members is in the scrape at 0 from the start, its family's HELP and TYPE once. */
+static struct other_metrics {
+    hk_counter ok, failed;
+    hk_gauge up;
+} other_metrics = {
+    .ok = HK_COUNTER("test_other_total", "result=\"ok\"", "Other results."),
+    .failed = HK_COUNTER("test_other_total", "result=\"failed\"", "Other results."),
+    .up = HK_GAUGE("test_other_up", NULL, "Other is up."),
+};
+HK_METRICS_REGISTER("other", other_metrics)
+
+Test(metrics, a_module_renders_its_zero_valued_members_from_the_start)
+{
+    char *text = render();
+    cr_assert(strstr(text, "# HELP test_other_total Other results.\n"
+                           "# TYPE test_other_total counter\n"
+                           "test_other_total{result=\"ok\"} 0\n"
+                           "test_other_total{result=\"failed\"} 0\n"
+                           "# HELP test_other_up Other is up.\n"
+                           "# TYPE test_other_up gauge\n"
+                           "test_other_up 0\n"),
+              "%s", text);
+    free(text);
+}
+
+/* Blocks registration refuses, each with its refusal. Refused blocks add nothing: their good
+ * families (test_refused_*) never render. */
+static struct {
+    hk_counter dup;
+    hk_counter mine;
+} other_help = {
+    .dup = HK_COUNTER("test_other_up", NULL, "Another HELP for the same name."),
+    .mine = HK_COUNTER("test_refused_1", NULL, "Mine."),
+};
+static struct {
+    hk_gauge dup;
+} same_help = {
+    .dup = HK_GAUGE("test_other_up", NULL, "Other is up."), /* same HELP: still another module */
+};
+static struct {
+    hk_counter a, b;
+} help_differs = {
+    .a = HK_COUNTER("test_refused_2", "k=\"a\"", "One."),
+    .b = HK_COUNTER("test_refused_2", "k=\"b\"", "Two."),
+};
+static struct {
+    hk_counter a, b;
+} same_label = {
+    .a = HK_COUNTER("test_refused_3", "k=\"a\"", "One."),
+    .b = HK_COUNTER("test_refused_3", "k=\"a\"", "One."),
+};
+static struct {
+    hk_counter a, b;
+} unlabelled = {
+    .a = HK_COUNTER("test_refused_4", NULL, "One."),
+    .b = HK_COUNTER("test_refused_4", NULL, "One."),
+};
+static struct {
+    hk_counter a;
+    hk_gauge b;
+} kinds_differ = {
+    .a = HK_COUNTER("test_refused_5", "k=\"a\"", "One."),
+    .b = HK_GAUGE("test_refused_5", "k=\"b\"", "One."),
+};
+static struct {
+    hk_counter a, forgotten, c;
+} forgotten = {
+    .a = HK_COUNTER("test_refused_6", NULL, "One."),
+    .c = HK_COUNTER("test_refused_7", NULL, "Three."),
+};
+static struct {
+    hk_counter a;
+} bad_name = {.a = HK_COUNTER("test refused", NULL, "One.")};
+static struct {
+    hk_counter a;
+} no_help = {.a = HK_COUNTER("test_refused_8", NULL, "")};
+static struct {
+    hk_counter a;
+} bad_label = {.a = HK_COUNTER("test_refused_9", "k=a", "One.")};
+static const uint64_t unsorted_ms[] = {10, 5};
+static struct {
+    hk_histogram h;
+} bad_bounds = {.h = HK_HISTOGRAM_MS("test_refused_10", "One.", unsorted_ms)};
+
+Test(metrics, registration_refuses_colliding_or_malformed_families)
+{
+    static hk_metric_module refused[] = {
+        {"other_help", &other_help, sizeof other_help, NULL},
+        {"same_help", &same_help, sizeof same_help, NULL},
+        {"help_differs", &help_differs, sizeof help_differs, NULL},
+        {"same_label", &same_label, sizeof same_label, NULL},
+        {"unlabelled", &unlabelled, sizeof unlabelled, NULL},
+        {"kinds_differ", &kinds_differ, sizeof kinds_differ, NULL},
+        {"forgotten", &forgotten, sizeof forgotten, NULL},
+        {"bad_name", &bad_name, sizeof bad_name, NULL},
+        {"no_help", &no_help, sizeof no_help, NULL},
+        {"bad_label", &bad_label, sizeof bad_label, NULL},
+        {"bad_bounds", &bad_bounds, sizeof bad_bounds, NULL},
+        {"twice", &other_metrics, sizeof other_metrics, NULL},
+    };
+    static const char *const why[] = {
+        "test_other_up (other_help, other): declared by two modules, with another HELP",
+        "test_other_up (same_help, other): declared by two modules",
+        "test_refused_2 (help_differs, help_differs): members of one family with another HELP",
+        "test_refused_3 (same_label, same_label): members of one family need distinct labels",
+        "test_refused_4 (unlabelled, unlabelled): members of one family need distinct labels",
+        "test_refused_5 (kinds_differ, kinds_differ): members of one family of another type",
+        "forgotten: the member at byte 40 is not a metric (left out of the initialiser?)",
+        "bad_name: the member at byte 0 has no valid name",
+        "no_help: test_refused_8 has no HELP text",
+        ("bad_label: test_refused_9: the label k=a is not one key=\"value\" pair of a counter or "
+         "gauge"),
+        "bad_bounds: test_refused_10: 1 to 15 ascending bounds",
+        "twice: registered twice",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        hk_error err = {0};
+        cr_expect_not(hk_metrics_register(&refused[i], &err), "%s was taken", refused[i].module);
+        cr_expect_str_eq(err.msg, why[i], "%s", refused[i].module);
+    }
+    char *text = render();
+    cr_assert_null(strstr(text, "test_refused"), "a refused block adds nothing: %s", text);
+    cr_assert(strstr(text, "# HELP test_other_up Other is up.\n"), "the first one stays");
+    free(text);
+
+    static struct {
+        hk_counter a;
+    } fine = {.a = HK_COUNTER("test_registered_late_total", NULL, "Late.")};
+    static hk_metric_module late = {"late", &fine, sizeof fine, NULL};
+    hk_error err;
+    cr_assert(hk_metrics_register(&late, &err), "%s", err.msg);
+    text = render();
+    cr_assert(strstr(text, "test_registered_late_total 0\n"));
+    free(text);
+}
+
+/* What HK_METRICS_REGISTER does with a refusal, before main: a programming error, so the
+ * program (or test) that links the module stops at once. */
+Test(metrics, a_refused_module_stops_the_program, .signal = SIGABRT)
+{
+    static hk_metric_module again = {"again", &other_metrics, sizeof other_metrics, NULL};
+    hk__metrics_register_or_abort(&again);
 }
 
 Test(log, fields_are_strings_or_numbers_and_escaped)

@@ -1,0 +1,30 @@
+/*
+ * metrics.c — the families delivery counts in (struct hk_delivery_metrics in hk_delivery.h):
+ * attempts started and their latency, requests in flight and waiting, per-host queue depth.
+ */
+#include "hk_delivery.h"
+
+/* Upper bounds in ms, from 5 ms to 30 s (the default timeout); +Inf is implicit. */
+static const uint64_t attempt_bounds_ms[] = {5,   10,   25,   50,   100,   250,
+                                             500, 1000, 2500, 5000, 10000, 30000};
+
+struct hk_delivery_metrics hk_delivery_metrics = {
+    .delivery_attempts =
+        HK_COUNTER("hookd_delivery_attempts_total", NULL, "Delivery attempts started."),
+    .delivery_attempt_duration_seconds =
+        HK_HISTOGRAM_MS("hookd_delivery_attempt_duration_seconds",
+                        "Time from a request's start to its response or failure, per attempt sent.",
+                        attempt_bounds_ms),
+    .requests_in_flight =
+        HK_GAUGE("hookd_requests_in_flight", NULL, "Webhook requests being sent now."),
+    .requests_queued = HK_GAUGE("hookd_requests_queued", NULL,
+                                "Webhook requests waiting for a free slot (global or per host)."),
+    /* summed over the shards' engines; a label per destination ever seen would grow without
+     * bound, so only the deepest */
+    .host_queue_depth = HK_METRIC_SET(
+        "hookd_host_queue_depth",
+        "Requests waiting for a slot per destination (scheme://host:port); only the 50 deepest "
+        "hosts, refreshed every second.",
+        HK_MERGE_SUM, HK_DELIVERY_HOSTS_SHOWN),
+};
+HK_METRICS_REGISTER("delivery", hk_delivery_metrics)

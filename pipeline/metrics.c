@@ -1,0 +1,36 @@
+/*
+ * metrics.c — the families the pipeline counts in (struct hk_pipeline_metrics in
+ * hk_pipeline.h): events refused or unmatched, outcome records, dead-letter and tier publishes.
+ */
+#include "hk_pipeline.h"
+
+struct hk_pipeline_metrics hk_pipeline_metrics = {
+    .events_poison = HK_COUNTER("hookd_events_poison_total", NULL,
+                                "Events refused as poison (bad JSON, missing field, too large) "
+                                "and sent to the dead-letter topic."),
+    .events_unmatched = HK_COUNTER("hookd_events_unmatched_total", NULL,
+                                   "Events whose flow had no task with a matching trigger."),
+    .outcomes_published = HK_COUNTER("hookd_outcomes_published_total", NULL,
+                                     "Attempt outcomes acknowledged on hookd.deliveries."),
+    .outcomes_publish_errors = HK_COUNTER("hookd_outcomes_publish_errors_total", NULL,
+                                          "Attempt outcomes that could not be published."),
+    .dlq_publish_errors = HK_COUNTER("hookd_dlq_publish_errors_total", NULL,
+                                     "Dead-letter and retry-tier publishes that failed: tried "
+                                     "again, or, when too large, cut (a dead letter) or "
+                                     "dead-lettered (a retry record)."),
+    .retries_foreign = HK_COUNTER("hookd_retries_foreign_total", NULL,
+                                  "Retry records skipped because another consumer group "
+                                  "(another deployment sharing the tier topics) wrote them."),
+    .retries_published = HK_COUNTER_VEC("hookd_retries_published_total", "tier",
+                                        "Deliveries acknowledged by Kafka on a retry tier (failed "
+                                        "attempts and deferrals), by tier."),
+    .retries_consumed = HK_COUNTER_VEC("hookd_retries_consumed_total", "tier",
+                                       "Retry records taken from a tier once due, by tier."),
+};
+HK_METRICS_REGISTER("pipeline", hk_pipeline_metrics)
+
+void hk_pipeline_metrics_set_tiers(const char *const *names, size_t n)
+{
+    hk_counter_vec_set_labels(&hk_pipeline_metrics.retries_published, names, n);
+    hk_counter_vec_set_labels(&hk_pipeline_metrics.retries_consumed, names, n);
+}

@@ -1,0 +1,30 @@
+/*
+ * metrics.c — the families store counts in (struct hk_store_metrics in hk_store.h): the
+ * history writer's, the task cache's and Redis's state as the cache last saw it.
+ */
+#include "hk_store.h"
+
+#define LOOKUPS "hookd_task_cache_lookups_total"
+#define LOOKUPS_HELP                                                                               \
+    "Lookups of an event's flow in the in-memory task cache (a copy of every task, refreshed "     \
+    "from Redis): hit, the flow has tasks; miss, it has none. Never a Redis round trip."
+
+struct hk_store_metrics hk_store_metrics = {
+    .history_written = HK_COUNTER("hookd_history_written_total", NULL,
+                                  "Attempt records written to the job history in Redis."),
+    .history_dropped = HK_COUNTER("hookd_history_dropped_total", NULL,
+                                  "Attempt records dropped because the history queue was full."),
+    .tasks_disabled = HK_COUNTER("hookd_tasks_disabled_total", NULL,
+                                 "Webhook tasks disabled because the receiver answered 410 Gone."),
+    .task_disable_errors = HK_COUNTER("hookd_task_disable_errors_total", NULL,
+                                      "Tasks a 410 Gone should have disabled, left enabled "
+                                      "because Redis refused or failed; the next 410 tries again."),
+    .task_reloads = HK_COUNTER("hookd_task_reloads_total", NULL, "Task cache reloads from Redis."),
+    .task_reload_errors = HK_COUNTER("hookd_task_reload_errors_total", NULL,
+                                     "Task cache reload failures and unreadable tasks skipped."),
+    .task_cache_lookups_hit = HK_COUNTER(LOOKUPS, "result=\"hit\"", LOOKUPS_HELP),
+    .task_cache_lookups_miss = HK_COUNTER(LOOKUPS, "result=\"miss\"", LOOKUPS_HELP),
+    .redis_up = HK_GAUGE("hookd_redis_up", NULL,
+                         "1 when the task cache's last poll of Redis succeeded, else 0."),
+};
+HK_METRICS_REGISTER("store", hk_store_metrics)
