@@ -460,6 +460,7 @@ Test(consumer, paused_hands_out_nothing_and_resuming_goes_on, .init = one_partit
     for (int i = 0; i < 3; i++)
         produce(0, "now"); /* @1..@3: prefetched while only the hand-out stops */
     run_for(5500);
+    cr_assert_eq(a->got_len, 1, "a paused consumer handed out a record");
     cr_assert(logged("\"event\":\"kafka.backpressure\""), "partitions paused after 5 s");
     produce(0, "now"); /* @4: after the partition itself was paused */
     run_for(300);
