@@ -8,9 +8,10 @@
  * after a rebalance waits session.timeout.ms - 1 s for the members, so every test spends about
  * 3 s joining and each rebalance about 2.5 s (member_start). A producer made with
  * test.mock.num.brokers hosts the cluster; a group-less handle with the same group.id reads the
- * committed offsets back with rd_kafka_committed(). Every wait is bounded (RUN_UNTIL) and
- * every assertion is about the order of events, never about how long something took, except
- * that a held record comes neither before its due time nor much after it.
+ * committed offsets back with rd_kafka_committed(). Every wait is bounded (RUN_UNTIL). What is
+ * asserted is what was handed out, in which order, and what was committed, with two windows of
+ * time: a held record comes neither before its due time nor more than 1 s after it, and a
+ * paused consumer hands out nothing for 5.8 s.
  */
 #include <criterion/criterion.h>
 #include <librdkafka/rdkafka.h>
@@ -55,8 +56,8 @@ static struct {
 } E;
 
 /* Turns the loop until cond holds or ms have passed; the caller then asserts cond. */
-#define RUN_UNTIL(cond, ms)                                                                      \
-    for (uint64_t until_ = hk_now_ms() + (ms); !(cond) && hk_now_ms() < until_;)                 \
+#define RUN_UNTIL(cond, ms)                                                                        \
+    for (uint64_t until_ = hk_now_ms() + (ms); !(cond) && hk_now_ms() < until_;)                   \
     hk_loop_run_once(E.loop, 10)
 
 static void run_for(uint64_t ms)
@@ -143,10 +144,10 @@ static bool logged(const char *needle)
 /* Puts value on TOPIC[partition] and waits for the mock broker's acknowledgement. */
 static void produce(int32_t partition, const char *value)
 {
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        E.producer, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_PARTITION(partition),
-        RD_KAFKA_V_VALUE((void *)value, strlen(value)), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_END);
+    rd_kafka_resp_err_t err =
+        rd_kafka_producev(E.producer, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_PARTITION(partition),
+                          RD_KAFKA_V_VALUE((void *)value, strlen(value)),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     cr_assert_eq(err, 0, "%s", rd_kafka_err2str(err));
     cr_assert_eq(rd_kafka_flush(E.producer, 5000), 0);
 }
@@ -200,13 +201,13 @@ static member *member_start(size_t i, bool release_at_once, bool with_due)
     memset(m, 0, sizeof *m);
     m->release_at_once = release_at_once;
     const hk_kv kafka[] = {
-        {"bootstrap.servers", E.bootstraps},
+        {"bootstrap.servers", E.bootstraps}, /* the mock cluster */
         {"group.id", GROUP},
-        {"session.timeout.ms", "3500"},
-        {"heartbeat.interval.ms", "100"},
-        {"auto.commit.interval.ms", "200"},
+        {"session.timeout.ms", "3500"},     /* see above */
+        {"heartbeat.interval.ms", "100"},   /* hear of a rebalance at once */
+        {"auto.commit.interval.ms", "200"}, /* what is stored is committed soon */
         {"fetch.wait.max.ms", "50"},
-        {"statistics.interval.ms", "0"},
+        {"statistics.interval.ms", "0"}, /* no lag metric needed */
     };
     char *topics[] = {TOPIC};
     hk_consumer_config cfg = {
@@ -334,8 +335,8 @@ Test(consumer, a_record_not_due_holds_its_partition_until_it_is, .init = two_par
 
 /* ---------------------------------------------------------------------- release/commit --- */
 
-Test(consumer, out_of_order_releases_commit_up_to_the_lowest_unreleased,
-     .init = one_partition, .fini = teardown, .timeout = 30)
+Test(consumer, out_of_order_releases_commit_up_to_the_lowest_unreleased, .init = one_partition,
+     .fini = teardown, .timeout = 30)
 {
     member *a = member_start(0, false, false);
     for (int i = 0; i < 5; i++)
