@@ -304,8 +304,8 @@ Test(consumer, a_record_not_due_holds_its_partition_until_it_is, .init = two_par
     uint64_t due = hk_wall_ms() + HOLD_MS;
     produce_due(0, due); /* [0]@1 */
     produce(0, "now");   /* [0]@2: due, but behind one that is not */
-    RUN_UNTIL(hk_metric_get(HK_M_TIER_HOLDS) > 0, HOLD_MS / 2);
-    cr_assert_gt(hk_metric_get(HK_M_TIER_HOLDS), 0, "[0] held");
+    RUN_UNTIL(hk_counter_get(&hk_consumer_metrics.tier_holds) > 0, HOLD_MS / 2);
+    cr_assert_gt(hk_counter_get(&hk_consumer_metrics.tier_holds), 0, "[0] held");
     produce(1, "now"); /* [1]@1 and @2, put there while [0] is held */
     produce(1, "now");
     RUN_UNTIL(find(a, 1, 2), HOLD_MS / 2);
