@@ -7,6 +7,9 @@ reaches the worker's container. helm comes from deploy/local/setup ($HOOKD_CACHE
 The alert rules (deploy/prometheus/alerts.yaml, and the chart's PrometheusRule, which must hold
 the same) are checked and unit-tested with promtool, from the Debian package prometheus that
 deploy/local/setup installs.
+
+Over 700 lines on purpose: one test per operator-facing promise of the chart, each rendering and
+validating its own values; they share the render and schema helpers at the top.
 """
 import base64
 import copy
