@@ -219,6 +219,20 @@ typedef struct hk_outcome {
 /* Appends the outcome as one JSON object. */
 void hk_outcome_write(hk_buf *out, const hk_outcome *o);
 
+/* An outcome record read back (hookctl deliveries reads the job's history): strings borrowed
+ * from rec, NULL when missing or not a string; numbers -1 when missing or not a number. */
+typedef struct hk_outcome_view {
+    const char *at;         /* as written: "2026-11-30T10:00:00.123Z" */
+    const char *webhook_id;
+    const char *delivery_id;
+    const char *status;     /* "delivered" or "failed" */
+    const char *error;
+    int attempt;
+    long http_status;       /* -1 also for null: no response */
+    double latency_ms;
+} hk_outcome_view;
+void hk_outcome_read(const cJSON *rec, hk_outcome_view *out);
+
 /* A delivery's dead letter (deadletter.c): its ids, the reason, the event (parsed, or as a
  * payload when it is too big or not JSON), `attempts`, and outcomes (a JSON array's text, NULL
  * for none). The caller owns the tree; hk_dead_letter_stamp adds when and whose. */

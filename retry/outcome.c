@@ -1,8 +1,8 @@
 /*
  * outcome.c — the outcome record: one attempt's result as published to hookd.deliveries and
- * kept in the job's history in Redis (hookctl deliveries reads it back from there). It runs once
- * per delivery, so it formats straight into a buffer rather than building a cJSON tree or going
- * through printf.
+ * kept in the job's history in Redis, and its reader (hookctl deliveries reads it back from
+ * there). The writer runs once per delivery, so it formats straight into a buffer rather than
+ * building a cJSON tree or going through printf.
  */
 #include "hk_retry.h"
 
@@ -49,4 +49,29 @@ void hk_outcome_write(hk_buf *b, const hk_outcome *o)
     hk_buf_puts(b, ",\"at\":\"");
     hk_buf_puts(b, ts);
     hk_buf_puts(b, "\"}");
+}
+
+static const char *str(const cJSON *rec, const char *key)
+{
+    return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, key));
+}
+
+static double num(const cJSON *rec, const char *key)
+{
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(rec, key);
+    return cJSON_IsNumber(n) ? n->valuedouble : -1;
+}
+
+void hk_outcome_read(const cJSON *rec, hk_outcome_view *out)
+{
+    *out = (hk_outcome_view){
+        .at = str(rec, "at"),
+        .webhook_id = str(rec, "webhookId"),
+        .delivery_id = str(rec, "deliveryId"),
+        .status = str(rec, "status"),
+        .error = str(rec, "error"),
+        .attempt = (int)num(rec, "attempt"),
+        .http_status = (long)num(rec, "statusCode"),
+        .latency_ms = num(rec, "latencyMs"),
+    };
 }

@@ -566,25 +566,16 @@ static int cmd_deliveries(int argc, char **argv, const hk_config *cfg)
         const cJSON *rec;
         cJSON_ArrayForEach(rec, arr)
         {
-            const cJSON *code = cJSON_GetObjectItemCaseSensitive(rec, "statusCode");
-            char attempt[16] = "-", status[16] = "-", latency[24] = "-";
-            const cJSON *n = cJSON_GetObjectItemCaseSensitive(rec, "attempt");
-            if (cJSON_IsNumber(n))
-                snprintf(attempt, sizeof attempt, "%d", n->valueint);
-            if (cJSON_IsNumber(code))
-                snprintf(status, sizeof status, "%d", code->valueint);
-            n = cJSON_GetObjectItemCaseSensitive(rec, "latencyMs");
-            if (cJSON_IsNumber(n))
-                snprintf(latency, sizeof latency, "%.0f ms", n->valuedouble);
-            const char *row[] = {
-                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "at")),
-                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "webhookId")),
-                attempt,
-                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "status")),
-                status,
-                latency,
-                cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "error")),
-            };
+            hk_outcome_view o;
+            hk_outcome_read(rec, &o);
+            char attempt[16] = "-", status[24] = "-", latency[24] = "-";
+            if (o.attempt >= 0)
+                snprintf(attempt, sizeof attempt, "%d", o.attempt);
+            if (o.http_status >= 0)
+                snprintf(status, sizeof status, "%ld", o.http_status);
+            if (o.latency_ms >= 0)
+                snprintf(latency, sizeof latency, "%.0f ms", o.latency_ms);
+            const char *row[] = {o.at, o.webhook_id, attempt, o.status, status, latency, o.error};
             hk_table_row(t, row);
         }
         hk_table_print(t, stdout);

@@ -432,3 +432,28 @@ def test_tables_by_default_json_with_a_flag_and_update_keeps_a_masked_secret(env
     none = env.hookctl("deliveries", "--job", f"none-{env.tag}")
     assert none.stdout.startswith(f"no deliveries recorded for job none-{env.tag}")
     assert json.loads(env.hookctl("deliveries", "--job", "x", "--json").stdout) == []
+
+
+def test_deliveries_lists_a_jobs_history_as_a_table(env):
+    """`hookctl deliveries --job` reads the job's history (the outcome records hookd pushes to
+    Redis) back through the outcome record's reader: one row per attempt; a missing response
+    and a missing error each show as '-'."""
+    job = f"hist-{env.tag}"
+    failed = {"deliveryId": "msg_a", "webhookId": "wh_tbl", "flowId": "7", "jobId": job,
+              "eventId": "e", "attempt": 1, "status": "failed", "statusCode": None,
+              "error": "connection refused", "latencyMs": 12, "at": "2026-11-30T10:00:00.000Z"}
+    ok = dict(failed, attempt=2, status="delivered", statusCode=204, latencyMs=7,
+              at="2026-11-30T10:00:05.000Z")
+    del ok["error"]
+    key = f"{env.prefix}job:{job}:deliveries"
+    push = subprocess.run(["redis-cli", "-u", env.stack["HOOKD_REDIS_URL"], "LPUSH", key,
+                           json.dumps(failed), json.dumps(ok)], capture_output=True, text=True)
+    assert push.returncode == 0, push.stderr
+    out = env.hookctl("deliveries", "--job", job)
+    assert out.returncode == 0, out.stderr
+    rows = [line.split() for line in out.stdout.splitlines()]
+    assert rows[0] == ["AT", "WEBHOOK", "ATTEMPT", "RESULT", "STATUS", "LATENCY", "ERROR"]
+    body = sorted(rows[1:])
+    assert body == [["2026-11-30T10:00:00.000Z", "wh_tbl", "1", "failed", "-", "12", "ms",
+                     "connection", "refused"],
+                    ["2026-11-30T10:00:05.000Z", "wh_tbl", "2", "delivered", "204", "7", "ms", "-"]]

@@ -809,3 +809,80 @@ Test(retry_metrics, every_family_renders_at_zero_from_the_start_as_before)
     cr_assert_str_eq(b.data, want);
     hk_buf_free(&b);
 }
+
+/* ------------------------------------------------------------- outcome and dead letters --- */
+
+/* The outcome record as written is valid JSON, escaped, and its reader gets every field back;
+ * a record without a response reads as no status. */
+Test(outcome, written_then_read_back)
+{
+    hk_outcome o = {.ids = {.delivery_id = "msg_1",
+                            .webhook_id = "wh_\"q\"",
+                            .flow_id = "7",
+                            .job_id = "42",
+                            .event_id = "ev"},
+                    .attempt = 3,
+                    .delivered = false,
+                    .http_status = 503,
+                    .error = "HTTP 503\nretry",
+                    .latency_ms = 1234,
+                    .at_ms = 1764460800123ULL};
+    hk_buf b = {0};
+    hk_outcome_write(&b, &o);
+    cJSON *rec = cJSON_ParseWithLength(b.data, b.len);
+    cr_assert(rec, "%.*s", (int)b.len, b.data);
+    hk_outcome_view v;
+    hk_outcome_read(rec, &v);
+    cr_assert_str_eq(v.webhook_id, "wh_\"q\"");
+    cr_assert_str_eq(v.delivery_id, "msg_1");
+    cr_assert_str_eq(v.status, "failed");
+    cr_assert_str_eq(v.error, "HTTP 503\nretry");
+    cr_assert_str_eq(v.at, "2025-11-30T00:00:00.123Z");
+    cr_assert_eq(v.attempt, 3);
+    cr_assert_eq(v.http_status, 503);
+    cr_assert_float_eq(v.latency_ms, 1234.0, 0.5);
+    cJSON_Delete(rec);
+    b.len = 0;
+    o.http_status = 0;
+    o.error = NULL;
+    o.delivered = true;
+    hk_outcome_write(&b, &o);
+    rec = cJSON_ParseWithLength(b.data, b.len);
+    hk_outcome_read(rec, &v);
+    cr_assert_eq(v.http_status, -1, "statusCode null reads as no response");
+    cr_assert_null(v.error);
+    cr_assert_str_eq(v.status, "delivered");
+    cJSON_Delete(rec);
+    hk_buf_free(&b);
+}
+
+/* A delivery's dead letter keeps a JSON event parsed and anything else as a payload: text when
+ * it is UTF-8, base64 when it is not; a poison one says where it was consumed. */
+Test(dead_letter, builders_keep_the_event_as_json_text_or_base64)
+{
+    hk_delivery_ids ids = {"msg_1", "wh_1", "7", "42", "ev"};
+    const char *event = "{\"jobId\":\"42\"}";
+    cJSON *rec = hk_dead_letter_delivery(&ids, 2, "attempts exhausted", "HTTP 500", event,
+                                         strlen(event), "[{\"attempt\":1}]", 1);
+    cr_assert_str_eq(cJSON_GetObjectItem(rec, "kind")->valuestring, "delivery");
+    cr_assert(cJSON_IsObject(cJSON_GetObjectItem(rec, "event")));
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(rec, "outcomes")), 1);
+    cr_assert_eq(cJSON_GetObjectItem(rec, "outcomesOmitted")->valueint, 1);
+    hk_dead_letter_stamp(rec, "g1", 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(rec, "group")->valuestring, "g1");
+    cr_assert_str_eq(cJSON_GetObjectItem(rec, "deadAt")->valuestring, "1970-01-01T00:00:00.000Z");
+    cJSON_Delete(rec);
+
+    const char bin[] = {'\xff', '\x00', 'a'};
+    rec = hk_dead_letter_poison("bad JSON", "events", 3, 17, bin, sizeof bin);
+    cr_assert_str_eq(cJSON_GetObjectItem(rec, "kind")->valuestring, "poison");
+    cr_assert_eq(cJSON_GetObjectItem(rec, "offset")->valueint, 17);
+    cr_assert_str_eq(cJSON_GetObjectItem(rec, "payloadBase64")->valuestring, "/wBh");
+    cr_assert_null(cJSON_GetObjectItem(rec, "payload"));
+    cJSON_Delete(rec);
+
+    rec = hk_dead_letter_poison("bad JSON", "events", 0, 1, "not json", 8);
+    cr_assert_str_eq(cJSON_GetObjectItem(rec, "payload")->valuestring, "not json");
+    cr_assert_eq(cJSON_GetObjectItem(rec, "payloadBytes")->valueint, 8);
+    cJSON_Delete(rec);
+}
