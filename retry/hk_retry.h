@@ -1,14 +1,17 @@
 /*
- * hk_retry.h — what happens after an attempt: the retry policy and the outcome decision.
+ * hk_retry.h — what happens after an attempt: the retry policy, the outcome decision, and the
+ * records that carry a delivery on.
  *
  * retry owns the decision of a delivery's fate, in one function (hk_retry_decide): given the
  * facts of an attempt (what the transport said, why it failed, the HTTP status and Retry-After,
  * the attempt and the task's retry settings, deferrals, whether the worker is handing off) it
  * returns a verdict: done, again (on which tier, when, as the same attempt or the next), dead
  * (with a reason) or drop. One table (hk_retry_reason_text / _dlq_metric) holds each reason's
- * dead-letter text and metric member; the worker only acts on the verdict. It also parses
- * HOOKD_RETRY_DELAYS into tiers. It depends only on model and core and is pure: no Kafka, no clock
- * reads, no I/O.
+ * dead-letter text and metric member; the pipeline only acts on the verdict. It also parses
+ * HOOKD_RETRY_DELAYS into tiers, and owns the record formats with their readers: the outcome
+ * record (outcome.c), the retry record (record.c) and the dead letter (deadletter.c). It
+ * depends only on model and core and is pure: no Kafka, no clock reads (callers pass the time),
+ * no I/O.
  */
 #ifndef HK_RETRY_H
 #define HK_RETRY_H
