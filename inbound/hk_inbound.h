@@ -47,6 +47,80 @@ bool hk_inbound_query_param(const hk_inbound_request *req, const char *name, cha
 
 /* ------------------------------------------------------------------ endpoints (endpoint.c) --- */
 
+/* The provider a request comes from: how it is verified. */
+typedef enum {
+    HK_SOURCE_GITHUB,
+    HK_SOURCE_SLACK,
+    HK_SOURCE_STRIPE,
+    HK_SOURCE_TWILIO,
+    HK_SOURCE_PAGERDUTY,
+    HK_SOURCE_ZENDESK,
+    HK_SOURCE_TWITTER,
+    HK_SOURCE_FACEBOOK,
+    HK_SOURCE_SENDGRID,
+    HK_SOURCE_STANDARD, /* Standard Webhooks */
+    HK_SOURCE_HOOKD,    /* hookd's own X-Webhook-Signature */
+    HK_SOURCE_CUSTOM,   /* the endpoint's `verification` */
+    HK_SOURCE__COUNT
+} hk_inbound_source;
+
+/* A custom endpoint's verification. */
+typedef enum {
+    HK_CUSTOM_NONE,
+    HK_CUSTOM_BASIC,   /* username, password */
+    HK_CUSTOM_API_KEY, /* a header or query parameter (name) with a value */
+    HK_CUSTOM_HEADERS, /* every listed header present with exactly its value */
+    HK_CUSTOM_HMAC,    /* a signature header over the body or timestamp + body */
+} hk_custom_type;
+
+typedef enum { HK_HMAC_SHA1, HK_HMAC_SHA256, HK_HMAC_SHA512 } hk_hmac_algorithm;
+typedef enum { HK_ENCODING_HEX, HK_ENCODING_BASE64 } hk_signature_encoding;
+
+typedef struct hk_custom_verification {
+    hk_custom_type type;
+    char *username; /* basic */
+    char *password; /* basic; a secret */
+    char *name;     /* apiKey: the header or query parameter's name */
+    bool in_query;  /* apiKey: a query parameter rather than a header */
+    char *value;    /* apiKey: a secret */
+    hk_kv *headers; /* headers: each name with its exact value (values are secrets) */
+    size_t headers_len;
+    char *header;                    /* hmac: the signature's header */
+    hk_hmac_algorithm algorithm;     /* hmac */
+    hk_signature_encoding encoding;  /* hmac */
+    char *prefix;                    /* hmac: before the signature ("sha256="), or NULL */
+    char *timestamp_header;          /* hmac: signed is "<timestamp>.<body>" when set, else the body */
+    int tolerance_s;                 /* hmac with a timestamp: how old it may be (default 300) */
+} hk_custom_verification;
+
+/* What the endpoint answers on success (default 200, application/json, {"ok":true}). */
+typedef struct hk_inbound_response {
+    int status;
+    char *content_type;
+    char *body;
+} hk_inbound_response;
+
+typedef struct hk_inbound_endpoint {
+    char *id; /* "in_" + 24 lowercase hex, generated */
+    char *name;
+    char *flow_id;
+    bool enabled;
+    bool start_flow;
+    hk_inbound_source source;
+    char **secrets; /* secret / secrets: any of them verifies (rotation); secrets */
+    size_t secrets_len;
+    char *verify_token; /* facebook's hub.verify_token; a secret */
+    char *public_key;   /* sendgrid's ECDSA public key (base64 DER, as SendGrid shows it) */
+    char *public_url;   /* the URL as the provider sees it (twilio signs it) */
+    hk_custom_verification verification; /* custom only */
+    hk_inbound_response response;
+    /* State, kept by hookd-ingress (not part of the user's input): a new endpoint is unverified;
+     * it becomes verified by a challenge answered or by its first request that passes. */
+    bool verified;
+    uint64_t state_changed_ms; /* wall clock of the last change of `verified` (creation first) */
+} hk_inbound_endpoint;
+
+
 /* ---------------------------------------------------------- verification (verify*.c) --- */
 
 /* ----------------------------------------------------------------- payloads (payload*.c) --- */
