@@ -127,4 +127,30 @@ typedef struct hk_inbound_endpoint {
 
 /* --------------------------------------------------------------------- the record (record.c) --- */
 
+/* What goes into one record on hookd.inbound (docs/inbound.md has its JSON Schema). Borrowed. */
+typedef struct hk_inbound_record_params {
+    const hk_inbound_endpoint *ep;
+    const hk_inbound_request *req;
+    const char *id;           /* the record's id (hk_inbound_record_id) */
+    const char *content_type; /* the request's Content-Type, or NULL */
+    const cJSON *query;       /* the query string's parameters as an object, or NULL: none */
+    const cJSON *payload;     /* the body's JSON form, or NULL: kept raw only */
+    const char *provider_event_id; /* NULL or "": none */
+    /* Headers left out of the record besides Authorization, Cookie and Proxy-Authorization: the
+     * preset's credentials and signatures (hk_inbound_is_credential_header). May be NULL. */
+    bool (*is_credential)(const hk_inbound_endpoint *ep, const char *name);
+    const char *const *matched_waits; /* the waits this request claimed (refs) */
+    size_t matched_waits_len;
+} hk_inbound_record_params;
+
+/* The source's name as the endpoint JSON writes it ("github"); defined in endpoint.c. */
+const char *hk_inbound_source_name(hk_inbound_source source);
+
+/* A new record id: "req_" and 24 lowercase hex digits from the system's CSPRNG. */
+void hk_inbound_record_id(char out[32]);
+/* Appends the record as one JSON object: header names lower-cased, a repeated header's values
+ * joined with ", " (RFC 9110), the body as "body" when it is UTF-8 without NUL, else as
+ * "bodyBase64". */
+void hk_inbound_record_write(const hk_inbound_record_params *p, hk_buf *out);
+
 #endif
