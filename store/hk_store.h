@@ -79,6 +79,42 @@ int hk_store_task_disable(hk_store *store, const char *id, const char *reason, u
 int hk_store_flow_export(hk_store *store, const char *flow_id, hk_secret_mode mode, cJSON **out,
                          hk_error *err);
 
+/* ------------------------------------------------------- inbound endpoints (sync, inbound.c) --- */
+
+/* hookd-ingress's endpoints as JSON documents, validated by the caller (inbound/): the store
+ * keeps them opaque, unique by id and by name, with their verified state and the provider event
+ * ids already accepted. Layout in store/inbound.c and docs/redis.md. */
+
+/* Writes the endpoint's JSON (secrets in full). create: HK_EINVAL "id" when the id exists;
+ * update: HK_ENOTFOUND when it does not. HK_EINVAL "name" when another endpoint has the name.
+ * A new endpoint starts unverified at now_ms. */
+int hk_store_inbound_put(hk_store *store, const char *id, const char *name, const char *json,
+                         bool create, uint64_t now_ms, hk_error *err);
+/* *json is the caller's. HK_ENOTFOUND when absent. */
+int hk_store_inbound_get(hk_store *store, const char *id, char **json, hk_error *err);
+/* Every endpoint's JSON, sorted by id: n strings, the caller's (free each, then the array). */
+int hk_store_inbound_list(hk_store *store, char ***jsons, size_t *n, hk_error *err);
+int hk_store_inbound_delete(hk_store *store, const char *id, hk_error *err);
+/* Verified or not since at_ms; only a change is written (*changed, which may be NULL, says). */
+int hk_store_inbound_set_state(hk_store *store, const char *id, bool verified, uint64_t at_ms,
+                               bool *changed, hk_error *err);
+/* Unverified since 0 when nothing is recorded. */
+int hk_store_inbound_get_state(hk_store *store, const char *id, bool *verified, uint64_t *at_ms,
+                               hk_error *err);
+
+/* A provider's event id, for duplicates: claimed now (publish it, then _done, or _release if it
+ * could not be published), already accepted (DONE: answer success, publish nothing), or being
+ * published by another request right now (PENDING: answer 503, the provider retries). */
+typedef enum { HK_EVENT_CLAIMED, HK_EVENT_DONE, HK_EVENT_PENDING } hk_event_claim;
+int hk_store_inbound_event_claim(hk_store *store, const char *endpoint_id, const char *event_id,
+                                 int pending_ttl_s, hk_event_claim *out, hk_error *err);
+int hk_store_inbound_event_done(hk_store *store, const char *endpoint_id, const char *event_id,
+                                int ttl_s, hk_error *err);
+/* Forgets a claim still pending (a done one stays). */
+int hk_store_inbound_event_release(hk_store *store, const char *endpoint_id, const char *event_id,
+                                   hk_error *err);
+
+
 #define HK_IMPORT_MAX_ERRORS 64
 
 typedef struct hk_import_report {

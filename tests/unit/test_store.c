@@ -472,3 +472,114 @@ Test(store_metrics, every_family_renders_at_zero_from_the_start_as_before)
     cr_assert_str_eq(b.data, want);
     hk_buf_free(&b);
 }
+
+/* ------------------------------------------------------------------ inbound endpoints --- */
+
+static long long inbound_version(void)
+{
+    redisContext *rc = raw_redis();
+    redisReply *r = redisCommand(rc, "GET %sinbound:version", prefix);
+    long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
+    freeReplyObject(r);
+    redisFree(rc);
+    return v;
+}
+
+Test(store, inbound_endpoints_are_unique_by_id_and_by_name)
+{
+    hk_store *s = NULL;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK, "%s", err.msg);
+    long long v0 = inbound_version();
+    cr_assert_eq(hk_store_inbound_put(s, "in_a", "github-a", "{\"id\":\"in_a\",\"name\":\"github-a\"}",
+                                      true, 1000, &err),
+                 HK_OK, "%s", err.msg);
+    cr_assert_gt(inbound_version(), v0, "a write bumps the version");
+    /* the same id again, and another id with the same name */
+    cr_assert_eq(hk_store_inbound_put(s, "in_a", "other", "{}", true, 1000, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "id");
+    cr_assert_eq(hk_store_inbound_put(s, "in_b", "github-a", "{}", true, 1000, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "name");
+    cr_assert(strstr(err.msg, "in_a"), "%s", err.msg);
+    /* a rename frees the old name */
+    cr_assert_eq(hk_store_inbound_put(s, "in_a", "github-renamed",
+                                      "{\"id\":\"in_a\",\"name\":\"github-renamed\"}", false, 2000,
+                                      &err),
+                 HK_OK, "%s", err.msg);
+    cr_assert_eq(hk_store_inbound_put(s, "in_b", "github-a", "{\"id\":\"in_b\",\"name\":\"github-a\"}",
+                                      true, 2000, &err),
+                 HK_OK, "%s", err.msg);
+    cr_assert_eq(hk_store_inbound_put(s, "in_zz", "x", "{}", false, 2000, &err), HK_ENOTFOUND);
+    char **list = NULL;
+    size_t n = 0;
+    cr_assert_eq(hk_store_inbound_list(s, &list, &n, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(n, 2);
+    cr_assert(strstr(list[0], "in_a") && strstr(list[1], "in_b"), "sorted by id");
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+    char *json = NULL;
+    cr_assert_eq(hk_store_inbound_get(s, "in_a", &json, &err), HK_OK);
+    cr_assert(strstr(json, "github-renamed"));
+    free(json);
+    cr_assert_eq(hk_store_inbound_delete(s, "in_a", &err), HK_OK);
+    cr_assert_eq(hk_store_inbound_get(s, "in_a", &json, &err), HK_ENOTFOUND);
+    cr_assert_eq(hk_store_inbound_delete(s, "in_a", &err), HK_ENOTFOUND);
+    /* the deleted endpoint's name is free again */
+    cr_assert_eq(hk_store_inbound_put(s, "in_c", "github-renamed", "{}", true, 3000, &err), HK_OK,
+                 "%s", err.msg);
+    hk_store_close(s);
+}
+
+Test(store, inbound_state_starts_unverified_and_records_each_change)
+{
+    hk_store *s = NULL;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(hk_store_inbound_put(s, "in_s", "slack", "{}", true, 1000, &err), HK_OK);
+    bool verified = true, changed = false;
+    uint64_t at = 0;
+    cr_assert_eq(hk_store_inbound_get_state(s, "in_s", &verified, &at, &err), HK_OK);
+    cr_assert_not(verified);
+    cr_assert_eq(at, 1000, "unverified since its creation");
+    long long v = inbound_version();
+    cr_assert_eq(hk_store_inbound_set_state(s, "in_s", true, 5000, &changed, &err), HK_OK);
+    cr_assert(changed);
+    cr_assert_gt(inbound_version(), v);
+    cr_assert_eq(hk_store_inbound_set_state(s, "in_s", true, 9000, &changed, &err), HK_OK);
+    cr_assert_not(changed, "no change, nothing written");
+    cr_assert_eq(hk_store_inbound_get_state(s, "in_s", &verified, &at, &err), HK_OK);
+    cr_assert(verified);
+    cr_assert_eq(at, 5000, "the time of the change, not of the last request");
+    cr_assert_eq(hk_store_inbound_set_state(s, "in_none", true, 1, &changed, &err), HK_ENOTFOUND);
+    hk_store_close(s);
+}
+
+Test(store, a_provider_event_is_claimed_once_and_released_when_not_published)
+{
+    hk_store *s = NULL;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK, "%s", err.msg);
+    hk_event_claim c;
+    cr_assert_eq(hk_store_inbound_event_claim(s, "in_d", "evt-1", 60, &c, &err), HK_OK);
+    cr_assert_eq(c, HK_EVENT_CLAIMED);
+    cr_assert_eq(hk_store_inbound_event_claim(s, "in_d", "evt-1", 60, &c, &err), HK_OK);
+    cr_assert_eq(c, HK_EVENT_PENDING, "a second request while the first is being published");
+    cr_assert_eq(hk_store_inbound_event_claim(s, "in_other", "evt-1", 60, &c, &err), HK_OK);
+    cr_assert_eq(c, HK_EVENT_CLAIMED, "event ids are per endpoint");
+    /* not published: released, so the provider's retry is taken */
+    cr_assert_eq(hk_store_inbound_event_release(s, "in_d", "evt-1", &err), HK_OK);
+    cr_assert_eq(hk_store_inbound_event_claim(s, "in_d", "evt-1", 60, &c, &err), HK_OK);
+    cr_assert_eq(c, HK_EVENT_CLAIMED);
+    /* published: done for the TTL, and a release no longer forgets it */
+    cr_assert_eq(hk_store_inbound_event_done(s, "in_d", "evt-1", 86400, &err), HK_OK);
+    cr_assert_eq(hk_store_inbound_event_release(s, "in_d", "evt-1", &err), HK_OK);
+    cr_assert_eq(hk_store_inbound_event_claim(s, "in_d", "evt-1", 60, &c, &err), HK_OK);
+    cr_assert_eq(c, HK_EVENT_DONE);
+    redisContext *rc = raw_redis();
+    redisReply *r = redisCommand(rc, "TTL %sinbound:seen:in_d:evt-1", prefix);
+    cr_assert(r->integer > 86000 && r->integer <= 86400, "ttl %lld", r->integer);
+    freeReplyObject(r);
+    redisFree(rc);
+    hk_store_close(s);
+}

@@ -1,0 +1,279 @@
+/*
+ * inbound.c — hookd-ingress's data in Redis: inbound endpoints as JSON documents (validated by
+ * the caller with inbound/'s rules: the store keeps them opaque), unique by name, their verified
+ * state, and the provider event ids already accepted (duplicates). Each write is one Lua script,
+ * so the document, the name index and the version change together or not at all.
+ *
+ *   <prefix>inbound:<id>                     the endpoint JSON (secrets in full)
+ *   <prefix>inbound:names                    hash: name -> id
+ *   <prefix>inbound:state                    hash: id -> "<0|1>:<ms>" (verified, since when)
+ *   <prefix>inbound:version                  bumped by every write, state included
+ *   <prefix>inbound:seen:<id>:<eventId>      "pending" while being published, then "done"
+ */
+#include "conn.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* KEYS: doc, names, version, state. ARGV: json, id, name, create (1/0). -1: id exists (create)
+ * or not found (update); -2: the name is another endpoint's (its id is returned as well). */
+static const char put_script[] =
+    "local old = redis.call('GET', KEYS[1])\n"
+    "if ARGV[4] == '1' and old then return {-1} end\n"
+    "if ARGV[4] == '0' and not old then return {-1} end\n"
+    "local owner = redis.call('HGET', KEYS[2], ARGV[3])\n"
+    "if owner and owner ~= ARGV[2] then return {-2, owner} end\n"
+    "if old then\n"
+    "  local ok, t = pcall(cjson.decode, old)\n"
+    "  if ok and t['name'] and t['name'] ~= ARGV[3] then redis.call('HDEL', KEYS[2], t['name']) end\n"
+    "end\n"
+    "redis.call('SET', KEYS[1], ARGV[1])\n"
+    "redis.call('HSET', KEYS[2], ARGV[3], ARGV[2])\n"
+    "if ARGV[4] == '1' then redis.call('HSETNX', KEYS[4], ARGV[2], '0:' .. ARGV[5]) end\n"
+    "redis.call('INCR', KEYS[3])\n"
+    "return {1}\n";
+
+/* KEYS: doc, names, version, state. ARGV: id. */
+static const char delete_script[] =
+    "local old = redis.call('GET', KEYS[1])\n"
+    "if not old then return -1 end\n"
+    "local ok, t = pcall(cjson.decode, old)\n"
+    "if ok and t['name'] and redis.call('HGET', KEYS[2], t['name']) == ARGV[1] then\n"
+    "  redis.call('HDEL', KEYS[2], t['name'])\n"
+    "end\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('HDEL', KEYS[4], ARGV[1])\n"
+    "redis.call('INCR', KEYS[3])\n"
+    "return 1\n";
+
+/* KEYS: doc, state, version. ARGV: id, verified (0/1), ms. Only a change is written. */
+static const char state_script[] =
+    "if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end\n"
+    "local cur = redis.call('HGET', KEYS[2], ARGV[1])\n"
+    "if cur and string.sub(cur, 1, 1) == ARGV[2] then return 0 end\n"
+    "redis.call('HSET', KEYS[2], ARGV[1], ARGV[2] .. ':' .. ARGV[3])\n"
+    "redis.call('INCR', KEYS[3])\n"
+    "return 1\n";
+
+static int redis_failed(hk_store *s, redisReply *r, hk_error *err)
+{
+    int rc = hk_error_set(err, HK_ERR, "HOOKD_REDIS_URL", "redis %s:%d: %s", s->cfg.host,
+                          s->cfg.port, r && r->str ? r->str : s->rc->errstr);
+    if (r)
+        freeReplyObject(r);
+    return rc;
+}
+
+int hk_store_inbound_put(hk_store *s, const char *id, const char *name, const char *json,
+                         bool create, uint64_t now_ms, hk_error *err)
+{
+    char *doc = hk_store__key(&s->cfg, "inbound:", id, NULL);
+    char *names = hk_store__key(&s->cfg, "inbound:names", NULL, NULL);
+    char *version = hk_store__key(&s->cfg, "inbound:version", NULL, NULL);
+    char *state = hk_store__key(&s->cfg, "inbound:state", NULL, NULL);
+    char ms[24];
+    snprintf(ms, sizeof ms, "%llu", (unsigned long long)now_ms);
+    redisReply *r = redisCommand(s->rc, "EVAL %s 4 %s %s %s %s %s %s %s %s %s", put_script, doc,
+                                 names, version, state, json, id, name, create ? "1" : "0", ms);
+    free(doc);
+    free(names);
+    free(version);
+    free(state);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER)
+        return redis_failed(s, r, err);
+    long long code = r->element[0]->integer;
+    int rc = HK_OK;
+    if (code == -1)
+        rc = create ? hk_error_set(err, HK_EINVAL, "id", "inbound endpoint %s already exists", id)
+                    : hk_error_set(err, HK_ENOTFOUND, NULL, "inbound endpoint %s not found", id);
+    else if (code == -2)
+        rc = hk_error_set(err, HK_EINVAL, "name", "already used by inbound endpoint %.64s",
+                          r->elements > 1 && r->element[1]->str ? r->element[1]->str : "?");
+    freeReplyObject(r);
+    return rc;
+}
+
+int hk_store_inbound_get(hk_store *s, const char *id, char **json, hk_error *err)
+{
+    *json = NULL;
+    char *doc = hk_store__key(&s->cfg, "inbound:", id, NULL);
+    redisReply *r = redisCommand(s->rc, "GET %s", doc);
+    free(doc);
+    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+        return redis_failed(s, r, err);
+    int rc = HK_OK;
+    if (r->type == REDIS_REPLY_NIL)
+        rc = hk_error_set(err, HK_ENOTFOUND, NULL, "inbound endpoint %s not found", id);
+    else
+        *json = hk_strndup(r->str, r->len);
+    freeReplyObject(r);
+    return rc;
+}
+
+static int by_text(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int hk_store_inbound_list(hk_store *s, char ***jsons, size_t *n, hk_error *err)
+{
+    *jsons = NULL;
+    *n = 0;
+    char *names = hk_store__key(&s->cfg, "inbound:names", NULL, NULL);
+    redisReply *ids = redisCommand(s->rc, "HVALS %s", names);
+    free(names);
+    if (!ids || ids->type != REDIS_REPLY_ARRAY)
+        return redis_failed(s, ids, err);
+    char **id_list = hk_xcalloc(ids->elements + 1, sizeof *id_list);
+    for (size_t i = 0; i < ids->elements; i++)
+        id_list[i] = ids->element[i]->str;
+    qsort(id_list, ids->elements, sizeof *id_list, by_text);
+    char **out = hk_xcalloc(ids->elements + 1, sizeof *out);
+    size_t got = 0;
+    int rc = HK_OK;
+    for (size_t i = 0; i < ids->elements && rc == HK_OK; i++) {
+        char *json = NULL;
+        rc = hk_store_inbound_get(s, id_list[i], &json, err);
+        if (rc == HK_ENOTFOUND) { /* deleted between the two reads */
+            rc = HK_OK;
+            continue;
+        }
+        if (rc == HK_OK)
+            out[got++] = json;
+    }
+    free(id_list);
+    freeReplyObject(ids);
+    if (rc != HK_OK) {
+        for (size_t i = 0; i < got; i++)
+            free(out[i]);
+        free(out);
+        return rc;
+    }
+    *jsons = out;
+    *n = got;
+    return HK_OK;
+}
+
+int hk_store_inbound_delete(hk_store *s, const char *id, hk_error *err)
+{
+    char *doc = hk_store__key(&s->cfg, "inbound:", id, NULL);
+    char *names = hk_store__key(&s->cfg, "inbound:names", NULL, NULL);
+    char *version = hk_store__key(&s->cfg, "inbound:version", NULL, NULL);
+    char *state = hk_store__key(&s->cfg, "inbound:state", NULL, NULL);
+    redisReply *r = redisCommand(s->rc, "EVAL %s 4 %s %s %s %s %s", delete_script, doc, names,
+                                 version, state, id);
+    free(doc);
+    free(names);
+    free(version);
+    free(state);
+    if (!r || r->type != REDIS_REPLY_INTEGER)
+        return redis_failed(s, r, err);
+    int rc = r->integer == -1
+                 ? hk_error_set(err, HK_ENOTFOUND, NULL, "inbound endpoint %s not found", id)
+                 : HK_OK;
+    freeReplyObject(r);
+    return rc;
+}
+
+int hk_store_inbound_set_state(hk_store *s, const char *id, bool verified, uint64_t at_ms,
+                               bool *changed, hk_error *err)
+{
+    char *doc = hk_store__key(&s->cfg, "inbound:", id, NULL);
+    char *state = hk_store__key(&s->cfg, "inbound:state", NULL, NULL);
+    char *version = hk_store__key(&s->cfg, "inbound:version", NULL, NULL);
+    char ms[24];
+    snprintf(ms, sizeof ms, "%llu", (unsigned long long)at_ms);
+    redisReply *r = redisCommand(s->rc, "EVAL %s 3 %s %s %s %s %s %s", state_script, doc, state,
+                                 version, id, verified ? "1" : "0", ms);
+    free(doc);
+    free(state);
+    free(version);
+    if (!r || r->type != REDIS_REPLY_INTEGER)
+        return redis_failed(s, r, err);
+    long long code = r->integer;
+    freeReplyObject(r);
+    if (changed)
+        *changed = code == 1;
+    if (code == -1)
+        return hk_error_set(err, HK_ENOTFOUND, NULL, "inbound endpoint %s not found", id);
+    return HK_OK;
+}
+
+int hk_store_inbound_get_state(hk_store *s, const char *id, bool *verified, uint64_t *at_ms,
+                               hk_error *err)
+{
+    *verified = false;
+    *at_ms = 0;
+    char *state = hk_store__key(&s->cfg, "inbound:state", NULL, NULL);
+    redisReply *r = redisCommand(s->rc, "HGET %s %s", state, id);
+    free(state);
+    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+        return redis_failed(s, r, err);
+    if (r->type == REDIS_REPLY_STRING && r->len >= 2 && r->str[1] == ':') {
+        *verified = r->str[0] == '1';
+        *at_ms = strtoull(r->str + 2, NULL, 10);
+    }
+    freeReplyObject(r);
+    return HK_OK;
+}
+
+/* ---------------------------------------------------------------------- duplicates --- */
+
+static char *seen_key(hk_store *s, const char *endpoint_id, const char *event_id)
+{
+    hk_buf k = {0};
+    hk_buf_printf(&k, "%sinbound:seen:%s:%s", s->cfg.prefix, endpoint_id, event_id);
+    return k.data;
+}
+
+int hk_store_inbound_event_claim(hk_store *s, const char *endpoint_id, const char *event_id,
+                                 int pending_ttl_s, hk_event_claim *out, hk_error *err)
+{
+    char *key = seen_key(s, endpoint_id, event_id);
+    char ttl[16];
+    snprintf(ttl, sizeof ttl, "%d", pending_ttl_s);
+    /* SET NX ... GET needs Redis 7; a script reads and sets in one step on any version. */
+    redisReply *r = redisCommand(s->rc,
+                                 "EVAL %s 1 %s %s",
+                                 "local v = redis.call('GET', KEYS[1])\n"
+                                 "if v then return v end\n"
+                                 "redis.call('SET', KEYS[1], 'pending', 'EX', ARGV[1])\n"
+                                 "return false\n",
+                                 key, ttl);
+    free(key);
+    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+        return redis_failed(s, r, err);
+    *out = r->type == REDIS_REPLY_NIL                ? HK_EVENT_CLAIMED
+           : strcmp(r->str, "done") == 0              ? HK_EVENT_DONE
+                                                      : HK_EVENT_PENDING;
+    freeReplyObject(r);
+    return HK_OK;
+}
+
+int hk_store_inbound_event_done(hk_store *s, const char *endpoint_id, const char *event_id,
+                                int ttl_s, hk_error *err)
+{
+    char *key = seen_key(s, endpoint_id, event_id);
+    redisReply *r = redisCommand(s->rc, "SET %s done EX %d", key, ttl_s);
+    free(key);
+    if (!r || r->type != REDIS_REPLY_STATUS)
+        return redis_failed(s, r, err);
+    freeReplyObject(r);
+    return HK_OK;
+}
+
+int hk_store_inbound_event_release(hk_store *s, const char *endpoint_id, const char *event_id,
+                                   hk_error *err)
+{
+    char *key = seen_key(s, endpoint_id, event_id);
+    redisReply *r = redisCommand(s->rc, "EVAL %s 1 %s",
+                                 "if redis.call('GET', KEYS[1]) == 'pending' then "
+                                 "return redis.call('DEL', KEYS[1]) end return 0",
+                                 key);
+    free(key);
+    if (!r || r->type != REDIS_REPLY_INTEGER)
+        return redis_failed(s, r, err);
+    freeReplyObject(r);
+    return HK_OK;
+}
