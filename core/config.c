@@ -22,73 +22,88 @@ typedef struct opt {
     const char *def;
     const char *help;
     bool secret;
+    unsigned programs; /* HK_CONFIG_*: whose --help lists it (every program reads every one) */
 } opt;
 
 #define STR(field) OPT_STR, offsetof(hk_config, field), 0, 0
 #define INT(field, lo, hi) OPT_INT, offsetof(hk_config, field), lo, hi
+#define BOTH (HK_CONFIG_HOOKD | HK_CONFIG_HOOKCTL)
+#define ALL (BOTH | HK_CONFIG_INGRESS)
 
 static const opt options[] = {
     {"HOOKD_TOPICS", "--topics", OPT_LIST, offsetof(hk_config, topics), 0, 0, "job-events",
-     "comma-separated input topics", false},
+     "comma-separated input topics", false, BOTH},
     {"HOOKD_REDIS_URL", "--redis-url", STR(redis_url), "redis://localhost:6379/0",
-     "Redis; password in the URL or HOOKD_REDIS_PASSWORD", false},
+     "Redis; password in the URL or HOOKD_REDIS_PASSWORD", false, ALL},
     {"HOOKD_REDIS_PASSWORD", "--redis-password", STR(redis_password), NULL,
-     "Redis password (overrides the URL's)", true},
-    {"HOOKD_REDIS_PREFIX", "--redis-prefix", STR(redis_prefix), "hookd:", "key prefix", false},
+     "Redis password (overrides the URL's)", true, ALL},
+    {"HOOKD_REDIS_PREFIX", "--redis-prefix", STR(redis_prefix), "hookd:", "key prefix", false, ALL},
     {"HOOKD_RETRY_DELAYS", "--retry-delays", STR(retry_delays), "5s,5m,30m,2h,5h,10h",
-     "retry tiers", false},
+     "retry tiers", false, BOTH},
     {"HOOKD_RETRY_MAX_ATTEMPTS", "--retry-max-attempts", INT(retry_max_attempts, 1, 100), "8",
-     "default attempts in all", false},
+     "default attempts in all", false, BOTH},
     {"HOOKD_HTTP_TIMEOUT_MS", "--http-timeout-ms", INT(http_timeout_ms, 1, 300000), "30000",
-     "default request timeout", false},
+     "default request timeout", false, BOTH},
     {"HOOKD_MAX_INFLIGHT", "--max-inflight", INT(max_inflight, 1, 100000), "1024",
-     "requests in flight per worker", false},
+     "requests in flight per worker", false, BOTH},
     {"HOOKD_MAX_INFLIGHT_PER_HOST", "--max-inflight-per-host",
      INT(max_inflight_per_host, 1, 100000), "32",
-     "per destination host, so one slow host cannot take every slot", false},
+     "per destination host, so one slow host cannot take every slot", false, BOTH},
     {"HOOKD_MAX_QUEUE_PER_HOST", "--max-queue-per-host", INT(max_queue_per_host, 0, 1000000), "256",
      "deliveries that may wait for a slow host's slots; more go to the first retry tier, "
      "deferred (not a failed attempt); 0: no bound",
-     false},
+     false, BOTH},
     {"HOOKD_TOPIC_PARTITIONS", "--topic-partitions", INT(topic_partitions, -1, 100000), "-1",
      "partitions of the topics hookd creates when missing (retry tiers, hookd.dlq, "
      "hookd.deliveries); -1: the broker's default",
-     false},
+     false, BOTH},
     {"HOOKD_TOPIC_REPLICATION", "--topic-replication", INT(topic_replication, -1, 100), "-1",
-     "replication factor of the topics hookd creates; -1: the broker's default", false},
+     "replication factor of the topics hookd creates; -1: the broker's default", false, BOTH},
     {"HOOKD_THREADS", "--threads", INT(threads, 1, 64), "1",
      "event loops, each with its own Kafka consumer, producer and HTTP engine; the in-flight caps "
      "are split among them",
-     false},
+     false, BOTH},
     {"HOOKD_MAX_WEBHOOKS_PER_FLOW", "--max-webhooks-per-flow",
-     INT(max_webhooks_per_flow, 1, 100000), "50", "webhook tasks allowed per flow", false},
+     INT(max_webhooks_per_flow, 1, 100000), "50", "webhook tasks allowed per flow", false, BOTH},
     {"HOOKD_ALLOW_NETWORKS", "--allow-networks", STR(allow_networks), "",
-     "CIDRs exempt from the private-address guard", false},
+     "CIDRs exempt from the private-address guard", false, BOTH},
     {"HOOKD_MAX_BODY_BYTES", "--max-body-bytes", INT(max_body_bytes, 1024, 64 * 1024 * 1024),
      "1048576",
      "largest rendered request body; a delivery whose body would be longer is dead-lettered as "
      "invalid",
-     false},
+     false, BOTH},
     {"HOOKD_HTTP_PROXY", "--http-proxy", STR(http_proxy), NULL,
      "proxy for deliveries (http://host:port); the target is still checked by the "
      "private-address guard first. The environment's http_proxy, https_proxy and ALL_PROXY are "
      "never used",
-     true},
+     true, BOTH},
     {"HOOKD_LISTEN", "--listen", STR(listen), "0.0.0.0:8080", "health, metrics and admin API",
-     false},
+     false, BOTH},
     {"HOOKD_PROBE_LISTEN", "--probe-listen", STR(probe_listen), "0.0.0.0:8081",
      "/healthz and /readyz alone, on a listener no API client can starve (the kubelet's probes); "
      "empty: off",
-     false},
+     false, BOTH},
     {"HOOKD_API_TOKEN", "--api-token", STR(api_token), NULL,
-     "bearer token for the admin API (unset: admin API off)", true},
+     "bearer token for the admin API (unset: admin API off)", true, BOTH},
+    {"HOOKD_INGRESS_LISTEN", "--ingress-listen", STR(ingress_listen), "0.0.0.0:8090",
+     "hookd-ingress: /in/<endpointId>, health, readiness and metrics", false, HK_CONFIG_INGRESS},
+    {"HOOKD_INGRESS_TOPIC", "--ingress-topic", STR(ingress_topic), "hookd.inbound",
+     "hookd-ingress: where accepted requests go, keyed by flowId", false, HK_CONFIG_INGRESS},
+    {"HOOKD_INGRESS_MAX_BODY", "--ingress-max-body", INT(ingress_max_body, 1024, 1 << 30),
+     "10485760", "hookd-ingress: largest request body; more is refused with 413 before it is read",
+     false, HK_CONFIG_INGRESS},
+    {"HOOKD_INGRESS_ACK_TIMEOUT_MS", "--ingress-ack-timeout-ms",
+     INT(ingress_ack_timeout_ms, 100, 120000), "5000",
+     "hookd-ingress: how long a request waits for Kafka to acknowledge its record; then 503 "
+     "with Retry-After, and the provider sends it again",
+     false, HK_CONFIG_INGRESS},
     {"HOOKD_SHUTDOWN_GRACE_MS", "--shutdown-grace-ms", INT(shutdown_grace_ms, 0, 3600000), "20000",
      "on SIGTERM or SIGINT, the time to exit: deliveries in flight may finish until its "
      "last quarter (at most 5 s), then the rest go to their retry tier, offsets are "
      "committed and hookd exits 0",
-     false},
+     false, ALL},
     {"HOOKD_LOG_LEVEL", "--log-level", OPT_LEVEL, offsetof(hk_config, log_level), 0, 0, "info",
-     "debug, info, warn or error; JSON lines on stdout", false},
+     "debug, info, warn or error; JSON lines on stdout", false, ALL},
 };
 #define N_OPTIONS (sizeof options / sizeof options[0])
 
@@ -289,15 +304,9 @@ void hk_config_free(hk_config *cfg)
         return;
     hk_kv_free(cfg->kafka, cfg->kafka_len);
     free_list(cfg->topics, cfg->topics_len);
-    free(cfg->redis_url);
-    free(cfg->redis_password);
-    free(cfg->redis_prefix);
-    free(cfg->retry_delays);
-    free(cfg->allow_networks);
-    free(cfg->listen);
-    free(cfg->probe_listen);
-    free(cfg->http_proxy);
-    free(cfg->api_token);
+    for (size_t i = 0; i < N_OPTIONS; i++) /* every string setting, from the one table */
+        if (options[i].kind == OPT_STR)
+            free(*(char **)((char *)cfg + options[i].offset));
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -309,7 +318,7 @@ const char *hk_config_kafka(const hk_config *cfg, const char *key)
     return NULL;
 }
 
-void hk_config_print_help(FILE *out)
+void hk_config_print_help(FILE *out, unsigned programs)
 {
     fprintf(out, "Configuration (environment variable / flag, default):\n");
     fprintf(out, "  %-30s %s\n      %s\n", "HOOKD_KAFKA_<PROPERTY>", "--kafka-<property>=V",
@@ -317,6 +326,8 @@ void hk_config_print_help(FILE *out)
             " group.id=hookd)");
     for (size_t i = 0; i < N_OPTIONS; i++) {
         const opt *o = &options[i];
+        if (!(o->programs & programs))
+            continue;
         fprintf(out, "  %-30s %s (default: %s)\n      %s\n", o->env, o->flag,
                 o->def && *o->def ? o->def : "unset", o->help);
     }

@@ -203,6 +203,10 @@ typedef struct hk_config {
     char *http_proxy;   /* secret (may hold credentials); NULL: no proxy, the environment's unused */
     char *listen;
     char *probe_listen; /* /healthz and /readyz on a listener of their own */
+    char *ingress_listen;       /* hookd-ingress */
+    char *ingress_topic;        /* hookd-ingress: hookd.inbound */
+    int ingress_max_body;       /* hookd-ingress: bytes */
+    int ingress_ack_timeout_ms; /* hookd-ingress */
     char *api_token; /* secret */
     int shutdown_grace_ms; /* SIGTERM: time for deliveries in flight to finish */
     hk_log_level log_level;
@@ -218,8 +222,14 @@ int hk_config_load(hk_config *cfg, int argc, char **argv, char **envp, int *rest
 void hk_config_free(hk_config *cfg);
 /* Looks up a librdkafka property the config holds (NULL when absent). */
 const char *hk_config_kafka(const hk_config *cfg, const char *key);
-/* Prints the configuration table (variable, flag, default, meaning) for --help. */
-void hk_config_print_help(FILE *out);
+/* Which programs a setting is for: every program reads every HOOKD_* variable (one ConfigMap
+ * may serve all), but each --help lists only its own. */
+#define HK_CONFIG_HOOKD 1u
+#define HK_CONFIG_HOOKCTL 2u
+#define HK_CONFIG_INGRESS 4u
+/* Prints the configuration table (variable, flag, default, meaning) for --help: the settings
+ * of `programs` (HK_CONFIG_*). */
+void hk_config_print_help(FILE *out, unsigned programs);
 
 /* ---------------------------------------------------------------------------- metrics --- */
 

@@ -45,7 +45,7 @@ static void usage(FILE *out)
             "tables and sentences for people; --json prints JSON instead. --file - reads\n"
             "standard input. Secrets are always shown masked (****abcd).\n"
             "Exit status: 0 ok, 1 runtime failure or not found, 2 bad usage or invalid input.\n\n");
-    hk_config_print_help(out);
+    hk_config_print_help(out, HK_CONFIG_HOOKCTL);
 }
 
 static void webhooks_usage(FILE *out)

@@ -20,7 +20,7 @@ static void usage(FILE *out)
             "\n"
             "Every setting is an environment variable with a matching flag (--flag V or\n"
             "--flag=V); flags win.\n\n");
-    hk_config_print_help(out);
+    hk_config_print_help(out, HK_CONFIG_HOOKD);
     fprintf(out, "\nExit status: 0 stopped cleanly, 1 runtime failure, 2 bad configuration.\n"
                  "Example: HOOKD_KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:9092 hookd --topics job-events\n");
 }

@@ -9,6 +9,49 @@
 
 #include "hk_core.h"
 
+/* hookd-ingress's settings (contract, "Inbound"): defaults, bounds naming the variable, and each
+ * program's --help listing only its own settings (and the shared Redis and log ones). */
+Test(config, ingress_settings_and_each_programs_help)
+{
+    hk_config cfg;
+    char *argv[] = {"hookd-ingress", NULL};
+    char *envp[] = {NULL};
+    cr_assert_eq(hk_config_load(&cfg, 1, argv, envp, NULL, NULL), HK_OK);
+    cr_assert_str_eq(cfg.ingress_listen, "0.0.0.0:8090");
+    cr_assert_str_eq(cfg.ingress_topic, "hookd.inbound");
+    cr_assert_eq(cfg.ingress_max_body, 10 * 1024 * 1024);
+    cr_assert_eq(cfg.ingress_ack_timeout_ms, 5000);
+    hk_config_free(&cfg);
+    char *bad[] = {"HOOKD_INGRESS_MAX_BODY=12", NULL};
+    hk_error err = {0};
+    cr_assert_eq(hk_config_load(&cfg, 1, argv, bad, NULL, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "HOOKD_INGRESS_MAX_BODY");
+    struct {
+        unsigned program;
+        const char *has[3], *lacks[2];
+    } helps[] = {
+        {HK_CONFIG_INGRESS,
+         {"HOOKD_INGRESS_LISTEN", "HOOKD_REDIS_URL", "HOOKD_LOG_LEVEL"},
+         {"HOOKD_MAX_INFLIGHT", "HOOKD_RETRY_DELAYS"}},
+        {HK_CONFIG_HOOKD,
+         {"HOOKD_MAX_INFLIGHT", "HOOKD_REDIS_URL", "HOOKD_RETRY_DELAYS"},
+         {"HOOKD_INGRESS_LISTEN", "HOOKD_INGRESS_TOPIC"}},
+    };
+    for (size_t h = 0; h < 2; h++) {
+        char *text = NULL;
+        size_t len = 0;
+        FILE *out = open_memstream(&text, &len);
+        hk_config_print_help(out, helps[h].program);
+        fclose(out);
+        for (size_t k = 0; k < 3; k++)
+            cr_assert(strstr(text, helps[h].has[k]), "%u lists %s", helps[h].program, helps[h].has[k]);
+        for (size_t k = 0; k < 2; k++)
+            cr_assert_null(strstr(text, helps[h].lacks[k]), "%u lists %s", helps[h].program,
+                           helps[h].lacks[k]);
+        free(text);
+    }
+}
+
 Test(config, defaults_match_the_contract)
 {
     hk_config cfg;
