@@ -30,14 +30,13 @@ _Static_assert(sizeof source_names / sizeof source_names[0] == HK_SOURCE__COUNT 
                "one name per source");
 
 static const char *const input_fields[] = {
-    "id",        "name",        "flowId",    "enabled",      "startFlow",
-    "source",    "secret",      "secrets",   "verifyToken",  "publicKey",
-    "publicUrl", "verification", "response", NULL,
+    "id",      "name",        "flowId",    "enabled",   "startFlow",    "source",   "secret",
+    "secrets", "verifyToken", "publicKey", "publicUrl", "verification", "response", NULL,
 };
 static const char *const stored_fields[] = {
-    "id",          "name",      "flowId",       "enabled",  "startFlow", "source",
-    "secret",      "secrets",   "verifyToken",  "publicKey", "publicUrl", "verification",
-    "response",    "verified",  "stateChangedAt", NULL,
+    "id",       "name",     "flowId",         "enabled",   "startFlow", "source",
+    "secret",   "secrets",  "verifyToken",    "publicKey", "publicUrl", "verification",
+    "response", "verified", "stateChangedAt", NULL,
 };
 static const char *const response_fields[] = {"status", "contentType", "body", NULL};
 
@@ -59,8 +58,7 @@ bool hk_inbound_source_from_name(const char *name, hk_inbound_source *out)
 
 bool hk_inbound_source_is_challenge(hk_inbound_source source)
 {
-    return source == HK_SOURCE_SLACK || source == HK_SOURCE_FACEBOOK ||
-           source == HK_SOURCE_TWITTER;
+    return source == HK_SOURCE_SLACK || source == HK_SOURCE_FACEBOOK || source == HK_SOURCE_TWITTER;
 }
 
 /* Whether the source verifies with the endpoint's secret(s). sendgrid verifies with its public
@@ -329,8 +327,7 @@ static int parse_secrets(const cJSON *json, hk_inbound_endpoint *ep, hk_error *e
     const char *field;
     if (read_secrets(json, ep, &field, err) != HK_OK)
         return HK_EINVAL;
-    bool custom_hmac =
-        ep->source == HK_SOURCE_CUSTOM && ep->verification.type == HK_CUSTOM_HMAC;
+    bool custom_hmac = ep->source == HK_SOURCE_CUSTOM && ep->verification.type == HK_CUSTOM_HMAC;
     if (source_takes_secret(ep->source) || custom_hmac) {
         if (ep->secrets_len == 0)
             return custom_hmac ? hk_error_set(err, HK_EINVAL, "secret",
@@ -540,9 +537,9 @@ static int endpoint_read(const cJSON *json, bool generate_id, bool stored,
         HK_OK)
         return HK_EINVAL;
     hk_inbound_endpoint *ep = hk_xcalloc(1, sizeof *ep);
-    if (parse_identity(json, generate_id, ep, err) != HK_OK || parse_source(json, ep, err) != HK_OK ||
-        parse_verification(json, ep, err) != HK_OK || parse_secrets(json, ep, err) != HK_OK ||
-        parse_credentials(json, ep, err) != HK_OK ||
+    if (parse_identity(json, generate_id, ep, err) != HK_OK ||
+        parse_source(json, ep, err) != HK_OK || parse_verification(json, ep, err) != HK_OK ||
+        parse_secrets(json, ep, err) != HK_OK || parse_credentials(json, ep, err) != HK_OK ||
         parse_response(json, &ep->response, err) != HK_OK ||
         (stored && parse_state(json, ep, err) != HK_OK)) {
         hk_inbound_endpoint_destroy(ep);
@@ -572,7 +569,8 @@ int hk_inbound_endpoint_parse(const char *text, size_t len, bool generate_id,
     const char *end = NULL;
     cJSON *json = cJSON_ParseWithLengthOpts(text, len, &end, false);
     /* Nothing but whitespace may follow the value ({"a":1} junk is not JSON). */
-    while (json && end < text + len && (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
+    while (json && end < text + len &&
+           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
         end++;
     if (!json || end != text + len) {
         cJSON_Delete(json);

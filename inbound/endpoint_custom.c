@@ -12,8 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
-const char *const hk_inbound__custom_type_names[] = {"none", "basic", "apiKey", "headers", "hmac",
-                                                     NULL};
+const char *const hk_inbound__custom_type_names[] = {"none",    "basic", "apiKey",
+                                                     "headers", "hmac",  NULL};
 const char *const hk_inbound__algorithm_names[] = {"sha1", "sha256", "sha512", NULL};
 const char *const hk_inbound__encoding_names[] = {"hex", "base64", NULL};
 static const char *const in_names[] = {"header", "query", NULL};
@@ -53,9 +53,8 @@ static int get_header_name(const cJSON *obj, const char *key, const char *field,
     return hk_validate_header(*out, NULL, field, err);
 }
 
-static int get_enum(const cJSON *obj, const char *key, const char *field,
-                    const char *const *names, int def, const char *choices, int *out,
-                    hk_error *err)
+static int get_enum(const cJSON *obj, const char *key, const char *field, const char *const *names,
+                    int def, const char *choices, int *out, hk_error *err)
 {
     *out = def;
     const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
@@ -87,8 +86,7 @@ static int parse_basic(const cJSON *json, hk_custom_verification *v, hk_error *e
 static int parse_api_key(const cJSON *json, hk_custom_verification *v, hk_error *err)
 {
     int in;
-    if (get_enum(json, "in", "verification.in", in_names, 0, "header or query", &in, err) !=
-        HK_OK)
+    if (get_enum(json, "in", "verification.in", in_names, 0, "header or query", &in, err) != HK_OK)
         return HK_EINVAL;
     v->in_query = in == 1;
     if (v->in_query) {
@@ -186,9 +184,9 @@ int hk_inbound__custom_parse(const cJSON *json, hk_custom_verification *v, hk_er
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(json, "type");
     if (!type || cJSON_IsNull(type))
         return hk_error_set(err, HK_EINVAL, "verification.type", "required");
-    int t = cJSON_IsString(type) ? hk_inbound__name_index(type->valuestring,
-                                                          hk_inbound__custom_type_names)
-                                 : -1;
+    int t = cJSON_IsString(type)
+                ? hk_inbound__name_index(type->valuestring, hk_inbound__custom_type_names)
+                : -1;
     if (t < 0)
         return hk_error_set(err, HK_EINVAL, "verification.type",
                             "must be none, basic, apiKey, headers or hmac");

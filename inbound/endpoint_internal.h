@@ -41,9 +41,9 @@ void hk_inbound__add_secret(cJSON *obj, const char *name, const char *secret, bo
 /* Frees and wipes a secret string; accepts NULL. */
 void hk_inbound__free_secret(char *secret);
 
-extern const char *const hk_inbound__custom_type_names[];  /* "none", "basic", ... */
-extern const char *const hk_inbound__algorithm_names[];    /* "sha1", "sha256", "sha512" */
-extern const char *const hk_inbound__encoding_names[];     /* "hex", "base64" */
+extern const char *const hk_inbound__custom_type_names[]; /* "none", "basic", ... */
+extern const char *const hk_inbound__algorithm_names[];   /* "sha1", "sha256", "sha512" */
+extern const char *const hk_inbound__encoding_names[];    /* "hex", "base64" */
 
 /* The custom verification object (json: the "verification" member, present and not null)
  * into v; fields named "verification.<...>". v is zeroed first; on an error it may be half

@@ -91,8 +91,8 @@ static int keep_one(cJSON *obj, const char *key, const char *secret, const char 
 }
 
 /* The old secret a masked secret stands for: the first one not yet taken that it masks. */
-static int keep_secret(cJSON *item, const hk_inbound_endpoint *old, bool *taken,
-                       const char *field, cJSON **replacement, hk_error *err)
+static int keep_secret(cJSON *item, const hk_inbound_endpoint *old, bool *taken, const char *field,
+                       cJSON **replacement, hk_error *err)
 {
     *replacement = NULL;
     if (!cJSON_IsString(item) || !hk_inbound__is_masked(item->valuestring))
@@ -203,8 +203,7 @@ static cJSON *updated_json(const hk_inbound_endpoint *old, const cJSON *patch,
 }
 
 int hk_inbound_endpoint_merge(const hk_inbound_endpoint *old, const cJSON *patch,
-                              hk_inbound_merge_mode mode, hk_inbound_endpoint **out,
-                              hk_error *err)
+                              hk_inbound_merge_mode mode, hk_inbound_endpoint **out, hk_error *err)
 {
     *out = NULL;
     if (!cJSON_IsObject(patch))

@@ -23,8 +23,6 @@
 #include "hk_delivery.h"
 #include "hk_model.h"
 
-#include <cjson/cJSON.h>
-
 /* ------------------------------------------------------------------ a request (request.c) --- */
 
 /* One request as hookd-ingress received it. Everything is borrowed from the caller for the
