@@ -259,7 +259,10 @@ Test(endpoints, each_refusal_names_its_field)
     refused("{" GH ",\"response\":{\"contentType\":\"json\"}}", "response.contentType", NULL);
     refused("{" GH ",\"response\":{\"body\":5}}", "response.body", NULL);
     refused("{" GH ",\"response\":{\"status\":204,\"body\":\"x\"}}", "response.body", NULL);
-    /* verification */
+}
+
+Test(endpoints, each_verification_refusal_names_its_field)
+{
     refused("{" CU ",\"verification\":\"none\"}", "verification", NULL);
     refused("{" CU ",\"verification\":{}}", "verification.type", NULL);
     refused("{" CU ",\"verification\":{\"type\":\"oauth\"}}", "verification.type", NULL);
