@@ -120,6 +120,65 @@ typedef struct hk_inbound_endpoint {
     uint64_t state_changed_ms; /* wall clock of the last change of `verified` (creation first) */
 } hk_inbound_endpoint;
 
+#define HK_INBOUND_MAX_SECRETS 5
+#define HK_INBOUND_MAX_RESPONSE_BODY (64 * 1024)
+#define HK_INBOUND_MAX_CUSTOM_HEADERS 20
+
+/* The source's name in the JSON ("github", ..., "standard", "hookd", "custom"). */
+const char *hk_inbound_source_name(hk_inbound_source source);
+/* The source named `name` (ASCII case-insensitive); false when there is none. */
+bool hk_inbound_source_from_name(const char *name, hk_inbound_source *out);
+/* True for the sources that prove the URL with a challenge (slack, facebook, twitter): until
+ * one is answered, every other request is ignored. */
+bool hk_inbound_source_is_challenge(hk_inbound_source source);
+
+/* The id rule: "in_" followed by 1..64 of [A-Za-z0-9_-] (URL-safe: it is the path /in/<id>).
+ * For ids that arrive outside an endpoint's JSON too (a URL path, a command line). */
+int hk_inbound_validate_id(const char *id, const char *field, hk_error *err);
+/* A fresh "in_" + 24 lowercase hex id (96 random bits) into out (at least 32 bytes). */
+void hk_inbound_endpoint_new_id(char out[32]);
+
+/* Parses and validates an endpoint from a client's JSON (create; the contract's endpoint form):
+ * unknown fields refused, the first refusal HK_EINVAL with err naming the field by its path
+ * ("verification.algorithm", "secrets[1]"), never quoting a secret. When there is no "id" and
+ * generate_id is true a new one is made, else "id" is required. A masked secret ("****abcd") is
+ * refused, and so are the state fields "verified" and "stateChangedAt": hookd-ingress earns the
+ * state, a client cannot claim it. The result is unverified with state_changed_ms 0: the caller
+ * (the store) sets the creation time. json is borrowed; *out is the caller's
+ * (hk_inbound_endpoint_destroy). */
+int hk_inbound_endpoint_from_json(const cJSON *json, bool generate_id, hk_inbound_endpoint **out,
+                                  hk_error *err);
+/* The same from JSON text (len bytes, not NUL-terminated): strict JSON, no NUL anywhere. */
+int hk_inbound_endpoint_parse(const char *text, size_t len, bool generate_id,
+                              hk_inbound_endpoint **out, hk_error *err);
+/* The store's own records, written by hk_inbound_endpoint_to_json(ep, true): as from_json,
+ * with "id" required and "verified" / "stateChangedAt" read back. */
+int hk_inbound_endpoint_from_stored(const cJSON *json, hk_inbound_endpoint **out, hk_error *err);
+/* Serialises an endpoint, with every default written out and the state as "verified" (bool)
+ * and "stateChangedAt" (RFC 3339, null while state_changed_ms is 0). with_secrets false masks
+ * secret(s), verifyToken, verification.password, verification.value and the values of
+ * verification.headers ("****" + last 4): every display; true only for storage and an export
+ * that asks for secrets. The caller owns the result (cJSON_Delete). */
+cJSON *hk_inbound_endpoint_to_json(const hk_inbound_endpoint *ep, bool with_secrets);
+/* Frees ep and wipes its secrets. Accepts NULL and a half-built endpoint. */
+void hk_inbound_endpoint_destroy(hk_inbound_endpoint *ep);
+
+typedef enum {
+    HK_INBOUND_PATCH,   /* RFC 7396 merge patch: absent fields keep old's, null resets one */
+    HK_INBOUND_REPLACE, /* the whole endpoint (PUT): absent fields take their defaults */
+} hk_inbound_merge_mode;
+/* An update: old changed by patch, validated as from_json (err names the field). Both modes
+ * keep old's id (a different "id" is refused), and REPLACE keeps old's flowId when the patch has
+ * none. A masked value ("****abcd", or "****" alone) where a secret goes keeps old's value at
+ * that place when it masks to the same text: secret / secrets[i] (each matched to one of old's
+ * secrets, so ["new", "****abcd"] rotates), verifyToken, verification.password,
+ * verification.value, verification.headers.<name>; with nothing to keep it is refused. The state
+ * is old's: "verified" and "stateChangedAt" may be given only as they are (a get, edited, put
+ * back). old and patch are borrowed; *out is the caller's. */
+int hk_inbound_endpoint_merge(const hk_inbound_endpoint *old, const cJSON *patch,
+                              hk_inbound_merge_mode mode, hk_inbound_endpoint **out,
+                              hk_error *err);
+
 
 /* ---------------------------------------------------------- verification (verify*.c) --- */
 
