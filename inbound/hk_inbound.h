@@ -202,9 +202,6 @@ typedef struct hk_inbound_record_params {
     size_t matched_waits_len;
 } hk_inbound_record_params;
 
-/* The source's name as the endpoint JSON writes it ("github"); defined in endpoint.c. */
-const char *hk_inbound_source_name(hk_inbound_source source);
-
 /* A new record id: "req_" and 24 lowercase hex digits from the system's CSPRNG. */
 void hk_inbound_record_id(char out[32]);
 /* Appends the record as one JSON object: header names lower-cased, a repeated header's values

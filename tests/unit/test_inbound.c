@@ -2,6 +2,7 @@
  * Kafka, Redis or socket. */
 #include <criterion/criterion.h>
 #include <string.h>
+#include <strings.h>
 
 #include "hk_inbound.h"
 
@@ -824,4 +825,96 @@ Test(endpoints, replace_and_the_state)
     cr_assert_null(merged(old, "[]", HK_INBOUND_PATCH, &err));
     cr_assert_str_eq(err.field, "endpoint");
     hk_inbound_endpoint_destroy(old);
+}
+
+/* ---- lead: the record ---- */
+
+static bool strip_signature(const hk_inbound_endpoint *ep, const char *name)
+{
+    (void)ep;
+    return strcasecmp(name, "X-Hub-Signature-256") == 0;
+}
+
+/* One record per accepted request: every field of docs/inbound.md's schema, credentials left
+ * out, header names lower-cased and repeats joined, the body kept as text or base64. */
+Test(record, carries_the_request_without_its_credentials)
+{
+    hk_inbound_endpoint *ep = accepted("{\"name\":\"gh\",\"flowId\":\"7\",\"source\":\"github\","
+                                       "\"secret\":\"s3cr3t-value\",\"startFlow\":true}");
+    hk_kv headers[] = {{.key = "Content-Type", .value = "application/json"},
+                       {.key = "Authorization", .value = "Bearer abc"},
+                       {.key = "Cookie", .value = "c=1"},
+                       {.key = "X-Hub-Signature-256", .value = "sha256=00"},
+                       {.key = "X-GitHub-Delivery", .value = "d-1"},
+                       {.key = "Accept", .value = "a"},
+                       {.key = "accept", .value = "b"}};
+    const char *body = "{\"ref\":\"main\"}";
+    hk_inbound_request req = {.method = "POST",
+                              .path = "/in/x",
+                              .headers = headers,
+                              .headers_len = 7,
+                              .body = body,
+                              .body_len = strlen(body),
+                              .now_ms = 1764460800000ULL};
+    cJSON *payload = cJSON_Parse(body);
+    const char *waits[] = {"run-1/w"};
+    char id[32];
+    hk_inbound_record_id(id);
+    cr_assert_eq(strncmp(id, "req_", 4), 0);
+    cr_assert_eq(strlen(id), 28);
+    hk_inbound_record_params p = {.ep = ep,
+                                  .req = &req,
+                                  .id = id,
+                                  .content_type = "application/json",
+                                  .payload = payload,
+                                  .provider_event_id = "d-1",
+                                  .is_credential = strip_signature,
+                                  .matched_waits = waits,
+                                  .matched_waits_len = 1};
+    hk_buf b = {0};
+    hk_inbound_record_write(&p, &b);
+    cJSON *rec = cJSON_ParseWithLength(b.data, b.len);
+    cr_assert(rec, "%s", b.data);
+    static const char *const required[] = {"id", "endpointId", "flowId", "source", "receivedAt",
+                                           "method", "path", "query", "headers", "contentType",
+                                           "payload", "body", "providerEventId", "startFlow",
+                                           "matchedWaits"};
+    for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
+        cr_assert(cJSON_GetObjectItemCaseSensitive(rec, required[i]), "%s", required[i]);
+    cr_assert_str_eq(cJSON_GetObjectItem(rec, "endpointId")->valuestring, ep->id);
+    cr_assert_str_eq(cJSON_GetObjectItem(rec, "source")->valuestring, "github");
+    cr_assert_str_eq(cJSON_GetObjectItem(rec, "receivedAt")->valuestring,
+                     "2025-11-30T00:00:00.000Z");
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(rec, "startFlow")));
+    cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(rec, "payload"), "ref")->valuestring,
+                     "main");
+    const cJSON *h = cJSON_GetObjectItem(rec, "headers");
+    cr_assert_null(cJSON_GetObjectItemCaseSensitive(h, "authorization"));
+    cr_assert_null(cJSON_GetObjectItemCaseSensitive(h, "cookie"));
+    cr_assert_null(cJSON_GetObjectItemCaseSensitive(h, "x-hub-signature-256"));
+    cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(h, "x-github-delivery")->valuestring, "d-1");
+    cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(h, "accept")->valuestring, "a, b");
+    cr_assert_null(strstr(b.data, "Bearer abc"));
+    cr_assert_null(strstr(b.data, "s3cr3t"));
+    cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(rec, "matchedWaits"), 0)->valuestring,
+                     "run-1/w");
+    cJSON_Delete(rec);
+
+    /* a body that is not UTF-8 goes as base64, and no payload is null */
+    const char bin[] = {'\x01', '\xfe', '\x00'};
+    req.body = bin;
+    req.body_len = sizeof bin;
+    p.payload = NULL;
+    p.provider_event_id = NULL;
+    b.len = 0;
+    hk_inbound_record_write(&p, &b);
+    rec = cJSON_ParseWithLength(b.data, b.len);
+    cr_assert_str_eq(cJSON_GetObjectItem(rec, "bodyBase64")->valuestring, "Af4A");
+    cr_assert_null(cJSON_GetObjectItem(rec, "body"));
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(rec, "payload")));
+    cr_assert(cJSON_IsNull(cJSON_GetObjectItem(rec, "providerEventId")));
+    cJSON_Delete(rec);
+    hk_buf_free(&b);
+    cJSON_Delete(payload);
+    hk_inbound_endpoint_destroy(ep);
 }
