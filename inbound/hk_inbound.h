@@ -9,8 +9,8 @@
  * no Redis, no sockets, no clock reads (callers pass the time). It shares the signing code with
  * the sender (delivery/) and the field checks with the task model (model/).
  *
- * Sections: endpoints (endpoint.c), verification (verify*.c), payloads (payload*.c), the record
- * (record.c). Design: docs/inbound.md.
+ * Sections: the request (request.c), endpoints (endpoint*.c), verification (verify*.c), payloads
+ * (payload*.c), the record (record.c). Design: docs/inbound.md.
  */
 #ifndef HK_INBOUND_H
 #define HK_INBOUND_H
@@ -101,7 +101,7 @@ typedef struct hk_inbound_response {
 } hk_inbound_response;
 
 typedef struct hk_inbound_endpoint {
-    char *id; /* "in_" + 24 lowercase hex, generated */
+    char *id; /* "in_" + 24 lowercase hex when generated; a client may choose "in_" + 1..64 of [A-Za-z0-9_-] */
     char *name;
     char *flow_id;
     bool enabled;
