@@ -566,16 +566,9 @@ int hk_inbound_endpoint_parse(const char *text, size_t len, bool generate_id,
     *out = NULL;
     if (hk_json_refuse_nul(text, len, "endpoint", err) != HK_OK)
         return HK_EINVAL;
-    const char *end = NULL;
-    cJSON *json = cJSON_ParseWithLengthOpts(text, len, &end, false);
-    /* Nothing but whitespace may follow the value ({"a":1} junk is not JSON). */
-    while (json && end < text + len &&
-           (*end == ' ' || *end == '\t' || *end == '\n' || *end == '\r'))
-        end++;
-    if (!json || end != text + len) {
-        cJSON_Delete(json);
+    cJSON *json = hk_json_parse_whole(text, len, NULL); /* {"a":1} junk is not JSON */
+    if (!json)
         return hk_error_set(err, HK_EINVAL, "endpoint", "not valid JSON");
-    }
     int rc = hk_inbound_endpoint_from_json(json, generate_id, out, err);
     cJSON_Delete(json);
     return rc;

@@ -131,6 +131,10 @@ bool hk_url_same_origin(const char *a, const char *b);
  * cJSON would keep and every C string read from it would silently end at: HK_EINVAL with err
  * naming the JSON path ("headers.X-Token", "webhookOverrides[0].url"), or `what` at the top. */
 int hk_json_refuse_nul(const char *text, size_t len, const char *what, hk_error *err);
+/* Parses JSON text that must be one value and nothing after it but whitespace (cJSON alone
+ * reads `{"a":1} junk` as {"a":1}). NULL when it is not; *at (may be NULL) is then the byte
+ * where reading stopped. The caller owns the tree. */
+cJSON *hk_json_parse_whole(const char *text, size_t len, size_t *at);
 /* Decodes a Standard Webhooks secret ("whsec_" + base64 of 24..64 bytes) into key; returns the
  * key length, or -1 when the secret is not of that form. */
 int hk_whsec_decode(const char *secret, unsigned char key[96]);

@@ -122,3 +122,18 @@ int hk_json_refuse_nul(const char *text, size_t len, const char *what, hk_error 
     }
     return HK_OK;
 }
+
+cJSON *hk_json_parse_whole(const char *text, size_t len, size_t *at)
+{
+    const char *end = NULL;
+    cJSON *json = cJSON_ParseWithLengthOpts(text, len, &end, false);
+    size_t stop = end && end >= text ? (size_t)(end - text) : 0;
+    if (json)
+        stop = skip_space(text, len, stop);
+    if (json && stop == len)
+        return json;
+    cJSON_Delete(json);
+    if (at)
+        *at = stop;
+    return NULL;
+}

@@ -436,7 +436,7 @@ int hk_task_parse(const char *text, size_t len, bool generate_id, hk_task **out,
     *out = NULL;
     if (hk_json_refuse_nul(text, len, "task", err) != HK_OK)
         return HK_EINVAL;
-    cJSON *json = cJSON_ParseWithLength(text, len);
+    cJSON *json = hk_json_parse_whole(text, len, NULL);
     if (!json) {
         *out = NULL;
         return hk_error_set(err, HK_EINVAL, "task", "not valid JSON");

@@ -122,7 +122,7 @@ static int load_json(const char *file, cJSON **json)
         hk_buf_free(&text);
         return fail(2, err.msg);
     }
-    *json = cJSON_ParseWithLength(text.data ? text.data : "", text.len);
+    *json = hk_json_parse_whole(text.data ? text.data : "", text.len, NULL);
     hk_buf_free(&text);
     if (!*json)
         return fail(2, "--file: not valid JSON");
@@ -305,7 +305,7 @@ static int cmd_webhooks_flow(bool is_import, const char *flow, const char *file,
             hk_buf_free(&text);
             return fail(2, nul.msg);
         }
-        doc = cJSON_ParseWithLength(text.data ? text.data : "", text.len);
+        doc = hk_json_parse_whole(text.data ? text.data : "", text.len, NULL);
         hk_buf_free(&text);
         if (!doc)
             return fail(2, "--file: not valid JSON");

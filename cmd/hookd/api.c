@@ -161,12 +161,11 @@ static cJSON *parse_body(const char *body, size_t len, hk_api_response *r)
         fail(r, 400, nul.field, nul.msg);
         return NULL;
     }
-    const char *end = NULL;
-    cJSON *json = cJSON_ParseWithLengthOpts(body, len, &end, false);
+    size_t at = 0;
+    cJSON *json = hk_json_parse_whole(body, len, &at);
     if (!json) {
         char msg[96];
-        snprintf(msg, sizeof msg, "body: not valid JSON (at byte %zu)",
-                 end && end >= body ? (size_t)(end - body) : (size_t)0);
+        snprintf(msg, sizeof msg, "body: not valid JSON (at byte %zu)", at);
         fail(r, 400, "body", msg);
     }
     return json;

@@ -171,6 +171,10 @@ def test_bad_requests_are_refused_and_named(api, env):
     assert broken["error"]["message"].startswith("body: not valid JSON")
     api.call("POST", f"/v1/flows/{flow}/webhooks", W, raw="", expect=400)
     api.call("POST", f"/v1/flows/{flow}/webhooks", W, raw="[1, 2]", expect=400)
+    trailing = api.call("POST", f"/v1/flows/{flow}/webhooks", W,
+                        raw='{"url": "https://x.example/h"} {"url": "https://y.example/h"}',
+                        expect=400).json()
+    assert trailing["error"]["message"] == "body: not valid JSON (at byte 31)", trailing
 
     invalid = api.call("GET", "/v1/webhooks/not-an-id", "/v1/webhooks/{id}", expect=400).json()
     assert invalid["error"]["field"] == "id"

@@ -457,3 +457,16 @@ def test_deliveries_lists_a_jobs_history_as_a_table(env):
     assert body == [["2026-11-30T10:00:00.000Z", "wh_tbl", "1", "failed", "-", "12", "ms",
                      "connection", "refused"],
                     ["2026-11-30T10:00:05.000Z", "wh_tbl", "2", "delivered", "204", "7", "ms", "-"]]
+
+
+def test_a_file_with_text_after_its_json_is_refused(env, tmp_path):
+    """cJSON alone reads `{...} junk` as the object and drops the rest; a task file must be one
+    JSON value and nothing else, so a half-pasted second task is never taken silently."""
+    path = tmp_path / "two.json"
+    path.write_text('{"flowId": "7", "url": "https://x.example/h"}\n{"flowId": "8"}\n')
+    out = env.hookctl("webhooks", "create", "--file", str(path))
+    assert out.returncode == 2, out.stdout
+    assert out.stderr.strip() == "hookctl: --file: not valid JSON", out.stderr
+    path.write_text('{"flowId": "7", "url": "https://x.example/h"}  \n')
+    ok = env.hookctl("webhooks", "create", "--file", str(path))
+    assert ok.returncode == 0, ok.stderr

@@ -723,3 +723,19 @@ Test(task, url_hosts_libcurl_can_read)
         cr_assert_eq(hk_validate_url(good[i], "url", &err), HK_OK, "%s: %s", good[i], err.msg);
     }
 }
+
+/* One JSON value and nothing after it but whitespace: cJSON alone would take `{...} junk`. */
+Test(task, text_after_the_json_value_is_refused)
+{
+    const char *junk = "{\"flowId\":\"7\",\"url\":\"https://x.example/h\"} {\"flowId\":\"8\"}";
+    hk_task *t = NULL;
+    hk_error err = {0};
+    cr_assert_eq(hk_task_parse(junk, strlen(junk), true, &t, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "task");
+    const char *spaced = "{\"flowId\":\"7\",\"url\":\"https://x.example/h\"} \n\t";
+    cr_assert_eq(hk_task_parse(spaced, strlen(spaced), true, &t, &err), HK_OK, "%s", err.msg);
+    hk_task_destroy(t);
+    size_t at = 0;
+    cr_assert_null(hk_json_parse_whole("[1] x", 5, &at));
+    cr_assert_eq(at, 4, "where the junk starts");
+}
