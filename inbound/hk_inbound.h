@@ -133,7 +133,7 @@ typedef struct hk_inbound_endpoint {
 
 typedef enum {
     HK_VERDICT_ACCEPT,    /* verified: publish the record, answer the endpoint's response */
-    HK_VERDICT_CHALLENGE, /* a provider's challenge: answer with the verdict's challenge_*, publish nothing */
+    HK_VERDICT_CHALLENGE, /* a provider's challenge: answer challenge_*, publish nothing */
     HK_VERDICT_REJECT,    /* 404 with no detail; log hk_inbound_reject_text, count by label */
 } hk_inbound_verdict_kind;
 
@@ -141,9 +141,9 @@ typedef enum {
 typedef enum {
     HK_REJECT_NONE,                /* "none": not rejected */
     HK_REJECT_MISSING_SIGNATURE,   /* "missing_signature": a signature or timestamp header absent */
-    HK_REJECT_MALFORMED_SIGNATURE, /* "malformed_signature": present but not in the provider's form */
+    HK_REJECT_MALFORMED_SIGNATURE, /* "malformed_signature": not in the provider's form */
     HK_REJECT_BAD_SIGNATURE,       /* "bad_signature": matches none of the secrets */
-    HK_REJECT_STALE_TIMESTAMP,     /* "stale_timestamp": matches, but the signed time is too far off */
+    HK_REJECT_STALE_TIMESTAMP,     /* "stale_timestamp": matches, but its signed time is off */
     HK_REJECT_BAD_BODY_HASH,       /* "bad_body_hash": twilio's bodySHA256 is not the body's */
     HK_REJECT_MISSING_CREDENTIALS, /* "missing_credentials": custom basic/apiKey/headers absent */
     HK_REJECT_WRONG_CREDENTIALS,   /* "wrong_credentials": present but wrong */
@@ -151,7 +151,7 @@ typedef enum {
                                       something else, or a GET that is no challenge */
     HK_REJECT_WRONG_VERIFY_TOKEN,  /* "wrong_verify_token": facebook's hub.verify_token */
     HK_REJECT_NOT_CONFIGURED,      /* "not_configured": the endpoint lacks what its source needs
-                                      (no secret, no verify token, an unreadable public key, no URL) */
+                                      (no secret, verify token, readable public key or URL) */
     HK_REJECT__COUNT
 } hk_inbound_reject;
 
@@ -167,10 +167,10 @@ typedef struct hk_inbound_verdict {
      * answered): hookd-ingress marks an unverified endpoint verified. True on every ACCEPT and
      * CHALLENGE (custom `none` included: its first request is its proof). */
     bool marks_verified;
-    int challenge_status;              /* CHALLENGE: the reply's status (200) */
-    char challenge_content_type[64];   /* CHALLENGE: "text/plain", "application/json" */
-    hk_buf challenge_body;             /* CHALLENGE: owned; free with hk_inbound_verdict_free */
-    char provider_event_id[128];       /* "" when the provider names none (or it does not fit) */
+    int challenge_status;            /* CHALLENGE: the reply's status (200) */
+    char challenge_content_type[64]; /* CHALLENGE: "text/plain", "application/json" */
+    hk_buf challenge_body;           /* CHALLENGE: owned; free with hk_inbound_verdict_free */
+    char provider_event_id[128];     /* "" when the provider names none (or it does not fit) */
     char detail[160]; /* REJECT: which header or field and why, for the log; never a secret */
 } hk_inbound_verdict;
 
@@ -194,6 +194,9 @@ void hk_inbound_verdict_free(hk_inbound_verdict *v);
  * Authorization, Proxy-Authorization, Cookie, the preset's signature and timestamp headers,
  * custom's api-key header, listed headers, hmac signature and timestamp headers. */
 bool hk_inbound_is_credential_header(const hk_inbound_endpoint *ep, const char *name);
+/* True when query parameter `name` (exact) carries credentials and must be left out of the
+ * record's query: custom apiKey's parameter when in_query, facebook's hub.verify_token. */
+bool hk_inbound_is_credential_param(const hk_inbound_endpoint *ep, const char *name);
 
 /*
  * The headers `source` would send with body (for `hookctl inbound sign` and tests), signed with

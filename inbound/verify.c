@@ -117,9 +117,8 @@ void hk_inbound_verdict_free(hk_inbound_verdict *v)
 
 /* One HMAC context per algorithm per thread, re-keyed per message: fetching the algorithm on
  * every request (HMAC()'s one-shot) costs more than the hashing (see delivery/sign.c). */
-static const char *const digest_names[] = {[HK_HMAC_SHA1] = "SHA1",
-                                           [HK_HMAC_SHA256] = "SHA256",
-                                           [HK_HMAC_SHA512] = "SHA512"};
+static const char *const digest_names[] = {
+    [HK_HMAC_SHA1] = "SHA1", [HK_HMAC_SHA256] = "SHA256", [HK_HMAC_SHA512] = "SHA512"};
 static EVP_MAC *hmac_alg;
 static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
 static pthread_key_t ctx_key;
@@ -150,8 +149,7 @@ static EVP_MAC_CTX *thread_ctx(hk_hmac_algorithm alg)
     if (!ctxs[alg]) {
         EVP_MAC_CTX *ctx = EVP_MAC_CTX_new(hmac_alg);
         OSSL_PARAM params[] = {
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest_names[alg],
-                                             0),
+            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)digest_names[alg], 0),
             OSSL_PARAM_construct_end(),
         };
         if (!ctx || !EVP_MAC_CTX_set_params(ctx, params))
@@ -290,8 +288,7 @@ void hk__trim(const char **s, size_t *n)
 
 static bool is_challenge_source(hk_inbound_source source)
 {
-    return source == HK_SOURCE_SLACK || source == HK_SOURCE_FACEBOOK ||
-           source == HK_SOURCE_TWITTER;
+    return source == HK_SOURCE_SLACK || source == HK_SOURCE_FACEBOOK || source == HK_SOURCE_TWITTER;
 }
 
 /* Secrets a source needs before anything can pass. */
@@ -318,19 +315,45 @@ void hk_inbound_verify(const hk_inbound_endpoint *ep, const hk_inbound_request *
             hk_buf_printf(&full, "?%s", req->query);
     }
     switch (ep->source) {
-    case HK_SOURCE_GITHUB: hk__verify_github(ep, req, out); break;
-    case HK_SOURCE_STRIPE: hk__verify_stripe(ep, req, out); break;
-    case HK_SOURCE_SLACK: hk__verify_slack(ep, req, out); break;
-    case HK_SOURCE_TWILIO: hk__verify_twilio(ep, req, full.data, out); break;
-    case HK_SOURCE_PAGERDUTY: hk__verify_pagerduty(ep, req, out); break;
-    case HK_SOURCE_ZENDESK: hk__verify_zendesk(ep, req, out); break;
-    case HK_SOURCE_TWITTER: hk__verify_twitter(ep, req, out); break;
-    case HK_SOURCE_FACEBOOK: hk__verify_facebook(ep, req, out); break;
-    case HK_SOURCE_SENDGRID: hk__verify_sendgrid(ep, req, out); break;
-    case HK_SOURCE_STANDARD: hk__verify_standard(ep, req, out); break;
-    case HK_SOURCE_HOOKD: hk__verify_hookd(ep, req, full.data, out); break;
-    case HK_SOURCE_CUSTOM: hk__verify_custom(ep, req, out); break;
-    default: hk__verdict_reject(out, HK_REJECT_NOT_CONFIGURED, "unknown source"); break;
+    case HK_SOURCE_GITHUB:
+        hk__verify_github(ep, req, out);
+        break;
+    case HK_SOURCE_STRIPE:
+        hk__verify_stripe(ep, req, out);
+        break;
+    case HK_SOURCE_SLACK:
+        hk__verify_slack(ep, req, out);
+        break;
+    case HK_SOURCE_TWILIO:
+        hk__verify_twilio(ep, req, full.data, out);
+        break;
+    case HK_SOURCE_PAGERDUTY:
+        hk__verify_pagerduty(ep, req, out);
+        break;
+    case HK_SOURCE_ZENDESK:
+        hk__verify_zendesk(ep, req, out);
+        break;
+    case HK_SOURCE_TWITTER:
+        hk__verify_twitter(ep, req, out);
+        break;
+    case HK_SOURCE_FACEBOOK:
+        hk__verify_facebook(ep, req, out);
+        break;
+    case HK_SOURCE_SENDGRID:
+        hk__verify_sendgrid(ep, req, out);
+        break;
+    case HK_SOURCE_STANDARD:
+        hk__verify_standard(ep, req, out);
+        break;
+    case HK_SOURCE_HOOKD:
+        hk__verify_hookd(ep, req, full.data, out);
+        break;
+    case HK_SOURCE_CUSTOM:
+        hk__verify_custom(ep, req, out);
+        break;
+    default:
+        hk__verdict_reject(out, HK_REJECT_NOT_CONFIGURED, "unknown source");
+        break;
     }
     hk_buf_free(&full);
     /* Until its challenge is answered, a challenge source takes nothing else (the Conductor
@@ -344,8 +367,8 @@ void hk_inbound_verify(const hk_inbound_endpoint *ep, const hk_inbound_request *
 
 /* ------------------------------------------------------------ credential headers --- */
 
-static const char *const always_credentials[] = {"Authorization", "Proxy-Authorization",
-                                                 "Cookie", NULL};
+static const char *const always_credentials[] = {"Authorization", "Proxy-Authorization", "Cookie",
+                                                 NULL};
 
 /* Each preset's signature and timestamp headers. */
 static const char *const *preset_headers(hk_inbound_source source)
@@ -364,18 +387,30 @@ static const char *const *preset_headers(hk_inbound_source source)
     static const char *const hookd[] = {"X-Webhook-Signature", NULL};
     static const char *const none[] = {NULL};
     switch (source) {
-    case HK_SOURCE_GITHUB: return github;
-    case HK_SOURCE_FACEBOOK: return github; /* the same X-Hub-Signature headers */
-    case HK_SOURCE_STRIPE: return stripe;
-    case HK_SOURCE_SLACK: return slack;
-    case HK_SOURCE_TWILIO: return twilio;
-    case HK_SOURCE_PAGERDUTY: return pagerduty;
-    case HK_SOURCE_ZENDESK: return zendesk;
-    case HK_SOURCE_TWITTER: return twitter;
-    case HK_SOURCE_SENDGRID: return sendgrid;
-    case HK_SOURCE_STANDARD: return standard;
-    case HK_SOURCE_HOOKD: return hookd;
-    default: return none;
+    case HK_SOURCE_GITHUB:
+        return github;
+    case HK_SOURCE_FACEBOOK:
+        return github; /* the same X-Hub-Signature headers */
+    case HK_SOURCE_STRIPE:
+        return stripe;
+    case HK_SOURCE_SLACK:
+        return slack;
+    case HK_SOURCE_TWILIO:
+        return twilio;
+    case HK_SOURCE_PAGERDUTY:
+        return pagerduty;
+    case HK_SOURCE_ZENDESK:
+        return zendesk;
+    case HK_SOURCE_TWITTER:
+        return twitter;
+    case HK_SOURCE_SENDGRID:
+        return sendgrid;
+    case HK_SOURCE_STANDARD:
+        return standard;
+    case HK_SOURCE_HOOKD:
+        return hookd;
+    default:
+        return none;
     }
 }
 
@@ -408,4 +443,15 @@ bool hk_inbound_is_credential_header(const hk_inbound_endpoint *ep, const char *
     default:
         return false;
     }
+}
+
+bool hk_inbound_is_credential_param(const hk_inbound_endpoint *ep, const char *name)
+{
+    if (!name)
+        return false;
+    if (ep->source == HK_SOURCE_FACEBOOK)
+        return strcmp(name, "hub.verify_token") == 0;
+    const hk_custom_verification *cv = &ep->verification;
+    return ep->source == HK_SOURCE_CUSTOM && cv->type == HK_CUSTOM_API_KEY && cv->in_query &&
+           cv->name && strcmp(name, cv->name) == 0;
 }

@@ -49,8 +49,8 @@ static void api_key(const hk_custom_verification *cv, const hk_inbound_request *
     const char *got = NULL;
     char query_value[1024];
     if (cv->in_query)
-        got = hk_inbound_query_param(req, name, query_value, sizeof query_value) ? query_value
-                                                                                 : NULL;
+        got =
+            hk_inbound_query_param(req, name, query_value, sizeof query_value) ? query_value : NULL;
     else
         got = hk_inbound_header(req, name);
     if (!got) {
@@ -84,8 +84,7 @@ static void headers(const hk_custom_verification *cv, const hk_inbound_request *
     if (missing)
         hk__verdict_reject(v, HK_REJECT_MISSING_CREDENTIALS, "header %s is absent", missing);
     else if (wrong)
-        hk__verdict_reject(v, HK_REJECT_WRONG_CREDENTIALS, "header %s has the wrong value",
-                           wrong);
+        hk__verdict_reject(v, HK_REJECT_WRONG_CREDENTIALS, "header %s has the wrong value", wrong);
     else
         hk__verdict_accept(v);
 }
@@ -157,16 +156,26 @@ void hk__verify_custom(const hk_inbound_endpoint *ep, const hk_inbound_request *
 {
     const hk_custom_verification *cv = &ep->verification;
     switch (cv->type) {
-    case HK_CUSTOM_NONE: hk__verdict_accept(v); break;
-    case HK_CUSTOM_BASIC: basic(cv, req, v); break;
-    case HK_CUSTOM_API_KEY: api_key(cv, req, v); break;
-    case HK_CUSTOM_HEADERS: headers(cv, req, v); break;
+    case HK_CUSTOM_NONE:
+        hk__verdict_accept(v);
+        break;
+    case HK_CUSTOM_BASIC:
+        basic(cv, req, v);
+        break;
+    case HK_CUSTOM_API_KEY:
+        api_key(cv, req, v);
+        break;
+    case HK_CUSTOM_HEADERS:
+        headers(cv, req, v);
+        break;
     case HK_CUSTOM_HMAC:
         if (ep->secrets_len == 0)
             hk__verdict_reject(v, HK_REJECT_NOT_CONFIGURED, "the endpoint has no secret");
         else
             hmac(ep, cv, req, v);
         break;
-    default: hk__verdict_reject(v, HK_REJECT_NOT_CONFIGURED, "unknown verification"); break;
+    default:
+        hk__verdict_reject(v, HK_REJECT_NOT_CONFIGURED, "unknown verification");
+        break;
     }
 }

@@ -66,8 +66,8 @@ void hk__verify_facebook(const hk_inbound_endpoint *ep, const hk_inbound_request
                          hk_inbound_verdict *v);
 void hk__verify_standard(const hk_inbound_endpoint *ep, const hk_inbound_request *req,
                          hk_inbound_verdict *v);
-void hk__verify_hookd(const hk_inbound_endpoint *ep, const hk_inbound_request *req,
-                      const char *url, hk_inbound_verdict *v);
+void hk__verify_hookd(const hk_inbound_endpoint *ep, const hk_inbound_request *req, const char *url,
+                      hk_inbound_verdict *v);
 void hk__verify_twilio(const hk_inbound_endpoint *ep, const hk_inbound_request *req,
                        const char *url, hk_inbound_verdict *v);
 void hk__verify_sendgrid(const hk_inbound_endpoint *ep, const hk_inbound_request *req,

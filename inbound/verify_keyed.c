@@ -194,8 +194,9 @@ void hk__verify_twilio(const hk_inbound_endpoint *ep, const hk_inbound_request *
         return;
     }
     if (!url) {
-        hk__verdict_reject(v, HK_REJECT_NOT_CONFIGURED, "no URL to check X-Twilio-Signature "
-                                                        "against (publicUrl)");
+        hk__verdict_reject(v, HK_REJECT_NOT_CONFIGURED,
+                           "no URL to check X-Twilio-Signature "
+                           "against (publicUrl)");
         return;
     }
     hk_hmac_algorithm alg;
@@ -283,8 +284,10 @@ void hk__verify_sendgrid(const hk_inbound_endpoint *ep, const hk_inbound_request
     const char *sig = hk_inbound_header(req, "X-Twilio-Email-Event-Webhook-Signature");
     const char *ts = hk_inbound_header(req, "X-Twilio-Email-Event-Webhook-Timestamp");
     if (!sig || !ts) {
-        hk__verdict_reject(v, HK_REJECT_MISSING_SIGNATURE, "X-Twilio-Email-Event-Webhook-%s "
-                           "is absent", sig ? "Timestamp" : "Signature");
+        hk__verdict_reject(v, HK_REJECT_MISSING_SIGNATURE,
+                           "X-Twilio-Email-Event-Webhook-%s "
+                           "is absent",
+                           sig ? "Timestamp" : "Signature");
         return;
     }
     EVP_PKEY *pkey = ep->public_key ? load_public_key(ep->public_key) : NULL;

@@ -61,8 +61,8 @@ static bool hub_signature(const hk_inbound_endpoint *ep, const hk_inbound_reques
     if (!sig)
         return false;
     hk_vpart parts[] = {{body_of(req), req->body_len}};
-    hk_inbound_reject r = check_encoded(ep, HK_HMAC_SHA256, HK_ENCODING_HEX, "sha256=", sig,
-                                        strlen(sig), parts, 1);
+    hk_inbound_reject r =
+        check_encoded(ep, HK_HMAC_SHA256, HK_ENCODING_HEX, "sha256=", sig, strlen(sig), parts, 1);
     if (r != HK_REJECT_NONE) {
         hk__verdict_reject(v, r, "X-Hub-Signature-256: %s", hk_inbound_reject_label(r));
         return false;
@@ -123,15 +123,17 @@ void hk__verify_stripe(const hk_inbound_endpoint *ep, const hk_inbound_request *
     hk_vpart parts[] = {{t_text, t_len}, {".", 1}, {body_of(req), req->body_len}};
     bool ok = false;
     for (size_t i = 0; i < n_sigs; i++)
-        ok |= check_encoded(ep, HK_HMAC_SHA256, HK_ENCODING_HEX, NULL, sigs[i], sig_lens[i],
-                            parts, 3) == HK_REJECT_NONE;
+        ok |= check_encoded(ep, HK_HMAC_SHA256, HK_ENCODING_HEX, NULL, sigs[i], sig_lens[i], parts,
+                            3) == HK_REJECT_NONE;
     if (!ok) {
         hk__verdict_reject(v, HK_REJECT_BAD_SIGNATURE, "Stripe-Signature: no v1 matches");
         return;
     }
     if (!hk__within(req->now_ms, t_s * 1000, HK_INBOUND_TOLERANCE_S)) {
-        hk__verdict_reject(v, HK_REJECT_STALE_TIMESTAMP, "Stripe-Signature: t=%llu is off by "
-                           "more than %d s", (unsigned long long)t_s, HK_INBOUND_TOLERANCE_S);
+        hk__verdict_reject(v, HK_REJECT_STALE_TIMESTAMP,
+                           "Stripe-Signature: t=%llu is off by "
+                           "more than %d s",
+                           (unsigned long long)t_s, HK_INBOUND_TOLERANCE_S);
         return;
     }
     hk__verdict_accept(v);
@@ -154,8 +156,8 @@ void hk__verify_slack(const hk_inbound_endpoint *ep, const hk_inbound_request *r
         return;
     }
     hk_vpart parts[] = {{"v0:", 3}, {ts, strlen(ts)}, {":", 1}, {body_of(req), req->body_len}};
-    hk_inbound_reject r = check_encoded(ep, HK_HMAC_SHA256, HK_ENCODING_HEX, "v0=", sig,
-                                        strlen(sig), parts, 4);
+    hk_inbound_reject r =
+        check_encoded(ep, HK_HMAC_SHA256, HK_ENCODING_HEX, "v0=", sig, strlen(sig), parts, 4);
     if (r != HK_REJECT_NONE) {
         hk__verdict_reject(v, r, "X-Slack-Signature: %s", hk_inbound_reject_label(r));
         return;
@@ -198,8 +200,8 @@ void hk__verify_pagerduty(const hk_inbound_endpoint *ep, const hk_inbound_reques
         hk__trim(&item, &len);
         if (len >= 3 && strncmp(item, "v1=", 3) == 0) {
             n_v1++;
-            hk_inbound_reject r = check_encoded(ep, HK_HMAC_SHA256, HK_ENCODING_HEX, "v1=",
-                                                item, len, parts, 1);
+            hk_inbound_reject r =
+                check_encoded(ep, HK_HMAC_SHA256, HK_ENCODING_HEX, "v1=", item, len, parts, 1);
             ok |= r == HK_REJECT_NONE;
             malformed |= r == HK_REJECT_MALFORMED_SIGNATURE;
         }
@@ -208,8 +210,8 @@ void hk__verify_pagerduty(const hk_inbound_endpoint *ep, const hk_inbound_reques
         p = end + 1;
     }
     if (!ok) {
-        hk_inbound_reject r = n_v1 == 0 || malformed ? HK_REJECT_MALFORMED_SIGNATURE
-                                                     : HK_REJECT_BAD_SIGNATURE;
+        hk_inbound_reject r =
+            n_v1 == 0 || malformed ? HK_REJECT_MALFORMED_SIGNATURE : HK_REJECT_BAD_SIGNATURE;
         hk__verdict_reject(v, r, "X-PagerDuty-Signature: %s", hk_inbound_reject_label(r));
         return;
     }
@@ -233,8 +235,8 @@ void hk__verify_zendesk(const hk_inbound_endpoint *ep, const hk_inbound_request 
         return;
     }
     hk_vpart parts[] = {{ts, strlen(ts)}, {body_of(req), req->body_len}};
-    hk_inbound_reject r = check_encoded(ep, HK_HMAC_SHA256, HK_ENCODING_BASE64, NULL, sig,
-                                        strlen(sig), parts, 2);
+    hk_inbound_reject r =
+        check_encoded(ep, HK_HMAC_SHA256, HK_ENCODING_BASE64, NULL, sig, strlen(sig), parts, 2);
     if (r != HK_REJECT_NONE) {
         hk__verdict_reject(v, r, "X-Zendesk-Webhook-Signature: %s", hk_inbound_reject_label(r));
         return;
@@ -267,13 +269,13 @@ void hk__verify_twitter(const hk_inbound_endpoint *ep, const hk_inbound_request 
         }
         hk_vpart parts[] = {{token, strlen(token)}};
         unsigned char mac[HK_VMAC_MAX];
-        size_t mac_len = hk__hmac(HK_HMAC_SHA256, ep->secrets[0], strlen(ep->secrets[0]),
-                                  parts, 1, mac);
+        size_t mac_len =
+            hk__hmac(HK_HMAC_SHA256, ep->secrets[0], strlen(ep->secrets[0]), parts, 1, mac);
         unsigned char b64[96];
         EVP_EncodeBlock(b64, mac, (int)mac_len);
         char body[160];
-        int len = snprintf(body, sizeof body, "{\"response_token\":\"sha256=%s\"}",
-                           (const char *)b64);
+        int len =
+            snprintf(body, sizeof body, "{\"response_token\":\"sha256=%s\"}", (const char *)b64);
         hk__verdict_challenge(v, "application/json", body, (size_t)len);
         return;
     }
@@ -305,8 +307,7 @@ void hk__verify_facebook(const hk_inbound_endpoint *ep, const hk_inbound_request
     char mode[32], token[256], challenge[256];
     if (!hk_inbound_query_param(req, "hub.mode", mode, sizeof mode) ||
         strcmp(mode, "subscribe") != 0 ||
-        !hk_inbound_query_param(req, "hub.challenge", challenge, sizeof challenge) ||
-        !*challenge) {
+        !hk_inbound_query_param(req, "hub.challenge", challenge, sizeof challenge) || !*challenge) {
         hk__verdict_reject(v, HK_REJECT_NOT_A_CHALLENGE,
                            "a GET without hub.mode=subscribe and hub.challenge");
         return;
@@ -339,8 +340,12 @@ void hk__verify_standard(const hk_inbound_endpoint *ep, const hk_inbound_request
                            "webhook-timestamp: expected unix seconds, digits only");
         return;
     }
-    hk_verify_input in = {.body = req->body, .body_len = req->body_len, .wh_id = id,
-                          .wh_timestamp = ts, .wh_signature = sig, .tolerance_s = 0,
+    hk_verify_input in = {.body = req->body,
+                          .body_len = req->body_len,
+                          .wh_id = id,
+                          .wh_timestamp = ts,
+                          .wh_signature = sig,
+                          .tolerance_s = 0,
                           .scheme = HK_SIG_STANDARD};
     bool ok = false, any_key = false;
     for (size_t i = 0; i < ep->secrets_len; i++) {
@@ -370,8 +375,8 @@ void hk__verify_standard(const hk_inbound_endpoint *ep, const hk_inbound_request
 /* hookd's own X-Webhook-Signature, timestamped only ("t=<ms>,sha256=<hex>"): the body scheme
  * has no age and, read by the header's form, lets a captured timestamped request be replayed
  * forever (docs/decisions.md 36). A body-signing hookd task is a custom hmac endpoint. */
-void hk__verify_hookd(const hk_inbound_endpoint *ep, const hk_inbound_request *req,
-                      const char *url, hk_inbound_verdict *v)
+void hk__verify_hookd(const hk_inbound_endpoint *ep, const hk_inbound_request *req, const char *url,
+                      hk_inbound_verdict *v)
 {
     const char *sig = need(req, "X-Webhook-Signature", v);
     if (!sig)
@@ -383,9 +388,13 @@ void hk__verify_hookd(const hk_inbound_endpoint *ep, const hk_inbound_request *r
                            "X-Webhook-Signature: expected t=<unix ms>,sha256=<hex>");
         return;
     }
-    hk_verify_input in = {.method = req->method ? req->method : "POST", .url = url,
-                          .body = req->body, .body_len = req->body_len, .signature = sig,
-                          .tolerance_s = 0, .scheme = HK_SIG_TIMESTAMPED};
+    hk_verify_input in = {.method = req->method ? req->method : "POST",
+                          .url = url,
+                          .body = req->body,
+                          .body_len = req->body_len,
+                          .signature = sig,
+                          .tolerance_s = 0,
+                          .scheme = HK_SIG_TIMESTAMPED};
     bool ok = false, no_url = false;
     for (size_t i = 0; i < ep->secrets_len; i++) {
         char detail[256];

@@ -79,9 +79,8 @@ static int sign_twilio(const char *secret, const char *body, size_t len, const c
     return HK_OK;
 }
 
-static int sign_source(hk_inbound_source source, const char *secret, const char *body,
-                       size_t len, uint64_t now_ms, const char *url, out_headers *h,
-                       hk_error *err)
+static int sign_source(hk_inbound_source source, const char *secret, const char *body, size_t len,
+                       uint64_t now_ms, const char *url, out_headers *h, hk_error *err)
 {
     char sig[256], ts[40], id[40];
     hk_vpart body_part[] = {{body, len}};

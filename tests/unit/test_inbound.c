@@ -42,9 +42,9 @@ Test(request, headers_by_name_and_query_parameters)
  */
 #include <stdlib.h>
 
-#define E_T 1764540000ULL                  /* 2025-11-30T22:00:00Z: every vector's signed time */
-#define E_NOW (E_T * 1000 + 5000)          /* 5 s later: within the 300 s tolerance */
-#define E_STALE (E_T * 1000 + 301 * 1000)  /* 301 s later: out of it */
+#define E_T 1764540000ULL                 /* 2025-11-30T22:00:00Z: every vector's signed time */
+#define E_NOW (E_T * 1000 + 5000)         /* 5 s later: within the 300 s tolerance */
+#define E_STALE (E_T * 1000 + 301 * 1000) /* 301 s later: out of it */
 
 static hk_inbound_endpoint e_ep(hk_inbound_source source, const char *secret)
 {
@@ -52,8 +52,11 @@ static hk_inbound_endpoint e_ep(hk_inbound_source source, const char *secret)
     static size_t next;
     char **one = &slots[next++ % 32];
     *one = (char *)secret;
-    return (hk_inbound_endpoint){.id = "in_e", .source = source, .secrets = secret ? one : NULL,
-                                 .secrets_len = secret ? 1 : 0, .enabled = true,
+    return (hk_inbound_endpoint){.id = "in_e",
+                                 .source = source,
+                                 .secrets = secret ? one : NULL,
+                                 .secrets_len = secret ? 1 : 0,
+                                 .enabled = true,
                                  .verified = true};
 }
 
@@ -62,15 +65,20 @@ static hk_inbound_verdict e_verify(const hk_inbound_endpoint *ep, const char *me
                                    const char *query, hk_kv *headers, size_t n, const char *body,
                                    uint64_t now_ms, const char *url)
 {
-    hk_inbound_request req = {.method = method, .path = "/in/in_e", .query = query,
-                              .headers = headers, .headers_len = n, .body = body,
-                              .body_len = body ? strlen(body) : 0, .now_ms = now_ms};
+    hk_inbound_request req = {.method = method,
+                              .path = "/in/in_e",
+                              .query = query,
+                              .headers = headers,
+                              .headers_len = n,
+                              .body = body,
+                              .body_len = body ? strlen(body) : 0,
+                              .now_ms = now_ms};
     hk_inbound_verdict v;
     hk_inbound_verify(ep, &req, url, &v);
     return v;
 }
 
-#define E_POST(ep, hdrs, body, now) \
+#define E_POST(ep, hdrs, body, now)                                                                \
     e_verify(ep, "POST", NULL, hdrs, sizeof(hdrs) / sizeof(hdrs[0]), body, now, NULL)
 
 static void e_expect(hk_inbound_verdict v, hk_inbound_reject reason, const char *what)
@@ -118,8 +126,9 @@ Test(verify, github)
     e_expect(E_POST(&nosecret, h, "Hello, World!", E_NOW), HK_REJECT_NOT_CONFIGURED, "no secret");
 }
 
-#define E_STRIPE_BODY \
-    "{\"id\":\"evt_1NG8Du2eZvKYlo2CUI79vXWy\",\"object\":\"event\",\"type\":\"payment_intent.succeeded\"}"
+#define E_STRIPE_BODY                                                                              \
+    "{\"id\":\"evt_1NG8Du2eZvKYlo2CUI79vXWy\",\"object\":\"event\",\"type\":\"payment_intent."     \
+    "succeeded\"}"
 
 Test(verify, stripe)
 {
@@ -136,9 +145,10 @@ Test(verify, stripe)
     e_expect(E_POST(&ep, h, E_STRIPE_BODY, E_STALE), HK_REJECT_STALE_TIMESTAMP, "stale");
     e_expect(E_POST(&ep, h, E_STRIPE_BODY, E_T * 1000 - 301 * 1000), HK_REJECT_STALE_TIMESTAMP,
              "too far in the future");
-    hk_kv several[] = {{"Stripe-Signature",
-                        "t=1764540000, v1=0000000000000000000000000000000000000000000000000000000000000000,"
-                        "v1=368d42847c4ca4017c8d3fa3e517500d558bce4231ce63b07de053b8e7f9c990,v0=abc"}};
+    hk_kv several[] = {
+        {"Stripe-Signature",
+         "t=1764540000, v1=0000000000000000000000000000000000000000000000000000000000000000,"
+         "v1=368d42847c4ca4017c8d3fa3e517500d558bce4231ce63b07de053b8e7f9c990,v0=abc"}};
     e_expect(E_POST(&ep, several, E_STRIPE_BODY, E_NOW), HK_REJECT_NONE, "one of several v1");
     hk_kv no_t[] = {{"Stripe-Signature",
                      "v1=368d42847c4ca4017c8d3fa3e517500d558bce4231ce63b07de053b8e7f9c990"}};
@@ -152,29 +162,29 @@ Test(verify, stripe)
              "v0 is not checked");
 }
 
-#define E_SLACK_DOC_BODY                                                                        \
-    "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id="      \
-    "G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-" \
-    "collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F3977008" \
-    "85554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c4" \
+#define E_SLACK_DOC_BODY                                                                           \
+    "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id="         \
+    "G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-"     \
+    "collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F3977008"    \
+    "85554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c4"    \
     "47fce8b6703c"
-#define E_SLACK_CHALLENGE                                                                   \
-    "{\"token\":\"Jhj5dZrVaK7ZwHHjRyZWjbDl\",\"challenge\":\"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmd" \
+#define E_SLACK_CHALLENGE                                                                          \
+    "{\"token\":\"Jhj5dZrVaK7ZwHHjRyZWjbDl\",\"challenge\":\"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmd"     \
     "ALWMmHkvFXO7tYXAYM8P\",\"type\":\"url_verification\"}"
-#define E_SLACK_EVENT \
+#define E_SLACK_EVENT                                                                              \
     "{\"type\":\"event_callback\",\"event_id\":\"Ev08MFMKH6\",\"event\":{\"type\":\"message\"}}"
 
 Test(verify, slack)
 {
-    /* Slack's documented example, reproduced by slack_sdk's SignatureVerifier.generate_signature. */
+    /* Slack's documented example, reproduced by slack_sdk's SignatureVerifier.generate_signature.
+     */
     hk_inbound_endpoint ep = e_ep(HK_SOURCE_SLACK, "8f742231b10e8888abcd99yyyzzz85a5");
     hk_kv h[] = {{"X-Slack-Request-Timestamp", "1531420618"},
                  {"X-Slack-Signature",
                   "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503"}};
     uint64_t doc_now = 1531420618ULL * 1000 + 1000;
     e_expect(E_POST(&ep, h, E_SLACK_DOC_BODY, doc_now), HK_REJECT_NONE, "slack valid");
-    e_expect(E_POST(&ep, h, E_SLACK_DOC_BODY "&x=1", doc_now), HK_REJECT_BAD_SIGNATURE,
-             "tampered");
+    e_expect(E_POST(&ep, h, E_SLACK_DOC_BODY "&x=1", doc_now), HK_REJECT_BAD_SIGNATURE, "tampered");
     hk_inbound_endpoint wrong = e_ep(HK_SOURCE_SLACK, "8f742231b10e8888abcd99yyyzzz85a6");
     e_expect(E_POST(&wrong, h, E_SLACK_DOC_BODY, doc_now), HK_REJECT_BAD_SIGNATURE, "wrong secret");
     e_expect(E_POST(&ep, h, E_SLACK_DOC_BODY, 1531420618ULL * 1000 + 301 * 1000),
@@ -217,8 +227,9 @@ Test(verify, slack_url_verification_challenge)
 }
 
 #define E_TWILIO_URL "https://mycompany.com/myapp.php?foo=1&bar=2"
-#define E_TWILIO_FORM \
-    "CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1234&From=%2B12349013030&To=%2B18005551212"
+#define E_TWILIO_FORM                                                                              \
+    "CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1234&From=%2B12349013030&To=%"         \
+    "2B18005551212"
 
 Test(verify, twilio_form)
 {
@@ -238,7 +249,8 @@ Test(verify, twilio_form)
                       E_NOW, E_TWILIO_URL),
              HK_REJECT_NONE, "reordered");
     e_expect(e_verify(&ep, "POST", NULL, h, n,
-                      "CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1235&From=%2B12349013030&To=%2B18005551212",
+                      "CallSid=CA1234567890ABCDE&Caller=%2B12349013030&Digits=1235&From=%"
+                      "2B12349013030&To=%2B18005551212",
                       E_NOW, E_TWILIO_URL),
              HK_REJECT_BAD_SIGNATURE, "tampered");
     e_expect(e_verify(&ep, "POST", NULL, h, n, E_TWILIO_FORM, E_NOW,
@@ -256,8 +268,8 @@ Test(verify, twilio_form)
              HK_REJECT_NOT_CONFIGURED, "no URL");
     /* The endpoint's public URL, the query added from the request. */
     ep.public_url = "https://mycompany.com/myapp.php";
-    e_expect(e_verify(&ep, "POST", "foo=1&bar=2", h, n, E_TWILIO_FORM, E_NOW, NULL),
-             HK_REJECT_NONE, "publicUrl + the request's query");
+    e_expect(e_verify(&ep, "POST", "foo=1&bar=2", h, n, E_TWILIO_FORM, E_NOW, NULL), HK_REJECT_NONE,
+             "publicUrl + the request's query");
 }
 
 #define E_TWILIO_JSON "{\"event\":\"message.added\",\"sid\":\"IM123\"}"
@@ -320,9 +332,9 @@ Test(verify, zendesk)
     hk_inbound_endpoint wrong = e_ep(HK_SOURCE_ZENDESK, "zd_signing_secreT");
     e_expect(E_POST(&wrong, h, E_ZD_BODY, E_NOW), HK_REJECT_BAD_SIGNATURE, "wrong secret");
     e_expect(E_POST(&ep, h, E_ZD_BODY, E_STALE), HK_REJECT_STALE_TIMESTAMP, "stale");
-    hk_kv other_ts[] = {{"X-Zendesk-Webhook-Signature",
-                         "s/RUiUaLpSceZi87e1vcFknV3UHGcaBo3pOfjw9kjV0="},
-                        {"X-Zendesk-Webhook-Signature-Timestamp", "2025-11-30T22:00:01Z"}};
+    hk_kv other_ts[] = {
+        {"X-Zendesk-Webhook-Signature", "s/RUiUaLpSceZi87e1vcFknV3UHGcaBo3pOfjw9kjV0="},
+        {"X-Zendesk-Webhook-Signature-Timestamp", "2025-11-30T22:00:01Z"}};
     e_expect(E_POST(&ep, other_ts, E_ZD_BODY, E_NOW), HK_REJECT_BAD_SIGNATURE,
              "the timestamp is signed");
 }
@@ -337,14 +349,15 @@ Test(verify, twitter_crc_and_post)
     cr_assert_eq(v.kind, HK_VERDICT_CHALLENGE, "%s", v.detail);
     cr_expect(v.marks_verified);
     cr_expect_str_eq(v.challenge_content_type, "application/json");
-    cr_expect_str_eq(v.challenge_body.data,
-                     "{\"response_token\":\"sha256=kUtuI9dEyD5gZBjxUXLbxu6+XPfuIZn7FpARPIZ/6AU=\"}");
+    cr_expect_str_eq(
+        v.challenge_body.data,
+        "{\"response_token\":\"sha256=kUtuI9dEyD5gZBjxUXLbxu6+XPfuIZn7FpARPIZ/6AU=\"}");
     hk_inbound_verdict_free(&v);
     e_expect(e_verify(&ep, "GET", "nonce=abc", NULL, 0, NULL, E_NOW, NULL),
              HK_REJECT_NOT_A_CHALLENGE, "a GET without crc_token");
     /* "sha256=" + base64(hmac(b"tw_consumer_secret", body)) */
-    hk_kv h[] = {{"x-twitter-webhooks-signature",
-                  "sha256=nBJMvQhlV4u+5VS7VIiWMQ/y3mv/66adltVRNWhxiRs="}};
+    hk_kv h[] = {
+        {"x-twitter-webhooks-signature", "sha256=nBJMvQhlV4u+5VS7VIiWMQ/y3mv/66adltVRNWhxiRs="}};
     const char *body = "{\"for_user_id\":\"2244994945\"}";
     e_expect(E_POST(&ep, h, body, E_NOW), HK_REJECT_NOT_A_CHALLENGE, "before the CRC");
     ep.verified = true;
@@ -393,23 +406,26 @@ Test(verify, facebook_challenge_and_post)
 
 /* A P-256 key pair made by `cryptography`; the signature is ECDSA-SHA256 over T + body, and
  * sendgrid's EventWebhook(pub).verify_signature(body, sig, str(T)) accepts it. */
-#define E_SG_PUB                                                                             \
-    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEq7BalVxr7TtOT5sYcPOlziGxXQOCCxUBxajqN1fkZt9CqYT5Nc7" \
+#define E_SG_PUB                                                                                   \
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEq7BalVxr7TtOT5sYcPOlziGxXQOCCxUBxajqN1fkZt9CqYT5Nc7"      \
     "ppg5TGUCLXVRxa9m72wiZZXtynCwNgLKe3A=="
-#define E_SG_PEM                                                             \
-    "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEq7BalVxr7TtOT5sYcPOlziGxXQOC\n" \
+#define E_SG_PEM                                                                                   \
+    "-----BEGIN PUBLIC "                                                                           \
+    "KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEq7BalVxr7TtOT5sYcPOlziGxXQOC\n"                 \
     "CxUBxajqN1fkZt9CqYT5Nc7ppg5TGUCLXVRxa9m72wiZZXtynCwNgLKe3A==\n-----END PUBLIC KEY-----\n"
-#define E_SG_OTHER                                                                           \
-    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEDPfSXl478JZM1uYSyl65P2dpeMA28SYP849nKivjqhB2JYkNEEgu" \
+#define E_SG_OTHER                                                                                 \
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEDPfSXl478JZM1uYSyl65P2dpeMA28SYP849nKivjqhB2JYkNEEgu"     \
     "/ajlz/cpWd6E5MhZV06KfKtBBA1nzmEz3A=="
-#define E_SG_BODY "[{\"email\":\"a@example.com\",\"event\":\"processed\",\"sg_event_id\":\"x1\"}]\r\n"
+#define E_SG_BODY                                                                                  \
+    "[{\"email\":\"a@example.com\",\"event\":\"processed\",\"sg_event_id\":\"x1\"}]\r\n"
 
 Test(verify, sendgrid)
 {
     hk_inbound_endpoint ep = e_ep(HK_SOURCE_SENDGRID, NULL);
     ep.public_key = E_SG_PUB;
     hk_kv h[] = {{"X-Twilio-Email-Event-Webhook-Signature",
-                  "MEYCIQChAk3dvQmL97gusw5EzLnlUy/iHVN7x85dAOR1i9Nl4AIhAOuzCJVx/iYBNJBpOvblGb4UYPfhZK0vsIKqVQvXzJo9"},
+                  "MEYCIQChAk3dvQmL97gusw5EzLnlUy/iHVN7x85dAOR1i9Nl4AIhAOuzCJVx/"
+                  "iYBNJBpOvblGb4UYPfhZK0vsIKqVQvXzJo9"},
                  {"X-Twilio-Email-Event-Webhook-Timestamp", "1764540000"}};
     e_expect(E_POST(&ep, h, E_SG_BODY, E_NOW), HK_REJECT_NONE, "sendgrid valid");
     e_expect(E_POST(&ep, h, E_SG_BODY "x", E_NOW), HK_REJECT_BAD_SIGNATURE, "tampered");
@@ -441,9 +457,8 @@ Test(verify, standard)
     /* Webhook(secret).sign("msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", T, body) */
     hk_kv h[] = {{"webhook-id", "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"},
                  {"webhook-timestamp", "1764540000"},
-                 {"webhook-signature",
-                  "v1,bm90IHRoaXMgb25lIGF0IGFsbCwgbm90IGF0IGFsbA== "
-                  "v1,K2BNMyA9lZ75aDNV6+APFxvy5JMxtjPLlg+WP5WYkwQ="}};
+                 {"webhook-signature", "v1,bm90IHRoaXMgb25lIGF0IGFsbCwgbm90IGF0IGFsbA== "
+                                       "v1,K2BNMyA9lZ75aDNV6+APFxvy5JMxtjPLlg+WP5WYkwQ="}};
     const char *body = "{\"type\":\"invoice.paid\"}";
     e_expect(E_POST(&ep, h, body, E_NOW), HK_REJECT_NONE, "standard valid (second of two)");
     e_expect(E_POST(&ep, h, "{\"type\":\"invoice.void\"}", E_NOW), HK_REJECT_BAD_SIGNATURE,
@@ -485,8 +500,8 @@ Test(verify, custom_none_basic_apikey_headers)
     e_expect(e_verify(&ep, "POST", NULL, NULL, 0, "x", E_NOW, NULL), HK_REJECT_NONE, "none");
 
     /* "Basic " + base64.b64encode(b"hook:s3cr3t:with:colons"): the password may hold colons. */
-    ep.verification = (hk_custom_verification){.type = HK_CUSTOM_BASIC, .username = "hook",
-                                               .password = "s3cr3t:with:colons"};
+    ep.verification = (hk_custom_verification){
+        .type = HK_CUSTOM_BASIC, .username = "hook", .password = "s3cr3t:with:colons"};
     hk_kv basic[] = {{"Authorization", "Basic aG9vazpzM2NyM3Q6d2l0aDpjb2xvbnM="}};
     e_expect(E_POST(&ep, basic, "x", E_NOW), HK_REJECT_NONE, "basic");
     ep.verification.password = "s3cr3t:with:colon";
@@ -497,8 +512,8 @@ Test(verify, custom_none_basic_apikey_headers)
     hk_kv bearer[] = {{"Authorization", "Bearer aG9vazpzM2NyM3Q="}};
     e_expect(E_POST(&ep, bearer, "x", E_NOW), HK_REJECT_MISSING_CREDENTIALS, "basic: bearer");
 
-    ep.verification = (hk_custom_verification){.type = HK_CUSTOM_API_KEY, .name = "X-Api-Key",
-                                               .value = "k-123"};
+    ep.verification =
+        (hk_custom_verification){.type = HK_CUSTOM_API_KEY, .name = "X-Api-Key", .value = "k-123"};
     hk_kv key[] = {{"x-api-key", "k-123"}};
     e_expect(E_POST(&ep, key, "x", E_NOW), HK_REJECT_NONE, "apiKey header");
     hk_kv bad_key[] = {{"X-Api-Key", "k-124"}};
@@ -507,14 +522,14 @@ Test(verify, custom_none_basic_apikey_headers)
              HK_REJECT_MISSING_CREDENTIALS, "apiKey header asked, query given");
     ep.verification.in_query = true;
     ep.verification.name = "api_key";
-    e_expect(e_verify(&ep, "POST", "a=1&api_key=k-123", NULL, 0, "x", E_NOW, NULL),
-             HK_REJECT_NONE, "apiKey query");
+    e_expect(e_verify(&ep, "POST", "a=1&api_key=k-123", NULL, 0, "x", E_NOW, NULL), HK_REJECT_NONE,
+             "apiKey query");
     e_expect(e_verify(&ep, "POST", "api_key=k-12", NULL, 0, "x", E_NOW, NULL),
              HK_REJECT_WRONG_CREDENTIALS, "apiKey query: a prefix of the key");
 
     hk_kv want[] = {{"X-Source", "erp"}, {"X-Token", "t0k"}};
-    ep.verification = (hk_custom_verification){.type = HK_CUSTOM_HEADERS, .headers = want,
-                                               .headers_len = 2};
+    ep.verification =
+        (hk_custom_verification){.type = HK_CUSTOM_HEADERS, .headers = want, .headers_len = 2};
     hk_kv both[] = {{"x-token", "t0k"}, {"X-Source", "erp"}};
     e_expect(E_POST(&ep, both, "x", E_NOW), HK_REJECT_NONE, "headers");
     hk_kv one[] = {{"X-Source", "erp"}};
@@ -528,9 +543,11 @@ Test(verify, custom_hmac)
 {
     /* "sha1=" + hmac.new(b"cu_secret", b'{"a":1}', sha1).hexdigest() */
     hk_inbound_endpoint ep = e_ep(HK_SOURCE_CUSTOM, "cu_secret");
-    ep.verification = (hk_custom_verification){.type = HK_CUSTOM_HMAC, .header = "X-Sig",
+    ep.verification = (hk_custom_verification){.type = HK_CUSTOM_HMAC,
+                                               .header = "X-Sig",
                                                .algorithm = HK_HMAC_SHA1,
-                                               .encoding = HK_ENCODING_HEX, .prefix = "sha1="};
+                                               .encoding = HK_ENCODING_HEX,
+                                               .prefix = "sha1="};
     hk_kv h[] = {{"X-Sig", "sha1=e9fa28ea9bd25834a886b6efaa1ae96a1e143fa6"}};
     e_expect(E_POST(&ep, h, "{\"a\":1}", E_NOW), HK_REJECT_NONE, "hmac sha1 hex");
     e_expect(E_POST(&ep, h, "{\"a\":2}", E_NOW), HK_REJECT_BAD_SIGNATURE, "tampered");
@@ -542,10 +559,12 @@ Test(verify, custom_hmac)
     e_expect(E_POST(&ep, h, "{\"a\":1}", E_NOW), HK_REJECT_BAD_SIGNATURE, "another algorithm");
 
     /* base64(hmac.new(b"cu_secret", b'1764540000.{"a":1}', sha512).digest()) */
-    ep.verification = (hk_custom_verification){.type = HK_CUSTOM_HMAC, .header = "X-Sig",
+    ep.verification = (hk_custom_verification){.type = HK_CUSTOM_HMAC,
+                                               .header = "X-Sig",
                                                .algorithm = HK_HMAC_SHA512,
                                                .encoding = HK_ENCODING_BASE64,
-                                               .timestamp_header = "X-Ts", .tolerance_s = 300};
+                                               .timestamp_header = "X-Ts",
+                                               .tolerance_s = 300};
     hk_kv ts[] = {{"X-Sig", "e61xpexVPVNgr0kkqQLyGyyOX3wds2uGw5fKmS9ibyiB5PS+aJOqKtm6zG6TXJcdfBp45"
                             "+w+Lj6MClnc9OIETA=="},
                   {"X-Ts", "1764540000"}};
@@ -563,10 +582,14 @@ Test(verify, sign_round_trip)
     static const struct {
         hk_inbound_source source;
         const char *secret;
-    } cases[] = {{HK_SOURCE_GITHUB, "s"},    {HK_SOURCE_STRIPE, "whsec_x"},
-                 {HK_SOURCE_SLACK, "s"},     {HK_SOURCE_TWILIO, "12345"},
-                 {HK_SOURCE_PAGERDUTY, "s"}, {HK_SOURCE_ZENDESK, "s"},
-                 {HK_SOURCE_TWITTER, "s"},   {HK_SOURCE_FACEBOOK, "s"},
+    } cases[] = {{HK_SOURCE_GITHUB, "s"},
+                 {HK_SOURCE_STRIPE, "whsec_x"},
+                 {HK_SOURCE_SLACK, "s"},
+                 {HK_SOURCE_TWILIO, "12345"},
+                 {HK_SOURCE_PAGERDUTY, "s"},
+                 {HK_SOURCE_ZENDESK, "s"},
+                 {HK_SOURCE_TWITTER, "s"},
+                 {HK_SOURCE_FACEBOOK, "s"},
                  {HK_SOURCE_STANDARD, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
                  {HK_SOURCE_HOOKD, "s"}};
     const char *body = "a=1&b=two+words";
@@ -630,18 +653,27 @@ Test(verify, credential_headers_and_labels)
     custom.verification = (hk_custom_verification){.type = HK_CUSTOM_API_KEY, .name = "X-Api-Key"};
     cr_expect(hk_inbound_is_credential_header(&custom, "x-api-key"));
     hk_kv want[] = {{"X-Token", "t"}};
-    custom.verification = (hk_custom_verification){.type = HK_CUSTOM_HEADERS, .headers = want,
-                                                   .headers_len = 1};
+    custom.verification =
+        (hk_custom_verification){.type = HK_CUSTOM_HEADERS, .headers = want, .headers_len = 1};
     cr_expect(hk_inbound_is_credential_header(&custom, "X-TOKEN"));
-    custom.verification = (hk_custom_verification){.type = HK_CUSTOM_HMAC, .header = "X-Sig",
-                                                   .timestamp_header = "X-Ts"};
+    custom.verification = (hk_custom_verification){
+        .type = HK_CUSTOM_HMAC, .header = "X-Sig", .timestamp_header = "X-Ts"};
     cr_expect(hk_inbound_is_credential_header(&custom, "x-sig"));
     cr_expect(hk_inbound_is_credential_header(&custom, "x-ts"));
     cr_expect_not(hk_inbound_is_credential_header(&custom, "X-Api-Key"));
+    custom.verification =
+        (hk_custom_verification){.type = HK_CUSTOM_API_KEY, .name = "api_key", .in_query = true};
+    cr_expect(hk_inbound_is_credential_param(&custom, "api_key"));
+    cr_expect_not(hk_inbound_is_credential_header(&custom, "api_key"), "a parameter, not a header");
+    cr_expect_not(hk_inbound_is_credential_param(&custom, "page"));
+    hk_inbound_endpoint fb = e_ep(HK_SOURCE_FACEBOOK, "s");
+    cr_expect(hk_inbound_is_credential_param(&fb, "hub.verify_token"));
+    cr_expect_not(hk_inbound_is_credential_param(&gh, "hub.verify_token"));
 
     for (int i = 0; i < HK_REJECT__COUNT; i++) {
         const char *label = hk_inbound_reject_label((hk_inbound_reject)i);
-        cr_expect(strlen(label) > 0 && strspn(label, "abcdefghijklmnopqrstuvwxyz_") == strlen(label),
+        cr_expect(strlen(label) > 0 &&
+                      strspn(label, "abcdefghijklmnopqrstuvwxyz_") == strlen(label),
                   "%d: %s", i, label);
         cr_expect(strlen(hk_inbound_reject_text((hk_inbound_reject)i)) > 0);
         for (int k = 0; k < i; k++)
