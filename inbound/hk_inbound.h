@@ -182,6 +182,96 @@ int hk_inbound_endpoint_merge(const hk_inbound_endpoint *old, const cJSON *patch
 
 /* ---------------------------------------------------------- verification (verify*.c) --- */
 
+/* Verifying a request as its provider signs it (verify.c: the verdict, the shared checks and
+ * the credential headers; verify_presets.c: the presets; verify_keyed.c: twilio and sendgrid;
+ * verify_custom.c: custom; verify_sign.c: the signer). Every signature, token and password is
+ * compared in constant time (CRYPTO_memcmp, over fixed-length digests where lengths differ);
+ * any of ep->secrets may match (rotation); a signed timestamp may be at most
+ * HK_INBOUND_TOLERANCE_S from req->now_ms either way. No clock is read: req->now_ms is the time. */
+#define HK_INBOUND_TOLERANCE_S 300
+
+typedef enum {
+    HK_VERDICT_ACCEPT,    /* verified: publish the record, answer the endpoint's response */
+    HK_VERDICT_CHALLENGE, /* a provider's challenge: answer challenge_*, publish nothing */
+    HK_VERDICT_REJECT,    /* 404 with no detail; log hk_inbound_reject_text, count by label */
+} hk_inbound_verdict_kind;
+
+/* Why a request was refused; each has a stable label for the metric and a text for the log. */
+typedef enum {
+    HK_REJECT_NONE,                /* "none": not rejected */
+    HK_REJECT_MISSING_SIGNATURE,   /* "missing_signature": a signature or timestamp header absent */
+    HK_REJECT_MALFORMED_SIGNATURE, /* "malformed_signature": not in the provider's form */
+    HK_REJECT_BAD_SIGNATURE,       /* "bad_signature": matches none of the secrets */
+    HK_REJECT_STALE_TIMESTAMP,     /* "stale_timestamp": matches, but its signed time is off */
+    HK_REJECT_BAD_BODY_HASH,       /* "bad_body_hash": twilio's bodySHA256 is not the body's */
+    HK_REJECT_MISSING_CREDENTIALS, /* "missing_credentials": custom basic/apiKey/headers absent */
+    HK_REJECT_WRONG_CREDENTIALS,   /* "wrong_credentials": present but wrong */
+    HK_REJECT_NOT_A_CHALLENGE,     /* "not_a_challenge": a challenge source not yet verified got
+                                      something else, or a GET that is no challenge */
+    HK_REJECT_WRONG_VERIFY_TOKEN,  /* "wrong_verify_token": facebook's hub.verify_token */
+    HK_REJECT_NOT_CONFIGURED,      /* "not_configured": the endpoint lacks what its source needs
+                                      (no secret, verify token, readable public key or URL) */
+    HK_REJECT__COUNT
+} hk_inbound_reject;
+
+/* "bad_signature", ...: stable, for a metric's label. Never NULL. */
+const char *hk_inbound_reject_label(hk_inbound_reject reason);
+/* One sentence for the log. Never NULL. */
+const char *hk_inbound_reject_text(hk_inbound_reject reason);
+
+typedef struct hk_inbound_verdict {
+    hk_inbound_verdict_kind kind;
+    hk_inbound_reject reason; /* HK_REJECT_NONE unless kind is REJECT */
+    /* This request proves the endpoint (a signature or credentials that passed, a challenge
+     * answered): hookd-ingress marks an unverified endpoint verified. True on every ACCEPT and
+     * CHALLENGE (custom `none` included: its first request is its proof). */
+    bool marks_verified;
+    int challenge_status;            /* CHALLENGE: the reply's status (200) */
+    char challenge_content_type[64]; /* CHALLENGE: "text/plain", "application/json" */
+    hk_buf challenge_body;           /* CHALLENGE: owned; free with hk_inbound_verdict_free */
+    char provider_event_id[128];     /* "" when the provider names none (or it does not fit) */
+    char detail[160]; /* REJECT: which header or field and why, for the log; never a secret */
+} hk_inbound_verdict;
+
+/*
+ * Verifies req as ep's source signs it and fills *out (zeroed first; free it with
+ * hk_inbound_verdict_free). ep and req are borrowed. It is the one place that decides:
+ * - challenge sources (slack, facebook, twitter) answer their challenge whenever it comes, and
+ *   while ep->verified is false refuse everything else (HK_REJECT_NOT_A_CHALLENGE);
+ * - every other source is judged on each request alone (ep->enabled is the caller's: 404 before).
+ * url: the request's URL as the provider sees it (ep->public_url if set, else what the program
+ * reconstructs: scheme://host/path), with or without the query: when it has none, "?" +
+ * req->query is added. Twilio signs it; hookd's timestamped scheme signs it for GET and DELETE.
+ * May be NULL (twilio then rejects as not_configured).
+ */
+void hk_inbound_verify(const hk_inbound_endpoint *ep, const hk_inbound_request *req,
+                       const char *url, hk_inbound_verdict *out);
+/* Frees the challenge body; accepts a zeroed verdict. */
+void hk_inbound_verdict_free(hk_inbound_verdict *v);
+
+/* True when header `name` (any case) carries credentials and must be left out of the record:
+ * Authorization, Proxy-Authorization, Cookie, the preset's signature and timestamp headers,
+ * custom's api-key header, listed headers, hmac signature and timestamp headers. */
+bool hk_inbound_is_credential_header(const hk_inbound_endpoint *ep, const char *name);
+/* True when query parameter `name` (exact) carries credentials and must be left out of the
+ * record's query: custom apiKey's parameter when in_query, facebook's hub.verify_token. */
+bool hk_inbound_is_credential_param(const hk_inbound_endpoint *ep, const char *name);
+
+/*
+ * The headers `source` would send with body (for `hookctl inbound sign` and tests), signed with
+ * secret at now_ms: github X-Hub-Signature-256; stripe Stripe-Signature; slack
+ * X-Slack-Request-Timestamp and X-Slack-Signature; twilio X-Twilio-Signature over url (needed:
+ * a form body's parameters are signed with it; a JSON body needs "bodySHA256=<hex sha256>" in
+ * url's query); pagerduty X-PagerDuty-Signature; zendesk X-Zendesk-Webhook-Signature and its
+ * -Timestamp; twitter x-twitter-webhooks-signature; facebook X-Hub-Signature-256; standard
+ * webhook-id, webhook-timestamp, webhook-signature (secret whsec_...); hookd X-Webhook-Id and a
+ * timestamped X-Webhook-Signature (POST). sendgrid (a private key) and custom (its own rules):
+ * HK_EINVAL naming "source". On HK_OK *headers (n pairs) is the caller's: hk_kv_free(*headers, *n).
+ * On error nothing is allocated and err names the field (source, secret, url).
+ */
+int hk_inbound_sign(hk_inbound_source source, const char *secret, const char *body, size_t len,
+                    uint64_t now_ms, const char *url, hk_kv **headers, size_t *n, hk_error *err);
+
 /* ----------------------------------------------------------------- payloads (payload*.c) --- */
 
 /* --------------------------------------------------------------------- the record (record.c) --- */
@@ -198,6 +288,9 @@ typedef struct hk_inbound_record_params {
     /* Headers left out of the record besides Authorization, Cookie and Proxy-Authorization: the
      * preset's credentials and signatures (hk_inbound_is_credential_header). May be NULL. */
     bool (*is_credential)(const hk_inbound_endpoint *ep, const char *name);
+    /* Query parameters left out likewise (hk_inbound_is_credential_param: a custom apiKey in the
+     * query, hub.verify_token). May be NULL. */
+    bool (*is_credential_param)(const hk_inbound_endpoint *ep, const char *name);
     const char *const *matched_waits; /* the waits this request claimed (refs) */
     size_t matched_waits_len;
 } hk_inbound_record_params;

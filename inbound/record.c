@@ -92,8 +92,10 @@ void hk_inbound_record_write(const hk_inbound_record_params *p, hk_buf *out)
     cJSON_AddStringToObject(rec, "receivedAt", at);
     cJSON_AddStringToObject(rec, "method", req->method);
     cJSON_AddStringToObject(rec, "path", req->path);
-    cJSON_AddItemToObject(rec, "query",
-                          p->query ? cJSON_Duplicate(p->query, 1) : cJSON_CreateObject());
+    cJSON *query = cJSON_AddObjectToObject(rec, "query");
+    for (const cJSON *q = p->query ? p->query->child : NULL; q; q = q->next)
+        if (!p->is_credential_param || !p->is_credential_param(ep, q->string))
+            cJSON_AddItemToObject(query, q->string, cJSON_Duplicate(q, 1));
     cJSON_AddItemToObject(rec, "headers", headers_json(p));
     if (p->content_type)
         cJSON_AddStringToObject(rec, "contentType", p->content_type);
