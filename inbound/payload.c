@@ -5,6 +5,7 @@
  */
 #include "payload_internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -166,6 +167,12 @@ static bool scan_number(json_scan *j)
     /* cJSON copies a number into 64 bytes before strtod: a longer one it cannot read */
     if (i - j->i > 63)
         return fail(j, j->i, "a number longer than 63 characters");
+    /* 1e400 would be a double's infinity, which cJSON prints as null: another value */
+    char copy[64];
+    memcpy(copy, s + j->i, i - j->i);
+    copy[i - j->i] = '\0';
+    if (isinf(strtod(copy, NULL)))
+        return fail(j, j->i, "a number out of a double's range");
     j->i = i;
     return true;
 }
@@ -252,6 +259,36 @@ static bool scan_json(json_scan *j)
     }
 }
 
+static size_t name_hash(const char *s);
+
+/* True when some object in the tree (depth <= HK_PAYLOAD_MAX_DEPTH) names a member twice. */
+static bool has_duplicate_name(const cJSON *v)
+{
+    if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
+        return false;
+    size_t n = 0;
+    for (const cJSON *c = v->child; c; c = c->next) {
+        if (has_duplicate_name(c))
+            return true;
+        n++;
+    }
+    if (!cJSON_IsObject(v) || n < 2)
+        return false;
+    size_t slots_len = 4;
+    while (slots_len < 2 * n)
+        slots_len *= 2;
+    const char **slots = hk_xcalloc(slots_len, sizeof *slots);
+    bool dup = false;
+    for (const cJSON *c = v->child; c && !dup; c = c->next) {
+        size_t k = name_hash(c->string) & (slots_len - 1);
+        for (; slots[k] && !dup; k = (k + 1) & (slots_len - 1))
+            dup = strcmp(slots[k], c->string) == 0;
+        slots[k] = c->string;
+    }
+    free(slots);
+    return dup;
+}
+
 static int payload_json(const char *body, size_t len, cJSON **out, hk_error *err)
 {
     if (!hk_utf8_valid(body ? body : "", len)) {
@@ -262,16 +299,25 @@ static int payload_json(const char *body, size_t len, cJSON **out, hk_error *err
         return hk_error_set(err, HK_EINVAL, "payload", "invalid JSON (not UTF-8 text)");
     }
     json_scan j = {.s = body ? body : "", .len = len};
-    /* RFC 8259 8.1 lets a parser ignore a byte order mark, and cJSON does: the body itself is
-     * kept as it came (the record carries it as a string), so nothing else reads it as JSON. */
-    if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0)
-        j.i = 3;
+    /* RFC 8259 8.1 lets a parser ignore a byte order mark: the body itself is kept as it came
+     * (the record carries it as a string), so nothing else reads it as JSON. cJSON is given the
+     * text after it: its own skip needs more than 4 bytes (BOM + "0" was not read). */
+    size_t from = len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    j.i = from;
     if (!scan_json(&j))
         return hk_error_set(err, HK_EINVAL, "payload", "invalid JSON at byte %zu (%s)", j.i,
                             j.why);
-    *out = cJSON_ParseWithLengthOpts(j.s, len, NULL, false);
+    *out = cJSON_ParseWithLengthOpts(j.s + from, len - from, NULL, false);
     if (!*out) /* the grammar passed: only an allocation can fail here */
         return hk_error_set(err, HK_ENOMEM, "payload", "out of memory reading the JSON");
+    /* {"a":1,"a":2}: cJSON (and so the flows' JSON paths) reads the first, most other parsers
+     * the last; I-JSON (RFC 7493) refuses it, as decision 26 does for events. */
+    if (has_duplicate_name(*out)) {
+        cJSON_Delete(*out);
+        *out = NULL;
+        return hk_error_set(err, HK_EINVAL, "payload",
+                            "invalid JSON (an object names a member twice: RFC 7493)");
+    }
     return HK_OK;
 }
 

@@ -108,6 +108,7 @@ Test(payload, json_any_value_strictly)
     expect_json("application/json", "\"text\"", "\"text\"");
     expect_json("application/problem+json", "42", "42");
     expect_json("application/json", "\xEF\xBB\xBF[]", "[]"); /* RFC 8259 8.1 */
+    expect_json("application/json", "\xEF\xBB\xBF" "0", "0"); /* found by fuzz_payload */
     const char *ct = "application/json";
     expect_refused(ct, "{\"a\":1} x", 9, "payload: invalid JSON at byte 8 (data after the value)");
     expect_refused(ct, "{\"a\":1}{}", 9, "invalid JSON at byte 7");
@@ -129,6 +130,12 @@ Test(payload, json_any_value_strictly)
     expect_refused(ct, "[1", 2, "invalid JSON at byte 2 (an unterminated array or object)");
     expect_refused(ct, "\"abc", 4, "invalid JSON at byte 4 (an unterminated string)");
     expect_refused(ct, "tru", 3, "invalid JSON at byte 0");
+    expect_refused(ct, "[{\"a\":1,\"b\":{},\"a\":2}]", 22,
+                   "payload: invalid JSON (an object names a member twice: RFC 7493)");
+    expect_json(ct, "{\"a\":{\"a\":1},\"b\":[{\"a\":1},{\"a\":2}]}",
+                "{\"a\":{\"a\":1},\"b\":[{\"a\":1},{\"a\":2}]}");
+    expect_refused(ct, "[1e400]", 7, "invalid JSON at byte 1 (a number out of a double's range)");
+    expect_json(ct, "[1e-400,-0]", "[0,-0]"); /* underflow reads as 0, not another kind */
     char num[80];
     memset(num, '7', 64);
     num[64] = '\0';
