@@ -135,6 +135,7 @@ Test(payload, json_any_value_strictly)
     expect_json(ct, "{\"a\":{\"a\":1},\"b\":[{\"a\":1},{\"a\":2}]}",
                 "{\"a\":{\"a\":1},\"b\":[{\"a\":1},{\"a\":2}]}");
     expect_refused(ct, "[1e400]", 7, "invalid JSON at byte 1 (a number out of a double's range)");
+    expect_json(ct, "[12345678901234567890]", "[1.2345678901234567e+19]"); /* a double */
     expect_json(ct, "[1e-400,-0]", "[0,-0]"); /* underflow reads as 0, not another kind */
     char num[80];
     memset(num, '7', 64);
@@ -210,6 +211,13 @@ Test(payload, xml_convention_attributes_repeats_text_namespaces)
     /* CDATA is text, entities and character references are decoded, comments and PIs ignored */
     expect_json(ct, "<a><!-- c --><?pi x?><![CDATA[<b>&]]> &amp; &#233;</a>",
                 "{\"a\":\"<b>& & \xc3\xa9\"}");
+    /* docs/inbound.md's example */
+    expect_json(ct,
+                "<order id=\"7\" xmlns:m=\"urn:m\">\n"
+                "  <item sku=\"a\">2</item><m:note>gift</m:note><item sku=\"b\"/> total "
+                "<item>x</item>\n</order>",
+                "{\"order\":{\"@xmlns:m\":\"urn:m\",\"@id\":\"7\",\"item\":[{\"@sku\":\"a\","
+                "\"#text\":\"2\"},{\"@sku\":\"b\"},\"x\"],\"m:note\":\"gift\",\"#text\":\"total\"}}");
     /* ISO-8859-1 declared in the document: converted to UTF-8 */
     expect_json(ct, "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a>caf\xe9</a>",
                 "{\"a\":\"caf\xc3\xa9\"}");
