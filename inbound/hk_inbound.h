@@ -274,6 +274,38 @@ int hk_inbound_sign(hk_inbound_source source, const char *secret, const char *bo
 
 /* ----------------------------------------------------------------- payloads (payload*.c) --- */
 
+/* A request body as JSON, by its Content-Type (payload.c: kinds, JSON, form; payload_xml.c;
+ * payload_multipart.c). The conventions, in full, are in docs/inbound.md ("Payloads"). */
+typedef enum {
+    HK_PAYLOAD_JSON,      /* application/json, any +json: the JSON value itself */
+    HK_PAYLOAD_FORM,      /* application/x-www-form-urlencoded: an object, repeats as arrays */
+    HK_PAYLOAD_XML,       /* application/xml, text/xml, any +xml: {"<root>": <element>} */
+    HK_PAYLOAD_MULTIPART, /* multipart/form-data: {"fields": {...}, "files": [...]} */
+    HK_PAYLOAD_RAW,       /* anything else, or no Content-Type: no JSON form */
+} hk_payload_kind;
+
+/* Limits past which a payload is refused (HK_EINVAL, so 400): each bounds the memory a body
+ * of HOOKD_INGRESS_MAX_BODY can make the JSON form (and libxml2's tree) take. */
+#define HK_PAYLOAD_MAX_DEPTH 100        /* JSON arrays/objects, XML elements, nested */
+#define HK_PAYLOAD_MAX_JSON_VALUES 1000000 /* values in a JSON body */
+#define HK_PAYLOAD_MAX_ITEMS 100000     /* XML elements + attributes; form pairs */
+#define HK_PAYLOAD_MAX_PARTS 1000       /* multipart parts */
+
+/* The kind of a Content-Type value: its media type (before any ';'), trimmed, compared
+ * case-insensitively; parameters are ignored. NULL or "" is RAW. */
+hk_payload_kind hk_inbound_payload_kind(const char *content_type);
+
+/* The JSON form of a body of len bytes (may hold NUL bytes; NULL when len is 0), by its
+ * Content-Type (borrowed, may be NULL). HK_OK: *out is the JSON form, owned by the caller
+ * (cJSON_Delete), or NULL for RAW. HK_EINVAL: the body is not what its type says, or is over a
+ * limit above; *out is NULL and err holds one line naming the part ("payload: invalid JSON at
+ * byte 12 (...)", "payload: XML: ...", "payload: form: pair 3: ...", "payload: multipart: part
+ * 2: ..."); never any of the body's values. HK_ENOMEM when an allocation fails. Thread-safe (the
+ * first call initialises libxml2 once). */
+int hk_inbound_payload(const char *content_type, const char *body, size_t len, cJSON **out,
+                       hk_error *err);
+
+
 /* --------------------------------------------------------------------- the record (record.c) --- */
 
 /* What goes into one record on hookd.inbound (docs/inbound.md has its JSON Schema). Borrowed. */
