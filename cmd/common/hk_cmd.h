@@ -46,6 +46,12 @@ int hk_cmd_next(hk_cmd_args *a);
 /* Reads a whole file ("-": standard input) into out. HK_ERR when it cannot be opened. */
 int hk_cmd_read_file(const char *path, hk_buf *out);
 
+/* A listener's "host:port" setting (IPv4; port 0 picks a free one) as a socket address.
+ * HK_EINVAL with err naming `field` when it is not one. */
+struct sockaddr_in;
+int hk_cmd_listen_addr(const char *field, const char *listen, struct sockaddr_in *out,
+                       hk_error *err);
+
 /* ------------------------------------------------------------------------------ output --- */
 
 /* --json, anywhere after the command: JSON on stdout instead of tables and sentences. The

@@ -22,6 +22,8 @@
 
 #include "api.h"
 
+#include "hk_cmd.h"
+
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -311,16 +313,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
 static int http_start(const char *field, const char *listen, const hk_http_probes *probes,
                       hk_api *api, bool probes_only, hk_http **out, hk_error *err)
 {
-    const char *colon = strrchr(listen, ':');
-    char *end = NULL;
-    long port = colon ? strtol(colon + 1, &end, 10) : -1;
-    if (!colon || !*(colon + 1) || *end || port < 0 || port > 65535)
-        return hk_error_set(err, HK_EINVAL, field, "expected host:port, got '%s'", listen);
-    char host[64];
-    snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, *host ? host : "0.0.0.0", &sa.sin_addr) != 1)
-        return hk_error_set(err, HK_EINVAL, field, "'%s' is not an IPv4 address", host);
+    struct sockaddr_in sa;
+    if (hk_cmd_listen_addr(field, listen, &sa, err) != HK_OK)
+        return HK_EINVAL;
     hk_http *h = hk_xcalloc(1, sizeof *h);
     h->probes = probes;
     h->api = api;
@@ -335,7 +330,7 @@ static int http_start(const char *field, const char *listen, const hk_http_probe
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
                      (probes_only ? MHD_USE_EPOLL : MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL);
     h->daemon = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
+        flags, ntohs(sa.sin_port), NULL, NULL, on_request, h, MHD_OPTION_SOCK_ADDR,
         (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, HK_HTTP_IDLE_TIMEOUT_S,
         MHD_OPTION_CONNECTION_LIMIT,
         probes_only ? HK_HTTP_PROBE_CONNECTIONS : HK_HTTP_API_CONNECTIONS,
