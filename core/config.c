@@ -55,10 +55,10 @@ static const opt options[] = {
      false, BOTH},
     {"HOOKD_TOPIC_PARTITIONS", "--topic-partitions", INT(topic_partitions, -1, 100000), "-1",
      "partitions of the topics hookd creates when missing (retry tiers, hookd.dlq, "
-     "hookd.deliveries); -1: the broker's default",
-     false, BOTH},
+     "hookd.deliveries; hookd-ingress: hookd.inbound); -1: the broker's default",
+     false, ALL},
     {"HOOKD_TOPIC_REPLICATION", "--topic-replication", INT(topic_replication, -1, 100), "-1",
-     "replication factor of the topics hookd creates; -1: the broker's default", false, BOTH},
+     "replication factor of the topics hookd creates; -1: the broker's default", false, ALL},
     {"HOOKD_THREADS", "--threads", INT(threads, 1, 64), "1",
      "event loops, each with its own Kafka consumer, producer and HTTP engine; the in-flight caps "
      "are split among them",

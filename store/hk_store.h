@@ -92,6 +92,8 @@ int hk_store_inbound_put(hk_store *store, const char *id, const char *name, cons
                          bool create, uint64_t now_ms, hk_error *err);
 /* *json is the caller's. HK_ENOTFOUND when absent. */
 int hk_store_inbound_get(hk_store *store, const char *id, char **json, hk_error *err);
+/* inbound:version, bumped by every endpoint write and state change (0 before the first). */
+int hk_store_inbound_version(hk_store *store, long long *out, hk_error *err);
 /* Every endpoint's JSON, sorted by id: n strings, the caller's (free each, then the array). */
 int hk_store_inbound_list(hk_store *store, char ***jsons, size_t *n, hk_error *err);
 int hk_store_inbound_delete(hk_store *store, const char *id, hk_error *err);

@@ -277,3 +277,15 @@ int hk_store_inbound_event_release(hk_store *s, const char *endpoint_id, const c
     freeReplyObject(r);
     return HK_OK;
 }
+
+int hk_store_inbound_version(hk_store *s, long long *out, hk_error *err)
+{
+    char *key = hk_store__key(&s->cfg, "inbound:version", NULL, NULL);
+    redisReply *r = redisCommand(s->rc, "GET %s", key);
+    free(key);
+    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+        return redis_failed(s, r, err);
+    *out = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+    freeReplyObject(r);
+    return HK_OK;
+}

@@ -1,0 +1,73 @@
+/*
+ * ingress.h — hookd-ingress's parts, private to cmd/hookd-ingress/:
+ *
+ *   main.c       flags, --help, --version, then ing_run
+ *   endpoints.c  the endpoints in memory: an immutable snapshot, reloaded by a background thread
+ *                when inbound:version moves (requests never read Redis for an endpoint)
+ *   server.c     the loop: libmicrohttpd in external-epoll mode on it, a request's way from
+ *                headers to reply (inbound/ decides; store/ claims event ids; producer/ queues the
+ *                record, whose acknowledgement resumes the suspended request), signals
+ *   metrics.c    hookd_ingress_* families
+ *
+ * Threads: the loop thread runs everything but the endpoint refresher; the two share only the
+ * snapshot pointer (under a mutex) and atomics.
+ */
+#ifndef HK_INGRESS_H
+#define HK_INGRESS_H
+
+#include <stdatomic.h>
+
+#include "hk_core.h"
+#include "hk_inbound.h"
+#include "hk_store.h"
+
+/* ------------------------------------------------------------------------ endpoints.c --- */
+
+typedef struct ing_snapshot ing_snapshot;
+typedef struct ing_endpoints ing_endpoints;
+
+/* Loads every endpoint once (HK_ERR with err when Redis cannot be read: the program exits 1),
+ * then keeps them fresh on a thread of its own, polling every poll_ms. scfg is borrowed for the
+ * life of the cache. */
+int ing_endpoints_start(const hk_store_config *scfg, int poll_ms, ing_endpoints **out,
+                        hk_error *err);
+void ing_endpoints_stop(ing_endpoints *e); /* accepts NULL */
+/* The current snapshot, with a reference the caller releases. Any thread. */
+ing_snapshot *ing_endpoints_acquire(ing_endpoints *e);
+void ing_snapshot_release(ing_snapshot *s); /* accepts NULL */
+/* The endpoint with this id in the snapshot, or NULL. Valid while the snapshot is held. */
+const hk_inbound_endpoint *ing_snapshot_find(const ing_snapshot *s, const char *id);
+size_t ing_snapshot_size(const ing_snapshot *s);
+/* Whether the last poll reached Redis. */
+bool ing_endpoints_redis_ok(const ing_endpoints *e);
+/* Reload at the next turn of the refresher (after this process changed an endpoint's state). */
+void ing_endpoints_poke(ing_endpoints *e);
+
+/* -------------------------------------------------------------------------- metrics.c --- */
+
+/* hookd_ingress_requests_total{outcome}: one per answered request to /in/. */
+typedef enum {
+    ING_ACCEPTED,    /* queued and acknowledged by Kafka */
+    ING_DUPLICATE,   /* its provider event id was already accepted: answered, not queued */
+    ING_CHALLENGE,   /* a provider's challenge answered */
+    ING_REJECTED,    /* 404: unknown or disabled endpoint, or verification failed */
+    ING_MALFORMED,   /* 400 */
+    ING_TOO_LARGE,   /* 413 */
+    ING_UNAVAILABLE, /* 503: Kafka or Redis did not answer in time */
+    ING__OUTCOMES
+} ing_outcome;
+void ing_count(ing_outcome outcome);
+/* hookd_ingress_rejected_total{reason}: the verifier's reasons, plus "unknown_endpoint" and
+ * "disabled". */
+void ing_count_rejected(const char *label);
+void ing_observe_ack(uint64_t ms);
+void ing_set_endpoints(int64_t n);
+void ing_set_ready(bool ready);
+
+/* --------------------------------------------------------------------------- server.c --- */
+
+/* Serves until SIGTERM/SIGINT. The exit status: 0 after a clean stop, 1 on a runtime failure,
+ * 2 on a bad setting (err filled). */
+int ing_run(const hk_config *cfg, hk_error *err);
+
+#endif

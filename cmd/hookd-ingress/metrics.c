@@ -1,0 +1,88 @@
+/*
+ * metrics.c — hookd-ingress's families: requests by outcome, refusals by reason, the time to
+ * Kafka's acknowledgement, the endpoints loaded, readiness.
+ */
+#include "ingress.h"
+
+#include <string.h>
+
+#define REQUESTS "hookd_ingress_requests_total"
+#define REJECTED "hookd_ingress_rejected_total"
+#define REQUESTS_HELP "Requests to /in/ answered, by outcome."
+#define REJECTED_HELP "Requests answered 404, by reason (each logged with its endpoint's id)."
+
+static const uint64_t ack_bounds_ms[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000};
+
+static struct ingress_metrics {
+    hk_counter requests[ING__OUTCOMES];
+    hk_counter rejected[HK_REJECT__COUNT + 1]; /* every reason but NONE, unknown, disabled */
+    hk_histogram ack_seconds;
+    hk_gauge endpoints;
+    hk_gauge ready;
+} ingress_metrics = {
+    .requests =
+        {
+            [ING_ACCEPTED] = HK_COUNTER(REQUESTS, "outcome=\"accepted\"", REQUESTS_HELP),
+            [ING_DUPLICATE] = HK_COUNTER(REQUESTS, "outcome=\"duplicate\"", REQUESTS_HELP),
+            [ING_CHALLENGE] = HK_COUNTER(REQUESTS, "outcome=\"challenge\"", REQUESTS_HELP),
+            [ING_REJECTED] = HK_COUNTER(REQUESTS, "outcome=\"rejected\"", REQUESTS_HELP),
+            [ING_MALFORMED] = HK_COUNTER(REQUESTS, "outcome=\"malformed\"", REQUESTS_HELP),
+            [ING_TOO_LARGE] = HK_COUNTER(REQUESTS, "outcome=\"too_large\"", REQUESTS_HELP),
+            [ING_UNAVAILABLE] = HK_COUNTER(REQUESTS, "outcome=\"unavailable\"", REQUESTS_HELP),
+        },
+    .rejected =
+        {
+            HK_COUNTER(REJECTED, "reason=\"unknown_endpoint\"", REJECTED_HELP),
+            HK_COUNTER(REJECTED, "reason=\"disabled\"", REJECTED_HELP),
+            HK_COUNTER(REJECTED, "reason=\"missing_signature\"", REJECTED_HELP),
+            HK_COUNTER(REJECTED, "reason=\"malformed_signature\"", REJECTED_HELP),
+            HK_COUNTER(REJECTED, "reason=\"bad_signature\"", REJECTED_HELP),
+            HK_COUNTER(REJECTED, "reason=\"stale_timestamp\"", REJECTED_HELP),
+            HK_COUNTER(REJECTED, "reason=\"bad_body_hash\"", REJECTED_HELP),
+            HK_COUNTER(REJECTED, "reason=\"missing_credentials\"", REJECTED_HELP),
+            HK_COUNTER(REJECTED, "reason=\"wrong_credentials\"", REJECTED_HELP),
+            HK_COUNTER(REJECTED, "reason=\"not_a_challenge\"", REJECTED_HELP),
+            HK_COUNTER(REJECTED, "reason=\"wrong_verify_token\"", REJECTED_HELP),
+            HK_COUNTER(REJECTED, "reason=\"not_configured\"", REJECTED_HELP),
+        },
+    .ack_seconds = HK_HISTOGRAM_MS("hookd_ingress_ack_seconds",
+                                   "From a request's arrival to Kafka's acknowledgement of its "
+                                   "record.",
+                                   ack_bounds_ms),
+    .endpoints = HK_GAUGE("hookd_ingress_endpoints", NULL, "Inbound endpoints loaded."),
+    .ready = HK_GAUGE("hookd_ready", NULL, "1 when /readyz answers 200, else 0."),
+};
+HK_METRICS_REGISTER("hookd-ingress", ingress_metrics)
+
+void ing_count(ing_outcome outcome)
+{
+    hk_counter_add(&ingress_metrics.requests[outcome], 1);
+}
+
+void ing_count_rejected(const char *label)
+{
+    size_t n = sizeof ingress_metrics.rejected / sizeof ingress_metrics.rejected[0];
+    for (size_t i = 0; i < n; i++) {
+        const char *l = ingress_metrics.rejected[i].head.label; /* reason="..." */
+        size_t len = strlen(label);
+        if (strncmp(l + 8, label, len) == 0 && l[8 + len] == '"') {
+            hk_counter_add(&ingress_metrics.rejected[i], 1);
+            return;
+        }
+    }
+}
+
+void ing_observe_ack(uint64_t ms)
+{
+    hk_histogram_observe_ms(&ingress_metrics.ack_seconds, ms);
+}
+
+void ing_set_endpoints(int64_t n)
+{
+    hk_gauge_set(&ingress_metrics.endpoints, n);
+}
+
+void ing_set_ready(bool ready)
+{
+    hk_gauge_set(&ingress_metrics.ready, ready);
+}

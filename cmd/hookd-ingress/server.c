@@ -1,0 +1,635 @@
+/*
+ * server.c — hookd-ingress's loop. libmicrohttpd runs in external-epoll mode on the core loop:
+ * its epoll fd is one fd of the loop and its timeout one timer. A request to /in/<id> is read
+ * whole (refused with 413 from Content-Length, or as soon as what arrived passes the limit),
+ * then judged by inbound/ (verification, payload), its provider event id claimed in Redis, and
+ * its record queued on the producer; the connection is then suspended until Kafka acknowledges
+ * the record (acks=all), and resumed with the endpoint's response, or 503 + Retry-After when
+ * no acknowledgement came within HOOKD_INGRESS_ACK_TIMEOUT_MS (the producer's
+ * message.timeout.ms). Nothing is answered as accepted before Kafka holds it.
+ */
+#include "ingress.h"
+
+#include "hk_cmd.h"
+#include "hk_producer.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#define IDLE_TIMEOUT_S 10u
+#define MAX_CONNECTIONS 4096u
+#define PER_IP_CONNECTIONS 256u /* a provider sends from few addresses, over many connections */
+#define CONNECTION_MEMORY (64u * 1024u) /* headers and the read buffer: bounds the header size */
+#define MAX_HEADERS 100
+#define CLAIM_PENDING_S 60
+#define SEEN_TTL_S (24 * 3600)
+#define RETRY_AFTER_S "5"
+
+typedef struct ingress {
+    const hk_config *cfg;
+    hk_store_config scfg;
+    hk_loop *loop;
+    struct MHD_Daemon *daemon;
+    uint16_t port;
+    hk_timer *mhd_timer;
+    hk_timer *stop_timer;
+    int sigfd;
+    hk_producer *producer;
+    hk_store *store; /* claims and state changes, on the loop; reopened after a failure */
+    ing_endpoints *endpoints;
+    size_t waiting; /* requests suspended until Kafka answers */
+    bool stopping;
+    uint64_t stop_by;
+    int status;
+} ingress;
+
+/* One request, from its URI to its completion. */
+typedef struct request {
+    ingress *g;
+    struct MHD_Connection *con;
+    char *uri; /* as received, with the query */
+    bool started;
+    hk_buf body;
+    bool too_big;
+    bool waiting; /* suspended until the acknowledgement */
+    int ack_err;  /* the acknowledgement's error, 0 when Kafka holds the record */
+    ing_snapshot *snap;
+    const hk_inbound_endpoint *ep; /* in snap */
+    char event_id[128]; /* claimed in Redis: done on success, released on failure */
+    uint64_t t0;
+} request;
+
+/* ------------------------------------------------------------------------- replies --- */
+
+static enum MHD_Result reply(struct MHD_Connection *con, unsigned status, const char *type,
+                             const char *body, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (type)
+        MHD_add_response_header(resp, "Content-Type", type);
+    if (status == 503)
+        MHD_add_response_header(resp, "Retry-After", RETRY_AFTER_S);
+    enum MHD_Result rc = MHD_queue_response(con, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+static enum MHD_Result reply_text(struct MHD_Connection *con, unsigned status, const char *text)
+{
+    return reply(con, status, "text/plain", text, strlen(text));
+}
+
+/* 404 with no detail; the reason goes to the log and the metric only. */
+static enum MHD_Result refuse(request *r, const char *id, const char *label, const char *detail)
+{
+    ing_count(ING_REJECTED);
+    ing_count_rejected(label);
+    hk_log_field f[] = {HK_STR("endpointId", id), HK_STR("reason", label)};
+    HK_LOGF(HK_LOG_INFO, "inbound.rejected", f, "request to %.80s refused: %s%s%s", id, label,
+            detail && *detail ? ": " : "", detail ? detail : "");
+    return reply(r->con, 404, NULL, "", 0);
+}
+
+static enum MHD_Result unavailable(request *r, const char *why)
+{
+    ing_count(ING_UNAVAILABLE);
+    hk_log_field f[] = {HK_STR("endpointId", r->ep ? r->ep->id : "")};
+    HK_LOGF(HK_LOG_WARN, "inbound.unavailable", f, "answered 503: %s", why);
+    return reply(r->con, 503, NULL, "", 0);
+}
+
+static enum MHD_Result accepted(request *r, ing_outcome outcome)
+{
+    ing_count(outcome);
+    const hk_inbound_response *resp = &r->ep->response;
+    return reply(r->con, (unsigned)resp->status, resp->content_type, resp->body ? resp->body : "",
+                 resp->body ? strlen(resp->body) : 0);
+}
+
+/* ------------------------------------------------------------------------ the store --- */
+
+static hk_store *store_of(ingress *g)
+{
+    hk_error err = {0};
+    if (!g->store && hk_store_open(&g->scfg, &g->store, &err) != HK_OK)
+        HK_WARN("inbound.redis", "%s", err.msg);
+    return g->store;
+}
+
+static void store_failed(ingress *g, const hk_error *err)
+{
+    HK_WARN("inbound.redis", "%s", err->msg);
+    hk_store_close(g->store);
+    g->store = NULL;
+}
+
+/* The endpoint proved itself (a signature that passed, a challenge answered): verified from
+ * now, written through; the snapshot follows at the refresher's next turn. */
+static void mark_verified(ingress *g, const hk_inbound_endpoint *ep)
+{
+    hk_store *s = store_of(g);
+    hk_error err = {0};
+    bool changed = false;
+    if (!s || hk_store_inbound_set_state(s, ep->id, true, hk_wall_ms(), &changed, &err) != HK_OK) {
+        if (s)
+            store_failed(g, &err);
+        return;
+    }
+    if (changed) {
+        hk_log_field f[] = {HK_STR("endpointId", ep->id)};
+        HK_LOGF(HK_LOG_INFO, "inbound.verified", f, "inbound endpoint %s is verified", ep->id);
+        ing_endpoints_poke(g->endpoints);
+    }
+}
+
+/* ------------------------------------------------------------------------ a request --- */
+
+typedef struct header_list {
+    hk_kv kv[MAX_HEADERS];
+    size_t n;
+    bool too_many;
+} header_list;
+
+static enum MHD_Result collect_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                      const char *value)
+{
+    (void)kind;
+    header_list *h = cls;
+    if (h->n == MAX_HEADERS) {
+        h->too_many = true;
+        return MHD_NO;
+    }
+    h->kv[h->n++] = (hk_kv){.key = (char *)key, .value = (char *)(value ? value : "")};
+    return MHD_YES;
+}
+
+/* The URL as the provider sees it: the endpoint's publicUrl, else scheme://Host + the URI. */
+static void request_url(const request *r, const hk_inbound_request *req, hk_buf *out)
+{
+    if (r->ep->public_url) {
+        hk_buf_puts(out, r->ep->public_url);
+        return;
+    }
+    const char *proto = hk_inbound_header(req, "X-Forwarded-Proto");
+    const char *host = hk_inbound_header(req, "Host");
+    hk_buf_printf(out, "%s://%s%s", proto && *proto ? proto : "http", host ? host : "localhost",
+                  r->uri);
+}
+
+static void on_ack(int err, const char *errstr, void *arg)
+{
+    request *r = arg;
+    ingress *g = r->g;
+    r->ack_err = err;
+    if (err) {
+        hk_log_field f[] = {HK_STR("endpointId", r->ep->id)};
+        HK_LOGF(HK_LOG_WARN, "inbound.publish.failed", f, "record for %s not acknowledged: %s",
+                g->cfg->ingress_topic, errstr);
+    } else {
+        ing_observe_ack(hk_now_ms() - r->t0);
+    }
+    hk_store *s = r->event_id[0] ? store_of(g) : NULL;
+    hk_error e = {0};
+    if (s && (err ? hk_store_inbound_event_release(s, r->ep->id, r->event_id, &e)
+                  : hk_store_inbound_event_done(s, r->ep->id, r->event_id, SEEN_TTL_S, &e)) !=
+                 HK_OK)
+        store_failed(g, &e);
+    g->waiting--;
+    MHD_resume_connection(r->con);
+}
+
+/* What claiming a provider's event id says: go on (claimed, or no id), already accepted, or
+ * busy (Redis failed, or another request holds it right now: 503, the provider retries). */
+typedef enum { CLAIM_GO, CLAIM_DONE, CLAIM_BUSY } claim_result;
+
+static claim_result claim(request *r, const char *event_id)
+{
+    if (!*event_id)
+        return CLAIM_GO;
+    hk_store *s = store_of(r->g);
+    hk_error err = {0};
+    hk_event_claim c;
+    if (!s || hk_store_inbound_event_claim(s, r->ep->id, event_id, CLAIM_PENDING_S, &c, &err) !=
+                  HK_OK) {
+        if (s)
+            store_failed(r->g, &err);
+        return CLAIM_BUSY;
+    }
+    if (c == HK_EVENT_DONE)
+        return CLAIM_DONE;
+    if (c == HK_EVENT_PENDING)
+        return CLAIM_BUSY;
+    snprintf(r->event_id, sizeof r->event_id, "%s", event_id);
+    return CLAIM_GO;
+}
+
+static void release_claim(request *r)
+{
+    hk_store *s = r->event_id[0] ? store_of(r->g) : NULL;
+    hk_error err = {0};
+    if (s && hk_store_inbound_event_release(s, r->ep->id, r->event_id, &err) != HK_OK)
+        store_failed(r->g, &err);
+    r->event_id[0] = '\0';
+}
+
+/* Builds the record and queues it; suspends the connection until the acknowledgement. */
+static enum MHD_Result publish(request *r, const hk_inbound_request *req,
+                               const hk_inbound_verdict *v, const char *content_type,
+                               const cJSON *payload, const cJSON *query)
+{
+    ingress *g = r->g;
+    char id[32];
+    hk_inbound_record_id(id);
+    hk_inbound_record_params p = {.ep = r->ep,
+                                  .req = req,
+                                  .id = id,
+                                  .content_type = content_type,
+                                  .query = query,
+                                  .payload = payload,
+                                  .provider_event_id = v->provider_event_id,
+                                  .is_credential = hk_inbound_is_credential_header,
+                                  .is_credential_param = hk_inbound_is_credential_param};
+    hk_buf rec = {0};
+    hk_inbound_record_write(&p, &rec);
+    const char *key = r->ep->flow_id;
+    int rc = hk_producer_send(g->producer, g->cfg->ingress_topic, key, strlen(key), rec.data,
+                              rec.len, on_ack, r);
+    size_t len = rec.len;
+    hk_buf_free(&rec);
+    if (rc == HK_PRODUCE_QUEUED) {
+        r->waiting = true;
+        g->waiting++;
+        MHD_suspend_connection(r->con);
+        return MHD_YES;
+    }
+    release_claim(r);
+    if (rc == HK_PRODUCE_TOO_LARGE) {
+        ing_count(ING_TOO_LARGE);
+        hk_log_field f[] = {HK_STR("endpointId", r->ep->id)};
+        HK_LOGF(HK_LOG_WARN, "inbound.too_large", f,
+                "a record of %zu bytes passes the producer's message.max.bytes (%zu): raise "
+                "HOOKD_KAFKA_MESSAGE_MAX_BYTES and the topic's max.message.bytes, or lower "
+                "HOOKD_INGRESS_MAX_BODY",
+                len, hk_producer_max_message_bytes(g->producer));
+        return reply(r->con, 413, NULL, "", 0);
+    }
+    if (rc == HK_PRODUCE_FATAL) {
+        g->status = 1;
+        hk_loop_stop(g->loop);
+    }
+    return unavailable(r, rc == HK_PRODUCE_FATAL ? "the producer failed fatally"
+                                                 : "the producer's queue is full");
+}
+
+/* The request's payload, query and record, once it is verified. */
+static enum MHD_Result take(request *r, const hk_inbound_request *req, const hk_inbound_verdict *v)
+{
+    const char *ct = hk_inbound_header(req, "Content-Type");
+    cJSON *payload = NULL, *query = NULL;
+    hk_error err = {0};
+    int rc = hk_inbound_payload(ct, req->body, req->body_len, &payload, &err);
+    if (rc == HK_OK && req->query && *req->query &&
+        hk_inbound_payload("application/x-www-form-urlencoded", req->query, strlen(req->query),
+                           &query, &err) != HK_OK) {
+        rc = HK_EINVAL;
+        snprintf(err.msg, sizeof err.msg, "query: not a valid query string");
+    }
+    enum MHD_Result out;
+    if (rc != HK_OK) {
+        ing_count(ING_MALFORMED);
+        hk_buf line = {0};
+        hk_buf_printf(&line, "%s\n", err.msg);
+        out = reply(r->con, 400, "text/plain", line.data, line.len);
+        hk_buf_free(&line);
+    } else {
+        claim_result c = claim(r, v->provider_event_id);
+        if (c == CLAIM_DONE)
+            out = accepted(r, ING_DUPLICATE);
+        else if (c == CLAIM_BUSY)
+            out = unavailable(r, "the provider's event id could not be claimed in Redis");
+        else
+            out = publish(r, req, v, ct, payload, query);
+    }
+    cJSON_Delete(payload);
+    cJSON_Delete(query);
+    return out;
+}
+
+/* The whole request is in: find the endpoint, verify, and take it. */
+static enum MHD_Result handle(request *r, const char *method, const char *url)
+{
+    ingress *g = r->g;
+    const char *id = url + strlen("/in/");
+    r->snap = ing_endpoints_acquire(g->endpoints);
+    r->ep = ing_snapshot_find(r->snap, id);
+    if (!r->ep)
+        return refuse(r, id, "unknown_endpoint", NULL);
+    if (!r->ep->enabled)
+        return refuse(r, id, "disabled", NULL);
+    header_list headers = {.n = 0};
+    MHD_get_connection_values(r->con, MHD_HEADER_KIND, collect_header, &headers);
+    if (headers.too_many) {
+        ing_count(ING_MALFORMED);
+        return reply_text(r->con, 400, "headers: more than 100\n");
+    }
+    const char *q = strchr(r->uri, '?');
+    hk_inbound_request req = {.method = method,
+                              .path = url,
+                              .query = q ? q + 1 : NULL,
+                              .headers = headers.kv,
+                              .headers_len = headers.n,
+                              .body = r->body.data,
+                              .body_len = r->body.len,
+                              .now_ms = hk_wall_ms()};
+    hk_buf full = {0};
+    request_url(r, &req, &full);
+    hk_inbound_verdict v;
+    hk_inbound_verify(r->ep, &req, full.data, &v);
+    hk_buf_free(&full);
+    enum MHD_Result out;
+    if (v.kind == HK_VERDICT_REJECT) {
+        out = refuse(r, id, hk_inbound_reject_label(v.reason), v.detail);
+    } else {
+        if (v.marks_verified && !r->ep->verified)
+            mark_verified(g, r->ep);
+        if (v.kind == HK_VERDICT_CHALLENGE) {
+            ing_count(ING_CHALLENGE);
+            out = reply(r->con, (unsigned)v.challenge_status, v.challenge_content_type,
+                        v.challenge_body.data ? v.challenge_body.data : "", v.challenge_body.len);
+        } else {
+            out = take(r, &req, &v);
+        }
+    }
+    hk_inbound_verdict_free(&v);
+    return out;
+}
+
+/* ------------------------------------------------------------------- libmicrohttpd --- */
+
+static bool ready(const ingress *g)
+{
+    return !g->stopping && ing_endpoints_redis_ok(g->endpoints);
+}
+
+static enum MHD_Result serve_plain(request *r, const char *url)
+{
+    ingress *g = r->g;
+    if (strcmp(url, "/healthz") == 0)
+        return reply_text(r->con, 200, "ok\n");
+    if (strcmp(url, "/readyz") == 0) {
+        bool ok = ready(g);
+        hk_buf b = {0};
+        hk_buf_printf(&b, "%s\nredis: %s\n", ok ? "ready" : "not ready",
+                      ing_endpoints_redis_ok(g->endpoints) ? "ok" : "unreachable");
+        if (g->stopping)
+            hk_buf_puts(&b, "stopping\n");
+        enum MHD_Result rc = reply(r->con, ok ? 200 : 503, "text/plain", b.data, b.len);
+        hk_buf_free(&b);
+        return rc;
+    }
+    if (strcmp(url, "/metrics") == 0) {
+        hk_buf b = {0};
+        hk_metrics_render(&b);
+        enum MHD_Result rc = reply(r->con, 200, "text/plain; version=0.0.4", b.data, b.len);
+        hk_buf_free(&b);
+        return rc;
+    }
+    return reply(r->con, 404, NULL, "", 0);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    ingress *g = cls;
+    request *r = *con_cls;
+    if (r->waiting) { /* resumed by the acknowledgement */
+        r->waiting = false;
+        return r->ack_err ? unavailable(r, "Kafka did not acknowledge the record in time")
+                          : accepted(r, ING_ACCEPTED);
+    }
+    if (strncmp(url, "/in/", 4) != 0)
+        return serve_plain(r, url);
+    if (!r->started) {
+        r->started = true;
+        r->con = con;
+        r->t0 = hk_now_ms();
+        const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
+        if (cl && strtoull(cl, NULL, 10) > (unsigned long long)g->cfg->ingress_max_body) {
+            ing_count(ING_TOO_LARGE);
+            return reply(con, 413, NULL, "", 0);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (!r->too_big && r->body.len + *upload_size > (size_t)g->cfg->ingress_max_body)
+            r->too_big = true;
+        if (!r->too_big)
+            hk_buf_append(&r->body, upload, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->too_big) {
+        ing_count(ING_TOO_LARGE);
+        return reply(con, 413, NULL, "", 0);
+    }
+    return handle(r, method, url);
+}
+
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
+{
+    request *r = hk_xcalloc(1, sizeof *r);
+    r->g = cls;
+    r->con = con;
+    r->uri = hk_strdup(uri ? uri : "/");
+    return r;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
+                         enum MHD_RequestTerminationCode why)
+{
+    (void)cls;
+    (void)con;
+    (void)why;
+    request *r = *con_cls;
+    if (!r)
+        return;
+    ing_snapshot_release(r->snap);
+    hk_buf_free(&r->body);
+    free(r->uri);
+    free(r);
+    *con_cls = NULL;
+}
+
+/* libmicrohttpd's turn, then its next deadline as the loop's timer. */
+static void run_http(ingress *g)
+{
+    MHD_run(g->daemon);
+    MHD_UNSIGNED_LONG_LONG ms = 0;
+    if (MHD_get_timeout(g->daemon, &ms) != MHD_YES || ms > 1000)
+        ms = 1000;
+    hk_timer_start(g->mhd_timer, ms);
+}
+
+static void on_http_io(hk_loop *loop, int fd, unsigned events, void *arg)
+{
+    (void)loop;
+    (void)fd;
+    (void)events;
+    run_http(arg);
+}
+
+static void on_http_timer(hk_loop *loop, void *arg)
+{
+    (void)loop;
+    run_http(arg);
+}
+
+/* ------------------------------------------------------------------------- stopping --- */
+
+static void on_stop_timer(hk_loop *loop, void *arg)
+{
+    ingress *g = arg;
+    if (g->waiting == 0 || hk_now_ms() >= g->stop_by) {
+        HK_INFO("shutdown", "stopped: %zu requests still waiting for Kafka (their providers "
+                            "send them again)",
+                g->waiting);
+        hk_loop_stop(loop);
+        return;
+    }
+    hk_timer_start(g->stop_timer, 50);
+}
+
+static void on_signal(hk_loop *loop, int fd, unsigned events, void *arg)
+{
+    (void)loop;
+    (void)events;
+    ingress *g = arg;
+    struct signalfd_siginfo si;
+    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
+        if (g->stopping) {
+            HK_WARN("shutdown", "second signal: stopping now");
+            hk_loop_stop(g->loop);
+            return;
+        }
+        g->stopping = true;
+        ing_set_ready(false);
+        g->stop_by = hk_now_ms() + (uint64_t)g->cfg->shutdown_grace_ms;
+        HK_INFO("shutdown", "signal %u: answering the %zu requests waiting for Kafka", si.ssi_signo,
+                g->waiting);
+        hk_timer_start(g->stop_timer, 0);
+    }
+}
+
+/* ---------------------------------------------------------------------------- run --- */
+
+/* The producer, with message.timeout.ms = HOOKD_INGRESS_ACK_TIMEOUT_MS: a record Kafka has not
+ * acknowledged by then comes back as an error, and its request gets 503. */
+static int start_producer(ingress *g, hk_error *err)
+{
+    const hk_config *cfg = g->cfg;
+    hk_kv *kv = hk_xcalloc(cfg->kafka_len + 1, sizeof *kv);
+    size_t n = 0;
+    for (size_t i = 0; i < cfg->kafka_len; i++)
+        if (strcmp(cfg->kafka[i].key, "message.timeout.ms") != 0)
+            kv[n++] = cfg->kafka[i];
+    char timeout[16];
+    snprintf(timeout, sizeof timeout, "%d", cfg->ingress_ack_timeout_ms);
+    kv[n++] = (hk_kv){.key = "message.timeout.ms", .value = timeout};
+    int rc = hk_producer_create(g->loop, kv, n, &g->producer, err);
+    free(kv);
+    if (rc != HK_OK)
+        return rc;
+    const char *topics[] = {cfg->ingress_topic};
+    if ((rc = hk_producer_ensure_topics(g->producer, topics, 1, cfg->topic_partitions,
+                                        cfg->topic_replication, 10000, err)) != HK_OK)
+        return rc;
+    hk_producer_prepare(g->producer, topics, 1);
+    return HK_OK;
+}
+
+static int start_http(ingress *g, hk_error *err)
+{
+    struct sockaddr_in sa;
+    if (hk_cmd_listen_addr("HOOKD_INGRESS_LISTEN", g->cfg->ingress_listen, &sa, err) != HK_OK)
+        return HK_EINVAL;
+    g->daemon = MHD_start_daemon(
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, ntohs(sa.sin_port), NULL, NULL, on_request, g,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
+        IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, PER_IP_CONNECTIONS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)CONNECTION_MEMORY, MHD_OPTION_URI_LOG_CALLBACK, on_uri, g,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_END);
+    if (!g->daemon)
+        return hk_error_set(err, HK_ERR, "HOOKD_INGRESS_LISTEN", "cannot listen on %s",
+                            g->cfg->ingress_listen);
+    g->port = MHD_get_daemon_info(g->daemon, MHD_DAEMON_INFO_BIND_PORT)->port;
+    int efd = MHD_get_daemon_info(g->daemon, MHD_DAEMON_INFO_EPOLL_FD)->epoll_fd;
+    hk_loop_io(g->loop, efd, HK_IO_READ, on_http_io, g);
+    g->mhd_timer = hk_timer_create(g->loop, on_http_timer, g);
+    hk_timer_start(g->mhd_timer, 0);
+    return HK_OK;
+}
+
+static void teardown(ingress *g)
+{
+    if (g->daemon)
+        MHD_stop_daemon(g->daemon);
+    hk_timer_destroy(g->mhd_timer);
+    hk_timer_destroy(g->stop_timer);
+    hk_producer_destroy(g->producer, 5000);
+    ing_endpoints_stop(g->endpoints);
+    hk_store_close(g->store);
+    if (g->sigfd >= 0)
+        close(g->sigfd);
+    hk_loop_destroy(g->loop);
+}
+
+int ing_run(const hk_config *cfg, hk_error *err)
+{
+    ingress g = {.cfg = cfg, .sigfd = -1, .scfg = hk_store_config_of(cfg)};
+    int rc, status = 1;
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL); /* before any thread starts */
+    signal(SIGPIPE, SIG_IGN);
+    struct sockaddr_in sa; /* a bad setting is refused before anything connects */
+    if (hk_cmd_listen_addr("HOOKD_INGRESS_LISTEN", cfg->ingress_listen, &sa, err) != HK_OK) {
+        status = 2;
+        goto done;
+    }
+    if (!(g.loop = hk_loop_create())) {
+        hk_error_set(err, HK_ERR, NULL, "cannot create the event loop");
+        goto done;
+    }
+    g.stop_timer = hk_timer_create(g.loop, on_stop_timer, &g);
+    if ((rc = ing_endpoints_start(&g.scfg, 500, &g.endpoints, err)) != HK_OK ||
+        (rc = start_producer(&g, err)) != HK_OK || (rc = start_http(&g, err)) != HK_OK) {
+        status = rc == HK_EINVAL ? 2 : 1;
+        goto done;
+    }
+    g.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    hk_loop_io(g.loop, g.sigfd, HK_IO_READ, on_signal, &g);
+    ing_snapshot *snap = ing_endpoints_acquire(g.endpoints);
+    HK_INFO("start", "hookd-ingress %s on %s (port %u): %zu inbound endpoints; records to %s",
+            HK_VERSION, cfg->ingress_listen, (unsigned)g.port, ing_snapshot_size(snap),
+            cfg->ingress_topic);
+    ing_snapshot_release(snap);
+    ing_set_ready(true);
+    hk_loop_run(g.loop);
+    status = g.status;
+done:
+    teardown(&g);
+    return status;
+}
