@@ -44,7 +44,8 @@ typedef struct ingress {
     hk_producer *producer;
     hk_store *store; /* claims and state changes, on the loop; reopened after a failure */
     ing_endpoints *endpoints;
-    size_t waiting; /* requests suspended until Kafka answers */
+    size_t waiting;            /* requests suspended until Kafka answers */
+    struct request *suspended; /* those requests, so that a stop can answer each */
     bool stopping;
     uint64_t stop_by;
     int status;
@@ -52,6 +53,7 @@ typedef struct ingress {
 
 /* One request, from its URI to its completion. */
 typedef struct request {
+    struct request *prev, *next; /* in ingress.suspended while waiting */
     ingress *g;
     struct MHD_Connection *con;
     char *uri; /* as received, with the query */
@@ -184,6 +186,32 @@ static void request_url(const request *r, const hk_inbound_request *req, hk_buf 
                   r->uri);
 }
 
+static void suspend(request *r)
+{
+    ingress *g = r->g;
+    r->waiting = true;
+    r->prev = NULL;
+    r->next = g->suspended;
+    if (g->suspended)
+        g->suspended->prev = r;
+    g->suspended = r;
+    g->waiting++;
+    MHD_suspend_connection(r->con);
+}
+
+static void resume(request *r)
+{
+    ingress *g = r->g;
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        g->suspended = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    g->waiting--;
+    MHD_resume_connection(r->con);
+}
+
 static void on_ack(int err, const char *errstr, void *arg)
 {
     request *r = arg;
@@ -202,8 +230,7 @@ static void on_ack(int err, const char *errstr, void *arg)
                   : hk_store_inbound_event_done(s, r->ep->id, r->event_id, SEEN_TTL_S, &e)) !=
                  HK_OK)
         store_failed(g, &e);
-    g->waiting--;
-    MHD_resume_connection(r->con);
+    resume(r);
 }
 
 /* What claiming a provider's event id says: go on (claimed, or no id), already accepted, or
@@ -265,9 +292,7 @@ static enum MHD_Result publish(request *r, const hk_inbound_request *req,
     size_t len = rec.len;
     hk_buf_free(&rec);
     if (rc == HK_PRODUCE_QUEUED) {
-        r->waiting = true;
-        g->waiting++;
-        MHD_suspend_connection(r->con);
+        suspend(r);
         return MHD_YES;
     }
     release_claim(r);
@@ -582,6 +607,19 @@ static int start_http(ingress *g, hk_error *err)
 
 static void teardown(ingress *g)
 {
+    /* Requests still waiting (a second signal, or the grace ran out) are answered 503: their
+     * providers send them again; a suspended connection must be resumed before the daemon
+     * stops. Their claims are released, and what Kafka acknowledges later is a duplicate the
+     * flow's consumer absorbs by providerEventId. */
+    while (g->suspended) {
+        request *r = g->suspended;
+        r->ack_err = -1;
+        if (r->event_id[0])
+            release_claim(r);
+        resume(r);
+    }
+    for (int i = 0; g->daemon && i < 3; i++)
+        MHD_run(g->daemon);
     if (g->daemon)
         MHD_stop_daemon(g->daemon);
     hk_timer_destroy(g->mhd_timer);

@@ -263,6 +263,7 @@ def test_while_kafka_is_down_a_request_gets_503_and_its_retry_is_taken_once_it_i
     before = b'{"n":0}'
     assert ing.post(f"/in/{ep['id']}", before, github_headers(before, delivery="d-0"))[0] == 200
     body = b'{"n":1}'
+    slow = ingress({"HOOKD_INGRESS_ACK_TIMEOUT_MS": "60000", "HOOKD_SHUTDOWN_GRACE_MS": "500"})
     stack_cmd("stop", "kafka")
     try:
         t0 = time.time()
@@ -271,6 +272,21 @@ def test_while_kafka_is_down_a_request_gets_503_and_its_retry_is_taken_once_it_i
         assert status == 503, status
         assert headers.get("Retry-After") == "5"
         assert 1.5 < waited < 10, f"answered after {waited:.1f} s"
+        # a stop while a request waits answers it 503 (the provider retries) and exits 0
+        answer = {}
+
+        def post():
+            answer["status"] = slow.post(f"/in/{ep['id']}", body,
+                                         github_headers(body, delivery="d-2"))[0]
+        import threading
+        waiter = threading.Thread(target=post)
+        waiter.start()
+        time.sleep(1)
+        t0 = time.time()
+        assert slow.stop() == 0
+        waiter.join(10)
+        assert answer.get("status") == 503, answer
+        assert time.time() - t0 < 10
     finally:
         stack_cmd("up")
     deadline = time.time() + 90
