@@ -311,6 +311,9 @@ def test_every_contract_setting_is_reachable_from_the_values():
     for name in sorted(names):
         if name == "HOOKD_KAFKA_<PROPERTY>":
             assert "HOOKD_KAFKA_SECURITY_PROTOCOL" in configured
+        elif name.startswith("HOOKD_INGRESS_"):
+            # hookd-ingress's own (the contract's Inbound part): its Deployment sets them
+            assert name in ingress_env(render(*INGRESS_ON)), f"{name} is not set by the chart"
         else:
             assert name in configured, f"{name} is not set by the chart"
     # and the chart sets nothing hookd does not read (a typo would be silently ignored)
