@@ -38,6 +38,7 @@ BUILD = os.environ.get("HOOKD_BUILD_DIR", os.path.join(ROOT, "build"))
 RELEASE = "rel"
 NAMESPACE = "hookd"
 FULLNAME = "rel-hookd"
+INGRESS_NAME = "rel-hookd-ingress"
 # A version kubernetes-validate bundles and the chart supports (Chart.yaml: >=1.25).
 KUBE_VERSION = "1.30.0"
 # CRDs, which kubernetes-validate has no schema for: checked by hand below.
@@ -179,11 +180,13 @@ def test_ci_values_cover_the_optional_parts():
 def check_crd(doc, docs):
     """What the Kubernetes schemas cannot check for the CRDs the chart renders."""
     assert doc["apiVersion"] == CRD_KINDS[doc["kind"]]
-    assert doc["metadata"]["name"] == FULLNAME
+    # the workers' objects, and hookd-ingress's ServiceMonitor (ingress.enabled)
+    assert doc["metadata"]["name"] == FULLNAME or \
+        (doc["kind"] == "ServiceMonitor" and doc["metadata"]["name"] == INGRESS_NAME)
     if doc["kind"] == "ScaledObject":
         spec = doc["spec"]
-        assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment",
-                                          "name": one(docs, "Deployment")["metadata"]["name"]}
+        assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": FULLNAME}
+        assert FULLNAME in [d["metadata"]["name"] for d in objects(docs, "Deployment")]
         assert isinstance(spec["minReplicaCount"], int) and isinstance(spec["maxReplicaCount"], int)
         assert 0 <= spec["minReplicaCount"] <= spec["maxReplicaCount"]
         assert spec["triggers"]
@@ -198,9 +201,12 @@ def check_crd(doc, docs):
         check_rule_groups(doc["spec"])
     else:
         spec = doc["spec"]
-        service = one(docs, "Service")
-        labels = service["metadata"]["labels"]
-        assert spec["selector"]["matchLabels"].items() <= labels.items()
+        # the one Service it selects (the workers', or hookd-ingress's)
+        selected = [s for s in objects(docs, "Service")
+                    if spec["selector"]["matchLabels"].items() <= s["metadata"]["labels"].items()]
+        assert len(selected) == 1, [s["metadata"]["name"] for s in selected]
+        service = selected[0]
+        assert service["metadata"]["name"] == doc["metadata"]["name"]
         assert spec["namespaceSelector"] == {"matchNames": [NAMESPACE]}
         assert [e["port"] for e in spec["endpoints"]] == ["http"]
         assert spec["endpoints"][0]["path"] == "/metrics"
@@ -305,6 +311,9 @@ def test_every_contract_setting_is_reachable_from_the_values():
     for name in sorted(names):
         if name == "HOOKD_KAFKA_<PROPERTY>":
             assert "HOOKD_KAFKA_SECURITY_PROTOCOL" in configured
+        elif name.startswith("HOOKD_INGRESS_"):
+            # hookd-ingress's own (the contract's Inbound part): its Deployment sets them
+            assert name in ingress_env(render(*INGRESS_ON)), f"{name} is not set by the chart"
         else:
             assert name in configured, f"{name} is not set by the chart"
     # and the chart sets nothing hookd does not read (a typo would be silently ignored)
@@ -948,3 +957,427 @@ def test_setup_reads_the_shared_package_lists():
     assert "prometheus" in package_list("dev")
     assert re.search(r"kubernetes-validate==[0-9.]+", setup)
     assert re.search(r"helm_version=v3\.[0-9]+\.[0-9]+", setup)
+
+
+# ------------------------------------------------------------ hookd-ingress (ingress.*) --
+
+INGRESS_CI = os.path.join(CHART, "ci", "ingress-values.yaml")
+INGRESS_ON = ("--set", "ingress.enabled=true")
+# What hookd-ingress reads (core/config.c, HK_CONFIG_INGRESS), with the contract's defaults.
+INGRESS_DEFAULTS = {"HOOKD_INGRESS_LISTEN": "0.0.0.0:8090", "HOOKD_INGRESS_TOPIC": "hookd.inbound",
+                    "HOOKD_INGRESS_MAX_BODY": "10485760", "HOOKD_INGRESS_ACK_TIMEOUT_MS": "5000"}
+
+
+def ingress_objects(docs):
+    """hookd-ingress's objects: those of component ingress (and only those are named so)."""
+    found = [d for d in docs if d["metadata"]["labels"].get("app.kubernetes.io/component") == "ingress"]
+    assert [d for d in docs if d["metadata"]["name"] == INGRESS_NAME] == found
+    return found
+
+
+def ingress_one(docs, kind):
+    found = [d for d in ingress_objects(docs) if d["kind"] == kind]
+    assert len(found) == 1, f"expected one hookd-ingress {kind}, got {len(found)}"
+    return found[0]
+
+
+def ingress_pod(docs):
+    return ingress_one(docs, "Deployment")["spec"]["template"]
+
+
+def ingress_container(docs):
+    containers = ingress_pod(docs)["spec"]["containers"]
+    assert [c["name"] for c in containers] == ["hookd-ingress"]
+    return containers[0]
+
+
+def ingress_env(docs):
+    """hookd-ingress's environment, as env() gives the worker's: its ConfigMap (envFrom), then
+    its env entries."""
+    c = ingress_container(docs)
+    assert [e["configMapRef"]["name"] for e in c["envFrom"]] == [INGRESS_NAME]
+    out = dict(ingress_one(docs, "ConfigMap")["data"])
+    for e in c.get("env", []):
+        assert e["name"] not in out, f"{e['name']} set twice"
+        if "value" in e:
+            out[e["name"]] = e["value"]
+        else:
+            ref = e["valueFrom"]["secretKeyRef"]
+            out[e["name"]] = ("secret", ref["name"], ref["key"], ref.get("optional", False))
+    return out
+
+
+def config_table_names():
+    """Every HOOKD_* name of core/config.c's table: each program reads every one."""
+    with open(os.path.join(ROOT, "core", "config.c")) as f:
+        names = set(re.findall(r'\{"(HOOKD_[A-Z_]+)", "--', f.read()))
+    assert set(INGRESS_DEFAULTS) | {"HOOKD_THREADS", "HOOKD_LOG_LEVEL", "HOOKD_REDIS_URL"} <= names
+    return names
+
+
+def test_ingress_is_off_by_default():
+    with open(os.path.join(CHART, "values.yaml")) as f:
+        assert yaml.safe_load(f)["ingress"]["enabled"] is False
+    for docs in (render(), render("--set", "topicsJob.enabled=true", "--set", "metrics.serviceMonitor.enabled=true",
+                                  "--set", "ingress.kubernetesIngress.enabled=true",
+                                  "--set", "ingress.autoscaling.hpa.enabled=true")):
+        assert ingress_objects(docs) == []
+        assert not objects(docs, "Ingress")
+        assert "hookd-ingress" not in json.dumps(docs) and "hookd.inbound" not in json.dumps(docs)
+
+
+@pytest.mark.parametrize("args", [INGRESS_ON, ("-f", INGRESS_CI),
+                                  INGRESS_ON + ("--set", "ingress.service.type=LoadBalancer",
+                                                "--set", "ingress.service.nodePort=30090",
+                                                "--set", "ingress.service.externalTrafficPolicy=Local",
+                                                "--set", "ingress.service.loadBalancerSourceRanges={192.0.2.0/24}",
+                                                "--set", "ingress.kubernetesIngress.enabled=true",
+                                                "--set", "existingSecret=from-vault")],
+                         ids=["defaults", "ci", "loadbalancer"])
+def test_ingress_objects_render_and_validate(args):
+    docs = render(*args)
+    mine = ingress_objects(docs)
+    kinds = sorted(d["kind"] for d in mine)
+    expected = {"Deployment", "ConfigMap", "Service", "PodDisruptionBudget", "NetworkPolicy"}
+    if "-f" in args:
+        expected |= {"Ingress", "HorizontalPodAutoscaler", "ServiceMonitor"}
+    if "ingress.kubernetesIngress.enabled=true" in args:
+        expected |= {"Ingress"}
+    assert kinds == sorted(expected)
+    for doc in mine:
+        where = f"{doc['kind']} {doc['metadata']['name']}"
+        labels = doc["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "hookd" and labels["app.kubernetes.io/instance"] == RELEASE
+        assert labels["helm.sh/chart"] == f"hookd-{chart_yaml()['version']}", where
+        assert doc["metadata"]["namespace"] == NAMESPACE, where
+        if doc["kind"] in CRD_KINDS:
+            check_crd(doc, docs)
+            continue
+        try:
+            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as e:
+            pytest.fail(f"{where}: {e.message} at {'/'.join(map(str, e.path))}")
+    # the workers' objects are still there, each once, and select none of hookd-ingress's pods
+    worker_pod = one([d for d in docs if d["metadata"]["name"] == FULLNAME], "Deployment")["spec"]["template"]
+    pod_labels = ingress_pod(docs)["metadata"]["labels"]
+    for doc in docs:
+        if doc["metadata"]["name"] != FULLNAME or doc["kind"] not in ("Service", "NetworkPolicy",
+                                                                       "PodDisruptionBudget", "Deployment"):
+            continue
+        spec = doc["spec"]
+        selector = spec["selector"] if doc["kind"] == "Service" else \
+            (spec.get("podSelector") or spec["selector"])
+        selector = selector.get("matchLabels", selector)
+        assert selector.items() <= worker_pod["metadata"]["labels"].items(), doc["kind"]
+        assert not selector.items() <= pod_labels.items(), f"the workers' {doc['kind']} selects hookd-ingress"
+    # and hookd-ingress's select its pods only
+    service = ingress_one(docs, "Service")
+    assert service["spec"]["selector"].items() <= pod_labels.items()
+    assert not service["spec"]["selector"].items() <= worker_pod["metadata"]["labels"].items()
+    assert ingress_one(docs, "Deployment")["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+    assert ingress_one(docs, "PodDisruptionBudget")["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+
+
+def test_ingress_deployment_runs_hookd_ingress_with_its_settings():
+    docs = render(*INGRESS_ON, *ALL_SECRETS, "--set", "kafka.bootstrapServers=k1:9092\\,k2:9092",
+                  "--set", "redis.url=redis://r:6379/2", "--set", "redis.prefix=hk:",
+                  "--set", "kafka.secretConfig.ssl\\.key\\.password=key-pw-4444")
+    c = ingress_container(docs)
+    assert c["command"] == ["/usr/local/bin/hookd-ingress"] and "args" not in c
+    assert c["image"] == container(render())["image"]
+    e = ingress_env(docs)
+    # the contract's defaults, and the workers' Kafka and Redis settings
+    for name, value in INGRESS_DEFAULTS.items():
+        assert e[name] == value, name
+    assert e["HOOKD_THREADS"] == "1" and e["HOOKD_LOG_LEVEL"] == "info"
+    assert e["HOOKD_SHUTDOWN_GRACE_MS"] == "20000"
+    assert e["HOOKD_KAFKA_BOOTSTRAP_SERVERS"] == "k1:9092,k2:9092"
+    assert e["HOOKD_KAFKA_SECURITY_PROTOCOL"] == "SASL_SSL"
+    assert e["HOOKD_REDIS_URL"] == "redis://r:6379/2" and e["HOOKD_REDIS_PREFIX"] == "hk:"
+    # the secrets it needs, from the workers' Secret; not the admin API's nor the proxy's
+    for name in ("HOOKD_REDIS_PASSWORD", "HOOKD_KAFKA_SASL_PASSWORD", "HOOKD_KAFKA_SSL_KEY_PASSWORD"):
+        assert e[name] == ("secret", FULLNAME, name, False), name
+        assert name in secret_data(docs)
+    assert "HOOKD_API_TOKEN" not in e and "HOOKD_HTTP_PROXY" not in e
+    # no consumer group of its own to join the workers' (it only produces), no worker listeners
+    assert "HOOKD_KAFKA_GROUP_ID" not in e and "HOOKD_LISTEN" not in e and "HOOKD_TOPICS" not in e
+    cm = json.dumps(ingress_one(docs, "ConfigMap"))
+    for secret in ("redis-pw", "sasl-pw", "key-pw-4444", "an-api-token-0123456789"):
+        assert secret not in cm and secret not in json.dumps(ingress_one(docs, "Deployment"))
+    # every name is one hookd-ingress reads (a typo would be silently ignored)
+    known = config_table_names()
+    for name in e:
+        assert name in known or name.startswith("HOOKD_KAFKA_"), name
+    # its own values reach it, the workers' do not change
+    docs = render(*INGRESS_ON, "--set", "ingress.topic=inbound.v2", "--set", "ingress.maxBody=2000000",
+                  "--set", "ingress.ackTimeoutMs=1500", "--set", "ingress.threads=4",
+                  "--set", "ingress.logLevel=debug", "--set", "ingress.shutdown.graceSeconds=8")
+    e = ingress_env(docs)
+    assert (e["HOOKD_INGRESS_TOPIC"], e["HOOKD_INGRESS_MAX_BODY"], e["HOOKD_INGRESS_ACK_TIMEOUT_MS"],
+            e["HOOKD_THREADS"], e["HOOKD_LOG_LEVEL"], e["HOOKD_SHUTDOWN_GRACE_MS"]) == \
+        ("inbound.v2", "2000000", "1500", "4", "debug", "8000")
+    assert config([d for d in docs if d["metadata"]["name"] == FULLNAME])["HOOKD_THREADS"] == "1"
+    # with an existing Secret: its keys, optional, as for the workers
+    e = ingress_env(render(*INGRESS_ON, "--set", "existingSecret=from-vault",
+                           "--set", "existingSecretKeys.redisPassword=redis"))
+    assert e["HOOKD_REDIS_PASSWORD"] == ("secret", "from-vault", "redis", True)
+    assert e["HOOKD_KAFKA_SASL_PASSWORD"] == ("secret", "from-vault", "HOOKD_KAFKA_SASL_PASSWORD", True)
+    assert "HOOKD_API_TOKEN" not in e
+
+
+def test_ingress_help_lists_what_the_chart_sets():
+    # once the program is built: every variable its --help lists is set by the chart, or is a
+    # secret left to the Secret, or keeps its default on purpose
+    program = os.path.join(BUILD, "cmd", "hookd-ingress")
+    if not os.access(program, os.X_OK):
+        pytest.skip(f"{program} is not built yet")
+    out = subprocess.run([program, "--help"], capture_output=True, text=True, timeout=10).stdout
+    listed = set(re.findall(r"^\s+(HOOKD_[A-Z_<>]+)\s", out, re.M))
+    assert set(INGRESS_DEFAULTS) <= listed
+    e = ingress_env(render(*INGRESS_ON, *ALL_SECRETS))
+    for name in listed - {"HOOKD_KAFKA_<PROPERTY>", "HOOKD_REDIS_PASSWORD"}:
+        assert name in e, f"{name} (hookd-ingress --help) is not set by the chart"
+
+
+def test_ingress_pod_is_hardened_like_the_workers():
+    docs = render(*INGRESS_ON)
+    pod = ingress_pod(docs)["spec"]
+    worker = one([d for d in docs if d["metadata"]["name"] == FULLNAME], "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"] == worker["securityContext"]
+    assert pod["securityContext"]["runAsNonRoot"] is True and pod["securityContext"]["runAsUser"] == 10001
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == worker["serviceAccountName"]
+    c = ingress_container(docs)
+    sc = c["securityContext"]
+    assert sc == worker["containers"][0]["securityContext"]
+    assert sc["runAsNonRoot"] is True and sc["runAsUser"] == 10001 and sc["runAsGroup"] == 10001
+    assert sc["readOnlyRootFilesystem"] is True and sc["allowPrivilegeEscalation"] is False
+    assert sc["privileged"] is False
+    assert sc["capabilities"] == {"drop": ["ALL"]} and sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert c["resources"]["requests"] and c["resources"]["limits"]
+    # the read-only root: a scratch /tmp
+    assert {"name": "tmp", "mountPath": "/tmp"} in c["volumeMounts"]
+
+
+def test_ingress_probes_and_service_target_8090():
+    docs = render(*INGRESS_ON)
+    c = ingress_container(docs)
+    assert c["ports"] == [{"name": "http", "containerPort": 8090, "protocol": "TCP"}]
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert ingress_env(docs)["HOOKD_INGRESS_LISTEN"].endswith(":8090")
+    service = ingress_one(docs, "Service")
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["ports"] == [{"name": "http", "port": 8090, "targetPort": "http", "protocol": "TCP"}]
+    # the preStop sleep, inside the grace period with the shutdown grace
+    assert c["lifecycle"]["preStop"]["exec"]["command"] == ["/bin/sleep", "5"]
+    assert ingress_pod(docs)["spec"]["terminationGracePeriodSeconds"] == 35
+    c = ingress_container(render(*INGRESS_ON, "--set", "ingress.livenessProbe.enabled=false",
+                                 "--set", "ingress.preStopSleepSeconds=0", "--set", "ingress.service.port=80"))
+    assert "livenessProbe" not in c and "lifecycle" not in c and c["readinessProbe"]["httpGet"]["port"] == "http"
+    assert "terminationGracePeriodSeconds" in render_error(*INGRESS_ON, "--set",
+                                                           "ingress.terminationGracePeriodSeconds=25")
+    svc = ingress_one(render(*INGRESS_ON, "--set", "ingress.service.type=NodePort",
+                             "--set", "ingress.service.nodePort=30090"), "Service")
+    assert svc["spec"]["ports"][0]["nodePort"] == 30090 and svc["spec"]["type"] == "NodePort"
+
+
+def test_ingress_network_policy_allows_8090_in_and_dns_kafka_redis_out():
+    docs = render(*INGRESS_ON)
+    policy = ingress_one(docs, "NetworkPolicy")
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= ingress_pod(docs)["metadata"]["labels"].items()
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    # in: the named port (8090 in the container) only, from anywhere by default
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+    assert [p["containerPort"] for p in ingress_container(docs)["ports"] if p["name"] == "http"] == [8090]
+    # out: DNS, Kafka and Redis, each rule with its ports, and nothing else
+    egress = policy["spec"]["egress"]
+    assert all(rule.get("ports") for rule in egress), "an egress rule without ports opens every port"
+    ports = [sorted((p["port"], p["protocol"]) for p in rule["ports"]) for rule in egress]
+    assert ports == [[(53, "TCP"), (53, "UDP")], [(9092, "TCP"), (9093, "TCP")], [(6379, "TCP")]]
+    assert "ipBlock" not in json.dumps(egress)
+    assert egress[0]["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]
+    # the workers' Kafka and Redis peers and ports are hookd-ingress's too
+    docs = render("-f", os.path.join(CHART, "ci", "network-values.yaml"), *INGRESS_ON,
+                  "--set", "networkPolicy.egress.kafka.ports={9094}",
+                  "--set", "ingress.networkPolicy.ingress.namespaces={ingress-nginx}")
+    policy = ingress_one(docs, "NetworkPolicy")
+    egress = policy["spec"]["egress"]
+    assert [sorted(p["port"] for p in rule["ports"]) for rule in egress] == [[53, 53], [9094], [6379]]
+    assert egress[1]["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kafka"}}}]
+    assert egress[2]["to"] == [{"ipBlock": {"cidr": "10.40.0.10/32"}}]
+    # the workers' internet and allowNetworks rules stay theirs
+    assert "0.0.0.0/0" not in json.dumps(egress) and "10.20.0.0/16" not in json.dumps(egress)
+    assert policy["spec"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}], "from": [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]}]
+    # peers given as they are, after the namespaces
+    peer = {"podSelector": {"matchLabels": {"app": "edge"}}}
+    policy = ingress_one(render(*INGRESS_ON, values={"ingress": {"networkPolicy": {"ingress": {
+        "namespaces": ["monitoring"], "from": [peer]}}}}), "NetworkPolicy")
+    assert policy["spec"]["ingress"][0]["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}, peer]
+    # and it has its own switch
+    docs = render(*INGRESS_ON, "--set", "ingress.networkPolicy.enabled=false")
+    assert [d["metadata"]["name"] for d in objects(docs, "NetworkPolicy")] == [FULLNAME]
+
+
+def test_ingress_kubernetes_ingress_has_the_hosts_and_tls_given():
+    assert not objects(render(*INGRESS_ON), "Ingress")
+    docs = render("-f", INGRESS_CI)
+    ingress = ingress_one(docs, "Ingress")
+    assert ingress["apiVersion"] == "networking.k8s.io/v1"
+    spec = ingress["spec"]
+    assert spec["ingressClassName"] == "nginx"
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
+    assert spec["tls"] == [{"hosts": ["hooks.example.com", "hooks.example.org"], "secretName": "hookd-ingress-tls"}]
+    assert [r["host"] for r in spec["rules"]] == ["hooks.example.com", "hooks.example.org"]
+    service = ingress_one(docs, "Service")
+    for rule in spec["rules"]:
+        # /in/... only: /metrics, /healthz and /readyz are not exposed
+        assert rule["http"]["paths"] == [{"path": "/in", "pathType": "Prefix", "backend": {"service": {
+            "name": service["metadata"]["name"], "port": {"name": "http"}}}}]
+    assert [p["name"] for p in service["spec"]["ports"]] == ["http"]
+    # no hosts: one rule for any host; no TLS, no class: none rendered
+    spec = ingress_one(render(*INGRESS_ON, "--set", "ingress.kubernetesIngress.enabled=true"), "Ingress")["spec"]
+    assert len(spec["rules"]) == 1 and "host" not in spec["rules"][0]
+    assert "tls" not in spec and "ingressClassName" not in spec
+    # paths of one's own
+    values = {"ingress": {"enabled": True, "kubernetesIngress": {"enabled": True, "hosts": ["h.example.com"],
+                                                                 "paths": [{"path": "/in/", "pathType": "Prefix"},
+                                                                           {"path": "/hooks", "pathType": "Exact"}]}}}
+    paths = ingress_one(render(values=values), "Ingress")["spec"]["rules"][0]["http"]["paths"]
+    assert [(p["path"], p["pathType"]) for p in paths] == [("/in/", "Prefix"), ("/hooks", "Exact")]
+
+
+def test_values_schema_refuses_bad_ingress_values():
+    # a misspelled key anywhere under ingress
+    for values, word in [({"enabeld": True}, "enabeld"),
+                         ({"kubernetesIngress": {"hostnames": ["h.example.com"]}}, "hostnames"),
+                         ({"kubernetesIngress": {"tls": [{"secretname": "s", "hosts": ["h"]}]}}, "secretname"),
+                         ({"service": {"prot": 8090}}, "prot"),
+                         ({"networkPolicy": {"ingress": {"namespace": ["x"]}}}, "namespace"),
+                         ({"autoscaling": {"hpa": {"targetMemoryUtilizationPercentage": 80}}},
+                          "targetMemoryUtilizationPercentage")]:
+        message = render_error(values={"ingress": values})
+        assert word in message and "ingress" in message, message
+    # values out of range, for hookd-ingress's own limits
+    assert "maxBody" in render_error(*INGRESS_ON, "--set", "ingress.maxBody=100")
+    assert "ackTimeoutMs" in render_error(*INGRESS_ON, "--set", "ingress.ackTimeoutMs=50")
+    assert "threads" in render_error(*INGRESS_ON, "--set", "ingress.threads=0")
+    assert "logLevel" in render_error(*INGRESS_ON, "--set", "ingress.logLevel=verbose")
+    assert "topic" in render_error(*INGRESS_ON, "--set", "ingress.topic=in bound")
+    assert "hosts" in render_error(*INGRESS_ON, "--set", "ingress.kubernetesIngress.hosts={https://h.example.com}")
+    assert "pathType" in render_error(values={"ingress": {"kubernetesIngress": {"paths": [{"path": "/in",
+                                                                                          "pathType": "Any"}]}}})
+    assert "type" in render_error(*INGRESS_ON, "--set", "ingress.service.type=External")
+    assert "minReplicas" in render_error(*INGRESS_ON, "--set", "ingress.autoscaling.hpa.enabled=true",
+                                         "--set", "ingress.autoscaling.hpa.minReplicas=5",
+                                         "--set", "ingress.autoscaling.hpa.maxReplicas=3")
+    with open(os.path.join(CHART, "values.schema.json")) as f:
+        schema = json.load(f)["properties"]["ingress"]
+
+    def strict(node, where):
+        if node.get("type") == "object" and "properties" in node:
+            assert node.get("additionalProperties") is False, where
+            for key, child in node["properties"].items():
+                strict(child, f"{where}.{key}")
+        if isinstance(node.get("items"), dict):
+            strict(node["items"], f"{where}[]")
+    strict(schema, "ingress")
+
+
+def test_ingress_replicas_hpa_and_pdb():
+    docs = render(*INGRESS_ON)
+    assert ingress_one(docs, "Deployment")["spec"]["replicas"] == 2
+    assert not [d for d in ingress_objects(docs) if d["kind"] == "HorizontalPodAutoscaler"]
+    assert ingress_one(docs, "PodDisruptionBudget")["spec"] == {
+        "maxUnavailable": 1, "selector": {"matchLabels": ingress_one(docs, "Service")["spec"]["selector"]}}
+    docs = render(*INGRESS_ON, "--set", "ingress.autoscaling.hpa.enabled=true", "--set", "kafka.partitions=4",
+                  "--set", "ingress.podDisruptionBudget.minAvailable=50%")
+    assert "replicas" not in ingress_one(docs, "Deployment")["spec"]
+    assert one([d for d in docs if d["metadata"]["name"] == FULLNAME], "Deployment")["spec"]["replicas"] == 2
+    hpa = ingress_one(docs, "HorizontalPodAutoscaler")
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": INGRESS_NAME}
+    # CPU only, and not capped at the partitions: hookd-ingress only produces
+    assert hpa["spec"]["metrics"] == [{"type": "Resource", "resource": {"name": "cpu", "target": {
+        "type": "Utilization", "averageUtilization": 70}}}]
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 10)
+    assert ingress_one(docs, "PodDisruptionBudget")["spec"]["minAvailable"] == "50%"
+    docs = render(*INGRESS_ON, "--set", "ingress.podDisruptionBudget.enabled=false")
+    assert [d["metadata"]["name"] for d in objects(docs, "PodDisruptionBudget")] == [FULLNAME]
+
+
+def test_ingress_service_monitor_scrapes_it_when_metrics_are_on():
+    assert not [d for d in ingress_objects(render(*INGRESS_ON)) if d["kind"] == "ServiceMonitor"]
+    docs = render(*INGRESS_ON, "--set", "metrics.serviceMonitor.enabled=true",
+                  "--set", "metrics.serviceMonitor.labels.release=prom", "--set", "metrics.serviceMonitor.interval=15s")
+    sm = ingress_one(docs, "ServiceMonitor")
+    check_crd(sm, docs)
+    assert sm["metadata"]["labels"]["release"] == "prom"
+    assert sm["spec"]["selector"]["matchLabels"].items() <= ingress_one(docs, "Service")["metadata"]["labels"].items()
+    assert sm["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "15s", "scrapeTimeout": "10s"}]
+    # the workers' ServiceMonitor stays on the workers' Service
+    workers = [d for d in objects(docs, "ServiceMonitor") if d["metadata"]["name"] == FULLNAME]
+    assert len(workers) == 1
+    check_crd(workers[0], docs)
+
+
+def test_ingress_pods_roll_when_its_settings_change():
+    def checksums(*args):
+        docs = render(*INGRESS_ON, *args)
+        worker = one([d for d in docs if d["metadata"]["name"] == FULLNAME], "Deployment")
+        return (ingress_pod(docs)["metadata"]["annotations"],
+                worker["spec"]["template"]["metadata"]["annotations"])
+    base, worker = checksums()
+    assert re.fullmatch(r"[0-9a-f]{64}", base["checksum/config"])
+    changed, worker_after = checksums("--set", "ingress.logLevel=debug")
+    assert changed["checksum/config"] != base["checksum/config"] and worker_after == worker
+    changed, _ = checksums("--set", "redis.url=redis://elsewhere:6379/0")
+    assert changed["checksum/config"] != base["checksum/config"]
+    changed, _ = checksums("--set", "redis.password=another")
+    assert changed["checksum/secret"] != base["checksum/secret"]
+
+
+def test_ingress_topic_is_created_by_the_topics_job():
+    script = one(render("--set", "topicsJob.enabled=true", *INGRESS_ON, "--set", "ingress.topic=inbound.v2",
+                        "--set", "kafka.topicPartitions=6"), "Job")["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    created = re.findall(r"^create '?([^' ]+)'? (\S+) (\S+)$", script, re.M)
+    assert created[-1] == ("inbound.v2", "6", "-1")
+    script = one(render("--set", "topicsJob.enabled=true"), "Job")["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    assert "inbound" not in script
+
+
+def test_ingress_names_are_trimmed_to_63_characters():
+    release = "a-release-name-that-is-long-enough-to-push-every-name-past-the-limit"[:53]
+    proc = subprocess.run([HELM, "template", release, CHART, "--kube-version", KUBE_VERSION,
+                           "-f", INGRESS_CI], capture_output=True, text=True, timeout=60, check=True)
+    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    names = [d["metadata"]["name"] for d in docs]
+    assert all(len(n) <= 63 and not n.endswith("-") for n in names), names
+    assert len(set((d["kind"], d["metadata"]["name"]) for d in docs)) == len(docs)
+    ingress_names = {d["metadata"]["name"] for d in docs
+                     if d["metadata"]["labels"].get("app.kubernetes.io/component") == "ingress"}
+    assert len(ingress_names) == 1 and ingress_names.pop().endswith("-ingress")
+
+
+def test_dockerfile_installs_hookd_ingress():
+    with open(os.path.join(ROOT, "deploy", "Dockerfile")) as f:
+        dockerfile = f.read()
+    build, runtime = re.split(r"^FROM ", dockerfile, flags=re.M)[1:]
+    run = re.search(r"^RUN cmake .*?(?=^\S|\Z)", build, re.M | re.S).group(0)
+    steps = [s.strip() for s in run.replace("\\\n", " ").split("&&")]
+    build_step = next(s for s in steps if s.startswith("cmake --build"))
+    assert re.search(r"--target(\s+\S+)*\s+hookd-ingress\b", build_step), build_step
+    install = next(s for s in steps if s.startswith("install "))
+    assert "-t /out/usr/local/bin" in install and re.search(r"\s/build/cmd/hookd-ingress(\s|$)", install), install
+    assert "/out/usr/local/bin/hookd-ingress --version" in steps
+    # the runtime stage takes everything installed; the entrypoint stays the worker
+    assert re.search(r"^COPY --from=build /out/ /$", runtime, re.M)
+    assert re.search(r'^ENTRYPOINT \["/usr/local/bin/hookd"\]$', runtime, re.M)
+    # the chart runs it from where the image installs it
+    assert ingress_container(render(*INGRESS_ON))["command"] == ["/usr/local/bin/hookd-ingress"]
+    # and the program's target and output are where the Dockerfile looks (once it is built)
+    program = os.path.join(BUILD, "cmd", "hookd-ingress")
+    if os.access(program, os.X_OK):
+        assert subprocess.run([program, "--version"], capture_output=True, timeout=10).returncode == 0

@@ -179,6 +179,9 @@ which print as 1e+06: whole numbers print as integers instead.
 {{- if and .Values.api.token (lt (len .Values.api.token) 16) (not .Values.existingSecret) }}
 {{- fail "api.token must be 16 characters or more (hookd refuses a shorter one)" }}
 {{- end }}
+{{- if .Values.ingress.enabled }}
+{{- include "hookd.validateIngress" . }}
+{{- end }}
 {{- end }}
 
 {{/*
@@ -227,4 +230,82 @@ failureThreshold: {{ .failureThreshold }}
 {{/* An address or range as a CIDR: a bare IPv4 address gets /32, a bare IPv6 one /128. */}}
 {{- define "hookd.cidr" -}}
 {{- if contains "/" . }}{{ . }}{{ else if contains ":" . }}{{ printf "%s/128" . }}{{ else }}{{ printf "%s/32" . }}{{ end }}
+{{- end }}
+
+{{/*
+Egress rules to DNS, Kafka and Redis (networkPolicy.egress.dns, .kafka, .redis), as a list of
+NetworkPolicyEgressRule: the workers' and hookd-ingress's policies both start with them.
+*/}}
+{{- define "hookd.networkPolicyBackendEgress" -}}
+{{- $egress := .Values.networkPolicy.egress }}
+{{- if $egress.dns.enabled }}
+- ports:
+    - port: 53
+      protocol: UDP
+    - port: 53
+      protocol: TCP
+  to:
+    - namespaceSelector:
+        {{- toYaml ($egress.dns.namespaceSelector | default dict) | nindent 8 }}
+      {{- with $egress.dns.podSelector }}
+      podSelector:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+{{- end }}
+{{- range $name := list "kafka" "redis" }}
+{{- $rule := index $egress $name }}
+- ports:
+    {{- range $rule.ports }}
+    - port: {{ . }}
+      protocol: TCP
+    {{- end }}
+  {{- with $rule.to }}
+  to:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
+{{- end }}
+
+{{/* ---- hookd-ingress (ingress.*): the inbound side, from the same image ---- */}}
+
+{{/* The name of hookd-ingress's objects: "<fullname>-ingress", within 63 characters. */}}
+{{- define "hookd.ingressName" -}}
+{{- include "hookd.suffixedName" (list . "ingress") }}
+{{- end }}
+
+{{/* The labels that select the hookd-ingress pods (not the workers'). */}}
+{{- define "hookd.ingressSelectorLabels" -}}
+{{ include "hookd.selectorLabels" . }}
+app.kubernetes.io/component: ingress
+{{- end }}
+
+{{/* Kubernetes' wait before SIGKILL for hookd-ingress, in seconds. */}}
+{{- define "hookd.ingressTerminationGracePeriodSeconds" -}}
+{{- $in := .Values.ingress }}
+{{- if kindIs "invalid" $in.terminationGracePeriodSeconds }}
+{{- add ($in.preStopSleepSeconds | int64) ($in.shutdown.graceSeconds | int64) 10 }}
+{{- else }}
+{{- $in.terminationGracePeriodSeconds | int64 }}
+{{- end }}
+{{- end }}
+
+{{/*
+hookd-ingress's secret environment: the workers' (hookd.secretEnv) less what it has no use
+for: the admin API token (the admin API is the workers') and the delivery proxy (it sends
+nothing out but to Kafka and Redis).
+*/}}
+{{- define "hookd.ingressSecretEnv" -}}
+{{- toYaml (omit (include "hookd.secretEnv" . | fromYaml) "HOOKD_API_TOKEN" "HOOKD_HTTP_PROXY") }}
+{{- end }}
+
+{{/* The ingress.* settings the chart refuses (called by hookd.validate when ingress.enabled). */}}
+{{- define "hookd.validateIngress" -}}
+{{- $in := .Values.ingress }}
+{{- $needed := add ($in.preStopSleepSeconds | int64) ($in.shutdown.graceSeconds | int64) }}
+{{- if le (include "hookd.ingressTerminationGracePeriodSeconds" . | int64) $needed }}
+{{- fail (printf "ingress.terminationGracePeriodSeconds (%s) must exceed ingress.preStopSleepSeconds + ingress.shutdown.graceSeconds (%d), or Kubernetes kills hookd-ingress while requests still wait for Kafka" (include "hookd.ingressTerminationGracePeriodSeconds" .) $needed) }}
+{{- end }}
+{{- if and $in.autoscaling.hpa.enabled (gt ($in.autoscaling.hpa.minReplicas | int64) ($in.autoscaling.hpa.maxReplicas | int64)) }}
+{{- fail "ingress.autoscaling.hpa.minReplicas must not exceed ingress.autoscaling.hpa.maxReplicas" }}
+{{- end }}
 {{- end }}
