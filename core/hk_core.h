@@ -137,6 +137,8 @@ bool hk_utf8_valid(const char *s, size_t len);
 
 /* Lowercase hex of len bytes into out (2*len+1 bytes). */
 void hk_hex(const unsigned char *in, size_t len, char *out);
+/* A hex digit's value (either case), or -1. */
+int hk_hex_digit(char c);
 
 /* Masks a secret for display: "****" plus its last 4 characters ("****" alone when short).
  * out must hold 16 bytes. */

@@ -341,3 +341,14 @@ void hk_secret_mask(const char *secret, char out[16])
     else
         snprintf(out, 16, "****%s", secret + n - 4);
 }
+
+int hk_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

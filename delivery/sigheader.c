@@ -14,17 +14,6 @@ static bool is_space(char c)
     return c == ' ' || c == '\t';
 }
 
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static int parse_t(const char *v, size_t len, hk_signature_header *out, hk_error *err)
 {
     if (out->has_t)
@@ -54,7 +43,7 @@ static int parse_sha256(const char *v, size_t len, hk_signature_header *out, hk_
         return hk_error_set(err, HK_EINVAL, "sha256", "expected 64 hex digits, got %zu bytes", len);
     char *sig = out->sigs[out->n_sigs];
     for (size_t i = 0; i < 64; i++) {
-        int h = hex_value(v[i]);
+        int h = hk_hex_digit(v[i]);
         if (h < 0)
             return hk_error_set(err, HK_EINVAL, "sha256", "expected 64 hex digits");
         sig[i] = "0123456789abcdef"[h];

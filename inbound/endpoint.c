@@ -15,7 +15,6 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,11 +80,7 @@ int hk_inbound_validate_id(const char *id, const char *field, hk_error *err)
 
 void hk_inbound_endpoint_new_id(char out[32])
 {
-    unsigned char raw[12];
-    if (RAND_bytes(raw, sizeof raw) != 1)
-        abort(); /* no entropy: never hand out a guessable id */
-    memcpy(out, "in_", 3);
-    hk_hex(raw, sizeof raw, out + 3);
+    hk_new_id("in_", out);
 }
 
 /* ------------------------------------------------------------------ shared readers --- */

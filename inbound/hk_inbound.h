@@ -40,6 +40,10 @@ typedef struct hk_inbound_request {
 
 /* The value of the first header named `name` (ASCII case-insensitive), or NULL. */
 const char *hk_inbound_header(const hk_inbound_request *req, const char *name);
+/* Percent-decodes s[0..n) as a form or query string does: '+' is a space, %XX a byte, a '%' not
+ * followed by two hex digits kept as written. A new string (the caller frees) of *out_len bytes
+ * (may hold NUL bytes; out_len may be NULL), NUL-terminated. */
+char *hk_inbound_form_decode(const char *s, size_t n, size_t *out_len);
 /* The value of query parameter `name` (percent-decoded, '+' as space) into out (NUL-terminated,
  * cut at out_len - 1); false when absent. */
 bool hk_inbound_query_param(const hk_inbound_request *req, const char *name, char *out,

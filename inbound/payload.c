@@ -323,42 +323,11 @@ static int payload_json(const char *body, size_t len, cJSON **out, hk_error *err
 
 /* ---------------------------------------------------------------------- form bodies --- */
 
-static int hex_digit(char c)
-{
-    return c >= '0' && c <= '9' ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Percent-decodes s[0..n), '+' as a space, into a new string of *out_len bytes. A '%' not
- * followed by two hex digits stays as written (as browsers and request.c read it). */
-static char *form_decode(const char *s, size_t n, size_t *out_len)
-{
-    char *out = hk_xmalloc(n + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '+') {
-            out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && (hi = hex_digit(s[i + 1])) >= 0 &&
-                   (lo = hex_digit(s[i + 2])) >= 0) {
-            out[o++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    *out_len = o;
-    return out;
-}
-
 static int form_text(const char *s, size_t n, size_t pair, const char *what, char **out,
                      hk_error *err)
 {
     size_t len;
-    char *text = form_decode(s, n, &len);
+    char *text = hk_inbound_form_decode(s, n, &len);
     if (memchr(text, '\0', len)) {
         free(text);
         return hk_error_set(err, HK_EINVAL, "payload", "form: pair %zu: the %s holds a NUL (%%00)",

@@ -11,15 +11,10 @@
 #include <strings.h>
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 
 void hk_inbound_record_id(char out[32])
 {
-    unsigned char raw[12];
-    if (RAND_bytes(raw, sizeof raw) != 1)
-        abort(); /* no entropy: never hand out a guessable id */
-    memcpy(out, "req_", 4);
-    hk_hex(raw, sizeof raw, out + 4);
+    hk_new_id("req_", out);
 }
 
 static bool always_left_out(const char *name)

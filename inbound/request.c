@@ -4,6 +4,7 @@
 #include "hk_inbound.h"
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -15,24 +16,16 @@ const char *hk_inbound_header(const hk_inbound_request *req, const char *name)
     return NULL;
 }
 
-static int hex_value(char c)
+char *hk_inbound_form_decode(const char *s, size_t n, size_t *out_len)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Percent-decodes s[0..n) into out (at most out_len - 1 bytes), '+' as a space. */
-static void decode(const char *s, size_t n, char *out, size_t out_len)
-{
+    char *out = hk_xmalloc(n + 1);
     size_t o = 0;
-    for (size_t i = 0; i < n && o + 1 < out_len; i++) {
+    for (size_t i = 0; i < n; i++) {
         int hi, lo;
         if (s[i] == '+') {
             out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && (hi = hex_value(s[i + 1])) >= 0 &&
-                   (lo = hex_value(s[i + 2])) >= 0) {
+        } else if (s[i] == '%' && i + 2 < n && (hi = hk_hex_digit(s[i + 1])) >= 0 &&
+                   (lo = hk_hex_digit(s[i + 2])) >= 0) {
             out[o++] = (char)(hi * 16 + lo);
             i += 2;
         } else {
@@ -40,6 +33,21 @@ static void decode(const char *s, size_t n, char *out, size_t out_len)
         }
     }
     out[o] = '\0';
+    if (out_len)
+        *out_len = o;
+    return out;
+}
+
+/* Decodes s[0..n) into out, cut at out_len - 1 bytes. */
+static void decode(const char *s, size_t n, char *out, size_t out_len)
+{
+    size_t len;
+    char *d = hk_inbound_form_decode(s, n, &len);
+    if (len >= out_len)
+        len = out_len - 1;
+    memcpy(out, d, len);
+    out[len] = '\0';
+    free(d);
 }
 
 bool hk_inbound_query_param(const hk_inbound_request *req, const char *name, char *out,

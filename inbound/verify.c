@@ -173,23 +173,12 @@ size_t hk__hmac(hk_hmac_algorithm alg, const void *key, size_t key_len, const hk
     return out_len;
 }
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 long hk__hex_decode(const char *s, size_t n, unsigned char *out, size_t cap)
 {
     if (n == 0 || n % 2 || n / 2 > cap)
         return -1;
     for (size_t i = 0; i < n; i += 2) {
-        int hi = hex_digit(s[i]), lo = hex_digit(s[i + 1]);
+        int hi = hk_hex_digit(s[i]), lo = hk_hex_digit(s[i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i / 2] = (unsigned char)(hi << 4 | lo);

@@ -23,36 +23,6 @@ typedef struct pair {
     size_t name_len, value_len;
 } pair;
 
-static int hexv(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)tolower((unsigned char)c);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
-/* Form decoding: '+' is a space, %XX a byte, a bad escape kept as written. */
-static char *form_decode(const char *s, size_t n, size_t *out_len)
-{
-    char *out = hk_xmalloc(n + 1);
-    size_t o = 0;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '+') {
-            out[o++] = ' ';
-        } else if (s[i] == '%' && i + 2 < n && (hi = hexv(s[i + 1])) >= 0 &&
-                   (lo = hexv(s[i + 2])) >= 0) {
-            out[o++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            out[o++] = s[i];
-        }
-    }
-    out[o] = '\0';
-    *out_len = o;
-    return out;
-}
-
 static int cmp_bytes(const char *a, size_t an, const char *b, size_t bn)
 {
     int c = memcmp(a, b, an < bn ? an : bn);
@@ -83,9 +53,9 @@ char *hk__twilio_string_to_sign(const char *url, const char *form, size_t form_l
         size_t key_len = eq ? (size_t)(eq - p) : len;
         if (n == cap)
             pairs = hk_xrealloc(pairs, (cap = cap ? cap * 2 : 16) * sizeof *pairs);
-        pairs[n].name = form_decode(p, key_len, &pairs[n].name_len);
-        pairs[n].value = eq ? form_decode(eq + 1, len - key_len - 1, &pairs[n].value_len)
-                            : form_decode("", 0, &pairs[n].value_len);
+        pairs[n].name = hk_inbound_form_decode(p, key_len, &pairs[n].name_len);
+        pairs[n].value = hk_inbound_form_decode(eq ? eq + 1 : "", eq ? len - key_len - 1 : 0,
+                                                &pairs[n].value_len);
         n++;
     }
     if (n)

@@ -145,6 +145,9 @@ int hk_whsec_decode(const char *secret, unsigned char key[96]);
 int hk_validate_task_id(const char *id, const char *field, hk_error *err);
 int hk_validate_flow_id(const char *flow_id, const char *field, hk_error *err);
 /* Generates a fresh "wh_" id into out (at least 32 bytes). */
+/* A new id: prefix (at most 7 bytes: "wh_", "in_", "req_") and 24 lowercase hex digits from the
+ * system's CSPRNG (96 bits); aborts rather than hand out a guessable one. */
+void hk_new_id(const char *prefix, char out[32]);
 void hk_task_new_id(char out[32]);
 
 const char *hk_method_name(hk_method m);

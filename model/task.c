@@ -46,13 +46,19 @@ bool hk_method_has_body(hk_method m)
     return m == HK_METHOD_POST || m == HK_METHOD_PUT || m == HK_METHOD_PATCH;
 }
 
-void hk_task_new_id(char out[32])
+void hk_new_id(const char *prefix, char out[32])
 {
     unsigned char raw[12];
     if (RAND_bytes(raw, sizeof raw) != 1)
         abort(); /* no entropy: never hand out a guessable id */
-    memcpy(out, "wh_", 3);
-    hk_hex(raw, sizeof raw, out + 3);
+    size_t n = strlen(prefix);
+    memcpy(out, prefix, n);
+    hk_hex(raw, sizeof raw, out + n);
+}
+
+void hk_task_new_id(char out[32])
+{
+    hk_new_id("wh_", out);
 }
 
 /* -------------------------------------------------------------------------- parse --- */

@@ -49,14 +49,20 @@ static redisContext *raw_redis(void)
     return rc;
 }
 
-static long long version(void)
+/* A version counter of the layout (tasks:version, inbound:version). */
+static long long counter(const char *key)
 {
     redisContext *rc = raw_redis();
-    redisReply *r = redisCommand(rc, "GET %stasks:version", prefix);
+    redisReply *r = redisCommand(rc, "GET %s%s", prefix, key);
     long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
     freeReplyObject(r);
     redisFree(rc);
     return v;
+}
+
+static long long version(void)
+{
+    return counter("tasks:version");
 }
 
 Test(store, crud_round_trip)
@@ -477,12 +483,7 @@ Test(store_metrics, every_family_renders_at_zero_from_the_start_as_before)
 
 static long long inbound_version(void)
 {
-    redisContext *rc = raw_redis();
-    redisReply *r = redisCommand(rc, "GET %sinbound:version", prefix);
-    long long v = r->type == REDIS_REPLY_STRING ? atoll(r->str) : 0;
-    freeReplyObject(r);
-    redisFree(rc);
-    return v;
+    return counter("inbound:version");
 }
 
 Test(store, inbound_endpoints_are_unique_by_id_and_by_name)
