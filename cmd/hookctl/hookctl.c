@@ -112,20 +112,9 @@ static int open_store(const hk_config *cfg, hk_store **store)
 /* Reads --file as JSON; the store validates it (hk_store_task_create_json / _update_json). */
 static int load_json(const char *file, cJSON **json)
 {
-    hk_buf text = {0};
-    if (hk_cmd_read_file(file, &text) != HK_OK) {
-        fprintf(stderr, "hookctl: --file: cannot read %s\n", file);
-        return 2;
-    }
     hk_error err = {0};
-    if (hk_json_refuse_nul(text.data ? text.data : "", text.len, "--file", &err) != HK_OK) {
-        hk_buf_free(&text);
+    if (hk_cmd_load_json(file, "--file", json, &err) != HK_OK)
         return fail(2, err.msg);
-    }
-    *json = hk_json_parse_whole(text.data ? text.data : "", text.len, NULL);
-    hk_buf_free(&text);
-    if (!*json)
-        return fail(2, "--file: not valid JSON");
     return 0;
 }
 
@@ -294,25 +283,11 @@ static int cmd_webhooks_flow(bool is_import, const char *flow, const char *file,
     if (!is_import && file)
         return fail(2, "--file: only for import (export writes to standard output)");
     cJSON *doc = NULL;
-    if (is_import) {
-        hk_buf text = {0};
-        if (hk_cmd_read_file(file, &text) != HK_OK) {
-            fprintf(stderr, "hookctl: --file: cannot read %s\n", file);
-            return 2;
-        }
-        hk_error nul = {0};
-        if (hk_json_refuse_nul(text.data ? text.data : "", text.len, "--file", &nul) != HK_OK) {
-            hk_buf_free(&text);
-            return fail(2, nul.msg);
-        }
-        doc = hk_json_parse_whole(text.data ? text.data : "", text.len, NULL);
-        hk_buf_free(&text);
-        if (!doc)
-            return fail(2, "--file: not valid JSON");
-    }
+    int status;
+    if (is_import && (status = load_json(file, &doc)))
+        return status;
     hk_store *store = NULL;
-    int status = open_store(cfg, &store);
-    if (status) {
+    if ((status = open_store(cfg, &store))) {
         cJSON_Delete(doc);
         return status;
     }
