@@ -25,10 +25,10 @@ int hk_cmd_load_json(const char *path, const char *flag, cJSON **out, hk_error *
     *out = NULL;
     hk_buf text = {0};
     if (hk_cmd_read_file(path, &text) != HK_OK)
-        return hk_error_set(err, HK_EINVAL, flag, "%s: cannot read %s", flag, path);
+        return hk_error_set(err, HK_EINVAL, flag, "cannot read %s", path);
     int rc = hk_json_refuse_nul(text.data ? text.data : "", text.len, flag, err);
     if (rc == HK_OK && !(*out = hk_json_parse_whole(text.data ? text.data : "", text.len, NULL)))
-        rc = hk_error_set(err, HK_EINVAL, flag, "%s: not valid JSON", flag);
+        rc = hk_error_set(err, HK_EINVAL, flag, "not valid JSON");
     hk_buf_free(&text);
     return rc;
 }

@@ -1,8 +1,8 @@
 /*
  * hookctl.c — the operator's command line: dispatch, the `webhooks` and `deliveries` commands.
- * `publish`, `verify`, `listen` and `dlq` live in their own files (hookctl.h). Output is a
- * table or field list for people, JSON with --json (hk_cmd.h); secrets always masked. Errors
- * are one line on stderr naming the field or flag.
+ * `publish`, `verify`, `listen`, `dlq` and `inbound` live in their own files (hookctl.h).
+ * Output is a table or field list for people, JSON with --json (hk_cmd.h); secrets always
+ * masked. Errors are one line on stderr naming the field or flag.
  * Exit: 0 ok, 1 runtime failure or not found, 2 bad usage or invalid input.
  */
 #include "hookctl.h"
@@ -40,6 +40,11 @@ static void usage(FILE *out)
             "  dlq list|replay [--webhook <id>] [--since <time>]\n"
             "                                     read the dead-letter topic, or send its\n"
             "                                     deliveries again (attempts reset)\n"
+            "  inbound create|update|list|get|delete   hookd-ingress's endpoints (in Redis)\n"
+            "  inbound sign --source S --secret K --file body [--url U]\n"
+            "                                     the headers provider S would send\n"
+            "  inbound send <id> --file body [--to URL]   sign as the endpoint's provider and\n"
+            "                                     post to hookd-ingress; exit 1 unless 2xx\n"
             "\n"
             "`hookctl <command> --help` explains one command, with an example. Output is\n"
             "tables and sentences for people; --json prints JSON instead. --file - reads\n"
@@ -605,6 +610,8 @@ int main(int argc, char **argv)
         status = hk_cmd_listen(rest - 1, argv + 1, &cfg);
     else if (strcmp(cmd, "dlq") == 0)
         status = hk_cmd_dlq(rest - 1, argv + 1, &cfg);
+    else if (strcmp(cmd, "inbound") == 0)
+        status = hk_cmd_inbound(rest - 1, argv + 1, &cfg);
     else {
         fprintf(stderr, "hookctl: unknown command '%s' (see hookctl --help)\n", cmd);
         status = 2;

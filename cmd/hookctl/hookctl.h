@@ -17,6 +17,7 @@ int hk_cmd_listen(int argc, char **argv, const hk_config *cfg);
 int hk_cmd_publish(int argc, char **argv, const hk_config *cfg);
 int hk_cmd_verify(int argc, char **argv, const hk_config *cfg);
 int hk_cmd_dlq(int argc, char **argv, const hk_config *cfg);
+int hk_cmd_inbound(int argc, char **argv, const hk_config *cfg); /* inbound.c */
 
 /* ------------------------------------------------------------------- dead-letter replay --- */
 
