@@ -1,6 +1,7 @@
 /*
- * api.c — the admin API's routes (docs/api.md). Each handler validates the path's ids, takes a
- * Redis connection from the pool, calls the store (or hk_webhook_test), and answers JSON.
+ * api.c — the admin API's routes (docs/api.md): webhook tasks, job histories and hookd-ingress's
+ * inbound endpoints. Each handler validates the path's ids, takes a Redis connection from the
+ * pool, calls the store (or hk_cmd: hk_webhook_test, the inbound endpoints), and answers JSON.
  * Secrets leave only masked; an error is {"error": {"field", "message"}} naming the field.
  */
 #include "api.h"
@@ -383,6 +384,90 @@ static void job_deliveries(hk_api *a, const char *job, hk_api_response *r)
     store_give(a, s, rc);
 }
 
+/* ------------------------------------------------------------------- inbound endpoints --- */
+
+/* hookd-ingress's endpoints (hk_cmd's inbound functions, the ones hookctl inbound uses). The
+ * store refusing a taken id or name is a conflict with what exists: 409 naming the field. */
+static void fail_inbound(hk_api_response *r, int rc, bool conflict, const hk_error *e)
+{
+    if (rc == HK_EINVAL && conflict)
+        fail(r, 409, e->field, e->msg);
+    else
+        fail_rc(r, rc, e);
+}
+
+static void inbound_collection(hk_api *a, const char *method, const char *body, size_t len,
+                               hk_api_response *r)
+{
+    hk_error e = {0};
+    cJSON *in = NULL;
+    if (strcmp(method, "POST") == 0 && !(in = parse_body(body, len, r)))
+        return;
+    hk_store *s = store_take(a, &e);
+    int rc = s ? HK_OK : HK_ERR;
+    bool conflict = false;
+    if (rc == HK_OK && in) {
+        hk_inbound_endpoint *ep = NULL;
+        if ((rc = hk_cmd_inbound_create(s, in, &ep, &conflict, &e)) == HK_OK) {
+            snprintf(r->location, sizeof r->location, "/v1/inbound/%s", ep->id);
+            reply_json(r, 201, hk_inbound_endpoint_to_json(ep, false));
+            HK_INFO("api", "inbound endpoint %s created (%s, flow %s)", ep->id,
+                    hk_inbound_source_name(ep->source), ep->flow_id);
+        }
+        hk_inbound_endpoint_destroy(ep);
+    } else if (rc == HK_OK) {
+        hk_inbound_endpoint **eps = NULL;
+        size_t n = 0;
+        if ((rc = hk_cmd_inbound_list(s, &eps, &n, &e)) == HK_OK) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON *arr = cJSON_AddArrayToObject(o, "endpoints");
+            for (size_t i = 0; i < n; i++)
+                cJSON_AddItemToArray(arr, hk_inbound_endpoint_to_json(eps[i], false));
+            reply_json(r, 200, o);
+        }
+        hk_cmd_inbound_list_free(eps, n);
+    }
+    if (rc != HK_OK)
+        fail_inbound(r, rc, conflict, &e);
+    cJSON_Delete(in);
+    store_give(a, s, rc);
+}
+
+/* GET, PUT (the whole endpoint: HK_INBOUND_REPLACE), PATCH (a merge patch), DELETE. */
+static void inbound_one(hk_api *a, const char *method, const char *id, const char *body, size_t len,
+                        hk_api_response *r)
+{
+    hk_error e = {0};
+    cJSON *in = NULL;
+    bool put = strcmp(method, "PUT") == 0, patch = strcmp(method, "PATCH") == 0;
+    if ((put || patch) && !(in = parse_body(body, len, r)))
+        return;
+    hk_store *s = store_take(a, &e);
+    int rc = s ? HK_OK : HK_ERR;
+    bool conflict = false;
+    hk_inbound_endpoint *ep = NULL;
+    if (rc == HK_OK && strcmp(method, "DELETE") == 0) {
+        if ((rc = hk_store_inbound_delete(s, id, &e)) == HK_OK) {
+            r->status = 204;
+            HK_INFO("api", "inbound endpoint %s deleted", id);
+        }
+    } else if (rc == HK_OK && (put || patch)) {
+        rc = hk_cmd_inbound_update(s, id, in, put ? HK_INBOUND_REPLACE : HK_INBOUND_PATCH, &ep,
+                                   &conflict, &e);
+        if (rc == HK_OK) {
+            reply_json(r, 200, hk_inbound_endpoint_to_json(ep, false));
+            HK_INFO("api", "inbound endpoint %s updated", id);
+        }
+    } else if (rc == HK_OK && (rc = hk_cmd_inbound_get(s, id, &ep, &e)) == HK_OK) {
+        reply_json(r, 200, hk_inbound_endpoint_to_json(ep, false));
+    }
+    if (rc != HK_OK)
+        fail_inbound(r, rc, conflict, &e);
+    hk_inbound_endpoint_destroy(ep);
+    cJSON_Delete(in);
+    store_give(a, s, rc);
+}
+
 /* ----------------------------------------------------------------------------- routing --- */
 
 static bool job_id_valid(const char *id)
@@ -394,12 +479,14 @@ static bool job_id_valid(const char *id)
     return n > 0 && n <= 256;
 }
 
-/* Checks an id in the path by the task's own rules; answers 400 naming it when it is not one. */
+/* Checks an id in the path by its own rules (a task's, a flow's, an inbound endpoint's); answers
+ * 400 naming it when it is not one. */
 static bool valid(const char *kind, const char *value, hk_api_response *r)
 {
     hk_error e = {0};
-    int rc = strcmp(kind, "id") == 0       ? hk_validate_task_id(value, kind, &e)
-             : strcmp(kind, "flowId") == 0 ? hk_validate_flow_id(value, kind, &e)
+    int rc = strcmp(kind, "id") == 0           ? hk_validate_task_id(value, kind, &e)
+             : strcmp(kind, "flowId") == 0     ? hk_validate_flow_id(value, kind, &e)
+             : strcmp(kind, "inbound id") == 0 ? hk_inbound_validate_id(value, "id", &e)
              : job_id_valid(value)
                  ? HK_OK
                  : hk_error_set(&e, HK_EINVAL, kind,
@@ -456,6 +543,12 @@ void hk_api_handle(hk_api *a, const char *method, const char *path, const char *
     } else if (n == 3 && IS(0, "webhooks") && IS(2, "test")) {
         if (valid("id", seg[1], r) && allowed(method, "POST", r))
             webhook_test(a, seg[1], body, body_len, r);
+    } else if (n == 1 && IS(0, "inbound")) {
+        if (allowed(method, "GET, POST", r))
+            inbound_collection(a, method, body, body_len, r);
+    } else if (n == 2 && IS(0, "inbound")) {
+        if (valid("inbound id", seg[1], r) && allowed(method, "GET, PUT, PATCH, DELETE", r))
+            inbound_one(a, method, seg[1], body, body_len, r);
     } else if (n == 3 && IS(0, "jobs") && IS(2, "deliveries")) {
         if (valid("jobId", seg[1], r) && allowed(method, "GET", r))
             job_deliveries(a, seg[1], r);
