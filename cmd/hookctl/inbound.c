@@ -68,123 +68,70 @@ static void inbound_usage(FILE *out)
             "  hookctl inbound send in_3f9c1a0b7d2e4c5f6a8b9c0d --file push.json\n");
 }
 
-static int fail(int status, const char *msg)
-{
-    fprintf(stderr, "hookctl: %s\n", msg);
-    return status;
-}
-
-static int status_for(int rc)
-{
-    return rc == HK_EINVAL || rc == HK_ELIMIT ? 2 : 1;
-}
+/* The flags taking a value, by index into inbound_opts.value; which verbs take each. */
+enum { OPT_FILE, OPT_SOURCE, OPT_SECRET, OPT_URL, OPT_TO, OPT_CONTENT_TYPE, OPT__COUNT };
+#define OPT_BASE 0x100 /* an option's val: OPT_BASE + its index (no character clashes) */
+static const struct option inbound_flag_table[] = {
+    {"file", required_argument, NULL, OPT_BASE + OPT_FILE},
+    {"source", required_argument, NULL, OPT_BASE + OPT_SOURCE},
+    {"secret", required_argument, NULL, OPT_BASE + OPT_SECRET},
+    {"url", required_argument, NULL, OPT_BASE + OPT_URL},
+    {"to", required_argument, NULL, OPT_BASE + OPT_TO},
+    {"content-type", required_argument, NULL, OPT_BASE + OPT_CONTENT_TYPE},
+    {"help", no_argument, NULL, 'h'},
+    {0},
+};
+static const char *const flag_verbs[OPT__COUNT] = {
+    [OPT_FILE] = " create update sign send ",
+    [OPT_SOURCE] = " sign ",
+    [OPT_SECRET] = " sign ",
+    [OPT_URL] = " sign ",
+    [OPT_TO] = " send ",
+    [OPT_CONTENT_TYPE] = " send ",
+};
 
 /* What `hookctl inbound <verb>`'s flags gave. */
 typedef struct {
-    const char *id, *file, *source, *secret, *url, *to, *content_type;
+    const char *id;
+    const char *value[OPT__COUNT]; /* NULL: not given */
 } inbound_opts;
 
-/* Reads the flags after the verb into o: -1 to go on, else the exit code (0 after --help, 2 on
- * bad usage). */
-static int inbound_flags(int argc, char **argv, inbound_opts *o)
+/* Reads the flags after the verb into o, refusing one the verb has no use for: -1 to go on,
+ * else the exit code (0 after --help, 2 on bad usage). */
+static int inbound_flags(int argc, char **argv, const char *verb, inbound_opts *o)
 {
-    static const struct option flags[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"file", required_argument, NULL, 'f'},
-        {"source", required_argument, NULL, 's'},
-        {"secret", required_argument, NULL, 'k'},
-        {"url", required_argument, NULL, 'u'},
-        {"to", required_argument, NULL, 't'},
-        {"content-type", required_argument, NULL, 'c'},
-        {0},
-    };
-    hk_cmd_args args = {.argc = argc - 1, .argv = argv + 1, .flags = flags};
+    hk_cmd_args args = {.argc = argc - 1, .argv = argv + 1, .flags = inbound_flag_table};
     for (int c; (c = hk_cmd_next(&args)) != -1;) {
-        switch (c) {
-        case 'h':
+        if (c == 'h') {
             inbound_usage(stdout);
             return 0;
-        case 'f':
-            o->file = args.value;
-            break;
-        case 's':
-            o->source = args.value;
-            break;
-        case 'k':
-            o->secret = args.value;
-            break;
-        case 'u':
-            o->url = args.value;
-            break;
-        case 't':
-            o->to = args.value;
-            break;
-        case 'c':
-            o->content_type = args.value;
-            break;
-        case HK_CMD_NO_VALUE:
-            fprintf(stderr, "hookctl: %s: needs a value\n", args.token);
-            return 2;
-        case HK_CMD_ARG:
-            if (o->id) {
-                fprintf(stderr, "hookctl: %s: unexpected argument\n", args.value);
+        }
+        if (c < OPT_BASE || c >= OPT_BASE + OPT__COUNT) {
+            if (hk_ctl_other_flag(&args, c, &o->id, "hookctl inbound --help") >= 0)
                 return 2;
-            }
-            o->id = args.value;
-            break;
-        default:
-            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl inbound --help)\n", args.token);
+            continue;
+        }
+        char padded[16];
+        snprintf(padded, sizeof padded, " %s ", verb);
+        if (!strstr(flag_verbs[c - OPT_BASE], padded)) {
+            fprintf(stderr,
+                    "hookctl: --%s: not a flag of 'inbound %s' (see hookctl inbound --help)\n",
+                    inbound_flag_table[c - OPT_BASE].name, verb);
             return 2;
         }
+        o->value[c - OPT_BASE] = args.value;
     }
     return -1;
-}
-
-/* 2 when a flag was given to a verb that has no use for it. */
-static int refuse_flags(const inbound_opts *o, const char *verb)
-{
-    bool is_sign = strcmp(verb, "sign") == 0, is_send = strcmp(verb, "send") == 0;
-    bool takes_file = is_sign || is_send || !strcmp(verb, "create") || !strcmp(verb, "update");
-    const struct {
-        const char *name, *value;
-        bool ok;
-    } given[] = {
-        {"--file", o->file, takes_file},  {"--source", o->source, is_sign},
-        {"--secret", o->secret, is_sign}, {"--url", o->url, is_sign},
-        {"--to", o->to, is_send},         {"--content-type", o->content_type, is_send},
-    };
-    for (size_t i = 0; i < sizeof given / sizeof *given; i++) {
-        if (given[i].value && !given[i].ok) {
-            fprintf(stderr,
-                    "hookctl: %s: not a flag of 'inbound %s' (see hookctl inbound --help)\n",
-                    given[i].name, verb);
-            return 2;
-        }
-    }
-    return 0;
-}
-
-static int open_store(const hk_config *cfg, hk_store **store)
-{
-    hk_store_config scfg = hk_store_config_of(cfg);
-    hk_error err = {0};
-    int rc = hk_store_open(&scfg, store, &err);
-    return rc == HK_OK ? 0 : fail(status_for(rc), err.msg);
 }
 
 /* One endpoint as JSON (--json) or a field list after a headline; secrets masked. */
 static void print_endpoint(const hk_inbound_endpoint *ep, const char *headline)
 {
-    cJSON *json = hk_inbound_endpoint_to_json(ep, false);
-    if (hk_cmd_json) {
-        hk_print_json(json);
-    } else {
-        if (headline)
-            printf("%s %s: providers post to /in/%s on hookd-ingress\n\n", headline, ep->id,
-                   ep->id);
-        hk_print_fields(json);
-    }
-    cJSON_Delete(json);
+    char line[256];
+    if (headline)
+        snprintf(line, sizeof line, "%s %s: providers post to /in/%s on hookd-ingress", headline,
+                 ep->id, ep->id);
+    hk_ctl_print_one(hk_inbound_endpoint_to_json(ep, false), headline ? line : NULL);
 }
 
 static int inbound_list(hk_store *store, hk_error *err)
@@ -236,11 +183,8 @@ static int inbound_apply(hk_store *store, const char *verb, const char *id, cons
         if ((rc = hk_cmd_inbound_get(store, id, &ep, err)) == HK_OK)
             print_endpoint(ep, NULL);
     } else if (strcmp(verb, "delete") == 0) {
-        rc = hk_store_inbound_delete(store, id, err);
-        if (rc == HK_OK && hk_cmd_json)
-            printf("{\"deleted\": \"%s\"}\n", id); /* ids are [A-Za-z0-9_-] */
-        else if (rc == HK_OK)
-            printf("deleted %s\n", id);
+        if ((rc = hk_store_inbound_delete(store, id, err)) == HK_OK)
+            hk_ctl_print_deleted(id);
     } else {
         rc = inbound_list(store, err);
     }
@@ -252,22 +196,23 @@ static int inbound_crud(const char *verb, const inbound_opts *o, const hk_config
 {
     bool is_create = !strcmp(verb, "create"), is_update = !strcmp(verb, "update");
     bool is_list = !strcmp(verb, "list");
-    if ((is_create || is_update) && !o->file)
-        return fail(2, "--file: required");
+    if ((is_create || is_update) && !o->value[OPT_FILE])
+        return hk_ctl_fail(2, "--file: required");
     if (!is_create && !is_list && !o->id)
-        return fail(2, "<id>: required");
+        return hk_ctl_fail(2, "<id>: required");
     if ((is_create || is_list) && o->id) {
         fprintf(stderr, "hookctl: %s: unexpected argument\n", o->id);
         return 2;
     }
     hk_error bad = {0};
     if (o->id && hk_inbound_validate_id(o->id, "<id>", &bad) != HK_OK)
-        return fail(2, bad.msg);
+        return hk_ctl_fail(2, bad.msg);
     cJSON *input = NULL;
-    if ((is_create || is_update) && hk_cmd_load_json(o->file, "--file", &input, &bad) != HK_OK)
-        return fail(2, bad.msg);
+    if ((is_create || is_update) &&
+        hk_cmd_load_json(o->value[OPT_FILE], "--file", &input, &bad) != HK_OK)
+        return hk_ctl_fail(2, bad.msg);
     hk_store *store = NULL;
-    int status = open_store(cfg, &store);
+    int status = hk_ctl_open_store(cfg, &store);
     if (status) {
         cJSON_Delete(input);
         return status;
@@ -276,7 +221,7 @@ static int inbound_crud(const char *verb, const inbound_opts *o, const hk_config
     int rc = inbound_apply(store, verb, o->id, input, &err);
     cJSON_Delete(input);
     hk_store_close(store);
-    return rc == HK_OK ? 0 : fail(status_for(rc), err.msg);
+    return rc == HK_OK ? 0 : hk_ctl_fail(hk_ctl_status(rc), err.msg);
 }
 
 /* ---------------------------------------------------------------------------- signing --- */
@@ -315,27 +260,28 @@ static int inbound_sign(const inbound_opts *o)
         fprintf(stderr, "hookctl: %s: unexpected argument\n", o->id);
         return 2;
     }
-    if (!o->source)
-        return fail(2, "--source: required");
+    if (!o->value[OPT_SOURCE])
+        return hk_ctl_fail(2, "--source: required");
     hk_inbound_source source;
-    if (!hk_inbound_source_from_name(o->source, &source))
-        return fail(2, "--source: must be github, slack, stripe, twilio, pagerduty, zendesk, "
-                       "twitter, facebook, standard or hookd");
-    if (!o->file)
-        return fail(2, "--file: required (the body to sign; - reads standard input)");
+    if (!hk_inbound_source_from_name(o->value[OPT_SOURCE], &source))
+        return hk_ctl_fail(2,
+                           "--source: must be github, slack, stripe, twilio, pagerduty, zendesk, "
+                           "twitter, facebook, standard or hookd");
+    if (!o->value[OPT_FILE])
+        return hk_ctl_fail(2, "--file: required (the body to sign; - reads standard input)");
     hk_buf body = {0};
-    if (hk_cmd_read_file(o->file, &body) != HK_OK) {
-        fprintf(stderr, "hookctl: --file: cannot read %s\n", o->file);
+    if (hk_cmd_read_file(o->value[OPT_FILE], &body) != HK_OK) {
+        fprintf(stderr, "hookctl: --file: cannot read %s\n", o->value[OPT_FILE]);
         return 2;
     }
     hk_kv *h = NULL;
     size_t n = 0;
     hk_error err = {0};
-    int rc =
-        hk_inbound_sign(source, o->secret, body.data, body.len, hk_wall_ms(), o->url, &h, &n, &err);
+    int rc = hk_inbound_sign(source, o->value[OPT_SECRET], body.data, body.len, hk_wall_ms(),
+                             o->value[OPT_URL], &h, &n, &err);
     hk_buf_free(&body);
     if (rc != HK_OK)
-        return rc == HK_EINVAL ? fail_flag(&err) : fail(1, err.msg);
+        return rc == HK_EINVAL ? fail_flag(&err) : hk_ctl_fail(1, err.msg);
     print_headers(h, n);
     hk_kv_free(h, n);
     return 0;
@@ -364,7 +310,7 @@ static int post(const char *url, const char *content_type, const hk_buf *body, c
 {
     CURL *easy = curl_easy_init();
     if (!easy)
-        return fail(1, "libcurl: cannot start a transfer");
+        return hk_ctl_fail(1, "libcurl: cannot start a transfer");
     struct curl_slist *list = NULL;
     hk_buf line = {0};
     hk_buf_printf(&line, "Content-Type: %s", content_type);
@@ -421,34 +367,35 @@ static int post(const char *url, const char *content_type, const hk_buf *body, c
 static int inbound_send(const inbound_opts *o, const hk_config *cfg)
 {
     if (!o->id)
-        return fail(2, "<id>: required");
+        return hk_ctl_fail(2, "<id>: required");
     hk_error err = {0};
     if (hk_inbound_validate_id(o->id, "<id>", &err) != HK_OK)
-        return fail(2, err.msg);
-    if (!o->file)
-        return fail(2, "--file: required (the body to send; - reads standard input)");
-    if (o->to && hk_validate_url(o->to, "--to", &err) != HK_OK)
-        return fail(2, err.msg);
-    const char *content_type = o->content_type ? o->content_type : "application/json";
+        return hk_ctl_fail(2, err.msg);
+    if (!o->value[OPT_FILE])
+        return hk_ctl_fail(2, "--file: required (the body to send; - reads standard input)");
+    if (o->value[OPT_TO] && hk_validate_url(o->value[OPT_TO], "--to", &err) != HK_OK)
+        return hk_ctl_fail(2, err.msg);
+    const char *content_type =
+        o->value[OPT_CONTENT_TYPE] ? o->value[OPT_CONTENT_TYPE] : "application/json";
     if (hk_validate_header("Content-Type", content_type, "--content-type", &err) != HK_OK)
-        return fail(2, err.msg);
+        return hk_ctl_fail(2, err.msg);
     hk_buf body = {0};
-    if (hk_cmd_read_file(o->file, &body) != HK_OK) {
-        fprintf(stderr, "hookctl: --file: cannot read %s\n", o->file);
+    if (hk_cmd_read_file(o->value[OPT_FILE], &body) != HK_OK) {
+        fprintf(stderr, "hookctl: --file: cannot read %s\n", o->value[OPT_FILE]);
         return 2;
     }
     hk_store *store = NULL;
-    int status = open_store(cfg, &store);
+    int status = hk_ctl_open_store(cfg, &store);
     hk_inbound_endpoint *ep = NULL;
     int rc = status ? HK_ERR : hk_cmd_inbound_get(store, o->id, &ep, &err);
     hk_store_close(store);
     if (status || rc != HK_OK) {
         hk_buf_free(&body);
-        return status ? status : fail(status_for(rc), err.msg);
+        return status ? status : hk_ctl_fail(hk_ctl_status(rc), err.msg);
     }
     hk_buf url = {0};
-    if (o->to)
-        hk_buf_puts(&url, o->to);
+    if (o->value[OPT_TO])
+        hk_buf_puts(&url, o->value[OPT_TO]);
     else
         hk_buf_printf(&url, "%s/in/%s", DEFAULT_INGRESS, ep->id);
     hk_kv *h = NULL;
@@ -471,26 +418,13 @@ static int inbound_send(const inbound_opts *o, const hk_config *cfg)
 
 int hk_cmd_inbound(int argc, char **argv, const hk_config *cfg)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        inbound_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
-    const char *verb = argv[1];
-    static const char *const verbs[] = {"create", "list", "get", "update",
-                                        "delete", "sign", "send"};
-    bool known = false;
-    for (size_t i = 0; i < sizeof verbs / sizeof *verbs; i++)
-        known = known || strcmp(verb, verbs[i]) == 0;
-    if (!known) {
-        fprintf(stderr, "hookctl: unknown command 'inbound %s' (see hookctl inbound --help)\n",
-                verb);
-        return 2;
-    }
-    inbound_opts o = {0};
-    int status = inbound_flags(argc, argv, &o);
+    int status = hk_ctl_verb(argc, argv, "inbound", "create list get update delete sign send",
+                             inbound_usage);
     if (status >= 0)
         return status;
-    if ((status = refuse_flags(&o, verb)))
+    const char *verb = argv[1];
+    inbound_opts o = {0};
+    if ((status = inbound_flags(argc, argv, verb, &o)) >= 0)
         return status;
     if (strcmp(verb, "sign") == 0)
         return inbound_sign(&o);

@@ -172,6 +172,35 @@ static cJSON *parse_body(const char *body, size_t len, hk_api_response *r)
     return json;
 }
 
+/* A handler's call: its JSON body (NULL: it takes none), a Redis connection from the pool, the
+ * last store call's code and error. */
+typedef struct api_call {
+    cJSON *in;
+    hk_store *s;
+    int rc;
+    hk_error e;
+} api_call;
+
+/* Reads the body when the handler takes one (false after answering 400), then takes a
+ * connection (c->rc HK_ERR, c->e set, when none can be had). */
+static bool begin(hk_api *a, bool takes_body, const char *body, size_t len, hk_api_response *r,
+                  api_call *c)
+{
+    memset(c, 0, sizeof *c);
+    if (takes_body && !(c->in = parse_body(body, len, r)))
+        return false;
+    c->s = store_take(a, &c->e);
+    c->rc = c->s ? HK_OK : HK_ERR;
+    return true;
+}
+
+/* Frees the body and gives the connection back (closed after HK_ERR). */
+static void end(hk_api *a, api_call *c)
+{
+    cJSON_Delete(c->in);
+    store_give(a, c->s, c->rc);
+}
+
 /* ---------------------------------------------------------------------------- handlers --- */
 
 static cJSON *task_json(const hk_task *t)
@@ -182,24 +211,21 @@ static cJSON *task_json(const hk_task *t)
 static void flow_webhooks(hk_api *a, const char *method, const char *flow, const char *body,
                           size_t len, hk_api_response *r)
 {
-    hk_error e = {0};
-    hk_store *s = NULL;
-    cJSON *in = NULL;
-    if (strcmp(method, "POST") == 0 && !(in = parse_body(body, len, r)))
+    api_call c;
+    if (!begin(a, strcmp(method, "POST") == 0, body, len, r, &c))
         return;
-    int rc = (s = store_take(a, &e)) ? HK_OK : HK_ERR;
-    if (rc == HK_OK && in) {
+    if (c.rc == HK_OK && c.in) {
         hk_task *t = NULL;
-        if ((rc = hk_store_task_create_json(s, flow, in, &t, &e)) == HK_OK) {
+        if ((c.rc = hk_store_task_create_json(c.s, flow, c.in, &t, &c.e)) == HK_OK) {
             snprintf(r->location, sizeof r->location, "/v1/webhooks/%s", t->id);
             reply_json(r, 201, task_json(t));
             HK_INFO("api", "webhook %s created in flow %s", t->id, t->flow_id);
         }
         hk_task_destroy(t);
-    } else if (rc == HK_OK) {
+    } else if (c.rc == HK_OK) {
         hk_task **tasks = NULL;
         size_t n = 0;
-        if ((rc = hk_store_task_list(s, flow, &tasks, &n, &e)) == HK_OK) {
+        if ((c.rc = hk_store_task_list(c.s, flow, &tasks, &n, &c.e)) == HK_OK) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "flowId", flow);
             cJSON_AddNumberToObject(o, "limit", a->cfg->max_webhooks_per_flow);
@@ -212,10 +238,9 @@ static void flow_webhooks(hk_api *a, const char *method, const char *flow, const
             hk_task_destroy(tasks[i]);
         free(tasks);
     }
-    if (rc != HK_OK)
-        fail_rc(r, rc, &e);
-    cJSON_Delete(in);
-    store_give(a, s, rc);
+    if (c.rc != HK_OK)
+        fail_rc(r, c.rc, &c.e);
+    end(a, &c);
 }
 
 static void flow_export(hk_api *a, const char *flow, hk_api_response *r)
@@ -277,33 +302,29 @@ static void flow_import(hk_api *a, const char *flow, const char *body, size_t le
 static void webhook(hk_api *a, const char *method, const char *id, const char *body, size_t len,
                     hk_api_response *r)
 {
-    hk_error e = {0};
-    cJSON *in = NULL;
     bool put = strcmp(method, "PUT") == 0, del = strcmp(method, "DELETE") == 0;
-    if (put && !(in = parse_body(body, len, r)))
+    api_call c;
+    if (!begin(a, put, body, len, r, &c))
         return;
-    hk_store *s = store_take(a, &e);
-    int rc = s ? HK_OK : HK_ERR;
     hk_task *t = NULL;
-    if (rc == HK_OK && del) {
-        if ((rc = hk_store_task_delete(s, id, &e)) == HK_OK) {
+    if (c.rc == HK_OK && del) {
+        if ((c.rc = hk_store_task_delete(c.s, id, &c.e)) == HK_OK) {
             r->status = 204;
             HK_INFO("api", "webhook %s deleted", id);
         }
-    } else if (rc == HK_OK && put) {
-        if ((rc = hk_store_task_update_json(s, id, in, &t, &e)) == HK_OK) {
+    } else if (c.rc == HK_OK && put) {
+        if ((c.rc = hk_store_task_update_json(c.s, id, c.in, &t, &c.e)) == HK_OK) {
             reply_json(r, 200, task_json(t));
             HK_INFO("api", "webhook %s updated", id);
         }
-    } else if (rc == HK_OK) {
-        if ((rc = hk_store_task_get(s, id, &t, &e)) == HK_OK)
+    } else if (c.rc == HK_OK) {
+        if ((c.rc = hk_store_task_get(c.s, id, &t, &c.e)) == HK_OK)
             reply_json(r, 200, task_json(t));
     }
-    if (rc != HK_OK)
-        fail_rc(r, rc, &e);
+    if (c.rc != HK_OK)
+        fail_rc(r, c.rc, &c.e);
     hk_task_destroy(t);
-    cJSON_Delete(in);
-    store_give(a, s, rc);
+    end(a, &c);
 }
 
 /* Optional body {"jobId": "...", "jobStatus": "..."}; a string field is the sample's value. */
@@ -399,26 +420,23 @@ static void fail_inbound(hk_api_response *r, int rc, bool conflict, const hk_err
 static void inbound_collection(hk_api *a, const char *method, const char *body, size_t len,
                                hk_api_response *r)
 {
-    hk_error e = {0};
-    cJSON *in = NULL;
-    if (strcmp(method, "POST") == 0 && !(in = parse_body(body, len, r)))
+    api_call c;
+    if (!begin(a, strcmp(method, "POST") == 0, body, len, r, &c))
         return;
-    hk_store *s = store_take(a, &e);
-    int rc = s ? HK_OK : HK_ERR;
     bool conflict = false;
-    if (rc == HK_OK && in) {
+    if (c.rc == HK_OK && c.in) {
         hk_inbound_endpoint *ep = NULL;
-        if ((rc = hk_cmd_inbound_create(s, in, &ep, &conflict, &e)) == HK_OK) {
+        if ((c.rc = hk_cmd_inbound_create(c.s, c.in, &ep, &conflict, &c.e)) == HK_OK) {
             snprintf(r->location, sizeof r->location, "/v1/inbound/%s", ep->id);
             reply_json(r, 201, hk_inbound_endpoint_to_json(ep, false));
             HK_INFO("api", "inbound endpoint %s created (%s, flow %s)", ep->id,
                     hk_inbound_source_name(ep->source), ep->flow_id);
         }
         hk_inbound_endpoint_destroy(ep);
-    } else if (rc == HK_OK) {
+    } else if (c.rc == HK_OK) {
         hk_inbound_endpoint **eps = NULL;
         size_t n = 0;
-        if ((rc = hk_cmd_inbound_list(s, &eps, &n, &e)) == HK_OK) {
+        if ((c.rc = hk_cmd_inbound_list(c.s, &eps, &n, &c.e)) == HK_OK) {
             cJSON *o = cJSON_CreateObject();
             cJSON *arr = cJSON_AddArrayToObject(o, "endpoints");
             for (size_t i = 0; i < n; i++)
@@ -427,45 +445,40 @@ static void inbound_collection(hk_api *a, const char *method, const char *body, 
         }
         hk_cmd_inbound_list_free(eps, n);
     }
-    if (rc != HK_OK)
-        fail_inbound(r, rc, conflict, &e);
-    cJSON_Delete(in);
-    store_give(a, s, rc);
+    if (c.rc != HK_OK)
+        fail_inbound(r, c.rc, conflict, &c.e);
+    end(a, &c);
 }
 
 /* GET, PUT (the whole endpoint: HK_INBOUND_REPLACE), PATCH (a merge patch), DELETE. */
 static void inbound_one(hk_api *a, const char *method, const char *id, const char *body, size_t len,
                         hk_api_response *r)
 {
-    hk_error e = {0};
-    cJSON *in = NULL;
     bool put = strcmp(method, "PUT") == 0, patch = strcmp(method, "PATCH") == 0;
-    if ((put || patch) && !(in = parse_body(body, len, r)))
+    api_call c;
+    if (!begin(a, put || patch, body, len, r, &c))
         return;
-    hk_store *s = store_take(a, &e);
-    int rc = s ? HK_OK : HK_ERR;
     bool conflict = false;
     hk_inbound_endpoint *ep = NULL;
-    if (rc == HK_OK && strcmp(method, "DELETE") == 0) {
-        if ((rc = hk_store_inbound_delete(s, id, &e)) == HK_OK) {
+    if (c.rc == HK_OK && strcmp(method, "DELETE") == 0) {
+        if ((c.rc = hk_store_inbound_delete(c.s, id, &c.e)) == HK_OK) {
             r->status = 204;
             HK_INFO("api", "inbound endpoint %s deleted", id);
         }
-    } else if (rc == HK_OK && (put || patch)) {
-        rc = hk_cmd_inbound_update(s, id, in, put ? HK_INBOUND_REPLACE : HK_INBOUND_PATCH, &ep,
-                                   &conflict, &e);
-        if (rc == HK_OK) {
+    } else if (c.rc == HK_OK && (put || patch)) {
+        c.rc = hk_cmd_inbound_update(c.s, id, c.in, put ? HK_INBOUND_REPLACE : HK_INBOUND_PATCH,
+                                     &ep, &conflict, &c.e);
+        if (c.rc == HK_OK) {
             reply_json(r, 200, hk_inbound_endpoint_to_json(ep, false));
             HK_INFO("api", "inbound endpoint %s updated", id);
         }
-    } else if (rc == HK_OK && (rc = hk_cmd_inbound_get(s, id, &ep, &e)) == HK_OK) {
+    } else if (c.rc == HK_OK && (c.rc = hk_cmd_inbound_get(c.s, id, &ep, &c.e)) == HK_OK) {
         reply_json(r, 200, hk_inbound_endpoint_to_json(ep, false));
     }
-    if (rc != HK_OK)
-        fail_inbound(r, rc, conflict, &e);
+    if (c.rc != HK_OK)
+        fail_inbound(r, c.rc, conflict, &c.e);
     hk_inbound_endpoint_destroy(ep);
-    cJSON_Delete(in);
-    store_give(a, s, rc);
+    end(a, &c);
 }
 
 /* ----------------------------------------------------------------------------- routing --- */
