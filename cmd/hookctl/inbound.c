@@ -13,6 +13,7 @@
 #include "hk_store.h"
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,17 +227,23 @@ static int inbound_crud(const char *verb, const inbound_opts *o, const hk_config
 
 /* ---------------------------------------------------------------------------- signing --- */
 
-/* A signer's refusal, its field ("source", "secret", "url") named as the flag that gave it. */
-static int fail_flag(const hk_error *e)
+/* A signer's refusal without its field's name in front (the signer names it, at times twice). */
+static const char *sign_detail(const hk_error *e)
 {
     size_t n = strlen(e->field);
     const char *msg = e->msg;
     while (n && strncmp(msg, e->field, n) == 0 && strncmp(msg + n, ": ", 2) == 0)
-        msg += n + 2; /* the message names the field: name the flag instead */
-    if (n)
-        fprintf(stderr, "hookctl: --%s: %s\n", e->field, msg);
+        msg += n + 2;
+    return msg;
+}
+
+/* A signer's refusal, its field ("source", "secret", "url") named as the flag that gave it. */
+static int fail_flag(const hk_error *e)
+{
+    if (e->field[0])
+        fprintf(stderr, "hookctl: --%s: %s\n", e->field, sign_detail(e));
     else
-        fprintf(stderr, "hookctl: %s\n", msg);
+        fprintf(stderr, "hookctl: %s\n", e->msg);
     return 2;
 }
 
@@ -364,6 +371,19 @@ static int post(const char *url, const char *content_type, const hk_buf *body, c
     return exit_status;
 }
 
+/* Twilio posts a body that is no form to the URL with bodySHA256=<hex SHA-256 of the body> in
+ * its query, and signs that URL: so does send, to the URL it posts to and the one it signs. */
+static void twilio_body_hash(const hk_buf *body, hk_buf *url, hk_buf *signed_url)
+{
+    unsigned char digest[32];
+    unsigned int len = sizeof digest;
+    char hex[65];
+    EVP_Digest(body->data ? body->data : "", body->len, digest, &len, EVP_sha256(), NULL);
+    hk_hex(digest, sizeof digest, hex);
+    hk_buf_printf(url, "%sbodySHA256=%s", strchr(url->data, '?') ? "&" : "?", hex);
+    hk_buf_printf(signed_url, "%sbodySHA256=%s", strchr(signed_url->data, '?') ? "&" : "?", hex);
+}
+
 static int inbound_send(const inbound_opts *o, const hk_config *cfg)
 {
     if (!o->id)
@@ -393,24 +413,29 @@ static int inbound_send(const inbound_opts *o, const hk_config *cfg)
         hk_buf_free(&body);
         return status ? status : hk_ctl_fail(hk_ctl_status(rc), err.msg);
     }
-    hk_buf url = {0};
+    hk_buf url = {0}, signed_url = {0};
     if (o->value[OPT_TO])
         hk_buf_puts(&url, o->value[OPT_TO]);
     else
         hk_buf_printf(&url, "%s/in/%s", DEFAULT_INGRESS, ep->id);
+    /* Signed as the provider sees the URL: its publicUrl when set (twilio signs it). */
+    hk_buf_puts(&signed_url, ep->public_url ? ep->public_url : url.data);
+    if (ep->source == HK_SOURCE_TWILIO && hk_inbound_payload_kind(content_type) != HK_PAYLOAD_FORM)
+        twilio_body_hash(&body, &url, &signed_url);
     hk_kv *h = NULL;
     size_t n = 0;
-    /* Signed as the provider sees the URL: its publicUrl when set (twilio signs it). */
     rc = hk_inbound_sign(ep->source, ep->secrets_len ? ep->secrets[0] : NULL, body.data, body.len,
-                         hk_wall_ms(), ep->public_url ? ep->public_url : url.data, &h, &n, &err);
+                         hk_wall_ms(), signed_url.data, &h, &n, &err);
     if (rc != HK_OK) {
-        fprintf(stderr, "hookctl: %s: cannot sign as its provider: %s\n", ep->id, err.msg);
+        fprintf(stderr, "hookctl: %s: cannot sign as its provider: %s: %s\n", ep->id,
+                err.field[0] ? err.field : "source", sign_detail(&err));
         status = 2;
     } else {
         status = post(url.data, content_type, &body, h, n);
     }
     hk_kv_free(h, n);
     hk_buf_free(&url);
+    hk_buf_free(&signed_url);
     hk_buf_free(&body);
     hk_inbound_endpoint_destroy(ep);
     return status;

@@ -645,3 +645,27 @@ def test_inbound_send_posts_signed_as_the_provider(env, tmp_path, receiver):
                           receiver.url("/in/x"))
     assert missing.returncode == 1 and "not found" in missing.stderr
     assert len(receiver.matching("/in/x")) == 0
+
+
+def test_inbound_send_as_twilio_adds_the_body_hash_it_signs(env, tmp_path, receiver):
+    """Twilio posts a JSON body to the URL with bodySHA256=<its SHA-256> added, and signs that
+    URL: send does the same, and twilio's own RequestValidator accepts what arrives."""
+    from twilio.request_validator import RequestValidator
+    token = "twilio-auth-token-" + env.tag
+    doc = {"name": f"tw-{env.tag}", "flowId": "7", "source": "twilio", "secret": token}
+    out = env.hookctl("inbound", "create", "--file", inbound_file(tmp_path, doc), "--json")
+    assert out.returncode == 0, out.stderr
+    eid = json.loads(out.stdout)["id"]
+    body = b'{"CallSid":"CA123","CallStatus":"completed"}'
+    path = tmp_path / "status.json"
+    path.write_bytes(body)
+    out = env.hookctl("inbound", "send", eid, "--file", str(path), "--to",
+                      receiver.url(f"/in/{eid}"))
+    assert out.returncode == 0, out.stderr
+    got = receiver.wait_for(f"/in/{eid}", 1)[0]
+    assert got["path"] == f"/in/{eid}?bodySHA256=" + hashlib.sha256(body).hexdigest()
+    url = receiver.url(got["path"])
+    assert RequestValidator(token).validate(url, body.decode(),
+                                            got["headers"]["x-twilio-signature"])
+    assert not RequestValidator("another-token").validate(url, body.decode(),
+                                                          got["headers"]["x-twilio-signature"])
