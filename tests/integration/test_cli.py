@@ -616,20 +616,26 @@ def test_inbound_sign_prints_what_the_provider_sends(env, tmp_path):
         key.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
 
 
-def test_inbound_send_posts_signed_as_the_provider(env, tmp_path, receiver):
-    doc = {"name": f"send-{env.tag}", "flowId": "7", "source": "github",
-           "secrets": [INBOUND_SECRET, "older-secret-0000"]}
+def send_to_receiver(env, tmp_path, receiver, doc, body):
+    """Creates the endpoint, sends body as its provider to the receiver: (id, file, output,
+    the requests that arrived)."""
     out = env.hookctl("inbound", "create", "--file", inbound_file(tmp_path, doc), "--json")
     assert out.returncode == 0, out.stderr
     eid = json.loads(out.stdout)["id"]
-    body = b'{"zen":"Keep it logically awesome.","hook_id":1}'
-    path = tmp_path / "ping.json"
+    path = tmp_path / "body.bin"
     path.write_bytes(body)
     out = env.hookctl("inbound", "send", eid, "--file", str(path), "--to",
                       receiver.url(f"/in/{eid}"))
     assert out.returncode == 0, out.stderr
+    return eid, path, out, receiver.wait_for(f"/in/{eid}", 1)
+
+
+def test_inbound_send_posts_signed_as_the_provider(env, tmp_path, receiver):
+    doc = {"name": f"send-{env.tag}", "flowId": "7", "source": "github",
+           "secrets": [INBOUND_SECRET, "older-secret-0000"]}
+    body = b'{"zen":"Keep it logically awesome.","hook_id":1}'
+    eid, path, out, got = send_to_receiver(env, tmp_path, receiver, doc, body)
     assert out.stdout.startswith("HTTP 204 from "), out.stdout
-    got = receiver.wait_for(f"/in/{eid}", 1)
     assert len(got) == 1 and got[0]["method"] == "POST" and got[0]["body"] == body
     want = "sha256=" + hmac.new(INBOUND_SECRET.encode(), body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(got[0]["headers"]["x-hub-signature-256"], want)
@@ -653,16 +659,9 @@ def test_inbound_send_as_twilio_adds_the_body_hash_it_signs(env, tmp_path, recei
     from twilio.request_validator import RequestValidator
     token = "twilio-auth-token-" + env.tag
     doc = {"name": f"tw-{env.tag}", "flowId": "7", "source": "twilio", "secret": token}
-    out = env.hookctl("inbound", "create", "--file", inbound_file(tmp_path, doc), "--json")
-    assert out.returncode == 0, out.stderr
-    eid = json.loads(out.stdout)["id"]
     body = b'{"CallSid":"CA123","CallStatus":"completed"}'
-    path = tmp_path / "status.json"
-    path.write_bytes(body)
-    out = env.hookctl("inbound", "send", eid, "--file", str(path), "--to",
-                      receiver.url(f"/in/{eid}"))
-    assert out.returncode == 0, out.stderr
-    got = receiver.wait_for(f"/in/{eid}", 1)[0]
+    eid, _, _, arrived = send_to_receiver(env, tmp_path, receiver, doc, body)
+    got = arrived[0]
     assert got["path"] == f"/in/{eid}?bodySHA256=" + hashlib.sha256(body).hexdigest()
     url = receiver.url(got["path"])
     assert RequestValidator(token).validate(url, body.decode(),
