@@ -36,7 +36,13 @@ static void mac_text(hk_hmac_algorithm alg, const char *secret, const hk_vpart *
         EVP_EncodeBlock((unsigned char *)enc, mac, (int)mac_len);
     else
         hk_hex(mac, mac_len, enc);
-    snprintf(out, out_size, "%s%s", prefix, enc);
+    size_t p = strlen(prefix), e = strlen(enc);
+    if (p + e >= out_size) { /* the callers' buffers hold the longest: never cut a signature */
+        out[0] = '\0';
+        return;
+    }
+    memcpy(out, prefix, p);
+    memcpy(out + p, enc, e + 1);
 }
 
 /* A message id from the time and the body (the same request signs to the same id). */
@@ -54,7 +60,7 @@ static int sign_twilio(const char *secret, const char *body, size_t len, const c
                        out_headers *h, hk_error *err)
 {
     if (!url || !*url)
-        return hk_error_set(err, HK_EINVAL, "url", "url: twilio signs the URL; give it");
+        return hk_error_set(err, HK_EINVAL, "url", "twilio signs the URL; give it");
     const char *q = strchr(url, '?');
     const char *claimed = q ? strstr(q, "bodySHA256=") : NULL;
     if (claimed) {
@@ -62,12 +68,12 @@ static int sign_twilio(const char *secret, const char *body, size_t len, const c
         hk__sha256_hex(body, len, actual);
         if (strncasecmp(claimed + 11, actual, 64) != 0)
             return hk_error_set(err, HK_EINVAL, "url",
-                                "url: bodySHA256 is not the body's SHA-256 (%s)", actual);
+                                "bodySHA256 is not the body's SHA-256 (%s)", actual);
     } else if (len > 0 && (body[0] == '{' || body[0] == '[')) {
         char actual[65];
         hk__sha256_hex(body, len, actual);
         return hk_error_set(err, HK_EINVAL, "url",
-                            "url: twilio signs a JSON body through bodySHA256=%s in the URL",
+                            "twilio signs a JSON body through bodySHA256=%s in the URL",
                             actual);
     }
     char *s = hk__twilio_string_to_sign(url, claimed ? NULL : body, claimed ? 0 : len);
@@ -131,7 +137,7 @@ static int sign_source(hk_inbound_source source, const char *secret, const char 
         message_id("msg_", now_ms, body, len, id);
         if (hk_sign_standard(secret, id, now_ms / 1000, body, len, sig, sizeof sig) != HK_OK)
             return hk_error_set(err, HK_EINVAL, "secret",
-                                "secret: standard needs whsec_ followed by base64");
+                                "standard needs whsec_ followed by base64");
         add(h, "webhook-id", id);
         add(h, "webhook-timestamp", ts);
         add(h, "webhook-signature", sig);
@@ -147,11 +153,11 @@ static int sign_source(hk_inbound_source source, const char *secret, const char 
     }
     case HK_SOURCE_SENDGRID:
         return hk_error_set(err, HK_EINVAL, "source",
-                            "source: sendgrid signs with its private key; hookd cannot sign "
+                            "sendgrid signs with its private key; hookd cannot sign "
                             "as sendgrid");
     default:
         return hk_error_set(err, HK_EINVAL, "source",
-                            "source: custom is signed by the endpoint's own rules, not a preset");
+                            "custom is signed by the endpoint's own rules, not a preset");
     }
 }
 
@@ -161,7 +167,7 @@ int hk_inbound_sign(hk_inbound_source source, const char *secret, const char *bo
     *headers = NULL;
     *n = 0;
     if (source != HK_SOURCE_SENDGRID && source != HK_SOURCE_CUSTOM && (!secret || !*secret))
-        return hk_error_set(err, HK_EINVAL, "secret", "secret: required to sign");
+        return hk_error_set(err, HK_EINVAL, "secret", "required to sign");
     out_headers h = {0};
     int rc = sign_source(source, secret, body ? body : "", body ? len : 0, now_ms, url, &h, err);
     if (rc != HK_OK) {

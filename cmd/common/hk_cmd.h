@@ -1,8 +1,9 @@
 /*
  * hk_cmd.h — what the programs under cmd/ share, and nothing of any one program: reading a file
- * named on the command line, the text/JSON output forms (tables, field lists, --json), and one
+ * named on the command line, the text/JSON output forms (tables, field lists, --json), one
  * real, signed test delivery of a task (hk_webhook_test: hookd's POST /v1/webhooks/{id}/test and
- * `hookctl webhooks test`). Library hk_cmd (cmd/common/); no program's header is included here.
+ * `hookctl webhooks test`), and reading and writing inbound endpoints in the store (hookctl
+ * inbound and /v1/inbound). Library hk_cmd (cmd/common/); no program's header is included here.
  * Not thread-safe as a whole: the output functions are for a CLI's main thread; hk_webhook_test
  * may run on any thread (it has its own delivery engine per call).
  */
@@ -16,7 +17,9 @@
 
 #include <getopt.h>
 
+#include "hk_inbound.h"
 #include "hk_model.h"
+#include "hk_store.h"
 
 /* ---------------------------------------------------------------------------------- flags --- */
 
@@ -45,6 +48,10 @@ int hk_cmd_next(hk_cmd_args *a);
 
 /* Reads a whole file ("-": standard input) into out. HK_ERR when it cannot be opened. */
 int hk_cmd_read_file(const char *path, hk_buf *out);
+/* Reads a whole file ("-": standard input) as one strict JSON value (hk_json_parse_whole, no
+ * NUL): HK_EINVAL with err naming `flag` ("--file: cannot read x", "--file: not valid JSON").
+ * *out is the caller's. */
+int hk_cmd_load_json(const char *path, const char *flag, cJSON **out, hk_error *err);
 
 /* A listener's "host:port" setting (IPv4; port 0 picks a free one) as a socket address.
  * HK_EINVAL with err naming `field` when it is not one. */
@@ -93,5 +100,29 @@ int hk_webhook_test(const hk_config *cfg, const hk_task *task, const char *job_i
 /* The result as JSON: webhookId, deliveryId, status (delivered|failed), statusCode (null: no
  * response), error (when failed), latencyMs, response, responseTruncated. Caller's. */
 cJSON *hk_test_result_json(const char *webhook_id, const hk_test_result *r);
+
+/* ---------------------------------------------------------------- inbound endpoints --- */
+
+/* hookd-ingress's endpoints in the store (inbound.c), for `hookctl inbound` and /v1/inbound:
+ * validated by inbound/, written whole with their secrets (hk_inbound_endpoint_to_json(ep,
+ * true)), read back with hk_inbound_endpoint_from_stored and the verified state from the
+ * store's state hash (hookd-ingress's). Results are the caller's (hk_inbound_endpoint_destroy,
+ * hk_cmd_inbound_list_free); show them with hk_inbound_endpoint_to_json(ep, false) only.
+ * Errors: HK_EINVAL naming the field (create and update input), HK_ENOTFOUND, HK_ERR (Redis,
+ * or a stored record inbound/ cannot read). *conflict (may be NULL) is set when the HK_EINVAL
+ * is the store's: the id (create) or the name is another endpoint's. */
+int hk_cmd_inbound_get(hk_store *store, const char *id, hk_inbound_endpoint **out, hk_error *err);
+/* Every endpoint, sorted by id. */
+int hk_cmd_inbound_list(hk_store *store, hk_inbound_endpoint ***out, size_t *n, hk_error *err);
+void hk_cmd_inbound_list_free(hk_inbound_endpoint **eps, size_t n);
+/* A new endpoint from a client's JSON (borrowed; an id is generated when it has none),
+ * unverified since now. */
+int hk_cmd_inbound_create(hk_store *store, const cJSON *input, hk_inbound_endpoint **out,
+                          bool *conflict, hk_error *err);
+/* The stored endpoint changed by patch (hk_inbound_endpoint_merge: PATCH or REPLACE; masked
+ * secrets keep the stored ones; the state stays as it is). */
+int hk_cmd_inbound_update(hk_store *store, const char *id, const cJSON *patch,
+                          hk_inbound_merge_mode mode, hk_inbound_endpoint **out, bool *conflict,
+                          hk_error *err);
 
 #endif

@@ -216,16 +216,10 @@ static bool parse_since(const char *text, uint64_t *ms)
 
 int hk_cmd_dlq(int argc, char **argv, const hk_config *cfg)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        dlq_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
+    int usage = hk_ctl_verb(argc, argv, "dlq", "list replay", dlq_usage);
+    if (usage >= 0)
+        return usage;
     const char *verb = argv[1];
-    if (strcmp(verb, "list") != 0 && strcmp(verb, "replay") != 0) {
-        fprintf(stderr, "hookctl: dlq %s: unknown (list or replay; see hookctl dlq --help)\n",
-                verb);
-        return 2;
-    }
     hk_dead_letter_filter filter = {.group = hk_config_kafka(cfg, "group.id")};
     static const struct option flags[] = {
         {"help", no_argument, NULL, 'h'},

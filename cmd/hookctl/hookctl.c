@@ -1,8 +1,8 @@
 /*
  * hookctl.c — the operator's command line: dispatch, the `webhooks` and `deliveries` commands.
- * `publish`, `verify`, `listen` and `dlq` live in their own files (hookctl.h). Output is a
- * table or field list for people, JSON with --json (hk_cmd.h); secrets always masked. Errors
- * are one line on stderr naming the field or flag.
+ * `publish`, `verify`, `listen`, `dlq` and `inbound` live in their own files (hookctl.h).
+ * Output is a table or field list for people, JSON with --json (hk_cmd.h); secrets always
+ * masked. Errors are one line on stderr naming the field or flag.
  * Exit: 0 ok, 1 runtime failure or not found, 2 bad usage or invalid input.
  */
 #include "hookctl.h"
@@ -40,6 +40,11 @@ static void usage(FILE *out)
             "  dlq list|replay [--webhook <id>] [--since <time>]\n"
             "                                     read the dead-letter topic, or send its\n"
             "                                     deliveries again (attempts reset)\n"
+            "  inbound create|update|list|get|delete   hookd-ingress's endpoints (in Redis)\n"
+            "  inbound sign --source S --secret K --file body [--url U]\n"
+            "                                     the headers provider S would send\n"
+            "  inbound send <id> --file body [--to URL]   sign as the endpoint's provider and\n"
+            "                                     post to hookd-ingress; exit 1 unless 2xx\n"
             "\n"
             "`hookctl <command> --help` explains one command, with an example. Output is\n"
             "tables and sentences for people; --json prints JSON instead. --file - reads\n"
@@ -88,44 +93,84 @@ static void webhooks_usage(FILE *out)
             "  hookctl webhooks import --flow 8 --file flow7.json\n");
 }
 
-static int fail(int status, const char *msg)
+int hk_ctl_fail(int status, const char *msg)
 {
     fprintf(stderr, "hookctl: %s\n", msg);
     return status;
 }
 
-static int status_for(int rc)
+int hk_ctl_status(int rc)
 {
     return rc == HK_EINVAL || rc == HK_ELIMIT ? 2 : 1;
 }
 
-static int open_store(const hk_config *cfg, hk_store **store)
+int hk_ctl_open_store(const hk_config *cfg, hk_store **store)
 {
     hk_store_config scfg = hk_store_config_of(cfg);
     hk_error err = {0};
     int rc = hk_store_open(&scfg, store, &err);
     if (rc != HK_OK)
-        return fail(status_for(rc), err.msg);
+        return hk_ctl_fail(hk_ctl_status(rc), err.msg);
     return 0;
+}
+
+int hk_ctl_verb(int argc, char **argv, const char *command, const char *verbs,
+                void (*usage)(FILE *out))
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
+        usage(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    size_t n = strlen(argv[1]);
+    for (const char *p = verbs; n && (p = strstr(p, argv[1])); p += n)
+        if ((p == verbs || p[-1] == ' ') && (p[n] == ' ' || p[n] == '\0'))
+            return -1;
+    fprintf(stderr, "hookctl: unknown command '%s %s' (see hookctl %s --help)\n", command, argv[1],
+            command);
+    return 2;
+}
+
+void hk_ctl_print_one(cJSON *json, const char *headline)
+{
+    if (hk_cmd_json) {
+        hk_print_json(json);
+    } else {
+        if (headline)
+            printf("%s\n\n", headline);
+        hk_print_fields(json);
+    }
+    cJSON_Delete(json);
+}
+
+int hk_ctl_other_flag(const hk_cmd_args *args, int c, const char **id, const char *help)
+{
+    if (c == HK_CMD_ARG && !*id) {
+        *id = args->value;
+        return -1;
+    }
+    if (c == HK_CMD_ARG)
+        fprintf(stderr, "hookctl: %s: unexpected argument\n", args->value);
+    else if (c == HK_CMD_NO_VALUE)
+        fprintf(stderr, "hookctl: %s: needs a value\n", args->token);
+    else
+        fprintf(stderr, "hookctl: %s: unknown flag (see %s)\n", args->token, help);
+    return 2;
+}
+
+void hk_ctl_print_deleted(const char *id)
+{
+    if (hk_cmd_json)
+        printf("{\"deleted\": \"%s\"}\n", id);
+    else
+        printf("deleted %s\n", id);
 }
 
 /* Reads --file as JSON; the store validates it (hk_store_task_create_json / _update_json). */
 static int load_json(const char *file, cJSON **json)
 {
-    hk_buf text = {0};
-    if (hk_cmd_read_file(file, &text) != HK_OK) {
-        fprintf(stderr, "hookctl: --file: cannot read %s\n", file);
-        return 2;
-    }
     hk_error err = {0};
-    if (hk_json_refuse_nul(text.data ? text.data : "", text.len, "--file", &err) != HK_OK) {
-        hk_buf_free(&text);
-        return fail(2, err.msg);
-    }
-    *json = hk_json_parse_whole(text.data ? text.data : "", text.len, NULL);
-    hk_buf_free(&text);
-    if (!*json)
-        return fail(2, "--file: not valid JSON");
+    if (hk_cmd_load_json(file, "--file", json, &err) != HK_OK)
+        return hk_ctl_fail(2, err.msg);
     return 0;
 }
 
@@ -168,15 +213,10 @@ static void print_task_table(hk_task *const *tasks, size_t n, const char *flow, 
 /* One task as JSON (--json) or as a field list after a headline. */
 static void print_task(const hk_task *task, const char *headline)
 {
-    cJSON *json = hk_task_to_json(task, HK_SECRETS_MASKED);
-    if (hk_cmd_json) {
-        hk_print_json(json);
-    } else {
-        if (headline)
-            printf("%s %s in flow %s\n\n", headline, task->id, task->flow_id);
-        hk_print_fields(json);
-    }
-    cJSON_Delete(json);
+    char line[256];
+    if (headline)
+        snprintf(line, sizeof line, "%s %s in flow %s", headline, task->id, task->flow_id);
+    hk_ctl_print_one(hk_task_to_json(task, HK_SECRETS_MASKED), headline ? line : NULL);
 }
 
 static void test_usage(FILE *out)
@@ -215,33 +255,22 @@ static int cmd_webhooks_test(int argc, char **argv, const hk_config *cfg)
         case 's':
             job_status = args.value;
             break;
-        case HK_CMD_NO_VALUE:
-            fprintf(stderr, "hookctl: %s: needs a value\n", args.token);
-            return 2;
-        case HK_CMD_ARG:
-            if (id) {
-                fprintf(stderr, "hookctl: %s: unexpected argument\n", args.value);
-                return 2;
-            }
-            id = args.value;
-            break;
         default:
-            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl webhooks test --help)\n",
-                    args.token);
-            return 2;
+            if (hk_ctl_other_flag(&args, c, &id, "hookctl webhooks test --help") >= 0)
+                return 2;
         }
     }
     if (!id)
-        return fail(2, "<id>: required");
+        return hk_ctl_fail(2, "<id>: required");
     hk_error bad = {0};
     if (hk_validate_task_id(id, "<id>", &bad) != HK_OK)
-        return fail(2, bad.msg);
+        return hk_ctl_fail(2, bad.msg);
     if (!*job_id)
-        return fail(2, "--job-id: must not be empty");
+        return hk_ctl_fail(2, "--job-id: must not be empty");
     if (!*job_status)
-        return fail(2, "--job-status: must not be empty");
+        return hk_ctl_fail(2, "--job-status: must not be empty");
     hk_store *store = NULL;
-    int status = open_store(cfg, &store);
+    int status = hk_ctl_open_store(cfg, &store);
     if (status)
         return status;
     hk_task *task = NULL;
@@ -249,7 +278,7 @@ static int cmd_webhooks_test(int argc, char **argv, const hk_config *cfg)
     int rc = hk_store_task_get(store, id, &task, &err);
     hk_store_close(store);
     if (rc != HK_OK)
-        return fail(rc == HK_ENOTFOUND ? 1 : status_for(rc), err.msg);
+        return hk_ctl_fail(rc == HK_ENOTFOUND ? 1 : hk_ctl_status(rc), err.msg);
     if (!task->enabled && !json)
         fprintf(stderr, "hookctl: note: webhook %s is disabled%s%s; testing it anyway\n", id,
                 task->disabled_reason ? ": " : "",
@@ -258,7 +287,7 @@ static int cmd_webhooks_test(int argc, char **argv, const hk_config *cfg)
     rc = hk_webhook_test(cfg, task, job_id, job_status, &r, &err);
     hk_task_destroy(task);
     if (rc != HK_OK)
-        return fail(status_for(rc), err.msg);
+        return hk_ctl_fail(hk_ctl_status(rc), err.msg);
     if (json) {
         cJSON *o = hk_test_result_json(id, &r);
         hk_print_json(o);
@@ -286,33 +315,19 @@ static int cmd_webhooks_flow(bool is_import, const char *flow, const char *file,
         return 2;
     }
     if (!flow)
-        return fail(2, "--flow: required");
+        return hk_ctl_fail(2, "--flow: required");
     if (is_import && !file)
-        return fail(2, "--file: required");
+        return hk_ctl_fail(2, "--file: required");
     if (is_import && with_secrets)
-        return fail(2, "--with-secrets: only for export");
+        return hk_ctl_fail(2, "--with-secrets: only for export");
     if (!is_import && file)
-        return fail(2, "--file: only for import (export writes to standard output)");
+        return hk_ctl_fail(2, "--file: only for import (export writes to standard output)");
     cJSON *doc = NULL;
-    if (is_import) {
-        hk_buf text = {0};
-        if (hk_cmd_read_file(file, &text) != HK_OK) {
-            fprintf(stderr, "hookctl: --file: cannot read %s\n", file);
-            return 2;
-        }
-        hk_error nul = {0};
-        if (hk_json_refuse_nul(text.data ? text.data : "", text.len, "--file", &nul) != HK_OK) {
-            hk_buf_free(&text);
-            return fail(2, nul.msg);
-        }
-        doc = hk_json_parse_whole(text.data ? text.data : "", text.len, NULL);
-        hk_buf_free(&text);
-        if (!doc)
-            return fail(2, "--file: not valid JSON");
-    }
+    int status;
+    if (is_import && (status = load_json(file, &doc)))
+        return status;
     hk_store *store = NULL;
-    int status = open_store(cfg, &store);
-    if (status) {
+    if ((status = hk_ctl_open_store(cfg, &store))) {
         cJSON_Delete(doc);
         return status;
     }
@@ -347,7 +362,7 @@ static int cmd_webhooks_flow(bool is_import, const char *flow, const char *file,
     }
     hk_store_close(store);
     if (rc != HK_OK) /* after the bad entries: the verdict */
-        return fail(status_for(rc), err.msg);
+        return hk_ctl_fail(hk_ctl_status(rc), err.msg);
     return 0;
 }
 
@@ -383,20 +398,9 @@ static int webhooks_flags(int argc, char **argv, webhooks_opts *o)
         case 'F':
             o->flow = args.value;
             break;
-        case HK_CMD_NO_VALUE:
-            fprintf(stderr, "hookctl: %s: needs a value\n", args.token);
-            return 2;
-        case HK_CMD_ARG:
-            if (o->id) {
-                fprintf(stderr, "hookctl: %s: unexpected argument\n", args.value);
-                return 2;
-            }
-            o->id = args.value;
-            break;
         default:
-            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl webhooks --help)\n",
-                    args.token);
-            return 2;
+            if (hk_ctl_other_flag(&args, c, &o->id, "hookctl webhooks --help") >= 0)
+                return 2;
         }
     }
     return -1;
@@ -441,11 +445,8 @@ static int webhooks_apply(hk_store *store, const char *verb, const webhooks_opts
         if (rc == HK_OK)
             print_task(task, NULL);
     } else if (strcmp(verb, "delete") == 0) {
-        rc = hk_store_task_delete(store, o->id, err);
-        if (rc == HK_OK && hk_cmd_json)
-            printf("{\"deleted\": \"%s\"}\n", o->id); /* ids are [A-Za-z0-9_-] */
-        else if (rc == HK_OK)
-            printf("deleted %s\n", o->id);
+        if ((rc = hk_store_task_delete(store, o->id, err)) == HK_OK)
+            hk_ctl_print_deleted(o->id);
     } else {
         rc = webhooks_list(store, o->flow, cfg, err);
     }
@@ -455,15 +456,15 @@ static int webhooks_apply(hk_store *store, const char *verb, const webhooks_opts
 
 static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
 {
-    if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-        webhooks_usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? 2 : 0;
-    }
+    int status = hk_ctl_verb(argc, argv, "webhooks",
+                             "create update list get delete test export import", webhooks_usage);
+    if (status >= 0)
+        return status;
     const char *verb = argv[1];
     if (strcmp(verb, "test") == 0)
         return cmd_webhooks_test(argc, argv, cfg);
     webhooks_opts o = {0};
-    int status = webhooks_flags(argc, argv, &o);
+    status = webhooks_flags(argc, argv, &o);
     if (status >= 0)
         return status;
     const char *file = o.file, *flow = o.flow, *id = o.id;
@@ -474,18 +475,13 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
     if (is_export || is_import)
         return cmd_webhooks_flow(is_import, flow, file, id, o.with_secrets, cfg);
     if (o.with_secrets)
-        return fail(2, "--with-secrets: only for export");
-    if (!is_create && !is_update && !is_list && !is_get && !is_delete) {
-        fprintf(stderr, "hookctl: unknown command 'webhooks %s' (see hookctl webhooks --help)\n",
-                verb);
-        return 2;
-    }
+        return hk_ctl_fail(2, "--with-secrets: only for export");
     if ((is_create || is_update) && !file)
-        return fail(2, "--file: required");
+        return hk_ctl_fail(2, "--file: required");
     if (is_list && !flow)
-        return fail(2, "--flow: required");
+        return hk_ctl_fail(2, "--flow: required");
     if ((is_update || is_get || is_delete) && !id)
-        return fail(2, "<id>: required");
+        return hk_ctl_fail(2, "<id>: required");
     if (is_create && id) {
         fprintf(stderr, "hookctl: %s: unexpected argument (create takes --file)\n", id);
         return 2;
@@ -493,13 +489,13 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
     hk_error bad = {0};
     if ((id && hk_validate_task_id(id, "<id>", &bad) != HK_OK) ||
         (flow && hk_validate_flow_id(flow, "--flow", &bad) != HK_OK))
-        return fail(2, bad.msg);
+        return hk_ctl_fail(2, bad.msg);
 
     cJSON *input = NULL;
     if ((is_create || is_update) && (status = load_json(file, &input)))
         return status;
     hk_store *store = NULL;
-    if ((status = open_store(cfg, &store))) {
+    if ((status = hk_ctl_open_store(cfg, &store))) {
         cJSON_Delete(input);
         return status;
     }
@@ -508,7 +504,7 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
     cJSON_Delete(input);
     hk_store_close(store);
     if (rc != HK_OK)
-        return fail(rc == HK_ENOTFOUND ? 1 : status_for(rc), err.msg);
+        return hk_ctl_fail(rc == HK_ENOTFOUND ? 1 : hk_ctl_status(rc), err.msg);
     return 0;
 }
 
@@ -543,9 +539,9 @@ static int cmd_deliveries(int argc, char **argv, const hk_config *cfg)
         }
     }
     if (!job)
-        return fail(2, "--job: required");
+        return hk_ctl_fail(2, "--job: required");
     hk_store *store = NULL;
-    int status = open_store(cfg, &store);
+    int status = hk_ctl_open_store(cfg, &store);
     if (status)
         return status;
     cJSON *arr = NULL;
@@ -553,7 +549,7 @@ static int cmd_deliveries(int argc, char **argv, const hk_config *cfg)
     int rc = hk_store_history_get(store, job, &arr, &err);
     hk_store_close(store);
     if (rc != HK_OK)
-        return fail(status_for(rc), err.msg);
+        return hk_ctl_fail(hk_ctl_status(rc), err.msg);
     if (hk_cmd_json) {
         hk_print_json(arr);
     } else if (cJSON_GetArraySize(arr) == 0) {
@@ -603,7 +599,7 @@ int main(int argc, char **argv)
     hk_error err = {0};
     int rest = 0;
     if (hk_config_load(&cfg, argc, argv, environ, &rest, &err) != HK_OK)
-        return fail(2, err.msg);
+        return hk_ctl_fail(2, err.msg);
     int kept = 0; /* --json applies to every command: take it out of argv here */
     for (int i = 0; i < rest; i++) {
         if (i >= 1 && strcmp(argv[i], "--json") == 0)
@@ -617,7 +613,7 @@ int main(int argc, char **argv)
     int status;
     const char *cmd = argv[1];
     if (rest < 2)
-        status = fail(2, "a command is required (see hookctl --help)");
+        status = hk_ctl_fail(2, "a command is required (see hookctl --help)");
     else if (strcmp(cmd, "webhooks") == 0)
         status = cmd_webhooks(rest - 1, argv + 1, &cfg);
     else if (strcmp(cmd, "deliveries") == 0)
@@ -630,6 +626,8 @@ int main(int argc, char **argv)
         status = hk_cmd_listen(rest - 1, argv + 1, &cfg);
     else if (strcmp(cmd, "dlq") == 0)
         status = hk_cmd_dlq(rest - 1, argv + 1, &cfg);
+    else if (strcmp(cmd, "inbound") == 0)
+        status = hk_cmd_inbound(rest - 1, argv + 1, &cfg);
     else {
         fprintf(stderr, "hookctl: unknown command '%s' (see hookctl --help)\n", cmd);
         status = 2;

@@ -8,6 +8,7 @@
 #define HK_HOOKCTL_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "hk_cmd.h"
 #include "hk_core.h"
@@ -17,6 +18,30 @@ int hk_cmd_listen(int argc, char **argv, const hk_config *cfg);
 int hk_cmd_publish(int argc, char **argv, const hk_config *cfg);
 int hk_cmd_verify(int argc, char **argv, const hk_config *cfg);
 int hk_cmd_dlq(int argc, char **argv, const hk_config *cfg);
+int hk_cmd_inbound(int argc, char **argv, const hk_config *cfg); /* inbound.c */
+
+/* ------------------------------------------- what the verbs' files share (hookctl.c) --- */
+
+/* Prints "hookctl: <msg>" (one line) on stderr and returns status. */
+int hk_ctl_fail(int status, const char *msg);
+/* The exit status for a failed call's code: 2 for invalid input or a limit, else 1. */
+int hk_ctl_status(int rc);
+/* Opens the store from cfg: 0, or the exit status after printing why. */
+int hk_ctl_open_store(const hk_config *cfg, hk_store **store);
+/* `hookctl <command> <verb>`'s verb: with none, the command's usage on stderr and 2; with
+ * --help, on stdout and 0; a verb not in `verbs` (space-separated), a one-line error and 2.
+ * -1 when argv[1] is one of them. */
+int hk_ctl_verb(int argc, char **argv, const char *command, const char *verbs,
+                void (*usage)(FILE *out));
+/* One record (json, taken and freed) as JSON with --json, else as a field list after the
+ * headline (may be NULL) and a blank line. */
+void hk_ctl_print_one(cJSON *json, const char *headline);
+/* The cases every verb's flag loop ends with, for c from hk_cmd_next: the one positional
+ * argument (kept in *id), a flag missing its value, an unknown flag (pointing at `help`, e.g.
+ * "hookctl webhooks --help"). -1 when c was the id, else 2 after a one-line error. */
+int hk_ctl_other_flag(const hk_cmd_args *args, int c, const char **id, const char *help);
+/* "deleted <id>", or {"deleted": "<id>"} with --json. id is [A-Za-z0-9_-] (validated). */
+void hk_ctl_print_deleted(const char *id);
 
 /* ------------------------------------------------------------------- dead-letter replay --- */
 

@@ -1,6 +1,7 @@
 /*
- * api.c — the admin API's routes (docs/api.md). Each handler validates the path's ids, takes a
- * Redis connection from the pool, calls the store (or hk_webhook_test), and answers JSON.
+ * api.c — the admin API's routes (docs/api.md): webhook tasks, job histories and hookd-ingress's
+ * inbound endpoints. Each handler validates the path's ids, takes a Redis connection from the
+ * pool, calls the store (or hk_cmd: hk_webhook_test, the inbound endpoints), and answers JSON.
  * Secrets leave only masked; an error is {"error": {"field", "message"}} naming the field.
  */
 #include "api.h"
@@ -171,6 +172,35 @@ static cJSON *parse_body(const char *body, size_t len, hk_api_response *r)
     return json;
 }
 
+/* A handler's call: its JSON body (NULL: it takes none), a Redis connection from the pool, the
+ * last store call's code and error. */
+typedef struct api_call {
+    cJSON *in;
+    hk_store *s;
+    int rc;
+    hk_error e;
+} api_call;
+
+/* Reads the body when the handler takes one (false after answering 400), then takes a
+ * connection (c->rc HK_ERR, c->e set, when none can be had). */
+static bool begin(hk_api *a, bool takes_body, const char *body, size_t len, hk_api_response *r,
+                  api_call *c)
+{
+    memset(c, 0, sizeof *c);
+    if (takes_body && !(c->in = parse_body(body, len, r)))
+        return false;
+    c->s = store_take(a, &c->e);
+    c->rc = c->s ? HK_OK : HK_ERR;
+    return true;
+}
+
+/* Frees the body and gives the connection back (closed after HK_ERR). */
+static void end(hk_api *a, api_call *c)
+{
+    cJSON_Delete(c->in);
+    store_give(a, c->s, c->rc);
+}
+
 /* ---------------------------------------------------------------------------- handlers --- */
 
 static cJSON *task_json(const hk_task *t)
@@ -181,24 +211,21 @@ static cJSON *task_json(const hk_task *t)
 static void flow_webhooks(hk_api *a, const char *method, const char *flow, const char *body,
                           size_t len, hk_api_response *r)
 {
-    hk_error e = {0};
-    hk_store *s = NULL;
-    cJSON *in = NULL;
-    if (strcmp(method, "POST") == 0 && !(in = parse_body(body, len, r)))
+    api_call c;
+    if (!begin(a, strcmp(method, "POST") == 0, body, len, r, &c))
         return;
-    int rc = (s = store_take(a, &e)) ? HK_OK : HK_ERR;
-    if (rc == HK_OK && in) {
+    if (c.rc == HK_OK && c.in) {
         hk_task *t = NULL;
-        if ((rc = hk_store_task_create_json(s, flow, in, &t, &e)) == HK_OK) {
+        if ((c.rc = hk_store_task_create_json(c.s, flow, c.in, &t, &c.e)) == HK_OK) {
             snprintf(r->location, sizeof r->location, "/v1/webhooks/%s", t->id);
             reply_json(r, 201, task_json(t));
             HK_INFO("api", "webhook %s created in flow %s", t->id, t->flow_id);
         }
         hk_task_destroy(t);
-    } else if (rc == HK_OK) {
+    } else if (c.rc == HK_OK) {
         hk_task **tasks = NULL;
         size_t n = 0;
-        if ((rc = hk_store_task_list(s, flow, &tasks, &n, &e)) == HK_OK) {
+        if ((c.rc = hk_store_task_list(c.s, flow, &tasks, &n, &c.e)) == HK_OK) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, "flowId", flow);
             cJSON_AddNumberToObject(o, "limit", a->cfg->max_webhooks_per_flow);
@@ -211,10 +238,9 @@ static void flow_webhooks(hk_api *a, const char *method, const char *flow, const
             hk_task_destroy(tasks[i]);
         free(tasks);
     }
-    if (rc != HK_OK)
-        fail_rc(r, rc, &e);
-    cJSON_Delete(in);
-    store_give(a, s, rc);
+    if (c.rc != HK_OK)
+        fail_rc(r, c.rc, &c.e);
+    end(a, &c);
 }
 
 static void flow_export(hk_api *a, const char *flow, hk_api_response *r)
@@ -276,33 +302,29 @@ static void flow_import(hk_api *a, const char *flow, const char *body, size_t le
 static void webhook(hk_api *a, const char *method, const char *id, const char *body, size_t len,
                     hk_api_response *r)
 {
-    hk_error e = {0};
-    cJSON *in = NULL;
     bool put = strcmp(method, "PUT") == 0, del = strcmp(method, "DELETE") == 0;
-    if (put && !(in = parse_body(body, len, r)))
+    api_call c;
+    if (!begin(a, put, body, len, r, &c))
         return;
-    hk_store *s = store_take(a, &e);
-    int rc = s ? HK_OK : HK_ERR;
     hk_task *t = NULL;
-    if (rc == HK_OK && del) {
-        if ((rc = hk_store_task_delete(s, id, &e)) == HK_OK) {
+    if (c.rc == HK_OK && del) {
+        if ((c.rc = hk_store_task_delete(c.s, id, &c.e)) == HK_OK) {
             r->status = 204;
             HK_INFO("api", "webhook %s deleted", id);
         }
-    } else if (rc == HK_OK && put) {
-        if ((rc = hk_store_task_update_json(s, id, in, &t, &e)) == HK_OK) {
+    } else if (c.rc == HK_OK && put) {
+        if ((c.rc = hk_store_task_update_json(c.s, id, c.in, &t, &c.e)) == HK_OK) {
             reply_json(r, 200, task_json(t));
             HK_INFO("api", "webhook %s updated", id);
         }
-    } else if (rc == HK_OK) {
-        if ((rc = hk_store_task_get(s, id, &t, &e)) == HK_OK)
+    } else if (c.rc == HK_OK) {
+        if ((c.rc = hk_store_task_get(c.s, id, &t, &c.e)) == HK_OK)
             reply_json(r, 200, task_json(t));
     }
-    if (rc != HK_OK)
-        fail_rc(r, rc, &e);
+    if (c.rc != HK_OK)
+        fail_rc(r, c.rc, &c.e);
     hk_task_destroy(t);
-    cJSON_Delete(in);
-    store_give(a, s, rc);
+    end(a, &c);
 }
 
 /* Optional body {"jobId": "...", "jobStatus": "..."}; a string field is the sample's value. */
@@ -383,6 +405,82 @@ static void job_deliveries(hk_api *a, const char *job, hk_api_response *r)
     store_give(a, s, rc);
 }
 
+/* ------------------------------------------------------------------- inbound endpoints --- */
+
+/* hookd-ingress's endpoints (hk_cmd's inbound functions, the ones hookctl inbound uses). The
+ * store refusing a taken id or name is a conflict with what exists: 409 naming the field. */
+static void fail_inbound(hk_api_response *r, int rc, bool conflict, const hk_error *e)
+{
+    if (rc == HK_EINVAL && conflict)
+        fail(r, 409, e->field, e->msg);
+    else
+        fail_rc(r, rc, e);
+}
+
+static void inbound_collection(hk_api *a, const char *method, const char *body, size_t len,
+                               hk_api_response *r)
+{
+    api_call c;
+    if (!begin(a, strcmp(method, "POST") == 0, body, len, r, &c))
+        return;
+    bool conflict = false;
+    if (c.rc == HK_OK && c.in) {
+        hk_inbound_endpoint *ep = NULL;
+        if ((c.rc = hk_cmd_inbound_create(c.s, c.in, &ep, &conflict, &c.e)) == HK_OK) {
+            snprintf(r->location, sizeof r->location, "/v1/inbound/%s", ep->id);
+            reply_json(r, 201, hk_inbound_endpoint_to_json(ep, false));
+            HK_INFO("api", "inbound endpoint %s created (%s, flow %s)", ep->id,
+                    hk_inbound_source_name(ep->source), ep->flow_id);
+        }
+        hk_inbound_endpoint_destroy(ep);
+    } else if (c.rc == HK_OK) {
+        hk_inbound_endpoint **eps = NULL;
+        size_t n = 0;
+        if ((c.rc = hk_cmd_inbound_list(c.s, &eps, &n, &c.e)) == HK_OK) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON *arr = cJSON_AddArrayToObject(o, "endpoints");
+            for (size_t i = 0; i < n; i++)
+                cJSON_AddItemToArray(arr, hk_inbound_endpoint_to_json(eps[i], false));
+            reply_json(r, 200, o);
+        }
+        hk_cmd_inbound_list_free(eps, n);
+    }
+    if (c.rc != HK_OK)
+        fail_inbound(r, c.rc, conflict, &c.e);
+    end(a, &c);
+}
+
+/* GET, PUT (the whole endpoint: HK_INBOUND_REPLACE), PATCH (a merge patch), DELETE. */
+static void inbound_one(hk_api *a, const char *method, const char *id, const char *body, size_t len,
+                        hk_api_response *r)
+{
+    bool put = strcmp(method, "PUT") == 0, patch = strcmp(method, "PATCH") == 0;
+    api_call c;
+    if (!begin(a, put || patch, body, len, r, &c))
+        return;
+    bool conflict = false;
+    hk_inbound_endpoint *ep = NULL;
+    if (c.rc == HK_OK && strcmp(method, "DELETE") == 0) {
+        if ((c.rc = hk_store_inbound_delete(c.s, id, &c.e)) == HK_OK) {
+            r->status = 204;
+            HK_INFO("api", "inbound endpoint %s deleted", id);
+        }
+    } else if (c.rc == HK_OK && (put || patch)) {
+        c.rc = hk_cmd_inbound_update(c.s, id, c.in, put ? HK_INBOUND_REPLACE : HK_INBOUND_PATCH,
+                                     &ep, &conflict, &c.e);
+        if (c.rc == HK_OK) {
+            reply_json(r, 200, hk_inbound_endpoint_to_json(ep, false));
+            HK_INFO("api", "inbound endpoint %s updated", id);
+        }
+    } else if (c.rc == HK_OK && (c.rc = hk_cmd_inbound_get(c.s, id, &ep, &c.e)) == HK_OK) {
+        reply_json(r, 200, hk_inbound_endpoint_to_json(ep, false));
+    }
+    if (c.rc != HK_OK)
+        fail_inbound(r, c.rc, conflict, &c.e);
+    hk_inbound_endpoint_destroy(ep);
+    end(a, &c);
+}
+
 /* ----------------------------------------------------------------------------- routing --- */
 
 static bool job_id_valid(const char *id)
@@ -394,12 +492,14 @@ static bool job_id_valid(const char *id)
     return n > 0 && n <= 256;
 }
 
-/* Checks an id in the path by the task's own rules; answers 400 naming it when it is not one. */
+/* Checks an id in the path by its own rules (a task's, a flow's, an inbound endpoint's); answers
+ * 400 naming it when it is not one. */
 static bool valid(const char *kind, const char *value, hk_api_response *r)
 {
     hk_error e = {0};
-    int rc = strcmp(kind, "id") == 0       ? hk_validate_task_id(value, kind, &e)
-             : strcmp(kind, "flowId") == 0 ? hk_validate_flow_id(value, kind, &e)
+    int rc = strcmp(kind, "id") == 0           ? hk_validate_task_id(value, kind, &e)
+             : strcmp(kind, "flowId") == 0     ? hk_validate_flow_id(value, kind, &e)
+             : strcmp(kind, "inbound id") == 0 ? hk_inbound_validate_id(value, "id", &e)
              : job_id_valid(value)
                  ? HK_OK
                  : hk_error_set(&e, HK_EINVAL, kind,
@@ -456,6 +556,12 @@ void hk_api_handle(hk_api *a, const char *method, const char *path, const char *
     } else if (n == 3 && IS(0, "webhooks") && IS(2, "test")) {
         if (valid("id", seg[1], r) && allowed(method, "POST", r))
             webhook_test(a, seg[1], body, body_len, r);
+    } else if (n == 1 && IS(0, "inbound")) {
+        if (allowed(method, "GET, POST", r))
+            inbound_collection(a, method, body, body_len, r);
+    } else if (n == 2 && IS(0, "inbound")) {
+        if (valid("inbound id", seg[1], r) && allowed(method, "GET, PUT, PATCH, DELETE", r))
+            inbound_one(a, method, seg[1], body, body_len, r);
     } else if (n == 3 && IS(0, "jobs") && IS(2, "deliveries")) {
         if (valid("jobId", seg[1], r) && allowed(method, "GET", r))
             job_deliveries(a, seg[1], r);

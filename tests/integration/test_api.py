@@ -296,6 +296,89 @@ def test_the_api_is_off_without_a_token_and_refuses_a_short_one(env, worker_fact
     assert "short-s3cret" not in short.stdout + short.stderr
 
 
+# ------------------------------------------------------- /v1/inbound (helper G) --
+# Before test_every_documented_operation_was_exercised, which must stay the module's last test.
+
+def test_inbound_crud_with_secrets_masked_and_the_state(api, env):
+    C, ONE = "/v1/inbound", "/v1/inbound/{id}"
+    assert api.call("GET", "/v1/inbound", C, expect=200).json() == {"endpoints": []}
+    doc = {"name": f"gh-{env.tag}", "flowId": 7, "source": "GitHub", "secret": SECRET}
+    r = api.call("POST", "/v1/inbound", C, body=doc, expect=201)
+    created = r.json()
+    eid = created["id"]
+    assert r.headers["Location"] == f"/v1/inbound/{eid}"
+    assert created["secret"] == "****wxyz" and created["source"] == "github"
+    assert created["flowId"] == "7" and created["verified"] is False
+    assert created["stateChangedAt"].endswith("Z")
+    assert api.call("GET", f"/v1/inbound/{eid}", ONE, expect=200).json() == created
+    listed = api.call("GET", "/v1/inbound", C, expect=200).json()["endpoints"]
+    assert [e["id"] for e in listed] == [eid]
+    # hookctl reads what the API wrote: one store, one validation path
+    assert json.loads(env.hookctl("inbound", "get", eid, "--json").stdout) == created
+
+    # refusals: 400 naming the field, 409 for a taken name or id; nothing written
+    for bad, field in ((dict(doc, name="x", source="gitlab"), "source"),
+                       (dict(doc, name="x", secret="****wxyz"), "secret"),
+                       (dict(doc, name="x", verified=True), "verified"),
+                       (dict(doc, name="x", extra=1), "extra")):
+        got = api.call("POST", "/v1/inbound", C, body=bad, expect=400).json()
+        assert got["error"]["field"] == field, got
+    taken = api.call("POST", "/v1/inbound", C, body=doc, expect=409).json()
+    assert taken["error"]["field"] == "name"
+    mine = f"in_chosen{env.tag}"
+    api.call("POST", "/v1/inbound", C, body=dict(doc, id=mine, name="chosen"), expect=201)
+    again = api.call("POST", "/v1/inbound", C, body=dict(doc, id=mine, name="other"),
+                     expect=409).json()
+    assert again["error"]["field"] == "id"
+    assert len(api.call("GET", "/v1/inbound", C).json()["endpoints"]) == 2
+
+    # PUT: the whole endpoint, the masked secret kept; PATCH: a merge patch
+    edited = dict(created, name=f"renamed-{env.tag}", publicUrl="https://hooks.example.com/in")
+    put = api.call("PUT", f"/v1/inbound/{eid}", ONE, body=edited, expect=200).json()
+    assert put["name"] == f"renamed-{env.tag}" and put["secret"] == "****wxyz"
+    assert put["publicUrl"] == "https://hooks.example.com/in"
+    stored = subprocess.run(["redis-cli", "-u", env.stack["HOOKD_REDIS_URL"], "GET",
+                             f"{env.prefix}inbound:{eid}"], capture_output=True, text=True)
+    assert json.loads(stored.stdout)["secret"] == SECRET
+    patched = api.call("PATCH", f"/v1/inbound/{eid}", ONE,
+                       body={"enabled": False, "publicUrl": None}, expect=200).json()
+    assert patched["enabled"] is False and "publicUrl" not in patched
+    assert patched["name"] == f"renamed-{env.tag}" and patched["secret"] == "****wxyz"
+    replaced = api.call("PUT", f"/v1/inbound/{eid}", ONE,
+                        body={"name": "bare", "source": "github", "secret": "****wxyz"},
+                        expect=200).json()
+    assert replaced["enabled"] is True and replaced["flowId"] == "7"  # defaults; flowId stays
+    assert api.call("PATCH", f"/v1/inbound/{eid}", ONE, body={"name": "chosen"},
+                    expect=409).json()["error"]["field"] == "name"
+    assert api.call("PATCH", f"/v1/inbound/{eid}", ONE, body={"source": "nope"},
+                    expect=400).json()["error"]["field"] == "source"
+    assert api.call("PUT", f"/v1/inbound/{eid}", ONE, body=dict(doc, id=mine),
+                    expect=400).json()["error"]["field"] == "id"
+    api.call("PATCH", f"/v1/inbound/{eid}", ONE, raw='{"enabled": false', expect=400)
+    api.call("PUT", f"/v1/inbound/in_missing{env.tag}", ONE, body=doc, expect=404)
+    api.call("PATCH", f"/v1/inbound/in_missing{env.tag}", ONE, body={}, expect=404)
+    assert api.call("GET", "/v1/inbound/wh_notinbound", ONE, expect=400).json()["error"][
+        "field"] == "id"
+    r = api.call("POST", f"/v1/inbound/{eid}", expect=405)
+    assert r.headers["Allow"] == "GET, PUT, PATCH, DELETE"
+
+    # the state is hookd-ingress's (the store's state hash), shown as it is
+    subprocess.run(["redis-cli", "-u", env.stack["HOOKD_REDIS_URL"], "HSET",
+                    f"{env.prefix}inbound:state", eid, "1:1764547200000"], check=True,
+                   capture_output=True)
+    got = api.call("GET", f"/v1/inbound/{eid}", ONE, expect=200).json()
+    assert got["verified"] is True and got["stateChangedAt"] == "2025-12-01T00:00:00.000Z"
+    assert api.call("PUT", f"/v1/inbound/{eid}", ONE, body=got, expect=200).json()["verified"]
+
+    for token in (None, "wrong-token-wrong-token"):
+        api.call("GET", "/v1/inbound", C, token=token, expect=401)
+        api.call("DELETE", f"/v1/inbound/{eid}", ONE, token=token, expect=401)
+    api.call("DELETE", f"/v1/inbound/{eid}", ONE, expect=204)
+    api.call("GET", f"/v1/inbound/{eid}", ONE, expect=404)
+    api.call("DELETE", f"/v1/inbound/{eid}", ONE, expect=404)
+    assert env.hookctl("inbound", "get", eid).returncode == 1
+
+
 def test_every_documented_operation_was_exercised():
     """Runs last in this module: each operation of docs/openapi.yaml got a checked answer."""
     documented = {(path, method) for path, ops in SPEC["paths"].items()

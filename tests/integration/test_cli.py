@@ -470,3 +470,201 @@ def test_a_file_with_text_after_its_json_is_refused(env, tmp_path):
     path.write_text('{"flowId": "7", "url": "https://x.example/h"}  \n')
     ok = env.hookctl("webhooks", "create", "--file", str(path))
     assert ok.returncode == 0, ok.stderr
+
+
+# ----------------------------------------------------------------- hookctl inbound (helper G) --
+
+INBOUND_SECRET = "inbound-secret-" + "9f3k" + "wxyz"  # shown only as ****wxyz
+
+
+def inbound_file(tmp_path, doc, name="endpoint.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def redis_cli(env, *args):
+    out = subprocess.run(["redis-cli", "-u", env.stack["HOOKD_REDIS_URL"], *args],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_inbound_crud_round_trip_keeps_the_masked_secret(env, tmp_path):
+    name = f"gh-{env.tag}"
+    doc = {"name": name, "flowId": "7", "source": "github", "secret": INBOUND_SECRET}
+    out = env.hookctl("inbound", "create", "--file", inbound_file(tmp_path, doc), "--json")
+    assert out.returncode == 0, out.stderr
+    created = json.loads(out.stdout)
+    eid = created["id"]
+    assert eid.startswith("in_") and len(eid) == 27
+    assert created["secret"] == "****wxyz" and created["verified"] is False
+    assert created["stateChangedAt"] and created["stateChangedAt"].endswith("Z")
+
+    table = env.hookctl("inbound", "list")
+    assert table.returncode == 0, table.stderr
+    rows = [line.split() for line in table.stdout.splitlines()]
+    assert rows[0] == ["ID", "NAME", "SOURCE", "FLOW", "ENABLED", "VERIFIED"]
+    assert rows[1] == [eid, name, "github", "7", "yes", "no"]
+    assert rows[2:] == [["1", "inbound", "endpoint"]]
+    assert [e["id"] for e in json.loads(env.hookctl("inbound", "list", "--json").stdout)] == [eid]
+
+    got = json.loads(env.hookctl("inbound", "get", eid, "--json").stdout)
+    assert got == created
+    # the state is hookd-ingress's, from the store's state hash: get shows what it wrote there
+    redis_cli(env, "HSET", f"{env.prefix}inbound:state", eid, "1:1764547200000")
+    got = json.loads(env.hookctl("inbound", "get", eid, "--json").stdout)
+    assert got["verified"] is True and got["stateChangedAt"] == "2025-12-01T00:00:00.000Z"
+    fields = env.hookctl("inbound", "get", eid).stdout
+    assert "verified        true" in fields and "****wxyz" in fields
+
+    # get, edit, update: the masked secret keeps the stored one, the state stays
+    got["name"] = name + "-renamed"
+    got["publicUrl"] = "https://hooks.example.com/in/" + eid
+    out = env.hookctl("inbound", "update", eid, "--file", inbound_file(tmp_path, got, "e2.json"),
+                      "--json")
+    assert out.returncode == 0, out.stderr
+    updated = json.loads(out.stdout)
+    assert updated["name"] == name + "-renamed" and updated["secret"] == "****wxyz"
+    assert updated["verified"] is True
+    stored = json.loads(redis_cli(env, "GET", f"{env.prefix}inbound:{eid}"))
+    assert stored["secret"] == INBOUND_SECRET and stored["publicUrl"].endswith(eid)
+    # replace semantics: what the file leaves out takes its default
+    bare = {"name": name, "source": "github", "secret": "****wxyz"}
+    out = env.hookctl("inbound", "update", eid, "--file", inbound_file(tmp_path, bare, "e3.json"),
+                      "--json")
+    assert out.returncode == 0, out.stderr
+    replaced = json.loads(out.stdout)
+    assert "publicUrl" not in replaced and replaced["flowId"] == "7"
+
+    everything = "".join(env.hookctl(*a).stdout for a in (
+        ("inbound", "list"), ("inbound", "list", "--json"), ("inbound", "get", eid),
+        ("inbound", "get", eid, "--json")))
+    assert INBOUND_SECRET not in everything
+
+    out = env.hookctl("inbound", "delete", eid)
+    assert out.returncode == 0 and out.stdout.strip() == f"deleted {eid}", out.stderr
+    gone = env.hookctl("inbound", "get", eid)
+    assert gone.returncode == 1 and "not found" in gone.stderr
+    assert env.hookctl("inbound", "delete", eid).returncode == 1
+    assert env.hookctl("inbound", "update", eid, "--file",
+                       inbound_file(tmp_path, bare, "e4.json")).returncode == 1
+
+
+def test_inbound_bad_input_exits_2_naming_the_field(env, tmp_path):
+    good = {"name": f"dup-{env.tag}", "flowId": "7", "source": "github", "secret": INBOUND_SECRET}
+    assert env.hookctl("inbound", "create", "--file", inbound_file(tmp_path, good)).returncode == 0
+    cases = [
+        (dict(good, name="a", source="gitlab"), "source"),
+        (dict(good, name="b", colour="red"), "colour"),
+        (dict(good, name="c", verified=True), "verified"),
+        (dict(good, name="d", secret="****wxyz"), "secret"),
+        (dict(good, name="e", verifyToken="tok"), "verifyToken"),
+        (good, "name"),  # the same name again: refused, nothing written
+    ]
+    for i, (doc, field) in enumerate(cases):
+        out = env.hookctl("inbound", "create", "--file", inbound_file(tmp_path, doc, f"b{i}.json"))
+        assert out.returncode == 2, (doc, out.stdout)
+        lines = out.stderr.splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"hookctl: {field}: "), (field, lines)
+        assert INBOUND_SECRET not in out.stderr
+    listed = json.loads(env.hookctl("inbound", "list", "--json").stdout)
+    assert [e["name"] for e in listed] == [good["name"]]
+    body = inbound_file(tmp_path, {"a": 1}, "body.json")
+    usage = [
+        (("inbound", "get", "wh_notinbound"), "<id>"),
+        (("inbound", "get"), "<id>"),
+        (("inbound", "create"), "--file"),
+        (("inbound", "list", "--to", "http://x"), "--to"),
+        (("inbound", "create", "--file", str(tmp_path / "missing.json")), "--file"),
+        (("inbound", "sign", "--secret", "k", "--file", body), "--source"),
+        (("inbound", "sign", "--source", "gitlab", "--secret", "k", "--file", body), "--source"),
+        (("inbound", "sign", "--source", "sendgrid", "--secret", "k", "--file", body), "--source"),
+        (("inbound", "sign", "--source", "custom", "--secret", "k", "--file", body), "--source"),
+        (("inbound", "sign", "--source", "github", "--file", body), "--secret"),
+        (("inbound", "sign", "--source", "twilio", "--secret", "k", "--file", body), "--url"),
+        (("inbound", "send", "in_x", "--file", body, "--to", "ftp://x"), "--to"),
+        (("inbound", "frob"), "inbound frob"),
+    ]
+    for args, flag in usage:
+        out = env.hookctl(*args)
+        assert out.returncode == 2, (args, out.stdout, out.stderr)
+        lines = out.stderr.splitlines()
+        assert len(lines) == 1 and flag in lines[0], (args, lines)
+    assert "hookctl inbound send" in env.hookctl("inbound", "--help").stdout
+
+
+def test_inbound_sign_prints_what_the_provider_sends(env, tmp_path):
+    body = b'{"ref":"refs/heads/main","commits":[{"id":"\xc3\xa9"}]}\n'
+    path = tmp_path / "push.json"
+    path.write_bytes(body)
+    key = "It's a Secret to Everybody"
+    out = env.hookctl("inbound", "sign", "--source", "github", "--secret", key, "--file",
+                      str(path))
+    assert out.returncode == 0, out.stderr
+    want = "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
+    assert out.stdout.splitlines() == [f"X-Hub-Signature-256: {want}"]
+    as_json = json.loads(env.hookctl("inbound", "sign", "--source", "github", "--secret", key,
+                                     "--file", str(path), "--json").stdout)
+    assert as_json == {"X-Hub-Signature-256": want}
+    # slack signs v0:<timestamp>:<body> with the timestamp it sends
+    slack = json.loads(env.hookctl("inbound", "sign", "--source", "slack", "--secret", key,
+                                   "--file", str(path), "--json").stdout)
+    ts = slack["X-Slack-Request-Timestamp"]
+    assert abs(int(ts) - time.time()) < 60
+    assert slack["X-Slack-Signature"] == "v0=" + hmac.new(
+        key.encode(), b"v0:" + ts.encode() + b":" + body, hashlib.sha256).hexdigest()
+
+
+def send_to_receiver(env, tmp_path, receiver, doc, body):
+    """Creates the endpoint, sends body as its provider to the receiver: (id, file, output,
+    the requests that arrived)."""
+    out = env.hookctl("inbound", "create", "--file", inbound_file(tmp_path, doc), "--json")
+    assert out.returncode == 0, out.stderr
+    eid = json.loads(out.stdout)["id"]
+    path = tmp_path / "body.bin"
+    path.write_bytes(body)
+    out = env.hookctl("inbound", "send", eid, "--file", str(path), "--to",
+                      receiver.url(f"/in/{eid}"))
+    assert out.returncode == 0, out.stderr
+    return eid, path, out, receiver.wait_for(f"/in/{eid}", 1)
+
+
+def test_inbound_send_posts_signed_as_the_provider(env, tmp_path, receiver):
+    doc = {"name": f"send-{env.tag}", "flowId": "7", "source": "github",
+           "secrets": [INBOUND_SECRET, "older-secret-0000"]}
+    body = b'{"zen":"Keep it logically awesome.","hook_id":1}'
+    eid, path, out, got = send_to_receiver(env, tmp_path, receiver, doc, body)
+    assert out.stdout.startswith("HTTP 204 from "), out.stdout
+    assert len(got) == 1 and got[0]["method"] == "POST" and got[0]["body"] == body
+    want = "sha256=" + hmac.new(INBOUND_SECRET.encode(), body, hashlib.sha256).hexdigest()
+    assert hmac.compare_digest(got[0]["headers"]["x-hub-signature-256"], want)
+    assert got[0]["headers"]["content-type"] == "application/json"
+    assert INBOUND_SECRET not in out.stdout + out.stderr
+
+    receiver.status["/in/refused"] = 404
+    out = env.hookctl("inbound", "send", eid, "--file", str(path), "--to",
+                      receiver.url("/in/refused"), "--json")
+    assert out.returncode == 1, out.stdout
+    assert json.loads(out.stdout)["statusCode"] == 404
+    missing = env.hookctl("inbound", "send", f"in_missing{env.tag}", "--file", str(path), "--to",
+                          receiver.url("/in/x"))
+    assert missing.returncode == 1 and "not found" in missing.stderr
+    assert len(receiver.matching("/in/x")) == 0
+
+
+def test_inbound_send_as_twilio_adds_the_body_hash_it_signs(env, tmp_path, receiver):
+    """Twilio posts a JSON body to the URL with bodySHA256=<its SHA-256> added, and signs that
+    URL: send does the same, and twilio's own RequestValidator accepts what arrives."""
+    from twilio.request_validator import RequestValidator
+    token = "twilio-auth-token-" + env.tag
+    doc = {"name": f"tw-{env.tag}", "flowId": "7", "source": "twilio", "secret": token}
+    body = b'{"CallSid":"CA123","CallStatus":"completed"}'
+    eid, _, _, arrived = send_to_receiver(env, tmp_path, receiver, doc, body)
+    got = arrived[0]
+    assert got["path"] == f"/in/{eid}?bodySHA256=" + hashlib.sha256(body).hexdigest()
+    url = receiver.url(got["path"])
+    assert RequestValidator(token).validate(url, body.decode(),
+                                            got["headers"]["x-twilio-signature"])
+    assert not RequestValidator("another-token").validate(url, body.decode(),
+                                                          got["headers"]["x-twilio-signature"])
