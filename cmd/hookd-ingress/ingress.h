@@ -60,6 +60,8 @@ void ing_count(ing_outcome outcome);
 /* hookd_ingress_rejected_total{reason}: the verifier's reasons, plus "unknown_endpoint" and
  * "disabled". */
 void ing_count_rejected(const char *label);
+/* hookd_ingress_slow_clients_total: connections cut for not sending their headers in time. */
+void ing_count_slow_client(void);
 void ing_observe_ack(uint64_t ms);
 void ing_set_endpoints(int64_t n);
 void ing_set_ready(bool ready);

@@ -16,6 +16,7 @@ static const uint64_t ack_bounds_ms[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 100
 static struct ingress_metrics {
     hk_counter requests[ING__OUTCOMES];
     hk_counter rejected[HK_REJECT__COUNT + 1]; /* every reason but NONE, unknown, disabled */
+    hk_counter slow_clients;
     hk_histogram ack_seconds;
     hk_gauge endpoints;
     hk_gauge ready;
@@ -45,6 +46,9 @@ static struct ingress_metrics {
             HK_COUNTER(REJECTED, "reason=\"wrong_verify_token\"", REJECTED_HELP),
             HK_COUNTER(REJECTED, "reason=\"not_configured\"", REJECTED_HELP),
         },
+    .slow_clients = HK_COUNTER("hookd_ingress_slow_clients_total", NULL,
+                               "Connections shut down because their request headers were not "
+                               "in within 5 s (a client trickling them)."),
     .ack_seconds = HK_HISTOGRAM_MS("hookd_ingress_ack_seconds",
                                    "From a request's arrival to Kafka's acknowledgement of its "
                                    "record.",
@@ -70,6 +74,11 @@ void ing_count_rejected(const char *label)
             return;
         }
     }
+}
+
+void ing_count_slow_client(void)
+{
+    hk_counter_add(&ingress_metrics.slow_clients, 1);
 }
 
 void ing_observe_ack(uint64_t ms)

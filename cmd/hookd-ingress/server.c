@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define IDLE_TIMEOUT_S 10u
@@ -31,6 +32,11 @@
 #define CLAIM_PENDING_S 60
 #define SEEN_TTL_S (24 * 3600)
 #define RETRY_AFTER_S "5"
+#define HEADER_DEADLINE_MS 5000u /* a request's headers must be in within this */
+#define SWEEP_MS 250u
+/* Bodies buffered at once, in all: 16 of the largest (160 MiB with the default limit). A
+ * request that would pass it is answered 503, so many slow uploads cannot take the memory. */
+#define BODY_BUDGET_FACTOR 16u
 
 typedef struct ingress {
     const hk_config *cfg;
@@ -44,6 +50,10 @@ typedef struct ingress {
     hk_producer *producer;
     hk_store *store; /* claims and state changes, on the loop; reopened after a failure */
     ing_endpoints *endpoints;
+    size_t buffered;           /* bytes of request bodies held now */
+    size_t budget;             /* at most this many */
+    struct conn *conns;        /* every open connection, for the header deadline */
+    hk_timer *sweep_timer;
     size_t waiting;            /* requests suspended until Kafka answers */
     struct request *suspended; /* those requests, so that a stop can answer each */
     bool stopping;
@@ -51,15 +61,24 @@ typedef struct ingress {
     int status;
 } ingress;
 
+/* One connection, from its accept to its close: when its next request's headers are due. */
+typedef struct conn {
+    struct conn *prev, *next;
+    int fd;
+    uint64_t deadline_ms; /* 0: headers in, a request is being handled */
+} conn;
+
 /* One request, from its URI to its completion. */
 typedef struct request {
     struct request *prev, *next; /* in ingress.suspended while waiting */
     ingress *g;
     struct MHD_Connection *con;
     char *uri; /* as received, with the query */
+    bool headers_in;
     bool started;
     hk_buf body;
     bool too_big;
+    bool over_budget; /* refused: the bodies held in all would pass the budget */
     bool waiting; /* suspended until the acknowledgement */
     int ack_err;  /* the acknowledgement's error, 0 when Kafka holds the record */
     ing_snapshot *snap;
@@ -437,6 +456,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     (void)version;
     ingress *g = cls;
     request *r = *con_cls;
+    if (!r->headers_in) { /* the first call comes once every header is in */
+        r->headers_in = true;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        if (ci && ci->socket_context)
+            ((conn *)ci->socket_context)->deadline_ms = 0;
+    }
     if (r->waiting) { /* resumed by the acknowledgement */
         r->waiting = false;
         return r->ack_err ? unavailable(r, "Kafka did not acknowledge the record in time")
@@ -458,8 +484,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     if (*upload_size) {
         if (!r->too_big && r->body.len + *upload_size > (size_t)g->cfg->ingress_max_body)
             r->too_big = true;
-        if (!r->too_big)
+        else if (!r->over_budget && g->buffered + *upload_size > g->budget)
+            r->over_budget = true;
+        if (r->too_big || r->over_budget) { /* read and dropped from here on */
+            g->buffered -= r->body.len;
+            hk_buf_free(&r->body);
+        } else {
             hk_buf_append(&r->body, upload, *upload_size);
+            g->buffered += *upload_size;
+        }
         *upload_size = 0;
         return MHD_YES;
     }
@@ -467,9 +500,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         ing_count(ING_TOO_LARGE);
         return reply(con, 413, NULL, "", 0);
     }
+    if (r->over_budget)
+        return unavailable(r, "request bodies held in all would pass the budget "
+                              "(16 x HOOKD_INGRESS_MAX_BODY)");
     return handle(r, method, url);
 }
 
+/* Called once the request line is read (before its headers): the request's state. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 {
     request *r = hk_xcalloc(1, sizeof *r);
@@ -483,16 +520,68 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
                          enum MHD_RequestTerminationCode why)
 {
     (void)cls;
-    (void)con;
     (void)why;
     request *r = *con_cls;
     if (!r)
         return;
+    ingress *g = r->g;
+    g->buffered -= r->body.len;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci && ci->socket_context) /* a kept-alive connection's next request: from now */
+        ((conn *)ci->socket_context)->deadline_ms = hk_now_ms() + HEADER_DEADLINE_MS;
     ing_snapshot_release(r->snap);
     hk_buf_free(&r->body);
     free(r->uri);
     free(r);
     *con_cls = NULL;
+}
+
+/* Every connection is tracked from its accept to its close (libmicrohttpd calls this on the
+ * loop's thread, in MHD_run). */
+static void on_connection(void *cls, struct MHD_Connection *con, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    ingress *g = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(con, MHD_CONNECTION_INFO_CONNECTION_FD);
+        conn *c = hk_xcalloc(1, sizeof *c);
+        c->fd = ci ? ci->connect_fd : -1;
+        c->deadline_ms = hk_now_ms() + HEADER_DEADLINE_MS;
+        c->next = g->conns;
+        if (g->conns)
+            g->conns->prev = c;
+        g->conns = c;
+        *socket_context = c;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        conn *c = *socket_context;
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            g->conns = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+/* libmicrohttpd's own timeout is an idle one, and a client trickling a header byte every few
+ * seconds is never idle: a connection whose request headers are not in by their deadline is
+ * shut down (libmicrohttpd then closes it). */
+static void on_sweep_timer(hk_loop *loop, void *arg)
+{
+    (void)loop;
+    ingress *g = arg;
+    uint64_t now = hk_now_ms();
+    for (conn *c = g->conns; c; c = c->next)
+        if (c->deadline_ms && now >= c->deadline_ms && c->fd >= 0) {
+            shutdown(c->fd, SHUT_RDWR);
+            c->deadline_ms = 0;
+            ing_count_slow_client();
+        }
+    hk_timer_start(g->sweep_timer, SWEEP_MS);
 }
 
 /* libmicrohttpd's turn, then its next deadline as the loop's timer. */
@@ -593,7 +682,8 @@ static int start_http(ingress *g, hk_error *err)
         IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, PER_IP_CONNECTIONS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
         (size_t)CONNECTION_MEMORY, MHD_OPTION_URI_LOG_CALLBACK, on_uri, g,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, g, MHD_OPTION_END);
     if (!g->daemon)
         return hk_error_set(err, HK_ERR, "HOOKD_INGRESS_LISTEN", "cannot listen on %s",
                             g->cfg->ingress_listen);
@@ -602,6 +692,9 @@ static int start_http(ingress *g, hk_error *err)
     hk_loop_io(g->loop, efd, HK_IO_READ, on_http_io, g);
     g->mhd_timer = hk_timer_create(g->loop, on_http_timer, g);
     hk_timer_start(g->mhd_timer, 0);
+    g->sweep_timer = hk_timer_create(g->loop, on_sweep_timer, g);
+    hk_timer_start(g->sweep_timer, SWEEP_MS);
+    g->budget = (size_t)g->cfg->ingress_max_body * BODY_BUDGET_FACTOR;
     return HK_OK;
 }
 
@@ -623,6 +716,7 @@ static void teardown(ingress *g)
     if (g->daemon)
         MHD_stop_daemon(g->daemon);
     hk_timer_destroy(g->mhd_timer);
+    hk_timer_destroy(g->sweep_timer);
     hk_timer_destroy(g->stop_timer);
     hk_producer_destroy(g->producer, 5000);
     ing_endpoints_stop(g->endpoints);

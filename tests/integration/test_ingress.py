@@ -299,3 +299,64 @@ def test_while_kafka_is_down_a_request_gets_503_and_its_retry_is_taken_once_it_i
     got = [rec["providerEventId"] for _, rec in records(stack, ingress.topic, 3, timeout=20)]
     assert got.count("d-0") == 1 and got.count("d-1") >= 1, got
     assert ing.metric('hookd_ingress_requests_total{outcome="unavailable"}') >= 1
+
+
+def test_trickling_clients_are_cut_and_the_probes_stay_answerable(stack, ingress):
+    """200 connections that trickle their headers one byte a second are shut down once their
+    5 s header deadline passes; meanwhile /healthz answers at once and a real request is
+    taken."""
+    import socket
+    ep = github_endpoint(ingress.tag)
+    put_endpoint(stack, ingress.prefix, ep, verified=True)
+    ing = ingress()
+    socks = []
+    for _ in range(200):
+        s = socket.create_connection(("127.0.0.1", ing.port), timeout=5)
+        s.sendall(b"POST /in/x HTTP/1.1\r\nHost: a\r\n")
+        socks.append(s)
+    t0 = time.time()
+    closed = set()
+    while time.time() - t0 < 12 and len(closed) < len(socks):
+        for i, s in enumerate(socks):
+            if i in closed:
+                continue
+            try:
+                s.sendall(b"X")
+            except OSError:
+                closed.add(i)
+        start = time.time()
+        status, _, _ = ing.post("/healthz", method="GET")
+        assert status == 200 and time.time() - start < 1, "the probe waited"
+        time.sleep(1)
+    cut_after = time.time() - t0
+    body = b'{"while":"trickling"}'
+    assert ing.post(f"/in/{ep['id']}", body, github_headers(body))[0] == 200
+    for s in socks:
+        s.close()
+    assert len(closed) == len(socks), f"{len(socks) - len(closed)} trickling connections left"
+    assert 4 < cut_after < 12, cut_after
+    assert ing.metric("hookd_ingress_slow_clients_total") >= 200
+
+
+def test_bodies_held_at_once_are_bounded(stack, ingress):
+    """Each body may be HOOKD_INGRESS_MAX_BODY, and all held at once at most 16 of them: a
+    request that would pass that is answered 503 (the provider retries), not buffered."""
+    import socket
+    ep = github_endpoint(ingress.tag)
+    put_endpoint(stack, ingress.prefix, ep, verified=True)
+    ing = ingress({"HOOKD_INGRESS_MAX_BODY": "65536"})  # a budget of 1 MiB
+    held = []
+    for _ in range(16):  # 16 uploads of 64 KiB each, stalled just before their end
+        s = socket.create_connection(("127.0.0.1", ing.port), timeout=5)
+        s.sendall(b"POST /in/" + ep["id"].encode() + b" HTTP/1.1\r\nHost: a\r\n"
+                  b"Content-Type: application/json\r\nContent-Length: 65536\r\n\r\n" +
+                  b" " * 65535)
+        held.append(s)
+    time.sleep(1)
+    body = b'{"a":"' + b"x" * 4096 + b'"}'  # 16 x 65535 held: 4 KiB more passes 1 MiB
+    status, _, headers = ing.post(f"/in/{ep['id']}", body, github_headers(body))
+    assert status == 503 and headers.get("Retry-After") == "5", status
+    for s in held:
+        s.close()
+    time.sleep(0.5)
+    assert ing.post(f"/in/{ep['id']}", body, github_headers(body))[0] == 200, "the budget came back"
