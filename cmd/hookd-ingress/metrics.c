@@ -54,7 +54,8 @@ static struct ingress_metrics {
                                    "record.",
                                    ack_bounds_ms),
     .endpoints = HK_GAUGE("hookd_ingress_endpoints", NULL, "Inbound endpoints loaded."),
-    .ready = HK_GAUGE("hookd_ready", NULL, "1 when /readyz answers 200, else 0."),
+    .ready = HK_GAUGE("hookd_ingress_ready", NULL,
+                      "1 when /readyz answers 200, else 0 (hookd-ingress; the workers' is hookd_ready)."),
 };
 HK_METRICS_REGISTER("hookd-ingress", ingress_metrics)
 
