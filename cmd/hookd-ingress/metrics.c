@@ -55,7 +55,7 @@ static struct ingress_metrics {
                                    ack_bounds_ms),
     .endpoints = HK_GAUGE("hookd_ingress_endpoints", NULL, "Inbound endpoints loaded."),
     .ready = HK_GAUGE("hookd_ingress_ready", NULL,
-                      "1 when /readyz answers 200, else 0 (hookd-ingress; the workers' is hookd_ready)."),
+                      "1 when /readyz answers 200, else 0 (the workers' is hookd_ready)."),
 };
 HK_METRICS_REGISTER("hookd-ingress", ingress_metrics)
 
