@@ -96,6 +96,15 @@ static int sign_source(hk_inbound_source source, const char *secret, const char 
     case HK_SOURCE_FACEBOOK:
         mac_text(HK_HMAC_SHA256, secret, body_part, 1, false, "sha256=", sig, sizeof sig);
         add(h, "X-Hub-Signature-256", sig);
+        if (source == HK_SOURCE_GITHUB) {
+            /* GitHub names each delivery (a GUID): the id its redeliveries share, which
+             * hookd-ingress reads as the provider's event id. Here one from the time and body. */
+            char hex[40], guid[40];
+            message_id("", now_ms, body, len, hex);
+            snprintf(guid, sizeof guid, "%.8s-%.4s-%.4s-%.4s-%.6s000000", hex, hex + 8, hex + 12,
+                     hex + 16, hex + 20);
+            add(h, "X-GitHub-Delivery", guid);
+        }
         return HK_OK;
     case HK_SOURCE_STRIPE: {
         hk_vpart parts[] = {{ts, strlen(ts)}, {".", 1}, {body, len}};

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import subprocess
 import time
 
@@ -603,10 +604,13 @@ def test_inbound_sign_prints_what_the_provider_sends(env, tmp_path):
                       str(path))
     assert out.returncode == 0, out.stderr
     want = "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
-    assert out.stdout.splitlines() == [f"X-Hub-Signature-256: {want}"]
+    lines = out.stdout.splitlines()
+    assert lines[0] == f"X-Hub-Signature-256: {want}"
+    assert re.fullmatch(r"X-GitHub-Delivery: [0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", lines[1]), lines
     as_json = json.loads(env.hookctl("inbound", "sign", "--source", "github", "--secret", key,
                                      "--file", str(path), "--json").stdout)
-    assert as_json == {"X-Hub-Signature-256": want}
+    assert as_json["X-Hub-Signature-256"] == want and set(as_json) == {
+        "X-Hub-Signature-256", "X-GitHub-Delivery"}
     # slack signs v0:<timestamp>:<body> with the timestamp it sends
     slack = json.loads(env.hookctl("inbound", "sign", "--source", "slack", "--secret", key,
                                    "--file", str(path), "--json").stdout)

@@ -593,9 +593,11 @@ Test(verify, sign_round_trip)
     cr_assert_eq(hk_inbound_sign(HK_SOURCE_GITHUB, "It's a Secret to Everybody", "Hello, World!",
                                  13, E_NOW, NULL, &h, &n, &err),
                  HK_OK);
-    cr_assert_eq(n, 1);
+    cr_assert_eq(n, 2, "the signature and a delivery id, as GitHub sends");
     cr_expect_str_eq(h[0].value,
                      "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
+    cr_expect_str_eq(h[1].key, "X-GitHub-Delivery");
+    cr_expect_eq(strlen(h[1].value), 36, "a GUID: %s", h[1].value);
     hk_kv_free(h, n);
     cr_expect_eq(hk_inbound_sign(HK_SOURCE_SENDGRID, "k", "x", 1, E_NOW, NULL, &h, &n, &err),
                  HK_EINVAL);
