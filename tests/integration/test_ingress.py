@@ -16,6 +16,7 @@ import re
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -427,3 +428,197 @@ def test_a_binary_body_of_an_unknown_type_is_kept_raw_only(stack, ingress):
     assert "payload" in rec and rec["payload"] is None
     assert "body" not in rec and base64.b64decode(rec["bodyBase64"]) == body
     assert rec["contentType"] == "application/x-hookd-unknown"
+
+
+def wait_status(ing, path, body, headers_for, want=200, timeout=5):
+    """Posts until the answer is `want` (the snapshot follows a state change within a poll)."""
+    deadline = time.time() + timeout
+    while True:
+        status, reply, headers = ing.post(path, body, headers_for(body))
+        if status == want or time.time() >= deadline:
+            return status, reply, headers
+        time.sleep(0.2)
+
+
+def test_a_facebook_endpoint_answers_hub_challenge_and_then_takes_signed_posts(stack, ingress):
+    token = "fb-verify-" + ingress.tag
+    ep = {"id": f"in_fb{ingress.tag}", "name": f"fb-{ingress.tag}", "flowId": "fb",
+          "source": "facebook", "secret": SECRET, "verifyToken": token, "enabled": True}
+    put_endpoint(stack, ingress.prefix, ep)
+    ing = ingress()
+    path = f"/in/{ep['id']}"
+
+    def signed(body):
+        return {"Content-Type": "application/json", "X-Hub-Signature-256":
+                "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()}
+    body = json.dumps({"object": "page", "entry": [{"id": "1", "time": 1}]}).encode()
+    assert ing.post(path, body, signed(body))[0] == 404  # unverified: only the challenge
+    query = {"hub.mode": "subscribe", "hub.challenge": "1158201444", "hub.verify_token": token}
+    wrong = urllib.parse.urlencode({**query, "hub.verify_token": token + "x"})
+    assert ing.post(f"{path}?{wrong}", method="GET")[:2] == (404, b"")
+    no_token = urllib.parse.urlencode({k: v for k, v in query.items() if k != "hub.verify_token"})
+    assert ing.post(f"{path}?{no_token}", method="GET")[:2] == (404, b"")
+    assert redis(stack, "HGET", f"{ingress.prefix}inbound:state", ep["id"]).startswith("0:")
+    assert ing.metric('hookd_ingress_rejected_total{reason="wrong_verify_token"}') == 2
+    status, reply, headers = ing.post(f"{path}?{urllib.parse.urlencode(query)}", method="GET")
+    assert (status, reply) == (200, b"1158201444")
+    assert headers["Content-Type"].startswith("text/plain")
+    assert redis(stack, "HGET", f"{ingress.prefix}inbound:state", ep["id"]).startswith("1:")
+    # a POST that carries the verify token in its URL: the token never reaches Kafka
+    post_path = f"{path}?hub.verify_token={token}&page=1"
+    assert ing.post(post_path, body, {**signed(body), "X-Hub-Signature-256": "sha256=" +
+                                      hmac.new(b"wrong", body, hashlib.sha256).hexdigest()})[0] \
+        == 404
+    status, reply, _ = wait_status(ing, post_path, body, signed)
+    assert status == 200, reply
+    _, rec = only_record(stack, ingress.topic)  # the challenge itself is not a record
+    assert rec["payload"] == json.loads(body) and rec["source"] == "facebook"
+    assert rec["query"] == {"page": "1"}, rec["query"]
+    assert token not in json.dumps(rec)
+    assert "x-hub-signature-256" not in rec["headers"]
+
+
+def test_a_twitter_endpoint_answers_the_crc_challenge_and_then_takes_signed_posts(stack, ingress):
+    ep = {"id": f"in_tw{ingress.tag}", "name": f"tw-{ingress.tag}", "flowId": "tw",
+          "source": "twitter", "secrets": [SECRET, "older-consumer-secret"], "enabled": True}
+    put_endpoint(stack, ingress.prefix, ep)
+    ing = ingress()
+    path = f"/in/{ep['id']}"
+
+    def signed(body, secret=SECRET):
+        mac = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+        return {"Content-Type": "application/json",
+                "x-twitter-webhooks-signature": "sha256=" + base64.b64encode(mac).decode()}
+    body = json.dumps({"for_user_id": "2244994945",
+                       "tweet_create_events": [{"id_str": "1"}]}).encode()
+    assert ing.post(path, body, signed(body))[0] == 404  # no CRC answered yet
+    crc = "crc-" + uuid.uuid4().hex
+    status, reply, headers = ing.post(f"{path}?crc_token={crc}", method="GET")
+    want = "sha256=" + base64.b64encode(
+        hmac.new(SECRET.encode(), crc.encode(), hashlib.sha256).digest()).decode()
+    assert status == 200 and json.loads(reply) == {"response_token": want}, reply
+    assert headers["Content-Type"].startswith("application/json")
+    assert redis(stack, "HGET", f"{ingress.prefix}inbound:state", ep["id"]).startswith("1:")
+    assert ing.post(path, body + b" ", signed(body))[0] == 404  # tampered
+    status, reply, _ = wait_status(ing, path, body, signed)
+    assert status == 200, reply
+    # the older secret of a rotation verifies a POST too
+    other = body.replace(b'"1"', b'"2"')
+    assert ing.post(path, other, signed(other, "older-consumer-secret"))[0] == 200
+    got = records(stack, ingress.topic, 3, timeout=5)
+    assert [rec["payload"] for _, rec in got] == [json.loads(body), json.loads(other)]
+
+
+def test_presets_signed_by_the_providers_own_sdks(stack, ingress):
+    """stripe's generate_signature_header, twilio's RequestValidator over a form and the
+    endpoint's publicUrl, standardwebhooks' Webhook.sign and slack_sdk's SignatureVerifier: each
+    valid request is taken with its provider event id, each tampered body refused 404."""
+    import stripe
+    from slack_sdk.signature import SignatureVerifier
+    from standardwebhooks import Webhook
+    from twilio.request_validator import RequestValidator
+    from datetime import datetime, timezone
+    tag = ingress.tag
+    whsec = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    public_url = f"https://hooks.example.com/in/in_twi{tag}"
+    eps = {
+        "stripe": {"source": "stripe", "secret": "whsec_stripe" + tag},
+        "twilio": {"source": "twilio", "secret": "twilio-auth-token-" + tag,
+                   "publicUrl": public_url},
+        "standard": {"source": "standard", "secret": whsec},
+        "slack": {"source": "slack", "secret": "slack-signing-" + tag},
+    }
+    ids = {"stripe": f"in_str{tag}", "twilio": f"in_twi{tag}", "standard": f"in_std{tag}",
+           "slack": f"in_slk{tag}"}
+    for name, ep in eps.items():
+        ep.update({"id": ids[name], "name": f"{name}-{tag}", "flowId": f"flow-{name}",
+                   "enabled": True})
+        put_endpoint(stack, ingress.prefix, ep, verified=(name == "slack"))
+    ing = ingress()
+
+    def stripe_req(body):
+        header = stripe.WebhookSignature.generate_signature_header(body.decode(),
+                                                                   eps["stripe"]["secret"])
+        return {"Content-Type": "application/json", "Stripe-Signature": header}
+
+    def twilio_req(body):
+        params = dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
+        sig = RequestValidator(eps["twilio"]["secret"]).compute_signature(public_url, params)
+        return {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig,
+                "I-Twilio-Idempotency-Token": "idem-" + tag}
+
+    def standard_req(body):
+        now = datetime.now(timezone.utc)
+        sig = Webhook(whsec).sign("msg_" + tag, now, body.decode())
+        return {"Content-Type": "application/json", "webhook-id": "msg_" + tag,
+                "webhook-timestamp": str(int(now.timestamp())), "webhook-signature": sig}
+
+    def slack_req(body):
+        ts = str(int(time.time()))
+        sig = SignatureVerifier(eps["slack"]["secret"]).generate_signature(timestamp=ts,
+                                                                            body=body)
+        return {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts,
+                "X-Slack-Signature": sig}
+    cases = [
+        ("stripe", stripe_req, json.dumps({"id": "evt_" + tag, "object": "event",
+                                           "type": "charge.succeeded"}).encode(), "evt_" + tag),
+        ("twilio", twilio_req, urllib.parse.urlencode(
+            {"MessageSid": "SM" + tag, "From": "+15551234567", "To": "+15557654321",
+             "Body": "hello, wörld & more"}).encode(), "idem-" + tag),
+        ("standard", standard_req, json.dumps({"type": "invoice.paid", "n": 1}).encode(),
+         "msg_" + tag),
+        ("slack", slack_req, json.dumps({"type": "event_callback", "event_id": "Ev" + tag,
+                                         "event": {"type": "app_mention"}}).encode(),
+         "Ev" + tag),
+    ]
+    for name, sign, body, _ in cases:
+        headers = sign(body)
+        tampered = body.replace(b"1", b"2") if name == "standard" else body[:-2] + b"X" + body[-1:]
+        status, reply, _ = ing.post(f"/in/{ids[name]}", tampered, headers)
+        assert (status, reply) == (404, b""), (name, status, reply)
+        status, reply, _ = ing.post(f"/in/{ids[name]}", body, headers)
+        assert (status, json.loads(reply)) == (200, {"ok": True}), (name, status, reply)
+    got = {rec["source"]: (key, rec) for key, rec in records(stack, ingress.topic, 5, timeout=6)}
+    assert sorted(got) == sorted(eps), got
+    for name, _, body, event_id in cases:
+        key, rec = got[name]
+        assert key == f"flow-{name}" and rec["providerEventId"] == event_id, (name, rec)
+        assert rec["body"] == body.decode()
+    assert got["twilio"][1]["payload"]["Body"] == "hello, wörld & more"
+    assert ing.metric('hookd_ingress_rejected_total{reason="bad_signature"}') == 4
+    assert ing.metric('hookd_ingress_requests_total{outcome="accepted"}') == 4
+
+
+def test_the_ingress_metrics_pass_promtool(stack, ingress):
+    """/metrics after an accepted, a duplicate, a refused, a malformed and a challenge request:
+    promtool finds nothing to lint, and the acknowledgement histogram counts the acknowledged."""
+    import shutil
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing (Debian package prometheus, installed by set-up)"
+    ep = github_endpoint(ingress.tag)
+    put_endpoint(stack, ingress.prefix, ep)
+    slack = {"id": f"in_sl{ingress.tag}", "name": f"slack-{ingress.tag}", "flowId": "f",
+             "source": "slack", "secret": SECRET, "enabled": True}
+    put_endpoint(stack, ingress.prefix, slack)
+    ing = ingress()
+    body = b'{"n":1}'
+    for headers in (github_headers(body, delivery="m-1"), github_headers(body, delivery="m-1"),
+                    github_headers(body, secret="forged")):
+        ing.post(f"/in/{ep['id']}", body, headers)
+    ing.post(f"/in/{ep['id']}", b"{", github_headers(b"{"))
+    challenge = json.dumps({"type": "url_verification", "challenge": "c"}).encode()
+    ts = str(int(time.time()))
+    ing.post(f"/in/{slack['id']}", challenge, {
+        "Content-Type": "application/json", "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": "v0=" + hmac.new(SECRET.encode(), f"v0:{ts}:".encode() + challenge,
+                                              hashlib.sha256).hexdigest()})
+    status, text, headers = ing.post("/metrics", method="GET")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                           timeout=30)
+    assert check.returncode == 0 and not check.stdout.strip() and not check.stderr.strip(), \
+        (check.stdout + check.stderr).decode()
+    for outcome in ("accepted", "duplicate", "rejected", "malformed", "challenge"):
+        assert ing.metric(f'hookd_ingress_requests_total{{outcome="{outcome}"}}') == 1, outcome
+    assert ing.metric("hookd_ingress_ack_seconds_count") == 1
+    assert ing.metric("hookd_ingress_endpoints") == 2
