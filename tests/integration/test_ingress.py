@@ -573,11 +573,11 @@ def test_presets_signed_by_the_providers_own_sdks(stack, ingress):
     ]
     for name, sign, body, _ in cases:
         headers = sign(body)
-        tampered = body.replace(b"1", b"2") if name == "standard" else body[:-2] + b"X" + body[-1:]
+        tampered = body.replace(b"e", b"E", 1)  # still well-formed: only the signature tells
         status, reply, _ = ing.post(f"/in/{ids[name]}", tampered, headers)
         assert (status, reply) == (404, b""), (name, status, reply)
         status, reply, _ = ing.post(f"/in/{ids[name]}", body, headers)
-        assert (status, json.loads(reply)) == (200, {"ok": True}), (name, status, reply)
+        assert (status, reply) == (200, b'{"ok":true}'), (name, status, reply)
     got = {rec["source"]: (key, rec) for key, rec in records(stack, ingress.topic, 5, timeout=6)}
     assert sorted(got) == sorted(eps), got
     for name, _, body, event_id in cases:
