@@ -4,9 +4,11 @@ forgeries, unknown endpoints, malformed and oversized bodies are refused; a prov
 an accepted event is answered and not queued again; a challenge source answers its challenge
 and stays closed until then.
 
-Signatures are computed here with Python's hmac, independently of hookd's C code. Endpoints are
-written into Redis in the store's layout (docs/redis.md) until `hookctl inbound` lands.
+Signatures are computed here with Python's hmac or the providers' own packages, independently of
+hookd's C code. Endpoints are written into Redis in the store's layout (docs/redis.md), so these
+tests do not depend on hookctl (test_cli.py covers `hookctl inbound`).
 """
+import base64
 import hashlib
 import hmac
 import json
@@ -15,6 +17,7 @@ import re
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 
@@ -360,3 +363,324 @@ def test_bodies_held_at_once_are_bounded(stack, ingress):
         s.close()
     time.sleep(0.5)
     assert ing.post(f"/in/{ep['id']}", body, github_headers(body))[0] == 200, "the budget came back"
+
+
+# --- helper K: each payload type, the Facebook and Twitter challenges, presets signed by the
+# providers' own SDKs, and /metrics through promtool. Signatures come from Python's hmac or the
+# providers' packages from PyPI, never from hookd's C code.
+
+def custom_endpoint(tag, name, verification, **extra):
+    ep = {"id": f"in_{name}{tag}", "name": f"{name}-{tag}", "flowId": f"flow-{name}-{tag}",
+          "source": "custom", "enabled": True, "verification": verification}
+    ep.update(extra)
+    return ep
+
+
+def only_record(stack, topic):
+    got = records(stack, topic, 2, timeout=4)
+    assert len(got) == 1, got
+    return got[0]
+
+
+def test_a_form_body_from_a_custom_hmac_endpoint_becomes_an_object_with_arrays(stack, ingress):
+    ep = custom_endpoint(ingress.tag, "form", {"type": "hmac", "header": "X-Signature",
+                                              "algorithm": "sha256", "encoding": "hex",
+                                              "prefix": "sha256="}, secret=SECRET)
+    put_endpoint(stack, ingress.prefix, ep)
+    ing = ingress()
+    body = b"a=1&b=two+words&a=%C3%A9t%C3%A9&c=&a=3&d"
+    sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    form = {"Content-Type": "application/x-www-form-urlencoded; charset=utf-8"}
+    tampered = body.replace(b"a=3", b"a=4")
+    assert ing.post(f"/in/{ep['id']}", tampered, {**form, "X-Signature": sig})[0] == 404
+    status, reply, _ = ing.post(f"/in/{ep['id']}", body, {**form, "X-Signature": sig})
+    assert (status, json.loads(reply)) == (200, {"ok": True})
+    key, rec = only_record(stack, ingress.topic)
+    assert key == ep["flowId"] and rec["source"] == "custom"
+    assert rec["payload"] == {"a": ["1", "été", "3"], "b": "two words", "c": "", "d": ""}
+    assert list(rec["payload"]) == ["a", "b", "c", "d"]
+    assert rec["body"] == body.decode() and "bodyBase64" not in rec
+    assert rec["contentType"] == form["Content-Type"]
+    assert "x-signature" not in rec["headers"], rec["headers"]
+
+
+def test_an_xml_body_follows_the_documented_convention_and_keeps_its_text(stack, ingress):
+    ep = custom_endpoint(ingress.tag, "xml", {"type": "hmac", "header": "X-Sig",
+                                             "algorithm": "sha512", "encoding": "base64"},
+                         secret=SECRET)
+    put_endpoint(stack, ingress.prefix, ep)
+    ing = ingress()
+    # docs/inbound.md's own example, plus CDATA, an entity and whitespace kept in a leaf
+    text = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+            '<order id="7" xmlns:m="urn:m">\n'
+            '  <item sku="a">2</item><m:note>gift</m:note><item sku="b"/> total <item>x</item>\n'
+            '  <who> Bob &amp; <![CDATA[Al]]> </who>\n'
+            '</order>')
+    body = text.encode()
+    sig = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha512).digest()).decode()
+    headers = {"Content-Type": "application/xml", "X-Sig": sig}
+    assert ing.post(f"/in/{ep['id']}", body.replace(b"gift", b"gifts"), headers)[0] == 404
+    status, reply, _ = ing.post(f"/in/{ep['id']}", body, headers)
+    assert status == 200, reply
+    _, rec = only_record(stack, ingress.topic)
+    assert rec["payload"] == {"order": {
+        "@xmlns:m": "urn:m", "@id": "7",
+        "item": [{"@sku": "a", "#text": "2"}, {"@sku": "b"}, "x"],
+        "m:note": "gift", "who": " Bob & Al ", "#text": "total"}}
+    assert list(rec["payload"]["order"]) == ["@xmlns:m", "@id", "item", "m:note", "who", "#text"]
+    assert rec["body"] == text
+    bad = b"<a><b></a>"
+    bad_sig = base64.b64encode(hmac.new(SECRET.encode(), bad, hashlib.sha512).digest()).decode()
+    status, reply, _ = ing.post(f"/in/{ep['id']}", bad, {**headers, "X-Sig": bad_sig})
+    assert status == 400 and reply.decode().startswith("payload: XML: "), reply
+
+
+def test_a_multipart_body_gives_its_fields_and_files_with_size_sha256_and_data(stack, ingress):
+    ep = custom_endpoint(ingress.tag, "mp", {"type": "hmac", "header": "X-Sig",
+                                            "algorithm": "sha1", "timestampHeader": "X-Ts"},
+                         secret=SECRET)
+    put_endpoint(stack, ingress.prefix, ep)
+    ing = ingress()
+    blob = bytes(range(256)) + b"\r\n--not-the-boundary\r\n" + os.urandom(1000)
+    boundary = "----it" + uuid.uuid4().hex
+    parts = [
+        b'Content-Disposition: form-data; name="title"\r\n\r\nQ3 report',
+        b'Content-Disposition: form-data; name="tag"\r\n\r\na',
+        b'Content-Disposition: form-data; name="tag"\r\n\r\nb',
+        b'Content-Disposition: form-data; name="doc"; filename="r\xc3\xa9port.bin"\r\n'
+        b'Content-Type: application/octet-stream\r\n\r\n' + blob,
+        b'Content-Disposition: form-data; name="note"; filename="n.txt"\r\n\r\nhello',
+    ]
+    sep = b"--" + boundary.encode()
+    body = b"preamble\r\n" + b"".join(sep + b"\r\n" + p + b"\r\n" for p in parts) + sep + b"--\r\n"
+    ts = str(int(time.time()))
+    sig = hmac.new(SECRET.encode(), ts.encode() + b"." + body, hashlib.sha1).hexdigest()
+    headers = {"Content-Type": f'multipart/form-data; boundary="{boundary}"', "X-Ts": ts,
+               "X-Sig": sig}
+    stale = str(int(time.time()) - 3600)
+    stale_sig = hmac.new(SECRET.encode(), stale.encode() + b"." + body, hashlib.sha1).hexdigest()
+    assert ing.post(f"/in/{ep['id']}", body, {**headers, "X-Ts": stale,
+                                              "X-Sig": stale_sig})[0] == 404
+    assert ing.post(f"/in/{ep['id']}", body[:-30] + b"X" + body[-29:], headers)[0] == 404
+    status, reply, _ = ing.post(f"/in/{ep['id']}", body, headers)
+    assert status == 200, reply
+    _, rec = only_record(stack, ingress.topic)
+    assert rec["payload"]["fields"] == {"title": "Q3 report", "tag": ["a", "b"]}
+    assert rec["payload"]["files"] == [
+        {"field": "doc", "filename": "réport.bin", "contentType": "application/octet-stream",
+         "size": len(blob), "sha256": hashlib.sha256(blob).hexdigest(),
+         "data": base64.b64encode(blob).decode()},
+        {"field": "note", "filename": "n.txt", "contentType": "text/plain", "size": 5,
+         "sha256": hashlib.sha256(b"hello").hexdigest(),
+         "data": base64.b64encode(b"hello").decode()}]
+    # the body holds bytes that are not UTF-8: carried as base64, exactly
+    assert "body" not in rec and base64.b64decode(rec["bodyBase64"]) == body
+    assert ing.metric('hookd_ingress_rejected_total{reason="stale_timestamp"}') == 1
+
+
+def test_a_binary_body_of_an_unknown_type_is_kept_raw_only(stack, ingress):
+    ep = custom_endpoint(ingress.tag, "bin", {"type": "none"})
+    put_endpoint(stack, ingress.prefix, ep)
+    ing = ingress()
+    body = b"\x00\xffPK\x03\x04" + os.urandom(512) + b"{\"not\": \"parsed\"}"
+    status, reply, _ = ing.post(f"/in/{ep['id']}", body,
+                                {"Content-Type": "application/x-hookd-unknown"})
+    assert status == 200, reply
+    _, rec = only_record(stack, ingress.topic)
+    assert "payload" in rec and rec["payload"] is None
+    assert "body" not in rec and base64.b64decode(rec["bodyBase64"]) == body
+    assert rec["contentType"] == "application/x-hookd-unknown"
+
+
+def wait_status(ing, path, body, headers_for, want=200, timeout=5):
+    """Posts until the answer is `want` (the snapshot follows a state change within a poll)."""
+    deadline = time.time() + timeout
+    while True:
+        status, reply, headers = ing.post(path, body, headers_for(body))
+        if status == want or time.time() >= deadline:
+            return status, reply, headers
+        time.sleep(0.2)
+
+
+def test_a_facebook_endpoint_answers_hub_challenge_and_then_takes_signed_posts(stack, ingress):
+    token = "fb-verify-" + ingress.tag
+    ep = {"id": f"in_fb{ingress.tag}", "name": f"fb-{ingress.tag}", "flowId": "fb",
+          "source": "facebook", "secret": SECRET, "verifyToken": token, "enabled": True}
+    put_endpoint(stack, ingress.prefix, ep)
+    ing = ingress()
+    path = f"/in/{ep['id']}"
+
+    def signed(body):
+        return {"Content-Type": "application/json", "X-Hub-Signature-256":
+                "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()}
+    body = json.dumps({"object": "page", "entry": [{"id": "1", "time": 1}]}).encode()
+    assert ing.post(path, body, signed(body))[0] == 404  # unverified: only the challenge
+    query = {"hub.mode": "subscribe", "hub.challenge": "1158201444", "hub.verify_token": token}
+    wrong = urllib.parse.urlencode({**query, "hub.verify_token": token + "x"})
+    assert ing.post(f"{path}?{wrong}", method="GET")[:2] == (404, b"")
+    no_token = urllib.parse.urlencode({k: v for k, v in query.items() if k != "hub.verify_token"})
+    assert ing.post(f"{path}?{no_token}", method="GET")[:2] == (404, b"")
+    assert redis(stack, "HGET", f"{ingress.prefix}inbound:state", ep["id"]).startswith("0:")
+    assert ing.metric('hookd_ingress_rejected_total{reason="wrong_verify_token"}') == 2
+    status, reply, headers = ing.post(f"{path}?{urllib.parse.urlencode(query)}", method="GET")
+    assert (status, reply) == (200, b"1158201444")
+    assert headers["Content-Type"].startswith("text/plain")
+    assert redis(stack, "HGET", f"{ingress.prefix}inbound:state", ep["id"]).startswith("1:")
+    # a POST that carries the verify token in its URL: the token never reaches Kafka
+    post_path = f"{path}?hub.verify_token={token}&page=1"
+    assert ing.post(post_path, body, {**signed(body), "X-Hub-Signature-256": "sha256=" +
+                                      hmac.new(b"wrong", body, hashlib.sha256).hexdigest()})[0] \
+        == 404
+    status, reply, _ = wait_status(ing, post_path, body, signed)
+    assert status == 200, reply
+    _, rec = only_record(stack, ingress.topic)  # the challenge itself is not a record
+    assert rec["payload"] == json.loads(body) and rec["source"] == "facebook"
+    assert rec["query"] == {"page": "1"}, rec["query"]
+    assert token not in json.dumps(rec)
+    assert "x-hub-signature-256" not in rec["headers"]
+
+
+def test_a_twitter_endpoint_answers_the_crc_challenge_and_then_takes_signed_posts(stack, ingress):
+    ep = {"id": f"in_tw{ingress.tag}", "name": f"tw-{ingress.tag}", "flowId": "tw",
+          "source": "twitter", "secrets": [SECRET, "older-consumer-secret"], "enabled": True}
+    put_endpoint(stack, ingress.prefix, ep)
+    ing = ingress()
+    path = f"/in/{ep['id']}"
+
+    def signed(body, secret=SECRET):
+        mac = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+        return {"Content-Type": "application/json",
+                "x-twitter-webhooks-signature": "sha256=" + base64.b64encode(mac).decode()}
+    body = json.dumps({"for_user_id": "2244994945",
+                       "tweet_create_events": [{"id_str": "1"}]}).encode()
+    assert ing.post(path, body, signed(body))[0] == 404  # no CRC answered yet
+    crc = "crc-" + uuid.uuid4().hex
+    status, reply, headers = ing.post(f"{path}?crc_token={crc}", method="GET")
+    want = "sha256=" + base64.b64encode(
+        hmac.new(SECRET.encode(), crc.encode(), hashlib.sha256).digest()).decode()
+    assert status == 200 and json.loads(reply) == {"response_token": want}, reply
+    assert headers["Content-Type"].startswith("application/json")
+    assert redis(stack, "HGET", f"{ingress.prefix}inbound:state", ep["id"]).startswith("1:")
+    assert ing.post(path, body + b" ", signed(body))[0] == 404  # tampered
+    status, reply, _ = wait_status(ing, path, body, signed)
+    assert status == 200, reply
+    # the older secret of a rotation verifies a POST too
+    other = body.replace(b'"1"', b'"2"')
+    assert ing.post(path, other, signed(other, "older-consumer-secret"))[0] == 200
+    got = records(stack, ingress.topic, 3, timeout=5)
+    assert [rec["payload"] for _, rec in got] == [json.loads(body), json.loads(other)]
+
+
+def test_presets_signed_by_the_providers_own_sdks(stack, ingress):
+    """stripe's generate_signature_header, twilio's RequestValidator over a form and the
+    endpoint's publicUrl, standardwebhooks' Webhook.sign and slack_sdk's SignatureVerifier: each
+    valid request is taken with its provider event id, each tampered body refused 404."""
+    import stripe
+    from slack_sdk.signature import SignatureVerifier
+    from standardwebhooks import Webhook
+    from twilio.request_validator import RequestValidator
+    from datetime import datetime, timezone
+    tag = ingress.tag
+    whsec = "whsec_" + base64.b64encode(os.urandom(32)).decode()
+    public_url = f"https://hooks.example.com/in/in_twi{tag}"
+    eps = {
+        "stripe": {"source": "stripe", "secret": "whsec_stripe" + tag},
+        "twilio": {"source": "twilio", "secret": "twilio-auth-token-" + tag,
+                   "publicUrl": public_url},
+        "standard": {"source": "standard", "secret": whsec},
+        "slack": {"source": "slack", "secret": "slack-signing-" + tag},
+    }
+    ids = {"stripe": f"in_str{tag}", "twilio": f"in_twi{tag}", "standard": f"in_std{tag}",
+           "slack": f"in_slk{tag}"}
+    for name, ep in eps.items():
+        ep.update({"id": ids[name], "name": f"{name}-{tag}", "flowId": f"flow-{name}",
+                   "enabled": True})
+        put_endpoint(stack, ingress.prefix, ep, verified=(name == "slack"))
+    ing = ingress()
+
+    def stripe_req(body):
+        header = stripe.WebhookSignature.generate_signature_header(body.decode(),
+                                                                   eps["stripe"]["secret"])
+        return {"Content-Type": "application/json", "Stripe-Signature": header}
+
+    def twilio_req(body):
+        params = dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
+        sig = RequestValidator(eps["twilio"]["secret"]).compute_signature(public_url, params)
+        return {"Content-Type": "application/x-www-form-urlencoded", "X-Twilio-Signature": sig,
+                "I-Twilio-Idempotency-Token": "idem-" + tag}
+
+    def standard_req(body):
+        now = datetime.now(timezone.utc)
+        sig = Webhook(whsec).sign("msg_" + tag, now, body.decode())
+        return {"Content-Type": "application/json", "webhook-id": "msg_" + tag,
+                "webhook-timestamp": str(int(now.timestamp())), "webhook-signature": sig}
+
+    def slack_req(body):
+        ts = str(int(time.time()))
+        sig = SignatureVerifier(eps["slack"]["secret"]).generate_signature(timestamp=ts,
+                                                                            body=body)
+        return {"Content-Type": "application/json", "X-Slack-Request-Timestamp": ts,
+                "X-Slack-Signature": sig}
+    cases = [
+        ("stripe", stripe_req, json.dumps({"id": "evt_" + tag, "object": "event",
+                                           "type": "charge.succeeded"}).encode(), "evt_" + tag),
+        ("twilio", twilio_req, urllib.parse.urlencode(
+            {"MessageSid": "SM" + tag, "From": "+15551234567", "To": "+15557654321",
+             "Body": "hello, wörld & more"}).encode(), "idem-" + tag),
+        ("standard", standard_req, json.dumps({"type": "invoice.paid", "n": 1}).encode(),
+         "msg_" + tag),
+        ("slack", slack_req, json.dumps({"type": "event_callback", "event_id": "Ev" + tag,
+                                         "event": {"type": "app_mention"}}).encode(),
+         "Ev" + tag),
+    ]
+    for name, sign, body, _ in cases:
+        headers = sign(body)
+        tampered = body.replace(b"e", b"E", 1)  # still well-formed: only the signature tells
+        status, reply, _ = ing.post(f"/in/{ids[name]}", tampered, headers)
+        assert (status, reply) == (404, b""), (name, status, reply)
+        status, reply, _ = ing.post(f"/in/{ids[name]}", body, headers)
+        assert (status, reply) == (200, b'{"ok":true}'), (name, status, reply)
+    got = {rec["source"]: (key, rec) for key, rec in records(stack, ingress.topic, 5, timeout=6)}
+    assert sorted(got) == sorted(eps), got
+    for name, _, body, event_id in cases:
+        key, rec = got[name]
+        assert key == f"flow-{name}" and rec["providerEventId"] == event_id, (name, rec)
+        assert rec["body"] == body.decode()
+    assert got["twilio"][1]["payload"]["Body"] == "hello, wörld & more"
+    assert ing.metric('hookd_ingress_rejected_total{reason="bad_signature"}') == 4
+    assert ing.metric('hookd_ingress_requests_total{outcome="accepted"}') == 4
+
+
+def test_the_ingress_metrics_pass_promtool(stack, ingress):
+    """/metrics after an accepted, a duplicate, a refused, a malformed and a challenge request:
+    promtool finds nothing to lint, and the acknowledgement histogram counts the acknowledged."""
+    import shutil
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is missing (Debian package prometheus, installed by set-up)"
+    ep = github_endpoint(ingress.tag)
+    put_endpoint(stack, ingress.prefix, ep)
+    slack = {"id": f"in_sl{ingress.tag}", "name": f"slack-{ingress.tag}", "flowId": "f",
+             "source": "slack", "secret": SECRET, "enabled": True}
+    put_endpoint(stack, ingress.prefix, slack)
+    ing = ingress()
+    body = b'{"n":1}'
+    for headers in (github_headers(body, delivery="m-1"), github_headers(body, delivery="m-1"),
+                    github_headers(body, secret="forged")):
+        ing.post(f"/in/{ep['id']}", body, headers)
+    ing.post(f"/in/{ep['id']}", b"{", github_headers(b"{"))
+    challenge = json.dumps({"type": "url_verification", "challenge": "c"}).encode()
+    ts = str(int(time.time()))
+    ing.post(f"/in/{slack['id']}", challenge, {
+        "Content-Type": "application/json", "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": "v0=" + hmac.new(SECRET.encode(), f"v0:{ts}:".encode() + challenge,
+                                              hashlib.sha256).hexdigest()})
+    status, text, headers = ing.post("/metrics", method="GET")
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    check = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
+                           timeout=30)
+    assert check.returncode == 0 and not check.stdout.strip() and not check.stderr.strip(), \
+        (check.stdout + check.stderr).decode()
+    for outcome in ("accepted", "duplicate", "rejected", "malformed", "challenge"):
+        assert ing.metric(f'hookd_ingress_requests_total{{outcome="{outcome}"}}') == 1, outcome
+    assert ing.metric("hookd_ingress_ack_seconds_count") == 1
+    assert ing.metric("hookd_ingress_endpoints") == 2
