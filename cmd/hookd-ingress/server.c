@@ -229,6 +229,7 @@ static void resume(request *r)
         r->next->prev = r->prev;
     g->waiting--;
     MHD_resume_connection(r->con);
+    hk_timer_start(g->mhd_timer, 0); /* serve it now, not at the next network event */
 }
 
 static void on_ack(int err, const char *errstr, void *arg)
@@ -647,12 +648,16 @@ static void on_signal(hk_loop *loop, int fd, unsigned events, void *arg)
 /* ---------------------------------------------------------------------------- run --- */
 
 /* The producer, with message.timeout.ms = HOOKD_INGRESS_ACK_TIMEOUT_MS: a record Kafka has not
- * acknowledged by then comes back as an error, and its request gets 503. */
+ * acknowledged by then comes back as an error, and its request gets 503. Its linger is 2 ms
+ * unless HOOKD_KAFKA_LINGER_MS says otherwise: a provider waits for every record's
+ * acknowledgement, so the producer's default of 20 ms (made for the worker's outcome bursts)
+ * would be 20 ms on every answer. */
 static int start_producer(ingress *g, hk_error *err)
 {
     const hk_config *cfg = g->cfg;
-    hk_kv *kv = hk_xcalloc(cfg->kafka_len + 1, sizeof *kv);
+    hk_kv *kv = hk_xcalloc(cfg->kafka_len + 2, sizeof *kv);
     size_t n = 0;
+    kv[n++] = (hk_kv){.key = "linger.ms", .value = "2"}; /* before the user's: theirs wins */
     for (size_t i = 0; i < cfg->kafka_len; i++)
         if (strcmp(cfg->kafka[i].key, "message.timeout.ms") != 0)
             kv[n++] = cfg->kafka[i];
