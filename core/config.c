@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { OPT_STR, OPT_INT, OPT_LIST, OPT_LEVEL } opt_kind;
+typedef enum { OPT_STR, OPT_INT, OPT_LIST, OPT_LEVEL, OPT_TOPIC } opt_kind;
 
 typedef struct opt {
     const char *env;
@@ -87,7 +87,8 @@ static const opt options[] = {
      "bearer token for the admin API (unset: admin API off)", true, BOTH},
     {"HOOKD_INGRESS_LISTEN", "--ingress-listen", STR(ingress_listen), "0.0.0.0:8090",
      "hookd-ingress: /in/<endpointId>, health, readiness and metrics", false, HK_CONFIG_INGRESS},
-    {"HOOKD_INGRESS_TOPIC", "--ingress-topic", STR(ingress_topic), "hookd.inbound",
+    {"HOOKD_INGRESS_TOPIC", "--ingress-topic", OPT_TOPIC, offsetof(hk_config, ingress_topic), 0, 0,
+     "hookd.inbound",
      "hookd-ingress: where accepted requests go, keyed by flowId", false, HK_CONFIG_INGRESS},
     {"HOOKD_INGRESS_MAX_BODY", "--ingress-max-body", INT(ingress_max_body, 1024, 1 << 30),
      "10485760", "hookd-ingress: largest request body; more is refused with 413 before it is read",
@@ -147,11 +148,29 @@ static void free_list(char **list, size_t n)
     free(list);
 }
 
+/* Kafka's rule for a topic's name: 1 to 249 of A-Z a-z 0-9 . _ -, and not "." or "..". */
+static bool topic_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > 249 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+        return false;
+    for (const char *c = name; *c; c++)
+        if (!isalnum((unsigned char)*c) && *c != '.' && *c != '_' && *c != '-')
+            return false;
+    return true;
+}
+
+#define TOPIC_RULE "1 to 249 of A-Z a-z 0-9 . _ - (a Kafka topic's name)"
+
 static int set_option(hk_config *cfg, const opt *o, const char *value, const char *source,
                       hk_error *err)
 {
     char *base = (char *)cfg + o->offset;
     switch (o->kind) {
+    case OPT_TOPIC: /* the value is not echoed: it may hold any byte */
+        if (!topic_name_ok(value))
+            return hk_error_set(err, HK_EINVAL, source, "must be " TOPIC_RULE);
+        /* fall through */
     case OPT_STR: {
         char **slot = (char **)base;
         free(*slot);
@@ -188,6 +207,10 @@ static int set_option(hk_config *cfg, const opt *o, const char *value, const cha
                 *--e = '\0';
             if (!*tok)
                 continue;
+            if (!topic_name_ok(tok)) {
+                free(copy);
+                return hk_error_set(err, HK_EINVAL, source, "each topic must be " TOPIC_RULE);
+            }
             *slot = hk_xrealloc(*slot, (*len + 1) * sizeof **slot);
             (*slot)[(*len)++] = hk_strdup(tok);
         }
@@ -305,7 +328,7 @@ void hk_config_free(hk_config *cfg)
     hk_kv_free(cfg->kafka, cfg->kafka_len);
     free_list(cfg->topics, cfg->topics_len);
     for (size_t i = 0; i < N_OPTIONS; i++) /* every string setting, from the one table */
-        if (options[i].kind == OPT_STR)
+        if (options[i].kind == OPT_STR || options[i].kind == OPT_TOPIC)
             free(*(char **)((char *)cfg + options[i].offset));
     memset(cfg, 0, sizeof *cfg);
 }

@@ -26,6 +26,22 @@ Test(config, ingress_settings_and_each_programs_help)
     hk_error err = {0};
     cr_assert_eq(hk_config_load(&cfg, 1, argv, bad, NULL, &err), HK_EINVAL);
     cr_assert_str_eq(err.field, "HOOKD_INGRESS_MAX_BODY");
+    /* a topic's name is Kafka's rule, checked before anything connects; never echoed */
+    char *topics[][2] = {{"HOOKD_INGRESS_TOPIC=", "HOOKD_INGRESS_TOPIC"},
+                         {"HOOKD_INGRESS_TOPIC=in bound", "HOOKD_INGRESS_TOPIC"},
+                         {"HOOKD_INGRESS_TOPIC=a\x01b", "HOOKD_INGRESS_TOPIC"},
+                         {"HOOKD_INGRESS_TOPIC=..", "HOOKD_INGRESS_TOPIC"},
+                         {"HOOKD_TOPICS=job-events,a/b", "HOOKD_TOPICS"}};
+    for (size_t i = 0; i < sizeof topics / sizeof topics[0]; i++) {
+        char *env[] = {topics[i][0], NULL};
+        cr_assert_eq(hk_config_load(&cfg, 1, argv, env, NULL, &err), HK_EINVAL, "%s", env[0]);
+        cr_assert_str_eq(err.field, topics[i][1]);
+        cr_assert_null(strchr(err.msg, '\x01'));
+    }
+    char *fine[] = {"HOOKD_INGRESS_TOPIC=team_a.inbound-v2", NULL};
+    cr_assert_eq(hk_config_load(&cfg, 1, argv, fine, NULL, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(cfg.ingress_topic, "team_a.inbound-v2");
+    hk_config_free(&cfg);
     struct {
         unsigned program;
         const char *has[3], *lacks[2];
