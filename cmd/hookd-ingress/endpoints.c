@@ -97,7 +97,8 @@ static hk_inbound_endpoint *load_one(ing_endpoints *e, const char *json)
     hk_inbound_endpoint *ep = NULL;
     hk_error err = {0};
     if (!tree || hk_inbound_endpoint_from_stored(tree, &ep, &err) != HK_OK) {
-        HK_WARN("endpoints.unreadable", "a stored inbound endpoint cannot be read; it answers 404: %s",
+        HK_WARN("endpoints.unreadable",
+                "a stored inbound endpoint cannot be read; it answers 404: %s",
                 tree ? err.msg : "not valid JSON");
         cJSON_Delete(tree);
         return NULL;
@@ -147,8 +148,8 @@ static void poll_once(ing_endpoints *e)
     if (hk_store_inbound_version(e->store, &v, &err) != HK_OK ||
         ((v != e->version || poked) && load(e, &fresh, &err) != HK_OK)) {
         if (atomic_exchange(&e->redis_ok, false))
-            HK_WARN("endpoints.redis", "cannot read the inbound endpoints (keeping the last ones): %s",
-                    err.msg);
+            HK_WARN("endpoints.redis",
+                    "cannot read the inbound endpoints (keeping the last ones): %s", err.msg);
         hk_store_close(e->store);
         e->store = NULL;
         return;

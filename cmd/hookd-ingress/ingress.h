@@ -57,9 +57,15 @@ typedef enum {
     ING__OUTCOMES
 } ing_outcome;
 void ing_count(ing_outcome outcome);
-/* hookd_ingress_rejected_total{reason}: the verifier's reasons, plus "unknown_endpoint" and
- * "disabled". */
-void ing_count_rejected(const char *label);
+/* hookd_ingress_rejected_total{reason}: the verifier's reasons (hk_inbound_reject, labelled as
+ * hk_inbound_reject_label says), then two of the program's own. */
+typedef enum {
+    ING_REJECT_UNKNOWN = HK_REJECT__COUNT, /* "unknown_endpoint" */
+    ING_REJECT_DISABLED,                   /* "disabled" */
+    ING_REJECT__COUNT
+} ing_reject_extra;
+typedef int ing_reject; /* an hk_inbound_reject or an ing_reject_extra */
+void ing_count_rejected(ing_reject reason);
 /* hookd_ingress_slow_clients_total: connections cut for not sending their headers in time. */
 void ing_count_slow_client(void);
 void ing_observe_ack(uint64_t ms);

@@ -45,7 +45,8 @@ int main(int argc, char **argv)
         return 2;
     }
     if (rest > 1) {
-        fprintf(stderr, "hookd-ingress: %s: unknown flag or argument (see hookd-ingress --help)\n", argv[1]);
+        fprintf(stderr, "hookd-ingress: %s: unknown flag or argument (see hookd-ingress --help)\n",
+                argv[1]);
         hk_config_free(&cfg);
         return 2;
     }

@@ -15,7 +15,7 @@ static const uint64_t ack_bounds_ms[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 100
 
 static struct ingress_metrics {
     hk_counter requests[ING__OUTCOMES];
-    hk_counter rejected[HK_REJECT__COUNT + 1]; /* every reason but NONE, unknown, disabled */
+    hk_counter rejected[ING_REJECT__COUNT - 1]; /* [reason - 1]: NONE is never counted */
     hk_counter slow_clients;
     hk_histogram ack_seconds;
     hk_gauge endpoints;
@@ -33,18 +33,20 @@ static struct ingress_metrics {
         },
     .rejected =
         {
-            HK_COUNTER(REJECTED, "reason=\"unknown_endpoint\"", REJECTED_HELP),
-            HK_COUNTER(REJECTED, "reason=\"disabled\"", REJECTED_HELP),
-            HK_COUNTER(REJECTED, "reason=\"missing_signature\"", REJECTED_HELP),
-            HK_COUNTER(REJECTED, "reason=\"malformed_signature\"", REJECTED_HELP),
-            HK_COUNTER(REJECTED, "reason=\"bad_signature\"", REJECTED_HELP),
-            HK_COUNTER(REJECTED, "reason=\"stale_timestamp\"", REJECTED_HELP),
-            HK_COUNTER(REJECTED, "reason=\"bad_body_hash\"", REJECTED_HELP),
-            HK_COUNTER(REJECTED, "reason=\"missing_credentials\"", REJECTED_HELP),
-            HK_COUNTER(REJECTED, "reason=\"wrong_credentials\"", REJECTED_HELP),
-            HK_COUNTER(REJECTED, "reason=\"not_a_challenge\"", REJECTED_HELP),
-            HK_COUNTER(REJECTED, "reason=\"wrong_verify_token\"", REJECTED_HELP),
-            HK_COUNTER(REJECTED, "reason=\"not_configured\"", REJECTED_HELP),
+#define R(reason, label) [(reason)-1] = HK_COUNTER(REJECTED, "reason=\"" label "\"", REJECTED_HELP)
+            R(ING_REJECT_UNKNOWN, "unknown_endpoint"),
+            R(ING_REJECT_DISABLED, "disabled"),
+            R(HK_REJECT_MISSING_SIGNATURE, "missing_signature"),
+            R(HK_REJECT_MALFORMED_SIGNATURE, "malformed_signature"),
+            R(HK_REJECT_BAD_SIGNATURE, "bad_signature"),
+            R(HK_REJECT_STALE_TIMESTAMP, "stale_timestamp"),
+            R(HK_REJECT_BAD_BODY_HASH, "bad_body_hash"),
+            R(HK_REJECT_MISSING_CREDENTIALS, "missing_credentials"),
+            R(HK_REJECT_WRONG_CREDENTIALS, "wrong_credentials"),
+            R(HK_REJECT_NOT_A_CHALLENGE, "not_a_challenge"),
+            R(HK_REJECT_WRONG_VERIFY_TOKEN, "wrong_verify_token"),
+            R(HK_REJECT_NOT_CONFIGURED, "not_configured"),
+#undef R
         },
     .slow_clients = HK_COUNTER("hookd_ingress_slow_clients_total", NULL,
                                "Connections shut down because their request headers were not "
@@ -64,17 +66,10 @@ void ing_count(ing_outcome outcome)
     hk_counter_add(&ingress_metrics.requests[outcome], 1);
 }
 
-void ing_count_rejected(const char *label)
+void ing_count_rejected(ing_reject reason)
 {
-    size_t n = sizeof ingress_metrics.rejected / sizeof ingress_metrics.rejected[0];
-    for (size_t i = 0; i < n; i++) {
-        const char *l = ingress_metrics.rejected[i].head.label; /* reason="..." */
-        size_t len = strlen(label);
-        if (strncmp(l + 8, label, len) == 0 && l[8 + len] == '"') {
-            hk_counter_add(&ingress_metrics.rejected[i], 1);
-            return;
-        }
-    }
+    if (reason > HK_REJECT_NONE && reason < ING_REJECT__COUNT)
+        hk_counter_add(&ingress_metrics.rejected[reason - 1], 1);
 }
 
 void ing_count_slow_client(void)

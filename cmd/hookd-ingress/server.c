@@ -50,9 +50,9 @@ typedef struct ingress {
     hk_producer *producer;
     hk_store *store; /* claims and state changes, on the loop; reopened after a failure */
     ing_endpoints *endpoints;
-    size_t buffered;           /* bytes of request bodies held now */
-    size_t budget;             /* at most this many */
-    struct conn *conns;        /* every open connection, for the header deadline */
+    size_t buffered;    /* bytes of request bodies held now */
+    size_t budget;      /* at most this many */
+    struct conn *conns; /* every open connection, for the header deadline */
     hk_timer *sweep_timer;
     size_t waiting;            /* requests suspended until Kafka answers */
     struct request *suspended; /* those requests, so that a stop can answer each */
@@ -79,11 +79,11 @@ typedef struct request {
     hk_buf body;
     bool too_big;
     bool over_budget; /* refused: the bodies held in all would pass the budget */
-    bool waiting; /* suspended until the acknowledgement */
-    int ack_err;  /* the acknowledgement's error, 0 when Kafka holds the record */
+    bool waiting;     /* suspended until the acknowledgement */
+    int ack_err;      /* the acknowledgement's error, 0 when Kafka holds the record */
     ing_snapshot *snap;
     const hk_inbound_endpoint *ep; /* in snap */
-    char event_id[128]; /* claimed in Redis: done on success, released on failure */
+    char event_id[128];            /* claimed in Redis: done on success, released on failure */
     uint64_t t0;
 } request;
 
@@ -109,10 +109,13 @@ static enum MHD_Result reply_text(struct MHD_Connection *con, unsigned status, c
 }
 
 /* 404 with no detail; the reason goes to the log and the metric only. */
-static enum MHD_Result refuse(request *r, const char *id, const char *label, const char *detail)
+static enum MHD_Result refuse(request *r, const char *id, ing_reject reason, const char *detail)
 {
+    const char *label = reason == ING_REJECT_UNKNOWN    ? "unknown_endpoint"
+                        : reason == ING_REJECT_DISABLED ? "disabled"
+                                                        : hk_inbound_reject_label(reason);
     ing_count(ING_REJECTED);
-    ing_count_rejected(label);
+    ing_count_rejected(reason);
     hk_log_field f[] = {HK_STR("endpointId", id), HK_STR("reason", label)};
     HK_LOGF(HK_LOG_INFO, "inbound.rejected", f, "request to %.80s refused: %s%s%s", id, label,
             detail && *detail ? ": " : "", detail ? detail : "");
@@ -246,9 +249,9 @@ static void on_ack(int err, const char *errstr, void *arg)
     }
     hk_store *s = r->event_id[0] ? store_of(g) : NULL;
     hk_error e = {0};
-    if (s && (err ? hk_store_inbound_event_release(s, r->ep->id, r->event_id, &e)
-                  : hk_store_inbound_event_done(s, r->ep->id, r->event_id, SEEN_TTL_S, &e)) !=
-                 HK_OK)
+    if (s &&
+        (err ? hk_store_inbound_event_release(s, r->ep->id, r->event_id, &e)
+             : hk_store_inbound_event_done(s, r->ep->id, r->event_id, SEEN_TTL_S, &e)) != HK_OK)
         store_failed(g, &e);
     resume(r);
 }
@@ -264,8 +267,8 @@ static claim_result claim(request *r, const char *event_id)
     hk_store *s = store_of(r->g);
     hk_error err = {0};
     hk_event_claim c;
-    if (!s || hk_store_inbound_event_claim(s, r->ep->id, event_id, CLAIM_PENDING_S, &c, &err) !=
-                  HK_OK) {
+    if (!s ||
+        hk_store_inbound_event_claim(s, r->ep->id, event_id, CLAIM_PENDING_S, &c, &err) != HK_OK) {
         if (s)
             store_failed(r->g, &err);
         return CLAIM_BUSY;
@@ -376,9 +379,9 @@ static enum MHD_Result handle(request *r, const char *method, const char *url)
     r->snap = ing_endpoints_acquire(g->endpoints);
     r->ep = ing_snapshot_find(r->snap, id);
     if (!r->ep)
-        return refuse(r, id, "unknown_endpoint", NULL);
+        return refuse(r, id, ING_REJECT_UNKNOWN, NULL);
     if (!r->ep->enabled)
-        return refuse(r, id, "disabled", NULL);
+        return refuse(r, id, ING_REJECT_DISABLED, NULL);
     header_list headers = {.n = 0};
     MHD_get_connection_values(r->con, MHD_HEADER_KIND, collect_header, &headers);
     if (headers.too_many) {
@@ -401,7 +404,7 @@ static enum MHD_Result handle(request *r, const char *method, const char *url)
     hk_buf_free(&full);
     enum MHD_Result out;
     if (v.kind == HK_VERDICT_REJECT) {
-        out = refuse(r, id, hk_inbound_reject_label(v.reason), v.detail);
+        out = refuse(r, id, (ing_reject)v.reason, v.detail);
     } else {
         if (v.marks_verified && !r->ep->verified)
             mark_verified(g, r->ep);
@@ -615,8 +618,9 @@ static void on_stop_timer(hk_loop *loop, void *arg)
 {
     ingress *g = arg;
     if (g->waiting == 0 || hk_now_ms() >= g->stop_by) {
-        HK_INFO("shutdown", "stopped: %zu requests still waiting for Kafka (their providers "
-                            "send them again)",
+        HK_INFO("shutdown",
+                "stopped: %zu requests still waiting for Kafka (their providers "
+                "send them again)",
                 g->waiting);
         hk_loop_stop(loop);
         return;
@@ -683,12 +687,11 @@ static int start_http(ingress *g, hk_error *err)
         return HK_EINVAL;
     g->daemon = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, ntohs(sa.sin_port), NULL, NULL, on_request, g,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
-        IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, PER_IP_CONNECTIONS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)CONNECTION_MEMORY, MHD_OPTION_URI_LOG_CALLBACK, on_uri, g,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, g, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, g, MHD_OPTION_END);
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+        MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        PER_IP_CONNECTIONS, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_URI_LOG_CALLBACK, on_uri, g, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, g, MHD_OPTION_END);
     if (!g->daemon)
         return hk_error_set(err, HK_ERR, "HOOKD_INGRESS_LISTEN", "cannot listen on %s",
                             g->cfg->ingress_listen);
