@@ -97,7 +97,7 @@ void hk_inbound_record_write(const hk_inbound_record_params *p, hk_buf *out)
     else
         cJSON_AddNullToObject(rec, "contentType");
     if (p->payload)
-        cJSON_AddItemToObject(rec, "payload", cJSON_Duplicate(p->payload, 1));
+        cJSON_AddItemReferenceToObject(rec, "payload", (cJSON *)p->payload); /* not copied */
     else
         cJSON_AddNullToObject(rec, "payload");
     add_body(rec, req->body, req->body_len);
