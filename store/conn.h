@@ -36,6 +36,14 @@ redisContext *hk_store__connect(const hk_store__cfg *c, hk_error *err);
 /* "<prefix><a><b>" — caller frees. */
 char *hk_store__key(const hk_store__cfg *c, const char *a, const char *b, const char *suffix);
 
+/* async.c: a command on the loop's connection. HK_OK: cb runs once, later, on the loop, with
+ * the reply (NULL when the connection failed or timed out; the reply is hiredis's, freed after
+ * cb). HK_ERR: Redis cannot be reached now (cb never runs). */
+typedef void (*hk_store__async_cb)(redisReply *reply, void *arg);
+int hk_store__async_command(hk_store_async *a, hk_store__async_cb cb, void *arg, const char *fmt,
+                            ...);
+const char *hk_store__async_prefix(const hk_store_async *a);
+
 /* True when the task JSON's secret or secrets are masked ("****", "****abcd"), as every display
  * of a task shows them. */
 bool hk_store__has_masked_secret(const cJSON *task_json);

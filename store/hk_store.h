@@ -116,6 +116,34 @@ int hk_store_inbound_event_done(hk_store *store, const char *endpoint_id, const 
 int hk_store_inbound_event_release(hk_store *store, const char *endpoint_id, const char *event_id,
                                    hk_error *err);
 
+/* ------------------------------------------------------ Redis on a loop (async.c) --- */
+
+/* One Redis connection driven by an hk_loop, for a program that must not wait on Redis
+ * (hookd-ingress): commands leave without blocking (those of one loop turn in one write) and
+ * their replies come back as callbacks on the loop's thread. It connects on first use and again
+ * after a failure, at most once a second; a command not answered within the config's timeout_ms
+ * fails with every other one in flight, and the connection is made again. */
+typedef struct hk_store_async hk_store_async;
+int hk_store_async_open(const hk_store_config *cfg, hk_loop *loop, hk_store_async **out,
+                        hk_error *err);
+/* Every command in flight fails (its callback runs, on this thread), then it is freed. Accepts
+ * NULL. */
+void hk_store_async_close(hk_store_async *a);
+
+/* hk_store_inbound_event_claim on the loop. HK_OK: cb runs exactly once, later, with HK_OK and
+ * the claim, or HK_ERR when Redis failed or did not answer in time. HK_ERR: Redis cannot be
+ * reached right now, and cb never runs. */
+typedef void (*hk_event_claim_cb)(int rc, hk_event_claim claim, void *arg);
+int hk_store_inbound_event_claim_async(hk_store_async *a, const char *endpoint_id,
+                                       const char *event_id, int pending_ttl_s,
+                                       hk_event_claim_cb cb, void *arg);
+/* _done and _release on the loop, answered by no one: a failure is logged, and the pending mark
+ * it leaves expires with its own TTL. */
+void hk_store_inbound_event_done_async(hk_store_async *a, const char *endpoint_id,
+                                       const char *event_id, int ttl_s);
+void hk_store_inbound_event_release_async(hk_store_async *a, const char *endpoint_id,
+                                          const char *event_id);
+
 
 #define HK_IMPORT_MAX_ERRORS 64
 

@@ -25,7 +25,8 @@ static const char put_script[] =
     "if owner and owner ~= ARGV[2] then return {-2, owner} end\n"
     "if old then\n"
     "  local ok, t = pcall(cjson.decode, old)\n"
-    "  if ok and t['name'] and t['name'] ~= ARGV[3] then redis.call('HDEL', KEYS[2], t['name']) end\n"
+    "  if ok and t['name'] and t['name'] ~= ARGV[3] then redis.call('HDEL', KEYS[2], t['name']) "
+    "end\n"
     "end\n"
     "redis.call('SET', KEYS[1], ARGV[1])\n"
     "redis.call('HSET', KEYS[2], ARGV[3], ARGV[2])\n"
@@ -220,33 +221,44 @@ int hk_store_inbound_get_state(hk_store *s, const char *id, bool *verified, uint
 
 /* ---------------------------------------------------------------------- duplicates --- */
 
-static char *seen_key(hk_store *s, const char *endpoint_id, const char *event_id)
+static char *seen_key_of(const char *prefix, const char *endpoint_id, const char *event_id)
 {
     hk_buf k = {0};
-    hk_buf_printf(&k, "%sinbound:seen:%s:%s", s->cfg.prefix, endpoint_id, event_id);
+    hk_buf_printf(&k, "%sinbound:seen:%s:%s", prefix, endpoint_id, event_id);
     return k.data;
+}
+
+static char *seen_key(hk_store *s, const char *endpoint_id, const char *event_id)
+{
+    return seen_key_of(s->cfg.prefix, endpoint_id, event_id);
+}
+
+/* SET NX ... GET needs Redis 7; a script reads and sets in one step on any version. */
+static const char CLAIM_SCRIPT[] = "local v = redis.call('GET', KEYS[1])\n"
+                                   "if v then return v end\n"
+                                   "redis.call('SET', KEYS[1], 'pending', 'EX', ARGV[1])\n"
+                                   "return false\n";
+static const char RELEASE_SCRIPT[] = "if redis.call('GET', KEYS[1]) == 'pending' then "
+                                     "return redis.call('DEL', KEYS[1]) end return 0";
+
+static bool claim_of(const redisReply *r, hk_event_claim *out)
+{
+    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+        return false;
+    *out = r->type == REDIS_REPLY_NIL    ? HK_EVENT_CLAIMED
+           : strcmp(r->str, "done") == 0 ? HK_EVENT_DONE
+                                         : HK_EVENT_PENDING;
+    return true;
 }
 
 int hk_store_inbound_event_claim(hk_store *s, const char *endpoint_id, const char *event_id,
                                  int pending_ttl_s, hk_event_claim *out, hk_error *err)
 {
     char *key = seen_key(s, endpoint_id, event_id);
-    char ttl[16];
-    snprintf(ttl, sizeof ttl, "%d", pending_ttl_s);
-    /* SET NX ... GET needs Redis 7; a script reads and sets in one step on any version. */
-    redisReply *r = redisCommand(s->rc,
-                                 "EVAL %s 1 %s %s",
-                                 "local v = redis.call('GET', KEYS[1])\n"
-                                 "if v then return v end\n"
-                                 "redis.call('SET', KEYS[1], 'pending', 'EX', ARGV[1])\n"
-                                 "return false\n",
-                                 key, ttl);
+    redisReply *r = redisCommand(s->rc, "EVAL %s 1 %s %d", CLAIM_SCRIPT, key, pending_ttl_s);
     free(key);
-    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
+    if (!claim_of(r, out))
         return redis_failed(s, r, err);
-    *out = r->type == REDIS_REPLY_NIL                ? HK_EVENT_CLAIMED
-           : strcmp(r->str, "done") == 0              ? HK_EVENT_DONE
-                                                      : HK_EVENT_PENDING;
     freeReplyObject(r);
     return HK_OK;
 }
@@ -267,10 +279,7 @@ int hk_store_inbound_event_release(hk_store *s, const char *endpoint_id, const c
                                    hk_error *err)
 {
     char *key = seen_key(s, endpoint_id, event_id);
-    redisReply *r = redisCommand(s->rc, "EVAL %s 1 %s",
-                                 "if redis.call('GET', KEYS[1]) == 'pending' then "
-                                 "return redis.call('DEL', KEYS[1]) end return 0",
-                                 key);
+    redisReply *r = redisCommand(s->rc, "EVAL %s 1 %s", RELEASE_SCRIPT, key);
     free(key);
     if (!r || r->type != REDIS_REPLY_INTEGER)
         return redis_failed(s, r, err);
@@ -288,4 +297,62 @@ int hk_store_inbound_version(hk_store *s, long long *out, hk_error *err)
     *out = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
     freeReplyObject(r);
     return HK_OK;
+}
+
+/* ------------------------------------------------------------------- on a loop --- */
+
+typedef struct claim_call {
+    hk_event_claim_cb cb;
+    void *arg;
+} claim_call;
+
+static void on_claim(redisReply *r, void *arg)
+{
+    claim_call c = *(claim_call *)arg;
+    free(arg);
+    hk_event_claim claim = HK_EVENT_PENDING;
+    bool ok = claim_of(r, &claim);
+    if (r && !ok)
+        HK_WARN("redis", "claiming an event id: %s", r->str ? r->str : "an unexpected reply");
+    c.cb(ok ? HK_OK : HK_ERR, claim, c.arg);
+}
+
+int hk_store_inbound_event_claim_async(hk_store_async *a, const char *endpoint_id,
+                                       const char *event_id, int pending_ttl_s,
+                                       hk_event_claim_cb cb, void *arg)
+{
+    char *key = seen_key_of(hk_store__async_prefix(a), endpoint_id, event_id);
+    claim_call *c = hk_xcalloc(1, sizeof *c);
+    *c = (claim_call){.cb = cb, .arg = arg};
+    int rc = hk_store__async_command(a, on_claim, c, "EVAL %s 1 %s %d", CLAIM_SCRIPT, key,
+                                     pending_ttl_s);
+    free(key);
+    if (rc != HK_OK)
+        free(c);
+    return rc;
+}
+
+/* A reply nobody waits for: an error is logged (a failed connection was logged already). */
+static void on_unanswered(redisReply *r, void *arg)
+{
+    if (r && r->type == REDIS_REPLY_ERROR)
+        HK_WARN("redis", "%s: %s", (const char *)arg, r->str);
+}
+
+void hk_store_inbound_event_done_async(hk_store_async *a, const char *endpoint_id,
+                                       const char *event_id, int ttl_s)
+{
+    char *key = seen_key_of(hk_store__async_prefix(a), endpoint_id, event_id);
+    hk_store__async_command(a, on_unanswered, "marking an event id done", "SET %s done EX %d", key,
+                            ttl_s);
+    free(key);
+}
+
+void hk_store_inbound_event_release_async(hk_store_async *a, const char *endpoint_id,
+                                          const char *event_id)
+{
+    char *key = seen_key_of(hk_store__async_prefix(a), endpoint_id, event_id);
+    hk_store__async_command(a, on_unanswered, "releasing an event id", "EVAL %s 1 %s",
+                            RELEASE_SCRIPT, key);
+    free(key);
 }

@@ -29,7 +29,10 @@
 #define PER_IP_CONNECTIONS 256u /* a provider sends from few addresses, over many connections */
 #define CONNECTION_MEMORY (64u * 1024u) /* headers and the read buffer: bounds the header size */
 #define MAX_HEADERS 100
-#define CLAIM_PENDING_S 60
+/* A claim is pending while its record waits for Kafka (at most HOOKD_INGRESS_ACK_TIMEOUT_MS)
+ * and then some; one left behind (a claim Redis made after its request gave up on it) expires
+ * soon after, and the provider's retry is taken. */
+#define CLAIM_MARGIN_S 10
 #define SEEN_TTL_S (24 * 3600)
 #define RETRY_AFTER_S "5"
 #define HEADER_DEADLINE_MS 5000u /* a request's headers must be in within this */
@@ -48,7 +51,8 @@ typedef struct ingress {
     hk_timer *stop_timer;
     int sigfd;
     hk_producer *producer;
-    hk_store *store; /* claims and state changes, on the loop; reopened after a failure */
+    hk_store *store;       /* state changes, on the loop (rare); reopened after a failure */
+    hk_store_async *redis; /* event ids claimed and marked, without waiting on Redis */
     ing_endpoints *endpoints;
     size_t buffered;    /* bytes of request bodies held now */
     size_t budget;      /* at most this many */
@@ -79,11 +83,14 @@ typedef struct request {
     hk_buf body;
     bool too_big;
     bool over_budget; /* refused: the bodies held in all would pass the budget */
-    bool waiting;     /* suspended until the acknowledgement */
-    int ack_err;      /* the acknowledgement's error, 0 when Kafka holds the record */
+    bool waiting;     /* suspended until its claim or its acknowledgement comes back */
+    bool claiming;    /* waiting for Redis's answer to its claim */
+    int answer;       /* an answer: what it is answered when resumed */
+    hk_buf rec;       /* its record, built before the claim and sent once claimed */
     ing_snapshot *snap;
     const hk_inbound_endpoint *ep; /* in snap */
     char event_id[128];            /* claimed in Redis: done on success, released on failure */
+    char record_id[32];
     uint64_t t0;
 } request;
 
@@ -235,106 +242,164 @@ static void resume(request *r)
     hk_timer_start(g->mhd_timer, 0); /* serve it now, not at the next network event */
 }
 
+/* What a request suspended after its verification is answered when it resumes (or at once,
+ * when nothing had to wait): PENDING while Redis or Kafka has yet to answer. */
+typedef enum {
+    ANSWER_PENDING,
+    ANSWER_ACCEPTED,
+    ANSWER_DUPLICATE,
+    ANSWER_BUSY,
+    ANSWER_NO_ACK,
+    ANSWER_TOO_LARGE,
+    ANSWER_QUEUE_FULL,
+    ANSWER_FATAL,
+} answer;
+
+static enum MHD_Result answer_now(request *r, answer a)
+{
+    switch (a) {
+    case ANSWER_ACCEPTED:
+        return accepted(r, ING_ACCEPTED);
+    case ANSWER_DUPLICATE:
+        return accepted(r, ING_DUPLICATE);
+    case ANSWER_BUSY:
+        return unavailable(r, "the provider's event id could not be claimed in Redis, or "
+                              "another request holds it right now");
+    case ANSWER_NO_ACK:
+        return unavailable(r, "Kafka did not acknowledge the record in time");
+    case ANSWER_TOO_LARGE:
+        ing_count(ING_TOO_LARGE);
+        return reply(r->con, 413, NULL, "", 0);
+    case ANSWER_FATAL:
+        return unavailable(r, "the producer failed fatally");
+    case ANSWER_QUEUE_FULL:
+    case ANSWER_PENDING:
+        break;
+    }
+    return unavailable(r, "the producer's queue is full");
+}
+
+/* Resumes a suspended request with its answer. */
+static void finish(request *r, answer a)
+{
+    r->answer = (int)a;
+    resume(r);
+}
+
+static void release_async(request *r)
+{
+    if (r->event_id[0] && r->g->redis)
+        hk_store_inbound_event_release_async(r->g->redis, r->ep->id, r->event_id);
+    r->event_id[0] = '\0';
+}
+
 static void on_ack(int err, const char *errstr, void *arg)
 {
     request *r = arg;
     ingress *g = r->g;
-    r->ack_err = err;
     if (err) {
         hk_log_field f[] = {HK_STR("endpointId", r->ep->id)};
         HK_LOGF(HK_LOG_WARN, "inbound.publish.failed", f, "record for %s not acknowledged: %s",
                 g->cfg->ingress_topic, errstr);
+        release_async(r);
     } else {
         ing_observe_ack(hk_now_ms() - r->t0);
+        if (r->event_id[0] && g->redis)
+            hk_store_inbound_event_done_async(g->redis, r->ep->id, r->event_id, SEEN_TTL_S);
     }
-    hk_store *s = r->event_id[0] ? store_of(g) : NULL;
-    hk_error e = {0};
-    if (s &&
-        (err ? hk_store_inbound_event_release(s, r->ep->id, r->event_id, &e)
-             : hk_store_inbound_event_done(s, r->ep->id, r->event_id, SEEN_TTL_S, &e)) != HK_OK)
-        store_failed(g, &e);
-    resume(r);
+    finish(r, err ? ANSWER_NO_ACK : ANSWER_ACCEPTED);
 }
 
-/* What claiming a provider's event id says: go on (claimed, or no id), already accepted, or
- * busy (Redis failed, or another request holds it right now: 503, the provider retries). */
-typedef enum { CLAIM_GO, CLAIM_DONE, CLAIM_BUSY } claim_result;
-
-static claim_result claim(request *r, const char *event_id)
-{
-    if (!*event_id)
-        return CLAIM_GO;
-    hk_store *s = store_of(r->g);
-    hk_error err = {0};
-    hk_event_claim c;
-    if (!s ||
-        hk_store_inbound_event_claim(s, r->ep->id, event_id, CLAIM_PENDING_S, &c, &err) != HK_OK) {
-        if (s)
-            store_failed(r->g, &err);
-        return CLAIM_BUSY;
-    }
-    if (c == HK_EVENT_DONE)
-        return CLAIM_DONE;
-    if (c == HK_EVENT_PENDING)
-        return CLAIM_BUSY;
-    snprintf(r->event_id, sizeof r->event_id, "%s", event_id);
-    return CLAIM_GO;
-}
-
-static void release_claim(request *r)
-{
-    hk_store *s = r->event_id[0] ? store_of(r->g) : NULL;
-    hk_error err = {0};
-    if (s && hk_store_inbound_event_release(s, r->ep->id, r->event_id, &err) != HK_OK)
-        store_failed(r->g, &err);
-    r->event_id[0] = '\0';
-}
-
-/* Builds the record and queues it; suspends the connection until the acknowledgement. */
-static enum MHD_Result publish(request *r, const hk_inbound_request *req,
-                               const hk_inbound_verdict *v, const char *content_type,
-                               const cJSON *payload, const cJSON *query)
+/* Queues the record built in r->rec. PENDING: on_ack answers it; anything else is the answer
+ * now, and its claim is released. */
+static answer send_record(request *r)
 {
     ingress *g = r->g;
-    char id[32];
-    hk_inbound_record_id(id);
-    hk_inbound_record_params p = {.ep = r->ep,
-                                  .req = req,
-                                  .id = id,
-                                  .content_type = content_type,
-                                  .query = query,
-                                  .payload = payload,
-                                  .provider_event_id = v->provider_event_id,
-                                  .is_credential = hk_inbound_is_credential_header,
-                                  .is_credential_param = hk_inbound_is_credential_param};
-    hk_buf rec = {0};
-    hk_inbound_record_write(&p, &rec);
     const char *key = r->ep->flow_id;
-    int rc = hk_producer_send(g->producer, g->cfg->ingress_topic, key, strlen(key), rec.data,
-                              rec.len, on_ack, r);
-    size_t len = rec.len;
-    hk_buf_free(&rec);
-    if (rc == HK_PRODUCE_QUEUED) {
-        suspend(r);
-        return MHD_YES;
-    }
-    release_claim(r);
+    int rc = hk_producer_send(g->producer, g->cfg->ingress_topic, key, strlen(key), r->rec.data,
+                              r->rec.len, on_ack, r);
+    size_t len = r->rec.len;
+    hk_buf_free(&r->rec);
+    if (rc == HK_PRODUCE_QUEUED)
+        return ANSWER_PENDING;
+    release_async(r);
     if (rc == HK_PRODUCE_TOO_LARGE) {
-        ing_count(ING_TOO_LARGE);
         hk_log_field f[] = {HK_STR("endpointId", r->ep->id)};
         HK_LOGF(HK_LOG_WARN, "inbound.too_large", f,
                 "a record of %zu bytes passes the producer's message.max.bytes (%zu): raise "
                 "HOOKD_KAFKA_MESSAGE_MAX_BYTES and the topic's max.message.bytes, or lower "
                 "HOOKD_INGRESS_MAX_BODY",
                 len, hk_producer_max_message_bytes(g->producer));
-        return reply(r->con, 413, NULL, "", 0);
+        return ANSWER_TOO_LARGE;
     }
     if (rc == HK_PRODUCE_FATAL) {
         g->status = 1;
         hk_loop_stop(g->loop);
+        return ANSWER_FATAL;
     }
-    return unavailable(r, rc == HK_PRODUCE_FATAL ? "the producer failed fatally"
-                                                 : "the producer's queue is full");
+    return ANSWER_QUEUE_FULL;
+}
+
+/* Redis answered the claim of the provider's event id: queue the record (claimed), or answer
+ * at once (already accepted: success; held by another request, or Redis failed: 503). */
+static void on_claim(int rc, hk_event_claim c, void *arg)
+{
+    request *r = arg;
+    r->claiming = false;
+    answer a = ANSWER_BUSY;
+    if (rc == HK_OK && c == HK_EVENT_CLAIMED)
+        a = send_record(r);
+    else if (rc == HK_OK && c == HK_EVENT_DONE)
+        a = ANSWER_DUPLICATE;
+    if (a != ANSWER_PENDING) {
+        if (a == ANSWER_DUPLICATE || a == ANSWER_BUSY)
+            r->event_id[0] = '\0'; /* not this request's claim */
+        hk_buf_free(&r->rec);
+        finish(r, a);
+    }
+}
+
+static int claim_pending_s(const ingress *g)
+{
+    return (g->cfg->ingress_ack_timeout_ms + 999) / 1000 + CLAIM_MARGIN_S;
+}
+
+/* Builds the record; claims the provider's event id (if it has one) without waiting, or queues
+ * the record at once; suspends the connection until Redis or Kafka answers. */
+static enum MHD_Result publish(request *r, const hk_inbound_request *req,
+                               const hk_inbound_verdict *v, const char *content_type,
+                               const cJSON *payload, const cJSON *query)
+{
+    ingress *g = r->g;
+    hk_inbound_record_id(r->record_id);
+    hk_inbound_record_params p = {.ep = r->ep,
+                                  .req = req,
+                                  .id = r->record_id,
+                                  .content_type = content_type,
+                                  .query = query,
+                                  .payload = payload,
+                                  .provider_event_id = v->provider_event_id,
+                                  .is_credential = hk_inbound_is_credential_header,
+                                  .is_credential_param = hk_inbound_is_credential_param};
+    hk_inbound_record_write(&p, &r->rec);
+    if (*v->provider_event_id) {
+        snprintf(r->event_id, sizeof r->event_id, "%s", v->provider_event_id);
+        if (!g->redis ||
+            hk_store_inbound_event_claim_async(g->redis, r->ep->id, r->event_id, claim_pending_s(g),
+                                               on_claim, r) != HK_OK) {
+            r->event_id[0] = '\0';
+            hk_buf_free(&r->rec);
+            return answer_now(r, ANSWER_BUSY);
+        }
+        r->claiming = true;
+        suspend(r);
+        return MHD_YES;
+    }
+    answer a = send_record(r);
+    if (a != ANSWER_PENDING)
+        return answer_now(r, a);
+    suspend(r);
+    return MHD_YES;
 }
 
 /* The request's payload, query and record, once it is verified. */
@@ -358,13 +423,7 @@ static enum MHD_Result take(request *r, const hk_inbound_request *req, const hk_
         out = reply(r->con, 400, "text/plain", line.data, line.len);
         hk_buf_free(&line);
     } else {
-        claim_result c = claim(r, v->provider_event_id);
-        if (c == CLAIM_DONE)
-            out = accepted(r, ING_DUPLICATE);
-        else if (c == CLAIM_BUSY)
-            out = unavailable(r, "the provider's event id could not be claimed in Redis");
-        else
-            out = publish(r, req, v, ct, payload, query);
+        out = publish(r, req, v, ct, payload, query);
     }
     cJSON_Delete(payload);
     cJSON_Delete(query);
@@ -467,10 +526,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         if (ci && ci->socket_context)
             ((conn *)ci->socket_context)->deadline_ms = 0;
     }
-    if (r->waiting) { /* resumed by the acknowledgement */
+    if (r->waiting) { /* resumed by Redis's or Kafka's answer */
         r->waiting = false;
-        return r->ack_err ? unavailable(r, "Kafka did not acknowledge the record in time")
-                          : accepted(r, ING_ACCEPTED);
+        return answer_now(r, (answer)r->answer);
     }
     if (strncmp(url, "/in/", 4) != 0)
         return serve_plain(r, url);
@@ -536,6 +594,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
         ((conn *)ci->socket_context)->deadline_ms = hk_now_ms() + HEADER_DEADLINE_MS;
     ing_snapshot_release(r->snap);
     hk_buf_free(&r->body);
+    hk_buf_free(&r->rec);
     free(r->uri);
     free(r);
     *con_cls = NULL;
@@ -706,18 +765,33 @@ static int start_http(ingress *g, hk_error *err)
     return HK_OK;
 }
 
+/* At teardown only: the loop no longer runs, so the claim is released on a connection of its
+ * own, and waited for. */
+static void release_claim_now(request *r)
+{
+    hk_store *s = store_of(r->g);
+    hk_error err = {0};
+    if (s && hk_store_inbound_event_release(s, r->ep->id, r->event_id, &err) != HK_OK)
+        store_failed(r->g, &err);
+    r->event_id[0] = '\0';
+}
+
 static void teardown(ingress *g)
 {
     /* Requests still waiting (a second signal, or the grace ran out) are answered 503: their
      * providers send them again; a suspended connection must be resumed before the daemon
-     * stops. Their claims are released, and what Kafka acknowledges later is a duplicate the
-     * flow's consumer absorbs by providerEventId. */
+     * stops. Those waiting for Redis get their claim's failure from the close (a claim Redis
+     * made meanwhile expires by its TTL, claim_pending_s); those waiting for Kafka have their
+     * claims released, and what Kafka acknowledges later is a duplicate the flow's consumer absorbs
+     * by providerEventId. */
+    hk_store_async *redis = g->redis;
+    g->redis = NULL;
+    hk_store_async_close(redis);
     while (g->suspended) {
         request *r = g->suspended;
-        r->ack_err = -1;
         if (r->event_id[0])
-            release_claim(r);
-        resume(r);
+            release_claim_now(r);
+        finish(r, ANSWER_NO_ACK);
     }
     for (int i = 0; g->daemon && i < 3; i++)
         MHD_run(g->daemon);
@@ -755,6 +829,7 @@ int ing_run(const hk_config *cfg, hk_error *err)
     }
     g.stop_timer = hk_timer_create(g.loop, on_stop_timer, &g);
     if ((rc = ing_endpoints_start(&g.scfg, 500, &g.endpoints, err)) != HK_OK ||
+        (rc = hk_store_async_open(&g.scfg, g.loop, &g.redis, err)) != HK_OK ||
         (rc = start_producer(&g, err)) != HK_OK || (rc = start_http(&g, err)) != HK_OK) {
         status = rc == HK_EINVAL ? 2 : 1;
         goto done;

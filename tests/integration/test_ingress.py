@@ -310,6 +310,70 @@ def test_while_kafka_is_down_a_request_gets_503_and_its_retry_is_taken_once_it_i
     assert ing.metric('hookd_ingress_requests_total{outcome="unavailable"}') >= 1
 
 
+def test_while_redis_stalls_or_is_down_a_request_gets_503_and_its_retry_is_taken_after(
+        stack, ingress):
+    """The duplicate check never holds the loop: with Redis paused (SIGSTOP) a request with an
+    event id gets 503 once the store's 5 s timeout passes, and the probes answer meanwhile; with
+    Redis stopped it gets 503 at once; once Redis is back the connection is made again and the
+    provider's retry is accepted. Each event is on the topic once. (The paused Redis makes the
+    stalled request's claim when it resumes: that pending mark holds the retry off until it
+    expires, HOOKD_INGRESS_ACK_TIMEOUT_MS + 10 s.)"""
+    import signal
+    import threading
+    from test_faults import stack_cmd
+    ep = github_endpoint(ingress.tag)
+    put_endpoint(stack, ingress.prefix, ep, verified=True)
+    ing = ingress({"HOOKD_INGRESS_ACK_TIMEOUT_MS": "2000"})
+    path = f"/in/{ep['id']}"
+
+    def post(delivery):
+        body = json.dumps({"delivery": delivery}).encode()
+        return ing.post(path, body, github_headers(body, delivery=delivery))[0]
+
+    def taken_within(delivery, seconds):
+        deadline = time.time() + seconds
+        while post(delivery) != 200:
+            assert time.time() < deadline, f"{delivery} not taken within {seconds} s"
+            time.sleep(0.3)
+
+    assert post("r-0") == 200
+    pid = int(re.search(r"process_id:(\d+)", redis(stack, "INFO", "server")).group(1))
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        answer = {}
+
+        def stalled():
+            t0 = time.time()
+            answer["status"] = post("r-1")
+            answer["took"] = time.time() - t0
+        waiter = threading.Thread(target=stalled)
+        waiter.start()
+        time.sleep(1)
+        t0 = time.time()
+        assert ing.post("/healthz", method="GET")[0] == 200
+        assert time.time() - t0 < 1, "the loop waited on Redis"
+        waiter.join(15)
+        assert answer.get("status") == 503, answer
+        assert 4 < answer["took"] < 10, answer
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert redis(stack, "GET", f"{ingress.prefix}inbound:seen:{ep['id']}:r-1") == "pending"
+    assert 0 < int(redis(stack, "TTL", f"{ingress.prefix}inbound:seen:{ep['id']}:r-1")) <= 12
+    taken_within("r-1", 20)
+    stack_cmd("stop", "redis")
+    try:
+        t0 = time.time()
+        assert post("r-2") == 503
+        assert time.time() - t0 < 2, "a refused connection is answered at once"
+        assert ing.proc.poll() is None
+    finally:
+        stack_cmd("up")
+    taken_within("r-2", 15)
+    got = [rec["providerEventId"] for _, rec in records(stack, ingress.topic, 4, timeout=5)]
+    assert sorted(got) == ["r-0", "r-1", "r-2"], got
+    assert ing.metric('hookd_ingress_requests_total{outcome="unavailable"}') >= 2
+
+
 def test_trickling_clients_are_cut_and_the_probes_stay_answerable(stack, ingress):
     """200 connections that trickle their headers one byte a second are shut down once their
     5 s header deadline passes; meanwhile /healthz answers at once and a real request is
