@@ -319,7 +319,9 @@ typedef struct hk_inbound_record_params {
     const char *id;           /* the record's id (hk_inbound_record_id) */
     const char *content_type; /* the request's Content-Type, or NULL */
     const cJSON *query;       /* the query string's parameters as an object, or NULL: none */
-    const cJSON *payload;     /* the body's JSON form, or NULL: kept raw only */
+    /* The body's JSON form as hk_inbound_payload made it from req's body, or NULL: kept raw
+     * only. For a JSON body the record holds the body's own text (which that reader checked). */
+    const cJSON *payload;
     const char *provider_event_id; /* NULL or "": none */
     /* Headers left out of the record besides Authorization, Cookie and Proxy-Authorization: the
      * preset's credentials and signatures (hk_inbound_is_credential_header). May be NULL. */

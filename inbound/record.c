@@ -96,7 +96,15 @@ void hk_inbound_record_write(const hk_inbound_record_params *p, hk_buf *out)
         cJSON_AddStringToObject(rec, "contentType", p->content_type);
     else
         cJSON_AddNullToObject(rec, "contentType");
-    if (p->payload)
+    if (p->payload && hk_inbound_payload_kind(p->content_type) == HK_PAYLOAD_JSON) {
+        /* The payload came from this body, which the payload's reader took as strict JSON: its
+         * text is written as it came (after a byte-order mark). As faithful as JSON gets (a
+         * number past a double's precision keeps its digits), and not printed again. */
+        size_t from = req->body_len >= 3 && memcmp(req->body, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+        char *text = hk_strndup(req->body + from, req->body_len - from);
+        cJSON_AddRawToObject(rec, "payload", text);
+        free(text);
+    } else if (p->payload)
         cJSON_AddItemReferenceToObject(rec, "payload", (cJSON *)p->payload); /* not copied */
     else
         cJSON_AddNullToObject(rec, "payload");

@@ -27,7 +27,10 @@
 #define IDLE_TIMEOUT_S 10u
 #define MAX_CONNECTIONS 4096u
 #define PER_IP_CONNECTIONS 256u /* a provider sends from few addresses, over many connections */
-#define CONNECTION_MEMORY (64u * 1024u) /* headers and the read buffer: bounds the header size */
+/* Headers and the read buffer: bounds the header size. libmicrohttpd clears a connection's
+ * pool for each request, so its size is paid per request: 32 KiB, as nginx's default
+ * large_client_header_buffers (4 x 8k). */
+#define CONNECTION_MEMORY (32u * 1024u)
 #define MAX_HEADERS 100
 /* A claim is pending while its record waits for Kafka (at most HOOKD_INGRESS_ACK_TIMEOUT_MS)
  * and then some; one left behind (a claim Redis made after its request gave up on it) expires

@@ -106,10 +106,10 @@ Test(record, carries_the_request_without_its_credentials)
     hk_inbound_record_write(&p, &b);
     cJSON *rec = cJSON_ParseWithLength(b.data, b.len);
     cr_assert(rec, "%s", b.data);
-    static const char *const required[] = {"id", "endpointId", "flowId", "source", "receivedAt",
-                                           "method", "path", "query", "headers", "contentType",
-                                           "payload", "body", "providerEventId", "startFlow",
-                                           "matchedWaits"};
+    static const char *const required[] = {
+        "id",      "endpointId", "flowId",          "source",    "receivedAt",
+        "method",  "path",       "query",           "headers",   "contentType",
+        "payload", "body",       "providerEventId", "startFlow", "matchedWaits"};
     for (size_t i = 0; i < sizeof required / sizeof required[0]; i++)
         cr_assert(cJSON_GetObjectItemCaseSensitive(rec, required[i]), "%s", required[i]);
     cr_assert_str_eq(cJSON_GetObjectItem(rec, "endpointId")->valuestring, ep->id);
@@ -133,6 +133,22 @@ Test(record, carries_the_request_without_its_credentials)
     cr_assert_str_eq(cJSON_GetArrayItem(cJSON_GetObjectItem(rec, "matchedWaits"), 0)->valuestring,
                      "run-1/w");
     cJSON_Delete(rec);
+
+    /* a JSON body's payload is its own text: a number past a double's precision keeps its
+     * digits, where printing the parsed form again would round it */
+    const char *big = "\xEF\xBB\xBF{\"n\": 12345678901234567890123, \"f\": 0.1}";
+    req.body = big;
+    req.body_len = strlen(big);
+    cJSON *big_payload = cJSON_Parse(big + 3);
+    p.payload = big_payload;
+    b.len = 0;
+    hk_inbound_record_write(&p, &b);
+    cr_assert(strstr(b.data, "\"payload\":{\"n\": 12345678901234567890123, \"f\": 0.1}"), "%s",
+              b.data);
+    rec = cJSON_ParseWithLength(b.data, b.len);
+    cr_assert(rec, "%s", b.data);
+    cJSON_Delete(rec);
+    cJSON_Delete(big_payload);
 
     /* a body that is not UTF-8 goes as base64, and no payload is null */
     const char bin[] = {'\x01', '\xfe', '\x00'};
