@@ -60,9 +60,10 @@ static const opt options[] = {
     {"HOOKD_TOPIC_REPLICATION", "--topic-replication", INT(topic_replication, -1, 100), "-1",
      "replication factor of the topics hookd creates; -1: the broker's default", false, ALL},
     {"HOOKD_THREADS", "--threads", INT(threads, 1, 64), "1",
-     "event loops, each with its own Kafka consumer, producer and HTTP engine; the in-flight caps "
-     "are split among them",
-     false, BOTH},
+     "event loops (threads). hookd: each with its own Kafka consumer, producer and HTTP engine, "
+     "the in-flight caps split among them. hookd-ingress: each with its own listener on the "
+     "port (SO_REUSEPORT), producer and Redis connection",
+     false, ALL},
     {"HOOKD_MAX_WEBHOOKS_PER_FLOW", "--max-webhooks-per-flow",
      INT(max_webhooks_per_flow, 1, 100000), "50", "webhook tasks allowed per flow", false, BOTH},
     {"HOOKD_ALLOW_NETWORKS", "--allow-networks", STR(allow_networks), "",

@@ -4,13 +4,17 @@
  *   main.c       flags, --help, --version, then ing_run
  *   endpoints.c  the endpoints in memory: an immutable snapshot, reloaded by a background thread
  *                when inbound:version moves (requests never read Redis for an endpoint)
- *   server.c     the loop: libmicrohttpd in external-epoll mode on it, a request's way from
- *                headers to reply (inbound/ decides; store/ claims event ids; producer/ queues the
- *                record, whose acknowledgement resumes the suspended request), signals
+ *   loops.c      HOOKD_THREADS loops, each on a thread of its own, and the signals
+ *   server.c     one loop: libmicrohttpd in external-epoll mode on it, a request's way from
+ *                headers to reply (inbound/ decides; store/ claims event ids without waiting;
+ *                producer/ queues the record, whose acknowledgement resumes the suspended
+ *                request)
  *   metrics.c    hookd_ingress_* families
  *
- * Threads: the loop thread runs everything but the endpoint refresher; the two share only the
- * snapshot pointer (under a mutex) and atomics.
+ * Threads: each loop owns its listening socket (SO_REUSEPORT: the kernel spreads connections),
+ * its Kafka producer and its Redis connections; the loops share only the endpoint snapshot
+ * (under a mutex), the configuration (read-only) and the metrics (atomics). The endpoint
+ * refresher is a thread of its own; the main thread waits for signals.
  */
 #ifndef HK_INGRESS_H
 #define HK_INGRESS_H
@@ -74,8 +78,26 @@ void ing_set_ready(bool ready);
 
 /* --------------------------------------------------------------------------- server.c --- */
 
-/* Serves until SIGTERM/SIGINT. The exit status: 0 after a clean stop, 1 on a runtime failure,
- * 2 on a bad setting (err filled). */
+typedef struct ing_loop ing_loop;
+/* One loop, ready to run: its Redis connection (made on first use), its producer (the topic
+ * created first when ensure_topic), its listener on HOOKD_INGRESS_LISTEN's address and on port
+ * (0: the setting's), with SO_REUSEPORT when reuse. HK_EINVAL for a bad setting, HK_ERR
+ * otherwise (err filled). endpoints is borrowed. Built on any thread, run on one. */
+int ing_loop_open(const hk_config *cfg, ing_endpoints *endpoints, uint16_t port, bool reuse,
+                  bool ensure_topic, ing_loop **out, hk_error *err);
+uint16_t ing_loop_port(const ing_loop *l);
+/* Runs the loop until it stops; its status: 0, or 1 after a fatal producer error. */
+int ing_loop_run(ing_loop *l);
+/* From any thread: stop taking requests and answer those waiting within HOOKD_SHUTDOWN_GRACE_MS
+ * (503 past it), or (now) stop at once. */
+void ing_loop_stop(ing_loop *l, bool now);
+/* Answers what still waits 503, then frees everything. Accepts NULL. */
+void ing_loop_close(ing_loop *l);
+
+/* ---------------------------------------------------------------------------- loops.c --- */
+
+/* Serves until SIGTERM/SIGINT with HOOKD_THREADS loops. The exit status: 0 after a clean stop,
+ * 1 on a runtime failure, 2 on a bad setting (err filled). */
 int ing_run(const hk_config *cfg, hk_error *err);
 
 #endif

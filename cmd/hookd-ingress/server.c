@@ -16,11 +16,10 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/signalfd.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -44,7 +43,7 @@
  * request that would pass it is answered 503, so many slow uploads cannot take the memory. */
 #define BODY_BUDGET_FACTOR 16u
 
-typedef struct ingress {
+struct ing_loop {
     const hk_config *cfg;
     hk_store_config scfg;
     hk_loop *loop;
@@ -52,13 +51,13 @@ typedef struct ingress {
     uint16_t port;
     hk_timer *mhd_timer;
     hk_timer *stop_timer;
-    int sigfd;
+    int wake_fd;        /* ing_loop_stop's eventfd */
+    atomic_int command; /* 1: stop with grace, 2: stop now */
     hk_producer *producer;
     hk_store *store;       /* state changes, on the loop (rare); reopened after a failure */
     hk_store_async *redis; /* event ids claimed and marked, without waiting on Redis */
     ing_endpoints *endpoints;
-    size_t buffered;    /* bytes of request bodies held now */
-    size_t budget;      /* at most this many */
+    size_t budget;      /* bytes of request bodies held at once, by every loop together */
     struct conn *conns; /* every open connection, for the header deadline */
     hk_timer *sweep_timer;
     size_t waiting;            /* requests suspended until Kafka answers */
@@ -66,7 +65,8 @@ typedef struct ingress {
     bool stopping;
     uint64_t stop_by;
     int status;
-} ingress;
+};
+typedef struct ing_loop ingress;
 
 /* One connection, from its accept to its close: when its next request's headers are due. */
 typedef struct conn {
@@ -515,6 +515,20 @@ static enum MHD_Result serve_plain(request *r, const char *url)
     return reply(r->con, 404, NULL, "", 0);
 }
 
+/* Bytes of request bodies held now, by every loop of the process: one budget for them all. */
+static atomic_size_t held;
+
+/* Takes n more bytes out of the budget, or refuses (false) when they would pass it. */
+static bool hold(const ingress *g, size_t n)
+{
+    size_t cur = atomic_load(&held);
+    do {
+        if (cur + n > g->budget)
+            return false;
+    } while (!atomic_compare_exchange_weak(&held, &cur, cur + n));
+    return true;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -547,16 +561,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         return MHD_YES;
     }
     if (*upload_size) {
-        if (!r->too_big && r->body.len + *upload_size > (size_t)g->cfg->ingress_max_body)
+        bool dropping = r->too_big || r->over_budget;
+        if (!dropping && r->body.len + *upload_size > (size_t)g->cfg->ingress_max_body)
             r->too_big = true;
-        else if (!r->over_budget && g->buffered + *upload_size > g->budget)
+        else if (!dropping && !hold(g, *upload_size))
             r->over_budget = true;
         if (r->too_big || r->over_budget) { /* read and dropped from here on */
-            g->buffered -= r->body.len;
+            atomic_fetch_sub(&held, r->body.len);
             hk_buf_free(&r->body);
         } else {
             hk_buf_append(&r->body, upload, *upload_size);
-            g->buffered += *upload_size;
         }
         *upload_size = 0;
         return MHD_YES;
@@ -589,8 +603,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
     request *r = *con_cls;
     if (!r)
         return;
-    ingress *g = r->g;
-    g->buffered -= r->body.len;
+    atomic_fetch_sub(&held, r->body.len);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     if (ci && ci->socket_context) /* a kept-alive connection's next request: from now */
@@ -690,25 +703,33 @@ static void on_stop_timer(hk_loop *loop, void *arg)
     hk_timer_start(g->stop_timer, 50);
 }
 
-static void on_signal(hk_loop *loop, int fd, unsigned events, void *arg)
+/* ing_loop_stop's command, on this loop's thread. */
+static void on_wake(hk_loop *loop, int fd, unsigned events, void *arg)
 {
-    (void)loop;
     (void)events;
     ingress *g = arg;
-    struct signalfd_siginfo si;
-    while (read(fd, &si, sizeof si) == (ssize_t)sizeof si) {
-        if (g->stopping) {
-            HK_WARN("shutdown", "second signal: stopping now");
-            hk_loop_stop(g->loop);
-            return;
-        }
-        g->stopping = true;
-        ing_set_ready(false);
-        g->stop_by = hk_now_ms() + (uint64_t)g->cfg->shutdown_grace_ms;
-        HK_INFO("shutdown", "signal %u: answering the %zu requests waiting for Kafka", si.ssi_signo,
-                g->waiting);
-        hk_timer_start(g->stop_timer, 0);
+    uint64_t n;
+    while (read(fd, &n, sizeof n) == (ssize_t)sizeof n)
+        ;
+    if (atomic_load(&g->command) >= 2) {
+        hk_loop_stop(loop);
+        return;
     }
+    if (g->stopping)
+        return;
+    g->stopping = true;
+    g->stop_by = hk_now_ms() + (uint64_t)g->cfg->shutdown_grace_ms;
+    hk_timer_start(g->stop_timer, 0);
+}
+
+void ing_loop_stop(ing_loop *g, bool now)
+{
+    int want = now ? 2 : 1, cur = atomic_load(&g->command);
+    while (cur < want && !atomic_compare_exchange_weak(&g->command, &cur, want))
+        ;
+    uint64_t one = 1;
+    ssize_t n = write(g->wake_fd, &one, sizeof one); /* cannot fail short of 2^64 - 1 wakes */
+    (void)n;
 }
 
 /* ---------------------------------------------------------------------------- run --- */
@@ -718,7 +739,7 @@ static void on_signal(hk_loop *loop, int fd, unsigned events, void *arg)
  * unless HOOKD_KAFKA_LINGER_MS says otherwise: a provider waits for every record's
  * acknowledgement, so the producer's default of 20 ms (made for the worker's outcome bursts)
  * would be 20 ms on every answer. */
-static int start_producer(ingress *g, hk_error *err)
+static int start_producer(ingress *g, bool ensure_topic, hk_error *err)
 {
     const hk_config *cfg = g->cfg;
     hk_kv *kv = hk_xcalloc(cfg->kafka_len + 2, sizeof *kv);
@@ -735,21 +756,27 @@ static int start_producer(ingress *g, hk_error *err)
     if (rc != HK_OK)
         return rc;
     const char *topics[] = {cfg->ingress_topic};
-    if ((rc = hk_producer_ensure_topics(g->producer, topics, 1, cfg->topic_partitions,
+    if (ensure_topic &&
+        (rc = hk_producer_ensure_topics(g->producer, topics, 1, cfg->topic_partitions,
                                         cfg->topic_replication, 10000, err)) != HK_OK)
         return rc;
     hk_producer_prepare(g->producer, topics, 1);
     return HK_OK;
 }
 
-static int start_http(ingress *g, hk_error *err)
+/* Its own listening socket: with several loops, each on the same port with SO_REUSEPORT, so
+ * the kernel spreads the connections among them (port 0: the first loop's port). */
+static int start_http(ingress *g, uint16_t port, bool reuse, hk_error *err)
 {
     struct sockaddr_in sa;
     if (hk_cmd_listen_addr("HOOKD_INGRESS_LISTEN", g->cfg->ingress_listen, &sa, err) != HK_OK)
         return HK_EINVAL;
+    if (port)
+        sa.sin_port = htons(port);
     g->daemon = MHD_start_daemon(
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, ntohs(sa.sin_port), NULL, NULL, on_request, g,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_LISTENING_ADDRESS_REUSE,
+        (unsigned)(reuse ? 1 : 0), MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
         MHD_OPTION_CONNECTION_LIMIT, MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         PER_IP_CONNECTIONS, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, g, MHD_OPTION_NOTIFY_COMPLETED, on_completed, g,
@@ -779,8 +806,10 @@ static void release_claim_now(request *r)
     r->event_id[0] = '\0';
 }
 
-static void teardown(ingress *g)
+void ing_loop_close(ing_loop *g)
 {
+    if (!g)
+        return;
     /* Requests still waiting (a second signal, or the grace ran out) are answered 503: their
      * providers send them again; a suspended connection must be resumed before the daemon
      * stops. Those waiting for Redis get their claim's failure from the close (a claim Redis
@@ -804,50 +833,44 @@ static void teardown(ingress *g)
     hk_timer_destroy(g->sweep_timer);
     hk_timer_destroy(g->stop_timer);
     hk_producer_destroy(g->producer, 5000);
-    ing_endpoints_stop(g->endpoints);
-    hk_store_close(g->store);
-    if (g->sigfd >= 0)
-        close(g->sigfd);
+    hk_store_close(g->store); /* the endpoints are ing_run's, shared */
+    if (g->wake_fd >= 0)
+        close(g->wake_fd);
     hk_loop_destroy(g->loop);
+    free(g);
 }
 
-int ing_run(const hk_config *cfg, hk_error *err)
+int ing_loop_open(const hk_config *cfg, ing_endpoints *endpoints, uint16_t port, bool reuse,
+                  bool ensure_topic, ing_loop **out, hk_error *err)
 {
-    ingress g = {.cfg = cfg, .sigfd = -1, .scfg = hk_store_config_of(cfg)};
-    int rc, status = 1;
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    pthread_sigmask(SIG_BLOCK, &mask, NULL); /* before any thread starts */
-    signal(SIGPIPE, SIG_IGN);
-    struct sockaddr_in sa; /* a bad setting is refused before anything connects */
-    if (hk_cmd_listen_addr("HOOKD_INGRESS_LISTEN", cfg->ingress_listen, &sa, err) != HK_OK) {
-        status = 2;
-        goto done;
+    ingress *g = hk_xcalloc(1, sizeof *g);
+    *g = (ingress){.cfg = cfg, .scfg = hk_store_config_of(cfg), .endpoints = endpoints};
+    g->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    int rc = HK_ERR;
+    if (g->wake_fd < 0 || !(g->loop = hk_loop_create())) {
+        hk_error_set(err, HK_ERR, NULL, "cannot create an event loop");
+        goto fail;
     }
-    if (!(g.loop = hk_loop_create())) {
-        hk_error_set(err, HK_ERR, NULL, "cannot create the event loop");
-        goto done;
-    }
-    g.stop_timer = hk_timer_create(g.loop, on_stop_timer, &g);
-    if ((rc = ing_endpoints_start(&g.scfg, 500, &g.endpoints, err)) != HK_OK ||
-        (rc = hk_store_async_open(&g.scfg, g.loop, &g.redis, err)) != HK_OK ||
-        (rc = start_producer(&g, err)) != HK_OK || (rc = start_http(&g, err)) != HK_OK) {
-        status = rc == HK_EINVAL ? 2 : 1;
-        goto done;
-    }
-    g.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-    hk_loop_io(g.loop, g.sigfd, HK_IO_READ, on_signal, &g);
-    ing_snapshot *snap = ing_endpoints_acquire(g.endpoints);
-    HK_INFO("start", "hookd-ingress %s on %s (port %u): %zu inbound endpoints; records to %s",
-            HK_VERSION, cfg->ingress_listen, (unsigned)g.port, ing_snapshot_size(snap),
-            cfg->ingress_topic);
-    ing_snapshot_release(snap);
-    ing_set_ready(true);
-    hk_loop_run(g.loop);
-    status = g.status;
-done:
-    teardown(&g);
-    return status;
+    g->stop_timer = hk_timer_create(g->loop, on_stop_timer, g);
+    hk_loop_io(g->loop, g->wake_fd, HK_IO_READ, on_wake, g);
+    if ((rc = hk_store_async_open(&g->scfg, g->loop, &g->redis, err)) != HK_OK ||
+        (rc = start_producer(g, ensure_topic, err)) != HK_OK ||
+        (rc = start_http(g, port, reuse, err)) != HK_OK)
+        goto fail;
+    *out = g;
+    return HK_OK;
+fail:
+    ing_loop_close(g);
+    return rc;
+}
+
+uint16_t ing_loop_port(const ing_loop *g)
+{
+    return g->port;
+}
+
+int ing_loop_run(ing_loop *g)
+{
+    hk_loop_run(g->loop);
+    return g->status;
 }

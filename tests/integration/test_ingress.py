@@ -382,6 +382,30 @@ def test_while_redis_stalls_or_is_down_a_request_gets_503_and_its_retry_is_taken
     assert ing.metric('hookd_ingress_requests_total{outcome="unavailable"}') >= 2
 
 
+def test_several_loops_share_the_port_and_take_every_request(stack, ingress):
+    """HOOKD_THREADS=3: three listening sockets on the one port (SO_REUSEPORT), requests over
+    fresh connections all accepted and each on the topic once, and a clean stop."""
+    from concurrent.futures import ThreadPoolExecutor
+    ep = github_endpoint(ingress.tag)
+    put_endpoint(stack, ingress.prefix, ep, verified=True)
+    ing = ingress({"HOOKD_THREADS": "3"})
+    assert any("3 loops" in line for line in ing.lines())
+    listening = subprocess.run(["ss", "-Hltn", f"sport = :{ing.port}"], capture_output=True,
+                               text=True, check=True).stdout.splitlines()
+    assert len(listening) == 3, listening
+
+    def post(i):
+        body = json.dumps({"i": i}).encode()
+        return ing.post(f"/in/{ep['id']}", body, github_headers(body, delivery=f"m-{i}"))[0]
+    with ThreadPoolExecutor(16) as pool:
+        statuses = list(pool.map(post, range(60)))
+    assert statuses == [200] * 60, statuses
+    got = sorted(rec["providerEventId"] for _, rec in records(stack, ingress.topic, 61, timeout=5))
+    assert got == sorted(f"m-{i}" for i in range(60))
+    assert ing.metric('hookd_ingress_requests_total{outcome="accepted"}') == 60
+    assert ing.stop() == 0
+
+
 def test_trickling_clients_are_cut_and_the_probes_stay_answerable(stack, ingress):
     """200 connections that trickle their headers one byte a second are shut down once their
     5 s header deadline passes; meanwhile /healthz answers at once and a real request is
