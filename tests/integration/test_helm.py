@@ -1089,7 +1089,7 @@ def test_ingress_deployment_runs_hookd_ingress_with_its_settings():
     # the contract's defaults, and the workers' Kafka and Redis settings
     for name, value in INGRESS_DEFAULTS.items():
         assert e[name] == value, name
-    assert "HOOKD_THREADS" not in e and e["HOOKD_LOG_LEVEL"] == "info"
+    assert e["HOOKD_THREADS"] == "1" and e["HOOKD_LOG_LEVEL"] == "info"
     assert e["HOOKD_SHUTDOWN_GRACE_MS"] == "20000"
     assert e["HOOKD_TOPIC_PARTITIONS"] == config([d for d in docs if d["metadata"]["name"] == FULLNAME])["HOOKD_TOPIC_PARTITIONS"]
     assert e["HOOKD_KAFKA_BOOTSTRAP_SERVERS"] == "k1:9092,k2:9092"
@@ -1111,14 +1111,15 @@ def test_ingress_deployment_runs_hookd_ingress_with_its_settings():
         assert name in known or name.startswith("HOOKD_KAFKA_"), name
     # its own values reach it, the workers' do not change
     docs = render(*INGRESS_ON, "--set", "ingress.topic=inbound.v2", "--set", "ingress.maxBody=2000000",
-                  "--set", "ingress.ackTimeoutMs=1500",
+                  "--set", "ingress.ackTimeoutMs=1500", "--set", "ingress.threads=3",
                   "--set", "ingress.logLevel=debug", "--set", "ingress.shutdown.graceSeconds=8")
     e = ingress_env(docs)
     assert (e["HOOKD_INGRESS_TOPIC"], e["HOOKD_INGRESS_MAX_BODY"], e["HOOKD_INGRESS_ACK_TIMEOUT_MS"],
-            e["HOOKD_LOG_LEVEL"], e["HOOKD_SHUTDOWN_GRACE_MS"]) == \
-        ("inbound.v2", "2000000", "1500", "debug", "8000")
-    assert "HOOKD_THREADS" not in e, "hookd-ingress runs one loop (docs/inbound.md)"
+            e["HOOKD_LOG_LEVEL"], e["HOOKD_SHUTDOWN_GRACE_MS"], e["HOOKD_THREADS"]) == \
+        ("inbound.v2", "2000000", "1500", "debug", "8000", "3")
+    # the workers' threads and hookd-ingress's are set apart
     assert config([d for d in docs if d["metadata"]["name"] == FULLNAME])["HOOKD_THREADS"] == "1"
+    assert "threads" in render_error(*INGRESS_ON, "--set", "ingress.threads=0")
     # with an existing Secret: its keys, optional, as for the workers
     e = ingress_env(render(*INGRESS_ON, "--set", "existingSecret=from-vault",
                            "--set", "existingSecretKeys.redisPassword=redis"))
@@ -1266,7 +1267,7 @@ def test_values_schema_refuses_bad_ingress_values():
     # values out of range, for hookd-ingress's own limits
     assert "maxBody" in render_error(*INGRESS_ON, "--set", "ingress.maxBody=100")
     assert "ackTimeoutMs" in render_error(*INGRESS_ON, "--set", "ingress.ackTimeoutMs=50")
-    assert "threads" in render_error(*INGRESS_ON, "--set", "ingress.threads=2")  # one loop for now
+        assert "threads" in render_error(*INGRESS_ON, "--set", "ingress.threads=65")
     assert "logLevel" in render_error(*INGRESS_ON, "--set", "ingress.logLevel=verbose")
     assert "topic" in render_error(*INGRESS_ON, "--set", "ingress.topic=in bound")
     assert "hosts" in render_error(*INGRESS_ON, "--set", "ingress.kubernetesIngress.hosts={https://h.example.com}")
