@@ -1267,7 +1267,7 @@ def test_values_schema_refuses_bad_ingress_values():
     # values out of range, for hookd-ingress's own limits
     assert "maxBody" in render_error(*INGRESS_ON, "--set", "ingress.maxBody=100")
     assert "ackTimeoutMs" in render_error(*INGRESS_ON, "--set", "ingress.ackTimeoutMs=50")
-        assert "threads" in render_error(*INGRESS_ON, "--set", "ingress.threads=65")
+    assert "threads" in render_error(*INGRESS_ON, "--set", "ingress.threads=65")
     assert "logLevel" in render_error(*INGRESS_ON, "--set", "ingress.logLevel=verbose")
     assert "topic" in render_error(*INGRESS_ON, "--set", "ingress.topic=in bound")
     assert "hosts" in render_error(*INGRESS_ON, "--set", "ingress.kubernetesIngress.hosts={https://h.example.com}")
