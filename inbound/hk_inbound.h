@@ -308,6 +308,9 @@ hk_payload_kind hk_inbound_payload_kind(const char *content_type);
  * first call initialises libxml2 once). */
 int hk_inbound_payload(const char *content_type, const char *body, size_t len, cJSON **out,
                        hk_error *err);
+/* For a body of kind JSON: hk_inbound_payload's checks and errors, without building its tree
+ * (the record takes such a body's own text: payload_is_body). */
+int hk_inbound_payload_json_check(const char *body, size_t len, hk_error *err);
 
 
 /* --------------------------------------------------------------------- the record (record.c) --- */
@@ -322,6 +325,9 @@ typedef struct hk_inbound_record_params {
     /* The body's JSON form as hk_inbound_payload made it from req's body, or NULL: kept raw
      * only. For a JSON body the record holds the body's own text (which that reader checked). */
     const cJSON *payload;
+    /* The body is JSON that hk_inbound_payload_json_check passed (payload NULL): it is the
+     * payload, written as it came. */
+    bool payload_is_body;
     const char *provider_event_id; /* NULL or "": none */
     /* Headers left out of the record besides Authorization, Cookie and Proxy-Authorization: the
      * preset's credentials and signatures (hk_inbound_is_credential_header). May be NULL. */

@@ -32,8 +32,7 @@ hk_payload_kind hk_inbound_payload_kind(const char *content_type)
     if (!slash || slash == type || !slash[1])
         return HK_PAYLOAD_RAW;
     size_t sub = strlen(slash + 1);
-    if (strcmp(type, "application/json") == 0 ||
-        (sub > 5 && strcmp(type + n - 5, "+json") == 0))
+    if (strcmp(type, "application/json") == 0 || (sub > 5 && strcmp(type + n - 5, "+json") == 0))
         return HK_PAYLOAD_JSON;
     if (strcmp(type, "application/x-www-form-urlencoded") == 0)
         return HK_PAYLOAD_FORM;
@@ -51,10 +50,21 @@ hk_payload_kind hk_inbound_payload_kind(const char *content_type)
  * names its byte. cJSON alone would let through what decision 26 lists (control bytes
  * between tokens, data after the value, "01", "1.", raw control characters in strings) and
  * keeps a \u0000 that every C string read from the tree then ends at. */
+/* A member name as it stands in the text, between its quotes. */
+typedef struct name_span {
+    size_t at, len;
+} name_span;
+
 typedef struct json_scan {
     const char *s;
     size_t len, i, values;
     const char *why; /* set on a refusal, at byte i */
+    /* Member names of the objects open now, innermost last: duplicates are found at each '}'.
+     * A name with an escape is left to the tree's check (escaped_names): "a" and "\u0061" are
+     * one name. */
+    name_span *names;
+    size_t names_len, names_cap;
+    bool escaped_names;
 } json_scan;
 
 static size_t skip_ws(const json_scan *j, size_t i)
@@ -76,7 +86,7 @@ static int hex4(const char *s)
     int v = 0;
     for (int k = 0; k < 4; k++) {
         char c = s[k];
-        int d = c >= '0' && c <= '9' ? c - '0'
+        int d = c >= '0' && c <= '9'   ? c - '0'
                 : c >= 'a' && c <= 'f' ? c - 'a' + 10
                 : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                        : -1;
@@ -207,12 +217,67 @@ static bool scan_value_start(json_scan *j, char *opened)
     return fail(j, j->i, "a value expected");
 }
 
+static size_t name_hash_n(const char *s, size_t n)
+{
+    size_t h = 1469598103934665603u; /* FNV-1a */
+    for (size_t k = 0; k < n; k++)
+        h = (h ^ (unsigned char)s[k]) * 1099511628211u;
+    return h;
+}
+
+static bool same_name(const json_scan *j, const name_span *a, const name_span *b)
+{
+    return a->len == b->len && memcmp(j->s + a->at, j->s + b->at, a->len) == 0;
+}
+
+/* Whether the n names from `first` (one object's) hold one twice: pairwise when few, else an
+ * open-addressing table. */
+static bool names_repeat(const json_scan *j, const name_span *first, size_t n)
+{
+    if (n < 2)
+        return false;
+    if (n <= 16) {
+        for (size_t a = 1; a < n; a++)
+            for (size_t b = 0; b < a; b++)
+                if (same_name(j, &first[a], &first[b]))
+                    return true;
+        return false;
+    }
+    size_t slots_len = 32;
+    while (slots_len < 2 * n)
+        slots_len *= 2;
+    const name_span **slots = hk_xcalloc(slots_len, sizeof *slots);
+    bool dup = false;
+    for (size_t a = 0; a < n && !dup; a++) {
+        size_t k = name_hash_n(j->s + first[a].at, first[a].len) & (slots_len - 1);
+        for (; slots[k] && !dup; k = (k + 1) & (slots_len - 1))
+            dup = same_name(j, slots[k], &first[a]);
+        slots[k] = &first[a];
+    }
+    free(slots);
+    return dup;
+}
+
+static void push_name(json_scan *j, size_t at, size_t len)
+{
+    if (memchr(j->s + at, '\\', len)) {
+        j->escaped_names = true;
+        return;
+    }
+    if (j->names_len == j->names_cap) {
+        j->names_cap = j->names_cap ? 2 * j->names_cap : 32;
+        j->names = hk_xrealloc(j->names, j->names_cap * sizeof *j->names);
+    }
+    j->names[j->names_len++] = (name_span){.at = at, .len = len};
+}
+
 static bool scan_json(json_scan *j)
 {
     char stack[HK_PAYLOAD_MAX_DEPTH];
+    size_t first_name[HK_PAYLOAD_MAX_DEPTH]; /* an object's first name in j->names */
     size_t depth = 0;
     bool want_value = true; /* else: after a value, or at a container's first member */
-    bool at_first = false;   /* just after '{' or '[' */
+    bool at_first = false;  /* just after '{' or '[' */
     j->i = skip_ws(j, j->i);
     for (;;) {
         if (want_value) {
@@ -222,6 +287,7 @@ static bool scan_json(json_scan *j)
             if (opened) {
                 if (depth == HK_PAYLOAD_MAX_DEPTH)
                     return fail(j, j->i - 1, "nested deeper than 100");
+                first_name[depth] = j->names_len;
                 stack[depth++] = opened;
                 at_first = true;
             }
@@ -234,6 +300,13 @@ static bool scan_json(json_scan *j)
             return fail(j, j->i, "an unterminated array or object");
         char c = j->s[j->i], top = stack[depth - 1];
         if ((top == '{' && c == '}') || (top == '[' && c == ']')) {
+            if (top == '{') {
+                size_t from = first_name[depth - 1];
+                if (j->names_len - from > 1 &&
+                    names_repeat(j, j->names + from, j->names_len - from))
+                    return fail(j, j->i, "an object names a member twice: RFC 7493");
+                j->names_len = from;
+            }
             j->i++;
             depth--;
             at_first = false;
@@ -248,8 +321,10 @@ static bool scan_json(json_scan *j)
         if (top == '{') {
             if (j->i >= j->len || j->s[j->i] != '"')
                 return fail(j, j->i, "a member name expected");
+            size_t name_at = j->i + 1;
             if (!scan_string(j))
                 return false;
+            push_name(j, name_at, j->i - 1 - name_at);
             j->i = skip_ws(j, j->i);
             if (j->i >= j->len || j->s[j->i] != ':')
                 return fail(j, j->i, "':' expected");
@@ -289,7 +364,9 @@ static bool has_duplicate_name(const cJSON *v)
     return dup;
 }
 
-static int payload_json(const char *body, size_t len, cJSON **out, hk_error *err)
+/* The strict read of a JSON body (UTF-8, grammar, limits, names once per object). HK_OK, or
+ * HK_EINVAL with err; *escaped: some name has an escape, left to the tree's check. */
+static int check_json(const char *body, size_t len, size_t *from, bool *escaped, hk_error *err)
 {
     if (!hk_utf8_valid(body ? body : "", len)) {
         const char *nul = len ? memchr(body, '\0', len) : NULL;
@@ -302,23 +379,47 @@ static int payload_json(const char *body, size_t len, cJSON **out, hk_error *err
     /* RFC 8259 8.1 lets a parser ignore a byte order mark: the body itself is kept as it came
      * (the record carries it as a string), so nothing else reads it as JSON. cJSON is given the
      * text after it: its own skip needs more than 4 bytes (BOM + "0" was not read). */
-    size_t from = len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
-    j.i = from;
-    if (!scan_json(&j))
-        return hk_error_set(err, HK_EINVAL, "payload", "invalid JSON at byte %zu (%s)", j.i,
-                            j.why);
-    *out = cJSON_ParseWithLengthOpts(j.s + from, len - from, NULL, false);
-    if (!*out) /* the grammar passed: only an allocation can fail here */
-        return hk_error_set(err, HK_ENOMEM, "payload", "out of memory reading the JSON");
+    *from = len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    j.i = *from;
+    bool ok = scan_json(&j);
+    free(j.names);
+    *escaped = j.escaped_names;
     /* {"a":1,"a":2}: cJSON (and so the flows' JSON paths) reads the first, most other parsers
      * the last; I-JSON (RFC 7493) refuses it, as decision 26 does for events. */
-    if (has_duplicate_name(*out)) {
-        cJSON_Delete(*out);
-        *out = NULL;
+    if (!ok && strstr(j.why, "twice"))
+        return hk_error_set(err, HK_EINVAL, "payload",
+                            "invalid JSON (an object names a member twice: RFC 7493)");
+    if (!ok)
+        return hk_error_set(err, HK_EINVAL, "payload", "invalid JSON at byte %zu (%s)", j.i, j.why);
+    return HK_OK;
+}
+
+static int payload_json(const char *body, size_t len, cJSON **out, hk_error *err)
+{
+    size_t from = 0;
+    bool escaped = false;
+    int rc = check_json(body, len, &from, &escaped, err);
+    if (rc != HK_OK || (!out && !escaped))
+        return rc;
+    const char *text = body ? body : "";
+    cJSON *tree = cJSON_ParseWithLengthOpts(text + from, len - from, NULL, false);
+    if (!tree) /* the grammar passed: only an allocation can fail here */
+        return hk_error_set(err, HK_ENOMEM, "payload", "out of memory reading the JSON");
+    if (escaped && has_duplicate_name(tree)) {
+        cJSON_Delete(tree);
         return hk_error_set(err, HK_EINVAL, "payload",
                             "invalid JSON (an object names a member twice: RFC 7493)");
     }
+    if (out)
+        *out = tree;
+    else
+        cJSON_Delete(tree);
     return HK_OK;
+}
+
+int hk_inbound_payload_json_check(const char *body, size_t len, hk_error *err)
+{
+    return payload_json(body, len, NULL, err);
 }
 
 /* ---------------------------------------------------------------------- form bodies --- */

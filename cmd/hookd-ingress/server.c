@@ -371,7 +371,7 @@ static int claim_pending_s(const ingress *g)
  * the record at once; suspends the connection until Redis or Kafka answers. */
 static enum MHD_Result publish(request *r, const hk_inbound_request *req,
                                const hk_inbound_verdict *v, const char *content_type,
-                               const cJSON *payload, const cJSON *query)
+                               const cJSON *payload, bool payload_is_body, const cJSON *query)
 {
     ingress *g = r->g;
     hk_inbound_record_id(r->record_id);
@@ -381,6 +381,7 @@ static enum MHD_Result publish(request *r, const hk_inbound_request *req,
                                   .content_type = content_type,
                                   .query = query,
                                   .payload = payload,
+                                  .payload_is_body = payload_is_body,
                                   .provider_event_id = v->provider_event_id,
                                   .is_credential = hk_inbound_is_credential_header,
                                   .is_credential_param = hk_inbound_is_credential_param};
@@ -411,7 +412,10 @@ static enum MHD_Result take(request *r, const hk_inbound_request *req, const hk_
     const char *ct = hk_inbound_header(req, "Content-Type");
     cJSON *payload = NULL, *query = NULL;
     hk_error err = {0};
-    int rc = hk_inbound_payload(ct, req->body, req->body_len, &payload, &err);
+    /* A JSON body is checked, not read into a tree: the record takes its own text. */
+    bool json_body = hk_inbound_payload_kind(ct) == HK_PAYLOAD_JSON;
+    int rc = json_body ? hk_inbound_payload_json_check(req->body, req->body_len, &err)
+                       : hk_inbound_payload(ct, req->body, req->body_len, &payload, &err);
     if (rc == HK_OK && req->query && *req->query &&
         hk_inbound_payload("application/x-www-form-urlencoded", req->query, strlen(req->query),
                            &query, &err) != HK_OK) {
@@ -426,7 +430,7 @@ static enum MHD_Result take(request *r, const hk_inbound_request *req, const hk_
         out = reply(r->con, 400, "text/plain", line.data, line.len);
         hk_buf_free(&line);
     } else {
-        out = publish(r, req, v, ct, payload, query);
+        out = publish(r, req, v, ct, payload, json_body, query);
     }
     cJSON_Delete(payload);
     cJSON_Delete(query);

@@ -90,6 +90,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cJSON *out = (cJSON *)1;
     hk_error err = {0};
     int rc = hk_inbound_payload(ct, body, len, &out, &err);
+    if (kind == HK_PAYLOAD_JSON) { /* the check without a tree says the same, word for word */
+        hk_error cerr = {0};
+        int crc = hk_inbound_payload_json_check(body, len, &cerr);
+        HK_FUZZ_CHECK(crc == rc, "json check %d, payload %d (%s)", crc, rc, cerr.msg);
+        HK_FUZZ_CHECK(strcmp(cerr.msg, err.msg) == 0, "json check '%s', payload '%s'", cerr.msg,
+                      err.msg);
+    }
     if (rc != HK_OK) {
         HK_FUZZ_CHECK(rc == HK_EINVAL, "rc %d (%s)", rc, err.msg);
         HK_FUZZ_CHECK(out == NULL, "*out set on a refusal");

@@ -149,6 +149,21 @@ Test(record, carries_the_request_without_its_credentials)
     cr_assert(rec, "%s", b.data);
     cJSON_Delete(rec);
     cJSON_Delete(big_payload);
+    /* the same with no tree at all, as hookd-ingress writes it (payload_is_body) */
+    p.payload = NULL;
+    p.payload_is_body = true;
+    b.len = 0;
+    hk_inbound_record_write(&p, &b);
+    cr_assert(strstr(b.data, "\"payload\":{\"n\": 12345678901234567890123, \"f\": 0.1}"), "%s",
+              b.data);
+    rec = cJSON_ParseWithLength(b.data, b.len);
+    cr_assert(rec, "%s", b.data);
+    cr_assert_str_eq(cJSON_GetObjectItem(rec, "body")->valuestring, big);
+    cr_assert_str_eq(cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItem(rec, "headers"), "accept")
+                         ->valuestring,
+                     "a, b");
+    cJSON_Delete(rec);
+    p.payload_is_body = false;
 
     /* a body that is not UTF-8 goes as base64, and no payload is null */
     const char bin[] = {'\x01', '\xfe', '\x00'};
