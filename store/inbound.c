@@ -233,21 +233,29 @@ static char *seen_key(hk_store *s, const char *endpoint_id, const char *event_id
     return seen_key_of(s->cfg.prefix, endpoint_id, event_id);
 }
 
-/* SET NX ... GET needs Redis 7; a script reads and sets in one step on any version. */
-static const char CLAIM_SCRIPT[] = "local v = redis.call('GET', KEYS[1])\n"
-                                   "if v then return v end\n"
-                                   "redis.call('SET', KEYS[1], 'pending', 'EX', ARGV[1])\n"
-                                   "return false\n";
+/* A claim is SET NX (a plain command, no script: the common case costs Redis one command); only
+ * when the id is taken does a GET say whether it is done or pending. An id that expires between
+ * the two reads as pending (503: the provider's retry claims it). SET NX ... GET would do both
+ * in one, but needs Redis 7. */
 static const char RELEASE_SCRIPT[] = "if redis.call('GET', KEYS[1]) == 'pending' then "
                                      "return redis.call('DEL', KEYS[1]) end return 0";
 
-static bool claim_of(const redisReply *r, hk_event_claim *out)
+/* SET NX's reply: claimed (OK), or taken (nil); false for anything else. */
+static bool set_nx_of(const redisReply *r, bool *claimed)
+{
+    if (!r || (r->type != REDIS_REPLY_STATUS && r->type != REDIS_REPLY_NIL))
+        return false;
+    *claimed = r->type == REDIS_REPLY_STATUS;
+    return true;
+}
+
+/* The GET of a taken id: done, or pending (also when it expired meanwhile). */
+static bool taken_of(const redisReply *r, hk_event_claim *out)
 {
     if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
         return false;
-    *out = r->type == REDIS_REPLY_NIL    ? HK_EVENT_CLAIMED
-           : strcmp(r->str, "done") == 0 ? HK_EVENT_DONE
-                                         : HK_EVENT_PENDING;
+    *out = r->type == REDIS_REPLY_STRING && strcmp(r->str, "done") == 0 ? HK_EVENT_DONE
+                                                                        : HK_EVENT_PENDING;
     return true;
 }
 
@@ -255,12 +263,24 @@ int hk_store_inbound_event_claim(hk_store *s, const char *endpoint_id, const cha
                                  int pending_ttl_s, hk_event_claim *out, hk_error *err)
 {
     char *key = seen_key(s, endpoint_id, event_id);
-    redisReply *r = redisCommand(s->rc, "EVAL %s 1 %s %d", CLAIM_SCRIPT, key, pending_ttl_s);
+    redisReply *r = redisCommand(s->rc, "SET %s pending NX EX %d", key, pending_ttl_s);
+    bool claimed = false;
+    int rc = HK_OK;
+    if (!set_nx_of(r, &claimed)) {
+        rc = redis_failed(s, r, err);
+    } else if (claimed) {
+        *out = HK_EVENT_CLAIMED;
+        freeReplyObject(r);
+    } else {
+        freeReplyObject(r);
+        r = redisCommand(s->rc, "GET %s", key);
+        if (!taken_of(r, out))
+            rc = redis_failed(s, r, err);
+        else
+            freeReplyObject(r);
+    }
     free(key);
-    if (!claim_of(r, out))
-        return redis_failed(s, r, err);
-    freeReplyObject(r);
-    return HK_OK;
+    return rc;
 }
 
 int hk_store_inbound_event_done(hk_store *s, const char *endpoint_id, const char *event_id,
@@ -302,33 +322,57 @@ int hk_store_inbound_version(hk_store *s, long long *out, hk_error *err)
 /* ------------------------------------------------------------------- on a loop --- */
 
 typedef struct claim_call {
+    hk_store_async *a;
+    char *key;
     hk_event_claim_cb cb;
     void *arg;
 } claim_call;
 
-static void on_claim(redisReply *r, void *arg)
+static void claim_done(claim_call *c, int rc, hk_event_claim claim, const redisReply *r)
 {
-    claim_call c = *(claim_call *)arg;
-    free(arg);
-    hk_event_claim claim = HK_EVENT_PENDING;
-    bool ok = claim_of(r, &claim);
-    if (r && !ok)
+    if (r && rc != HK_OK)
         HK_WARN("redis", "claiming an event id: %s", r->str ? r->str : "an unexpected reply");
-    c.cb(ok ? HK_OK : HK_ERR, claim, c.arg);
+    hk_event_claim_cb cb = c->cb;
+    void *arg = c->arg;
+    free(c->key);
+    free(c);
+    cb(rc, claim, arg);
+}
+
+static void on_taken(redisReply *r, void *arg)
+{
+    hk_event_claim claim = HK_EVENT_PENDING;
+    int rc = taken_of(r, &claim) ? HK_OK : HK_ERR; /* before claim is read as an argument */
+    claim_done(arg, rc, claim, r);
+}
+
+static void on_set_nx(redisReply *r, void *arg)
+{
+    claim_call *c = arg;
+    bool claimed = false;
+    if (!set_nx_of(r, &claimed))
+        claim_done(c, HK_ERR, HK_EVENT_PENDING, r);
+    else if (claimed)
+        claim_done(c, HK_OK, HK_EVENT_CLAIMED, r);
+    else if (hk_store__async_command(c->a, on_taken, c, "GET %s", c->key) != HK_OK)
+        claim_done(c, HK_ERR, HK_EVENT_PENDING, NULL);
 }
 
 int hk_store_inbound_event_claim_async(hk_store_async *a, const char *endpoint_id,
                                        const char *event_id, int pending_ttl_s,
                                        hk_event_claim_cb cb, void *arg)
 {
-    char *key = seen_key_of(hk_store__async_prefix(a), endpoint_id, event_id);
     claim_call *c = hk_xcalloc(1, sizeof *c);
-    *c = (claim_call){.cb = cb, .arg = arg};
-    int rc = hk_store__async_command(a, on_claim, c, "EVAL %s 1 %s %d", CLAIM_SCRIPT, key,
-                                     pending_ttl_s);
-    free(key);
-    if (rc != HK_OK)
+    *c = (claim_call){.a = a,
+                      .key = seen_key_of(hk_store__async_prefix(a), endpoint_id, event_id),
+                      .cb = cb,
+                      .arg = arg};
+    int rc =
+        hk_store__async_command(a, on_set_nx, c, "SET %s pending NX EX %d", c->key, pending_ttl_s);
+    if (rc != HK_OK) {
+        free(c->key);
         free(c);
+    }
     return rc;
 }
 
