@@ -173,18 +173,24 @@ size_t hk_json_escape_byte(unsigned char c, char out[6])
     return 2;
 }
 
+/* 1 for a byte JSON escapes in a string: '"', '\\' and the controls below 0x20. */
+static const unsigned char json_escaped[256] = {
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    ['"'] = 1, ['\\'] = 1};
+
+/* The runs between escaped bytes are copied whole: a body is mostly such a run. */
 void hk_buf_json_escape(hk_buf *b, const char *s, size_t len)
 {
     buf_reserve(b, len);
     size_t start = 0;
     for (size_t i = 0; i < len; i++) {
+        if (!json_escaped[(unsigned char)s[i]])
+            continue;
         char rep[6];
         size_t n = hk_json_escape_byte((unsigned char)s[i], rep);
-        if (n) {
-            hk_buf_append(b, s + start, i - start);
-            hk_buf_append(b, rep, n);
-            start = i + 1;
-        }
+        hk_buf_append(b, s + start, i - start);
+        hk_buf_append(b, rep, n);
+        start = i + 1;
     }
     hk_buf_append(b, s + start, len - start);
 }

@@ -33,7 +33,10 @@ struct hk_store_async {
     redisAsyncContext *ac; /* NULL while not connected */
     int fd;
     unsigned watching; /* HK_IO_READ|HK_IO_WRITE asked of the loop for fd */
-    hk_timer *timer;   /* timeouts of the commands in flight */
+    bool connected;    /* the connect completed: writes go out from flush_timer */
+    bool want_write;   /* hiredis has output to write */
+    hk_timer *flush_timer;
+    hk_timer *timer; /* timeouts of the commands in flight */
     uint64_t retry_at_ms;
     op *head, *tail; /* in flight, oldest first */
     bool logged_down;
@@ -68,13 +71,35 @@ static void ev_del_read(void *p)
 {
     watch(p, ((hk_store_async *)p)->watching & ~HK_IO_READ);
 }
+/* Output to write. Once connected, it goes out at the end of this loop turn (a timer of 0 ms),
+ * every command of the turn in one write, with no change to the fd's watch: the socket is
+ * nearly always writable. Only a write that could not finish watches for writability. Before
+ * the connect completes, writability is what says it did. */
 static void ev_add_write(void *p)
 {
-    watch(p, ((hk_store_async *)p)->watching | HK_IO_WRITE);
+    hk_store_async *a = p;
+    a->want_write = true;
+    if (!a->connected)
+        watch(a, a->watching | HK_IO_WRITE);
+    else if (!(a->watching & HK_IO_WRITE) && !hk_timer_active(a->flush_timer))
+        hk_timer_start(a->flush_timer, 0);
 }
+
 static void ev_del_write(void *p)
 {
-    watch(p, ((hk_store_async *)p)->watching & ~HK_IO_WRITE);
+    hk_store_async *a = p;
+    a->want_write = false;
+    watch(a, a->watching & ~HK_IO_WRITE);
+}
+
+static void on_flush(hk_loop *loop, void *arg)
+{
+    (void)loop;
+    hk_store_async *a = arg;
+    if (a->ac && a->want_write)
+        redisAsyncHandleWrite(a->ac); /* calls ev_del_write when all is out */
+    if (a->ac && a->want_write)
+        watch(a, a->watching | HK_IO_WRITE);
 }
 
 /* hiredis frees the context (after running every pending callback with no reply). */
@@ -85,6 +110,9 @@ static void ev_cleanup(void *p)
         hk_loop_io(a->loop, a->fd, 0, NULL, NULL);
     a->fd = -1;
     a->watching = 0;
+    a->connected = false;
+    a->want_write = false;
+    hk_timer_stop(a->flush_timer);
     a->ac = NULL;
     a->retry_at_ms = hk_now_ms() + RECONNECT_MS;
 }
@@ -162,8 +190,11 @@ static void on_timer(hk_loop *loop, void *arg)
 
 static void on_connected(const redisAsyncContext *ac, int status)
 {
+    hk_store_async *a = ac->data;
     if (status != REDIS_OK)
-        down(ac->data, ac->errstr);
+        down(a, ac->errstr);
+    else
+        a->connected = true;
 }
 
 static bool connect_now(hk_store_async *a)
@@ -194,6 +225,20 @@ static bool connect_now(hk_store_async *a)
     if (a->cfg.db)
         redisAsyncCommand(ac, on_reply, new_op(a, NULL, NULL), "SELECT %d", a->cfg.db);
     return true;
+}
+
+int hk_store__async_argv(hk_store_async *a, hk_store__async_cb cb, void *arg, int argc,
+                         const char **argv, const size_t *argvlen)
+{
+    if (!a->ac && !connect_now(a))
+        return HK_ERR;
+    op *o = new_op(a, cb, arg);
+    if (redisAsyncCommandArgv(a->ac, on_reply, o, argc, argv, argvlen) != REDIS_OK) {
+        unlink_op(o);
+        free(o);
+        return HK_ERR;
+    }
+    return HK_OK;
 }
 
 int hk_store__async_command(hk_store_async *a, hk_store__async_cb cb, void *arg, const char *fmt,
@@ -228,6 +273,7 @@ int hk_store_async_open(const hk_store_config *cfg, hk_loop *loop, hk_store_asyn
     a->loop = loop;
     a->fd = -1;
     a->timer = hk_timer_create(loop, on_timer, a);
+    a->flush_timer = hk_timer_create(loop, on_flush, a);
     *out = a;
     return HK_OK;
 }
@@ -239,6 +285,7 @@ void hk_store_async_close(hk_store_async *a)
     if (a->ac)
         redisAsyncFree(a->ac); /* every command in flight fails, its callback run */
     hk_timer_destroy(a->timer);
+    hk_timer_destroy(a->flush_timer);
     hk_store__cfg_free(&a->cfg);
     free(a);
 }

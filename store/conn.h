@@ -42,6 +42,9 @@ char *hk_store__key(const hk_store__cfg *c, const char *a, const char *b, const 
 typedef void (*hk_store__async_cb)(redisReply *reply, void *arg);
 int hk_store__async_command(hk_store_async *a, hk_store__async_cb cb, void *arg, const char *fmt,
                             ...);
+/* The same with the arguments as they are (no format to parse): the hot path's. */
+int hk_store__async_argv(hk_store_async *a, hk_store__async_cb cb, void *arg, int argc,
+                         const char **argv, const size_t *argvlen);
 const char *hk_store__async_prefix(const hk_store_async *a);
 
 /* True when the task JSON's secret or secrets are masked ("****", "****abcd"), as every display

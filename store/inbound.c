@@ -339,6 +339,16 @@ static void claim_done(claim_call *c, int rc, hk_event_claim claim, const redisR
     cb(rc, claim, arg);
 }
 
+/* A command of argc strings, with no format for hiredis to parse. */
+static int async_cmd(hk_store_async *a, hk_store__async_cb cb, void *arg, const char **argv,
+                     int argc)
+{
+    size_t lens[8];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    return hk_store__async_argv(a, cb, arg, argc, argv, lens);
+}
+
 static void on_taken(redisReply *r, void *arg)
 {
     hk_event_claim claim = HK_EVENT_PENDING;
@@ -354,7 +364,7 @@ static void on_set_nx(redisReply *r, void *arg)
         claim_done(c, HK_ERR, HK_EVENT_PENDING, r);
     else if (claimed)
         claim_done(c, HK_OK, HK_EVENT_CLAIMED, r);
-    else if (hk_store__async_command(c->a, on_taken, c, "GET %s", c->key) != HK_OK)
+    else if (async_cmd(c->a, on_taken, c, (const char *[]){"GET", c->key}, 2) != HK_OK)
         claim_done(c, HK_ERR, HK_EVENT_PENDING, NULL);
 }
 
@@ -367,8 +377,10 @@ int hk_store_inbound_event_claim_async(hk_store_async *a, const char *endpoint_i
                       .key = seen_key_of(hk_store__async_prefix(a), endpoint_id, event_id),
                       .cb = cb,
                       .arg = arg};
+    char ttl[16];
+    snprintf(ttl, sizeof ttl, "%d", pending_ttl_s);
     int rc =
-        hk_store__async_command(a, on_set_nx, c, "SET %s pending NX EX %d", c->key, pending_ttl_s);
+        async_cmd(a, on_set_nx, c, (const char *[]){"SET", c->key, "pending", "NX", "EX", ttl}, 6);
     if (rc != HK_OK) {
         free(c->key);
         free(c);
@@ -387,8 +399,10 @@ void hk_store_inbound_event_done_async(hk_store_async *a, const char *endpoint_i
                                        const char *event_id, int ttl_s)
 {
     char *key = seen_key_of(hk_store__async_prefix(a), endpoint_id, event_id);
-    hk_store__async_command(a, on_unanswered, "marking an event id done", "SET %s done EX %d", key,
-                            ttl_s);
+    char ttl[16];
+    snprintf(ttl, sizeof ttl, "%d", ttl_s);
+    async_cmd(a, on_unanswered, "marking an event id done",
+              (const char *[]){"SET", key, "done", "EX", ttl}, 5);
     free(key);
 }
 

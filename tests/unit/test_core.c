@@ -210,6 +210,16 @@ Test(util, json_escape_and_mask)
     hk_buf_json_escape(&b, "a\"b\\c\nd\x01", 8);
     cr_assert_str_eq(b.data, "a\\\"b\\\\c\\nd\\u0001");
     hk_buf_free(&b);
+    /* every byte: escaped as hk_json_escape_byte says, or copied as it is */
+    for (int c = 1; c < 256; c++) {
+        char one[3] = {'x', (char)c, 'y'}, rep[6];
+        size_t n = hk_json_escape_byte((unsigned char)c, rep);
+        b.len = 0;
+        hk_buf_json_escape(&b, one, 3);
+        cr_assert_eq(b.len, 2 + (n ? n : 1), "byte %d", c);
+        cr_assert(n ? memcmp(b.data + 1, rep, n) == 0 : b.data[1] == (char)c, "byte %d", c);
+    }
+    hk_buf_free(&b);
     char m[16];
     hk_secret_mask("mySecretValue1234", m);
     cr_assert_str_eq(m, "****1234");
