@@ -115,6 +115,9 @@ void hk_buf_puts(hk_buf *b, const char *s);
 void hk_buf_printf(hk_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s with JSON string escaping (no surrounding quotes). */
 void hk_buf_json_escape(hk_buf *b, const char *s, size_t len);
+/* The length of s's longest prefix that JSON writes in a string as it is (no '"', '\\' or byte
+ * below 0x20). */
+size_t hk_json_plain_prefix(const char *s, size_t len);
 /* The JSON string escape of one byte into out ("\\n", "\\u001f", ...) and its length, or 0
  * when the byte stands as it is. */
 size_t hk_json_escape_byte(unsigned char c, char out[6]);

@@ -174,25 +174,46 @@ size_t hk_json_escape_byte(unsigned char c, char out[6])
 }
 
 /* 1 for a byte JSON escapes in a string: '"', '\\' and the controls below 0x20. */
-static const unsigned char json_escaped[256] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    ['"'] = 1, ['\\'] = 1};
+static const unsigned char json_escaped[256] = {1, 1, 1, 1, 1, 1, 1, 1, 1,         1,         1, 1,
+                                                1, 1, 1, 1, 1, 1, 1, 1, 1,         1,         1, 1,
+                                                1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1};
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+/* Some byte of w is zero (Bit Twiddling Hacks: exact). */
+#define HAS_ZERO(w) (((w)-ONES) & ~(w)&HIGHS)
+/* Some byte of w is below n, for n <= 128 (exact). */
+#define HAS_LESS(w, n) (((w)-ONES * (n)) & ~(w)&HIGHS)
+
+size_t hk_json_plain_prefix(const char *s, size_t len)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) { /* eight bytes at a time while none needs escaping */
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (HAS_LESS(w, 0x20) || HAS_ZERO(w ^ (ONES * '"')) || HAS_ZERO(w ^ (ONES * '\\')))
+            break;
+    }
+    while (i < len && !json_escaped[(unsigned char)s[i]])
+        i++;
+    return i;
+}
 
 /* The runs between escaped bytes are copied whole: a body is mostly such a run. */
 void hk_buf_json_escape(hk_buf *b, const char *s, size_t len)
 {
     buf_reserve(b, len);
-    size_t start = 0;
-    for (size_t i = 0; i < len; i++) {
-        if (!json_escaped[(unsigned char)s[i]])
-            continue;
+    size_t i = 0;
+    for (;;) {
+        size_t run = hk_json_plain_prefix(s + i, len - i);
+        hk_buf_append(b, s + i, run);
+        i += run;
+        if (i >= len)
+            return;
         char rep[6];
-        size_t n = hk_json_escape_byte((unsigned char)s[i], rep);
-        hk_buf_append(b, s + start, i - start);
-        hk_buf_append(b, rep, n);
-        start = i + 1;
+        hk_buf_append(b, rep, hk_json_escape_byte((unsigned char)s[i], rep));
+        i++;
     }
-    hk_buf_append(b, s + start, len - start);
 }
 
 char *hk_buf_take(hk_buf *b)
@@ -302,6 +323,14 @@ bool hk_utf8_valid(const char *s, size_t len)
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
     while (i < len) {
+        if (i + 8 <= len) { /* ASCII without NUL, eight bytes at a time */
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (!(w & HIGHS) && !HAS_ZERO(w)) {
+                i += 8;
+                continue;
+            }
+        }
         unsigned char c = p[i];
         if (c == 0)
             return false;

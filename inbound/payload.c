@@ -103,6 +103,9 @@ static bool scan_string(json_scan *j)
 {
     size_t i = j->i + 1;
     while (i < j->len) {
+        i += hk_json_plain_prefix(j->s + i, j->len - i);
+        if (i >= j->len)
+            break;
         unsigned char c = (unsigned char)j->s[i];
         if (c == '"') {
             j->i = i + 1;

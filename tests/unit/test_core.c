@@ -60,7 +60,8 @@ Test(config, ingress_settings_and_each_programs_help)
         hk_config_print_help(out, helps[h].program);
         fclose(out);
         for (size_t k = 0; k < 3; k++)
-            cr_assert(strstr(text, helps[h].has[k]), "%u lists %s", helps[h].program, helps[h].has[k]);
+            cr_assert(strstr(text, helps[h].has[k]), "%u lists %s", helps[h].program,
+                      helps[h].has[k]);
         for (size_t k = 0; k < 2; k++)
             cr_assert_null(strstr(text, helps[h].lacks[k]), "%u lists %s", helps[h].program,
                            helps[h].lacks[k]);
@@ -95,8 +96,9 @@ Test(config, defaults_match_the_contract)
 Test(config, env_then_flags_win)
 {
     hk_config cfg;
-    char *argv[] = {"hookd", "--max-inflight", "10", "extra", "--topics=a, b",
-                    "--kafka-security-protocol=SASL_SSL", NULL};
+    char *argv[] = {"hookd", "--max-inflight", "10",
+                    "extra", "--topics=a, b",  "--kafka-security-protocol=SASL_SSL",
+                    NULL};
     char *envp[] = {"HOOKD_MAX_INFLIGHT=99", "HOOKD_KAFKA_BOOTSTRAP_SERVERS=k:1",
                     "HOOKD_LOG_LEVEL=debug", "PATH=/bin", NULL};
     int rest = 0;
@@ -210,6 +212,27 @@ Test(util, json_escape_and_mask)
     hk_buf_json_escape(&b, "a\"b\\c\nd\x01", 8);
     cr_assert_str_eq(b.data, "a\\\"b\\\\c\\nd\\u0001");
     hk_buf_free(&b);
+    /* every byte at every place of a longer string (the eight-bytes-at-a-time path) */
+    for (int c = 1; c < 256; c++)
+        for (size_t at = 0; at < 20; at++) {
+            char text[20], rep[6];
+            memset(text, 'a', sizeof text);
+            text[at] = (char)c;
+            size_t n = hk_json_escape_byte((unsigned char)c, rep);
+            b.len = 0;
+            hk_buf_json_escape(&b, text, sizeof text);
+            cr_assert_eq(b.len, 19 + (n ? n : 1), "byte %d at %zu", c, at);
+            cr_assert(n ? memcmp(b.data + at, rep, n) == 0 : b.data[at] == (char)c, "byte %d", c);
+            cr_assert_eq(hk_json_plain_prefix(text, sizeof text), n ? at : sizeof text);
+            /* UTF-8: a NUL or a lone byte >= 0x80 anywhere is refused, ASCII is not */
+            bool ascii = c < 0x80;
+            cr_assert_eq(hk_utf8_valid(text, sizeof text), ascii, "byte %d at %zu", c, at);
+        }
+    const char two[] = "aaaaaaa\xc3\xa9"
+                       "aaaaaaaa"; /* é across the first eight bytes' end */
+    cr_assert(hk_utf8_valid(two, sizeof two - 1));
+    const char nul[17] = "aaaaaaaaaaaa\0aaa";
+    cr_assert_not(hk_utf8_valid(nul, 16));
     /* every byte: escaped as hk_json_escape_byte says, or copied as it is */
     for (int c = 1; c < 256; c++) {
         char one[3] = {'x', (char)c, 'y'}, rep[6];
