@@ -64,7 +64,9 @@ Test(event, orchestration_uses_run_id)
     cr_assert_str_eq(ev->type, "orchestration.completed");
     hk_event_destroy(ev);
     cr_assert_eq(parse_event("{\"type\":\"orchestration.completed\",\"jobStatus\":\"Complete\","
-                             "\"flowId\":\"7\"}", &ev, &err), HK_EINVAL);
+                             "\"flowId\":\"7\"}",
+                             &ev, &err),
+                 HK_EINVAL);
     cr_assert_str_eq(err.field, "runId");
 }
 
@@ -87,7 +89,8 @@ Test(event, poison_names_the_field)
          "outputIds"},
         {"{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"outputIds\":[\"3\",null]}",
          "outputIds[1]"},
-        {"{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"flowName\":3}", "flowName"},
+        {"{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"flowName\":3}",
+         "flowName"},
         {"{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"webhookOverrides\":[{}]}",
          "webhookOverrides[0].webhookId"},
         {"{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"webhookOverrides\":"
@@ -143,11 +146,12 @@ Test(event, overrides)
 {
     hk_event *ev;
     hk_error err;
-    cr_assert_eq(parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\","
-                             "\"webhookOverrides\":[{\"webhookId\":\"wh_a\",\"url\":"
-                             "\"https://x.example/h\",\"headers\":{\"X-A\":\"1\"},\"body\":\"b\"}]}",
-                             &ev, &err),
-                 HK_OK, "%s", err.msg);
+    cr_assert_eq(
+        parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\","
+                    "\"webhookOverrides\":[{\"webhookId\":\"wh_a\",\"url\":"
+                    "\"https://x.example/h\",\"headers\":{\"X-A\":\"1\"},\"body\":\"b\"}]}",
+                    &ev, &err),
+        HK_OK, "%s", err.msg);
     const hk_override *ov = hk_event_override_for(ev, "wh_a");
     cr_assert_not_null(ov);
     cr_assert_str_eq(ov->url, "https://x.example/h");
@@ -270,8 +274,8 @@ Test(task, body_limit_256_kib)
 Test(task, secrets_never_printed_in_full_and_never_in_errors)
 {
     hk_error err;
-    hk_task *t = parse_task("{" BASE ",\"secrets\":[\"newSecretValue1111\",\"oldSecretValue2222\"]}",
-                            &err);
+    hk_task *t =
+        parse_task("{" BASE ",\"secrets\":[\"newSecretValue1111\",\"oldSecretValue2222\"]}", &err);
     cr_assert_not_null(t, "%s", err.msg);
     cJSON *json = hk_task_to_json(t, HK_SECRETS_MASKED);
     char *text = cJSON_PrintUnformatted(json);
@@ -282,7 +286,8 @@ Test(task, secrets_never_printed_in_full_and_never_in_errors)
     cJSON_Delete(json);
     hk_task_destroy(t);
 
-    t = parse_task("{" BASE ",\"signature\":\"standard\",\"secret\":\"whsec_topsecretvalue\"}", &err);
+    t = parse_task("{" BASE ",\"signature\":\"standard\",\"secret\":\"whsec_topsecretvalue\"}",
+                   &err);
     cr_assert_null(t);
     cr_assert(strstr(err.msg, "topsecret") == NULL, "%s", err.msg);
 }
@@ -355,16 +360,20 @@ Test(match, objects)
 {
     hk_error err;
     hk_event *with3, *with4, *none;
-    parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"outputIds\":[\"4\",\"3\"]}",
-                &with3, &err);
-    parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"outputIds\":[\"4\"]}",
-                &with4, &err);
+    parse_event(
+        "{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"outputIds\":[\"4\",\"3\"]}",
+        &with3, &err);
+    parse_event(
+        "{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"outputIds\":[\"4\"]}",
+        &with4, &err);
     parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", &none, &err);
-    hk_task *t = parse_task("{" BASE ",\"trigger\":{\"event\":\"any\",\"objects\":[3,\"9\"]}}", &err);
+    hk_task *t =
+        parse_task("{" BASE ",\"trigger\":{\"event\":\"any\",\"objects\":[3,\"9\"]}}", &err);
     cr_assert(hk_task_matches(t, with3));
     cr_assert_not(hk_task_matches(t, with4));
     cr_assert_not(hk_task_matches(t, none));
-    hk_task *any = parse_task("{" BASE ",\"trigger\":{\"event\":\"any\",\"objects\":\"any\"}}", &err);
+    hk_task *any =
+        parse_task("{" BASE ",\"trigger\":{\"event\":\"any\",\"objects\":\"any\"}}", &err);
     cr_assert(hk_task_matches(any, none));
     hk_task_destroy(t);
     hk_task_destroy(any);
@@ -388,8 +397,7 @@ Test(event, junk_in_a_string_field_is_refused_naming_it)
     } cases[] = {
         {"{\"jobId\":\"a\\u0000b\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId",
          "NUL"},
-        {"{\"jobId\":\"a\\u0000\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId",
-         "NUL"},
+        {"{\"jobId\":\"a\\u0000\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId", "NUL"},
         {"{\"jobId\":\"1\",\"jobStatus\":\"Comp\\u0000lete\",\"flowId\":\"7\"}", 0, "jobStatus",
          "NUL"},
         {"{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"\\u00007\"}", 0, "flowId",
@@ -412,7 +420,7 @@ Test(event, junk_in_a_string_field_is_refused_naming_it)
         {"{\"jobId\":\"\xed\xa0\x80\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId",
          "UTF-8"}, /* a UTF-16 surrogate as UTF-8 */
         {"{\"jobId\":\"1\",\"jobStatus\":\"Compl\xe9te\",\"flowId\":\"7\"}", 0, "jobStatus",
-         "UTF-8"}, /* Latin-1 */
+         "UTF-8"},                                                        /* Latin-1 */
         {EV(",\"eventId\":\"\xf4\x90\x80\x80\""), 0, "eventId", "UTF-8"}, /* past U+10FFFF */
         {EV(",\"flowName\":\"\xe2\x82\""), 0, "flowName", "UTF-8"},       /* cut short */
         {EV(",\"outputIds\":[\"\x80\"]"), 0, "outputIds[0]", "UTF-8"},
@@ -423,8 +431,7 @@ Test(event, junk_in_a_string_field_is_refused_naming_it)
         {EV(",\"\xff\":1"), 0, "event", "UTF-8"},
         {"{\"jobId\":\"a\0b\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 51, "jobId",
          "NUL"}, /* a raw NUL byte */
-        {"{\"jobId\":\"a\x01\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "event",
-         "U+0001"},
+        {"{\"jobId\":\"a\x01\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "event", "U+0001"},
         {"{\x01\"jobId\":\"a\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "event",
          "U+0001"}, /* cJSON takes it for whitespace */
         {EV("") " x", 0, "event", "after the value"},
@@ -435,8 +442,8 @@ Test(event, junk_in_a_string_field_is_refused_naming_it)
          "jobId", "more than once"},
         {EV(",\"flowId\":\"8\""), 0, "flowId", "more than once"},
         {"{\"jobId\":1e400,\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId", "2^53"},
-        {"{\"jobId\":18446744073709551616,\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0,
-         "jobId", "2^53"},
+        {"{\"jobId\":18446744073709551616,\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId",
+         "2^53"},
         {"{\"jobId\":9007199254740993,\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId",
          "2^53"},
         {"{\"jobId\":0.1,\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", 0, "jobId", "whole"},
@@ -465,8 +472,7 @@ Test(event, near_junk_that_is_fine)
         const char *json;
         const char *job_id;
     } cases[] = {
-        {"{\"jobId\":\"a\\\\u0000b\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}",
-         "a\\u0000b"},
+        {"{\"jobId\":\"a\\\\u0000b\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", "a\\u0000b"},
         {"{\"jobId\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbf\",\"jobStatus\":"
          "\"Complete\",\"flowId\":\"7\"}",
          "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xef\xbf\xbf"},
@@ -508,7 +514,7 @@ Test(util, utf8_valid)
     } cases[] = {
         {"", 0, true},
         {"plain ascii", 11, true},
-        {"\xc2\x80\xdf\xbf", 4, true},             /* U+0080, U+07FF */
+        {"\xc2\x80\xdf\xbf", 4, true},                     /* U+0080, U+07FF */
         {"\xe0\xa0\x80\xed\x9f\xbf\xee\x80\x80", 9, true}, /* U+0800, U+D7FF, U+E000 */
         {"\xf0\x90\x80\x80\xf4\x8f\xbf\xbf", 8, true},     /* U+10000, U+10FFFF */
         {"a\0b", 3, false},
@@ -532,10 +538,10 @@ Test(util, utf8_valid)
 
 Test(task, signature_header_may_not_name_a_header_hookd_manages)
 {
-    const char *managed[] = {"Content-Length", "transfer-encoding", "Host",
-                             "Connection",     "User-Agent",        "X-Webhook-Id",
-                             "x-webhook-attempt", "Expect",         "webhook-id",
-                             "Webhook-Timestamp", "webhook-signature", "Content-Type"};
+    const char *managed[] = {
+        "Content-Length",    "transfer-encoding", "Host",   "Connection", "User-Agent",
+        "X-Webhook-Id",      "x-webhook-attempt", "Expect", "webhook-id", "Webhook-Timestamp",
+        "webhook-signature", "Content-Type"};
     for (size_t i = 0; i < sizeof managed / sizeof managed[0]; i++) {
         char json[256];
         snprintf(json, sizeof json,
@@ -629,8 +635,7 @@ Test(event, overrides_refuse_control_characters_and_nul)
         hk_event *ev = NULL;
         hk_error err;
         cr_assert_eq(parse_event(json, &ev, &err), HK_EINVAL, "accepted: %s", bad[i]);
-        cr_assert(strncmp(err.field, "webhookOverrides[0].", 20) == 0, "%s: %s", bad[i],
-                  err.msg);
+        cr_assert(strncmp(err.field, "webhookOverrides[0].", 20) == 0, "%s: %s", bad[i], err.msg);
     }
 }
 
@@ -655,11 +660,10 @@ Test(task, same_origin_compares_scheme_host_and_port_normalised)
     const char *base = "https://hooks.example.com/services/x?a=1";
     const char *same[] = {"https://hooks.example.com/other", "HTTPS://Hooks.Example.COM:443/",
                           "https://hooks.example.com#f", "https://hooks.example.com?q"};
-    const char *other[] = {"http://hooks.example.com/services/x",
-                           "https://hooks.example.com:8443/services/x",
-                           "https://hooks.example.com./services/x",
-                           "https://hooks.example.com.evil.example/",
-                           "https://evil.example/hooks.example.com", "https://hooks.example.co/"};
+    const char *other[] = {
+        "http://hooks.example.com/services/x",    "https://hooks.example.com:8443/services/x",
+        "https://hooks.example.com./services/x",  "https://hooks.example.com.evil.example/",
+        "https://evil.example/hooks.example.com", "https://hooks.example.co/"};
     for (size_t i = 0; i < sizeof same / sizeof same[0]; i++)
         cr_assert(hk_url_same_origin(base, same[i]), "%s", same[i]);
     for (size_t i = 0; i < sizeof other / sizeof other[0]; i++)
@@ -679,7 +683,8 @@ Test(json, a_nul_is_named_by_its_json_path)
         {"[{\"k\":1},{\"k\":\"\\u0000\"}]", "[1].k"},
         {"{\"a\" : {\"b\":1, \"c\" :\"\\u0000\"}}", "a.c"},
         {"\"\\u0000\"", "doc"},
-        {"[[[[[[[[[[[[[[[[[[[[\"\\u0000\"]]]]]]]]]]]]]]]]]]]]", "[0][0][0][0][0][0][0][0][0][0][0]"},
+        {"[[[[[[[[[[[[[[[[[[[[\"\\u0000\"]]]]]]]]]]]]]]]]]]]]",
+         "[0][0][0][0][0][0][0][0][0][0][0]"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         hk_error err = {0};
@@ -705,8 +710,13 @@ Test(json, a_nul_is_named_by_its_json_path)
 Test(task, url_hosts_libcurl_can_read)
 {
     static const char *const bad[] = {
-        "https://hooks.ex]ample.com/in", "http://[zz]/", "https://\"", "http://[:00]",
-        "https://a%2eb.example/",        "https://a!b.example/", "http://[fe80::1%25eth0]/",
+        "https://hooks.ex]ample.com/in",
+        "http://[zz]/",
+        "https://\"",
+        "http://[:00]",
+        "https://a%2eb.example/",
+        "https://a!b.example/",
+        "http://[fe80::1%25eth0]/",
         "https://h\xc3\xa9.example/",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -715,7 +725,7 @@ Test(task, url_hosts_libcurl_can_read)
         cr_assert_str_eq(err.field, "url");
     }
     static const char *const good[] = {
-        "https://hooks.example.com/x", "http://127.0.0.1:8080/", "http://[::1]:9000/a",
+        "https://hooks.example.com/x", "http://127.0.0.1:8080/",   "http://[::1]:9000/a",
         "https://xn--h-bga.example/",  "http://my_host.internal/", "https://[2001:db8::1]",
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
@@ -738,4 +748,20 @@ Test(task, text_after_the_json_value_is_refused)
     size_t at = 0;
     cr_assert_null(hk_json_parse_whole("[1] x", 5, &at));
     cr_assert_eq(at, 4, "where the junk starts");
+}
+
+Test(ids, new_ids_are_distinct_across_the_random_blocks)
+{
+    /* 1000 ids span ten of the per-thread random blocks: none repeats, each is the prefix and 24
+     * lowercase hex digits */
+    enum { N = 1000 };
+    static char ids[N][32];
+    for (int i = 0; i < N; i++) {
+        hk_new_id("req_", ids[i]);
+        cr_assert_eq(strlen(ids[i]), 28);
+        cr_assert_eq(strncmp(ids[i], "req_", 4), 0);
+        cr_assert_eq(strspn(ids[i] + 4, "0123456789abcdef"), 24, "%s", ids[i]);
+        for (int k = 0; k < i; k++)
+            cr_assert_str_neq(ids[i], ids[k]);
+    }
 }
