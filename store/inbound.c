@@ -223,8 +223,12 @@ int hk_store_inbound_get_state(hk_store *s, const char *id, bool *verified, uint
 
 static char *seen_key_of(const char *prefix, const char *endpoint_id, const char *event_id)
 {
-    hk_buf k = {0};
-    hk_buf_printf(&k, "%sinbound:seen:%s:%s", prefix, endpoint_id, event_id);
+    hk_buf k = {0}; /* per request, twice: no format to parse */
+    hk_buf_puts(&k, prefix);
+    hk_buf_puts(&k, "inbound:seen:");
+    hk_buf_puts(&k, endpoint_id);
+    hk_buf_puts(&k, ":");
+    hk_buf_puts(&k, event_id);
     return k.data;
 }
 

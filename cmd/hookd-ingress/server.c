@@ -43,6 +43,17 @@
  * request that would pass it is answered 503, so many slow uploads cannot take the memory. */
 #define BODY_BUDGET_FACTOR 16u
 
+/* An endpoint's success reply, built once and queued for each of its requests (libmicrohttpd
+ * counts the connections that hold a response). Matched by content, not by the endpoint's
+ * address alone, which a later snapshot may reuse. */
+typedef struct cached_reply {
+    const void *ep;
+    int status;
+    char *content_type, *body;
+    struct MHD_Response *resp;
+} cached_reply;
+#define REPLY_CACHE 16
+
 struct ing_loop {
     const hk_config *cfg;
     hk_store_config scfg;
@@ -65,6 +76,7 @@ struct ing_loop {
     bool stopping;
     uint64_t stop_by;
     int status;
+    cached_reply replies[REPLY_CACHE];
 };
 typedef struct ing_loop ingress;
 
@@ -140,12 +152,45 @@ static enum MHD_Result unavailable(request *r, const char *why)
     return reply(r->con, 503, NULL, "", 0);
 }
 
+static bool same_text(const char *a, const char *b)
+{
+    return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static void forget_reply(cached_reply *c)
+{
+    if (c->resp)
+        MHD_destroy_response(c->resp); /* freed once the last connection holding it is done */
+    free(c->content_type);
+    free(c->body);
+    memset(c, 0, sizeof *c);
+}
+
+/* The endpoint's success reply, from the loop's cache (built on a miss). */
+static struct MHD_Response *success_reply(ingress *g, const hk_inbound_endpoint *ep)
+{
+    const hk_inbound_response *want = &ep->response;
+    cached_reply *c = &g->replies[((uintptr_t)ep >> 4) % REPLY_CACHE];
+    if (c->resp && c->ep == ep && c->status == want->status &&
+        same_text(c->content_type, want->content_type) && same_text(c->body, want->body))
+        return c->resp;
+    forget_reply(c);
+    const char *body = want->body ? want->body : "";
+    c->resp = MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (c->resp && want->content_type)
+        MHD_add_response_header(c->resp, "Content-Type", want->content_type);
+    c->ep = ep;
+    c->status = want->status;
+    c->content_type = want->content_type ? hk_strdup(want->content_type) : NULL;
+    c->body = want->body ? hk_strdup(want->body) : NULL;
+    return c->resp;
+}
+
 static enum MHD_Result accepted(request *r, ing_outcome outcome)
 {
     ing_count(outcome);
-    const hk_inbound_response *resp = &r->ep->response;
-    return reply(r->con, (unsigned)resp->status, resp->content_type, resp->body ? resp->body : "",
-                 resp->body ? strlen(resp->body) : 0);
+    struct MHD_Response *resp = success_reply(r->g, r->ep);
+    return resp ? MHD_queue_response(r->con, (unsigned)r->ep->response.status, resp) : MHD_NO;
 }
 
 /* ------------------------------------------------------------------------ the store --- */
@@ -214,8 +259,10 @@ static void request_url(const request *r, const hk_inbound_request *req, hk_buf 
     }
     const char *proto = hk_inbound_header(req, "X-Forwarded-Proto");
     const char *host = hk_inbound_header(req, "Host");
-    hk_buf_printf(out, "%s://%s%s", proto && *proto ? proto : "http", host ? host : "localhost",
-                  r->uri);
+    hk_buf_puts(out, proto && *proto ? proto : "http"); /* per request: no format to parse */
+    hk_buf_puts(out, "://");
+    hk_buf_puts(out, host ? host : "localhost");
+    hk_buf_puts(out, r->uri);
 }
 
 static void suspend(request *r)
@@ -837,6 +884,8 @@ void ing_loop_close(ing_loop *g)
     hk_timer_destroy(g->sweep_timer);
     hk_timer_destroy(g->stop_timer);
     hk_producer_destroy(g->producer, 5000);
+    for (size_t i = 0; i < REPLY_CACHE; i++)
+        forget_reply(&g->replies[i]);
     hk_store_close(g->store); /* the endpoints are ing_run's, shared */
     if (g->wake_fd >= 0)
         close(g->wake_fd);

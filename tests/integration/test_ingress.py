@@ -216,6 +216,31 @@ def test_a_providers_retry_of_an_accepted_event_is_answered_and_not_queued_again
     assert ing.metric('hookd_ingress_requests_total{outcome="duplicate"}') == 2
 
 
+def test_the_endpoints_configured_response_and_its_change(stack, ingress):
+    """Success answers with the endpoint's response (status, content type, body), a duplicate
+    too; once the endpoint's response is changed, the next answer is the new one (the loop's
+    cached reply follows the snapshot)."""
+    ep = github_endpoint(ingress.tag, response={"status": 202, "contentType": "text/plain",
+                                                "body": "thanks"})
+    put_endpoint(stack, ingress.prefix, ep, verified=True)
+    ing = ingress()
+    body = b'{"n":1}'
+    for delivery in ("r-1", "r-1", "r-2"):
+        status, reply, headers = ing.post(f"/in/{ep['id']}", body,
+                                          github_headers(body, delivery=delivery))
+        assert (status, reply, headers.get("Content-Type")) == (202, b"thanks", "text/plain")
+    ep["response"] = {"status": 201, "contentType": "application/json", "body": '{"a":1}'}
+    put_endpoint(stack, ingress.prefix, ep, verified=True)
+    deadline = time.time() + 5
+    while True:
+        status, reply, headers = ing.post(f"/in/{ep['id']}", body,
+                                          github_headers(body, delivery="r-3"))
+        if status == 201 or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert (status, reply, headers.get("Content-Type")) == (201, b'{"a":1}', "application/json")
+
+
 def test_malformed_and_oversized_bodies(stack, ingress):
     ep = github_endpoint(ingress.tag)
     put_endpoint(stack, ingress.prefix, ep, verified=True)
