@@ -89,8 +89,8 @@ static const opt options[] = {
     {"HOOKD_INGRESS_LISTEN", "--ingress-listen", STR(ingress_listen), "0.0.0.0:8090",
      "hookd-ingress: /in/<endpointId>, health, readiness and metrics", false, HK_CONFIG_INGRESS},
     {"HOOKD_INGRESS_TOPIC", "--ingress-topic", OPT_TOPIC, offsetof(hk_config, ingress_topic), 0, 0,
-     "hookd.inbound",
-     "hookd-ingress: where accepted requests go, keyed by flowId", false, HK_CONFIG_INGRESS},
+     "hookd.inbound", "hookd-ingress: where accepted requests go, keyed by flowId", false,
+     HK_CONFIG_INGRESS},
     {"HOOKD_INGRESS_MAX_BODY", "--ingress-max-body", INT(ingress_max_body, 1024, 1 << 30),
      "10485760", "hookd-ingress: largest request body; more is refused with 413 before it is read",
      false, HK_CONFIG_INGRESS},
@@ -98,6 +98,11 @@ static const opt options[] = {
      INT(ingress_ack_timeout_ms, 100, 120000), "5000",
      "hookd-ingress: how long a request waits for Kafka to acknowledge its record; then 503 "
      "with Retry-After, and the provider sends it again",
+     false, HK_CONFIG_INGRESS},
+    {"HOOKD_INGRESS_BODY_TIMEOUT_MS", "--ingress-body-timeout-ms",
+     INT(ingress_body_timeout_ms, 1000, 600000), "30000",
+     "hookd-ingress: how long a request's body may take to arrive once its headers are in; a "
+     "connection still sending it then is cut (the headers have 5 s)",
      false, HK_CONFIG_INGRESS},
     {"HOOKD_SHUTDOWN_GRACE_MS", "--shutdown-grace-ms", INT(shutdown_grace_ms, 0, 3600000), "20000",
      "on SIGTERM or SIGINT, the time to exit: deliveries in flight may finish until its "
@@ -184,8 +189,9 @@ static int set_option(hk_config *cfg, const opt *o, const char *value, const cha
         long v = strtol(value, &end, 10);
         if (errno || end == value || *end || v < o->min || v > o->max) {
             /* A secret option is never an integer, so echoing the value is safe here. */
-            return hk_error_set(err, HK_EINVAL, source, "must be an integer from %ld to %ld, got '%s'",
-                                o->min, o->max, value);
+            return hk_error_set(err, HK_EINVAL, source,
+                                "must be an integer from %ld to %ld, got '%s'", o->min, o->max,
+                                value);
         }
         if (o->offset == offsetof(hk_config, http_timeout_ms))
             *(long *)base = v;
@@ -251,8 +257,8 @@ int hk_config_load(hk_config *cfg, int argc, char **argv, char **envp, int *rest
     memset(cfg, 0, sizeof *cfg);
     int rc;
     for (size_t i = 0; i < N_OPTIONS; i++) {
-        if (options[i].def && (rc = set_option(cfg, &options[i], options[i].def,
-                                               options[i].env, err)) != HK_OK)
+        if (options[i].def &&
+            (rc = set_option(cfg, &options[i], options[i].def, options[i].env, err)) != HK_OK)
             goto error;
     }
     for (size_t i = 0; i < sizeof kafka_defaults / sizeof kafka_defaults[0]; i++)

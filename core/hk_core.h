@@ -212,6 +212,7 @@ typedef struct hk_config {
     char *ingress_topic;        /* hookd-ingress: hookd.inbound */
     int ingress_max_body;       /* hookd-ingress: bytes */
     int ingress_ack_timeout_ms; /* hookd-ingress */
+    int ingress_body_timeout_ms; /* hookd-ingress */
     char *api_token; /* secret */
     int shutdown_grace_ms; /* SIGTERM: time for deliveries in flight to finish */
     hk_log_level log_level;

@@ -70,7 +70,8 @@ typedef enum {
 } ing_reject_extra;
 typedef int ing_reject; /* an hk_inbound_reject or an ing_reject_extra */
 void ing_count_rejected(ing_reject reason);
-/* hookd_ingress_slow_clients_total: connections cut for not sending their headers in time. */
+/* hookd_ingress_slow_clients_total: connections cut for not sending their headers or body in
+ * time. */
 void ing_count_slow_client(void);
 void ing_observe_ack(uint64_t ms);
 void ing_set_endpoints(int64_t n);

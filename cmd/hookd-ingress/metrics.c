@@ -50,7 +50,8 @@ static struct ingress_metrics {
         },
     .slow_clients = HK_COUNTER("hookd_ingress_slow_clients_total", NULL,
                                "Connections shut down because their request headers were not "
-                               "in within 5 s (a client trickling them)."),
+                               "in within 5 s, or its body within HOOKD_INGRESS_BODY_TIMEOUT_MS "
+                               "of them (a client trickling them)."),
     .ack_seconds = HK_HISTOGRAM_MS("hookd_ingress_ack_seconds",
                                    "From a request's arrival to Kafka's acknowledgement of its "
                                    "record.",

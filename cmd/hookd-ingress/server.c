@@ -80,11 +80,12 @@ struct ing_loop {
 };
 typedef struct ing_loop ingress;
 
-/* One connection, from its accept to its close: when its next request's headers are due. */
+/* One connection, from its accept to its close: when its next request's headers, or its
+ * current request's body, are due. */
 typedef struct conn {
     struct conn *prev, *next;
     int fd;
-    uint64_t deadline_ms; /* 0: headers in, a request is being handled */
+    uint64_t deadline_ms; /* 0: the request is whole and being handled (or waiting) */
 } conn;
 
 /* One request, from its URI to its completion. */
@@ -580,6 +581,15 @@ static bool hold(const ingress *g, size_t n)
     return true;
 }
 
+/* When this connection's client must have sent what it owes (0: nothing is owed). */
+static void set_deadline(struct MHD_Connection *con, uint64_t at_ms)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    if (ci && ci->socket_context)
+        ((conn *)ci->socket_context)->deadline_ms = at_ms;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls)
@@ -587,12 +597,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     (void)version;
     ingress *g = cls;
     request *r = *con_cls;
-    if (!r->headers_in) { /* the first call comes once every header is in */
+    if (!r->headers_in) { /* the first call comes once every header is in: the body's turn */
         r->headers_in = true;
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-        if (ci && ci->socket_context)
-            ((conn *)ci->socket_context)->deadline_ms = 0;
+        set_deadline(con, hk_now_ms() + (uint64_t)g->cfg->ingress_body_timeout_ms);
     }
     if (r->waiting) { /* resumed by Redis's or Kafka's answer */
         r->waiting = false;
@@ -626,6 +633,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         *upload_size = 0;
         return MHD_YES;
     }
+    set_deadline(con, 0); /* the request is whole */
     if (r->too_big) {
         ing_count(ING_TOO_LARGE);
         return reply(con, 413, NULL, "", 0);
@@ -697,9 +705,10 @@ static void on_connection(void *cls, struct MHD_Connection *con, void **socket_c
     }
 }
 
-/* libmicrohttpd's own timeout is an idle one, and a client trickling a header byte every few
- * seconds is never idle: a connection whose request headers are not in by their deadline is
- * shut down (libmicrohttpd then closes it). */
+/* libmicrohttpd's own timeout is an idle one, and a client trickling a byte every few seconds is
+ * never idle: a connection whose request headers (HEADER_DEADLINE_MS) or body
+ * (HOOKD_INGRESS_BODY_TIMEOUT_MS from its headers) are not in by their deadline is shut down
+ * (libmicrohttpd then closes it). */
 static void on_sweep_timer(hk_loop *loop, void *arg)
 {
     (void)loop;

@@ -965,7 +965,8 @@ INGRESS_CI = os.path.join(CHART, "ci", "ingress-values.yaml")
 INGRESS_ON = ("--set", "ingress.enabled=true")
 # What hookd-ingress reads (core/config.c, HK_CONFIG_INGRESS), with the contract's defaults.
 INGRESS_DEFAULTS = {"HOOKD_INGRESS_LISTEN": "0.0.0.0:8090", "HOOKD_INGRESS_TOPIC": "hookd.inbound",
-                    "HOOKD_INGRESS_MAX_BODY": "10485760", "HOOKD_INGRESS_ACK_TIMEOUT_MS": "5000"}
+                    "HOOKD_INGRESS_MAX_BODY": "10485760", "HOOKD_INGRESS_ACK_TIMEOUT_MS": "5000",
+                    "HOOKD_INGRESS_BODY_TIMEOUT_MS": "30000"}
 
 
 def ingress_objects(docs):
@@ -1268,6 +1269,7 @@ def test_values_schema_refuses_bad_ingress_values():
     assert "maxBody" in render_error(*INGRESS_ON, "--set", "ingress.maxBody=100")
     assert "ackTimeoutMs" in render_error(*INGRESS_ON, "--set", "ingress.ackTimeoutMs=50")
     assert "threads" in render_error(*INGRESS_ON, "--set", "ingress.threads=65")
+    assert "bodyTimeoutMs" in render_error(*INGRESS_ON, "--set", "ingress.bodyTimeoutMs=10")
     assert "logLevel" in render_error(*INGRESS_ON, "--set", "ingress.logLevel=verbose")
     assert "topic" in render_error(*INGRESS_ON, "--set", "ingress.topic=in bound")
     assert "hosts" in render_error(*INGRESS_ON, "--set", "ingress.kubernetesIngress.hosts={https://h.example.com}")

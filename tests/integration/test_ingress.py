@@ -468,6 +468,50 @@ def test_trickling_clients_are_cut_and_the_probes_stay_answerable(stack, ingress
     assert ing.metric("hookd_ingress_slow_clients_total") >= 200
 
 
+def test_a_trickling_body_is_cut_at_its_deadline_and_a_slow_whole_one_is_taken(stack, ingress):
+    """Once a request's headers are in, its body has HOOKD_INGRESS_BODY_TIMEOUT_MS (here 2 s) to
+    arrive: a client sending a byte every 0.4 s (never idle) is cut after it, and counted; a
+    body that arrives whole within it is taken."""
+    import socket
+    ep = github_endpoint(ingress.tag)
+    put_endpoint(stack, ingress.prefix, ep, verified=True)
+    ing = ingress({"HOOKD_INGRESS_BODY_TIMEOUT_MS": "2000"})
+    body = json.dumps({"pad": "x" * 60}).encode()
+    head = "".join(f"{k}: {v}\r\n" for k, v in github_headers(body).items())
+    sock = socket.create_connection(("127.0.0.1", ing.port), timeout=5)
+    sock.sendall(f"POST /in/{ep['id']} HTTP/1.1\r\nHost: a\r\n{head}"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode())
+    t0 = time.time()
+    cut_after = None
+    for i in range(len(body) - 1):  # never the last byte
+        try:
+            sock.sendall(body[i:i + 1])
+            time.sleep(0.4)
+        except OSError:
+            cut_after = time.time() - t0
+            break
+    else:
+        sock.settimeout(1)
+        try:
+            if sock.recv(100) == b"":
+                cut_after = time.time() - t0
+        except OSError:
+            cut_after = time.time() - t0
+    sock.close()
+    assert cut_after is not None and 1.5 < cut_after < 6, cut_after
+    assert ing.metric("hookd_ingress_slow_clients_total") == 1
+    # a body sent in two parts, 1 s apart, is within the deadline and taken
+    sock = socket.create_connection(("127.0.0.1", ing.port), timeout=10)
+    sock.sendall(f"POST /in/{ep['id']} HTTP/1.1\r\nHost: a\r\n{head}"
+                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                 + body[:30])
+    time.sleep(1)
+    sock.sendall(body[30:])
+    assert b" 200 " in sock.recv(200).split(b"\r\n")[0]
+    sock.close()
+    assert len(records(stack, ingress.topic, 2, timeout=3)) == 1
+
+
 def test_bodies_held_at_once_are_bounded(stack, ingress):
     """Each body may be HOOKD_INGRESS_MAX_BODY, and all held at once at most 16 of them: a
     request that would pass that is answered 503 (the provider retries), not buffered."""
