@@ -58,7 +58,7 @@ def test_one_slow_receiver_does_not_hold_back_the_other_nine(env, worker_factory
 
 
 TASKS = 5
-ROUNDS = 5
+ROUNDS = 7  # the median of seven: one noisy run of ~0.8 s on a busy 2-core machine moved five's to 0.84
 
 
 def test_a_tier_full_of_records_not_yet_due_does_not_slow_the_main_topic(env, receiver,
