@@ -28,10 +28,13 @@ int hk_error_set(hk_error *err, int rc, const char *field, const char *fmt, ...)
         err->field[0] = '\0';
         memcpy(err->msg, detail, sizeof err->msg);
     }
-    /* One line, always: a stray newline in a detail would break log parsing. */
+    /* One printable line, always: a stray newline in a detail (a value quoted back) would break
+     * log parsing, and an escape sequence would reach the operator's terminal. */
     for (char *p = err->msg; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
+        else if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = '?';
     return rc;
 }
 
@@ -209,7 +212,8 @@ void hk_buf_json_escape(hk_buf *b, const char *s, size_t len)
         size_t run = hk_json_plain_prefix(s + i, len - i);
         if (b->len + run + 7 > b->cap)
             buf_reserve(b, run + 6);
-        memcpy(b->data + b->len, s + i, run);
+        if (run) /* s may be NULL when len is 0 */
+            memcpy(b->data + b->len, s + i, run);
         b->len += run;
         i += run;
         if (i >= len)

@@ -251,6 +251,8 @@ Test(util, json_escape_and_mask)
     hk_error err;
     hk_error_set(&err, HK_EINVAL, "url", "bad\nvalue");
     cr_assert_str_eq(err.msg, "url: bad value");
+    hk_error_set(&err, HK_EINVAL, "url", "got '%s'", "\x01\x1b[31m\tx\x7f");
+    cr_assert_str_eq(err.msg, "url: got '??[31m?x?'");
 }
 
 /* A module of the test's own: core declares no metric, so its tests bring theirs. */
