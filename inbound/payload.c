@@ -65,6 +65,7 @@ typedef struct json_scan {
     name_span *names;
     size_t names_len, names_cap;
     bool escaped_names;
+    bool repeated_name; /* the refusal is a name given twice (no byte offset in its message) */
 } json_scan;
 
 static size_t skip_ws(const json_scan *j, size_t i)
@@ -220,6 +221,9 @@ static bool scan_value_start(json_scan *j, char *opened)
     return fail(j, j->i, "a value expected");
 }
 
+/* One message for a repeated name, whichever check finds it. */
+#define REPEATED_NAME "invalid JSON (an object names a member twice: RFC 7493)"
+
 static size_t name_hash_n(const char *s, size_t n)
 {
     size_t h = 1469598103934665603u; /* FNV-1a */
@@ -306,8 +310,10 @@ static bool scan_json(json_scan *j)
             if (top == '{') {
                 size_t from = first_name[depth - 1];
                 if (j->names_len - from > 1 &&
-                    names_repeat(j, j->names + from, j->names_len - from))
-                    return fail(j, j->i, "an object names a member twice: RFC 7493");
+                    names_repeat(j, j->names + from, j->names_len - from)) {
+                    j->repeated_name = true;
+                    return fail(j, j->i, "an object names a member twice");
+                }
                 j->names_len = from;
             }
             j->i++;
@@ -389,9 +395,8 @@ static int check_json(const char *body, size_t len, size_t *from, bool *escaped,
     *escaped = j.escaped_names;
     /* {"a":1,"a":2}: cJSON (and so the flows' JSON paths) reads the first, most other parsers
      * the last; I-JSON (RFC 7493) refuses it, as decision 26 does for events. */
-    if (!ok && strstr(j.why, "twice"))
-        return hk_error_set(err, HK_EINVAL, "payload",
-                            "invalid JSON (an object names a member twice: RFC 7493)");
+    if (!ok && j.repeated_name)
+        return hk_error_set(err, HK_EINVAL, "payload", REPEATED_NAME);
     if (!ok)
         return hk_error_set(err, HK_EINVAL, "payload", "invalid JSON at byte %zu (%s)", j.i, j.why);
     return HK_OK;
@@ -410,8 +415,7 @@ static int payload_json(const char *body, size_t len, cJSON **out, hk_error *err
         return hk_error_set(err, HK_ENOMEM, "payload", "out of memory reading the JSON");
     if (escaped && has_duplicate_name(tree)) {
         cJSON_Delete(tree);
-        return hk_error_set(err, HK_EINVAL, "payload",
-                            "invalid JSON (an object names a member twice: RFC 7493)");
+        return hk_error_set(err, HK_EINVAL, "payload", REPEATED_NAME);
     }
     if (out)
         *out = tree;

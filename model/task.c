@@ -74,7 +74,8 @@ bool hk_method_has_body(hk_method m)
 }
 
 /* Ids are drawn from the CSPRNG a block at a time, per thread: one RAND_bytes per id (its DRBG
- * lock and bookkeeping) was 5% of hookd-ingress's CPU per request. */
+ * lock and bookkeeping) was 5% of hookd-ingress's CPU per request. No program of hookd forks
+ * after drawing one (a child would share the block's rest with its parent). */
 #define ID_RANDOM_BLOCK 1200
 
 void hk_new_id(const char *prefix, char out[32])

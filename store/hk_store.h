@@ -124,6 +124,8 @@ int hk_store_inbound_event_release(hk_store *store, const char *endpoint_id, con
  * after a failure, at most once a second; a command not answered within the config's timeout_ms
  * fails with every other one in flight, and the connection is made again. */
 typedef struct hk_store_async hk_store_async;
+/* cfg's strings are copied; loop is borrowed, must outlive it, and is the only thread that may
+ * use it. Connects on first use, so it fails only on a bad HOOKD_REDIS_URL (HK_EINVAL). */
 int hk_store_async_open(const hk_store_config *cfg, hk_loop *loop, hk_store_async **out,
                         hk_error *err);
 /* Every command in flight fails (its callback runs, on this thread), then it is freed. Accepts
