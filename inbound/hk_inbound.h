@@ -10,7 +10,8 @@
  * the sender (delivery/) and the field checks with the task model (model/).
  *
  * Sections: the request (request.c), endpoints (endpoint*.c), verification (verify*.c), payloads
- * (payload*.c), the record (record.c). Design: docs/inbound.md.
+ * (payload*.c), waits and JSON paths (wait.c, jsonpath.c), the record (record.c). Design:
+ * docs/inbound.md.
  */
 #ifndef HK_INBOUND_H
 #define HK_INBOUND_H
@@ -312,6 +313,109 @@ int hk_inbound_payload(const char *content_type, const char *body, size_t len, c
  * (the record takes such a body's own text: payload_is_body). */
 int hk_inbound_payload_json_check(const char *body, size_t len, hk_error *err);
 
+
+/* --------------------------------------------------------- waits and JSON paths (wait.c) --- */
+
+/* A flow waiting for a webhook registers a wait on its endpoint: a ref (the platform's own name
+ * for it), a "matches" object of JSON paths and the values they must have (ANDed; {} matches
+ * every request) and a TTL. hookd-ingress claims every live wait whose matches hold for a
+ * request, each exactly once (store/ does the claiming; docs/inbound.md, "Waits").
+ *
+ * Waits are indexed by their shape, the set of paths they test: a request extracts each of a
+ * shape's paths from its payload once, and digests the values; the waits of that shape whose
+ * digest is the same are the ones that match. Two values are equal when their canonical JSON
+ * (hk_json_canonical) is. */
+
+#define HK_WAIT_REF_MAX 256           /* bytes of a ref */
+#define HK_WAIT_MATCHES_MAX 20        /* entries of matches */
+#define HK_WAIT_PATH_MAX 512          /* bytes of one path as written */
+#define HK_WAIT_PATH_SEGMENTS_MAX 64  /* segments of one path */
+#define HK_WAIT_VALUE_MAX 4096        /* bytes of one value's canonical JSON */
+#define HK_WAIT_TTL_DEFAULT_S 86400   /* ttlSeconds left out */
+#define HK_WAIT_TTL_MAX_S 31536000    /* a year */
+#define HK_WAIT_SHAPES_MAX 32         /* distinct shapes on one endpoint (store/ enforces it) */
+#define HK_WAIT_HASH_LEN 32           /* hex digits of a shape id or a digest */
+
+/* One segment of a JSON path: a member name (name != NULL; may hold NUL bytes, name_len bytes)
+ * or an array index (name == NULL; negative counts from the end, -1 the last). */
+typedef struct hk_jsonpath_seg {
+    char *name;
+    size_t name_len;
+    long index;
+} hk_jsonpath_seg;
+
+/* A parsed path: `$`, then `.name`, `['name']`, `["name"]`, `[n]` in any mix (the grammar is in
+ * docs/inbound.md, "JSON paths"). canonical is the path in one spelling ($['a'][0]...), so two
+ * spellings of one path compare equal. */
+typedef struct hk_jsonpath {
+    hk_jsonpath_seg *segs;
+    size_t len;
+    char *canonical;
+} hk_jsonpath;
+
+/* Parses text (NUL-terminated). HK_EINVAL with err: one line naming `field` (the caller's name
+ * for the path, e.g. "matches[\"$.a.\"]") and the byte where it went wrong; never quotes
+ * more of the path than it must. *out is zeroed on failure. */
+int hk_jsonpath_parse(const char *text, const char *field, hk_jsonpath *out, hk_error *err);
+void hk_jsonpath_free(hk_jsonpath *p); /* accepts a zeroed path */
+/* The value at p in doc, borrowed from doc, or NULL when a segment is missing (a name on a
+ * non-object, an index on a non-array or out of range, no such member). doc may be NULL. */
+const cJSON *hk_jsonpath_get(const hk_jsonpath *p, const cJSON *doc);
+
+/* Appends v's canonical JSON: objects' members sorted by name (bytewise), no whitespace, strings
+ * escaped one way (\" \\ \b \f \n \r \t, other control characters \u00XX, everything else
+ * as UTF-8), numbers as a double prints them shortest ("3" for 3, 3.0 and 3e0; "0.1"; "1e+300"),
+ * so two values are JSON-equal exactly when their canonical texts are. */
+void hk_json_canonical(const cJSON *v, hk_buf *out);
+
+/* A wait as registered: POST /v1/inbound/{id}/waits, hookctl inbound wait. */
+typedef struct hk_inbound_wait {
+    char ref[HK_WAIT_REF_MAX + 1];
+    int64_t ttl_s;
+    char *matches_json; /* the matches object as given (paths as written), printed compactly */
+    size_t n;           /* entries, sorted by canonical path */
+    hk_jsonpath *paths; /* n */
+    char **values;      /* n: each value's canonical JSON */
+    char shape[HK_WAIT_HASH_LEN + 1];  /* hk_inbound_shape_id of the canonical paths */
+    char *shape_json;                  /* the canonical paths as a JSON array, in order */
+    char digest[HK_WAIT_HASH_LEN + 1]; /* hk_inbound_digest of values, in order */
+} hk_inbound_wait;
+
+/* Reads a wait's JSON: {"ref": string (required; 1 to HK_WAIT_REF_MAX bytes of UTF-8, no
+ * control character), "matches": object (required, may be empty; at most HK_WAIT_MATCHES_MAX
+ * entries; each name a path, each value any JSON value of at most HK_WAIT_VALUE_MAX bytes
+ * canonical), "ttlSeconds": integer 1..HK_WAIT_TTL_MAX_S (default HK_WAIT_TTL_DEFAULT_S)}.
+ * Unknown fields and repeated names are refused; two spellings of one path in matches are
+ * refused. HK_EINVAL: err names the field (`ref`, `matches["$.a["]`, `ttlSeconds`). HK_OK: *out
+ * is the caller's (hk_inbound_wait_destroy). */
+int hk_inbound_wait_from_json(const cJSON *doc, hk_inbound_wait **out, hk_error *err);
+void hk_inbound_wait_destroy(hk_inbound_wait *w); /* accepts NULL */
+
+/* The shape id of n canonical paths (in sorted order): hex of the first 16 bytes of SHA-256 of
+ * the paths each followed by '\n'. n = 0 is the shape of an empty matches. */
+void hk_inbound_shape_id(const char *const *canonical_paths, size_t n,
+                         char out[HK_WAIT_HASH_LEN + 1]);
+/* The digest of n canonical values in their shape's order, the same way. */
+void hk_inbound_digest(const char *const *canonical_values, size_t n,
+                       char out[HK_WAIT_HASH_LEN + 1]);
+
+/* A shape as hookd-ingress caches it: its id and parsed paths. */
+typedef struct hk_inbound_shape {
+    char id[HK_WAIT_HASH_LEN + 1];
+    size_t n;
+    hk_jsonpath *paths;
+} hk_inbound_shape;
+
+/* Reads a shape's stored form (shape_json: the JSON array of canonical paths a wait's
+ * shape_json is) and checks that its id is what hk_inbound_shape_id gives. HK_EINVAL otherwise. */
+int hk_inbound_shape_parse(const char *id, const char *shape_json, hk_inbound_shape *out,
+                           hk_error *err);
+void hk_inbound_shape_free(hk_inbound_shape *s); /* accepts a zeroed shape */
+/* The digest of payload's values at the shape's paths (hk_jsonpath_get, hk_json_canonical,
+ * hk_inbound_digest); false when a path is missing in payload (no wait of the shape can match).
+ * payload NULL (a raw body) has only the empty shape's values. */
+bool hk_inbound_shape_digest(const hk_inbound_shape *s, const cJSON *payload,
+                             char out[HK_WAIT_HASH_LEN + 1]);
 
 /* --------------------------------------------------------------------- the record (record.c) --- */
 

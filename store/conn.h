@@ -47,6 +47,9 @@ int hk_store__async_argv(hk_store_async *a, hk_store__async_cb cb, void *arg, in
                          const char **argv, const size_t *argvlen);
 const char *hk_store__async_prefix(const hk_store_async *a);
 
+/* waits.c: an endpoint's 8 wait keys (each the caller's to free), for its deletion. */
+void hk_store__wait_keys(const char *prefix, const char *endpoint_id, char *out[8]);
+
 /* True when the task JSON's secret or secrets are masked ("****", "****abcd"), as every display
  * of a task shows them. */
 bool hk_store__has_masked_secret(const cJSON *task_json);

@@ -116,6 +116,59 @@ int hk_store_inbound_event_done(hk_store *store, const char *endpoint_id, const 
 int hk_store_inbound_event_release(hk_store *store, const char *endpoint_id, const char *event_id,
                                    hk_error *err);
 
+/* ---------------------------------------------------------------- waits (sync, waits.c) --- */
+
+/* The waits of flows on an endpoint (docs/inbound.md, "Waits"; layout in docs/redis.md): each
+ * indexed by its shape (the set of JSON paths it tests) and digest (of the values it wants),
+ * both computed by inbound/ (hk_inbound_wait), opaque here. A wait lives until its TTL passes
+ * on Redis's clock, it is deleted, or a request claims it (hk_store_inbound_accept_async). */
+typedef struct hk_store_wait {
+    const char *ref;          /* the platform's name for it, unique on the endpoint */
+    const char *shape;        /* hex id of its set of paths */
+    const char *shape_json;   /* the set itself (a JSON array), stored once per shape */
+    const char *digest;       /* hex digest of the values it wants */
+    const char *matches_json; /* as registered, returned as it is */
+    int64_t ttl_s;
+} hk_store_wait;
+
+/* A wait as read back. */
+typedef struct hk_store_wait_info {
+    char *ref;
+    char *matches_json;
+    int64_t ttl_s;
+    int64_t created_ms, expires_ms; /* Redis's clock */
+} hk_store_wait_info;
+void hk_store_wait_info_clear(hk_store_wait_info *w);           /* frees the members */
+void hk_store_wait_list_free(hk_store_wait_info *ws, size_t n); /* and the array; accepts NULL */
+
+/* Registers w, or replaces the endpoint's wait with the same ref (*replaced; may be NULL). *out
+ * (may be NULL) is the wait as stored. HK_ENOTFOUND: no such endpoint. HK_ELIMIT (field
+ * "matches"): w's shape would be the endpoint's max_shapes + 1st distinct shape. */
+int hk_store_wait_put(hk_store *store, const char *endpoint_id, const hk_store_wait *w,
+                      int max_shapes, bool *replaced, hk_store_wait_info *out, hk_error *err);
+/* The endpoint's live waits, soonest to expire first (*n = 0 when none; an unknown endpoint has
+ * none). The caller frees them with hk_store_wait_list_free. */
+int hk_store_wait_list(hk_store *store, const char *endpoint_id, hk_store_wait_info **out,
+                       size_t *n, hk_error *err);
+/* One live wait. HK_ENOTFOUND when there is none with the ref (or it expired or was claimed). */
+int hk_store_wait_get(hk_store *store, const char *endpoint_id, const char *ref,
+                      hk_store_wait_info *out, hk_error *err);
+/* HK_ENOTFOUND when there is no live wait with the ref. */
+int hk_store_wait_delete(hk_store *store, const char *endpoint_id, const char *ref,
+                         hk_error *err);
+/* How many live waits the endpoint has. */
+int hk_store_wait_count(hk_store *store, const char *endpoint_id, long long *out, hk_error *err);
+
+/* Housekeeping for one endpoint, safe from any number of processes at once: removes up to max
+ * waits whose TTL passed (expired), restores the waits of claims whose hold passed without a
+ * done or a release (restored: the process that claimed them died before its record was
+ * acknowledged or refused), and counts the live ones. */
+typedef struct hk_store_wait_swept {
+    long long expired, restored, live;
+} hk_store_wait_swept;
+int hk_store_wait_sweep(hk_store *store, const char *endpoint_id, int max, hk_store_wait_swept *out,
+                        hk_error *err);
+
 /* ------------------------------------------------------ Redis on a loop (async.c) --- */
 
 /* One Redis connection driven by an hk_loop, for a program that must not wait on Redis
@@ -131,6 +184,53 @@ int hk_store_async_open(const hk_store_config *cfg, hk_loop *loop, hk_store_asyn
 /* Every command in flight fails (its callback runs, on this thread), then it is freed. Accepts
  * NULL. */
 void hk_store_async_close(hk_store_async *a);
+
+/* One accepted request's step in Redis, one script: claims its provider event id (when it has
+ * one; as hk_store_inbound_event_claim) and, when that is new, every live wait of the endpoint
+ * whose "<shape>:<digest>" is among lookups, so each wait is claimed by exactly one request. It
+ * does so only while the endpoint's shapes are at `version`; else it does nothing and answers
+ * stale with the shapes as they are, for the caller to digest the payload again. Claimed waits
+ * are held for the record: _done makes the claim final, _release puts the waits back, and a
+ * hold left by a process that died is put back by hk_store_wait_sweep after pending_ttl_s. */
+#define HK_STORE_ACCEPT_LOOKUPS_MAX 32 /* lookups of one request: inbound/'s HK_WAIT_SHAPES_MAX */
+typedef struct hk_store_accept {
+    const char *endpoint_id;
+    const char *record_id;      /* the claim's name */
+    const char *event_id;       /* NULL or "": none */
+    int pending_ttl_s;          /* the event id's pending mark, and the hold on claimed waits */
+    long long version;          /* the shapes' version lookups were made from; -1: unknown */
+    const char *const *lookups; /* "<shape>:<digest>", one per shape the payload has */
+    size_t lookups_len;
+} hk_store_accept;
+
+/* The answer, borrowed by the callback for its duration. */
+typedef struct hk_store_accepted {
+    hk_event_claim event; /* CLAIMED also when there is no event id; waits are claimed only then */
+    bool stale;           /* nothing done: shapes below are the endpoint's now */
+    long long version;    /* the shapes' version now */
+    size_t shapes_len;    /* stale only */
+    const char *const *shape_ids;
+    const char *const *shape_jsons;
+    size_t refs_len; /* the waits claimed */
+    const char *const *refs;
+    long long expired; /* waits found past their TTL on the way, and removed */
+} hk_store_accepted;
+
+/* HK_OK: cb runs exactly once, later, with HK_OK and the answer, or HK_ERR (res NULL) when
+ * Redis failed or did not answer in time. HK_ERR: Redis cannot be reached now; cb never runs. */
+typedef void (*hk_store_accept_cb)(int rc, const hk_store_accepted *res, void *arg);
+int hk_store_inbound_accept_async(hk_store_async *a, const hk_store_accept *q,
+                                  hk_store_accept_cb cb, void *arg);
+/* The record was acknowledged: its event id is done for ttl_s, its claims final. */
+void hk_store_inbound_accept_done_async(hk_store_async *a, const char *endpoint_id,
+                                        const char *record_id, const char *event_id, int ttl_s);
+/* It was not: its event id is forgotten (if still pending) and its claimed waits, those still
+ * within their TTL, are live again. */
+void hk_store_inbound_accept_release_async(hk_store_async *a, const char *endpoint_id,
+                                           const char *record_id, const char *event_id);
+/* The same on a connection of its own (at teardown, when the loop no longer runs). */
+int hk_store_inbound_accept_release(hk_store *store, const char *endpoint_id,
+                                    const char *record_id, const char *event_id, hk_error *err);
 
 /* hk_store_inbound_event_claim on the loop. HK_OK: cb runs exactly once, later, with HK_OK and
  * the claim, or HK_ERR when Redis failed or did not answer in time. HK_ERR: Redis cannot be
@@ -229,6 +329,7 @@ struct hk_store_metrics {
     hk_counter task_cache_lookups_hit;  /* hookd_task_cache_lookups_total{result="hit"} */
     hk_counter task_cache_lookups_miss; /* hookd_task_cache_lookups_total{result="miss"} */
     hk_gauge redis_up;                  /* hookd_redis_up: the cache's last poll */
+    hk_counter waits_registered;        /* hookd_inbound_waits_registered_total */
 };
 extern struct hk_store_metrics hk_store_metrics;
 

@@ -34,10 +34,13 @@ static const char put_script[] =
     "redis.call('INCR', KEYS[3])\n"
     "return {1}\n";
 
-/* KEYS: doc, names, version, state. ARGV: id. */
+/* KEYS: doc, names, version, state, then the endpoint's wait keys (store/waits.c: the last is
+ * the waits' version, bumped). ARGV: id. */
 static const char delete_script[] =
     "local old = redis.call('GET', KEYS[1])\n"
     "if not old then return -1 end\n"
+    "for i = 5, 11 do redis.call('DEL', KEYS[i]) end\n"
+    "redis.call('INCR', KEYS[12])\n"
     "local ok, t = pcall(cjson.decode, old)\n"
     "if ok and t['name'] and redis.call('HGET', KEYS[2], t['name']) == ARGV[1] then\n"
     "  redis.call('HDEL', KEYS[2], t['name'])\n"
@@ -162,12 +165,17 @@ int hk_store_inbound_delete(hk_store *s, const char *id, hk_error *err)
     char *names = hk_store__key(&s->cfg, "inbound:names", NULL, NULL);
     char *version = hk_store__key(&s->cfg, "inbound:version", NULL, NULL);
     char *state = hk_store__key(&s->cfg, "inbound:state", NULL, NULL);
-    redisReply *r = redisCommand(s->rc, "EVAL %s 4 %s %s %s %s %s", delete_script, doc, names,
-                                 version, state, id);
+    char *w[8]; /* waits, data, index, shapes, counts, version, holds, held */
+    hk_store__wait_keys(s->cfg.prefix, id, w);
+    redisReply *r = redisCommand(s->rc, "EVAL %s 12 %s %s %s %s %s %s %s %s %s %s %s %s %s",
+                                 delete_script, doc, names, version, state, w[0], w[1], w[2], w[3],
+                                 w[4], w[6], w[7], w[5], id);
     free(doc);
     free(names);
     free(version);
     free(state);
+    for (int i = 0; i < 8; i++)
+        free(w[i]);
     if (!r || r->type != REDIS_REPLY_INTEGER)
         return redis_failed(s, r, err);
     int rc = r->integer == -1

@@ -26,5 +26,8 @@ struct hk_store_metrics hk_store_metrics = {
     .task_cache_lookups_miss = HK_COUNTER(LOOKUPS, "result=\"miss\"", LOOKUPS_HELP),
     .redis_up = HK_GAUGE("hookd_redis_up", NULL,
                          "1 when the task cache's last poll of Redis succeeded, else 0."),
+    .waits_registered = HK_COUNTER("hookd_inbound_waits_registered_total", NULL,
+                                   "Waits registered (or replaced) on inbound endpoints through "
+                                   "this process (the admin API); hookd-ingress claims them."),
 };
 HK_METRICS_REGISTER("store", hk_store_metrics)

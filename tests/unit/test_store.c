@@ -448,6 +448,10 @@ Test(store_metrics, every_family_renders_at_zero_from_the_start_as_before)
         "Redis.\n"
         "# TYPE hookd_history_written_total counter\n"
         "hookd_history_written_total 0\n"
+        "# HELP hookd_inbound_waits_registered_total Waits registered (or replaced) on inbound "
+        "endpoints through this process (the admin API); hookd-ingress claims them.\n"
+        "# TYPE hookd_inbound_waits_registered_total counter\n"
+        "hookd_inbound_waits_registered_total 0\n"
         "# HELP hookd_redis_up 1 when the task cache's last poll of Redis succeeded, else "
         "0.\n"
         "# TYPE hookd_redis_up gauge\n"
@@ -582,5 +586,252 @@ Test(store, a_provider_event_is_claimed_once_and_released_when_not_published)
     cr_assert(r->integer > 86000 && r->integer <= 86400, "ttl %lld", r->integer);
     freeReplyObject(r);
     redisFree(rc);
+    hk_store_close(s);
+}
+
+/* ------------------------------------------------------------------------------ waits --- */
+
+/* Shapes and digests are inbound/'s business; the store takes any 32 hex digits. */
+#define SHAPE_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define SHAPE_B "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define DIGEST_1 "11111111111111111111111111111111"
+#define DIGEST_2 "22222222222222222222222222222222"
+
+static hk_store *waits_store(const char *endpoint)
+{
+    hk_store *s = NULL;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(hk_store_inbound_put(s, endpoint, endpoint, "{}", true, 1000, &err), HK_OK, "%s",
+                 err.msg);
+    return s;
+}
+
+static int put_wait(hk_store *s, const char *endpoint, const char *ref, const char *shape,
+                    const char *digest, int64_t ttl_s, bool *replaced, hk_error *err)
+{
+    hk_store_wait w = {.ref = ref,
+                       .shape = shape,
+                       .shape_json = "[\"$['a']\"]",
+                       .digest = digest,
+                       .matches_json = "{\"$.a\":1}",
+                       .ttl_s = ttl_s};
+    return hk_store_wait_put(s, endpoint, &w, 2, replaced, NULL, err);
+}
+
+Test(store, waits_are_registered_listed_replaced_and_deleted)
+{
+    hk_store *s = waits_store("in_w");
+    hk_error err = {0};
+    bool replaced = true;
+    hk_store_wait w = {.ref = "run-42/wait-1",
+                       .shape = SHAPE_A,
+                       .shape_json = "[\"$['a']\"]",
+                       .digest = DIGEST_1,
+                       .matches_json = "{\"$.a\":1}",
+                       .ttl_s = 3600};
+    hk_store_wait_info got = {0};
+    cr_assert_eq(hk_store_wait_put(s, "in_w", &w, 2, &replaced, &got, &err), HK_OK, "%s", err.msg);
+    cr_assert_not(replaced);
+    cr_assert_eq(got.expires_ms - got.created_ms, 3600000);
+    hk_store_wait_info_clear(&got);
+    cr_assert_eq(put_wait(s, "in_w", "run-7", SHAPE_A, DIGEST_2, 60, &replaced, &err), HK_OK);
+    cr_assert_eq(put_wait(s, "in_w", "run-7", SHAPE_A, DIGEST_1, 120, &replaced, &err), HK_OK);
+    cr_assert(replaced, "the same ref again replaces it");
+    hk_store_wait_info *ws = NULL;
+    size_t n = 0;
+    cr_assert_eq(hk_store_wait_list(s, "in_w", &ws, &n, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(ws[0].ref, "run-7", "soonest to expire first");
+    cr_assert_eq(ws[0].ttl_s, 120);
+    cr_assert_str_eq(ws[1].ref, "run-42/wait-1");
+    cr_assert_str_eq(ws[1].matches_json, "{\"$.a\":1}");
+    hk_store_wait_list_free(ws, n);
+    long long live = 0;
+    cr_assert_eq(hk_store_wait_count(s, "in_w", &live, &err), HK_OK);
+    cr_assert_eq(live, 2);
+    cr_assert_eq(hk_store_wait_get(s, "in_w", "run-7", &got, &err), HK_OK);
+    cr_assert_eq(got.ttl_s, 120);
+    hk_store_wait_info_clear(&got);
+    cr_assert_eq(hk_store_wait_delete(s, "in_w", "run-7", &err), HK_OK);
+    cr_assert_eq(hk_store_wait_delete(s, "in_w", "run-7", &err), HK_ENOTFOUND);
+    cr_assert_eq(hk_store_wait_get(s, "in_w", "run-7", &got, &err), HK_ENOTFOUND);
+    cr_assert_eq(put_wait(s, "in_nope", "r", SHAPE_A, DIGEST_1, 60, NULL, &err), HK_ENOTFOUND);
+    /* two shapes at most here: a third is refused, naming matches; one of the two is not */
+    cr_assert_eq(put_wait(s, "in_w", "b", SHAPE_B, DIGEST_1, 60, NULL, &err), HK_OK);
+    cr_assert_eq(put_wait(s, "in_w", "c", "cccccccccccccccccccccccccccccccc", DIGEST_1, 60, NULL,
+                          &err),
+                 HK_ELIMIT);
+    cr_assert_str_eq(err.field, "matches");
+    /* replacing the only wait of a shape by one of a new shape is no new shape in all */
+    cr_assert_eq(put_wait(s, "in_w", "b", "cccccccccccccccccccccccccccccccc", DIGEST_1, 60, NULL,
+                          &err),
+                 HK_OK, "%s", err.msg);
+    /* the endpoint's deletion takes its waits */
+    cr_assert_eq(hk_store_inbound_delete(s, "in_w", &err), HK_OK);
+    cr_assert_eq(hk_store_wait_count(s, "in_w", &live, &err), HK_OK);
+    cr_assert_eq(live, 0);
+    redisContext *rc = raw_redis();
+    redisReply *r = redisCommand(rc, "KEYS %sinbound:waits:in_w*", prefix);
+    cr_assert_eq(r->elements, 1, "only the version is left");
+    cr_assert(strstr(r->element[0]->str, ":version"));
+    freeReplyObject(r);
+    redisFree(rc);
+    hk_store_close(s);
+}
+
+/* accept on a loop: runs the loop until the callback has run. */
+typedef struct accept_result {
+    int rc, calls;
+    hk_store_accepted res;
+    char refs[8][64];
+    char shape_ids[4][40];
+    char shape_jsons[4][64];
+} accept_result;
+
+static void on_accepted(int rc, const hk_store_accepted *res, void *arg)
+{
+    accept_result *out = arg;
+    out->rc = rc;
+    out->calls++;
+    if (!res)
+        return;
+    out->res = *res;
+    for (size_t i = 0; i < res->refs_len && i < 8; i++)
+        snprintf(out->refs[i], sizeof out->refs[i], "%s", res->refs[i]);
+    for (size_t i = 0; i < res->shapes_len && i < 4; i++) {
+        snprintf(out->shape_ids[i], sizeof out->shape_ids[i], "%s", res->shape_ids[i]);
+        snprintf(out->shape_jsons[i], sizeof out->shape_jsons[i], "%s", res->shape_jsons[i]);
+    }
+    out->res.refs = NULL;
+    out->res.shape_ids = out->res.shape_jsons = NULL;
+}
+
+static accept_result accept_now(hk_loop *loop, hk_store_async *a, const char *record,
+                                const char *event, long long version, const char *lookup)
+{
+    accept_result out = {0};
+    hk_store_accept q = {.endpoint_id = "in_c",
+                         .record_id = record,
+                         .event_id = event,
+                         .pending_ttl_s = 15,
+                         .version = version,
+                         .lookups = (const char *[]){lookup},
+                         .lookups_len = lookup ? 1 : 0};
+    cr_assert_eq(hk_store_inbound_accept_async(a, &q, on_accepted, &out), HK_OK);
+    for (int i = 0; i < 200 && !out.calls; i++)
+        hk_loop_run_once(loop, 20);
+    cr_assert_eq(out.calls, 1);
+    cr_assert_eq(out.rc, HK_OK);
+    return out;
+}
+
+static void run_for(hk_loop *loop, int ms)
+{
+    for (int i = 0; i < ms / 10; i++)
+        hk_loop_run_once(loop, 10);
+}
+
+Test(store, a_wait_is_claimed_once_put_back_when_not_published_and_never_when_expired)
+{
+    hk_store *s = waits_store("in_c");
+    hk_error err = {0};
+    hk_loop *loop = hk_loop_create();
+    hk_store_async *a = NULL;
+    cr_assert_eq(hk_store_async_open(&cfg, loop, &a, &err), HK_OK, "%s", err.msg);
+    /* unknown shapes: stale, with the shapes as they are, and nothing claimed */
+    accept_result r = accept_now(loop, a, "req_1", NULL, -1, NULL);
+    cr_assert(r.res.stale);
+    cr_assert_eq(r.res.shapes_len, 0);
+    long long v0 = r.res.version;
+    cr_assert_eq(put_wait(s, "in_c", "w1", SHAPE_A, DIGEST_1, 60, NULL, &err), HK_OK);
+    cr_assert_eq(put_wait(s, "in_c", "w2", SHAPE_A, DIGEST_2, 60, NULL, &err), HK_OK);
+    r = accept_now(loop, a, "req_1", NULL, v0, SHAPE_A ":" DIGEST_1);
+    cr_assert(r.res.stale, "a shape came: the version moved");
+    cr_assert_eq(r.res.shapes_len, 1);
+    cr_assert_str_eq(r.shape_ids[0], SHAPE_A);
+    cr_assert_str_eq(r.shape_jsons[0], "[\"$['a']\"]");
+    long long v1 = r.res.version;
+    r = accept_now(loop, a, "req_1", "evt-1", v1, SHAPE_A ":" DIGEST_1);
+    cr_assert_not(r.res.stale);
+    cr_assert_eq(r.res.event, HK_EVENT_CLAIMED);
+    cr_assert_eq(r.res.refs_len, 1);
+    cr_assert_str_eq(r.refs[0], "w1");
+    /* the provider's retry of the same event while the first is in flight: pending, no claim */
+    r = accept_now(loop, a, "req_2", "evt-1", v1, SHAPE_A ":" DIGEST_1);
+    cr_assert_eq(r.res.event, HK_EVENT_PENDING);
+    cr_assert_eq(r.res.refs_len, 0);
+    /* another request with the same values: w1 is taken already */
+    r = accept_now(loop, a, "req_3", NULL, v1, SHAPE_A ":" DIGEST_1);
+    cr_assert_eq(r.res.refs_len, 0, "a wait is claimed once");
+    long long live = 0;
+    cr_assert_eq(hk_store_wait_count(s, "in_c", &live, &err), HK_OK);
+    cr_assert_eq(live, 1, "w1 is held, w2 live");
+    /* req_1 was not published: released, w1 is back and the event id free */
+    hk_store_inbound_accept_release_async(a, "in_c", "req_1", "evt-1");
+    run_for(loop, 100);
+    cr_assert_eq(hk_store_wait_count(s, "in_c", &live, &err), HK_OK);
+    cr_assert_eq(live, 2);
+    r = accept_now(loop, a, "req_4", "evt-1", v1, SHAPE_A ":" DIGEST_1);
+    cr_assert_eq(r.res.event, HK_EVENT_CLAIMED, "the provider's retry is taken");
+    cr_assert_eq(r.res.refs_len, 1);
+    cr_assert_str_eq(r.refs[0], "w1");
+    /* published: done, final; a release afterwards puts nothing back */
+    hk_store_inbound_accept_done_async(a, "in_c", "req_4", "evt-1", 86400);
+    run_for(loop, 100);
+    cr_assert_eq(hk_store_inbound_accept_release(s, "in_c", "req_4", "evt-1", &err), HK_OK);
+    cr_assert_eq(hk_store_wait_count(s, "in_c", &live, &err), HK_OK);
+    cr_assert_eq(live, 1);
+    r = accept_now(loop, a, "req_5", "evt-1", v1, SHAPE_A ":" DIGEST_1);
+    cr_assert_eq(r.res.event, HK_EVENT_DONE);
+    /* an expired wait is never claimed, and the sweep counts it */
+    cr_assert_eq(put_wait(s, "in_c", "w3", SHAPE_A, DIGEST_1, 1, NULL, &err), HK_OK);
+    usleep(1100 * 1000);
+    r = accept_now(loop, a, "req_6", NULL, v1, SHAPE_A ":" DIGEST_1);
+    cr_assert_eq(r.res.refs_len, 0, "expired");
+    cr_assert_eq(r.res.expired, 1);
+    hk_store_wait_swept sw;
+    cr_assert_eq(hk_store_wait_sweep(s, "in_c", 100, &sw, &err), HK_OK);
+    cr_assert_eq(sw.live, 1);
+    hk_store_async_close(a);
+    hk_loop_destroy(loop);
+    hk_store_close(s);
+}
+
+Test(store, a_hold_whose_process_died_is_put_back_by_the_sweep)
+{
+    hk_store *s = waits_store("in_c");
+    hk_error err = {0};
+    hk_loop *loop = hk_loop_create();
+    hk_store_async *a = NULL;
+    cr_assert_eq(hk_store_async_open(&cfg, loop, &a, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(put_wait(s, "in_c", "w1", SHAPE_A, DIGEST_1, 60, NULL, &err), HK_OK);
+    cr_assert_eq(put_wait(s, "in_c", "w2", SHAPE_A, DIGEST_1, 2, NULL, &err), HK_OK);
+    accept_result r = accept_now(loop, a, "req_1", NULL, -1, NULL);
+    hk_store_accept q = {.endpoint_id = "in_c",
+                         .record_id = "req_1",
+                         .pending_ttl_s = 1,
+                         .version = r.res.version,
+                         .lookups = (const char *[]){SHAPE_A ":" DIGEST_1},
+                         .lookups_len = 1};
+    accept_result got = {0};
+    cr_assert_eq(hk_store_inbound_accept_async(a, &q, on_accepted, &got), HK_OK);
+    for (int i = 0; i < 200 && !got.calls; i++)
+        hk_loop_run_once(loop, 20);
+    cr_assert_eq(got.res.refs_len, 2, "both waits of the same values at once");
+    hk_store_wait_swept sw;
+    cr_assert_eq(hk_store_wait_sweep(s, "in_c", 100, &sw, &err), HK_OK);
+    cr_assert_eq(sw.restored, 0, "the hold has not lapsed");
+    cr_assert_eq(sw.live, 0);
+    usleep(2100 * 1000); /* the hold (1 s) lapsed, and w2's TTL (2 s) passed */
+    cr_assert_eq(hk_store_wait_sweep(s, "in_c", 100, &sw, &err), HK_OK);
+    cr_assert_eq(sw.restored, 1);
+    cr_assert_eq(sw.expired, 1);
+    cr_assert_eq(sw.live, 1);
+    hk_store_wait_info got_w = {0};
+    cr_assert_eq(hk_store_wait_get(s, "in_c", "w1", &got_w, &err), HK_OK);
+    hk_store_wait_info_clear(&got_w);
+    hk_store_async_close(a);
+    hk_loop_destroy(loop);
     hk_store_close(s);
 }
