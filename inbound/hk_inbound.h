@@ -29,14 +29,14 @@
 /* One request as hookd-ingress received it. Everything is borrowed from the caller for the
  * duration of a call. */
 typedef struct hk_inbound_request {
-    const char *method;     /* "POST", "GET" */
-    const char *path;       /* "/in/in_abc", without the query */
-    const char *query;      /* the raw query string without '?', or NULL */
-    const hk_kv *headers;   /* as received (names in any case), in order */
+    const char *method;   /* "POST", "GET" */
+    const char *path;     /* "/in/in_abc", without the query */
+    const char *query;    /* the raw query string without '?', or NULL */
+    const hk_kv *headers; /* as received (names in any case), in order */
     size_t headers_len;
-    const char *body;       /* may hold NUL bytes; NULL when empty */
+    const char *body; /* may hold NUL bytes; NULL when empty */
     size_t body_len;
-    uint64_t now_ms;        /* wall clock when it arrived */
+    uint64_t now_ms; /* wall clock when it arrived */
 } hk_inbound_request;
 
 /* The value of the first header named `name` (ASCII case-insensitive), or NULL. */
@@ -90,12 +90,12 @@ typedef struct hk_custom_verification {
     char *value;    /* apiKey: a secret */
     hk_kv *headers; /* headers: each name with its exact value (values are secrets) */
     size_t headers_len;
-    char *header;                    /* hmac: the signature's header */
-    hk_hmac_algorithm algorithm;     /* hmac */
-    hk_signature_encoding encoding;  /* hmac */
-    char *prefix;                    /* hmac: before the signature ("sha256="), or NULL */
-    char *timestamp_header;          /* hmac: signed is "<timestamp>.<body>" when set, else the body */
-    int tolerance_s;                 /* hmac with a timestamp: how old it may be (default 300) */
+    char *header;                   /* hmac: the signature's header */
+    hk_hmac_algorithm algorithm;    /* hmac */
+    hk_signature_encoding encoding; /* hmac */
+    char *prefix;                   /* hmac: before the signature ("sha256="), or NULL */
+    char *timestamp_header; /* hmac: signed is "<timestamp>.<body>" when set, else the body */
+    int tolerance_s;        /* hmac with a timestamp: how old it may be (default 300) */
 } hk_custom_verification;
 
 /* What the endpoint answers on success (default 200, application/json, {"ok":true}). */
@@ -106,7 +106,8 @@ typedef struct hk_inbound_response {
 } hk_inbound_response;
 
 typedef struct hk_inbound_endpoint {
-    char *id; /* "in_" + 24 lowercase hex when generated; a client may choose "in_" + 1..64 of [A-Za-z0-9_-] */
+    char *id; /* "in_" + 24 lowercase hex when generated; a client may choose "in_" + 1..64 of
+                 [A-Za-z0-9_-] */
     char *name;
     char *flow_id;
     bool enabled;
@@ -181,9 +182,7 @@ typedef enum {
  * is old's: "verified" and "stateChangedAt" may be given only as they are (a get, edited, put
  * back). old and patch are borrowed; *out is the caller's. */
 int hk_inbound_endpoint_merge(const hk_inbound_endpoint *old, const cJSON *patch,
-                              hk_inbound_merge_mode mode, hk_inbound_endpoint **out,
-                              hk_error *err);
-
+                              hk_inbound_merge_mode mode, hk_inbound_endpoint **out, hk_error *err);
 
 /* ---------------------------------------------------------- verification (verify*.c) --- */
 
@@ -291,10 +290,10 @@ typedef enum {
 
 /* Limits past which a payload is refused (HK_EINVAL, so 400): each bounds the memory a body
  * of HOOKD_INGRESS_MAX_BODY can make the JSON form (and libxml2's tree) take. */
-#define HK_PAYLOAD_MAX_DEPTH 100        /* JSON arrays/objects, XML elements, nested */
+#define HK_PAYLOAD_MAX_DEPTH 100           /* JSON arrays/objects, XML elements, nested */
 #define HK_PAYLOAD_MAX_JSON_VALUES 1000000 /* values in a JSON body */
-#define HK_PAYLOAD_MAX_ITEMS 100000     /* XML elements + attributes; form pairs */
-#define HK_PAYLOAD_MAX_PARTS 1000       /* multipart parts */
+#define HK_PAYLOAD_MAX_ITEMS 100000        /* XML elements + attributes; form pairs */
+#define HK_PAYLOAD_MAX_PARTS 1000          /* multipart parts */
 
 /* The kind of a Content-Type value: its media type (before any ';'), trimmed, compared
  * case-insensitively; parameters are ignored. NULL or "" is RAW. */
@@ -313,7 +312,6 @@ int hk_inbound_payload(const char *content_type, const char *body, size_t len, c
  * (the record takes such a body's own text: payload_is_body). */
 int hk_inbound_payload_json_check(const char *body, size_t len, hk_error *err);
 
-
 /* --------------------------------------------------------- waits and JSON paths (wait.c) --- */
 
 /* A flow waiting for a webhook registers a wait on its endpoint: a ref (the platform's own name
@@ -326,15 +324,15 @@ int hk_inbound_payload_json_check(const char *body, size_t len, hk_error *err);
  * digest is the same are the ones that match. Two values are equal when their canonical JSON
  * (hk_json_canonical) is. */
 
-#define HK_WAIT_REF_MAX 256           /* bytes of a ref */
-#define HK_WAIT_MATCHES_MAX 20        /* entries of matches */
-#define HK_WAIT_PATH_MAX 512          /* bytes of one path as written */
-#define HK_WAIT_PATH_SEGMENTS_MAX 64  /* segments of one path */
-#define HK_WAIT_VALUE_MAX 4096        /* bytes of one value's canonical JSON */
-#define HK_WAIT_TTL_DEFAULT_S 86400   /* ttlSeconds left out */
-#define HK_WAIT_TTL_MAX_S 31536000    /* a year */
-#define HK_WAIT_SHAPES_MAX 32         /* distinct shapes on one endpoint (store/ enforces it) */
-#define HK_WAIT_HASH_LEN 32           /* hex digits of a shape id or a digest */
+#define HK_WAIT_REF_MAX 256          /* bytes of a ref */
+#define HK_WAIT_MATCHES_MAX 20       /* entries of matches */
+#define HK_WAIT_PATH_MAX 512         /* bytes of one path as written */
+#define HK_WAIT_PATH_SEGMENTS_MAX 64 /* segments of one path */
+#define HK_WAIT_VALUE_MAX 4096       /* bytes of one value's canonical JSON */
+#define HK_WAIT_TTL_DEFAULT_S 86400  /* ttlSeconds left out */
+#define HK_WAIT_TTL_MAX_S 31536000   /* a year */
+#define HK_WAIT_SHAPES_MAX 32        /* distinct shapes on one endpoint (store/ enforces it) */
+#define HK_WAIT_HASH_LEN 32          /* hex digits of a shape id or a digest */
 
 /* One segment of a JSON path: a member name (name != NULL; may hold NUL bytes, name_len bytes)
  * or an array index (name == NULL; negative counts from the end, -1 the last). */
@@ -417,7 +415,8 @@ void hk_inbound_shape_free(hk_inbound_shape *s); /* accepts a zeroed shape */
 bool hk_inbound_shape_digest(const hk_inbound_shape *s, const cJSON *payload,
                              char out[HK_WAIT_HASH_LEN + 1]);
 
-/* --------------------------------------------------------------------- the record (record.c) --- */
+/* --------------------------------------------------------------------- the record (record.c) ---
+ */
 
 /* What goes into one record on hookd.inbound (docs/inbound.md has its JSON Schema). Borrowed. */
 typedef struct hk_inbound_record_params {
@@ -449,5 +448,9 @@ void hk_inbound_record_id(char out[32]);
  * joined with ", " (RFC 9110), the body as "body" when it is UTF-8 without NUL, else as
  * "bodyBase64". */
 void hk_inbound_record_write(const hk_inbound_record_params *p, hk_buf *out);
+/* The same in two steps, for a record whose waits are claimed after it is built: every member
+ * up to matchedWaits (p's matched_waits are not read), then matchedWaits and the end. */
+void hk_inbound_record_write_head(const hk_inbound_record_params *p, hk_buf *out);
+void hk_inbound_record_write_tail(const char *const *matched_waits, size_t n, hk_buf *out);
 
 #endif
