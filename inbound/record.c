@@ -120,6 +120,12 @@ static void put_body(hk_buf *b, const char *body, size_t len, bool checked_text)
 
 void hk_inbound_record_write(const hk_inbound_record_params *p, hk_buf *out)
 {
+    hk_inbound_record_write_head(p, out);
+    hk_inbound_record_write_tail(p->matched_waits, p->matched_waits_len, out);
+}
+
+void hk_inbound_record_write_head(const hk_inbound_record_params *p, hk_buf *out)
+{
     const hk_inbound_endpoint *ep = p->ep;
     const hk_inbound_request *req = p->req;
     char at[32];
@@ -161,12 +167,16 @@ void hk_inbound_record_write(const hk_inbound_record_params *p, hk_buf *out)
                p->provider_event_id && *p->provider_event_id ? p->provider_event_id : NULL);
     put_key(out, "startFlow");
     hk_buf_puts(out, ep->start_flow ? "true" : "false");
+}
+
+void hk_inbound_record_write_tail(const char *const *matched_waits, size_t n, hk_buf *out)
+{
     put_key(out, "matchedWaits");
     hk_buf_puts(out, "[");
-    for (size_t i = 0; i < p->matched_waits_len; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (i)
             hk_buf_append(out, ",", 1);
-        put_string(out, p->matched_waits[i], strlen(p->matched_waits[i]));
+        put_string(out, matched_waits[i], strlen(matched_waits[i]));
     }
     hk_buf_puts(out, "]}");
 }
