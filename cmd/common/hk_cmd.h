@@ -2,10 +2,10 @@
  * hk_cmd.h — what the programs under cmd/ share, and nothing of any one program: reading a file
  * named on the command line, the text/JSON output forms (tables, field lists, --json), one
  * real, signed test delivery of a task (hk_webhook_test: hookd's POST /v1/webhooks/{id}/test and
- * `hookctl webhooks test`), and reading and writing inbound endpoints in the store (hookctl
- * inbound and /v1/inbound). Library hk_cmd (cmd/common/); no program's header is included here.
- * Not thread-safe as a whole: the output functions are for a CLI's main thread; hk_webhook_test
- * may run on any thread (it has its own delivery engine per call).
+ * `hookctl webhooks test`), and reading and writing inbound endpoints and their waits in the
+ * store (hookctl inbound and /v1/inbound). Library hk_cmd (cmd/common/); no program's header is
+ * included here. Not thread-safe as a whole: the output functions are for a CLI's main thread;
+ * hk_webhook_test may run on any thread (it has its own delivery engine per call).
  */
 #ifndef HK_CMD_H
 #define HK_CMD_H
@@ -80,10 +80,10 @@ void hk_print_json(const cJSON *json);
 #define HK_TEST_RESPONSE_MAX 1024
 
 typedef struct hk_test_result {
-    bool delivered; /* a 2xx within the timeout */
+    bool delivered;   /* a 2xx within the timeout */
     long http_status; /* 0: no response */
     uint64_t latency_ms;
-    char error[256]; /* "" when delivered */
+    char error[256];                         /* "" when delivered */
     char response[HK_TEST_RESPONSE_MAX + 1]; /* the first 1 KiB of the response body */
     size_t response_len;
     bool response_truncated;
@@ -124,5 +124,43 @@ int hk_cmd_inbound_create(hk_store *store, const cJSON *input, hk_inbound_endpoi
 int hk_cmd_inbound_update(hk_store *store, const char *id, const cJSON *patch,
                           hk_inbound_merge_mode mode, hk_inbound_endpoint **out, bool *conflict,
                           hk_error *err);
+/* An endpoint as every display shows it (get, create, update; not list): secrets masked
+ * (hk_inbound_endpoint_to_json(ep, false)) and "liveWaits", how many live waits it has. The
+ * count is output only: an update's input may carry it (a get, edited, put back) and it is
+ * ignored there. hk_cmd_inbound_show counts them (hk_store_wait_count); a new endpoint has none
+ * (its id's waits went with any endpoint deleted before), so create shows
+ * hk_cmd_inbound_json(ep, 0). The caller owns the result (cJSON_Delete). */
+cJSON *hk_cmd_inbound_json(const hk_inbound_endpoint *ep, long long live_waits);
+int hk_cmd_inbound_show(hk_store *store, const hk_inbound_endpoint *ep, cJSON **out, hk_error *err);
+
+/* ------------------------------------------------------------------ waits on endpoints --- */
+
+/* A flow's waits on an endpoint (docs/inbound.md, "Waits"), for `hookctl inbound wait` and
+ * /v1/inbound/{id}/waits. A wait is shown as {"ref", "matches" (as registered), "ttlSeconds",
+ * "createdAt", "expiresAt"} (RFC 3339 UTC with milliseconds, Redis's clock). endpoint_id and
+ * ref are checked first (HK_EINVAL naming "id" or "ref"). Errors: HK_EINVAL naming the field
+ * (`ref`, `matches["$.a["]`, `ttlSeconds`), HK_ENOTFOUND ("no inbound endpoint <id>", or no
+ * live wait with the ref: never registered, expired, claimed or deleted), HK_ELIMIT (field
+ * "matches": the endpoint's HK_WAIT_SHAPES_MAX sets of paths are taken), HK_ERR (Redis, or a
+ * stored wait whose matches are not JSON). Every *out is the caller's (cJSON_Delete). */
+/* Registers the wait doc (borrowed; hk_inbound_wait_from_json's form), or replaces the
+ * endpoint's wait with the same ref (*replaced, may be NULL); *out is the wait as stored. */
+int hk_cmd_inbound_wait_put(hk_store *store, const char *endpoint_id, const cJSON *doc,
+                            bool *replaced, cJSON **out, hk_error *err);
+/* The endpoint's live waits as an array, soonest to expire first. */
+int hk_cmd_inbound_wait_list(hk_store *store, const char *endpoint_id, cJSON **out, hk_error *err);
+int hk_cmd_inbound_wait_get(hk_store *store, const char *endpoint_id, const char *ref, cJSON **out,
+                            hk_error *err);
+int hk_cmd_inbound_wait_delete(hk_store *store, const char *endpoint_id, const char *ref,
+                               hk_error *err);
+
+/* One `--match 'PATH=VALUE'` of `hookctl inbound wait`: split at the first '=' outside the
+ * path's quoted names (`$['a=b']=1` is the path `$['a=b']`; a quote opens right after '[', and
+ * inside one a backslash escapes the next byte). VALUE is JSON when it is one whole JSON value
+ * (`3`, `true`, `"3"`, `{"a":1}`), else the string as written (`message`; nothing is ""). The
+ * path is not checked here (hk_inbound_wait_from_json does). HK_EINVAL naming "--match" when
+ * there is no '=' outside quotes, the path is empty, or VALUE is JSON holding \u0000. On HK_OK
+ * *path (free()) and *value (cJSON_Delete) are the caller's; on error both are NULL. */
+int hk_cmd_wait_match(const char *arg, char **path, cJSON **value, hk_error *err);
 
 #endif

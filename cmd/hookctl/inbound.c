@@ -1,8 +1,9 @@
 /*
  * inbound.c — `hookctl inbound`: hookd-ingress's endpoints in Redis (create, list, get, update,
- * delete: through hk_cmd's inbound functions, the ones the admin API uses), and two commands for
- * whoever sets up a provider: `sign` prints the headers a provider would send with a body, and
- * `send` signs a body as an endpoint's provider would and posts it to hookd-ingress.
+ * delete) and the waits of flows on them (wait: register, list, delete), through hk_cmd's
+ * inbound functions, the ones the admin API uses; and two commands for whoever sets up a
+ * provider: `sign` prints the headers a provider would send with a body, and `send` signs a body
+ * as an endpoint's provider would and posts it to hookd-ingress.
  * Secrets are never printed: endpoints are shown with hk_inbound_endpoint_to_json(ep, false),
  * and sign prints signatures only. Exit: 0 ok, 1 runtime failure or not found (send: not 2xx),
  * 2 bad usage or invalid input, with one line on stderr naming the field or flag.
@@ -13,6 +14,7 @@
 #include "hk_store.h"
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +34,10 @@ static void inbound_usage(FILE *out)
             "       hookctl inbound delete <id>\n"
             "       hookctl inbound sign --source S --secret K --file body [--url U]\n"
             "       hookctl inbound send <id> --file body [--to URL] [--content-type T]\n"
+            "       hookctl inbound wait <id> --ref R [--match 'PATH=VALUE']... [--ttl SECONDS]\n"
+            "       hookctl inbound wait <id> --file wait.json\n"
+            "       hookctl inbound wait <id> --list\n"
+            "       hookctl inbound wait <id> --delete R\n"
             "\n"
             "Manages hookd-ingress's inbound endpoints in Redis (HOOKD_REDIS_URL,\n"
             "HOOKD_REDIS_PREFIX). An endpoint is JSON (docs/inbound.md): name (unique), flowId,\n"
@@ -45,7 +51,8 @@ static void inbound_usage(FILE *out)
             "list     every endpoint: ID NAME SOURCE FLOW ENABLED VERIFIED.\n"
             "get      one endpoint, secrets masked (****abcd), with its state: verified and\n"
             "         stateChangedAt (hookd-ingress verifies an endpoint with the first request\n"
-            "         that passes, or the challenge answered for slack, facebook, twitter).\n"
+            "         that passes, or the challenge answered for slack, facebook, twitter), and\n"
+            "         liveWaits, how many waits on it are live (output only: update ignores it).\n"
             "update   replaces the endpoint with the file (fields left out take their defaults,\n"
             "         id and flowId stay); a masked secret keeps the stored one, so get --json,\n"
             "         edit and update does not lose it. The state is kept.\n"
@@ -57,6 +64,25 @@ static void inbound_usage(FILE *out)
             "         and POSTs it to --to (default " DEFAULT_INGRESS "/in/<id>) with\n"
             "         Content-Type T (default application/json); prints the status and the\n"
             "         reply. Exit 0 on 2xx, 1 otherwise.\n"
+            "wait     registers a wait: a flow waiting for a webhook on endpoint <id>. The\n"
+            "         first accepted request to <id> whose payload matches claims it, exactly\n"
+            "         once (one request, even with several hookd-ingress replicas), and that\n"
+            "         request's record on the inbound topic lists the wait's ref R in\n"
+            "         matchedWaits: R is the flow's own name for the wait (run-42/wait-1).\n"
+            "         --match 'PATH=VALUE' (repeatable, at most %d; all must hold): PATH is a\n"
+            "         JSON path into the payload: $, .name, ['name'], [\"name\"], [n] (n < 0\n"
+            "         from the end), e.g. $.event.type or $['a=b'][0]; the first '=' outside\n"
+            "         the path's quoted names ends it. VALUE is JSON when it parses as JSON\n"
+            "         (3, true, null, \"3\", {\"a\":1}), else the string as written (message);\n"
+            "         values compare as JSON (3 equals 3.0; \"3\" does not). No --match: any\n"
+            "         request to <id> matches. --ttl: seconds until it expires unclaimed\n"
+            "         (default %d, at most %d); an expired wait is gone, never\n"
+            "         listed or claimed. The same R again replaces the wait (its matches and\n"
+            "         TTL anew). An endpoint takes waits on at most %d different sets of\n"
+            "         paths; deleting it deletes its waits.\n"
+            "         --file: the wait as JSON: {\"ref\": R, \"matches\": {PATH: VALUE, ...},\n"
+            "         \"ttlSeconds\": N}. --list: the live waits, soonest to expire first:\n"
+            "         REF EXPIRES MATCHES (--json: an array). --delete R: removes one.\n"
             "\n"
             "--file - reads standard input. --json prints JSON instead of tables and fields.\n"
             "Exit status: 0 ok, 1 not found or runtime failure, 2 invalid input or usage.\n"
@@ -66,11 +92,29 @@ static void inbound_usage(FILE *out)
             "  hookctl inbound get in_3f9c1a0b7d2e4c5f6a8b9c0d --json > e.json\n"
             "  hookctl inbound update in_3f9c1a0b7d2e4c5f6a8b9c0d --file e.json\n"
             "  hookctl inbound sign --source github --secret \"$SECRET\" --file push.json\n"
-            "  hookctl inbound send in_3f9c1a0b7d2e4c5f6a8b9c0d --file push.json\n");
+            "  hookctl inbound send in_3f9c1a0b7d2e4c5f6a8b9c0d --file push.json\n"
+            "  hookctl inbound wait in_3f9c1a0b7d2e4c5f6a8b9c0d --ref run-42/wait-1 \\\n"
+            "      --match '$.event.type=message' --match '$.event.user=U42' --ttl 3600\n"
+            "  hookctl inbound wait in_3f9c1a0b7d2e4c5f6a8b9c0d --list\n"
+            "  hookctl inbound wait in_3f9c1a0b7d2e4c5f6a8b9c0d --delete run-42/wait-1\n",
+            HK_WAIT_MATCHES_MAX, HK_WAIT_TTL_DEFAULT_S, HK_WAIT_TTL_MAX_S, HK_WAIT_SHAPES_MAX);
 }
 
 /* The flags taking a value, by index into inbound_opts.value; which verbs take each. */
-enum { OPT_FILE, OPT_SOURCE, OPT_SECRET, OPT_URL, OPT_TO, OPT_CONTENT_TYPE, OPT__COUNT };
+enum {
+    OPT_FILE,
+    OPT_SOURCE,
+    OPT_SECRET,
+    OPT_URL,
+    OPT_TO,
+    OPT_CONTENT_TYPE,
+    OPT_REF,
+    OPT_MATCH,
+    OPT_TTL,
+    OPT_LIST,
+    OPT_DELETE,
+    OPT__COUNT
+};
 #define OPT_BASE 0x100 /* an option's val: OPT_BASE + its index (no character clashes) */
 static const struct option inbound_flag_table[] = {
     {"file", required_argument, NULL, OPT_BASE + OPT_FILE},
@@ -79,22 +123,34 @@ static const struct option inbound_flag_table[] = {
     {"url", required_argument, NULL, OPT_BASE + OPT_URL},
     {"to", required_argument, NULL, OPT_BASE + OPT_TO},
     {"content-type", required_argument, NULL, OPT_BASE + OPT_CONTENT_TYPE},
+    {"ref", required_argument, NULL, OPT_BASE + OPT_REF},
+    {"match", required_argument, NULL, OPT_BASE + OPT_MATCH},
+    {"ttl", required_argument, NULL, OPT_BASE + OPT_TTL},
+    {"list", no_argument, NULL, OPT_BASE + OPT_LIST},
+    {"delete", required_argument, NULL, OPT_BASE + OPT_DELETE},
     {"help", no_argument, NULL, 'h'},
     {0},
 };
 static const char *const flag_verbs[OPT__COUNT] = {
-    [OPT_FILE] = " create update sign send ",
+    [OPT_FILE] = " create update sign send wait ",
     [OPT_SOURCE] = " sign ",
     [OPT_SECRET] = " sign ",
     [OPT_URL] = " sign ",
     [OPT_TO] = " send ",
     [OPT_CONTENT_TYPE] = " send ",
+    [OPT_REF] = " wait ",
+    [OPT_MATCH] = " wait ",
+    [OPT_TTL] = " wait ",
+    [OPT_LIST] = " wait ",
+    [OPT_DELETE] = " wait ",
 };
 
 /* What `hookctl inbound <verb>`'s flags gave. */
 typedef struct {
     const char *id;
-    const char *value[OPT__COUNT]; /* NULL: not given */
+    const char *value[OPT__COUNT];            /* NULL: not given; "" for --list */
+    const char *matches[HK_WAIT_MATCHES_MAX]; /* each --match, in order */
+    size_t matches_len;
 } inbound_opts;
 
 /* Reads the flags after the verb into o, refusing one the verb has no use for: -1 to go on,
@@ -120,19 +176,26 @@ static int inbound_flags(int argc, char **argv, const char *verb, inbound_opts *
                     inbound_flag_table[c - OPT_BASE].name, verb);
             return 2;
         }
-        o->value[c - OPT_BASE] = args.value;
+        if (c - OPT_BASE == OPT_MATCH && o->matches_len == HK_WAIT_MATCHES_MAX) {
+            fprintf(stderr, "hookctl: --match: at most %d per wait\n", HK_WAIT_MATCHES_MAX);
+            return 2;
+        }
+        if (c - OPT_BASE == OPT_MATCH)
+            o->matches[o->matches_len++] = args.value;
+        o->value[c - OPT_BASE] = args.value ? args.value : "";
     }
     return -1;
 }
 
-/* One endpoint as JSON (--json) or a field list after a headline; secrets masked. */
-static void print_endpoint(const hk_inbound_endpoint *ep, const char *headline)
+/* One endpoint as JSON (--json) or a field list after a headline: shown, hk_cmd_inbound_json's
+ * form (secrets masked, liveWaits), taken and freed. */
+static void print_endpoint(cJSON *shown, const hk_inbound_endpoint *ep, const char *headline)
 {
     char line[256];
     if (headline)
         snprintf(line, sizeof line, "%s %s: providers post to /in/%s on hookd-ingress", headline,
                  ep->id, ep->id);
-    hk_ctl_print_one(hk_inbound_endpoint_to_json(ep, false), headline ? line : NULL);
+    hk_ctl_print_one(shown, headline ? line : NULL);
 }
 
 static int inbound_list(hk_store *store, hk_error *err)
@@ -172,17 +235,19 @@ static int inbound_apply(hk_store *store, const char *verb, const char *id, cons
                          hk_error *err)
 {
     hk_inbound_endpoint *ep = NULL;
+    cJSON *shown = NULL;
     int rc;
     if (strcmp(verb, "create") == 0) {
         if ((rc = hk_cmd_inbound_create(store, input, &ep, NULL, err)) == HK_OK)
-            print_endpoint(ep, "created");
+            print_endpoint(hk_cmd_inbound_json(ep, 0), ep, "created");
     } else if (strcmp(verb, "update") == 0) {
         rc = hk_cmd_inbound_update(store, id, input, HK_INBOUND_REPLACE, &ep, NULL, err);
-        if (rc == HK_OK)
-            print_endpoint(ep, "updated");
+        if (rc == HK_OK && (rc = hk_cmd_inbound_show(store, ep, &shown, err)) == HK_OK)
+            print_endpoint(shown, ep, "updated");
     } else if (strcmp(verb, "get") == 0) {
-        if ((rc = hk_cmd_inbound_get(store, id, &ep, err)) == HK_OK)
-            print_endpoint(ep, NULL);
+        if ((rc = hk_cmd_inbound_get(store, id, &ep, err)) == HK_OK &&
+            (rc = hk_cmd_inbound_show(store, ep, &shown, err)) == HK_OK)
+            print_endpoint(shown, ep, NULL);
     } else if (strcmp(verb, "delete") == 0) {
         if ((rc = hk_store_inbound_delete(store, id, err)) == HK_OK)
             hk_ctl_print_deleted(id);
@@ -441,9 +506,163 @@ static int inbound_send(const inbound_opts *o, const hk_config *cfg)
     return status;
 }
 
+/* ------------------------------------------------------------------------------ waits --- */
+
+/* The wait --ref, --match and --ttl describe, as the JSON --file would hold: 0 with *out, or
+ * the exit status after a one-line error naming the flag. */
+static int wait_from_flags(const inbound_opts *o, cJSON **out)
+{
+    *out = NULL;
+    cJSON *doc = cJSON_CreateObject();
+    cJSON_AddStringToObject(doc, "ref", o->value[OPT_REF]);
+    cJSON *matches = cJSON_AddObjectToObject(doc, "matches");
+    hk_error err = {0};
+    for (size_t i = 0; i < o->matches_len; i++) {
+        char *path = NULL;
+        cJSON *value = NULL;
+        if (hk_cmd_wait_match(o->matches[i], &path, &value, &err) != HK_OK) {
+            cJSON_Delete(doc);
+            return hk_ctl_fail(2, err.msg);
+        }
+        if (cJSON_GetObjectItemCaseSensitive(matches, path)) {
+            fprintf(stderr, "hookctl: --match: the path %.200s is given twice\n", path);
+            free(path);
+            cJSON_Delete(value);
+            cJSON_Delete(doc);
+            return 2;
+        }
+        cJSON_AddItemToObject(matches, path, value);
+        free(path);
+    }
+    const char *ttl = o->value[OPT_TTL];
+    if (ttl) {
+        char *end = NULL;
+        errno = 0;
+        long long n = strtoll(ttl, &end, 10);
+        if (!*ttl || *end || errno) {
+            cJSON_Delete(doc);
+            fprintf(stderr, "hookctl: --ttl: must be a whole number of seconds, 1 to %d\n",
+                    HK_WAIT_TTL_MAX_S);
+            return 2;
+        }
+        cJSON_AddNumberToObject(doc, "ttlSeconds", (double)n);
+    }
+    *out = doc;
+    return 0;
+}
+
+/* A call's failure: exit 1 (not found, Redis) or 2 (invalid, the limit). A field of a wait made
+ * from flags is named by its flag (ref_flag: --ref or --delete), the message's own leading
+ * "ref: " or "ttlSeconds: " then left out; a path stays named as matches["..."]. */
+static int fail_wait(int rc, const hk_error *e, bool from_flags, const char *ref_flag)
+{
+    const char *flag = NULL;
+    if (rc == HK_EINVAL && from_flags)
+        flag = strncmp(e->field, "matches", 7) == 0  ? "--match"
+               : strcmp(e->field, "ttlSeconds") == 0 ? "--ttl"
+               : strcmp(e->field, "ref") == 0        ? ref_flag
+                                                     : NULL;
+    if (!flag)
+        return hk_ctl_fail(hk_ctl_status(rc), e->msg);
+    fprintf(stderr, "hookctl: %s: %s\n", flag,
+            strcmp(flag, "--match") == 0 ? e->msg : sign_detail(e));
+    return 2;
+}
+
+static void print_waits(const char *id, const cJSON *waits)
+{
+    if (hk_cmd_json) {
+        hk_print_json(waits);
+        return;
+    }
+    static const char *const head[] = {"REF", "EXPIRES", "MATCHES"};
+    hk_table *t = hk_table_new(head, 3);
+    const cJSON *w;
+    cJSON_ArrayForEach(w, waits)
+    {
+        char *matches = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(w, "matches"));
+        const char *row[] = {cJSON_GetObjectItemCaseSensitive(w, "ref")->valuestring,
+                             cJSON_GetObjectItemCaseSensitive(w, "expiresAt")->valuestring,
+                             matches};
+        hk_table_row(t, row);
+        free(matches);
+    }
+    hk_table_print(t, stdout);
+    int n = cJSON_GetArraySize(waits);
+    printf("%d live wait%s on %s\n", n, n == 1 ? "" : "s", id);
+}
+
+/* The wait verb against the store: list, delete or register (doc). */
+static int wait_apply(hk_store *store, const inbound_opts *o, const cJSON *doc, hk_error *err)
+{
+    cJSON *out = NULL;
+    int rc;
+    if (o->value[OPT_LIST]) {
+        if ((rc = hk_cmd_inbound_wait_list(store, o->id, &out, err)) == HK_OK)
+            print_waits(o->id, out);
+        cJSON_Delete(out);
+    } else if (o->value[OPT_DELETE]) {
+        const char *ref = o->value[OPT_DELETE];
+        if ((rc = hk_cmd_inbound_wait_delete(store, o->id, ref, err)) == HK_OK && hk_cmd_json) {
+            out = cJSON_CreateObject();
+            cJSON_AddStringToObject(out, "deleted", ref);
+            cJSON_AddStringToObject(out, "endpointId", o->id);
+            hk_print_json(out);
+            cJSON_Delete(out);
+        } else if (rc == HK_OK) {
+            printf("deleted wait %s on %s\n", ref, o->id);
+        }
+    } else {
+        bool replaced = false;
+        if ((rc = hk_cmd_inbound_wait_put(store, o->id, doc, &replaced, &out, err)) == HK_OK) {
+            char line[HK_WAIT_REF_MAX + 160];
+            snprintf(line, sizeof line,
+                     "%s wait %s on %s: the first request that matches claims it",
+                     replaced ? "replaced" : "registered",
+                     cJSON_GetObjectItemCaseSensitive(out, "ref")->valuestring, o->id);
+            hk_ctl_print_one(out, line);
+        }
+    }
+    return rc;
+}
+
+static int inbound_wait(const inbound_opts *o, const hk_config *cfg)
+{
+    if (!o->id)
+        return hk_ctl_fail(2, "<id>: required (the endpoint the flow waits on)");
+    hk_error err = {0};
+    if (hk_inbound_validate_id(o->id, "<id>", &err) != HK_OK)
+        return hk_ctl_fail(2, err.msg);
+    const char *file = o->value[OPT_FILE], *ref = o->value[OPT_REF];
+    int modes = !!file + !!ref + !!o->value[OPT_LIST] + !!o->value[OPT_DELETE];
+    if (modes == 0)
+        return hk_ctl_fail(2, "--ref: required (or --file, --list or --delete; see hookctl "
+                              "inbound --help)");
+    if (modes > 1)
+        return hk_ctl_fail(2, "--ref, --file, --list, --delete: one of them at a time");
+    if (!ref && (o->matches_len || o->value[OPT_TTL]))
+        return hk_ctl_fail(2, o->matches_len ? "--match: only with --ref (a --file holds its own)"
+                                             : "--ttl: only with --ref (a --file holds its own)");
+    cJSON *doc = NULL;
+    int status = 0;
+    if (file && hk_cmd_load_json(file, "--file", &doc, &err) != HK_OK)
+        return hk_ctl_fail(2, err.msg);
+    if (ref && (status = wait_from_flags(o, &doc)))
+        return status;
+    hk_store *store = NULL;
+    if ((status = hk_ctl_open_store(cfg, &store))) {
+        cJSON_Delete(doc);
+        return status;
+    }
+    int rc = wait_apply(store, o, doc, &err);
+    cJSON_Delete(doc);
+    hk_store_close(store);
+    return rc == HK_OK ? 0 : fail_wait(rc, &err, !file, ref ? "--ref" : "--delete");
+}
+
 int hk_cmd_inbound(int argc, char **argv, const hk_config *cfg)
 {
-    int status = hk_ctl_verb(argc, argv, "inbound", "create list get update delete sign send",
+    int status = hk_ctl_verb(argc, argv, "inbound", "create list get update delete sign send wait",
                              inbound_usage);
     if (status >= 0)
         return status;
@@ -455,5 +674,7 @@ int hk_cmd_inbound(int argc, char **argv, const hk_config *cfg)
         return inbound_sign(&o);
     if (strcmp(verb, "send") == 0)
         return inbound_send(&o, cfg);
+    if (strcmp(verb, "wait") == 0)
+        return inbound_wait(&o, cfg);
     return inbound_crud(verb, &o, cfg);
 }

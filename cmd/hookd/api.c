@@ -1,7 +1,8 @@
 /*
- * api.c — the admin API's routes (docs/api.md): webhook tasks, job histories and hookd-ingress's
- * inbound endpoints. Each handler validates the path's ids, takes a Redis connection from the
- * pool, calls the store (or hk_cmd: hk_webhook_test, the inbound endpoints), and answers JSON.
+ * api.c — the admin API's routes (docs/api.md): webhook tasks, job histories, hookd-ingress's
+ * inbound endpoints and the waits of flows on them. Each handler validates the path's ids, takes
+ * a Redis connection from the pool, calls the store (or hk_cmd: hk_webhook_test, the inbound
+ * endpoints and their waits), and answers JSON.
  * Secrets leave only masked; an error is {"error": {"field", "message"}} naming the field.
  */
 #include "api.h"
@@ -428,7 +429,7 @@ static void inbound_collection(hk_api *a, const char *method, const char *body, 
         hk_inbound_endpoint *ep = NULL;
         if ((c.rc = hk_cmd_inbound_create(c.s, c.in, &ep, &conflict, &c.e)) == HK_OK) {
             snprintf(r->location, sizeof r->location, "/v1/inbound/%s", ep->id);
-            reply_json(r, 201, hk_inbound_endpoint_to_json(ep, false));
+            reply_json(r, 201, hk_cmd_inbound_json(ep, 0));
             HK_INFO("api", "inbound endpoint %s created (%s, flow %s)", ep->id,
                     hk_inbound_source_name(ep->source), ep->flow_id);
         }
@@ -468,16 +469,94 @@ static void inbound_one(hk_api *a, const char *method, const char *id, const cha
     } else if (c.rc == HK_OK && (put || patch)) {
         c.rc = hk_cmd_inbound_update(c.s, id, c.in, put ? HK_INBOUND_REPLACE : HK_INBOUND_PATCH,
                                      &ep, &conflict, &c.e);
-        if (c.rc == HK_OK) {
-            reply_json(r, 200, hk_inbound_endpoint_to_json(ep, false));
+        if (c.rc == HK_OK)
             HK_INFO("api", "inbound endpoint %s updated", id);
-        }
-    } else if (c.rc == HK_OK && (c.rc = hk_cmd_inbound_get(c.s, id, &ep, &c.e)) == HK_OK) {
-        reply_json(r, 200, hk_inbound_endpoint_to_json(ep, false));
+    } else if (c.rc == HK_OK) {
+        c.rc = hk_cmd_inbound_get(c.s, id, &ep, &c.e);
     }
+    cJSON *shown = NULL; /* GET, PUT, PATCH: the endpoint with its live waits' count */
+    if (c.rc == HK_OK && ep && (c.rc = hk_cmd_inbound_show(c.s, ep, &shown, &c.e)) == HK_OK)
+        reply_json(r, 200, shown);
     if (c.rc != HK_OK)
         fail_inbound(r, c.rc, conflict, &c.e);
     hk_inbound_endpoint_destroy(ep);
+    end(a, &c);
+}
+
+/* ------------------------------------------------------------------- waits on endpoints --- */
+
+/* "/v1/inbound/<id>/waits/<ref>" with the ref percent-encoded (RFC 3986: all but the unreserved
+ * characters, '/' too), as the wait's Location; "" when it does not fit (r->location holds
+ * 1023 bytes: a 256-byte ref encoded whole is 768), rather than a Location that is cut. */
+static void wait_location(const char *id, const char *ref, hk_api_response *r)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    hk_buf b = {0};
+    hk_buf_printf(&b, "/v1/inbound/%s/waits/", id);
+    for (const unsigned char *p = (const unsigned char *)ref; *p; p++) {
+        if ((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+            strchr("-._~", *p)) {
+            hk_buf_append(&b, p, 1);
+        } else {
+            char esc[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+            hk_buf_append(&b, esc, 3);
+        }
+    }
+    if (b.len < sizeof r->location)
+        memcpy(r->location, b.data, b.len + 1);
+    hk_buf_free(&b);
+}
+
+/* POST: registers a wait (201, or 200 when it replaced the one with its ref); GET: the live
+ * ones, soonest to expire first. HK_ELIMIT (too many sets of paths) is 409, as for tasks. */
+static void inbound_waits(hk_api *a, const char *method, const char *id, const char *body,
+                          size_t len, hk_api_response *r)
+{
+    api_call c;
+    if (!begin(a, strcmp(method, "POST") == 0, body, len, r, &c))
+        return;
+    cJSON *out = NULL;
+    if (c.rc == HK_OK && c.in) {
+        bool replaced = false;
+        c.rc = hk_cmd_inbound_wait_put(c.s, id, c.in, &replaced, &out, &c.e);
+        if (c.rc == HK_OK) {
+            const char *ref = cJSON_GetObjectItemCaseSensitive(out, "ref")->valuestring;
+            if (!replaced)
+                wait_location(id, ref, r);
+            HK_INFO("api", "wait %s %s on inbound endpoint %s", ref,
+                    replaced ? "replaced" : "registered", id);
+            reply_json(r, replaced ? 200 : 201, out);
+        }
+    } else if (c.rc == HK_OK && (c.rc = hk_cmd_inbound_wait_list(c.s, id, &out, &c.e)) == HK_OK) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "endpointId", id);
+        cJSON_AddItemToObject(o, "waits", out);
+        reply_json(r, 200, o);
+    }
+    if (c.rc != HK_OK)
+        fail_rc(r, c.rc, &c.e);
+    end(a, &c);
+}
+
+/* GET or DELETE one wait, by its ref (already percent-decoded: the path comes so). */
+static void inbound_wait(hk_api *a, const char *method, const char *id, const char *ref,
+                         hk_api_response *r)
+{
+    api_call c;
+    if (!begin(a, false, NULL, 0, r, &c))
+        return;
+    cJSON *out = NULL;
+    if (c.rc == HK_OK && strcmp(method, "DELETE") == 0) {
+        if ((c.rc = hk_cmd_inbound_wait_delete(c.s, id, ref, &c.e)) == HK_OK) {
+            r->status = 204;
+            HK_INFO("api", "wait %s deleted from inbound endpoint %s", ref, id);
+        }
+    } else if (c.rc == HK_OK &&
+               (c.rc = hk_cmd_inbound_wait_get(c.s, id, ref, &out, &c.e)) == HK_OK) {
+        reply_json(r, 200, out);
+    }
+    if (c.rc != HK_OK)
+        fail_rc(r, c.rc, &c.e);
     end(a, &c);
 }
 
@@ -523,10 +602,38 @@ static bool allowed(const char *method, const char *allow, hk_api_response *r)
     return false;
 }
 
+/* /v1/inbound/{id}/waits and /v1/inbound/{id}/waits/{ref}, taken before the path is split: a
+ * ref may hold '/' ("run-42/wait-1"), so it is the whole rest of the path. libmicrohttpd hands
+ * the path percent-decoded, so "run-42%2Fwait-1" arrives as "run-42/wait-1" and is not decoded
+ * again (a ref with a '%' in it stays as it is). False when path (after "/v1/") is neither. */
+static bool route_waits(hk_api *a, const char *method, const char *path, const char *body,
+                        size_t body_len, hk_api_response *r)
+{
+    if (strncmp(path, "inbound/", 8) != 0)
+        return false;
+    const char *at = path + 8, *end = strchr(at, '/');
+    if (!end || strncmp(end, "/waits", 6) != 0 || (end[6] != '\0' && end[6] != '/'))
+        return false;
+    char *id = hk_strndup(at, (size_t)(end - at));
+    const char *ref = end[6] ? end + 7 : ""; /* ".../waits/" is the collection too */
+    if (!valid("inbound id", id, r)) {
+        /* answered */
+    } else if (!*ref) {
+        if (allowed(method, "GET, POST", r))
+            inbound_waits(a, method, id, body, body_len, r);
+    } else if (allowed(method, "GET, DELETE", r)) {
+        inbound_wait(a, method, id, ref, r);
+    }
+    free(id);
+    return true;
+}
+
 void hk_api_handle(hk_api *a, const char *method, const char *path, const char *body,
                    size_t body_len, hk_api_response *r)
 {
     memset(r, 0, sizeof *r);
+    if (route_waits(a, method, path + 4, body, body_len, r))
+        return;
     char *copy = hk_strdup(path + 4); /* after "/v1/" */
     char *seg[MAX_SEGMENTS];
     size_t n = 0;

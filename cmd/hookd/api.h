@@ -21,9 +21,9 @@ typedef struct hk_api hk_api;
 
 typedef struct hk_api_response {
     unsigned status;
-    char *body;         /* JSON text, owned (free()); NULL for 204 */
-    char location[128]; /* "" or the new resource's path (201) */
-    const char *allow;  /* NULL or the methods the path accepts (405) */
+    char *body;          /* JSON text, owned (free()); NULL for 204 */
+    char location[1024]; /* "" or the new resource's path (201): a wait's ref encoded */
+    const char *allow;   /* NULL or the methods the path accepts (405) */
 } hk_api_response;
 
 /* cfg (with api_token set) is borrowed and must outlive the API. Opens no connection yet. */

@@ -379,6 +379,22 @@ def test_inbound_crud_with_secrets_masked_and_the_state(api, env):
     assert env.hookctl("inbound", "get", eid).returncode == 1
 
 
+def test_inbound_waits_each_operation(api, env):
+    """The waits' routes, once each (test_waits_admin.py covers them in depth), so that the
+    next test sees every documented operation exercised."""
+    C, ONE = "/v1/inbound/{id}/waits", "/v1/inbound/{id}/waits/{ref}"
+    eid = api.call("POST", "/v1/inbound", "/v1/inbound", expect=201,
+                   body={"name": f"waits-{env.tag}", "flowId": "7", "source": "github",
+                         "secret": SECRET}).json()["id"]
+    base = f"/v1/inbound/{eid}/waits"
+    r = api.call("POST", base, C, body={"ref": "run-1/w", "matches": {"$.a": 1}}, expect=201)
+    assert r.headers["Location"] == f"{base}/run-1%2Fw"
+    assert [w["ref"] for w in api.call("GET", base, C, expect=200).json()["waits"]] == ["run-1/w"]
+    assert api.call("GET", f"{base}/run-1%2Fw", ONE, expect=200).json()["matches"] == {"$.a": 1}
+    api.call("DELETE", f"{base}/run-1/w", ONE, expect=204)
+    api.call("GET", f"{base}/run-1/w", ONE, expect=404)
+
+
 def test_every_documented_operation_was_exercised():
     """Runs last in this module: each operation of docs/openapi.yaml got a checked answer."""
     documented = {(path, method) for path, ops in SPEC["paths"].items()

@@ -1,10 +1,14 @@
 /*
  * test_cmd.c — hk_cmd (cmd/common/): a command's flags read by hk_cmd_next, getopt_long over
- * the command's table, in order and whole names only, as hookctl's hand-written loops did.
+ * the command's table, in order and whole names only, as hookctl's hand-written loops did; and
+ * `hookctl inbound wait --match 'PATH=VALUE'` read by hk_cmd_wait_match.
  */
 #include "hk_cmd.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const struct option flags[] = {
     {"help", no_argument, NULL, 'h'},
@@ -63,4 +67,72 @@ Test(cmd_args, starts_over_for_each_command)
 {
     READ("F:--flow=1;", "--flow", "1");
     READ("F:--flow=2;", "--flow", "2");
+}
+
+/* ------------------------------------------------- hookctl inbound wait --match (inbound.c) --- */
+
+/* arg read by hk_cmd_wait_match as "<path> <value as compact JSON>", or "error: <message>". */
+static void match(const char *arg, char *out, size_t cap)
+{
+    char *path = NULL;
+    cJSON *value = NULL;
+    hk_error err = {0};
+    if (hk_cmd_wait_match(arg, &path, &value, &err) != HK_OK) {
+        cr_assert_null(path);
+        cr_assert_null(value);
+        cr_assert_str_eq(err.field, "--match");
+        snprintf(out, cap, "error: %s", err.msg);
+        return;
+    }
+    char *text = cJSON_PrintUnformatted(value);
+    snprintf(out, cap, "%s %s", path, text);
+    free(text);
+    free(path);
+    cJSON_Delete(value);
+}
+
+#define MATCH(arg, expect)                                                                         \
+    do {                                                                                           \
+        char got[512];                                                                             \
+        match(arg, got, sizeof got);                                                               \
+        cr_assert_str_eq(got, expect, "%s", arg);                                                  \
+    } while (0)
+
+Test(cmd_wait_match, value_is_json_when_it_parses_else_the_string_as_written)
+{
+    MATCH("$.n=3", "$.n 3");
+    MATCH("$.t=message", "$.t \"message\"");
+    MATCH("$.t=\"3\"", "$.t \"3\"");
+    MATCH("$.b=true", "$.b true");
+    MATCH("$.z=null", "$.z null");
+    MATCH("$.o={\"a\":[1,2]}", "$.o {\"a\":[1,2]}");
+    MATCH("$.x= 3 ", "$.x 3");                           /* JSON's own whitespace */
+    MATCH("$.o={\"a\":1} x", "$.o \"{\\\"a\\\":1} x\""); /* not one whole value: a string */
+    MATCH("$.t=3abc", "$.t \"3abc\"");
+    MATCH("$.e=", "$.e \"\"");
+}
+
+Test(cmd_wait_match, splits_at_the_first_equals_outside_a_quoted_name)
+{
+    MATCH("$.a=b=c", "$.a \"b=c\"");
+    MATCH("$['a=b']=1", "$['a=b'] 1");
+    MATCH("$[\"a=b\"]=x", "$[\"a=b\"] \"x\"");
+    MATCH("$['x']['a=b'][0]=1", "$['x']['a=b'][0] 1");
+    MATCH("$['it\\'s=']=1", "$['it\\'s='] 1"); /* \' does not close the name */
+    MATCH("$[\"a\\\\\"]=1", "$[\"a\\\\\"] 1"); /* \\ does not escape the closing quote */
+    MATCH("$.it's=1", "$.it's 1");             /* a quote opens a name only after '[' */
+    MATCH("$[ 'a=b']=1", "$[ 'a=b'] 1");
+}
+
+Test(cmd_wait_match, refusals_name_the_flag)
+{
+    char got[512];
+    match("$.a", got, sizeof got);
+    cr_assert(strstr(got, "error: --match: expected PATH=VALUE"), "%s", got);
+    match("$['a=b", got, sizeof got); /* the '=' is inside a name never closed */
+    cr_assert(strstr(got, "error: --match: expected PATH=VALUE"), "%s", got);
+    match("=3", got, sizeof got);
+    cr_assert(strstr(got, "error: --match: the path before '=' is empty"), "%s", got);
+    match("$.a=\"x\\u0000y\"", got, sizeof got);
+    cr_assert(strstr(got, "error: --match: the value after '=' is JSON with a \\u0000"), "%s", got);
 }
