@@ -5,10 +5,10 @@
  * Redis's clock (TIME), the one clock every process shares.
  *
  *   <prefix>inbound:waits:<id>          zset: ref -> when it expires (ms): the waits
- *   <prefix>inbound:waits:<id>:data     hash: ref -> "<shape>:<digest>|<createdMs>|<ttlS>|<matches>"
- *   <prefix>inbound:waits:<id>:index    zset, every score 0: "<shape>:<digest>:<ref>", read by
- *                                       prefix (ZRANGEBYLEX): the waits a request's values match
- *   <prefix>inbound:waits:<id>:shapes   hash: shape -> its paths (a JSON array)
+ *   <prefix>inbound:waits:<id>:data     hash: ref ->
+ * "<shape>:<digest>|<createdMs>|<ttlS>|<matches>" <prefix>inbound:waits:<id>:index    zset, every
+ * score 0: "<shape>:<digest>:<ref>", read by prefix (ZRANGEBYLEX): the waits a request's values
+ * match <prefix>inbound:waits:<id>:shapes   hash: shape -> its paths (a JSON array)
  *   <prefix>inbound:waits:<id>:counts   hash: shape -> how many waits have it
  *   <prefix>inbound:waits:<id>:version  bumped whenever a shape comes or goes
  *   <prefix>inbound:waits:<id>:holds    zset: record id -> when its hold lapses (ms)
@@ -95,37 +95,37 @@ static const char put_script[] = PRELUDE
 
 /* ARGV: ref or '' (every wait). The live waits, soonest to expire first: {ref, expiry, data}
  * in a row for each. */
-static const char read_script[] = PRELUDE
-    "local now = now_ms()\n"
-    "local out = {}\n"
-    "local refs\n"
-    "if ARGV[1] ~= '' then\n"
-    "  local exp = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
-    "  refs = exp and {ARGV[1], exp} or {}\n"
-    "else\n"
-    "  refs = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ms(now), '+inf', 'WITHSCORES')\n"
-    "end\n"
-    "for i = 1, #refs, 2 do\n"
-    "  local data = redis.call('HGET', KEYS[2], refs[i])\n"
-    "  if data and tonumber(refs[i + 1]) > now then\n"
-    "    out[#out + 1] = refs[i]\n"
-    "    out[#out + 1] = refs[i + 1]\n"
-    "    out[#out + 1] = data\n"
-    "  end\n"
-    "end\n"
-    "return out\n";
+static const char read_script[] =
+    PRELUDE "local now = now_ms()\n"
+            "local out = {}\n"
+            "local refs\n"
+            "if ARGV[1] ~= '' then\n"
+            "  local exp = redis.call('ZSCORE', KEYS[1], ARGV[1])\n"
+            "  refs = exp and {ARGV[1], exp} or {}\n"
+            "else\n"
+            "  refs = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ms(now), '+inf', 'WITHSCORES')\n"
+            "end\n"
+            "for i = 1, #refs, 2 do\n"
+            "  local data = redis.call('HGET', KEYS[2], refs[i])\n"
+            "  if data and tonumber(refs[i + 1]) > now then\n"
+            "    out[#out + 1] = refs[i]\n"
+            "    out[#out + 1] = refs[i + 1]\n"
+            "    out[#out + 1] = data\n"
+            "  end\n"
+            "end\n"
+            "return out\n";
 
 /* ARGV: ref. 1: deleted; 0: there was no live wait with the ref (an expired one is removed). */
-static const char delete_script[] = PRELUDE
-    "local data = redis.call('HGET', KEYS[2], ARGV[1])\n"
-    "if not data then redis.call('ZREM', KEYS[1], ARGV[1]) return 0 end\n"
-    "local exp = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0')\n"
-    "unindex(ARGV[1], data)\n"
-    "if exp > now_ms() then return 1 end\n"
-    "return 0\n";
+static const char delete_script[] =
+    PRELUDE "local data = redis.call('HGET', KEYS[2], ARGV[1])\n"
+            "if not data then redis.call('ZREM', KEYS[1], ARGV[1]) return 0 end\n"
+            "local exp = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0')\n"
+            "unindex(ARGV[1], data)\n"
+            "if exp > now_ms() then return 1 end\n"
+            "return 0\n";
 
-static const char count_script[] = PRELUDE
-    "return redis.call('ZCOUNT', KEYS[1], '(' .. ms(now_ms()), '+inf')\n";
+static const char count_script[] =
+    PRELUDE "return redis.call('ZCOUNT', KEYS[1], '(' .. ms(now_ms()), '+inf')\n";
 
 /* ARGV: max. {expired, restored, live}. */
 static const char sweep_script[] = PRELUDE
@@ -158,6 +158,7 @@ static const char accept_script[] = PRELUDE
     "  if redis.call('GET', KEYS[9]) == 'done' then return {'done'} end\n"
     "  return {'pending'}\n"
     "end\n"
+    "if #ARGV < 5 then return {'ok', ver, {}, 0} end\n"
     "local now = now_ms()\n"
     "local claimed, held, expired = {}, {}, 0\n"
     "for i = 5, #ARGV do\n"
@@ -193,12 +194,12 @@ static const char done_script[] =
     "return 1\n";
 
 /* KEYS[9]: the event id's key. ARGV: record id, has an event id (1/0). {back, gone}. */
-static const char release_script[] = PRELUDE
-    "if ARGV[2] == '1' and redis.call('GET', KEYS[9]) == 'pending' then\n"
-    "  redis.call('DEL', KEYS[9])\n"
-    "end\n"
-    "local back, gone = restore(ARGV[1], now_ms())\n"
-    "return {back, gone}\n";
+static const char release_script[] =
+    PRELUDE "if ARGV[2] == '1' and redis.call('GET', KEYS[9]) == 'pending' then\n"
+            "  redis.call('DEL', KEYS[9])\n"
+            "end\n"
+            "local back, gone = restore(ARGV[1], now_ms())\n"
+            "return {back, gone}\n";
 
 /* ------------------------------------------------------------------------- keys --- */
 
@@ -226,8 +227,7 @@ static void keys_free(keys *ks)
 }
 
 /* "<prefix>inbound:seen:<endpoint>:<event>", or the endpoint's key for no event. */
-static char *seen_or_endpoint_key(const char *prefix, const char *endpoint_id,
-                                  const char *event_id)
+static char *seen_or_endpoint_key(const char *prefix, const char *endpoint_id, const char *event_id)
 {
     hk_buf b = {0};
     if (event_id && *event_id)
@@ -296,7 +296,7 @@ static long long int_at(const redisReply *r, size_t i)
     if (r->type != REDIS_REPLY_ARRAY || i >= r->elements)
         return 0;
     const redisReply *e = r->element[i];
-    return e->type == REDIS_REPLY_INTEGER ? e->integer
+    return e->type == REDIS_REPLY_INTEGER  ? e->integer
            : e->type == REDIS_REPLY_STRING ? strtoll(e->str, NULL, 10)
                                            : 0;
 }
@@ -512,14 +512,13 @@ static void accept_call_free(accept_call *c)
     free(c);
 }
 
-static const char *const *strs_of(const redisReply *arr, const char **buf, size_t n)
+static const char *str_of(const redisReply *e)
 {
-    for (size_t i = 0; i < n; i++)
-        buf[i] = arr->element[i]->type == REDIS_REPLY_STRING ? arr->element[i]->str : "";
-    return buf;
+    return e->type == REDIS_REPLY_STRING ? e->str : "";
 }
 
-/* The script's answer, read into res; false when it is not one. */
+/* The script's answer, read into res (its strings point into r; strs has room for the list's
+ * elements); false when it is not one. */
 static bool accepted_of(const redisReply *r, hk_store_accepted *res, const char **strs,
                         size_t strs_len)
 {
@@ -535,25 +534,27 @@ static bool accepted_of(const redisReply *r, hk_store_accepted *res, const char 
     if (r->elements < 3 || r->element[2]->type != REDIS_REPLY_ARRAY)
         return false;
     const redisReply *list = r->element[2];
-    if (list->elements > strs_len)
+    size_t n = list->elements;
+    if (n > strs_len)
         return false;
     res->version = int_at(r, 1);
-    strs_of(list, strs, list->elements);
-    if (strcmp(status, "stale") == 0 && list->elements % 2 == 0) {
+    if (strcmp(status, "stale") == 0 && n % 2 == 0) { /* HGETALL: id, json, id, json, ... */
         res->stale = true;
-        res->shapes_len = list->elements / 2;
-        for (size_t i = 0; i < res->shapes_len; i++) { /* pairs to two columns, in place */
-            strs[strs_len / 2 + i] = strs[2 * i + 1];
-            strs[i] = strs[2 * i];
+        res->shapes_len = n / 2;
+        for (size_t i = 0; i < n / 2; i++) {
+            strs[i] = str_of(list->element[2 * i]);
+            strs[n / 2 + i] = str_of(list->element[2 * i + 1]);
         }
         res->shape_ids = strs;
-        res->shape_jsons = strs + strs_len / 2;
+        res->shape_jsons = strs + n / 2;
         return true;
     }
     if (strcmp(status, "ok") != 0)
         return false;
+    for (size_t i = 0; i < n; i++)
+        strs[i] = str_of(list->element[i]);
     res->refs = strs;
-    res->refs_len = list->elements;
+    res->refs_len = n;
     res->expired = r->elements > 3 ? int_at(r, 3) : 0;
     return true;
 }
@@ -631,8 +632,8 @@ static void on_unanswered(redisReply *r, void *arg)
 }
 
 static void send_unanswered(hk_store_async *a, const char *what, const char *script,
-                            const char *endpoint_id, const char *event_id,
-                            const char *const *args, int nargs)
+                            const char *endpoint_id, const char *event_id, const char *const *args,
+                            int nargs)
 {
     char *seen = seen_or_endpoint_key(hk_store__async_prefix(a), endpoint_id, event_id);
     keys ks;
@@ -652,14 +653,14 @@ void hk_store_inbound_accept_done_async(hk_store_async *a, const char *endpoint_
     char ttl[16];
     snprintf(ttl, sizeof ttl, "%d", ttl_s);
     const char *args[] = {record_id, event_id && *event_id ? "1" : "0", ttl};
-    send_unanswered(a, "marking a request's claims done", done_script, endpoint_id, event_id,
-                    args, 3);
+    send_unanswered(a, "marking a request's claims done", done_script, endpoint_id, event_id, args,
+                    3);
 }
 
 void hk_store_inbound_accept_release_async(hk_store_async *a, const char *endpoint_id,
                                            const char *record_id, const char *event_id)
 {
     const char *args[] = {record_id, event_id && *event_id ? "1" : "0"};
-    send_unanswered(a, "releasing a request's claims", release_script, endpoint_id, event_id,
-                    args, 2);
+    send_unanswered(a, "releasing a request's claims", release_script, endpoint_id, event_id, args,
+                    2);
 }

@@ -4,7 +4,7 @@
  * change), loads every endpoint with its verified state into a new immutable snapshot; requests
  * take a reference to the current one. An endpoint that cannot be read back is left out with a
  * warning (it answers 404) rather than keeping the others from loading. When Redis is down the
- * last snapshot stays in use.
+ * last snapshot stays in use. The same thread sweeps the endpoints' waits every 5 s.
  */
 #include "ingress.h"
 
@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define SWEEP_MS 5000u /* the waits' housekeeping: expiry, holds put back, the live gauge */
+#define SWEEP_MAX 1000 /* waits expired, and holds put back, per endpoint and sweep */
 
 struct ing_snapshot {
     atomic_int refs;
@@ -30,8 +33,9 @@ struct ing_endpoints {
     bool stop;
     atomic_bool redis_ok;
     atomic_bool poked;
-    long long version; /* the refresher's only */
-    hk_store *store;   /* the refresher's only */
+    long long version;      /* the refresher's only */
+    uint64_t next_sweep_ms; /* the refresher's only */
+    hk_store *store;        /* the refresher's only */
 };
 
 static void snapshot_free(ing_snapshot *s)
@@ -134,6 +138,39 @@ static int load(ing_endpoints *e, ing_snapshot **out, hk_error *err)
     return HK_OK;
 }
 
+/* Every SWEEP_MS, each endpoint's waits are swept (store/: expired ones removed, holds left by
+ * a process that died put back) and counted. Every replica sweeps; the scripts make that safe. */
+static void sweep_waits(ing_endpoints *e)
+{
+    uint64_t now = hk_now_ms();
+    if (now < e->next_sweep_ms)
+        return;
+    e->next_sweep_ms = now + SWEEP_MS;
+    long long live = 0;
+    for (size_t i = 0; i < e->cur->n; i++) {
+        hk_store_wait_swept sw;
+        hk_error err = {0};
+        if (hk_store_wait_sweep(e->store, e->cur->eps[i]->id, SWEEP_MAX, &sw, &err) != HK_OK) {
+            HK_WARN("waits.sweep", "cannot sweep the waits (trying again in %u s): %s",
+                    SWEEP_MS / 1000, err.msg);
+            hk_store_close(e->store);
+            e->store = NULL;
+            return;
+        }
+        ing_count_waits(ING_WAITS_EXPIRED, (uint64_t)sw.expired);
+        ing_count_waits(ING_WAITS_RESTORED, (uint64_t)sw.restored);
+        if (sw.restored) {
+            hk_log_field f[] = {HK_STR("endpointId", e->cur->eps[i]->id)};
+            HK_LOGF(HK_LOG_WARN, "waits.restored", f,
+                    "%lld claimed wait(s) put back: the request holding them never finished "
+                    "(its process stopped)",
+                    sw.restored);
+        }
+        live += sw.live;
+    }
+    ing_set_waits_live(live);
+}
+
 /* One poll: the version, and a reload when it moved. */
 static void poll_once(ing_endpoints *e)
 {
@@ -156,8 +193,10 @@ static void poll_once(ing_endpoints *e)
     }
     if (!atomic_exchange(&e->redis_ok, true))
         HK_INFO("endpoints.redis", "reading the inbound endpoints again");
-    if (!fresh)
+    if (!fresh) {
+        sweep_waits(e);
         return;
+    }
     e->version = v;
     ing_set_endpoints((int64_t)fresh->n);
     pthread_mutex_lock(&e->lock);
@@ -165,6 +204,7 @@ static void poll_once(ing_endpoints *e)
     e->cur = fresh;
     pthread_mutex_unlock(&e->lock);
     ing_snapshot_release(old);
+    sweep_waits(e);
 }
 
 static void *refresher(void *arg)

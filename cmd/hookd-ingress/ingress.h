@@ -9,6 +9,7 @@
  *                headers to reply (inbound/ decides; store/ claims event ids without waiting;
  *                producer/ queues the record, whose acknowledgement resumes the suspended
  *                request)
+ *   waits.c      one loop's copy of the endpoints' wait shapes, to digest a payload per shape
  *   metrics.c    hookd_ingress_* families
  *
  * Threads: each loop owns its listening socket (SO_REUSEPORT: the kernel spreads connections),
@@ -76,6 +77,42 @@ void ing_count_slow_client(void);
 void ing_observe_ack(uint64_t ms);
 void ing_set_endpoints(int64_t n);
 void ing_set_ready(bool ready);
+/* hookd_ingress_waits_{claimed,expired,restored}_total, and the live waits' gauge. */
+typedef enum {
+    ING_WAITS_CLAIMED,
+    ING_WAITS_EXPIRED,
+    ING_WAITS_RESTORED,
+    ING__WAIT_EVENTS
+} ing_wait_event;
+void ing_count_waits(ing_wait_event what, uint64_t n);
+void ing_set_waits_live(int64_t n);
+
+/* ---------------------------------------------------------------------------- waits.c --- */
+
+/* One endpoint's wait shapes as a loop last read them (store/ says when they moved). */
+typedef struct ing_shape_set {
+    long long version; /* -1: never read */
+    size_t n;
+    hk_inbound_shape *shapes;
+    bool needs_payload; /* a shape tests a path: the payload is read as JSON to digest it */
+} ing_shape_set;
+typedef struct ing_shapes ing_shapes;             /* one loop's, not shared */
+#define ING_LOOKUP_LEN (2 * HK_WAIT_HASH_LEN + 2) /* "<shape>:<digest>" */
+
+ing_shapes *ing_shapes_create(void);
+void ing_shapes_destroy(ing_shapes *c); /* accepts NULL */
+/* The endpoint's shapes as last read, or NULL: never read (borrowed until the next put). */
+const ing_shape_set *ing_shapes_get(const ing_shapes *c, const char *endpoint_id);
+/* Replaces the endpoint's shapes by the store's answer (ids and jsons: n each, copied). A shape
+ * that cannot be read is logged and left out. */
+void ing_shapes_put(ing_shapes *c, const char *endpoint_id, long long version,
+                    const char *const *ids, const char *const *jsons, size_t n);
+/* The version moved by a shape going away (a claim took its last wait): the copy stays right. */
+void ing_shapes_set_version(ing_shapes *c, const char *endpoint_id, long long version);
+/* The "<shape>:<digest>" of each shape whose paths payload has (at most
+ * HK_STORE_ACCEPT_LOOKUPS_MAX), into out; how many. */
+size_t ing_shapes_lookups(const ing_shape_set *set, const cJSON *payload,
+                          char out[][ING_LOOKUP_LEN]);
 
 /* --------------------------------------------------------------------------- server.c --- */
 

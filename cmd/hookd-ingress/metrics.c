@@ -1,6 +1,7 @@
 /*
  * metrics.c — hookd-ingress's families: requests by outcome, refusals by reason, the time to
- * Kafka's acknowledgement, the endpoints loaded, readiness.
+ * Kafka's acknowledgement, the endpoints loaded, readiness, waits claimed, expired, put back
+ * and live.
  */
 #include "ingress.h"
 
@@ -20,6 +21,8 @@ static struct ingress_metrics {
     hk_histogram ack_seconds;
     hk_gauge endpoints;
     hk_gauge ready;
+    hk_counter waits[ING__WAIT_EVENTS];
+    hk_gauge waits_live;
 } ingress_metrics = {
     .requests =
         {
@@ -59,6 +62,21 @@ static struct ingress_metrics {
     .endpoints = HK_GAUGE("hookd_ingress_endpoints", NULL, "Inbound endpoints loaded."),
     .ready = HK_GAUGE("hookd_ingress_ready", NULL,
                       "1 when /readyz answers 200, else 0 (the workers' is hookd_ready)."),
+    .waits =
+        {
+            [ING_WAITS_CLAIMED] = HK_COUNTER("hookd_ingress_waits_claimed_total", NULL,
+                                             "Waits claimed by an accepted request (each once; "
+                                             "listed in its record's matchedWaits)."),
+            [ING_WAITS_EXPIRED] = HK_COUNTER("hookd_ingress_waits_expired_total", NULL,
+                                             "Waits removed unclaimed because their TTL passed."),
+            [ING_WAITS_RESTORED] =
+                HK_COUNTER("hookd_ingress_waits_restored_total", NULL,
+                           "Claimed waits put back because their record did not reach Kafka, "
+                           "or because the process holding them died first."),
+        },
+    .waits_live = HK_GAUGE("hookd_ingress_waits_live", NULL,
+                           "Live waits on the endpoints loaded, as the last sweep counted them "
+                           "(every 5 s)."),
 };
 HK_METRICS_REGISTER("hookd-ingress", ingress_metrics)
 
@@ -91,4 +109,15 @@ void ing_set_endpoints(int64_t n)
 void ing_set_ready(bool ready)
 {
     hk_gauge_set(&ingress_metrics.ready, ready);
+}
+
+void ing_count_waits(ing_wait_event what, uint64_t n)
+{
+    if (n)
+        hk_counter_add(&ingress_metrics.waits[what], n);
+}
+
+void ing_set_waits_live(int64_t n)
+{
+    hk_gauge_set(&ingress_metrics.waits_live, n);
 }

@@ -2,11 +2,12 @@
  * server.c — hookd-ingress's loop. libmicrohttpd runs in external-epoll mode on the core loop:
  * its epoll fd is one fd of the loop and its timeout one timer. A request to /in/<id> is read
  * whole (refused with 413 from Content-Length, or as soon as what arrived passes the limit),
- * then judged by inbound/ (verification, payload), its provider event id claimed in Redis, and
- * its record queued on the producer; the connection is then suspended until Kafka acknowledges
- * the record (acks=all), and resumed with the endpoint's response, or 503 + Retry-After when
- * no acknowledgement came within HOOKD_INGRESS_ACK_TIMEOUT_MS (the producer's
- * message.timeout.ms). Nothing is answered as accepted before Kafka holds it.
+ * then judged by inbound/ (verification, payload); its provider event id and the waits its
+ * payload matches are claimed in Redis in one step (store/: digested per wait shape here,
+ * waits.c), and its record, listing the waits, queued on the producer; the connection is then
+ * suspended until Kafka acknowledges the record (acks=all), and resumed with the endpoint's
+ * response, or 503 + Retry-After when no acknowledgement came within HOOKD_INGRESS_ACK_TIMEOUT_MS
+ * (the producer's message.timeout.ms). Nothing is answered as accepted before Kafka holds it.
  */
 #include "ingress.h"
 
@@ -32,10 +33,13 @@
 #define CONNECTION_MEMORY (32u * 1024u)
 #define MAX_HEADERS 100
 /* A claim is pending while its record waits for Kafka (at most HOOKD_INGRESS_ACK_TIMEOUT_MS)
- * and then some; one left behind (a claim Redis made after its request gave up on it) expires
- * soon after, and the provider's retry is taken. */
+ * and then some; one left behind (a claim Redis made after its request gave up on it, or a
+ * process that died) expires soon after, and the provider's retry is taken: its event id is
+ * free again, and hookd-ingress's sweep puts its waits back (endpoints.c). */
 #define CLAIM_MARGIN_S 10
 #define SEEN_TTL_S (24 * 3600)
+/* Claims answered "stale" (the endpoint's wait shapes moved meanwhile) before a 503. */
+#define CLAIM_TRIES 3
 #define RETRY_AFTER_S "5"
 #define HEADER_DEADLINE_MS 5000u /* a request's headers must be in within this */
 #define SWEEP_MS 250u
@@ -66,7 +70,8 @@ struct ing_loop {
     atomic_int command; /* 1: stop with grace, 2: stop now */
     hk_producer *producer;
     hk_store *store;       /* state changes, on the loop (rare); reopened after a failure */
-    hk_store_async *redis; /* event ids claimed and marked, without waiting on Redis */
+    hk_store_async *redis; /* event ids and waits claimed, without waiting on Redis */
+    ing_shapes *shapes;    /* the endpoints' wait shapes, as this loop last read them */
     ing_endpoints *endpoints;
     size_t budget;      /* bytes of request bodies held at once, by every loop together */
     struct conn *conns; /* every open connection, for the header deadline */
@@ -102,11 +107,17 @@ typedef struct request {
     bool waiting;     /* suspended until its claim or its acknowledgement comes back */
     bool claiming;    /* waiting for Redis's answer to its claim */
     int answer;       /* an answer: what it is answered when resumed */
-    hk_buf rec;       /* its record, built before the claim and sent once claimed */
+    hk_buf rec;       /* its record: built before the claim, its waits added once claimed */
     ing_snapshot *snap;
     const hk_inbound_endpoint *ep; /* in snap */
-    char event_id[128];            /* claimed in Redis: done on success, released on failure */
+    char event_id[128];            /* its provider's event id, or "" */
     char record_id[32];
+    bool holds;      /* it claimed its event id or waits: done on success, released on failure */
+    size_t waits;    /* how many waits it claimed */
+    int claim_tries; /* claims answered stale */
+    bool json_body;  /* doc is read from the body only when a wait shape tests a path */
+    bool doc_read;   /* doc is what it will be */
+    cJSON *doc;      /* the payload's JSON form (owned), or NULL */
     uint64_t t0;
 } request;
 
@@ -314,8 +325,8 @@ static enum MHD_Result answer_now(request *r, answer a)
     case ANSWER_DUPLICATE:
         return accepted(r, ING_DUPLICATE);
     case ANSWER_BUSY:
-        return unavailable(r, "the provider's event id could not be claimed in Redis, or "
-                              "another request holds it right now");
+        return unavailable(r, "Redis did not answer the claim of its event id and waits, or "
+                              "another request holds its event id right now");
     case ANSWER_NO_ACK:
         return unavailable(r, "Kafka did not acknowledge the record in time");
     case ANSWER_TOO_LARGE:
@@ -337,11 +348,14 @@ static void finish(request *r, answer a)
     resume(r);
 }
 
+/* The record will not reach Kafka: its event id is forgotten and its waits put back. */
 static void release_async(request *r)
 {
-    if (r->event_id[0] && r->g->redis)
-        hk_store_inbound_event_release_async(r->g->redis, r->ep->id, r->event_id);
-    r->event_id[0] = '\0';
+    if (r->holds && r->g->redis) {
+        hk_store_inbound_accept_release_async(r->g->redis, r->ep->id, r->record_id, r->event_id);
+        ing_count_waits(ING_WAITS_RESTORED, r->waits);
+    }
+    r->holds = false;
 }
 
 static void on_ack(int err, const char *errstr, void *arg)
@@ -355,8 +369,10 @@ static void on_ack(int err, const char *errstr, void *arg)
         release_async(r);
     } else {
         ing_observe_ack(hk_now_ms() - r->t0);
-        if (r->event_id[0] && g->redis)
-            hk_store_inbound_event_done_async(g->redis, r->ep->id, r->event_id, SEEN_TTL_S);
+        if (r->holds && g->redis)
+            hk_store_inbound_accept_done_async(g->redis, r->ep->id, r->record_id, r->event_id,
+                                               SEEN_TTL_S);
+        r->holds = false;
     }
     finish(r, err ? ANSWER_NO_ACK : ANSWER_ACCEPTED);
 }
@@ -391,65 +407,127 @@ static answer send_record(request *r)
     return ANSWER_QUEUE_FULL;
 }
 
-/* Redis answered the claim of the provider's event id: queue the record (claimed), or answer
- * at once (already accepted: success; held by another request, or Redis failed: 503). */
-static void on_claim(int rc, hk_event_claim c, void *arg)
-{
-    request *r = arg;
-    r->claiming = false;
-    answer a = ANSWER_BUSY;
-    if (rc == HK_OK && c == HK_EVENT_CLAIMED)
-        a = send_record(r);
-    else if (rc == HK_OK && c == HK_EVENT_DONE)
-        a = ANSWER_DUPLICATE;
-    if (a != ANSWER_PENDING) {
-        if (a == ANSWER_DUPLICATE || a == ANSWER_BUSY)
-            r->event_id[0] = '\0'; /* not this request's claim */
-        hk_buf_free(&r->rec);
-        finish(r, a);
-    }
-}
-
 static int claim_pending_s(const ingress *g)
 {
     return (g->cfg->ingress_ack_timeout_ms + 999) / 1000 + CLAIM_MARGIN_S;
 }
 
-/* Builds the record; claims the provider's event id (if it has one) without waiting, or queues
- * the record at once; suspends the connection until Redis or Kafka answers. */
-static enum MHD_Result publish(request *r, const hk_inbound_request *req,
-                               const hk_inbound_verdict *v, const char *content_type,
-                               const cJSON *payload, bool payload_is_body, const cJSON *query)
+/* The payload's JSON form, for the waits' digests: a JSON body is parsed only now, when one of
+ * the endpoint's wait shapes tests a path (the record takes its text as it came). */
+static const cJSON *payload_doc(request *r)
+{
+    if (!r->doc_read) {
+        r->doc_read = true;
+        size_t from = r->body.len >= 3 && memcmp(r->body.data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+        if (r->json_body && r->body.len > from)
+            r->doc = cJSON_ParseWithLength(r->body.data + from, r->body.len - from);
+    }
+    return r->doc;
+}
+
+static void on_claimed(int rc, const hk_store_accepted *res, void *arg);
+
+/* Claims the request's event id and the waits its payload matches, one Redis step (store/),
+ * with one lookup per wait shape of the endpoint as this loop knows them. PENDING: on_claimed
+ * goes on; anything else is the answer now. */
+static answer claim(request *r)
 {
     ingress *g = r->g;
+    if (!g->redis)
+        return ANSWER_BUSY;
+    const ing_shape_set *set = ing_shapes_get(g->shapes, r->ep->id);
+    char lookups[HK_STORE_ACCEPT_LOOKUPS_MAX][ING_LOOKUP_LEN];
+    const char *ptrs[HK_STORE_ACCEPT_LOOKUPS_MAX];
+    size_t n =
+        set ? ing_shapes_lookups(set, set->needs_payload ? payload_doc(r) : NULL, lookups) : 0;
+    for (size_t i = 0; i < n; i++)
+        ptrs[i] = lookups[i];
+    hk_store_accept q = {.endpoint_id = r->ep->id,
+                         .record_id = r->record_id,
+                         .event_id = r->event_id,
+                         .pending_ttl_s = claim_pending_s(g),
+                         .version = set ? set->version : -1,
+                         .lookups = ptrs,
+                         .lookups_len = n};
+    if (hk_store_inbound_accept_async(g->redis, &q, on_claimed, r) != HK_OK)
+        return ANSWER_BUSY;
+    r->claiming = true;
+    return ANSWER_PENDING;
+}
+
+/* The waits a request claimed, in the log (the first few refs: the rest are in its record). */
+static void log_claimed(const request *r, const hk_store_accepted *res)
+{
+    hk_buf refs = {0};
+    for (size_t i = 0; i < res->refs_len && i < 5; i++)
+        hk_buf_printf(&refs, "%s%.100s", i ? ", " : "", res->refs[i]);
+    hk_log_field f[] = {HK_STR("endpointId", r->ep->id), HK_STR("recordId", r->record_id),
+                        HK_NUM("waits", (double)res->refs_len)};
+    HK_LOGF(HK_LOG_INFO, "inbound.waits.claimed", f, "request %s claimed %zu wait(s): %s%s",
+            r->record_id, res->refs_len, refs.data, res->refs_len > 5 ? ", ..." : "");
+    hk_buf_free(&refs);
+}
+
+/* Redis answered the claim: the shapes moved (claim again with them), the event was accepted
+ * already (success), another request holds it or Redis failed (503), or it is this request's,
+ * with the waits it claimed: the record is finished with them and queued. */
+static void on_claimed(int rc, const hk_store_accepted *res, void *arg)
+{
+    request *r = arg;
+    ingress *g = r->g;
+    r->claiming = false;
+    answer a = ANSWER_BUSY;
+    if (rc == HK_OK && res->stale) {
+        ing_shapes_put(g->shapes, r->ep->id, res->version, res->shape_ids, res->shape_jsons,
+                       res->shapes_len);
+        if (++r->claim_tries < CLAIM_TRIES && !g->stopping)
+            a = claim(r);
+    } else if (rc == HK_OK && res->event == HK_EVENT_DONE) {
+        a = ANSWER_DUPLICATE;
+    } else if (rc == HK_OK && res->event == HK_EVENT_CLAIMED) {
+        r->holds = r->event_id[0] || res->refs_len;
+        r->waits = res->refs_len;
+        ing_count_waits(ING_WAITS_CLAIMED, res->refs_len);
+        ing_count_waits(ING_WAITS_EXPIRED, (uint64_t)res->expired);
+        ing_shapes_set_version(g->shapes, r->ep->id, res->version);
+        if (res->refs_len)
+            log_claimed(r, res);
+        hk_inbound_record_write_tail(res->refs, res->refs_len, &r->rec);
+        a = send_record(r);
+    }
+    if (a != ANSWER_PENDING) {
+        hk_buf_free(&r->rec);
+        finish(r, a);
+    }
+}
+
+/* Builds the record; claims the provider's event id and the waits without waiting; suspends
+ * the connection until Redis and then Kafka answer. The payload (doc) becomes the request's. */
+static enum MHD_Result publish(request *r, const hk_inbound_request *req,
+                               const hk_inbound_verdict *v, const char *content_type, cJSON *doc,
+                               bool json_body, const cJSON *query)
+{
     hk_inbound_record_id(r->record_id);
+    r->doc = doc;
+    r->json_body = json_body;
+    r->doc_read = !json_body;
     hk_inbound_record_params p = {.ep = r->ep,
                                   .req = req,
                                   .id = r->record_id,
                                   .content_type = content_type,
                                   .query = query,
-                                  .payload = payload,
-                                  .payload_is_body = payload_is_body,
+                                  .payload = doc,
+                                  .payload_is_body = json_body,
                                   .provider_event_id = v->provider_event_id,
                                   .is_credential = hk_inbound_is_credential_header,
                                   .is_credential_param = hk_inbound_is_credential_param};
-    hk_inbound_record_write(&p, &r->rec);
-    if (*v->provider_event_id) {
-        snprintf(r->event_id, sizeof r->event_id, "%s", v->provider_event_id);
-        if (!g->redis ||
-            hk_store_inbound_event_claim_async(g->redis, r->ep->id, r->event_id, claim_pending_s(g),
-                                               on_claim, r) != HK_OK) {
-            r->event_id[0] = '\0';
-            hk_buf_free(&r->rec);
-            return answer_now(r, ANSWER_BUSY);
-        }
-        r->claiming = true;
-        suspend(r);
-        return MHD_YES;
-    }
-    answer a = send_record(r);
-    if (a != ANSWER_PENDING)
+    hk_inbound_record_write_head(&p, &r->rec);
+    snprintf(r->event_id, sizeof r->event_id, "%s", v->provider_event_id);
+    answer a = claim(r);
+    if (a != ANSWER_PENDING) {
+        hk_buf_free(&r->rec);
         return answer_now(r, a);
+    }
     suspend(r);
     return MHD_YES;
 }
@@ -479,6 +557,7 @@ static enum MHD_Result take(request *r, const hk_inbound_request *req, const hk_
         hk_buf_free(&line);
     } else {
         out = publish(r, req, v, ct, payload, json_body, query);
+        payload = NULL; /* the request's now */
     }
     cJSON_Delete(payload);
     cJSON_Delete(query);
@@ -670,6 +749,7 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
     ing_snapshot_release(r->snap);
     hk_buf_free(&r->body);
     hk_buf_free(&r->rec);
+    cJSON_Delete(r->doc);
     free(r->uri);
     free(r);
     *con_cls = NULL;
@@ -861,9 +941,12 @@ static void release_claim_now(request *r)
 {
     hk_store *s = store_of(r->g);
     hk_error err = {0};
-    if (s && hk_store_inbound_event_release(s, r->ep->id, r->event_id, &err) != HK_OK)
+    if (s &&
+        hk_store_inbound_accept_release(s, r->ep->id, r->record_id, r->event_id, &err) != HK_OK)
         store_failed(r->g, &err);
-    r->event_id[0] = '\0';
+    else if (s)
+        ing_count_waits(ING_WAITS_RESTORED, r->waits);
+    r->holds = false;
 }
 
 void ing_loop_close(ing_loop *g)
@@ -881,7 +964,7 @@ void ing_loop_close(ing_loop *g)
     hk_store_async_close(redis);
     while (g->suspended) {
         request *r = g->suspended;
-        if (r->event_id[0])
+        if (r->holds)
             release_claim_now(r);
         finish(r, ANSWER_NO_ACK);
     }
@@ -896,6 +979,7 @@ void ing_loop_close(ing_loop *g)
     for (size_t i = 0; i < REPLY_CACHE; i++)
         forget_reply(&g->replies[i]);
     hk_store_close(g->store); /* the endpoints are ing_run's, shared */
+    ing_shapes_destroy(g->shapes);
     if (g->wake_fd >= 0)
         close(g->wake_fd);
     hk_loop_destroy(g->loop);
@@ -914,6 +998,7 @@ int ing_loop_open(const hk_config *cfg, ing_endpoints *endpoints, uint16_t port,
         goto fail;
     }
     g->stop_timer = hk_timer_create(g->loop, on_stop_timer, g);
+    g->shapes = ing_shapes_create();
     hk_loop_io(g->loop, g->wake_fd, HK_IO_READ, on_wake, g);
     if ((rc = hk_store_async_open(&g->scfg, g->loop, &g->redis, err)) != HK_OK ||
         (rc = start_producer(g, ensure_topic, err)) != HK_OK ||
