@@ -19,8 +19,8 @@
 
 #include "hk_model.h"
 
-#define HK_STORE_HISTORY_CAP 100                   /* attempts kept per job */
-#define HK_STORE_HISTORY_TTL_S (7 * 24 * 3600)     /* expiry of a job's history */
+#define HK_STORE_HISTORY_CAP 100               /* attempts kept per job */
+#define HK_STORE_HISTORY_TTL_S (7 * 24 * 3600) /* expiry of a job's history */
 
 typedef struct hk_store_config {
     const char *url;      /* redis://[:password@]host:port/db; borrowed */
@@ -79,7 +79,8 @@ int hk_store_task_disable(hk_store *store, const char *id, const char *reason, u
 int hk_store_flow_export(hk_store *store, const char *flow_id, hk_secret_mode mode, cJSON **out,
                          hk_error *err);
 
-/* ------------------------------------------------------- inbound endpoints (sync, inbound.c) --- */
+/* ------------------------------------------------------- inbound endpoints (sync, inbound.c) ---
+ */
 
 /* hookd-ingress's endpoints as JSON documents, validated by the caller (inbound/): the store
  * keeps them opaque, unique by id and by name, with their verified state and the provider event
@@ -154,8 +155,7 @@ int hk_store_wait_list(hk_store *store, const char *endpoint_id, hk_store_wait_i
 int hk_store_wait_get(hk_store *store, const char *endpoint_id, const char *ref,
                       hk_store_wait_info *out, hk_error *err);
 /* HK_ENOTFOUND when there is no live wait with the ref. */
-int hk_store_wait_delete(hk_store *store, const char *endpoint_id, const char *ref,
-                         hk_error *err);
+int hk_store_wait_delete(hk_store *store, const char *endpoint_id, const char *ref, hk_error *err);
 /* How many live waits the endpoint has. */
 int hk_store_wait_count(hk_store *store, const char *endpoint_id, long long *out, hk_error *err);
 
@@ -185,30 +185,35 @@ int hk_store_async_open(const hk_store_config *cfg, hk_loop *loop, hk_store_asyn
  * NULL. */
 void hk_store_async_close(hk_store_async *a);
 
-/* One accepted request's step in Redis, one script: claims its provider event id (when it has
- * one; as hk_store_inbound_event_claim) and, when that is new, every live wait of the endpoint
- * whose "<shape>:<digest>" is among lookups, so each wait is claimed by exactly one request. It
- * does so only while the endpoint's shapes are at `version`; else it does nothing and answers
- * stale with the shapes as they are, for the caller to digest the payload again. Claimed waits
- * are held for the record: _done makes the claim final, _release puts the waits back, and a
- * hold left by a process that died is put back by hk_store_wait_sweep after pending_ttl_s. */
+/* One accepted request's step in Redis: claims its provider event id (when it has one; as
+ * hk_store_inbound_event_claim) and, when that is new, every live wait of the endpoint whose
+ * "<shape>:<digest>" is among lookups, so each wait is claimed by exactly one request. It claims
+ * waits only while the endpoint's shapes are at `version`; else it answers stale with the shapes
+ * as they are, for the caller to digest the payload again. Plain pipelined commands when
+ * nothing matches (the common case), one script when something might (waits.c says how).
+ * Claimed waits are held for the record: _done makes the claim final, _release puts the waits
+ * back, and a hold left by a process that died is put back by hk_store_wait_sweep after
+ * pending_ttl_s. */
 #define HK_STORE_ACCEPT_LOOKUPS_MAX 32 /* lookups of one request: inbound/'s HK_WAIT_SHAPES_MAX */
 typedef struct hk_store_accept {
     const char *endpoint_id;
-    const char *record_id;      /* the claim's name */
-    const char *event_id;       /* NULL or "": none */
-    int pending_ttl_s;          /* the event id's pending mark, and the hold on claimed waits */
-    long long version;          /* the shapes' version lookups were made from; -1: unknown */
+    const char *record_id; /* the claim's name */
+    const char *event_id;  /* NULL or "": none */
+    int pending_ttl_s;     /* the event id's pending mark, and the hold on claimed waits */
+    long long version;     /* the shapes' version lookups were made from; -1: unknown */
+    bool event_held;       /* a stale answer came after event_id was claimed: not claimed again */
     const char *const *lookups; /* "<shape>:<digest>", one per shape the payload has */
     size_t lookups_len;
 } hk_store_accept;
 
 /* The answer, borrowed by the callback for its duration. */
 typedef struct hk_store_accepted {
-    hk_event_claim event; /* CLAIMED also when there is no event id; waits are claimed only then */
-    bool stale;           /* nothing done: shapes below are the endpoint's now */
-    long long version;    /* the shapes' version now */
-    size_t shapes_len;    /* stale only */
+    /* DONE or PENDING: the event id is taken, nothing else was done. CLAIMED: the event id (if
+     * any) is this request's now, also when stale. */
+    hk_event_claim event;
+    bool stale;        /* no wait claimed: shapes below are the endpoint's now, digest with them */
+    long long version; /* the shapes' version now */
+    size_t shapes_len; /* stale only */
     const char *const *shape_ids;
     const char *const *shape_jsons;
     size_t refs_len; /* the waits claimed */
@@ -221,16 +226,19 @@ typedef struct hk_store_accepted {
 typedef void (*hk_store_accept_cb)(int rc, const hk_store_accepted *res, void *arg);
 int hk_store_inbound_accept_async(hk_store_async *a, const hk_store_accept *q,
                                   hk_store_accept_cb cb, void *arg);
-/* The record was acknowledged: its event id is done for ttl_s, its claims final. */
+/* The record was acknowledged: its event id is done for ttl_s, its claims final. waits_held:
+ * the request claimed waits (else only its event id is marked, with one plain command). */
 void hk_store_inbound_accept_done_async(hk_store_async *a, const char *endpoint_id,
-                                        const char *record_id, const char *event_id, int ttl_s);
+                                        const char *record_id, const char *event_id, int ttl_s,
+                                        bool waits_held);
 /* It was not: its event id is forgotten (if still pending) and its claimed waits, those still
  * within their TTL, are live again. */
 void hk_store_inbound_accept_release_async(hk_store_async *a, const char *endpoint_id,
-                                           const char *record_id, const char *event_id);
+                                           const char *record_id, const char *event_id,
+                                           bool waits_held);
 /* The same on a connection of its own (at teardown, when the loop no longer runs). */
-int hk_store_inbound_accept_release(hk_store *store, const char *endpoint_id,
-                                    const char *record_id, const char *event_id, hk_error *err);
+int hk_store_inbound_accept_release(hk_store *store, const char *endpoint_id, const char *record_id,
+                                    const char *event_id, hk_error *err);
 
 /* hk_store_inbound_event_claim on the loop. HK_OK: cb runs exactly once, later, with HK_OK and
  * the claim, or HK_ERR when Redis failed or did not answer in time. HK_ERR: Redis cannot be
@@ -245,7 +253,6 @@ void hk_store_inbound_event_done_async(hk_store_async *a, const char *endpoint_i
                                        const char *event_id, int ttl_s);
 void hk_store_inbound_event_release_async(hk_store_async *a, const char *endpoint_id,
                                           const char *event_id);
-
 
 #define HK_IMPORT_MAX_ERRORS 64
 

@@ -146,17 +146,18 @@ static const char sweep_script[] = PRELUDE
     "end\n"
     "return {expired, restored, redis.call('ZCOUNT', KEYS[1], '(' .. ms(now), '+inf')}\n";
 
-/* KEYS[9]: the event id's key. ARGV: version, record id, has an event id (1/0), pending ttl
- * s, then the lookups. {'stale', version, {shape, json, ...}}, {'done'}, {'pending'}, or
- * {'ok', version, {ref, ...}, expired}. */
+/* KEYS[9]: the event id's key. ARGV: version, record id, claim the event id (1/0), pending
+ * ttl s, then the lookups. {'done'}, {'pending'}: the event id is taken; else it is claimed, and
+ * {'stale', version, {shape, json, ...}} (no wait claimed) or {'ok', version, {ref, ...},
+ * expired}. */
 static const char accept_script[] = PRELUDE
-    "local ver = tonumber(redis.call('GET', KEYS[6]) or '0')\n"
-    "if ver ~= tonumber(ARGV[1]) then\n"
-    "  return {'stale', ver, redis.call('HGETALL', KEYS[4])}\n"
-    "end\n"
     "if ARGV[3] == '1' and not redis.call('SET', KEYS[9], 'pending', 'NX', 'EX', ARGV[4]) then\n"
     "  if redis.call('GET', KEYS[9]) == 'done' then return {'done'} end\n"
     "  return {'pending'}\n"
+    "end\n"
+    "local ver = tonumber(redis.call('GET', KEYS[6]) or '0')\n"
+    "if ver ~= tonumber(ARGV[1]) then\n"
+    "  return {'stale', ver, redis.call('HGETALL', KEYS[4])}\n"
     "end\n"
     "if #ARGV < 5 then return {'ok', ver, {}, 0} end\n"
     "local now = now_ms()\n"
@@ -203,38 +204,42 @@ static const char release_script[] =
 
 /* ------------------------------------------------------------------------- keys --- */
 
+/* The endpoint's keys, then (K__COUNT) the event id's, "<prefix>inbound:seen:<id>:<event>",
+ * or with no event id the endpoint's own, which scripts only test for. One allocation. */
 typedef struct keys {
-    char *k[K__COUNT + 1]; /* the endpoint's keys, then the script's own (K__COUNT) */
+    char *buf;
+    const char *k[K__COUNT + 1];
     size_t len[K__COUNT + 1];
 } keys;
 
-static void keys_make(keys *ks, const char *prefix, const char *endpoint_id, const char *extra)
+static void keys_make(keys *ks, const char *prefix, const char *endpoint_id, const char *event_id)
 {
-    for (int i = 0; i < K__COUNT; i++) {
-        hk_buf b = {0};
-        hk_buf_printf(&b, "%sinbound:waits:%s%s", prefix, endpoint_id, key_suffix[i]);
-        ks->k[i] = b.data;
-        ks->len[i] = b.len;
+    hk_buf b = {0}; /* per request: no format to parse */
+    size_t at[K__COUNT + 1];
+    bool seen = event_id && *event_id;
+    for (int i = 0; i <= K__COUNT; i++) {
+        at[i] = b.len;
+        hk_buf_puts(&b, prefix);
+        hk_buf_puts(&b, i < K__COUNT ? "inbound:waits:" : seen ? "inbound:seen:" : "inbound:");
+        hk_buf_puts(&b, endpoint_id);
+        if (i < K__COUNT) {
+            hk_buf_puts(&b, key_suffix[i]);
+        } else if (seen) {
+            hk_buf_puts(&b, ":");
+            hk_buf_puts(&b, event_id);
+        }
+        ks->len[i] = b.len - at[i];
+        hk_buf_append(&b, "", 1);
     }
-    ks->k[K__COUNT] = hk_strdup(extra ? extra : "");
-    ks->len[K__COUNT] = strlen(ks->k[K__COUNT]);
+    ks->buf = b.data;
+    for (int i = 0; i <= K__COUNT; i++)
+        ks->k[i] = b.data + at[i];
 }
 
 static void keys_free(keys *ks)
 {
-    for (int i = 0; i <= K__COUNT; i++)
-        free(ks->k[i]);
-}
-
-/* "<prefix>inbound:seen:<endpoint>:<event>", or the endpoint's key for no event. */
-static char *seen_or_endpoint_key(const char *prefix, const char *endpoint_id, const char *event_id)
-{
-    hk_buf b = {0};
-    if (event_id && *event_id)
-        hk_buf_printf(&b, "%sinbound:seen:%s:%s", prefix, endpoint_id, event_id);
-    else
-        hk_buf_printf(&b, "%sinbound:%s", prefix, endpoint_id);
-    return b.data;
+    free(ks->buf);
+    ks->buf = NULL;
 }
 
 /* A script's command: EVAL (or EVALSHA with sha) script 9 keys... args... */
@@ -276,12 +281,13 @@ static int redis_failed(hk_store *s, redisReply *r, hk_error *err)
     return rc;
 }
 
-/* Runs script on the endpoint's keys (and extra as the ninth) with args. */
-static redisReply *run(hk_store *s, const char *script, const char *endpoint_id, const char *extra,
-                       const char *const *args, int nargs)
+/* Runs script on the endpoint's keys (and the event id's, or the endpoint's, as the ninth) with
+ * args. */
+static redisReply *run(hk_store *s, const char *script, const char *endpoint_id,
+                       const char *event_id, const char *const *args, int nargs)
 {
     keys ks;
-    keys_make(&ks, s->cfg.prefix, endpoint_id, extra);
+    keys_make(&ks, s->cfg.prefix, endpoint_id, event_id);
     script_call c;
     call_init(&c, script, &ks);
     for (int i = 0; i < nargs; i++)
@@ -340,10 +346,8 @@ int hk_store_wait_put(hk_store *s, const char *endpoint_id, const hk_store_wait 
     snprintf(member, sizeof member, "%s:%s", w->shape, w->digest);
     snprintf(ttl, sizeof ttl, "%lld", (long long)w->ttl_s);
     snprintf(max, sizeof max, "%d", max_shapes);
-    char *doc = hk_store__key(&s->cfg, "inbound:", endpoint_id, NULL);
     const char *args[] = {w->ref, member, w->shape_json, ttl, w->matches_json, max};
-    redisReply *r = run(s, put_script, endpoint_id, doc, args, 6);
-    free(doc);
+    redisReply *r = run(s, put_script, endpoint_id, NULL, args, 6); /* KEYS[9]: the endpoint */
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
         return redis_failed(s, r, err);
     long long code = int_at(r, 0);
@@ -457,10 +461,8 @@ int hk_store_wait_sweep(hk_store *s, const char *endpoint_id, int max, hk_store_
 int hk_store_inbound_accept_release(hk_store *s, const char *endpoint_id, const char *record_id,
                                     const char *event_id, hk_error *err)
 {
-    char *seen = seen_or_endpoint_key(s->cfg.prefix, endpoint_id, event_id);
     const char *args[] = {record_id, event_id && *event_id ? "1" : "0"};
-    redisReply *r = run(s, release_script, endpoint_id, seen, args, 2);
-    free(seen);
+    redisReply *r = run(s, release_script, endpoint_id, event_id, args, 2);
     if (!r || r->type != REDIS_REPLY_ARRAY)
         return redis_failed(s, r, err);
     freeReplyObject(r);
@@ -474,14 +476,20 @@ void hk_store__wait_keys(const char *prefix, const char *endpoint_id, char *out[
     keys ks;
     keys_make(&ks, prefix, endpoint_id, NULL);
     for (int i = 0; i < K__COUNT; i++)
-        out[i] = ks.k[i];
-    free(ks.k[K__COUNT]);
+        out[i] = hk_strdup(ks.k[i]);
+    keys_free(&ks);
 }
 
 /* ----------------------------------------------------------------- on a loop --- */
 
-/* The accept script runs per request: EVALSHA, with EVAL once when Redis does not know it
- * (a restart, SCRIPT FLUSH), which loads it. */
+/* A request's claim is plain commands, pipelined, when this process knows the endpoint's shapes
+ * (version >= 0): SET NX of the event id, GET of the shapes' version, and for each lookup a
+ * ZRANGEBYLEX ... LIMIT 0 1 of the index. Nearly always that is the whole answer: the version
+ * has not moved and no wait has the request's values. Only when a lookup finds a candidate, or
+ * the version moved, does the claim script run (the event id, claimed already, is not claimed
+ * again): it claims atomically, or answers with the shapes as they are. A request whose process
+ * does not know the shapes yet runs the script at once. Script: EVALSHA, and EVAL once when
+ * Redis does not know it (a restart, SCRIPT FLUSH), which loads it. */
 static char accept_sha[41];
 static pthread_once_t accept_sha_once = PTHREAD_ONCE_INIT;
 
@@ -495,11 +503,17 @@ static void accept_sha_init(void)
 
 typedef struct accept_call {
     hk_store_async *a;
-    keys ks;
-    script_call c;
+    keys ks; /* the endpoint's, then the event id's (K__COUNT) */
     char version[24], ttl[16], record_id[64];
     char *lookups[HK_STORE_ACCEPT_LOOKUPS_MAX];
-    bool retried; /* sent again with EVAL after NOSCRIPT */
+    size_t lookups_len;
+    bool claim_event; /* the event id is to be claimed (it has one, not held already) */
+    long long want;   /* the version the lookups were made at; -1: unknown */
+    int expect, step; /* the plain step's replies: still to come, seen */
+    bool failed, taken, candidate;
+    long long read_version; /* as the plain step read it */
+    script_call *sc;        /* the script's command, once it runs */
+    bool retried;           /* the script sent again with EVAL after NOSCRIPT */
     hk_store_accept_cb cb;
     void *arg;
 } accept_call;
@@ -507,9 +521,18 @@ typedef struct accept_call {
 static void accept_call_free(accept_call *c)
 {
     keys_free(&c->ks);
-    for (size_t i = 0; i < HK_STORE_ACCEPT_LOOKUPS_MAX; i++)
+    free(c->sc);
+    for (size_t i = 0; i < c->lookups_len; i++)
         free(c->lookups[i]);
     free(c);
+}
+
+static void finish_call(accept_call *c, int rc, const hk_store_accepted *res)
+{
+    hk_store_accept_cb cb = c->cb;
+    void *arg = c->arg;
+    accept_call_free(c);
+    cb(rc, rc == HK_OK ? res : NULL, arg);
 }
 
 static const char *str_of(const redisReply *e)
@@ -559,16 +582,17 @@ static bool accepted_of(const redisReply *r, hk_store_accepted *res, const char 
     return true;
 }
 
-static void on_accept(redisReply *r, void *arg)
+static void on_script(redisReply *r, void *arg)
 {
     accept_call *c = arg;
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0 && !c->retried) {
         c->retried = true;
-        c->c.argv[0] = "EVAL";
-        c->c.lens[0] = 4;
-        c->c.argv[1] = accept_script;
-        c->c.lens[1] = strlen(accept_script);
-        if (hk_store__async_argv(c->a, on_accept, c, c->c.argc, c->c.argv, c->c.lens) == HK_OK)
+        c->sc->argv[0] = "EVAL";
+        c->sc->lens[0] = 4;
+        c->sc->argv[1] = accept_script;
+        c->sc->lens[1] = strlen(accept_script);
+        if (hk_store__async_argv(c->a, on_script, c, c->sc->argc, c->sc->argv, c->sc->lens) ==
+            HK_OK)
             return;
         r = NULL;
     }
@@ -582,11 +606,110 @@ static void on_accept(redisReply *r, void *arg)
     if (r && !ok)
         HK_WARN("redis", "claiming for a request: %s",
                 r->type == REDIS_REPLY_ERROR ? r->str : "an unexpected reply");
-    hk_store_accept_cb cb = c->cb;
-    void *cb_arg = c->arg;
-    accept_call_free(c);
-    cb(ok ? HK_OK : HK_ERR, ok ? &res : NULL, cb_arg);
+    finish_call(c, ok ? HK_OK : HK_ERR, &res);
     free(strs);
+}
+
+/* The claim script, with the call's keys and lookups. */
+static int run_script(accept_call *c)
+{
+    pthread_once(&accept_sha_once, accept_sha_init);
+    if (!c->sc)
+        c->sc = hk_xmalloc(sizeof *c->sc);
+    script_call *sc = c->sc;
+    call_init(sc, accept_sha, &c->ks);
+    sc->argv[0] = "EVALSHA";
+    sc->lens[0] = 7;
+    call_arg(sc, c->version);
+    call_arg(sc, c->record_id);
+    call_arg(sc, c->claim_event ? "1" : "0");
+    call_arg(sc, c->ttl);
+    for (size_t i = 0; i < c->lookups_len; i++)
+        call_arg(sc, c->lookups[i]);
+    return hk_store__async_argv(c->a, on_script, c, sc->argc, sc->argv, sc->lens);
+}
+
+static void on_taken(redisReply *r, void *arg)
+{
+    bool ok = r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL);
+    hk_store_accepted res = {.event =
+                                 ok && r->type == REDIS_REPLY_STRING && strcmp(r->str, "done") == 0
+                                     ? HK_EVENT_DONE
+                                     : HK_EVENT_PENDING}; /* expired meanwhile: pending */
+    finish_call(arg, ok ? HK_OK : HK_ERR, &res);
+}
+
+/* Every reply of the plain step is in: the answer, or the script, or who holds the event id. */
+static void plain_decide(accept_call *c)
+{
+    if (c->failed) {
+        finish_call(c, HK_ERR, NULL);
+    } else if (c->taken) {
+        const char *argv[] = {"GET", c->ks.k[K__COUNT]};
+        const size_t lens[] = {3, c->ks.len[K__COUNT]};
+        if (hk_store__async_argv(c->a, on_taken, c, 2, argv, lens) != HK_OK)
+            finish_call(c, HK_ERR, NULL);
+    } else if (c->read_version != c->want || c->candidate) {
+        c->claim_event = false; /* this step claimed it */
+        if (run_script(c) != HK_OK)
+            finish_call(c, HK_ERR, NULL);
+    } else {
+        hk_store_accepted res = {.event = HK_EVENT_CLAIMED, .version = c->read_version};
+        finish_call(c, HK_OK, &res);
+    }
+}
+
+static void on_plain(redisReply *r, void *arg)
+{
+    accept_call *c = arg;
+    int step = c->step++ - (c->claim_event ? 1 : 0); /* -1: SET NX, 0: GET version, then ranges */
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        if (r)
+            HK_WARN("redis", "claiming for a request: %s", r->str);
+        c->failed = true;
+    } else if (step == -1) {
+        c->taken = r->type == REDIS_REPLY_NIL;
+    } else if (step == 0) {
+        c->read_version = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements > 0) {
+        c->candidate = true;
+    }
+    if (--c->expect == 0)
+        plain_decide(c);
+}
+
+/* Sends the plain step's commands. HK_ERR when not even the first could be sent. */
+static int run_plain(accept_call *c)
+{
+    int sent = 0, total = (c->claim_event ? 1 : 0) + 1 + (int)c->lookups_len;
+    c->expect = total;
+    if (c->claim_event) {
+        const char *argv[] = {"SET", c->ks.k[K__COUNT], "pending", "NX", "EX", c->ttl};
+        const size_t lens[] = {3, c->ks.len[K__COUNT], 7, 2, 2, strlen(c->ttl)};
+        if (hk_store__async_argv(c->a, on_plain, c, 6, argv, lens) != HK_OK)
+            return HK_ERR;
+        sent++;
+    }
+    const char *get[] = {"GET", c->ks.k[K_VERSION]};
+    const size_t get_lens[] = {3, c->ks.len[K_VERSION]};
+    bool ok = hk_store__async_argv(c->a, on_plain, c, 2, get, get_lens) == HK_OK;
+    sent += ok;
+    for (size_t i = 0; ok && i < c->lookups_len; i++) {
+        char from[160], to[160]; /* a lookup is 65 bytes */
+        int fl = snprintf(from, sizeof from, "[%s:", c->lookups[i]);
+        int tl = snprintf(to, sizeof to, "(%s;", c->lookups[i]);
+        const char *argv[] = {"ZRANGEBYLEX", c->ks.k[K_INDEX], from, to, "LIMIT", "0", "1"};
+        const size_t lens[] = {11, c->ks.len[K_INDEX], (size_t)fl, (size_t)tl, 5, 1, 1};
+        ok = hk_store__async_argv(c->a, on_plain, c, 7, argv, lens) == HK_OK;
+        sent += ok;
+    }
+    if (sent == 0)
+        return HK_ERR;
+    if (sent < total) { /* the connection failed midway: the sent ones' replies end it */
+        c->failed = true;
+        c->expect = sent;
+    }
+    return HK_OK;
 }
 
 int hk_store_inbound_accept_async(hk_store_async *a, const hk_store_accept *q,
@@ -594,34 +717,23 @@ int hk_store_inbound_accept_async(hk_store_async *a, const hk_store_accept *q,
 {
     if (q->lookups_len > HK_STORE_ACCEPT_LOOKUPS_MAX)
         return HK_ERR;
-    pthread_once(&accept_sha_once, accept_sha_init);
     accept_call *c = hk_xcalloc(1, sizeof *c);
     c->a = a;
     c->cb = cb;
     c->arg = arg;
-    bool has_event = q->event_id && *q->event_id;
-    char *seen = seen_or_endpoint_key(hk_store__async_prefix(a), q->endpoint_id, q->event_id);
-    keys_make(&c->ks, hk_store__async_prefix(a), q->endpoint_id, seen);
-    free(seen);
-    call_init(&c->c, accept_sha, &c->ks);
-    c->c.argv[0] = "EVALSHA";
-    c->c.lens[0] = 7;
+    c->want = q->version;
+    c->claim_event = q->event_id && *q->event_id && !q->event_held;
+    keys_make(&c->ks, hk_store__async_prefix(a), q->endpoint_id, q->event_id);
     snprintf(c->version, sizeof c->version, "%lld", q->version);
     snprintf(c->record_id, sizeof c->record_id, "%s", q->record_id);
     snprintf(c->ttl, sizeof c->ttl, "%d", q->pending_ttl_s);
-    call_arg(&c->c, c->version);
-    call_arg(&c->c, c->record_id);
-    call_arg(&c->c, has_event ? "1" : "0");
-    call_arg(&c->c, c->ttl);
-    for (size_t i = 0; i < q->lookups_len; i++) {
+    for (size_t i = 0; i < q->lookups_len; i++)
         c->lookups[i] = hk_strdup(q->lookups[i]);
-        call_arg(&c->c, c->lookups[i]);
-    }
-    if (hk_store__async_argv(a, on_accept, c, c->c.argc, c->c.argv, c->c.lens) != HK_OK) {
+    c->lookups_len = q->lookups_len;
+    int rc = q->version < 0 ? run_script(c) : run_plain(c);
+    if (rc != HK_OK)
         accept_call_free(c);
-        return HK_ERR;
-    }
-    return HK_OK;
+    return rc;
 }
 
 /* A reply nobody waits for: an error is logged (a failed connection was logged already). */
@@ -635,10 +747,8 @@ static void send_unanswered(hk_store_async *a, const char *what, const char *scr
                             const char *endpoint_id, const char *event_id, const char *const *args,
                             int nargs)
 {
-    char *seen = seen_or_endpoint_key(hk_store__async_prefix(a), endpoint_id, event_id);
     keys ks;
-    keys_make(&ks, hk_store__async_prefix(a), endpoint_id, seen);
-    free(seen);
+    keys_make(&ks, hk_store__async_prefix(a), endpoint_id, event_id);
     script_call c;
     call_init(&c, script, &ks);
     for (int i = 0; i < nargs; i++)
@@ -648,19 +758,33 @@ static void send_unanswered(hk_store_async *a, const char *what, const char *scr
 }
 
 void hk_store_inbound_accept_done_async(hk_store_async *a, const char *endpoint_id,
-                                        const char *record_id, const char *event_id, int ttl_s)
+                                        const char *record_id, const char *event_id, int ttl_s,
+                                        bool waits_held)
 {
+    bool has_event = event_id && *event_id;
+    if (!waits_held) { /* the common case: one plain command, or none */
+        if (has_event)
+            hk_store_inbound_event_done_async(a, endpoint_id, event_id, ttl_s);
+        return;
+    }
     char ttl[16];
     snprintf(ttl, sizeof ttl, "%d", ttl_s);
-    const char *args[] = {record_id, event_id && *event_id ? "1" : "0", ttl};
+    const char *args[] = {record_id, has_event ? "1" : "0", ttl};
     send_unanswered(a, "marking a request's claims done", done_script, endpoint_id, event_id, args,
                     3);
 }
 
 void hk_store_inbound_accept_release_async(hk_store_async *a, const char *endpoint_id,
-                                           const char *record_id, const char *event_id)
+                                           const char *record_id, const char *event_id,
+                                           bool waits_held)
 {
-    const char *args[] = {record_id, event_id && *event_id ? "1" : "0"};
+    bool has_event = event_id && *event_id;
+    if (!waits_held) {
+        if (has_event)
+            hk_store_inbound_event_release_async(a, endpoint_id, event_id);
+        return;
+    }
+    const char *args[] = {record_id, has_event ? "1" : "0"};
     send_unanswered(a, "releasing a request's claims", release_script, endpoint_id, event_id, args,
                     2);
 }

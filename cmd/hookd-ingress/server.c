@@ -352,7 +352,8 @@ static void finish(request *r, answer a)
 static void release_async(request *r)
 {
     if (r->holds && r->g->redis) {
-        hk_store_inbound_accept_release_async(r->g->redis, r->ep->id, r->record_id, r->event_id);
+        hk_store_inbound_accept_release_async(r->g->redis, r->ep->id, r->record_id, r->event_id,
+                                              r->waits > 0);
         ing_count_waits(ING_WAITS_RESTORED, r->waits);
     }
     r->holds = false;
@@ -371,7 +372,7 @@ static void on_ack(int err, const char *errstr, void *arg)
         ing_observe_ack(hk_now_ms() - r->t0);
         if (r->holds && g->redis)
             hk_store_inbound_accept_done_async(g->redis, r->ep->id, r->record_id, r->event_id,
-                                               SEEN_TTL_S);
+                                               SEEN_TTL_S, r->waits > 0);
         r->holds = false;
     }
     finish(r, err ? ANSWER_NO_ACK : ANSWER_ACCEPTED);
@@ -447,6 +448,7 @@ static answer claim(request *r)
                          .event_id = r->event_id,
                          .pending_ttl_s = claim_pending_s(g),
                          .version = set ? set->version : -1,
+                         .event_held = r->holds,
                          .lookups = ptrs,
                          .lookups_len = n};
     if (hk_store_inbound_accept_async(g->redis, &q, on_claimed, r) != HK_OK)
@@ -468,34 +470,39 @@ static void log_claimed(const request *r, const hk_store_accepted *res)
     hk_buf_free(&refs);
 }
 
-/* Redis answered the claim: the shapes moved (claim again with them), the event was accepted
- * already (success), another request holds it or Redis failed (503), or it is this request's,
- * with the waits it claimed: the record is finished with them and queued. */
+/* Redis answered the claim: the event was accepted already (success), another request holds it
+ * or Redis failed (503), or the event id is this request's now; then the shapes moved (claim
+ * again with them), or here are the waits it claimed: the record is finished with them and
+ * queued. Whatever it holds is released when the answer is not to wait for Kafka. */
 static void on_claimed(int rc, const hk_store_accepted *res, void *arg)
 {
     request *r = arg;
     ingress *g = r->g;
     r->claiming = false;
     answer a = ANSWER_BUSY;
-    if (rc == HK_OK && res->stale) {
-        ing_shapes_put(g->shapes, r->ep->id, res->version, res->shape_ids, res->shape_jsons,
-                       res->shapes_len);
-        if (++r->claim_tries < CLAIM_TRIES && !g->stopping)
-            a = claim(r);
-    } else if (rc == HK_OK && res->event == HK_EVENT_DONE) {
+    if (rc == HK_OK && res->event == HK_EVENT_DONE) {
         a = ANSWER_DUPLICATE;
     } else if (rc == HK_OK && res->event == HK_EVENT_CLAIMED) {
-        r->holds = r->event_id[0] || res->refs_len;
-        r->waits = res->refs_len;
-        ing_count_waits(ING_WAITS_CLAIMED, res->refs_len);
-        ing_count_waits(ING_WAITS_EXPIRED, (uint64_t)res->expired);
-        ing_shapes_set_version(g->shapes, r->ep->id, res->version);
-        if (res->refs_len)
-            log_claimed(r, res);
-        hk_inbound_record_write_tail(res->refs, res->refs_len, &r->rec);
-        a = send_record(r);
+        r->holds = r->holds || r->event_id[0];
+        if (res->stale) {
+            ing_shapes_put(g->shapes, r->ep->id, res->version, res->shape_ids, res->shape_jsons,
+                           res->shapes_len);
+            if (++r->claim_tries < CLAIM_TRIES && !g->stopping)
+                a = claim(r);
+        } else {
+            r->holds = r->holds || res->refs_len;
+            r->waits = res->refs_len;
+            ing_count_waits(ING_WAITS_CLAIMED, res->refs_len);
+            ing_count_waits(ING_WAITS_EXPIRED, (uint64_t)res->expired);
+            ing_shapes_set_version(g->shapes, r->ep->id, res->version);
+            if (res->refs_len)
+                log_claimed(r, res);
+            hk_inbound_record_write_tail(res->refs, res->refs_len, &r->rec);
+            a = send_record(r);
+        }
     }
     if (a != ANSWER_PENDING) {
+        release_async(r);
         hk_buf_free(&r->rec);
         finish(r, a);
     }

@@ -776,7 +776,7 @@ Test(store, a_wait_is_claimed_once_put_back_when_not_published_and_never_when_ex
     cr_assert_eq(hk_store_wait_count(s, "in_c", &live, &err), HK_OK);
     cr_assert_eq(live, 2, "w1 is held, w2 and wb live");
     /* req_1 was not published: released, w1 is back and the event id free */
-    hk_store_inbound_accept_release_async(a, "in_c", "req_1", "evt-1");
+    hk_store_inbound_accept_release_async(a, "in_c", "req_1", "evt-1", true);
     run_for(loop, 100);
     cr_assert_eq(hk_store_wait_count(s, "in_c", &live, &err), HK_OK);
     cr_assert_eq(live, 3);
@@ -785,7 +785,7 @@ Test(store, a_wait_is_claimed_once_put_back_when_not_published_and_never_when_ex
     cr_assert_eq(r.res.refs_len, 1);
     cr_assert_str_eq(r.refs[0], "w1");
     /* published: done, final; a release afterwards puts nothing back */
-    hk_store_inbound_accept_done_async(a, "in_c", "req_4", "evt-1", 86400);
+    hk_store_inbound_accept_done_async(a, "in_c", "req_4", "evt-1", 86400, true);
     run_for(loop, 100);
     cr_assert_eq(hk_store_inbound_accept_release(s, "in_c", "req_4", "evt-1", &err), HK_OK);
     cr_assert_eq(hk_store_wait_count(s, "in_c", &live, &err), HK_OK);
@@ -839,6 +839,46 @@ Test(store, a_hold_whose_process_died_is_put_back_by_the_sweep)
     hk_store_wait_info got_w = {0};
     cr_assert_eq(hk_store_wait_get(s, "in_c", "w1", &got_w, &err), HK_OK);
     hk_store_wait_info_clear(&got_w);
+    hk_store_async_close(a);
+    hk_loop_destroy(loop);
+    hk_store_close(s);
+}
+
+Test(store, a_stale_answer_keeps_the_event_id_claimed_for_the_second_try)
+{
+    hk_store *s = waits_store("in_c");
+    hk_error err = {0};
+    hk_loop *loop = hk_loop_create();
+    hk_store_async *a = NULL;
+    cr_assert_eq(hk_store_async_open(&cfg, loop, &a, &err), HK_OK, "%s", err.msg);
+    accept_result r = accept_now(loop, a, "req_0", NULL, -1, NULL);
+    long long v0 = r.res.version;
+    cr_assert_eq(put_wait(s, "in_c", "w1", SHAPE_A, DIGEST_1, 60, NULL, &err), HK_OK);
+    /* the plain step: the event id claimed, the version moved: stale, the event id kept */
+    r = accept_now(loop, a, "req_1", "evt-9", v0, NULL);
+    cr_assert(r.res.stale);
+    cr_assert_eq(r.res.event, HK_EVENT_CLAIMED);
+    cr_assert_eq(r.res.shapes_len, 1);
+    accept_result other = accept_now(loop, a, "req_2", "evt-9", r.res.version, NULL);
+    cr_assert_eq(other.res.event, HK_EVENT_PENDING, "the first request holds it");
+    /* the second try, with the event id held: it claims the wait, not the event id again */
+    accept_result got = {0};
+    hk_store_accept q = {.endpoint_id = "in_c",
+                         .record_id = "req_1",
+                         .event_id = "evt-9",
+                         .event_held = true,
+                         .pending_ttl_s = 15,
+                         .version = r.res.version,
+                         .lookups = (const char *[]){SHAPE_A ":" DIGEST_1},
+                         .lookups_len = 1};
+    cr_assert_eq(hk_store_inbound_accept_async(a, &q, on_accepted, &got), HK_OK);
+    for (int i = 0; i < 200 && !got.calls; i++)
+        hk_loop_run_once(loop, 20);
+    cr_assert_eq(got.rc, HK_OK);
+    cr_assert_eq(got.res.event, HK_EVENT_CLAIMED);
+    cr_assert_not(got.res.stale);
+    cr_assert_eq(got.res.refs_len, 1);
+    cr_assert_str_eq(got.refs[0], "w1");
     hk_store_async_close(a);
     hk_loop_destroy(loop);
     hk_store_close(s);
