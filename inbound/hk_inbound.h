@@ -360,6 +360,13 @@ void hk_jsonpath_free(hk_jsonpath *p); /* accepts a zeroed path */
  * non-object, an index on a non-array or out of range, no such member). doc may be NULL. */
 const cJSON *hk_jsonpath_get(const hk_jsonpath *p, const cJSON *doc);
 
+/* The same on a JSON text (len bytes; a byte-order mark first is skipped) that
+ * hk_inbound_payload_json_check passed, without building a tree: the value's text is
+ * doc[*at, *at + *at_len). false when a segment is missing. Bounded by the text whatever it
+ * holds, but only checked text gives the tree's answer. */
+bool hk_jsonpath_find(const hk_jsonpath *p, const char *doc, size_t len, const char **at,
+                      size_t *at_len);
+
 /* Appends v's canonical JSON: objects' members sorted by name (bytewise), no whitespace, strings
  * escaped one way (\" \\ \b \f \n \r \t, other control characters \u00XX, everything else
  * as UTF-8), numbers as a double prints them shortest ("3" for 3, 3.0 and 3e0; "0.1"; "1e+300"),
@@ -414,6 +421,10 @@ void hk_inbound_shape_free(hk_inbound_shape *s); /* accepts a zeroed shape */
  * payload NULL (a raw body) has only the empty shape's values. */
 bool hk_inbound_shape_digest(const hk_inbound_shape *s, const cJSON *payload,
                              char out[HK_WAIT_HASH_LEN + 1]);
+/* The same for a JSON body as it came (checked by hk_inbound_payload_json_check), with
+ * hk_jsonpath_find: only the values at the paths are read into trees. */
+bool hk_inbound_shape_digest_text(const hk_inbound_shape *s, const char *json, size_t len,
+                                  char out[HK_WAIT_HASH_LEN + 1]);
 
 /* --------------------------------------------------------------------- the record (record.c) ---
  */

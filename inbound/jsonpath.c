@@ -400,6 +400,170 @@ const cJSON *hk_jsonpath_get(const hk_jsonpath *p, const cJSON *doc)
     return cur;
 }
 
+/* ------------------------------------------------------- selecting in a JSON text --- */
+
+/* A walk over JSON text that the strict reader passed (hk_inbound_payload_json_check): it
+ * relies on the text being well-formed, and stays within its bounds whatever it holds. */
+typedef struct walk {
+    const char *s, *end;
+} walk;
+
+static void skip_space(walk *w)
+{
+    while (w->s < w->end && (*w->s == ' ' || *w->s == '\t' || *w->s == '\n' || *w->s == '\r'))
+        w->s++;
+}
+
+/* At a '"': past the closing one. Whether the string holds an escape, in *escaped. */
+static void skip_string(walk *w, bool *escaped)
+{
+    w->s++;
+    while (w->s < w->end) {
+        w->s += hk_json_plain_prefix(w->s, (size_t)(w->end - w->s));
+        if (w->s >= w->end)
+            return;
+        if (*w->s == '"') {
+            w->s++;
+            return;
+        }
+        if (*w->s == '\\') {
+            *escaped = true;
+            w->s++;
+        }
+        w->s++; /* the escaped byte, or a control byte (not in checked text) */
+    }
+}
+
+static void skip_value(walk *w)
+{
+    bool escaped = false;
+    int depth = 0;
+    do {
+        skip_space(w);
+        if (w->s >= w->end)
+            return;
+        char c = *w->s;
+        if (c == '"') {
+            skip_string(w, &escaped);
+        } else if (c == '{' || c == '[') {
+            depth++;
+            w->s++;
+        } else if (c == '}' || c == ']') {
+            depth--;
+            w->s++;
+        } else if (c == ',' || c == ':') {
+            w->s++;
+        } else { /* a number, true, false, null; any other byte (not in checked text) alone */
+            const char *from = w->s;
+            while (w->s < w->end && !memchr(",:]} \t\r\n", *w->s, 7))
+                w->s++;
+            if (w->s == from)
+                w->s++;
+        }
+    } while (depth > 0 && w->s < w->end);
+}
+
+/* Whether the member name at w (a '"') is name; w is left past it. A name with an escape is
+ * decoded by cJSON (rare: providers write plain names). */
+static bool name_is(walk *w, const char *name, size_t len)
+{
+    const char *from = w->s;
+    bool escaped = false;
+    skip_string(w, &escaped);
+    if (!escaped)
+        return (size_t)(w->s - from) == len + 2 && memcmp(from + 1, name, len) == 0;
+    cJSON *key = cJSON_ParseWithLength(from, (size_t)(w->s - from));
+    bool same = cJSON_IsString(key) && !memchr(name, '\0', len) &&
+                strlen(key->valuestring) == len && memcmp(key->valuestring, name, len) == 0;
+    cJSON_Delete(key);
+    return same;
+}
+
+/* At an object: to the value of its member name (true), or not there (false). */
+static bool to_member(walk *w, const char *name, size_t len)
+{
+    skip_space(w);
+    if (w->s >= w->end || *w->s != '{')
+        return false;
+    w->s++;
+    for (;;) {
+        skip_space(w);
+        if (w->s >= w->end || *w->s != '"')
+            return false; /* '}': no such member */
+        bool found = name_is(w, name, len);
+        skip_space(w);
+        if (w->s >= w->end || *w->s != ':')
+            return false;
+        w->s++;
+        if (found) /* the first of a repeated name, as cJSON (checked text has none) */
+            return true;
+        skip_value(w);
+        skip_space(w);
+        if (w->s >= w->end || *w->s != ',')
+            return false;
+        w->s++;
+    }
+}
+
+/* At an array: to its element index (from the end when negative). */
+static bool to_element(walk *w, long index)
+{
+    skip_space(w);
+    if (w->s >= w->end || *w->s != '[')
+        return false;
+    const char *open = w->s;
+    long n = 0;
+    if (index < 0) { /* count them first */
+        w->s++;
+        skip_space(w);
+        while (w->s < w->end && *w->s != ']') {
+            skip_value(w);
+            n++;
+            skip_space(w);
+            if (w->s < w->end && *w->s == ',')
+                w->s++;
+        }
+        if (index < -n)
+            return false;
+        index += n;
+        w->s = open;
+    }
+    w->s++;
+    for (long k = 0;; k++) {
+        skip_space(w);
+        if (w->s >= w->end || *w->s == ']')
+            return false;
+        if (k == index)
+            return true;
+        skip_value(w);
+        skip_space(w);
+        if (w->s >= w->end || *w->s != ',')
+            return false;
+        w->s++;
+    }
+}
+
+bool hk_jsonpath_find(const hk_jsonpath *p, const char *doc, size_t len, const char **at,
+                      size_t *at_len)
+{
+    walk w = {.s = doc, .end = doc + len};
+    if (len >= 3 && memcmp(doc, "\xEF\xBB\xBF", 3) == 0)
+        w.s += 3;
+    for (size_t i = 0; i < p->len; i++) {
+        const hk_jsonpath_seg *seg = &p->segs[i];
+        if (!(seg->name ? to_member(&w, seg->name, seg->name_len) : to_element(&w, seg->index)))
+            return false;
+    }
+    skip_space(&w);
+    if (w.s >= w.end)
+        return false;
+    const char *from = w.s;
+    skip_value(&w);
+    *at = from;
+    *at_len = (size_t)(w.s - from);
+    return *at_len > 0;
+}
+
 /* ------------------------------------------------------------------ canonical JSON --- */
 
 /* The shortest text that reads back as d: integers below 2^53 in plain digits ("-0" is "0"),

@@ -348,3 +348,29 @@ bool hk_inbound_shape_digest(const hk_inbound_shape *s, const cJSON *payload,
     free(values);
     return found;
 }
+
+bool hk_inbound_shape_digest_text(const hk_inbound_shape *s, const char *json, size_t len,
+                                  char out[HK_WAIT_HASH_LEN + 1])
+{
+    char **values = hk_xcalloc(s->n ? s->n : 1, sizeof *values);
+    bool found = true;
+    for (size_t i = 0; found && i < s->n; i++) {
+        const char *at = NULL;
+        size_t at_len = 0;
+        cJSON *v = NULL;
+        found = hk_jsonpath_find(&s->paths[i], json, len, &at, &at_len) &&
+                (v = cJSON_ParseWithLength(at, at_len)) != NULL;
+        if (v) {
+            hk_buf b = {0};
+            hk_json_canonical(v, &b);
+            values[i] = hk_buf_take(&b);
+            cJSON_Delete(v);
+        }
+    }
+    if (found)
+        hk_inbound_digest((const char *const *)values, s->n, out);
+    for (size_t i = 0; i < s->n; i++)
+        free(values[i]);
+    free(values);
+    return found;
+}

@@ -94,7 +94,7 @@ typedef struct ing_shape_set {
     long long version; /* -1: never read */
     size_t n;
     hk_inbound_shape *shapes;
-    bool needs_payload; /* a shape tests a path: the payload is read as JSON to digest it */
+    bool needs_payload; /* a shape tests a path: the payload's values are read to digest it */
 } ing_shape_set;
 typedef struct ing_shapes ing_shapes;             /* one loop's, not shared */
 #define ING_LOOKUP_LEN (2 * HK_WAIT_HASH_LEN + 2) /* "<shape>:<digest>" */
@@ -109,10 +109,12 @@ void ing_shapes_put(ing_shapes *c, const char *endpoint_id, long long version,
                     const char *const *ids, const char *const *jsons, size_t n);
 /* The version moved by a shape going away (a claim took its last wait): the copy stays right. */
 void ing_shapes_set_version(ing_shapes *c, const char *endpoint_id, long long version);
-/* The "<shape>:<digest>" of each shape whose paths payload has (at most
- * HK_STORE_ACCEPT_LOOKUPS_MAX), into out; how many. */
-size_t ing_shapes_lookups(const ing_shape_set *set, const cJSON *payload,
-                          char out[][ING_LOOKUP_LEN]);
+/* The "<shape>:<digest>" of each shape whose paths the payload has (at most
+ * HK_STORE_ACCEPT_LOOKUPS_MAX), into out; how many. The payload is json (a JSON body as it came,
+ * checked: its values are found in the text, no tree is built) or, when json is NULL, payload
+ * (another body's JSON form, or NULL: raw). */
+size_t ing_shapes_lookups(const ing_shape_set *set, const cJSON *payload, const char *json,
+                          size_t json_len, char out[][ING_LOOKUP_LEN]);
 
 /* --------------------------------------------------------------------------- server.c --- */
 

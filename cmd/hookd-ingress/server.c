@@ -115,9 +115,8 @@ typedef struct request {
     bool holds;      /* it claimed its event id or waits: done on success, released on failure */
     size_t waits;    /* how many waits it claimed */
     int claim_tries; /* claims answered stale */
-    bool json_body;  /* doc is read from the body only when a wait shape tests a path */
-    bool doc_read;   /* doc is what it will be */
-    cJSON *doc;      /* the payload's JSON form (owned), or NULL */
+    bool json_body;  /* the body is JSON (checked): no tree; waits find their values in it */
+    cJSON *doc;      /* another body's JSON form (owned), or NULL */
     uint64_t t0;
 } request;
 
@@ -413,19 +412,6 @@ static int claim_pending_s(const ingress *g)
     return (g->cfg->ingress_ack_timeout_ms + 999) / 1000 + CLAIM_MARGIN_S;
 }
 
-/* The payload's JSON form, for the waits' digests: a JSON body is parsed only now, when one of
- * the endpoint's wait shapes tests a path (the record takes its text as it came). */
-static const cJSON *payload_doc(request *r)
-{
-    if (!r->doc_read) {
-        r->doc_read = true;
-        size_t from = r->body.len >= 3 && memcmp(r->body.data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
-        if (r->json_body && r->body.len > from)
-            r->doc = cJSON_ParseWithLength(r->body.data + from, r->body.len - from);
-    }
-    return r->doc;
-}
-
 static void on_claimed(int rc, const hk_store_accepted *res, void *arg);
 
 /* Claims the request's event id and the waits its payload matches, one Redis step (store/),
@@ -439,8 +425,11 @@ static answer claim(request *r)
     const ing_shape_set *set = ing_shapes_get(g->shapes, r->ep->id);
     char lookups[HK_STORE_ACCEPT_LOOKUPS_MAX][ING_LOOKUP_LEN];
     const char *ptrs[HK_STORE_ACCEPT_LOOKUPS_MAX];
-    size_t n =
-        set ? ing_shapes_lookups(set, set->needs_payload ? payload_doc(r) : NULL, lookups) : 0;
+    size_t n = 0;
+    if (set && set->needs_payload && r->json_body) /* its values found in the text it is */
+        n = ing_shapes_lookups(set, NULL, r->body.data, r->body.len, lookups);
+    else if (set)
+        n = ing_shapes_lookups(set, set->needs_payload ? r->doc : NULL, NULL, 0, lookups);
     for (size_t i = 0; i < n; i++)
         ptrs[i] = lookups[i];
     hk_store_accept q = {.endpoint_id = r->ep->id,
@@ -517,7 +506,6 @@ static enum MHD_Result publish(request *r, const hk_inbound_request *req,
     hk_inbound_record_id(r->record_id);
     r->doc = doc;
     r->json_body = json_body;
-    r->doc_read = !json_body;
     hk_inbound_record_params p = {.ep = r->ep,
                                   .req = req,
                                   .id = r->record_id,

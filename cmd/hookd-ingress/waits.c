@@ -121,14 +121,16 @@ void ing_shapes_set_version(ing_shapes *c, const char *endpoint_id, long long ve
         e->set.version = version;
 }
 
-size_t ing_shapes_lookups(const ing_shape_set *set, const cJSON *payload,
-                          char out[][ING_LOOKUP_LEN])
+size_t ing_shapes_lookups(const ing_shape_set *set, const cJSON *payload, const char *json,
+                          size_t json_len, char out[][ING_LOOKUP_LEN])
 {
     size_t n = 0;
     for (size_t i = 0; i < set->n && n < HK_STORE_ACCEPT_LOOKUPS_MAX; i++) {
         char digest[HK_WAIT_HASH_LEN + 1];
-        if (hk_inbound_shape_digest(&set->shapes[i], payload, digest))
-            snprintf(out[n++], ING_LOOKUP_LEN, "%s:%s", set->shapes[i].id, digest);
+        const hk_inbound_shape *s = &set->shapes[i];
+        if (json ? hk_inbound_shape_digest_text(s, json, json_len, digest)
+                 : hk_inbound_shape_digest(s, payload, digest))
+            snprintf(out[n++], ING_LOOKUP_LEN, "%s:%s", s->id, digest);
     }
     return n;
 }

@@ -887,3 +887,123 @@ Test(shape, parse_round_trip_and_refusals)
     cJSON_Delete(d);
     hk_inbound_shape_free(&s);
 }
+
+/* ------------------------------------------------------------- selecting in the text --- */
+
+/* What hk_jsonpath_find selects in text, as canonical JSON ("" when missing); the caller frees. */
+static char *found_in_text(const char *path, const char *text)
+{
+    hk_jsonpath p = path_ok(path);
+    const char *at = NULL;
+    size_t len = 0;
+    char *out = strdup("");
+    if (hk_jsonpath_find(&p, text, strlen(text), &at, &len)) {
+        cJSON *v = cJSON_ParseWithLength(at, len);
+        cr_assert_not_null(v, "%s: the span '%.*s' is no JSON value", path, (int)len, at);
+        hk_buf b = {0};
+        hk_json_canonical(v, &b);
+        free(out);
+        out = hk_buf_take(&b);
+        cJSON_Delete(v);
+    }
+    hk_jsonpath_free(&p);
+    return out;
+}
+
+/* The same through the tree. */
+static char *found_in_tree(const char *path, const char *text)
+{
+    hk_jsonpath p = path_ok(path);
+    cJSON *doc = cJSON_Parse(text);
+    cr_assert_not_null(doc);
+    const cJSON *v = hk_jsonpath_get(&p, doc);
+    char *out = strdup("");
+    if (v) {
+        hk_buf b = {0};
+        hk_json_canonical(v, &b);
+        free(out);
+        out = hk_buf_take(&b);
+    }
+    cJSON_Delete(doc);
+    hk_jsonpath_free(&p);
+    return out;
+}
+
+Test(jsonpath, the_text_walk_selects_what_the_tree_does)
+{
+    static const char *const docs[] = {
+        SLACK,
+        " { \"a\" : [ 1 , { \"b\" : [ true , null , \"x\\\"]\" ] } , [ ] , -2.5e3 ] ,\n"
+        "\t\"c\\u0041\" : { \"\" : 0 } , \"d\" : \"}\" , \"e\" : {} } ",
+        "\xEF\xBB\xBF{\"k\":\"v\",\"n\":{\"m\":[[1,2],[3,[4,5]]]}}",
+        "[{\"id\":1},{\"id\":2},{\"id\":3}]",
+        "\"just a string\"",
+    };
+    static const char *const paths[] = {
+        "$",
+        "$.event.type",
+        "$['event']['text']",
+        "$.type",
+        "$.token.x",
+        "$.a[0]",
+        "$.a[1].b[2]",
+        "$.a[1].b[-1]",
+        "$.a[-1]",
+        "$.a[-4]",
+        "$.a[-5]",
+        "$.a[4]",
+        "$.a[2]",
+        "$.cA",
+        "$['cA']['']",
+        "$.d",
+        "$.e",
+        "$.e.x",
+        "$.k",
+        "$.n.m[1][1][-2]",
+        "$[0].id",
+        "$[-1].id",
+        "$[3]",
+        "$.missing",
+        "$[0]",
+        "$.event",
+        "$.a[1].b[1]",
+        "$['a'][1]['b'][0]",
+    };
+    int found = 0;
+    for (size_t d = 0; d < sizeof docs / sizeof docs[0]; d++)
+        for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+            char *text = found_in_text(paths[i], docs[d]);
+            char *tree = found_in_tree(paths[i], docs[d]);
+            cr_assert_str_eq(text, tree, "doc %zu, %s: the text walk '%s', the tree '%s'", d,
+                             paths[i], text, tree);
+            found += *text != '\0';
+            free(text);
+            free(tree);
+        }
+    cr_assert_geq(found, 25, "only %d paths found anything: the walk is not being tested", found);
+}
+
+Test(shape, a_digest_from_the_text_is_the_digest_from_the_tree)
+{
+    hk_inbound_wait *w = NULL;
+    hk_error err = {0};
+    cJSON *doc = cJSON_Parse("{\"ref\":\"r\",\"matches\":" SEED_MATCHES "}");
+    cr_assert_eq(hk_inbound_wait_from_json(doc, &w, &err), HK_OK, "%s", err.msg);
+    hk_inbound_shape s;
+    cr_assert_eq(hk_inbound_shape_parse(w->shape, w->shape_json, &s, &err), HK_OK, "%s", err.msg);
+    char from_text[HK_WAIT_HASH_LEN + 1], from_tree[HK_WAIT_HASH_LEN + 1];
+    cr_assert(hk_inbound_shape_digest_text(&s, SLACK, strlen(SLACK), from_text));
+    cr_assert_str_eq(from_text, w->digest, "the wait's own digest");
+    cJSON *payload = cJSON_Parse(SLACK);
+    cr_assert(hk_inbound_shape_digest(&s, payload, from_tree));
+    cr_assert_str_eq(from_text, from_tree);
+    static const char bye[] = "{\"event\":{\"type\":\"message\",\"text\":\"bye\"}}";
+    cr_assert(hk_inbound_shape_digest_text(&s, bye, strlen(bye), from_text));
+    cr_assert_str_neq(from_text, w->digest);
+    static const char none[] = "{\"event\":{\"type\":\"message\"}}";
+    cr_assert_not(hk_inbound_shape_digest_text(&s, none, strlen(none), from_text));
+    cJSON_Delete(payload);
+    cJSON_Delete(doc);
+    hk_inbound_shape_free(&s);
+    hk_inbound_wait_destroy(w);
+}
