@@ -479,6 +479,17 @@ static bool name_is(walk *w, const char *name, size_t len)
     return same;
 }
 
+/* Past the value at w and the ',' after it: false at the end of its object or array. */
+static bool to_next(walk *w)
+{
+    skip_value(w);
+    skip_space(w);
+    if (w->s >= w->end || *w->s != ',')
+        return false;
+    w->s++;
+    return true;
+}
+
 /* At an object: to the value of its member name (true), or not there (false). */
 static bool to_member(walk *w, const char *name, size_t len)
 {
@@ -497,11 +508,8 @@ static bool to_member(walk *w, const char *name, size_t len)
         w->s++;
         if (found) /* the first of a repeated name, as cJSON (checked text has none) */
             return true;
-        skip_value(w);
-        skip_space(w);
-        if (w->s >= w->end || *w->s != ',')
+        if (!to_next(w))
             return false;
-        w->s++;
     }
 }
 
@@ -535,11 +543,8 @@ static bool to_element(walk *w, long index)
             return false;
         if (k == index)
             return true;
-        skip_value(w);
-        skip_space(w);
-        if (w->s >= w->end || *w->s != ',')
+        if (!to_next(w))
             return false;
-        w->s++;
     }
 }
 

@@ -327,20 +327,47 @@ void hk_inbound_shape_free(hk_inbound_shape *s)
     memset(s, 0, sizeof *s);
 }
 
-bool hk_inbound_shape_digest(const hk_inbound_shape *s, const cJSON *payload,
-                             char out[HK_WAIT_HASH_LEN + 1])
+/* The canonical JSON of the value at p in a payload (the caller frees), or NULL: missing. */
+typedef char *(*value_at_fn)(const hk_jsonpath *p, const void *payload);
+
+static char *canonical_of(const cJSON *v)
+{
+    hk_buf b = {0};
+    hk_json_canonical(v, &b);
+    return hk_buf_take(&b);
+}
+
+static char *value_in_tree(const hk_jsonpath *p, const void *payload)
+{
+    const cJSON *v = hk_jsonpath_get(p, payload);
+    return v ? canonical_of(v) : NULL;
+}
+
+typedef struct json_text {
+    const char *s;
+    size_t len;
+} json_text;
+
+static char *value_in_text(const hk_jsonpath *p, const void *payload)
+{
+    const json_text *t = payload;
+    const char *at = NULL;
+    size_t at_len = 0;
+    if (!hk_jsonpath_find(p, t->s, t->len, &at, &at_len))
+        return NULL;
+    cJSON *v = cJSON_ParseWithLength(at, at_len);
+    char *out = v ? canonical_of(v) : NULL;
+    cJSON_Delete(v);
+    return out;
+}
+
+static bool digest_with(const hk_inbound_shape *s, value_at_fn value_at, const void *payload,
+                        char out[HK_WAIT_HASH_LEN + 1])
 {
     char **values = hk_xcalloc(s->n ? s->n : 1, sizeof *values);
     bool found = true;
-    for (size_t i = 0; found && i < s->n; i++) {
-        const cJSON *v = hk_jsonpath_get(&s->paths[i], payload);
-        found = v != NULL;
-        if (v) {
-            hk_buf b = {0};
-            hk_json_canonical(v, &b);
-            values[i] = hk_buf_take(&b);
-        }
-    }
+    for (size_t i = 0; found && i < s->n; i++)
+        found = (values[i] = value_at(&s->paths[i], payload)) != NULL;
     if (found)
         hk_inbound_digest((const char *const *)values, s->n, out);
     for (size_t i = 0; i < s->n; i++)
@@ -349,28 +376,15 @@ bool hk_inbound_shape_digest(const hk_inbound_shape *s, const cJSON *payload,
     return found;
 }
 
+bool hk_inbound_shape_digest(const hk_inbound_shape *s, const cJSON *payload,
+                             char out[HK_WAIT_HASH_LEN + 1])
+{
+    return digest_with(s, value_in_tree, payload, out);
+}
+
 bool hk_inbound_shape_digest_text(const hk_inbound_shape *s, const char *json, size_t len,
                                   char out[HK_WAIT_HASH_LEN + 1])
 {
-    char **values = hk_xcalloc(s->n ? s->n : 1, sizeof *values);
-    bool found = true;
-    for (size_t i = 0; found && i < s->n; i++) {
-        const char *at = NULL;
-        size_t at_len = 0;
-        cJSON *v = NULL;
-        found = hk_jsonpath_find(&s->paths[i], json, len, &at, &at_len) &&
-                (v = cJSON_ParseWithLength(at, at_len)) != NULL;
-        if (v) {
-            hk_buf b = {0};
-            hk_json_canonical(v, &b);
-            values[i] = hk_buf_take(&b);
-            cJSON_Delete(v);
-        }
-    }
-    if (found)
-        hk_inbound_digest((const char *const *)values, s->n, out);
-    for (size_t i = 0; i < s->n; i++)
-        free(values[i]);
-    free(values);
-    return found;
+    json_text t = {.s = json, .len = len};
+    return digest_with(s, value_in_text, &t, out);
 }

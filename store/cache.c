@@ -160,8 +160,7 @@ static hk_store_snapshot *load_all(hk_store_cache *c, hk_error *err)
                 argv[i + 1] = keys->element[i]->str;
                 argvlen[i + 1] = keys->element[i]->len;
             }
-            redisReply *vals =
-                redisCommandArgv(c->rc, (int)keys->elements + 1, argv, argvlen);
+            redisReply *vals = redisCommandArgv(c->rc, (int)keys->elements + 1, argv, argvlen);
             free(argv);
             free(argvlen);
             if (!vals || vals->type != REDIS_REPLY_ARRAY) {

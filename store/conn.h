@@ -33,6 +33,9 @@ void hk_store__cfg_free(hk_store__cfg *c);
 int hk_store__open(const hk_store__cfg *c, hk_store **out, hk_error *err);
 /* Connects, AUTHs, SELECTs. Errors name HOOKD_REDIS_URL and never hold the password. */
 redisContext *hk_store__connect(const hk_store__cfg *c, hk_error *err);
+/* A failed or unexpected reply r (freed; NULL: the connection failed) as err: HK_ERR, naming
+ * HOOKD_REDIS_URL with Redis's own words, never the password. */
+int hk_store__failed(hk_store *s, redisReply *r, hk_error *err);
 /* "<prefix><a><b>" — caller frees. */
 char *hk_store__key(const hk_store__cfg *c, const char *a, const char *b, const char *suffix);
 

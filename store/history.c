@@ -161,8 +161,7 @@ static void disable_task(hk_store_history *h, const record *r)
         return;
     }
     hk_counter_add(&hk_store_metrics.task_disable_errors, 1);
-    HK_ERROR("task.disable.failed", "webhook task %s could not be disabled: %s", r->key,
-             err.msg);
+    HK_ERROR("task.disable.failed", "webhook task %s could not be disabled: %s", r->key, err.msg);
     if (rc != HK_EINVAL) { /* a connection problem: reconnect next time */
         hk_store_close(h->store);
         h->store = NULL;

@@ -59,15 +59,6 @@ static const char state_script[] =
     "redis.call('INCR', KEYS[3])\n"
     "return 1\n";
 
-static int redis_failed(hk_store *s, redisReply *r, hk_error *err)
-{
-    int rc = hk_error_set(err, HK_ERR, "HOOKD_REDIS_URL", "redis %s:%d: %s", s->cfg.host,
-                          s->cfg.port, r && r->str ? r->str : s->rc->errstr);
-    if (r)
-        freeReplyObject(r);
-    return rc;
-}
-
 int hk_store_inbound_put(hk_store *s, const char *id, const char *name, const char *json,
                          bool create, uint64_t now_ms, hk_error *err)
 {
@@ -85,7 +76,7 @@ int hk_store_inbound_put(hk_store *s, const char *id, const char *name, const ch
     free(state);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
         r->element[0]->type != REDIS_REPLY_INTEGER)
-        return redis_failed(s, r, err);
+        return hk_store__failed(s, r, err);
     long long code = r->element[0]->integer;
     int rc = HK_OK;
     if (code == -1)
@@ -105,7 +96,7 @@ int hk_store_inbound_get(hk_store *s, const char *id, char **json, hk_error *err
     redisReply *r = redisCommand(s->rc, "GET %s", doc);
     free(doc);
     if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
-        return redis_failed(s, r, err);
+        return hk_store__failed(s, r, err);
     int rc = HK_OK;
     if (r->type == REDIS_REPLY_NIL)
         rc = hk_error_set(err, HK_ENOTFOUND, NULL, "inbound endpoint %s not found", id);
@@ -128,7 +119,7 @@ int hk_store_inbound_list(hk_store *s, char ***jsons, size_t *n, hk_error *err)
     redisReply *ids = redisCommand(s->rc, "HVALS %s", names);
     free(names);
     if (!ids || ids->type != REDIS_REPLY_ARRAY)
-        return redis_failed(s, ids, err);
+        return hk_store__failed(s, ids, err);
     char **id_list = hk_xcalloc(ids->elements + 1, sizeof *id_list);
     for (size_t i = 0; i < ids->elements; i++)
         id_list[i] = ids->element[i]->str;
@@ -167,9 +158,9 @@ int hk_store_inbound_delete(hk_store *s, const char *id, hk_error *err)
     char *state = hk_store__key(&s->cfg, "inbound:state", NULL, NULL);
     char *w[8]; /* waits, data, index, shapes, counts, version, holds, held */
     hk_store__wait_keys(s->cfg.prefix, id, w);
-    redisReply *r = redisCommand(s->rc, "EVAL %s 12 %s %s %s %s %s %s %s %s %s %s %s %s %s",
-                                 delete_script, doc, names, version, state, w[0], w[1], w[2], w[3],
-                                 w[4], w[6], w[7], w[5], id);
+    redisReply *r =
+        redisCommand(s->rc, "EVAL %s 12 %s %s %s %s %s %s %s %s %s %s %s %s %s", delete_script, doc,
+                     names, version, state, w[0], w[1], w[2], w[3], w[4], w[6], w[7], w[5], id);
     free(doc);
     free(names);
     free(version);
@@ -177,7 +168,7 @@ int hk_store_inbound_delete(hk_store *s, const char *id, hk_error *err)
     for (int i = 0; i < 8; i++)
         free(w[i]);
     if (!r || r->type != REDIS_REPLY_INTEGER)
-        return redis_failed(s, r, err);
+        return hk_store__failed(s, r, err);
     int rc = r->integer == -1
                  ? hk_error_set(err, HK_ENOTFOUND, NULL, "inbound endpoint %s not found", id)
                  : HK_OK;
@@ -199,7 +190,7 @@ int hk_store_inbound_set_state(hk_store *s, const char *id, bool verified, uint6
     free(state);
     free(version);
     if (!r || r->type != REDIS_REPLY_INTEGER)
-        return redis_failed(s, r, err);
+        return hk_store__failed(s, r, err);
     long long code = r->integer;
     freeReplyObject(r);
     if (changed)
@@ -218,7 +209,7 @@ int hk_store_inbound_get_state(hk_store *s, const char *id, bool *verified, uint
     redisReply *r = redisCommand(s->rc, "HGET %s %s", state, id);
     free(state);
     if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
-        return redis_failed(s, r, err);
+        return hk_store__failed(s, r, err);
     if (r->type == REDIS_REPLY_STRING && r->len >= 2 && r->str[1] == ':') {
         *verified = r->str[0] == '1';
         *at_ms = strtoull(r->str + 2, NULL, 10);
@@ -279,7 +270,7 @@ int hk_store_inbound_event_claim(hk_store *s, const char *endpoint_id, const cha
     bool claimed = false;
     int rc = HK_OK;
     if (!set_nx_of(r, &claimed)) {
-        rc = redis_failed(s, r, err);
+        rc = hk_store__failed(s, r, err);
     } else if (claimed) {
         *out = HK_EVENT_CLAIMED;
         freeReplyObject(r);
@@ -287,7 +278,7 @@ int hk_store_inbound_event_claim(hk_store *s, const char *endpoint_id, const cha
         freeReplyObject(r);
         r = redisCommand(s->rc, "GET %s", key);
         if (!taken_of(r, out))
-            rc = redis_failed(s, r, err);
+            rc = hk_store__failed(s, r, err);
         else
             freeReplyObject(r);
     }
@@ -302,7 +293,7 @@ int hk_store_inbound_event_done(hk_store *s, const char *endpoint_id, const char
     redisReply *r = redisCommand(s->rc, "SET %s done EX %d", key, ttl_s);
     free(key);
     if (!r || r->type != REDIS_REPLY_STATUS)
-        return redis_failed(s, r, err);
+        return hk_store__failed(s, r, err);
     freeReplyObject(r);
     return HK_OK;
 }
@@ -314,7 +305,7 @@ int hk_store_inbound_event_release(hk_store *s, const char *endpoint_id, const c
     redisReply *r = redisCommand(s->rc, "EVAL %s 1 %s", RELEASE_SCRIPT, key);
     free(key);
     if (!r || r->type != REDIS_REPLY_INTEGER)
-        return redis_failed(s, r, err);
+        return hk_store__failed(s, r, err);
     freeReplyObject(r);
     return HK_OK;
 }
@@ -325,7 +316,7 @@ int hk_store_inbound_version(hk_store *s, long long *out, hk_error *err)
     redisReply *r = redisCommand(s->rc, "GET %s", key);
     free(key);
     if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_NIL))
-        return redis_failed(s, r, err);
+        return hk_store__failed(s, r, err);
     *out = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : 0;
     freeReplyObject(r);
     return HK_OK;

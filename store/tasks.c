@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* KEYS: task, flow set, version. ARGV: json, id, max. */
 static const char create_script[] =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end\n"
@@ -46,11 +45,10 @@ static const char delete_script[] =
 
 /* KEYS: task, version. ARGV: the JSON read, the JSON to write. Writes only when the task is
  * still exactly as read, so a concurrent update is never overwritten. */
-static const char swap_script[] =
-    "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
-    "redis.call('SET', KEYS[1], ARGV[2])\n"
-    "redis.call('INCR', KEYS[2])\n"
-    "return 1\n";
+static const char swap_script[] = "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end\n"
+                                  "redis.call('SET', KEYS[1], ARGV[2])\n"
+                                  "redis.call('INCR', KEYS[2])\n"
+                                  "return 1\n";
 
 /* Connects s, whose cfg (its own copy) is set; closes s when it cannot. */
 static int open_with(hk_store *s, hk_store **out, hk_error *err)
@@ -92,10 +90,10 @@ void hk_store_close(hk_store *s)
     free(s);
 }
 
-static int reply_error(hk_store *s, redisReply *r, hk_error *err)
+int hk_store__failed(hk_store *s, redisReply *r, hk_error *err)
 {
     int rc = hk_error_set(err, HK_ERR, "HOOKD_REDIS_URL", "redis %s:%d: %s", s->cfg.host,
-                          s->cfg.port, r ? r->str : s->rc->errstr);
+                          s->cfg.port, r && r->str ? r->str : s->rc->errstr);
     if (r)
         freeReplyObject(r);
     return rc;
@@ -116,11 +114,11 @@ static int write_task(hk_store *s, const hk_task *task, bool create, hk_error *e
         r = redisCommand(s->rc, "EVAL %s 3 %s %s %s %s %s %s", create_script, task_key, flow_key,
                          version_key, text, task->id, max);
     else
-        r = redisCommand(s->rc, "EVAL %s 3 %s %s %s %s %s %s %s", update_script, task_key,
-                         flow_key, version_key, text, task->id, max, s->cfg.prefix);
+        r = redisCommand(s->rc, "EVAL %s 3 %s %s %s %s %s %s %s", update_script, task_key, flow_key,
+                         version_key, text, task->id, max, s->cfg.prefix);
     int rc = HK_OK;
     if (!r || r->type != REDIS_REPLY_INTEGER) {
-        rc = reply_error(s, r, err);
+        rc = hk_store__failed(s, r, err);
         r = NULL;
     } else if (r->integer == -1) {
         rc = create ? hk_error_set(err, HK_EINVAL, "id", "webhook %s already exists", task->id)
@@ -232,7 +230,7 @@ int hk_store_task_get(hk_store *s, const char *id, hk_task **out, hk_error *err)
     redisReply *r = redisCommand(s->rc, "GET %s", key);
     free(key);
     if (!r || r->type == REDIS_REPLY_ERROR)
-        return reply_error(s, r, err);
+        return hk_store__failed(s, r, err);
     int rc;
     if (r->type != REDIS_REPLY_STRING)
         rc = hk_error_set(err, HK_ENOTFOUND, NULL, "webhook %s not found", id);
@@ -257,7 +255,7 @@ int hk_store_task_list(hk_store *s, const char *flow_id, hk_task ***out, size_t 
     redisReply *ids = redisCommand(s->rc, "SMEMBERS %s", flow_key);
     free(flow_key);
     if (!ids || ids->type != REDIS_REPLY_ARRAY)
-        return reply_error(s, ids, err);
+        return hk_store__failed(s, ids, err);
     hk_task **tasks = hk_xcalloc(ids->elements + 1, sizeof *tasks);
     size_t count = 0;
     for (size_t i = 0; i < ids->elements; i++) {
@@ -283,7 +281,7 @@ int hk_store_task_delete(hk_store *s, const char *id, hk_error *err)
     free(task_key);
     free(version_key);
     if (!r || r->type != REDIS_REPLY_INTEGER)
-        return reply_error(s, r, err);
+        return hk_store__failed(s, r, err);
     int rc = r->integer == -1 ? hk_error_set(err, HK_ENOTFOUND, NULL, "webhook %s not found", id)
                               : HK_OK;
     freeReplyObject(r);
@@ -303,7 +301,7 @@ int hk_store_task_disable(hk_store *s, const char *id, const char *reason, uint6
     for (int round = 0; round < 5 && rc == HK_ERR; round++) {
         redisReply *r = redisCommand(s->rc, "GET %s", task_key);
         if (!r || r->type == REDIS_REPLY_ERROR) {
-            rc = reply_error(s, r, err);
+            rc = hk_store__failed(s, r, err);
             break;
         }
         if (r->type != REDIS_REPLY_STRING) {
@@ -338,7 +336,7 @@ int hk_store_task_disable(hk_store *s, const char *id, const char *reason, uint6
         freeReplyObject(r);
         free(text);
         if (!w || w->type != REDIS_REPLY_INTEGER) {
-            rc = reply_error(s, w, err);
+            rc = hk_store__failed(s, w, err);
             break;
         }
         raced = w->integer != 1;
@@ -362,7 +360,7 @@ int hk_store_history_get(hk_store *s, const char *job_id, cJSON **out, hk_error 
     redisReply *r = redisCommand(s->rc, "LRANGE %s 0 -1", key);
     free(key);
     if (!r || r->type != REDIS_REPLY_ARRAY)
-        return reply_error(s, r, err);
+        return hk_store__failed(s, r, err);
     cJSON *arr = cJSON_CreateArray();
     for (size_t i = 0; i < r->elements; i++) {
         cJSON *item = cJSON_ParseWithLength(r->element[i]->str, r->element[i]->len);

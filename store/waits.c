@@ -272,15 +272,6 @@ static void call_arg(script_call *c, const char *s)
 
 /* --------------------------------------------------------------------- sync --- */
 
-static int redis_failed(hk_store *s, redisReply *r, hk_error *err)
-{
-    int rc = hk_error_set(err, HK_ERR, "HOOKD_REDIS_URL", "redis %s:%d: %s", s->cfg.host,
-                          s->cfg.port, r && r->str ? r->str : s->rc->errstr);
-    if (r)
-        freeReplyObject(r);
-    return rc;
-}
-
 /* Runs script on the endpoint's keys (and the event id's, or the endpoint's, as the ninth) with
  * args. */
 static redisReply *run(hk_store *s, const char *script, const char *endpoint_id,
@@ -349,7 +340,7 @@ int hk_store_wait_put(hk_store *s, const char *endpoint_id, const hk_store_wait 
     const char *args[] = {w->ref, member, w->shape_json, ttl, w->matches_json, max};
     redisReply *r = run(s, put_script, endpoint_id, NULL, args, 6); /* KEYS[9]: the endpoint */
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1)
-        return redis_failed(s, r, err);
+        return hk_store__failed(s, r, err);
     long long code = int_at(r, 0);
     int rc = HK_OK;
     if (code == -1) {
@@ -382,7 +373,7 @@ static int read_waits(hk_store *s, const char *endpoint_id, const char *ref,
     *n = 0;
     redisReply *r = run(s, read_script, endpoint_id, NULL, (const char *[]){ref}, 1);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements % 3)
-        return redis_failed(s, r, err);
+        return hk_store__failed(s, r, err);
     hk_store_wait_info *ws = hk_xcalloc(r->elements / 3 + 1, sizeof *ws);
     size_t got = 0;
     for (size_t i = 0; i + 2 < r->elements; i += 3) {
@@ -425,7 +416,7 @@ int hk_store_wait_delete(hk_store *s, const char *endpoint_id, const char *ref, 
 {
     redisReply *r = run(s, delete_script, endpoint_id, NULL, (const char *[]){ref}, 1);
     if (!r || r->type != REDIS_REPLY_INTEGER)
-        return redis_failed(s, r, err);
+        return hk_store__failed(s, r, err);
     long long code = r->integer;
     freeReplyObject(r);
     if (code != 1)
@@ -438,7 +429,7 @@ int hk_store_wait_count(hk_store *s, const char *endpoint_id, long long *out, hk
 {
     redisReply *r = run(s, count_script, endpoint_id, NULL, NULL, 0);
     if (!r || r->type != REDIS_REPLY_INTEGER)
-        return redis_failed(s, r, err);
+        return hk_store__failed(s, r, err);
     *out = r->integer;
     freeReplyObject(r);
     return HK_OK;
@@ -451,7 +442,7 @@ int hk_store_wait_sweep(hk_store *s, const char *endpoint_id, int max, hk_store_
     snprintf(m, sizeof m, "%d", max > 0 ? max : 1);
     redisReply *r = run(s, sweep_script, endpoint_id, NULL, (const char *[]){m}, 1);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3)
-        return redis_failed(s, r, err);
+        return hk_store__failed(s, r, err);
     *out = (hk_store_wait_swept){
         .expired = int_at(r, 0), .restored = int_at(r, 1), .live = int_at(r, 2)};
     freeReplyObject(r);
@@ -464,7 +455,7 @@ int hk_store_inbound_accept_release(hk_store *s, const char *endpoint_id, const 
     const char *args[] = {record_id, event_id && *event_id ? "1" : "0"};
     redisReply *r = run(s, release_script, endpoint_id, event_id, args, 2);
     if (!r || r->type != REDIS_REPLY_ARRAY)
-        return redis_failed(s, r, err);
+        return hk_store__failed(s, r, err);
     freeReplyObject(r);
     return HK_OK;
 }
