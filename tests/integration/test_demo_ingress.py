@@ -94,6 +94,9 @@ def test_the_ingress_demo_shows_each_case_and_exits_0(tmp_path):
     assert re.search(r'key flow-slack: endpointId=in_[0-9a-f]{24} source=slack '
                      r'providerEventId="Ev0PV52K21"', text)
     assert 'pusher.name="octocat"' in text and 'event.text="Hello from Slack"' in text
+    # the seed's wait ($['event']['type'] = message) woken by the Slack message, the other not
+    assert re.search(r'source=slack .*matchedWaits=\["run-42/wait-1"\]$', text, re.M), text
+    assert re.search(r"^run-43/wait-1 .*\n1 live wait on in_", text, re.M), text
     assert "FAILED" not in text
     assert text.rstrip().endswith("the forged push refused with 404 and counted as bad_signature")
     # everything stopped: no broker, Redis or hookd-ingress left on its ports
