@@ -12,9 +12,9 @@
 
 /* Headers hookd sets itself; a task's own copy of any of them is dropped. */
 static const char *const system_headers[] = {
-    "User-Agent",        "X-Webhook-Id",      "X-Webhook-Attempt", "X-Webhook-Signature",
-    "webhook-id",        "webhook-timestamp", "webhook-signature", "Content-Length",
-    "Host",              "Transfer-Encoding", "Connection",        "Expect",
+    "User-Agent", "X-Webhook-Id",      "X-Webhook-Attempt", "X-Webhook-Signature",
+    "webhook-id", "webhook-timestamp", "webhook-signature", "Content-Length",
+    "Host",       "Transfer-Encoding", "Connection",        "Expect",
     NULL,
 };
 
@@ -135,6 +135,52 @@ static void add_signatures(header_list *l, const hk_request *req, const hk_task 
     }
 }
 
+/* A JSON string member, or null when the value is empty (an event's optional fields). */
+static void put_text(hk_buf *b, const char *name, const char *value, bool first)
+{
+    hk_buf_puts(b, first ? "{\"" : ",\"");
+    hk_buf_puts(b, name);
+    hk_buf_puts(b, "\":");
+    if (!value || !*value) {
+        hk_buf_puts(b, "null");
+        return;
+    }
+    hk_buf_puts(b, "\"");
+    hk_buf_json_escape(b, value, strlen(value));
+    hk_buf_puts(b, "\"");
+}
+
+/* The body of a POST, PUT or PATCH task with none of its own: the event as hookd saw it, the
+ * task and the attempt (docs/api.md, "The default payload", has its JSON Schema). */
+static char *default_body(const hk_request_params *p, size_t *len)
+{
+    static const char *const outcomes[] = {"success", "failure", "other"};
+    const hk_event *ev = p->event;
+    hk_buf b = {0};
+    put_text(&b, "type", ev->type, true);
+    put_text(&b, "jobId", ev->job_id, false);
+    put_text(&b, "jobStatus", ev->job_status, false);
+    put_text(&b, "outcome", outcomes[ev->outcome], false);
+    put_text(&b, "flowId", ev->flow_id, false);
+    put_text(&b, "flowName", ev->flow_name, false);
+    put_text(&b, "jobType", ev->job_type, false);
+    hk_buf_puts(&b, ",\"outputIds\":[");
+    for (size_t i = 0; i < ev->output_ids_len; i++) {
+        hk_buf_puts(&b, i ? ",\"" : "\"");
+        hk_buf_json_escape(&b, ev->output_ids[i], strlen(ev->output_ids[i]));
+        hk_buf_puts(&b, "\"");
+    }
+    hk_buf_puts(&b, "]");
+    put_text(&b, "finishedAt", ev->finished_at, false);
+    put_text(&b, "eventId", ev->event_id, false);
+    put_text(&b, "webhookId", p->task->id, false);
+    put_text(&b, "webhookName", p->task->name, false);
+    put_text(&b, "deliveryId", p->delivery_id, false);
+    hk_buf_printf(&b, ",\"attempt\":%d}", p->attempt);
+    *len = b.len;
+    return b.data;
+}
+
 int hk_request_build(const hk_request_params *p, hk_request **out, hk_error *err)
 {
     const hk_task *task = p->task;
@@ -159,9 +205,18 @@ int hk_request_build(const hk_request_params *p, hk_request **out, hk_error *err
     hk_render_form form = HK_RENDER_RAW;
     char *body = NULL;
     size_t body_len = 0;
-    if (hk_method_has_body(task->method)) {
+    size_t max = p->max_body_bytes ? p->max_body_bytes : HK_MAX_BODY_DEFAULT;
+    if (hk_method_has_body(task->method) && !*body_tmpl) { /* no body of its own: the default */
+        form = HK_RENDER_JSON;
+        body = default_body(p, &body_len);
+        if (body_len > max) {
+            free(body);
+            return hk_error_set(err, HK_EINVAL, "body",
+                                "the default payload is over HOOKD_MAX_BODY_BYTES (%zu bytes)",
+                                max);
+        }
+    } else if (hk_method_has_body(task->method)) {
         form = hk_render_form_of(headers, headers_len, body_tmpl);
-        size_t max = p->max_body_bytes ? p->max_body_bytes : HK_MAX_BODY_DEFAULT;
         body = hk_render(body_tmpl, p->event, task, p->attempt, form, max, &body_len);
         if (!body)
             return hk_error_set(err, HK_EINVAL, ov && ov->body ? "webhookOverrides.body" : "body",
@@ -169,7 +224,7 @@ int hk_request_build(const hk_request_params *p, hk_request **out, hk_error *err
     }
     hk_request *req = hk_xcalloc(1, sizeof *req);
     req->method = task->method;
-    req->url = hk_strdup(url);
+    req->url = hk_url_as_sent(url); /* what the request line says, and what is signed */
     req->timeout_ms = task->timeout_ms ? task->timeout_ms : p->default_timeout_ms;
     req->validate_ssl = task->validate_ssl;
     req->body = body;

@@ -25,6 +25,10 @@ int hk_validate_url(const char *url, const char *field, hk_error *err)
         if (*p <= 0x20 || *p == 0x7f)
             return hk_error_set(err, HK_EINVAL, field,
                                 "contains whitespace or a control character");
+    /* A fragment never leaves the client: the receiver could not check a signature over it. */
+    if (strchr(url, '#'))
+        return hk_error_set(err, HK_EINVAL, field,
+                            "has a fragment (#...), which is never sent: leave it out");
     size_t scheme_len;
     if (strncasecmp(url, "https://", 8) == 0)
         scheme_len = 8;
@@ -104,6 +108,20 @@ static void url_origin(const char *url, bool *https, const char **host, size_t *
     *host = authority;
     *host_len = hlen;
     *port = hlen < alen ? strtol(authority + hlen + 1, NULL, 10) : (*https ? 443 : 80);
+}
+
+char *hk_url_as_sent(const char *url)
+{
+    const char *authority = strstr(url, "://");
+    authority = authority ? authority + 3 : url;
+    size_t alen = strcspn(authority, "/?");
+    if (authority[alen] == '/')
+        return hk_strdup(url);
+    hk_buf b = {0}; /* "https://x.example?q" is sent as "GET /?q": "/" goes in */
+    hk_buf_append(&b, url, (size_t)(authority - url) + alen);
+    hk_buf_puts(&b, "/");
+    hk_buf_puts(&b, authority + alen);
+    return b.data;
 }
 
 bool hk_url_same_origin(const char *a, const char *b)

@@ -26,11 +26,11 @@ typedef enum { HK_JOB_SUCCESS, HK_JOB_FAILURE, HK_JOB_OTHER } hk_job_outcome;
 /* A job event's one-off replacement of a task's url, headers and/or body. */
 typedef struct hk_override {
     char *webhook_id;
-    char *url;        /* NULL: keep the task's */
-    hk_kv *headers;   /* NULL with has_headers false: keep the task's */
+    char *url;      /* NULL: keep the task's */
+    hk_kv *headers; /* NULL with has_headers false: keep the task's */
     size_t headers_len;
     bool has_headers;
-    char *body;       /* NULL: keep the task's */
+    char *body; /* NULL: keep the task's */
 } hk_override;
 
 typedef struct hk_event {
@@ -39,7 +39,7 @@ typedef struct hk_event {
     char *job_id;   /* jobId, or runId for orchestration.completed */
     char *job_status;
     char *flow_id;
-    char *flow_name;  /* "" when absent */
+    char *flow_name; /* "" when absent */
     char **output_ids;
     size_t output_ids_len;
     char *job_type;    /* "" when absent */
@@ -70,6 +70,10 @@ typedef enum {
     HK_METHOD_DELETE
 } hk_method;
 typedef enum { HK_TRIGGER_SUCCESS, HK_TRIGGER_FAILURE, HK_TRIGGER_ANY } hk_trigger_event;
+/* The event types a task's trigger.types may name (a bit each); an event of another type reaches
+ * only tasks that take every type. */
+#define HK_EVENT_TYPE_JOB_COMPLETED 0x1u           /* "job.completed" */
+#define HK_EVENT_TYPE_ORCHESTRATION_COMPLETED 0x2u /* "orchestration.completed" */
 typedef enum { HK_SIG_NONE, HK_SIG_TIMESTAMPED, HK_SIG_BODY, HK_SIG_STANDARD } hk_sig_scheme;
 
 #define HK_TASK_MAX_BODY (256 * 1024)
@@ -77,22 +81,23 @@ typedef enum { HK_SIG_NONE, HK_SIG_TIMESTAMPED, HK_SIG_BODY, HK_SIG_STANDARD } h
 #define HK_TASK_MAX_ATTEMPTS 100
 
 typedef struct hk_task {
-    char *id;      /* "wh_..." */
+    char *id; /* "wh_..." */
     char *flow_id;
-    char *name;    /* "" when absent */
+    char *name; /* "" when absent */
     char *url;
     hk_method method;
     hk_kv *headers;
     size_t headers_len;
-    char *body;    /* "" when absent */
+    char *body; /* "" when absent */
     hk_trigger_event trigger_event;
+    unsigned trigger_types;  /* HK_EVENT_TYPE_* bits; 0: every type (trigger.types left out) */
     bool trigger_any_object; /* objects: "any" */
     char **trigger_objects;  /* output ids otherwise */
     size_t trigger_objects_len;
     char **secrets; /* newest first; "secret" is secrets[0]; none when secrets_len == 0 */
     size_t secrets_len;
     hk_sig_scheme signature;
-    char *signature_header; /* NULL: the scheme's default header */
+    char *signature_header;            /* NULL: the scheme's default header */
     bool allow_cross_origin_overrides; /* an event's override url may leave the url's origin */
     bool validate_ssl;
     bool retry_enabled;
@@ -119,14 +124,18 @@ cJSON *hk_task_to_json(const hk_task *task, hk_secret_mode mode);
 void hk_task_destroy(hk_task *task);
 
 /* Field checks shared by task validation and event overrides. A URL is http(s), without
- * user-info, whitespace or control characters; a header name is a token, a value holds no
- * control character but horizontal tab. */
+ * user-info, whitespace, control characters or a fragment; a header name is a token, a value holds
+ * no control character but horizontal tab. */
 int hk_validate_url(const char *url, const char *field, hk_error *err);
 int hk_validate_header(const char *name, const char *value, const char *field, hk_error *err);
 /* True when two valid URLs (hk_validate_url) share an origin: scheme and host compared without
  * case, the port with the scheme's default filled in. Anything else (another spelling of the
  * same address, a trailing dot) counts as another origin. */
 bool hk_url_same_origin(const char *a, const char *b);
+/* A valid URL as it goes on the wire: with "/" for a path when it has none (the request line
+ * of "https://x.example?q=1" is "GET /?q=1"). What a timestamped GET or DELETE signs, so a
+ * receiver rebuilding the URL from its request line gets the same text. The caller frees. */
+char *hk_url_as_sent(const char *url);
 /* Refuses JSON text holding a NUL (a raw 0x00 byte, or a \u0000 escape in a string), which
  * cJSON would keep and every C string read from it would silently end at: HK_EINVAL with err
  * naming the JSON path ("headers.X-Token", "webhookOverrides[0].url"), or `what` at the top. */
@@ -153,7 +162,7 @@ void hk_task_new_id(char out[32]);
 const char *hk_method_name(hk_method m);
 bool hk_method_has_body(hk_method m); /* POST, PUT, PATCH */
 
-/* True when the task is enabled and its trigger (event and objects) matches the event. */
+/* True when the task is enabled and its trigger (types, event and objects) matches the event. */
 bool hk_task_matches(const hk_task *task, const hk_event *ev);
 
 #endif

@@ -327,6 +327,34 @@ static int parse_trigger_objects(const cJSON *objs, hk_task *t, hk_error *err)
     return HK_OK;
 }
 
+static const char *const event_type_names[] = {"job.completed", "orchestration.completed"};
+#define EVENT_TYPES (sizeof event_type_names / sizeof event_type_names[0])
+
+/* trigger.types: a non-empty list of known event types, each once. */
+static int parse_trigger_types(const cJSON *types, hk_task *t, hk_error *err)
+{
+    if (!cJSON_IsArray(types) || cJSON_GetArraySize(types) == 0)
+        return hk_error_set(err, HK_EINVAL, "trigger.types",
+                            "must be a non-empty list of event types (leave it out for all)");
+    size_t i = 0;
+    const cJSON *ty;
+    cJSON_ArrayForEach(ty, types)
+    {
+        char field[48];
+        snprintf(field, sizeof field, "trigger.types[%zu]", i++);
+        int k = cJSON_IsString(ty)
+                    ? enum_index(ty->valuestring, event_type_names, EVENT_TYPES, false)
+                    : -1;
+        if (k < 0)
+            return hk_error_set(err, HK_EINVAL, field,
+                                "must be job.completed or orchestration.completed");
+        if (t->trigger_types & (1u << k))
+            return hk_error_set(err, HK_EINVAL, field, "%s is listed twice", event_type_names[k]);
+        t->trigger_types |= 1u << k;
+    }
+    return HK_OK;
+}
+
 static int parse_trigger(const cJSON *json, hk_task *t, hk_error *err)
 {
     t->trigger_event = HK_TRIGGER_SUCCESS;
@@ -339,7 +367,8 @@ static int parse_trigger(const cJSON *json, hk_task *t, hk_error *err)
     const cJSON *sub;
     cJSON_ArrayForEach(sub, item)
     {
-        if (strcmp(sub->string, "event") != 0 && strcmp(sub->string, "objects") != 0) {
+        if (strcmp(sub->string, "event") != 0 && strcmp(sub->string, "objects") != 0 &&
+            strcmp(sub->string, "types") != 0) {
             char field[96];
             snprintf(field, sizeof field, "trigger.%.64s", sub->string);
             return hk_error_set(err, HK_EINVAL, field, "unknown field");
@@ -352,6 +381,9 @@ static int parse_trigger(const cJSON *json, hk_task *t, hk_error *err)
             return hk_error_set(err, HK_EINVAL, "trigger.event", "must be success, failure or any");
         t->trigger_event = (hk_trigger_event)e;
     }
+    const cJSON *types = cJSON_GetObjectItemCaseSensitive(item, "types");
+    if (types && !cJSON_IsNull(types) && parse_trigger_types(types, t, err) != HK_OK)
+        return HK_EINVAL;
     const cJSON *objs = cJSON_GetObjectItemCaseSensitive(item, "objects");
     if (objs && !cJSON_IsNull(objs))
         return parse_trigger_objects(objs, t, err);
@@ -522,6 +554,12 @@ cJSON *hk_task_to_json(const hk_task *t, hk_secret_mode mode)
     cJSON_AddStringToObject(o, "body", t->body);
     cJSON *trigger = cJSON_AddObjectToObject(o, "trigger");
     cJSON_AddStringToObject(trigger, "event", trigger_names[t->trigger_event]);
+    if (t->trigger_types) { /* left out: every type */
+        cJSON *types = cJSON_AddArrayToObject(trigger, "types");
+        for (size_t k = 0; k < EVENT_TYPES; k++)
+            if (t->trigger_types & (1u << k))
+                cJSON_AddItemToArray(types, cJSON_CreateString(event_type_names[k]));
+    }
     if (t->trigger_any_object) {
         cJSON_AddStringToObject(trigger, "objects", "any");
     } else {
@@ -582,9 +620,20 @@ void hk_task_destroy(hk_task *t)
 
 /* ------------------------------------------------------------------------- match --- */
 
+/* The event's type as a trigger.types bit; 0 for a type a task cannot name. */
+static unsigned event_type_bit(const char *type)
+{
+    for (size_t k = 0; k < EVENT_TYPES; k++)
+        if (strcmp(type, event_type_names[k]) == 0)
+            return 1u << k;
+    return 0;
+}
+
 bool hk_task_matches(const hk_task *t, const hk_event *ev)
 {
     if (!t->enabled)
+        return false;
+    if (t->trigger_types && !(t->trigger_types & event_type_bit(ev->type)))
         return false;
     if (t->trigger_event == HK_TRIGGER_SUCCESS && ev->outcome != HK_JOB_SUCCESS)
         return false;

@@ -71,6 +71,7 @@ static void webhooks_usage(FILE *out)
             "Manages webhook tasks in Redis (HOOKD_REDIS_URL, HOOKD_REDIS_PREFIX). A task is\n"
             "the contract's JSON: flowId and url are required; method (POST), headers, body\n"
             "with $jobId, $jobStatus, ... references, trigger {event: success|failure|any,\n"
+            "types: [job.completed, orchestration.completed] (left out: every type),\n"
             "objects: \"any\" | [output ids]}, secret, signature (timestamped|body|standard),\n"
             "signatureHeader, validateSsl, retry {enabled, maxAttempts}, timeoutMs, enabled.\n"
             "Every field is validated; a flow holds at most HOOKD_MAX_WEBHOOKS_PER_FLOW tasks.\n"

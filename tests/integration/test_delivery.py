@@ -168,3 +168,109 @@ def test_trigger_filtering(running):
         "any": {"ok3", "bad4", "cancel"},
         "out3": {"ok3"},
     }
+
+
+def test_trigger_types_an_orchestration_run_reaches_the_tasks_that_take_it(running):
+    """Y42's subscriptions: trigger.types chooses the event types a task takes (left out: all);
+    an orchestration.completed event (runId for jobId) reaches the tasks that take it, a job's
+    event the others, and a type no task can name only the tasks that take every type."""
+    env, receiver, start = running
+    flow = f"types-{env.tag}"
+    tasks = {
+        "jobs": {"event": "any", "types": ["job.completed"]},
+        "runs": {"event": "success", "types": ["orchestration.completed"]},
+        "both": {"event": "any", "types": ["job.completed", "orchestration.completed"]},
+        "all": {"event": "any"},
+    }
+    for name, trigger in tasks.items():
+        env.create_task({"flowId": flow, "url": receiver.url(f"/ty/{name}"),
+                         "body": "$eventType $jobId", "trigger": trigger})
+    start()
+    env.publish({"type": "orchestration.completed", "runId": "run-7", "jobStatus": "Succeeded",
+                 "flowId": flow})
+    env.publish({"jobId": "job-8", "jobStatus": "Complete", "flowId": flow})
+    env.publish({"type": "model.refreshed", "jobId": "m-9", "jobStatus": "Complete",
+                 "flowId": flow})
+    env.publish({"type": "orchestration.completed", "runId": "run-10", "jobStatus": "Failed",
+                 "flowId": flow})
+    assert receiver.wait_for("/ty/all", 4), receiver.matching("/ty/")
+    time.sleep(1.0)  # anything else in flight lands by now
+    seen = {}
+    for r in receiver.matching("/ty/"):
+        seen.setdefault(r["path"].split("/")[2], set()).add(r["body"].decode())
+    assert seen == {
+        "jobs": {"job.completed job-8"},
+        "runs": {"orchestration.completed run-7"},
+        "both": {"orchestration.completed run-7", "job.completed job-8",
+                 "orchestration.completed run-10"},
+        "all": {"orchestration.completed run-7", "job.completed job-8", "model.refreshed m-9",
+                "orchestration.completed run-10"},
+    }
+    shown = env.hookctl("webhooks", "list", "--flow", flow, "--json")
+    assert shown.returncode == 0, shown.stderr
+    by_url = {t["url"].rsplit("/", 1)[1]: t["trigger"] for t in json.loads(shown.stdout)}
+    assert by_url["runs"]["types"] == ["orchestration.completed"]
+    assert "types" not in by_url["all"]
+    refused = env.hookctl("webhooks", "create", "--file", "-", stdin=json.dumps(
+        {"flowId": flow, "url": receiver.url("/x"), "trigger": {"types": ["job.done"]}}))
+    assert refused.returncode == 2
+    assert "trigger.types[0]: must be job.completed or orchestration.completed" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
+
+
+def test_a_get_without_a_path_is_signed_as_sent_and_rotation_signs_with_both(running):
+    """The timestamped scheme signs "<t>.<url>" for GET and DELETE: the URL as the request line
+    has it, so a task URL with no path ("http://host:port?q=1") is signed with its "/", and a
+    receiver rebuilding the URL from what it got verifies it. With two secrets (rotation),
+    t=...,sha256=<new>,sha256=<old>, each verifying with its own secret."""
+    env, receiver, start = running
+    flow = f"sent-{env.tag}"
+    new, old = "rotated-new-secret-0123456789", "rotated-old-secret-9876543210"
+    env.create_task({"flowId": flow, "url": f"http://127.0.0.1:{receiver.port}?job=1",
+                     "method": "GET", "secret": SECRET, "signature": "timestamped"})
+    env.create_task({"flowId": flow, "url": receiver.url("/rotated"), "body": '{"j":"$jobId"}',
+                     "secrets": [new, old], "signature": "timestamped"})
+    start()
+    env.publish({"jobId": "j-1", "jobStatus": "Complete", "flowId": flow})
+    assert receiver.wait_for("/rotated", 1)
+    got = receiver.wait_for("/?job=", 1)
+    assert len(got) == 1 and got[0]["method"] == "GET", got
+    req = got[0]
+    assert req["path"] == "/?job=1"
+    url = f"http://127.0.0.1:{receiver.port}{req['path']}"  # as a receiver rebuilds it
+    verify_timestamped(req["headers"]["x-webhook-signature"], url.encode())
+    rot = receiver.matching("/rotated")[0]
+    header = rot["headers"]["x-webhook-signature"]
+    fields = header.split(",")
+    assert fields[0].startswith("t=") and len(fields) == 3, header
+    t = fields[0][2:]
+    for field, secret in zip(fields[1:], (new, old)):
+        want = hmac.new(secret.encode(), f"{t}.".encode() + rot["body"], hashlib.sha256).hexdigest()
+        assert field == f"sha256={want}", (field, secret)
+    refused = env.hookctl("webhooks", "create", "--file", "-", stdin=json.dumps(
+        {"flowId": flow, "url": receiver.url("/x#part")}))
+    assert refused.returncode == 2 and "url: has a fragment" in refused.stderr, refused.stderr
+
+
+def test_a_post_without_a_body_sends_the_default_payload(running):
+    """Y42 sends its own event JSON: a POST task with no body sends the documented default
+    payload (docs/api.md), signed as any body, its deliveryId the X-Webhook-Id header."""
+    env, receiver, start = running
+    flow = f"default-{env.tag}"
+    task_id = env.create_task({"flowId": flow, "name": "Notify ops", "url": receiver.url("/dflt"),
+                               "secret": SECRET, "trigger": {"event": "any"}})
+    start()
+    env.publish({"eventId": f"ev-d-{env.tag}", "jobId": 77, "jobStatus": "Failed", "flowId": flow,
+                 "flowName": "Nightly", "outputIds": ["3", 4], "jobType": "scheduled",
+                 "finishedAt": "2026-11-22T10:00:00Z"})
+    got = receiver.wait_for("/dflt", 1)
+    assert len(got) == 1
+    req = got[0]
+    assert req["headers"]["content-type"] == "application/json"
+    verify_timestamped(req["headers"]["x-webhook-signature"], req["body"])
+    assert json.loads(req["body"]) == {
+        "type": "job.completed", "jobId": "77", "jobStatus": "Failed", "outcome": "failure",
+        "flowId": flow, "flowName": "Nightly", "jobType": "scheduled", "outputIds": ["3", "4"],
+        "finishedAt": "2026-11-22T10:00:00Z", "eventId": f"ev-d-{env.tag}",
+        "webhookId": task_id, "webhookName": "Notify ops",
+        "deliveryId": req["headers"]["x-webhook-id"], "attempt": 1}

@@ -765,3 +765,117 @@ Test(ids, new_ids_are_distinct_across_the_random_blocks)
             cr_assert_str_neq(ids[i], ids[k]);
     }
 }
+
+/* ------------------------------------------------------------------- trigger.types --- */
+
+Test(match, trigger_types_choose_the_event_types_a_task_takes)
+{
+    static const char *const events[] = {
+        "{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}",
+        "{\"type\":\"orchestration.completed\",\"runId\":\"r1\",\"jobStatus\":\"Complete\","
+        "\"flowId\":\"7\"}",
+        "{\"type\":\"model.refreshed\",\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":"
+        "\"7\"}",
+    };
+    static const char *const triggers[] = {
+        "{" BASE "}",
+        "{" BASE ",\"trigger\":{\"types\":[\"job.completed\"]}}",
+        "{" BASE ",\"trigger\":{\"types\":[\"orchestration.completed\"]}}",
+        "{" BASE ",\"trigger\":{\"types\":[\"orchestration.completed\",\"job.completed\"]}}",
+        "{" BASE ",\"trigger\":{\"types\":null}}",
+    };
+    /* expected[event][trigger]: an unknown type reaches only tasks that take every type */
+    static const bool expected[3][5] = {{true, true, false, true, true},
+                                        {true, false, true, true, true},
+                                        {true, false, false, false, true}};
+    for (size_t e = 0; e < 3; e++) {
+        hk_event *ev;
+        hk_error err;
+        cr_assert_eq(parse_event(events[e], &ev, &err), HK_OK, "%s", err.msg);
+        for (size_t g = 0; g < 5; g++) {
+            hk_task *t = parse_task(triggers[g], &err);
+            cr_assert_eq(hk_task_matches(t, ev), expected[e][g], "event %zu, trigger %s", e,
+                         triggers[g]);
+            hk_task_destroy(t);
+        }
+        hk_event_destroy(ev);
+    }
+}
+
+Test(task, trigger_types_are_checked_and_kept)
+{
+    static const struct {
+        const char *types;
+        const char *field, *msg;
+    } bad[] = {
+        {"[]", "trigger.types", "non-empty list"},
+        {"\"job.completed\"", "trigger.types", "non-empty list"},
+        {"[\"job.completed\",\"job.done\"]", "trigger.types[1]", "job.completed or"},
+        {"[\"Job.Completed\"]", "trigger.types[0]", "job.completed or"},
+        {"[3]", "trigger.types[0]", "job.completed or"},
+        {"[\"job.completed\",\"job.completed\"]", "trigger.types[1]", "listed twice"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char json[256];
+        snprintf(json, sizeof json, "{" BASE ",\"trigger\":{\"types\":%s}}", bad[i].types);
+        hk_task *t = NULL;
+        hk_error err = {0};
+        cr_assert_eq(hk_task_parse(json, strlen(json), true, &t, &err), HK_EINVAL, "%s", json);
+        cr_assert_str_eq(err.field, bad[i].field, "%s: %s", json, err.msg);
+        cr_assert(strstr(err.msg, bad[i].msg), "%s: %s", json, err.msg);
+    }
+    /* kept on a round trip, in one order; left out when every type is taken */
+    hk_error err = {0};
+    hk_task *t = parse_task(
+        "{" BASE ",\"trigger\":{\"types\":[\"orchestration.completed\",\"job.completed\"]}}", &err);
+    cJSON *json = hk_task_to_json(t, HK_SECRETS_MASKED);
+    char *text = cJSON_PrintUnformatted(cJSON_GetObjectItem(json, "trigger"));
+    cr_assert_str_eq(text, "{\"event\":\"success\",\"types\":[\"job.completed\","
+                           "\"orchestration.completed\"],\"objects\":\"any\"}");
+    free(text);
+    cJSON_Delete(json);
+    hk_task_destroy(t);
+    t = parse_task("{" BASE "}", &err);
+    json = hk_task_to_json(t, HK_SECRETS_MASKED);
+    cr_assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(json, "trigger"), "types"));
+    cJSON_Delete(json);
+    hk_task_destroy(t);
+}
+
+/* ------------------------------------------------------------ URLs as they are sent --- */
+
+Test(task, a_url_with_a_fragment_is_refused_naming_the_field)
+{
+    hk_error err = {0};
+    cr_assert_eq(hk_validate_url("https://x.example/h#frag", "url", &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "url");
+    cr_assert(strstr(err.msg, "fragment"), "%s", err.msg);
+    hk_task *t = NULL;
+    const char *task = "{\"flowId\":\"7\",\"url\":\"https://x.example/#\"}";
+    cr_assert_eq(hk_task_parse(task, strlen(task), true, &t, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "url");
+    hk_event *ev = NULL;
+    const char *event = "{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\","
+                        "\"webhookOverrides\":[{\"webhookId\":\"wh_a\",\"url\":\"https://x/#a\"}]}";
+    cr_assert_eq(parse_event(event, &ev, &err), HK_EINVAL);
+    cr_assert(strstr(err.field, "url"), "%s", err.field);
+}
+
+Test(task, a_url_is_signed_as_it_is_sent)
+{
+    static const char *const cases[][2] = {
+        {"https://x.example", "https://x.example/"},
+        {"https://x.example?q=1", "https://x.example/?q=1"},
+        {"http://x.example:8080", "http://x.example:8080/"},
+        {"http://[::1]:80?a=b/c", "http://[::1]:80/?a=b/c"},
+        {"https://x.example/", "https://x.example/"},
+        {"https://x.example/a/b?c=d", "https://x.example/a/b?c=d"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hk_error err = {0};
+        cr_assert_eq(hk_validate_url(cases[i][0], "url", &err), HK_OK, "%s", err.msg);
+        char *sent = hk_url_as_sent(cases[i][0]);
+        cr_assert_str_eq(sent, cases[i][1]);
+        free(sent);
+    }
+}

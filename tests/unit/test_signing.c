@@ -540,22 +540,32 @@ Test(signature_header, timestamped_and_body_forms)
     cr_assert_str_eq(sh.sigs[1], SIG_B);
 
     /* Spaces around fields, any order, upper-case hex kept in lower case, t=0 is digits. */
-    cr_assert_eq(sig_parse(" sha256=AE9C9F18381E423059604B64469099165A343DEEF595013525703E50E84D19F9"
-                           " ,\tt=0 ", &sh, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(
+        sig_parse(" sha256=AE9C9F18381E423059604B64469099165A343DEEF595013525703E50E84D19F9"
+                  " ,\tt=0 ",
+                  &sh, &err),
+        HK_OK, "%s", err.msg);
     cr_assert(sh.has_t);
     cr_assert_eq(sh.t_ms, 0);
     cr_assert_str_eq(sh.sigs[0], SIG_A);
-    cr_assert_eq(sig_parse("t=253402300799999,sha256=" SIG_A, &sh, &err), HK_OK, "the last ms of 9999");
+    cr_assert_eq(sig_parse("t=253402300799999,sha256=" SIG_A, &sh, &err), HK_OK,
+                 "the last ms of 9999");
 }
 
 /* A malformed t= is never "no timestamp": that was the downgrade to the body scheme. */
 Test(signature_header, a_t_that_is_not_digits_is_refused_naming_t)
 {
     static const char *bad[] = {
-        "t=-1,sha256=" SIG_A,  "t=abc,sha256=" SIG_A, "t=,sha256=" SIG_A,
-        "t=+5,sha256=" SIG_A,  "t=1.5,sha256=" SIG_A, "t= 5,sha256=" SIG_A,
-        "t=0x10,sha256=" SIG_A, "t=1568818215724abc,sha256=" SIG_A,
-        "t=253402300800000,sha256=" SIG_A, "t=99999999999999999999999,sha256=" SIG_A,
+        "t=-1,sha256=" SIG_A,
+        "t=abc,sha256=" SIG_A,
+        "t=,sha256=" SIG_A,
+        "t=+5,sha256=" SIG_A,
+        "t=1.5,sha256=" SIG_A,
+        "t= 5,sha256=" SIG_A,
+        "t=0x10,sha256=" SIG_A,
+        "t=1568818215724abc,sha256=" SIG_A,
+        "t=253402300800000,sha256=" SIG_A,
+        "t=99999999999999999999999,sha256=" SIG_A,
         "t=1,t=2,sha256=" SIG_A,
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -714,20 +724,30 @@ Test(verify, every_scheme_round_trips_under_every_secret)
     static const struct {
         const char *scheme_json; /* the task's signature fields */
         hk_sig_scheme scheme;
-        const char *header;      /* the signature header; NULL: X-Webhook-Signature */
+        const char *header; /* the signature header; NULL: X-Webhook-Signature */
         const char *secrets[3];
-        const char *valid;       /* the start of the detail when it verifies */
+        const char *valid; /* the start of the detail when it verifies */
     } schemes[] = {
-        {"\"secrets\":[\"mySecret\",\"older\",\"oldest\"]", HK_SIG_TIMESTAMPED, NULL,
-         {"mySecret", "older", "oldest"}, "valid timestamped signature (t="},
-        {"\"secrets\":[\"new\",\"old\"],\"signature\":\"body\"", HK_SIG_BODY, NULL,
-         {"new", "old", NULL}, "valid body signature"},
+        {"\"secrets\":[\"mySecret\",\"older\",\"oldest\"]",
+         HK_SIG_TIMESTAMPED,
+         NULL,
+         {"mySecret", "older", "oldest"},
+         "valid timestamped signature (t="},
+        {"\"secrets\":[\"new\",\"old\"],\"signature\":\"body\"",
+         HK_SIG_BODY,
+         NULL,
+         {"new", "old", NULL},
+         "valid body signature"},
         {"\"secrets\":[\"new\",\"old\"],\"signature\":\"body\","
          "\"signatureHeader\":\"x-y42-signature\"",
-         HK_SIG_BODY, "x-y42-signature", {"new", "old", NULL}, "valid body signature"},
+         HK_SIG_BODY,
+         "x-y42-signature",
+         {"new", "old", NULL},
+         "valid body signature"},
         {"\"secrets\":[\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\","
          "\"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"],\"signature\":\"standard\"",
-         HK_SIG_STANDARD, NULL,
+         HK_SIG_STANDARD,
+         NULL,
          {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", NULL},
          "valid standard signature (webhook-id msg_roundtrip"},
     };
@@ -748,9 +768,8 @@ Test(verify, every_scheme_round_trips_under_every_secret)
                 hk_sig_scheme asked[] = {schemes[s].scheme, HK_SIG_NONE};
                 for (size_t a = 0; a < 2; a++) {
                     char detail[256];
-                    int rc = verify_request(req, schemes[s].secrets[k], asked[a],
-                                            schemes[s].header, body, req->body ? req->body_len : 0,
-                                            300, detail);
+                    int rc = verify_request(req, schemes[s].secrets[k], asked[a], schemes[s].header,
+                                            body, req->body ? req->body_len : 0, 300, detail);
                     cr_assert_eq(rc, HK_OK, "%s %s secret %zu: %s", methods[m],
                                  schemes[s].scheme_json, k, detail);
                     cr_assert_eq(strncmp(detail, schemes[s].valid, strlen(schemes[s].valid)), 0,
@@ -758,9 +777,10 @@ Test(verify, every_scheme_round_trips_under_every_secret)
                 }
             }
             char detail[256];
-            cr_assert_eq(verify_request(req, schemes[s].scheme == HK_SIG_STANDARD
-                                                 ? "whsec_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
-                                                 : "notTheSecret",
+            cr_assert_eq(verify_request(req,
+                                        schemes[s].scheme == HK_SIG_STANDARD
+                                            ? "whsec_BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
+                                            : "notTheSecret",
                                         schemes[s].scheme, schemes[s].header, body,
                                         req->body ? req->body_len : 0, 300, detail),
                          HK_ERR, "another secret: %s", detail);
@@ -843,8 +863,7 @@ Test(verify, a_stale_timestamp_is_refused_unless_the_tolerance_is_off)
         cr_assert_eq(verify_request(req, cases[i].secret, cases[i].scheme, NULL, req->body,
                                     req->body_len, 300, detail),
                      HK_ERR, "%s", detail);
-        cr_assert_eq(strncmp(detail, cases[i].refused, strlen(cases[i].refused)), 0, "%s",
-                     detail);
+        cr_assert_eq(strncmp(detail, cases[i].refused, strlen(cases[i].refused)), 0, "%s", detail);
         /* and from the future likewise */
         hk_request_destroy(req);
         req = signed_request(cases[i].task_json, hk_wall_ms() + 310 * 1000);
@@ -862,4 +881,44 @@ Test(verify, a_stale_timestamp_is_refused_unless_the_tolerance_is_off)
                      HK_OK, "%s", detail);
         hk_request_destroy(req);
     }
+}
+
+Test(request, a_body_less_post_sends_the_default_payload_signed)
+{
+    hk_event *ev = event("{\"eventId\":\"ev-1\",\"jobId\":12345,\"jobStatus\":\"Failed\","
+                         "\"flowId\":\"7\",\"flowName\":\"Sales \\\"Q4\\\"\","
+                         "\"outputIds\":[\"3\",4],\"finishedAt\":\"2026-11-22T10:00:00Z\"}");
+    const char *methods[] = {"POST", "PUT", "PATCH"};
+    for (int i = 0; i < 3; i++) {
+        char json[256];
+        snprintf(json, sizeof json,
+                 "{\"id\":\"wh_d\",\"flowId\":\"7\",\"url\":\"https://x.example/h\",\"method\":"
+                 "\"%s\",\"secret\":\"mySecret\",\"trigger\":{\"event\":\"any\"}}",
+                 methods[i]);
+        hk_task *t = task(json);
+        hk_request *req = build(t, ev);
+        cr_assert_str_eq(req->body,
+                         "{\"type\":\"job.completed\",\"jobId\":\"12345\",\"jobStatus\":\"Failed\","
+                         "\"outcome\":\"failure\",\"flowId\":\"7\",\"flowName\":\"Sales "
+                         "\\\"Q4\\\"\",\"jobType\":null,\"outputIds\":[\"3\",\"4\"],"
+                         "\"finishedAt\":\"2026-11-22T10:00:00Z\",\"eventId\":\"ev-1\","
+                         "\"webhookId\":\"wh_d\",\"webhookName\":null,\"deliveryId\":"
+                         "\"msg_fixed\",\"attempt\":2}");
+        cr_assert_eq(req->body_len, strlen(req->body));
+        cr_assert_str_eq(hk_request_header(req, "Content-Type"), "application/json");
+        char hex[65], expect[128];
+        hk_sign_timestamped("mySecret", 1568818215724ull, req->body, req->body_len, hex);
+        snprintf(expect, sizeof expect, "t=1568818215724,sha256=%s", hex);
+        cr_assert_str_eq(hk_request_header(req, "X-Webhook-Signature"), expect);
+        hk_request_destroy(req);
+        hk_task_destroy(t);
+    }
+    /* a GET still sends no body */
+    hk_task *t = task("{\"flowId\":\"7\",\"url\":\"https://x.example\",\"method\":\"GET\"}");
+    hk_request *req = build(t, ev);
+    cr_assert_null(req->body);
+    cr_assert_str_eq(req->url, "https://x.example/", "the URL as the request line has it");
+    hk_request_destroy(req);
+    hk_task_destroy(t);
+    hk_event_destroy(ev);
 }
