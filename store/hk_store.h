@@ -61,6 +61,9 @@ int hk_store_task_update(hk_store *store, const hk_task *task, hk_error *err);
  *   keeps them. HK_ENOTFOUND when there is no such task. */
 int hk_store_task_create_json(hk_store *store, const char *flow_id, const cJSON *json,
                               hk_task **out, hk_error *err);
+/* What create would store, read and checked the same way (flow_id, the masked secret, the
+ * generated id), without Redis: a draft, for a test before saving. *out is the caller's. */
+int hk_store_task_draft(const char *flow_id, const cJSON *json, hk_task **out, hk_error *err);
 int hk_store_task_update_json(hk_store *store, const char *id, const cJSON *json, hk_task **out,
                               hk_error *err);
 /* *out owned by the caller. HK_ENOTFOUND when absent. */

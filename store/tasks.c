@@ -147,11 +147,9 @@ int hk_store_task_update(hk_store *s, const hk_task *task, hk_error *err)
     return write_task(s, task, false, err);
 }
 
-int hk_store_task_create_json(hk_store *s, const char *flow_id, const cJSON *json, hk_task **out,
-                              hk_error *err)
+int hk_store_task_draft(const char *flow_id, const cJSON *json, hk_task **out, hk_error *err)
 {
-    if (out)
-        *out = NULL;
+    *out = NULL;
     if (!cJSON_IsObject(json))
         return hk_error_set(err, HK_EINVAL, "webhook", "must be a JSON object");
     cJSON *copy = cJSON_Duplicate(json, 1);
@@ -169,10 +167,19 @@ int hk_store_task_create_json(hk_store *s, const char *flow_id, const cJSON *jso
     if (rc == HK_OK && hk_store__has_masked_secret(copy))
         rc = hk_error_set(err, HK_EINVAL, "secret",
                           "masked (****); a new task needs the secret itself");
-    hk_task *task = NULL;
     if (rc == HK_OK)
-        rc = hk_task_from_json(copy, true, &task, err);
+        rc = hk_task_from_json(copy, true, out, err);
     cJSON_Delete(copy);
+    return rc;
+}
+
+int hk_store_task_create_json(hk_store *s, const char *flow_id, const cJSON *json, hk_task **out,
+                              hk_error *err)
+{
+    if (out)
+        *out = NULL;
+    hk_task *task = NULL;
+    int rc = hk_store_task_draft(flow_id, json, &task, err);
     if (rc == HK_OK)
         rc = hk_store_task_create(s, task, err);
     if (rc == HK_OK && out)

@@ -29,8 +29,9 @@ static void usage(FILE *out)
             "  webhooks delete <id>\n"
             "  webhooks export --flow <flowId> [--with-secrets]   the flow's tasks as JSON\n"
             "  webhooks import --flow <flowId> --file flow.json  all or nothing\n"
-            "  webhooks test <id>                 one real signed delivery now; prints status,\n"
-            "                                     latency and the response; exit 1 if it fails\n"
+            "  webhooks test <id> | --file task.json   one real signed delivery now (a stored\n"
+            "                                     task or a draft); prints status, latency\n"
+            "                                     and the response; exit 1 if it fails\n"
             "  deliveries --job <jobId>           recorded attempts, newest first\n"
             "  publish --file event.json [--topic T]   publish a job event to Kafka\n"
             "  verify --secret S --header 'Name: value' [--body-file F | --url U]\n"
@@ -65,6 +66,7 @@ static void webhooks_usage(FILE *out)
             "       hookctl webhooks get <id>\n"
             "       hookctl webhooks delete <id>\n"
             "       hookctl webhooks test <id> [--job-id ID] [--job-status STATUS] [--json]\n"
+            "       hookctl webhooks test --file task.json   (a draft: nothing is stored)\n"
             "       hookctl webhooks export --flow <flowId> [--with-secrets] > flow.json\n"
             "       hookctl webhooks import --flow <flowId> --file flow.json\n"
             "\n"
@@ -225,26 +227,64 @@ static void print_task(const hk_task *task, const char *headline)
 
 static void test_usage(FILE *out)
 {
-    fprintf(out,
-            "Usage: hookctl webhooks test <id> [--job-id ID] [--job-status STATUS] [--json]\n"
-            "\n"
-            "Sends one real, signed delivery of the task now, through the worker's own request\n"
-            "building, signing and private-address guard (HOOKD_ALLOW_NETWORKS), with a sample\n"
-            "event of the task's flow: jobId 'test' and jobStatus 'Complete' unless given. It is\n"
-            "sent whether or not the task is enabled or its trigger matches. Prints the status,\n"
-            "the latency and the first 1 KiB of the response; --json prints them as JSON.\n"
-            "Exit status: 0 delivered (2xx), 1 not delivered, 2 bad usage.\n"
-            "Example: hookctl webhooks test wh_1a2b --job-id 12345 --job-status Failed\n");
+    fprintf(
+        out,
+        "Usage: hookctl webhooks test <id> [--job-id ID] [--job-status STATUS] [--json]\n"
+        "       hookctl webhooks test --file task.json [--job-id ID] [--job-status S] [--json]\n"
+        "\n"
+        "Sends one real, signed delivery of the task now, through the worker's own request\n"
+        "building, signing and private-address guard (HOOKD_ALLOW_NETWORKS), with a sample\n"
+        "event of the task's flow: jobId 'test' and jobStatus 'Complete' unless given. It is\n"
+        "sent whether or not the task is enabled or its trigger matches. Prints the status,\n"
+        "the latency and the first 1 KiB of the response; --json prints them as JSON.\n"
+        "--file tests a draft before it is created (the form's Test button): the task JSON\n"
+        "is checked as create checks it (flowId required, the secret in full) and nothing\n"
+        "is stored; Redis is not needed.\n"
+        "Exit status: 0 delivered (2xx), 1 not delivered, 2 bad usage or an invalid task.\n"
+        "Example: hookctl webhooks test wh_1a2b --job-id 12345 --job-status Failed\n"
+        "         hookctl webhooks test --file draft.json\n");
+}
+
+/* The task to test: the stored one with the id, or the draft in file. Prints why not. */
+static int test_subject(const char *id, const char *file, bool json, const hk_config *cfg,
+                        hk_task **task)
+{
+    hk_error err = {0};
+    if (file) {
+        cJSON *doc = NULL;
+        int status = load_json(file, &doc);
+        if (status)
+            return status;
+        int rc = hk_store_task_draft(NULL, doc, task, &err);
+        cJSON_Delete(doc);
+        return rc == HK_OK ? 0 : hk_ctl_fail(2, err.msg);
+    }
+    if (hk_validate_task_id(id, "<id>", &err) != HK_OK)
+        return hk_ctl_fail(2, err.msg);
+    hk_store *store = NULL;
+    int status = hk_ctl_open_store(cfg, &store);
+    if (status)
+        return status;
+    int rc = hk_store_task_get(store, id, task, &err);
+    hk_store_close(store);
+    if (rc != HK_OK)
+        return hk_ctl_fail(rc == HK_ENOTFOUND ? 1 : hk_ctl_status(rc), err.msg);
+    if (!(*task)->enabled && !json)
+        fprintf(stderr, "hookctl: note: webhook %s is disabled%s%s; testing it anyway\n", id,
+                (*task)->disabled_reason ? ": " : "",
+                (*task)->disabled_reason ? (*task)->disabled_reason : "");
+    return 0;
 }
 
 static int cmd_webhooks_test(int argc, char **argv, const hk_config *cfg)
 {
-    const char *id = NULL, *job_id = "test", *job_status = "Complete";
+    const char *id = NULL, *file = NULL, *job_id = "test", *job_status = "Complete";
     bool json = hk_cmd_json;
     static const struct option flags[] = {
         {"help", no_argument, NULL, 'h'},
         {"job-id", required_argument, NULL, 'j'},
         {"job-status", required_argument, NULL, 's'},
+        {"file", required_argument, NULL, 'f'},
         {0},
     };
     hk_cmd_args args = {.argc = argc - 1, .argv = argv + 1, .flags = flags};
@@ -259,41 +299,35 @@ static int cmd_webhooks_test(int argc, char **argv, const hk_config *cfg)
         case 's':
             job_status = args.value;
             break;
+        case 'f':
+            file = args.value;
+            break;
         default:
             if (hk_ctl_other_flag(&args, c, &id, "hookctl webhooks test --help") >= 0)
                 return 2;
         }
     }
-    if (!id)
-        return hk_ctl_fail(2, "<id>: required");
-    hk_error bad = {0};
-    if (hk_validate_task_id(id, "<id>", &bad) != HK_OK)
-        return hk_ctl_fail(2, bad.msg);
+    if (!id && !file)
+        return hk_ctl_fail(2, "<id>: required (or --file with a draft task)");
+    if (id && file)
+        return hk_ctl_fail(2, "--file: give a task id or --file, not both");
     if (!*job_id)
         return hk_ctl_fail(2, "--job-id: must not be empty");
     if (!*job_status)
         return hk_ctl_fail(2, "--job-status: must not be empty");
-    hk_store *store = NULL;
-    int status = hk_ctl_open_store(cfg, &store);
+    hk_task *task = NULL;
+    int status = test_subject(id, file, json, cfg, &task);
     if (status)
         return status;
-    hk_task *task = NULL;
-    hk_error err = {0};
-    int rc = hk_store_task_get(store, id, &task, &err);
-    hk_store_close(store);
-    if (rc != HK_OK)
-        return hk_ctl_fail(rc == HK_ENOTFOUND ? 1 : hk_ctl_status(rc), err.msg);
-    if (!task->enabled && !json)
-        fprintf(stderr, "hookctl: note: webhook %s is disabled%s%s; testing it anyway\n", id,
-                task->disabled_reason ? ": " : "",
-                task->disabled_reason ? task->disabled_reason : "");
     hk_test_result r;
-    rc = hk_webhook_test(cfg, task, job_id, job_status, &r, &err);
-    hk_task_destroy(task);
-    if (rc != HK_OK)
+    hk_error err = {0};
+    int rc = hk_webhook_test(cfg, task, job_id, job_status, &r, &err);
+    if (rc != HK_OK) {
+        hk_task_destroy(task);
         return hk_ctl_fail(hk_ctl_status(rc), err.msg);
+    }
     if (json) {
-        cJSON *o = hk_test_result_json(id, &r);
+        cJSON *o = hk_test_result_json(task->id, &r);
         hk_print_json(o);
         cJSON_Delete(o);
     } else {
@@ -307,6 +341,7 @@ static int cmd_webhooks_test(int argc, char **argv, const hk_config *cfg)
         if (r.response_len)
             printf("response%s:\n%s\n", r.response_truncated ? " (first 1 KiB)" : "", r.response);
     }
+    hk_task_destroy(task);
     return r.delivered ? 0 : 1;
 }
 

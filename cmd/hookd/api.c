@@ -389,6 +389,35 @@ static void webhook_test(hk_api *a, const char *id, const char *body, size_t len
     cJSON_Delete(in);
 }
 
+/* POST /v1/flows/{flowId}/webhooks/test: a draft task (the body, read as create reads it,
+ * nothing stored) delivered once with the sample event, as webhook_test does a stored one. */
+static void draft_test(hk_api *a, const char *flow, const char *body, size_t len,
+                       hk_api_response *r)
+{
+    cJSON *in = parse_body(body, len, r);
+    if (!in)
+        return;
+    hk_error e = {0};
+    hk_task *t = NULL;
+    if (hk_store_task_draft(flow, in, &t, &e) != HK_OK) {
+        fail(r, 400, e.field, e.msg);
+        cJSON_Delete(in);
+        return;
+    }
+    hk_test_result *res = hk_xcalloc(1, sizeof *res);
+    int rc = hk_webhook_test(a->cfg, t, "test", "Complete", res, &e);
+    if (rc == HK_OK) {
+        reply_json(r, 200, hk_test_result_json(t->id, res));
+        HK_INFO("api", "draft webhook for flow %s tested: %s", flow,
+                res->delivered ? "delivered" : "failed");
+    } else {
+        fail(r, rc == HK_EINVAL ? 400 : 500, e.field, e.msg);
+    }
+    free(res);
+    hk_task_destroy(t);
+    cJSON_Delete(in);
+}
+
 static void job_deliveries(hk_api *a, const char *job, hk_api_response *r)
 {
     hk_error e = {0};
@@ -651,6 +680,9 @@ void hk_api_handle(hk_api *a, const char *method, const char *path, const char *
     } else if (n == 3 && IS(0, "flows") && IS(2, "webhooks")) {
         if (valid("flowId", seg[1], r) && allowed(method, "GET, POST", r))
             flow_webhooks(a, method, seg[1], body, body_len, r);
+    } else if (n == 4 && IS(0, "flows") && IS(2, "webhooks") && IS(3, "test")) {
+        if (valid("flowId", seg[1], r) && allowed(method, "POST", r))
+            draft_test(a, seg[1], body, body_len, r);
     } else if (n == 4 && IS(0, "flows") && IS(2, "webhooks") && IS(3, "export")) {
         if (valid("flowId", seg[1], r) && allowed(method, "GET", r))
             flow_export(a, seg[1], r);

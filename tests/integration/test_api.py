@@ -261,6 +261,22 @@ def test_export_import_test_and_deliveries(api, env, receiver, tmp_path):
     assert failed["error"] == "HTTP 500"
     api.call("POST", f"/v1/webhooks/wh_none{env.tag}/test", T, expect=404)
     api.call("POST", f"/v1/webhooks/{ok}/test", T, body={"jobId": 7}, expect=400)
+    # ... and on the form before Create: a draft, delivered, nothing stored
+    DT = "/v1/flows/{flowId}/webhooks/test"
+    before = api.call("GET", f"/v1/flows/{src}/webhooks", W).json()["webhooks"]
+    draft = {"name": "draft", "url": receiver.url("/api/draft"), "secret": "draftSecret123",
+             "body": '{"d":"$jobId"}'}
+    res = api.call("POST", f"/v1/flows/{src}/webhooks/test", DT, body=draft, expect=200).json()
+    assert res["status"] == "delivered", res
+    got = receiver.wait_for("/api/draft", 1)
+    assert json.loads(got[0]["body"]) == {"d": "test"}
+    assert got[0]["headers"]["x-webhook-id"] == res["deliveryId"]
+    assert api.call("GET", f"/v1/flows/{src}/webhooks", W).json()["webhooks"] == before
+    bad_draft = api.call("POST", f"/v1/flows/{src}/webhooks/test", DT,
+                         body={"url": "ftp://x.example"}, expect=400).json()["error"]
+    assert bad_draft["field"] == "url", bad_draft
+    api.call("POST", f"/v1/flows/{src}/webhooks/test", DT,
+             body={"url": receiver.url("/x"), "flowId": "other"}, expect=400)
 
     # a real event through the worker, then its history
     job = f"job-{env.tag}"

@@ -300,7 +300,27 @@ def test_webhooks_test_sends_one_signed_delivery_and_exits_by_its_outcome(env, r
     assert bad.stdout.startswith("failed: HTTP 500 in "), bad.stdout
     assert ctl("wh_doesnotexist").returncode == 1
     usage = ctl()
-    assert usage.returncode == 2 and usage.stderr.strip() == "hookctl: <id>: required"
+    assert usage.returncode == 2
+    assert usage.stderr.strip() == "hookctl: <id>: required (or --file with a draft task)"
+    # a draft, tested before it is created: checked as create checks it, nothing stored
+    draft = {"flowId": f"t-{env.tag}", "url": receiver.url("/tb/draft"), "secret": secret,
+             "body": '{"draft":"$jobId"}'}
+    drafted = subprocess.run([HOOKCTL, "webhooks", "test", "--file", "-", "--json"], env=e,
+                             input=json.dumps(draft), capture_output=True, text=True, timeout=60)
+    assert drafted.returncode == 0, drafted.stderr
+    assert json.loads(drafted.stdout)["status"] == "delivered"
+    [req] = receiver.matching("/tb/draft")
+    assert json.loads(req["body"]) == {"draft": "test"}
+    listed = subprocess.run([HOOKCTL, "webhooks", "list", "--flow", f"t-{env.tag}", "--json"],
+                            env=e, capture_output=True, text=True, timeout=60)
+    assert len(json.loads(listed.stdout)) == 2, "the draft was not stored"
+    masked = dict(draft, secret="****9876")
+    refused = subprocess.run([HOOKCTL, "webhooks", "test", "--file", "-"], env=e,
+                             input=json.dumps(masked), capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2 and refused.stderr.startswith("hookctl: secret: masked"), \
+        refused.stderr
+    both = ctl(ok_id, "--file", "-")
+    assert both.returncode == 2 and "not both" in both.stderr
     blocked = subprocess.run([HOOKCTL, "webhooks", "test", ok_id], env=env.cli_env(),
                              capture_output=True, text=True, timeout=60)
     assert blocked.returncode == 1 and "blocked address" in blocked.stdout, \
