@@ -66,10 +66,9 @@ static int opt_string(const cJSON *obj, const char *field, char **out, hk_error 
 }
 
 /* The event's top-level fields hookd reads. */
-static const char *const used_fields[] = {"eventId",   "type",       "jobId",
-                                          "runId",     "jobStatus",  "flowId",
-                                          "flowName",  "outputIds",  "jobType",
-                                          "finishedAt", "webhookOverrides"};
+static const char *const used_fields[] = {"eventId",   "type",       "jobId",           "runId",
+                                          "jobStatus", "flowId",     "flowName",        "outputIds",
+                                          "jobType",   "finishedAt", "webhookOverrides"};
 
 static bool is_used_field(const char *name)
 {
@@ -142,8 +141,8 @@ static int parse_overrides(const cJSON *arr, hk_event *ev, hk_error *err)
         if (!cJSON_IsObject(o))
             return hk_error_set(err, HK_EINVAL, field, "must be an object");
         snprintf(field, sizeof field, "webhookOverrides[%d].webhookId", i);
-        if (id_text(cJSON_GetObjectItemCaseSensitive(o, "webhookId"), field, true,
-                    &ov->webhook_id, err) != HK_OK)
+        if (id_text(cJSON_GetObjectItemCaseSensitive(o, "webhookId"), field, true, &ov->webhook_id,
+                    err) != HK_OK)
             return HK_EINVAL;
         const cJSON *url = cJSON_GetObjectItemCaseSensitive(o, "url");
         if (url && !cJSON_IsNull(url)) {
@@ -173,6 +172,13 @@ static int parse_overrides(const cJSON *arr, hk_event *ev, hk_error *err)
                 ov->headers[ov->headers_len].value = hk_strdup(h->valuestring);
                 ov->headers_len++;
             }
+        }
+        const cJSON *skip = cJSON_GetObjectItemCaseSensitive(o, "skip");
+        if (skip && !cJSON_IsNull(skip)) {
+            snprintf(field, sizeof field, "webhookOverrides[%d].skip", i);
+            if (!cJSON_IsBool(skip))
+                return hk_error_set(err, HK_EINVAL, field, "must be true or false");
+            ov->skip = cJSON_IsTrue(skip);
         }
         const cJSON *body = cJSON_GetObjectItemCaseSensitive(o, "body");
         if (body && !cJSON_IsNull(body)) {
@@ -248,8 +254,8 @@ int hk_event_parse(const char *buf, size_t len, const char *fallback_id, hk_even
     if (id_text(cJSON_GetObjectItemCaseSensitive(root, "flowId"), "flowId", true, &ev->flow_id,
                 err) != HK_OK)
         goto error;
-    if (id_text(cJSON_GetObjectItemCaseSensitive(root, "eventId"), "eventId", false,
-                &ev->event_id, err) != HK_OK)
+    if (id_text(cJSON_GetObjectItemCaseSensitive(root, "eventId"), "eventId", false, &ev->event_id,
+                err) != HK_OK)
         goto error;
     if (!ev->event_id)
         ev->event_id = hk_strdup(fallback_id ? fallback_id : "");
@@ -327,6 +333,22 @@ hk_job_outcome hk_job_outcome_from_status(const char *s)
         if (strcasecmp(s, bad[i]) == 0)
             return HK_JOB_FAILURE;
     return HK_JOB_OTHER;
+}
+
+size_t hk_event_unknown_overrides(const hk_event *ev, const hk_task *const *tasks, size_t n,
+                                  hk_buf *out)
+{
+    size_t unknown = 0;
+    for (size_t i = 0; i < ev->overrides_len; i++) {
+        bool known = false;
+        for (size_t k = 0; k < n && !known; k++)
+            known = strcmp(tasks[k]->id, ev->overrides[i].webhook_id) == 0;
+        if (known)
+            continue;
+        hk_buf_printf(out, "%swebhookOverrides[%zu]: no webhook task %.64s in flow %.128s",
+                      unknown++ ? "; " : "", i, ev->overrides[i].webhook_id, ev->flow_id);
+    }
+    return unknown;
 }
 
 const hk_override *hk_event_override_for(const hk_event *ev, const char *task_id)

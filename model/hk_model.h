@@ -31,6 +31,7 @@ typedef struct hk_override {
     size_t headers_len;
     bool has_headers;
     char *body; /* NULL: keep the task's */
+    bool skip;  /* "skip": true: the task gets nothing for this event */
 } hk_override;
 
 typedef struct hk_event {
@@ -59,7 +60,6 @@ void hk_event_destroy(hk_event *ev);
 hk_job_outcome hk_job_outcome_from_status(const char *job_status);
 /* The event's override for task_id, or NULL. Borrowed from ev. */
 const hk_override *hk_event_override_for(const hk_event *ev, const char *task_id);
-
 /* ----------------------------------------------------------------------- webhook tasks --- */
 
 typedef enum {
@@ -164,5 +164,10 @@ bool hk_method_has_body(hk_method m); /* POST, PUT, PATCH */
 
 /* True when the task is enabled and its trigger (types, event and objects) matches the event. */
 bool hk_task_matches(const hk_task *task, const hk_event *ev);
+/* The event's overrides that name none of the n tasks (its flow's), as one line for a log, a
+ * metric and the outcome ("webhookOverrides[1]: no webhook task wh_x in flow 7; ..."), appended
+ * to out; how many. Nothing is appended when every override names one of them. */
+size_t hk_event_unknown_overrides(const hk_event *ev, const hk_task *const *tasks, size_t n,
+                                  hk_buf *out);
 
 #endif

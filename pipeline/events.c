@@ -164,8 +164,8 @@ static void start_attempt(hk_pipeline *p, job *j, const hk_task *task, int numbe
 static bool too_large_to_retry(hk_pipeline *p, const job *j, char *why, size_t why_len)
 {
     const hk_event *ev = j->ev;
-    size_t need = hk_retry_record_min_size(p->sh->group_id, ev->flow_id, ev->job_id,
-                                           ev->event_id, j->raw_len);
+    size_t need = hk_retry_record_min_size(p->sh->group_id, ev->flow_id, ev->job_id, ev->event_id,
+                                           j->raw_len);
     size_t limit = hk_producer_value_limit(p->producer, DELIVERY_ID_LEN);
     if (need <= limit)
         return false;
@@ -175,8 +175,7 @@ static bool too_large_to_retry(hk_pipeline *p, const job *j, char *why, size_t w
              "over the %zu that message.max.bytes %zu allows; with these ids an event may have "
              "at most %zu bytes",
              hk_retry_reason_text(HK_REASON_TOO_LARGE), j->raw_len, need, limit,
-             hk_producer_max_message_bytes(p->producer),
-             limit > envelope ? limit - envelope : 0);
+             hk_producer_max_message_bytes(p->producer), limit > envelope ? limit - envelope : 0);
     return true;
 }
 
@@ -189,6 +188,31 @@ static job *job_new(hk_pipeline *p, hk_consumer *c, hk_msg_ref ref)
     j->attempts_alive = 1; /* the consumer's initial unit, held while dispatching */
     p->jobs_alive++;
     return j;
+}
+
+/* An event's overrides that name no task of its flow: reported, not silently dropped (the
+ * outcomes of its deliveries carry the same line, pl_record_outcome). */
+static void report_unknown_overrides(const hk_event *ev, const hk_task *const *tasks, size_t n)
+{
+    hk_buf why = {0};
+    size_t unknown = hk_event_unknown_overrides(ev, tasks, n, &why);
+    if (unknown) {
+        hk_counter_add(&hk_pipeline_metrics.overrides_unknown, unknown);
+        hk_log_field f[] = {HK_STR("jobId", ev->job_id), HK_STR("flowId", ev->flow_id),
+                            HK_STR("eventId", ev->event_id)};
+        HK_LOGF(HK_LOG_WARN, "event.override.unknown", f, "event %s: %s", ev->event_id, why.data);
+    }
+    hk_buf_free(&why);
+}
+
+/* A task the event's override skips for this run ("skip": true). */
+static void skipped(const hk_event *ev, const hk_task *task)
+{
+    hk_counter_add(&hk_pipeline_metrics.deliveries_skipped, 1);
+    hk_log_field f[] = {HK_STR("jobId", ev->job_id), HK_STR("flowId", ev->flow_id),
+                        HK_STR("webhookId", task->id), HK_STR("eventId", ev->event_id)};
+    HK_LOGF(HK_LOG_INFO, "event.override.skip", f,
+            "webhook %s skipped for event %s: its override says skip", task->id, ev->event_id);
 }
 
 void pl_on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_t partition,
@@ -217,10 +241,17 @@ void pl_on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_t pa
     size_t n = 0;
     const hk_task *const *tasks = hk_store_snapshot_flow(j->snap, j->ev->flow_id, &n);
     size_t matched = 0;
+    if (j->ev->overrides_len)
+        report_unknown_overrides(j->ev, tasks, n);
     for (size_t i = 0; i < n; i++) {
         if (!hk_task_matches(tasks[i], j->ev))
             continue;
         matched++;
+        const hk_override *ov = hk_event_override_for(j->ev, tasks[i]->id);
+        if (ov && ov->skip) { /* matched, and skipped for this run: not "unmatched" */
+            skipped(j->ev, tasks[i]);
+            continue;
+        }
         j->attempts_alive++;
         start_attempt(p, j, tasks[i], 1, 0, now, NULL, 0);
     }
@@ -247,8 +278,7 @@ uint64_t pl_tier_due(const void *payload, size_t len, void *arg)
 
 /* A retry record whose task was deleted or disabled since: nothing to send to, but nothing is
  * lost either. */
-static void task_unavailable(hk_pipeline *p, job *j, const hk_retry_record *r,
-                             const hk_task *task)
+static void task_unavailable(hk_pipeline *p, job *j, const hk_retry_record *r, const hk_task *task)
 {
     hk_retry_facts facts = {
         .transport = HK_TRANSPORT_ERROR,
@@ -259,17 +289,15 @@ static void task_unavailable(hk_pipeline *p, job *j, const hk_retry_record *r,
     hk_log_field f[] = {HK_STR("jobId", r->job_id), HK_STR("flowId", r->flow_id),
                         HK_STR("webhookId", r->webhook_id), HK_STR("deliveryId", r->delivery_id),
                         HK_NUM("attempt", r->attempt)};
-    HK_LOGF(HK_LOG_WARN, "delivery.dropped", f,
-            "delivery %s: webhook task %s is %s; dead-lettered", r->delivery_id, r->webhook_id,
-            task ? "disabled" : "gone");
+    HK_LOGF(HK_LOG_WARN, "delivery.dropped", f, "delivery %s: webhook task %s is %s; dead-lettered",
+            r->delivery_id, r->webhook_id, task ? "disabled" : "gone");
     hk_delivery_ids ids = {.delivery_id = r->delivery_id,
                            .webhook_id = r->webhook_id,
                            .flow_id = j->ev->flow_id,
                            .job_id = j->ev->job_id,
                            .event_id = j->ev->event_id};
-    cJSON *rec =
-        hk_dead_letter_delivery(&ids, r->attempt - 1, hk_retry_reason_text(v.reason), NULL, j->raw,
-                                j->raw_len, r->outcomes_json, r->outcomes_omitted);
+    cJSON *rec = hk_dead_letter_delivery(&ids, r->attempt - 1, hk_retry_reason_text(v.reason), NULL,
+                                         j->raw, j->raw_len, r->outcomes_json, r->outcomes_omitted);
     j->attempts_alive++;
     pl_send_dead_letter(p, rec, r->job_id, hk_retry_reason_dlq_metric(v.reason), poison_done, j);
 }

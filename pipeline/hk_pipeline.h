@@ -97,6 +97,8 @@ void hk_pipeline_state_of(const hk_pipeline *p, hk_pipeline_state *out);
 struct hk_pipeline_metrics {
     hk_counter events_poison;           /* hookd_events_poison_total */
     hk_counter events_unmatched;        /* hookd_events_unmatched_total: no matching task */
+    hk_counter deliveries_skipped;      /* hookd_deliveries_skipped_total: an override's skip */
+    hk_counter overrides_unknown;       /* hookd_overrides_unknown_total: naming no task */
     hk_counter outcomes_published;      /* hookd_outcomes_published_total: acknowledged */
     hk_counter outcomes_publish_errors; /* hookd_outcomes_publish_errors_total */
     hk_counter dlq_publish_errors;      /* hookd_dlq_publish_errors_total: dead letters and tier

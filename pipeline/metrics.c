@@ -10,6 +10,13 @@ struct hk_pipeline_metrics hk_pipeline_metrics = {
                                 "and sent to the dead-letter topic."),
     .events_unmatched = HK_COUNTER("hookd_events_unmatched_total", NULL,
                                    "Events whose flow had no task with a matching trigger."),
+    .deliveries_skipped = HK_COUNTER("hookd_deliveries_skipped_total", NULL,
+                                     "Deliveries an event's webhookOverrides skipped "
+                                     "(\"skip\": true) for that event."),
+    .overrides_unknown = HK_COUNTER("hookd_overrides_unknown_total", NULL,
+                                    "webhookOverrides entries naming no webhook task of the "
+                                    "event's flow (logged as event.override.unknown, and said "
+                                    "in the event's outcomes)."),
     .outcomes_published = HK_COUNTER("hookd_outcomes_published_total", NULL,
                                      "Attempt outcomes acknowledged on hookd.deliveries."),
     .outcomes_publish_errors = HK_COUNTER("hookd_outcomes_publish_errors_total", NULL,

@@ -158,7 +158,7 @@ typedef struct hk_retry_record {
     int deferrals;          /* deferred: how many times in a row, since its last attempt (1..) */
     char *event_json;       /* the job event as consumed (a JSON object) */
     size_t event_len;
-    char *outcomes_json; /* every earlier attempt's outcome, a JSON array */
+    char *outcomes_json;  /* every earlier attempt's outcome, a JSON array */
     int outcomes_omitted; /* earlier outcomes left out to fit the record (oldest first) */
 } hk_retry_record;
 
@@ -216,7 +216,8 @@ typedef struct hk_outcome {
     long http_status;  /* 0: no response ("statusCode": null) */
     const char *error; /* NULL or "": none */
     uint64_t latency_ms;
-    uint64_t at_ms; /* wall clock */
+    uint64_t at_ms;      /* wall clock */
+    const char *warning; /* NULL or "": none; e.g. the event's overrides naming no task */
 } hk_outcome;
 
 /* Appends the outcome as one JSON object. */
@@ -225,13 +226,13 @@ void hk_outcome_write(hk_buf *out, const hk_outcome *o);
 /* An outcome record read back (hookctl deliveries reads the job's history): strings borrowed
  * from rec, NULL when missing or not a string; numbers -1 when missing or not a number. */
 typedef struct hk_outcome_view {
-    const char *at;         /* as written: "2026-11-30T10:00:00.123Z" */
+    const char *at; /* as written: "2026-11-30T10:00:00.123Z" */
     const char *webhook_id;
     const char *delivery_id;
-    const char *status;     /* "delivered" or "failed" */
+    const char *status; /* "delivered" or "failed" */
     const char *error;
     int attempt;
-    long http_status;       /* -1 also for null: no response */
+    long http_status; /* -1 also for null: no response */
     double latency_ms;
 } hk_outcome_view;
 void hk_outcome_read(const cJSON *rec, hk_outcome_view *out);

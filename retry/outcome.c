@@ -44,6 +44,11 @@ void hk_outcome_write(hk_buf *b, const hk_outcome *o)
         hk_buf_json_escape(b, o->error, strlen(o->error));
         hk_buf_puts(b, "\"");
     }
+    if (o->warning && o->warning[0]) {
+        hk_buf_puts(b, ",\"warning\":\"");
+        hk_buf_json_escape(b, o->warning, strlen(o->warning));
+        hk_buf_puts(b, "\"");
+    }
     hk_buf_puts(b, ",\"latencyMs\":");
     put_uint(b, o->latency_ms);
     hk_buf_puts(b, ",\"at\":\"");

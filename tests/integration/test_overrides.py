@@ -200,3 +200,42 @@ def test_signature_header_and_header_bytes_are_refused_where_a_task_is_written(
     raw = '{"flowId":"%s","url":"%s","headers":{"X-A":"a\\u0000b"}}' % (flow, receiver.url("/"))
     r = requests.post(f"{api}/v1/flows/{flow}/webhooks", headers=auth, timeout=30, data=raw)
     assert r.status_code == 400 and r.json()["error"]["field"] == "headers.X-A", r.text
+
+
+def test_an_override_may_skip_a_task_and_one_naming_no_task_is_reported(
+        env, receiver, worker_factory, stack):
+    """An event's override may skip a task for that run ("skip": true: nothing sent, counted);
+    an override naming a task that is not in the flow is not silently dropped: a warning in
+    the log, a metric, and the same line in the outcome of each of the event's deliveries."""
+    flow = f"skip-{env.tag}"
+    skipped = env.create_task({"flowId": flow, "name": "skipped", "url": receiver.url("/sk/a"),
+                               "body": "$jobId"})
+    kept = env.create_task({"flowId": flow, "name": "kept", "url": receiver.url("/sk/b"),
+                            "body": "$jobId"})
+    w = worker_factory(env.topic, env.group, env.prefix, {"HOOKD_LOG_LEVEL": "info"})
+    job = f"skip-{env.tag}"
+    ghost = f"wh_ghost{env.tag}"
+    env.publish({"eventId": job, "jobId": job, "jobStatus": "Complete", "flowId": flow,
+                 "webhookOverrides": [{"webhookId": skipped, "skip": True},
+                                      {"webhookId": ghost, "body": "lost"}]})
+    assert receiver.wait_for("/sk/b", 1)
+    did = delivery_id(job, kept)
+    [outcome] = read_topic(stack, "hookd.deliveries", lambda r: r.get("deliveryId") == did, 1,
+                           timeout=20)
+    assert outcome["status"] == "delivered"
+    assert outcome["warning"] == f"webhookOverrides[1]: no webhook task {ghost} in flow {flow}"
+    time.sleep(1.0)  # a delivery to the skipped task would have landed by now
+    assert receiver.matching("/sk/a") == [], "the override skipped it"
+    assert w.metric("hookd_deliveries_skipped_total") == 1
+    assert w.metric("hookd_overrides_unknown_total") == 1
+    assert any('"event":"event.override.unknown"' in line and ghost in line for line in w.lines())
+    assert any('"event":"event.override.skip"' in line and skipped in line for line in w.lines())
+    # a bad skip is a poison event, naming the field
+    bad = f"badskip-{env.tag}"
+    env.publish({"eventId": bad, "jobId": bad, "jobStatus": "Complete", "flowId": flow,
+                 "webhookOverrides": [{"webhookId": kept, "skip": "yes"}]})
+    dead = read_topic(stack, "hookd.dlq",
+                      lambda r: r.get("kind") == "poison" and r.get("topic") == env.topic, 1,
+                      timeout=20)
+    assert len(dead) == 1, dead
+    assert dead[0]["reason"].startswith("webhookOverrides[0].skip: must be true or false"), dead

@@ -879,3 +879,35 @@ Test(task, a_url_is_signed_as_it_is_sent)
         free(sent);
     }
 }
+
+Test(event, an_override_may_skip_and_one_naming_no_task_is_found)
+{
+    hk_event *ev = NULL;
+    hk_error err = {0};
+    cr_assert_eq(parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\","
+                             "\"webhookOverrides\":[{\"webhookId\":\"wh_a\",\"skip\":true},"
+                             "{\"webhookId\":\"wh_b\",\"skip\":false},{\"webhookId\":\"wh_x\"},"
+                             "{\"webhookId\":\"wh_y\",\"skip\":null}]}",
+                             &ev, &err),
+                 HK_OK, "%s", err.msg);
+    cr_assert(hk_event_override_for(ev, "wh_a")->skip);
+    cr_assert_not(hk_event_override_for(ev, "wh_b")->skip);
+    hk_task *a = parse_task("{\"id\":\"wh_a\"," BASE "}", &err);
+    hk_task *b = parse_task("{\"id\":\"wh_b\"," BASE "}", &err);
+    const hk_task *tasks[] = {a, b};
+    hk_buf why = {0};
+    cr_assert_eq(hk_event_unknown_overrides(ev, tasks, 2, &why), 2);
+    cr_assert_str_eq(why.data, "webhookOverrides[2]: no webhook task wh_x in flow 7; "
+                               "webhookOverrides[3]: no webhook task wh_y in flow 7");
+    hk_buf_free(&why);
+    cr_assert_eq(hk_event_unknown_overrides(ev, tasks, 0, &why), 4);
+    hk_buf_free(&why);
+    hk_event_destroy(ev);
+    hk_task_destroy(a);
+    hk_task_destroy(b);
+    cr_assert_eq(parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\","
+                             "\"webhookOverrides\":[{\"webhookId\":\"wh_a\",\"skip\":1}]}",
+                             &ev, &err),
+                 HK_EINVAL);
+    cr_assert_str_eq(err.field, "webhookOverrides[0].skip");
+}

@@ -50,14 +50,14 @@ Test(retry, signs_and_repeated_delays_are_refused_naming_the_value)
      * two tiers of one delay. Each refusal is one line that quotes the value. */
     struct {
         const char *csv, *quoted;
-    } bad[] = {{"+5s", "'+5s'"},           {"5s,+5m", "'+5m'"},
-               {"5s,5s", "'5s' repeats"},  {"5s,5m,5000ms", "'5000ms' repeats the delay of '5s'"},
-               {"5m,1h,60m", "'60m'"},     {"0x5s", "'0x5s'"}};
+    } bad[] = {{"+5s", "'+5s'"},          {"5s,+5m", "'+5m'"},
+               {"5s,5s", "'5s' repeats"}, {"5s,5m,5000ms", "'5000ms' repeats the delay of '5s'"},
+               {"5m,1h,60m", "'60m'"},    {"0x5s", "'0x5s'"}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         hk_retry_policy p;
         hk_error err = {0};
-        cr_assert_eq(hk_retry_policy_init(&p, bad[i].csv, 8, "HOOKD_RETRY_DELAYS", &err),
-                     HK_EINVAL, "%s", bad[i].csv);
+        cr_assert_eq(hk_retry_policy_init(&p, bad[i].csv, 8, "HOOKD_RETRY_DELAYS", &err), HK_EINVAL,
+                     "%s", bad[i].csv);
         cr_assert_str_eq(err.field, "HOOKD_RETRY_DELAYS");
         cr_assert(strstr(err.msg, bad[i].quoted), "%s -> %s", bad[i].csv, err.msg);
         cr_assert_null(strchr(err.msg, '\n'));
@@ -188,8 +188,7 @@ Test(retry, decision_table)
                          (unsigned long long)v.delay_ms);
             cr_expect_eq(v.same_attempt, r->same_attempt, "%s: same attempt", r->name);
             if (v.same_attempt)
-                cr_expect_eq(v.deferrals, r->v_deferrals, "%s: deferrals %d", r->name,
-                             v.deferrals);
+                cr_expect_eq(v.deferrals, r->v_deferrals, "%s: deferrals %d", r->name, v.deferrals);
         }
     }
     hk_task off = task_with(false, 50);
@@ -279,9 +278,16 @@ Test(retry_record, round_trip_with_due_time_first)
 Test(retry_record, each_group_takes_only_its_own)
 {
     const char event[] = "{\"jobId\":\"j\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}";
-    hk_retry_record r = {.group = "hookd-prod", .delivery_id = "d", .webhook_id = "w",
-                         .flow_id = "7", .job_id = "j", .event_id = "e", .attempt = 2,
-                         .due_ms = 5, .first_seen_ms = 1, .event_json = (char *)event,
+    hk_retry_record r = {.group = "hookd-prod",
+                         .delivery_id = "d",
+                         .webhook_id = "w",
+                         .flow_id = "7",
+                         .job_id = "j",
+                         .event_id = "e",
+                         .attempt = 2,
+                         .due_ms = 5,
+                         .first_seen_ms = 1,
+                         .event_json = (char *)event,
                          .event_len = sizeof event - 1};
     hk_buf b = {0};
     hk_retry_record_write(&b, &r);
@@ -852,6 +858,15 @@ Test(outcome, written_then_read_back)
     cr_assert_eq(v.http_status, -1, "statusCode null reads as no response");
     cr_assert_null(v.error);
     cr_assert_str_eq(v.status, "delivered");
+    cr_assert_null(cJSON_GetObjectItem(rec, "warning"), "no warning: no member");
+    cJSON_Delete(rec);
+    /* a warning (the event's overrides naming no task) is one escaped member */
+    b.len = 0;
+    o.warning = "webhookOverrides[1]: no webhook task wh_\"x\" in flow 7";
+    hk_outcome_write(&b, &o);
+    rec = cJSON_ParseWithLength(b.data, b.len);
+    cr_assert(rec, "%.*s", (int)b.len, b.data);
+    cr_assert_str_eq(cJSON_GetObjectItem(rec, "warning")->valuestring, o.warning);
     cJSON_Delete(rec);
     hk_buf_free(&b);
 }
