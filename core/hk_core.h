@@ -133,6 +133,9 @@ void hk_format_time(uint64_t wall_ms, char out[32]);
 /* Parses "2026-11-22T10:00:00Z", with optional fractional seconds and a "Z" or "+hh:mm"
  * offset, into wall-clock ms. False when it is not such a time. */
 bool hk_parse_time(const char *text, uint64_t *wall_ms);
+/* Parses a duration: digits then exactly one unit of ms, s, m, h or d ("5s", "24h"), nothing
+ * else (no sign, no space, no fraction), positive and far from overflowing. False otherwise. */
+bool hk_parse_duration(const char *text, uint64_t *ms);
 
 /* True when the len bytes at s are well-formed UTF-8 text (RFC 3629: no overlong form, no
  * UTF-16 surrogate, nothing past U+10FFFF) and hold no NUL byte. */

@@ -5,6 +5,7 @@
 #include "hk_core.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -394,4 +395,25 @@ int hk_hex_digit(char c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
+}
+
+bool hk_parse_duration(const char *text, uint64_t *ms)
+{
+    if (!isdigit((unsigned char)text[0]))
+        return false;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 10);
+    if (errno || end == text || v == 0)
+        return false;
+    uint64_t unit = strcmp(end, "ms") == 0  ? 1
+                    : strcmp(end, "s") == 0 ? 1000
+                    : strcmp(end, "m") == 0 ? 60000
+                    : strcmp(end, "h") == 0 ? 3600000
+                    : strcmp(end, "d") == 0 ? 86400000
+                                            : 0;
+    if (!unit || v > UINT64_MAX / unit / 2)
+        return false;
+    *ms = v * unit;
+    return true;
 }

@@ -85,6 +85,7 @@ static void add_signatures(header_list *l, const hk_request *req, const hk_task 
 {
     if (task->secrets_len == 0 || task->signature == HK_SIG_NONE)
         return;
+    size_t live = hk_task_signing_secrets(task, now_ms); /* a rotation's grace may have ended */
     const char *body = req->body ? req->body : "";
     size_t body_len = req->body ? req->body_len : 0;
     const char *header = task->signature_header ? task->signature_header : "X-Webhook-Signature";
@@ -96,7 +97,7 @@ static void add_signatures(header_list *l, const hk_request *req, const hk_task 
         const char *payload = use_body ? body : req->url;
         size_t len = use_body ? body_len : strlen(req->url);
         hk_buf_printf(sig, "t=%llu", (unsigned long long)now_ms);
-        for (size_t i = 0; i < task->secrets_len; i++) {
+        for (size_t i = 0; i < live; i++) {
             hk_sign_timestamped(task->secrets[i], now_ms, payload, len, hex);
             hk_buf_puts(sig, ",sha256=");
             hk_buf_append(sig, hex, 64);
@@ -105,7 +106,7 @@ static void add_signatures(header_list *l, const hk_request *req, const hk_task 
         break;
     }
     case HK_SIG_BODY:
-        for (size_t i = 0; i < task->secrets_len; i++) {
+        for (size_t i = 0; i < live; i++) {
             hk_sign_body(task->secrets[i], body, body_len, hex);
             hk_buf_puts(sig, i ? ",sha256=" : "sha256=");
             hk_buf_append(sig, hex, 64);
@@ -116,7 +117,7 @@ static void add_signatures(header_list *l, const hk_request *req, const hk_task 
         uint64_t t_s = now_ms / 1000;
         char one[128];
         snprintf(ts, 24, "%llu", (unsigned long long)t_s);
-        for (size_t i = 0; i < task->secrets_len; i++) {
+        for (size_t i = 0; i < live; i++) {
             /* Validated at create; a secret that no longer decodes simply does not sign. */
             if (hk_sign_standard(task->secrets[i], delivery_id, t_s, body, body_len, one,
                                  sizeof one) == HK_OK) {

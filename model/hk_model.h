@@ -96,6 +96,9 @@ typedef struct hk_task {
     size_t trigger_objects_len;
     char **secrets; /* newest first; "secret" is secrets[0]; none when secrets_len == 0 */
     size_t secrets_len;
+    /* previousSecretsUntil: past this wall-clock time only secrets[0] signs (a rotation's grace
+     * period ended: hk_task_signing_secrets); 0: every listed secret signs. */
+    uint64_t previous_secrets_until_ms;
     hk_sig_scheme signature;
     char *signature_header;            /* NULL: the scheme's default header */
     bool allow_cross_origin_overrides; /* an event's override url may leave the url's origin */
@@ -164,6 +167,9 @@ bool hk_method_has_body(hk_method m); /* POST, PUT, PATCH */
 
 /* True when the task is enabled and its trigger (types, event and objects) matches the event. */
 bool hk_task_matches(const hk_task *task, const hk_event *ev);
+/* How many of the task's secrets (from the first) sign a request sent at now_ms: all of them,
+ * or only the newest once previousSecretsUntil has passed. */
+size_t hk_task_signing_secrets(const hk_task *task, uint64_t now_ms);
 /* The event's overrides that name none of the n tasks (its flow's), as one line for a log, a
  * metric and the outcome ("webhookOverrides[1]: no webhook task wh_x in flow 7; ..."), appended
  * to out; how many. Nothing is appended when every override names one of them. */

@@ -37,6 +37,7 @@ static const char *const known_fields[] = {
     "disabledReason",
     "disabledAt",
     "allowCrossOriginOverrides",
+    "previousSecretsUntil",
     NULL,
 };
 
@@ -207,7 +208,25 @@ static int parse_secrets(const cJSON *json, hk_task *t, hk_error *err)
             t->secrets[t->secrets_len++] = hk_strdup(s->valuestring);
         }
     }
+    const cJSON *until = cJSON_GetObjectItemCaseSensitive(json, "previousSecretsUntil");
+    if (until && !cJSON_IsNull(until)) {
+        if (!cJSON_IsString(until) ||
+            !hk_parse_time(until->valuestring, &t->previous_secrets_until_ms))
+            return hk_error_set(err, HK_EINVAL, "previousSecretsUntil",
+                                "must be an RFC 3339 time (2026-12-01T10:00:00Z)");
+        if (t->secrets_len < 2)
+            return hk_error_set(err, HK_EINVAL, "previousSecretsUntil",
+                                "only with secrets listing the new one and the previous ones");
+    }
     return HK_OK;
+}
+
+size_t hk_task_signing_secrets(const hk_task *t, uint64_t now_ms)
+{
+    if (t->secrets_len > 1 && t->previous_secrets_until_ms &&
+        now_ms >= t->previous_secrets_until_ms)
+        return 1;
+    return t->secrets_len;
 }
 
 /* hk_task_from_json's field groups, in the order it checks them (the order decides which error a
@@ -573,6 +592,11 @@ cJSON *hk_task_to_json(const hk_task *t, hk_secret_mode mode)
         cJSON *arr = cJSON_AddArrayToObject(o, "secrets");
         for (size_t i = 0; i < t->secrets_len; i++)
             add_secret(arr, NULL, t->secrets[i], mode);
+        if (t->previous_secrets_until_ms) {
+            char until[32];
+            hk_format_time(t->previous_secrets_until_ms, until);
+            cJSON_AddStringToObject(o, "previousSecretsUntil", until);
+        }
     }
     cJSON_AddStringToObject(o, "signature", sig_names[t->signature]);
     if (t->signature_header)

@@ -6,41 +6,12 @@
 #include "hk_retry.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* A delay is digits and a unit, nothing else: the text becomes a topic name
+/* A delay is digits and a unit, nothing else (hk_parse_duration): the text becomes a topic name
  * (hookd.retry.<delay>), so a sign, a space or any other byte strtoull would let through is
- * refused here. */
-static int parse_delay(const char *tok, uint64_t *ms)
-{
-    if (!isdigit((unsigned char)tok[0]))
-        return HK_EINVAL;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(tok, &end, 10);
-    if (errno || end == tok || v == 0)
-        return HK_EINVAL;
-    uint64_t unit;
-    if (strcmp(end, "ms") == 0)
-        unit = 1;
-    else if (strcmp(end, "s") == 0)
-        unit = 1000;
-    else if (strcmp(end, "m") == 0)
-        unit = 60000;
-    else if (strcmp(end, "h") == 0)
-        unit = 3600000;
-    else if (strcmp(end, "d") == 0)
-        unit = 86400000;
-    else
-        return HK_EINVAL;
-    if (v > UINT64_MAX / unit / 2)
-        return HK_EINVAL;
-    *ms = v * unit;
-    return HK_OK;
-}
-
+ * refused. */
 int hk_retry_policy_init(hk_retry_policy *policy, const char *delays, int default_max_attempts,
                          const char *field, hk_error *err)
 {
@@ -59,7 +30,7 @@ int hk_retry_policy_init(hk_retry_policy *policy, const char *delays, int defaul
             break;
         }
         uint64_t ms;
-        if (strlen(tok) >= sizeof policy->names[0] || parse_delay(tok, &ms) != HK_OK) {
+        if (strlen(tok) >= sizeof policy->names[0] || !hk_parse_duration(tok, &ms)) {
             rc = hk_error_set(err, HK_EINVAL, field,
                               "'%s' is not a delay (a positive number with ms, s, m, h or d)", tok);
             break;
@@ -189,8 +160,7 @@ static hk_retry_verdict dead(hk_retry_verdict v, hk_retry_reason reason)
 
 hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_retry_facts *f)
 {
-    hk_retry_verdict v = {.kind = HK_RETRY_DONE, .reason = HK_REASON_DELIVERED,
-                          .counted = NULL};
+    hk_retry_verdict v = {.kind = HK_RETRY_DONE, .reason = HK_REASON_DELIVERED, .counted = NULL};
     switch (f->transport) {
     case HK_TRANSPORT_CANCELLED:
         if (f->handing_off && f->owns_partition) {

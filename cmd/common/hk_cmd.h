@@ -101,6 +101,18 @@ int hk_webhook_test(const hk_config *cfg, const hk_task *task, const char *job_i
  * response), error (when failed), latencyMs, response, responseTruncated. Caller's. */
 cJSON *hk_test_result_json(const char *webhook_id, const hk_test_result *r);
 
+/* ------------------------------------------------------------------- secret rotation --- */
+
+#define HK_ROTATE_KEEP_DEFAULT_MS (24ull * 3600 * 1000) /* the previous secret's grace */
+
+/* Rotates task id's secret (rotate.c): given (NULL: 24 random bytes, in the task's scheme's
+ * form) becomes the first; the current one keeps signing beside it until now_ms + keep_ms (0:
+ * dropped at once); any older ones are dropped. Written through the store; *out is the task as
+ * stored (the caller's; shown masked only). HK_ENOTFOUND, HK_EINVAL (err names the field, never
+ * quotes the secret) or HK_ERR. */
+int hk_cmd_rotate_secret(hk_store *store, const char *id, const char *given, uint64_t keep_ms,
+                         uint64_t now_ms, hk_task **out, hk_error *err);
+
 /* ---------------------------------------------------------------- inbound endpoints --- */
 
 /* hookd-ingress's endpoints in the store (inbound.c), for `hookctl inbound` and /v1/inbound:

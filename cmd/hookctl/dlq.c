@@ -198,19 +198,10 @@ static bool parse_since(const char *text, uint64_t *ms)
 {
     if (hk_parse_time(text, ms))
         return true;
-    char *end;
-    unsigned long long n = strtoull(text, &end, 10);
-    if (end == text || !isdigit((unsigned char)*text) || n > 100000000ULL)
+    uint64_t back = 0, now = hk_wall_ms();
+    if (!hk_parse_duration(text, &back) || back > now)
         return false;
-    uint64_t unit = strcmp(end, "s") == 0   ? 1000
-                    : strcmp(end, "m") == 0 ? 60000
-                    : strcmp(end, "h") == 0 ? 3600000
-                    : strcmp(end, "d") == 0 ? 86400000
-                                            : 0;
-    uint64_t now = hk_wall_ms();
-    if (!unit || n * unit > now)
-        return false;
-    *ms = now - n * unit;
+    *ms = now - back;
     return true;
 }
 
@@ -247,12 +238,10 @@ int hk_cmd_dlq(int argc, char **argv, const hk_config *cfg)
             }
             break;
         case HK_CMD_NO_VALUE:
-            fprintf(stderr, "hookctl: %s: needs a value (see hookctl dlq --help)\n",
-                    args.token);
+            fprintf(stderr, "hookctl: %s: needs a value (see hookctl dlq --help)\n", args.token);
             return 2;
         default:
-            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl dlq --help)\n",
-                    args.token);
+            fprintf(stderr, "hookctl: %s: unknown flag (see hookctl dlq --help)\n", args.token);
             return 2;
         }
     }

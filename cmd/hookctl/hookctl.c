@@ -10,6 +10,7 @@
 #include "hk_model.h"
 #include "hk_store.h"
 
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ static void usage(FILE *out)
             "  webhooks delete <id>\n"
             "  webhooks export --flow <flowId> [--with-secrets]   the flow's tasks as JSON\n"
             "  webhooks import --flow <flowId> --file flow.json  all or nothing\n"
+            "  webhooks rotate-secret <id> [--keep 24h]   a new secret; the old one signs beside\n"
+            "                                     it until --keep has passed\n"
             "  webhooks test <id> | --file task.json   one real signed delivery now (a stored\n"
             "                                     task or a draft); prints status, latency\n"
             "                                     and the response; exit 1 if it fails\n"
@@ -67,6 +70,7 @@ static void webhooks_usage(FILE *out)
             "       hookctl webhooks delete <id>\n"
             "       hookctl webhooks test <id> [--job-id ID] [--job-status STATUS] [--json]\n"
             "       hookctl webhooks test --file task.json   (a draft: nothing is stored)\n"
+            "       hookctl webhooks rotate-secret <id> [--keep 24h] [--secret-file F]\n"
             "       hookctl webhooks export --flow <flowId> [--with-secrets] > flow.json\n"
             "       hookctl webhooks import --flow <flowId> --file flow.json\n"
             "\n"
@@ -493,15 +497,94 @@ static int webhooks_apply(hk_store *store, const char *verb, const webhooks_opts
     return rc;
 }
 
+static void rotate_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: hookctl webhooks rotate-secret <id> [--keep DURATION] [--secret-file F]\n"
+            "\n"
+            "Rotates the task's secret in one write: the new secret signs first, and the\n"
+            "current one keeps signing beside it (t=...,sha256=<new>,sha256=<old>) for\n"
+            "--keep (default 24h; 0 drops it at once), so receivers can move to the new one\n"
+            "meanwhile. After that the worker signs with the new one only, with no other write\n"
+            "(the task shows previousSecretsUntil). Older secrets are dropped now.\n"
+            "The new secret is read from --secret-file (- for standard input), or else drawn\n"
+            "at random (whsec_... for the standard scheme). It is never printed: read it with\n"
+            "hookctl webhooks export --flow <flowId> --with-secrets.\n"
+            "Exit status: 0 rotated, 1 no such task, 2 bad usage or an invalid secret.\n"
+            "Example: hookctl webhooks rotate-secret wh_1a2b --keep 48h\n");
+}
+
+static int cmd_webhooks_rotate(int argc, char **argv, const hk_config *cfg)
+{
+    const char *id = NULL, *keep = "24h", *secret_file = NULL;
+    static const struct option flags[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"keep", required_argument, NULL, 'k'},
+        {"secret-file", required_argument, NULL, 's'},
+        {0},
+    };
+    hk_cmd_args args = {.argc = argc - 1, .argv = argv + 1, .flags = flags};
+    for (int c; (c = hk_cmd_next(&args)) != -1;) {
+        if (c == 'h') {
+            rotate_usage(stdout);
+            return 0;
+        } else if (c == 'k') {
+            keep = args.value;
+        } else if (c == 's') {
+            secret_file = args.value;
+        } else if (hk_ctl_other_flag(&args, c, &id, "hookctl webhooks rotate-secret --help") >= 0) {
+            return 2;
+        }
+    }
+    hk_error err = {0};
+    uint64_t keep_ms = 0;
+    if (!id)
+        return hk_ctl_fail(2, "<id>: required");
+    if (hk_validate_task_id(id, "<id>", &err) != HK_OK)
+        return hk_ctl_fail(2, err.msg);
+    if (strcmp(keep, "0") != 0 && !hk_parse_duration(keep, &keep_ms))
+        return hk_ctl_fail(2, "--keep: not a duration (24h, 90m, 7d; 0 drops the old secret now)");
+    hk_buf given = {0};
+    if (secret_file && hk_cmd_read_file(secret_file, &given) != HK_OK)
+        return hk_ctl_fail(2, "--secret-file: cannot be read");
+    while (given.len && (given.data[given.len - 1] == '\n' || given.data[given.len - 1] == '\r'))
+        given.data[--given.len] = '\0'; /* a file's last newline is not the secret's */
+    hk_store *store = NULL;
+    int status = hk_ctl_open_store(cfg, &store);
+    hk_task *t = NULL;
+    int rc = status ? HK_ERR
+                    : hk_cmd_rotate_secret(store, id,
+                                           secret_file ? (given.data ? given.data : "") : NULL,
+                                           keep_ms, hk_wall_ms(), &t, &err);
+    hk_store_close(store);
+    if (given.data)
+        OPENSSL_cleanse(given.data, given.len);
+    hk_buf_free(&given);
+    if (status)
+        return status;
+    if (rc != HK_OK)
+        return hk_ctl_fail(rc == HK_ENOTFOUND ? 1 : hk_ctl_status(rc), err.msg);
+    print_task(t, hk_cmd_json ? NULL : "rotated the secret of");
+    if (!hk_cmd_json && !secret_file)
+        printf("the new secret was drawn at random: read it with hookctl webhooks export --flow %s "
+               "--with-secrets\n",
+               t->flow_id);
+    hk_task_destroy(t);
+    return 0;
+}
+
 static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
 {
     int status = hk_ctl_verb(argc, argv, "webhooks",
-                             "create update list get delete test export import", webhooks_usage);
+                             "create update list get delete test export import rotate-secret",
+                             webhooks_usage);
     if (status >= 0)
         return status;
     const char *verb = argv[1];
     if (strcmp(verb, "test") == 0)
         return cmd_webhooks_test(argc, argv, cfg);
+    if (strcmp(verb, "rotate-secret") == 0)
+        return cmd_webhooks_rotate(argc, argv, cfg);
     webhooks_opts o = {0};
     status = webhooks_flags(argc, argv, &o);
     if (status >= 0)

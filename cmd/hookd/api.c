@@ -389,6 +389,51 @@ static void webhook_test(hk_api *a, const char *id, const char *body, size_t len
     cJSON_Delete(in);
 }
 
+/* POST /v1/webhooks/{id}/rotate-secret: {"secret"?, "keep"?} (hk_cmd_rotate_secret: the new
+ * secret first, the current one signing beside it for keep, 24h unless given, "0": not at all).
+ * Answers the task, masked: a drawn secret is read with hookctl webhooks export --with-secrets. */
+static void webhook_rotate(hk_api *a, const char *id, const char *body, size_t len,
+                           hk_api_response *r)
+{
+    cJSON *in = NULL;
+    const char *secret = NULL, *keep = "24h";
+    if (body && len) {
+        if (!(in = parse_body(body, len, r)))
+            return;
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(in, "secret");
+        const cJSON *k = cJSON_GetObjectItemCaseSensitive(in, "keep");
+        if (!cJSON_IsObject(in) || (s && !cJSON_IsString(s)) || (k && !cJSON_IsString(k))) {
+            fail(r, 400, "body",
+                 "body: must be a JSON object {\"secret\": string, \"keep\": \"24h\"}");
+            cJSON_Delete(in);
+            return;
+        }
+        secret = s ? s->valuestring : NULL;
+        keep = k ? k->valuestring : keep;
+    }
+    uint64_t keep_ms = 0;
+    if (strcmp(keep, "0") != 0 && !hk_parse_duration(keep, &keep_ms)) {
+        fail(r, 400, "keep", "keep: not a duration (24h, 90m, 7d; \"0\" drops the old secret now)");
+        cJSON_Delete(in);
+        return;
+    }
+    hk_error e = {0};
+    hk_store *st = store_take(a, &e);
+    int rc = st ? HK_OK : HK_ERR;
+    hk_task *t = NULL;
+    if (rc == HK_OK)
+        rc = hk_cmd_rotate_secret(st, id, secret, keep_ms, hk_wall_ms(), &t, &e);
+    store_give(a, st, rc);
+    if (rc == HK_OK) {
+        reply_json(r, 200, hk_task_to_json(t, HK_SECRETS_MASKED));
+        HK_INFO("api", "webhook %s: secret rotated (the previous one signs for %s)", id, keep);
+    } else {
+        fail_rc(r, rc, &e);
+    }
+    hk_task_destroy(t);
+    cJSON_Delete(in);
+}
+
 /* POST /v1/flows/{flowId}/webhooks/test: a draft task (the body, read as create reads it,
  * nothing stored) delivered once with the sample event, as webhook_test does a stored one. */
 static void draft_test(hk_api *a, const char *flow, const char *body, size_t len,
@@ -692,6 +737,9 @@ void hk_api_handle(hk_api *a, const char *method, const char *path, const char *
     } else if (n == 2 && IS(0, "webhooks")) {
         if (valid("id", seg[1], r) && allowed(method, "GET, PUT, DELETE", r))
             webhook(a, method, seg[1], body, body_len, r);
+    } else if (n == 3 && IS(0, "webhooks") && IS(2, "rotate-secret")) {
+        if (valid("id", seg[1], r) && allowed(method, "POST", r))
+            webhook_rotate(a, seg[1], body, body_len, r);
     } else if (n == 3 && IS(0, "webhooks") && IS(2, "test")) {
         if (valid("id", seg[1], r) && allowed(method, "POST", r))
             webhook_test(a, seg[1], body, body_len, r);

@@ -4,6 +4,9 @@ Every response is checked against docs/openapi.yaml: its status must be document
 operation and its body must match the documented schema. The last test fails when an operation
 of the document was never exercised, so the document and the server cannot drift apart.
 """
+import datetime
+import hashlib
+import hmac
 import http.client
 import json
 import os
@@ -409,6 +412,39 @@ def test_inbound_waits_each_operation(api, env):
     assert api.call("GET", f"{base}/run-1%2Fw", ONE, expect=200).json()["matches"] == {"$.a": 1}
     api.call("DELETE", f"{base}/run-1/w", ONE, expect=204)
     api.call("GET", f"{base}/run-1/w", ONE, expect=404)
+
+
+def test_a_secret_rotated_in_one_call_signs_beside_the_old_one(api, env, receiver):
+    """POST /v1/webhooks/{id}/rotate-secret: the new secret first, the old one beside it until
+    previousSecretsUntil; keep "0" drops it; the answer never carries a secret."""
+    W, R = "/v1/flows/{flowId}/webhooks", "/v1/webhooks/{id}/rotate-secret"
+    flow = f"rot-{env.tag}"
+    old, new = "rotate-old-secret-1111", "rotate-new-secret-2222"
+    tid = api.call("POST", f"/v1/flows/{flow}/webhooks", W, expect=201, body={
+        "url": receiver.url("/rot"), "secret": old, "body": "$jobId"}).json()["id"]
+    t0 = time.time()
+    rotated = api.call("POST", f"/v1/webhooks/{tid}/rotate-secret", R, expect=200,
+                       body={"secret": new, "keep": "1h"}).json()
+    assert rotated["secrets"] == ["****2222", "****1111"], rotated
+    until = datetime.datetime.fromisoformat(rotated["previousSecretsUntil"].replace("Z", "+00:00"))
+    assert abs(until.timestamp() - (t0 + 3600)) < 60, rotated["previousSecretsUntil"]
+    assert old not in json.dumps(rotated) and new not in json.dumps(rotated)
+    res = api.call("POST", f"/v1/webhooks/{tid}/test", "/v1/webhooks/{id}/test",
+                   expect=200).json()
+    assert res["status"] == "delivered"
+    [req] = receiver.wait_for("/rot", 1)
+    fields = req["headers"]["x-webhook-signature"].split(",")
+    t = fields[0][2:]
+    assert fields[1:] == [
+        "sha256=" + hmac.new(k.encode(), f"{t}.".encode() + req["body"], hashlib.sha256).hexdigest()
+        for k in (new, old)], fields
+    # drawn at random, the old one dropped at once: one secret, never shown
+    again = api.call("POST", f"/v1/webhooks/{tid}/rotate-secret", R, expect=200,
+                     body={"keep": "0"}).json()
+    assert again["secret"].startswith("****"), again
+    assert "secrets" not in again and "previousSecretsUntil" not in again, again
+    api.call("POST", f"/v1/webhooks/{tid}/rotate-secret", R, body={"keep": "soon"}, expect=400)
+    api.call("POST", f"/v1/webhooks/wh_none{env.tag}/rotate-secret", R, expect=404)
 
 
 def test_every_documented_operation_was_exercised():

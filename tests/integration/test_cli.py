@@ -692,3 +692,29 @@ def test_inbound_send_as_twilio_adds_the_body_hash_it_signs(env, tmp_path, recei
                                             got["headers"]["x-twilio-signature"])
     assert not RequestValidator("another-token").validate(url, body.decode(),
                                                           got["headers"]["x-twilio-signature"])
+
+
+def test_rotate_secret_keeps_the_old_one_signing_and_never_prints_a_secret(env, receiver, tmp_path):
+    old = "cli-rotate-old-secret-3333"
+    tid = env.create_task({"flowId": f"rot-{env.tag}", "url": receiver.url("/rc"), "secret": old})
+    new_file = tmp_path / "new.txt"
+    new_file.write_text("cli-rotate-new-secret-4444\n")
+    out = env.hookctl("webhooks", "rotate-secret", tid, "--keep", "2h", "--secret-file",
+                      str(new_file))
+    assert out.returncode == 0, out.stderr
+    assert "rotated the secret of" in out.stdout
+    assert old not in out.stdout + out.stderr and "4444\n" not in out.stderr
+    shown = json.loads(env.hookctl("webhooks", "get", tid, "--json").stdout)
+    assert shown["secrets"] == ["****4444", "****3333"] and shown["previousSecretsUntil"]
+    drawn = env.hookctl("webhooks", "rotate-secret", tid, "--keep", "0")
+    assert drawn.returncode == 0, drawn.stderr
+    assert "read it with hookctl webhooks export" in drawn.stdout
+    secrets = json.loads(env.hookctl("webhooks", "export", "--flow", f"rot-{env.tag}",
+                                     "--with-secrets").stdout)["webhooks"][0]
+    assert len(secrets["secret"]) == 48 and secrets["secret"] not in drawn.stdout, \
+        "drawn: 24 random bytes as hex, never printed"
+    for args, field in (([tid, "--keep", "soon"], "--keep"), ([], None)):
+        bad = env.hookctl("webhooks", "rotate-secret", *args)
+        assert bad.returncode == 2, bad.stderr
+        assert (field or "<id>") in bad.stderr
+    assert env.hookctl("webhooks", "rotate-secret", f"wh_none{env.tag}").returncode == 1

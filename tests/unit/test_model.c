@@ -911,3 +911,29 @@ Test(event, an_override_may_skip_and_one_naming_no_task_is_found)
                  HK_EINVAL);
     cr_assert_str_eq(err.field, "webhookOverrides[0].skip");
 }
+
+Test(task, previous_secrets_until_is_a_time_with_more_than_one_secret)
+{
+    hk_task *t = NULL;
+    hk_error err = {0};
+    static const char *const bad[] = {
+        "{" BASE ",\"secrets\":[\"a\",\"b\"],\"previousSecretsUntil\":\"tomorrow\"}",
+        "{" BASE ",\"secrets\":[\"a\",\"b\"],\"previousSecretsUntil\":5}",
+        "{" BASE ",\"secret\":\"a\",\"previousSecretsUntil\":\"2026-12-01T10:00:00Z\"}",
+    };
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_eq(hk_task_parse(bad[i], strlen(bad[i]), true, &t, &err), HK_EINVAL, "%s",
+                     bad[i]);
+        cr_assert_str_eq(err.field, "previousSecretsUntil");
+    }
+    t = parse_task("{" BASE ",\"secrets\":[\"a\",\"b\"],\"previousSecretsUntil\":"
+                   "\"2026-12-01T10:00:00Z\"}",
+                   &err);
+    cr_assert_eq(hk_task_signing_secrets(t, 1796119199999ull), 2);
+    cr_assert_eq(hk_task_signing_secrets(t, 1796119200000ull), 1);
+    cJSON *json = hk_task_to_json(t, HK_SECRETS_MASKED);
+    cr_assert_str_eq(cJSON_GetObjectItem(json, "previousSecretsUntil")->valuestring,
+                     "2026-12-01T10:00:00.000Z");
+    cJSON_Delete(json);
+    hk_task_destroy(t);
+}

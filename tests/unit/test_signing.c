@@ -922,3 +922,36 @@ Test(request, a_body_less_post_sends_the_default_payload_signed)
     hk_task_destroy(t);
     hk_event_destroy(ev);
 }
+
+Test(request, a_rotation_signs_with_both_until_its_grace_ends)
+{
+    hk_event *ev = event(EVENT);
+    /* build() signs at 1568818215724 (2019-09-18T14:50:15.724Z) */
+    static const char *const tasks[] = {
+        "{\"flowId\":\"7\",\"url\":\"https://x.example/h\",\"body\":\"b\",\"secrets\":[\"new\","
+        "\"old\"],\"previousSecretsUntil\":\"2019-09-18T14:50:16Z\"}",
+        "{\"flowId\":\"7\",\"url\":\"https://x.example/h\",\"body\":\"b\",\"secrets\":[\"new\","
+        "\"old\"],\"previousSecretsUntil\":\"2019-09-18T14:50:15.724Z\"}",
+        "{\"flowId\":\"7\",\"url\":\"https://x.example/h\",\"body\":\"b\",\"secrets\":[\"new\","
+        "\"old\"]}",
+    };
+    static const size_t signing[] = {2, 1, 2}; /* in the grace; at its end; no end */
+    for (size_t i = 0; i < 3; i++) {
+        hk_task *t = task(tasks[i]);
+        hk_request *req = build(t, ev);
+        char want[256], hex[65];
+        hk_buf w = {0};
+        hk_buf_puts(&w, "t=1568818215724");
+        static const char *const secrets[] = {"new", "old"};
+        for (size_t k = 0; k < signing[i]; k++) {
+            hk_sign_timestamped(secrets[k], 1568818215724ull, "b", 1, hex);
+            hk_buf_printf(&w, ",sha256=%s", hex);
+        }
+        snprintf(want, sizeof want, "%s", w.data);
+        cr_assert_str_eq(hk_request_header(req, "X-Webhook-Signature"), want, "task %zu", i);
+        hk_buf_free(&w);
+        hk_request_destroy(req);
+        hk_task_destroy(t);
+    }
+    hk_event_destroy(ev);
+}
