@@ -115,10 +115,28 @@ static const char read_script[] =
             "end\n"
             "return out\n";
 
-/* ARGV: ref. 1: deleted; 0: there was no live wait with the ref (an expired one is removed). */
+/* ARGV: ref. 1: deleted; 0: there was no live wait with the ref (an expired one is removed; one
+ * held by a request in flight is taken out of its hold, so that a record that then fails does
+ * not put it back). */
 static const char delete_script[] =
     PRELUDE "local data = redis.call('HGET', KEYS[2], ARGV[1])\n"
-            "if not data then redis.call('ZREM', KEYS[1], ARGV[1]) return 0 end\n"
+            "if not data then\n"
+            "  redis.call('ZREM', KEYS[1], ARGV[1])\n"
+            "  local held = redis.call('HGETALL', KEYS[8])\n"
+            "  for i = 1, #held, 2 do\n"
+            "    local keep, found = {}, false\n"
+            "    for _, w in ipairs(cjson.decode(held[i + 1])) do\n"
+            "      if w[1] == ARGV[1] then found = true else keep[#keep + 1] = w end\n"
+            "    end\n"
+            "    if found and #keep > 0 then\n"
+            "      redis.call('HSET', KEYS[8], held[i], cjson.encode(keep))\n"
+            "    elseif found then\n"
+            "      redis.call('HDEL', KEYS[8], held[i])\n"
+            "      redis.call('ZREM', KEYS[7], held[i])\n"
+            "    end\n"
+            "  end\n"
+            "  return 0\n"
+            "end\n"
             "local exp = tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1]) or '0')\n"
             "unindex(ARGV[1], data)\n"
             "if exp > now_ms() then return 1 end\n"

@@ -883,3 +883,30 @@ Test(store, a_stale_answer_keeps_the_event_id_claimed_for_the_second_try)
     hk_loop_destroy(loop);
     hk_store_close(s);
 }
+
+Test(store, a_wait_deleted_while_held_does_not_come_back_when_its_record_fails)
+{
+    hk_store *s = waits_store("in_c");
+    hk_error err = {0};
+    hk_loop *loop = hk_loop_create();
+    hk_store_async *a = NULL;
+    cr_assert_eq(hk_store_async_open(&cfg, loop, &a, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(put_wait(s, "in_c", "w1", SHAPE_A, DIGEST_1, 60, NULL, &err), HK_OK);
+    cr_assert_eq(put_wait(s, "in_c", "w2", SHAPE_A, DIGEST_1, 60, NULL, &err), HK_OK);
+    accept_result r = accept_now(loop, a, "req_0", NULL, -1, NULL);
+    r = accept_now(loop, a, "req_1", NULL, r.res.version, SHAPE_A ":" DIGEST_1);
+    cr_assert_eq(r.res.refs_len, 2, "both held by req_1");
+    /* the platform cancels w1 while req_1's record is on its way */
+    cr_assert_eq(hk_store_wait_delete(s, "in_c", "w1", &err), HK_ENOTFOUND, "not live: held");
+    /* the record fails: w2 comes back, w1 does not */
+    cr_assert_eq(hk_store_inbound_accept_release(s, "in_c", "req_1", NULL, &err), HK_OK);
+    hk_store_wait_info *ws = NULL;
+    size_t n = 0;
+    cr_assert_eq(hk_store_wait_list(s, "in_c", &ws, &n, &err), HK_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(ws[0].ref, "w2");
+    hk_store_wait_list_free(ws, n);
+    hk_store_async_close(a);
+    hk_loop_destroy(loop);
+    hk_store_close(s);
+}
