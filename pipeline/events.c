@@ -190,19 +190,23 @@ static job *job_new(hk_pipeline *p, hk_consumer *c, hk_msg_ref ref)
     return j;
 }
 
-/* An event's overrides that name no task of its flow: reported, not silently dropped (the
- * outcomes of its deliveries carry the same line, pl_record_outcome). */
-static void report_unknown_overrides(const hk_event *ev, const hk_task *const *tasks, size_t n)
+/* The job's overrides that name no task of its flow, found once per job: each outcome of its
+ * deliveries says so (pl_record_outcome); the first consumption also logs and counts them (a
+ * retry's does not again). */
+static void find_unknown_overrides(job *j, const hk_task *const *tasks, size_t n, bool report)
 {
+    if (!j->ev->overrides_len)
+        return;
     hk_buf why = {0};
-    size_t unknown = hk_event_unknown_overrides(ev, tasks, n, &why);
-    if (unknown) {
+    size_t unknown = hk_event_unknown_overrides(j->ev, tasks, n, &why);
+    j->override_warning = why.data; /* NULL when none */
+    if (unknown && report) {
+        const hk_event *ev = j->ev;
         hk_counter_add(&hk_pipeline_metrics.overrides_unknown, unknown);
         hk_log_field f[] = {HK_STR("jobId", ev->job_id), HK_STR("flowId", ev->flow_id),
                             HK_STR("eventId", ev->event_id)};
         HK_LOGF(HK_LOG_WARN, "event.override.unknown", f, "event %s: %s", ev->event_id, why.data);
     }
-    hk_buf_free(&why);
 }
 
 /* A task the event's override skips for this run ("skip": true). */
@@ -241,8 +245,7 @@ void pl_on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_t pa
     size_t n = 0;
     const hk_task *const *tasks = hk_store_snapshot_flow(j->snap, j->ev->flow_id, &n);
     size_t matched = 0;
-    if (j->ev->overrides_len)
-        report_unknown_overrides(j->ev, tasks, n);
+    find_unknown_overrides(j, tasks, n, true);
     for (size_t i = 0; i < n; i++) {
         if (!hk_task_matches(tasks[i], j->ev))
             continue;
@@ -338,6 +341,7 @@ void pl_on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int3
     j->snap = hk_store_cache_acquire(p->sh->cache);
     size_t n = 0;
     const hk_task *const *tasks = hk_store_snapshot_flow(j->snap, r.flow_id, &n);
+    find_unknown_overrides(j, tasks, n, false);
     const hk_task *task = NULL;
     for (size_t i = 0; i < n && !task; i++)
         if (strcmp(tasks[i]->id, r.webhook_id) == 0)

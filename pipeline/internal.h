@@ -61,6 +61,7 @@ typedef struct job {
     hk_store_snapshot *snap; /* keeps the matched tasks alive while deliveries run */
     char *raw;               /* the event as consumed, for dead letters and tier records */
     size_t raw_len;
+    char *override_warning; /* its overrides naming no task of the flow, for every outcome; NULL */
     int attempts_alive;
 } job;
 

@@ -18,6 +18,7 @@ void pl_job_release(job *j)
     if (j->snap)
         hk_store_snapshot_release(j->snap);
     free(j->raw);
+    free(j->override_warning);
     free(j);
     p->jobs_alive--;
 }

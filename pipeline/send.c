@@ -317,13 +317,6 @@ void pl_record_outcome(hk_pipeline *p, attempt *a, const hk_delivery_result *res
 {
     hk_buf *text = &p->scratch;
     text->len = 0;
-    hk_buf warning = {0}; /* overrides that named no task: said in each of the event's outcomes */
-    const hk_event *ev = a->job->ev;
-    if (ev->overrides_len && a->job->snap) {
-        size_t n = 0;
-        const hk_task *const *tasks = hk_store_snapshot_flow(a->job->snap, ev->flow_id, &n);
-        hk_event_unknown_overrides(ev, tasks, n, &warning);
-    }
     hk_outcome o = {
         .ids = pl_attempt_ids(a),
         .attempt = a->number,
@@ -332,10 +325,9 @@ void pl_record_outcome(hk_pipeline *p, attempt *a, const hk_delivery_result *res
         .error = res->error,
         .latency_ms = res->latency_ms,
         .at_ms = hk_wall_ms(),
-        .warning = warning.data,
+        .warning = a->job->override_warning, /* overrides naming no task, found once per job */
     };
     hk_outcome_write(text, &o);
-    hk_buf_free(&warning);
     const char *job_id = a->job->ev->job_id;
     int rc = hk_producer_send(p->producer, HK_TOPIC_DELIVERIES, job_id, strlen(job_id), text->data,
                               text->len, on_outcome_ack, NULL);

@@ -103,11 +103,13 @@ cJSON *hk_test_result_json(const char *webhook_id, const hk_test_result *r);
 
 /* ------------------------------------------------------------------- secret rotation --- */
 
-#define HK_ROTATE_KEEP_DEFAULT_MS (24ull * 3600 * 1000) /* the previous secret's grace */
+#define HK_ROTATE_KEEP_DEFAULT_MS (24ull * 3600 * 1000)  /* the previous secret's grace */
+#define HK_ROTATE_KEEP_MAX_MS (30ull * 24 * 3600 * 1000) /* the longest one: 30d */
 
 /* Rotates task id's secret (rotate.c): given (NULL: 24 random bytes, in the task's scheme's
  * form) becomes the first; the current one keeps signing beside it until now_ms + keep_ms (0:
- * dropped at once); any older ones are dropped. Written through the store; *out is the task as
+ * dropped at once; over HK_ROTATE_KEEP_MAX_MS: HK_EINVAL naming "keep"); any older ones are
+ * dropped. Written through the store; *out is the task as
  * stored (the caller's; shown masked only). HK_ENOTFOUND, HK_EINVAL (err names the field, never
  * quotes the secret) or HK_ERR. */
 int hk_cmd_rotate_secret(hk_store *store, const char *id, const char *given, uint64_t keep_ms,

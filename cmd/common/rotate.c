@@ -36,6 +36,8 @@ int hk_cmd_rotate_secret(hk_store *store, const char *id, const char *given, uin
                          uint64_t now_ms, hk_task **out, hk_error *err)
 {
     *out = NULL;
+    if (keep_ms > HK_ROTATE_KEEP_MAX_MS)
+        return hk_error_set(err, HK_EINVAL, "keep", "at most 30d");
     hk_task *t = NULL;
     int rc = hk_validate_task_id(id, "id", err);
     if (rc == HK_OK)

@@ -504,7 +504,7 @@ static void rotate_usage(FILE *out)
             "\n"
             "Rotates the task's secret in one write: the new secret signs first, and the\n"
             "current one keeps signing beside it (t=...,sha256=<new>,sha256=<old>) for\n"
-            "--keep (default 24h; 0 drops it at once), so receivers can move to the new one\n"
+            "--keep (default 24h, at most 30d; 0 drops it at once), so receivers can move over\n"
             "meanwhile. After that the worker signs with the new one only, with no other write\n"
             "(the task shows previousSecretsUntil). Older secrets are dropped now.\n"
             "The new secret is read from --secret-file (- for standard input), or else drawn\n"
@@ -542,8 +542,10 @@ static int cmd_webhooks_rotate(int argc, char **argv, const hk_config *cfg)
         return hk_ctl_fail(2, "<id>: required");
     if (hk_validate_task_id(id, "<id>", &err) != HK_OK)
         return hk_ctl_fail(2, err.msg);
-    if (strcmp(keep, "0") != 0 && !hk_parse_duration(keep, &keep_ms))
-        return hk_ctl_fail(2, "--keep: not a duration (24h, 90m, 7d; 0 drops the old secret now)");
+    if ((strcmp(keep, "0") != 0 && !hk_parse_duration(keep, &keep_ms)) ||
+        keep_ms > HK_ROTATE_KEEP_MAX_MS)
+        return hk_ctl_fail(2, "--keep: not a duration up to 30d (24h, 90m, 7d; 0 drops the old "
+                              "secret now)");
     hk_buf given = {0};
     if (secret_file && hk_cmd_read_file(secret_file, &given) != HK_OK)
         return hk_ctl_fail(2, "--secret-file: cannot be read");

@@ -94,7 +94,7 @@ typedef struct ing_shape_set {
     long long version; /* -1: never read */
     size_t n;
     hk_inbound_shape *shapes;
-    bool needs_payload; /* a shape tests a path: the payload's values are read to digest it */
+    size_t paths; /* the shapes' paths in all: 0, no payload is read to digest it */
 } ing_shape_set;
 typedef struct ing_shapes ing_shapes;             /* one loop's, not shared */
 #define ING_LOOKUP_LEN (2 * HK_WAIT_HASH_LEN + 2) /* "<shape>:<digest>" */

@@ -38,6 +38,10 @@
  * free again, and hookd-ingress's sweep puts its waits back (endpoints.c). */
 #define CLAIM_MARGIN_S 10
 #define SEEN_TTL_S (24 * 3600)
+/* A JSON body's wait values are found by walking its text once per path (no tree), up to this
+ * many paths; past it the body is parsed once instead, so a request costs at most about this
+ * many reads of its body however many shapes and paths its endpoint's waits have. */
+#define TEXT_WALKS_MAX 8
 /* Claims answered "stale" (the endpoint's wait shapes moved meanwhile) before a 503. */
 #define CLAIM_TRIES 3
 #define RETRY_AFTER_S "5"
@@ -115,8 +119,8 @@ typedef struct request {
     bool holds;      /* it claimed its event id or waits: done on success, released on failure */
     size_t waits;    /* how many waits it claimed */
     int claim_tries; /* claims answered stale */
-    bool json_body;  /* the body is JSON (checked): no tree; waits find their values in it */
-    cJSON *doc;      /* another body's JSON form (owned), or NULL */
+    bool json_body;  /* the body is JSON (checked): no tree unless its waits test many paths */
+    cJSON *doc;      /* its JSON form (owned), or NULL: a JSON body's is made only then */
     uint64_t t0;
 } request;
 
@@ -426,10 +430,15 @@ static answer claim(request *r)
     char lookups[HK_STORE_ACCEPT_LOOKUPS_MAX][ING_LOOKUP_LEN];
     const char *ptrs[HK_STORE_ACCEPT_LOOKUPS_MAX];
     size_t n = 0;
-    if (set && set->needs_payload && r->json_body) /* its values found in the text it is */
+    if (set && set->paths && r->json_body && set->paths <= TEXT_WALKS_MAX) {
         n = ing_shapes_lookups(set, NULL, r->body.data, r->body.len, lookups);
-    else if (set)
-        n = ing_shapes_lookups(set, set->needs_payload ? r->doc : NULL, NULL, 0, lookups);
+    } else if (set) {
+        if (set->paths && r->json_body && !r->doc) { /* many paths: one parse beats many walks */
+            size_t bom = r->body.len >= 3 && memcmp(r->body.data, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+            r->doc = cJSON_ParseWithLength(r->body.data + bom, r->body.len - bom);
+        }
+        n = ing_shapes_lookups(set, set->paths ? r->doc : NULL, NULL, 0, lookups);
+    }
     for (size_t i = 0; i < n; i++)
         ptrs[i] = lookups[i];
     hk_store_accept q = {.endpoint_id = r->ep->id,

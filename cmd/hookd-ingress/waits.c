@@ -108,7 +108,7 @@ void ing_shapes_put(ing_shapes *c, const char *endpoint_id, long long version,
                     "a stored wait shape cannot be read; its waits are not matched: %s", err.msg);
             continue;
         }
-        e->set.needs_payload |= s->n > 0;
+        e->set.paths += s->n;
         e->set.n++;
     }
     e->set.version = version;

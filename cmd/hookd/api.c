@@ -412,8 +412,10 @@ static void webhook_rotate(hk_api *a, const char *id, const char *body, size_t l
         keep = k ? k->valuestring : keep;
     }
     uint64_t keep_ms = 0;
-    if (strcmp(keep, "0") != 0 && !hk_parse_duration(keep, &keep_ms)) {
-        fail(r, 400, "keep", "keep: not a duration (24h, 90m, 7d; \"0\" drops the old secret now)");
+    if ((strcmp(keep, "0") != 0 && !hk_parse_duration(keep, &keep_ms)) ||
+        keep_ms > HK_ROTATE_KEEP_MAX_MS) {
+        fail(r, 400, "keep",
+             "keep: not a duration up to 30d (24h, 90m, 7d; \"0\" drops the old secret now)");
         cJSON_Delete(in);
         return;
     }

@@ -443,7 +443,10 @@ def test_a_secret_rotated_in_one_call_signs_beside_the_old_one(api, env, receive
                      body={"keep": "0"}).json()
     assert again["secret"].startswith("****"), again
     assert "secrets" not in again and "previousSecretsUntil" not in again, again
-    api.call("POST", f"/v1/webhooks/{tid}/rotate-secret", R, body={"keep": "soon"}, expect=400)
+    for keep in ("soon", "31d", "99999999999d"):
+        bad = api.call("POST", f"/v1/webhooks/{tid}/rotate-secret", R, body={"keep": keep},
+                       expect=400).json()["error"]
+        assert bad["field"] == "keep", bad
     api.call("POST", f"/v1/webhooks/wh_none{env.tag}/rotate-secret", R, expect=404)
 
 

@@ -713,7 +713,8 @@ def test_rotate_secret_keeps_the_old_one_signing_and_never_prints_a_secret(env, 
                                      "--with-secrets").stdout)["webhooks"][0]
     assert len(secrets["secret"]) == 48 and secrets["secret"] not in drawn.stdout, \
         "drawn: 24 random bytes as hex, never printed"
-    for args, field in (([tid, "--keep", "soon"], "--keep"), ([], None)):
+    for args, field in (([tid, "--keep", "soon"], "--keep"), ([tid, "--keep", "31d"], "--keep"),
+                        ([], None)):
         bad = env.hookctl("webhooks", "rotate-secret", *args)
         assert bad.returncode == 2, bad.stderr
         assert (field or "<id>") in bad.stderr

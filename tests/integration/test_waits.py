@@ -197,3 +197,22 @@ def test_an_expired_wait_is_never_claimed(stack, ingress):
     (_, rec), = records(stack, ingress.topic, 1)
     assert rec["matchedWaits"] == ["long"]
     assert ing.metric("hookd_ingress_waits_expired_total") == 1
+
+
+def test_an_endpoint_whose_waits_test_many_paths_reads_the_body_once(stack, ingress):
+    """Past a few paths in all (the shapes' paths are walked in the body's text one at a time),
+    the body is parsed once instead: the same waits match either way."""
+    ep = open_endpoint(ingress.tag)
+    put_endpoint(stack, ingress.prefix, ep)
+    p = ingress.prefix
+    for name in "abcdefgh":  # eight shapes of one path each, then one of two: 10 paths
+        wait_for(stack, p, ep["id"], f"w-{name}", {f"$.{name}": 1 if name in "aceg" else 2})
+    wait_for(stack, p, ep["id"], "w-ij", {"$.i": 1, "$['j']": [1, {"k": "v"}]})
+    wait_for(stack, p, ep["id"], "w-none", {"$.i": 1, "$.j": []})
+    ing = ingress()
+    doc = {name: 1 for name in "abcdefghi"}
+    doc["j"] = [1, {"k": "v"}]
+    assert post_json(ing, ep, doc)[0] == 200
+    (_, rec), = records(stack, ingress.topic, 1)
+    assert sorted(rec["matchedWaits"]) == ["w-a", "w-c", "w-e", "w-g", "w-ij"]
+    assert live_refs(stack, p, ep["id"]) == ["w-b", "w-d", "w-f", "w-h", "w-none"]
