@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { OPT_STR, OPT_INT, OPT_LIST, OPT_LEVEL, OPT_TOPIC } opt_kind;
+typedef enum { OPT_STR, OPT_INT, OPT_LIST, OPT_LEVEL, OPT_TOPIC, OPT_ONOFF } opt_kind;
 
 typedef struct opt {
     const char *env;
@@ -27,6 +27,7 @@ typedef struct opt {
 
 #define STR(field) OPT_STR, offsetof(hk_config, field), 0, 0
 #define INT(field, lo, hi) OPT_INT, offsetof(hk_config, field), lo, hi
+#define ONOFF(field) OPT_ONOFF, offsetof(hk_config, field), 0, 0
 #define BOTH (HK_CONFIG_HOOKD | HK_CONFIG_HOOKCTL)
 #define ALL (BOTH | HK_CONFIG_INGRESS)
 
@@ -72,6 +73,10 @@ static const opt options[] = {
      "1048576",
      "largest rendered request body; a delivery whose body would be longer is dead-lettered as "
      "invalid",
+     false, BOTH},
+    {"HOOKD_HISTORY_BODIES", "--history-bodies", ONOFF(history_bodies), "on",
+     "on or off: whether a job's history keeps the first 4 KiB of each request body sent "
+     "(the response's status, headers and first 1 KiB are kept either way)",
      false, BOTH},
     {"HOOKD_HTTP_PROXY", "--http-proxy", STR(http_proxy), NULL,
      "proxy for deliveries (http://host:port); the target is still checked by the "
@@ -226,6 +231,11 @@ static int set_option(hk_config *cfg, const opt *o, const char *value, const cha
             return hk_error_set(err, HK_EINVAL, source, "must name at least one topic");
         return HK_OK;
     }
+    case OPT_ONOFF:
+        if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
+            return hk_error_set(err, HK_EINVAL, source, "must be on or off, got '%s'", value);
+        *(bool *)base = strcmp(value, "on") == 0;
+        return HK_OK;
     case OPT_LEVEL:
         if (hk_log_level_parse(value, (hk_log_level *)base) != HK_OK)
             return hk_error_set(err, HK_EINVAL, source,

@@ -208,6 +208,7 @@ typedef struct hk_config {
     int max_webhooks_per_flow;
     char *allow_networks;
     int max_body_bytes; /* a rendered request body may be at most this long */
+    bool history_bodies; /* HOOKD_HISTORY_BODIES: the history keeps request bodies */
     char *http_proxy;   /* secret (may hold credentials); NULL: no proxy, the environment's unused */
     char *listen;
     char *probe_listen; /* /healthz and /readyz on a listener of their own */

@@ -35,6 +35,8 @@ typedef struct transfer {
     struct curl_slist *headers; /* one block: header_block() */
     hk_buf response;
     char retry_after[128];
+    char headers_in[HK_DELIVERY_MAX_RESPONSE_HEADERS]; /* the response's: result.c */
+    size_t headers_in_len;
     char blocked[96];             /* "" or "<address> (<reason>)" */
     hk_resolve_job *job;          /* proxy mode: resolving the target, not yet handed to curl */
     char *target;                 /* proxy mode: the target's host, as curl reads the URL */

@@ -189,6 +189,9 @@ typedef enum {
 } hk_failure_kind;
 
 #define HK_DELIVERY_MAX_RESPONSE (16 * 1024)
+/* The response's headers kept (the final response's, credential headers left out): at most
+ * this many bytes of "Name: value\n" lines; the rest are dropped whole. */
+#define HK_DELIVERY_MAX_RESPONSE_HEADERS 2048
 
 typedef struct hk_delivery_result {
     hk_delivery_status status;
@@ -200,7 +203,19 @@ typedef struct hk_delivery_result {
     const char *response; /* first <= 16 KiB of the body; borrowed for the callback's duration */
     size_t response_len;
     const char *retry_after; /* Retry-After header value or NULL; borrowed likewise */
+    /* The final response's headers as "Name: value\n" lines, credential headers
+     * (hk_header_is_credential) left out, at most HK_DELIVERY_MAX_RESPONSE_HEADERS; borrowed
+     * likewise ("" when none). */
+    const char *response_headers;
+    size_t response_headers_len;
+    const char *request_body; /* what was sent (NULL: no body); borrowed likewise */
+    size_t request_body_len;
 } hk_delivery_result;
+
+/* Whether a header carries credentials and is never kept (the history of a delivery):
+ * Authorization, Proxy-Authorization, Cookie, Set-Cookie, X-Api-Key, X-Auth-Token, compared
+ * without case. name need not end in NUL: len says how long it is. */
+bool hk_header_is_credential(const char *name, size_t len);
 
 /* Called once per submitted request, on the loop thread. */
 typedef void (*hk_delivery_done_cb)(const hk_delivery_result *res, void *arg);

@@ -1,6 +1,7 @@
 /*
  * result.c — what comes back from a transfer: the first HK_DELIVERY_MAX_RESPONSE bytes of the
- * body and the Retry-After header, captured by curl's callbacks, the refused address when the
+ * body, the Retry-After header and the final response's headers without credentials (for the
+ * history), captured by curl's callbacks, the refused address when the
  * SSRF guard stopped it, and the one place its result is classified:
  * hk_delivery__classify(), called from hk_delivery__finish_transfer(), gives its status and
  * failure kind (hk_failure_kind); what follows is decided in retry/ (hk_retry_decide).
@@ -23,10 +24,44 @@ size_t hk_delivery__on_body(char *ptr, size_t size, size_t nmemb, void *userdata
     return n;
 }
 
+bool hk_header_is_credential(const char *name, size_t len)
+{
+    static const char *const names[] = {"authorization", "proxy-authorization", "cookie",
+                                        "set-cookie",    "x-api-key",           "x-auth-token"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strlen(names[i]) == len && strncasecmp(name, names[i], len) == 0)
+            return true;
+    return false;
+}
+
+/* Keeps one header line (without its CR LF) for the history, unless it carries credentials or
+ * would not fit whole. A status line starts a response: a 100 Continue's headers are
+ * forgotten, so only the final response's stay. */
+static void keep_header(transfer *t, const char *line, size_t n)
+{
+    if (n >= 5 && strncmp(line, "HTTP/", 5) == 0) {
+        t->headers_in_len = 0;
+        return;
+    }
+    const char *colon = memchr(line, ':', n);
+    if (!colon || colon == line || hk_header_is_credential(line, (size_t)(colon - line)))
+        return;
+    if (t->headers_in_len + n + 1 > sizeof t->headers_in)
+        return;
+    memcpy(t->headers_in + t->headers_in_len, line, n);
+    t->headers_in_len += n;
+    t->headers_in[t->headers_in_len++] = '\n';
+}
+
 size_t hk_delivery__on_header(char *buf, size_t size, size_t nitems, void *userdata)
 {
     transfer *t = userdata;
     size_t n = size * nitems;
+    size_t line = n;
+    while (line && (buf[line - 1] == '\r' || buf[line - 1] == '\n'))
+        line--;
+    if (line)
+        keep_header(t, buf, line);
     static const char name[] = "retry-after:";
     if (n > sizeof name - 1 && strncasecmp(buf, name, sizeof name - 1) == 0) {
         const char *v = buf + sizeof name - 1;
@@ -65,6 +100,9 @@ void hk_delivery__describe_blocked(transfer *t, const struct sockaddr *sa, const
 void hk_delivery__classify(transfer *t, CURLcode code, hk_delivery_result *res)
 {
     memset(res, 0, sizeof *res);
+    res->response_headers = t->headers_in;
+    res->request_body = t->req ? t->req->body : NULL;
+    res->request_body_len = t->req && t->req->body ? t->req->body_len : 0;
     if (t->early_error) {
         res->status = t->early_status;
         res->failure = t->early_status == HK_DELIVERY_ERROR   ? HK_FAIL_INVALID
@@ -78,6 +116,7 @@ void hk_delivery__classify(transfer *t, CURLcode code, hk_delivery_result *res)
     res->response = t->response.data ? t->response.data : "";
     res->response_len = t->response.len;
     res->retry_after = t->retry_after[0] ? t->retry_after : NULL;
+    res->response_headers_len = t->headers_in_len;
     if (code == CURLE_OK) {
         if (res->http_status >= 200 && res->http_status < 300) {
             res->status = HK_DELIVERY_OK;

@@ -49,7 +49,8 @@ struct hk_pipeline {
     uint64_t handoff_at;     /* when in-flight requests stop being waited for */
     uint64_t drain_deadline; /* when the loop stops whatever is left */
     hk_timer *drain_timer;
-    hk_buf scratch; /* reused for each outcome record */
+    hk_buf scratch;      /* reused for each outcome record */
+    hk_buf history_text; /* likewise, for its history form (with what was sent and came back) */
 };
 
 /* One consumed message (an event, or a tier's retry record) and the deliveries hanging on it. */
@@ -62,6 +63,7 @@ typedef struct job {
     char *raw;               /* the event as consumed, for dead letters and tier records */
     size_t raw_len;
     char *override_warning; /* its overrides naming no task of the flow, for every outcome; NULL */
+    bool event_kept;        /* the history has been given the event (for a resend) */
     int attempts_alive;
 } job;
 

@@ -222,5 +222,6 @@ void hk_pipeline_destroy(hk_pipeline *p, int flush_ms)
         free(p->member_ids[c]);
     }
     hk_buf_free(&p->scratch);
+    hk_buf_free(&p->history_text);
     free(p);
 }

@@ -313,6 +313,39 @@ static void on_outcome_ack(int err, const char *errstr, void *arg)
     }
 }
 
+/* The outcome as the job's history keeps it: with what was sent and what came back, and the
+ * delivery's index entry (the event too, once per job), so that a resend can find it. */
+static void keep_history(hk_pipeline *p, attempt *a, const hk_delivery_result *res,
+                         const hk_buf *outcome)
+{
+    hk_buf *b = &p->history_text;
+    b->len = 0;
+    hk_buf_append(b, outcome->data, outcome->len - 1); /* without its closing brace */
+    hk_outcome_detail d = {
+        .request_body = p->cfg->history_bodies ? res->request_body : NULL,
+        .request_body_len = res->request_body_len,
+        .answered = res->http_status > 0,
+        .response_headers = res->response_headers,
+        .response_headers_len = res->response_headers_len,
+        .response_body = res->response,
+        .response_body_len = res->response_len,
+    };
+    hk_outcome_write_detail(b, &d);
+    hk_buf_puts(b, "}");
+    job *j = a->job;
+    hk_store_history_ref ref = {
+        .job_id = j->ev->job_id,
+        .delivery_id = a->delivery_id,
+        .event_id = j->ev->event_id,
+        .webhook_id = a->task->id,
+        .attempt = a->number,
+        .event = j->event_kept ? NULL : j->raw,
+        .event_len = j->raw_len,
+    };
+    j->event_kept = true;
+    hk_store_history_add(p->sh->history, &ref, b->data);
+}
+
 void pl_record_outcome(hk_pipeline *p, attempt *a, const hk_delivery_result *res, bool keep)
 {
     hk_buf *text = &p->scratch;
@@ -348,7 +381,7 @@ void pl_record_outcome(hk_pipeline *p, attempt *a, const hk_delivery_result *res
         }
     }
     if (p->sh->history)
-        hk_store_history_add(p->sh->history, job_id, text->data);
+        keep_history(p, a, res, text);
     if (keep) {
         hk_buf_puts(&a->outcomes, a->outcomes.len ? "," : "[");
         hk_buf_append(&a->outcomes, text->data, text->len);

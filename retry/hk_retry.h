@@ -223,6 +223,29 @@ typedef struct hk_outcome {
 /* Appends the outcome as one JSON object. */
 void hk_outcome_write(hk_buf *out, const hk_outcome *o);
 
+/* What was sent and what came back, which only the job's history keeps (not hookd.deliveries):
+ * the first HK_HISTORY_REQUEST_BODY_MAX bytes of the request body (request_body NULL: not kept,
+ * HOOKD_HISTORY_BODIES=off, and only its size is), and when there was an answer its headers
+ * ("Name: value\n" lines, credentials already left out by the engine) and the first
+ * HK_HISTORY_RESPONSE_BODY_MAX bytes of its body. Strings borrowed. */
+#define HK_HISTORY_REQUEST_BODY_MAX 4096
+#define HK_HISTORY_RESPONSE_BODY_MAX 1024
+typedef struct hk_outcome_detail {
+    const char *request_body;
+    size_t request_body_len; /* the whole body's size, kept or not */
+    bool answered;           /* a response came: the response member is written */
+    const char *response_headers;
+    size_t response_headers_len;
+    const char *response_body;
+    size_t response_body_len; /* as captured (the engine keeps at most 16 KiB) */
+} hk_outcome_detail;
+
+/* Appends `,"request":{...}` and, when answered, `,"response":{...}` (docs/redis.md): members
+ * to add to an outcome object before its closing brace. A body is "body" (text) when its kept
+ * part is UTF-8 without NUL, else "bodyBase64"; "bodyTruncated" says whether it was cut.
+ * Header names are lower-cased; a name given twice has its values joined with ", ". */
+void hk_outcome_write_detail(hk_buf *out, const hk_outcome_detail *d);
+
 /* An outcome record read back (hookctl deliveries reads the job's history): strings borrowed
  * from rec, NULL when missing or not a string; numbers -1 when missing or not a number. */
 typedef struct hk_outcome_view {

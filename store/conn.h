@@ -39,6 +39,16 @@ int hk_store__failed(hk_store *s, redisReply *r, hk_error *err);
 /* "<prefix><a><b>" — caller frees. */
 char *hk_store__key(const hk_store__cfg *c, const char *a, const char *b, const char *suffix);
 
+/* deliveries.c: the delivery index (docs/redis.md). Its entries go into one hash per UTC hour,
+ * "<prefix>history:<yyyymmddhh>", written with one variadic HSET per batch and expiring
+ * HK_STORE_HISTORY_TTL_S after the hour's last write. The index key of the hour of wall_ms: */
+char *hk_store__index_key(const hk_store__cfg *c, uint64_t wall_ms);
+/* The entry of ref: field "d:<deliveryId>" with {"jobId","eventId","webhookId","attempt"}, and
+ * when ref has the event, field "e:<eventId>" with it. Appends 2 or 4 strings (the caller frees
+ * each) to argv/argvlen at *argc. */
+void hk_store__index_fields(const hk_store_history_ref *ref, char **argv, size_t *argvlen,
+                            int *argc);
+
 /* async.c: a command on the loop's connection. HK_OK: cb runs once, later, on the loop, with
  * the reply (NULL when the connection failed or timed out; the reply is hiredis's, freed after
  * cb). HK_ERR: Redis cannot be reached now (cb never runs). */

@@ -1,7 +1,8 @@
 /*
  * history.c — the delivery-history writer. The loop thread queues attempt records (bounded;
  * overflow is dropped and counted, because Kafka's hookd.deliveries holds the durable record);
- * a background thread pipelines one LPUSH + LTRIM + EXPIRE per job to Redis.
+ * a background thread pipelines one LPUSH + LTRIM + EXPIRE per job to Redis, and one HSET of
+ * the batch's delivery-index entries (deliveries.c).
  *
  * The writer lingers LINGER_MS after the first record of a batch before it writes, as Kafka's
  * producer does: a fan-out's records then share one LPUSH, Redis sees a few large pipelines a
@@ -22,6 +23,7 @@ typedef struct record {
     char *key;  /* the job's history key; the task id for a disable */
     char *json; /* the attempt record; the reason for a disable */
     bool disable;
+    hk_store_history_ref ref; /* an attempt's index entry: strings in the same allocation */
     struct record *next;
 } record;
 
@@ -42,8 +44,10 @@ struct hk_store_history {
 
 static void record_free(record *r)
 {
-    free(r->key);
-    free(r->json);
+    if (r->disable) { /* an attempt's strings share its allocation */
+        free(r->key);
+        free(r->json);
+    }
     free(r);
 }
 
@@ -60,6 +64,30 @@ static int by_key_then_arrival(const void *a, const void *b)
     if (c)
         return c;
     return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Appends one HSET of the batch's index entries to the current hour's hash, and its EXPIRE
+ * (deliveries.c has the layout). Returns the commands appended. */
+static size_t append_index(hk_store_history *h, const record *batch, size_t n)
+{
+    char *key = hk_store__index_key(&h->cfg, hk_wall_ms());
+    char **argv = hk_xmalloc((2 + 4 * n) * sizeof *argv);
+    size_t *argvlen = hk_xmalloc((2 + 4 * n) * sizeof *argvlen);
+    argv[0] = "HSET";
+    argvlen[0] = 4;
+    argv[1] = key;
+    argvlen[1] = strlen(key);
+    int argc = 2;
+    for (const record *r = batch; r; r = r->next)
+        hk_store__index_fields(&r->ref, argv, argvlen, &argc);
+    redisAppendCommandArgv(h->rc, argc, (const char **)argv, argvlen);
+    redisAppendCommand(h->rc, "EXPIRE %s %d", key, HK_STORE_HISTORY_TTL_S);
+    for (int i = 2; i < argc; i++)
+        free(argv[i]);
+    free(argv);
+    free(argvlen);
+    free(key);
+    return 2;
 }
 
 /* Writes a batch; on failure the batch is dropped (counted) and the connection reset. A job's
@@ -107,6 +135,7 @@ static void write_batch(hk_store_history *h, record *batch)
     free(argv);
     free(argvlen);
     free(sorted);
+    commands += append_index(h, batch, n);
     bool ok = true;
     for (size_t c = 0; c < commands; c++) {
         redisReply *reply = NULL;
@@ -280,17 +309,54 @@ static void enqueue(hk_store_history *h, record *r)
     pthread_mutex_unlock(&h->lock);
 }
 
-void hk_store_history_add(hk_store_history *h, const char *job_id, const char *record_json)
+/* Copies s (len bytes) to *at and moves *at past its NUL. */
+static const char *put(char **at, const char *s, size_t len)
 {
+    char *copy = *at;
+    memcpy(copy, s, len);
+    copy[len] = '\0';
+    *at += len + 1;
+    return copy;
+}
+
+void hk_store_history_add(hk_store_history *h, const hk_store_history_ref *ref,
+                          const char *record_json)
+{
+    /* One allocation: the record, then its strings. */
+    const char *prefix = h->cfg.prefix;
+    size_t lp = strlen(prefix), lj = strlen(ref->job_id), lr = strlen(record_json);
+    size_t ld = strlen(ref->delivery_id), le = strlen(ref->event_id);
+    size_t lw = strlen(ref->webhook_id);
+    size_t lev = ref->event && ref->event_len <= HK_STORE_EVENT_KEEP_MAX ? ref->event_len : 0;
+    static const char job[] = "job:", deliveries[] = ":deliveries";
+    size_t lk = lp + sizeof job - 1 + lj + sizeof deliveries - 1;
+    record *r = hk_xmalloc(sizeof *r + lk + lr + lj + ld + le + lw + lev + 7);
+    char *at = (char *)(r + 1);
+    r->key = at;
+    memcpy(at, prefix, lp);
+    memcpy(at + lp, job, sizeof job - 1);
+    memcpy(at + lp + sizeof job - 1, ref->job_id, lj);
+    memcpy(at + lp + sizeof job - 1 + lj, deliveries, sizeof deliveries);
+    at += lk + 1;
+    r->json = (char *)put(&at, record_json, lr);
+    r->disable = false;
+    r->next = NULL;
+    r->ref = (hk_store_history_ref){
+        .job_id = put(&at, ref->job_id, lj),
+        .delivery_id = put(&at, ref->delivery_id, ld),
+        .event_id = put(&at, ref->event_id, le),
+        .webhook_id = put(&at, ref->webhook_id, lw),
+        .attempt = ref->attempt,
+        .event = lev ? put(&at, ref->event, lev) : NULL,
+        .event_len = lev,
+    };
     pthread_mutex_lock(&h->lock);
     if (h->queued >= h->queue_max) {
         pthread_mutex_unlock(&h->lock);
+        free(r);
         hk_counter_add(&hk_store_metrics.history_dropped, 1);
         return;
     }
-    record *r = hk_xcalloc(1, sizeof *r);
-    r->key = hk_store__key(&h->cfg, "job:", job_id, ":deliveries");
-    r->json = hk_strdup(record_json);
     enqueue(h, r);
 }
 

@@ -267,6 +267,22 @@ typedef struct hk_import_report {
     size_t errors_dropped; /* bad entries beyond HK_IMPORT_MAX_ERRORS */
 } hk_import_report;
 
+/* What one attempt record is about: the job whose history gets it, and the delivery index's
+ * entry (docs/redis.md, "The delivery index") that lets a resend find the delivery, its task and
+ * its event by the delivery's id alone. Strings borrowed. */
+typedef struct hk_store_history_ref {
+    const char *job_id;
+    const char *delivery_id;
+    const char *event_id;
+    const char *webhook_id;
+    int attempt;
+    const char *event; /* the event as consumed, kept for a resend; NULL: not this time (the job
+                          kept it already), and never one over HK_STORE_EVENT_KEEP_MAX */
+    size_t event_len;
+} hk_store_history_ref;
+
+#define HK_STORE_EVENT_KEEP_MAX (256 * 1024)
+
 /* Imports a document (an export, or a bare array of tasks) into flow_id, all or nothing. Every
  * entry is validated first; each bad one is reported by index and field in rep->errors and
  * nothing is written (HK_EINVAL). An entry updates the flow's task with its id, else the one
@@ -279,6 +295,27 @@ int hk_store_flow_import(hk_store *store, const char *flow_id, const cJSON *doc,
                          hk_import_report *rep, hk_error *err);
 /* A job's recorded attempts, newest first, as a JSON array (caller cJSON_Delete). */
 int hk_store_history_get(hk_store *store, const char *job_id, cJSON **out, hk_error *err);
+
+/* A delivery found through the index (deliveries.c), for a resend: its job, event and task,
+ * its last attempt, and the event as consumed (NULL when it was not kept: over
+ * HK_STORE_EVENT_KEEP_MAX, or its hour's index expired). The caller frees it
+ * (hk_store_delivery_free). HK_ENOTFOUND naming deliveryId when the index has no such delivery
+ * (it is kept HK_STORE_HISTORY_TTL_S, like the history). */
+typedef struct hk_store_delivery {
+    char *job_id;
+    char *event_id;
+    char *webhook_id;
+    int attempt;
+    char *event;
+    size_t event_len;
+} hk_store_delivery;
+int hk_store_delivery_find(hk_store *store, const char *delivery_id, hk_store_delivery *out,
+                           hk_error *err);
+void hk_store_delivery_free(hk_store_delivery *d);
+/* Writes one attempt record now, as the worker's history writer would (the job's list and the
+ * index): a resend's. */
+int hk_store_history_write(hk_store *store, const hk_store_history_ref *ref,
+                           const char *record_json, hk_error *err);
 
 /* ----------------------------------------------------------------- task cache (worker) --- */
 
@@ -316,9 +353,10 @@ int hk_store_history_create(const hk_store_config *cfg, size_t queue_max, hk_sto
                             hk_error *err);
 /* Flushes what is queued (bounded wait) and stops. Accepts NULL. */
 void hk_store_history_destroy(hk_store_history *hist);
-/* Queues one attempt record (a JSON object text) for the job. Copies both strings. Never blocks
- * on Redis. */
-void hk_store_history_add(hk_store_history *hist, const char *job_id, const char *record_json);
+/* Queues one attempt record (a JSON object text) for the job, with its index entry (and the
+ * event, when given). Copies everything. Never blocks on Redis. */
+void hk_store_history_add(hk_store_history *hist, const hk_store_history_ref *ref,
+                          const char *record_json);
 /* Queues hk_store_task_disable(id, reason, now) for the writer thread, so the loop never waits
  * on Redis. Never dropped (unlike history records); a failure is logged and counted in
  * hk_store_metrics.task_disable_errors, and the next 410 tries again; a task it disables counts

@@ -88,6 +88,7 @@ typedef struct hk_test_result {
     size_t response_len;
     bool response_truncated;
     char delivery_id[32];
+    int attempt; /* a resend's attempt number; 0: a test */
 } hk_test_result;
 
 /* Sends one real, signed delivery of the task now (whether or not it is enabled or its trigger
@@ -97,8 +98,27 @@ typedef struct hk_test_result {
  * or the request is invalid (err names the field); HK_ERR otherwise. */
 int hk_webhook_test(const hk_config *cfg, const hk_task *task, const char *job_id,
                     const char *job_status, hk_test_result *out, hk_error *err);
-/* The result as JSON: webhookId, deliveryId, status (delivered|failed), statusCode (null: no
- * response), error (when failed), latencyMs, response, responseTruncated. Caller's. */
+/* Resending one recorded delivery (webtest.c): found through the history's delivery index,
+ * re-rendered from its kept event with the task as it is now, with the same X-Webhook-Id, as
+ * the next attempt, and recorded in the job's history like the worker's attempts ("resent":
+ * true). Three steps, so that the admin API holds no Redis connection while it delivers:
+ * prepare (HK_ENOTFOUND naming deliveryId: not in the history or its event not kept, or
+ * webhookId: the task was deleted; HK_ELIMIT naming webhookId: the task is disabled; HK_ERR),
+ * send (as hk_webhook_test: HK_OK when an outcome was had), record. hk_resend_free always. */
+typedef struct hk_resend {
+    hk_store_delivery found;
+    hk_task *task;
+    hk_event *ev;
+    hk_buf record; /* the attempt's history record, once sent */
+} hk_resend;
+int hk_resend_prepare(hk_store *store, const char *delivery_id, hk_resend *out, hk_error *err);
+int hk_resend_send(const hk_config *cfg, hk_resend *r, hk_test_result *out, hk_error *err);
+int hk_resend_record(hk_store *store, const hk_resend *r, const hk_test_result *out, hk_error *err);
+void hk_resend_free(hk_resend *r);
+
+/* The result as JSON: webhookId, deliveryId, attempt (a resend's), status (delivered|failed),
+ * statusCode (null: no response), error (when failed), latencyMs, response, responseTruncated.
+ * Caller's. */
 cJSON *hk_test_result_json(const char *webhook_id, const hk_test_result *r);
 
 /* ------------------------------------------------------------------- secret rotation --- */

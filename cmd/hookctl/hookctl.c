@@ -35,7 +35,10 @@ static void usage(FILE *out)
             "  webhooks test <id> | --file task.json   one real signed delivery now (a stored\n"
             "                                     task or a draft); prints status, latency\n"
             "                                     and the response; exit 1 if it fails\n"
-            "  deliveries --job <jobId>           recorded attempts, newest first\n"
+            "  deliveries --job <jobId> [--detail]   recorded attempts, newest first (--detail:\n"
+            "                                     what was sent and what came back)\n"
+            "  deliveries resend <deliveryId>     send that delivery again now, as its next\n"
+            "                                     attempt; exit 1 if it fails\n"
             "  publish --file event.json [--topic T]   publish a job event to Kafka\n"
             "  verify --secret S --header 'Name: value' [--body-file F | --url U]\n"
             "         [--scheme timestamped|body|standard]   check a signature (default scheme:\n"
@@ -330,23 +333,30 @@ static int cmd_webhooks_test(int argc, char **argv, const hk_config *cfg)
         hk_task_destroy(task);
         return hk_ctl_fail(hk_ctl_status(rc), err.msg);
     }
-    if (json) {
-        cJSON *o = hk_test_result_json(task->id, &r);
-        hk_print_json(o);
-        cJSON_Delete(o);
-    } else {
-        if (r.delivered)
-            printf("delivered: HTTP %ld in %llu ms\n", r.http_status,
-                   (unsigned long long)r.latency_ms);
-        else
-            printf("failed: %s in %llu ms\n", r.error[0] ? r.error : "no response",
-                   (unsigned long long)r.latency_ms);
-        printf("delivery id: %s (X-Webhook-Id)\n", r.delivery_id);
-        if (r.response_len)
-            printf("response%s:\n%s\n", r.response_truncated ? " (first 1 KiB)" : "", r.response);
-    }
+    hk_ctl_print_test(task->id, &r);
     hk_task_destroy(task);
     return r.delivered ? 0 : 1;
+}
+
+void hk_ctl_print_test(const char *webhook_id, const hk_test_result *r)
+{
+    if (hk_cmd_json) {
+        cJSON *o = hk_test_result_json(webhook_id, r);
+        hk_print_json(o);
+        cJSON_Delete(o);
+        return;
+    }
+    if (r->delivered)
+        printf("delivered: HTTP %ld in %llu ms\n", r->http_status,
+               (unsigned long long)r->latency_ms);
+    else
+        printf("failed: %s in %llu ms\n", r->error[0] ? r->error : "no response",
+               (unsigned long long)r->latency_ms);
+    printf("delivery id: %s (X-Webhook-Id)\n", r->delivery_id);
+    if (r->attempt > 0)
+        printf("attempt: %d\n", r->attempt);
+    if (r->response_len)
+        printf("response%s:\n%s\n", r->response_truncated ? " (first 1 KiB)" : "", r->response);
 }
 
 /* export --flow F [--with-secrets] | import --flow F --file X */
@@ -632,78 +642,6 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
     return 0;
 }
 
-static int cmd_deliveries(int argc, char **argv, const hk_config *cfg)
-{
-    const char *job = NULL;
-    static const struct option flags[] = {
-        {"help", no_argument, NULL, 'h'},
-        {"job", required_argument, NULL, 'j'},
-        {0},
-    };
-    hk_cmd_args args = {.argc = argc, .argv = argv, .flags = flags};
-    for (int c; (c = hk_cmd_next(&args)) != -1;) {
-        switch (c) {
-        case 'h':
-            printf("Usage: hookctl deliveries --job <jobId>\n\n"
-                   "Prints the job's recorded delivery attempts (status code, error, latency,\n"
-                   "attempt, time), newest first, from Redis (kept 7 days, at most %d);\n"
-                   "--json prints the records as JSON.\n"
-                   "Example: hookctl deliveries --job 12345\n",
-                   HK_STORE_HISTORY_CAP);
-            return 0;
-        case 'j':
-            job = args.value;
-            break;
-        default: /* an argument, an unknown flag, or --job last */
-            fprintf(stderr,
-                    "hookctl: %s: unknown flag or missing value "
-                    "(see hookctl deliveries --help)\n",
-                    args.token);
-            return 2;
-        }
-    }
-    if (!job)
-        return hk_ctl_fail(2, "--job: required");
-    hk_store *store = NULL;
-    int status = hk_ctl_open_store(cfg, &store);
-    if (status)
-        return status;
-    cJSON *arr = NULL;
-    hk_error err = {0};
-    int rc = hk_store_history_get(store, job, &arr, &err);
-    hk_store_close(store);
-    if (rc != HK_OK)
-        return hk_ctl_fail(hk_ctl_status(rc), err.msg);
-    if (hk_cmd_json) {
-        hk_print_json(arr);
-    } else if (cJSON_GetArraySize(arr) == 0) {
-        printf("no deliveries recorded for job %s (history is kept %d days)\n", job,
-               HK_STORE_HISTORY_TTL_S / 86400);
-    } else {
-        static const char *const head[] = {"AT",     "WEBHOOK", "ATTEMPT", "RESULT",
-                                           "STATUS", "LATENCY", "ERROR"};
-        hk_table *t = hk_table_new(head, 7);
-        const cJSON *rec;
-        cJSON_ArrayForEach(rec, arr)
-        {
-            hk_outcome_view o;
-            hk_outcome_read(rec, &o);
-            char attempt[16] = "-", status[24] = "-", latency[24] = "-";
-            if (o.attempt >= 0)
-                snprintf(attempt, sizeof attempt, "%d", o.attempt);
-            if (o.http_status >= 0)
-                snprintf(status, sizeof status, "%ld", o.http_status);
-            if (o.latency_ms >= 0)
-                snprintf(latency, sizeof latency, "%.0f ms", o.latency_ms);
-            const char *row[] = {o.at, o.webhook_id, attempt, o.status, status, latency, o.error};
-            hk_table_row(t, row);
-        }
-        hk_table_print(t, stdout);
-    }
-    cJSON_Delete(arr);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -741,7 +679,7 @@ int main(int argc, char **argv)
     else if (strcmp(cmd, "webhooks") == 0)
         status = cmd_webhooks(rest - 1, argv + 1, &cfg);
     else if (strcmp(cmd, "deliveries") == 0)
-        status = cmd_deliveries(rest - 1, argv + 1, &cfg);
+        status = hk_cmd_deliveries(rest - 1, argv + 1, &cfg);
     else if (strcmp(cmd, "publish") == 0)
         status = hk_cmd_publish(rest - 1, argv + 1, &cfg);
     else if (strcmp(cmd, "verify") == 0)

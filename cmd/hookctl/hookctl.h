@@ -18,7 +18,8 @@ int hk_cmd_listen(int argc, char **argv, const hk_config *cfg);
 int hk_cmd_publish(int argc, char **argv, const hk_config *cfg);
 int hk_cmd_verify(int argc, char **argv, const hk_config *cfg);
 int hk_cmd_dlq(int argc, char **argv, const hk_config *cfg);
-int hk_cmd_inbound(int argc, char **argv, const hk_config *cfg); /* inbound.c */
+int hk_cmd_inbound(int argc, char **argv, const hk_config *cfg);    /* inbound.c */
+int hk_cmd_deliveries(int argc, char **argv, const hk_config *cfg); /* deliveries.c */
 
 /* ------------------------------------------- what the verbs' files share (hookctl.c) --- */
 
@@ -40,6 +41,8 @@ void hk_ctl_print_one(cJSON *json, const char *headline);
  * argument (kept in *id), a flag missing its value, an unknown flag (pointing at `help`, e.g.
  * "hookctl webhooks --help"). -1 when c was the id, else 2 after a one-line error. */
 int hk_ctl_other_flag(const hk_cmd_args *args, int c, const char **id, const char *help);
+/* A test delivery's or a resend's result: JSON with --json, else a few lines. */
+void hk_ctl_print_test(const char *webhook_id, const hk_test_result *r);
 /* "deleted <id>", or {"deleted": "<id>"} with --json. id is [A-Za-z0-9_-] (validated). */
 void hk_ctl_print_deleted(const char *id);
 

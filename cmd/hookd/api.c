@@ -465,6 +465,34 @@ static void draft_test(hk_api *a, const char *flow, const char *body, size_t len
     cJSON_Delete(in);
 }
 
+/* POST /v1/deliveries/{id}/resend: the delivery again now, as its next attempt (hk_resend_*);
+ * no Redis connection is held while it is delivered. */
+static void delivery_resend(hk_api *a, const char *id, hk_api_response *r)
+{
+    hk_error e = {0};
+    hk_resend rs = {0};
+    hk_test_result *res = hk_xcalloc(1, sizeof *res);
+    hk_store *s = store_take(a, &e);
+    int rc = s ? hk_resend_prepare(s, id, &rs, &e) : HK_ERR;
+    store_give(a, s, rc);
+    if (rc == HK_OK && (rc = hk_resend_send(a->cfg, &rs, res, &e)) == HK_OK) {
+        s = store_take(a, &e);
+        rc = s ? hk_resend_record(s, &rs, res, &e) : HK_ERR;
+        store_give(a, s, rc);
+    }
+    if (rc == HK_OK) {
+        reply_json(r, 200, hk_test_result_json(rs.task->id, res)); /* delivered or not */
+        HK_INFO("api", "delivery %s resent as attempt %d: %s", id, res->attempt,
+                res->delivered ? "delivered" : "failed");
+    } else if (rc == HK_EINVAL) {
+        fail(r, 400, e.field, e.msg);
+    } else {
+        fail_rc(r, rc, &e);
+    }
+    hk_resend_free(&rs);
+    free(res);
+}
+
 static void job_deliveries(hk_api *a, const char *job, hk_api_response *r)
 {
     hk_error e = {0};
@@ -751,6 +779,9 @@ void hk_api_handle(hk_api *a, const char *method, const char *path, const char *
     } else if (n == 2 && IS(0, "inbound")) {
         if (valid("inbound id", seg[1], r) && allowed(method, "GET, PUT, PATCH, DELETE", r))
             inbound_one(a, method, seg[1], body, body_len, r);
+    } else if (n == 3 && IS(0, "deliveries") && IS(2, "resend")) {
+        if (valid("deliveryId", seg[1], r) && allowed(method, "POST", r))
+            delivery_resend(a, seg[1], r);
     } else if (n == 3 && IS(0, "jobs") && IS(2, "deliveries")) {
         if (valid("jobId", seg[1], r) && allowed(method, "GET", r))
             job_deliveries(a, seg[1], r);

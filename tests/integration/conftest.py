@@ -78,6 +78,7 @@ class Receiver:
         self.delay = {}    # path prefix -> seconds
         self.script = {}   # path prefix -> statuses answered in turn (then `status`, else 204)
         self.reply_headers = {}  # path prefix -> extra response headers
+        self.reply_body = {}  # path prefix -> response body (bytes)
         self.fail_rate = {}  # path prefix -> share of requests answered 500, at random
         self.random = random.Random(20261123)
         receiver = self
@@ -95,13 +96,16 @@ class Receiver:
                 for prefix, seconds in receiver.delay.items():
                     if path.startswith(prefix):
                         time.sleep(seconds)
-                status, extra = 204, {}
+                status, extra, answer = 204, {}, b""
                 for prefix, code in receiver.status.items():
                     if path.startswith(prefix):
                         status = code
                 for prefix, headers in receiver.reply_headers.items():
                     if path.startswith(prefix):
                         extra = headers
+                for prefix, data in receiver.reply_body.items():
+                    if path.startswith(prefix):
+                        answer = data
                 with receiver.lock:
                     for prefix, codes in receiver.script.items():
                         if path.startswith(prefix) and codes:
@@ -119,8 +123,10 @@ class Receiver:
                     self.send_response(status)
                     for name, value in extra.items():
                         self.send_header(name, value)
-                    self.send_header("Content-Length", "0")
+                    self.send_header("Content-Length", str(len(answer)))
                     self.end_headers()
+                    if answer:
+                        self.wfile.write(answer)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

@@ -298,6 +298,13 @@ def test_export_import_test_and_deliveries(api, env, receiver, tmp_path):
     assert {d["deliveryId"] for d in hist["deliveries"]} == \
         {delivery_id(job, ok), delivery_id(job, down)}
     assert api.call("GET", "/v1/jobs/never/deliveries", D, expect=200).json()["deliveries"] == []
+    # ... and one of them sent again (test_history.py has the rest of it)
+    RS = "/v1/deliveries/{deliveryId}/resend"
+    again = api.call("POST", f"/v1/deliveries/{delivery_id(job, down)}/resend", RS,
+                     expect=200).json()
+    assert again["status"] == "failed" and again["attempt"] == 2, again
+    assert api.call("POST", "/v1/deliveries/msg_none/resend", RS,
+                    expect=404).json()["error"]["field"] == "deliveryId"
 
 
 def test_the_api_is_off_without_a_token_and_refuses_a_short_one(env, worker_factory, stack):

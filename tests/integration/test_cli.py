@@ -473,11 +473,13 @@ def test_deliveries_lists_a_jobs_history_as_a_table(env):
     out = env.hookctl("deliveries", "--job", job)
     assert out.returncode == 0, out.stderr
     rows = [line.split() for line in out.stdout.splitlines()]
-    assert rows[0] == ["AT", "WEBHOOK", "ATTEMPT", "RESULT", "STATUS", "LATENCY", "ERROR"]
+    assert rows[0] == ["AT", "DELIVERY", "WEBHOOK", "ATTEMPT", "RESULT", "STATUS", "LATENCY",
+                       "ERROR"]
     body = sorted(rows[1:])
-    assert body == [["2026-11-30T10:00:00.000Z", "wh_tbl", "1", "failed", "-", "12", "ms",
+    assert body == [["2026-11-30T10:00:00.000Z", "msg_a", "wh_tbl", "1", "failed", "-", "12", "ms",
                      "connection", "refused"],
-                    ["2026-11-30T10:00:05.000Z", "wh_tbl", "2", "delivered", "204", "7", "ms", "-"]]
+                    ["2026-11-30T10:00:05.000Z", "msg_a", "wh_tbl", "2", "delivered", "204", "7",
+                     "ms", "-"]]
 
 
 def test_a_file_with_text_after_its_json_is_refused(env, tmp_path):

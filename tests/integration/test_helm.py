@@ -337,6 +337,8 @@ def test_default_settings_match_the_worker_defaults():
     assert data["HOOKD_ALLOW_NETWORKS"] == ""
     assert data["HOOKD_LISTEN"] == "0.0.0.0:8080"
     assert data["HOOKD_MAX_BODY_BYTES"] == "1048576"
+    assert data["HOOKD_HISTORY_BODIES"] == "on"
+    assert config(render("--set", "delivery.historyBodies=false"))["HOOKD_HISTORY_BODIES"] == "off"
     assert data["HOOKD_LOG_LEVEL"] == "info"
     assert data["HOOKD_THREADS"] == "1"
     assert data["HOOKD_TOPIC_PARTITIONS"] == "12"  # kafka.partitions

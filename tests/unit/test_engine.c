@@ -66,6 +66,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *con, const char
     } else if (strncmp(url, "/sleep/", 7) == 0) {
         usleep((useconds_t)atoi(url + 7) * 1000u);
         resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+    } else if (strcmp(url, "/headers") == 0) {
+        status = 200;
+        resp = MHD_create_response_from_buffer(2, "ok", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, "X-Trace", "abc");
+        MHD_add_response_header(resp, "Set-Cookie", "session=secret-cookie");
+        MHD_add_response_header(resp, "Authorization", "Bearer secret-token");
+        MHD_add_response_header(resp, "X-Api-Key", "secret-key");
+        MHD_add_response_header(resp, "Vary", "a");
+        MHD_add_response_header(resp, "Vary", "b");
     } else if (strcmp(url, "/big") == 0) {
         static char big[100000];
         memset(big, 'x', sizeof big);
@@ -111,6 +120,8 @@ typedef struct seen {
     char error[512][256];
     size_t response_len[512];
     char retry_after[512][32];
+    char headers[4][HK_DELIVERY_MAX_RESPONSE_HEADERS + 1];
+    char request_body[4][64];
 } seen;
 
 static seen results;
@@ -126,6 +137,12 @@ static void on_done(const hk_delivery_result *res, void *arg)
     results.response_len[i] = res->response_len;
     snprintf(results.retry_after[i], sizeof results.retry_after[i], "%s",
              res->retry_after ? res->retry_after : "");
+    if (i < 4) {
+        snprintf(results.headers[i], sizeof results.headers[i], "%.*s",
+                 (int)res->response_headers_len, res->response_headers);
+        snprintf(results.request_body[i], sizeof results.request_body[i], "%.*s",
+                 (int)res->request_body_len, res->request_body ? res->request_body : "");
+    }
     results.done++;
 }
 
@@ -187,6 +204,23 @@ static void teardown(void)
 }
 
 TestSuite(engine, .init = setup, .fini = teardown, .timeout = 60);
+
+Test(engine, keeps_the_response_headers_without_credentials_and_the_body_sent)
+{
+    engine_start(16, 4, "127.0.0.0/8");
+    hk_delivery_submit(engine, request("/headers", 5000), on_done, (void *)0);
+    run_until(1, 10000);
+    cr_assert_eq(results.http[0], 200);
+    const char *h = results.headers[0];
+    cr_assert(strstr(h, "X-Trace: abc\n"), "%s", h);
+    cr_assert(strstr(h, "Vary: a\n") && strstr(h, "Vary: b\n"), "%s", h);
+    cr_assert(strstr(h, "Content-Length: 2\n"), "%s", h);
+    cr_assert_null(strstr(h, "secret"), "credential headers are left out: %s", h);
+    cr_assert_null(strstr(h, "HTTP/1.1"), "the status line is not a header: %s", h);
+    cr_assert_null(strchr(h, '\r'), "%s", h);
+    cr_assert_str_eq(results.request_body[0], "{\"a\":1}");
+    engine_stop();
+}
 
 Test(engine, success_failure_and_status_classification)
 {

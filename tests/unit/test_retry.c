@@ -871,6 +871,76 @@ Test(outcome, written_then_read_back)
     hk_buf_free(&b);
 }
 
+/* Parses "{" + the detail's members + "}" (the detail is appended inside an outcome). */
+static cJSON *detail_json(const hk_outcome_detail *d)
+{
+    hk_buf b = {0};
+    hk_buf_puts(&b, "{\"x\":1");
+    hk_outcome_write_detail(&b, d);
+    hk_buf_puts(&b, "}");
+    cJSON *rec = cJSON_ParseWithLength(b.data, b.len);
+    cr_assert(rec, "%.*s", (int)b.len, b.data);
+    hk_buf_free(&b);
+    return rec;
+}
+
+/* What was sent and what came back: bodies cut to 4 KiB and 1 KiB on a character boundary,
+ * binary as base64, header names lower-cased, repeated ones joined, no response member without
+ * an answer, and a request body not kept (HOOKD_HISTORY_BODIES=off) leaving only its size. */
+Test(outcome, detail_keeps_bounded_bodies_and_headers)
+{
+    char big[6000];
+    memset(big, 'a', sizeof big);
+    memcpy(big + 4095, "\xc3\xa9", 2); /* a 2-byte character across the 4 KiB mark */
+    static const char headers[] = "Content-Type: text/plain\nVary: a\nX-Weird: caf\xe9\n"
+                                  "vary: b\n";
+    char resp[1500];
+    memset(resp, 'r', sizeof resp);
+    hk_outcome_detail d = {.request_body = big,
+                           .request_body_len = sizeof big,
+                           .answered = true,
+                           .response_headers = headers,
+                           .response_headers_len = sizeof headers - 1,
+                           .response_body = resp,
+                           .response_body_len = sizeof resp};
+    cJSON *rec = detail_json(&d);
+    const cJSON *req = cJSON_GetObjectItem(rec, "request");
+    cr_assert_eq(cJSON_GetObjectItem(req, "bodyBytes")->valueint, 6000);
+    cr_assert_eq(strlen(cJSON_GetObjectItem(req, "body")->valuestring), 4095,
+                 "the character that would be cut is left out whole");
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(req, "bodyTruncated")));
+    const cJSON *res = cJSON_GetObjectItem(rec, "response");
+    cr_assert_eq(strlen(cJSON_GetObjectItem(res, "body")->valuestring), 1024);
+    cr_assert(cJSON_IsTrue(cJSON_GetObjectItem(res, "bodyTruncated")));
+    const cJSON *h = cJSON_GetObjectItem(res, "headers");
+    cr_assert_str_eq(cJSON_GetObjectItem(h, "content-type")->valuestring, "text/plain");
+    cr_assert_str_eq(cJSON_GetObjectItem(h, "vary")->valuestring, "a, b");
+    cr_assert_str_eq(cJSON_GetObjectItem(h, "x-weird")->valuestring, "caf?");
+    cr_assert_eq(cJSON_GetArraySize(h), 3);
+    cJSON_Delete(rec);
+
+    /* a short body is whole; a binary one is base64; no answer: no response member */
+    d.request_body = "\x01\xff\x00";
+    d.request_body_len = 3;
+    d.answered = false;
+    rec = detail_json(&d);
+    req = cJSON_GetObjectItem(rec, "request");
+    cr_assert_str_eq(cJSON_GetObjectItem(req, "bodyBase64")->valuestring, "Af8A");
+    cr_assert(cJSON_IsFalse(cJSON_GetObjectItem(req, "bodyTruncated")));
+    cr_assert_null(cJSON_GetObjectItem(rec, "response"));
+    cJSON_Delete(rec);
+
+    /* not kept: only its size */
+    d.request_body = NULL;
+    d.request_body_len = 17;
+    rec = detail_json(&d);
+    req = cJSON_GetObjectItem(rec, "request");
+    cr_assert_eq(cJSON_GetObjectItem(req, "bodyBytes")->valueint, 17);
+    cr_assert_null(cJSON_GetObjectItem(req, "body"));
+    cr_assert_null(cJSON_GetObjectItem(req, "bodyBase64"));
+    cJSON_Delete(rec);
+}
+
 /* A delivery's dead letter keeps a JSON event parsed and anything else as a payload: text when
  * it is UTF-8, base64 when it is not; a poison one says where it was consumed. */
 Test(dead_letter, builders_keep_the_event_as_json_text_or_base64)

@@ -223,7 +223,12 @@ Test(store, history_newest_first_capped_and_expiring)
     for (int i = 1; i <= HK_STORE_HISTORY_CAP + 5; i++) {
         char rec[64];
         snprintf(rec, sizeof rec, "{\"attempt\":%d}", i);
-        hk_store_history_add(h, "job-77", rec);
+        hk_store_history_ref ref = {.job_id = "job-77",
+                                    .delivery_id = "msg_77",
+                                    .event_id = "ev-77",
+                                    .webhook_id = "wh_77",
+                                    .attempt = i};
+        hk_store_history_add(h, &ref, rec);
     }
     hk_store_history_destroy(h); /* flushes */
     hk_store *s;
@@ -239,6 +244,67 @@ Test(store, history_newest_first_capped_and_expiring)
     redisReply *r = redisCommand(rc, "TTL %sjob:job-77:deliveries", prefix);
     cr_assert_gt(r->integer, 0);
     cr_assert_leq(r->integer, 7 * 24 * 3600);
+    freeReplyObject(r);
+    redisFree(rc);
+}
+
+Test(store, delivery_index_finds_the_last_attempt_and_the_event)
+{
+    hk_store_history *h;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_history_create(&cfg, 1000, &h, &err), HK_OK, "%s", err.msg);
+    static const char event[] = "{\"eventId\":\"ev-88\",\"jobId\":\"job-88\"}";
+    hk_store_history_ref ref = {.job_id = "job-88",
+                                .delivery_id = "msg_88",
+                                .event_id = "ev-88",
+                                .webhook_id = "wh_88",
+                                .attempt = 1,
+                                .event = event,
+                                .event_len = sizeof event - 1};
+    hk_store_history_add(h, &ref, "{\"attempt\":1}");
+    ref.attempt = 2;
+    ref.event = NULL; /* the job kept it already */
+    hk_store_history_add(h, &ref, "{\"attempt\":2}");
+    hk_store_history_destroy(h); /* flushes */
+
+    hk_store *s;
+    cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK);
+    hk_store_delivery d;
+    cr_assert_eq(hk_store_delivery_find(s, "msg_88", &d, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(d.job_id, "job-88");
+    cr_assert_str_eq(d.event_id, "ev-88");
+    cr_assert_str_eq(d.webhook_id, "wh_88");
+    cr_assert_eq(d.attempt, 2, "the last attempt's entry wins");
+    cr_assert_not_null(d.event);
+    cr_assert_eq(d.event_len, sizeof event - 1);
+    cr_assert_str_eq(d.event, event);
+    hk_store_delivery_free(&d);
+
+    /* A resend's record: written now, and the index moves on to its attempt. */
+    ref.attempt = 3;
+    cr_assert_eq(hk_store_history_write(s, &ref, "{\"attempt\":3}", &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(hk_store_delivery_find(s, "msg_88", &d, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(d.attempt, 3);
+    hk_store_delivery_free(&d);
+    cJSON *arr;
+    cr_assert_eq(hk_store_history_get(s, "job-88", &arr, &err), HK_OK);
+    cr_assert_eq(cJSON_GetArraySize(arr), 3);
+    cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "attempt")->valueint, 3);
+    cJSON_Delete(arr);
+
+    err = (hk_error){0};
+    cr_assert_eq(hk_store_delivery_find(s, "msg_nope", &d, &err), HK_ENOTFOUND);
+    cr_assert_str_eq(err.field, "deliveryId");
+    cr_assert_null(d.job_id);
+    hk_store_close(s);
+
+    redisContext *rc = raw_redis();
+    redisReply *r = redisCommand(rc, "KEYS %shistory:*", prefix);
+    cr_assert(r->elements == 1 || r->elements == 2, "the hour's index (2 across an hour's end)");
+    redisReply *ttl = redisCommand(rc, "TTL %s", r->element[0]->str);
+    cr_assert_gt(ttl->integer, 0);
+    cr_assert_leq(ttl->integer, 7 * 24 * 3600);
+    freeReplyObject(ttl);
     freeReplyObject(r);
     redisFree(rc);
 }
