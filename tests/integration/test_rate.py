@@ -105,3 +105,40 @@ def test_a_task_without_a_limit_never_touches_the_limiter(env, receiver, worker_
     shown = env.hookctl("webhooks", "get", task, "--json")
     assert "rateLimit" not in shown.stdout  # printed only when set
     assert worker.stop() == 0
+
+
+def test_waiting_deliveries_are_handed_off_at_shutdown_and_lose_nothing(env, receiver,
+                                                                        worker_factory, stack):
+    """SIGTERM while deliveries wait for their slot: the worker exits 0 within its grace,
+    handing them to a retry tier as the same attempt; the next worker sends each once, still
+    within the rate."""
+    flow = f"rateoff-{env.tag}"
+    task = env.create_task({"flowId": flow, "url": receiver.url("/rateoff"), "rateLimit": 5})
+    opts = {"HOOKD_LOG_LEVEL": "info", "HOOKD_SHUTDOWN_GRACE_MS": "3000"}
+    first = worker_factory(env.topic, env.group, env.prefix, opts)
+    event_ids = [f"rateoff-{env.tag}-{i}" for i in range(40)]
+    env.publish_many({"eventId": e, "jobId": str(i), "jobStatus": "Complete", "flowId": flow}
+                     for i, e in enumerate(event_ids))
+    assert len(receiver.wait_for("/rateoff", 5, timeout=30)) >= 5
+    assert first.metric("hookd_rate_waiting") > 10
+    began = time.time()
+    assert first.stop() == 0
+    assert time.time() - began < 5
+    handed = [line for line in first.lines() if '"event":"shutdown.handoff"' in line]
+    print(handed)
+    assert handed, "nothing was handed off"
+    at_stop = len(receiver.matching("/rateoff"))
+    assert at_stop < len(event_ids)
+
+    second = worker_factory(env.topic, env.group, env.prefix, opts)
+    expected = {delivery_id(e, task) for e in event_ids}
+    got = receiver.wait_for("/rateoff", len(event_ids), timeout=60)
+    seen = {r["headers"]["x-webhook-id"] for r in got}
+    assert not expected - seen, f"{len(expected - seen)} deliveries lost"
+    assert {r["headers"]["x-webhook-attempt"] for r in got} == {"1"}, "waiting is no attempt"
+    later = sorted(r["time"] for r in got[at_stop:])
+    if len(later) > 10:
+        rate = (len(later) - 1) / (later[-1] - later[0])
+        assert rate <= 5 * 1.1, f"after the restart: {rate:.2f}/s"
+    assert second.stop() == 0
+    assert committed_lag(stack, env.topic, env.group) == 0
