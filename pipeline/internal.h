@@ -6,6 +6,7 @@
  *   events.c    a message's life: parse, match, attempts, acting on the verdict
  *   send.c      records to Kafka: outcomes, dead letters, tier records, the backlog
  *   shutdown.c  drain and hand-off
+ *   rate.c      rateLimit: deliveries waiting for a slot leased from Redis
  *   facts.c     the engine's result as the retry decision's facts (pure)
  */
 #ifndef HK_PIPELINE_INTERNAL_H
