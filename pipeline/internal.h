@@ -82,7 +82,8 @@ typedef struct attempt {
     uint64_t first_seen_ms; /* when the event was first consumed, carried through the tiers */
     hk_buf outcomes;        /* every attempt's outcome as a JSON array, for the dead letter */
     int outcomes_omitted;   /* earlier outcomes a retry record left out to fit */
-    struct attempt *rate_next; /* its limiter's queue while waiting for a slot */
+    /* its limiter's queue while waiting for a slot of its task's rateLimit */
+    struct attempt *rate_next;
 } attempt;
 
 /* The fields every log line about an attempt carries. */

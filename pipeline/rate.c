@@ -209,8 +209,8 @@ static void log_throttled(rate_limiter *l, const attempt *a)
     l->logged_ms = ms;
     hk_log_field f[] = ATTEMPT_FIELDS(a);
     HK_LOGF(HK_LOG_INFO, "delivery.rate_limited", f,
-            "webhook %s is at its rateLimit of %u/s: %zu deliveries waiting for a slot",
-            l->task_id, l->rate, l->waiting);
+            "webhook %s is at its rateLimit of %u/s: %zu deliveries waiting for a slot", l->task_id,
+            l->rate, l->waiting);
 }
 
 bool pl_rate_admit(hk_pipeline *p, attempt *a)

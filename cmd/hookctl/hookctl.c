@@ -202,8 +202,7 @@ static void trigger_text(const hk_task *t, hk_buf *b)
 
 static void print_task_table(hk_task *const *tasks, size_t n, const char *flow, int limit)
 {
-    static const char *const head[] = {"ID",     "NAME", "TRIGGER", "ENABLED",
-                                       "METHOD", "RATE", "URL"};
+    static const char *const head[] = {"ID", "NAME", "TRIGGER", "ENABLED", "METHOD", "RATE", "URL"};
     hk_table *t = hk_table_new(head, 7);
     for (size_t i = 0; i < n; i++) {
         hk_buf trig = {0};
