@@ -116,8 +116,8 @@ void pl_attempt_cancelled(attempt *a);
 
 /* rate.c: rateLimit. admit: true when the attempt may be sent now; else it waits in its task's
  * queue and is sent (pl_attempt_send) when a slot is due. cancel: gives up the waiting ones
- * for which keep (NULL: every one) says false; how many. destroy: at teardown. */
-int pl_rate_create(hk_pipeline *p, hk_error *err);
+ * for which keep (NULL: every one) says false; how many. destroy: at teardown (accepts a
+ * shard that never limited anything). */
 bool pl_rate_admit(hk_pipeline *p, attempt *a);
 size_t pl_rate_cancel(hk_pipeline *p, bool (*keep)(void *arg, void *ctx), void *ctx);
 void pl_rate_destroy(hk_pipeline *p);

@@ -178,8 +178,6 @@ int hk_pipeline_create(hk_loop *loop, const hk_pipeline_shared *shared, int inde
     p->backlog_timer = hk_timer_create(loop, pl_on_backlog_timer, p);
     int rc = create_engine(p, shards, err);
     if (rc == HK_OK)
-        rc = pl_rate_create(p, err);
-    if (rc == HK_OK)
         rc = create_producer(p, err);
     for (size_t c = 0; rc == HK_OK && c <= p->policy->tiers; c++) {
         rc = create_consumer(p, c, shards, err);

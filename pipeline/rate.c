@@ -82,8 +82,23 @@ static uint64_t now_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+static void on_timer(hk_loop *loop, void *arg);
+
+/* The timer and Redis connection, made for the first limited delivery: a shard whose tasks
+ * have no limit has neither (the loop scans every timer each turn). */
+static void start_limiting(hk_pipeline *p)
+{
+    p->rate_timer = hk_timer_create(p->loop, on_timer, p);
+    hk_store_config scfg = hk_store_config_of(p->cfg);
+    hk_error err = {0};
+    if (hk_store_async_open(&scfg, p->loop, &p->rate_store, &err) != HK_OK)
+        HK_WARN("redis", "rateLimit: %s", err.msg); /* the leases fail, the deliveries wait */
+}
+
 static rate_limiter *limiter_for(hk_pipeline *p, const hk_task *task)
 {
+    if (!p->rate_timer)
+        start_limiting(p);
     for (rate_limiter *l = p->limiters; l; l = l->next)
         if (strcmp(l->task_id, task->id) == 0) {
             l->rate = task->rate_limit; /* the task as the newest snapshot has it */
@@ -126,7 +141,8 @@ static void ask(rate_limiter *l, uint64_t now)
 {
     hk_pipeline *p = l->p;
     l->asking = true;
-    if (hk_store_rate_lease_async(p->rate_store, l->task_id, hk_rate_interval_us(l->rate),
+    if (!p->rate_store ||
+        hk_store_rate_lease_async(p->rate_store, l->task_id, hk_rate_interval_us(l->rate),
                                   hk_rate_lease_want(l->rate, l->waiting), HK_RATE_HORIZON_US,
                                   on_lease, l) != HK_OK) {
         l->asking = false;
@@ -272,13 +288,6 @@ size_t pl_rate_cancel(hk_pipeline *p, bool (*keep)(void *arg, void *ctx), void *
         pl_attempt_cancelled(a);
     }
     return n;
-}
-
-int pl_rate_create(hk_pipeline *p, hk_error *err)
-{
-    p->rate_timer = hk_timer_create(p->loop, on_timer, p);
-    hk_store_config scfg = hk_store_config_of(p->cfg);
-    return hk_store_async_open(&scfg, p->loop, &p->rate_store, err);
 }
 
 void pl_rate_destroy(hk_pipeline *p)

@@ -125,7 +125,6 @@ def test_waiting_deliveries_are_handed_off_at_shutdown_and_lose_nothing(env, rec
     assert first.stop() == 0
     assert time.time() - began < 5
     handed = [line for line in first.lines() if '"event":"shutdown.handoff"' in line]
-    print(handed)
     assert handed, "nothing was handed off"
     at_stop = len(receiver.matching("/rateoff"))
     assert at_stop < len(event_ids)
