@@ -198,8 +198,6 @@ static void on_timer(hk_loop *loop, void *arg)
     while (*pp) {
         rate_limiter *l = *pp;
         uint64_t in = run(l, now);
-        if (in < soonest)
-            soonest = in;
         if (idle(l, now)) {
             *pp = l->next;
             free(l);
