@@ -79,6 +79,7 @@ typedef enum { HK_SIG_NONE, HK_SIG_TIMESTAMPED, HK_SIG_BODY, HK_SIG_STANDARD } h
 #define HK_TASK_MAX_BODY (256 * 1024)
 #define HK_TASK_MAX_TIMEOUT_MS 300000
 #define HK_TASK_MAX_ATTEMPTS 100
+#define HK_TASK_MAX_RATE_LIMIT 100000 /* rateLimit: deliveries per second */
 
 typedef struct hk_task {
     char *id; /* "wh_..." */
@@ -106,6 +107,9 @@ typedef struct hk_task {
     bool retry_enabled;
     int max_attempts; /* 0: the worker's HOOKD_RETRY_MAX_ATTEMPTS */
     long timeout_ms;  /* 0: the worker's HOOKD_HTTP_TIMEOUT_MS */
+    /* rateLimit: deliveries per second across every worker of the group; 0: no limit (the
+     * pipeline's only cost for such a task is the test of this field). */
+    unsigned rate_limit;
     bool enabled;
     char *disabled_reason; /* NULL unless disabled by the system (e.g. 410 Gone) */
     char *disabled_at;     /* when it was, "2026-11-23T10:00:00.000Z"; NULL likewise */

@@ -38,6 +38,7 @@ static const char *const known_fields[] = {
     "disabledAt",
     "allowCrossOriginOverrides",
     "previousSecretsUntil",
+    "rateLimit",
     NULL,
 };
 
@@ -466,7 +467,7 @@ static int parse_signing(const cJSON *json, hk_task *t, hk_error *err)
     return HK_OK;
 }
 
-/* allowCrossOriginOverrides, validateSsl, retry, timeoutMs. */
+/* allowCrossOriginOverrides, validateSsl, retry, timeoutMs, rateLimit. */
 static int parse_delivery_options(const cJSON *json, hk_task *t, hk_error *err)
 {
     if (get_bool(json, "allowCrossOriginOverrides", "allowCrossOriginOverrides", false,
@@ -489,6 +490,10 @@ static int parse_delivery_options(const cJSON *json, hk_task *t, hk_error *err)
     if (get_int(json, "timeoutMs", "timeoutMs", 1, HK_TASK_MAX_TIMEOUT_MS, &t->timeout_ms, err) !=
         HK_OK)
         return HK_EINVAL;
+    long rate;
+    if (get_int(json, "rateLimit", "rateLimit", 1, HK_TASK_MAX_RATE_LIMIT, &rate, err) != HK_OK)
+        return HK_EINVAL;
+    t->rate_limit = (unsigned)rate; /* left out: 0, no limit */
     return HK_OK;
 }
 
@@ -610,6 +615,8 @@ cJSON *hk_task_to_json(const hk_task *t, hk_secret_mode mode)
         cJSON_AddNumberToObject(retry, "maxAttempts", t->max_attempts);
     if (t->timeout_ms)
         cJSON_AddNumberToObject(o, "timeoutMs", (double)t->timeout_ms);
+    if (t->rate_limit) /* left out: no limit, and a task stored before it prints as before */
+        cJSON_AddNumberToObject(o, "rateLimit", t->rate_limit);
     cJSON_AddBoolToObject(o, "enabled", t->enabled);
     if (t->disabled_reason)
         cJSON_AddStringToObject(o, "disabledReason", t->disabled_reason);

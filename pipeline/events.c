@@ -132,8 +132,16 @@ static void start_attempt(hk_pipeline *p, job *j, const hk_task *task, int numbe
         act(p, a, &res, false, &v);
         return;
     }
+    if (task->rate_limit != 0 && !pl_rate_admit(p, a))
+        return; /* waits for a slot of the task's rateLimit (rate.c) */
+    pl_attempt_send(p, a);
+}
+
+void pl_attempt_send(hk_pipeline *p, attempt *a)
+{
+    job *j = a->job;
     hk_request_params params = {
-        .task = task,
+        .task = a->task,
         .event = j->ev,
         .delivery_id = a->delivery_id,
         .attempt = a->number,
@@ -154,6 +162,13 @@ static void start_attempt(hk_pipeline *p, job *j, const hk_task *task, int numbe
         return;
     }
     hk_delivery_submit(p->engine, req, on_delivery_done, a);
+}
+
+void pl_attempt_cancelled(attempt *a)
+{
+    hk_delivery_result res = {.status = HK_DELIVERY_CANCELLED};
+    snprintf(res.error, sizeof res.error, "cancelled before it started");
+    on_delivery_done(&res, a);
 }
 
 /* Whether the event could not be retried: its retry record, even without any outcome, would
@@ -372,6 +387,7 @@ void pl_on_partitions_moved(hk_consumer *c, void *arg)
     (void)c;
     hk_pipeline *p = arg;
     size_t n = hk_delivery_cancel_waiting(p->engine, attempt_still_owned, NULL);
+    n += pl_rate_cancel(p, attempt_still_owned, NULL);
     if (n)
         HK_INFO("kafka.moved",
                 "gave up %zu deliveries not yet started; the partitions' new owner "

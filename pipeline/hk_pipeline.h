@@ -106,6 +106,10 @@ struct hk_pipeline_metrics {
     hk_counter retries_foreign;         /* hookd_retries_foreign_total: another group's records */
     hk_counter_vec retries_published;   /* hookd_retries_published_total{tier} */
     hk_counter_vec retries_consumed;    /* hookd_retries_consumed_total{tier} */
+    hk_counter rate_limited;            /* hookd_rate_limited_total: deliveries that waited for
+                                           their task's rateLimit */
+    hk_gauge rate_waiting;              /* hookd_rate_waiting: deliveries waiting for it now */
+    hk_counter rate_lease_errors;       /* hookd_rate_lease_errors_total: Redis did not answer */
 };
 extern struct hk_pipeline_metrics hk_pipeline_metrics;
 
@@ -121,5 +125,33 @@ void hk_pipeline_metrics_set_tiers(const char *const *names, size_t n);
  * clock. Pure: the pipeline calls it for every result, and the unit tests with made-up ones. */
 hk_retry_facts hk_pipeline_facts(const hk_delivery_result *res, const hk_task *task, int number,
                                  int deferrals, bool handing_off, bool owns, uint64_t now_ms);
+
+/* A task's rateLimit on one shard (rate.c): a lease of `left` slots of the task's schedule,
+ * leased from the limiter every worker shares (hk_store_rate_lease_async), the next due at
+ * next_us on the local monotonic clock and each interval_us after the one before. Pure: the
+ * pipeline keeps one per limited task, the unit tests drive one with made-up clocks. */
+typedef struct hk_rate_lease {
+    uint64_t next_us;
+    uint64_t interval_us;
+    uint32_t left;
+} hk_rate_lease;
+/* Slots passed unused by more than this are dropped: a lease taken before a quiet spell does
+ * not turn into a burst after it. */
+#define HK_RATE_STALE_US 1000000u
+/* How far ahead a shard may reserve slots: a worker that dies holding them costs the task at
+ * most this much of its rate. */
+#define HK_RATE_HORIZON_US 1000000u
+/* The slot interval of a rate (deliveries per second): rounded up, never faster. */
+uint64_t hk_rate_interval_us(unsigned rate);
+/* How many slots to ask for with `waiting` deliveries waiting: each of them, at most a tenth
+ * of a second's worth (at least one). */
+uint32_t hk_rate_lease_want(unsigned rate, size_t waiting);
+/* Replaces the lease with n slots, the first start_in_us after now_us. */
+void hk_rate_lease_grant(hk_rate_lease *l, uint64_t now_us, uint64_t start_in_us, uint32_t n,
+                         uint64_t interval_us);
+/* Takes the next slot if it is due at now_us (true); a lease gone stale is emptied. */
+bool hk_rate_lease_take(hk_rate_lease *l, uint64_t now_us);
+/* How long until the next slot is due: 0 when it is, UINT64_MAX when the lease is empty. */
+uint64_t hk_rate_lease_due_in_us(const hk_rate_lease *l, uint64_t now_us);
 
 #endif

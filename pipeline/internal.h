@@ -6,6 +6,7 @@
  *   events.c    a message's life: parse, match, attempts, acting on the verdict
  *   send.c      records to Kafka: outcomes, dead letters, tier records, the backlog
  *   shutdown.c  drain and hand-off
+ *   rate.c      rateLimit: deliveries waiting for a slot leased from Redis
  *   facts.c     the engine's result as the retry decision's facts (pure)
  */
 #ifndef HK_PIPELINE_INTERNAL_H
@@ -17,6 +18,7 @@
 #define DELIVERY_ID_LEN 30 /* hk_delivery_id(): "msg_" and 26 characters */
 
 typedef struct send_rec send_rec;
+typedef struct rate_limiter rate_limiter;
 
 struct hk_pipeline {
     const hk_pipeline_shared *sh;
@@ -51,6 +53,12 @@ struct hk_pipeline {
     hk_timer *drain_timer;
     hk_buf scratch;      /* reused for each outcome record */
     hk_buf history_text; /* likewise, for its history form (with what was sent and came back) */
+    /* rateLimit (rate.c): a limiter per limited task with deliveries waiting or a lease, one
+     * timer for them all, and Redis on the loop, connected on first use only. */
+    rate_limiter *limiters;
+    hk_timer *rate_timer;
+    hk_store_async *rate_store;
+    size_t rate_waiting; /* deliveries waiting for a slot: counted by back-pressure */
 };
 
 /* One consumed message (an event, or a tier's retry record) and the deliveries hanging on it. */
@@ -76,6 +84,8 @@ typedef struct attempt {
     uint64_t first_seen_ms; /* when the event was first consumed, carried through the tiers */
     hk_buf outcomes;        /* every attempt's outcome as a JSON array, for the dead letter */
     int outcomes_omitted;   /* earlier outcomes a retry record left out to fit */
+    /* its limiter's queue while waiting for a slot of its task's rateLimit */
+    struct attempt *rate_next;
 } attempt;
 
 /* The fields every log line about an attempt carries. */
@@ -101,6 +111,18 @@ uint64_t pl_tier_due(const void *payload, size_t len, void *arg);
 void pl_on_partitions_moved(hk_consumer *c, void *arg);
 void pl_attempt_finished(void *arg);
 hk_delivery_ids pl_attempt_ids(const attempt *a);
+/* Builds the attempt's request and hands it to the engine (its slot, if limited, taken). */
+void pl_attempt_send(hk_pipeline *p, attempt *a);
+/* An attempt given up before it was sent: the verdict on HK_DELIVERY_CANCELLED. */
+void pl_attempt_cancelled(attempt *a);
+
+/* rate.c: rateLimit. admit: true when the attempt may be sent now; else it waits in its task's
+ * queue and is sent (pl_attempt_send) when a slot is due. cancel: gives up the waiting ones
+ * for which keep (NULL: every one) says false; how many. destroy: at teardown (accepts a
+ * shard that never limited anything). */
+bool pl_rate_admit(hk_pipeline *p, attempt *a);
+size_t pl_rate_cancel(hk_pipeline *p, bool (*keep)(void *arg, void *ctx), void *ctx);
+void pl_rate_destroy(hk_pipeline *p);
 
 /* send.c: records to Kafka */
 void pl_record_outcome(hk_pipeline *p, attempt *a, const hk_delivery_result *res, bool keep);

@@ -33,6 +33,14 @@ struct hk_pipeline_metrics hk_pipeline_metrics = {
                                         "attempts and deferrals), by tier."),
     .retries_consumed = HK_COUNTER_VEC("hookd_retries_consumed_total", "tier",
                                        "Retry records taken from a tier once due, by tier."),
+    .rate_limited = HK_COUNTER("hookd_rate_limited_total", NULL,
+                               "Deliveries that waited for a slot of their task's rateLimit "
+                               "(never failed, never counted as an attempt)."),
+    .rate_waiting = HK_GAUGE("hookd_rate_waiting", NULL,
+                             "Deliveries waiting now for a slot of their task's rateLimit."),
+    .rate_lease_errors = HK_COUNTER("hookd_rate_lease_errors_total", NULL,
+                                    "Leases of rateLimit slots Redis did not answer (asked "
+                                    "again a second later; the deliveries keep waiting)."),
 };
 HK_METRICS_REGISTER("pipeline", hk_pipeline_metrics)
 

@@ -26,7 +26,7 @@ void pl_job_release(job *j)
 /* Takes no message while too many deliveries wait or the producer's queue is full. */
 void pl_update_backpressure(hk_pipeline *p)
 {
-    size_t pending = hk_delivery_pending(p->engine);
+    size_t pending = hk_delivery_pending(p->engine) + p->rate_waiting;
     size_t high = (size_t)p->max_inflight * 4, low = (size_t)p->max_inflight * 2;
     if ((!p->engine_full && pending >= high) || (p->engine_full && pending <= low))
         p->engine_full = !p->engine_full;
@@ -211,6 +211,7 @@ void hk_pipeline_destroy(hk_pipeline *p, int flush_ms)
     if (!p)
         return;
     hk_pipeline_close_consumers(p);
+    pl_rate_destroy(p);
     hk_delivery_destroy(p->engine);
     hk_producer_destroy(p->producer, flush_ms);
     hk_timer_destroy(p->drain_timer);

@@ -12,7 +12,7 @@ static bool drained(hk_pipeline *p)
     for (size_t c = 0; c < p->n_consumers; c++)
         if (!hk_consumer_settled(p->consumers[c]))
             return false;
-    return p->jobs_alive == 0 && hk_delivery_pending(p->engine) == 0;
+    return p->jobs_alive == 0 && hk_delivery_pending(p->engine) == 0 && p->rate_waiting == 0;
 }
 
 void hk_pipeline_finish(hk_pipeline *p)
@@ -45,6 +45,7 @@ static void hand_off(hk_pipeline *p)
 {
     p->handing_off = true;
     size_t waiting = hk_delivery_cancel_waiting(p->engine, NULL, NULL);
+    waiting += pl_rate_cancel(p, NULL, NULL); /* waiting for a slot of their rateLimit */
     size_t inflight = hk_delivery_abort_inflight(p->engine);
     if (waiting + inflight)
         HK_INFO("shutdown.handoff",

@@ -6,6 +6,7 @@
  *   <prefix>flow:<flowId>:webhooks  set of the flow's task ids
  *   <prefix>tasks:version           bumped (INCR) by every write; workers reload when it moves
  *   <prefix>job:<jobId>:deliveries  recent attempts, newest first, capped, 7-day expiry
+ *   <prefix>rate:<id>               a rateLimit's next free slot, shared by every worker
  * Three pieces: synchronous task CRUD (hookctl, admin API), the worker's in-process task cache
  * (a background thread keeps an immutable snapshot fresh, so the hot path never touches Redis),
  * and the history writer (a background thread drains a bounded queue of attempt records).
@@ -256,6 +257,22 @@ void hk_store_inbound_event_done_async(hk_store_async *a, const char *endpoint_i
                                        const char *event_id, int ttl_s);
 void hk_store_inbound_event_release_async(hk_store_async *a, const char *endpoint_id,
                                           const char *event_id);
+
+/* A task's rateLimit, shared by every worker (rate.c; docs/redis.md): a lease of up to `want`
+ * consecutive slots of the task's schedule, interval_us apart, reserved at most horizon_us
+ * ahead of Redis's now. granted 0: the schedule is full that far; ask again after
+ * retry_in_us. */
+typedef struct hk_store_rate_grant {
+    uint32_t granted;     /* slots leased */
+    uint64_t start_in_us; /* the first one's distance from now; the next ones interval_us apart */
+    uint64_t retry_in_us; /* granted 0: when one will fit */
+} hk_store_rate_grant;
+/* HK_OK: cb runs exactly once, later, on the loop, with HK_OK and the grant (borrowed for the
+ * call), or HK_ERR (g NULL) when Redis failed or did not answer in time. HK_ERR: Redis cannot
+ * be reached now; cb never runs. task_id is copied. */
+typedef void (*hk_store_rate_cb)(int rc, const hk_store_rate_grant *g, void *arg);
+int hk_store_rate_lease_async(hk_store_async *a, const char *task_id, uint64_t interval_us,
+                              uint32_t want, uint64_t horizon_us, hk_store_rate_cb cb, void *arg);
 
 #define HK_IMPORT_MAX_ERRORS 64
 

@@ -82,7 +82,9 @@ static void webhooks_usage(FILE *out)
             "with $jobId, $jobStatus, ... references, trigger {event: success|failure|any,\n"
             "types: [job.completed, orchestration.completed] (left out: every type),\n"
             "objects: \"any\" | [output ids]}, secret, signature (timestamped|body|standard),\n"
-            "signatureHeader, validateSsl, retry {enabled, maxAttempts}, timeoutMs, enabled.\n"
+            "signatureHeader, validateSsl, retry {enabled, maxAttempts}, timeoutMs, enabled,\n"
+            "rateLimit (deliveries per second across every worker, 1 to 100000; left out:\n"
+            "no limit; over it deliveries wait, they never fail).\n"
             "Every field is validated; a flow holds at most HOOKD_MAX_WEBHOOKS_PER_FLOW tasks.\n"
             "Secrets are printed masked (****abcd); update keeps a masked secret as it is,\n"
             "so get, edit and update does not lose it. Output is a table (list) or a field\n"
@@ -203,11 +205,14 @@ static void trigger_text(const hk_task *t, hk_buf *b)
 
 static void print_task_table(hk_task *const *tasks, size_t n, const char *flow, int limit)
 {
-    static const char *const head[] = {"ID", "NAME", "TRIGGER", "ENABLED", "METHOD", "URL"};
-    hk_table *t = hk_table_new(head, 6);
+    static const char *const head[] = {"ID", "NAME", "TRIGGER", "ENABLED", "METHOD", "RATE", "URL"};
+    hk_table *t = hk_table_new(head, 7);
     for (size_t i = 0; i < n; i++) {
         hk_buf trig = {0};
         trigger_text(tasks[i], &trig);
+        char rate[24] = "-"; /* rateLimit: deliveries per second, "-" for none */
+        if (tasks[i]->rate_limit)
+            snprintf(rate, sizeof rate, "%u/s", tasks[i]->rate_limit);
         const char *row[] = {tasks[i]->id,
                              tasks[i]->name[0] ? tasks[i]->name : "-",
                              trig.data,
@@ -215,6 +220,7 @@ static void print_task_table(hk_task *const *tasks, size_t n, const char *flow, 
                              : tasks[i]->disabled_reason ? "no (by hookd)"
                                                          : "no",
                              hk_method_name(tasks[i]->method),
+                             rate,
                              tasks[i]->url};
         hk_table_row(t, row);
         hk_buf_free(&trig);

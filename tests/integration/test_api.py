@@ -457,6 +457,35 @@ def test_a_secret_rotated_in_one_call_signs_beside_the_old_one(api, env, receive
     api.call("POST", f"/v1/webhooks/wh_none{env.tag}/rotate-secret", R, expect=404)
 
 
+def test_a_rate_limit_is_shown_and_refused_naming_it_as_hookctl_does(api, env, receiver,
+                                                                    tmp_path):
+    flow = f"rl-{env.tag}"
+    W, ONE = "/v1/flows/{flowId}/webhooks", "/v1/webhooks/{id}"
+    task = {"url": receiver.url("/rl"), "rateLimit": 20}
+    created = api.call("POST", f"/v1/flows/{flow}/webhooks", W, body=task, expect=201).json()
+    assert created["rateLimit"] == 20
+    wid = created["id"]
+    assert api.call("GET", f"/v1/webhooks/{wid}", ONE, expect=200).json()["rateLimit"] == 20
+    listed = api.call("GET", f"/v1/flows/{flow}/webhooks", W, expect=200).json()
+    assert listed["webhooks"][0]["rateLimit"] == 20
+    shown = json.loads(env.hookctl("webhooks", "get", wid, "--json").stdout)
+    assert shown["rateLimit"] == 20
+    for bad in (0, -5, 2.5, 100001, "20", True):
+        r = api.call("PUT", f"/v1/webhooks/{wid}", ONE, body=dict(task, rateLimit=bad),
+                     expect=400).json()
+        assert r["error"]["field"] == "rateLimit", r
+        assert r["error"]["message"] == "rateLimit: must be an integer from 1 to 100000", r
+        path = tmp_path / "bad.json"
+        path.write_text(json.dumps(dict(task, flowId=flow, rateLimit=bad)))
+        out = env.hookctl("webhooks", "create", "--file", str(path))
+        assert out.returncode == 2 and out.stderr.strip().endswith(r["error"]["message"]), \
+            out.stderr
+    # Written without it: no limit, and the field is gone.
+    put = api.call("PUT", f"/v1/webhooks/{wid}", ONE, body={"url": task["url"]},
+                   expect=200).json()
+    assert "rateLimit" not in put
+
+
 def test_every_documented_operation_was_exercised():
     """Runs last in this module: each operation of docs/openapi.yaml got a checked answer."""
     documented = {(path, method) for path, ops in SPEC["paths"].items()

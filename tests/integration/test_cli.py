@@ -409,15 +409,19 @@ def test_tables_by_default_json_with_a_flag_and_update_keeps_a_masked_secret(env
     a = env.create_task({"flowId": flow, "name": "billing", "url": receiver.url("/a"),
                          "secret": "table-secret-5678",
                          "trigger": {"event": "failure", "objects": ["o1", "o2"]}})
-    b = env.create_task({"flowId": flow, "url": receiver.url("/b"), "method": "PUT"})
+    b = env.create_task({"flowId": flow, "url": receiver.url("/b"), "method": "PUT",
+                         "rateLimit": 20})
     out = env.hookctl("webhooks", "list", "--flow", flow)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[0].split() == ["ID", "NAME", "TRIGGER", "ENABLED", "METHOD", "URL"]
+    assert lines[0].split() == ["ID", "NAME", "TRIGGER", "ENABLED", "METHOD", "RATE",
+                                 "URL"]
     rows = {line.split()[0]: line for line in lines[1:3]}
     assert set(rows) == {a, b}
     assert "billing" in rows[a] and "failure, outputs o1,o2" in rows[a]
     assert rows[b].split()[1:3] == ["-", "success,"] and "PUT" in rows[b]
+    assert rows[b].split()[-2:] == ["20/s", receiver.url("/b")]  # rateLimit
+    assert rows[a].split()[-2] == "-"  # no rateLimit
     # the columns line up: every row's URL starts where the header's URL does
     col = lines[0].index("URL")
     assert all(line[col:].startswith("http://127.0.0.1") for line in lines[1:3]), lines

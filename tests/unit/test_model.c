@@ -249,6 +249,44 @@ Test(task, every_rule_names_its_field)
     }
 }
 
+Test(task, rate_limit_is_a_positive_integer_up_to_100000_printed_only_when_set)
+{
+    static const char *const refused[] = {
+        "0", "-1", "20.5", "100001", "\"20\"", "true", "[20]", "{}", "1e300",
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char json[128];
+        snprintf(json, sizeof json, "{" BASE ",\"rateLimit\":%s}", refused[i]);
+        hk_error err;
+        hk_task *t = parse_task(json, &err);
+        cr_assert_null(t, "accepted: %s", json);
+        cr_assert_str_eq(err.field, "rateLimit", "%s -> %s", json, err.msg);
+        cr_assert(strchr(err.msg, '\n') == NULL);
+        cr_assert(strstr(err.msg, "from 1 to 100000") != NULL, "%s", err.msg);
+    }
+    hk_error err;
+    hk_task *t = parse_task("{" BASE "}", &err);
+    cr_assert_eq(t->rate_limit, 0u, "left out: no limit");
+    char *text = cJSON_PrintUnformatted(hk_task_to_json(t, HK_SECRETS_MASKED));
+    cr_assert(strstr(text, "rateLimit") == NULL, "%s", text);
+    free(text);
+    hk_task_destroy(t);
+    t = parse_task("{" BASE ",\"rateLimit\":null}", &err);
+    cr_assert_eq(t->rate_limit, 0u, "null: no limit");
+    hk_task_destroy(t);
+    for (unsigned rate = 1; rate <= HK_TASK_MAX_RATE_LIMIT; rate *= 10) {
+        char json[128];
+        snprintf(json, sizeof json, "{" BASE ",\"rateLimit\":%u}", rate);
+        t = parse_task(json, &err);
+        cr_assert_not_null(t, "%s", err.msg);
+        cr_assert_eq(t->rate_limit, rate);
+        cJSON *out = hk_task_to_json(t, HK_SECRETS_MASKED);
+        cr_assert_eq(cJSON_GetObjectItem(out, "rateLimit")->valuedouble, (double)rate);
+        cJSON_Delete(out);
+        hk_task_destroy(t);
+    }
+}
+
 Test(task, body_limit_256_kib)
 {
     size_t n = HK_TASK_MAX_BODY;

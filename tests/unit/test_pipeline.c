@@ -181,3 +181,56 @@ Test(pipeline, every_engine_failure_kind_has_its_fact)
     }
     hk_task_destroy(t);
 }
+
+/* ------------------------------------------------------------------- rateLimit leases --- */
+
+Test(pipeline, a_rate_is_an_interval_never_faster_and_a_lease_a_tenth_of_a_second)
+{
+    cr_assert_eq(hk_rate_interval_us(1), 1000000u);
+    cr_assert_eq(hk_rate_interval_us(20), 50000u);
+    cr_assert_eq(hk_rate_interval_us(3), 333334u, "rounded up: never faster than 3/s");
+    cr_assert_eq(hk_rate_interval_us(100000), 10u);
+    cr_assert_eq(hk_rate_lease_want(20, 1), 1u, "no more than waits");
+    cr_assert_eq(hk_rate_lease_want(20, 0), 1u);
+    cr_assert_eq(hk_rate_lease_want(20, 500), 2u, "a tenth of a second's worth");
+    cr_assert_eq(hk_rate_lease_want(5, 500), 1u, "at least one");
+    cr_assert_eq(hk_rate_lease_want(100000, 1000000), 10000u);
+}
+
+Test(pipeline, a_lease_hands_out_its_slots_one_interval_apart)
+{
+    hk_rate_lease l = {0};
+    cr_assert_not(hk_rate_lease_take(&l, 5), "empty");
+    cr_assert_eq(hk_rate_lease_due_in_us(&l, 5), UINT64_MAX);
+    uint64_t now = 1000000;
+    hk_rate_lease_grant(&l, now, 20000, 3, 50000); /* due at +20 ms, +70 ms, +120 ms */
+    cr_assert_eq(hk_rate_lease_due_in_us(&l, now), 20000u);
+    cr_assert_not(hk_rate_lease_take(&l, now + 19999), "not yet");
+    cr_assert(hk_rate_lease_take(&l, now + 20000));
+    cr_assert_not(hk_rate_lease_take(&l, now + 20000), "the next is an interval later");
+    cr_assert_eq(hk_rate_lease_due_in_us(&l, now + 20000), 50000u);
+    /* A late timer takes every slot already due, and no more. */
+    cr_assert(hk_rate_lease_take(&l, now + 130000));
+    cr_assert(hk_rate_lease_take(&l, now + 130000));
+    cr_assert_not(hk_rate_lease_take(&l, now + 130000), "three slots, no fourth");
+    cr_assert_eq(l.left, 0u);
+    /* Over any span, the slots taken are at most span / interval + 1. */
+    hk_rate_lease_grant(&l, 0, 0, 1000, 50000);
+    size_t taken = 0;
+    for (uint64_t t = 0; t <= 1000000; t += 1000)
+        taken += hk_rate_lease_take(&l, t);
+    cr_assert_eq(taken, 21u, "1 s at 20/s: 21 slots in the closed second");
+}
+
+Test(pipeline, slots_left_unused_past_a_second_are_dropped)
+{
+    hk_rate_lease l = {0};
+    hk_rate_lease_grant(&l, 0, 0, 2, 50000);
+    cr_assert(hk_rate_lease_take(&l, 0));
+    cr_assert_not(hk_rate_lease_take(&l, 50000 + HK_RATE_STALE_US + 1), "stale: no burst");
+    cr_assert_eq(l.left, 0u);
+    cr_assert_eq(hk_rate_lease_due_in_us(&l, 0), UINT64_MAX);
+    hk_rate_lease_grant(&l, 0, 0, 2, 50000);
+    cr_assert(hk_rate_lease_take(&l, 0));
+    cr_assert(hk_rate_lease_take(&l, 50000 + HK_RATE_STALE_US), "late, within the second");
+}

@@ -976,3 +976,66 @@ Test(store, a_wait_deleted_while_held_does_not_come_back_when_its_record_fails)
     hk_loop_destroy(loop);
     hk_store_close(s);
 }
+
+/* ------------------------------------------------------------------ rate limits (rate.c) --- */
+
+typedef struct lease_result {
+    int calls, rc;
+    hk_store_rate_grant g;
+} lease_result;
+
+static void on_leased(int rc, const hk_store_rate_grant *g, void *arg)
+{
+    lease_result *out = arg;
+    out->calls++;
+    out->rc = rc;
+    if (g)
+        out->g = *g;
+}
+
+static hk_store_rate_grant lease_now(hk_loop *loop, hk_store_async *a, uint64_t interval_us,
+                                     uint32_t want)
+{
+    lease_result out = {0};
+    cr_assert_eq(hk_store_rate_lease_async(a, "wh_rl", interval_us, want, 1000000, on_leased,
+                                           &out),
+                 HK_OK);
+    for (int i = 0; i < 200 && !out.calls; i++)
+        hk_loop_run_once(loop, 20);
+    cr_assert_eq(out.calls, 1);
+    cr_assert_eq(out.rc, HK_OK);
+    return out.g;
+}
+
+Test(store, rate_leases_are_consecutive_slots_of_one_schedule_at_most_a_second_ahead)
+{
+    hk_error err = {0};
+    hk_loop *loop = hk_loop_create();
+    hk_store_async *a = NULL;
+    cr_assert_eq(hk_store_async_open(&cfg, loop, &a, &err), HK_OK, "%s", err.msg);
+    /* 4/s: 250 ms apart. The first lease starts now. */
+    hk_store_rate_grant g = lease_now(loop, a, 250000, 2);
+    cr_assert_eq(g.granted, 2u);
+    cr_assert_lt(g.start_in_us, 20000u, "an idle task's first slot is now");
+    /* Another worker's lease starts where the first ends (two slots later). */
+    hk_store_rate_grant h = lease_now(loop, a, 250000, 2);
+    cr_assert_eq(h.granted, 2u);
+    cr_assert_geq(h.start_in_us + 20000, 500000u, "%llu", (unsigned long long)h.start_in_us);
+    cr_assert_leq(h.start_in_us, 500000u);
+    /* Only what fits before the horizon (1 s): the slot at +1 s, not the next ones. */
+    hk_store_rate_grant i = lease_now(loop, a, 250000, 5);
+    cr_assert_eq(i.granted, 1u);
+    /* Past the horizon: nothing, and when to ask again. */
+    hk_store_rate_grant j = lease_now(loop, a, 250000, 1);
+    cr_assert_eq(j.granted, 0u);
+    cr_assert_gt(j.retry_in_us, 0u);
+    cr_assert_leq(j.retry_in_us, 250000u);
+    /* The key expires a minute after its last slot. */
+    redisContext *rc = raw_redis();
+    redisReply *r = redisCommand(rc, "PTTL %srate:wh_rl", prefix);
+    cr_assert(r->integer > 60000 && r->integer <= 61250, "%lld", r->integer);
+    freeReplyObject(r);
+    redisFree(rc);
+    hk_store_async_close(a);
+    hk_loop_destroy(loop);
+}
