@@ -32,6 +32,7 @@ enum {
     HK_ENOTFOUND = -3, /* the thing asked for does not exist */
     HK_ELIMIT = -4,    /* a configured limit refused the request */
     HK_ENOMEM = -5,
+    HK_ECONFLICT = -6, /* the request conflicts with what exists (a taken id, a disabled task) */
 };
 
 /* A one-line error that names the field or flag at fault. Never holds a secret. */

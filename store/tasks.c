@@ -121,7 +121,7 @@ static int write_task(hk_store *s, const hk_task *task, bool create, hk_error *e
         rc = hk_store__failed(s, r, err);
         r = NULL;
     } else if (r->integer == -1) {
-        rc = create ? hk_error_set(err, HK_EINVAL, "id", "webhook %s already exists", task->id)
+        rc = create ? hk_error_set(err, HK_ECONFLICT, "id", "webhook %s already exists", task->id)
                     : hk_error_set(err, HK_ENOTFOUND, NULL, "webhook %s not found", task->id);
     } else if (r->integer == -2) {
         rc = hk_error_set(err, HK_ELIMIT, "flowId",

@@ -103,7 +103,7 @@ int hk_webhook_test(const hk_config *cfg, const hk_task *task, const char *job_i
  * the next attempt, and recorded in the job's history like the worker's attempts ("resent":
  * true). Three steps, so that the admin API holds no Redis connection while it delivers:
  * prepare (HK_ENOTFOUND naming deliveryId: not in the history or its event not kept, or
- * webhookId: the task was deleted; HK_ELIMIT naming webhookId: the task is disabled; HK_ERR),
+ * webhookId: the task was deleted; HK_ECONFLICT naming webhookId: the task is disabled; HK_ERR),
  * send (as hk_webhook_test: HK_OK when an outcome was had), record. hk_resend_free always. */
 typedef struct hk_resend {
     hk_store_delivery found;

@@ -174,7 +174,7 @@ int hk_resend_prepare(hk_store *store, const char *delivery_id, hk_resend *out, 
     if (rc != HK_OK)
         goto fail;
     if (!out->task->enabled) {
-        rc = hk_error_set(err, HK_ELIMIT, "webhookId",
+        rc = hk_error_set(err, HK_ECONFLICT, "webhookId",
                           "webhook task %s is disabled%s%s; enable it to resend", out->task->id,
                           out->task->disabled_reason ? ": " : "",
                           out->task->disabled_reason ? out->task->disabled_reason : "");

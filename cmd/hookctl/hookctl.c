@@ -116,7 +116,7 @@ int hk_ctl_fail(int status, const char *msg)
 
 int hk_ctl_status(int rc)
 {
-    return rc == HK_EINVAL || rc == HK_ELIMIT ? 2 : 1;
+    return rc == HK_EINVAL || rc == HK_ELIMIT || rc == HK_ECONFLICT ? 2 : 1;
 }
 
 int hk_ctl_open_store(const hk_config *cfg, hk_store **store)

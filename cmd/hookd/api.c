@@ -3,7 +3,8 @@
  * inbound endpoints and the waits of flows on them. Each handler validates the path's ids, takes
  * a Redis connection from the pool, calls the store (or hk_cmd: hk_webhook_test, the inbound
  * endpoints and their waits), and answers JSON.
- * Secrets leave only masked; an error is {"error": {"field", "message"}} naming the field.
+ * Secrets leave only masked; an error is {"error": {"code", "field", "message"}} naming the
+ * field.
  */
 #include "api.h"
 
@@ -107,10 +108,35 @@ static void store_give(hk_api *a, hk_store *s, int rc)
 
 /* ---------------------------------------------------------------------------- replies --- */
 
-char *hk_api_error_body(const char *field, const char *message)
+const char *hk_api_error_code(unsigned status)
+{
+    switch (status) {
+    case 400:
+        return "invalid";
+    case 401:
+        return "unauthorized";
+    case 404:
+        return "not_found";
+    case 405:
+        return "method_not_allowed";
+    case 409:
+        return "conflict";
+    case 413:
+        return "too_large";
+    case 429:
+        return "too_many_requests";
+    case 503:
+        return "unavailable";
+    default:
+        return status >= 500 ? "internal" : "invalid";
+    }
+}
+
+char *hk_api_error_body(const char *code, const char *field, const char *message)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(e, "code", code);
     if (field && *field)
         cJSON_AddStringToObject(e, "field", field);
     else
@@ -121,22 +147,33 @@ char *hk_api_error_body(const char *field, const char *message)
     return text;
 }
 
-static void fail(hk_api_response *r, unsigned status, const char *field, const char *message)
+static void fail_code(hk_api_response *r, unsigned status, const char *code, const char *field,
+                      const char *message)
 {
     r->status = status;
     free(r->body);
-    r->body = hk_api_error_body(field, message);
+    r->body = hk_api_error_body(code, field, message);
 }
 
-/* A store or test error: 400 invalid, 404 not found, 409 the flow limit, 503 Redis. */
+/* An error answer whose code is its status's (hk_api_error_code). */
+static void fail(hk_api_response *r, unsigned status, const char *field, const char *message)
+{
+    fail_code(r, status, hk_api_error_code(status), field, message);
+}
+
+/* A store or test error: 400 invalid, 404 not found, 409 a conflict (code "conflict": a taken
+ * id, a disabled task) or a limit (code "limit_exceeded": the flow's tasks, an endpoint's wait
+ * shapes), 503 Redis. */
 static void fail_rc(hk_api_response *r, int rc, const hk_error *e)
 {
     if (rc == HK_EINVAL)
         fail(r, 400, e->field, e->msg);
     else if (rc == HK_ENOTFOUND)
         fail(r, 404, e->field, e->msg);
-    else if (rc == HK_ELIMIT)
+    else if (rc == HK_ECONFLICT)
         fail(r, 409, e->field, e->msg);
+    else if (rc == HK_ELIMIT)
+        fail_code(r, 409, "limit_exceeded", e->field, e->msg);
     else {
         /* The detail (Redis host, its error) goes to the log, not to the client. */
         HK_WARN("api", "store failure: %s", e->msg);
@@ -282,6 +319,7 @@ static void flow_import(hk_api *a, const char *flow, const char *body, size_t le
         /* Every bad entry, each naming its index and field: "webhooks[1].url: ..." */
         cJSON *o = cJSON_CreateObject();
         cJSON *err = cJSON_AddObjectToObject(o, "error");
+        cJSON_AddStringToObject(err, "code", hk_api_error_code(400));
         cJSON_AddStringToObject(err, "field", e.field);
         cJSON_AddStringToObject(err, "message", e.msg);
         cJSON *details = cJSON_AddArrayToObject(err, "details");

@@ -38,7 +38,9 @@ bool hk_api_authorized(const hk_api *api, const char *authorization);
 void hk_api_handle(hk_api *api, const char *method, const char *path, const char *body,
                    size_t body_len, hk_api_response *resp);
 
-/* The JSON error body {"error": {"field": f or null, "message": m}} (owned). */
-char *hk_api_error_body(const char *field, const char *message);
+/* The JSON error body {"error": {"code": c, "field": f or null, "message": m}} (owned). The code
+ * is stable, for programs (docs/api.md): hk_api_error_code(status), or a narrower one. */
+char *hk_api_error_body(const char *code, const char *field, const char *message);
+const char *hk_api_error_code(unsigned status);
 
 #endif

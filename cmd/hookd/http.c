@@ -130,7 +130,7 @@ static void api_done(const char *method, const char *url, unsigned status, uint6
 static enum MHD_Result api_error(struct MHD_Connection *con, const char *method, const char *url,
                                  unsigned status, const char *field, const char *message)
 {
-    char *body = hk_api_error_body(field, message);
+    char *body = hk_api_error_body(hk_api_error_code(status), field, message);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
     MHD_add_response_header(resp, "Content-Type", "application/json");

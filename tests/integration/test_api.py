@@ -136,7 +136,12 @@ def test_crud_with_the_secret_masked_and_kept(api, env, receiver):
     api.call("PUT", f"/v1/webhooks/wh_missing{env.tag}", ONE, body=task, expect=404)
     bad = api.call("POST", f"/v1/flows/{flow}/webhooks", W,
                    body=dict(task, url="ftp://example.com"), expect=400).json()
-    assert bad == {"error": {"field": "url", "message": "url: scheme must be http or https"}}
+    assert bad == {"error": {"code": "invalid", "field": "url",
+                             "message": "url: scheme must be http or https"}}
+    # a taken id: 409, code conflict (a program can tell it from a limit)
+    taken = api.call("POST", f"/v1/flows/{flow}/webhooks", W, body=dict(task, id=wid),
+                     expect=409).json()["error"]
+    assert taken["code"] == "conflict" and taken["field"] == "id", taken
     other = api.call("POST", f"/v1/flows/{flow}/webhooks", W, body=dict(task, flowId="elsewhere"),
                      expect=400).json()
     assert other["error"]["field"] == "flowId"
@@ -160,7 +165,8 @@ def test_bad_requests_are_refused_and_named(api, env):
                         (TOKEN + "x", f"/v1/flows/{flow}/webhooks"), ("", "/v1/nothing")):
         r = api.call("GET", path, W if path.startswith("/v1/flows") else None, token=token,
                      expect=401)
-        assert r.json() == {"error": {"field": None, "message": "unauthorized"}}
+        assert r.json() == {"error": {"code": "unauthorized", "field": None,
+                                      "message": "unauthorized"}}
         assert r.headers["WWW-Authenticate"] == 'Bearer realm="hookd"'
         first = first or r.text
         assert r.text == first
@@ -214,6 +220,7 @@ def test_bad_requests_are_refused_and_named(api, env):
                     body={"url": "https://example.com/51"}, expect=409).json()
     assert over["error"]["field"] == "flowId" and "HOOKD_MAX_WEBHOOKS_PER_FLOW" in \
         over["error"]["message"]
+    assert over["error"]["code"] == "limit_exceeded"
     assert len(api.call("GET", f"/v1/flows/{flow}/webhooks", W).json()["webhooks"]) == 50
     assert api.worker.metric("hookd_api_unauthorized_total") >= 5
     assert api.worker.metric("hookd_api_client_errors_total") >= 11
@@ -350,7 +357,7 @@ def test_inbound_crud_with_secrets_masked_and_the_state(api, env):
         got = api.call("POST", "/v1/inbound", C, body=bad, expect=400).json()
         assert got["error"]["field"] == field, got
     taken = api.call("POST", "/v1/inbound", C, body=doc, expect=409).json()
-    assert taken["error"]["field"] == "name"
+    assert taken["error"]["field"] == "name" and taken["error"]["code"] == "conflict"
     mine = f"in_chosen{env.tag}"
     api.call("POST", "/v1/inbound", C, body=dict(doc, id=mine, name="chosen"), expect=201)
     again = api.call("POST", "/v1/inbound", C, body=dict(doc, id=mine, name="other"),
