@@ -38,6 +38,11 @@ redisContext *hk_store__connect(const hk_store__cfg *c, hk_error *err);
 int hk_store__failed(hk_store *s, redisReply *r, hk_error *err);
 /* "<prefix><a><b>" — caller frees. */
 char *hk_store__key(const hk_store__cfg *c, const char *a, const char *b, const char *suffix);
+/* The scope's set of task ids: "<prefix>flow:<flowId>:webhooks" or
+ * "<prefix>space:<spaceId>:webhooks" — caller frees. */
+char *hk_store__scope_key(const hk_store__cfg *c, const hk_scope *scope);
+/* The scope's limit as err (HK_ELIMIT naming flowId or spaceId): "<noun> <id> already has ..." */
+int hk_store__limit_error(const hk_store__cfg *c, const hk_scope *scope, hk_error *err);
 
 /* async.c: a command on the loop's connection. HK_OK: cb runs once, later, on the loop, with
  * the reply (NULL when the connection failed or timed out; the reply is hiredis's, freed after
