@@ -55,6 +55,27 @@ def test_a_space_task_takes_every_flow_of_its_space_and_no_other(env, receiver, 
     assert w.metric("hookd_overrides_unknown_total") == 0, "a space's task is a known task"
 
 
+def test_a_space_task_is_retried_through_its_tier(env, receiver, worker_factory, stack):
+    """A retry record names the event's flow; the worker finds the space's task again through
+    the space of the event the record carries."""
+    space, flow = f"rs-{env.tag}", f"rf-{env.tag}"
+    task_id = env.create_task({"spaceId": space, "url": receiver.url("/again"),
+                               "body": '{"job":"$jobId","space":"$spaceId"}'})
+    receiver.script["/again"] = [500]
+    w = worker_factory(env.topic, env.group, env.prefix, {"HOOKD_RETRY_DELAYS": "1s"})
+    env.publish({"eventId": f"r-{env.tag}", "jobId": "r1", "jobStatus": "Complete",
+                 "flowId": flow, "spaceId": space})
+    got = receiver.wait_for("/again", 2, timeout=30)
+    assert [r["status"] for r in got] == [500, 204], w.lines()[-20:]
+    assert [r["headers"]["x-webhook-attempt"] for r in got] == ["1", "2"]
+    assert json.loads(got[1]["body"]) == {"job": "r1", "space": space}
+    assert got[0]["headers"]["x-webhook-id"] == got[1]["headers"]["x-webhook-id"]
+    assert wait_lag_zero(stack, env) == 0
+    hist = json.loads(env.hookctl("deliveries", "--job", "r1", "--json").stdout)
+    assert sorted((h["webhookId"], h["attempt"], h["status"]) for h in hist) == \
+        [(task_id, 1, "failed"), (task_id, 2, "delivered")], hist
+
+
 def test_the_per_space_limit_refuses_the_next_task(env, receiver, tmp_path):
     space = f"lim-{env.tag}"
     cli = dict(env.cli_env(), HOOKD_MAX_WEBHOOKS_PER_FLOW="3")
