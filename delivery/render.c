@@ -143,7 +143,7 @@ static void emit_value(sink *s, const char *v, size_t len, hk_render_form form, 
 
 static const char *const reference_names[] = {
     "jobId",      "jobStatus",   "flowId",  "flowName",  "jobType", "eventType",
-    "finishedAt", "webhookName", "attempt", "outputIds", NULL,
+    "finishedAt", "webhookName", "attempt", "outputIds", "spaceId", NULL,
 };
 
 static bool is_reference(const char *name, size_t len)
@@ -183,6 +183,8 @@ static void put_reference(sink *s, const char *name, size_t len, const render_ct
         v = ev->flow_id;
     else if (IS("flowName"))
         v = ev->flow_name;
+    else if (IS("spaceId")) /* "" when the event names no space */
+        v = ev->space_id ? ev->space_id : "";
     else if (IS("jobType"))
         v = ev->job_type;
     else if (IS("eventType"))

@@ -164,6 +164,7 @@ static char *default_body(const hk_request_params *p, size_t *len)
     put_text(&b, "outcome", outcomes[ev->outcome], false);
     put_text(&b, "flowId", ev->flow_id, false);
     put_text(&b, "flowName", ev->flow_name, false);
+    put_text(&b, "spaceId", ev->space_id, false);
     put_text(&b, "jobType", ev->job_type, false);
     hk_buf_puts(&b, ",\"outputIds\":[");
     for (size_t i = 0; i < ev->output_ids_len; i++) {

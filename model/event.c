@@ -66,9 +66,9 @@ static int opt_string(const cJSON *obj, const char *field, char **out, hk_error 
 }
 
 /* The event's top-level fields hookd reads. */
-static const char *const used_fields[] = {"eventId",   "type",       "jobId",           "runId",
-                                          "jobStatus", "flowId",     "flowName",        "outputIds",
-                                          "jobType",   "finishedAt", "webhookOverrides"};
+static const char *const used_fields[] = {"eventId",   "type",    "jobId",      "runId",
+                                          "jobStatus", "flowId",  "spaceId",    "flowName",
+                                          "outputIds", "jobType", "finishedAt", "webhookOverrides"};
 
 static bool is_used_field(const char *name)
 {
@@ -254,6 +254,10 @@ int hk_event_parse(const char *buf, size_t len, const char *fallback_id, hk_even
     if (id_text(cJSON_GetObjectItemCaseSensitive(root, "flowId"), "flowId", true, &ev->flow_id,
                 err) != HK_OK)
         goto error;
+    /* Optional: the space the flow belongs to, whose tasks take the event too. */
+    if (id_text(cJSON_GetObjectItemCaseSensitive(root, "spaceId"), "spaceId", false, &ev->space_id,
+                err) != HK_OK)
+        goto error;
     if (id_text(cJSON_GetObjectItemCaseSensitive(root, "eventId"), "eventId", false, &ev->event_id,
                 err) != HK_OK)
         goto error;
@@ -306,6 +310,7 @@ void hk_event_destroy(hk_event *ev)
     free(ev->job_id);
     free(ev->job_status);
     free(ev->flow_id);
+    free(ev->space_id);
     free(ev->flow_name);
     for (size_t i = 0; i < ev->output_ids_len; i++)
         free(ev->output_ids[i]);
@@ -347,6 +352,8 @@ size_t hk_event_unknown_overrides(const hk_event *ev, const hk_task *const *task
             continue;
         hk_buf_printf(out, "%swebhookOverrides[%zu]: no webhook task %.64s in flow %.128s",
                       unknown++ ? "; " : "", i, ev->overrides[i].webhook_id, ev->flow_id);
+        if (ev->space_id)
+            hk_buf_printf(out, " or space %.128s", ev->space_id);
     }
     return unknown;
 }

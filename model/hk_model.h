@@ -40,6 +40,7 @@ typedef struct hk_event {
     char *job_id;   /* jobId, or runId for orchestration.completed */
     char *job_status;
     char *flow_id;
+    char *space_id;  /* NULL when absent: then only the flow's tasks take the event */
     char *flow_name; /* "" when absent */
     char **output_ids;
     size_t output_ids_len;
@@ -81,9 +82,22 @@ typedef enum { HK_SIG_NONE, HK_SIG_TIMESTAMPED, HK_SIG_BODY, HK_SIG_STANDARD } h
 #define HK_TASK_MAX_ATTEMPTS 100
 #define HK_TASK_MAX_RATE_LIMIT 100000 /* rateLimit: deliveries per second */
 
+/* Where a task belongs: one flow (flowId), or a space, a group of flows (spaceId), whose tasks
+ * take the matching events of every flow of the space (the events that name the space). */
+typedef enum { HK_SCOPE_FLOW, HK_SCOPE_SPACE } hk_scope_kind;
+typedef struct hk_scope {
+    hk_scope_kind kind;
+    const char *id; /* borrowed */
+} hk_scope;
+/* "flowId" or "spaceId": the field that names the scope, in JSON and in errors. */
+const char *hk_scope_field(hk_scope_kind kind);
+/* "flow" or "space", for messages. */
+const char *hk_scope_noun(hk_scope_kind kind);
+
 typedef struct hk_task {
-    char *id; /* "wh_..." */
-    char *flow_id;
+    char *id;       /* "wh_..." */
+    char *flow_id;  /* NULL for a space's task */
+    char *space_id; /* NULL for a flow's task: a task has exactly one of the two */
     char *name; /* "" when absent */
     char *url;
     hk_method method;
@@ -155,11 +169,14 @@ cJSON *hk_json_parse_whole(const char *text, size_t len, size_t *at);
  * key length, or -1 when the secret is not of that form. */
 int hk_whsec_decode(const char *secret, unsigned char key[96]);
 /* The id and flowId rules of the contract's task ("wh_" + [A-Za-z0-9_-], at most 67 bytes;
- * a flowId of 1..128 characters without spaces, control characters, ':' or glob characters).
+ * a flowId, and a spaceId likewise, of 1..128 characters without spaces, control characters,
+ * ':' or glob characters).
  * Task validation uses them, and so do ids that arrive outside a task's JSON (a URL path, a
  * command line): HK_EINVAL with err naming field, the same message everywhere. */
 int hk_validate_task_id(const char *id, const char *field, hk_error *err);
 int hk_validate_flow_id(const char *flow_id, const char *field, hk_error *err);
+/* The task's scope: its flow, or its space (borrowed from task). */
+hk_scope hk_task_scope(const hk_task *task);
 /* Generates a fresh "wh_" id into out (at least 32 bytes). */
 /* A new id: prefix (at most 7 bytes: "wh_", "in_", "req_") and 24 lowercase hex digits from the
  * system's CSPRNG (96 bits); aborts rather than hand out a guessable one. */
@@ -174,8 +191,9 @@ bool hk_task_matches(const hk_task *task, const hk_event *ev);
 /* How many of the task's secrets (from the first) sign a request sent at now_ms: all of them,
  * or only the newest once previousSecretsUntil has passed. */
 size_t hk_task_signing_secrets(const hk_task *task, uint64_t now_ms);
-/* The event's overrides that name none of the n tasks (its flow's), as one line for a log, a
- * metric and the outcome ("webhookOverrides[1]: no webhook task wh_x in flow 7; ..."), appended
+/* The event's overrides that name none of the n tasks (its flow's and its space's), as one line
+ * for a log, a metric and the outcome ("webhookOverrides[1]: no webhook task wh_x in flow 7; ...",
+ * "... in flow 7 or space s1" for an event naming a space), appended
  * to out; how many. Nothing is appended when every override names one of them. */
 size_t hk_event_unknown_overrides(const hk_event *ev, const hk_task *const *tasks, size_t n,
                                   hk_buf *out);

@@ -20,6 +20,7 @@ static const char *const sig_names[] = {"none", "timestamped", "body", "standard
 static const char *const known_fields[] = {
     "id",
     "flowId",
+    "spaceId",
     "name",
     "url",
     "method",
@@ -101,6 +102,22 @@ void hk_new_id(const char *prefix, char out[32])
 void hk_task_new_id(char out[32])
 {
     hk_new_id("wh_", out);
+}
+
+const char *hk_scope_field(hk_scope_kind kind)
+{
+    return kind == HK_SCOPE_SPACE ? "spaceId" : "flowId";
+}
+
+const char *hk_scope_noun(hk_scope_kind kind)
+{
+    return kind == HK_SCOPE_SPACE ? "space" : "flow";
+}
+
+hk_scope hk_task_scope(const hk_task *t)
+{
+    return t->space_id ? (hk_scope){HK_SCOPE_SPACE, t->space_id}
+                       : (hk_scope){HK_SCOPE_FLOW, t->flow_id};
 }
 
 /* -------------------------------------------------------------------------- parse --- */
@@ -234,6 +251,23 @@ size_t hk_task_signing_secrets(const hk_task *t, uint64_t now_ms)
  * task with several bad fields gets, and the tests compare those messages). Each sets its fields
  * on t and returns HK_OK, or sets err and returns HK_EINVAL; the caller destroys t on an error. */
 
+/* flowId or spaceId: exactly one, by the same rule (hk_validate_flow_id). */
+static int parse_scope(const cJSON *json, hk_task *t, hk_error *err)
+{
+    const cJSON *flow = cJSON_GetObjectItemCaseSensitive(json, "flowId");
+    const cJSON *space = cJSON_GetObjectItemCaseSensitive(json, "spaceId");
+    bool has_flow = flow && !cJSON_IsNull(flow), has_space = space && !cJSON_IsNull(space);
+    if (has_flow && has_space)
+        return hk_error_set(err, HK_EINVAL, "spaceId", "a task has flowId or spaceId, not both");
+    if (!has_flow && !has_space)
+        return hk_error_set(err, HK_EINVAL, "flowId", "required (or spaceId)");
+    const char *field = has_flow ? "flowId" : "spaceId";
+    char **id = has_flow ? &t->flow_id : &t->space_id;
+    if (get_id_text(has_flow ? flow : space, field, id, err) != HK_OK)
+        return HK_EINVAL;
+    return hk_validate_flow_id(*id, field, err);
+}
+
 static int parse_identity(const cJSON *json, bool generate_id, hk_task *t, hk_error *err)
 {
     if (get_string(json, "id", "id", 67, &t->id, err) != HK_OK)
@@ -249,12 +283,7 @@ static int parse_identity(const cJSON *json, bool generate_id, hk_task *t, hk_er
         return hk_error_set(err, HK_EINVAL, "id", "required");
     }
 
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(json, "flowId");
-    if (!item || cJSON_IsNull(item))
-        return hk_error_set(err, HK_EINVAL, "flowId", "required");
-    if (get_id_text(item, "flowId", &t->flow_id, err) != HK_OK)
-        return HK_EINVAL;
-    if (hk_validate_flow_id(t->flow_id, "flowId", err) != HK_OK)
+    if (parse_scope(json, t, err) != HK_OK)
         return HK_EINVAL;
 
     if (get_string(json, "name", "name", 200, &t->name, err) != HK_OK)
@@ -568,7 +597,10 @@ cJSON *hk_task_to_json(const hk_task *t, hk_secret_mode mode)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", t->id);
-    cJSON_AddStringToObject(o, "flowId", t->flow_id);
+    if (t->space_id)
+        cJSON_AddStringToObject(o, "spaceId", t->space_id);
+    else
+        cJSON_AddStringToObject(o, "flowId", t->flow_id);
     cJSON_AddStringToObject(o, "name", t->name);
     cJSON_AddStringToObject(o, "url", t->url);
     cJSON_AddStringToObject(o, "method", method_names[t->method]);
@@ -631,6 +663,7 @@ void hk_task_destroy(hk_task *t)
         return;
     free(t->id);
     free(t->flow_id);
+    free(t->space_id);
     free(t->name);
     free(t->url);
     hk_kv_free(t->headers, t->headers_len);

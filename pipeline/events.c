@@ -205,15 +205,41 @@ static job *job_new(hk_pipeline *p, hk_consumer *c, hk_msg_ref ref)
     return j;
 }
 
-/* The job's overrides that name no task of its flow, found once per job: each outcome of its
- * deliveries says so (pl_record_outcome); the first consumption also logs and counts them (a
- * retry's does not again). */
-static void find_unknown_overrides(job *j, const hk_task *const *tasks, size_t n, bool report)
+/* The tasks an event is for: its flow's, and its space's when it names one (else none). */
+typedef struct event_tasks {
+    const hk_task *const *flow, *const *space;
+    size_t flow_n, space_n;
+} event_tasks;
+
+static event_tasks tasks_of(const job *j, const char *flow_id)
+{
+    event_tasks t = {0};
+    t.flow = hk_store_snapshot_flow(j->snap, flow_id, &t.flow_n);
+    if (j->ev->space_id)
+        t.space = hk_store_snapshot_space(j->snap, j->ev->space_id, &t.space_n);
+    return t;
+}
+
+/* The job's overrides that name no task of its flow (or space), found once per job: each
+ * outcome of its deliveries says so (pl_record_outcome); the first consumption also logs and
+ * counts them (a retry's does not again). */
+static void find_unknown_overrides(job *j, const event_tasks *t, bool report)
 {
     if (!j->ev->overrides_len)
         return;
     hk_buf why = {0};
-    size_t unknown = hk_event_unknown_overrides(j->ev, tasks, n, &why);
+    const hk_task **all = NULL; /* both lists as one, only for an event with overrides and a
+                                   space that has tasks */
+    if (t->space_n) {
+        all = hk_xcalloc(t->flow_n + t->space_n, sizeof *all);
+        for (size_t i = 0; i < t->flow_n; i++)
+            all[i] = t->flow[i];
+        for (size_t i = 0; i < t->space_n; i++)
+            all[t->flow_n + i] = t->space[i];
+    }
+    size_t unknown = all ? hk_event_unknown_overrides(j->ev, all, t->flow_n + t->space_n, &why)
+                         : hk_event_unknown_overrides(j->ev, t->flow, t->flow_n, &why);
+    free(all);
     j->override_warning = why.data; /* NULL when none */
     if (unknown && report) {
         const hk_event *ev = j->ev;
@@ -232,6 +258,27 @@ static void skipped(const hk_event *ev, const hk_task *task)
                         HK_STR("webhookId", task->id), HK_STR("eventId", ev->event_id)};
     HK_LOGF(HK_LOG_INFO, "event.override.skip", f,
             "webhook %s skipped for event %s: its override says skip", task->id, ev->event_id);
+}
+
+/* A first attempt for each of the n tasks that matches the job's event (unless its override
+ * skips it); how many matched. */
+static size_t start_matching(hk_pipeline *p, job *j, const hk_task *const *tasks, size_t n,
+                             uint64_t now)
+{
+    size_t matched = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!hk_task_matches(tasks[i], j->ev))
+            continue;
+        matched++;
+        const hk_override *ov = hk_event_override_for(j->ev, tasks[i]->id);
+        if (ov && ov->skip) { /* matched, and skipped for this run: not "unmatched" */
+            skipped(j->ev, tasks[i]);
+            continue;
+        }
+        j->attempts_alive++;
+        start_attempt(p, j, tasks[i], 1, 0, now, NULL, 0);
+    }
+    return matched;
 }
 
 void pl_on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_t partition,
@@ -257,22 +304,10 @@ void pl_on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_t pa
         return;
     }
     j->snap = hk_store_cache_acquire(p->sh->cache);
-    size_t n = 0;
-    const hk_task *const *tasks = hk_store_snapshot_flow(j->snap, j->ev->flow_id, &n);
-    size_t matched = 0;
-    find_unknown_overrides(j, tasks, n, true);
-    for (size_t i = 0; i < n; i++) {
-        if (!hk_task_matches(tasks[i], j->ev))
-            continue;
-        matched++;
-        const hk_override *ov = hk_event_override_for(j->ev, tasks[i]->id);
-        if (ov && ov->skip) { /* matched, and skipped for this run: not "unmatched" */
-            skipped(j->ev, tasks[i]);
-            continue;
-        }
-        j->attempts_alive++;
-        start_attempt(p, j, tasks[i], 1, 0, now, NULL, 0);
-    }
+    event_tasks t = tasks_of(j, j->ev->flow_id);
+    find_unknown_overrides(j, &t, true);
+    size_t matched =
+        start_matching(p, j, t.flow, t.flow_n, now) + start_matching(p, j, t.space, t.space_n, now);
     if (!matched) {
         hk_counter_add(&hk_pipeline_metrics.events_unmatched, 1);
         hk_log_field f[] = {HK_STR("jobId", j->ev->job_id), HK_STR("flowId", j->ev->flow_id),
@@ -354,13 +389,15 @@ void pl_on_retry_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int3
         return;
     }
     j->snap = hk_store_cache_acquire(p->sh->cache);
-    size_t n = 0;
-    const hk_task *const *tasks = hk_store_snapshot_flow(j->snap, r.flow_id, &n);
-    find_unknown_overrides(j, tasks, n, false);
+    event_tasks t = tasks_of(j, r.flow_id);
+    find_unknown_overrides(j, &t, false);
     const hk_task *task = NULL;
-    for (size_t i = 0; i < n && !task; i++)
-        if (strcmp(tasks[i]->id, r.webhook_id) == 0)
-            task = tasks[i];
+    for (size_t i = 0; i < t.flow_n && !task; i++)
+        if (strcmp(t.flow[i]->id, r.webhook_id) == 0)
+            task = t.flow[i];
+    for (size_t i = 0; i < t.space_n && !task; i++) /* a space's task */
+        if (strcmp(t.space[i]->id, r.webhook_id) == 0)
+            task = t.space[i];
     if (task && task->enabled) {
         j->attempts_alive++;
         start_attempt(p, j, task, r.attempt, r.deferred ? r.deferrals : 0, r.first_seen_ms,

@@ -13,17 +13,18 @@
 #include <string.h>
 #include <time.h>
 
+/* One flow's tasks, or one space's: a run of the sorted tasks. */
 typedef struct flow_entry {
-    const char *flow_id; /* borrowed from the first task */
+    hk_scope scope; /* its id borrowed from the first task */
     const hk_task **tasks;
     size_t n;
 } flow_entry;
 
 struct hk_store_snapshot {
     atomic_int refs;
-    hk_task **tasks; /* sorted by (flowId, id) */
+    hk_task **tasks; /* sorted by scope (flows, then spaces), then id */
     size_t n;
-    flow_entry *flows; /* sorted by flowId */
+    flow_entry *flows; /* sorted by scope: flows by flowId, then spaces by spaceId */
     size_t flows_len;
 };
 
@@ -42,10 +43,18 @@ struct hk_store_cache {
     atomic_bool redis_ok; /* the last poll succeeded; written by the refresher only */
 };
 
-static int by_flow_then_id(const void *a, const void *b)
+static int scope_cmp(const hk_scope *x, const hk_scope *y)
+{
+    if (x->kind != y->kind)
+        return x->kind < y->kind ? -1 : 1;
+    return strcmp(x->id, y->id);
+}
+
+static int by_scope_then_id(const void *a, const void *b)
 {
     const hk_task *x = *(hk_task *const *)a, *y = *(hk_task *const *)b;
-    int c = strcmp(x->flow_id, y->flow_id);
+    hk_scope sx = hk_task_scope(x), sy = hk_task_scope(y);
+    int c = scope_cmp(&sx, &sy);
     return c ? c : strcmp(x->id, y->id);
 }
 
@@ -56,11 +65,12 @@ static hk_store_snapshot *snapshot_build(hk_task **tasks, size_t n)
     s->tasks = tasks;
     s->n = n;
     if (n) /* an empty prefix has no array at all, and qsort's pointer must not be NULL */
-        qsort(tasks, n, sizeof *tasks, by_flow_then_id);
+        qsort(tasks, n, sizeof *tasks, by_scope_then_id);
     s->flows = hk_xcalloc(n + 1, sizeof *s->flows);
     for (size_t i = 0; i < n; i++) {
-        if (s->flows_len == 0 || strcmp(s->flows[s->flows_len - 1].flow_id, tasks[i]->flow_id)) {
-            s->flows[s->flows_len].flow_id = tasks[i]->flow_id;
+        hk_scope scope = hk_task_scope(tasks[i]);
+        if (s->flows_len == 0 || scope_cmp(&s->flows[s->flows_len - 1].scope, &scope)) {
+            s->flows[s->flows_len].scope = scope;
             s->flows[s->flows_len].tasks = (const hk_task **)&tasks[i];
             s->flows_len++;
         }
@@ -80,13 +90,14 @@ void hk_store_snapshot_release(hk_store_snapshot *s)
     free(s);
 }
 
-const hk_task *const *hk_store_snapshot_flow(const hk_store_snapshot *s, const char *flow_id,
-                                             size_t *n)
+/* The scope's run of tasks: a binary search over the flows and spaces. */
+static const hk_task *const *snapshot_scope(const hk_store_snapshot *s, const hk_scope *scope,
+                                            size_t *n)
 {
     size_t lo = 0, hi = s->flows_len;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(s->flows[mid].flow_id, flow_id);
+        int c = scope_cmp(&s->flows[mid].scope, scope);
         if (c == 0) {
             hk_counter_add(&hk_store_metrics.task_cache_lookups_hit, 1);
             *n = s->flows[mid].n;
@@ -100,6 +111,18 @@ const hk_task *const *hk_store_snapshot_flow(const hk_store_snapshot *s, const c
     hk_counter_add(&hk_store_metrics.task_cache_lookups_miss, 1);
     *n = 0;
     return NULL;
+}
+
+const hk_task *const *hk_store_snapshot_flow(const hk_store_snapshot *s, const char *flow_id,
+                                             size_t *n)
+{
+    return snapshot_scope(s, &(hk_scope){HK_SCOPE_FLOW, flow_id}, n);
+}
+
+const hk_task *const *hk_store_snapshot_space(const hk_store_snapshot *s, const char *space_id,
+                                              size_t *n)
+{
+    return snapshot_scope(s, &(hk_scope){HK_SCOPE_SPACE, space_id}, n);
 }
 
 size_t hk_store_snapshot_size(const hk_store_snapshot *s)

@@ -139,6 +139,19 @@ char *hk_store__key(const hk_store__cfg *c, const char *a, const char *b, const 
     return hk_buf_take(&k);
 }
 
+char *hk_store__scope_key(const hk_store__cfg *c, const hk_scope *scope)
+{
+    return hk_store__key(c, scope->kind == HK_SCOPE_SPACE ? "space:" : "flow:", scope->id,
+                         ":webhooks");
+}
+
+int hk_store__limit_error(const hk_store__cfg *c, const hk_scope *scope, hk_error *err)
+{
+    return hk_error_set(err, HK_ELIMIT, hk_scope_field(scope->kind),
+                        "%s %s already has %d webhook tasks (HOOKD_MAX_WEBHOOKS_PER_FLOW)",
+                        hk_scope_noun(scope->kind), scope->id, c->max_per_flow);
+}
+
 static bool masked(const char *secret)
 {
     return strncmp(secret, "****", 4) == 0 && strlen(secret) <= 8;

@@ -38,6 +38,11 @@ redisContext *hk_store__connect(const hk_store__cfg *c, hk_error *err);
 int hk_store__failed(hk_store *s, redisReply *r, hk_error *err);
 /* "<prefix><a><b>" — caller frees. */
 char *hk_store__key(const hk_store__cfg *c, const char *a, const char *b, const char *suffix);
+/* The scope's set of task ids: "<prefix>flow:<flowId>:webhooks" or
+ * "<prefix>space:<spaceId>:webhooks" — caller frees. */
+char *hk_store__scope_key(const hk_store__cfg *c, const hk_scope *scope);
+/* The scope's limit as err (HK_ELIMIT naming flowId or spaceId): "<noun> <id> already has ..." */
+int hk_store__limit_error(const hk_store__cfg *c, const hk_scope *scope, hk_error *err);
 
 /* deliveries.c: the delivery index (docs/redis.md). Its entries go into one hash per UTC hour,
  * "<prefix>history:<yyyymmddhh>", written with one variadic HSET per batch and expiring

@@ -4,6 +4,7 @@
  * store owns the Redis layout (see docs/redis.md):
  *   <prefix>webhook:<id>            the task JSON (secrets in full)
  *   <prefix>flow:<flowId>:webhooks  set of the flow's task ids
+ *   <prefix>space:<spaceId>:webhooks  set of the space's task ids (a task is in one set)
  *   <prefix>tasks:version           bumped (INCR) by every write; workers reload when it moves
  *   <prefix>job:<jobId>:deliveries  recent attempts, newest first, capped, 7-day expiry
  *   <prefix>rate:<id>               a rateLimit's next free slot, shared by every worker
@@ -44,12 +45,12 @@ typedef struct hk_store hk_store;
 int hk_store_open(const hk_store_config *cfg, hk_store **out, hk_error *err);
 void hk_store_close(hk_store *store); /* accepts NULL */
 
-/* Stores a new, already validated task (task->id set). Refuses with HK_ELIMIT (field "flowId")
- * when the flow already has max_per_flow tasks; the check and the write are one atomic script.
- * The task is borrowed. */
+/* Stores a new, already validated task (task->id set). Refuses with HK_ELIMIT (field "flowId",
+ * or "spaceId" for a space's task) when its flow or space already has max_per_flow tasks; the
+ * check and the write are one atomic script. The task is borrowed. */
 int hk_store_task_create(hk_store *store, const hk_task *task, hk_error *err);
-/* Replaces an existing task (HK_ENOTFOUND when absent); moves it between flows if flowId changed
- * (the limit applies to the new flow). */
+/* Replaces an existing task (HK_ENOTFOUND when absent); moves it between flows (and spaces) if
+ * its flowId or spaceId changed (the limit applies to the new one). */
 int hk_store_task_update(hk_store *store, const hk_task *task, hk_error *err);
 /* The one path from a client's task JSON (hookctl's --file, the admin API's body) to a stored
  * task, so that hookctl and the API validate alike. Both validate every field (HK_EINVAL, err
@@ -62,9 +63,15 @@ int hk_store_task_update(hk_store *store, const hk_task *task, hk_error *err);
  *   keeps them. HK_ENOTFOUND when there is no such task. */
 int hk_store_task_create_json(hk_store *store, const char *flow_id, const cJSON *json,
                               hk_task **out, hk_error *err);
+/* The same in a scope (the API's /v1/spaces/{spaceId}/webhooks: a space; NULL: the JSON's own):
+ * the scope's field (flowId or spaceId) is filled in when missing and must equal a given one;
+ * the other field, given, is refused (a task has one). */
+int hk_store_task_create_in(hk_store *store, const hk_scope *scope, const cJSON *json,
+                            hk_task **out, hk_error *err);
 /* What create would store, read and checked the same way (flow_id, the masked secret, the
  * generated id), without Redis: a draft, for a test before saving. *out is the caller's. */
 int hk_store_task_draft(const char *flow_id, const cJSON *json, hk_task **out, hk_error *err);
+int hk_store_task_draft_in(const hk_scope *scope, const cJSON *json, hk_task **out, hk_error *err);
 int hk_store_task_update_json(hk_store *store, const char *id, const cJSON *json, hk_task **out,
                               hk_error *err);
 /* *out owned by the caller. HK_ENOTFOUND when absent. */
@@ -72,6 +79,9 @@ int hk_store_task_get(hk_store *store, const char *id, hk_task **out, hk_error *
 /* The flow's tasks sorted by id; *out is an array of n owned tasks (free each, then the array). */
 int hk_store_task_list(hk_store *store, const char *flow_id, hk_task ***out, size_t *n,
                        hk_error *err);
+/* The flow's or the space's tasks, likewise. */
+int hk_store_task_list_in(hk_store *store, const hk_scope *scope, hk_task ***out, size_t *n,
+                          hk_error *err);
 int hk_store_task_delete(hk_store *store, const char *id, hk_error *err);
 /* Disables a task on the receiver's word (410 Gone): enabled false, disabledReason, disabledAt
  * (at_ms, wall clock). A compare-and-swap, so a concurrent edit is never lost; a task already
@@ -82,6 +92,9 @@ int hk_store_task_disable(hk_store *store, const char *id, const char *reason, u
  * sorted by id]}, secrets as `mode` says. *out is the caller's (cJSON_Delete). */
 int hk_store_flow_export(hk_store *store, const char *flow_id, hk_secret_mode mode, cJSON **out,
                          hk_error *err);
+/* A flow's or a space's tasks, likewise: the document names "flowId" or "spaceId". */
+int hk_store_export_in(hk_store *store, const hk_scope *scope, hk_secret_mode mode, cJSON **out,
+                       hk_error *err);
 
 /* ------------------------------------------------------- inbound endpoints (sync, inbound.c) ---
  */
@@ -310,6 +323,11 @@ typedef struct hk_store_history_ref {
  * One Lua script writes every task, so nothing is half-imported. */
 int hk_store_flow_import(hk_store *store, const char *flow_id, const cJSON *doc,
                          hk_import_report *rep, hk_error *err);
+/* The same into a flow or a space: an entry's flowId and spaceId give way to the scope's (an
+ * export of a flow may seed a space), and the limit applies to the space as to a flow
+ * (HK_ELIMIT naming spaceId). */
+int hk_store_import_in(hk_store *store, const hk_scope *scope, const cJSON *doc,
+                       hk_import_report *rep, hk_error *err);
 /* A job's recorded attempts, newest first, as a JSON array (caller cJSON_Delete). */
 int hk_store_history_get(hk_store *store, const char *job_id, cJSON **out, hk_error *err);
 
@@ -336,7 +354,7 @@ int hk_store_history_write(hk_store *store, const hk_store_history_ref *ref,
 
 /* ----------------------------------------------------------------- task cache (worker) --- */
 
-/* An immutable, reference-counted view of every task, grouped by flow. */
+/* An immutable, reference-counted view of every task, grouped by flow and by space. */
 typedef struct hk_store_snapshot hk_store_snapshot;
 typedef struct hk_store_cache hk_store_cache;
 
@@ -356,6 +374,10 @@ void hk_store_snapshot_release(hk_store_snapshot *snap);
 /* The flow's tasks (every task, enabled or not), borrowed from snap; *n = 0 when none. */
 const hk_task *const *hk_store_snapshot_flow(const hk_store_snapshot *snap, const char *flow_id,
                                              size_t *n);
+/* The space's tasks (its own: spaceId), likewise. An event naming flow F and space S is for
+ * hk_store_snapshot_flow(F) and then hk_store_snapshot_space(S); one without a space only F's. */
+const hk_task *const *hk_store_snapshot_space(const hk_store_snapshot *snap, const char *space_id,
+                                              size_t *n);
 /* How many tasks the snapshot holds in all. */
 size_t hk_store_snapshot_size(const hk_store_snapshot *snap);
 

@@ -1,5 +1,6 @@
 /*
- * import.c — a flow's tasks as one document: export, and an all-or-nothing import.
+ * import.c — a flow's (or a space's) tasks as one document: export, and an all-or-nothing
+ * import.
  *
  * The import validates every entry before writing anything and reports every bad entry by index
  * and field. An entry updates the flow's task with its id, else the one with its name, else it
@@ -14,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KEYS: flow set, version, then one task key per entry. ARGV: max, then per entry: id, JSON,
- * "c" (create) or "u" (update). Returns the entries written, or -(1 + index) when an entry's
+/* KEYS: flow or space set, version, then one task key per entry. ARGV: max, then per entry: id,
+ * JSON, "c" (create) or "u" (update). Returns the entries written, or -(1 + index) when an entry's
  * key was created or deleted since it was matched, or -1000000 over the limit. */
 static const char import_script[] =
     "local creates = 0\n"
@@ -37,13 +38,19 @@ static const char import_script[] =
 int hk_store_flow_export(hk_store *s, const char *flow_id, hk_secret_mode mode, cJSON **out,
                          hk_error *err)
 {
+    return hk_store_export_in(s, &(hk_scope){HK_SCOPE_FLOW, flow_id}, mode, out, err);
+}
+
+int hk_store_export_in(hk_store *s, const hk_scope *scope, hk_secret_mode mode, cJSON **out,
+                       hk_error *err)
+{
     hk_task **tasks = NULL;
     size_t n = 0;
-    int rc = hk_store_task_list(s, flow_id, &tasks, &n, err);
+    int rc = hk_store_task_list_in(s, scope, &tasks, &n, err);
     if (rc != HK_OK)
         return rc;
     cJSON *doc = cJSON_CreateObject();
-    cJSON_AddStringToObject(doc, "flowId", flow_id);
+    cJSON_AddStringToObject(doc, hk_scope_field(scope->kind), scope->id);
     char ts[32];
     hk_format_time(hk_wall_ms(), ts);
     cJSON_AddStringToObject(doc, "exportedAt", ts);
@@ -86,7 +93,7 @@ static const hk_task *match(hk_task *const *existing, size_t n, const cJSON *ent
 /* Entry at (of the flow's existing tasks) into tasks[at] and update[at], or its errors into rep:
  * the flow imported into, the matched task's id and kept secrets, and no two entries naming the
  * same task. */
-static void import_entry(const char *flow_id, hk_task *const *existing, size_t existing_n,
+static void import_entry(const hk_scope *scope, hk_task *const *existing, size_t existing_n,
                          const cJSON *entry, size_t at, hk_task **tasks, bool *update,
                          hk_import_report *rep)
 {
@@ -95,9 +102,11 @@ static void import_entry(const char *flow_id, hk_task *const *existing, size_t e
         return;
     }
     cJSON *copy = cJSON_Duplicate(entry, 1);
-    /* The target flow is the one imported into: an export of flow 7 may seed flow 8. */
+    /* The target is the flow or space imported into: an export of flow 7 may seed flow 8, or
+     * space s1. */
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "flowId");
-    cJSON_AddStringToObject(copy, "flowId", flow_id);
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "spaceId");
+    cJSON_AddStringToObject(copy, hk_scope_field(scope->kind), scope->id);
     const hk_task *old = match(existing, existing_n, entry);
     if (old) { /* matched by name, the entry's id (if any) gives way to the task's */
         cJSON_DeleteItemFromObjectCaseSensitive(copy, "id");
@@ -149,8 +158,8 @@ static void import_fresh_ids(hk_store *s, hk_task **tasks, const bool *update, s
 }
 
 /* The n checked tasks written by import_script in one go; counts them into rep on success. */
-static int import_write(hk_store *s, const char *flow_id, hk_task *const *tasks, const bool *update,
-                        size_t n, hk_import_report *rep, hk_error *err)
+static int import_write(hk_store *s, const hk_scope *scope, hk_task *const *tasks,
+                        const bool *update, size_t n, hk_import_report *rep, hk_error *err)
 {
     int rc = HK_OK;
     /* EVAL, the script, the key count, the flow set, the version, n task keys, max, and
@@ -166,7 +175,7 @@ static int import_write(hk_store *s, const char *flow_id, hk_task *const *tasks,
     argv[a++] = "EVAL";
     argv[a++] = import_script;
     argv[a++] = script_keys;
-    argv[a++] = owned[n] = hk_store__key(&s->cfg, "flow:", flow_id, ":webhooks");
+    argv[a++] = owned[n] = hk_store__scope_key(&s->cfg, scope);
     argv[a++] = owned[n + 1] = hk_store__key(&s->cfg, "tasks:version", NULL, NULL);
     for (i = 0; i < n; i++)
         argv[a++] = owned[i] = hk_store__key(&s->cfg, "webhook:", tasks[i]->id, NULL);
@@ -187,9 +196,9 @@ static int import_write(hk_store *s, const char *flow_id, hk_task *const *tasks,
         rc = hk_error_set(err, HK_ERR, "HOOKD_REDIS_URL", "redis %s:%d: %s", s->cfg.host,
                           s->cfg.port, r ? r->str : s->rc->errstr);
     } else if (r->integer == -1000000) {
-        rc = hk_error_set(err, HK_ELIMIT, "flowId",
-                          "flow %s would pass %d webhook tasks (HOOKD_MAX_WEBHOOKS_PER_FLOW)",
-                          flow_id, s->cfg.max_per_flow);
+        rc = hk_error_set(err, HK_ELIMIT, hk_scope_field(scope->kind),
+                          "%s %s would pass %d webhook tasks (HOOKD_MAX_WEBHOOKS_PER_FLOW)",
+                          hk_scope_noun(scope->kind), scope->id, s->cfg.max_per_flow);
     } else if (r->integer < 0) {
         rc = hk_error_set(err, HK_ERR, NULL,
                           "webhooks[%lld] changed while importing (created or deleted by "
@@ -215,6 +224,12 @@ static int import_write(hk_store *s, const char *flow_id, hk_task *const *tasks,
 int hk_store_flow_import(hk_store *s, const char *flow_id, const cJSON *doc, hk_import_report *rep,
                          hk_error *err)
 {
+    return hk_store_import_in(s, &(hk_scope){HK_SCOPE_FLOW, flow_id}, doc, rep, err);
+}
+
+int hk_store_import_in(hk_store *s, const hk_scope *scope, const cJSON *doc, hk_import_report *rep,
+                       hk_error *err)
+{
     memset(rep, 0, sizeof *rep);
     const cJSON *entries =
         cJSON_IsArray(doc) ? doc : cJSON_GetObjectItemCaseSensitive(doc, "webhooks");
@@ -225,7 +240,7 @@ int hk_store_flow_import(hk_store *s, const char *flow_id, const cJSON *doc, hk_
     size_t n = (size_t)cJSON_GetArraySize(entries);
     hk_task **existing = NULL;
     size_t existing_n = 0;
-    int rc = hk_store_task_list(s, flow_id, &existing, &existing_n, err);
+    int rc = hk_store_task_list_in(s, scope, &existing, &existing_n, err);
     if (rc != HK_OK)
         return rc;
     hk_task **tasks = hk_xcalloc(n ? n : 1, sizeof *tasks);
@@ -234,7 +249,7 @@ int hk_store_flow_import(hk_store *s, const char *flow_id, const cJSON *doc, hk_
     const cJSON *entry;
     cJSON_ArrayForEach(entry, entries)
     {
-        import_entry(flow_id, existing, existing_n, entry, i, tasks, update, rep);
+        import_entry(scope, existing, existing_n, entry, i, tasks, update, rep);
         i++;
     }
     import_fresh_ids(s, tasks, update, n);
@@ -242,16 +257,17 @@ int hk_store_flow_import(hk_store *s, const char *flow_id, const cJSON *doc, hk_
     for (i = 0; i < n; i++)
         creates += tasks[i] && !update[i];
     if (!rep->errors_len && existing_n + creates > (size_t)s->cfg.max_per_flow)
-        rc = hk_error_set(err, HK_ELIMIT, "flowId",
-                          "flow %s has %zu webhook tasks; importing %zu more would pass %d "
+        rc = hk_error_set(err, HK_ELIMIT, hk_scope_field(scope->kind),
+                          "%s %s has %zu webhook tasks; importing %zu more would pass %d "
                           "(HOOKD_MAX_WEBHOOKS_PER_FLOW)",
-                          flow_id, existing_n, creates, s->cfg.max_per_flow);
+                          hk_scope_noun(scope->kind), scope->id, existing_n, creates,
+                          s->cfg.max_per_flow);
     else if (rep->errors_len)
         rc = hk_error_set(err, HK_EINVAL, "webhooks", "%zu bad entr%s, nothing imported",
                           rep->errors_len + rep->errors_dropped,
                           rep->errors_len + rep->errors_dropped == 1 ? "y" : "ies");
     if (rc == HK_OK && n)
-        rc = import_write(s, flow_id, tasks, update, n, rep, err);
+        rc = import_write(s, scope, tasks, update, n, rep, err);
     for (i = 0; i < n; i++)
         hk_task_destroy(tasks[i]);
     free(tasks);

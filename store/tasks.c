@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* KEYS: task, flow set, version. ARGV: json, id, max. */
+/* KEYS: task, flow or space set, version. ARGV: json, id, max. */
 static const char create_script[] =
     "if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end\n"
     "if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[3]) then return -2 end\n"
@@ -17,11 +17,16 @@ static const char create_script[] =
     "redis.call('INCR', KEYS[3])\n"
     "return 1\n";
 
-/* KEYS: task, new flow set, version. ARGV: json, id, max, prefix. */
+/* KEYS: task, new flow or space set, version. ARGV: json, id, max, prefix. The old set is the
+ * stored task's (its spaceId's, else its flowId's). */
 static const char update_script[] =
     "local old = redis.call('GET', KEYS[1])\n"
     "if not old then return -1 end\n"
-    "local oldset = ARGV[4] .. 'flow:' .. tostring(cjson.decode(old)['flowId']) .. ':webhooks'\n"
+    "local o = cjson.decode(old)\n"
+    "local oldset = ARGV[4] .. 'flow:' .. tostring(o['flowId']) .. ':webhooks'\n"
+    "if type(o['spaceId']) == 'string' then\n"
+    "  oldset = ARGV[4] .. 'space:' .. o['spaceId'] .. ':webhooks'\n"
+    "end\n"
     "if oldset ~= KEYS[2] then\n"
     "  if redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[3]) then return -2 end\n"
     "  redis.call('SREM', oldset, ARGV[2])\n"
@@ -36,7 +41,9 @@ static const char delete_script[] =
     "local old = redis.call('GET', KEYS[1])\n"
     "if not old then return -1 end\n"
     "local ok, t = pcall(cjson.decode, old)\n"
-    "if ok and t['flowId'] then\n"
+    "if ok and type(t['spaceId']) == 'string' then\n"
+    "  redis.call('SREM', ARGV[1] .. 'space:' .. t['spaceId'] .. ':webhooks', ARGV[2])\n"
+    "elseif ok and t['flowId'] then\n"
     "  redis.call('SREM', ARGV[1] .. 'flow:' .. tostring(t['flowId']) .. ':webhooks', ARGV[2])\n"
     "end\n"
     "redis.call('DEL', KEYS[1])\n"
@@ -105,7 +112,8 @@ static int write_task(hk_store *s, const hk_task *task, bool create, hk_error *e
     char *text = cJSON_PrintUnformatted(json);
     cJSON_Delete(json);
     char *task_key = hk_store__key(&s->cfg, "webhook:", task->id, NULL);
-    char *flow_key = hk_store__key(&s->cfg, "flow:", task->flow_id, ":webhooks");
+    hk_scope scope = hk_task_scope(task);
+    char *flow_key = hk_store__scope_key(&s->cfg, &scope);
     char *version_key = hk_store__key(&s->cfg, "tasks:version", NULL, NULL);
     char max[16];
     snprintf(max, sizeof max, "%d", s->cfg.max_per_flow);
@@ -124,9 +132,7 @@ static int write_task(hk_store *s, const hk_task *task, bool create, hk_error *e
         rc = create ? hk_error_set(err, HK_ECONFLICT, "id", "webhook %s already exists", task->id)
                     : hk_error_set(err, HK_ENOTFOUND, NULL, "webhook %s not found", task->id);
     } else if (r->integer == -2) {
-        rc = hk_error_set(err, HK_ELIMIT, "flowId",
-                          "flow %s already has %d webhook tasks (HOOKD_MAX_WEBHOOKS_PER_FLOW)",
-                          task->flow_id, s->cfg.max_per_flow);
+        rc = hk_store__limit_error(&s->cfg, &scope, err);
     }
     if (r)
         freeReplyObject(r);
@@ -147,23 +153,47 @@ int hk_store_task_update(hk_store *s, const hk_task *task, hk_error *err)
     return write_task(s, task, false, err);
 }
 
+/* The path's scope into the task JSON copy: its field filled in when missing, equal when given;
+ * the other scope's field, given, is refused (a task has one). */
+static int draft_scope(const hk_scope *scope, cJSON *copy, hk_error *err)
+{
+    const char *field = hk_scope_field(scope->kind);
+    const char *other =
+        hk_scope_field(scope->kind == HK_SCOPE_FLOW ? HK_SCOPE_SPACE : HK_SCOPE_FLOW);
+    const cJSON *given = cJSON_GetObjectItemCaseSensitive(copy, field);
+    const cJSON *given_other = cJSON_GetObjectItemCaseSensitive(copy, other);
+    if (given_other && !cJSON_IsNull(given_other))
+        return hk_error_set(err, HK_EINVAL, other,
+                            "a task has flowId or spaceId, not both (the "
+                            "path gives its %s)",
+                            hk_scope_noun(scope->kind));
+    if (given && !cJSON_IsNull(given)) {
+        char *text = cJSON_IsString(given) ? hk_strdup(given->valuestring) : cJSON_Print(given);
+        int rc = strcmp(text, scope->id) == 0
+                     ? HK_OK
+                     : hk_error_set(err, HK_EINVAL, field, "does not match the %s in the path",
+                                    hk_scope_noun(scope->kind));
+        free(text);
+        return rc;
+    }
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, field);
+    cJSON_AddStringToObject(copy, field, scope->id);
+    return HK_OK;
+}
+
 int hk_store_task_draft(const char *flow_id, const cJSON *json, hk_task **out, hk_error *err)
+{
+    hk_scope flow = {HK_SCOPE_FLOW, flow_id};
+    return hk_store_task_draft_in(flow_id ? &flow : NULL, json, out, err);
+}
+
+int hk_store_task_draft_in(const hk_scope *scope, const cJSON *json, hk_task **out, hk_error *err)
 {
     *out = NULL;
     if (!cJSON_IsObject(json))
         return hk_error_set(err, HK_EINVAL, "webhook", "must be a JSON object");
     cJSON *copy = cJSON_Duplicate(json, 1);
-    int rc = HK_OK;
-    const cJSON *given = cJSON_GetObjectItemCaseSensitive(copy, "flowId");
-    if (flow_id && given && !cJSON_IsNull(given)) {
-        char *text = cJSON_IsString(given) ? hk_strdup(given->valuestring) : cJSON_Print(given);
-        if (strcmp(text, flow_id) != 0)
-            rc = hk_error_set(err, HK_EINVAL, "flowId", "does not match the flow in the path");
-        free(text);
-    } else if (flow_id) {
-        cJSON_DeleteItemFromObjectCaseSensitive(copy, "flowId");
-        cJSON_AddStringToObject(copy, "flowId", flow_id);
-    }
+    int rc = scope ? draft_scope(scope, copy, err) : HK_OK;
     if (rc == HK_OK && hk_store__has_masked_secret(copy))
         rc = hk_error_set(err, HK_EINVAL, "secret",
                           "masked (****); a new task needs the secret itself");
@@ -176,10 +206,17 @@ int hk_store_task_draft(const char *flow_id, const cJSON *json, hk_task **out, h
 int hk_store_task_create_json(hk_store *s, const char *flow_id, const cJSON *json, hk_task **out,
                               hk_error *err)
 {
+    hk_scope flow = {HK_SCOPE_FLOW, flow_id};
+    return hk_store_task_create_in(s, flow_id ? &flow : NULL, json, out, err);
+}
+
+int hk_store_task_create_in(hk_store *s, const hk_scope *scope, const cJSON *json, hk_task **out,
+                            hk_error *err)
+{
     if (out)
         *out = NULL;
     hk_task *task = NULL;
-    int rc = hk_store_task_draft(flow_id, json, &task, err);
+    int rc = hk_store_task_draft_in(scope, json, &task, err);
     if (rc == HK_OK)
         rc = hk_store_task_create(s, task, err);
     if (rc == HK_OK && out)
@@ -208,9 +245,11 @@ int hk_store_task_update_json(hk_store *s, const char *id, const cJSON *json, hk
     cJSON_DeleteItemFromObjectCaseSensitive(copy, "id");
     cJSON_AddStringToObject(copy, "id", id);
     const cJSON *flow = cJSON_GetObjectItemCaseSensitive(copy, "flowId");
-    if (!flow || cJSON_IsNull(flow)) { /* the task stays in its flow */
-        cJSON_DeleteItemFromObjectCaseSensitive(copy, "flowId");
-        cJSON_AddStringToObject(copy, "flowId", old->flow_id);
+    const cJSON *space = cJSON_GetObjectItemCaseSensitive(copy, "spaceId");
+    if ((!flow || cJSON_IsNull(flow)) && (!space || cJSON_IsNull(space))) {
+        hk_scope kept = hk_task_scope(old); /* the task stays in its flow or space */
+        cJSON_DeleteItemFromObjectCaseSensitive(copy, hk_scope_field(kept.kind));
+        cJSON_AddStringToObject(copy, hk_scope_field(kept.kind), kept.id);
     }
     if (hk_store__has_masked_secret(copy) && !hk_store__keep_secrets(copy, old))
         rc = hk_error_set(err, HK_EINVAL, "secret",
@@ -256,9 +295,15 @@ static int by_id(const void *a, const void *b)
 
 int hk_store_task_list(hk_store *s, const char *flow_id, hk_task ***out, size_t *n, hk_error *err)
 {
+    return hk_store_task_list_in(s, &(hk_scope){HK_SCOPE_FLOW, flow_id}, out, n, err);
+}
+
+int hk_store_task_list_in(hk_store *s, const hk_scope *scope, hk_task ***out, size_t *n,
+                          hk_error *err)
+{
     *out = NULL;
     *n = 0;
-    char *flow_key = hk_store__key(&s->cfg, "flow:", flow_id, ":webhooks");
+    char *flow_key = hk_store__scope_key(&s->cfg, scope);
     redisReply *ids = redisCommand(s->rc, "SMEMBERS %s", flow_key);
     free(flow_key);
     if (!ids || ids->type != REDIS_REPLY_ARRAY)

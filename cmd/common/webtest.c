@@ -125,7 +125,7 @@ int hk_webhook_test(const hk_config *cfg, const hk_task *task, const char *job_i
                     const char *job_status, hk_test_result *out, hk_error *err)
 {
     memset(out, 0, sizeof *out);
-    /* The sample event: the task's flow, a fresh event id (so a receiver that dedupes on
+    /* The sample event: the task's flow (or space), a fresh event id (so a receiver that dedupes on
      * X-Webhook-Id does not drop a second test), the given job id and status. */
     char event_id[48];
     snprintf(event_id, sizeof event_id, "test-%llu", (unsigned long long)hk_wall_ms());
@@ -133,7 +133,10 @@ int hk_webhook_test(const hk_config *cfg, const hk_task *task, const char *job_i
     cJSON_AddStringToObject(ev_json, "eventId", event_id);
     cJSON_AddStringToObject(ev_json, "jobId", job_id);
     cJSON_AddStringToObject(ev_json, "jobStatus", job_status);
-    cJSON_AddStringToObject(ev_json, "flowId", task->flow_id);
+    /* A space's task: an event of that space, from a flow named "test". */
+    cJSON_AddStringToObject(ev_json, "flowId", task->flow_id ? task->flow_id : "test");
+    if (task->space_id)
+        cJSON_AddStringToObject(ev_json, "spaceId", task->space_id);
     char *text = cJSON_PrintUnformatted(ev_json);
     cJSON_Delete(ev_json);
     hk_event *ev = NULL;

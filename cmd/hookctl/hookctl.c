@@ -25,11 +25,13 @@ static void usage(FILE *out)
             "Commands:\n"
             "  webhooks create --file task.json   store a new webhook task; prints it with its id\n"
             "  webhooks update <id> --file task.json\n"
-            "  webhooks list --flow <flowId>      the flow's tasks (secrets masked)\n"
+            "  webhooks list --flow <flowId>      the flow's tasks (secrets masked); --space\n"
+            "                                     <spaceId> for a space's\n"
             "  webhooks get <id>\n"
             "  webhooks delete <id>\n"
             "  webhooks export --flow <flowId> [--with-secrets]   the flow's tasks as JSON\n"
             "  webhooks import --flow <flowId> --file flow.json  all or nothing\n"
+            "                                     (export and import take --space too)\n"
             "  webhooks rotate-secret <id> [--keep 24h]   a new secret; the old one signs beside\n"
             "                                     it until --keep has passed\n"
             "  webhooks test <id> | --file task.json   one real signed delivery now (a stored\n"
@@ -68,24 +70,27 @@ static void webhooks_usage(FILE *out)
     fprintf(out,
             "Usage: hookctl webhooks create --file task.json\n"
             "       hookctl webhooks update <id> --file task.json\n"
-            "       hookctl webhooks list --flow <flowId>\n"
+            "       hookctl webhooks list --flow <flowId> | --space <spaceId>\n"
             "       hookctl webhooks get <id>\n"
             "       hookctl webhooks delete <id>\n"
             "       hookctl webhooks test <id> [--job-id ID] [--job-status STATUS] [--json]\n"
             "       hookctl webhooks test --file task.json   (a draft: nothing is stored)\n"
             "       hookctl webhooks rotate-secret <id> [--keep 24h] [--secret-file F]\n"
-            "       hookctl webhooks export --flow <flowId> [--with-secrets] > flow.json\n"
-            "       hookctl webhooks import --flow <flowId> --file flow.json\n"
+            "       hookctl webhooks export --flow <flowId> | --space <spaceId> [--with-secrets]\n"
+            "       hookctl webhooks import --flow <flowId> | --space <spaceId> --file flow.json\n"
             "\n"
             "Manages webhook tasks in Redis (HOOKD_REDIS_URL, HOOKD_REDIS_PREFIX). A task is\n"
-            "the contract's JSON: flowId and url are required; method (POST), headers, body\n"
+            "the contract's JSON: url and flowId are required (or spaceId instead of flowId:\n"
+            "a space's task takes the matching events of every flow of the space, those that\n"
+            "carry its spaceId); method (POST), headers, body\n"
             "with $jobId, $jobStatus, ... references, trigger {event: success|failure|any,\n"
             "types: [job.completed, orchestration.completed] (left out: every type),\n"
             "objects: \"any\" | [output ids]}, secret, signature (timestamped|body|standard),\n"
             "signatureHeader, validateSsl, retry {enabled, maxAttempts}, timeoutMs, enabled,\n"
             "rateLimit (deliveries per second across every worker, 1 to 100000; left out:\n"
             "no limit; over it deliveries wait, they never fail).\n"
-            "Every field is validated; a flow holds at most HOOKD_MAX_WEBHOOKS_PER_FLOW tasks.\n"
+            "Every field is validated; a flow, and a space, holds at most\n"
+            "HOOKD_MAX_WEBHOOKS_PER_FLOW tasks.\n"
             "Secrets are printed masked (****abcd); update keeps a masked secret as it is,\n"
             "so get, edit and update does not lose it. Output is a table (list) or a field\n"
             "list; --json prints the task JSON.\n"
@@ -94,6 +99,8 @@ static void webhooks_usage(FILE *out)
             "each bad one (webhooks[2].url: ...); an entry updates the flow's task with its id,\n"
             "else the one with its name, else creates one, so importing twice does not\n"
             "duplicate; a masked secret keeps the existing task's. The flow limit applies.\n"
+            "--space instead of --flow lists, exports or imports a space's own tasks (an\n"
+            "export of a flow may be imported into a space, and back).\n"
             "Exit status: 0 ok, 1 not found or runtime failure, 2 invalid input or the limit.\n"
             "\n"
             "Examples:\n"
@@ -105,7 +112,9 @@ static void webhooks_usage(FILE *out)
             "  hookctl webhooks delete wh_1a2b\n"
             "  hookctl webhooks test wh_1a2b --job-status Failed\n"
             "  hookctl webhooks export --flow 7 > flow7.json\n"
-            "  hookctl webhooks import --flow 8 --file flow7.json\n");
+            "  hookctl webhooks import --flow 8 --file flow7.json\n"
+            "  hookctl webhooks list --space sales\n"
+            "  hookctl webhooks export --space sales > sales.json\n");
 }
 
 int hk_ctl_fail(int status, const char *msg)
@@ -203,7 +212,7 @@ static void trigger_text(const hk_task *t, hk_buf *b)
         hk_buf_printf(b, "%s%s", i ? "," : "", t->trigger_objects[i]);
 }
 
-static void print_task_table(hk_task *const *tasks, size_t n, const char *flow, int limit)
+static void print_task_table(hk_task *const *tasks, size_t n, const hk_scope *scope, int limit)
 {
     static const char *const head[] = {"ID", "NAME", "TRIGGER", "ENABLED", "METHOD", "RATE", "URL"};
     hk_table *t = hk_table_new(head, 7);
@@ -226,15 +235,17 @@ static void print_task_table(hk_task *const *tasks, size_t n, const char *flow, 
         hk_buf_free(&trig);
     }
     hk_table_print(t, stdout);
-    printf("%zu of %d webhook tasks in flow %s\n", n, limit, flow);
+    printf("%zu of %d webhook tasks in %s %s\n", n, limit, hk_scope_noun(scope->kind), scope->id);
 }
 
 /* One task as JSON (--json) or as a field list after a headline. */
 static void print_task(const hk_task *task, const char *headline)
 {
     char line[256];
+    hk_scope scope = hk_task_scope(task);
     if (headline)
-        snprintf(line, sizeof line, "%s %s in flow %s", headline, task->id, task->flow_id);
+        snprintf(line, sizeof line, "%s %s in %s %s", headline, task->id, hk_scope_noun(scope.kind),
+                 scope.id);
     hk_ctl_print_one(hk_task_to_json(task, HK_SECRETS_MASKED), headline ? line : NULL);
 }
 
@@ -365,16 +376,14 @@ void hk_ctl_print_test(const char *webhook_id, const hk_test_result *r)
         printf("response%s:\n%s\n", r->response_truncated ? " (first 1 KiB)" : "", r->response);
 }
 
-/* export --flow F [--with-secrets] | import --flow F --file X */
-static int cmd_webhooks_flow(bool is_import, const char *flow, const char *file, const char *id,
-                             bool with_secrets, const hk_config *cfg)
+/* export --flow F | --space S [--with-secrets] | import --flow F | --space S --file X */
+static int cmd_webhooks_flow(bool is_import, const hk_scope *scope, const char *file,
+                             const char *id, bool with_secrets, const hk_config *cfg)
 {
     if (id) {
         fprintf(stderr, "hookctl: %s: unexpected argument\n", id);
         return 2;
     }
-    if (!flow)
-        return hk_ctl_fail(2, "--flow: required");
     if (is_import && !file)
         return hk_ctl_fail(2, "--file: required");
     if (is_import && with_secrets)
@@ -394,28 +403,28 @@ static int cmd_webhooks_flow(bool is_import, const char *flow, const char *file,
     int rc;
     if (!is_import) {
         cJSON *out = NULL;
-        rc = hk_store_flow_export(store, flow, with_secrets ? HK_SECRETS_FULL : HK_SECRETS_MASKED,
-                                  &out, &err);
+        rc = hk_store_export_in(store, scope, with_secrets ? HK_SECRETS_FULL : HK_SECRETS_MASKED,
+                                &out, &err);
         if (rc == HK_OK)
             hk_print_json(out);
         cJSON_Delete(out);
     } else {
         hk_import_report *rep = hk_xcalloc(1, sizeof *rep);
-        rc = hk_store_flow_import(store, flow, doc, rep, &err);
+        rc = hk_store_import_in(store, scope, doc, rep, &err);
         for (size_t i = 0; i < rep->errors_len; i++) /* every bad entry, one line each */
             fprintf(stderr, "hookctl: %s\n", rep->errors[i]);
         if (rep->errors_dropped)
             fprintf(stderr, "hookctl: ... and %zu more bad entries\n", rep->errors_dropped);
         if (rc == HK_OK && hk_cmd_json) { /* the API's answer, the same fields */
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "flowId", flow);
+            cJSON_AddStringToObject(o, hk_scope_field(scope->kind), scope->id);
             cJSON_AddNumberToObject(o, "created", (double)rep->created);
             cJSON_AddNumberToObject(o, "updated", (double)rep->updated);
             hk_print_json(o);
             cJSON_Delete(o);
         } else if (rc == HK_OK)
-            printf("imported into flow %s: %zu created, %zu updated\n", flow, rep->created,
-                   rep->updated);
+            printf("imported into %s %s: %zu created, %zu updated\n", hk_scope_noun(scope->kind),
+                   scope->id, rep->created, rep->updated);
         free(rep);
         cJSON_Delete(doc);
     }
@@ -427,7 +436,7 @@ static int cmd_webhooks_flow(bool is_import, const char *flow, const char *file,
 
 /* What `hookctl webhooks <verb>`'s flags gave. */
 typedef struct {
-    const char *file, *flow, *id;
+    const char *file, *flow, *space, *id;
     bool with_secrets;
 } webhooks_opts;
 
@@ -440,6 +449,7 @@ static int webhooks_flags(int argc, char **argv, webhooks_opts *o)
         {"with-secrets", no_argument, NULL, 'S'},
         {"file", required_argument, NULL, 'f'},
         {"flow", required_argument, NULL, 'F'},
+        {"space", required_argument, NULL, 'P'},
         {0},
     };
     hk_cmd_args args = {.argc = argc - 1, .argv = argv + 1, .flags = flags};
@@ -457,6 +467,9 @@ static int webhooks_flags(int argc, char **argv, webhooks_opts *o)
         case 'F':
             o->flow = args.value;
             break;
+        case 'P':
+            o->space = args.value;
+            break;
         default:
             if (hk_ctl_other_flag(&args, c, &o->id, "hookctl webhooks --help") >= 0)
                 return 2;
@@ -465,12 +478,31 @@ static int webhooks_flags(int argc, char **argv, webhooks_opts *o)
     return -1;
 }
 
-/* `webhooks list`: the flow's tasks, as JSON or a table. */
-static int webhooks_list(hk_store *store, const char *flow, const hk_config *cfg, hk_error *err)
+/* --flow F or --space S, checked: exactly one for list, export and import (needed), neither for
+ * the other verbs. -1 to go on with *scope set, else the exit code. */
+static int webhooks_scope(const webhooks_opts *o, bool needed, hk_scope *scope)
+{
+    hk_error bad = {0};
+    if (o->flow && o->space)
+        return hk_ctl_fail(2, "--space: give --flow or --space, not both");
+    if (needed && !o->flow && !o->space)
+        return hk_ctl_fail(2, "--flow: required (or --space)");
+    if (!needed && (o->flow || o->space))
+        return hk_ctl_fail(2, o->flow ? "--flow: only for list, export and import"
+                                      : "--space: only for list, export and import");
+    *scope = (hk_scope){o->space ? HK_SCOPE_SPACE : HK_SCOPE_FLOW, o->space ? o->space : o->flow};
+    if (scope->id && hk_validate_flow_id(scope->id, o->space ? "--space" : "--flow", &bad) != HK_OK)
+        return hk_ctl_fail(2, bad.msg);
+    return -1;
+}
+
+/* `webhooks list`: the flow's (or space's) tasks, as JSON or a table. */
+static int webhooks_list(hk_store *store, const hk_scope *scope, const hk_config *cfg,
+                         hk_error *err)
 {
     hk_task **tasks = NULL;
     size_t n = 0;
-    int rc = hk_store_task_list(store, flow, &tasks, &n, err);
+    int rc = hk_store_task_list_in(store, scope, &tasks, &n, err);
     if (rc == HK_OK && hk_cmd_json) {
         cJSON *arr = cJSON_CreateArray();
         for (size_t i = 0; i < n; i++)
@@ -478,7 +510,7 @@ static int webhooks_list(hk_store *store, const char *flow, const hk_config *cfg
         hk_print_json(arr);
         cJSON_Delete(arr);
     } else if (rc == HK_OK) {
-        print_task_table(tasks, n, flow, cfg->max_webhooks_per_flow);
+        print_task_table(tasks, n, scope, cfg->max_webhooks_per_flow);
     }
     for (size_t i = 0; i < n; i++)
         hk_task_destroy(tasks[i]);
@@ -489,7 +521,8 @@ static int webhooks_list(hk_store *store, const char *flow, const hk_config *cfg
 /* create, update, get, delete or list (verb, already checked) against the store, printing the
  * result; returns the store's code with err set. */
 static int webhooks_apply(hk_store *store, const char *verb, const webhooks_opts *o,
-                          const cJSON *input, const hk_config *cfg, hk_error *err)
+                          const hk_scope *scope, const cJSON *input, const hk_config *cfg,
+                          hk_error *err)
 {
     bool is_create = strcmp(verb, "create") == 0, is_update = strcmp(verb, "update") == 0;
     hk_task *task = NULL;
@@ -507,7 +540,7 @@ static int webhooks_apply(hk_store *store, const char *verb, const webhooks_opts
         if ((rc = hk_store_task_delete(store, o->id, err)) == HK_OK)
             hk_ctl_print_deleted(o->id);
     } else {
-        rc = webhooks_list(store, o->flow, cfg, err);
+        rc = webhooks_list(store, scope, cfg, err);
     }
     hk_task_destroy(task);
     return rc;
@@ -525,7 +558,7 @@ static void rotate_usage(FILE *out)
             "(the task shows previousSecretsUntil). Older secrets are dropped now.\n"
             "The new secret is read from --secret-file (- for standard input), or else drawn\n"
             "at random (whsec_... for the standard scheme). It is never printed: read it with\n"
-            "hookctl webhooks export --flow <flowId> --with-secrets.\n"
+            "hookctl webhooks export --flow <flowId> (or --space) --with-secrets.\n"
             "Exit status: 0 rotated, 1 no such task, 2 bad usage or an invalid secret.\n"
             "Example: hookctl webhooks rotate-secret wh_1a2b --keep 48h\n");
 }
@@ -583,10 +616,11 @@ static int cmd_webhooks_rotate(int argc, char **argv, const hk_config *cfg)
     if (rc != HK_OK)
         return hk_ctl_fail(rc == HK_ENOTFOUND ? 1 : hk_ctl_status(rc), err.msg);
     print_task(t, hk_cmd_json ? NULL : "rotated the secret of");
+    hk_scope scope = hk_task_scope(t);
     if (!hk_cmd_json && !secret_file)
-        printf("the new secret was drawn at random: read it with hookctl webhooks export --flow %s "
+        printf("the new secret was drawn at random: read it with hookctl webhooks export --%s %s "
                "--with-secrets\n",
-               t->flow_id);
+               hk_scope_noun(scope.kind), scope.id);
     hk_task_destroy(t);
     return 0;
 }
@@ -607,19 +641,20 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
     status = webhooks_flags(argc, argv, &o);
     if (status >= 0)
         return status;
-    const char *file = o.file, *flow = o.flow, *id = o.id;
+    const char *file = o.file, *id = o.id;
     bool is_create = strcmp(verb, "create") == 0, is_update = strcmp(verb, "update") == 0;
     bool is_list = strcmp(verb, "list") == 0, is_get = strcmp(verb, "get") == 0;
     bool is_delete = strcmp(verb, "delete") == 0;
     bool is_export = strcmp(verb, "export") == 0, is_import = strcmp(verb, "import") == 0;
+    hk_scope scope;
+    if ((status = webhooks_scope(&o, is_list || is_export || is_import, &scope)) >= 0)
+        return status;
     if (is_export || is_import)
-        return cmd_webhooks_flow(is_import, flow, file, id, o.with_secrets, cfg);
+        return cmd_webhooks_flow(is_import, &scope, file, id, o.with_secrets, cfg);
     if (o.with_secrets)
         return hk_ctl_fail(2, "--with-secrets: only for export");
     if ((is_create || is_update) && !file)
         return hk_ctl_fail(2, "--file: required");
-    if (is_list && !flow)
-        return hk_ctl_fail(2, "--flow: required");
     if ((is_update || is_get || is_delete) && !id)
         return hk_ctl_fail(2, "<id>: required");
     if (is_create && id) {
@@ -627,8 +662,7 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
         return 2;
     }
     hk_error bad = {0};
-    if ((id && hk_validate_task_id(id, "<id>", &bad) != HK_OK) ||
-        (flow && hk_validate_flow_id(flow, "--flow", &bad) != HK_OK))
+    if (id && hk_validate_task_id(id, "<id>", &bad) != HK_OK)
         return hk_ctl_fail(2, bad.msg);
 
     cJSON *input = NULL;
@@ -640,7 +674,7 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
         return status;
     }
     hk_error err = {0};
-    int rc = webhooks_apply(store, verb, &o, input, cfg, &err);
+    int rc = webhooks_apply(store, verb, &o, &scope, input, cfg, &err);
     cJSON_Delete(input);
     hk_store_close(store);
     if (rc != HK_OK)

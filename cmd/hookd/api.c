@@ -1,8 +1,8 @@
 /*
- * api.c — the admin API's routes (docs/api.md): webhook tasks, job histories, hookd-ingress's
- * inbound endpoints and the waits of flows on them. Each handler validates the path's ids, takes
- * a Redis connection from the pool, calls the store (or hk_cmd: hk_webhook_test, the inbound
- * endpoints and their waits), and answers JSON.
+ * api.c — the admin API's routes (docs/api.md): webhook tasks (per flow or per space), job
+ * histories, hookd-ingress's inbound endpoints and the waits of flows on them. Each handler
+ * validates the path's ids, takes a Redis connection from the pool, calls the store (or hk_cmd:
+ * hk_webhook_test, the inbound endpoints and their waits), and answers JSON.
  * Secrets leave only masked; an error is {"error": {"code", "field", "message"}} naming the
  * field.
  */
@@ -246,7 +246,9 @@ static cJSON *task_json(const hk_task *t)
     return hk_task_to_json(t, HK_SECRETS_MASKED);
 }
 
-static void flow_webhooks(hk_api *a, const char *method, const char *flow, const char *body,
+/* /v1/flows/{flowId}/webhooks and /v1/spaces/{spaceId}/webhooks: the same handlers, in the
+ * path's scope (a flow or a space). */
+static void flow_webhooks(hk_api *a, const char *method, const hk_scope *scope, const char *body,
                           size_t len, hk_api_response *r)
 {
     api_call c;
@@ -254,18 +256,19 @@ static void flow_webhooks(hk_api *a, const char *method, const char *flow, const
         return;
     if (c.rc == HK_OK && c.in) {
         hk_task *t = NULL;
-        if ((c.rc = hk_store_task_create_json(c.s, flow, c.in, &t, &c.e)) == HK_OK) {
+        if ((c.rc = hk_store_task_create_in(c.s, scope, c.in, &t, &c.e)) == HK_OK) {
             snprintf(r->location, sizeof r->location, "/v1/webhooks/%s", t->id);
             reply_json(r, 201, task_json(t));
-            HK_INFO("api", "webhook %s created in flow %s", t->id, t->flow_id);
+            HK_INFO("api", "webhook %s created in %s %s", t->id, hk_scope_noun(scope->kind),
+                    scope->id);
         }
         hk_task_destroy(t);
     } else if (c.rc == HK_OK) {
         hk_task **tasks = NULL;
         size_t n = 0;
-        if ((c.rc = hk_store_task_list(c.s, flow, &tasks, &n, &c.e)) == HK_OK) {
+        if ((c.rc = hk_store_task_list_in(c.s, scope, &tasks, &n, &c.e)) == HK_OK) {
             cJSON *o = cJSON_CreateObject();
-            cJSON_AddStringToObject(o, "flowId", flow);
+            cJSON_AddStringToObject(o, hk_scope_field(scope->kind), scope->id);
             cJSON_AddNumberToObject(o, "limit", a->cfg->max_webhooks_per_flow);
             cJSON *arr = cJSON_AddArrayToObject(o, "webhooks");
             for (size_t i = 0; i < n; i++)
@@ -281,21 +284,21 @@ static void flow_webhooks(hk_api *a, const char *method, const char *flow, const
     end(a, &c);
 }
 
-static void flow_export(hk_api *a, const char *flow, hk_api_response *r)
+static void flow_export(hk_api *a, const hk_scope *scope, hk_api_response *r)
 {
     hk_error e = {0};
     hk_store *s = store_take(a, &e);
     int rc = s ? HK_OK : HK_ERR;
     cJSON *doc = NULL;
     /* Always masked: the API never returns a secret (hookctl export --with-secrets can). */
-    if (rc == HK_OK && (rc = hk_store_flow_export(s, flow, HK_SECRETS_MASKED, &doc, &e)) == HK_OK)
+    if (rc == HK_OK && (rc = hk_store_export_in(s, scope, HK_SECRETS_MASKED, &doc, &e)) == HK_OK)
         reply_json(r, 200, doc);
     else
         fail_rc(r, rc, &e);
     store_give(a, s, rc);
 }
 
-static void flow_import(hk_api *a, const char *flow, const char *body, size_t len,
+static void flow_import(hk_api *a, const hk_scope *scope, const char *body, size_t len,
                         hk_api_response *r)
 {
     cJSON *doc = parse_body(body, len, r);
@@ -306,15 +309,15 @@ static void flow_import(hk_api *a, const char *flow, const char *body, size_t le
     int rc = s ? HK_OK : HK_ERR;
     hk_import_report *rep = hk_xcalloc(1, sizeof *rep);
     if (rc == HK_OK)
-        rc = hk_store_flow_import(s, flow, doc, rep, &e);
+        rc = hk_store_import_in(s, scope, doc, rep, &e);
     if (rc == HK_OK) {
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "flowId", flow);
+        cJSON_AddStringToObject(o, hk_scope_field(scope->kind), scope->id);
         cJSON_AddNumberToObject(o, "created", (double)rep->created);
         cJSON_AddNumberToObject(o, "updated", (double)rep->updated);
         reply_json(r, 200, o);
-        HK_INFO("api", "flow %s imported: %zu created, %zu updated", flow, rep->created,
-                rep->updated);
+        HK_INFO("api", "%s %s imported: %zu created, %zu updated", hk_scope_noun(scope->kind),
+                scope->id, rep->created, rep->updated);
     } else if (rc == HK_EINVAL && rep->errors_len) {
         /* Every bad entry, each naming its index and field: "webhooks[1].url: ..." */
         cJSON *o = cJSON_CreateObject();
@@ -474,9 +477,10 @@ static void webhook_rotate(hk_api *a, const char *id, const char *body, size_t l
     cJSON_Delete(in);
 }
 
-/* POST /v1/flows/{flowId}/webhooks/test: a draft task (the body, read as create reads it,
- * nothing stored) delivered once with the sample event, as webhook_test does a stored one. */
-static void draft_test(hk_api *a, const char *flow, const char *body, size_t len,
+/* POST /v1/flows/{flowId}/webhooks/test (or a space's): a draft task (the body, read as create
+ * reads it, nothing stored) delivered once with the sample event, as webhook_test does a stored
+ * one. */
+static void draft_test(hk_api *a, const hk_scope *scope, const char *body, size_t len,
                        hk_api_response *r)
 {
     cJSON *in = parse_body(body, len, r);
@@ -484,7 +488,7 @@ static void draft_test(hk_api *a, const char *flow, const char *body, size_t len
         return;
     hk_error e = {0};
     hk_task *t = NULL;
-    if (hk_store_task_draft(flow, in, &t, &e) != HK_OK) {
+    if (hk_store_task_draft_in(scope, in, &t, &e) != HK_OK) {
         fail(r, 400, e.field, e.msg);
         cJSON_Delete(in);
         return;
@@ -493,7 +497,7 @@ static void draft_test(hk_api *a, const char *flow, const char *body, size_t len
     int rc = hk_webhook_test(a->cfg, t, "test", "Complete", res, &e);
     if (rc == HK_OK) {
         reply_json(r, 200, hk_test_result_json(t->id, res));
-        HK_INFO("api", "draft webhook for flow %s tested: %s", flow,
+        HK_INFO("api", "draft webhook for %s %s tested: %s", hk_scope_noun(scope->kind), scope->id,
                 res->delivered ? "delivered" : "failed");
     } else {
         fail(r, rc == HK_EINVAL ? 400 : 500, e.field, e.msg);
@@ -718,8 +722,9 @@ static bool job_id_valid(const char *id)
 static bool valid(const char *kind, const char *value, hk_api_response *r)
 {
     hk_error e = {0};
+    bool scope = strcmp(kind, "flowId") == 0 || strcmp(kind, "spaceId") == 0;
     int rc = strcmp(kind, "id") == 0           ? hk_validate_task_id(value, kind, &e)
-             : strcmp(kind, "flowId") == 0     ? hk_validate_flow_id(value, kind, &e)
+             : scope                           ? hk_validate_flow_id(value, kind, &e)
              : strcmp(kind, "inbound id") == 0 ? hk_inbound_validate_id(value, "id", &e)
              : job_id_valid(value)
                  ? HK_OK
@@ -770,6 +775,26 @@ static bool route_waits(hk_api *a, const char *method, const char *path, const c
     return true;
 }
 
+/* /v1/flows/{flowId}/webhooks[/sub] and /v1/spaces/{spaceId}/webhooks[/sub] (scope checked);
+ * an unknown sub is left unanswered (404). */
+static void route_scope(hk_api *a, const char *method, const hk_scope *scope, const char *sub,
+                        const char *body, size_t body_len, hk_api_response *r)
+{
+    if (!sub) {
+        if (allowed(method, "GET, POST", r))
+            flow_webhooks(a, method, scope, body, body_len, r);
+    } else if (strcmp(sub, "test") == 0) {
+        if (allowed(method, "POST", r))
+            draft_test(a, scope, body, body_len, r);
+    } else if (strcmp(sub, "export") == 0) {
+        if (allowed(method, "GET", r))
+            flow_export(a, scope, r);
+    } else if (strcmp(sub, "import") == 0) {
+        if (allowed(method, "POST", r))
+            flow_import(a, scope, body, body_len, r);
+    }
+}
+
 void hk_api_handle(hk_api *a, const char *method, const char *path, const char *body,
                    size_t body_len, hk_api_response *r)
 {
@@ -790,18 +815,10 @@ void hk_api_handle(hk_api *a, const char *method, const char *path, const char *
 #define IS(i, s) (n > (i) && strcmp(seg[i], s) == 0)
     if (too_deep) {
         /* no route is this deep */
-    } else if (n == 3 && IS(0, "flows") && IS(2, "webhooks")) {
-        if (valid("flowId", seg[1], r) && allowed(method, "GET, POST", r))
-            flow_webhooks(a, method, seg[1], body, body_len, r);
-    } else if (n == 4 && IS(0, "flows") && IS(2, "webhooks") && IS(3, "test")) {
-        if (valid("flowId", seg[1], r) && allowed(method, "POST", r))
-            draft_test(a, seg[1], body, body_len, r);
-    } else if (n == 4 && IS(0, "flows") && IS(2, "webhooks") && IS(3, "export")) {
-        if (valid("flowId", seg[1], r) && allowed(method, "GET", r))
-            flow_export(a, seg[1], r);
-    } else if (n == 4 && IS(0, "flows") && IS(2, "webhooks") && IS(3, "import")) {
-        if (valid("flowId", seg[1], r) && allowed(method, "POST", r))
-            flow_import(a, seg[1], body, body_len, r);
+    } else if ((n == 3 || n == 4) && (IS(0, "flows") || IS(0, "spaces")) && IS(2, "webhooks")) {
+        hk_scope scope = {IS(0, "spaces") ? HK_SCOPE_SPACE : HK_SCOPE_FLOW, seg[1]};
+        if (valid(hk_scope_field(scope.kind), seg[1], r))
+            route_scope(a, method, &scope, n == 4 ? seg[3] : NULL, body, body_len, r);
     } else if (n == 2 && IS(0, "webhooks")) {
         if (valid("id", seg[1], r) && allowed(method, "GET, PUT, DELETE", r))
             webhook(a, method, seg[1], body, body_len, r);

@@ -493,6 +493,64 @@ def test_a_rate_limit_is_shown_and_refused_naming_it_as_hookctl_does(api, env, r
     assert "rateLimit" not in put
 
 
+def test_a_space_has_the_routes_of_a_flow(api, env, receiver):
+    """/v1/spaces/{spaceId}/webhooks mirrors /v1/flows/{flowId}/webhooks: list, create (the
+    path's spaceId filled in, a flowId refused), the draft test, export, import, the limit."""
+    space, flow = f"sp-{env.tag}", f"spf-{env.tag}"
+    S = "/v1/spaces/{spaceId}/webhooks"
+    assert api.call("GET", f"/v1/spaces/{space}/webhooks", S, expect=200).json() == \
+        {"spaceId": space, "limit": 50, "webhooks": []}
+    task = {"name": "space hook", "url": receiver.url("/api/space"), "secret": SECRET}
+    created = api.call("POST", f"/v1/spaces/{space}/webhooks", S, body=task, expect=201).json()
+    assert created["spaceId"] == space and "flowId" not in created
+    assert created["secret"] == "****wxyz"
+    both = api.call("POST", f"/v1/spaces/{space}/webhooks", S, body=dict(task, flowId=flow),
+                    expect=400).json()["error"]
+    assert both["field"] == "flowId", both
+    other = api.call("POST", f"/v1/spaces/{space}/webhooks", S, body=dict(task, spaceId="x"),
+                     expect=400).json()["error"]
+    assert other == {"code": "invalid", "field": "spaceId",
+                     "message": "spaceId: does not match the space in the path"}
+    bad = api.call("POST", f"/v1/flows/{flow}/webhooks", "/v1/flows/{flowId}/webhooks",
+                   body=dict(task, spaceId=space), expect=400).json()["error"]
+    assert bad["field"] == "spaceId", bad
+    path = api.call("GET", "/v1/spaces/a:b/webhooks", S, expect=400).json()["error"]
+    assert path["field"] == "spaceId", path
+    # PUT without spaceId or flowId keeps the task in its space
+    ONE = "/v1/webhooks/{id}"
+    put = api.call("PUT", f"/v1/webhooks/{created['id']}", ONE,
+                   body={"url": receiver.url("/api/space"), "name": "renamed",
+                         "secret": created["secret"]}, expect=200).json()
+    assert put["spaceId"] == space and put["name"] == "renamed"
+
+    res = api.call("POST", f"/v1/spaces/{space}/webhooks/test", S + "/test",
+                   body={"url": receiver.url("/api/space-draft")}, expect=200).json()
+    assert res["status"] == "delivered", res
+    got = json.loads(receiver.wait_for("/api/space-draft", 1)[0]["body"])
+    assert (got["spaceId"], got["flowId"]) == (space, "test"), got
+
+    doc = api.call("GET", f"/v1/spaces/{space}/webhooks/export", S + "/export", expect=200).json()
+    assert doc["spaceId"] == space and [w["id"] for w in doc["webhooks"]] == [created["id"]]
+    again = api.call("POST", f"/v1/spaces/{space}/webhooks/import", S + "/import", body=doc,
+                     expect=200).json()
+    assert again == {"spaceId": space, "created": 0, "updated": 1}
+    bare = [{"name": f"n{i}", "url": receiver.url(f"/n{i}")} for i in range(48)]
+    fill = api.call("POST", f"/v1/spaces/{space}/webhooks/import", S + "/import", body=bare,
+                    expect=200).json()
+    assert fill == {"spaceId": space, "created": 48, "updated": 0}
+    api.call("POST", f"/v1/spaces/{space}/webhooks", S, body=dict(task, name="50th"),
+             expect=201)
+    over = api.call("POST", f"/v1/spaces/{space}/webhooks", S, body=dict(task, name="51st"),
+                    expect=409).json()["error"]
+    assert over == {"code": "limit_exceeded", "field": "spaceId",
+                    "message": f"spaceId: space {space} already has 50 "
+                    "webhook tasks (HOOKD_MAX_WEBHOOKS_PER_FLOW)"}
+    more = api.call("POST", f"/v1/spaces/{space}/webhooks/import", S + "/import",
+                    body=[{"name": "more", "url": receiver.url("/m")}], expect=409).json()
+    assert more["error"]["field"] == "spaceId", more
+    assert len(api.call("GET", f"/v1/spaces/{space}/webhooks", S).json()["webhooks"]) == 50
+
+
 def test_every_documented_operation_was_exercised():
     """Runs last in this module: each operation of docs/openapi.yaml got a checked answer."""
     documented = {(path, method) for path, ops in SPEC["paths"].items()

@@ -270,7 +270,8 @@ def test_a_post_without_a_body_sends_the_default_payload(running):
     verify_timestamped(req["headers"]["x-webhook-signature"], req["body"])
     assert json.loads(req["body"]) == {
         "type": "job.completed", "jobId": "77", "jobStatus": "Failed", "outcome": "failure",
-        "flowId": flow, "flowName": "Nightly", "jobType": "scheduled", "outputIds": ["3", "4"],
+        "flowId": flow, "flowName": "Nightly", "spaceId": None, "jobType": "scheduled",
+        "outputIds": ["3", "4"],
         "finishedAt": "2026-11-22T10:00:00Z", "eventId": f"ev-d-{env.tag}",
         "webhookId": task_id, "webhookName": "Notify ops",
         "deliveryId": req["headers"]["x-webhook-id"], "attempt": 1}

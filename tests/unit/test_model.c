@@ -975,3 +975,105 @@ Test(task, previous_secrets_until_is_a_time_with_more_than_one_secret)
     cJSON_Delete(json);
     hk_task_destroy(t);
 }
+
+Test(task, a_task_has_a_flow_or_a_space_never_both)
+{
+    hk_error err;
+    static const struct {
+        const char *json, *msg;
+    } bad[] = {
+        {"{\"flowId\":\"7\",\"spaceId\":\"s1\",\"url\":\"https://x.example/h\"}",
+         "spaceId: a task has flowId or spaceId, not both"},
+        {"{\"url\":\"https://x.example/h\"}", "flowId: required (or spaceId)"},
+        {"{\"flowId\":null,\"spaceId\":null,\"url\":\"https://x.example/h\"}",
+         "flowId: required (or spaceId)"},
+        {"{\"spaceId\":\"a:b\",\"url\":\"https://x.example/h\"}",
+         "spaceId: must be 1 to 128 characters without spaces, control characters, ':' or glob "
+         "characters"},
+        {"{\"spaceId\":\"\",\"url\":\"https://x.example/h\"}",
+         "spaceId: must be 1 to 128 characters without spaces, control characters, ':' or glob "
+         "characters"},
+        {"{\"spaceId\":true,\"url\":\"https://x.example/h\"}",
+         "spaceId: must be a string or a number"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        hk_task *t = parse_task(bad[i].json, &err);
+        cr_assert_null(t, "%s", bad[i].json);
+        cr_assert_str_eq(err.msg, bad[i].msg);
+    }
+    /* a space's task: no flow; the JSON keeps spaceId only; a number is kept as its text */
+    hk_task *t = parse_task("{\"spaceId\":42,\"url\":\"https://x.example/h\"}", &err);
+    cr_assert_not_null(t, "%s", err.msg);
+    cr_assert_null(t->flow_id);
+    cr_assert_str_eq(t->space_id, "42");
+    hk_scope scope = hk_task_scope(t);
+    cr_assert_eq(scope.kind, HK_SCOPE_SPACE);
+    cr_assert_str_eq(scope.id, "42");
+    cJSON *json = hk_task_to_json(t, HK_SECRETS_MASKED);
+    cr_assert_str_eq(cJSON_GetObjectItem(json, "spaceId")->valuestring, "42");
+    cr_assert_null(cJSON_GetObjectItem(json, "flowId"));
+    hk_task *back = NULL;
+    cr_assert_eq(hk_task_from_json(json, false, &back, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(back->space_id, "42");
+    cr_assert_null(back->flow_id);
+    cJSON_Delete(json);
+    hk_task_destroy(back);
+    hk_task_destroy(t);
+    t = parse_task("{" BASE "}", &err);
+    scope = hk_task_scope(t);
+    cr_assert_eq(scope.kind, HK_SCOPE_FLOW);
+    cr_assert_str_eq(scope.id, "7");
+    cr_assert_null(t->space_id);
+    hk_task_destroy(t);
+}
+
+Test(event, space_id_is_optional_and_checked_like_flow_id)
+{
+    hk_event *ev = NULL;
+    hk_error err;
+    cr_assert_eq(
+        parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", &ev, &err),
+        HK_OK, "%s", err.msg);
+    cr_assert_null(ev->space_id, "absent is fine");
+    hk_event_destroy(ev);
+    cr_assert_eq(parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\","
+                             "\"spaceId\":12}",
+                             &ev, &err),
+                 HK_OK, "%s", err.msg);
+    cr_assert_str_eq(ev->space_id, "12", "a number is kept as its text");
+    hk_event_destroy(ev);
+    static const struct {
+        const char *space, *msg;
+    } bad[] = {
+        {"\"\"", "spaceId: must not be empty"},
+        {"{}", "spaceId: must be a string or a number"},
+        {"0.5", "spaceId: a number must be whole and below 2^53 (send it as a string)"},
+        {"\"s\",\"spaceId\":\"t\"", "spaceId: given more than once"},
+        {"\"\xff\"", "spaceId: not valid UTF-8"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char json[160];
+        snprintf(json, sizeof json,
+                 "{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"spaceId\":%s}",
+                 bad[i].space);
+        ev = NULL;
+        cr_assert_eq(parse_event(json, &ev, &err), HK_EINVAL, "%s", json);
+        cr_assert_null(ev);
+        cr_assert_str_eq(err.msg, bad[i].msg);
+    }
+    /* an override naming no task of the flow or the space says both */
+    cr_assert_eq(parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\","
+                             "\"spaceId\":\"s1\",\"webhookOverrides\":[{\"webhookId\":\"wh_a\"},"
+                             "{\"webhookId\":\"wh_x\"}]}",
+                             &ev, &err),
+                 HK_OK, "%s", err.msg);
+    hk_task *a =
+        parse_task("{\"id\":\"wh_a\",\"spaceId\":\"s1\",\"url\":\"https://x.example/\"}", &err);
+    const hk_task *tasks[] = {a};
+    hk_buf why = {0};
+    cr_assert_eq(hk_event_unknown_overrides(ev, tasks, 1, &why), 1);
+    cr_assert_str_eq(why.data, "webhookOverrides[1]: no webhook task wh_x in flow 7 or space s1");
+    hk_buf_free(&why);
+    hk_task_destroy(a);
+    hk_event_destroy(ev);
+}

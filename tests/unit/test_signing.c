@@ -52,6 +52,18 @@ Test(render, every_reference)
     out = hk_render("$flowName", ev, t, 1, HK_RENDER_RAW, SIZE_MAX, NULL);
     cr_assert_str_eq(out, "Sales \"Q4\"\ncleanup", "no escaping outside JSON");
     free(out);
+    out = hk_render("[$spaceId]", ev, t, 1, HK_RENDER_RAW, SIZE_MAX, NULL);
+    cr_assert_str_eq(out, "[]", "an event without a space: empty");
+    free(out);
+    hk_task_destroy(t);
+    hk_event_destroy(ev);
+    ev = event(
+        "{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\",\"spaceId\":\"s\\\"1\"}");
+    t = task("{\"spaceId\":\"s1\",\"url\":\"https://x.example\"}");
+    out = hk_render("{\"space\":\"$spaceId\",\"s\":$spaceId}", ev, t, 1, HK_RENDER_JSON, SIZE_MAX,
+                    NULL);
+    cr_assert_str_eq(out, "{\"space\":\"s\\\"1\",\"s\":\"s\\\"1\"}");
+    free(out);
     hk_task_destroy(t);
     hk_event_destroy(ev);
 }
@@ -900,9 +912,9 @@ Test(request, a_body_less_post_sends_the_default_payload_signed)
         cr_assert_str_eq(req->body,
                          "{\"type\":\"job.completed\",\"jobId\":\"12345\",\"jobStatus\":\"Failed\","
                          "\"outcome\":\"failure\",\"flowId\":\"7\",\"flowName\":\"Sales "
-                         "\\\"Q4\\\"\",\"jobType\":null,\"outputIds\":[\"3\",\"4\"],"
-                         "\"finishedAt\":\"2026-11-22T10:00:00Z\",\"eventId\":\"ev-1\","
-                         "\"webhookId\":\"wh_d\",\"webhookName\":null,\"deliveryId\":"
+                         "\\\"Q4\\\"\",\"spaceId\":null,\"jobType\":null,\"outputIds\":"
+                         "[\"3\",\"4\"],\"finishedAt\":\"2026-11-22T10:00:00Z\",\"eventId\":"
+                         "\"ev-1\",\"webhookId\":\"wh_d\",\"webhookName\":null,\"deliveryId\":"
                          "\"msg_fixed\",\"attempt\":2}");
         cr_assert_eq(req->body_len, strlen(req->body));
         cr_assert_str_eq(hk_request_header(req, "Content-Type"), "application/json");
@@ -913,6 +925,16 @@ Test(request, a_body_less_post_sends_the_default_payload_signed)
         hk_request_destroy(req);
         hk_task_destroy(t);
     }
+    /* an event of a space: the space's task gets the event's spaceId */
+    hk_event *in_space = event("{\"eventId\":\"ev-2\",\"jobId\":\"1\",\"jobStatus\":\"Failed\","
+                               "\"flowId\":\"7\",\"spaceId\":\"sales\"}");
+    hk_task *st = task("{\"id\":\"wh_s\",\"spaceId\":\"sales\",\"url\":\"https://x.example/h\"}");
+    hk_request *sreq = build(st, in_space);
+    cr_assert(strstr(sreq->body, "\"flowId\":\"7\",\"flowName\":null,\"spaceId\":\"sales\","), "%s",
+              sreq->body);
+    hk_request_destroy(sreq);
+    hk_task_destroy(st);
+    hk_event_destroy(in_space);
     /* a GET still sends no body */
     hk_task *t = task("{\"flowId\":\"7\",\"url\":\"https://x.example\",\"method\":\"GET\"}");
     hk_request *req = build(t, ev);

@@ -75,7 +75,7 @@ Test(store, crud_round_trip)
     long long v0 = version();
     cr_assert_eq(hk_store_task_create(s, t, &err), HK_OK, "%s", err.msg);
     cr_assert_gt(version(), v0, "a write bumps the version");
-    cr_assert_eq(hk_store_task_create(s, t, &err), HK_EINVAL, "the same id twice");
+    cr_assert_eq(hk_store_task_create(s, t, &err), HK_ECONFLICT, "the same id twice: a conflict (409)");
     cr_assert_str_eq(err.field, "id");
 
     hk_task *got = NULL;
@@ -1038,4 +1038,142 @@ Test(store, rate_leases_are_consecutive_slots_of_one_schedule_at_most_a_second_a
     redisFree(rc);
     hk_store_async_close(a);
     hk_loop_destroy(loop);
+}
+
+static hk_task *make_space_task(const char *space)
+{
+    char json[256];
+    snprintf(json, sizeof json, "{\"spaceId\":\"%s\",\"url\":\"https://x.example/s\"}", space);
+    hk_task *t = NULL;
+    hk_error err = {0};
+    cr_assert_eq(hk_task_parse(json, strlen(json), true, &t, &err), HK_OK, "%s", err.msg);
+    return t;
+}
+
+static long long set_size(const char *key)
+{
+    redisContext *rc = raw_redis();
+    redisReply *r = redisCommand(rc, "SCARD %s%s", prefix, key);
+    long long v = r->integer;
+    freeReplyObject(r);
+    redisFree(rc);
+    return v;
+}
+
+Test(store, a_space_has_its_own_set_limit_and_cache_group)
+{
+    hk_store_config small = cfg;
+    small.max_per_flow = 2;
+    hk_store *s;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_open(&small, &s, &err), HK_OK, "%s", err.msg);
+    /* a flow and a space of the same name are two groups */
+    hk_task *f = make_task("x", NULL), *s1 = make_space_task("x"), *s2 = make_space_task("x");
+    cr_assert_eq(hk_store_task_create(s, f, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(hk_store_task_create(s, s1, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(hk_store_task_create(s, s2, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(set_size("space:x:webhooks"), 2);
+    cr_assert_eq(set_size("flow:x:webhooks"), 1);
+    hk_task *s3 = make_space_task("x");
+    cr_assert_eq(hk_store_task_create(s, s3, &err), HK_ELIMIT, "the limit is per space too");
+    cr_assert_str_eq(err.msg,
+                     "spaceId: space x already has 2 webhook tasks (HOOKD_MAX_WEBHOOKS_PER_FLOW)");
+    hk_task **list;
+    size_t n;
+    cr_assert_eq(hk_store_task_list_in(s, &(hk_scope){HK_SCOPE_SPACE, "x"}, &list, &n, &err),
+                 HK_OK);
+    cr_assert_eq(n, 2);
+    for (size_t i = 0; i < n; i++) {
+        cr_assert_str_eq(list[i]->space_id, "x");
+        hk_task_destroy(list[i]);
+    }
+    free(list);
+
+    /* the cache: flow x's tasks, space x's tasks, nothing for space y */
+    hk_store_cache *cache;
+    cr_assert_eq(hk_store_cache_create(&small, 200, 60000, &cache, &err), HK_OK, "%s", err.msg);
+    hk_store_snapshot *snap = hk_store_cache_acquire(cache);
+    const hk_task *const *tasks = hk_store_snapshot_flow(snap, "x", &n);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(tasks[0]->id, f->id);
+    tasks = hk_store_snapshot_space(snap, "x", &n);
+    cr_assert_eq(n, 2);
+    const char *lo = strcmp(s1->id, s2->id) < 0 ? s1->id : s2->id;
+    cr_assert_str_eq(tasks[0]->id, lo, "sorted by id within the space");
+    cr_assert_str_eq(tasks[0]->space_id, "x");
+    cr_assert_str_eq(tasks[1]->space_id, "x");
+    cr_assert_null(hk_store_snapshot_space(snap, "y", &n));
+    cr_assert_eq(n, 0);
+    cr_assert_null(hk_store_snapshot_flow(snap, "nope", &n));
+    hk_store_snapshot_release(snap);
+    hk_store_cache_destroy(cache);
+
+    /* an update moves a task from its space to a flow and back; delete leaves the space's set */
+    free(s1->space_id);
+    s1->space_id = NULL;
+    s1->flow_id = hk_strdup("z");
+    cr_assert_eq(hk_store_task_update(s, s1, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(set_size("space:x:webhooks"), 1);
+    cr_assert_eq(set_size("flow:z:webhooks"), 1);
+    cr_assert_eq(hk_store_task_create(s, s3, &err), HK_OK, "room again: %s", err.msg);
+    free(s1->flow_id);
+    s1->flow_id = NULL;
+    s1->space_id = hk_strdup("x");
+    cr_assert_eq(hk_store_task_update(s, s1, &err), HK_ELIMIT, "into a full space");
+    cr_assert_str_eq(err.field, "spaceId");
+    cr_assert_eq(hk_store_task_delete(s, s2->id, &err), HK_OK);
+    cr_assert_eq(set_size("space:x:webhooks"), 1);
+    cr_assert_eq(hk_store_task_update(s, s1, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(set_size("space:x:webhooks"), 2);
+    cr_assert_eq(set_size("flow:z:webhooks"), 0);
+    hk_task_destroy(f);
+    hk_task_destroy(s1);
+    hk_task_destroy(s2);
+    hk_task_destroy(s3);
+    hk_store_close(s);
+}
+
+Test(store, a_space_is_exported_imported_and_created_into_by_its_path)
+{
+    hk_store *s;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK, "%s", err.msg);
+    hk_scope sales = {HK_SCOPE_SPACE, "sales"};
+    /* create in a scope: the path's spaceId is filled in; a flowId beside it is refused */
+    cJSON *in = cJSON_Parse("{\"name\":\"a\",\"url\":\"https://x.example/a\"}");
+    hk_task *t = NULL;
+    cr_assert_eq(hk_store_task_create_in(s, &sales, in, &t, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(t->space_id, "sales");
+    cr_assert_null(t->flow_id);
+    hk_task_destroy(t);
+    cJSON_AddStringToObject(in, "flowId", "7");
+    cr_assert_eq(hk_store_task_create_in(s, &sales, in, &t, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "flowId");
+    cJSON_DeleteItemFromObject(in, "flowId");
+    cJSON_AddStringToObject(in, "spaceId", "other");
+    cr_assert_eq(hk_store_task_create_in(s, &sales, in, &t, &err), HK_EINVAL);
+    cr_assert_str_eq(err.msg, "spaceId: does not match the space in the path");
+    cJSON_Delete(in);
+
+    /* export names the space; importing it back updates; into a flow it seeds new tasks */
+    cJSON *doc = NULL;
+    cr_assert_eq(hk_store_export_in(s, &sales, HK_SECRETS_FULL, &doc, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(cJSON_GetObjectItem(doc, "spaceId")->valuestring, "sales");
+    cr_assert_null(cJSON_GetObjectItem(doc, "flowId"));
+    hk_import_report rep;
+    cr_assert_eq(hk_store_import_in(s, &sales, doc, &rep, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(rep.updated, 1);
+    cr_assert_eq(rep.created, 0);
+    cr_assert_eq(hk_store_flow_import(s, "9", doc, &rep, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(rep.created, 1);
+    hk_task **list;
+    size_t n;
+    cr_assert_eq(hk_store_task_list(s, "9", &list, &n, &err), HK_OK);
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(list[0]->flow_id, "9");
+    cr_assert_null(list[0]->space_id, "the entry's spaceId gave way to the flow imported into");
+    hk_task_destroy(list[0]);
+    free(list);
+    cJSON_Delete(doc);
+    hk_store_close(s);
 }
