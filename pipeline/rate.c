@@ -227,12 +227,9 @@ static void log_throttled(rate_limiter *l, const attempt *a)
             l->rate, l->waiting);
 }
 
-bool pl_rate_admit(hk_pipeline *p, attempt *a)
+/* Puts a at the end of its task's queue, counted as waiting. */
+static void enqueue(hk_pipeline *p, rate_limiter *l, attempt *a)
 {
-    rate_limiter *l = limiter_for(p, a->task);
-    uint64_t now = now_us();
-    if (!l->waiting && hk_rate_lease_take(&l->lease, now))
-        return true;
     if (l->tail)
         l->tail->rate_next = a;
     else
@@ -240,8 +237,17 @@ bool pl_rate_admit(hk_pipeline *p, attempt *a)
     l->tail = a;
     l->waiting++;
     p->rate_waiting++;
-    hk_counter_add(&hk_pipeline_metrics.rate_limited, 1);
     hk_gauge_add(&hk_pipeline_metrics.rate_waiting, 1);
+}
+
+bool pl_rate_admit(hk_pipeline *p, attempt *a)
+{
+    rate_limiter *l = limiter_for(p, a->task);
+    uint64_t now = now_us();
+    if (!l->waiting && hk_rate_lease_take(&l->lease, now))
+        return true;
+    enqueue(p, l, a);
+    hk_counter_add(&hk_pipeline_metrics.rate_limited, 1);
     log_throttled(l, a);
     wake_at(p, 0); /* the timer's pass asks for a lease or waits for the slot */
     return false;
@@ -263,14 +269,7 @@ size_t pl_rate_cancel(hk_pipeline *p, bool (*keep)(void *arg, void *ctx), void *
             all = a->rate_next;
             a->rate_next = NULL;
             if (keep && keep(a, ctx)) { /* back in its queue, in its order */
-                if (l->tail)
-                    l->tail->rate_next = a;
-                else
-                    l->head = a;
-                l->tail = a;
-                l->waiting++;
-                p->rate_waiting++;
-                hk_gauge_add(&hk_pipeline_metrics.rate_waiting, 1);
+                enqueue(p, l, a);
                 continue;
             }
             *gone_tail = a;
