@@ -48,6 +48,7 @@ typedef struct hk_event {
     hk_override *overrides;
     size_t overrides_len;
     hk_job_outcome outcome;
+    char *reason; /* task.disabled: why the task was disabled; NULL for every other type */
 } hk_event;
 
 /* Parses one job event. len over HK_EVENT_MAX_BYTES, bad JSON, a missing or ill-typed required
@@ -60,6 +61,16 @@ void hk_event_destroy(hk_event *ev);
 hk_job_outcome hk_job_outcome_from_status(const char *job_status);
 /* The event's override for task_id, or NULL. Borrowed from ev. */
 const hk_override *hk_event_override_for(const hk_event *ev, const char *task_id);
+
+/* An operational event (docs/api.md, "Operational events"): hookd publishes it to
+ * HK_TOPIC_EVENTS and consumes it like a job event. task.disabled reads "webhookId" as its
+ * jobId (the disabled task's id), "disabledAt" as its finishedAt, "reason" as its reason; its
+ * jobStatus is "disabled". */
+#define HK_EVENT_TASK_DISABLED "task.disabled"
+/* The JSON text of a task.disabled event (no secret: ids, name, reason and time). The caller
+ * frees. eventId: "task.disabled/<webhookId>/<disabledAt>", the same for every worker. */
+char *hk_event_task_disabled_json(const char *webhook_id, const char *flow_id, const char *name,
+                                  const char *reason, const char *disabled_at);
 /* ----------------------------------------------------------------------- webhook tasks --- */
 
 typedef enum {
@@ -74,6 +85,10 @@ typedef enum { HK_TRIGGER_SUCCESS, HK_TRIGGER_FAILURE, HK_TRIGGER_ANY } hk_trigg
  * only tasks that take every type. */
 #define HK_EVENT_TYPE_JOB_COMPLETED 0x1u           /* "job.completed" */
 #define HK_EVENT_TYPE_ORCHESTRATION_COMPLETED 0x2u /* "orchestration.completed" */
+/* Operational: reaches only the tasks that name it, never the task it is about, regardless of
+ * trigger.event and trigger.objects. */
+#define HK_EVENT_TYPE_TASK_DISABLED 0x4u /* "task.disabled" */
+#define HK_EVENT_TYPES_OPERATIONAL HK_EVENT_TYPE_TASK_DISABLED
 typedef enum { HK_SIG_NONE, HK_SIG_TIMESTAMPED, HK_SIG_BODY, HK_SIG_STANDARD } hk_sig_scheme;
 
 #define HK_TASK_MAX_BODY (256 * 1024)
