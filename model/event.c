@@ -204,8 +204,8 @@ static int operational_fields(const cJSON *root, hk_event *ev, hk_error *err)
     return opt_string(root, "reason", &ev->reason, err);
 }
 
-char *hk_event_task_disabled_json(const char *webhook_id, const char *flow_id, const char *name,
-                                  const char *reason, const char *disabled_at)
+char *hk_event_task_disabled_json(const char *group, const char *webhook_id, const char *flow_id,
+                                  const char *name, const char *reason, const char *disabled_at)
 {
     hk_buf b = {0};
     hk_buf_printf(&b, "{\"type\":\"" HK_EVENT_TASK_DISABLED "\",\"eventId\":\"");
@@ -213,9 +213,9 @@ char *hk_event_task_disabled_json(const char *webhook_id, const char *flow_id, c
     hk_buf_json_escape(&b, webhook_id, strlen(webhook_id));
     hk_buf_puts(&b, "/");
     hk_buf_json_escape(&b, disabled_at, strlen(disabled_at));
-    const char *names[] = {"webhookId", "flowId", "webhookName", "reason", "disabledAt"};
-    const char *values[] = {webhook_id, flow_id, name ? name : "", reason, disabled_at};
-    for (size_t i = 0; i < 5; i++) {
+    const char *names[] = {"group", "webhookId", "flowId", "webhookName", "reason", "disabledAt"};
+    const char *values[] = {group, webhook_id, flow_id, name ? name : "", reason, disabled_at};
+    for (size_t i = 0; i < 6; i++) {
         hk_buf_printf(&b, "\",\"%s\":\"", names[i]);
         hk_buf_json_escape(&b, values[i], strlen(values[i]));
     }

@@ -67,10 +67,11 @@ const hk_override *hk_event_override_for(const hk_event *ev, const char *task_id
  * jobId (the disabled task's id), "disabledAt" as its finishedAt, "reason" as its reason; its
  * jobStatus is "disabled". */
 #define HK_EVENT_TASK_DISABLED "task.disabled"
-/* The JSON text of a task.disabled event (no secret: ids, name, reason and time). The caller
- * frees. eventId: "task.disabled/<webhookId>/<disabledAt>", the same for every worker. */
-char *hk_event_task_disabled_json(const char *webhook_id, const char *flow_id, const char *name,
-                                  const char *reason, const char *disabled_at);
+/* The JSON text of a task.disabled event (no secret: ids, name, reason and time), with the
+ * consumer group of the workers that publish it (a worker takes only its own group's). The
+ * caller frees. eventId: "task.disabled/<webhookId>/<disabledAt>", the same for every worker. */
+char *hk_event_task_disabled_json(const char *group, const char *webhook_id, const char *flow_id,
+                                  const char *name, const char *reason, const char *disabled_at);
 /* ----------------------------------------------------------------------- webhook tasks --- */
 
 typedef enum {

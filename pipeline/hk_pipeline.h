@@ -106,6 +106,11 @@ struct hk_pipeline_metrics {
     hk_counter retries_foreign;         /* hookd_retries_foreign_total: another group's records */
     hk_counter_vec retries_published;   /* hookd_retries_published_total{tier} */
     hk_counter_vec retries_consumed;    /* hookd_retries_consumed_total{tier} */
+    /* hookd_operational_events_total (acknowledged on hookd.events), _event_errors_total (lost),
+     * _events_foreign_total (another group's, skipped) */
+    hk_counter operational_events;
+    hk_counter operational_event_errors;
+    hk_counter operational_events_foreign;
 };
 extern struct hk_pipeline_metrics hk_pipeline_metrics;
 
@@ -121,5 +126,34 @@ void hk_pipeline_metrics_set_tiers(const char *const *names, size_t n);
  * clock. Pure: the pipeline calls it for every result, and the unit tests with made-up ones. */
 hk_retry_facts hk_pipeline_facts(const hk_delivery_result *res, const hk_task *task, int number,
                                  int deferrals, bool handing_off, bool owns, uint64_t now_ms);
+
+/* ------------------------------------------- the sustained-failure rule (health.c) --- */
+
+/* A task's state in one shard: whether it last saw a delivered attempt or a final failure, and
+ * when it next tells the history writer again. Zeroed: nothing seen yet. */
+typedef struct hk_task_health {
+    unsigned char state;
+    bool untold;      /* delivered attempts since the last told */
+    uint64_t next_ms; /* monotonic */
+} hk_task_health;
+typedef enum {
+    HK_HEALTH_NONE,         /* nothing to tell */
+    HK_HEALTH_FAILED,       /* hk_store_history_task_failed(reset false) */
+    HK_HEALTH_FAILED_RESET, /* ... (reset true: a delivered attempt came first, untold) */
+    HK_HEALTH_DELIVERED,    /* hk_store_history_task_delivered */
+} hk_health_notice;
+/* One attempt's end (delivered, or dead-lettered) for the task: what to tell, if anything. A
+ * change of state is told at once; the same state again at most once per interval_ms. Pure. */
+hk_health_notice hk_pipeline_health_step(hk_task_health *h, bool delivered, uint64_t now_ms,
+                                         uint64_t interval_ms);
+/* The interval for a HOOKD_DISABLE_AFTER: a quarter of it, from 50 ms to 60 s. */
+uint64_t hk_pipeline_health_interval(uint64_t disable_after_ms);
+
+/* -------------------------------------------- operational events (send.c, loop thread) --- */
+
+/* Publishes an operational event (the JSON text, e.g. hk_event_task_disabled_json) to
+ * HK_TOPIC_EVENTS, keyed by key; counted in hookd_operational_events_total once acknowledged,
+ * in hookd_operational_event_errors_total when it cannot go. Copies both. */
+void hk_pipeline_publish_event(hk_pipeline *p, const char *key, const char *json);
 
 #endif

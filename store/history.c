@@ -22,6 +22,7 @@ typedef struct record {
     char *key;  /* the job's history key; the task id for a disable */
     char *json; /* the attempt record; the reason for a disable */
     bool disable;
+    char notice; /* a task-health notice for failing.c (NOTICE_*), key the task id; else 0 */
     struct record *next;
 } record;
 
@@ -38,7 +39,10 @@ struct hk_store_history {
     redisContext *rc;
     bool outage_logged;
     hk_store *store; /* the task connection (same cfg), opened on the first disable */
+    hk_store__health health;
 };
+
+enum { NOTICE_FAILED = 1, NOTICE_FAILED_RESET, NOTICE_DELIVERED };
 
 static void record_free(record *r)
 {
@@ -134,7 +138,7 @@ static record *take_disables(record **batch)
     record *head = NULL, **tail = &head;
     for (record **pp = batch; *pp;) {
         record *r = *pp;
-        if (!r->disable) {
+        if (!r->disable && !r->notice) {
             pp = &r->next;
             continue;
         }
@@ -150,14 +154,14 @@ static void disable_task(hk_store_history *h, const record *r)
 {
     hk_error err = {0};
     bool changed = false;
+    hk_task *t = NULL;
     int rc = HK_ERR;
     if (h->store || hk_store__open(&h->cfg, &h->store, &err) == HK_OK)
-        rc = hk_store_task_disable(h->store, r->key, r->json, hk_wall_ms(), &changed, &err);
+        rc = hk_store__task_disable(h->store, r->key, r->json, hk_wall_ms(), &changed, &t, &err);
     if (rc == HK_OK || rc == HK_ENOTFOUND) {
-        if (changed) {
-            hk_counter_add(&hk_store_metrics.tasks_disabled, 1);
-            HK_WARN("task.disabled", "webhook task %s disabled: %s", r->key, r->json);
-        }
+        if (changed)
+            hk_store__disabled(&h->health, t, "gone");
+        hk_task_destroy(t);
         return;
     }
     hk_counter_add(&hk_store_metrics.task_disable_errors, 1);
@@ -199,7 +203,13 @@ static void *writer(void *arg)
         if (batch)
             write_batch(h, batch);
         for (record *r = disables; r; r = r->next)
-            disable_task(h, r);
+            if (r->notice == NOTICE_DELIVERED)
+                hk_store__task_delivered(&h->store, &h->cfg, r->key);
+            else if (r->notice)
+                hk_store__task_failed(&h->store, &h->cfg, &h->health, r->key,
+                                      r->notice == NOTICE_FAILED_RESET);
+            else
+                disable_task(h, r);
         while (disables) {
             record *next = disables->next;
             record_free(disables);
@@ -302,4 +312,29 @@ void hk_store_history_disable_task(hk_store_history *h, const char *id, const ch
     r->disable = true;
     pthread_mutex_lock(&h->lock);
     enqueue(h, r);
+}
+
+void hk_store_history_set_health(hk_store_history *h, uint64_t disable_after_ms,
+                                 hk_store_disabled_cb cb, void *arg)
+{
+    h->health = (hk_store__health){.after_ms = disable_after_ms, .cb = cb, .arg = arg};
+}
+
+static void notice(hk_store_history *h, const char *id, char kind)
+{
+    record *r = hk_xcalloc(1, sizeof *r);
+    r->key = hk_strdup(id);
+    r->notice = kind;
+    pthread_mutex_lock(&h->lock);
+    enqueue(h, r);
+}
+
+void hk_store_history_task_failed(hk_store_history *h, const char *id, bool reset)
+{
+    notice(h, id, reset ? NOTICE_FAILED_RESET : NOTICE_FAILED);
+}
+
+void hk_store_history_task_delivered(hk_store_history *h, const char *id)
+{
+    notice(h, id, NOTICE_DELIVERED);
 }

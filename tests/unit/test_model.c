@@ -945,12 +945,12 @@ Test(task, previous_secrets_until_is_a_time_with_more_than_one_secret)
  * secret in it; the same eventId for the same disable. */
 Test(event, task_disabled_round_trip)
 {
-    char *json = hk_event_task_disabled_json("wh_a", "7", "Ops \"hook\"",
+    char *json = hk_event_task_disabled_json("hookd", "wh_a", "7", "Ops \"hook\"",
                                              "the endpoint answered "
                                              "410 Gone",
                                              "2026-12-01T06:00:00.000Z");
     cr_assert_str_eq(json, "{\"type\":\"task.disabled\",\"eventId\":\"task.disabled/wh_a/"
-                           "2026-12-01T06:00:00.000Z\",\"webhookId\":\"wh_a\",\"flowId\":\"7\","
+                           "2026-12-01T06:00:00.000Z\",\"group\":\"hookd\",\"webhookId\":\"wh_a\",\"flowId\":\"7\","
                            "\"webhookName\":\"Ops \\\"hook\\\"\",\"reason\":\"the endpoint "
                            "answered 410 Gone\",\"disabledAt\":\"2026-12-01T06:00:00.000Z\"}");
     hk_event *ev;
@@ -986,7 +986,7 @@ Test(event, task_disabled_round_trip)
  * type), whatever their trigger.event and objects, and never the task it is about. */
 Test(match, task_disabled_reaches_only_the_tasks_naming_it_and_never_its_own)
 {
-    char *json = hk_event_task_disabled_json("wh_gone", "7", "", "r", "2026-12-01T06:00:00.000Z");
+    char *json = hk_event_task_disabled_json("hookd", "wh_gone", "7", "", "r", "2026-12-01T06:00:00.000Z");
     hk_event *ev;
     hk_error err = {0};
     cr_assert_eq(parse_event(json, &ev, &err), HK_OK, "%s", err.msg);
