@@ -6,15 +6,26 @@ a task that keeps succeeding in between stays enabled; 0 never disables; a bad v
 410 publishes the event too."""
 import json
 import os
+import re
 import subprocess
 import time
 
-from conftest import HOOKD, delivery_id, read_topic
+import jsonschema
+
+from conftest import HOOKD, ROOT, delivery_id, read_topic
 from test_api import TOKEN, Api
 from test_observability import get, samples, value, wait_probe
 
 RULE = {"HOOKD_DISABLE_AFTER": "2s", "HOOKD_RETRY_DELAYS": "1s", "HOOKD_LOG_LEVEL": "info",
         "HOOKD_API_TOKEN": TOKEN}
+
+
+def default_payload_schema():
+    """The JSON Schema of the default payload, as docs/api.md gives it."""
+    text = open(os.path.join(ROOT, "docs", "api.md")).read()
+    section = text[text.index("#### The default payload"):]
+    blocks = re.findall(r"```json\n(.*?)```", section, re.S)
+    return json.loads(next(b for b in blocks if "$schema" in b))
 
 
 def redis_exists(stack, key):
@@ -118,6 +129,7 @@ def test_sustained_failure_disables_once_and_a_sibling_is_told(env, receiver, wo
     assert (body["type"], body["jobId"], body["jobStatus"], body["flowId"], body["reason"],
             body["finishedAt"], body["webhookId"]) == \
         ("task.disabled", down, "disabled", flow, task["disabledReason"], task["disabledAt"], ops)
+    jsonschema.validate(body, default_payload_schema())
     assert told[0]["headers"]["x-webhook-id"] == delivery_id(ev["eventId"], ops)
     assert told[0]["headers"]["x-webhook-signature"], told[0]["headers"]
     # a task taking job events only, the disabled one and the flaky one got no such event
