@@ -83,7 +83,7 @@ void hk_pipeline_finish(hk_pipeline *p);
 typedef struct hk_pipeline_state {
     int brokers_up;      /* the main consumer's brokers up, -1 before its first statistics */
     bool main_joined;    /* the main consumer has an assignment (possibly empty) */
-    bool all_joined;     /* ... and so has every tier's */
+    bool all_joined;     /* ... and so has every tier's (and hookd.events's) */
     int partitions;      /* of the main topics assigned to this shard */
     int tier_partitions; /* of the tier topics */
 } hk_pipeline_state;

@@ -56,7 +56,8 @@ void hk_pipeline_state_of(const hk_pipeline *p, hk_pipeline_state *out)
     out->all_joined = out->main_joined;
     for (size_t c = 1; c < p->n_consumers; c++) {
         out->all_joined = out->all_joined && hk_consumer_joined(p->consumers[c]);
-        out->tier_partitions += hk_consumer_assigned(p->consumers[c]);
+        if (c <= p->policy->tiers) /* not hookd.events's */
+            out->tier_partitions += hk_consumer_assigned(p->consumers[c]);
     }
 }
 
