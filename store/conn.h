@@ -58,6 +58,7 @@ int hk_store__task_disable(hk_store *s, const char *id, const char *reason, uint
  * task connection, opened when NULL and closed (NULL) after a connection failure. */
 typedef struct hk_store__health {
     uint64_t after_ms; /* HOOKD_DISABLE_AFTER; 0: never */
+    uint64_t slack_ms; /* how late a delivered attempt may be told: judged past after + slack */
     hk_store_disabled_cb cb;
     void *arg;
 } hk_store__health;

@@ -138,7 +138,7 @@ void hk_store__task_failed(hk_store **store, const hk_store__cfg *cfg, const hk_
     long long marked = r->element[0]->integer;
     uint64_t since = (uint64_t)marked, now = (uint64_t)r->element[1]->integer;
     freeReplyObject(r);
-    if (marked >= 0 && now >= since && now - since >= h->after_ms)
+    if (marked >= 0 && now >= since && now - since >= h->after_ms + h->slack_ms)
         disable(store, h, id, key, since, now);
     free(key);
 }

@@ -314,10 +314,11 @@ void hk_store_history_disable_task(hk_store_history *h, const char *id, const ch
     enqueue(h, r);
 }
 
-void hk_store_history_set_health(hk_store_history *h, uint64_t disable_after_ms,
+void hk_store_history_set_health(hk_store_history *h, uint64_t disable_after_ms, uint64_t slack_ms,
                                  hk_store_disabled_cb cb, void *arg)
 {
-    h->health = (hk_store__health){.after_ms = disable_after_ms, .cb = cb, .arg = arg};
+    h->health = (hk_store__health){
+        .after_ms = disable_after_ms, .slack_ms = slack_ms, .cb = cb, .arg = arg};
 }
 
 static void notice(hk_store_history *h, const char *id, char kind)

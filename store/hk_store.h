@@ -332,11 +332,12 @@ typedef struct hk_store_disabled {
     const char *webhook_id, *flow_id, *name, *reason, *disabled_at, *cause;
 } hk_store_disabled;
 typedef void (*hk_store_disabled_cb)(const hk_store_disabled *d, void *arg);
-/* Before anything is queued: the sustained-failure rule (disable_after_ms 0: never) and who is
- * told, on the writer's thread, of each disable that changed a task (the one worker whose
- * compare-and-swap won; cb may be NULL). */
+/* Before anything is queued: the sustained-failure rule (disable_after_ms 0: never; a mark is
+ * judged older than it only past disable_after_ms + slack_ms, the most a delivered attempt may
+ * take to be told) and who is told, on the writer's thread, of each disable that changed a
+ * task (the one worker whose compare-and-swap won; cb may be NULL). */
 void hk_store_history_set_health(hk_store_history *hist, uint64_t disable_after_ms,
-                                 hk_store_disabled_cb cb, void *arg);
+                                 uint64_t slack_ms, hk_store_disabled_cb cb, void *arg);
 /* The sustained-failure rule's notices (store/failing.c), for the writer thread; the shards send
  * them only on a change of a task's state, or at most once per check interval, never per
  * delivery. failed: a final failure (dead-lettered); it marks <prefix>webhook:<id>:failing with

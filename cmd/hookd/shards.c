@@ -225,7 +225,11 @@ static int run_shards(group *g, const hk_store_config *scfg, hk_error *err)
     if (hk_store_cache_create(scfg, 500, 30000, &g->cache, err) != HK_OK ||
         hk_store_history_create(scfg, 100000, &g->history, err) != HK_OK)
         return 1;
-    hk_store_history_set_health(g->history, cfg->disable_after_ms, notice_cb, g);
+    /* A delivered attempt reaches Redis within 1.5 intervals (pipeline/health.c): a mark is
+     * judged old only past the rule and two intervals, so no delivery is overtaken. */
+    hk_store_history_set_health(g->history, cfg->disable_after_ms,
+                                2 * hk_pipeline_health_interval(cfg->disable_after_ms), notice_cb,
+                                g);
     g->shared = (hk_pipeline_shared){
         .cfg = cfg,
         .policy = &g->policy,

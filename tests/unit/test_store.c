@@ -334,7 +334,7 @@ Test(store, sustained_failure_disables_once_and_a_delivery_resets_the_clock)
     uint64_t failing_before = hk_counter_get(&hk_store_metrics.tasks_disabled_failing);
     hk_store_history *h;
     cr_assert_eq(hk_store_history_create(&cfg, 100, &h, &err), HK_OK, "%s", err.msg);
-    hk_store_history_set_health(h, 600, tell, &heard);
+    hk_store_history_set_health(h, 500, 100, tell, &heard);
     hk_store_history_task_failed(h, t->id, false);
     usleep(150 * 1000);
     cr_assert(failing_mark(t->id), "a final failure marks the task");
@@ -363,7 +363,7 @@ Test(store, sustained_failure_disables_once_and_a_delivery_resets_the_clock)
     usleep(150 * 1000);
     cr_assert_eq(hk_store_task_get(s, t->id, &got, &err), HK_OK);
     cr_assert_not(got->enabled);
-    cr_assert(strstr(got->disabled_reason, "every delivery failed for more than 600ms "
+    cr_assert(strstr(got->disabled_reason, "every delivery failed for more than 500ms "
                                            "(HOOKD_DISABLE_AFTER), since 20"),
               "%s", got->disabled_reason);
     cr_assert_eq(heard.n, 1, "told once");
@@ -390,7 +390,7 @@ Test(store, sustained_failure_disables_once_and_a_delivery_resets_the_clock)
     hk_task *v = make_task("9", NULL);
     cr_assert_eq(hk_store_task_create(s, v, &err), HK_OK, "%s", err.msg);
     cr_assert_eq(hk_store_history_create(&cfg, 100, &h, &err), HK_OK, "%s", err.msg);
-    hk_store_history_set_health(h, 0, tell, &heard);
+    hk_store_history_set_health(h, 0, 0, tell, &heard);
     hk_store_history_task_failed(h, v->id, false);
     hk_store_history_destroy(h);
     cr_assert_not(failing_mark(v->id));
