@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { OPT_STR, OPT_INT, OPT_LIST, OPT_LEVEL, OPT_TOPIC, OPT_ONOFF } opt_kind;
+typedef enum { OPT_STR, OPT_INT, OPT_LIST, OPT_LEVEL, OPT_TOPIC, OPT_ONOFF, OPT_DURATION } opt_kind;
 
 typedef struct opt {
     const char *env;
@@ -114,6 +114,12 @@ static const opt options[] = {
      "last quarter (at most 5 s), then the rest go to their retry tier, offsets are "
      "committed and hookd exits 0",
      false, ALL},
+    {"HOOKD_DISABLE_AFTER", "--disable-after", OPT_DURATION, offsetof(hk_config, disable_after_ms),
+     0, 0, "5d",
+     "disable a webhook task whose deliveries have all failed finally (dead-lettered) for "
+     "longer than this (5d, 12h, 30m, 2s); any delivered attempt resets the clock; the task "
+     "is disabled with its reason and time and task.disabled goes to hookd.events; 0: never",
+     false, HK_CONFIG_HOOKD},
     {"HOOKD_LOG_LEVEL", "--log-level", OPT_LEVEL, offsetof(hk_config, log_level), 0, 0, "info",
      "debug, info, warn or error; JSON lines on stdout", false, ALL},
 };
@@ -235,6 +241,16 @@ static int set_option(hk_config *cfg, const opt *o, const char *value, const cha
         if (strcmp(value, "on") != 0 && strcmp(value, "off") != 0)
             return hk_error_set(err, HK_EINVAL, source, "must be on or off, got '%s'", value);
         *(bool *)base = strcmp(value, "on") == 0;
+        return HK_OK;
+    case OPT_DURATION: /* "0", or what hk_parse_duration reads; a bad value is not echoed */
+        if (strcmp(value, "0") == 0) {
+            *(uint64_t *)base = 0;
+            return HK_OK;
+        }
+        if (!hk_parse_duration(value, (uint64_t *)base))
+            return hk_error_set(err, HK_EINVAL, source,
+                                "must be a duration (digits and one unit of ms, s, m, h or d: "
+                                "5d, 30m) or 0 for never");
         return HK_OK;
     case OPT_LEVEL:
         if (hk_log_level_parse(value, (hk_log_level *)base) != HK_OK)

@@ -220,6 +220,7 @@ typedef struct hk_config {
     int ingress_body_timeout_ms; /* hookd-ingress */
     char *api_token; /* secret */
     int shutdown_grace_ms; /* SIGTERM: time for deliveries in flight to finish */
+    uint64_t disable_after_ms; /* HOOKD_DISABLE_AFTER: failing that long disables; 0 never */
     hk_log_level log_level;
 } hk_config;
 

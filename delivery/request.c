@@ -174,6 +174,8 @@ static char *default_body(const hk_request_params *p, size_t *len)
     }
     hk_buf_puts(&b, "]");
     put_text(&b, "finishedAt", ev->finished_at, false);
+    if (ev->reason) /* an operational event's (task.disabled) */
+        put_text(&b, "reason", ev->reason, false);
     put_text(&b, "eventId", ev->event_id, false);
     put_text(&b, "webhookId", p->task->id, false);
     put_text(&b, "webhookName", p->task->name, false);

@@ -68,7 +68,8 @@ static int opt_string(const cJSON *obj, const char *field, char **out, hk_error 
 /* The event's top-level fields hookd reads. */
 static const char *const used_fields[] = {"eventId",   "type",    "jobId",      "runId",
                                           "jobStatus", "flowId",  "spaceId",    "flowName",
-                                          "outputIds", "jobType", "finishedAt", "webhookOverrides"};
+                                          "outputIds", "jobType", "finishedAt", "webhookOverrides",
+                                          "webhookId", "reason",  "disabledAt"};
 
 static bool is_used_field(const char *name)
 {
@@ -194,6 +195,37 @@ static int parse_overrides(const cJSON *arr, hk_event *ev, hk_error *err)
     return HK_OK;
 }
 
+/* task.disabled's own field: the reason, a string (required). */
+static int operational_fields(const cJSON *root, hk_event *ev, hk_error *err)
+{
+    const cJSON *reason = cJSON_GetObjectItemCaseSensitive(root, "reason");
+    if (!reason || cJSON_IsNull(reason))
+        return hk_error_set(err, HK_EINVAL, "reason", "required");
+    return opt_string(root, "reason", &ev->reason, err);
+}
+
+char *hk_event_task_disabled_json(const char *group, const char *webhook_id, const char *flow_id,
+                                  const char *space_id, const char *name, const char *reason,
+                                  const char *disabled_at)
+{
+    hk_buf b = {0};
+    hk_buf_printf(&b, "{\"type\":\"" HK_EVENT_TASK_DISABLED "\",\"eventId\":\"");
+    hk_buf_json_escape(&b, HK_EVENT_TASK_DISABLED "/", strlen(HK_EVENT_TASK_DISABLED) + 1);
+    hk_buf_json_escape(&b, webhook_id, strlen(webhook_id));
+    hk_buf_puts(&b, "/");
+    hk_buf_json_escape(&b, disabled_at, strlen(disabled_at));
+    const char *names[] = {"group",       "webhookId", flow_id ? "flowId" : "spaceId",
+                           "webhookName", "reason",    "disabledAt"};
+    const char *values[] = {group,  webhook_id, flow_id ? flow_id : space_id, name ? name : "",
+                            reason, disabled_at};
+    for (size_t i = 0; i < 6; i++) {
+        hk_buf_printf(&b, "\",\"%s\":\"", names[i]);
+        hk_buf_json_escape(&b, values[i], strlen(values[i]));
+    }
+    hk_buf_puts(&b, "\"}");
+    return hk_buf_take(&b);
+}
+
 int hk_event_parse(const char *buf, size_t len, const char *fallback_id, hk_event **out,
                    hk_error *err)
 {
@@ -235,29 +267,44 @@ int hk_event_parse(const char *buf, size_t len, const char *fallback_id, hk_even
     if (strcmp(ev->type, "orchestration.completed") == 0 &&
         !cJSON_GetObjectItemCaseSensitive(root, "jobId"))
         id_field = "runId";
+    bool disabled = strcmp(ev->type, HK_EVENT_TASK_DISABLED) == 0;
+    if (disabled)
+        id_field = "webhookId";
     if (id_text(cJSON_GetObjectItemCaseSensitive(root, id_field), id_field, true, &ev->job_id,
                 err) != HK_OK)
         goto error;
+    if (disabled && operational_fields(root, ev, err) != HK_OK)
+        goto error;
     const cJSON *status = cJSON_GetObjectItemCaseSensitive(root, "jobStatus");
-    if (!status || cJSON_IsNull(status)) {
+    if (disabled && (!status || cJSON_IsNull(status))) {
+        ev->job_status = hk_strdup("disabled");
+    } else if (!status || cJSON_IsNull(status)) {
         hk_error_set(err, HK_EINVAL, "jobStatus", "required");
         goto error;
-    }
-    if (!cJSON_IsString(status) || !status->valuestring[0]) {
+    } else if (!cJSON_IsString(status) || !status->valuestring[0]) {
         hk_error_set(err, HK_EINVAL, "jobStatus", "must be a non-empty string");
         goto error;
-    }
-    if (text_check(status->valuestring, "jobStatus", err) != HK_OK)
+    } else if (text_check(status->valuestring, "jobStatus", err) != HK_OK) {
         goto error;
-    ev->job_status = hk_strdup(status->valuestring);
+    } else {
+        ev->job_status = hk_strdup(status->valuestring);
+    }
     ev->outcome = hk_job_outcome_from_status(ev->job_status);
-    if (id_text(cJSON_GetObjectItemCaseSensitive(root, "flowId"), "flowId", true, &ev->flow_id,
+    if (id_text(cJSON_GetObjectItemCaseSensitive(root, "flowId"), "flowId", !disabled, &ev->flow_id,
                 err) != HK_OK)
         goto error;
     /* Optional: the space the flow belongs to, whose tasks take the event too. */
     if (id_text(cJSON_GetObjectItemCaseSensitive(root, "spaceId"), "spaceId", false, &ev->space_id,
                 err) != HK_OK)
         goto error;
+    /* A space's task has no flow: its task.disabled names the space alone, and reaches the
+     * space's tasks only ("" is no flow's id). */
+    if (!ev->flow_id && !ev->space_id) {
+        hk_error_set(err, HK_EINVAL, "flowId", "required");
+        goto error;
+    }
+    if (!ev->flow_id)
+        ev->flow_id = hk_strdup("");
     if (id_text(cJSON_GetObjectItemCaseSensitive(root, "eventId"), "eventId", false, &ev->event_id,
                 err) != HK_OK)
         goto error;
@@ -265,7 +312,7 @@ int hk_event_parse(const char *buf, size_t len, const char *fallback_id, hk_even
         ev->event_id = hk_strdup(fallback_id ? fallback_id : "");
     if (opt_string(root, "flowName", &ev->flow_name, err) != HK_OK ||
         opt_string(root, "jobType", &ev->job_type, err) != HK_OK ||
-        opt_string(root, "finishedAt", &ev->finished_at, err) != HK_OK)
+        opt_string(root, disabled ? "disabledAt" : "finishedAt", &ev->finished_at, err) != HK_OK)
         goto error;
     const cJSON *outputs = cJSON_GetObjectItemCaseSensitive(root, "outputIds");
     if (outputs && !cJSON_IsNull(outputs)) {
@@ -324,6 +371,7 @@ void hk_event_destroy(hk_event *ev)
     free(ev->overrides);
     free(ev->job_type);
     free(ev->finished_at);
+    free(ev->reason);
     free(ev);
 }
 

@@ -49,6 +49,7 @@ typedef struct hk_event {
     hk_override *overrides;
     size_t overrides_len;
     hk_job_outcome outcome;
+    char *reason; /* task.disabled: why the task was disabled; NULL for every other type */
 } hk_event;
 
 /* Parses one job event. len over HK_EVENT_MAX_BYTES, bad JSON, a missing or ill-typed required
@@ -61,6 +62,20 @@ void hk_event_destroy(hk_event *ev);
 hk_job_outcome hk_job_outcome_from_status(const char *job_status);
 /* The event's override for task_id, or NULL. Borrowed from ev. */
 const hk_override *hk_event_override_for(const hk_event *ev, const char *task_id);
+
+/* An operational event (docs/api.md, "Operational events"): hookd publishes it to
+ * HK_TOPIC_EVENTS and consumes it like a job event. task.disabled reads "webhookId" as its
+ * jobId (the disabled task's id), "disabledAt" as its finishedAt, "reason" as its reason; its
+ * jobStatus is "disabled". */
+#define HK_EVENT_TASK_DISABLED "task.disabled"
+/* The JSON text of a task.disabled event (no secret: ids, name, reason and time), with the
+ * consumer group of the workers that publish it (a worker takes only its own group's), and the
+ * task's flowId, or for a space's task (flow_id NULL) its spaceId: such an event has no flowId
+ * and reaches the space's tasks alone (its flow_id reads as ""). The caller frees. eventId:
+ * "task.disabled/<webhookId>/<disabledAt>", the same for every worker. */
+char *hk_event_task_disabled_json(const char *group, const char *webhook_id, const char *flow_id,
+                                  const char *space_id, const char *name, const char *reason,
+                                  const char *disabled_at);
 /* ----------------------------------------------------------------------- webhook tasks --- */
 
 typedef enum {
@@ -75,6 +90,10 @@ typedef enum { HK_TRIGGER_SUCCESS, HK_TRIGGER_FAILURE, HK_TRIGGER_ANY } hk_trigg
  * only tasks that take every type. */
 #define HK_EVENT_TYPE_JOB_COMPLETED 0x1u           /* "job.completed" */
 #define HK_EVENT_TYPE_ORCHESTRATION_COMPLETED 0x2u /* "orchestration.completed" */
+/* Operational: reaches only the tasks that name it, never the task it is about, regardless of
+ * trigger.event and trigger.objects. */
+#define HK_EVENT_TYPE_TASK_DISABLED 0x4u /* "task.disabled" */
+#define HK_EVENT_TYPES_OPERATIONAL HK_EVENT_TYPE_TASK_DISABLED
 typedef enum { HK_SIG_NONE, HK_SIG_TIMESTAMPED, HK_SIG_BODY, HK_SIG_STANDARD } hk_sig_scheme;
 
 #define HK_TASK_MAX_BODY (256 * 1024)
@@ -98,7 +117,7 @@ typedef struct hk_task {
     char *id;       /* "wh_..." */
     char *flow_id;  /* NULL for a space's task */
     char *space_id; /* NULL for a flow's task: a task has exactly one of the two */
-    char *name; /* "" when absent */
+    char *name;     /* "" when absent */
     char *url;
     hk_method method;
     hk_kv *headers;

@@ -376,7 +376,8 @@ static int parse_trigger_objects(const cJSON *objs, hk_task *t, hk_error *err)
     return HK_OK;
 }
 
-static const char *const event_type_names[] = {"job.completed", "orchestration.completed"};
+static const char *const event_type_names[] = {"job.completed", "orchestration.completed",
+                                               HK_EVENT_TASK_DISABLED};
 #define EVENT_TYPES (sizeof event_type_names / sizeof event_type_names[0])
 
 /* trigger.types: a non-empty list of known event types, each once. */
@@ -396,7 +397,8 @@ static int parse_trigger_types(const cJSON *types, hk_task *t, hk_error *err)
                     : -1;
         if (k < 0)
             return hk_error_set(err, HK_EINVAL, field,
-                                "must be job.completed or orchestration.completed");
+                                "must be job.completed or orchestration.completed, or "
+                                "task.disabled");
         if (t->trigger_types & (1u << k))
             return hk_error_set(err, HK_EINVAL, field, "%s is listed twice", event_type_names[k]);
         t->trigger_types |= 1u << k;
@@ -697,7 +699,10 @@ bool hk_task_matches(const hk_task *t, const hk_event *ev)
 {
     if (!t->enabled)
         return false;
-    if (t->trigger_types && !(t->trigger_types & event_type_bit(ev->type)))
+    unsigned type = event_type_bit(ev->type);
+    if (type & HK_EVENT_TYPES_OPERATIONAL) /* named, and about another task (its id: jobId) */
+        return (t->trigger_types & type) && strcmp(ev->job_id, t->id) != 0;
+    if (t->trigger_types && !(t->trigger_types & type))
         return false;
     if (t->trigger_event == HK_TRIGGER_SUCCESS && ev->outcome != HK_JOB_SUCCESS)
         return false;

@@ -56,6 +56,7 @@ static void act(hk_pipeline *p, attempt *a, const hk_delivery_result *res, bool 
     pl_record_outcome(p, a, res, v->kind != HK_RETRY_DONE);
     hk_log_field f[] = ATTEMPT_FIELDS(a);
     if (v->kind == HK_RETRY_DONE) {
+        pl_health_result(p, a->task->id, true);
         HK_LOGF(HK_LOG_DEBUG, "delivery.ok", f, "delivered %s to webhook %s (HTTP %ld, %llu ms)",
                 a->delivery_id, a->task->id, res->http_status, (unsigned long long)res->latency_ms);
         pl_attempt_finished(a);
@@ -68,10 +69,12 @@ static void act(hk_pipeline *p, attempt *a, const hk_delivery_result *res, bool 
     if (v->disable_task && p->sh->history) /* the writer thread does it, off the loop */
         hk_store_history_disable_task(p->sh->history, a->task->id,
                                       "the endpoint answered 410 Gone");
-    if (v->kind == HK_RETRY_AGAIN)
+    if (v->kind == HK_RETRY_AGAIN) {
         pl_republish(p, a, v->tier, v->delay_ms, 0);
-    else
-        pl_dead_letter_attempt(p, a, v->reason, NULL, res->error, pl_closed_outcomes(a));
+        return;
+    }
+    pl_health_result(p, a->task->id, false); /* a final failure */
+    pl_dead_letter_attempt(p, a, v->reason, NULL, res->error, pl_closed_outcomes(a));
 }
 
 static void on_delivery_done(const hk_delivery_result *res, void *arg)
@@ -285,6 +288,12 @@ void pl_on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_t pa
                    int64_t offset, const void *payload, size_t len, void *arg)
 {
     hk_pipeline *p = arg;
+    if (c != p->consumers[0] && !hk_retry_record_for_group(payload, len, p->sh->group_id)) {
+        /* hookd.events: another deployment's operational event (its group) is not ours */
+        hk_counter_add(&hk_pipeline_metrics.operational_events_foreign, 1);
+        hk_consumer_release(c, ref);
+        return;
+    }
     uint64_t now = hk_wall_ms();
     job *j = job_new(p, c, ref);
     j->raw_len = len;

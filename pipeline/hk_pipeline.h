@@ -83,7 +83,7 @@ void hk_pipeline_finish(hk_pipeline *p);
 typedef struct hk_pipeline_state {
     int brokers_up;      /* the main consumer's brokers up, -1 before its first statistics */
     bool main_joined;    /* the main consumer has an assignment (possibly empty) */
-    bool all_joined;     /* ... and so has every tier's */
+    bool all_joined;     /* ... and so has every tier's (and hookd.events's) */
     int partitions;      /* of the main topics assigned to this shard */
     int tier_partitions; /* of the tier topics */
 } hk_pipeline_state;
@@ -110,6 +110,11 @@ struct hk_pipeline_metrics {
                                            their task's rateLimit */
     hk_gauge rate_waiting;              /* hookd_rate_waiting: deliveries waiting for it now */
     hk_counter rate_lease_errors;       /* hookd_rate_lease_errors_total: Redis did not answer */
+    /* hookd_operational_events_total (acknowledged on hookd.events), _event_errors_total (lost),
+     * _events_foreign_total (another group's, skipped) */
+    hk_counter operational_events;
+    hk_counter operational_event_errors;
+    hk_counter operational_events_foreign;
 };
 extern struct hk_pipeline_metrics hk_pipeline_metrics;
 
@@ -153,5 +158,33 @@ void hk_rate_lease_grant(hk_rate_lease *l, uint64_t now_us, uint64_t start_in_us
 bool hk_rate_lease_take(hk_rate_lease *l, uint64_t now_us);
 /* How long until the next slot is due: 0 when it is, UINT64_MAX when the lease is empty. */
 uint64_t hk_rate_lease_due_in_us(const hk_rate_lease *l, uint64_t now_us);
+/* ------------------------------------------- the sustained-failure rule (health.c) --- */
+
+/* A task's state in one shard: whether it last saw a delivered attempt or a final failure, and
+ * when it next tells the history writer again. Zeroed: nothing seen yet. */
+typedef struct hk_task_health {
+    unsigned char state;
+    bool untold;      /* delivered attempts since the last told */
+    uint64_t next_ms; /* monotonic */
+} hk_task_health;
+typedef enum {
+    HK_HEALTH_NONE,         /* nothing to tell */
+    HK_HEALTH_FAILED,       /* hk_store_history_task_failed(reset false) */
+    HK_HEALTH_FAILED_RESET, /* ... (reset true: a delivered attempt came first, untold) */
+    HK_HEALTH_DELIVERED,    /* hk_store_history_task_delivered */
+} hk_health_notice;
+/* One attempt's end (delivered, or dead-lettered) for the task: what to tell, if anything. A
+ * change of state is told at once; the same state again at most once per interval_ms. Pure. */
+hk_health_notice hk_pipeline_health_step(hk_task_health *h, bool delivered, uint64_t now_ms,
+                                         uint64_t interval_ms);
+/* The interval for a HOOKD_DISABLE_AFTER: a quarter of it, from 50 ms to 60 s. */
+uint64_t hk_pipeline_health_interval(uint64_t disable_after_ms);
+
+/* -------------------------------------------- operational events (send.c, loop thread) --- */
+
+/* Publishes an operational event (the JSON text, e.g. hk_event_task_disabled_json) to
+ * HK_TOPIC_EVENTS, keyed by key; counted in hookd_operational_events_total once acknowledged,
+ * in hookd_operational_event_errors_total when it cannot go. Copies both. */
+void hk_pipeline_publish_event(hk_pipeline *p, const char *key, const char *json);
 
 #endif

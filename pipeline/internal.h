@@ -8,17 +8,20 @@
  *   shutdown.c  drain and hand-off
  *   rate.c      rateLimit: deliveries waiting for a slot leased from Redis
  *   facts.c     the engine's result as the retry decision's facts (pure)
+ *   health.c    each task's last result, for the sustained-failure rule (HOOKD_DISABLE_AFTER)
  */
 #ifndef HK_PIPELINE_INTERNAL_H
 #define HK_PIPELINE_INTERNAL_H
 
 #include "hk_pipeline.h"
 
-#define HK_CONSUMERS_MAX (1 + HK_RETRY_MAX_TIERS)
+/* the main topics', the tiers', hookd.events's */
+#define HK_CONSUMERS_MAX (2 + HK_RETRY_MAX_TIERS)
 #define DELIVERY_ID_LEN 30 /* hk_delivery_id(): "msg_" and 26 characters */
 
 typedef struct send_rec send_rec;
 typedef struct rate_limiter rate_limiter;
+typedef struct pl_health_table pl_health_table;
 
 struct hk_pipeline {
     const hk_pipeline_shared *sh;
@@ -27,7 +30,8 @@ struct hk_pipeline {
     int index;
     int max_inflight; /* this shard's share of HOOKD_MAX_INFLIGHT */
     hk_loop *loop;    /* borrowed */
-    /* [0] the main topics' consumer, [1 + t] retry tier t's: every "for each consumer" is one
+    /* [0] the main topics' consumer, [1 + t] retry tier t's, then hookd.events's (operational
+     * events, handled as the main topics' are): every "for each consumer" is one
      * loop over n_consumers. Their librdkafka properties, group and member ids are owned here. */
     hk_consumer *consumers[HK_CONSUMERS_MAX];
     size_t n_consumers;
@@ -59,6 +63,8 @@ struct hk_pipeline {
     hk_timer *rate_timer;
     hk_store_async *rate_store;
     size_t rate_waiting; /* deliveries waiting for a slot: counted by back-pressure */
+    /* health.c: each task's last result here; NULL until the first */
+    pl_health_table *health;
 };
 
 /* One consumed message (an event, or a tier's retry record) and the deliveries hanging on it. */
@@ -140,6 +146,10 @@ void pl_republish(hk_pipeline *p, attempt *a, size_t tier, uint64_t delay, int d
 const char *pl_closed_outcomes(attempt *a);
 void pl_on_backlog_timer(hk_loop *loop, void *arg);
 void pl_backlog_drop(hk_pipeline *p);
+
+/* health.c: an attempt's end (delivered, or dead-lettered) for HOOKD_DISABLE_AFTER */
+void pl_health_result(hk_pipeline *p, const char *task_id, bool delivered);
+void pl_health_destroy(pl_health_table *t);
 
 /* shutdown.c */
 void pl_on_drain_timer(hk_loop *loop, void *arg);

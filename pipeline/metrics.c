@@ -41,6 +41,16 @@ struct hk_pipeline_metrics hk_pipeline_metrics = {
     .rate_lease_errors = HK_COUNTER("hookd_rate_lease_errors_total", NULL,
                                     "Leases of rateLimit slots Redis did not answer (asked "
                                     "again a second later; the deliveries keep waiting)."),
+    .operational_events = HK_COUNTER("hookd_operational_events_total", NULL,
+                                     "Operational events (task.disabled) acknowledged on "
+                                     "hookd.events."),
+    .operational_event_errors = HK_COUNTER("hookd_operational_event_errors_total", NULL,
+                                           "Operational events that could not be published "
+                                           "(refused as too large)."),
+    .operational_events_foreign = HK_COUNTER("hookd_operational_events_foreign_total", NULL,
+                                             "Operational events on hookd.events skipped "
+                                             "because another consumer group (deployment) "
+                                             "published them."),
 };
 HK_METRICS_REGISTER("pipeline", hk_pipeline_metrics)
 

@@ -56,7 +56,8 @@ void hk_pipeline_state_of(const hk_pipeline *p, hk_pipeline_state *out)
     out->all_joined = out->main_joined;
     for (size_t c = 1; c < p->n_consumers; c++) {
         out->all_joined = out->all_joined && hk_consumer_joined(p->consumers[c]);
-        out->tier_partitions += hk_consumer_assigned(p->consumers[c]);
+        if (c <= p->policy->tiers) /* not hookd.events's */
+            out->tier_partitions += hk_consumer_assigned(p->consumers[c]);
     }
 }
 
@@ -68,7 +69,7 @@ void hk_pipeline_state_of(const hk_pipeline *p, hk_pipeline_state *out)
 static hk_kv *kafka_props(const hk_config *cfg, const char *group_id, const char *member_id,
                           size_t *len)
 {
-    hk_kv *kv = hk_xcalloc(cfg->kafka_len + 2, sizeof *kv);
+    hk_kv *kv = hk_xcalloc(cfg->kafka_len + 3, sizeof *kv); /* + auto.offset.reset (events) */
     size_t n = 0;
     for (size_t k = 0; k < cfg->kafka_len; k++) {
         const char *key = cfg->kafka[k].key;
@@ -118,48 +119,59 @@ static int create_producer(hk_pipeline *p, hk_error *err)
     int rc = hk_producer_create(p->loop, cfg->kafka, cfg->kafka_len, &p->producer, err);
     if (rc != HK_OK)
         return rc;
-    const char *own_topics[2 + HK_RETRY_MAX_TIERS] = {HK_TOPIC_DLQ, HK_TOPIC_DELIVERIES};
+    const char *own_topics[3 + HK_RETRY_MAX_TIERS] = {HK_TOPIC_DLQ, HK_TOPIC_DELIVERIES,
+                                                      HK_TOPIC_EVENTS};
     for (size_t t = 0; t < tiers; t++)
-        own_topics[2 + t] = p->sh->tier_topics[t];
+        own_topics[3 + t] = p->sh->tier_topics[t];
     if (p->index == 0 &&
-        (rc = hk_producer_ensure_topics(p->producer, own_topics, 2 + tiers, cfg->topic_partitions,
+        (rc = hk_producer_ensure_topics(p->producer, own_topics, 3 + tiers, cfg->topic_partitions,
                                         cfg->topic_replication, 10000, err)) != HK_OK)
         return rc;
-    hk_producer_prepare(p->producer, own_topics, 2 + tiers);
+    hk_producer_prepare(p->producer, own_topics, 3 + tiers);
     return HK_OK;
 }
 
 /* Consumer c: 0 the main topics' in the configured group, 1 + t tier t's in
- * "<group.id>.retry.<delay>"; a static member id (group.instance.id) must differ too. */
+ * "<group.id>.retry.<delay>", and the last, HK_TOPIC_EVENTS's (operational events, delivered as
+ * job events are) in "<group.id>.events"; a static member id (group.instance.id) must differ
+ * too. */
 static int create_consumer(hk_pipeline *p, size_t c, int shards, hk_error *err)
 {
     const hk_config *cfg = p->cfg;
     const char *member = hk_config_kafka(cfg, "group.instance.id");
+    bool tier = c > 0 && c <= p->policy->tiers, events = c > p->policy->tiers;
     char suffix[32] = "";
     if (shards > 1)
         snprintf(suffix, sizeof suffix, "-%d", p->index);
+    char which[64] = "";
+    if (tier)
+        snprintf(which, sizeof which, ".retry.%s", p->policy->names[c - 1]);
+    else if (events)
+        snprintf(which, sizeof which, ".events");
     hk_buf id = {0};
     if (c > 0) {
-        hk_buf_printf(&id, "%s.retry.%s", p->sh->group_id, p->policy->names[c - 1]);
+        hk_buf_printf(&id, "%s%s", p->sh->group_id, which);
         p->group_ids[c] = id.data;
         id = (hk_buf){0};
     }
     if (member) {
-        hk_buf_printf(&id, "%s%s", member, suffix);
-        if (c > 0)
-            hk_buf_printf(&id, ".retry.%s", p->policy->names[c - 1]);
+        hk_buf_printf(&id, "%s%s%s", member, suffix, which);
         p->member_ids[c] = id.data;
     }
     p->kafka[c] = kafka_props(cfg, p->group_ids[c], p->member_ids[c], &p->kafka_len[c]);
-    char *tier_topic[] = {c > 0 ? (char *)p->sh->tier_topics[c - 1] : NULL};
+    if (events) /* a new group starts at the end: another deployment's old events are not ours */
+        p->kafka[c][p->kafka_len[c]++] = (hk_kv){.key = "auto.offset.reset", .value = "latest"};
+    char *tier_topic[] = {tier     ? (char *)p->sh->tier_topics[c - 1]
+                          : events ? (char *)HK_TOPIC_EVENTS
+                                   : NULL};
     hk_consumer_config ccfg = {
         .kafka = p->kafka[c],
         .kafka_len = p->kafka_len[c],
         .topics = c > 0 ? tier_topic : cfg->topics,
         .topics_len = c > 0 ? 1 : cfg->topics_len,
-        .on_message = c > 0 ? pl_on_retry_message : pl_on_message,
+        .on_message = tier ? pl_on_retry_message : pl_on_message,
         .on_moved = pl_on_partitions_moved,
-        .due = c > 0 ? pl_tier_due : NULL,
+        .due = tier ? pl_tier_due : NULL,
         .arg = p,
     };
     return hk_consumer_create(p->loop, &ccfg, &p->consumers[c], err);
@@ -179,7 +191,7 @@ int hk_pipeline_create(hk_loop *loop, const hk_pipeline_shared *shared, int inde
     int rc = create_engine(p, shards, err);
     if (rc == HK_OK)
         rc = create_producer(p, err);
-    for (size_t c = 0; rc == HK_OK && c <= p->policy->tiers; c++) {
+    for (size_t c = 0; rc == HK_OK && c <= p->policy->tiers + 1; c++) {
         rc = create_consumer(p, c, shards, err);
         if (rc == HK_OK)
             p->n_consumers = c + 1;
@@ -224,5 +236,6 @@ void hk_pipeline_destroy(hk_pipeline *p, int flush_ms)
     }
     hk_buf_free(&p->scratch);
     hk_buf_free(&p->history_text);
+    pl_health_destroy(p->health);
     free(p);
 }

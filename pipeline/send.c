@@ -16,7 +16,7 @@
 struct send_rec {
     hk_pipeline *p;
     const char *topic;  /* HK_TOPIC_DLQ or a tier's topic */
-    int tier;           /* the tier's index, or -1 for HK_TOPIC_DLQ */
+    int tier;           /* the tier's index, -1 for HK_TOPIC_DLQ, OPERATIONAL for HK_TOPIC_EVENTS */
     hk_counter *reason; /* for HK_TOPIC_DLQ: hookd_dlq_records_total's member */
     char *value;
     size_t len;
@@ -27,7 +27,10 @@ struct send_rec {
     send_rec *next;    /* in the shard's backlog */
 };
 
+#define OPERATIONAL (-2)
+
 static void publish(send_rec *s);
+static void operational_lost(send_rec *s, const char *why);
 static void retry_record_too_large(send_rec *s, const char *why);
 static void dead_letter_too_large(send_rec *s);
 static void dead_letter_lost(send_rec *s, size_t limit);
@@ -42,6 +45,10 @@ static void send_rec_free(send_rec *s)
 static void on_ack(int err, const char *errstr, void *arg)
 {
     send_rec *s = arg;
+    if (err && s->tier == OPERATIONAL && hk_producer_err_too_large(err)) {
+        operational_lost(s, errstr);
+        return;
+    }
     if (err && hk_producer_err_too_large(err)) {
         /* The broker's limit (the topic's max.message.bytes) is below the producer's: the
          * same bytes would be refused forever. */
@@ -78,6 +85,10 @@ static void on_ack(int err, const char *errstr, void *arg)
  * next owner of the partition redelivers. */
 static void send_refused(send_rec *s, int rc)
 {
+    if (rc == HK_PRODUCE_TOO_LARGE && s->tier == OPERATIONAL) {
+        operational_lost(s, "the producer refused it (MSG_SIZE_TOO_LARGE)");
+        return;
+    }
     if (rc == HK_PRODUCE_TOO_LARGE) {
         if (s->tier >= 0)
             retry_record_too_large(s, "the producer refused it (MSG_SIZE_TOO_LARGE)");
@@ -298,6 +309,36 @@ void pl_republish(hk_pipeline *p, attempt *a, size_t tier, uint64_t delay, int d
             "delivery %s to webhook %s: attempt %d due in %llu ms on %s", a->delivery_id,
             a->task->id, r.attempt, (unsigned long long)delay, s->topic);
     publish(s);
+}
+
+/* ------------------------------------------------------------------ operational events --- */
+
+static void operational_done(void *arg)
+{
+    (void)arg;
+}
+
+/* Never more than a few hundred bytes: only a broker set far below any sane limit gets here. */
+static void operational_lost(send_rec *s, const char *why)
+{
+    hk_counter_add(&hk_pipeline_metrics.operational_event_errors, 1);
+    HK_ERROR("operational.publish.failed", "an operational event for %s (key %s) was lost: %s",
+             s->topic, s->key, why);
+    send_rec_free(s);
+}
+
+void hk_pipeline_publish_event(hk_pipeline *p, const char *key, const char *json)
+{
+    send_rec *s = hk_xcalloc(1, sizeof *s);
+    s->p = p;
+    s->topic = HK_TOPIC_EVENTS;
+    s->tier = OPERATIONAL;
+    s->reason = &hk_pipeline_metrics.operational_events;
+    s->key = hk_strdup(key);
+    s->value = hk_strdup(json);
+    s->len = strlen(json);
+    s->done = operational_done;
+    publish(s); /* a failed publish is published again, as a dead letter is */
 }
 
 /* ---------------------------------------------------------------------------- outcomes --- */

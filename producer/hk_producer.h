@@ -19,6 +19,8 @@
 
 #define HK_TOPIC_DELIVERIES "hookd.deliveries"
 #define HK_TOPIC_DLQ "hookd.dlq"
+/* Operational events (task.disabled): hookd publishes and reads them. */
+#define HK_TOPIC_EVENTS "hookd.events"
 
 typedef struct hk_producer hk_producer;
 

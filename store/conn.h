@@ -65,6 +65,24 @@ int hk_store__async_argv(hk_store_async *a, hk_store__async_cb cb, void *arg, in
                          const char **argv, const size_t *argvlen);
 const char *hk_store__async_prefix(const hk_store_async *a);
 
+/* tasks.c: hk_store_task_disable, and *disabled (may be NULL) the task as stored when changed. */
+int hk_store__task_disable(hk_store *s, const char *id, const char *reason, uint64_t at_ms,
+                           bool *changed, hk_task **disabled, hk_error *err);
+
+/* failing.c: the sustained-failure rule on the history writer's thread. *store is the writer's
+ * task connection, opened when NULL and closed (NULL) after a connection failure. */
+typedef struct hk_store__health {
+    uint64_t after_ms; /* HOOKD_DISABLE_AFTER; 0: never */
+    uint64_t slack_ms; /* how late a delivered attempt may be told: judged past after + slack */
+    hk_store_disabled_cb cb;
+    void *arg;
+} hk_store__health;
+void hk_store__task_failed(hk_store **store, const hk_store__cfg *cfg, const hk_store__health *h,
+                           const char *id, bool reset);
+void hk_store__task_delivered(hk_store **store, const hk_store__cfg *cfg, const char *id);
+/* Tells h->cb of task t, disabled with cause ("gone", "failing"); counts and logs it. */
+void hk_store__disabled(const hk_store__health *h, const hk_task *t, const char *cause);
+
 /* waits.c: an endpoint's 8 wait keys (each the caller's to free), for its deletion. */
 void hk_store__wait_keys(const char *prefix, const char *endpoint_id, char *out[8]);
 

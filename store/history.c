@@ -24,6 +24,7 @@ typedef struct record {
     char *json; /* the attempt record; the reason for a disable */
     bool disable;
     hk_store_history_ref ref; /* an attempt's index entry: strings in the same allocation */
+    char notice; /* a task-health notice for failing.c (NOTICE_*), key the task id; else 0 */
     struct record *next;
 } record;
 
@@ -40,11 +41,14 @@ struct hk_store_history {
     redisContext *rc;
     bool outage_logged;
     hk_store *store; /* the task connection (same cfg), opened on the first disable */
+    hk_store__health health;
 };
+
+enum { NOTICE_FAILED = 1, NOTICE_FAILED_RESET, NOTICE_DELIVERED };
 
 static void record_free(record *r)
 {
-    if (r->disable) { /* an attempt's strings share its allocation */
+    if (r->disable || r->notice) { /* their own strings; an attempt's share its allocation */
         free(r->key);
         free(r->json);
     }
@@ -163,7 +167,7 @@ static record *take_disables(record **batch)
     record *head = NULL, **tail = &head;
     for (record **pp = batch; *pp;) {
         record *r = *pp;
-        if (!r->disable) {
+        if (!r->disable && !r->notice) {
             pp = &r->next;
             continue;
         }
@@ -179,14 +183,14 @@ static void disable_task(hk_store_history *h, const record *r)
 {
     hk_error err = {0};
     bool changed = false;
+    hk_task *t = NULL;
     int rc = HK_ERR;
     if (h->store || hk_store__open(&h->cfg, &h->store, &err) == HK_OK)
-        rc = hk_store_task_disable(h->store, r->key, r->json, hk_wall_ms(), &changed, &err);
+        rc = hk_store__task_disable(h->store, r->key, r->json, hk_wall_ms(), &changed, &t, &err);
     if (rc == HK_OK || rc == HK_ENOTFOUND) {
-        if (changed) {
-            hk_counter_add(&hk_store_metrics.tasks_disabled, 1);
-            HK_WARN("task.disabled", "webhook task %s disabled: %s", r->key, r->json);
-        }
+        if (changed)
+            hk_store__disabled(&h->health, t, "gone");
+        hk_task_destroy(t);
         return;
     }
     hk_counter_add(&hk_store_metrics.task_disable_errors, 1);
@@ -228,7 +232,13 @@ static void *writer(void *arg)
         if (batch)
             write_batch(h, batch);
         for (record *r = disables; r; r = r->next)
-            disable_task(h, r);
+            if (r->notice == NOTICE_DELIVERED)
+                hk_store__task_delivered(&h->store, &h->cfg, r->key);
+            else if (r->notice)
+                hk_store__task_failed(&h->store, &h->cfg, &h->health, r->key,
+                                      r->notice == NOTICE_FAILED_RESET);
+            else
+                disable_task(h, r);
         while (disables) {
             record *next = disables->next;
             record_free(disables);
@@ -340,6 +350,7 @@ void hk_store_history_add(hk_store_history *h, const hk_store_history_ref *ref,
     at += lk + 1;
     r->json = (char *)put(&at, record_json, lr);
     r->disable = false;
+    r->notice = 0;
     r->next = NULL;
     r->ref = (hk_store_history_ref){
         .job_id = put(&at, ref->job_id, lj),
@@ -368,4 +379,30 @@ void hk_store_history_disable_task(hk_store_history *h, const char *id, const ch
     r->disable = true;
     pthread_mutex_lock(&h->lock);
     enqueue(h, r);
+}
+
+void hk_store_history_set_health(hk_store_history *h, uint64_t disable_after_ms, uint64_t slack_ms,
+                                 hk_store_disabled_cb cb, void *arg)
+{
+    h->health = (hk_store__health){
+        .after_ms = disable_after_ms, .slack_ms = slack_ms, .cb = cb, .arg = arg};
+}
+
+static void notice(hk_store_history *h, const char *id, char kind)
+{
+    record *r = hk_xcalloc(1, sizeof *r);
+    r->key = hk_strdup(id);
+    r->notice = kind;
+    pthread_mutex_lock(&h->lock);
+    enqueue(h, r);
+}
+
+void hk_store_history_task_failed(hk_store_history *h, const char *id, bool reset)
+{
+    notice(h, id, reset ? NOTICE_FAILED_RESET : NOTICE_FAILED);
+}
+
+void hk_store_history_task_delivered(hk_store_history *h, const char *id)
+{
+    notice(h, id, NOTICE_DELIVERED);
 }

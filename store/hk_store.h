@@ -8,6 +8,7 @@
  *   <prefix>tasks:version           bumped (INCR) by every write; workers reload when it moves
  *   <prefix>job:<jobId>:deliveries  recent attempts, newest first, capped, 7-day expiry
  *   <prefix>rate:<id>               a rateLimit's next free slot, shared by every worker
+ *   <prefix>webhook:<id>:failing    since when (Redis's ms) every delivery failed finally
  * Three pieces: synchronous task CRUD (hookctl, admin API), the worker's in-process task cache
  * (a background thread keeps an immutable snapshot fresh, so the hot path never touches Redis),
  * and the history writer (a background thread drains a bounded queue of attempt records).
@@ -402,6 +403,27 @@ void hk_store_history_add(hk_store_history *hist, const hk_store_history_ref *re
  * in hk_store_metrics.tasks_disabled. Copies both strings. */
 void hk_store_history_disable_task(hk_store_history *hist, const char *id, const char *reason);
 
+/* A task the writer disabled (a 410, or HOOKD_DISABLE_AFTER), as it tells the program: the
+ * strings are borrowed for the call. cause: "gone" or "failing". */
+typedef struct hk_store_disabled {
+    const char *webhook_id, *flow_id, *space_id, *name, *reason, *disabled_at, *cause;
+} hk_store_disabled;
+typedef void (*hk_store_disabled_cb)(const hk_store_disabled *d, void *arg);
+/* Before anything is queued: the sustained-failure rule (disable_after_ms 0: never; a mark is
+ * judged older than it only past disable_after_ms + slack_ms, the most a delivered attempt may
+ * take to be told) and who is told, on the writer's thread, of each disable that changed a
+ * task (the one worker whose compare-and-swap won; cb may be NULL). */
+void hk_store_history_set_health(hk_store_history *hist, uint64_t disable_after_ms,
+                                 uint64_t slack_ms, hk_store_disabled_cb cb, void *arg);
+/* The sustained-failure rule's notices (store/failing.c), for the writer thread; the shards send
+ * them only on a change of a task's state, or at most once per check interval, never per
+ * delivery. failed: a final failure (dead-lettered); it marks <prefix>webhook:<id>:failing with
+ * Redis's time unless already marked (reset: a delivered attempt not yet told came before it:
+ * the mark is cleared first), and disables the task once the mark is older than the rule.
+ * delivered: a delivered attempt; the mark is cleared. Never dropped. Copies id. */
+void hk_store_history_task_failed(hk_store_history *hist, const char *id, bool reset);
+void hk_store_history_task_delivered(hk_store_history *hist, const char *id);
+
 /* ---------------------------------------------------------------------------- metrics --- */
 
 /* What store counts; store/metrics.c names each family and holds its HELP. A member is named
@@ -409,7 +431,8 @@ void hk_store_history_disable_task(hk_store_history *hist, const char *id, const
 struct hk_store_metrics {
     hk_counter history_written;         /* hookd_history_written_total */
     hk_counter history_dropped;         /* hookd_history_dropped_total: the queue was full */
-    hk_counter tasks_disabled;          /* hookd_tasks_disabled_total: by a 410 Gone */
+    hk_counter tasks_disabled_gone;     /* hookd_tasks_disabled_total{reason="gone"}: a 410 */
+    hk_counter tasks_disabled_failing;  /* ...{reason="failing"}: HOOKD_DISABLE_AFTER */
     hk_counter task_disable_errors;     /* hookd_task_disable_errors_total */
     hk_counter task_reloads;            /* hookd_task_reloads_total */
     hk_counter task_reload_errors;      /* hookd_task_reload_errors_total */

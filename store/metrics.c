@@ -9,16 +9,23 @@
     "Lookups of an event's flow in the in-memory task cache (a copy of every task, refreshed "     \
     "from Redis): hit, the flow has tasks; miss, it has none. Never a Redis round trip."
 
+#define DISABLED "hookd_tasks_disabled_total"
+#define DISABLED_HELP                                                                              \
+    "Webhook tasks disabled by the worker: gone, the receiver answered 410 Gone; failing, every "  \
+    "delivery failed finally for longer than HOOKD_DISABLE_AFTER."
+
 struct hk_store_metrics hk_store_metrics = {
     .history_written = HK_COUNTER("hookd_history_written_total", NULL,
                                   "Attempt records written to the job history in Redis."),
     .history_dropped = HK_COUNTER("hookd_history_dropped_total", NULL,
                                   "Attempt records dropped because the history queue was full."),
-    .tasks_disabled = HK_COUNTER("hookd_tasks_disabled_total", NULL,
-                                 "Webhook tasks disabled because the receiver answered 410 Gone."),
+    .tasks_disabled_gone = HK_COUNTER(DISABLED, "reason=\"gone\"", DISABLED_HELP),
+    .tasks_disabled_failing = HK_COUNTER(DISABLED, "reason=\"failing\"", DISABLED_HELP),
     .task_disable_errors = HK_COUNTER("hookd_task_disable_errors_total", NULL,
-                                      "Tasks a 410 Gone should have disabled, left enabled "
-                                      "because Redis refused or failed; the next 410 tries again."),
+                                      "Tasks a 410 Gone or HOOKD_DISABLE_AFTER should have "
+                                      "disabled, left enabled because Redis refused or failed "
+                                      "(or the failing mark could not be read or written); the "
+                                      "next one tries again."),
     .task_reloads = HK_COUNTER("hookd_task_reloads_total", NULL, "Task cache reloads from Redis."),
     .task_reload_errors = HK_COUNTER("hookd_task_reload_errors_total", NULL,
                                      "Task cache reload failures and unreadable tasks skipped."),

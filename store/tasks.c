@@ -343,8 +343,16 @@ int hk_store_task_delete(hk_store *s, const char *id, hk_error *err)
 int hk_store_task_disable(hk_store *s, const char *id, const char *reason, uint64_t at_ms,
                           bool *changed, hk_error *err)
 {
+    return hk_store__task_disable(s, id, reason, at_ms, changed, NULL, err);
+}
+
+int hk_store__task_disable(hk_store *s, const char *id, const char *reason, uint64_t at_ms,
+                           bool *changed, hk_task **disabled, hk_error *err)
+{
     if (changed)
         *changed = false;
+    if (disabled)
+        *disabled = NULL;
     char *task_key = hk_store__key(&s->cfg, "webhook:", id, NULL);
     char *version_key = hk_store__key(&s->cfg, "tasks:version", NULL, NULL);
     int rc = HK_ERR;
@@ -382,12 +390,12 @@ int hk_store_task_disable(hk_store *s, const char *id, const char *reason, uint6
         cJSON *json = hk_task_to_json(t, HK_SECRETS_FULL);
         char *text = cJSON_PrintUnformatted(json);
         cJSON_Delete(json);
-        hk_task_destroy(t);
         redisReply *w = redisCommand(s->rc, "EVAL %s 2 %s %s %b %s", swap_script, task_key,
                                      version_key, r->str, r->len, text);
         freeReplyObject(r);
         free(text);
         if (!w || w->type != REDIS_REPLY_INTEGER) {
+            hk_task_destroy(t);
             rc = hk_store__failed(s, w, err);
             break;
         }
@@ -396,7 +404,10 @@ int hk_store_task_disable(hk_store *s, const char *id, const char *reason, uint6
             rc = HK_OK;
             if (changed)
                 *changed = true;
+            if (disabled) /* the task as it now is, for whoever tells of it */
+                *disabled = t, t = NULL;
         }
+        hk_task_destroy(t);
         freeReplyObject(w);
     }
     if (raced)

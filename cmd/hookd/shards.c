@@ -46,6 +46,59 @@ static void abort_all(void *arg)
     send_all(g, CMD_ABORT);
 }
 
+/* ------------------------------------------------------------- operational events --- */
+
+/* An operational event on its way from the history writer's thread to shard 0's producer. */
+struct notice {
+    char *key;
+    char *json;
+    struct notice *next;
+};
+
+/* The history writer disabled a task (its swap changed it: this worker alone tells): the
+ * task.disabled event goes to shard 0's loop, which publishes it on hookd.events. */
+static void notice_cb(const hk_store_disabled *d, void *arg)
+{
+    group *g = arg;
+    struct notice *n = hk_xcalloc(1, sizeof *n);
+    n->key = hk_strdup(d->webhook_id);
+    n->json = hk_event_task_disabled_json(g->shared.group_id, d->webhook_id, d->flow_id,
+                                          d->space_id, d->name, d->reason, d->disabled_at);
+    pthread_mutex_lock(&g->notices_lock);
+    *g->notices_tail = n;
+    g->notices_tail = &n->next;
+    pthread_mutex_unlock(&g->notices_lock);
+    uint64_t one = 1;
+    ssize_t w = write(g->shards[0].wake_fd, &one, sizeof one);
+    (void)w;
+}
+
+static struct notice *take_notices(group *g)
+{
+    pthread_mutex_lock(&g->notices_lock);
+    struct notice *n = g->notices;
+    g->notices = NULL;
+    g->notices_tail = &g->notices;
+    pthread_mutex_unlock(&g->notices_lock);
+    return n;
+}
+
+/* On shard 0's loop: publish, or (teardown, loop gone) drop with a word. */
+static void publish_notices(group *g, hk_pipeline *p)
+{
+    for (struct notice *n = take_notices(g), *next; n; n = next) {
+        next = n->next;
+        if (p)
+            hk_pipeline_publish_event(p, n->key, n->json);
+        else
+            HK_WARN("operational.lost", "task.disabled for webhook %s not published: stopping",
+                    n->key);
+        free(n->key);
+        free(n->json);
+        free(n);
+    }
+}
+
 static void on_wake(hk_loop *loop, int fd, unsigned events, void *arg)
 {
     (void)loop;
@@ -54,6 +107,8 @@ static void on_wake(hk_loop *loop, int fd, unsigned events, void *arg)
     uint64_t count;
     ssize_t n = read(fd, &count, sizeof count);
     (void)n;
+    if (s->index == 0)
+        publish_notices(s->g, s->pipeline);
     switch (atomic_exchange(&s->command, CMD_NONE)) {
     case CMD_DRAIN:
         hk_pipeline_drain(s->pipeline);
@@ -170,6 +225,11 @@ static int run_shards(group *g, const hk_store_config *scfg, hk_error *err)
     if (hk_store_cache_create(scfg, 500, 30000, &g->cache, err) != HK_OK ||
         hk_store_history_create(scfg, 100000, &g->history, err) != HK_OK)
         return 1;
+    /* A delivered attempt reaches Redis within 1.5 intervals (pipeline/health.c): a mark is
+     * judged old only past the rule and two intervals, so no delivery is overtaken. */
+    hk_store_history_set_health(g->history, cfg->disable_after_ms,
+                                2 * hk_pipeline_health_interval(cfg->disable_after_ms), notice_cb,
+                                g);
     g->shared = (hk_pipeline_shared){
         .cfg = cfg,
         .policy = &g->policy,
@@ -249,6 +309,7 @@ static void run_teardown(group *g)
         hk_pipeline_destroy(g->shards[i].pipeline, flush_ms);
     }
     hk_store_history_destroy(g->history);
+    publish_notices(g, NULL);
     hk_store_cache_destroy(g->cache);
     if (g->sigfd >= 0)
         close(g->sigfd);
@@ -265,7 +326,8 @@ static void run_teardown(group *g)
 
 int hk_shards_run(const hk_config *cfg, hk_error *err)
 {
-    group g = {.cfg = cfg, .sigfd = -1};
+    group g = {.cfg = cfg, .sigfd = -1, .notices_lock = PTHREAD_MUTEX_INITIALIZER};
+    g.notices_tail = &g.notices;
     int status;
     atomic_init(&g.exit_status, 0);
     atomic_init(&g.started, false);

@@ -56,6 +56,9 @@ struct group {
     shard *shards;
     int n;
     atomic_int exit_status;
+    /* Operational events the history writer's thread hands shard 0 to publish (notice_cb) */
+    pthread_mutex_t notices_lock;
+    struct notice *notices, **notices_tail;
 };
 
 /* Runs the worker until SIGTERM/SIGINT and a graceful drain. Returns the process exit status:

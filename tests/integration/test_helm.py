@@ -849,7 +849,8 @@ def test_topics_job_creates_every_topic():
     assert "/opt/kafka/bin/kafka-topics.sh" in script and "--create --if-not-exists" in script
     created = re.findall(r"^create '?([^' ]+)'? (\S+) (\S+)$", script, re.M)
     assert created == [("job-events", "24", "3"), ("orch", "24", "3"), ("hookd.retry.1s", "12", "3"),
-                       ("hookd.retry.1m", "12", "3"), ("hookd.dlq", "12", "3"), ("hookd.deliveries", "12", "3")]
+                       ("hookd.retry.1m", "12", "3"), ("hookd.dlq", "12", "3"), ("hookd.deliveries", "12", "3"),
+                       ("hookd.events", "12", "3")]
     # no SASL password: no hook Secret for the Job, only the chart's
     assert [s["metadata"]["name"] for s in objects(docs, "Secret")] == [FULLNAME]
 

@@ -95,7 +95,8 @@ def test_metrics_pass_promtool_and_count_every_outcome(env, receiver, worker_fac
     def settled(s):
         return (value(s, "hookd_dlq_records_total", reason="attempts_exhausted") == 1
                 and value(s, "hookd_dlq_records_total", reason="poison") == 1
-                and value(s, "hookd_tasks_disabled_total") == 1
+                and value(s, "hookd_tasks_disabled_total", reason="gone") == 1
+                and value(s, "hookd_task_cache_lookups_total", result="hit") == 3
                 and all(value(s, "hookd_kafka_consumer_lag", topic=env.topic,
                               partition=str(p)) == 0 for p in range(4)))
     text, s = wait_metrics(worker, settled)
@@ -118,11 +119,13 @@ def test_metrics_pass_promtool_and_count_every_outcome(env, receiver, worker_fac
     assert value(s, "hookd_retries_consumed_total", tier="1s") == 1
     assert value(s, "hookd_retries_published_total", tier="2s") == 0
     assert value(s, "hookd_events_poison_total") == 1
-    assert value(s, "hookd_tasks_disabled_total") == 1
+    assert value(s, "hookd_tasks_disabled_total", reason="gone") == 1
     assert value(s, "hookd_deliveries_deferred_total", reason="slow_host") == 0
     assert value(s, "hookd_deliveries_deferred_total", reason="shutdown") == 0
-    # the event's flow and the retry's task were found; the unknown flow was not
-    assert value(s, "hookd_task_cache_lookups_total", result="hit") == 2
+    # the event's flow, the retry's task and the 410's task.disabled (read back from
+    # hookd.events) were found; the unknown flow was not
+    assert value(s, "hookd_operational_events_total") == 1
+    assert value(s, "hookd_task_cache_lookups_total", result="hit") == 3
     assert value(s, "hookd_task_cache_lookups_total", result="miss") == 1
     # every attempt that reached the HTTP engine: 6, of which the timeout took >= 0.3 s
     hist = "hookd_delivery_attempt_duration_seconds"

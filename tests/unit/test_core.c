@@ -626,3 +626,52 @@ Test(util, parse_time_stays_within_four_digit_years)
     cr_assert_not(hk_parse_time("9999-12-31T23:59:59.9999-00:08", &ms));
     cr_assert_not(hk_parse_time("9999-12-31T23:59:59-00:01", &ms));
 }
+
+/* HOOKD_DISABLE_AFTER: a duration read by hk_parse_duration, 0 for never, 5d by default; a bad
+ * value is refused naming the variable (or the flag), and hookd's --help lists it. */
+Test(config, disable_after)
+{
+    hk_config cfg;
+    hk_error err = {0};
+    char *argv[] = {"hookd", NULL};
+    char *none[] = {NULL};
+    cr_assert_eq(hk_config_load(&cfg, 1, argv, none, NULL, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(cfg.disable_after_ms, 5ull * 86400000);
+    hk_config_free(&cfg);
+    struct {
+        const char *env;
+        uint64_t ms;
+    } good[] = {{"HOOKD_DISABLE_AFTER=0", 0},
+                {"HOOKD_DISABLE_AFTER=2s", 2000},
+                {"HOOKD_DISABLE_AFTER=12h", 12ull * 3600000},
+                {"HOOKD_DISABLE_AFTER=250ms", 250}};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char *env[] = {(char *)good[i].env, NULL};
+        cr_assert_eq(hk_config_load(&cfg, 1, argv, env, NULL, &err), HK_OK, "%s", good[i].env);
+        cr_assert_eq(cfg.disable_after_ms, good[i].ms, "%s", good[i].env);
+        hk_config_free(&cfg);
+    }
+    const char *bad[] = {"HOOKD_DISABLE_AFTER=5x", "HOOKD_DISABLE_AFTER=", "HOOKD_DISABLE_AFTER=-1s",
+                         "HOOKD_DISABLE_AFTER=1.5d", "HOOKD_DISABLE_AFTER=00",
+                         "HOOKD_DISABLE_AFTER=5 d"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *env[] = {(char *)bad[i], NULL};
+        cr_assert_eq(hk_config_load(&cfg, 1, argv, env, NULL, &err), HK_EINVAL, "%s", bad[i]);
+        cr_assert_str_eq(err.field, "HOOKD_DISABLE_AFTER");
+    }
+    char *flag[] = {"hookd", "--disable-after", "3m", NULL};
+    cr_assert_eq(hk_config_load(&cfg, 3, flag, none, NULL, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(cfg.disable_after_ms, 180000);
+    hk_config_free(&cfg);
+    char *badflag[] = {"hookd", "--disable-after=7w", NULL};
+    cr_assert_eq(hk_config_load(&cfg, 2, badflag, none, NULL, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "--disable-after");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    hk_config_print_help(out, HK_CONFIG_HOOKD);
+    fclose(out);
+    cr_assert_not_null(strstr(text, "HOOKD_DISABLE_AFTER"));
+    cr_assert_not_null(strstr(text, "(default: 5d)"));
+    free(text);
+}

@@ -1077,3 +1077,107 @@ Test(event, space_id_is_optional_and_checked_like_flow_id)
     hk_task_destroy(a);
     hk_event_destroy(ev);
 }
+
+/* ------------------------------------------------------------ task.disabled (operational) --- */
+
+/* The operational event hookd publishes when it disables a task reads back as an event of type
+ * task.disabled: the disabled task's id as jobId, disabledAt as finishedAt, its reason; no
+ * secret in it; the same eventId for the same disable. */
+Test(event, task_disabled_round_trip)
+{
+    char *json =
+        hk_event_task_disabled_json("hookd", "wh_a", "7", NULL, "Ops \"hook\"",
+                                    "the endpoint answered 410 Gone", "2026-12-01T06:00:00.000Z");
+    cr_assert_str_eq(json, "{\"type\":\"task.disabled\",\"eventId\":\"task.disabled/wh_a/"
+                           "2026-12-01T06:00:00.000Z\",\"group\":\"hookd\",\"webhookId\":"
+                           "\"wh_a\",\"flowId\":\"7\",\"webhookName\":\"Ops \\\"hook\\\"\","
+                           "\"reason\":\"the endpoint answered 410 Gone\",\"disabledAt\":"
+                           "\"2026-12-01T06:00:00.000Z\"}");
+    hk_event *ev;
+    hk_error err = {0};
+    cr_assert_eq(parse_event(json, &ev, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(ev->type, "task.disabled");
+    cr_assert_str_eq(ev->job_id, "wh_a");
+    cr_assert_str_eq(ev->job_status, "disabled");
+    cr_assert_str_eq(ev->flow_id, "7");
+    cr_assert_str_eq(ev->finished_at, "2026-12-01T06:00:00.000Z");
+    cr_assert_str_eq(ev->reason, "the endpoint answered 410 Gone");
+    cr_assert_str_eq(ev->event_id, "task.disabled/wh_a/2026-12-01T06:00:00.000Z");
+    hk_event_destroy(ev);
+    free(json);
+    /* a space's task: the event names the space, no flow, and reads back with flow "" */
+    json = hk_event_task_disabled_json("hookd", "wh_s", NULL, "sales", "", "r",
+                                       "2026-12-01T06:00:00.000Z");
+    cr_assert(strstr(json, "\"spaceId\":\"sales\"") && !strstr(json, "flowId"), "%s", json);
+    cr_assert_eq(parse_event(json, &ev, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(ev->space_id, "sales");
+    cr_assert_str_eq(ev->flow_id, "");
+    hk_event_destroy(ev);
+    free(json);
+    /* ... which only task.disabled may do: a job event needs its flow */
+    cr_assert_eq(
+        parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"spaceId\":\"s\"}", &ev, &err),
+        HK_EINVAL);
+    cr_assert_str_eq(err.field, "flowId");
+    cr_assert_eq(parse_event("{\"type\":\"task.disabled\",\"webhookId\":\"wh_a\",\"reason\":"
+                             "\"x\"}",
+                             &ev, &err),
+                 HK_EINVAL);
+    cr_assert_str_eq(err.field, "flowId");
+    /* its own fields are required, named when missing */
+    cr_assert_eq(
+        parse_event("{\"type\":\"task.disabled\",\"flowId\":\"7\",\"reason\":\"x\"}", &ev, &err),
+        HK_EINVAL);
+    cr_assert_str_eq(err.field, "webhookId");
+    cr_assert_eq(parse_event("{\"type\":\"task.disabled\",\"webhookId\":\"wh_a\",\"flowId\":\"7\"}",
+                             &ev, &err),
+                 HK_EINVAL);
+    cr_assert_str_eq(err.field, "reason");
+    /* a job event has no reason */
+    cr_assert_eq(
+        parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", &ev, &err),
+        HK_OK);
+    cr_assert_null(ev->reason);
+    hk_event_destroy(ev);
+}
+
+/* task.disabled reaches only the tasks that name it in trigger.types (not those that take every
+ * type), whatever their trigger.event and objects, and never the task it is about. */
+Test(match, task_disabled_reaches_only_the_tasks_naming_it_and_never_its_own)
+{
+    char *json = hk_event_task_disabled_json("hookd", "wh_gone", "7", NULL, "", "r",
+                                             "2026-12-01T06:00:00.000Z");
+    hk_event *ev;
+    hk_error err = {0};
+    cr_assert_eq(parse_event(json, &ev, &err), HK_OK, "%s", err.msg);
+    free(json);
+    static const struct {
+        const char *task;
+        bool matches;
+    } cases[] = {
+        {"{" BASE "}", false},
+        {"{" BASE ",\"trigger\":{\"types\":[\"job.completed\",\"orchestration.completed\"]}}",
+         false},
+        {"{" BASE ",\"trigger\":{\"types\":[\"task.disabled\"]}}", true},
+        {"{" BASE ",\"trigger\":{\"event\":\"failure\",\"types\":[\"task.disabled\"],"
+         "\"objects\":[\"o1\"]}}",
+         true},
+        {"{\"id\":\"wh_gone\"," BASE ",\"trigger\":{\"types\":[\"task.disabled\"]}}", false},
+        {"{" BASE ",\"enabled\":false,\"trigger\":{\"types\":[\"task.disabled\"]}}", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        hk_task *t = parse_task(cases[i].task, &err);
+        cr_assert_eq(hk_task_matches(t, ev), cases[i].matches, "%s", cases[i].task);
+        hk_task_destroy(t);
+    }
+    /* and a task naming only task.disabled takes no job event */
+    hk_task *t = parse_task("{" BASE ",\"trigger\":{\"types\":[\"task.disabled\"]}}", &err);
+    hk_event *job;
+    cr_assert_eq(
+        parse_event("{\"jobId\":\"1\",\"jobStatus\":\"Complete\",\"flowId\":\"7\"}", &job, &err),
+        HK_OK);
+    cr_assert_not(hk_task_matches(t, job));
+    hk_event_destroy(job);
+    hk_task_destroy(t);
+    hk_event_destroy(ev);
+}

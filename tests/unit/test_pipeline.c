@@ -234,3 +234,34 @@ Test(pipeline, slots_left_unused_past_a_second_are_dropped)
     cr_assert(hk_rate_lease_take(&l, 0));
     cr_assert(hk_rate_lease_take(&l, 50000 + HK_RATE_STALE_US), "late, within the second");
 }
+
+/* ------------------------------------------------ the sustained-failure rule (health.c) --- */
+
+/* A shard tells the history writer of a task only on a change (the first result, delivered
+ * after failing, failing after delivered) or at most once per interval in the same state: a
+ * healthy task's deliveries cost nothing per delivery; a delivery not yet told when the task
+ * starts failing makes the failure a reset. */
+Test(health, told_on_a_change_or_once_per_interval)
+{
+    hk_task_health h = {0};
+    const uint64_t I = 1000;
+    cr_assert_eq(hk_pipeline_health_step(&h, true, 0, I), HK_HEALTH_DELIVERED, "first seen");
+    for (uint64_t t = 1; t < 1000; t += 100)
+        cr_assert_eq(hk_pipeline_health_step(&h, true, t, I), HK_HEALTH_NONE, "healthy: quiet");
+    cr_assert_eq(hk_pipeline_health_step(&h, true, 1000, I), HK_HEALTH_DELIVERED, "per interval");
+    cr_assert_eq(hk_pipeline_health_step(&h, true, 1200, I), HK_HEALTH_NONE);
+    /* that delivery at 1200 was not told: the failure resets the mark first */
+    cr_assert_eq(hk_pipeline_health_step(&h, false, 1300, I), HK_HEALTH_FAILED_RESET);
+    cr_assert_eq(hk_pipeline_health_step(&h, false, 1400, I), HK_HEALTH_NONE);
+    cr_assert_eq(hk_pipeline_health_step(&h, false, 2299, I), HK_HEALTH_NONE);
+    cr_assert_eq(hk_pipeline_health_step(&h, false, 2300, I), HK_HEALTH_FAILED, "checked again");
+    cr_assert_eq(hk_pipeline_health_step(&h, true, 2400, I), HK_HEALTH_DELIVERED, "a change");
+    cr_assert_eq(hk_pipeline_health_step(&h, false, 2500, I), HK_HEALTH_FAILED,
+                 "all told: no reset");
+    hk_task_health first = {0};
+    cr_assert_eq(hk_pipeline_health_step(&first, false, 5, I), HK_HEALTH_FAILED, "first seen");
+    /* the interval: a quarter of the rule, from 50 ms to 60 s */
+    cr_assert_eq(hk_pipeline_health_interval(2000), 500);
+    cr_assert_eq(hk_pipeline_health_interval(100), 50);
+    cr_assert_eq(hk_pipeline_health_interval(5ull * 86400000), 60000);
+}

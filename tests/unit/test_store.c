@@ -357,6 +357,115 @@ Test(store, disable_keeps_reason_and_time_once)
     hk_store_close(s);
 }
 
+/* What the writer tells of a disable, copied out of the callback. */
+typedef struct told {
+    int n;
+    char id[64], flow[64], reason[200], at[32], cause[16];
+} told;
+
+static void tell(const hk_store_disabled *d, void *arg)
+{
+    told *t = arg;
+    t->n++;
+    snprintf(t->id, sizeof t->id, "%s", d->webhook_id);
+    snprintf(t->flow, sizeof t->flow, "%s", d->flow_id);
+    snprintf(t->reason, sizeof t->reason, "%s", d->reason);
+    snprintf(t->at, sizeof t->at, "%s", d->disabled_at);
+    snprintf(t->cause, sizeof t->cause, "%s", d->cause);
+}
+
+static bool failing_mark(const char *id)
+{
+    redisContext *rc = raw_redis();
+    redisReply *r = redisCommand(rc, "EXISTS %swebhook:%s:failing", prefix, id);
+    bool there = r->integer == 1;
+    freeReplyObject(r);
+    redisFree(rc);
+    return there;
+}
+
+/* HOOKD_DISABLE_AFTER through the writer thread: a final failure marks the task (Redis's time),
+ * a delivered attempt clears the mark, a mark older than the rule disables the task once, with
+ * its reason and time, told to the callback once (cause "failing"); a reset clears the mark
+ * first; 0 never marks; a 410 is told too (cause "gone"). */
+Test(store, sustained_failure_disables_once_and_a_delivery_resets_the_clock)
+{
+    hk_store *s;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK, "%s", err.msg);
+    hk_task *t = make_task("9", NULL);
+    cr_assert_eq(hk_store_task_create(s, t, &err), HK_OK, "%s", err.msg);
+    told heard = {0};
+    uint64_t gone_before = hk_counter_get(&hk_store_metrics.tasks_disabled_gone);
+    uint64_t failing_before = hk_counter_get(&hk_store_metrics.tasks_disabled_failing);
+    hk_store_history *h;
+    cr_assert_eq(hk_store_history_create(&cfg, 100, &h, &err), HK_OK, "%s", err.msg);
+    hk_store_history_set_health(h, 500, 100, tell, &heard);
+    hk_store_history_task_failed(h, t->id, false);
+    usleep(150 * 1000);
+    cr_assert(failing_mark(t->id), "a final failure marks the task");
+    hk_store_history_task_delivered(h, t->id);
+    usleep(100 * 1000);
+    cr_assert_not(failing_mark(t->id), "a delivered attempt clears the mark");
+    hk_store_history_task_failed(h, t->id, false); /* the clock starts again */
+    usleep(300 * 1000);
+    hk_store_history_task_failed(h, t->id, false); /* 300 ms < 600 ms: not yet */
+    usleep(100 * 1000);
+    hk_task *got = NULL;
+    cr_assert_eq(hk_store_task_get(s, t->id, &got, &err), HK_OK);
+    cr_assert(got->enabled, "not failing long enough yet");
+    hk_task_destroy(got);
+    /* a reset (a delivery not yet told came first) clears the mark before marking again */
+    hk_store_history_task_failed(h, t->id, true);
+    usleep(300 * 1000);
+    hk_store_history_task_failed(h, t->id, false);
+    usleep(100 * 1000);
+    cr_assert_eq(hk_store_task_get(s, t->id, &got, &err), HK_OK);
+    cr_assert(got->enabled, "the reset restarted the clock");
+    hk_task_destroy(got);
+    usleep(350 * 1000);
+    hk_store_history_task_failed(h, t->id, false); /* past 600 ms: disabled */
+    hk_store_history_task_failed(h, t->id, false); /* once */
+    usleep(150 * 1000);
+    cr_assert_eq(hk_store_task_get(s, t->id, &got, &err), HK_OK);
+    cr_assert_not(got->enabled);
+    cr_assert(strstr(got->disabled_reason, "every delivery failed for more than 500ms "
+                                           "(HOOKD_DISABLE_AFTER), since 20"),
+              "%s", got->disabled_reason);
+    cr_assert_eq(heard.n, 1, "told once");
+    cr_assert_str_eq(heard.id, t->id);
+    cr_assert_str_eq(heard.flow, "9");
+    cr_assert_str_eq(heard.cause, "failing");
+    cr_assert_str_eq(heard.reason, got->disabled_reason);
+    cr_assert_str_eq(heard.at, got->disabled_at);
+    hk_task_destroy(got);
+    cr_assert_not(failing_mark(t->id), "the mark goes with the disable");
+    cr_assert_eq(hk_counter_get(&hk_store_metrics.tasks_disabled_failing), failing_before + 1);
+
+    /* a 410 is told as well */
+    hk_task *u = make_task("9", NULL);
+    cr_assert_eq(hk_store_task_create(s, u, &err), HK_OK, "%s", err.msg);
+    hk_store_history_disable_task(h, u->id, "the endpoint answered 410 Gone");
+    hk_store_history_destroy(h);
+    cr_assert_eq(heard.n, 2);
+    cr_assert_str_eq(heard.id, u->id);
+    cr_assert_str_eq(heard.cause, "gone");
+    cr_assert_eq(hk_counter_get(&hk_store_metrics.tasks_disabled_gone), gone_before + 1);
+
+    /* 0: never marks */
+    hk_task *v = make_task("9", NULL);
+    cr_assert_eq(hk_store_task_create(s, v, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(hk_store_history_create(&cfg, 100, &h, &err), HK_OK, "%s", err.msg);
+    hk_store_history_set_health(h, 0, 0, tell, &heard);
+    hk_store_history_task_failed(h, v->id, false);
+    hk_store_history_destroy(h);
+    cr_assert_not(failing_mark(v->id));
+    hk_task_destroy(v);
+    hk_task_destroy(u);
+    hk_task_destroy(t);
+    hk_store_close(s);
+}
+
 Test(store, errors_name_the_url_and_hide_the_password)
 {
     hk_store *s = NULL;
@@ -532,8 +641,9 @@ Test(store_metrics, every_family_renders_at_zero_from_the_start_as_before)
         "# TYPE hookd_task_cache_lookups_total counter\n"
         "hookd_task_cache_lookups_total{result=\"hit\"} 0\n"
         "hookd_task_cache_lookups_total{result=\"miss\"} 0\n"
-        "# HELP hookd_task_disable_errors_total Tasks a 410 Gone should have disabled, left "
-        "enabled because Redis refused or failed; the next 410 tries again.\n"
+        "# HELP hookd_task_disable_errors_total Tasks a 410 Gone or HOOKD_DISABLE_AFTER should "
+        "have disabled, left enabled because Redis refused or failed (or the failing mark could "
+        "not be read or written); the next one tries again.\n"
         "# TYPE hookd_task_disable_errors_total counter\n"
         "hookd_task_disable_errors_total 0\n"
         "# HELP hookd_task_reload_errors_total Task cache reload failures and unreadable "
@@ -543,10 +653,12 @@ Test(store_metrics, every_family_renders_at_zero_from_the_start_as_before)
         "# HELP hookd_task_reloads_total Task cache reloads from Redis.\n"
         "# TYPE hookd_task_reloads_total counter\n"
         "hookd_task_reloads_total 0\n"
-        "# HELP hookd_tasks_disabled_total Webhook tasks disabled because the receiver "
-        "answered 410 Gone.\n"
+        "# HELP hookd_tasks_disabled_total Webhook tasks disabled by the worker: gone, the "
+        "receiver answered 410 Gone; failing, every delivery failed finally for longer than "
+        "HOOKD_DISABLE_AFTER.\n"
         "# TYPE hookd_tasks_disabled_total counter\n"
-        "hookd_tasks_disabled_total 0\n";
+        "hookd_tasks_disabled_total{reason=\"gone\"} 0\n"
+        "hookd_tasks_disabled_total{reason=\"failing\"} 0\n";
     hk_buf b = {0};
     hk_metrics_render(&b);
     cr_assert_str_eq(b.data, want);
