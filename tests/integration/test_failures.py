@@ -71,9 +71,9 @@ def test_500_is_recorded_failed_and_dead_lettered(env, receiver, worker_factory,
     attempts = json.loads(history.stdout)
     assert sorted(a["status"] for a in attempts) == ["delivered", "failed"]
     table = env.hookctl("deliveries", "--job", job).stdout.splitlines()
-    assert table[0].split() == ["AT", "WEBHOOK", "ATTEMPT", "RESULT", "STATUS", "LATENCY",
-                                "ERROR"]
-    assert sorted(line.split()[3] for line in table[1:]) == ["delivered", "failed"], table
+    assert table[0].split() == ["AT", "DELIVERY", "WEBHOOK", "ATTEMPT", "RESULT", "STATUS",
+                                "LATENCY", "ERROR"]
+    assert sorted(line.split()[4] for line in table[1:]) == ["delivered", "failed"], table
 
 
 def test_a_hanging_receiver_times_out_as_a_failure(env, receiver, worker_factory, stack):
