@@ -380,6 +380,7 @@ static void keep_history(hk_pipeline *p, attempt *a, const hk_delivery_result *r
         .event_id = j->ev->event_id,
         .webhook_id = a->task->id,
         .attempt = a->number,
+        .index = res->status != HK_DELIVERY_OK, /* one delivered at once is found by its job */
         .event = j->event_kept ? NULL : j->raw,
         .event_len = j->raw_len,
     };

@@ -48,11 +48,19 @@ int hk_store__limit_error(const hk_store__cfg *c, const hk_scope *scope, hk_erro
  * "<prefix>history:<yyyymmddhh>", written with one variadic HSET per batch and expiring
  * HK_STORE_HISTORY_TTL_S after the hour's last write. The index key of the hour of wall_ms: */
 char *hk_store__index_key(const hk_store__cfg *c, uint64_t wall_ms);
-/* The entry of ref: field "d:<deliveryId>" with {"jobId","eventId","webhookId","attempt"}, and
- * when ref has the event, field "e:<eventId>" with it. Appends 2 or 4 strings (the caller frees
- * each) to argv/argvlen at *argc. */
-void hk_store__index_fields(const hk_store_history_ref *ref, char **argv, size_t *argvlen,
-                            int *argc);
+/* The entry of ref, for an HSET: field "d:<deliveryId>" with "<attempt>\n<webhookId>\n<eventId>
+ * \n<jobId>" (ids hold no control character), and when ref has the event, field "e:<eventId>"
+ * with it. Appends 2 or 4 pieces at out + *n: text written into *text (at off, len bytes), or
+ * the event itself (ext), so a batch's entries cost no allocation of their own. */
+typedef struct hk_store__piece {
+    const char *ext; /* NULL: in the text at off */
+    size_t off, len;
+} hk_store__piece;
+void hk_store__index_entry(const hk_store_history_ref *ref, hk_buf *text, hk_store__piece *out,
+                           size_t *n);
+/* Appends the pieces to argv/argvlen (pointers into text, which must not grow after). */
+void hk_store__index_argv(const hk_buf *text, const hk_store__piece *pieces, size_t n,
+                          const char **argv, size_t *argvlen);
 
 /* async.c: a command on the loop's connection. HK_OK: cb runs once, later, on the loop, with
  * the reply (NULL when the connection failed or timed out; the reply is hiredis's, freed after

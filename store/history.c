@@ -41,6 +41,7 @@ struct hk_store_history {
     redisContext *rc;
     bool outage_logged;
     hk_store *store; /* the task connection (same cfg), opened on the first disable */
+    hk_buf index_text; /* a batch's index entries (append_index), reused */
     hk_store__health health;
 };
 
@@ -75,19 +76,21 @@ static int by_key_then_arrival(const void *a, const void *b)
 static size_t append_index(hk_store_history *h, const record *batch, size_t n)
 {
     char *key = hk_store__index_key(&h->cfg, hk_wall_ms());
-    char **argv = hk_xmalloc((2 + 4 * n) * sizeof *argv);
-    size_t *argvlen = hk_xmalloc((2 + 4 * n) * sizeof *argvlen);
+    hk_store__piece *pieces = hk_xmalloc(4 * n * sizeof *pieces);
+    size_t np = 0;
+    for (const record *r = batch; r; r = r->next)
+        hk_store__index_entry(&r->ref, &h->index_text, pieces, &np);
+    const char **argv = hk_xmalloc((2 + np) * sizeof *argv);
+    size_t *argvlen = hk_xmalloc((2 + np) * sizeof *argvlen);
     argv[0] = "HSET";
     argvlen[0] = 4;
     argv[1] = key;
     argvlen[1] = strlen(key);
-    int argc = 2;
-    for (const record *r = batch; r; r = r->next)
-        hk_store__index_fields(&r->ref, argv, argvlen, &argc);
-    redisAppendCommandArgv(h->rc, argc, (const char **)argv, argvlen);
+    hk_store__index_argv(&h->index_text, pieces, np, argv + 2, argvlen + 2);
+    redisAppendCommandArgv(h->rc, (int)(2 + np), argv, argvlen);
     redisAppendCommand(h->rc, "EXPIRE %s %d", key, HK_STORE_HISTORY_TTL_S);
-    for (int i = 2; i < argc; i++)
-        free(argv[i]);
+    h->index_text.len = 0; /* hiredis copied the command */
+    free(pieces);
     free(argv);
     free(argvlen);
     free(key);
@@ -299,6 +302,7 @@ void hk_store_history_destroy(hk_store_history *h)
         redisFree(h->rc);
     hk_store_close(h->store);
     hk_store__cfg_free(&h->cfg);
+    hk_buf_free(&h->index_text);
     pthread_mutex_destroy(&h->lock);
     pthread_cond_destroy(&h->wake);
     free(h);
@@ -358,6 +362,7 @@ void hk_store_history_add(hk_store_history *h, const hk_store_history_ref *ref,
         .event_id = put(&at, ref->event_id, le),
         .webhook_id = put(&at, ref->webhook_id, lw),
         .attempt = ref->attempt,
+        .index = ref->index,
         .event = lev ? put(&at, ref->event, lev) : NULL,
         .event_len = lev,
     };

@@ -307,6 +307,7 @@ typedef struct hk_store_history_ref {
     const char *event_id;
     const char *webhook_id;
     int attempt;
+    bool index;        /* an index entry for the delivery: the attempt failed (or was a resend) */
     const char *event; /* the event as consumed, kept for a resend; NULL: not this time (the job
                           kept it already), and never one over HK_STORE_EVENT_KEEP_MAX */
     size_t event_len;
@@ -332,11 +333,11 @@ int hk_store_import_in(hk_store *store, const hk_scope *scope, const cJSON *doc,
 /* A job's recorded attempts, newest first, as a JSON array (caller cJSON_Delete). */
 int hk_store_history_get(hk_store *store, const char *job_id, cJSON **out, hk_error *err);
 
-/* A delivery found through the index (deliveries.c), for a resend: its job, event and task,
- * its last attempt, and the event as consumed (NULL when it was not kept: over
- * HK_STORE_EVENT_KEEP_MAX, or its hour's index expired). The caller frees it
- * (hk_store_delivery_free). HK_ENOTFOUND naming deliveryId when the index has no such delivery
- * (it is kept HK_STORE_HISTORY_TTL_S, like the history). */
+/* A delivery found for a resend (deliveries.c): through the index when it failed at least once,
+ * else (job_id given) in its job's history; its task and event ids and last attempt from the
+ * job's history where it still is, and the event as consumed (NULL when it was not kept: over
+ * HK_STORE_EVENT_KEEP_MAX, or its hour expired). The caller frees it (hk_store_delivery_free).
+ * HK_ENOTFOUND naming deliveryId when neither has it (both are kept HK_STORE_HISTORY_TTL_S). */
 typedef struct hk_store_delivery {
     char *job_id;
     char *event_id;
@@ -345,8 +346,8 @@ typedef struct hk_store_delivery {
     char *event;
     size_t event_len;
 } hk_store_delivery;
-int hk_store_delivery_find(hk_store *store, const char *delivery_id, hk_store_delivery *out,
-                           hk_error *err);
+int hk_store_delivery_find(hk_store *store, const char *delivery_id, const char *job_id,
+                           hk_store_delivery *out, hk_error *err);
 void hk_store_delivery_free(hk_store_delivery *d);
 /* Writes one attempt record now, as the worker's history writer would (the job's list and the
  * index): a resend's. */

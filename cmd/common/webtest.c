@@ -155,10 +155,11 @@ int hk_webhook_test(const hk_config *cfg, const hk_task *task, const char *job_i
 
 /* ------------------------------------------------------------------------------ resend --- */
 
-int hk_resend_prepare(hk_store *store, const char *delivery_id, hk_resend *out, hk_error *err)
+int hk_resend_prepare(hk_store *store, const char *delivery_id, const char *job_id,
+                      hk_resend *out, hk_error *err)
 {
     memset(out, 0, sizeof *out);
-    int rc = hk_store_delivery_find(store, delivery_id, &out->found, err);
+    int rc = hk_store_delivery_find(store, delivery_id, job_id, &out->found, err);
     if (rc != HK_OK)
         return rc;
     if (!out->found.event) {
@@ -219,6 +220,7 @@ int hk_resend_record(hk_store *store, const hk_resend *r, const hk_test_result *
         .event_id = r->ev->event_id,
         .webhook_id = r->task->id,
         .attempt = out->attempt,
+        .index = true,
         .event = r->found.event,
         .event_len = r->found.event_len,
     };

@@ -12,17 +12,19 @@ static void deliveries_usage(FILE *out)
 {
     fprintf(out,
             "Usage: hookctl deliveries --job <jobId> [--detail]\n"
-            "       hookctl deliveries resend <deliveryId>\n\n"
+            "       hookctl deliveries resend <deliveryId> [--job <jobId>]\n\n"
             "--job prints the job's recorded delivery attempts (delivery id, task, attempt,\n"
             "result, status code, latency, error), newest first, from Redis (kept %d days, at\n"
             "most %d). --detail adds what was sent (the first 4 KiB of the body, unless\n"
             "HOOKD_HISTORY_BODIES=off) and what came back (the headers, credentials left out,\n"
             "and the first 1 KiB of the body); --json prints the records as JSON.\n\n"
             "resend sends one delivery again now: re-rendered from its event with the task as it\n"
-            "is now, signed, with the same X-Webhook-Id, recorded as its next attempt. Exit 1 if\n"
-            "it fails or is not found (the event is kept %d days, up to %d KiB).\n\n"
+            "is now, signed, with the same X-Webhook-Id, recorded as its next attempt. A delivery\n"
+            "that failed at least once is found by its id; one delivered at once, with --job\n"
+            "(its job, as --job lists it). Exit 1 if it fails or is not found (the event is kept\n"
+            "%d days, up to %d KiB).\n\n"
             "Examples: hookctl deliveries --job 12345 --detail\n"
-            "          hookctl deliveries resend msg_2f6c1d0e9b8a7f6e5d4c3b2a10\n",
+            "          hookctl deliveries resend msg_2f6c1d0e9b8a7f6e5d4c3b2a10 [--job 12345]\n",
             HK_STORE_HISTORY_TTL_S / 86400, HK_STORE_HISTORY_CAP, HK_STORE_HISTORY_TTL_S / 86400,
             HK_STORE_EVENT_KEEP_MAX / 1024);
 }
@@ -141,7 +143,7 @@ static int list_job(const char *job, bool detail, const hk_config *cfg)
     return 0;
 }
 
-static int resend(const char *id, const hk_config *cfg)
+static int resend(const char *id, const char *job, const hk_config *cfg)
 {
     if (!id)
         return hk_ctl_fail(2, "<deliveryId>: required (see hookctl deliveries --help)");
@@ -152,7 +154,7 @@ static int resend(const char *id, const hk_config *cfg)
     hk_resend r;
     hk_test_result res;
     hk_error err = {0};
-    int rc = hk_resend_prepare(store, id, &r, &err);
+    int rc = hk_resend_prepare(store, id, job, &r, &err);
     if (rc == HK_OK && (rc = hk_resend_send(cfg, &r, &res, &err)) == HK_OK)
         rc = hk_resend_record(store, &r, &res, &err);
     hk_store_close(store);
@@ -183,9 +185,6 @@ int hk_cmd_deliveries(int argc, char **argv, const hk_config *cfg)
             deliveries_usage(stdout);
             return 0;
         case 'j':
-            if (is_resend)
-                return hk_ctl_fail(2,
-                                   "--job: not a flag of resend (see hookctl deliveries --help)");
             job = args.value;
             break;
         case 'd':
@@ -203,7 +202,7 @@ int hk_cmd_deliveries(int argc, char **argv, const hk_config *cfg)
         }
     }
     if (is_resend)
-        return resend(id, cfg);
+        return resend(id, job, cfg);
     if (!job)
         return hk_ctl_fail(2, "--job: required");
     return list_job(job, detail, cfg);

@@ -507,15 +507,32 @@ static void draft_test(hk_api *a, const hk_scope *scope, const char *body, size_
     cJSON_Delete(in);
 }
 
-/* POST /v1/deliveries/{id}/resend: the delivery again now, as its next attempt (hk_resend_*);
- * no Redis connection is held while it is delivered. */
-static void delivery_resend(hk_api *a, const char *id, hk_api_response *r)
+/* POST /v1/deliveries/{id}/resend [{"jobId"}]: the delivery again now, as its next attempt
+ * (hk_resend_*), found by its job when given; no Redis connection is held while it is
+ * delivered. */
+static void delivery_resend(hk_api *a, const char *id, const char *body, size_t len,
+                            hk_api_response *r)
 {
+    cJSON *in = NULL;
+    const char *job_id = NULL;
+    if (body && len) {
+        if (!(in = parse_body(body, len, r)))
+            return;
+        if (!cJSON_IsObject(in)) {
+            fail(r, 400, "body", "body: must be a JSON object ({\"jobId\"})");
+            cJSON_Delete(in);
+            return;
+        }
+        if (!test_param(in, "jobId", &job_id, r)) {
+            cJSON_Delete(in);
+            return;
+        }
+    }
     hk_error e = {0};
     hk_resend rs = {0};
     hk_test_result *res = hk_xcalloc(1, sizeof *res);
     hk_store *s = store_take(a, &e);
-    int rc = s ? hk_resend_prepare(s, id, &rs, &e) : HK_ERR;
+    int rc = s ? hk_resend_prepare(s, id, job_id, &rs, &e) : HK_ERR;
     store_give(a, s, rc);
     if (rc == HK_OK && (rc = hk_resend_send(a->cfg, &rs, res, &e)) == HK_OK) {
         s = store_take(a, &e);
@@ -533,6 +550,7 @@ static void delivery_resend(hk_api *a, const char *id, hk_api_response *r)
     }
     hk_resend_free(&rs);
     free(res);
+    cJSON_Delete(in);
 }
 
 static void job_deliveries(hk_api *a, const char *job, hk_api_response *r)
@@ -836,7 +854,7 @@ void hk_api_handle(hk_api *a, const char *method, const char *path, const char *
             inbound_one(a, method, seg[1], body, body_len, r);
     } else if (n == 3 && IS(0, "deliveries") && IS(2, "resend")) {
         if (valid("deliveryId", seg[1], r) && allowed(method, "POST", r))
-            delivery_resend(a, seg[1], r);
+            delivery_resend(a, seg[1], body, body_len, r);
     } else if (n == 3 && IS(0, "jobs") && IS(2, "deliveries")) {
         if (valid("jobId", seg[1], r) && allowed(method, "GET", r))
             job_deliveries(a, seg[1], r);

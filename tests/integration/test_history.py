@@ -88,6 +88,19 @@ def test_the_history_keeps_what_was_sent_and_what_came_back(api, env, receiver):
     for secret in ("cookie-secret", "key-secret", SECRET):
         assert secret not in out.stdout and secret not in json.dumps(records)
 
+    # delivered at once: no index entry (decision 60), so it is found with its job
+    did = delivery_id(job, ok)
+    err = api.call("POST", f"/v1/deliveries/{did}/resend", R, expect=404).json()["error"]
+    assert err["field"] == "deliveryId" and "with its job" in err["message"], err
+    again = api.call("POST", f"/v1/deliveries/{did}/resend", R, body={"jobId": job},
+                     expect=200).json()
+    assert again["status"] == "delivered" and again["attempt"] == 2, again
+    out = resend(env, did, "--job", job)
+    assert out.returncode == 0 and "attempt: 3" in out.stdout, out
+    bad = api.call("POST", f"/v1/deliveries/{did}/resend", R, body={"jobId": 7},
+                   expect=400).json()["error"]
+    assert bad["field"] == "jobId", bad
+
     # hookd.deliveries carries the outcome alone: bodies stay in Redis
     outcomes = read_topic(env.stack, "hookd.deliveries", lambda r: r.get("jobId") == job, 2)
     assert len(outcomes) == 2
@@ -170,7 +183,7 @@ def test_resend_sends_the_delivery_again_as_its_next_attempt(api, env, receiver)
     assert err["field"] == "deliveryId", err
     out = resend(env, "msg_none")
     assert out.returncode == 1
-    assert out.stderr.startswith("hookctl: deliveryId: no delivery msg_none"), out.stderr
+    assert out.stderr.startswith("hookctl: deliveryId: no failed delivery msg_none"), out.stderr
     out = resend(env)
     assert out.returncode == 2 and out.stderr.startswith("hookctl: <deliveryId>: required")
     got = api.call("GET", f"/v1/webhooks/{wid}", ONE, expect=200).json()

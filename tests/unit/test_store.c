@@ -75,7 +75,8 @@ Test(store, crud_round_trip)
     long long v0 = version();
     cr_assert_eq(hk_store_task_create(s, t, &err), HK_OK, "%s", err.msg);
     cr_assert_gt(version(), v0, "a write bumps the version");
-    cr_assert_eq(hk_store_task_create(s, t, &err), HK_ECONFLICT, "the same id twice: a conflict (409)");
+    cr_assert_eq(hk_store_task_create(s, t, &err), HK_ECONFLICT,
+                 "the same id twice: a conflict (409)");
     cr_assert_str_eq(err.field, "id");
 
     hk_task *got = NULL;
@@ -248,10 +249,25 @@ Test(store, history_newest_first_capped_and_expiring)
     redisFree(rc);
 }
 
+/* An attempt record as the worker writes it (the fields the lookup reads). */
+static const char *attempt_record(char *buf, size_t n, const char *delivery, const char *webhook,
+                                  int attempt)
+{
+    snprintf(buf, n,
+             "{\"deliveryId\":\"%s\",\"webhookId\":\"%s\",\"eventId\":\"ev-88\","
+             "\"attempt\":%d}",
+             delivery, webhook, attempt);
+    return buf;
+}
+
+/* A delivery that failed is found by its id alone (the index), its last attempt read from the
+ * job's history (a later delivered one included); one delivered at once has no entry and is
+ * found with its job; the event is kept once per message. */
 Test(store, delivery_index_finds_the_last_attempt_and_the_event)
 {
     hk_store_history *h;
     hk_error err = {0};
+    char rec[256];
     cr_assert_eq(hk_store_history_create(&cfg, 1000, &h, &err), HK_OK, "%s", err.msg);
     static const char event[] = "{\"eventId\":\"ev-88\",\"jobId\":\"job-88\"}";
     hk_store_history_ref ref = {.job_id = "job-88",
@@ -259,41 +275,64 @@ Test(store, delivery_index_finds_the_last_attempt_and_the_event)
                                 .event_id = "ev-88",
                                 .webhook_id = "wh_88",
                                 .attempt = 1,
+                                .index = true, /* failed */
                                 .event = event,
                                 .event_len = sizeof event - 1};
-    hk_store_history_add(h, &ref, "{\"attempt\":1}");
+    hk_store_history_add(h, &ref, attempt_record(rec, sizeof rec, "msg_88", "wh_88", 1));
     ref.attempt = 2;
-    ref.event = NULL; /* the job kept it already */
-    hk_store_history_add(h, &ref, "{\"attempt\":2}");
+    ref.index = false; /* delivered */
+    ref.event = NULL;  /* the message kept it already */
+    hk_store_history_add(h, &ref, attempt_record(rec, sizeof rec, "msg_88", "wh_88", 2));
+    hk_store_history_ref ok = ref;
+    ok.delivery_id = "msg_99";
+    ok.webhook_id = "wh_99";
+    ok.attempt = 1;
+    hk_store_history_add(h, &ok, attempt_record(rec, sizeof rec, "msg_99", "wh_99", 1));
     hk_store_history_destroy(h); /* flushes */
 
     hk_store *s;
     cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK);
     hk_store_delivery d;
-    cr_assert_eq(hk_store_delivery_find(s, "msg_88", &d, &err), HK_OK, "%s", err.msg);
+    cr_assert_eq(hk_store_delivery_find(s, "msg_88", NULL, &d, &err), HK_OK, "%s", err.msg);
     cr_assert_str_eq(d.job_id, "job-88");
     cr_assert_str_eq(d.event_id, "ev-88");
     cr_assert_str_eq(d.webhook_id, "wh_88");
-    cr_assert_eq(d.attempt, 2, "the last attempt's entry wins");
+    cr_assert_eq(d.attempt, 2, "the delivered retry after the failed attempt counts");
     cr_assert_not_null(d.event);
     cr_assert_eq(d.event_len, sizeof event - 1);
     cr_assert_str_eq(d.event, event);
     hk_store_delivery_free(&d);
+    /* delivered at once: no entry, found with its job */
+    err = (hk_error){0};
+    cr_assert_eq(hk_store_delivery_find(s, "msg_99", NULL, &d, &err), HK_ENOTFOUND);
+    cr_assert_str_eq(err.field, "deliveryId");
+    cr_assert(strstr(err.msg, "with its job"), "%s", err.msg);
+    cr_assert_eq(hk_store_delivery_find(s, "msg_99", "job-88", &d, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(d.webhook_id, "wh_99");
+    cr_assert_eq(d.attempt, 1);
+    cr_assert_str_eq(d.event, event);
+    hk_store_delivery_free(&d);
+    err = (hk_error){0};
+    cr_assert_eq(hk_store_delivery_find(s, "msg_77", "job-88", &d, &err), HK_ENOTFOUND);
+    cr_assert_str_eq(err.field, "deliveryId");
 
-    /* A resend's record: written now, and the index moves on to its attempt. */
+    /* A resend's record: written now, and the next lookup sees its attempt. */
     ref.attempt = 3;
-    cr_assert_eq(hk_store_history_write(s, &ref, "{\"attempt\":3}", &err), HK_OK, "%s", err.msg);
-    cr_assert_eq(hk_store_delivery_find(s, "msg_88", &d, &err), HK_OK, "%s", err.msg);
+    ref.index = true;
+    cr_assert_eq(hk_store_history_write(
+                     s, &ref, attempt_record(rec, sizeof rec, "msg_88", "wh_88", 3), &err),
+                 HK_OK, "%s", err.msg);
+    cr_assert_eq(hk_store_delivery_find(s, "msg_88", NULL, &d, &err), HK_OK, "%s", err.msg);
     cr_assert_eq(d.attempt, 3);
     hk_store_delivery_free(&d);
     cJSON *arr;
     cr_assert_eq(hk_store_history_get(s, "job-88", &arr, &err), HK_OK);
-    cr_assert_eq(cJSON_GetArraySize(arr), 3);
+    cr_assert_eq(cJSON_GetArraySize(arr), 4);
     cr_assert_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(arr, 0), "attempt")->valueint, 3);
     cJSON_Delete(arr);
 
     err = (hk_error){0};
-    cr_assert_eq(hk_store_delivery_find(s, "msg_nope", &d, &err), HK_ENOTFOUND);
+    cr_assert_eq(hk_store_delivery_find(s, "msg_nope", NULL, &d, &err), HK_ENOTFOUND);
     cr_assert_str_eq(err.field, "deliveryId");
     cr_assert_null(d.job_id);
     hk_store_close(s);
@@ -1109,8 +1148,7 @@ static hk_store_rate_grant lease_now(hk_loop *loop, hk_store_async *a, uint64_t 
                                      uint32_t want)
 {
     lease_result out = {0};
-    cr_assert_eq(hk_store_rate_lease_async(a, "wh_rl", interval_us, want, 1000000, on_leased,
-                                           &out),
+    cr_assert_eq(hk_store_rate_lease_async(a, "wh_rl", interval_us, want, 1000000, on_leased, &out),
                  HK_OK);
     for (int i = 0; i < 200 && !out.calls; i++)
         hk_loop_run_once(loop, 20);
