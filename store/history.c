@@ -40,7 +40,7 @@ struct hk_store_history {
     size_t queued;
     redisContext *rc;
     bool outage_logged;
-    hk_store *store; /* the task connection (same cfg), opened on the first disable */
+    hk_store *store;   /* the task connection (same cfg), opened on the first disable */
     hk_buf index_text; /* a batch's index entries (append_index), reused */
     hk_store__health health;
 };

@@ -99,20 +99,21 @@ typedef struct hk_test_result {
 int hk_webhook_test(const hk_config *cfg, const hk_task *task, const char *job_id,
                     const char *job_status, hk_test_result *out, hk_error *err);
 /* Resending one recorded delivery (webtest.c): found through the history's delivery index (one
- * that failed at least once) or in its job's history (job_id, NULL: none given), re-rendered from its kept event with the task as it is now, with the same X-Webhook-Id, as
- * the next attempt, and recorded in the job's history like the worker's attempts ("resent":
- * true). Three steps, so that the admin API holds no Redis connection while it delivers:
- * prepare (HK_ENOTFOUND naming deliveryId: not in the history or its event not kept, or
- * webhookId: the task was deleted; HK_ECONFLICT naming webhookId: the task is disabled; HK_ERR),
- * send (as hk_webhook_test: HK_OK when an outcome was had), record. hk_resend_free always. */
+ * that failed at least once) or in its job's history (job_id, NULL: none given), re-rendered from
+ * its kept event with the task as it is now, with the same X-Webhook-Id, as the next attempt, and
+ * recorded in the job's history like the worker's attempts ("resent": true). Three steps, so that
+ * the admin API holds no Redis connection while it delivers: prepare (HK_ENOTFOUND naming
+ * deliveryId: not in the history or its event not kept, or webhookId: the task was deleted;
+ * HK_ECONFLICT naming webhookId: the task is disabled; HK_ERR), send (as hk_webhook_test: HK_OK
+ * when an outcome was had), record. hk_resend_free always. */
 typedef struct hk_resend {
     hk_store_delivery found;
     hk_task *task;
     hk_event *ev;
     hk_buf record; /* the attempt's history record, once sent */
 } hk_resend;
-int hk_resend_prepare(hk_store *store, const char *delivery_id, const char *job_id,
-                      hk_resend *out, hk_error *err);
+int hk_resend_prepare(hk_store *store, const char *delivery_id, const char *job_id, hk_resend *out,
+                      hk_error *err);
 int hk_resend_send(const hk_config *cfg, hk_resend *r, hk_test_result *out, hk_error *err);
 int hk_resend_record(hk_store *store, const hk_resend *r, const hk_test_result *out, hk_error *err);
 void hk_resend_free(hk_resend *r);

@@ -155,8 +155,8 @@ int hk_webhook_test(const hk_config *cfg, const hk_task *task, const char *job_i
 
 /* ------------------------------------------------------------------------------ resend --- */
 
-int hk_resend_prepare(hk_store *store, const char *delivery_id, const char *job_id,
-                      hk_resend *out, hk_error *err)
+int hk_resend_prepare(hk_store *store, const char *delivery_id, const char *job_id, hk_resend *out,
+                      hk_error *err)
 {
     memset(out, 0, sizeof *out);
     int rc = hk_store_delivery_find(store, delivery_id, job_id, &out->found, err);

@@ -651,9 +651,9 @@ Test(config, disable_after)
         cr_assert_eq(cfg.disable_after_ms, good[i].ms, "%s", good[i].env);
         hk_config_free(&cfg);
     }
-    const char *bad[] = {"HOOKD_DISABLE_AFTER=5x", "HOOKD_DISABLE_AFTER=", "HOOKD_DISABLE_AFTER=-1s",
-                         "HOOKD_DISABLE_AFTER=1.5d", "HOOKD_DISABLE_AFTER=00",
-                         "HOOKD_DISABLE_AFTER=5 d"};
+    const char *bad[] = {
+        "HOOKD_DISABLE_AFTER=5x",   "HOOKD_DISABLE_AFTER=",   "HOOKD_DISABLE_AFTER=-1s",
+        "HOOKD_DISABLE_AFTER=1.5d", "HOOKD_DISABLE_AFTER=00", "HOOKD_DISABLE_AFTER=5 d"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char *env[] = {(char *)bad[i], NULL};
         cr_assert_eq(hk_config_load(&cfg, 1, argv, env, NULL, &err), HK_EINVAL, "%s", bad[i]);
