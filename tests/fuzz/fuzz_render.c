@@ -5,6 +5,7 @@
  * Input: NUL-separated fields
  *   template \0 jobId \0 jobStatus \0 flowId \0 flowName \0 jobType \0 eventType \0 finishedAt
  *   \0 webhookName \0 outputIds (comma-separated; empty: no ids; "," is two empty ids)
+ *   ($spaceId is given flowName's value: it has no field of its own)
  *   \0 control (the rest of the input, bytes):
  *        [0]     mode: bits 0-1 the form the random limit is tried on (0 RAW, 1 JSON_ESCAPE,
  *                2 FORM, 3 JSON); bit 7 set: the limit is taken as it is, else it is taken
@@ -77,7 +78,7 @@ typedef struct ref {
     const char *value;
 } ref;
 
-enum { N_REFS = 10, OUTPUTS = 9 };
+enum { N_REFS = 11, OUTPUTS = 9 };
 
 /* The known reference at p ('$' + [A-Za-z_][A-Za-z0-9_]*, longest run), its index in refs and
  * its end; -1 when p is no reference or an unknown one (*end is still the end of the name). */
@@ -547,6 +548,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .output_ids_len = n_ids,
         .job_type = (char *)ff.f[F_JOB_TYPE],
         .finished_at = (char *)ff.f[F_FINISHED],
+        .space_id = (char *)ff.f[F_FLOW_NAME], /* a fuzzed value; no field of its own */
     };
     hk_task task = {.id = "wh_fuzz", .name = (char *)ff.f[F_NAME]};
     const char *tmpl = ff.f[F_TMPL];
@@ -557,6 +559,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {"jobType", ev.job_type},       {"eventType", ev.type},
         {"finishedAt", ev.finished_at}, {"webhookName", task.name},
         {"attempt", attempt_text},      [OUTPUTS] = {"outputIds", outputs},
+        {"spaceId", ev.space_id},
     };
     ref blank[N_REFS];
     for (int i = 0; i < N_REFS; i++)
