@@ -80,6 +80,11 @@ static size_t append_index(hk_store_history *h, const record *batch, size_t n)
     size_t np = 0;
     for (const record *r = batch; r; r = r->next)
         hk_store__index_entry(&r->ref, &h->index_text, pieces, &np);
+    if (np == 0) { /* every attempt delivered, every event kept already: HSET needs a field */
+        free(pieces);
+        free(key);
+        return 0;
+    }
     const char **argv = hk_xmalloc((2 + np) * sizeof *argv);
     size_t *argvlen = hk_xmalloc((2 + np) * sizeof *argvlen);
     argv[0] = "HSET";

@@ -507,6 +507,8 @@ static void draft_test(hk_api *a, const hk_scope *scope, const char *body, size_
     cJSON_Delete(in);
 }
 
+static bool valid(const char *kind, const char *value, hk_api_response *r);
+
 /* POST /v1/deliveries/{id}/resend [{"jobId"}]: the delivery again now, as its next attempt
  * (hk_resend_*), found by its job when given; no Redis connection is held while it is
  * delivered. */
@@ -523,7 +525,7 @@ static void delivery_resend(hk_api *a, const char *id, const char *body, size_t 
             cJSON_Delete(in);
             return;
         }
-        if (!test_param(in, "jobId", &job_id, r)) {
+        if (!test_param(in, "jobId", &job_id, r) || (job_id && !valid("jobId", job_id, r))) {
             cJSON_Delete(in);
             return;
         }

@@ -97,9 +97,10 @@ def test_the_history_keeps_what_was_sent_and_what_came_back(api, env, receiver):
     assert again["status"] == "delivered" and again["attempt"] == 2, again
     out = resend(env, did, "--job", job)
     assert out.returncode == 0 and "attempt: 3" in out.stdout, out
-    bad = api.call("POST", f"/v1/deliveries/{did}/resend", R, body={"jobId": 7},
-                   expect=400).json()["error"]
-    assert bad["field"] == "jobId", bad
+    for wrong in (7, "", "a\u0001b", "j" * 257):  # each as the path's jobId is refused
+        bad = api.call("POST", f"/v1/deliveries/{did}/resend", R, body={"jobId": wrong},
+                       expect=400).json()["error"]
+        assert bad["field"] == "jobId" and bad["message"].startswith("jobId: "), bad
 
     # hookd.deliveries carries the outcome alone: bodies stay in Redis
     outcomes = read_topic(env.stack, "hookd.deliveries", lambda r: r.get("jobId") == job, 2)

@@ -249,6 +249,32 @@ Test(store, history_newest_first_capped_and_expiring)
     redisFree(rc);
 }
 
+/* A batch whose attempts were all delivered and whose events were kept already has no index
+ * entry to write: its records still reach the job's history (an empty HSET would be refused
+ * and the whole batch dropped). */
+Test(store, a_batch_with_no_index_entry_is_still_written)
+{
+    hk_store_history *h;
+    hk_error err = {0};
+    cr_assert_eq(hk_store_history_create(&cfg, 1000, &h, &err), HK_OK, "%s", err.msg);
+    uint64_t dropped = hk_counter_get(&hk_store_metrics.history_dropped);
+    hk_store_history_ref ref = {.job_id = "job-66",
+                                .delivery_id = "msg_66",
+                                .event_id = "ev-66",
+                                .webhook_id = "wh_66",
+                                .attempt = 1};
+    hk_store_history_add(h, &ref, "{\"attempt\":1}");
+    hk_store_history_destroy(h); /* flushes */
+    cr_assert_eq(hk_counter_get(&hk_store_metrics.history_dropped), dropped);
+    hk_store *s;
+    cr_assert_eq(hk_store_open(&cfg, &s, &err), HK_OK);
+    cJSON *arr;
+    cr_assert_eq(hk_store_history_get(s, "job-66", &arr, &err), HK_OK);
+    cr_assert_eq(cJSON_GetArraySize(arr), 1);
+    cJSON_Delete(arr);
+    hk_store_close(s);
+}
+
 /* An attempt record as the worker writes it (the fields the lookup reads). */
 static const char *attempt_record(char *buf, size_t n, const char *delivery, const char *webhook,
                                   int attempt)
