@@ -13,6 +13,7 @@ validating its own values; they share the render and schema helpers at the top.
 """
 import base64
 import copy
+import fnmatch
 import functools
 import glob
 import importlib.util
@@ -938,18 +939,85 @@ def test_dockerfile_builds_from_the_shared_package_lists():
     assert re.search(r'^ENTRYPOINT \["/usr/local/bin/hookd"\]$', runtime, re.M)
     assert "apt-get install" not in re.sub(r"xargs[^\n]*apt-get install", "", dockerfile), \
         "a package installed outside deploy/packages"
-    # every folder CMake adds is copied into the build stage
+    # every folder CMake adds unconditionally is copied into the build stage; tests/ and bench/
+    # are added only with HOOKD_BUILD_TESTS, which the image turns off, and are not copied
     with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
-        folders = re.findall(r"^add_subdirectory\((\S+)\)", f.read(), re.M)
+        cmakelists = f.read()
+    folders = re.findall(r"^add_subdirectory\((\S+)\)", cmakelists, re.M)
+    assert "core" in folders and "cmd" in folders and "tests" not in folders and "bench" not in folders
     for folder in folders:
         assert re.search(rf"^COPY {folder} {folder}$", build, re.M), f"{folder} is not copied"
     assert re.search(r"^COPY CMakeLists.txt ", build, re.M)
+    assert not re.search(r"^COPY (tests|bench)\b", build, re.M)
+    assert "-DHOOKD_BUILD_TESTS=OFF" in build
+    # the programs are installed stripped
+    assert re.search(r"install -D -s -m 0755", build)
     # the runtime list has the libraries the build links, and no -dev package
     runtime_packages = package_list("runtime")
     assert {"librdkafka1", "libcurl4", "libssl3", "libcjson1", "libhiredis0.14", "libmicrohttpd12",
             "ca-certificates"} <= set(runtime_packages)
     assert not [p for p in runtime_packages if p.endswith("-dev")]
-    assert {"cmake", "librdkafka-dev", "libcriterion-dev"} <= set(package_list("build"))
+    assert {"cmake", "librdkafka-dev"} <= set(package_list("build"))
+    assert "libcriterion-dev" not in package_list("build") and "libcriterion-dev" in package_list("dev")
+
+
+def dockerignore_allows(path, rules):
+    """Whether the Docker build context keeps path under .dockerignore's rules (the last
+    matching rule wins; a rule matches the path or one of its parent folders)."""
+    keep = True
+    parts = path.split("/")
+    for negate, pattern in rules:
+        for i in range(1, len(parts) + 1):
+            if fnmatch.fnmatch("/".join(parts[:i]), pattern):
+                keep = negate
+                break
+    return keep
+
+
+def test_dockerignore_lets_through_exactly_what_the_dockerfile_copies():
+    with open(os.path.join(ROOT, ".dockerignore")) as f:
+        rules = [(line.startswith("!"), line.lstrip("!").strip().rstrip("/"))
+                 for line in f if line.strip() and not line.startswith("#")]
+    with open(os.path.join(ROOT, "deploy", "Dockerfile")) as f:
+        sources = [m.split()[0] for m in re.findall(r"^COPY (?!--from)(\S+ )", f.read(), re.M)]
+    assert sources
+    for src in sources:
+        assert dockerignore_allows(src, rules), f"{src} is copied but .dockerignore drops it"
+    for path in (".git/config", "build/cmd/hookd", "build-asan/CMakeCache.txt", "tests/unit/test_core.c",
+                 "bench/throughput", "helm/hookd/values.yaml", "docs/api.md", "deploy/local/stack"):
+        assert not dockerignore_allows(path, rules), f"{path} reaches the build context"
+
+
+def test_dockerfile_labels_the_image():
+    with open(os.path.join(ROOT, "deploy", "Dockerfile")) as f:
+        dockerfile = f.read()
+    runtime = re.split(r"^FROM ", dockerfile, flags=re.M)[2]
+    for label, arg in (("version", "VERSION"), ("revision", "REVISION"), ("source", "SOURCE")):
+        assert f'org.opencontainers.image.{label}="${{{arg}}}"' in runtime, label
+        assert re.search(rf"^ARG {arg}$", runtime, re.M), f"{arg} is not brought into the runtime stage"
+    with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
+        version = re.search(r"project\(hookd VERSION ([0-9.]+)", f.read()).group(1)
+    assert re.search(rf"^ARG VERSION={re.escape(version)}$", dockerfile, re.M), "ARG VERSION != project version"
+
+
+def test_the_build_stage_configures_from_only_what_it_copies(tmp_path):
+    """The image's build stage, short of Docker: the Dockerfile's COPY lines into an empty
+    folder, then its cmake configure step. Fails if CMake reads a folder the image leaves out."""
+    with open(os.path.join(ROOT, "deploy", "Dockerfile")) as f:
+        build = re.split(r"^FROM ", f.read(), flags=re.M)[1]
+    for src, dst in re.findall(r"^COPY (?!--from)(\S+) (\S+)$", build, re.M):
+        if src.startswith("deploy/"):
+            continue
+        target = tmp_path / dst.rstrip("/")
+        if os.path.isdir(os.path.join(ROOT, src)):
+            shutil.copytree(os.path.join(ROOT, src), target)
+        else:
+            shutil.copy(os.path.join(ROOT, src), tmp_path / (os.path.basename(src) if dst in ("./", ".") else dst))
+    configure = re.search(r"^RUN (cmake -S \. -B /build[^\\\n]*)", build, re.M).group(1)
+    args = configure.replace("/build", str(tmp_path / "build")).split()
+    r = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert not (tmp_path / "build" / "tests").exists()
 
 
 def test_setup_reads_the_shared_package_lists():
