@@ -261,6 +261,72 @@ static int set_option(hk_config *cfg, const opt *o, const char *value, const cha
     return HK_EINVAL;
 }
 
+static bool ends_with(const char *s, size_t len, const char *suffix, size_t *rest)
+{
+    size_t n = strlen(suffix);
+    if (len <= n || memcmp(s + len - n, suffix, n) != 0)
+        return false; /* a suffix alone is no name: something must come before it */
+    *rest = len - n;
+    return true;
+}
+
+/* Whether s[0, len) ends in "_PORT_<digits>_<TCP|UDP|SCTP>" with a name before it. */
+static bool port_proto_tail(const char *s, size_t len)
+{
+    static const char *const protos[] = {"_TCP", "_UDP", "_SCTP"};
+    size_t rest = 0;
+    bool proto = false;
+    for (size_t i = 0; i < sizeof protos / sizeof protos[0] && !proto; i++)
+        proto = ends_with(s, len, protos[i], &rest);
+    if (!proto)
+        return false;
+    size_t digits = rest;
+    while (digits > 0 && isdigit((unsigned char)s[digits - 1]))
+        digits--;
+    return digits < rest && ends_with(s, digits, "_PORT_", &rest);
+}
+
+/* The names Kubernetes makes for a Service (see hk_core.h). No librdkafka property maps to one:
+ * CONFIGURATION.md has none ending in .port, .service.host, .service.port or .port.<n>.<proto>,
+ * and its one "service" property is sasl.kerberos.service.name. */
+bool hk_config_is_service_link(const char *name, size_t len)
+{
+    size_t rest = 0;
+    if (ends_with(name, len, "_SERVICE_HOST", &rest) ||
+        ends_with(name, len, "_SERVICE_PORT", &rest) || ends_with(name, len, "_PORT", &rest))
+        return true;
+    for (size_t i = 1; i + 14 < len; i++) /* _SERVICE_PORT_<PORTNAME>, the port's name after it */
+        if (memcmp(name + i, "_SERVICE_PORT_", 14) == 0)
+            return true;
+    if (port_proto_tail(name, len))
+        return true;
+    return (ends_with(name, len, "_PROTO", &rest) || ends_with(name, len, "_ADDR", &rest)) &&
+           port_proto_tail(name, rest);
+}
+
+static void service_link_skip(hk_config *cfg, const char *name, size_t len)
+{
+    hk_buf b = {0};
+    if (cfg->service_links)
+        hk_buf_printf(&b, "%s, ", cfg->service_links);
+    hk_buf_append(&b, name, len);
+    free(cfg->service_links);
+    cfg->service_links = hk_buf_take(&b);
+    cfg->service_links_len++;
+}
+
+void hk_config_log_service_links(const hk_config *cfg)
+{
+    if (cfg->service_links_len == 0)
+        return;
+    hk_log_field f[] = {HK_NUM("ignored", cfg->service_links_len),
+                        HK_STR("names", cfg->service_links)};
+    HK_LOGF(HK_LOG_WARN, "config.service_links", f,
+            "ignored %zu HOOKD_KAFKA_* variable(s) shaped like Kubernetes service links, not "
+            "librdkafka properties: %s (set enableServiceLinks: false in the pod spec)",
+            cfg->service_links_len, cfg->service_links);
+}
+
 static const opt *find_env(const char *name, size_t len)
 {
     for (size_t i = 0; i < N_OPTIONS; i++)
@@ -296,6 +362,10 @@ int hk_config_load(hk_config *cfg, int argc, char **argv, char **envp, int *rest
             continue;
         size_t nlen = (size_t)(eq - *e);
         if (nlen > 12 && strncmp(*e, "HOOKD_KAFKA_", 12) == 0) {
+            if (hk_config_is_service_link(*e, nlen)) {
+                service_link_skip(cfg, *e, nlen);
+                continue;
+            }
             char *raw = hk_strndup(*e + 12, nlen - 12);
             char *key = kafka_key(raw);
             kafka_set(cfg, key, eq + 1);
@@ -359,6 +429,7 @@ void hk_config_free(hk_config *cfg)
     if (!cfg)
         return;
     hk_kv_free(cfg->kafka, cfg->kafka_len);
+    free(cfg->service_links);
     free_list(cfg->topics, cfg->topics_len);
     for (size_t i = 0; i < N_OPTIONS; i++) /* every string setting, from the one table */
         if (options[i].kind == OPT_STR || options[i].kind == OPT_TOPIC)

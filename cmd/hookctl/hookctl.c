@@ -712,6 +712,7 @@ int main(int argc, char **argv)
     rest = kept;
     hk_log_set_level(HK_LOG_WARN);
     hk_log_set_stream(stderr); /* stdout is the command's output */
+    hk_config_log_service_links(&cfg);
     int status;
     const char *cmd = argv[1];
     if (rest < 2)

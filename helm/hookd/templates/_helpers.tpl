@@ -510,3 +510,13 @@ breaks escaped in both, and "=", ":" and blanks in keys, so no value can start a
 {{ $key }}={{ $value }}
 {{- end }}
 {{- end }}
+
+{{/*
+"true" when the chart renders KEDA's TriggerAuthentication (triggerauthentication.yaml): KEDA on,
+no authenticationRef.name of one's own, and something for it to hold: a SASL login, or
+autoscaling.keda.triggerAuthentication.secretTargetRef (TLS alone needs only `tls` in the triggers).
+*/}}
+{{- define "hookd.kedaOwnAuth" -}}
+{{- $keda := .Values.autoscaling.keda }}
+{{- if and $keda.enabled (not $keda.authenticationRef.name) (or (include "hookd.kafkaSasl" .) $keda.triggerAuthentication.secretTargetRef) }}true{{ end }}
+{{- end }}
