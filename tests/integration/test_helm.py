@@ -195,7 +195,9 @@ def check_crd(doc, docs):
         for ref in spec.get("secretTargetRef", []):
             assert set(ref) == {"parameter", "name", "key"} and all(ref.values()), ref
         for ref in spec.get("env", []):
-            assert ref == {"parameter": "username", "name": "HOOKD_KAFKA_SASL_USERNAME", "containerName": "hookd"}
+            assert ref["containerName"] == "hookd" and ref in (
+                {"parameter": "username", "name": "HOOKD_KAFKA_SASL_USERNAME", "containerName": "hookd"},
+                {"parameter": "password", "name": "HOOKD_KAFKA_SASL_PASSWORD", "containerName": "hookd"})
         # every trigger of the ScaledObject uses it
         for t in one(docs, "ScaledObject")["spec"]["triggers"]:
             assert t["authenticationRef"] == {"name": doc["metadata"]["name"], "kind": "TriggerAuthentication"}
@@ -1641,6 +1643,13 @@ def test_keda_trigger_authentication_from_the_charts_secret():
     assert auth["spec"]["secretTargetRef"] == [{"parameter": "password", "name": "hookd-credentials",
                                                 "key": "kafka-password"}]
     assert {t["metadata"]["sasl"] for t in one(docs, "ScaledObject")["spec"]["triggers"]} == {"scram_sha256"}
+    # an existing Secret without a key for it: the password as the worker gets it (extraEnv)
+    docs = render("-f", os.path.join(CHART, "ci", "existing-secret-values.yaml"), "--set", "autoscaling.keda.enabled=true",
+                  "--set", "existingSecretKeys.kafkaSaslPassword=")
+    auth = one(docs, "TriggerAuthentication")
+    check_crd(auth, docs)
+    assert "secretTargetRef" not in auth["spec"]
+    assert {"parameter": "password", "name": "HOOKD_KAFKA_SASL_PASSWORD", "containerName": "hookd"} in auth["spec"]["env"]
     # TLS alone: tls in the triggers, no SASL, nothing to authenticate with (the broker's CA
     # public, or given in triggerAuthentication.secretTargetRef)
     docs = render("--set", "autoscaling.keda.enabled=true", "--set", "kafka.config.security\\.protocol=SSL")

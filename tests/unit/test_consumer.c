@@ -14,6 +14,7 @@
  * paused consumer hands out nothing for 5.8 s.
  */
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <stdio.h>
@@ -495,9 +496,7 @@ Test(config, no_librdkafka_property_looks_like_a_service_link)
         if (line[0] < 'a' || line[0] > 'z')
             continue; /* the header, the rule, blank lines */
         for (; line[i] && line[i] != ' ' && line[i] != '|' && n + 1 < sizeof env; i++)
-            env[n++] = line[i] == '.' ? '_' : (char)(line[i] >= 'a' && line[i] <= 'z'
-                                                         ? line[i] - 'a' + 'A'
-                                                         : line[i]);
+            env[n++] = line[i] == '.' ? '_' : (char)toupper((unsigned char)line[i]);
         env[n] = '\0';
         bootstrap = bootstrap || strcmp(env, "HOOKD_KAFKA_BOOTSTRAP_SERVERS") == 0;
         cr_assert_not(hk_config_is_service_link(env, n), "%s would be skipped", env);
