@@ -252,9 +252,15 @@ and takes the ports given alone, failing while there are none.
 {{- $given := index $ctx.Values.networkPolicy.egress $name "ports" | default list }}
 {{- $var := ternary "HOOKD_KAFKA_BOOTSTRAP_SERVERS" "HOOKD_REDIS_URL" (eq $name "kafka") }}
 {{- $env := concat ($ctx.Values.extraEnv | default list) (ternary ($ctx.Values.ingress.extraEnv | default list) list $ctx.Values.ingress.enabled) }}
-{{- if include "hookd.envSets" (list $env $var) }}
+{{- /* an existingSecret key for the address itself (existingSecretKeys.redisUrl or
+.kafkaBootstrapServers, should the chart read one) hides it as well */}}
+{{- $secretKey := "" }}
+{{- if $ctx.Values.existingSecret }}
+{{- $secretKey = index $ctx.Values.existingSecretKeys (ternary "kafkaBootstrapServers" "redisUrl" (eq $name "kafka")) | default "" }}
+{{- end }}
+{{- if or (include "hookd.envSets" (list $env $var)) $secretKey }}
 {{- if not $given }}
-{{- fail (printf "networkPolicy.egress.%s.ports: extraEnv sets %s, which the chart cannot read, so it cannot derive the NetworkPolicy's %s ports: list them in networkPolicy.egress.%s.ports" $name $var $name $name) }}
+{{- fail (printf "networkPolicy.egress.%s.ports: %s comes from %s, which the chart cannot read, so it cannot derive the NetworkPolicy's %s ports: list them in networkPolicy.egress.%s.ports" $name $var (ternary "existingSecret" "extraEnv" (ne $secretKey "")) $name $name) }}
 {{- end }}
 {{- toJson ($given | uniq) }}
 {{- else }}
