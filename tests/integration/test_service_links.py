@@ -4,6 +4,8 @@ named hookd-kafka-bootstrap yields HOOKD_KAFKA_BOOTSTRAP_SERVICE_HOST and its ki
 used to hand librdkafka as properties (bootstrap.service.host), and librdkafka refused them:
 the worker exited at start. Now it skips them with one warning naming them, and runs."""
 import json
+import time
+import urllib.error
 import urllib.request
 
 # What Kubernetes makes for a Service hookd-kafka-bootstrap with a port named tcp-clients, and
@@ -24,9 +26,17 @@ SERVICE_LINKS = {
 
 def test_hookd_starts_with_service_link_variables_and_names_them_once(env, worker_factory):
     worker = worker_factory(env.topic, env.group, env.prefix, extra_env=SERVICE_LINKS)
-    # it joined its group (worker_factory waits for kafka.assign) and is ready
-    with urllib.request.urlopen(f"http://127.0.0.1:{worker.probe_port()}/readyz", timeout=5) as r:
-        assert r.status == 200
+    # it joined its group (worker_factory waits for kafka.assign) and becomes ready (every
+    # consumer, tiers too, assigned)
+    deadline = time.time() + 30
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{worker.probe_port()}/readyz", timeout=5) as r:
+                assert r.status == 200
+                break
+        except urllib.error.HTTPError as e:
+            assert e.code == 503 and time.time() < deadline, f"/readyz {e.code}: {e.read().decode()}"
+            time.sleep(0.5)
     lines = [json.loads(line) for line in worker.lines() if line.startswith("{")]
     warnings = [line for line in lines if line.get("event") == "config.service_links"]
     assert len(warnings) == 1, warnings
