@@ -34,9 +34,16 @@ void hk_api_destroy(hk_api *api); /* accepts NULL */
  * digests in constant time, so neither the token's bytes nor its length leak through timing. */
 bool hk_api_authorized(const hk_api *api, const char *authorization);
 
-/* Fills resp for one authorised request. path starts with "/v1/"; body may be NULL. */
-void hk_api_handle(hk_api *api, const char *method, const char *path, const char *body,
-                   size_t body_len, hk_api_response *resp);
+/* A request's query parameters that the API reads (lists: ?limit=, ?iterator=), each NULL when
+ * absent. Borrowed for the call. */
+typedef struct hk_api_query {
+    const char *limit;
+    const char *iterator;
+} hk_api_query;
+
+/* Fills resp for one authorised request. path starts with "/v1/"; query and body may be NULL. */
+void hk_api_handle(hk_api *api, const char *method, const char *path, const hk_api_query *query,
+                   const char *body, size_t body_len, hk_api_response *resp);
 
 /* The JSON error body {"error": {"code": c, "field": f or null, "message": m}} (owned). The code
  * is stable, for programs (docs/api.md): hk_api_error_code(status), or a narrower one. */

@@ -174,7 +174,11 @@ static enum MHD_Result on_api(hk_http *h, struct MHD_Connection *con, const char
         return api_error(con, method, url, 413, "body", "body: larger than 1 MiB");
     uint64_t t0 = hk_now_ms();
     hk_api_response ar;
-    hk_api_handle(h->api, method, url, req->body.data, req->body.len, &ar);
+    hk_api_query query = {
+        .limit = MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "limit"),
+        .iterator = MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "iterator"),
+    };
+    hk_api_handle(h->api, method, url, &query, req->body.data, req->body.len, &ar);
     struct MHD_Response *resp =
         ar.body ? MHD_create_response_from_buffer(strlen(ar.body), ar.body, MHD_RESPMEM_MUST_FREE)
                 : MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
