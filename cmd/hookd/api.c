@@ -21,11 +21,14 @@
 
 #define POOL_MAX 4 /* idle Redis connections kept; more are opened under load and closed after */
 #define MAX_SEGMENTS 6
+#define MAX_TOKENS 8    /* HOOKD_API_TOKEN: the current token and the ones being rotated out */
+#define MIN_TOKEN_LEN 16
 
 struct hk_api {
     const hk_config *cfg;
     hk_store_config scfg;
-    unsigned char token_digest[32];
+    unsigned char token_digest[MAX_TOKENS][32]; /* of each accepted token, the current first */
+    size_t tokens;
     pthread_mutex_t lock;
     hk_store *idle[POOL_MAX];
     size_t idle_n;
@@ -37,17 +40,68 @@ static void digest(const char *text, size_t len, unsigned char out[32])
     EVP_Digest(text, len, out, &n, EVP_sha256(), NULL);
 }
 
+/* Admin API requests authorised by a token other than HOOKD_API_TOKEN's first: during a
+ * rotation, the clients not yet moved to the new token. */
+static struct api_metrics {
+    hk_counter previous_token;
+} api_metrics = {
+    .previous_token = HK_COUNTER("hookd_api_previous_token_requests_total", NULL,
+                                 "Admin API requests authorised by a token other than the first "
+                                 "of HOOKD_API_TOKEN (a client still on a token being rotated "
+                                 "out)."),
+};
+HK_METRICS_REGISTER("hookd", api_metrics)
+
+/* HOOKD_API_TOKEN: one token, or several separated by commas (the current one first, then those
+ * being rotated out), spaces around each ignored. Digests only are kept; an error never
+ * shows a token, only its position. */
+static int read_tokens(hk_api *a, const char *list, hk_error *err)
+{
+    size_t count = 1;
+    for (const char *p = list; *p; p++)
+        count += *p == ',';
+    if (count > MAX_TOKENS)
+        return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN",
+                            "at most %d comma-separated tokens (%zu given)", MAX_TOKENS, count);
+    const char *p = list;
+    for (size_t i = 0; i < count; i++) {
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        const char *b = p, *e = end;
+        while (b < e && strchr(" \t\r\n", *b))
+            b++;
+        while (e > b && strchr(" \t\r\n", e[-1]))
+            e--;
+        if ((size_t)(e - b) < MIN_TOKEN_LEN) {
+            if (count == 1)
+                return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN",
+                                    "must be at least 16 characters (e.g. openssl rand -hex 32)");
+            return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN",
+                                "token %zu of %zu %s", i + 1, count,
+                                b == e ? "is empty (tokens are separated by single commas)"
+                                       : "must be at least 16 characters (e.g. openssl rand "
+                                         "-hex 32)");
+        }
+        digest(b, (size_t)(e - b), a->token_digest[i]);
+        p = end + (*end == ',');
+    }
+    a->tokens = count;
+    return HK_OK;
+}
+
 int hk_api_create(const hk_config *cfg, hk_api **out, hk_error *err)
 {
     if (!cfg->api_token || !*cfg->api_token)
         return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN", "required for the admin API");
-    if (strlen(cfg->api_token) < 16)
-        return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN",
-                            "must be at least 16 characters (e.g. openssl rand -hex 32)");
     hk_api *a = hk_xcalloc(1, sizeof *a);
+    int rc = read_tokens(a, cfg->api_token, err);
+    if (rc != HK_OK) {
+        hk_api_destroy(a);
+        return rc;
+    }
     a->cfg = cfg;
     a->scfg = hk_store_config_of(cfg);
-    digest(cfg->api_token, strlen(cfg->api_token), a->token_digest);
     pthread_mutex_init(&a->lock, NULL);
     *out = a;
     return HK_OK;
@@ -59,8 +113,9 @@ void hk_api_destroy(hk_api *a)
         return;
     for (size_t i = 0; i < a->idle_n; i++)
         hk_store_close(a->idle[i]);
-    pthread_mutex_destroy(&a->lock);
-    memset(a->token_digest, 0, sizeof a->token_digest);
+    if (a->cfg) /* the lock is made last in hk_api_create */
+        pthread_mutex_destroy(&a->lock);
+    OPENSSL_cleanse(a->token_digest, sizeof a->token_digest);
     free(a);
 }
 
@@ -73,7 +128,17 @@ bool hk_api_authorized(const hk_api *a, const char *authorization)
         token++;
     unsigned char d[32];
     digest(token, strlen(token), d);
-    return CRYPTO_memcmp(d, a->token_digest, sizeof d) == 0;
+    /* Every accepted token is compared, with no early exit: the time tells how many tokens
+     * there are, never which one matched nor how much of one. */
+    int match = -1;
+    for (size_t i = 0; i < a->tokens; i++) {
+        bool same = CRYPTO_memcmp(d, a->token_digest[i], sizeof d) == 0;
+        match = same && match < 0 ? (int)i : match;
+    }
+    OPENSSL_cleanse(d, sizeof d);
+    if (match > 0)
+        hk_counter_add(&api_metrics.previous_token, 1);
+    return match >= 0;
 }
 
 /* ----------------------------------------------------------------------- the store pool --- */

@@ -553,6 +553,100 @@ def test_a_space_has_the_routes_of_a_flow(api, env, receiver):
     assert len(api.call("GET", f"/v1/spaces/{space}/webhooks", S).json()["data"]) == 50
 
 
+# ------------------------------------------------------- token rotation (issue 17, 12b) --
+
+def test_several_tokens_are_accepted_for_a_rotation_and_a_removed_one_is_not(env, worker_factory,
+                                                                          stack):
+    new, old, gone = ("rot-new-" + uuid.uuid4().hex, "rot-old-" + uuid.uuid4().hex,
+                      "rot-gone-" + uuid.uuid4().hex)
+    W = "/v1/flows/{flowId}/webhooks"
+    path = f"/v1/flows/rot-{env.tag}/webhooks"
+    # the rotation's middle step: the new token first, the old one still accepted
+    worker = worker_factory(env.topic, env.group, env.prefix,
+                            {"HOOKD_API_TOKEN": f"{new}, {old}"})
+    api = Api(port_of(worker))
+    api.call("GET", path, W, token=new, expect=200)
+    before = worker.metric("hookd_api_previous_token_requests_total")
+    api.call("GET", path, W, token=old, expect=200)
+    api.call("POST", path, W, token=old, body={"url": "https://example.com/r"}, expect=201)
+    api.call("GET", path, W, token=gone, expect=401)
+    api.call("GET", path, W, token=f"{new}, {old}", expect=401)  # the list is no token
+    api.call("GET", path, W, token=new, expect=200)
+    # the old token's use is counted (the operator waits for it to stop), the new one's is not
+    assert worker.metric("hookd_api_previous_token_requests_total") == before + 2
+    worker.stop()
+    # the last step: the old token removed
+    worker = worker_factory(env.topic, env.group, env.prefix, {"HOOKD_API_TOKEN": new})
+    api = Api(port_of(worker))
+    assert len(api.call("GET", path, W, token=new, expect=200).json()["data"]) == 1
+    assert api.call("GET", path, W, token=old, expect=401).json()["error"]["code"] == \
+        "unauthorized"
+    for text in ["\n".join(worker.lines()), *api.texts]:
+        assert new not in text and old not in text
+
+    base = {**os.environ, "HOOKD_LISTEN": "127.0.0.1:0", "HOOKD_PROBE_LISTEN": "127.0.0.1:0",
+            "HOOKD_KAFKA_BOOTSTRAP_SERVERS": stack["HOOKD_KAFKA_BOOTSTRAP_SERVERS"],
+            "HOOKD_REDIS_URL": stack["HOOKD_REDIS_URL"]}
+    for tokens, says in ((f"{new},,{old}", "HOOKD_API_TOKEN: token 2 of 3 is empty"),
+                         (f"{new},short-s3cret", "HOOKD_API_TOKEN: token 2 of 2 must be at least "
+                                                 "16 characters"),
+                         (f"{new}," * 8 + new, "HOOKD_API_TOKEN: at most 8 comma-separated tokens")):
+        bad = subprocess.run([HOOKD], capture_output=True, text=True, timeout=30,
+                             env={**base, "HOOKD_API_TOKEN": tokens})
+        assert bad.returncode == 2 and says in bad.stderr, (tokens, bad.stderr)
+        assert new not in bad.stdout + bad.stderr and "short-s3cret" not in bad.stderr
+
+
+# ------------------------------------------------- the API's own listener (issue 17, 12c) --
+
+def api_port(worker):
+    for line in worker.lines():
+        m = re.search(r'"event":"http.api".*\(port (\d+)\)', line)
+        if m:
+            return int(m.group(1))
+    raise AssertionError("hookd logged no admin API listener")
+
+
+def test_the_api_on_a_listener_of_its_own_and_on_the_main_one_by_default(api, env, worker_factory,
+                                                                         stack):
+    path, W = f"/v1/flows/own-{env.tag}/webhooks", "/v1/flows/{flowId}/webhooks"
+    # by default: /v1 beside /healthz, /readyz and /metrics on HOOKD_LISTEN
+    api.call("GET", path, W, expect=200)
+    base = f"http://127.0.0.1:{api.port}"
+    assert requests.get(base + "/metrics", timeout=10).status_code == 200
+    assert requests.get(base + "/healthz", timeout=10).status_code == 200
+
+    worker = worker_factory(env.topic, env.group + "-own", env.prefix,
+                            {"HOOKD_API_TOKEN": TOKEN, "HOOKD_API_LISTEN": "127.0.0.1:0"})
+    main, own = f"http://127.0.0.1:{worker.port()}", Api(api_port(worker))
+    assert worker.port() != own.port
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    # HOOKD_LISTEN keeps the probes and the metrics, and no longer serves /v1
+    assert requests.get(main + "/metrics", timeout=10).status_code == 200
+    assert requests.get(main + "/healthz", timeout=10).status_code == 200
+    r = requests.get(main + path, headers=auth, timeout=10)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert "HOOKD_API_LISTEN" in r.json()["error"]["message"]
+    assert requests.post(main + path, headers=auth, timeout=10,
+                         json={"url": "https://example.com/x"}).status_code == 404
+    # HOOKD_API_LISTEN serves /v1 alone, with its token
+    own.call("GET", path, W, expect=200)
+    own.call("POST", path, W, body={"url": "https://example.com/own"}, expect=201)
+    own.call("GET", path, W, token="wrong-token-0123456789", expect=401)
+    for other in ("/metrics", "/healthz", "/readyz"):
+        assert requests.get(f"http://127.0.0.1:{own.port}{other}", timeout=10).status_code == 404
+    assert any('"event":"http"' in line and "admin API" not in line for line in worker.lines())
+
+    # set without a token: a one-line error naming it, exit 2
+    off = subprocess.run([HOOKD], capture_output=True, text=True, timeout=30, env={
+        **os.environ, "HOOKD_API_LISTEN": "127.0.0.1:0", "HOOKD_LISTEN": "127.0.0.1:0",
+        "HOOKD_PROBE_LISTEN": "127.0.0.1:0", "HOOKD_API_TOKEN": "",
+        "HOOKD_KAFKA_BOOTSTRAP_SERVERS": stack["HOOKD_KAFKA_BOOTSTRAP_SERVERS"],
+        "HOOKD_REDIS_URL": stack["HOOKD_REDIS_URL"]})
+    assert off.returncode == 2, off.stderr
+    assert "HOOKD_API_LISTEN: is set, but the admin API is off" in off.stderr
+
+
 # ------------------------------------------------------------ pagination (issue 17, 12a) --
 
 def pages(api, path, template, limit, between=None):
