@@ -46,6 +46,32 @@ void hk_ctl_print_test(const char *webhook_id, const hk_test_result *r);
 /* "deleted <id>", or {"deleted": "<id>"} with --json. id is [A-Za-z0-9_-] (validated). */
 void hk_ctl_print_deleted(const char *id);
 
+/* ------------------------------------------- through the admin API (apiclient.c) --- */
+
+/* A string member of a JSON object, or "" when absent or not a string (borrowed from json). */
+const char *hk_ctl_str(const cJSON *json, const char *name);
+
+/* True when --api-url (HOOKD_API_URL) is given: the verbs with an admin API route go through it
+ * and touch neither Redis nor Kafka. */
+bool hk_ctl_api_on(const hk_config *cfg);
+/* For a verb with no API route under --api-url: a one-line error naming it; returns 2. */
+int hk_ctl_api_none(const char *verb);
+/* One call: path (from "/v1/", its segments escaped) and body (borrowed; NULL: none). 0 on a 2xx
+ * with *out the answer (NULL for 204; caller's); else the exit status after one line on stderr:
+ * the API's "<code>: <message>" (2 for 400, 409, 413; else 1), or why it could not be reached. */
+int hk_ctl_api(const hk_config *cfg, const char *method, const char *path, const cJSON *body,
+               cJSON **out);
+/* Every page of a list (GET path, ?limit=250 and each ?iterator=): *items every item in order,
+ * *first the first page (its context fields: maxWebhooks, ...). Both caller's; 0 or as
+ * hk_ctl_api. */
+int hk_ctl_api_list(const hk_config *cfg, const char *path, cJSON **items, cJSON **first);
+/* The HTTP status of the last hk_ctl_api call (201 or 200: created or replaced). */
+long hk_ctl_api_last_status(void);
+/* segment percent-encoded for a path (caller frees). */
+char *hk_ctl_api_escape(const char *segment);
+/* A test's or resend's answer back into the form hk_ctl_print_test prints. */
+void hk_ctl_api_test_result(const cJSON *json, hk_test_result *r);
+
 /* ------------------------------------------------------------------- dead-letter replay --- */
 
 typedef struct hk_dlq_replay_stats {
