@@ -12,7 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define API_TIMEOUT_S 330L /* a test or a resend waits for the receiver (a task's timeout: 300 s at most) */
+#define API_TIMEOUT_S                                                                              \
+    330L /* a test or a resend waits for the receiver (a task's timeout: 300 s at most) */
 
 static long last_status; /* the last call's HTTP status (hookctl makes one call at a time) */
 
@@ -97,8 +98,7 @@ static int api_error(long status, const char *text, size_t len)
     if (code && msg)
         fprintf(stderr, "hookctl: %s: %s\n", code, msg);
     else
-        fprintf(stderr, "hookctl: the admin API answered HTTP %ld without an error body\n",
-                status);
+        fprintf(stderr, "hookctl: the admin API answered HTTP %ld without an error body\n", status);
     cJSON_Delete(doc);
     return status == 400 || status == 409 || status == 413 ? 2 : 1;
 }

@@ -65,8 +65,8 @@ static int replay_one(int32_t partition, int64_t offset, const void *key, size_t
         return HK_OK; /* not a dead letter: nothing to replay */
     }
     hk_buf out = {0};
-    bool replayable = hk_retry_record_replay(rec, s->filter->group, hk_wall_ms(), &out, &err) ==
-                      HK_OK;
+    bool replayable =
+        hk_retry_record_replay(rec, s->filter->group, hk_wall_ms(), &out, &err) == HK_OK;
     if (replayable && s->opts->limit && s->taken == s->opts->limit) {
         s->stats->limited = true; /* one more than --limit: stop here */
         hk_buf_free(&out);

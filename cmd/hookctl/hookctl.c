@@ -240,9 +240,9 @@ static void print_task_table(const cJSON *tasks, const hk_scope *scope, int limi
         const char *row[] = {hk_ctl_str(task, "id"),
                              *name ? name : "-",
                              trig.data,
-                             enabled                         ? "yes"
+                             enabled                               ? "yes"
                              : *hk_ctl_str(task, "disabledReason") ? "no (by hookd)"
-                                                               : "no",
+                                                                   : "no",
                              hk_ctl_str(task, "method"),
                              rate,
                              hk_ctl_str(task, "url")};

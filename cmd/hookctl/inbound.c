@@ -210,14 +210,13 @@ static void print_endpoints(const cJSON *arr)
     const cJSON *ep;
     cJSON_ArrayForEach(ep, arr)
     {
-        const char *row[] = {hk_ctl_str(ep, "id"),
-                             hk_ctl_str(ep, "name"),
-                             hk_ctl_str(ep, "source"),
-                             hk_ctl_str(ep, "flowId"),
-                             cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(ep, "enabled")) ? "no"
-                                                                                           : "yes",
-                             cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ep, "verified")) ? "yes"
-                                                                                           : "no"};
+        const char *row[] = {
+            hk_ctl_str(ep, "id"),
+            hk_ctl_str(ep, "name"),
+            hk_ctl_str(ep, "source"),
+            hk_ctl_str(ep, "flowId"),
+            cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(ep, "enabled")) ? "no" : "yes",
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ep, "verified")) ? "yes" : "no"};
         hk_table_row(t, row);
     }
     hk_table_print(t, stdout);
@@ -263,8 +262,11 @@ static int inbound_api(const char *verb, const char *id, const cJSON *input, con
     } else {
         hk_buf_printf(&path, "/v1/inbound/%s", id); /* validated: [A-Za-z0-9_-] */
         bool is_delete = strcmp(verb, "delete") == 0;
-        status = hk_ctl_api(cfg, is_update ? "PUT" : is_delete ? "DELETE" : "GET", path.data,
-                            input, &out);
+        status = hk_ctl_api(cfg,
+                            is_update   ? "PUT"
+                            : is_delete ? "DELETE"
+                                        : "GET",
+                            path.data, input, &out);
         if (!status && is_delete) {
             hk_ctl_print_deleted(id);
         } else if (!status) {
@@ -672,8 +674,8 @@ static int wait_api(const inbound_opts *o, const cJSON *doc, const hk_config *cf
     } else if (!(status = hk_ctl_api(cfg, "POST", path.data, doc, &out))) {
         char line[HK_WAIT_REF_MAX + 160];
         snprintf(line, sizeof line, "%s wait %s on %s: the first request that matches claims it",
-                 hk_ctl_api_last_status() == 201 ? "registered" : "replaced", hk_ctl_str(out, "ref"),
-                 o->id);
+                 hk_ctl_api_last_status() == 201 ? "registered" : "replaced",
+                 hk_ctl_str(out, "ref"), o->id);
         hk_ctl_print_one(out, line);
         out = NULL;
     }

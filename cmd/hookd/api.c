@@ -21,7 +21,7 @@
 
 #define POOL_MAX 4 /* idle Redis connections kept; more are opened under load and closed after */
 #define MAX_SEGMENTS 6
-#define MAX_TOKENS 8    /* HOOKD_API_TOKEN: the current token and the ones being rotated out */
+#define MAX_TOKENS 8 /* HOOKD_API_TOKEN: the current token and the ones being rotated out */
 #define MIN_TOKEN_LEN 16
 
 struct hk_api {
@@ -77,8 +77,8 @@ static int read_tokens(hk_api *a, const char *list, hk_error *err)
             if (count == 1)
                 return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN",
                                     "must be at least 16 characters (e.g. openssl rand -hex 32)");
-            return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN",
-                                "token %zu of %zu %s", i + 1, count,
+            return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN", "token %zu of %zu %s", i + 1,
+                                count,
                                 b == e ? "is empty (tokens are separated by single commas)"
                                        : "must be at least 16 characters (e.g. openssl rand "
                                          "-hex 32)");

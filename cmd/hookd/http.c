@@ -371,8 +371,8 @@ static int http_start(const char *field, const char *listen, const hk_http_probe
     return HK_OK;
 }
 
-int hk_http_start(const char *listen, const hk_http_probes *probes, hk_api *api,
-                  bool api_elsewhere, hk_http **out, hk_error *err)
+int hk_http_start(const char *listen, const hk_http_probes *probes, hk_api *api, bool api_elsewhere,
+                  hk_http **out, hk_error *err)
 {
     return http_start("HOOKD_LISTEN", listen, probes, api, api_elsewhere ? SERVE_NO_API : SERVE_ALL,
                       out, err);

@@ -26,8 +26,8 @@ typedef struct hk_api hk_api;
 /* listen is "host:port" (port 0 picks a free one; the port is logged). probes and api are
  * borrowed and must outlive the server; api NULL turns /v1 off (404), saying it is on
  * HOOKD_API_LISTEN when api_elsewhere. */
-int hk_http_start(const char *listen, const hk_http_probes *probes, hk_api *api,
-                  bool api_elsewhere, hk_http **out, hk_error *err);
+int hk_http_start(const char *listen, const hk_http_probes *probes, hk_api *api, bool api_elsewhere,
+                  hk_http **out, hk_error *err);
 /* HOOKD_API_LISTEN: the admin API (/v1) alone, 404 for anything else (no probe, no /metrics),
  * with HOOKD_LISTEN's limits (a thread per connection, 16 per address, the header deadline).
  * Same listen format and ownership as hk_http_start(). */

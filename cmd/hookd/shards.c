@@ -217,9 +217,10 @@ static int run_listen(group *g, hk_error *err)
         return 2;
     }
     g->probes = (hk_http_probes){.alive = hk_probe_alive, .ready = hk_probe_ready, .arg = g};
-    if ((rc = hk_http_start(cfg->listen, &g->probes, api_apart ? NULL : g->api, api_apart,
-                            &g->http, err)) != HK_OK ||
-        (api_apart && (rc = hk_http_start_api(cfg->api_listen, g->api, &g->api_http, err)) != HK_OK) ||
+    if ((rc = hk_http_start(cfg->listen, &g->probes, api_apart ? NULL : g->api, api_apart, &g->http,
+                            err)) != HK_OK ||
+        (api_apart &&
+         (rc = hk_http_start_api(cfg->api_listen, g->api, &g->api_http, err)) != HK_OK) ||
         (cfg->probe_listen && *cfg->probe_listen &&
          (rc = hk_http_start_probes(cfg->probe_listen, &g->probes, &g->probe_http, err)) != HK_OK))
         return rc == HK_EINVAL ? 2 : 1;
