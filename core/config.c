@@ -102,9 +102,9 @@ static const opt options[] = {
      "through it, with HOOKD_API_TOKEN, and needs no Redis or Kafka",
      false, HK_CONFIG_HOOKCTL},
     {"HOOKD_API_TOKEN_FILE", "--api-token-file", STR(api_token_file), NULL,
-     "HOOKD_API_TOKEN read from this file instead (wins over it; a mounted Secret; for hookctl, "
-     "kept out of the command line): hookd reads the accepted list, hookctl sends the first",
-     false, BOTH},
+     "hookctl: read the API token from this file (wins over HOOKD_API_TOKEN; keeps it out of "
+     "the command line)",
+     false, HK_CONFIG_HOOKCTL},
     {"HOOKD_INGRESS_LISTEN", "--ingress-listen", STR(ingress_listen), "0.0.0.0:8090",
      "hookd-ingress: /in/<endpointId>, health, readiness and metrics", false, HK_CONFIG_INGRESS},
     {"HOOKD_INGRESS_TOPIC", "--ingress-topic", OPT_TOPIC, offsetof(hk_config, ingress_topic), 0, 0,

@@ -92,22 +92,10 @@ static int read_tokens(hk_api *a, const char *list, hk_error *err)
 
 int hk_api_create(const hk_config *cfg, hk_api **out, hk_error *err)
 {
-    hk_buf file = {0}; /* HOOKD_API_TOKEN_FILE (a mounted Secret) wins over HOOKD_API_TOKEN */
-    const char *tokens = cfg->api_token;
-    if (cfg->api_token_file && *cfg->api_token_file) {
-        if (hk_cmd_read_file(cfg->api_token_file, &file) != HK_OK)
-            return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN_FILE", "cannot be read");
-        tokens = file.data ? file.data : "";
-    }
-    if (!tokens || !*tokens) {
-        hk_buf_free(&file);
+    if (!cfg->api_token || !*cfg->api_token)
         return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN", "required for the admin API");
-    }
     hk_api *a = hk_xcalloc(1, sizeof *a);
-    int rc = read_tokens(a, tokens, err);
-    if (file.data)
-        OPENSSL_cleanse(file.data, file.len);
-    hk_buf_free(&file);
+    int rc = read_tokens(a, cfg->api_token, err);
     if (rc != HK_OK) {
         hk_api_destroy(a);
         return rc;

@@ -208,9 +208,7 @@ static int run_listen(group *g, hk_error *err)
 {
     const hk_config *cfg = g->cfg;
     int rc;
-    bool api_on = (cfg->api_token && *cfg->api_token) ||
-                  (cfg->api_token_file && *cfg->api_token_file);
-    if (api_on && (rc = hk_api_create(cfg, &g->api, err)) != HK_OK)
+    if (cfg->api_token && *cfg->api_token && (rc = hk_api_create(cfg, &g->api, err)) != HK_OK)
         return rc == HK_EINVAL ? 2 : 1;
     bool api_apart = cfg->api_listen && *cfg->api_listen;
     if (api_apart && !g->api) {
