@@ -90,7 +90,21 @@ static const opt options[] = {
      "empty: off",
      false, BOTH},
     {"HOOKD_API_TOKEN", "--api-token", STR(api_token), NULL,
-     "bearer token for the admin API (unset: admin API off)", true, BOTH},
+     "bearer token for the admin API (unset: admin API off); several, comma-separated, are each "
+     "accepted (a rotation: the current one first)",
+     true, BOTH},
+    {"HOOKD_API_LISTEN", "--api-listen", STR(api_listen), NULL,
+     "serve the admin API (/v1) on this address alone, no longer on HOOKD_LISTEN (which keeps "
+     "/healthz, /readyz and /metrics); unset: on HOOKD_LISTEN",
+     false, HK_CONFIG_HOOKD},
+    {"HOOKD_API_URL", "--api-url", STR(api_url), NULL,
+     "hookctl: the admin API's base URL (http://hookd:8080); every verb with an API route goes "
+     "through it, with HOOKD_API_TOKEN, and needs no Redis or Kafka",
+     false, HK_CONFIG_HOOKCTL},
+    {"HOOKD_API_TOKEN_FILE", "--api-token-file", STR(api_token_file), NULL,
+     "hookctl: read the API token from this file (wins over HOOKD_API_TOKEN; keeps it out of "
+     "the command line)",
+     false, HK_CONFIG_HOOKCTL},
     {"HOOKD_INGRESS_LISTEN", "--ingress-listen", STR(ingress_listen), "0.0.0.0:8090",
      "hookd-ingress: /in/<endpointId>, health, readiness and metrics", false, HK_CONFIG_INGRESS},
     {"HOOKD_INGRESS_TOPIC", "--ingress-topic", OPT_TOPIC, offsetof(hk_config, ingress_topic), 0, 0,

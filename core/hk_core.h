@@ -222,7 +222,10 @@ typedef struct hk_config {
     int ingress_max_body;       /* hookd-ingress: bytes */
     int ingress_ack_timeout_ms; /* hookd-ingress */
     int ingress_body_timeout_ms; /* hookd-ingress */
-    char *api_token; /* secret */
+    char *api_token; /* secret: one token or several, comma-separated (a rotation) */
+    char *api_listen; /* NULL or "": the admin API on HOOKD_LISTEN; else there alone */
+    char *api_url;        /* hookctl: the admin API's base URL; NULL: Redis and Kafka directly */
+    char *api_token_file; /* hookctl: the token read from this file (wins over api_token) */
     int shutdown_grace_ms; /* SIGTERM: time for deliveries in flight to finish */
     uint64_t disable_after_ms; /* HOOKD_DISABLE_AFTER: failing that long disables; 0 never */
     hk_log_level log_level;
