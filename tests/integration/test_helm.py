@@ -1777,3 +1777,25 @@ def test_operator_values_reach_the_pods():
     # and the values.yaml comment gives the ndots advice
     with open(os.path.join(CHART, "values.yaml")) as f:
         assert "ndots" in f.read()
+
+
+def test_the_admin_api_on_a_port_of_its_own():
+    """api.port: HOOKD_API_LISTEN, a container and Service port named api, and a NetworkPolicy
+    rule that lets only networkPolicy.ingress.apiFrom reach it, apart from the metrics port."""
+    docs = render()
+    assert config(docs)["HOOKD_API_LISTEN"] == ""  # the API shares HOOKD_LISTEN
+    assert [p["name"] for p in container(docs)["ports"]] == ["http", "probes"]
+    assert [p["name"] for p in one(docs, "Service")["spec"]["ports"]] == ["http"]
+    docs = render("-f", os.path.join(CHART, "ci", "network-values.yaml"))
+    assert config(docs)["HOOKD_API_LISTEN"] == "0.0.0.0:8082"
+    assert {"name": "api", "containerPort": 8082, "protocol": "TCP"} in container(docs)["ports"]
+    service = one(docs, "Service")["spec"]["ports"]
+    assert {"name": "api", "port": 8082, "targetPort": "api", "protocol": "TCP"} in service
+    policy = one(docs, "NetworkPolicy")["spec"]["ingress"]
+    by_port = {rule["ports"][0]["port"]: rule.get("from") for rule in policy}
+    assert by_port["api"] == [{"podSelector": {"matchLabels": {"app": "job-platform"}}}]
+    assert by_port["http"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    # the probes' and metrics' ports cannot be taken
+    assert "api" in render_error("--set", "api.port=8080")
+    assert "api" in render_error("--set", "api.port=8081")
+
