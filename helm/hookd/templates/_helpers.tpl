@@ -182,6 +182,7 @@ which print as 1e+06: whole numbers print as integers instead.
 {{- if .Values.ingress.enabled }}
 {{- include "hookd.validateIngress" . }}
 {{- end }}
+{{- include "hookd.validateRedisTls" . }}
 {{- end }}
 
 {{/*
