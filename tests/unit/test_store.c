@@ -593,6 +593,12 @@ Test(store, bad_redis_urls_are_refused_naming_the_url_without_their_credentials)
     c.password = "s3cretPw";
     cr_assert_eq(hk_store_open(&c, &s, &err), HK_ERR, "parsed, then port 1 refuses");
     cr_assert(!strstr(err.msg, "s3cretPw") && strstr(err.msg, "cannot connect"), "%s", err.msg);
+    /* an [IPv6] host loses its brackets; ":password@" is the default user's password */
+    c.url = "redis://:s3cretPw@[::1]:1/0";
+    c.password = NULL;
+    cr_assert_eq(hk_store_open(&c, &s, &err), HK_ERR);
+    cr_assert(strstr(err.msg, "cannot connect to ::1:1") && !strstr(err.msg, "s3cretPw"), "%s",
+              err.msg);
 }
 
 /* An ACL user of the real Redis, with a user name and password that need percent-encoding:
