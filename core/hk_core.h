@@ -214,7 +214,8 @@ typedef struct hk_config {
     char *listen;
     char *probe_listen; /* /healthz and /readyz on a listener of their own */
     char *ingress_listen;       /* hookd-ingress */
-    char *ingress_topic;        /* hookd-ingress: hookd.inbound */
+    char *topic_prefix;         /* HOOKD_TOPIC_PREFIX: "hookd." */
+    char *ingress_topic;        /* hookd-ingress: <prefix>inbound unless set */
     int ingress_max_body;       /* hookd-ingress: bytes */
     int ingress_ack_timeout_ms; /* hookd-ingress */
     int ingress_body_timeout_ms; /* hookd-ingress */
@@ -223,6 +224,19 @@ typedef struct hk_config {
     uint64_t disable_after_ms; /* HOOKD_DISABLE_AFTER: failing that long disables; 0 never */
     hk_log_level log_level;
 } hk_config;
+
+/* Topic names: every topic hookd and hookd-ingress write is HOOKD_TOPIC_PREFIX ("hookd.")
+ * followed by one of these (a retry tier's by "retry.<delay>", retry/). A prefix is at most
+ * HK_TOPIC_PREFIX_MAX long so that the longest, "<prefix>retry.<delay of 15 characters>", stays
+ * within Kafka's 249. */
+#define HK_TOPIC_NAME_MAX 249
+#define HK_TOPIC_PREFIX_MAX (HK_TOPIC_NAME_MAX - 6 - 15)
+#define HK_TOPIC_DELIVERIES "deliveries"
+#define HK_TOPIC_DLQ "dlq"
+#define HK_TOPIC_EVENTS "events" /* operational events (task.disabled): published and read back */
+#define HK_TOPIC_INBOUND "inbound"
+/* "<prefix><suffix>" into out (HK_TOPIC_NAME_MAX + 1 bytes; cut there). */
+void hk_topic_name(char out[HK_TOPIC_NAME_MAX + 1], const char *prefix, const char *suffix);
 
 /* Fills cfg from defaults, then the environment (envp, NULL-terminated "K=V" strings), then
  * argv flags (--topics X, --topics=X, --kafka-bootstrap.servers=..., --max-inflight 10, ...).

@@ -289,7 +289,7 @@ void pl_on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_t pa
 {
     hk_pipeline *p = arg;
     if (c != p->consumers[0] && !hk_retry_record_for_group(payload, len, p->sh->group_id)) {
-        /* hookd.events: another deployment's operational event (its group) is not ours */
+        /* <prefix>events: another deployment's operational event (its group) is not ours */
         hk_counter_add(&hk_pipeline_metrics.operational_events_foreign, 1);
         hk_consumer_release(c, ref);
         return;

@@ -48,7 +48,12 @@ typedef struct hk_pipeline_shared {
     hk_store_cache *cache;
     hk_store_history *history; /* NULL: no history, no auto-disable */
     const char *group_id;      /* the main consumer group (group.id): records carry it */
-    char tier_topics[HK_RETRY_MAX_TIERS][64];
+    /* The topics hookd writes, HOOKD_TOPIC_PREFIX's: <prefix>retry.<delay>, dlq, deliveries,
+     * events (hk_pipeline_shared_topics fills them). */
+    char tier_topics[HK_RETRY_MAX_TIERS][HK_TOPIC_NAME_MAX + 1];
+    char topic_dlq[HK_TOPIC_NAME_MAX + 1];
+    char topic_deliveries[HK_TOPIC_NAME_MAX + 1];
+    char topic_events[HK_TOPIC_NAME_MAX + 1];
     /* The producer failed fatally (rd_kafka_fatal_error): the program must stop every shard
      * where it is, storing nothing more. Called on the failing pipeline's thread. */
     void (*on_fatal)(void *arg);
@@ -56,6 +61,9 @@ typedef struct hk_pipeline_shared {
 } hk_pipeline_shared;
 
 typedef struct hk_pipeline hk_pipeline;
+
+/* Fills shared's topic names from prefix (HOOKD_TOPIC_PREFIX) and shared->policy's tiers. */
+void hk_pipeline_shared_topics(hk_pipeline_shared *shared, const char *prefix);
 
 /* Builds shard `index` of `shards` on loop: its engine (with its share of HOOKD_MAX_INFLIGHT and
  * of the per-host caps), producer and consumers (each a group member of its own: the main one in
@@ -83,7 +91,7 @@ void hk_pipeline_finish(hk_pipeline *p);
 typedef struct hk_pipeline_state {
     int brokers_up;      /* the main consumer's brokers up, -1 before its first statistics */
     bool main_joined;    /* the main consumer has an assignment (possibly empty) */
-    bool all_joined;     /* ... and so has every tier's (and hookd.events's) */
+    bool all_joined;     /* ... and so has every tier's (and <prefix>events's) */
     int partitions;      /* of the main topics assigned to this shard */
     int tier_partitions; /* of the tier topics */
 } hk_pipeline_state;
@@ -183,7 +191,7 @@ uint64_t hk_pipeline_health_interval(uint64_t disable_after_ms);
 /* -------------------------------------------- operational events (send.c, loop thread) --- */
 
 /* Publishes an operational event (the JSON text, e.g. hk_event_task_disabled_json) to
- * HK_TOPIC_EVENTS, keyed by key; counted in hookd_operational_events_total once acknowledged,
+ * <prefix>events, keyed by key; counted in hookd_operational_events_total once acknowledged,
  * in hookd_operational_event_errors_total when it cannot go. Copies both. */
 void hk_pipeline_publish_event(hk_pipeline *p, const char *key, const char *json);
 

@@ -15,9 +15,9 @@
 
 struct send_rec {
     hk_pipeline *p;
-    const char *topic;  /* HK_TOPIC_DLQ or a tier's topic */
-    int tier;           /* the tier's index, -1 for HK_TOPIC_DLQ, OPERATIONAL for HK_TOPIC_EVENTS */
-    hk_counter *reason; /* for HK_TOPIC_DLQ: hookd_dlq_records_total's member */
+    const char *topic;  /* <prefix>dlq or a tier's topic */
+    int tier;           /* the tier's index, -1 for <prefix>dlq, OPERATIONAL for <prefix>events */
+    hk_counter *reason; /* for <prefix>dlq: hookd_dlq_records_total's member */
     char *value;
     size_t len;
     char *key;
@@ -168,7 +168,7 @@ void pl_send_dead_letter(hk_pipeline *p, cJSON *rec, const char *key, hk_counter
     hk_dead_letter_stamp(rec, p->sh->group_id, hk_wall_ms());
     send_rec *s = hk_xcalloc(1, sizeof *s);
     s->p = p;
-    s->topic = HK_TOPIC_DLQ;
+    s->topic = p->sh->topic_dlq;
     s->tier = -1;
     s->reason = reason;
     size_t key_len = strlen(key);
@@ -331,7 +331,7 @@ void hk_pipeline_publish_event(hk_pipeline *p, const char *key, const char *json
 {
     send_rec *s = hk_xcalloc(1, sizeof *s);
     s->p = p;
-    s->topic = HK_TOPIC_EVENTS;
+    s->topic = p->sh->topic_events;
     s->tier = OPERATIONAL;
     s->reason = &hk_pipeline_metrics.operational_events;
     s->key = hk_strdup(key);
@@ -404,7 +404,7 @@ void pl_record_outcome(hk_pipeline *p, attempt *a, const hk_delivery_result *res
     };
     hk_outcome_write(text, &o);
     const char *job_id = a->job->ev->job_id;
-    int rc = hk_producer_send(p->producer, HK_TOPIC_DELIVERIES, job_id, strlen(job_id), text->data,
+    int rc = hk_producer_send(p->producer, p->sh->topic_deliveries, job_id, strlen(job_id), text->data,
                               text->len, on_outcome_ack, NULL);
     if (rc == HK_PRODUCE_FATAL) {
         hk_counter_add(&hk_pipeline_metrics.outcomes_publish_errors, 1);
@@ -418,7 +418,7 @@ void pl_record_outcome(hk_pipeline *p, attempt *a, const hk_delivery_result *res
         if (now - p->outcome_warned_ms >= 1000) {
             p->outcome_warned_ms = now;
             HK_WARN("outcome.publish.failed", "an outcome record for %s was not queued: %s",
-                    HK_TOPIC_DELIVERIES,
+                    p->sh->topic_deliveries,
                     rc == HK_PRODUCE_TOO_LARGE ? "too large" : "the producer's queue is full");
         }
     }

@@ -128,8 +128,10 @@ hk_counter *hk_retry_reason_dlq_metric(hk_retry_reason reason);
 /* The tier for a given attempt number (attempt 1 failing goes to tier 0). */
 size_t hk_retry_tier_for_attempt(const hk_retry_policy *policy, int attempt);
 
-/* The topic of a tier: "hookd.retry.<delay as written>". */
-void hk_retry_tier_topic(const hk_retry_policy *policy, size_t tier, char out[64]);
+/* The topic of a tier: "<prefix>retry.<delay as written>" (prefix: HOOKD_TOPIC_PREFIX, at most
+ * HK_TOPIC_PREFIX_MAX long, so that the name fits). */
+void hk_retry_tier_topic(const hk_retry_policy *policy, const char *prefix, size_t tier,
+                         char out[HK_TOPIC_NAME_MAX + 1]);
 
 /* A Retry-After value as a delay from now_ms: whole seconds, or an HTTP date (a past date is
  * 0). False when it is neither. */

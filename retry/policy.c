@@ -10,7 +10,7 @@
 #include <string.h>
 
 /* A delay is digits and a unit, nothing else (hk_parse_duration): the text becomes a topic name
- * (hookd.retry.<delay>), so a sign, a space or any other byte strtoull would let through is
+ * (<prefix>retry.<delay>), so a sign, a space or any other byte strtoull would let through is
  * refused. */
 int hk_retry_policy_init(hk_retry_policy *policy, const char *delays, int default_max_attempts,
                          const char *field, hk_error *err)
@@ -231,7 +231,9 @@ hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_retry_f
     return v;
 }
 
-void hk_retry_tier_topic(const hk_retry_policy *policy, size_t tier, char out[64])
+void hk_retry_tier_topic(const hk_retry_policy *policy, const char *prefix, size_t tier,
+                         char out[HK_TOPIC_NAME_MAX + 1])
 {
-    snprintf(out, 64, "hookd.retry.%s", policy->names[tier < policy->tiers ? tier : 0]);
+    snprintf(out, HK_TOPIC_NAME_MAX + 1, "%sretry.%s", prefix,
+             policy->names[tier < policy->tiers ? tier : 0]);
 }

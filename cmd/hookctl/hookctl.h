@@ -51,10 +51,10 @@ void hk_ctl_print_deleted(const char *id);
 typedef struct hk_dlq_replay_stats {
     size_t replayed; /* put on the first tier and acknowledged by Kafka */
     size_t skipped;  /* selected but not replayable (poison, event kept only as a payload) */
-    char topic[64];  /* the first tier's topic */
+    char topic[HK_TOPIC_NAME_MAX + 1]; /* the first tier's topic */
 } hk_dlq_replay_stats;
 
-/* Reads hookd.dlq once from its start and puts every dead letter the filter selects back on
+/* Reads <prefix>dlq (HOOKD_TOPIC_PREFIX) once from its start and puts every dead letter the filter selects back on
  * the first retry tier (cfg's HOOKD_RETRY_DELAYS), due at once, with its attempts reset and
  * the same delivery id, keyed by it; returns when Kafka has acknowledged every one. Blocking.
  * HK_EINVAL for a bad setting, HK_ERR when Kafka cannot be read or written (err names which);

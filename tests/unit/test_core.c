@@ -9,6 +9,57 @@
 
 #include "hk_core.h"
 
+/* HOOKD_TOPIC_PREFIX (contract, "Additions"): "hookd." by default; the ingress topic follows it
+ * unless set; a prefix that would make a topic's name illegal (a character Kafka refuses, or so
+ * long that <prefix>retry.<15-character delay> passes 249) is refused naming the variable or the
+ * flag, and is not echoed. */
+Test(config, topic_prefix_names_every_topic_and_is_checked)
+{
+    hk_config cfg;
+    hk_error err = {0};
+    char *argv[] = {"hookd", NULL};
+    char *none[] = {NULL};
+    cr_assert_eq(hk_config_load(&cfg, 1, argv, none, NULL, NULL), HK_OK);
+    cr_assert_str_eq(cfg.topic_prefix, "hookd.");
+    cr_assert_str_eq(cfg.ingress_topic, "hookd.inbound");
+    hk_config_free(&cfg);
+    char *env[] = {"HOOKD_TOPIC_PREFIX=staging_eu-1.", NULL};
+    cr_assert_eq(hk_config_load(&cfg, 1, argv, env, NULL, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(cfg.ingress_topic, "staging_eu-1.inbound");
+    char topic[HK_TOPIC_NAME_MAX + 1];
+    hk_topic_name(topic, cfg.topic_prefix, HK_TOPIC_DLQ);
+    cr_assert_str_eq(topic, "staging_eu-1.dlq");
+    hk_config_free(&cfg);
+    char *both[] = {"HOOKD_TOPIC_PREFIX=a.", "HOOKD_INGRESS_TOPIC=mine", NULL};
+    cr_assert_eq(hk_config_load(&cfg, 1, argv, both, NULL, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(cfg.ingress_topic, "mine", "an explicit topic wins");
+    hk_config_free(&cfg);
+    char *flag_argv[] = {"hookctl", "--topic-prefix", "b-", NULL};
+    cr_assert_eq(hk_config_load(&cfg, 3, flag_argv, env, NULL, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(cfg.topic_prefix, "b-", "the flag wins");
+    cr_assert_str_eq(cfg.ingress_topic, "b-inbound");
+    hk_config_free(&cfg);
+
+    char longest[300] = "HOOKD_TOPIC_PREFIX=";
+    memset(longest + strlen(longest), 'p', HK_TOPIC_PREFIX_MAX);
+    char *at_max[] = {longest, NULL};
+    cr_assert_eq(hk_config_load(&cfg, 1, argv, at_max, NULL, &err), HK_OK, "%s", err.msg);
+    hk_config_free(&cfg);
+    strcat(longest, "p");
+    char *bad[] = {"HOOKD_TOPIC_PREFIX=", "HOOKD_TOPIC_PREFIX=a/b.", "HOOKD_TOPIC_PREFIX=x y",
+                   "HOOKD_TOPIC_PREFIX=\x01", longest};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *e[] = {bad[i], NULL};
+        cr_assert_eq(hk_config_load(&cfg, 1, argv, e, NULL, &err), HK_EINVAL, "%s", bad[i]);
+        cr_assert_str_eq(err.field, "HOOKD_TOPIC_PREFIX");
+        cr_assert_not_null(strstr(err.msg, "228"), "%s", err.msg);
+        cr_assert_null(strchr(err.msg, '\x01'));
+    }
+    char *bad_flag[] = {"hookd", "--topic-prefix=a:b", NULL};
+    cr_assert_eq(hk_config_load(&cfg, 2, bad_flag, none, NULL, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "--topic-prefix");
+}
+
 /* hookd-ingress's settings (contract, "Inbound"): defaults, bounds naming the variable, and each
  * program's --help listing only its own settings (and the shared Redis and log ones). */
 Test(config, ingress_settings_and_each_programs_help)

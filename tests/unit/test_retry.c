@@ -352,9 +352,11 @@ Test(retry_after, seconds_or_http_date_later_never_earlier_capped)
     cr_assert_eq(hk_retry_delay_ms(&p, 1, 429, "1", now), 2000, "never earlier");
     cr_assert_eq(hk_retry_delay_ms(&p, 0, 503, "3600", now), 4000, "capped at the last tier");
     cr_assert_eq(hk_retry_delay_ms(&p, 0, 500, "3", now), 1000, "only on 429 and 503");
-    char topic[64];
-    hk_retry_tier_topic(&p, 1, topic);
+    char topic[HK_TOPIC_NAME_MAX + 1];
+    hk_retry_tier_topic(&p, "hookd.", 1, topic);
     cr_assert_str_eq(topic, "hookd.retry.2s");
+    hk_retry_tier_topic(&p, "staging_eu-1.", 2, topic);
+    cr_assert_str_eq(topic, "staging_eu-1.retry.4s");
 }
 
 Test(replay, select_by_group_task_and_time_then_reset_the_attempts)
