@@ -424,7 +424,14 @@ void hk__metrics_register_or_abort(hk_metric_module *m);
         hk__metrics_register_or_abort(&hk__metric_module_##block);                              \
     }
 
-/* Appends every registered family in Prometheus text format (version 0.0.4). */
+/* Appends every registered family in Prometheus text format (version 0.0.4), then, once
+ * hk_metrics_include_process() was called, the process collector's families as Prometheus'
+ * client libraries name them, read from /proc at the scrape: process_cpu_seconds_total,
+ * process_resident_memory_bytes, process_virtual_memory_bytes, process_open_fds,
+ * process_max_fds, process_start_time_seconds. */
 void hk_metrics_render(hk_buf *out);
+/* For the programs that serve /metrics (hookd, hookd-ingress); off in the unit suites, whose
+ * renders are compared byte for byte. */
+void hk_metrics_include_process(void);
 
 #endif

@@ -105,12 +105,18 @@ void hk_pipeline_state_of(const hk_pipeline *p, hk_pipeline_state *out);
 struct hk_pipeline_metrics {
     hk_counter events_poison;           /* hookd_events_poison_total */
     hk_counter events_unmatched;        /* hookd_events_unmatched_total: no matching task */
-    hk_counter deliveries_skipped;      /* hookd_deliveries_skipped_total: an override's skip */
     hk_counter overrides_unknown;       /* hookd_overrides_unknown_total: naming no task */
     hk_counter outcomes_published;      /* hookd_outcomes_published_total: acknowledged */
-    hk_counter outcomes_publish_errors; /* hookd_outcomes_publish_errors_total */
-    hk_counter dlq_publish_errors;      /* hookd_dlq_publish_errors_total: dead letters and tier
-                                           records */
+    /* hookd_dlq_publish_errors_total{kind}: what Kafka refused or lost of what the delivery
+     * path publishes: dead_letter, retry (a tier record), outcome (best effort), event (an
+     * operational event) */
+    hk_counter dlq_publish_errors_dead_letter;
+    hk_counter dlq_publish_errors_retry;
+    hk_counter dlq_publish_errors_outcome;
+    hk_counter dlq_publish_errors_event;
+    /* hookd_delivery_end_to_end_seconds: from the event's time (its finishedAt, else when
+     * hookd first consumed it) to the 2xx, per delivery delivered, retries included */
+    hk_histogram delivery_end_to_end_seconds;
     hk_counter retries_foreign;         /* hookd_retries_foreign_total: another group's records */
     hk_counter_vec retries_published;   /* hookd_retries_published_total{tier} */
     hk_counter_vec retries_consumed;    /* hookd_retries_consumed_total{tier} */

@@ -246,6 +246,9 @@ static void swap_in(hk_store_cache *c, hk_store_snapshot *s)
     pthread_mutex_unlock(&c->lock);
     hk_store_snapshot_release(old);
     hk_counter_add(&hk_store_metrics.task_reloads, 1);
+    hk_gauge_set(&hk_store_metrics.task_cache_tasks, (int64_t)s->n);
+    hk_gauge_set(&hk_store_metrics.task_cache_flows, (int64_t)s->flows_len);
+    hk_gauge_set(&hk_store_metrics.task_cache_last_reload, (int64_t)(hk_wall_ms() / 1000));
 }
 
 /* The one record of whether Redis answers: /readyz and hookd_redis_up read it, and each change

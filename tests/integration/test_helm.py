@@ -715,13 +715,13 @@ ALERT_CASES = [
         series("hookd_events_poison_total"): "0x10 1x40",
     }, [("15m", "HookdPoisonEvents", [{"severity": "warning"}]), ("40m", "HookdPoisonEvents", [])]),
     ("a third of the attempts fail", {
-        series("hookd_deliveries_total", outcome="succeeded"): "0+60x60",
-        series("hookd_deliveries_total", outcome="http_error"): "0+20x60",
-        series("hookd_deliveries_total", pod="b", outcome="timeout"): "0+10x60",
+        series("hookd_delivery_attempts_total", outcome="succeeded", status_class="2xx"): "0+60x60",
+        series("hookd_delivery_attempts_total", outcome="http_error", status_class="5xx"): "0+20x60",
+        series("hookd_delivery_attempts_total", pod="b", outcome="timeout", status_class="none"): "0+10x60",
     }, [("40m", "HookdDeliveryFailureRatioHigh", [{"severity": "warning"}])]),
     ("half of very few attempts fail", {
-        series("hookd_deliveries_total", outcome="succeeded"): "0+1x60",
-        series("hookd_deliveries_total", outcome="network_error"): "0+1x60",
+        series("hookd_delivery_attempts_total", outcome="succeeded", status_class="2xx"): "0+1x60",
+        series("hookd_delivery_attempts_total", outcome="network_error", status_class="none"): "0+1x60",
     }, [("40m", "HookdDeliveryFailureRatioHigh", [])]),
     ("no worker reaches Redis", {
         series("hookd_redis_up"): "0x10",
@@ -736,10 +736,11 @@ ALERT_CASES = [
         ("15m", "HookdWorkerNotReady", [{"pod": "a", "instance": "10.1.0.1:8080", "job": "hookd",
                                          "severity": "warning"}])]),
     ("dead letters refused for 10 minutes", {
-        series("hookd_dlq_publish_errors_total"): "0+1x30",
+        series("hookd_dlq_publish_errors_total", kind="dead_letter"): "0+1x30",
     }, [("20m", "HookdDeadLetterPublishErrors", [{"severity": "critical"}])]),
-    ("one dead letter refused once", {
-        series("hookd_dlq_publish_errors_total"): "0x5 1x25",
+    ("one tier record refused once; lost outcome records do not page", {
+        series("hookd_dlq_publish_errors_total", kind="retry"): "0x5 1x25",
+        series("hookd_dlq_publish_errors_total", kind="outcome"): "0+1x30",
     }, [("20m", "HookdDeadLetterPublishErrors", [])]),
     ("history dropped", {
         series("hookd_history_dropped_total"): "0x5 3x10",

@@ -1,6 +1,7 @@
 /* core: configuration precedence and errors, the event loop's timers and fds, buffers, the
  * metrics mechanism. */
 #include <criterion/criterion.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,6 +353,55 @@ Test(metrics, render_prometheus)
     free(text);
 }
 
+/* A member may carry several label pairs (an attempt's outcome and status class); a pair
+ * without its comma, or with an empty value, is refused. process_* follow every family once
+ * the program asked for them, read from /proc. */
+static struct pairs_metrics {
+    hk_counter a, b;
+} pairs_metrics = {
+    .a = HK_COUNTER("test_pairs_total", "outcome=\"http_error\",status_class=\"5xx\"", "Pairs."),
+    .b = HK_COUNTER("test_pairs_total", "outcome=\"http_error\",status_class=\"410\"", "Pairs."),
+};
+static struct bad_pairs_metrics {
+    hk_counter a;
+} bad_pairs[] = {{.a = HK_COUNTER("test_bad_pairs_total", "a=\"x\"b=\"y\"", "Bad.")},
+                 {.a = HK_COUNTER("test_bad_pairs_total", "a=\"x\",b=\"\"", "Bad.")},
+                 {.a = HK_COUNTER("test_bad_pairs_total", "a=\"x\",", "Bad.")}};
+
+Test(metrics, label_pairs_and_the_process_collector)
+{
+    static hk_metric_module m = {"pairs", &pairs_metrics, sizeof pairs_metrics, NULL};
+    hk_error err = {0};
+    cr_assert(hk_metrics_register(&m, &err), "%s", err.msg);
+    for (size_t i = 0; i < 3; i++) {
+        static hk_metric_module bad[3];
+        bad[i] = (hk_metric_module){"bad_pairs", &bad_pairs[i], sizeof bad_pairs[i], NULL};
+        cr_expect_not(hk_metrics_register(&bad[i], &err), "label %zu taken", i);
+    }
+    hk_counter_add(&pairs_metrics.b, 2);
+    char *text = render();
+    cr_assert(strstr(text, "test_pairs_total{outcome=\"http_error\",status_class=\"5xx\"} 0\n"
+                           "test_pairs_total{outcome=\"http_error\",status_class=\"410\"} 2\n"),
+              "%s", text);
+    cr_assert_null(strstr(text, "process_"), "off unless asked for");
+    free(text);
+    hk_metrics_include_process();
+    text = render();
+    const char *names[] = {"process_cpu_seconds_total ", "process_open_fds ", "process_max_fds ",
+                           "process_resident_memory_bytes ", "process_start_time_seconds ",
+                           "process_virtual_memory_bytes "};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *at = strstr(text, names[i]);
+        cr_assert_not_null(at, "%s missing:\n%s", names[i], text);
+        cr_expect_gt(strtod(at + strlen(names[i]), NULL), 0, "%s", names[i]);
+    }
+    const char *start = strstr(text, "process_start_time_seconds ");
+    double started = strtod(start + strlen("process_start_time_seconds "), NULL);
+    double ago = (double)time(NULL) - started;
+    cr_expect(ago > -5 && ago < 300, "started %.0f s ago", ago);
+    free(text);
+}
+
 Test(metrics, a_labelled_family_has_one_help_and_every_series)
 {
     hk_counter_add(&test_metrics.deliveries_timeout, 2);
@@ -583,7 +633,7 @@ Test(metrics, registration_refuses_colliding_or_malformed_families)
         "forgotten: the member at byte 40 is not a metric (left out of the initialiser?)",
         "bad_name: the member at byte 0 has no valid name",
         "no_help: test_refused_8 has no HELP text",
-        ("bad_label: test_refused_9: the label k=a is not one key=\"value\" pair of a counter or "
+        ("bad_label: test_refused_9: the label k=a is not key=\"value\" pairs of a counter or "
          "gauge"),
         "bad_bounds: test_refused_10: 1 to 15 ascending bounds",
         "twice: registered twice",
