@@ -946,8 +946,10 @@ def test_every_value_is_documented_and_the_readme_table_is_up_to_date():
     assert current == gen.render(current, values, sections), \
         "helm/hookd/README.md is out of date: run ~/.cache/hookd/venv/bin/python helm/hookd/gen-readme.py"
     # a [default: text] description shows the text, not a default too long for a cell
-    assert "| `prometheusRule.rules` | Rules of the group " in current
-    assert "| the alerts of `deploy/prometheus/alerts.yaml` |" in current and "HookdRedisDown" not in current
+    assert "| `prometheusRule.runbookBaseUrl` | Where docs/operations.md is published" in current
+    assert "| the project's docs/operations.md on GitHub |" in current
+    assert "https://github.com/hookd/hookd/blob/main/docs/operations.md` |" not in current
+    assert "HookdRedisDown" not in current, "the rules are not copied into the table"
     # the check itself notices an undocumented value and a stale table
     values["undocumented"] = 1
     assert gen.problems(values, sections) == ["undocumented has no @param comment"]
