@@ -194,7 +194,7 @@ static bool topic_name_ok(const char *name)
 }
 
 #define TOPIC_RULE "1 to 249 of A-Z a-z 0-9 . _ - (a Kafka topic's name)"
-#define PREFIX_RULE                                                                           \
+#define PREFIX_RULE                                                                                \
     "1 to 228 of A-Z a-z 0-9 . _ - (so that <prefix>retry.<delay> stays a Kafka topic's name)"
 _Static_assert(HK_TOPIC_PREFIX_MAX == 228, "PREFIX_RULE says 228");
 

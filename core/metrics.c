@@ -143,8 +143,8 @@ static bool check_member(const hk_metric_module *m, const hk_metric_head *h, siz
     if (h->label &&
         (!valid_label(h->label) || (h->kind != HK_METRIC_COUNTER && h->kind != HK_METRIC_GAUGE))) {
         hk_error_set(err, HK_EINVAL, m->module,
-                     "%s: the label %s is not key=\"value\" pairs of a counter or gauge",
-                     h->name, h->label);
+                     "%s: the label %s is not key=\"value\" pairs of a counter or gauge", h->name,
+                     h->label);
         return false;
     }
     if (h->kind == HK_METRIC_HISTOGRAM) {

@@ -46,8 +46,8 @@ static void delivered(attempt *a)
     if (j->event_at_ms == 0) {
         uint64_t at;
         const char *finished = j->ev->finished_at;
-        j->event_at_ms = finished && *finished && hk_parse_time(finished, &at) && at ? at
-                                                                                     : UINT64_MAX;
+        j->event_at_ms =
+            finished && *finished && hk_parse_time(finished, &at) && at ? at : UINT64_MAX;
     }
     uint64_t from = j->event_at_ms != UINT64_MAX ? j->event_at_ms : a->first_seen_ms;
     uint64_t now = hk_wall_ms();

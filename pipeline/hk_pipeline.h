@@ -103,10 +103,10 @@ void hk_pipeline_state_of(const hk_pipeline *p, hk_pipeline_state *out);
  * hookd_ and _total. The outcome families (hookd_deliveries_total, hookd_dlq_records_total) are
  * retry/'s, the decision's labels. */
 struct hk_pipeline_metrics {
-    hk_counter events_poison;           /* hookd_events_poison_total */
-    hk_counter events_unmatched;        /* hookd_events_unmatched_total: no matching task */
-    hk_counter overrides_unknown;       /* hookd_overrides_unknown_total: naming no task */
-    hk_counter outcomes_published;      /* hookd_outcomes_published_total: acknowledged */
+    hk_counter events_poison;      /* hookd_events_poison_total */
+    hk_counter events_unmatched;   /* hookd_events_unmatched_total: no matching task */
+    hk_counter overrides_unknown;  /* hookd_overrides_unknown_total: naming no task */
+    hk_counter outcomes_published; /* hookd_outcomes_published_total: acknowledged */
     /* hookd_dlq_publish_errors_total{kind}: what Kafka refused or lost of what the delivery
      * path publishes: dead_letter, retry (a tier record), outcome (best effort), event (an
      * operational event) */
@@ -117,13 +117,13 @@ struct hk_pipeline_metrics {
     /* hookd_delivery_end_to_end_seconds: from the event's time (its finishedAt, else when
      * hookd first consumed it) to the 2xx, per delivery delivered, retries included */
     hk_histogram delivery_end_to_end_seconds;
-    hk_counter retries_foreign;         /* hookd_retries_foreign_total: another group's records */
-    hk_counter_vec retries_published;   /* hookd_retries_published_total{tier} */
-    hk_counter_vec retries_consumed;    /* hookd_retries_consumed_total{tier} */
-    hk_counter rate_limited;            /* hookd_rate_limited_total: deliveries that waited for
-                                           their task's rateLimit */
-    hk_gauge rate_waiting;              /* hookd_rate_waiting: deliveries waiting for it now */
-    hk_counter rate_lease_errors;       /* hookd_rate_lease_errors_total: Redis did not answer */
+    hk_counter retries_foreign;       /* hookd_retries_foreign_total: another group's records */
+    hk_counter_vec retries_published; /* hookd_retries_published_total{tier} */
+    hk_counter_vec retries_consumed;  /* hookd_retries_consumed_total{tier} */
+    hk_counter rate_limited;          /* hookd_rate_limited_total: deliveries that waited for
+                                         their task's rateLimit */
+    hk_gauge rate_waiting;            /* hookd_rate_waiting: deliveries waiting for it now */
+    hk_counter rate_lease_errors;     /* hookd_rate_lease_errors_total: Redis did not answer */
     /* hookd_operational_events_total (acknowledged on hookd.events), _event_errors_total (lost),
      * _events_foreign_total (another group's, skipped) */
     hk_counter operational_events;

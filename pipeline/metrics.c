@@ -10,13 +10,13 @@
                "Publishes of the delivery path Kafka refused or did not acknowledge, by kind: "    \
                "dead_letter and retry (a tier record) are published again (the offset waits) or, " \
                "when too large, cut (a dead letter) or dead-lettered (a retry record); outcome "   \
-               "(the outcome topic, best effort) is not; event (an operational event) is "          \
+               "(the outcome topic, best effort) is not; event (an operational event) is "         \
                "published again, or lost when too large.")
 
 /* From 100 ms (an event delivered at once) to a day (the default tiers span about 27 hours). */
-static const uint64_t end_to_end_bounds_ms[] = {
-    100,    250,     500,     1000,     2500,     5000,     10000,   30000,
-    60000,  300000,  1800000, 7200000,  21600000, 43200000, 86400000};
+static const uint64_t end_to_end_bounds_ms[] = {100,     250,     500,      1000,     2500,
+                                                5000,    10000,   30000,    60000,    300000,
+                                                1800000, 7200000, 21600000, 43200000, 86400000};
 
 struct hk_pipeline_metrics hk_pipeline_metrics = {
     .events_poison = HK_COUNTER("hookd_events_poison_total", NULL,

@@ -417,8 +417,8 @@ void pl_record_outcome(hk_pipeline *p, attempt *a, const hk_delivery_result *res
     };
     hk_outcome_write(text, &o);
     const char *job_id = a->job->ev->job_id;
-    int rc = hk_producer_send(p->producer, p->sh->topic_deliveries, job_id, strlen(job_id), text->data,
-                              text->len, on_outcome_ack, NULL);
+    int rc = hk_producer_send(p->producer, p->sh->topic_deliveries, job_id, strlen(job_id),
+                              text->data, text->len, on_outcome_ack, NULL);
     if (rc == HK_PRODUCE_FATAL) {
         hk_counter_add(&hk_pipeline_metrics.dlq_publish_errors_outcome, 1);
         HK_ERROR("outcome.publish.fatal", "the producer failed fatally; stopping the worker");

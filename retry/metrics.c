@@ -8,14 +8,15 @@
 
 #define ATTEMPTS "hookd_delivery_attempts_total"
 #define ATTEMPTS_HELP                                                                              \
-    "Delivery attempts finished, by outcome: succeeded (2xx), http_error (another status), "      \
+    "Delivery attempts finished, by outcome: succeeded (2xx), http_error (another status), "       \
     "timeout, network_error (DNS, connect, TLS, reset), blocked (private address refused) or "     \
-    "invalid (the request could not be built); and status_class: 1xx, 2xx, 3xx, 4xx, 5xx, with "  \
+    "invalid (the request could not be built); and status_class: 1xx, 2xx, 3xx, 4xx, 5xx, with "   \
     "410 and 429 apart, none when no status came back."
-#define ATTEMPT(outcome, class) HK_COUNTER(ATTEMPTS, "outcome=\"" outcome "\",status_class=\"" class "\"", ATTEMPTS_HELP)
+#define ATTEMPT(outcome, class)                                                                    \
+    HK_COUNTER(ATTEMPTS, "outcome=\"" outcome "\",status_class=\"" class "\"", ATTEMPTS_HELP)
 #define DELIVERIES "hookd_deliveries_total"
 #define DELIVERIES_HELP                                                                            \
-    "Deliveries (one task's request for one event, however many attempts) at their end: "        \
+    "Deliveries (one task's request for one event, however many attempts) at their end: "          \
     "delivered (a 2xx), dead_lettered (acknowledged on the dead-letter topic) or skipped (an "     \
     "event's webhookOverrides said skip)."
 #define DEFERRED "hookd_deliveries_deferred_total"

@@ -108,9 +108,9 @@ hk_counter *hk_retry_reason_dlq_metric(hk_retry_reason reason)
     return reason < HK_REASON_COUNT ? reasons[reason].dlq : NULL;
 }
 
-/* The failure table: hookd_delivery_attempts_total's member (http_error's by status class) for a finished attempt that failed so,
- * and whether retrying can fix it at all. The worker's own kinds (task gone, record too large)
- * end no attempt: nothing is counted there. */
+/* The failure table: hookd_delivery_attempts_total's member (http_error's by status class) for a
+ * finished attempt that failed so, and whether retrying can fix it at all. The worker's own kinds
+ * (task gone, record too large) end no attempt: nothing is counted there. */
 static const struct {
     hk_counter *outcome;
     bool permanent;

@@ -3,11 +3,12 @@
  * the library function behind the replay (the admin API will call it too).
  *
  * <prefix>dlq (HOOKD_TOPIC_PREFIX, "hookd." by default) is shared by every deployment on the
- * cluster that keeps the same prefix; each dead letter names its consumer group, and both commands take only the configured group's (HOOKD_KAFKA_GROUP_ID). A replay
- * puts each selected delivery back on the first retry tier, due at once, as attempt 1 with the
- * same delivery id; the workers of the group deliver it like any retry. Kafka records cannot be
- * removed, so the dead letters stay where they are: replaying the same selection twice sends
- * twice (receivers dedupe on X-Webhook-Id); --since narrows a replay to recent ones.
+ * cluster that keeps the same prefix; each dead letter names its consumer group, and both commands
+ * take only the configured group's (HOOKD_KAFKA_GROUP_ID). A replay puts each selected delivery
+ * back on the first retry tier, due at once, as attempt 1 with the same delivery id; the workers of
+ * the group deliver it like any retry. Kafka records cannot be removed, so the dead letters stay
+ * where they are: replaying the same selection twice sends twice (receivers dedupe on
+ * X-Webhook-Id); --since narrows a replay to recent ones.
  */
 #include "hookctl.h"
 
@@ -255,8 +256,8 @@ int hk_cmd_dlq(int argc, char **argv, const hk_config *cfg)
         list_state s = {.filter = &filter, .table = hk_cmd_json ? NULL : hk_table_new(head, 7)};
         char dlq[HK_TOPIC_NAME_MAX + 1];
         hk_topic_name(dlq, cfg->topic_prefix, HK_TOPIC_DLQ);
-        int rc = hk_consumer_scan(cfg->kafka, cfg->kafka_len, dlq, SCAN_TIMEOUT_MS, list_one, &s,
-                                  &err);
+        int rc =
+            hk_consumer_scan(cfg->kafka, cfg->kafka_len, dlq, SCAN_TIMEOUT_MS, list_one, &s, &err);
         if (s.table) {
             hk_table_print(s.table, stdout);
             printf("%zu dead letter%s of group %s (--json for the events and every attempt)\n", s.n,

@@ -54,11 +54,11 @@ typedef struct hk_dlq_replay_stats {
     char topic[HK_TOPIC_NAME_MAX + 1]; /* the first tier's topic */
 } hk_dlq_replay_stats;
 
-/* Reads <prefix>dlq (HOOKD_TOPIC_PREFIX) once from its start and puts every dead letter the filter selects back on
- * the first retry tier (cfg's HOOKD_RETRY_DELAYS), due at once, with its attempts reset and
- * the same delivery id, keyed by it; returns when Kafka has acknowledged every one. Blocking.
- * HK_EINVAL for a bad setting, HK_ERR when Kafka cannot be read or written (err names which);
- * stats counts what was done either way. */
+/* Reads <prefix>dlq (HOOKD_TOPIC_PREFIX) once from its start and puts every dead letter the filter
+ * selects back on the first retry tier (cfg's HOOKD_RETRY_DELAYS), due at once, with its attempts
+ * reset and the same delivery id, keyed by it; returns when Kafka has acknowledged every one.
+ * Blocking. HK_EINVAL for a bad setting, HK_ERR when Kafka cannot be read or written (err names
+ * which); stats counts what was done either way. */
 int hk_dlq_replay(const hk_config *cfg, const hk_dead_letter_filter *filter,
                   hk_dlq_replay_stats *stats, hk_error *err);
 

@@ -92,10 +92,9 @@ static enum MHD_Result reply(struct MHD_Connection *con, unsigned status, const 
     HK_COUNTER("hookd_api_requests_total", "code=\"" code "\"",                                    \
                "Admin API requests answered (/v1), by status code; a code the API does not "       \
                "use is counted under its class (4xx).")
-static const char *const api_codes[] = {"200", "201", "204", "400", "401", "403", "404",
-                                        "405", "409", "413", "415", "422", "429", "500",
-                                        "502", "503", "504", "1xx", "2xx", "3xx", "4xx",
-                                        "5xx"};
+static const char *const api_codes[] = {"200", "201", "204", "400", "401", "403", "404", "405",
+                                        "409", "413", "415", "422", "429", "500", "502", "503",
+                                        "504", "1xx", "2xx", "3xx", "4xx", "5xx"};
 #define API_CODES (sizeof api_codes / sizeof api_codes[0])
 /* From 1 ms to 30 s (a test delivery waits for the receiver, up to its timeout). */
 static const uint64_t api_bounds_ms[] = {1,   5,    10,   25,   50,    100,  250,

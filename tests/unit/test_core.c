@@ -388,9 +388,12 @@ Test(metrics, label_pairs_and_the_process_collector)
     hk_metrics_include_process();
     text = render();
     /* each sample's line (after its HELP and TYPE lines, which name it too) */
-    const char *names[] = {"\nprocess_cpu_seconds_total ",     "\nprocess_open_fds ",
-                           "\nprocess_max_fds ",               "\nprocess_resident_memory_bytes ",
-                           "\nprocess_start_time_seconds ",    "\nprocess_virtual_memory_bytes "};
+    const char *names[] = {"\nprocess_cpu_seconds_total ",
+                           "\nprocess_open_fds ",
+                           "\nprocess_max_fds ",
+                           "\nprocess_resident_memory_bytes ",
+                           "\nprocess_start_time_seconds ",
+                           "\nprocess_virtual_memory_bytes "};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         const char *at = strstr(text, names[i]);
         cr_assert_not_null(at, "%s missing:\n%s", names[i], text);
