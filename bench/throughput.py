@@ -19,6 +19,7 @@ venv's python). Not a test. Every subcommand prints one line of plain values for
   report   JSON-OUT KEY=VALUE...                write the result as JSON (numbers where they
                                                 parse as numbers)
 """
+import concurrent.futures
 import json
 import math
 import sys
@@ -66,8 +67,8 @@ def cmd_ready(bootstrap, group, topic, partitions, secs):
             if desc.state.name == "STABLE" and held >= int(partitions):
                 print(desc.state.name, held)
                 return
-        except KafkaException:
-            pass  # the group does not exist yet
+        except (KafkaException, concurrent.futures.TimeoutError):
+            pass  # the group does not exist yet, or the coordinator is still loading (fresh broker)
         time.sleep(0.2)
     sys.exit(f"ready: group {group} does not hold the {partitions} partitions of {topic} "
              f"after {secs} s")

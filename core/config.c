@@ -106,7 +106,21 @@ static const opt options[] = {
      "empty: off",
      false, BOTH},
     {"HOOKD_API_TOKEN", "--api-token", STR(api_token), NULL,
-     "bearer token for the admin API (unset: admin API off)", true, BOTH},
+     "bearer token for the admin API (unset: admin API off); several, comma-separated, are each "
+     "accepted (a rotation: the current one first)",
+     true, BOTH},
+    {"HOOKD_API_LISTEN", "--api-listen", STR(api_listen), NULL,
+     "serve the admin API (/v1) on this address alone, no longer on HOOKD_LISTEN (which keeps "
+     "/healthz, /readyz and /metrics); unset: on HOOKD_LISTEN",
+     false, HK_CONFIG_HOOKD},
+    {"HOOKD_API_URL", "--api-url", STR(api_url), NULL,
+     "hookctl: the admin API's base URL (http://hookd:8080); every verb with an API route goes "
+     "through it, with HOOKD_API_TOKEN, and needs no Redis or Kafka",
+     false, HK_CONFIG_HOOKCTL},
+    {"HOOKD_API_TOKEN_FILE", "--api-token-file", STR(api_token_file), NULL,
+     "hookctl: read the API token from this file (wins over HOOKD_API_TOKEN; keeps it out of "
+     "the command line)",
+     false, HK_CONFIG_HOOKCTL},
     {"HOOKD_INGRESS_LISTEN", "--ingress-listen", STR(ingress_listen), "0.0.0.0:8090",
      "hookd-ingress: /in/<endpointId>, health, readiness and metrics", false, HK_CONFIG_INGRESS},
     {"HOOKD_INGRESS_TOPIC", "--ingress-topic", OPT_TOPIC, offsetof(hk_config, ingress_topic), 0, 0,
@@ -290,6 +304,72 @@ static int set_option(hk_config *cfg, const opt *o, const char *value, const cha
     return HK_EINVAL;
 }
 
+static bool ends_with(const char *s, size_t len, const char *suffix, size_t *rest)
+{
+    size_t n = strlen(suffix);
+    if (len <= n || memcmp(s + len - n, suffix, n) != 0)
+        return false; /* a suffix alone is no name: something must come before it */
+    *rest = len - n;
+    return true;
+}
+
+/* Whether s[0, len) ends in "_PORT_<digits>_<TCP|UDP|SCTP>" with a name before it. */
+static bool port_proto_tail(const char *s, size_t len)
+{
+    static const char *const protos[] = {"_TCP", "_UDP", "_SCTP"};
+    size_t rest = 0;
+    bool proto = false;
+    for (size_t i = 0; i < sizeof protos / sizeof protos[0] && !proto; i++)
+        proto = ends_with(s, len, protos[i], &rest);
+    if (!proto)
+        return false;
+    size_t digits = rest;
+    while (digits > 0 && isdigit((unsigned char)s[digits - 1]))
+        digits--;
+    return digits < rest && ends_with(s, digits, "_PORT_", &rest);
+}
+
+/* The names Kubernetes makes for a Service (see hk_core.h). No librdkafka property maps to one:
+ * CONFIGURATION.md has none ending in .port, .service.host, .service.port or .port.<n>.<proto>,
+ * and its one "service" property is sasl.kerberos.service.name. */
+bool hk_config_is_service_link(const char *name, size_t len)
+{
+    size_t rest = 0;
+    if (ends_with(name, len, "_SERVICE_HOST", &rest) ||
+        ends_with(name, len, "_SERVICE_PORT", &rest) || ends_with(name, len, "_PORT", &rest))
+        return true;
+    for (size_t i = 1; i + 14 < len; i++) /* _SERVICE_PORT_<PORTNAME>, the port's name after it */
+        if (memcmp(name + i, "_SERVICE_PORT_", 14) == 0)
+            return true;
+    if (port_proto_tail(name, len))
+        return true;
+    return (ends_with(name, len, "_PROTO", &rest) || ends_with(name, len, "_ADDR", &rest)) &&
+           port_proto_tail(name, rest);
+}
+
+static void service_link_skip(hk_config *cfg, const char *name, size_t len)
+{
+    hk_buf b = {0};
+    if (cfg->service_links)
+        hk_buf_printf(&b, "%s, ", cfg->service_links);
+    hk_buf_append(&b, name, len);
+    free(cfg->service_links);
+    cfg->service_links = hk_buf_take(&b);
+    cfg->service_links_len++;
+}
+
+void hk_config_log_service_links(const hk_config *cfg)
+{
+    if (cfg->service_links_len == 0)
+        return;
+    hk_log_field f[] = {HK_NUM("ignored", cfg->service_links_len),
+                        HK_STR("names", cfg->service_links)};
+    HK_LOGF(HK_LOG_WARN, "config.service_links", f,
+            "ignored %zu HOOKD_KAFKA_* variable(s) shaped like Kubernetes service links, not "
+            "librdkafka properties: %s (set enableServiceLinks: false in the pod spec)",
+            cfg->service_links_len, cfg->service_links);
+}
+
 static const opt *find_env(const char *name, size_t len)
 {
     for (size_t i = 0; i < N_OPTIONS; i++)
@@ -326,6 +406,10 @@ int hk_config_load(hk_config *cfg, int argc, char **argv, char **envp, int *rest
             continue;
         size_t nlen = (size_t)(eq - *e);
         if (nlen > 12 && strncmp(*e, "HOOKD_KAFKA_", 12) == 0) {
+            if (hk_config_is_service_link(*e, nlen)) {
+                service_link_skip(cfg, *e, nlen);
+                continue;
+            }
             char *raw = hk_strndup(*e + 12, nlen - 12);
             char *key = kafka_key(raw);
             kafka_set(cfg, key, eq + 1);
@@ -394,6 +478,7 @@ void hk_config_free(hk_config *cfg)
     if (!cfg)
         return;
     hk_kv_free(cfg->kafka, cfg->kafka_len);
+    free(cfg->service_links);
     free_list(cfg->topics, cfg->topics_len);
     for (size_t i = 0; i < N_OPTIONS; i++) /* every string setting, from the one table */
         if (options[i].kind == OPT_STR || options[i].kind == OPT_TOPIC ||

@@ -192,6 +192,10 @@ bool hk_loop_stopping(const hk_loop *loop);
 typedef struct hk_config {
     hk_kv *kafka; /* librdkafka properties from HOOKD_KAFKA_* / --kafka-*, keys with dots */
     size_t kafka_len;
+    /* HOOKD_KAFKA_* variables skipped as Kubernetes service links (hk_config_is_service_link):
+     * how many, and their names (never their values), ", "-joined. */
+    size_t service_links_len;
+    char *service_links;
     char **topics;
     size_t topics_len;
     char *redis_url;
@@ -219,7 +223,10 @@ typedef struct hk_config {
     int ingress_max_body;       /* hookd-ingress: bytes */
     int ingress_ack_timeout_ms; /* hookd-ingress */
     int ingress_body_timeout_ms; /* hookd-ingress */
-    char *api_token; /* secret */
+    char *api_token; /* secret: one token or several, comma-separated (a rotation) */
+    char *api_listen; /* NULL or "": the admin API on HOOKD_LISTEN; else there alone */
+    char *api_url;        /* hookctl: the admin API's base URL; NULL: Redis and Kafka directly */
+    char *api_token_file; /* hookctl: the token read from this file (wins over api_token) */
     int shutdown_grace_ms; /* SIGTERM: time for deliveries in flight to finish */
     uint64_t disable_after_ms; /* HOOKD_DISABLE_AFTER: failing that long disables; 0 never */
     hk_log_level log_level;
@@ -246,6 +253,15 @@ void hk_topic_name(char out[HK_TOPIC_NAME_MAX + 1], const char *prefix, const ch
 int hk_config_load(hk_config *cfg, int argc, char **argv, char **envp, int *rest_argc,
                    hk_error *err);
 void hk_config_free(hk_config *cfg);
+/* Whether an environment variable's name (len bytes) has the shape of those Kubernetes gives
+ * a pod for each Service of its namespace: <NAME>_SERVICE_HOST, <NAME>_SERVICE_PORT,
+ * <NAME>_SERVICE_PORT_<PORTNAME>, <NAME>_PORT, <NAME>_PORT_<n>_<TCP|UDP|SCTP> and that with
+ * _PROTO, _PORT or _ADDR. hk_config_load skips such HOOKD_KAFKA_* variables (a Service named
+ * hookd-kafka-bootstrap would otherwise become librdkafka's "bootstrap.service.host"). */
+bool hk_config_is_service_link(const char *name, size_t len);
+/* Logs, once, the HOOKD_KAFKA_* variables hk_config_load skipped as service links (one warning
+ * line with their count and names); nothing when there were none. */
+void hk_config_log_service_links(const hk_config *cfg);
 /* Looks up a librdkafka property the config holds (NULL when absent). */
 const char *hk_config_kafka(const hk_config *cfg, const char *key);
 /* Which programs a setting is for: every program reads every HOOKD_* variable (one ConfigMap

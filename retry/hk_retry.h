@@ -288,6 +288,7 @@ typedef struct hk_dead_letter_filter {
     const char *group;      /* only this consumer group's; records without one match any */
     const char *webhook_id; /* NULL: every task's (and, for a listing, poison events too) */
     uint64_t since_ms;      /* 0: any time; else dead at or after it (wall clock) */
+    uint64_t until_ms;      /* 0: any time; else dead at or before it */
 } hk_dead_letter_filter;
 
 /* Parses a dead letter and applies the filter: HK_OK and *out (the record, caller

@@ -361,7 +361,9 @@ int hk_dead_letter_select(const void *value, size_t len, const hk_dead_letter_fi
         (!f->webhook_id ||
          (cJSON_IsString(webhook) && strcmp(webhook->valuestring, f->webhook_id) == 0)) &&
         (!f->since_ms || (cJSON_IsString(dead_at) && hk_parse_time(dead_at->valuestring, &at) &&
-                          at >= f->since_ms));
+                          at >= f->since_ms)) &&
+        (!f->until_ms || (cJSON_IsString(dead_at) && hk_parse_time(dead_at->valuestring, &at) &&
+                          at <= f->until_ms));
     if (!selected) {
         cJSON_Delete(rec);
         return HK_ENOTFOUND;

@@ -93,18 +93,37 @@ static void print_detail(const cJSON *rec)
     print_body("response body", res);
 }
 
-static int list_job(const char *job, bool detail, const hk_config *cfg)
+/* The job's attempts, newest first: from Redis, or every page of GET /v1/jobs/{jobId}/deliveries
+ * (the same records). 0 with *arr set, else the exit status after one line. */
+static int fetch_job(const char *job, const hk_config *cfg, cJSON **arr)
 {
+    if (hk_ctl_api_on(cfg)) {
+        char *id = hk_ctl_api_escape(job);
+        hk_buf path = {0};
+        hk_buf_printf(&path, "/v1/jobs/%s/deliveries", id);
+        free(id);
+        cJSON *first = NULL;
+        int status = hk_ctl_api_list(cfg, path.data, arr, &first);
+        cJSON_Delete(first);
+        hk_buf_free(&path);
+        return status;
+    }
     hk_store *store = NULL;
     int status = hk_ctl_open_store(cfg, &store);
     if (status)
         return status;
-    cJSON *arr = NULL;
     hk_error err = {0};
-    int rc = hk_store_history_get(store, job, &arr, &err);
+    int rc = hk_store_history_get(store, job, arr, &err);
     hk_store_close(store);
-    if (rc != HK_OK)
-        return hk_ctl_fail(hk_ctl_status(rc), err.msg);
+    return rc == HK_OK ? 0 : hk_ctl_fail(hk_ctl_status(rc), err.msg);
+}
+
+static int list_job(const char *job, bool detail, const hk_config *cfg)
+{
+    cJSON *arr = NULL;
+    int status = fetch_job(job, cfg, &arr);
+    if (status)
+        return status;
     if (hk_cmd_json) {
         hk_print_json(arr);
     } else if (cJSON_GetArraySize(arr) == 0) {
@@ -143,10 +162,39 @@ static int list_job(const char *job, bool detail, const hk_config *cfg)
     return 0;
 }
 
+/* resend through the API: POST /v1/deliveries/{id}/resend [{"jobId"}]. */
+static int resend_api(const char *id, const char *job, const hk_config *cfg)
+{
+    char *escaped = hk_ctl_api_escape(id);
+    hk_buf path = {0};
+    hk_buf_printf(&path, "/v1/deliveries/%s/resend", escaped);
+    free(escaped);
+    cJSON *body = NULL, *out = NULL;
+    if (job) {
+        body = cJSON_CreateObject();
+        cJSON_AddStringToObject(body, "jobId", job);
+    }
+    int status = hk_ctl_api(cfg, "POST", path.data, body, &out);
+    if (!status) {
+        hk_test_result r;
+        hk_ctl_api_test_result(out, &r);
+        const char *webhook =
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(out, "webhookId"));
+        hk_ctl_print_test(webhook ? webhook : "", &r);
+        status = r.delivered ? 0 : 1;
+    }
+    cJSON_Delete(out);
+    cJSON_Delete(body);
+    hk_buf_free(&path);
+    return status;
+}
+
 static int resend(const char *id, const char *job, const hk_config *cfg)
 {
     if (!id)
         return hk_ctl_fail(2, "<deliveryId>: required (see hookctl deliveries --help)");
+    if (hk_ctl_api_on(cfg))
+        return resend_api(id, job, cfg);
     hk_store *store = NULL;
     int status = hk_ctl_open_store(cfg, &store);
     if (status)

@@ -46,7 +46,8 @@ static void usage(FILE *out)
             "         [--scheme timestamped|body|standard]   check a signature (default scheme:\n"
             "                                     timestamped; standard for webhook-* headers)\n"
             "  listen --port N [--secret S]       a local receiver that verifies signatures\n"
-            "  dlq list|replay [--webhook <id>] [--since <time>]\n"
+            "  dlq list|replay [--webhook <id>] [--since <time>] [--until <time>]\n"
+            "         [--limit N] [--dry-run]   (the last two: replay only)\n"
             "                                     read the dead-letter topic, or send its\n"
             "                                     deliveries again (attempts reset)\n"
             "  inbound create|update|list|get|delete   hookd-ingress's endpoints (in Redis)\n"
@@ -61,6 +62,9 @@ static void usage(FILE *out)
             "`hookctl <command> --help` explains one command, with an example. Output is\n"
             "tables and sentences for people; --json prints JSON instead. --file - reads\n"
             "standard input. Secrets are always shown masked (****abcd).\n"
+            "--api-url URL (HOOKD_API_URL) with a token (HOOKD_API_TOKEN or --api-token-file F)\n"
+            "sends every verb that has an admin API route through it, with the same output:\n"
+            "no Redis or Kafka access needed. publish, dlq and inbound send have none.\n"
             "Exit status: 0 ok, 1 runtime failure or not found, 2 bad usage or invalid input.\n\n");
     hk_config_print_help(out, HK_CONFIG_HOOKCTL);
 }
@@ -198,55 +202,246 @@ static int load_json(const char *file, cJSON **json)
     return 0;
 }
 
-/* "success, any job" / "failure, outputs 3,4" */
-static void trigger_text(const hk_task *t, hk_buf *b)
+/* "success, any job" / "failure, outputs 3,4", from the task's JSON trigger. */
+static void trigger_text(const cJSON *task, hk_buf *b)
 {
-    static const char *const events[] = {"success", "failure", "any"};
-    hk_buf_printf(b, "%s, ", events[t->trigger_event]);
-    if (t->trigger_any_object) {
+    const cJSON *trigger = cJSON_GetObjectItemCaseSensitive(task, "trigger");
+    hk_buf_printf(b, "%s, ", hk_ctl_str(trigger, "event"));
+    const cJSON *objects = cJSON_GetObjectItemCaseSensitive(trigger, "objects");
+    if (!cJSON_IsArray(objects)) {
         hk_buf_puts(b, "any job");
         return;
     }
-    hk_buf_puts(b, t->trigger_objects_len == 1 ? "output " : "outputs ");
-    for (size_t i = 0; i < t->trigger_objects_len; i++)
-        hk_buf_printf(b, "%s%s", i ? "," : "", t->trigger_objects[i]);
+    hk_buf_puts(b, cJSON_GetArraySize(objects) == 1 ? "output " : "outputs ");
+    const cJSON *o;
+    bool first = true;
+    cJSON_ArrayForEach(o, objects)
+    {
+        hk_buf_printf(b, "%s%s", first ? "" : ",", cJSON_IsString(o) ? o->valuestring : "");
+        first = false;
+    }
 }
 
-static void print_task_table(hk_task *const *tasks, size_t n, const hk_scope *scope, int limit)
+/* The tasks (their masked JSON, from Redis or the API: one printer, so the two agree). */
+static void print_task_table(const cJSON *tasks, const hk_scope *scope, int limit)
 {
     static const char *const head[] = {"ID", "NAME", "TRIGGER", "ENABLED", "METHOD", "RATE", "URL"};
     hk_table *t = hk_table_new(head, 7);
-    for (size_t i = 0; i < n; i++) {
+    const cJSON *task;
+    cJSON_ArrayForEach(task, tasks)
+    {
         hk_buf trig = {0};
-        trigger_text(tasks[i], &trig);
+        trigger_text(task, &trig);
         char rate[24] = "-"; /* rateLimit: deliveries per second, "-" for none */
-        if (tasks[i]->rate_limit)
-            snprintf(rate, sizeof rate, "%u/s", tasks[i]->rate_limit);
-        const char *row[] = {tasks[i]->id,
-                             tasks[i]->name[0] ? tasks[i]->name : "-",
+        const cJSON *limit_json = cJSON_GetObjectItemCaseSensitive(task, "rateLimit");
+        if (cJSON_IsNumber(limit_json) && limit_json->valuedouble > 0)
+            snprintf(rate, sizeof rate, "%u/s", (unsigned)limit_json->valuedouble);
+        bool enabled = !cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(task, "enabled"));
+        const char *name = hk_ctl_str(task, "name");
+        const char *row[] = {hk_ctl_str(task, "id"),
+                             *name ? name : "-",
                              trig.data,
-                             tasks[i]->enabled           ? "yes"
-                             : tasks[i]->disabled_reason ? "no (by hookd)"
-                                                         : "no",
-                             hk_method_name(tasks[i]->method),
+                             enabled                               ? "yes"
+                             : *hk_ctl_str(task, "disabledReason") ? "no (by hookd)"
+                                                                   : "no",
+                             hk_ctl_str(task, "method"),
                              rate,
-                             tasks[i]->url};
+                             hk_ctl_str(task, "url")};
         hk_table_row(t, row);
         hk_buf_free(&trig);
     }
     hk_table_print(t, stdout);
-    printf("%zu of %d webhook tasks in %s %s\n", n, limit, hk_scope_noun(scope->kind), scope->id);
+    printf("%d of %d webhook tasks in %s %s\n", cJSON_GetArraySize(tasks), limit,
+           hk_scope_noun(scope->kind), scope->id);
 }
 
-/* One task as JSON (--json) or as a field list after a headline. */
-static void print_task(const hk_task *task, const char *headline)
+/* The task's scope from its JSON: its spaceId, else its flowId (borrowed from json). */
+static hk_scope json_scope(const cJSON *task)
+{
+    const char *space = hk_ctl_str(task, "spaceId");
+    return *space ? (hk_scope){HK_SCOPE_SPACE, space}
+                  : (hk_scope){HK_SCOPE_FLOW, hk_ctl_str(task, "flowId")};
+}
+
+/* One task's masked JSON (taken) as JSON (--json) or as a field list after a headline. */
+static void print_task_json(cJSON *json, const char *headline)
 {
     char line[256];
-    hk_scope scope = hk_task_scope(task);
+    hk_scope scope = json_scope(json);
     if (headline)
-        snprintf(line, sizeof line, "%s %s in %s %s", headline, task->id, hk_scope_noun(scope.kind),
-                 scope.id);
-    hk_ctl_print_one(hk_task_to_json(task, HK_SECRETS_MASKED), headline ? line : NULL);
+        snprintf(line, sizeof line, "%s %s in %s %s", headline, hk_ctl_str(json, "id"),
+                 hk_scope_noun(scope.kind), scope.id);
+    hk_ctl_print_one(json, headline ? line : NULL);
+}
+
+static void print_task(const hk_task *task, const char *headline)
+{
+    print_task_json(hk_task_to_json(task, HK_SECRETS_MASKED), headline);
+}
+
+/* What `hookctl webhooks <verb>`'s flags gave. */
+typedef struct {
+    const char *file, *flow, *space, *id;
+    bool with_secrets;
+} webhooks_opts;
+
+/* ------------------------------------------------ the same verbs through the admin API --- */
+
+/* "/v1/<kind>s/<id escaped><rest>": a flow's or a space's route ("/webhooks", ...). */
+static char *scope_path(const hk_scope *scope, const char *rest)
+{
+    char *id = hk_ctl_api_escape(scope->id);
+    hk_buf b = {0};
+    hk_buf_printf(&b, "/v1/%s/%s%s", scope->kind == HK_SCOPE_SPACE ? "spaces" : "flows", id, rest);
+    free(id);
+    return hk_buf_take(&b);
+}
+
+/* The scope a task's JSON names (flowId or spaceId; a number as its text), for the route that
+ * creates it or tests it as a draft. -1 with *scope set, else 2 after the store's own message. */
+static int input_scope(const cJSON *doc, char text[64], hk_scope *scope)
+{
+    const char *names[] = {"flowId", "spaceId"};
+    for (int i = 0; i < 2; i++) {
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, names[i]);
+        if (cJSON_IsString(v))
+            snprintf(text, 64, "%s", v->valuestring);
+        else if (cJSON_IsNumber(v))
+            snprintf(text, 64, "%.17g", v->valuedouble);
+        else
+            continue;
+        *scope = (hk_scope){i ? HK_SCOPE_SPACE : HK_SCOPE_FLOW, text};
+        return -1;
+    }
+    if (!cJSON_IsObject(doc))
+        return hk_ctl_fail(2, "--file: must hold a JSON object (a task)");
+    return hk_ctl_fail(2, "flowId: required (or spaceId)");
+}
+
+/* "/v1/webhooks/<id><rest>" (id validated: [A-Za-z0-9_-]). */
+static char *task_path(const char *id, const char *rest)
+{
+    hk_buf b = {0};
+    hk_buf_printf(&b, "/v1/webhooks/%s%s", id, rest);
+    return hk_buf_take(&b);
+}
+
+/* create, update, get, delete or list through the API, printed as webhooks_apply prints. */
+static int webhooks_api(const char *verb, const webhooks_opts *o, const hk_scope *scope,
+                        const cJSON *input, const hk_config *cfg)
+{
+    bool is_create = strcmp(verb, "create") == 0, is_update = strcmp(verb, "update") == 0;
+    cJSON *out = NULL;
+    char *path = NULL;
+    int status;
+    if (strcmp(verb, "list") == 0) {
+        cJSON *first = NULL;
+        path = scope_path(scope, "/webhooks");
+        if (!(status = hk_ctl_api_list(cfg, path, &out, &first))) {
+            const cJSON *max = cJSON_GetObjectItemCaseSensitive(first, "maxWebhooks");
+            if (hk_cmd_json)
+                hk_print_json(out);
+            else
+                print_task_table(out, scope, cJSON_IsNumber(max) ? max->valueint : 0);
+        }
+        cJSON_Delete(first);
+    } else if (is_create) {
+        char text[64];
+        hk_scope in;
+        if ((status = input_scope(input, text, &in)) >= 0)
+            return status;
+        path = scope_path(&in, "/webhooks");
+        if (!(status = hk_ctl_api(cfg, "POST", path, input, &out))) {
+            print_task_json(out, "created");
+            out = NULL;
+        }
+    } else if (is_update || strcmp(verb, "get") == 0) {
+        path = task_path(o->id, "");
+        if (!(status = hk_ctl_api(cfg, is_update ? "PUT" : "GET", path, input, &out))) {
+            print_task_json(out, is_update ? "updated" : NULL);
+            out = NULL;
+        }
+    } else {
+        path = task_path(o->id, "");
+        if (!(status = hk_ctl_api(cfg, "DELETE", path, NULL, &out)))
+            hk_ctl_print_deleted(o->id);
+    }
+    cJSON_Delete(out);
+    free(path);
+    return status;
+}
+
+/* export and import through the API: the answers are what cmd_webhooks_flow prints. */
+static int webhooks_flow_api(bool is_import, const hk_scope *scope, cJSON *doc,
+                             const hk_config *cfg)
+{
+    char *path = scope_path(scope, is_import ? "/webhooks/import" : "/webhooks/export");
+    cJSON *out = NULL;
+    int status = hk_ctl_api(cfg, is_import ? "POST" : "GET", path, doc, &out);
+    free(path);
+    if (!status && (!is_import || hk_cmd_json)) {
+        hk_print_json(out);
+    } else if (!status) {
+        const cJSON *created = cJSON_GetObjectItemCaseSensitive(out, "created");
+        const cJSON *updated = cJSON_GetObjectItemCaseSensitive(out, "updated");
+        printf("imported into %s %s: %.0f created, %.0f updated\n", hk_scope_noun(scope->kind),
+               scope->id, cJSON_IsNumber(created) ? created->valuedouble : 0,
+               cJSON_IsNumber(updated) ? updated->valuedouble : 0);
+    }
+    cJSON_Delete(out);
+    return status;
+}
+
+/* test <id> or --file through the API: POST /v1/webhooks/{id}/test or the draft's scope's
+ * /webhooks/test; printed as the direct test prints, with its exit status. */
+static int test_api(const char *id, const char *file, const char *job_id, const char *job_status,
+                    bool json, const hk_config *cfg)
+{
+    hk_error bad = {0};
+    cJSON *body = NULL, *out = NULL;
+    char *path = NULL;
+    int status = 0;
+    if (file) {
+        char text[64];
+        hk_scope in;
+        if ((status = load_json(file, &body)))
+            return status;
+        if ((status = input_scope(body, text, &in)) >= 0) {
+            cJSON_Delete(body);
+            return status;
+        }
+        status = 0;
+        path = scope_path(&in, "/webhooks/test");
+    } else {
+        if (hk_validate_task_id(id, "<id>", &bad) != HK_OK)
+            return hk_ctl_fail(2, bad.msg);
+        path = task_path(id, "");
+        if ((status = hk_ctl_api(cfg, "GET", path, NULL, &out)))
+            goto done;
+        if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(out, "enabled")) && !json) {
+            const char *reason = hk_ctl_str(out, "disabledReason");
+            fprintf(stderr, "hookctl: note: webhook %s is disabled%s%s; testing it anyway\n", id,
+                    *reason ? ": " : "", reason);
+        }
+        cJSON_Delete(out);
+        out = NULL;
+        free(path);
+        path = task_path(id, "/test");
+        body = cJSON_CreateObject();
+        cJSON_AddStringToObject(body, "jobId", job_id);
+        cJSON_AddStringToObject(body, "jobStatus", job_status);
+    }
+    if (!(status = hk_ctl_api(cfg, "POST", path, body, &out))) {
+        hk_test_result r;
+        hk_ctl_api_test_result(out, &r);
+        hk_ctl_print_test(hk_ctl_str(out, "webhookId"), &r);
+        status = r.delivered ? 0 : 1;
+    }
+done:
+    cJSON_Delete(out);
+    cJSON_Delete(body);
+    free(path);
+    return status;
 }
 
 static void test_usage(FILE *out)
@@ -339,6 +534,8 @@ static int cmd_webhooks_test(int argc, char **argv, const hk_config *cfg)
         return hk_ctl_fail(2, "--job-id: must not be empty");
     if (!*job_status)
         return hk_ctl_fail(2, "--job-status: must not be empty");
+    if (hk_ctl_api_on(cfg))
+        return test_api(id, file, job_id, job_status, json, cfg);
     hk_task *task = NULL;
     int status = test_subject(id, file, json, cfg, &task);
     if (status)
@@ -390,10 +587,18 @@ static int cmd_webhooks_flow(bool is_import, const hk_scope *scope, const char *
         return hk_ctl_fail(2, "--with-secrets: only for export");
     if (!is_import && file)
         return hk_ctl_fail(2, "--file: only for import (export writes to standard output)");
+    if (with_secrets && hk_ctl_api_on(cfg))
+        return hk_ctl_fail(2, "--with-secrets: not through the admin API, which never returns a "
+                              "secret; run it without --api-url, with Redis access");
     cJSON *doc = NULL;
     int status;
     if (is_import && (status = load_json(file, &doc)))
         return status;
+    if (hk_ctl_api_on(cfg)) {
+        status = webhooks_flow_api(is_import, scope, doc, cfg);
+        cJSON_Delete(doc);
+        return status;
+    }
     hk_store *store = NULL;
     if ((status = hk_ctl_open_store(cfg, &store))) {
         cJSON_Delete(doc);
@@ -433,12 +638,6 @@ static int cmd_webhooks_flow(bool is_import, const hk_scope *scope, const char *
         return hk_ctl_fail(hk_ctl_status(rc), err.msg);
     return 0;
 }
-
-/* What `hookctl webhooks <verb>`'s flags gave. */
-typedef struct {
-    const char *file, *flow, *space, *id;
-    bool with_secrets;
-} webhooks_opts;
 
 /* Reads the flags after the verb into o: -1 to go on, else the exit code (0 after --help, 2 on
  * bad usage). */
@@ -503,15 +702,14 @@ static int webhooks_list(hk_store *store, const hk_scope *scope, const hk_config
     hk_task **tasks = NULL;
     size_t n = 0;
     int rc = hk_store_task_list_in(store, scope, &tasks, &n, err);
-    if (rc == HK_OK && hk_cmd_json) {
-        cJSON *arr = cJSON_CreateArray();
-        for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(arr, hk_task_to_json(tasks[i], HK_SECRETS_MASKED));
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, hk_task_to_json(tasks[i], HK_SECRETS_MASKED));
+    if (rc == HK_OK && hk_cmd_json)
         hk_print_json(arr);
-        cJSON_Delete(arr);
-    } else if (rc == HK_OK) {
-        print_task_table(tasks, n, scope, cfg->max_webhooks_per_flow);
-    }
+    else if (rc == HK_OK)
+        print_task_table(arr, scope, cfg->max_webhooks_per_flow);
+    cJSON_Delete(arr);
     for (size_t i = 0; i < n; i++)
         hk_task_destroy(tasks[i]);
     free(tasks);
@@ -563,6 +761,43 @@ static void rotate_usage(FILE *out)
             "Example: hookctl webhooks rotate-secret wh_1a2b --keep 48h\n");
 }
 
+/* The drawn secret's note, after a rotation without --secret-file. */
+static void print_drawn(const cJSON *task)
+{
+    hk_scope scope = json_scope(task);
+    printf("the new secret was drawn at random: read it with hookctl webhooks export --%s %s "
+           "--with-secrets\n",
+           hk_scope_noun(scope.kind), scope.id);
+}
+
+/* rotate-secret through the API: POST /v1/webhooks/{id}/rotate-secret {"secret"?, "keep"}.
+ * given (NULL: drawn by hookd) is wiped and freed here. */
+static int rotate_api(const char *id, const char *keep, hk_buf *given, const hk_config *cfg)
+{
+    cJSON *body = cJSON_CreateObject(), *out = NULL;
+    if (given)
+        cJSON_AddStringToObject(body, "secret", given->data ? given->data : "");
+    cJSON_AddStringToObject(body, "keep", keep);
+    if (given && given->data) {
+        OPENSSL_cleanse(given->data, given->len);
+        hk_buf_free(given);
+    }
+    char *path = task_path(id, "/rotate-secret");
+    int status = hk_ctl_api(cfg, "POST", path, body, &out);
+    free(path);
+    cJSON *secret = cJSON_GetObjectItemCaseSensitive(body, "secret");
+    if (cJSON_IsString(secret))
+        OPENSSL_cleanse(secret->valuestring, strlen(secret->valuestring));
+    cJSON_Delete(body);
+    if (status)
+        return status;
+    print_task_json(cJSON_Duplicate(out, true), hk_cmd_json ? NULL : "rotated the secret of");
+    if (!hk_cmd_json && !given)
+        print_drawn(out);
+    cJSON_Delete(out);
+    return 0;
+}
+
 static int cmd_webhooks_rotate(int argc, char **argv, const hk_config *cfg)
 {
     const char *id = NULL, *keep = "24h", *secret_file = NULL;
@@ -600,6 +835,8 @@ static int cmd_webhooks_rotate(int argc, char **argv, const hk_config *cfg)
         return hk_ctl_fail(2, "--secret-file: cannot be read");
     while (given.len && (given.data[given.len - 1] == '\n' || given.data[given.len - 1] == '\r'))
         given.data[--given.len] = '\0'; /* a file's last newline is not the secret's */
+    if (hk_ctl_api_on(cfg))
+        return rotate_api(id, keep, secret_file ? &given : NULL, cfg);
     hk_store *store = NULL;
     int status = hk_ctl_open_store(cfg, &store);
     hk_task *t = NULL;
@@ -615,12 +852,11 @@ static int cmd_webhooks_rotate(int argc, char **argv, const hk_config *cfg)
         return status;
     if (rc != HK_OK)
         return hk_ctl_fail(rc == HK_ENOTFOUND ? 1 : hk_ctl_status(rc), err.msg);
-    print_task(t, hk_cmd_json ? NULL : "rotated the secret of");
-    hk_scope scope = hk_task_scope(t);
+    cJSON *json = hk_task_to_json(t, HK_SECRETS_MASKED);
+    print_task_json(cJSON_Duplicate(json, true), hk_cmd_json ? NULL : "rotated the secret of");
     if (!hk_cmd_json && !secret_file)
-        printf("the new secret was drawn at random: read it with hookctl webhooks export --%s %s "
-               "--with-secrets\n",
-               hk_scope_noun(scope.kind), scope.id);
+        print_drawn(json);
+    cJSON_Delete(json);
     hk_task_destroy(t);
     return 0;
 }
@@ -668,6 +904,11 @@ static int cmd_webhooks(int argc, char **argv, const hk_config *cfg)
     cJSON *input = NULL;
     if ((is_create || is_update) && (status = load_json(file, &input)))
         return status;
+    if (hk_ctl_api_on(cfg)) {
+        status = webhooks_api(verb, &o, &scope, input, cfg);
+        cJSON_Delete(input);
+        return status;
+    }
     hk_store *store = NULL;
     if ((status = hk_ctl_open_store(cfg, &store))) {
         cJSON_Delete(input);
@@ -712,6 +953,7 @@ int main(int argc, char **argv)
     rest = kept;
     hk_log_set_level(HK_LOG_WARN);
     hk_log_set_stream(stderr); /* stdout is the command's output */
+    hk_config_log_service_links(&cfg);
     int status;
     const char *cmd = argv[1];
     if (rest < 2)
@@ -720,6 +962,8 @@ int main(int argc, char **argv)
         status = cmd_webhooks(rest - 1, argv + 1, &cfg);
     else if (strcmp(cmd, "deliveries") == 0)
         status = hk_cmd_deliveries(rest - 1, argv + 1, &cfg);
+    else if (hk_ctl_api_on(&cfg) && (strcmp(cmd, "publish") == 0 || strcmp(cmd, "dlq") == 0))
+        status = hk_ctl_api_none(cmd); /* Kafka only: no admin API route */
     else if (strcmp(cmd, "publish") == 0)
         status = hk_cmd_publish(rest - 1, argv + 1, &cfg);
     else if (strcmp(cmd, "verify") == 0)

@@ -46,20 +46,57 @@ void hk_ctl_print_test(const char *webhook_id, const hk_test_result *r);
 /* "deleted <id>", or {"deleted": "<id>"} with --json. id is [A-Za-z0-9_-] (validated). */
 void hk_ctl_print_deleted(const char *id);
 
+/* ------------------------------------------- through the admin API (apiclient.c) --- */
+
+/* A string member of a JSON object, or "" when absent or not a string (borrowed from json). */
+const char *hk_ctl_str(const cJSON *json, const char *name);
+
+/* True when --api-url (HOOKD_API_URL) is given: the verbs with an admin API route go through it
+ * and touch neither Redis nor Kafka. */
+bool hk_ctl_api_on(const hk_config *cfg);
+/* For a verb with no API route under --api-url: a one-line error naming it; returns 2. */
+int hk_ctl_api_none(const char *verb);
+/* One call: path (from "/v1/", its segments escaped) and body (borrowed; NULL: none). 0 on a 2xx
+ * with *out the answer (NULL for 204; caller's); else the exit status after one line on stderr:
+ * the API's "<code>: <message>" (2 for 400, 409, 413; else 1), or why it could not be reached. */
+int hk_ctl_api(const hk_config *cfg, const char *method, const char *path, const cJSON *body,
+               cJSON **out);
+/* Every page of a list (GET path, ?limit=250 and each ?iterator=): *items every item in order,
+ * *first the first page (its context fields: maxWebhooks, ...). Both caller's; 0 or as
+ * hk_ctl_api. */
+int hk_ctl_api_list(const hk_config *cfg, const char *path, cJSON **items, cJSON **first);
+/* The HTTP status of the last hk_ctl_api call (201 or 200: created or replaced). */
+long hk_ctl_api_last_status(void);
+/* segment percent-encoded for a path (caller frees). */
+char *hk_ctl_api_escape(const char *segment);
+/* A test's or resend's answer back into the form hk_ctl_print_test prints. */
+void hk_ctl_api_test_result(const cJSON *json, hk_test_result *r);
+
 /* ------------------------------------------------------------------- dead-letter replay --- */
 
 typedef struct hk_dlq_replay_stats {
-    size_t replayed; /* put on the first tier and acknowledged by Kafka */
+    size_t replayed; /* put on the first tier and acknowledged by Kafka (a dry run: would be) */
     size_t skipped;  /* selected but not replayable (poison, event kept only as a payload) */
+    bool limited;    /* stopped at opts->limit with more left to replay */
     char topic[HK_TOPIC_NAME_MAX + 1]; /* the first tier's topic */
 } hk_dlq_replay_stats;
 
-/* Reads <prefix>dlq (HOOKD_TOPIC_PREFIX) once from its start and puts every dead letter the filter
- * selects back on the first retry tier (cfg's HOOKD_RETRY_DELAYS), due at once, with its attempts
- * reset and the same delivery id, keyed by it; returns when Kafka has acknowledged every one.
- * Blocking. HK_EINVAL for a bad setting, HK_ERR when Kafka cannot be read or written (err names
- * which); stats counts what was done either way. */
+typedef struct hk_dlq_replay_opts {
+    size_t limit; /* at most this many deliveries, in the topic's order; 0: every one */
+    bool dry_run; /* publish nothing (no producer at all): each would-be replay goes to preview */
+    /* Called for each dead letter that is (or would be) replayed, borrowed for the call; may
+     * be NULL. */
+    void (*preview)(const cJSON *dead_letter, int32_t partition, int64_t offset, void *arg);
+    void *arg;
+} hk_dlq_replay_opts;
+
+/* Reads <prefix>dlq (HOOKD_TOPIC_PREFIX) once from its start and puts every dead letter the filter selects back on
+ * the first retry tier (cfg's HOOKD_RETRY_DELAYS), due at once, with its attempts reset and
+ * the same delivery id, keyed by it; returns when Kafka has acknowledged every one. Blocking.
+ * opts (may be NULL: every one, for real) bounds it or makes it a dry run.
+ * HK_EINVAL for a bad setting, HK_ERR when Kafka cannot be read or written (err names which);
+ * stats counts what was done either way. */
 int hk_dlq_replay(const hk_config *cfg, const hk_dead_letter_filter *filter,
-                  hk_dlq_replay_stats *stats, hk_error *err);
+                  const hk_dlq_replay_opts *opts, hk_dlq_replay_stats *stats, hk_error *err);
 
 #endif

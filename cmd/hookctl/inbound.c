@@ -189,13 +189,39 @@ static int inbound_flags(int argc, char **argv, const char *verb, inbound_opts *
 
 /* One endpoint as JSON (--json) or a field list after a headline: shown, hk_cmd_inbound_json's
  * form (secrets masked, liveWaits), taken and freed. */
-static void print_endpoint(cJSON *shown, const hk_inbound_endpoint *ep, const char *headline)
+static void print_endpoint(cJSON *shown, const char *id, const char *headline)
 {
     char line[256];
     if (headline)
         snprintf(line, sizeof line, "%s %s: providers post to /in/%s on hookd-ingress", headline,
-                 ep->id, ep->id);
+                 id, id);
     hk_ctl_print_one(shown, headline ? line : NULL);
+}
+
+/* The endpoints' JSON (masked, with their state; from Redis or the API: one printer). */
+static void print_endpoints(const cJSON *arr)
+{
+    if (hk_cmd_json) {
+        hk_print_json(arr);
+        return;
+    }
+    static const char *const head[] = {"ID", "NAME", "SOURCE", "FLOW", "ENABLED", "VERIFIED"};
+    hk_table *t = hk_table_new(head, 6);
+    const cJSON *ep;
+    cJSON_ArrayForEach(ep, arr)
+    {
+        const char *row[] = {
+            hk_ctl_str(ep, "id"),
+            hk_ctl_str(ep, "name"),
+            hk_ctl_str(ep, "source"),
+            hk_ctl_str(ep, "flowId"),
+            cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(ep, "enabled")) ? "no" : "yes",
+            cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(ep, "verified")) ? "yes" : "no"};
+        hk_table_row(t, row);
+    }
+    hk_table_print(t, stdout);
+    int n = cJSON_GetArraySize(arr);
+    printf("%d inbound endpoint%s\n", n, n == 1 ? "" : "s");
 }
 
 static int inbound_list(hk_store *store, hk_error *err)
@@ -205,29 +231,52 @@ static int inbound_list(hk_store *store, hk_error *err)
     int rc = hk_cmd_inbound_list(store, &eps, &n, err);
     if (rc != HK_OK)
         return rc;
-    if (hk_cmd_json) {
-        cJSON *arr = cJSON_CreateArray();
-        for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(arr, hk_inbound_endpoint_to_json(eps[i], false));
-        hk_print_json(arr);
-        cJSON_Delete(arr);
-    } else {
-        static const char *const head[] = {"ID", "NAME", "SOURCE", "FLOW", "ENABLED", "VERIFIED"};
-        hk_table *t = hk_table_new(head, 6);
-        for (size_t i = 0; i < n; i++) {
-            const char *row[] = {eps[i]->id,
-                                 eps[i]->name,
-                                 hk_inbound_source_name(eps[i]->source),
-                                 eps[i]->flow_id,
-                                 eps[i]->enabled ? "yes" : "no",
-                                 eps[i]->verified ? "yes" : "no"};
-            hk_table_row(t, row);
-        }
-        hk_table_print(t, stdout);
-        printf("%zu inbound endpoint%s\n", n, n == 1 ? "" : "s");
-    }
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(arr, hk_inbound_endpoint_to_json(eps[i], false));
+    print_endpoints(arr);
+    cJSON_Delete(arr);
     hk_cmd_inbound_list_free(eps, n);
     return HK_OK;
+}
+
+/* create, update, get, delete or list through the admin API, printed as inbound_apply prints. */
+static int inbound_api(const char *verb, const char *id, const cJSON *input, const hk_config *cfg)
+{
+    cJSON *out = NULL;
+    hk_buf path = {0};
+    int status;
+    bool is_create = strcmp(verb, "create") == 0, is_update = strcmp(verb, "update") == 0;
+    if (strcmp(verb, "list") == 0) {
+        cJSON *first = NULL;
+        if (!(status = hk_ctl_api_list(cfg, "/v1/inbound", &out, &first)))
+            print_endpoints(out);
+        cJSON_Delete(first);
+    } else if (is_create) {
+        if (!(status = hk_ctl_api(cfg, "POST", "/v1/inbound", input, &out))) {
+            char *made = hk_strdup(hk_ctl_str(out, "id"));
+            print_endpoint(out, made, "created");
+            free(made);
+            out = NULL;
+        }
+    } else {
+        hk_buf_printf(&path, "/v1/inbound/%s", id); /* validated: [A-Za-z0-9_-] */
+        bool is_delete = strcmp(verb, "delete") == 0;
+        status = hk_ctl_api(cfg,
+                            is_update   ? "PUT"
+                            : is_delete ? "DELETE"
+                                        : "GET",
+                            path.data, input, &out);
+        if (!status && is_delete) {
+            hk_ctl_print_deleted(id);
+        } else if (!status) {
+            print_endpoint(out, id, is_update ? "updated" : NULL);
+            out = NULL;
+        }
+    }
+    cJSON_Delete(out);
+    hk_buf_free(&path);
+    return status;
 }
 
 /* create, update, get, delete or list against the store, printing the result. */
@@ -239,15 +288,15 @@ static int inbound_apply(hk_store *store, const char *verb, const char *id, cons
     int rc;
     if (strcmp(verb, "create") == 0) {
         if ((rc = hk_cmd_inbound_create(store, input, &ep, NULL, err)) == HK_OK)
-            print_endpoint(hk_cmd_inbound_json(ep, 0), ep, "created");
+            print_endpoint(hk_cmd_inbound_json(ep, 0), ep->id, "created");
     } else if (strcmp(verb, "update") == 0) {
         rc = hk_cmd_inbound_update(store, id, input, HK_INBOUND_REPLACE, &ep, NULL, err);
         if (rc == HK_OK && (rc = hk_cmd_inbound_show(store, ep, &shown, err)) == HK_OK)
-            print_endpoint(shown, ep, "updated");
+            print_endpoint(shown, ep->id, "updated");
     } else if (strcmp(verb, "get") == 0) {
         if ((rc = hk_cmd_inbound_get(store, id, &ep, err)) == HK_OK &&
             (rc = hk_cmd_inbound_show(store, ep, &shown, err)) == HK_OK)
-            print_endpoint(shown, ep, NULL);
+            print_endpoint(shown, ep->id, NULL);
     } else if (strcmp(verb, "delete") == 0) {
         if ((rc = hk_store_inbound_delete(store, id, err)) == HK_OK)
             hk_ctl_print_deleted(id);
@@ -277,6 +326,11 @@ static int inbound_crud(const char *verb, const inbound_opts *o, const hk_config
     if ((is_create || is_update) &&
         hk_cmd_load_json(o->value[OPT_FILE], "--file", &input, &bad) != HK_OK)
         return hk_ctl_fail(2, bad.msg);
+    if (hk_ctl_api_on(cfg)) {
+        int status = inbound_api(verb, o->id, input, cfg);
+        cJSON_Delete(input);
+        return status;
+    }
     hk_store *store = NULL;
     int status = hk_ctl_open_store(cfg, &store);
     if (status) {
@@ -592,6 +646,44 @@ static void print_waits(const char *id, const cJSON *waits)
     printf("%d live wait%s on %s\n", n, n == 1 ? "" : "s", id);
 }
 
+/* The wait verb through the admin API, printed as wait_apply prints. */
+static int wait_api(const inbound_opts *o, const cJSON *doc, const hk_config *cfg)
+{
+    cJSON *out = NULL;
+    hk_buf path = {0};
+    hk_buf_printf(&path, "/v1/inbound/%s/waits", o->id); /* validated: [A-Za-z0-9_-] */
+    int status;
+    if (o->value[OPT_LIST]) {
+        cJSON *first = NULL;
+        if (!(status = hk_ctl_api_list(cfg, path.data, &out, &first)))
+            print_waits(o->id, out);
+        cJSON_Delete(first);
+    } else if (o->value[OPT_DELETE]) {
+        const char *ref = o->value[OPT_DELETE];
+        char *escaped = hk_ctl_api_escape(ref);
+        hk_buf_printf(&path, "/%s", escaped);
+        free(escaped);
+        if (!(status = hk_ctl_api(cfg, "DELETE", path.data, NULL, &out)) && hk_cmd_json) {
+            out = cJSON_CreateObject();
+            cJSON_AddStringToObject(out, "deleted", ref);
+            cJSON_AddStringToObject(out, "endpointId", o->id);
+            hk_print_json(out);
+        } else if (!status) {
+            printf("deleted wait %s on %s\n", ref, o->id);
+        }
+    } else if (!(status = hk_ctl_api(cfg, "POST", path.data, doc, &out))) {
+        char line[HK_WAIT_REF_MAX + 160];
+        snprintf(line, sizeof line, "%s wait %s on %s: the first request that matches claims it",
+                 hk_ctl_api_last_status() == 201 ? "registered" : "replaced",
+                 hk_ctl_str(out, "ref"), o->id);
+        hk_ctl_print_one(out, line);
+        out = NULL;
+    }
+    cJSON_Delete(out);
+    hk_buf_free(&path);
+    return status;
+}
+
 /* The wait verb against the store: list, delete or register (doc). */
 static int wait_apply(hk_store *store, const inbound_opts *o, const cJSON *doc, hk_error *err)
 {
@@ -649,6 +741,11 @@ static int inbound_wait(const inbound_opts *o, const hk_config *cfg)
         return hk_ctl_fail(2, err.msg);
     if (ref && (status = wait_from_flags(o, &doc)))
         return status;
+    if (hk_ctl_api_on(cfg)) {
+        status = wait_api(o, doc, cfg);
+        cJSON_Delete(doc);
+        return status;
+    }
     hk_store *store = NULL;
     if ((status = hk_ctl_open_store(cfg, &store))) {
         cJSON_Delete(doc);
@@ -672,8 +769,8 @@ int hk_cmd_inbound(int argc, char **argv, const hk_config *cfg)
         return status;
     if (strcmp(verb, "sign") == 0)
         return inbound_sign(&o);
-    if (strcmp(verb, "send") == 0)
-        return inbound_send(&o, cfg);
+    if (strcmp(verb, "send") == 0) /* it signs with the endpoint's secret, which no API returns */
+        return hk_ctl_api_on(cfg) ? hk_ctl_api_none("inbound send") : inbound_send(&o, cfg);
     if (strcmp(verb, "wait") == 0)
         return inbound_wait(&o, cfg);
     return inbound_crud(verb, &o, cfg);

@@ -21,11 +21,14 @@
 
 #define POOL_MAX 4 /* idle Redis connections kept; more are opened under load and closed after */
 #define MAX_SEGMENTS 6
+#define MAX_TOKENS 8 /* HOOKD_API_TOKEN: the current token and the ones being rotated out */
+#define MIN_TOKEN_LEN 16
 
 struct hk_api {
     const hk_config *cfg;
     hk_store_config scfg;
-    unsigned char token_digest[32];
+    unsigned char token_digest[MAX_TOKENS][32]; /* of each accepted token, the current first */
+    size_t tokens;
     pthread_mutex_t lock;
     hk_store *idle[POOL_MAX];
     size_t idle_n;
@@ -37,17 +40,68 @@ static void digest(const char *text, size_t len, unsigned char out[32])
     EVP_Digest(text, len, out, &n, EVP_sha256(), NULL);
 }
 
+/* Admin API requests authorised by a token other than HOOKD_API_TOKEN's first: during a
+ * rotation, the clients not yet moved to the new token. */
+static struct api_metrics {
+    hk_counter previous_token;
+} api_metrics = {
+    .previous_token = HK_COUNTER("hookd_api_previous_token_requests_total", NULL,
+                                 "Admin API requests authorised by a token other than the first "
+                                 "of HOOKD_API_TOKEN (a client still on a token being rotated "
+                                 "out)."),
+};
+HK_METRICS_REGISTER("hookd", api_metrics)
+
+/* HOOKD_API_TOKEN: one token, or several separated by commas (the current one first, then those
+ * being rotated out), spaces around each ignored. Digests only are kept; an error never
+ * shows a token, only its position. */
+static int read_tokens(hk_api *a, const char *list, hk_error *err)
+{
+    size_t count = 1;
+    for (const char *p = list; *p; p++)
+        count += *p == ',';
+    if (count > MAX_TOKENS)
+        return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN",
+                            "at most %d comma-separated tokens (%zu given)", MAX_TOKENS, count);
+    const char *p = list;
+    for (size_t i = 0; i < count; i++) {
+        const char *end = strchr(p, ',');
+        if (!end)
+            end = p + strlen(p);
+        const char *b = p, *e = end;
+        while (b < e && strchr(" \t\r\n", *b))
+            b++;
+        while (e > b && strchr(" \t\r\n", e[-1]))
+            e--;
+        if ((size_t)(e - b) < MIN_TOKEN_LEN) {
+            if (count == 1)
+                return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN",
+                                    "must be at least 16 characters (e.g. openssl rand -hex 32)");
+            return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN", "token %zu of %zu %s", i + 1,
+                                count,
+                                b == e ? "is empty (tokens are separated by single commas)"
+                                       : "must be at least 16 characters (e.g. openssl rand "
+                                         "-hex 32)");
+        }
+        digest(b, (size_t)(e - b), a->token_digest[i]);
+        p = end + (*end == ',');
+    }
+    a->tokens = count;
+    return HK_OK;
+}
+
 int hk_api_create(const hk_config *cfg, hk_api **out, hk_error *err)
 {
     if (!cfg->api_token || !*cfg->api_token)
         return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN", "required for the admin API");
-    if (strlen(cfg->api_token) < 16)
-        return hk_error_set(err, HK_EINVAL, "HOOKD_API_TOKEN",
-                            "must be at least 16 characters (e.g. openssl rand -hex 32)");
     hk_api *a = hk_xcalloc(1, sizeof *a);
+    int rc = read_tokens(a, cfg->api_token, err);
+    if (rc != HK_OK) {
+        hk_api_destroy(a);
+        return rc;
+    }
     a->cfg = cfg;
     a->scfg = hk_store_config_of(cfg);
-    digest(cfg->api_token, strlen(cfg->api_token), a->token_digest);
     pthread_mutex_init(&a->lock, NULL);
     *out = a;
     return HK_OK;
@@ -59,8 +113,9 @@ void hk_api_destroy(hk_api *a)
         return;
     for (size_t i = 0; i < a->idle_n; i++)
         hk_store_close(a->idle[i]);
-    pthread_mutex_destroy(&a->lock);
-    memset(a->token_digest, 0, sizeof a->token_digest);
+    if (a->cfg) /* the lock is made last in hk_api_create */
+        pthread_mutex_destroy(&a->lock);
+    OPENSSL_cleanse(a->token_digest, sizeof a->token_digest);
     free(a);
 }
 
@@ -73,7 +128,17 @@ bool hk_api_authorized(const hk_api *a, const char *authorization)
         token++;
     unsigned char d[32];
     digest(token, strlen(token), d);
-    return CRYPTO_memcmp(d, a->token_digest, sizeof d) == 0;
+    /* Every accepted token is compared, with no early exit: the time tells how many tokens
+     * there are, never which one matched nor how much of one. */
+    int match = -1;
+    for (size_t i = 0; i < a->tokens; i++) {
+        bool same = CRYPTO_memcmp(d, a->token_digest[i], sizeof d) == 0;
+        match = same && match < 0 ? (int)i : match;
+    }
+    OPENSSL_cleanse(d, sizeof d);
+    if (match > 0)
+        hk_counter_add(&api_metrics.previous_token, 1);
+    return match >= 0;
 }
 
 /* ----------------------------------------------------------------------- the store pool --- */
@@ -188,6 +253,175 @@ static void reply_json(hk_api_response *r, unsigned status, cJSON *json)
     cJSON_Delete(json);
 }
 
+/* ------------------------------------------------------------------------------- lists --- */
+
+/* Every list answers one page in an envelope {"data": [...], "iterator", "done"} (docs/api.md,
+ * "Lists"), beside the list's own context fields (flowId, jobId, ...). The iterator is opaque to
+ * clients: a letter naming the list's kind, then the hex of the last item's key. A list is one of
+ * two kinds:
+ * - ordered (tasks, endpoints: by id; waits: by expiresAt, then ref): the next page is the items
+ *   whose key is above the iterator's. An item created or deleted meanwhile moves no other one,
+ *   so no item is skipped or shown twice, even when the iterator's own item is gone;
+ * - positional (a job's history: newest first, as Redis's list holds it): the next page starts
+ *   after the item whose key is the iterator's. New attempts are pushed at the head, before it,
+ *   and the list is trimmed at its tail, after it: when that item is gone, so is every item after
+ *   it, and the page is empty and done. */
+#define PAGE_DEFAULT 50
+#define PAGE_MAX 250
+#define ITERATOR_MAX_KEY 1024 /* bytes of a key: an id, a 256-byte ref and a time, ... */
+
+typedef struct page_request {
+    size_t limit;
+    char *after; /* the iterator's key, owned; NULL: the first page */
+} page_request;
+
+/* An item's key, owned (never NULL). */
+typedef char *(*page_key_fn)(const cJSON *item);
+
+static char *key_of_id(const cJSON *item)
+{
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(item, "id");
+    return hk_strdup(cJSON_IsString(id) ? id->valuestring : "");
+}
+
+static const char *string_of(const cJSON *item, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(item, name);
+    return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* "<expiresAt> <ref>": every expiresAt has the same length (RFC 3339 UTC with ms), so comparing
+ * the keys compares the times, then the refs. */
+static char *key_of_wait(const cJSON *item)
+{
+    hk_buf b = {0};
+    hk_buf_printf(&b, "%s %s", string_of(item, "expiresAt"), string_of(item, "ref"));
+    return hk_buf_take(&b);
+}
+
+/* "<deliveryId> <attempt> <at>": one attempt of the history. */
+static char *key_of_attempt(const cJSON *item)
+{
+    const cJSON *attempt = cJSON_GetObjectItemCaseSensitive(item, "attempt");
+    hk_buf b = {0};
+    hk_buf_printf(&b, "%s %d %s", string_of(item, "deliveryId"),
+                  cJSON_IsNumber(attempt) ? attempt->valueint : 0, string_of(item, "at"));
+    return hk_buf_take(&b);
+}
+
+static int hex_value(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Reads ?limit= and ?iterator= for a list of `kind`; false after answering 400 naming the
+ * parameter. */
+static bool page_params(const hk_api_query *q, char kind, page_request *p, hk_api_response *r)
+{
+    *p = (page_request){.limit = PAGE_DEFAULT};
+    if (q && q->limit) {
+        char *end = NULL;
+        unsigned long v = 0;
+        bool digits = *q->limit >= '0' && *q->limit <= '9';
+        if (digits)
+            v = strtoul(q->limit, &end, 10);
+        if (!digits || *end || v < 1 || v > PAGE_MAX) {
+            fail(r, 400, "limit", "limit: must be an integer from 1 to 250 (default 50)");
+            return false;
+        }
+        p->limit = v;
+    }
+    if (q && q->iterator) {
+        const char *it = q->iterator;
+        size_t hex = strlen(it) - (*it ? 1 : 0);
+        bool ok = *it == kind && hex > 0 && hex % 2 == 0 && hex / 2 <= ITERATOR_MAX_KEY;
+        char *key = ok ? hk_xcalloc(1, hex / 2 + 1) : NULL;
+        for (size_t i = 0; ok && i < hex / 2; i++) {
+            int hi = hex_value(it[1 + 2 * i]), lo = hex_value(it[2 + 2 * i]);
+            ok = hi >= 0 && lo >= 0 && (hi || lo); /* no NUL in a key */
+            if (ok)
+                key[i] = (char)(hi << 4 | lo);
+        }
+        if (!ok) {
+            free(key);
+            fail(r, 400, "iterator",
+                 "iterator: not one this list gave (pass the previous page's iterator as it "
+                 "came, or leave it out for the first page)");
+            return false;
+        }
+        p->after = key;
+    }
+    return true;
+}
+
+static char *iterator_of(char kind, const char *key)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = strlen(key);
+    char *it = hk_xcalloc(1, 2 * n + 2);
+    it[0] = kind;
+    for (size_t i = 0; i < n; i++) {
+        it[1 + 2 * i] = hex[(unsigned char)key[i] >> 4];
+        it[2 + 2 * i] = hex[(unsigned char)key[i] & 15];
+    }
+    return it;
+}
+
+typedef struct page_entry {
+    char *key;
+    cJSON *item;
+} page_entry;
+
+static int by_key(const void *a, const void *b)
+{
+    return strcmp(((const page_entry *)a)->key, ((const page_entry *)b)->key);
+}
+
+/* Adds one page of items (an array; taken) to the envelope o as "data", "iterator" (null when
+ * done) and "done". ordered: the items are sorted by key here, so the order and the iterator's
+ * comparison cannot disagree; else positional, in the array's order. */
+static void page_reply(cJSON *o, cJSON *items, char kind, bool ordered, page_key_fn key_of,
+                       const page_request *p)
+{
+    size_t n = (size_t)cJSON_GetArraySize(items), start = 0;
+    page_entry *e = hk_xcalloc(n + 1, sizeof *e);
+    for (size_t i = 0; i < n; i++) {
+        e[i].item = cJSON_DetachItemFromArray(items, 0);
+        e[i].key = key_of(e[i].item);
+    }
+    cJSON_Delete(items);
+    if (ordered)
+        qsort(e, n, sizeof *e, by_key);
+    if (p->after && ordered) {
+        while (start < n && strcmp(e[start].key, p->after) <= 0)
+            start++;
+    } else if (p->after) {
+        start = n; /* the item is gone: so is every one after it */
+        for (size_t i = 0; i < n && start == n; i++)
+            if (strcmp(e[i].key, p->after) == 0)
+                start = i + 1;
+    }
+    size_t end = n - start > p->limit ? start + p->limit : n;
+    cJSON *data = cJSON_AddArrayToObject(o, "data");
+    for (size_t i = start; i < end; i++) {
+        cJSON_AddItemToArray(data, e[i].item);
+        e[i].item = NULL;
+    }
+    if (end < n) {
+        char *it = iterator_of(kind, e[end - 1].key);
+        cJSON_AddStringToObject(o, "iterator", it);
+        free(it);
+    } else {
+        cJSON_AddNullToObject(o, "iterator");
+    }
+    cJSON_AddBoolToObject(o, "done", end >= n);
+    for (size_t i = 0; i < n; i++) {
+        cJSON_Delete(e[i].item);
+        free(e[i].key);
+    }
+    free(e);
+}
+
 /* The request's JSON body, or NULL after answering 400. */
 static cJSON *parse_body(const char *body, size_t len, hk_api_response *r)
 {
@@ -248,12 +482,18 @@ static cJSON *task_json(const hk_task *t)
 
 /* /v1/flows/{flowId}/webhooks and /v1/spaces/{spaceId}/webhooks: the same handlers, in the
  * path's scope (a flow or a space). */
-static void flow_webhooks(hk_api *a, const char *method, const hk_scope *scope, const char *body,
-                          size_t len, hk_api_response *r)
+static void flow_webhooks(hk_api *a, const char *method, const hk_scope *scope,
+                          const hk_api_query *q, const char *body, size_t len, hk_api_response *r)
 {
-    api_call c;
-    if (!begin(a, strcmp(method, "POST") == 0, body, len, r, &c))
+    bool post = strcmp(method, "POST") == 0;
+    page_request page = {0};
+    if (!post && !page_params(q, 't', &page, r))
         return;
+    api_call c;
+    if (!begin(a, post, body, len, r, &c)) {
+        free(page.after);
+        return;
+    }
     if (c.rc == HK_OK && c.in) {
         hk_task *t = NULL;
         if ((c.rc = hk_store_task_create_in(c.s, scope, c.in, &t, &c.e)) == HK_OK) {
@@ -269,10 +509,11 @@ static void flow_webhooks(hk_api *a, const char *method, const hk_scope *scope, 
         if ((c.rc = hk_store_task_list_in(c.s, scope, &tasks, &n, &c.e)) == HK_OK) {
             cJSON *o = cJSON_CreateObject();
             cJSON_AddStringToObject(o, hk_scope_field(scope->kind), scope->id);
-            cJSON_AddNumberToObject(o, "limit", a->cfg->max_webhooks_per_flow);
-            cJSON *arr = cJSON_AddArrayToObject(o, "webhooks");
+            cJSON_AddNumberToObject(o, "maxWebhooks", a->cfg->max_webhooks_per_flow);
+            cJSON *arr = cJSON_CreateArray();
             for (size_t i = 0; i < n; i++)
                 cJSON_AddItemToArray(arr, task_json(tasks[i]));
+            page_reply(o, arr, 't', true, key_of_id, &page);
             reply_json(r, 200, o);
         }
         for (size_t i = 0; i < n; i++)
@@ -282,6 +523,7 @@ static void flow_webhooks(hk_api *a, const char *method, const hk_scope *scope, 
     if (c.rc != HK_OK)
         fail_rc(r, c.rc, &c.e);
     end(a, &c);
+    free(page.after);
 }
 
 static void flow_export(hk_api *a, const hk_scope *scope, hk_api_response *r)
@@ -555,8 +797,11 @@ static void delivery_resend(hk_api *a, const char *id, const char *body, size_t 
     cJSON_Delete(in);
 }
 
-static void job_deliveries(hk_api *a, const char *job, hk_api_response *r)
+static void job_deliveries(hk_api *a, const char *job, const hk_api_query *q, hk_api_response *r)
 {
+    page_request page;
+    if (!page_params(q, 'd', &page, r))
+        return;
     hk_error e = {0};
     hk_store *s = store_take(a, &e);
     int rc = s ? HK_OK : HK_ERR;
@@ -564,12 +809,13 @@ static void job_deliveries(hk_api *a, const char *job, hk_api_response *r)
     if (rc == HK_OK && (rc = hk_store_history_get(s, job, &arr, &e)) == HK_OK) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "jobId", job);
-        cJSON_AddItemToObject(o, "deliveries", arr);
+        page_reply(o, arr, 'd', false, key_of_attempt, &page); /* newest first, as kept */
         reply_json(r, 200, o);
     } else {
         fail_rc(r, rc, &e);
     }
     store_give(a, s, rc);
+    free(page.after);
 }
 
 /* ------------------------------------------------------------------- inbound endpoints --- */
@@ -584,12 +830,18 @@ static void fail_inbound(hk_api_response *r, int rc, bool conflict, const hk_err
         fail_rc(r, rc, e);
 }
 
-static void inbound_collection(hk_api *a, const char *method, const char *body, size_t len,
-                               hk_api_response *r)
+static void inbound_collection(hk_api *a, const char *method, const hk_api_query *q,
+                               const char *body, size_t len, hk_api_response *r)
 {
-    api_call c;
-    if (!begin(a, strcmp(method, "POST") == 0, body, len, r, &c))
+    bool post = strcmp(method, "POST") == 0;
+    page_request page = {0};
+    if (!post && !page_params(q, 'e', &page, r))
         return;
+    api_call c;
+    if (!begin(a, post, body, len, r, &c)) {
+        free(page.after);
+        return;
+    }
     bool conflict = false;
     if (c.rc == HK_OK && c.in) {
         hk_inbound_endpoint *ep = NULL;
@@ -605,9 +857,10 @@ static void inbound_collection(hk_api *a, const char *method, const char *body, 
         size_t n = 0;
         if ((c.rc = hk_cmd_inbound_list(c.s, &eps, &n, &c.e)) == HK_OK) {
             cJSON *o = cJSON_CreateObject();
-            cJSON *arr = cJSON_AddArrayToObject(o, "endpoints");
+            cJSON *arr = cJSON_CreateArray();
             for (size_t i = 0; i < n; i++)
                 cJSON_AddItemToArray(arr, hk_inbound_endpoint_to_json(eps[i], false));
+            page_reply(o, arr, 'e', true, key_of_id, &page);
             reply_json(r, 200, o);
         }
         hk_cmd_inbound_list_free(eps, n);
@@ -615,6 +868,7 @@ static void inbound_collection(hk_api *a, const char *method, const char *body, 
     if (c.rc != HK_OK)
         fail_inbound(r, c.rc, conflict, &c.e);
     end(a, &c);
+    free(page.after);
 }
 
 /* GET, PUT (the whole endpoint: HK_INBOUND_REPLACE), PATCH (a merge patch), DELETE. */
@@ -675,12 +929,18 @@ static void wait_location(const char *id, const char *ref, hk_api_response *r)
 
 /* POST: registers a wait (201, or 200 when it replaced the one with its ref); GET: the live
  * ones, soonest to expire first. HK_ELIMIT (too many sets of paths) is 409, as for tasks. */
-static void inbound_waits(hk_api *a, const char *method, const char *id, const char *body,
-                          size_t len, hk_api_response *r)
+static void inbound_waits(hk_api *a, const char *method, const char *id, const hk_api_query *q,
+                          const char *body, size_t len, hk_api_response *r)
 {
-    api_call c;
-    if (!begin(a, strcmp(method, "POST") == 0, body, len, r, &c))
+    bool post = strcmp(method, "POST") == 0;
+    page_request page = {0};
+    if (!post && !page_params(q, 'w', &page, r))
         return;
+    api_call c;
+    if (!begin(a, post, body, len, r, &c)) {
+        free(page.after);
+        return;
+    }
     cJSON *out = NULL;
     if (c.rc == HK_OK && c.in) {
         bool replaced = false;
@@ -696,12 +956,13 @@ static void inbound_waits(hk_api *a, const char *method, const char *id, const c
     } else if (c.rc == HK_OK && (c.rc = hk_cmd_inbound_wait_list(c.s, id, &out, &c.e)) == HK_OK) {
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "endpointId", id);
-        cJSON_AddItemToObject(o, "waits", out);
+        page_reply(o, out, 'w', true, key_of_wait, &page); /* soonest to expire first */
         reply_json(r, 200, o);
     }
     if (c.rc != HK_OK)
         fail_rc(r, c.rc, &c.e);
     end(a, &c);
+    free(page.after);
 }
 
 /* GET or DELETE one wait, by its ref (already percent-decoded: the path comes so). */
@@ -773,8 +1034,8 @@ static bool allowed(const char *method, const char *allow, hk_api_response *r)
  * ref may hold '/' ("run-42/wait-1"), so it is the whole rest of the path. libmicrohttpd hands
  * the path percent-decoded, so "run-42%2Fwait-1" arrives as "run-42/wait-1" and is not decoded
  * again (a ref with a '%' in it stays as it is). False when path (after "/v1/") is neither. */
-static bool route_waits(hk_api *a, const char *method, const char *path, const char *body,
-                        size_t body_len, hk_api_response *r)
+static bool route_waits(hk_api *a, const char *method, const char *path, const hk_api_query *q,
+                        const char *body, size_t body_len, hk_api_response *r)
 {
     if (strncmp(path, "inbound/", 8) != 0)
         return false;
@@ -787,7 +1048,7 @@ static bool route_waits(hk_api *a, const char *method, const char *path, const c
         /* answered */
     } else if (!*ref) {
         if (allowed(method, "GET, POST", r))
-            inbound_waits(a, method, id, body, body_len, r);
+            inbound_waits(a, method, id, q, body, body_len, r);
     } else if (allowed(method, "GET, DELETE", r)) {
         inbound_wait(a, method, id, ref, r);
     }
@@ -798,11 +1059,12 @@ static bool route_waits(hk_api *a, const char *method, const char *path, const c
 /* /v1/flows/{flowId}/webhooks[/sub] and /v1/spaces/{spaceId}/webhooks[/sub] (scope checked);
  * an unknown sub is left unanswered (404). */
 static void route_scope(hk_api *a, const char *method, const hk_scope *scope, const char *sub,
-                        const char *body, size_t body_len, hk_api_response *r)
+                        const hk_api_query *q, const char *body, size_t body_len,
+                        hk_api_response *r)
 {
     if (!sub) {
         if (allowed(method, "GET, POST", r))
-            flow_webhooks(a, method, scope, body, body_len, r);
+            flow_webhooks(a, method, scope, q, body, body_len, r);
     } else if (strcmp(sub, "test") == 0) {
         if (allowed(method, "POST", r))
             draft_test(a, scope, body, body_len, r);
@@ -815,11 +1077,11 @@ static void route_scope(hk_api *a, const char *method, const hk_scope *scope, co
     }
 }
 
-void hk_api_handle(hk_api *a, const char *method, const char *path, const char *body,
-                   size_t body_len, hk_api_response *r)
+void hk_api_handle(hk_api *a, const char *method, const char *path, const hk_api_query *q,
+                   const char *body, size_t body_len, hk_api_response *r)
 {
     memset(r, 0, sizeof *r);
-    if (route_waits(a, method, path + 4, body, body_len, r))
+    if (route_waits(a, method, path + 4, q, body, body_len, r))
         return;
     char *copy = hk_strdup(path + 4); /* after "/v1/" */
     char *seg[MAX_SEGMENTS];
@@ -838,7 +1100,7 @@ void hk_api_handle(hk_api *a, const char *method, const char *path, const char *
     } else if ((n == 3 || n == 4) && (IS(0, "flows") || IS(0, "spaces")) && IS(2, "webhooks")) {
         hk_scope scope = {IS(0, "spaces") ? HK_SCOPE_SPACE : HK_SCOPE_FLOW, seg[1]};
         if (valid(hk_scope_field(scope.kind), seg[1], r))
-            route_scope(a, method, &scope, n == 4 ? seg[3] : NULL, body, body_len, r);
+            route_scope(a, method, &scope, n == 4 ? seg[3] : NULL, q, body, body_len, r);
     } else if (n == 2 && IS(0, "webhooks")) {
         if (valid("id", seg[1], r) && allowed(method, "GET, PUT, DELETE", r))
             webhook(a, method, seg[1], body, body_len, r);
@@ -850,7 +1112,7 @@ void hk_api_handle(hk_api *a, const char *method, const char *path, const char *
             webhook_test(a, seg[1], body, body_len, r);
     } else if (n == 1 && IS(0, "inbound")) {
         if (allowed(method, "GET, POST", r))
-            inbound_collection(a, method, body, body_len, r);
+            inbound_collection(a, method, q, body, body_len, r);
     } else if (n == 2 && IS(0, "inbound")) {
         if (valid("inbound id", seg[1], r) && allowed(method, "GET, PUT, PATCH, DELETE", r))
             inbound_one(a, method, seg[1], body, body_len, r);
@@ -859,7 +1121,7 @@ void hk_api_handle(hk_api *a, const char *method, const char *path, const char *
             delivery_resend(a, seg[1], body, body_len, r);
     } else if (n == 3 && IS(0, "jobs") && IS(2, "deliveries")) {
         if (valid("jobId", seg[1], r) && allowed(method, "GET", r))
-            job_deliveries(a, seg[1], r);
+            job_deliveries(a, seg[1], q, r);
     }
 #undef IS
     if (!r->status)

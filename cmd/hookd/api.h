@@ -26,17 +26,28 @@ typedef struct hk_api_response {
     const char *allow;   /* NULL or the methods the path accepts (405) */
 } hk_api_response;
 
-/* cfg (with api_token set) is borrowed and must outlive the API. Opens no connection yet. */
+/* cfg (with api_token set) is borrowed and must outlive the API. Opens no connection yet.
+ * HK_EINVAL naming HOOKD_API_TOKEN (never showing a token) for a token under 16 characters, an
+ * empty one in the list, or more than 8. */
 int hk_api_create(const hk_config *cfg, hk_api **out, hk_error *err);
 void hk_api_destroy(hk_api *api); /* accepts NULL */
 
-/* True when the Authorization header value is "Bearer <HOOKD_API_TOKEN>". Compares SHA-256
- * digests in constant time, so neither the token's bytes nor its length leak through timing. */
+/* True when the Authorization header value is "Bearer <token>" for one of HOOKD_API_TOKEN's
+ * comma-separated tokens (a request with any but the first is counted in
+ * hookd_api_previous_token_requests_total). Compares SHA-256 digests in constant time, each of
+ * them, so neither the token's bytes, its length nor which one matched leak through timing. */
 bool hk_api_authorized(const hk_api *api, const char *authorization);
 
-/* Fills resp for one authorised request. path starts with "/v1/"; body may be NULL. */
-void hk_api_handle(hk_api *api, const char *method, const char *path, const char *body,
-                   size_t body_len, hk_api_response *resp);
+/* A request's query parameters that the API reads (lists: ?limit=, ?iterator=), each NULL when
+ * absent. Borrowed for the call. */
+typedef struct hk_api_query {
+    const char *limit;
+    const char *iterator;
+} hk_api_query;
+
+/* Fills resp for one authorised request. path starts with "/v1/"; query and body may be NULL. */
+void hk_api_handle(hk_api *api, const char *method, const char *path, const hk_api_query *query,
+                   const char *body, size_t body_len, hk_api_response *resp);
 
 /* The JSON error body {"error": {"code": c, "field": f or null, "message": m}} (owned). The code
  * is stable, for programs (docs/api.md): hk_api_error_code(status), or a narrower one. */

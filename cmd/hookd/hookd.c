@@ -51,6 +51,7 @@ int main(int argc, char **argv)
         return 2;
     }
     hk_log_set_level(cfg.log_level);
+    hk_config_log_service_links(&cfg);
     hk_metrics_include_process(); /* process_* on /metrics */
     int status = hk_shards_run(&cfg, &err);
     if (status != 0)

@@ -5,7 +5,7 @@
  * (api.c). Here a /v1 request is authorised as soon as its headers arrive (401 before any body is
  * read), its body is bounded (413), and then it goes whole to hk_api_handle().
  *
- * Two listeners, so that no client of one can starve the other:
+ * Separate listeners, so that no client of one can starve another:
  * - HOOKD_LISTEN (everything): libmicrohttpd runs a thread per connection, because an API
  *   handler may block (a POST /v1/webhooks/{id}/test waits for a real delivery); in an epoll
  *   thread pool it would stall every connection of its thread. Threads are capped
@@ -13,6 +13,8 @@
  *   hold only HK_HTTP_API_PER_IP of them.
  * - HOOKD_PROBE_LISTEN (/healthz and /readyz only, for the kubelet): answers come from atomics and
  *   never block, so one epoll thread serves every connection.
+ * - HOOKD_API_LISTEN, when set: /v1 alone, as HOOKD_LISTEN serves it, which then answers /v1 with
+ *   404; so a NetworkPolicy can let Prometheus reach one port and API clients the other.
  * On both, a request's headers must be complete within a deadline counted from the connection's
  * start (or from the previous response on a kept-alive one). libmicrohttpd's own timeout is an
  * idle timeout, and a client that trickles one header byte every few seconds is never idle: such
@@ -56,8 +58,10 @@ typedef struct tracked_conn {
 
 struct hk_http {
     struct MHD_Daemon *daemon;
-    const hk_http_probes *probes;
-    hk_api *api; /* NULL: the admin API is off */
+    const hk_http_probes *probes; /* NULL on the API's own listener */
+    hk_api *api;                  /* NULL: the admin API is off, or elsewhere */
+    bool api_elsewhere;           /* HOOKD_LISTEN with HOOKD_API_LISTEN set: no /v1 here */
+    bool api_only;                /* HOOKD_API_LISTEN: /v1 and nothing else */
     bool probes_only;
     uint16_t port;
     pthread_mutex_t lock; /* conns, stopping */
@@ -92,9 +96,16 @@ static enum MHD_Result reply(struct MHD_Connection *con, unsigned status, const 
     HK_COUNTER("hookd_api_requests_total", "code=\"" code "\"",                                    \
                "Admin API requests answered (/v1), by status code; a code the API does not "       \
                "use is counted under its class (4xx).")
-static const char *const api_codes[] = {"200", "201", "204", "400", "401", "403", "404", "405",
-                                        "409", "413", "415", "422", "429", "500", "502", "503",
-                                        "504", "1xx", "2xx", "3xx", "4xx", "5xx"};
+/* The codes, once: the API's own (api.c, http.c), then the classes; X-macro so that the names
+ * and the members cannot disagree. */
+#define API_CODE_LIST(X)                                                                           \
+    X("200")                                                                                       \
+    X("201") X("204") X("400") X("401") X("403") X("404") X("405") X("409") X("413") X("415")      \
+        X("422") X("429") X("500") X("501") X("502") X("503") X("504") X("1xx") X("2xx") X("3xx")  \
+            X("4xx") X("5xx")
+#define API_CODE_NAME(code) code,
+#define API_CODE_MEMBER(code) API_REQUESTS(code),
+static const char *const api_codes[] = {API_CODE_LIST(API_CODE_NAME)};
 #define API_CODES (sizeof api_codes / sizeof api_codes[0])
 /* From 1 ms to 30 s (a test delivery waits for the receiver, up to its timeout). */
 static const uint64_t api_bounds_ms[] = {1,   5,    10,   25,   50,    100,  250,
@@ -104,14 +115,7 @@ static struct http_metrics {
     hk_histogram api_request_duration_seconds;
     hk_gauge build_info;
 } http_metrics = {
-    .api_requests = {API_REQUESTS("200"), API_REQUESTS("201"), API_REQUESTS("204"),
-                     API_REQUESTS("400"), API_REQUESTS("401"), API_REQUESTS("403"),
-                     API_REQUESTS("404"), API_REQUESTS("405"), API_REQUESTS("409"),
-                     API_REQUESTS("413"), API_REQUESTS("415"), API_REQUESTS("422"),
-                     API_REQUESTS("429"), API_REQUESTS("500"), API_REQUESTS("502"),
-                     API_REQUESTS("503"), API_REQUESTS("504"), API_REQUESTS("1xx"),
-                     API_REQUESTS("2xx"), API_REQUESTS("3xx"), API_REQUESTS("4xx"),
-                     API_REQUESTS("5xx")},
+    .api_requests = {API_CODE_LIST(API_CODE_MEMBER)},
     .api_request_duration_seconds = HK_HISTOGRAM_MS(
         "hookd_api_request_duration_seconds",
         "Time from an admin API request's arrival to its answer (/v1), every status.",
@@ -170,7 +174,9 @@ static enum MHD_Result on_api(hk_http *h, struct MHD_Connection *con, const char
     if (!req) { /* the headers are in; no body has been read yet */
         if (!h->api)
             return api_error(con, method, url, 404, NULL,
-                             "the admin API is off (HOOKD_API_TOKEN is not set)");
+                             h->api_elsewhere
+                                 ? "the admin API is not served here (it is on HOOKD_API_LISTEN)"
+                                 : "the admin API is off (HOOKD_API_TOKEN is not set)");
         const char *auth =
             MHD_lookup_connection_value(con, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
         if (!hk_api_authorized(h->api, auth))
@@ -194,7 +200,11 @@ static enum MHD_Result on_api(hk_http *h, struct MHD_Connection *con, const char
         return api_error(con, method, url, 413, "body", "body: larger than 1 MiB");
     uint64_t t0 = hk_now_ms();
     hk_api_response ar;
-    hk_api_handle(h->api, method, url, req->body.data, req->body.len, &ar);
+    hk_api_query query = {
+        .limit = MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "limit"),
+        .iterator = MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "iterator"),
+    };
+    hk_api_handle(h->api, method, url, &query, req->body.data, req->body.len, &ar);
     struct MHD_Response *resp =
         ar.body ? MHD_create_response_from_buffer(strlen(ar.body), ar.body, MHD_RESPMEM_MUST_FREE)
                 : MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
@@ -314,6 +324,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     headers_in(con);
     if (!h->probes_only && strncmp(url, "/v1/", 4) == 0)
         return on_api(h, con, url, method, upload_data, upload_data_size, con_cls);
+    if (h->api_only) /* no probe and no /metrics: a NetworkPolicy tells the two ports apart */
+        return reply(con, 404, "text/plain", hk_strdup("not found\n"));
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         return reply(con, 405, "text/plain", hk_strdup("method not allowed\n"));
     bool health = strcmp(url, "/healthz") == 0;
@@ -330,15 +342,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     return reply(con, 404, "text/plain", hk_strdup("not found\n"));
 }
 
+/* What a listener serves: everything, all but /v1 (the API elsewhere), the probes alone, or /v1
+ * alone. */
+typedef enum { SERVE_ALL, SERVE_NO_API, SERVE_PROBES, SERVE_API } serves;
+
 static int http_start(const char *field, const char *listen, const hk_http_probes *probes,
-                      hk_api *api, bool probes_only, hk_http **out, hk_error *err)
+                      hk_api *api, serves what, hk_http **out, hk_error *err)
 {
     struct sockaddr_in sa;
     if (hk_cmd_listen_addr(field, listen, &sa, err) != HK_OK)
         return HK_EINVAL;
+    bool probes_only = what == SERVE_PROBES;
     hk_http *h = hk_xcalloc(1, sizeof *h);
     h->probes = probes;
     h->api = api;
+    h->api_elsewhere = what == SERVE_NO_API;
+    h->api_only = what == SERVE_API;
     h->probes_only = probes_only;
     h->conns.next = h->conns.prev = &h->conns;
     pthread_mutex_init(&h->lock, NULL);
@@ -372,16 +391,22 @@ static int http_start(const char *field, const char *listen, const hk_http_probe
     return HK_OK;
 }
 
-int hk_http_start(const char *listen, const hk_http_probes *probes, hk_api *api, hk_http **out,
-                  hk_error *err)
+int hk_http_start(const char *listen, const hk_http_probes *probes, hk_api *api, bool api_elsewhere,
+                  hk_http **out, hk_error *err)
 {
-    return http_start("HOOKD_LISTEN", listen, probes, api, false, out, err);
+    return http_start("HOOKD_LISTEN", listen, probes, api, api_elsewhere ? SERVE_NO_API : SERVE_ALL,
+                      out, err);
+}
+
+int hk_http_start_api(const char *listen, hk_api *api, hk_http **out, hk_error *err)
+{
+    return http_start("HOOKD_API_LISTEN", listen, NULL, api, SERVE_API, out, err);
 }
 
 int hk_http_start_probes(const char *listen, const hk_http_probes *probes, hk_http **out,
                          hk_error *err)
 {
-    return http_start("HOOKD_PROBE_LISTEN", listen, probes, NULL, true, out, err);
+    return http_start("HOOKD_PROBE_LISTEN", listen, probes, NULL, SERVE_PROBES, out, err);
 }
 
 void hk_http_stop(hk_http *h)

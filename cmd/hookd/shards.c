@@ -202,15 +202,25 @@ static int run_policy(group *g, hk_error *err)
     return 0;
 }
 
-/* The admin API (when a token is set), the HTTP listener and the probe listener. */
+/* The admin API (when a token is set), the HTTP listener, the admin API's own listener
+ * (HOOKD_API_LISTEN: then HOOKD_LISTEN serves no /v1) and the probe listener. */
 static int run_listen(group *g, hk_error *err)
 {
     const hk_config *cfg = g->cfg;
     int rc;
     if (cfg->api_token && *cfg->api_token && (rc = hk_api_create(cfg, &g->api, err)) != HK_OK)
         return rc == HK_EINVAL ? 2 : 1;
+    bool api_apart = cfg->api_listen && *cfg->api_listen;
+    if (api_apart && !g->api) {
+        hk_error_set(err, HK_EINVAL, "HOOKD_API_LISTEN",
+                     "is set, but the admin API is off (HOOKD_API_TOKEN is not set)");
+        return 2;
+    }
     g->probes = (hk_http_probes){.alive = hk_probe_alive, .ready = hk_probe_ready, .arg = g};
-    if ((rc = hk_http_start(cfg->listen, &g->probes, g->api, &g->http, err)) != HK_OK ||
+    if ((rc = hk_http_start(cfg->listen, &g->probes, api_apart ? NULL : g->api, api_apart, &g->http,
+                            err)) != HK_OK ||
+        (api_apart &&
+         (rc = hk_http_start_api(cfg->api_listen, g->api, &g->api_http, err)) != HK_OK) ||
         (cfg->probe_listen && *cfg->probe_listen &&
          (rc = hk_http_start_probes(cfg->probe_listen, &g->probes, &g->probe_http, err)) != HK_OK))
         return rc == HK_EINVAL ? 2 : 1;
@@ -263,8 +273,11 @@ static void run_announce(group *g)
             g->n == 1 ? "" : "s", hk_store_snapshot_size(snap));
     hk_store_snapshot_release(snap);
     HK_INFO("http", "health, readiness and metrics%s on %s (port %u)",
-            g->api ? ", and the admin API under /v1," : "", cfg->listen,
+            g->api && !g->api_http ? ", and the admin API under /v1," : "", cfg->listen,
             (unsigned)hk_http_port(g->http));
+    if (g->api_http)
+        HK_INFO("http.api", "the admin API under /v1 on %s (port %u) alone (HOOKD_API_LISTEN)",
+                cfg->api_listen, (unsigned)hk_http_port(g->api_http));
     if (g->probe_http)
         HK_INFO("http.probes", "health and readiness on %s (port %u)", cfg->probe_listen,
                 (unsigned)hk_http_port(g->probe_http));
@@ -296,6 +309,7 @@ static void run_loops(group *g)
 static void run_teardown(group *g)
 {
     hk_http_stop(g->probe_http);
+    hk_http_stop(g->api_http);
     hk_http_stop(g->http);
     hk_api_destroy(g->api);
     for (int i = 0; g->shards && i < g->n; i++)

@@ -46,6 +46,7 @@ struct group {
     hk_pipeline_shared shared; /* points at the above */
     hk_http *http;
     hk_http *probe_http; /* NULL when HOOKD_PROBE_LISTEN is empty */
+    hk_http *api_http;   /* NULL unless HOOKD_API_LISTEN: the admin API on its own listener */
     hk_http_probes probes;
     atomic_bool started;  /* every shard built: the probes may look at them */
     atomic_bool stopping; /* a signal came: not ready any more */

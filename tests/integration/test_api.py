@@ -109,7 +109,7 @@ def test_crud_with_the_secret_masked_and_kept(api, env, receiver):
     flow = f"api-{env.tag}"
     W, ONE = "/v1/flows/{flowId}/webhooks", "/v1/webhooks/{id}"
     listed = api.call("GET", f"/v1/flows/{flow}/webhooks", W, expect=200).json()
-    assert listed == {"flowId": flow, "limit": 50, "webhooks": []}
+    assert listed == {"flowId": flow, "maxWebhooks": 50, "data": [], "iterator": None, "done": True}
 
     task = {"name": "Notify Slack", "url": receiver.url("/api/a"), "secret": SECRET,
             "body": '{"text":"Job $jobId: $jobStatus"}',
@@ -150,7 +150,7 @@ def test_crud_with_the_secret_masked_and_kept(api, env, receiver):
     assert masked["error"]["field"] == "secret"
 
     listed = api.call("GET", f"/v1/flows/{flow}/webhooks", W, expect=200).json()
-    assert [t["id"] for t in listed["webhooks"]] == [wid]
+    assert [t["id"] for t in listed["data"]] == [wid]
     r = api.call("DELETE", f"/v1/webhooks/{wid}", ONE, expect=204)
     api.call("GET", f"/v1/webhooks/{wid}", ONE, expect=404)
     api.call("DELETE", f"/v1/webhooks/{wid}", ONE, expect=404)
@@ -221,7 +221,7 @@ def test_bad_requests_are_refused_and_named(api, env):
     assert over["error"]["field"] == "flowId" and "HOOKD_MAX_WEBHOOKS_PER_FLOW" in \
         over["error"]["message"]
     assert over["error"]["code"] == "limit_exceeded"
-    assert len(api.call("GET", f"/v1/flows/{flow}/webhooks", W).json()["webhooks"]) == 50
+    assert len(api.call("GET", f"/v1/flows/{flow}/webhooks", W).json()["data"]) == 50
     assert api.worker.metric('hookd_api_requests_total{code="401"}') >= 5
     assert sum(api.worker.metric(f'hookd_api_requests_total{{code="{code}"}}')
                for code in ("400", "403", "404", "405", "409", "413", "415", "422", "429",
@@ -247,7 +247,7 @@ def test_export_import_test_and_deliveries(api, env, receiver, tmp_path):
     assert refused["message"] == "webhooks: 1 bad entry, nothing imported"
     secret_at = [i for i, w in enumerate(doc["webhooks"]) if "secret" in w]
     assert [d["field"] for d in refused["details"]] == [f"webhooks[{secret_at[0]}].secret"]
-    assert api.call("GET", f"/v1/flows/{dst}/webhooks", W).json()["webhooks"] == []
+    assert api.call("GET", f"/v1/flows/{dst}/webhooks", W).json()["data"] == []
     # ... but re-import into its own flow updates in place and keeps the secret
     same = api.call("POST", f"/v1/flows/{src}/webhooks/import", imp, body=doc, expect=200).json()
     assert same == {"flowId": src, "created": 0, "updated": 2}
@@ -275,7 +275,7 @@ def test_export_import_test_and_deliveries(api, env, receiver, tmp_path):
     api.call("POST", f"/v1/webhooks/{ok}/test", T, body={"jobId": 7}, expect=400)
     # ... and on the form before Create: a draft, delivered, nothing stored
     DT = "/v1/flows/{flowId}/webhooks/test"
-    before = api.call("GET", f"/v1/flows/{src}/webhooks", W).json()["webhooks"]
+    before = api.call("GET", f"/v1/flows/{src}/webhooks", W).json()["data"]
     draft = {"name": "draft", "url": receiver.url("/api/draft"), "secret": "draftSecret123",
              "body": '{"d":"$jobId"}'}
     res = api.call("POST", f"/v1/flows/{src}/webhooks/test", DT, body=draft, expect=200).json()
@@ -283,7 +283,7 @@ def test_export_import_test_and_deliveries(api, env, receiver, tmp_path):
     got = receiver.wait_for("/api/draft", 1)
     assert json.loads(got[0]["body"]) == {"d": "test"}
     assert got[0]["headers"]["x-webhook-id"] == res["deliveryId"]
-    assert api.call("GET", f"/v1/flows/{src}/webhooks", W).json()["webhooks"] == before
+    assert api.call("GET", f"/v1/flows/{src}/webhooks", W).json()["data"] == before
     bad_draft = api.call("POST", f"/v1/flows/{src}/webhooks/test", DT,
                          body={"url": "ftp://x.example"}, expect=400).json()["error"]
     assert bad_draft["field"] == "url", bad_draft
@@ -298,15 +298,15 @@ def test_export_import_test_and_deliveries(api, env, receiver, tmp_path):
     deadline = time.time() + 20
     while True:
         hist = api.call("GET", f"/v1/jobs/{job}/deliveries", D, expect=200).json()
-        if len(hist["deliveries"]) == 2 or time.time() > deadline:
+        if len(hist["data"]) == 2 or time.time() > deadline:
             break
         time.sleep(0.3)
     assert hist["jobId"] == job
-    assert sorted((d["webhookId"], d["status"], d["statusCode"]) for d in hist["deliveries"]) == \
+    assert sorted((d["webhookId"], d["status"], d["statusCode"]) for d in hist["data"]) == \
         sorted([(ok, "delivered", 204), (down, "failed", 500)])
-    assert {d["deliveryId"] for d in hist["deliveries"]} == \
+    assert {d["deliveryId"] for d in hist["data"]} == \
         {delivery_id(job, ok), delivery_id(job, down)}
-    assert api.call("GET", "/v1/jobs/never/deliveries", D, expect=200).json()["deliveries"] == []
+    assert api.call("GET", "/v1/jobs/never/deliveries", D, expect=200).json()["data"] == []
     # ... and one of them sent again (test_history.py has the rest of it)
     RS = "/v1/deliveries/{deliveryId}/resend"
     again = api.call("POST", f"/v1/deliveries/{delivery_id(job, down)}/resend", RS,
@@ -336,7 +336,8 @@ def test_the_api_is_off_without_a_token_and_refuses_a_short_one(env, worker_fact
 
 def test_inbound_crud_with_secrets_masked_and_the_state(api, env):
     C, ONE = "/v1/inbound", "/v1/inbound/{id}"
-    assert api.call("GET", "/v1/inbound", C, expect=200).json() == {"endpoints": []}
+    assert api.call("GET", "/v1/inbound", C, expect=200).json() == \
+        {"data": [], "iterator": None, "done": True}
     doc = {"name": f"gh-{env.tag}", "flowId": 7, "source": "GitHub", "secret": SECRET}
     r = api.call("POST", "/v1/inbound", C, body=doc, expect=201)
     created = r.json()
@@ -346,7 +347,7 @@ def test_inbound_crud_with_secrets_masked_and_the_state(api, env):
     assert created["flowId"] == "7" and created["verified"] is False
     assert created["stateChangedAt"].endswith("Z")
     assert api.call("GET", f"/v1/inbound/{eid}", ONE, expect=200).json() == created
-    listed = api.call("GET", "/v1/inbound", C, expect=200).json()["endpoints"]
+    listed = api.call("GET", "/v1/inbound", C, expect=200).json()["data"]
     assert [e["id"] for e in listed] == [eid]
     # hookctl reads what the API wrote: one store, one validation path
     assert json.loads(env.hookctl("inbound", "get", eid, "--json").stdout) == created
@@ -365,7 +366,7 @@ def test_inbound_crud_with_secrets_masked_and_the_state(api, env):
     again = api.call("POST", "/v1/inbound", C, body=dict(doc, id=mine, name="other"),
                      expect=409).json()
     assert again["error"]["field"] == "id"
-    assert len(api.call("GET", "/v1/inbound", C).json()["endpoints"]) == 2
+    assert len(api.call("GET", "/v1/inbound", C).json()["data"]) == 2
 
     # PUT: the whole endpoint, the masked secret kept; PATCH: a merge patch
     edited = dict(created, name=f"renamed-{env.tag}", publicUrl="https://hooks.example.com/in")
@@ -424,7 +425,7 @@ def test_inbound_waits_each_operation(api, env):
     base = f"/v1/inbound/{eid}/waits"
     r = api.call("POST", base, C, body={"ref": "run-1/w", "matches": {"$.a": 1}}, expect=201)
     assert r.headers["Location"] == f"{base}/run-1%2Fw"
-    assert [w["ref"] for w in api.call("GET", base, C, expect=200).json()["waits"]] == ["run-1/w"]
+    assert [w["ref"] for w in api.call("GET", base, C, expect=200).json()["data"]] == ["run-1/w"]
     assert api.call("GET", f"{base}/run-1%2Fw", ONE, expect=200).json()["matches"] == {"$.a": 1}
     api.call("DELETE", f"{base}/run-1/w", ONE, expect=204)
     api.call("GET", f"{base}/run-1/w", ONE, expect=404)
@@ -476,7 +477,7 @@ def test_a_rate_limit_is_shown_and_refused_naming_it_as_hookctl_does(api, env, r
     wid = created["id"]
     assert api.call("GET", f"/v1/webhooks/{wid}", ONE, expect=200).json()["rateLimit"] == 20
     listed = api.call("GET", f"/v1/flows/{flow}/webhooks", W, expect=200).json()
-    assert listed["webhooks"][0]["rateLimit"] == 20
+    assert listed["data"][0]["rateLimit"] == 20
     shown = json.loads(env.hookctl("webhooks", "get", wid, "--json").stdout)
     assert shown["rateLimit"] == 20
     for bad in (0, -5, 2.5, 100001, "20", True):
@@ -501,7 +502,8 @@ def test_a_space_has_the_routes_of_a_flow(api, env, receiver):
     space, flow = f"sp-{env.tag}", f"spf-{env.tag}"
     S = "/v1/spaces/{spaceId}/webhooks"
     assert api.call("GET", f"/v1/spaces/{space}/webhooks", S, expect=200).json() == \
-        {"spaceId": space, "limit": 50, "webhooks": []}
+        {"spaceId": space, "maxWebhooks": 50, "data": [], "iterator": None,
+         "done": True}
     task = {"name": "space hook", "url": receiver.url("/api/space"), "secret": SECRET}
     created = api.call("POST", f"/v1/spaces/{space}/webhooks", S, body=task, expect=201).json()
     assert created["spaceId"] == space and "flowId" not in created
@@ -550,7 +552,191 @@ def test_a_space_has_the_routes_of_a_flow(api, env, receiver):
     more = api.call("POST", f"/v1/spaces/{space}/webhooks/import", S + "/import",
                     body=[{"name": "more", "url": receiver.url("/m")}], expect=409).json()
     assert more["error"]["field"] == "spaceId", more
-    assert len(api.call("GET", f"/v1/spaces/{space}/webhooks", S).json()["webhooks"]) == 50
+    assert len(api.call("GET", f"/v1/spaces/{space}/webhooks", S).json()["data"]) == 50
+
+
+# ------------------------------------------------------- token rotation (issue 17, 12b) --
+
+def test_several_tokens_are_accepted_for_a_rotation_and_a_removed_one_is_not(env, worker_factory,
+                                                                          stack):
+    new, old, gone = ("rot-new-" + uuid.uuid4().hex, "rot-old-" + uuid.uuid4().hex,
+                      "rot-gone-" + uuid.uuid4().hex)
+    W = "/v1/flows/{flowId}/webhooks"
+    path = f"/v1/flows/rot-{env.tag}/webhooks"
+    # the rotation's middle step: the new token first, the old one still accepted
+    worker = worker_factory(env.topic, env.group, env.prefix,
+                            {"HOOKD_API_TOKEN": f"{new}, {old}"})
+    api = Api(port_of(worker))
+    api.call("GET", path, W, token=new, expect=200)
+    before = worker.metric("hookd_api_previous_token_requests_total")
+    api.call("GET", path, W, token=old, expect=200)
+    api.call("POST", path, W, token=old, body={"url": "https://example.com/r"}, expect=201)
+    api.call("GET", path, W, token=gone, expect=401)
+    api.call("GET", path, W, token=f"{new}, {old}", expect=401)  # the list is no token
+    api.call("GET", path, W, token=new, expect=200)
+    # the old token's use is counted (the operator waits for it to stop), the new one's is not
+    assert worker.metric("hookd_api_previous_token_requests_total") == before + 2
+    worker.stop()
+    # the last step: the old token removed
+    worker = worker_factory(env.topic, env.group, env.prefix, {"HOOKD_API_TOKEN": new})
+    api = Api(port_of(worker))
+    assert len(api.call("GET", path, W, token=new, expect=200).json()["data"]) == 1
+    assert api.call("GET", path, W, token=old, expect=401).json()["error"]["code"] == \
+        "unauthorized"
+    for text in ["\n".join(worker.lines()), *api.texts]:
+        assert new not in text and old not in text
+
+    base = {**os.environ, "HOOKD_LISTEN": "127.0.0.1:0", "HOOKD_PROBE_LISTEN": "127.0.0.1:0",
+            "HOOKD_KAFKA_BOOTSTRAP_SERVERS": stack["HOOKD_KAFKA_BOOTSTRAP_SERVERS"],
+            "HOOKD_REDIS_URL": stack["HOOKD_REDIS_URL"]}
+    for tokens, says in ((f"{new},,{old}", "HOOKD_API_TOKEN: token 2 of 3 is empty"),
+                         (f"{new},short-s3cret", "HOOKD_API_TOKEN: token 2 of 2 must be at least "
+                                                 "16 characters"),
+                         (f"{new}," * 8 + new, "HOOKD_API_TOKEN: at most 8 comma-separated tokens")):
+        bad = subprocess.run([HOOKD], capture_output=True, text=True, timeout=30,
+                             env={**base, "HOOKD_API_TOKEN": tokens})
+        assert bad.returncode == 2 and says in bad.stderr, (tokens, bad.stderr)
+        assert new not in bad.stdout + bad.stderr and "short-s3cret" not in bad.stderr
+
+
+# ------------------------------------------------- the API's own listener (issue 17, 12c) --
+
+def api_port(worker):
+    for line in worker.lines():
+        m = re.search(r'"event":"http.api".*\(port (\d+)\)', line)
+        if m:
+            return int(m.group(1))
+    raise AssertionError("hookd logged no admin API listener")
+
+
+def test_the_api_on_a_listener_of_its_own_and_on_the_main_one_by_default(api, env, worker_factory,
+                                                                         stack):
+    path, W = f"/v1/flows/own-{env.tag}/webhooks", "/v1/flows/{flowId}/webhooks"
+    # by default: /v1 beside /healthz, /readyz and /metrics on HOOKD_LISTEN
+    api.call("GET", path, W, expect=200)
+    base = f"http://127.0.0.1:{api.port}"
+    assert requests.get(base + "/metrics", timeout=10).status_code == 200
+    assert requests.get(base + "/healthz", timeout=10).status_code == 200
+
+    worker = worker_factory(env.topic, env.group + "-own", env.prefix,
+                            {"HOOKD_API_TOKEN": TOKEN, "HOOKD_API_LISTEN": "127.0.0.1:0"})
+    main, own = f"http://127.0.0.1:{worker.port()}", Api(api_port(worker))
+    assert worker.port() != own.port
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    # HOOKD_LISTEN keeps the probes and the metrics, and no longer serves /v1
+    assert requests.get(main + "/metrics", timeout=10).status_code == 200
+    assert requests.get(main + "/healthz", timeout=10).status_code == 200
+    r = requests.get(main + path, headers=auth, timeout=10)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert "HOOKD_API_LISTEN" in r.json()["error"]["message"]
+    assert requests.post(main + path, headers=auth, timeout=10,
+                         json={"url": "https://example.com/x"}).status_code == 404
+    # HOOKD_API_LISTEN serves /v1 alone, with its token
+    own.call("GET", path, W, expect=200)
+    own.call("POST", path, W, body={"url": "https://example.com/own"}, expect=201)
+    own.call("GET", path, W, token="wrong-token-0123456789", expect=401)
+    for other in ("/metrics", "/healthz", "/readyz"):
+        assert requests.get(f"http://127.0.0.1:{own.port}{other}", timeout=10).status_code == 404
+    assert any('"event":"http"' in line and "admin API" not in line for line in worker.lines())
+
+    # set without a token: a one-line error naming it, exit 2
+    off = subprocess.run([HOOKD], capture_output=True, text=True, timeout=30, env={
+        **os.environ, "HOOKD_API_LISTEN": "127.0.0.1:0", "HOOKD_LISTEN": "127.0.0.1:0",
+        "HOOKD_PROBE_LISTEN": "127.0.0.1:0", "HOOKD_API_TOKEN": "",
+        "HOOKD_KAFKA_BOOTSTRAP_SERVERS": stack["HOOKD_KAFKA_BOOTSTRAP_SERVERS"],
+        "HOOKD_REDIS_URL": stack["HOOKD_REDIS_URL"]})
+    assert off.returncode == 2, off.stderr
+    assert "HOOKD_API_LISTEN: is set, but the admin API is off" in off.stderr
+
+
+# ------------------------------------------------------------ pagination (issue 17, 12a) --
+
+def pages(api, path, template, limit, between=None):
+    """Every page of a list, following its iterator; between(n) runs after page n."""
+    got, iterator, n = [], None, 0
+    while True:
+        query = f"?limit={limit}" + (f"&iterator={iterator}" if iterator else "")
+        page = api.call("GET", path + query, template, expect=200).json()
+        assert len(page["data"]) <= limit
+        got.append(page)
+        if page["done"]:
+            assert page["iterator"] is None
+            return got
+        assert page["iterator"] and page["data"], page
+        iterator = page["iterator"]
+        n += 1
+        if between:
+            between(n)
+
+
+def test_lists_come_in_pages_that_hold_under_concurrent_writes(api, env, stack):
+    flow = f"pg-{env.tag}"
+    W, ONE = "/v1/flows/{flowId}/webhooks", "/v1/webhooks/{id}"
+    ids = sorted(api.call("POST", f"/v1/flows/{flow}/webhooks", W, expect=201,
+                          body={"id": f"wh_m{i}{env.tag}", "url": f"https://example.com/{i}"})
+                 .json()["id"] for i in range(7))
+    whole = pages(api, f"/v1/flows/{flow}/webhooks", W, 3)
+    assert [len(p["data"]) for p in whole] == [3, 3, 1]
+    assert [t["id"] for p in whole for t in p["data"]] == ids
+    one = api.call("GET", f"/v1/flows/{flow}/webhooks?limit=250", W, expect=200).json()
+    assert one["done"] is True and [t["id"] for t in one["data"]] == ids
+
+    # between pages: the page's last task deleted, one created before it and one after it.
+    # Every task that exists throughout comes exactly once; the later new one comes too.
+    def writes(n):
+        if n == 1:
+            api.call("DELETE", f"/v1/webhooks/{ids[2]}", ONE, expect=204)
+            for new in (f"wh_a{env.tag}", f"wh_z{env.tag}"):
+                api.call("POST", f"/v1/flows/{flow}/webhooks", W, expect=201,
+                         body={"id": new, "url": "https://example.com/new"})
+    seen = [t["id"] for p in pages(api, f"/v1/flows/{flow}/webhooks", W, 3, writes)
+            for t in p["data"]]
+    assert seen == ids[:3] + ids[3:] + [f"wh_z{env.tag}"], seen
+
+    # a bad limit or iterator: 400 naming the parameter, code invalid
+    for query, field in (("limit=0", "limit"), ("limit=251", "limit"), ("limit=ten", "limit"),
+                         ("limit=", "limit"), ("limit=-1", "limit"), ("iterator=zz", "iterator"),
+                         ("iterator=t0", "iterator"), ("iterator=t00", "iterator"),
+                         ("iterator=e" + "61" * 4, "iterator")):  # an endpoint list's
+        err = api.call("GET", f"/v1/flows/{flow}/webhooks?{query}", W, expect=400).json()["error"]
+        assert err["code"] == "invalid" and err["field"] == field, (query, err)
+        assert err["message"].startswith(field + ": "), err
+    api.call("GET", "/v1/inbound?limit=0", "/v1/inbound", expect=400)
+
+    # a job's history, newest first: attempts recorded between pages go to its head, before
+    # the iterator, and the pages go on where they were
+    job, key = f"pgjob-{env.tag}", f"{env.prefix}job:pgjob-{env.tag}:deliveries"
+
+    def attempt(i):
+        return json.dumps({"deliveryId": f"msg_{i:02d}", "webhookId": "wh_x", "flowId": flow,
+                           "jobId": job, "eventId": job, "attempt": 1, "status": "delivered",
+                           "statusCode": 204, "latencyMs": 1,
+                           "at": f"2026-12-01T10:00:{i:02d}.000Z"})
+    for i in range(5):
+        subprocess.run(["redis-cli", "-u", stack["HOOKD_REDIS_URL"], "LPUSH", key, attempt(i)],
+                       check=True, capture_output=True)
+    D = "/v1/jobs/{jobId}/deliveries"
+    newer = lambda n: subprocess.run(["redis-cli", "-u", stack["HOOKD_REDIS_URL"], "LPUSH", key,
+                                      attempt(10 + n)], check=True, capture_output=True)
+    hist = pages(api, f"/v1/jobs/{job}/deliveries", D, 2, newer)
+    assert [a["deliveryId"] for p in hist for a in p["data"]] == \
+        ["msg_04", "msg_03", "msg_02", "msg_01", "msg_00"]
+    assert all(p["jobId"] == job for p in hist)
+
+    # inbound endpoints by id, waits soonest to expire first
+    eids = sorted(api.call("POST", "/v1/inbound", "/v1/inbound", expect=201,
+                           body={"name": f"pg{i}-{env.tag}", "flowId": "7", "source": "github",
+                                 "secret": SECRET}).json()["id"] for i in range(3))
+    eps = pages(api, "/v1/inbound", "/v1/inbound", 2)
+    assert [e["id"] for p in eps for e in p["data"]] == eids
+    base, C = f"/v1/inbound/{eids[0]}/waits", "/v1/inbound/{id}/waits"
+    for ref, ttl in (("late", 300), ("soon", 100), ("mid-b", 200), ("mid-a", 200)):
+        api.call("POST", base, C, body={"ref": ref, "matches": {}, "ttlSeconds": ttl}, expect=201)
+    waits = pages(api, base, C, 3)
+    refs = [w["ref"] for p in waits for w in p["data"]]
+    assert refs == ["soon", "mid-a", "mid-b", "late"] or \
+        refs == ["soon", "mid-b", "mid-a", "late"], refs  # mid-a and mid-b: one ms apart or not
+    assert all(p["endpointId"] == eids[0] for p in waits)
 
 
 def test_every_documented_operation_was_exercised():

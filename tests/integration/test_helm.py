@@ -13,6 +13,7 @@ validating its own values; they share the render and schema helpers at the top.
 """
 import base64
 import copy
+import fnmatch
 import functools
 import glob
 import importlib.util
@@ -42,8 +43,11 @@ INGRESS_NAME = "rel-hookd-ingress"
 # A version kubernetes-validate bundles and the chart supports (Chart.yaml: >=1.25).
 KUBE_VERSION = "1.30.0"
 # CRDs, which kubernetes-validate has no schema for: checked by hand below.
-CRD_KINDS = {"ScaledObject": "keda.sh/v1alpha1", "ServiceMonitor": "monitoring.coreos.com/v1",
-             "PrometheusRule": "monitoring.coreos.com/v1"}
+CRD_KINDS = {"ScaledObject": "keda.sh/v1alpha1", "TriggerAuthentication": "keda.sh/v1alpha1",
+             "ServiceMonitor": "monitoring.coreos.com/v1", "PrometheusRule": "monitoring.coreos.com/v1"}
+# HOOKD_TOPIC_PREFIX: the chart sets it (kafka.topicPrefix); the C side comes with the metrics
+# branch (issue 17, item 8), which adds it to core/config.c's table and README.md's.
+TOPIC_PREFIX_ENV = "HOOKD_TOPIC_PREFIX"
 ALERTS = os.path.join(ROOT, "deploy", "prometheus", "alerts.yaml")
 OPERATIONS = os.path.join(ROOT, "docs", "operations.md")
 SEVERITIES = {"critical", "warning", "info"}
@@ -180,10 +184,24 @@ def test_ci_values_cover_the_optional_parts():
 def check_crd(doc, docs):
     """What the Kubernetes schemas cannot check for the CRDs the chart renders."""
     assert doc["apiVersion"] == CRD_KINDS[doc["kind"]]
-    # the workers' objects, and hookd-ingress's ServiceMonitor (ingress.enabled)
+    # the workers' objects, hookd-ingress's ServiceMonitor (ingress.enabled) and the chart's
+    # TriggerAuthentication for KEDA
     assert doc["metadata"]["name"] == FULLNAME or \
-        (doc["kind"] == "ServiceMonitor" and doc["metadata"]["name"] == INGRESS_NAME)
-    if doc["kind"] == "ScaledObject":
+        (doc["kind"] == "ServiceMonitor" and doc["metadata"]["name"] == INGRESS_NAME) or \
+        (doc["kind"] == "TriggerAuthentication" and doc["metadata"]["name"] == f"{FULLNAME}-keda")
+    if doc["kind"] == "TriggerAuthentication":
+        spec = doc["spec"]
+        assert set(spec) <= {"env", "secretTargetRef"} and spec
+        for ref in spec.get("secretTargetRef", []):
+            assert set(ref) == {"parameter", "name", "key"} and all(ref.values()), ref
+        for ref in spec.get("env", []):
+            assert ref["containerName"] == "hookd" and ref in (
+                {"parameter": "username", "name": "HOOKD_KAFKA_SASL_USERNAME", "containerName": "hookd"},
+                {"parameter": "password", "name": "HOOKD_KAFKA_SASL_PASSWORD", "containerName": "hookd"})
+        # every trigger of the ScaledObject uses it
+        for t in one(docs, "ScaledObject")["spec"]["triggers"]:
+            assert t["authenticationRef"] == {"name": doc["metadata"]["name"], "kind": "TriggerAuthentication"}
+    elif doc["kind"] == "ScaledObject":
         spec = doc["spec"]
         assert spec["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": FULLNAME}
         assert FULLNAME in [d["metadata"]["name"] for d in objects(docs, "Deployment")]
@@ -197,6 +215,8 @@ def check_crd(doc, docs):
             # KEDA takes trigger metadata as strings only
             assert all(isinstance(v, str) for v in meta.values()), meta
             assert int(meta["lagThreshold"]) >= 1
+        # KEDA uses trigger names in its metrics and formulas: one each
+        assert len({t["name"] for t in spec["triggers"]}) == len(spec["triggers"])
     elif doc["kind"] == "PrometheusRule":
         check_rule_groups(doc["spec"])
     else:
@@ -317,7 +337,7 @@ def test_every_contract_setting_is_reachable_from_the_values():
         else:
             assert name in configured, f"{name} is not set by the chart"
     # and the chart sets nothing hookd does not read (a typo would be silently ignored)
-    known = names | {"HOOKD_SHUTDOWN_GRACE_MS"}
+    known = names | {"HOOKD_SHUTDOWN_GRACE_MS", TOPIC_PREFIX_ENV}
     for name in env(docs):
         assert name in known or name.startswith("HOOKD_KAFKA_"), name
 
@@ -406,15 +426,21 @@ def test_the_chart_refuses_secrets_in_the_configmap():
 
 def test_existing_secret_renders_no_secret_and_is_referenced():
     docs = render("--set", "existingSecret=from-vault", "--set", "existingSecretKeys.apiToken=token",
-                  "--set", "existingSecretKeys.redisPassword=", "--set", "api.token=ignored-0123456789ab")
+                  "--set", "existingSecretKeys.redisPassword=", "--set", "api.token=ignored-0123456789ab",
+                  "--set", "kafka.config.security\\.protocol=SASL_SSL")
     assert not objects(docs, "Secret")
     e = env(docs)
     assert e["HOOKD_API_TOKEN"] == ("secret", "from-vault", "token")
     assert e["HOOKD_KAFKA_SASL_PASSWORD"] == ("secret", "from-vault", "HOOKD_KAFKA_SASL_PASSWORD")
     assert "HOOKD_REDIS_PASSWORD" not in e  # an empty key name skips it
+    assert "HOOKD_HTTP_PROXY" not in e  # no proxy key unless one is named
+    # no reference is optional: a key the Secret lacks (a typo) stops the pod, rather than
+    # starting it without the credential
     c = container(docs)
-    assert all(x["valueFrom"]["secretKeyRef"]["optional"] is True
-               for x in c["env"] if "secretKeyRef" in x.get("valueFrom", {}))
+    refs = [x["valueFrom"]["secretKeyRef"] for x in c["env"] if "secretKeyRef" in x.get("valueFrom", {})]
+    assert len(refs) == 2 and not any("optional" in ref for ref in refs)
+    # the SASL password is read only when Kafka uses SASL
+    assert "HOOKD_KAFKA_SASL_PASSWORD" not in env(render("--set", "existingSecret=from-vault"))
     annotations = one(docs, "Deployment")["spec"]["template"]["metadata"]["annotations"]
     assert "checksum/secret" not in annotations and "checksum/config" in annotations
     assert "ignored-0123456789ab" not in json.dumps(docs)
@@ -883,7 +909,7 @@ def test_network_policy_keeps_private_ranges_out_of_the_internet_rule():
     # DNS, and Kafka and Redis on their ports
     ports = [{(p["port"], p["protocol"]) for p in r.get("ports", [])} for r in rules]
     assert {(53, "UDP"), (53, "TCP")} in ports
-    assert {(9092, "TCP"), (9093, "TCP")} in ports and {(6379, "TCP")} in ports
+    assert {(9092, "TCP")} in ports and {(6379, "TCP")} in ports
 
 
 def test_network_policy_can_be_turned_off():
@@ -898,33 +924,76 @@ def test_topics_job_creates_every_topic():
     job = one(docs, "Job")
     assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
     c = job["spec"]["template"]["spec"]["containers"][0]
-    assert c["image"] == "apache/kafka:3.9.1"
+    assert c["image"] == "docker.io/apache/kafka:3.9.1"
     script = c["command"][-1]
     assert "/opt/kafka/bin/kafka-topics.sh" in script and "--create --if-not-exists" in script
     created = re.findall(r"^create '?([^' ]+)'? (\S+) (\S+)$", script, re.M)
     assert created == [("job-events", "24", "3"), ("orch", "24", "3"), ("hookd.retry.1s", "12", "3"),
                        ("hookd.retry.1m", "12", "3"), ("hookd.dlq", "12", "3"), ("hookd.deliveries", "12", "3"),
                        ("hookd.events", "12", "3")]
-    # no SASL password: no hook Secret for the Job, only the chart's
-    assert [s["metadata"]["name"] for s in objects(docs, "Secret")] == [FULLNAME]
+    # the Job's own hook Secret holds its client properties, beside the chart's
+    assert sorted(s["metadata"]["name"] for s in objects(docs, "Secret")) == [FULLNAME, f"{FULLNAME}-topics"]
 
 
-def test_topics_job_with_sasl_reads_the_password_from_a_secret():
+def job_client_properties(docs):
+    """The topics Job's client.properties (its hook Secret's key, mounted as a file), parsed."""
+    job = one(docs, "Job")
+    pod = job["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == "client-config")
+    hook_secret = next(s for s in objects(docs, "Secret") if s["metadata"]["name"] == volume["secret"]["secretName"])
+    assert "pre-install" in hook_secret["metadata"]["annotations"]["helm.sh/hook"]
+    assert int(hook_secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < \
+        int(job["metadata"]["annotations"]["helm.sh/hook-weight"])
+    mount = next(m for m in pod["containers"][0]["volumeMounts"] if m["name"] == "client-config")
+    assert mount["readOnly"] is True
+    assert f"props={mount['mountPath']}/client.properties" in pod["containers"][0]["command"][-1]
+    text = base64.b64decode(hook_secret["data"]["client.properties"]).decode()
+    return dict(line.split("=", 1) for line in text.splitlines() if line)
+
+
+def test_topics_job_keeps_its_secrets_out_of_the_job_spec():
+    # the truststore's password (clientConfig) and the SASL password: in the Job's Secret, as a
+    # file passed with --command-config, never in the Job's command or environment
     path = next(p for p in CI_VALUES if "topics" in os.path.basename(p))
     docs = render("-f", path)
     job = one(docs, "Job")
     c = job["spec"]["template"]["spec"]["containers"][0]
+    props = job_client_properties(docs)
+    assert props["security.protocol"] == "SASL_SSL" and props["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert props["ssl.truststore.location"] == "/etc/kafka-tls/truststore.jks"
+    assert props["ssl.truststore.password"] == "s3cr3t-truststore-password"
+    assert props["sasl.jaas.config"] == ("org.apache.kafka.common.security.scram.ScramLoginModule required "
+                                         'username="hookd" password="s3cr3t-sasl-password";')
+    spec = json.dumps(job)
+    for secret in ("s3cr3t", base64.b64encode(b"s3cr3t-sasl-password").decode(),
+                   base64.b64encode(b"s3cr3t-truststore-password").decode()):
+        assert secret not in spec
+    assert "--command-config \"$props\"" in c["command"][-1]
+    assert not [e for e in c["env"] if "PASSWORD" in e["name"] or "JAAS" in e["name"]]
+    # the truststore mounted from a Secret of one's own
+    assert {"name": "kafka-tls", "mountPath": "/etc/kafka-tls", "readOnly": True} in c["volumeMounts"]
+    assert {"name": "kafka-tls", "secret": {"secretName": "kafka-truststore"}} in job["spec"]["template"]["spec"]["volumes"]
+    # a password that would break out of the JAAS quotes or the properties line is escaped
+    docs = render("-f", path, values={"kafka": {"saslPassword": 'a"b\\c\nsasl.mechanism=PLAIN'}})
+    props = job_client_properties(docs)
+    assert props["sasl.mechanism"] == "SCRAM-SHA-512"
+    assert props["sasl.jaas.config"].endswith(r'password="a\\"b\\\\c\nsasl.mechanism=PLAIN";')
+
+
+def test_topics_job_with_an_existing_secret_reads_the_password_without_optional():
+    docs = render("-f", os.path.join(CHART, "ci", "existing-secret-values.yaml"), "--set", "topicsJob.enabled=true")
+    job = one(docs, "Job")
+    c = job["spec"]["template"]["spec"]["containers"][0]
     e = {x["name"]: x for x in c["env"]}
-    ref = e["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]
-    hook_secret = next(s for s in objects(docs, "Secret") if s["metadata"]["name"] == ref["name"])
-    assert "pre-install" in hook_secret["metadata"]["annotations"]["helm.sh/hook"]
-    assert int(hook_secret["metadata"]["annotations"]["helm.sh/hook-weight"]) < \
-        int(job["metadata"]["annotations"]["helm.sh/hook-weight"])
-    assert ref["key"] in hook_secret["data"]
-    assert "ScramLoginModule" in e["JAAS_LOGIN_MODULE"]["value"]
+    # required: a misspelt key fails the pod instead of authenticating as nobody
+    assert e["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "hookd-credentials",
+                                                                     "key": "kafka-password"}
+    assert "ScramLoginModule" in e["JAAS_LOGIN_MODULE"]["value"] and e["KAFKA_SASL_USERNAME"]["value"] == "hookd"
+    props = job_client_properties(docs)
+    assert "sasl.jaas.config" not in props  # added at run time, to a copy in /tmp
+    assert props["sasl.mechanism"] == "SCRAM-SHA-256"
     script = c["command"][-1]
-    assert "security.protocol=SASL_SSL" in script and "sasl.mechanism=SCRAM-SHA-512" in script
-    assert "s3cr3t" not in json.dumps(job)
+    assert 'cp "$props" /tmp/client.properties' in script and "sasl.jaas.config=" in script
 
 
 # ------------------------------------------------------------------------- docs and image --
@@ -994,18 +1063,85 @@ def test_dockerfile_builds_from_the_shared_package_lists():
     assert re.search(r'^ENTRYPOINT \["/usr/local/bin/hookd"\]$', runtime, re.M)
     assert "apt-get install" not in re.sub(r"xargs[^\n]*apt-get install", "", dockerfile), \
         "a package installed outside deploy/packages"
-    # every folder CMake adds is copied into the build stage
+    # every folder CMake adds unconditionally is copied into the build stage; tests/ and bench/
+    # are added only with HOOKD_BUILD_TESTS, which the image turns off, and are not copied
     with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
-        folders = re.findall(r"^add_subdirectory\((\S+)\)", f.read(), re.M)
+        cmakelists = f.read()
+    folders = re.findall(r"^add_subdirectory\((\S+)\)", cmakelists, re.M)
+    assert "core" in folders and "cmd" in folders and "tests" not in folders and "bench" not in folders
     for folder in folders:
         assert re.search(rf"^COPY {folder} {folder}$", build, re.M), f"{folder} is not copied"
     assert re.search(r"^COPY CMakeLists.txt ", build, re.M)
+    assert not re.search(r"^COPY (tests|bench)\b", build, re.M)
+    assert "-DHOOKD_BUILD_TESTS=OFF" in build
+    # the programs are installed stripped
+    assert re.search(r"install -D -s -m 0755", build)
     # the runtime list has the libraries the build links, and no -dev package
     runtime_packages = package_list("runtime")
     assert {"librdkafka1", "libcurl4", "libssl3", "libcjson1", "libhiredis0.14", "libmicrohttpd12",
             "ca-certificates"} <= set(runtime_packages)
     assert not [p for p in runtime_packages if p.endswith("-dev")]
-    assert {"cmake", "librdkafka-dev", "libcriterion-dev"} <= set(package_list("build"))
+    assert {"cmake", "librdkafka-dev"} <= set(package_list("build"))
+    assert "libcriterion-dev" not in package_list("build") and "libcriterion-dev" in package_list("dev")
+
+
+def dockerignore_allows(path, rules):
+    """Whether the Docker build context keeps path under .dockerignore's rules (the last
+    matching rule wins; a rule matches the path or one of its parent folders)."""
+    keep = True
+    parts = path.split("/")
+    for negate, pattern in rules:
+        for i in range(1, len(parts) + 1):
+            if fnmatch.fnmatch("/".join(parts[:i]), pattern):
+                keep = negate
+                break
+    return keep
+
+
+def test_dockerignore_lets_through_exactly_what_the_dockerfile_copies():
+    with open(os.path.join(ROOT, ".dockerignore")) as f:
+        rules = [(line.startswith("!"), line.lstrip("!").strip().rstrip("/"))
+                 for line in f if line.strip() and not line.startswith("#")]
+    with open(os.path.join(ROOT, "deploy", "Dockerfile")) as f:
+        sources = [m.split()[0] for m in re.findall(r"^COPY (?!--from)(\S+ )", f.read(), re.M)]
+    assert sources
+    for src in sources:
+        assert dockerignore_allows(src, rules), f"{src} is copied but .dockerignore drops it"
+    for path in (".git/config", "build/cmd/hookd", "build-asan/CMakeCache.txt", "tests/unit/test_core.c",
+                 "bench/throughput", "helm/hookd/values.yaml", "docs/api.md", "deploy/local/stack"):
+        assert not dockerignore_allows(path, rules), f"{path} reaches the build context"
+
+
+def test_dockerfile_labels_the_image():
+    with open(os.path.join(ROOT, "deploy", "Dockerfile")) as f:
+        dockerfile = f.read()
+    runtime = re.split(r"^FROM ", dockerfile, flags=re.M)[2]
+    for label, arg in (("version", "VERSION"), ("revision", "REVISION"), ("source", "SOURCE")):
+        assert f'org.opencontainers.image.{label}="${{{arg}}}"' in runtime, label
+        assert re.search(rf"^ARG {arg}$", runtime, re.M), f"{arg} is not brought into the runtime stage"
+    with open(os.path.join(ROOT, "CMakeLists.txt")) as f:
+        version = re.search(r"project\(hookd VERSION ([0-9.]+)", f.read()).group(1)
+    assert re.search(rf"^ARG VERSION={re.escape(version)}$", dockerfile, re.M), "ARG VERSION != project version"
+
+
+def test_the_build_stage_configures_from_only_what_it_copies(tmp_path):
+    """The image's build stage, short of Docker: the Dockerfile's COPY lines into an empty
+    folder, then its cmake configure step. Fails if CMake reads a folder the image leaves out."""
+    with open(os.path.join(ROOT, "deploy", "Dockerfile")) as f:
+        build = re.split(r"^FROM ", f.read(), flags=re.M)[1]
+    for src, dst in re.findall(r"^COPY (?!--from)(\S+) (\S+)$", build, re.M):
+        if src.startswith("deploy/"):
+            continue
+        target = tmp_path / dst.rstrip("/")
+        if os.path.isdir(os.path.join(ROOT, src)):
+            shutil.copytree(os.path.join(ROOT, src), target)
+        else:
+            shutil.copy(os.path.join(ROOT, src), tmp_path / (os.path.basename(src) if dst in ("./", ".") else dst))
+    configure = re.search(r"^RUN (cmake -S \. -B /build[^\\\n]*)", build, re.M).group(1)
+    args = configure.replace("/build", str(tmp_path / "build")).split()
+    r = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert not (tmp_path / "build" / "tests").exists()
 
 
 def test_setup_reads_the_shared_package_lists():
@@ -1166,7 +1302,7 @@ def test_ingress_deployment_runs_hookd_ingress_with_its_settings():
     for secret in ("redis-pw", "sasl-pw", "key-pw-4444", "an-api-token-0123456789"):
         assert secret not in cm and secret not in json.dumps(ingress_one(docs, "Deployment"))
     # every name is one hookd-ingress reads (a typo would be silently ignored)
-    known = config_table_names()
+    known = config_table_names() | {TOPIC_PREFIX_ENV}
     for name in e:
         assert name in known or name.startswith("HOOKD_KAFKA_"), name
     # its own values reach it, the workers' do not change
@@ -1180,11 +1316,12 @@ def test_ingress_deployment_runs_hookd_ingress_with_its_settings():
     # the workers' threads and hookd-ingress's are set apart
     assert config([d for d in docs if d["metadata"]["name"] == FULLNAME])["HOOKD_THREADS"] == "1"
     assert "threads" in render_error(*INGRESS_ON, "--set", "ingress.threads=0")
-    # with an existing Secret: its keys, optional, as for the workers
+    # with an existing Secret: its keys, required, as for the workers
     e = ingress_env(render(*INGRESS_ON, "--set", "existingSecret=from-vault",
-                           "--set", "existingSecretKeys.redisPassword=redis"))
-    assert e["HOOKD_REDIS_PASSWORD"] == ("secret", "from-vault", "redis", True)
-    assert e["HOOKD_KAFKA_SASL_PASSWORD"] == ("secret", "from-vault", "HOOKD_KAFKA_SASL_PASSWORD", True)
+                           "--set", "existingSecretKeys.redisPassword=redis",
+                           "--set", "kafka.config.security\\.protocol=SASL_PLAINTEXT"))
+    assert e["HOOKD_REDIS_PASSWORD"] == ("secret", "from-vault", "redis", False)
+    assert e["HOOKD_KAFKA_SASL_PASSWORD"] == ("secret", "from-vault", "HOOKD_KAFKA_SASL_PASSWORD", False)
     assert "HOOKD_API_TOKEN" not in e
 
 
@@ -1258,7 +1395,7 @@ def test_ingress_network_policy_allows_8090_in_and_dns_kafka_redis_out():
     egress = policy["spec"]["egress"]
     assert all(rule.get("ports") for rule in egress), "an egress rule without ports opens every port"
     ports = [sorted((p["port"], p["protocol"]) for p in rule["ports"]) for rule in egress]
-    assert ports == [[(53, "TCP"), (53, "UDP")], [(9092, "TCP"), (9093, "TCP")], [(6379, "TCP")]]
+    assert ports == [[(53, "TCP"), (53, "UDP")], [(9092, "TCP")], [(6379, "TCP")]]
     assert "ipBlock" not in json.dumps(egress)
     assert egress[0]["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}}}]
     # the workers' Kafka and Redis peers and ports are hookd-ingress's too
@@ -1267,7 +1404,7 @@ def test_ingress_network_policy_allows_8090_in_and_dns_kafka_redis_out():
                   "--set", "ingress.networkPolicy.ingress.namespaces={ingress-nginx}")
     policy = ingress_one(docs, "NetworkPolicy")
     egress = policy["spec"]["egress"]
-    assert [sorted(p["port"] for p in rule["ports"]) for rule in egress] == [[53, 53], [9094], [6379]]
+    assert [sorted(p["port"] for p in rule["ports"]) for rule in egress] == [[53, 53], [9092, 9094], [6379]]
     assert egress[1]["to"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kafka"}}}]
     assert egress[2]["to"] == [{"ipBlock": {"cidr": "10.40.0.10/32"}}]
     # the workers' internet and allowNetworks rules stay theirs
@@ -1445,3 +1582,254 @@ def test_dockerfile_installs_hookd_ingress():
     program = os.path.join(BUILD, "cmd", "hookd-ingress")
     if os.access(program, os.X_OK):
         assert subprocess.run([program, "--version"], capture_output=True, timeout=10).returncode == 0
+
+
+# ------------------------------------------------------------ issue 17: the runtime traps --
+
+
+def backend_ports(policy):
+    """The Kafka and Redis rules' ports of a NetworkPolicy (its second and third egress rules)."""
+    egress = policy["spec"]["egress"]
+    assert [p["port"] for p in egress[0]["ports"]] == [53, 53]
+    return [sorted(p["port"] for p in rule["ports"]) for rule in egress[1:3]]
+
+
+@pytest.mark.parametrize("values,kafka,redis", [
+    ("topics-sasl-values.yaml", [9096], [6379]),        # brokers on 9096
+    ("existing-secret-values.yaml", [9092], [6380]),    # Redis on 6380 (rediss://)
+    ("keda-sasl-values.yaml", [9094], [6379]),          # SASL_SSL://host:9094
+])
+def test_network_policies_let_out_the_ports_of_the_chart_examples(values, kafka, redis):
+    docs = render("-f", os.path.join(CHART, "ci", values), *INGRESS_ON)
+    policies = objects(docs, "NetworkPolicy")
+    assert {p["metadata"]["name"] for p in policies} == {FULLNAME, INGRESS_NAME}
+    for policy in policies:
+        assert backend_ports(policy) == [kafka, redis], policy["metadata"]["name"]
+
+
+def test_network_policy_ports_are_derived_from_every_address():
+    values = {"kafka": {"bootstrapServers": " b-1.example:9096, SSL://b-2.example:9097,[fd00::5]:9098,"
+                                            "b-4.example,[fd00::6]"},
+              "redis": {"url": "rediss://user@[fd00::7]:6390/2"}}
+    policy = one(render(values=values), "NetworkPolicy")
+    assert backend_ports(policy) == [[9092, 9096, 9097, 9098], [6390]]
+    assert backend_ports(one(render("--set", "redis.url=redis://redis"), "NetworkPolicy"))[1] == [6379]
+    # ports given besides (brokers advertising other ports), once each
+    policy = one(render("--set", "networkPolicy.egress.kafka.ports={9092,9192}",
+                        "--set", "networkPolicy.egress.redis.ports={26379}"), "NetworkPolicy")
+    assert backend_ports(policy) == [[9092, 9192], [6379, 26379]]
+    # addresses that are not host:port are refused, naming the value
+    assert "kafka.bootstrapServers" in render_error("--set", "kafka.bootstrapServers=kafka:ninety")
+    assert "kafka.bootstrapServers" in render_error("--set", "kafka.bootstrapServers=kafka:70000")
+    assert "redis.url" in render_error("--set", "redis.url=redis://redis:port/0")
+
+
+def test_network_policy_refuses_addresses_it_cannot_see():
+    # HOOKD_REDIS_URL from a Secret (extraEnv): the chart cannot derive its port
+    from_secret = {"name": "HOOKD_REDIS_URL", "valueFrom": {"secretKeyRef": {"name": "redis", "key": "url"}}}
+    message = render_error(values={"extraEnv": [from_secret]})
+    assert "networkPolicy.egress.redis.ports" in message and "HOOKD_REDIS_URL" in message
+    policy = one(render(values={"extraEnv": [from_secret], "networkPolicy": {"egress": {"redis": {"ports": [6380]}}}}),
+                 "NetworkPolicy")
+    assert backend_ports(policy) == [[9092], [6380]]  # the ports given alone
+    # the same through hookd-ingress's extraEnv, for the Kafka address
+    brokers = {"name": "HOOKD_KAFKA_BOOTSTRAP_SERVERS", "value": "k:9999"}
+    assert "networkPolicy.egress.kafka.ports" in render_error(values={"ingress": {"enabled": True,
+                                                                                  "extraEnv": [brokers]}})
+    # without a NetworkPolicy there is nothing to derive
+    assert render(values={"extraEnv": [from_secret], "networkPolicy": {"enabled": False}})
+
+
+def workers_only(docs):
+    """The workers' objects (hookd-ingress's left out), for config() and container()."""
+    return [d for d in docs if d["metadata"]["labels"].get("app.kubernetes.io/component") != "ingress"]
+
+
+def pod_specs(docs):
+    specs = []
+    for d in docs:
+        if d["kind"] in ("Deployment", "Job"):
+            specs.append((d["metadata"]["name"], d["spec"]["template"]["spec"]))
+        elif d["kind"] == "Pod":
+            specs.append((d["metadata"]["name"], d["spec"]))
+    return specs
+
+
+def test_no_pod_gets_service_links():
+    docs = render("--set", "topicsJob.enabled=true", *INGRESS_ON)
+    specs = pod_specs(docs)
+    assert {name for name, _ in specs} == {FULLNAME, INGRESS_NAME, f"{FULLNAME}-topics", f"{FULLNAME}-test-readyz"}
+    for name, spec in specs:
+        assert spec["enableServiceLinks"] is False, name
+
+
+@pytest.mark.parametrize("partitions,threads,asked,expected", [(6, 2, 20, 3), (7, 2, 20, 4), (12, 4, 2, 2),
+                                                               (5, 8, 20, 1), (12, 1, 20, 12)])
+def test_autoscalers_are_capped_at_the_partitions_over_the_threads(partitions, threads, asked, expected):
+    common = ("--set", f"kafka.partitions={partitions}", "--set", f"threads={threads}")
+    hpa = one(render("--set", "autoscaling.hpa.enabled=true", "--set", f"autoscaling.hpa.maxReplicas={asked}",
+                     "--set", "autoscaling.hpa.minReplicas=1", *common), "HorizontalPodAutoscaler")
+    assert hpa["spec"]["maxReplicas"] == expected
+    keda = one(render("--set", "autoscaling.keda.enabled=true", "--set", f"autoscaling.keda.maxReplicaCount={asked}",
+                      *common), "ScaledObject")
+    assert keda["spec"]["maxReplicaCount"] == expected
+    assert keda["spec"]["minReplicaCount"] <= expected
+
+
+def test_keda_trigger_authentication_from_the_charts_secret():
+    docs = render("-f", os.path.join(CHART, "ci", "keda-sasl-values.yaml"))
+    auth = one(docs, "TriggerAuthentication")
+    check_crd(auth, docs)
+    assert auth["metadata"]["name"] == f"{FULLNAME}-keda"
+    spec = auth["spec"]
+    # the password from the chart's Secret, under the key the workers read; the CA given
+    assert spec["secretTargetRef"] == [{"parameter": "password", "name": FULLNAME, "key": "HOOKD_KAFKA_SASL_PASSWORD"},
+                                       {"parameter": "ca", "name": "kafka-ca", "key": "ca.crt"}]
+    assert "HOOKD_KAFKA_SASL_PASSWORD" in secret_data(docs)
+    # the username from the container KEDA scales, where the ConfigMap puts it
+    assert spec["env"] == [{"parameter": "username", "name": "HOOKD_KAFKA_SASL_USERNAME", "containerName": "hookd"}]
+    assert container(docs)["name"] == "hookd" and env(docs)["HOOKD_KAFKA_SASL_USERNAME"] == "hookd"
+    for t in one(docs, "ScaledObject")["spec"]["triggers"]:
+        assert t["metadata"]["sasl"] == "scram_sha512" and t["metadata"]["tls"] == "enable"
+        assert t["authenticationRef"] == {"name": f"{FULLNAME}-keda", "kind": "TriggerAuthentication"}
+    assert "ci-sasl-password" not in json.dumps(auth)
+    # from an existing Secret: its key
+    docs = render("-f", os.path.join(CHART, "ci", "existing-secret-values.yaml"), "--set", "autoscaling.keda.enabled=true")
+    auth = one(docs, "TriggerAuthentication")
+    assert auth["spec"]["secretTargetRef"] == [{"parameter": "password", "name": "hookd-credentials",
+                                                "key": "kafka-password"}]
+    assert {t["metadata"]["sasl"] for t in one(docs, "ScaledObject")["spec"]["triggers"]} == {"scram_sha256"}
+    # an existing Secret without a key for it: the password as the worker gets it (extraEnv)
+    docs = render("-f", os.path.join(CHART, "ci", "existing-secret-values.yaml"), "--set", "autoscaling.keda.enabled=true",
+                  "--set", "existingSecretKeys.kafkaSaslPassword=")
+    auth = one(docs, "TriggerAuthentication")
+    check_crd(auth, docs)
+    assert "secretTargetRef" not in auth["spec"]
+    assert {"parameter": "password", "name": "HOOKD_KAFKA_SASL_PASSWORD", "containerName": "hookd"} in auth["spec"]["env"]
+    # TLS alone: tls in the triggers, no SASL, nothing to authenticate with (the broker's CA
+    # public, or given in triggerAuthentication.secretTargetRef)
+    docs = render("--set", "autoscaling.keda.enabled=true", "--set", "kafka.config.security\\.protocol=SSL")
+    assert not objects(docs, "TriggerAuthentication")
+    triggers = one(docs, "ScaledObject")["spec"]["triggers"]
+    assert all(t["metadata"]["tls"] == "enable" and "sasl" not in t["metadata"] for t in triggers)
+    assert all("authenticationRef" not in t for t in triggers)
+    ca = {"parameter": "ca", "name": "kafka-ca", "key": "ca.crt"}
+    docs = render("--set", "autoscaling.keda.enabled=true", "--set", "kafka.config.security\\.protocol=SSL",
+                  values={"autoscaling": {"keda": {"triggerAuthentication": {"secretTargetRef": [ca]}}}})
+    assert one(docs, "TriggerAuthentication")["spec"] == {"secretTargetRef": [ca]}
+    check_crd(one(docs, "TriggerAuthentication"), docs)
+    # a TriggerAuthentication of one's own: none rendered, and sasl/tls left to it (KEDA refuses both)
+    docs = render("-f", os.path.join(CHART, "ci", "keda-sasl-values.yaml"),
+                  "--set", "autoscaling.keda.authenticationRef.name=mine")
+    assert not objects(docs, "TriggerAuthentication")
+    for t in one(docs, "ScaledObject")["spec"]["triggers"]:
+        assert t["authenticationRef"] == {"name": "mine", "kind": "TriggerAuthentication"}
+        assert "sasl" not in t["metadata"] and "tls" not in t["metadata"]
+    # plain Kafka: no authentication at all
+    docs = render("--set", "autoscaling.keda.enabled=true")
+    assert not objects(docs, "TriggerAuthentication")
+    assert all("authenticationRef" not in t for t in one(docs, "ScaledObject")["spec"]["triggers"])
+    # a mechanism KEDA has no name for
+    assert "sasl.mechanisms" in render_error("--set", "autoscaling.keda.enabled=true",
+                                             "--set", "kafka.config.security\\.protocol=SASL_SSL",
+                                             "--set", "kafka.config.sasl\\.mechanisms=AWS_MSK_IAM")
+
+
+def test_keda_trigger_names_are_unique_for_topics_that_read_alike():
+    docs = render("-f", os.path.join(CHART, "ci", "keda-sasl-values.yaml"))
+    triggers = one(docs, "ScaledObject")["spec"]["triggers"]
+    names = {t["metadata"]["topic"]: t["name"] for t in triggers}
+    assert names["job.events"] != names["job_events"]
+    assert all(re.fullmatch(r"topic-job-events-[0-9a-f]{8}", names[t]) for t in ("job.events", "job_events"))
+    assert len(set(names.values())) == len(triggers)
+    # the same topic keeps its name whatever the list around it
+    again = one(render("--set", "autoscaling.keda.enabled=true", "--set", "kafka.topics={job_events}"),
+                "ScaledObject")["spec"]["triggers"][0]
+    assert again["name"] == names["job_events"]
+
+
+def test_keda_passes_limit_to_partitions_with_lag_fallback_and_idle_replicas():
+    docs = render("-f", os.path.join(CHART, "ci", "keda-sasl-values.yaml"))
+    spec = one(docs, "ScaledObject")["spec"]
+    assert spec["fallback"] == {"failureThreshold": 3, "replicas": 2}
+    assert spec["idleReplicaCount"] == 0 and spec["minReplicaCount"] == 1
+    assert all(t["metadata"]["limitToPartitionsWithLag"] == "true" for t in spec["triggers"])
+    spec = one(render("--set", "autoscaling.keda.enabled=true"), "ScaledObject")["spec"]
+    assert "fallback" not in spec and "idleReplicaCount" not in spec
+    assert all("limitToPartitionsWithLag" not in t["metadata"] for t in spec["triggers"])
+    # KEDA refuses an idle count not below the minimum, and takes only 0
+    assert "idleReplicaCount" in render_error("--set", "autoscaling.keda.enabled=true",
+                                              "--set", "autoscaling.keda.minReplicaCount=0",
+                                              "--set", "autoscaling.keda.idleReplicaCount=0")
+    assert "idleReplicaCount" in render_error("--set", "autoscaling.keda.idleReplicaCount=1")
+    assert "fallback" in render_error(values={"autoscaling": {"keda": {"fallback": {"replicas": 2}}}})
+    # and values.yaml says why waiting retries keep a scaled-to-zero deployment awake
+    with open(os.path.join(CHART, "values.yaml")) as f:
+        text = f.read()
+    assert "Waiting retries keep a scaled-to-zero deployment awake" in text
+
+
+def test_topic_prefix_names_every_topic_hookd_names():
+    # (a group other than hookd: the tier groups <groupId>.retry.<delay> are no topics)
+    args = ("--set", "kafka.topicPrefix=staging.hookd.", "--set", "topicsJob.enabled=true", "--set", "kafka.groupId=g",
+            "--set", "autoscaling.keda.enabled=true", "--set", "retry.delays={1s,1m}", *INGRESS_ON)
+    docs = render(*args)
+    assert config(workers_only(docs))["HOOKD_TOPIC_PREFIX"] == "staging.hookd."
+    e = ingress_env(docs)
+    assert e["HOOKD_TOPIC_PREFIX"] == "staging.hookd." and e["HOOKD_INGRESS_TOPIC"] == "staging.hookd.inbound"
+    script = one(docs, "Job")["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    created = [name for name, _, _ in re.findall(r"^create '?([^' ]+)'? (\S+) (\S+)$", script, re.M)]
+    assert created == ["job-events", "staging.hookd.retry.1s", "staging.hookd.retry.1m", "staging.hookd.dlq",
+                       "staging.hookd.deliveries", "staging.hookd.events", "staging.hookd.inbound"]
+    tiers = [t["metadata"]["topic"] for t in one(docs, "ScaledObject")["spec"]["triggers"][1:]]
+    assert tiers == ["staging.hookd.retry.1s", "staging.hookd.retry.1m"]
+    # no rendered name of hookd's own topics keeps the default prefix
+    rendered = json.dumps([d for d in docs if d["kind"] != "PrometheusRule"])
+    assert not re.search(r"hookd\.(retry|dlq|deliveries|events|inbound)", rendered.replace("staging.hookd.", ""))
+    # the default is hookd.; an explicit ingress.topic wins; a prefix Kafka cannot name is refused
+    assert config(render())["HOOKD_TOPIC_PREFIX"] == "hookd."
+    assert ingress_env(render(*INGRESS_ON, "--set", "ingress.topic=in"))["HOOKD_INGRESS_TOPIC"] == "in"
+    assert "topicPrefix" in render_error("--set", "kafka.topicPrefix=a b")
+
+
+def test_operator_values_reach_the_pods():
+    docs = render("-f", os.path.join(CHART, "ci", "operator-values.yaml"))
+    deployment = one([d for d in docs if d["metadata"]["name"] == FULLNAME], "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert deployment["spec"]["minReadySeconds"] == 10
+    c = container(workers_only(docs))
+    assert c["envFrom"][1:] == [{"configMapRef": {"name": "hookd-extra-settings"}},
+                                {"secretRef": {"name": "hookd-extra-secrets"}}]
+    assert [x["name"] for x in pod["initContainers"]] == ["wait-for-redis"]
+    assert [x["name"] for x in pod["containers"]] == ["hookd", "log-shipper"]
+    assert c["lifecycle"] == {"preStop": {"exec": {"command": ["/bin/sleep", "3"]}}}
+    assert c["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "probes"}
+    assert c["startupProbe"]["failureThreshold"] == 60
+    assert c["livenessProbe"] == {"httpGet": {"path": "/healthz", "port": "probes"}, "periodSeconds": 20,
+                                  "failureThreshold": 3}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "probes"}
+    assert pod["dnsConfig"] == {"options": [{"name": "ndots", "value": "1"}]}
+    # Bitnami's globals: every image from the mirror, every pod with both pull secrets
+    images = {x["image"] for _, spec in pod_specs(docs) for x in spec["containers"] + spec.get("initContainers", [])}
+    version = chart_yaml()["appVersion"]
+    assert {f"registry.example.internal/hookd/hookd:{version}", "registry.example.internal/apache/kafka:3.9.1"} <= images
+    assert all(i.startswith("registry.example.internal/") for i in images), images
+    for name, spec in pod_specs(docs):
+        assert spec["imagePullSecrets"] == [{"name": "mirror-pull"}, {"name": "hookd-pull"}], name
+    # tests.enabled: false, no helm test pod
+    assert not objects(docs, "Pod")
+    assert objects(render(), "Pod")
+    assert one(render("--set", "global.imageRegistry=mirror.example"), "Pod")["spec"]["containers"][0]["image"] == \
+        "mirror.example/busybox:1.36.1"
+    # hookd-ingress's own
+    ingress = ingress_one(docs, "Deployment")
+    assert ingress["spec"]["minReadySeconds"] == 5
+    assert ingress_container(docs)["envFrom"][1:] == [{"configMapRef": {"name": "hookd-extra-settings"}}]
+    assert ingress["spec"]["template"]["spec"]["dnsConfig"] == {"options": [{"name": "ndots", "value": "1"}]}
+    # none of it by default; the old test: value is refused by name
+    c = container(render())
+    assert "startupProbe" not in c and "lifecycle" not in c and c["envFrom"] == [{"configMapRef": {"name": FULLNAME}}]
+    assert "test" in render_error(values={"test": {"image": {"tag": "1"}}})
+    # and the values.yaml comment gives the ndots advice
+    with open(os.path.join(CHART, "values.yaml")) as f:
+        assert "ndots" in f.read()

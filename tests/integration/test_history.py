@@ -33,7 +33,7 @@ def resend(env, *args):
 def history(api, job, n, timeout=30):
     deadline = time.time() + timeout
     while True:
-        got = api.call("GET", f"/v1/jobs/{job}/deliveries", D, expect=200).json()["deliveries"]
+        got = api.call("GET", f"/v1/jobs/{job}/deliveries", D, expect=200).json()["data"]
         if len(got) >= n or time.time() > deadline:
             assert len(got) == n, got
             return got

@@ -171,6 +171,75 @@ def test_replay_puts_dead_letters_back_with_their_attempts_reset(env, receiver, 
     assert len(receiver.matching("/down")) == 3
 
 
+def test_replay_dry_run_until_and_limit(env, receiver, worker_factory, stack):
+    """dlq replay --dry-run prints what it would replay and publishes nothing; --until bounds the
+    dead letters by time (RFC 3339 or epoch ms); --limit N replays the first N only."""
+    flow = f"rdl-{env.tag}"
+    paths = [f"/dl{i}" for i in range(3)]
+    tasks = []
+    for path in paths:
+        receiver.status[path] = 500
+        tasks.append(env.create_task({"flowId": flow, "url": receiver.url(path),
+                                      "retry": {"enabled": False}}))
+    worker_factory(env.topic, env.group, env.prefix, DELAYS)
+    before_ms = int(time.time() * 1000) - 1000
+    job = f"rdl-{env.tag}"
+    env.publish({"eventId": job, "jobId": job, "jobStatus": "Complete", "flowId": flow})
+    dead = read_topic(stack, "hookd.dlq", lambda r: r.get("jobId") == job, 3, timeout=30)
+    assert {d["webhookId"] for d in dead} == set(tasks)
+
+    def ctl(*args):
+        e = env.cli_env()
+        e.update({"HOOKD_KAFKA_GROUP_ID": env.group, **DELAYS})
+        return subprocess.run([HOOKCTL, "dlq", *args], env=e, capture_output=True, text=True,
+                              timeout=120)
+
+    for path in paths:  # fixed: anything replayed now is delivered
+        receiver.status[path] = 204
+    dry = ctl("replay", "--dry-run", "--json")
+    assert dry.returncode == 0, dry.stderr
+    preview = json.loads(dry.stdout)
+    assert preview["dryRun"] is True and preview["replayed"] == 3 and not preview["limited"]
+    assert sorted(d["deliveryId"] for d in preview["deliveries"]) == \
+        sorted(delivery_id(job, t) for t in tasks)
+    text = ctl("replay", "--dry-run").stdout
+    assert "dry run: would replay 3 deliveries to hookd.retry.1s" in text, text
+    assert "nothing was published" in text and delivery_id(job, tasks[0]) in text
+    limited = json.loads(ctl("replay", "--dry-run", "--limit", "2", "--json").stdout)
+    assert limited["replayed"] == 2 and limited["limited"] is True
+    assert len(limited["deliveries"]) == 2
+    # --until: before the deaths takes none (epoch ms), a time after them takes all (RFC 3339)
+    assert json.loads(ctl("replay", "--dry-run", "--until", str(before_ms),
+                          "--json").stdout)["replayed"] == 0
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60))
+    assert json.loads(ctl("replay", "--dry-run", "--until", later, "--json").stdout)["replayed"] \
+        == 3
+    listed = json.loads(ctl("list", "--until", str(before_ms), "--json").stdout)
+    assert listed == []
+    time.sleep(3)
+    assert all(len(receiver.matching(p)) == 1 for p in paths), "a dry run publishes nothing"
+
+    # --limit 2 for real: two deliveries sent again, the third not
+    out = ctl("replay", "--limit", "2", "--until", later)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("replayed 2 deliveries to hookd.retry.1s") and \
+        "(stopped at --limit 2)" in out.stdout, out.stdout
+    deadline = time.time() + 20
+    while sum(len(receiver.matching(p)) for p in paths) < 5 and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(3)
+    assert sorted(len(receiver.matching(p)) for p in paths) == [1, 2, 2]
+
+    for args, flag in ((("replay", "--until", "yesterday"), "--until"),
+                       (("replay", "--limit", "0"), "--limit"),
+                       (("list", "--limit", "2"), "--limit"),
+                       (("list", "--dry-run"), "--dry-run"),
+                       (("replay", "--since", "1h", "--until", "2h"), "--until")):
+        bad = ctl(*args)
+        assert bad.returncode == 2 and bad.stderr.startswith(f"hookctl: {flag}: "), bad.stderr
+        assert len(bad.stderr.splitlines()) == 1
+
+
 def test_an_invalid_override_goes_straight_to_the_dlq(env, receiver, worker_factory, stack):
     # A blocked address is covered in test_failures.py. Tasks are validated when written, so
     # the invalid input that reaches a worker is an event whose override would make a task's

@@ -204,7 +204,8 @@ def test_api_waits_register_replace_read_and_delete(api, env):
     eid = made["id"]
     assert made["liveWaits"] == 0
     base = f"/v1/inbound/{eid}/waits"
-    assert api.call("GET", base, C, expect=200).json() == {"endpointId": eid, "waits": []}
+    assert api.call("GET", base, C, expect=200).json() == \
+        {"endpointId": eid, "data": [], "iterator": None, "done": True}
 
     doc = {"ref": "run-42/wait-1", "matches": {"$['event']['type']": "message"},
            "ttlSeconds": 86400}
@@ -229,7 +230,7 @@ def test_api_waits_register_replace_read_and_delete(api, env):
     assert r.headers["Location"] == f"{base}/a%20b%2541%3F%23%2F%C3%A9"
     assert api.call("GET", r.headers["Location"], ONE, expect=200).json()["ref"] == odd
     api.call("GET", f"{base}/a%20bA%3F%23%2F%C3%A9", ONE, expect=404)
-    waits = api.call("GET", base, C, expect=200).json()["waits"]
+    waits = api.call("GET", base, C, expect=200).json()["data"]
     assert [w["ref"] for w in waits] == ["run-42/wait-1", odd]  # soonest to expire first
 
     # the endpoint shows its live waits; GET, edit, PUT back is not refused for the count
@@ -249,7 +250,7 @@ def test_api_waits_register_replace_read_and_delete(api, env):
     api.call("DELETE", f"{base}/run-42%2Fwait-1", ONE, expect=204)
     api.call("DELETE", f"{base}/run-42/wait-1", ONE, expect=404)
     api.call("GET", f"{base}/run-42/wait-1", ONE, expect=404)
-    assert [w["ref"] for w in api.call("GET", base, C).json()["waits"]] == [odd]
+    assert [w["ref"] for w in api.call("GET", base, C).json()["data"]] == [odd]
     assert api.call("GET", f"/v1/inbound/{eid}", EP).json()["liveWaits"] == 1
 
 
@@ -273,7 +274,7 @@ def test_api_wait_refusals(api, env):
         err = api.call("POST", base, C, body=body, expect=400).json()["error"]
         assert err["field"] == field and err["message"].startswith(field + ": "), (body, err)
     assert api.call("POST", base, C, raw='{"ref": ', expect=400).json()["error"]["field"] == "body"
-    assert api.call("GET", base, C).json()["waits"] == []  # nothing was written
+    assert api.call("GET", base, C).json()["data"] == []  # nothing was written
 
     missing = f"in_missing{env.tag}"
     for method, path, template, body in (("POST", f"/v1/inbound/{missing}/waits", C, good),
@@ -324,4 +325,4 @@ def test_deleting_the_endpoint_deletes_its_waits(api, env):
     # the same id again starts with none
     assert api.call("POST", "/v1/inbound", "/v1/inbound", body=body,
                     expect=201).json()["liveWaits"] == 0
-    assert api.call("GET", f"/v1/inbound/{mine}/waits", C, expect=200).json()["waits"] == []
+    assert api.call("GET", f"/v1/inbound/{mine}/waits", C, expect=200).json()["data"] == []

@@ -14,6 +14,7 @@
  * paused consumer hands out nothing for 5.8 s.
  */
 #include <criterion/criterion.h>
+#include <ctype.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <stdio.h>
@@ -475,4 +476,32 @@ Test(consumer, paused_hands_out_nothing_and_resuming_goes_on, .init = one_partit
         cr_assert_eq(count(a, 0, o), 1, "@%lld once", (long long)o);
         cr_assert_eq(a->got[o].offset, o, "in order");
     }
+}
+
+/* hk_config_is_service_link (core/config.c) must swallow no real property: every property the
+ * linked librdkafka knows (its own table, as CONFIGURATION.md prints it), written as hookd
+ * reads it (HOOKD_KAFKA_<PROPERTY>), is not a service link's name. */
+Test(config, no_librdkafka_property_looks_like_a_service_link)
+{
+    char *table = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&table, &size);
+    rd_kafka_conf_properties_show(out);
+    fclose(out);
+    size_t checked = 0;
+    bool bootstrap = false;
+    for (char *line = strtok(table, "\n"); line; line = strtok(NULL, "\n")) {
+        char env[256] = "HOOKD_KAFKA_";
+        size_t n = strlen(env), i = 0;
+        if (line[0] < 'a' || line[0] > 'z')
+            continue; /* the header, the rule, blank lines */
+        for (; line[i] && line[i] != ' ' && line[i] != '|' && n + 1 < sizeof env; i++)
+            env[n++] = line[i] == '.' ? '_' : (char)toupper((unsigned char)line[i]);
+        env[n] = '\0';
+        bootstrap = bootstrap || strcmp(env, "HOOKD_KAFKA_BOOTSTRAP_SERVERS") == 0;
+        cr_assert_not(hk_config_is_service_link(env, n), "%s would be skipped", env);
+        checked++;
+    }
+    free(table);
+    cr_assert(checked > 100 && bootstrap, "read %zu properties from librdkafka's table", checked);
 }

@@ -194,6 +194,97 @@ Test(config, bad_values_name_the_variable_or_flag)
     cr_assert_str_eq(err.field, "HOOKD_THREADS");
 }
 
+Test(config, service_link_names_are_recognised_by_shape)
+{
+    /* what Kubernetes makes for Services named hookd-kafka-bootstrap, hookd-kafka and x */
+    static const char *const links[] = {
+        "HOOKD_KAFKA_BOOTSTRAP_SERVICE_HOST",
+        "HOOKD_KAFKA_BOOTSTRAP_SERVICE_PORT",
+        "HOOKD_KAFKA_BOOTSTRAP_SERVICE_PORT_TCP_CLIENTS",
+        "HOOKD_KAFKA_BOOTSTRAP_PORT",
+        "HOOKD_KAFKA_BOOTSTRAP_PORT_9092_TCP",
+        "HOOKD_KAFKA_BOOTSTRAP_PORT_9092_TCP_PROTO",
+        "HOOKD_KAFKA_BOOTSTRAP_PORT_9092_TCP_PORT",
+        "HOOKD_KAFKA_BOOTSTRAP_PORT_9092_TCP_ADDR",
+        "HOOKD_KAFKA_SERVICE_HOST",
+        "HOOKD_KAFKA_PORT",
+        "HOOKD_KAFKA_PORT_53_UDP_ADDR",
+        "HOOKD_KAFKA_X_PORT_80_SCTP",
+    };
+    for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
+        cr_assert(hk_config_is_service_link(links[i], strlen(links[i])), "%s", links[i]);
+    /* properties, and names that only look close */
+    static const char *const not_links[] = {
+        "HOOKD_KAFKA_BOOTSTRAP_SERVERS",
+        "HOOKD_KAFKA_SASL_KERBEROS_SERVICE_NAME",
+        "HOOKD_KAFKA_SECURITY_PROTOCOL",
+        "HOOKD_KAFKA_SERVICE_PORT_", /* no port name after it */
+        "HOOKD_KAFKA_PORT_9092",     /* no protocol */
+        "HOOKD_KAFKA_PORT_TCP",      /* no port number */
+        "HOOKD_KAFKA_PORT_9092_HTTP",
+        "HOOKD_KAFKA_PORT_9092_TCP_HOST",
+        "HOOKD_KAFKA_REPORT_X",
+        "_PORT",
+        "_SERVICE_HOST",
+    };
+    for (size_t i = 0; i < sizeof not_links / sizeof not_links[0]; i++)
+        cr_assert_not(hk_config_is_service_link(not_links[i], strlen(not_links[i])), "%s",
+                      not_links[i]);
+}
+
+Test(config, service_links_are_skipped_and_named_once)
+{
+    hk_config cfg;
+    char *argv[] = {"hookd", NULL};
+    char *envp[] = {"HOOKD_KAFKA_BOOTSTRAP_SERVERS=k:1",
+                    "HOOKD_KAFKA_BOOTSTRAP_SERVICE_HOST=10.96.0.7",
+                    "HOOKD_KAFKA_BOOTSTRAP_PORT=tcp://10.96.0.7:9092",
+                    "HOOKD_KAFKA_BOOTSTRAP_PORT_9092_TCP_ADDR=10.96.0.7",
+                    "HOOKD_KAFKA_SASL_USERNAME=hookd",
+                    NULL};
+    cr_assert_eq(hk_config_load(&cfg, 1, argv, envp, NULL, NULL), HK_OK);
+    cr_assert_str_eq(hk_config_kafka(&cfg, "bootstrap.servers"), "k:1");
+    cr_assert_str_eq(hk_config_kafka(&cfg, "sasl.username"), "hookd");
+    cr_assert_null(hk_config_kafka(&cfg, "bootstrap.service.host"));
+    cr_assert_null(hk_config_kafka(&cfg, "bootstrap.port"));
+    cr_assert_null(hk_config_kafka(&cfg, "bootstrap.port.9092.tcp.addr"));
+    cr_assert_eq(cfg.service_links_len, 3);
+    cr_assert_str_eq(cfg.service_links,
+                     "HOOKD_KAFKA_BOOTSTRAP_SERVICE_HOST, HOOKD_KAFKA_BOOTSTRAP_PORT, "
+                     "HOOKD_KAFKA_BOOTSTRAP_PORT_9092_TCP_ADDR");
+    /* one warning line with the count and the names, never a value */
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    hk_log_set_stream(out);
+    hk_config_log_service_links(&cfg);
+    fflush(out);
+    hk_log_set_stream(stdout);
+    fclose(out);
+    cr_assert(strchr(text, '\n') == text + strlen(text) - 1, "one line: %s", text);
+    cr_assert(strstr(text, "\"event\":\"config.service_links\""), "%s", text);
+    cr_assert(strstr(text, "\"ignored\":3"), "%s", text);
+    cr_assert(strstr(text, "HOOKD_KAFKA_BOOTSTRAP_PORT_9092_TCP_ADDR"), "%s", text);
+    cr_assert_null(strstr(text, "10.96.0.7"), "%s", text);
+    free(text);
+    hk_config_free(&cfg);
+
+    /* none: no line */
+    char *envp2[] = {"HOOKD_KAFKA_BOOTSTRAP_SERVERS=k:1", NULL};
+    cr_assert_eq(hk_config_load(&cfg, 1, argv, envp2, NULL, NULL), HK_OK);
+    cr_assert_eq(cfg.service_links_len, 0);
+    text = NULL;
+    out = open_memstream(&text, &size);
+    hk_log_set_stream(out);
+    hk_config_log_service_links(&cfg);
+    fflush(out);
+    hk_log_set_stream(stdout);
+    fclose(out);
+    cr_assert_eq(size, 0);
+    free(text);
+    hk_config_free(&cfg);
+}
+
 Test(config, secrets_never_in_errors)
 {
     hk_config cfg;

@@ -396,6 +396,11 @@ Test(replay, select_by_group_task_and_time_then_reset_the_attempts)
     cJSON_Delete(rec);
     since.since_ms = at + 1;
     cr_assert_eq(hk_dead_letter_select(dl, len, &since, &rec, &err), HK_ENOTFOUND);
+    hk_dead_letter_filter until = {.group = "hookd", .since_ms = at, .until_ms = at};
+    cr_assert_eq(hk_dead_letter_select(dl, len, &until, &rec, &err), HK_OK, "at is until");
+    cJSON_Delete(rec);
+    until.until_ms = at - 1;
+    cr_assert_eq(hk_dead_letter_select(dl, len, &until, &rec, &err), HK_ENOTFOUND);
     cr_assert_eq(hk_dead_letter_select("nope", 4, &all, &rec, &err), HK_EINVAL);
 
     cr_assert_eq(hk_dead_letter_select(dl, len, &all, &rec, &err), HK_OK);

@@ -84,12 +84,43 @@ annotations:
 {{- .Values.image.tag | default .Chart.AppVersion | toString }}
 {{- end }}
 
-{{/* repository:tag, or repository@digest when a digest is given. */}}
-{{- define "hookd.image" -}}
-{{- if .Values.image.digest }}
-{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{/*
+An image reference from an image's values (registry, repository, tag, digest) as Bitnami's
+charts make it: global.imageRegistry, else the image's registry, then "/repository", then
+"@digest" or ":tag". (dict "image" $image "tag" $defaultTag "ctx" $)
+*/}}
+{{- define "hookd.imageRef" -}}
+{{- $image := .image }}
+{{- $global := .ctx.Values.global | default dict }}
+{{- $registry := $global.imageRegistry | default $image.registry | default "" }}
+{{- $name := ternary (printf "%s/%s" $registry $image.repository) $image.repository (ne $registry "") }}
+{{- if $image.digest }}
+{{- printf "%s@%s" $name $image.digest }}
 {{- else }}
-{{- printf "%s:%s" .Values.image.repository (include "hookd.imageTag" .) }}
+{{- printf "%s:%s" $name (toString ($image.tag | default .tag)) }}
+{{- end }}
+{{- end }}
+
+{{/* hookd's image: registry/repository:tag, or @digest when a digest is given. */}}
+{{- define "hookd.image" -}}
+{{- include "hookd.imageRef" (dict "image" .Values.image "tag" (include "hookd.imageTag" .) "ctx" .) }}
+{{- end }}
+
+{{/*
+A pod's imagePullSecrets: global.imagePullSecrets, then imagePullSecrets, each as {name} (a
+bare name is taken too), once each; nothing when there are none. Indented by the caller.
+*/}}
+{{- define "hookd.imagePullSecrets" -}}
+{{- $names := list }}
+{{- $global := .Values.global | default dict }}
+{{- range concat ($global.imagePullSecrets | default list) (.Values.imagePullSecrets | default list) }}
+{{- if kindIs "map" . }}{{ $names = append $names .name }}{{ else }}{{ $names = append $names . }}{{ end }}
+{{- end }}
+{{- with $names | uniq }}
+imagePullSecrets:
+{{- range . }}
+  - name: {{ . }}
+{{- end }}
 {{- end }}
 {{- end }}
 
@@ -124,10 +155,119 @@ which print as 1e+06: whole numbers print as integers instead.
 {{- end }}
 {{- end }}
 
-{{/* The retry tier topics, one per line: hookd.retry.<delay>. */}}
-{{- define "hookd.retryTopics" -}}
-{{- range .Values.retry.delays }}
-{{ printf "hookd.retry.%s" . }}
+{{/* The prefix of the topics hookd names itself (HOOKD_TOPIC_PREFIX): "hookd." by default. */}}
+{{- define "hookd.topicPrefix" -}}
+{{- .Values.kafka.topicPrefix | toString }}
+{{- end }}
+
+{{/* One of hookd's own topics: (list . "dlq") -> "<prefix>dlq". */}}
+{{- define "hookd.topic" -}}
+{{- printf "%s%s" (include "hookd.topicPrefix" (index . 0)) (index . 1) }}
+{{- end }}
+
+{{/* hookd-ingress's topic: ingress.topic, else "<prefix>inbound". */}}
+{{- define "hookd.ingressTopic" -}}
+{{- .Values.ingress.topic | default (include "hookd.topic" (list . "inbound")) }}
+{{- end }}
+
+{{/*
+The most worker replicas that can all work: ceil(kafka.partitions / threads). Each of a pod's
+HOOKD_THREADS loops is a member of the group, and a group gives no partition to members beyond
+the partition count.
+*/}}
+{{- define "hookd.replicaCap" -}}
+{{- $partitions := .Values.kafka.partitions | int64 }}
+{{- $threads := .Values.threads | int64 }}
+{{- div (add $partitions $threads -1) $threads }}
+{{- end }}
+
+{{/* "true" when kafka.config's security.protocol is SASL_PLAINTEXT or SASL_SSL. */}}
+{{- define "hookd.kafkaSasl" -}}
+{{- if hasPrefix "SASL_" (index .Values.kafka.config "security.protocol" | default "" | toString | upper) }}true{{ end }}
+{{- end }}
+
+{{/* "true" when kafka.config's security.protocol is SSL or SASL_SSL. */}}
+{{- define "hookd.kafkaTls" -}}
+{{- if has (index .Values.kafka.config "security.protocol" | default "" | toString | upper) (list "SSL" "SASL_SSL") }}true{{ end }}
+{{- end }}
+
+{{/* "true" when a container's env list (extraEnv) sets the variable: (list $envList "NAME"). */}}
+{{- define "hookd.envSets" -}}
+{{- $name := index . 1 }}
+{{- range (index . 0) }}{{ if eq .name $name }}true{{ end }}{{ end }}
+{{- end }}
+
+{{/*
+The TCP ports of kafka.bootstrapServers as a JSON list: each entry's port ("host:port",
+"[v6]:port", "SASL_SSL://host:port"), 9092 for an entry without one.
+*/}}
+{{- define "hookd.bootstrapPorts" -}}
+{{- $ports := list }}
+{{- range splitList "," .Values.kafka.bootstrapServers }}
+{{- $entry := regexReplaceAll "^[A-Za-z_]+://" (trim .) "" }}
+{{- if $entry }}
+{{- $port := "9092" }}
+{{- if hasPrefix "[" $entry }}
+{{- if not (regexMatch "^\\[[0-9A-Fa-f:.]+\\](:[0-9]+)?$" $entry) }}
+{{- fail (printf "kafka.bootstrapServers: %q is not [address]:port" $entry) }}
+{{- end }}
+{{- $port = regexFind "[0-9]+$" (regexFind "\\](:[0-9]+)?$" $entry) | default "9092" }}
+{{- else if eq (len (splitList ":" $entry)) 2 }}
+{{- $port = last (splitList ":" $entry) }}
+{{- if not (regexMatch "^[0-9]+$" $port) }}
+{{- fail (printf "kafka.bootstrapServers: %q has no port number after its colon" $entry) }}
+{{- end }}
+{{- end }}
+{{- if or (lt (atoi $port) 1) (gt (atoi $port) 65535) }}
+{{- fail (printf "kafka.bootstrapServers: %q has a port outside 1-65535" $entry) }}
+{{- end }}
+{{- $ports = append $ports (atoi $port) }}
+{{- end }}
+{{- end }}
+{{- toJson ($ports | uniq) }}
+{{- end }}
+
+{{/* The TCP port of redis.url as a JSON list: its port, 6379 when it has none (redis:// and rediss://). */}}
+{{- define "hookd.redisUrlPorts" -}}
+{{- $re := "^rediss?://([^@/]*@)?(\\[[0-9A-Fa-f:.]+\\]|[^:/\\[\\]@]+)(:([0-9]+))?(/.*)?$" }}
+{{- if not (regexMatch $re .Values.redis.url) }}
+{{- fail (printf "redis.url: %q is not redis://host[:port][/db] (or rediss://)" .Values.redis.url) }}
+{{- end }}
+{{- $port := regexReplaceAll $re .Values.redis.url "${4}" | default "6379" }}
+{{- if or (lt (atoi $port) 1) (gt (atoi $port) 65535) }}
+{{- fail (printf "redis.url: port %s is outside 1-65535" $port) }}
+{{- end }}
+{{- toJson (list (atoi $port)) }}
+{{- end }}
+
+{{/*
+The ports the NetworkPolicies let out to Kafka or Redis, as a JSON list: (list . "kafka") or
+(list . "redis"). Those of kafka.bootstrapServers / redis.url, with networkPolicy.egress.<name>.ports
+besides; when extraEnv (or ingress.extraEnv) sets the address itself, the chart cannot see it
+and takes the ports given alone, failing while there are none.
+*/}}
+{{- define "hookd.backendPorts" -}}
+{{- $ctx := index . 0 }}
+{{- $name := index . 1 }}
+{{- $given := index $ctx.Values.networkPolicy.egress $name "ports" | default list }}
+{{- $var := ternary "HOOKD_KAFKA_BOOTSTRAP_SERVERS" "HOOKD_REDIS_URL" (eq $name "kafka") }}
+{{- $env := concat ($ctx.Values.extraEnv | default list) (ternary ($ctx.Values.ingress.extraEnv | default list) list $ctx.Values.ingress.enabled) }}
+{{- /* an existingSecret key for the address itself (existingSecretKeys.redisUrl or
+.kafkaBootstrapServers, should the chart read one) hides it as well */}}
+{{- $secretKey := "" }}
+{{- if $ctx.Values.existingSecret }}
+{{- $secretKey = index $ctx.Values.existingSecretKeys (ternary "kafkaBootstrapServers" "redisUrl" (eq $name "kafka")) | default "" }}
+{{- end }}
+{{- if or (include "hookd.envSets" (list $env $var)) $secretKey }}
+{{- if not $given }}
+{{- fail (printf "networkPolicy.egress.%s.ports: %s comes from %s, which the chart cannot read, so it cannot derive the NetworkPolicy's %s ports: list them in networkPolicy.egress.%s.ports" $name $var (ternary "existingSecret" "extraEnv" (ne $secretKey "")) $name $name) }}
+{{- end }}
+{{- toJson ($given | uniq) }}
+{{- else }}
+{{- $derived := include (ternary "hookd.bootstrapPorts" "hookd.redisUrlPorts" (eq $name "kafka")) $ctx | fromJsonArray }}
+{{- $all := list }}
+{{- range concat $derived $given }}{{ $all = append $all (int64 .) }}{{ end }}
+{{- toJson ($all | uniq) }}
 {{- end }}
 {{- end }}
 
@@ -173,6 +313,13 @@ which print as 1e+06: whole numbers print as integers instead.
 {{- fail (printf "autoscaling.keda.retryTiers.delays: %s is not one of retry.delays (%s)" . (join "," $.Values.retry.delays)) }}
 {{- end }}
 {{- end }}
+{{- if .Values.autoscaling.keda.enabled }}
+{{- include "hookd.validateKeda" . }}
+{{- end }}
+{{- if .Values.networkPolicy.enabled }}
+{{- $_ := include "hookd.backendPorts" (list . "kafka") }}
+{{- $_ := include "hookd.backendPorts" (list . "redis") }}
+{{- end }}
 {{- if regexMatch "^[a-z]+://[^/@]*:[^/@]+@" .Values.redis.url }}
 {{- fail "redis.url holds a password, which would land in the ConfigMap: put it in redis.password (or existingSecret)" }}
 {{- end }}
@@ -202,14 +349,18 @@ api.token, redis.password, kafka.saslPassword and kafka.secretConfig. Empty ones
 
 {{/*
 The worker's secret environment: env name -> key of the Secret, as YAML. With existingSecret,
-the keys named in existingSecretKeys (each optional in the pod); else the chart Secret's keys.
+the keys named in existingSecretKeys (the SASL password's only when Kafka uses SASL), each
+required: a key missing from the Secret stops the pod rather than start it without the
+credential; else the chart Secret's keys.
 */}}
 {{- define "hookd.secretEnv" -}}
 {{- $env := dict }}
 {{- if .Values.existingSecret }}
 {{- with .Values.existingSecretKeys.apiToken }}{{ $_ := set $env "HOOKD_API_TOKEN" . }}{{ end }}
 {{- with .Values.existingSecretKeys.redisPassword }}{{ $_ := set $env "HOOKD_REDIS_PASSWORD" . }}{{ end }}
+{{- if include "hookd.kafkaSasl" . }}
 {{- with .Values.existingSecretKeys.kafkaSaslPassword }}{{ $_ := set $env "HOOKD_KAFKA_SASL_PASSWORD" . }}{{ end }}
+{{- end }}
 {{- with .Values.existingSecretKeys.httpProxy }}{{ $_ := set $env "HOOKD_HTTP_PROXY" . }}{{ end }}
 {{- else }}
 {{- range $name, $_ := include "hookd.secretData" . | fromYaml }}
@@ -255,8 +406,8 @@ NetworkPolicyEgressRule: the workers' and hookd-ingress's policies both start wi
 {{- range $name := list "kafka" "redis" }}
 {{- $rule := index $egress $name }}
 - ports:
-    {{- range $rule.ports }}
-    - port: {{ . }}
+    {{- range include "hookd.backendPorts" (list $ $name) | fromJsonArray }}
+    - port: {{ . | int64 }}
       protocol: TCP
     {{- end }}
   {{- with $rule.to }}
@@ -308,4 +459,70 @@ nothing out but to Kafka and Redis).
 {{- if and $in.autoscaling.hpa.enabled (gt ($in.autoscaling.hpa.minReplicas | int64) ($in.autoscaling.hpa.maxReplicas | int64)) }}
 {{- fail "ingress.autoscaling.hpa.minReplicas must not exceed ingress.autoscaling.hpa.maxReplicas" }}
 {{- end }}
+{{- end }}
+
+{{/* The KEDA settings the chart refuses (called by hookd.validate when autoscaling.keda.enabled). */}}
+{{- define "hookd.validateKeda" -}}
+{{- $keda := .Values.autoscaling.keda }}
+{{- if not (kindIs "invalid" $keda.idleReplicaCount) }}
+{{- if ge ($keda.idleReplicaCount | int64) ($keda.minReplicaCount | int64) }}
+{{- fail (printf "autoscaling.keda.idleReplicaCount (%d) must be below autoscaling.keda.minReplicaCount (%d): KEDA refuses it otherwise" ($keda.idleReplicaCount | int64) ($keda.minReplicaCount | int64)) }}
+{{- end }}
+{{- end }}
+{{- if and (include "hookd.kafkaSasl" .) (not $keda.authenticationRef.name) }}
+{{- $_ := include "hookd.kedaSasl" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+KEDA's name of the SASL mechanism of kafka.config (sasl.mechanisms or sasl.mechanism):
+plaintext, scram_sha256, scram_sha512, gssapi or oauthbearer; PLAIN when none is set
+(librdkafka's default). Fails naming the value for one KEDA has no name for.
+*/}}
+{{- define "hookd.kedaSasl" -}}
+{{- $config := .Values.kafka.config }}
+{{- $mechanism := index $config "sasl.mechanisms" | default (index $config "sasl.mechanism") | default "PLAIN" | toString | upper }}
+{{- $names := dict "PLAIN" "plaintext" "SCRAM-SHA-256" "scram_sha256" "SCRAM-SHA-512" "scram_sha512" "GSSAPI" "gssapi" "OAUTHBEARER" "oauthbearer" }}
+{{- if not (hasKey $names $mechanism) }}
+{{- fail (printf "kafka.config.sasl.mechanisms: KEDA's Kafka scaler has no %s; set autoscaling.keda.authenticationRef.name to a TriggerAuthentication of your own" $mechanism) }}
+{{- end }}
+{{- get $names $mechanism }}
+{{- end }}
+
+{{/*
+A KEDA trigger's name for an input topic: "topic-<topic, lower case, other than [a-z0-9-] as
+->-<8 hex of the topic's sha256>", so job.events and job_events, which read alike once
+sanitised, still get names of their own.
+*/}}
+{{- define "hookd.kedaTopicTriggerName" -}}
+{{- $clean := regexReplaceAll "[^a-z0-9-]+" (lower .) "-" | trunc 45 | trimSuffix "-" }}
+{{- printf "topic-%s-%s" $clean (sha256sum . | trunc 8) }}
+{{- end }}
+
+{{/* A string quoted for a JAAS option value (between double quotes): \ and " escaped. */}}
+{{- define "hookd.jaasQuoted" -}}
+{{- . | replace "\\" "\\\\" | replace "\"" "\\\"" }}
+{{- end }}
+
+{{/*
+A map as a Java properties file (Properties.load): "key=value" lines, sorted; \ and line
+breaks escaped in both, and "=", ":" and blanks in keys, so no value can start a line of its own.
+*/}}
+{{- define "hookd.javaProperties" -}}
+{{- range $k, $v := . }}
+{{- $key := $k | replace "\\" "\\\\" | replace "=" "\\=" | replace ":" "\\:" | replace " " "\\ " | replace "\n" "\\n" | replace "\r" "\\r" }}
+{{- $value := toString $v | replace "\\" "\\\\" | replace "\n" "\\n" | replace "\r" "\\r" }}
+{{- if hasPrefix " " $value }}{{ $value = printf "\\%s" $value }}{{ end }}
+{{ $key }}={{ $value }}
+{{- end }}
+{{- end }}
+
+{{/*
+"true" when the chart renders KEDA's TriggerAuthentication (triggerauthentication.yaml): KEDA on,
+no authenticationRef.name of one's own, and something for it to hold: a SASL login, or
+autoscaling.keda.triggerAuthentication.secretTargetRef (TLS alone needs only `tls` in the triggers).
+*/}}
+{{- define "hookd.kedaOwnAuth" -}}
+{{- $keda := .Values.autoscaling.keda }}
+{{- if and $keda.enabled (not $keda.authenticationRef.name) (or (include "hookd.kafkaSasl" .) $keda.triggerAuthentication.secretTargetRef) }}true{{ end }}
 {{- end }}
