@@ -44,7 +44,9 @@ static const opt options[] = {
     {"HOOKD_TOPICS", "--topics", OPT_LIST, offsetof(hk_config, topics), 0, 0, "job-events",
      "comma-separated input topics", false, BOTH},
     {"HOOKD_REDIS_URL", "--redis-url", STR(redis_url), "redis://localhost:6379/0",
-     "Redis; password in the URL or HOOKD_REDIS_PASSWORD", false, ALL},
+     "Redis, redis://[user[:password]@]host[:port][/db] (percent-encoded; a user is an ACL "
+     "user); password here or in HOOKD_REDIS_PASSWORD; no rediss://: TLS is a sidecar's",
+     false, ALL},
     {"HOOKD_REDIS_PASSWORD", "--redis-password", STR(redis_password), NULL,
      "Redis password (overrides the URL's)", true, ALL},
     {"HOOKD_REDIS_PREFIX", "--redis-prefix", STR(redis_prefix), "hookd:", "key prefix", false, ALL},

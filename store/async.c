@@ -220,7 +220,10 @@ static bool connect_now(hk_store_async *a)
     ac->ev.cleanup = ev_cleanup;
     redisAsyncSetConnectCallback(ac, on_connected);
     /* Queued first: sent as soon as the socket connects, before any command of ours. */
-    if (a->cfg.password)
+    if (a->cfg.password && a->cfg.user)
+        redisAsyncCommand(ac, on_reply, new_op(a, NULL, NULL), "AUTH %s %s", a->cfg.user,
+                          a->cfg.password);
+    else if (a->cfg.password)
         redisAsyncCommand(ac, on_reply, new_op(a, NULL, NULL), "AUTH %s", a->cfg.password);
     if (a->cfg.db)
         redisAsyncCommand(ac, on_reply, new_op(a, NULL, NULL), "SELECT %d", a->cfg.db);

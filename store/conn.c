@@ -18,66 +18,152 @@ hk_store_config hk_store_config_of(const hk_config *cfg)
     };
 }
 
+/* The n bytes at s with each %XX decoded, as redis-cli and redis-py read a URL's user and
+ * password (so "p%40ss" is "p@ss"); NULL when a % is not followed by two hex digits or one
+ * decodes to NUL. The caller frees (it may be a secret: never echoed). */
+static char *percent_decode(const char *s, size_t n)
+{
+    char *out = hk_xmalloc(n + 1), *o = out;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '%') {
+            *o++ = s[i];
+            continue;
+        }
+        int hi = i + 2 < n ? hk_hex_digit(s[i + 1]) : -1;
+        int lo = i + 2 < n ? hk_hex_digit(s[i + 2]) : -1;
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            explicit_bzero(out, n + 1);
+            free(out);
+            return NULL;
+        }
+        *o++ = (char)(hi * 16 + lo);
+        i += 2;
+    }
+    *o = '\0';
+    return out;
+}
+
+/* The user info "[user][:password]" of the URL (n bytes at s) into c->user and c->password,
+ * decoded. A user without ':' is a user (as RFC 3986 and redis-py read it; redis-cli's -u reads
+ * it as a password); ":password" is the default user's password. */
+static int parse_userinfo(hk_store__cfg *c, const char *s, size_t n, hk_error *err)
+{
+    const char *colon = memchr(s, ':', n);
+    size_t user_len = colon ? (size_t)(colon - s) : n;
+    if (user_len) {
+        c->user = percent_decode(s, user_len);
+        if (!c->user)
+            goto bad;
+    }
+    if (colon) {
+        c->password = percent_decode(colon + 1, n - user_len - 1);
+        if (!c->password)
+            goto bad;
+        if (!*c->password && !c->user) { /* "redis://:@host": no password at all */
+            free(c->password);
+            c->password = NULL;
+        }
+    }
+    return HK_OK;
+bad:
+    /* Neither the user nor the password is echoed: either may be what was mistyped. */
+    return hk_error_set(err, HK_EINVAL, "HOOKD_REDIS_URL",
+                        "the user or password has a bad percent-encoding (%%XX, XX two hex "
+                        "digits, not %%00)");
+}
+
 int hk_store__cfg_init(hk_store__cfg *c, const hk_store_config *cfg, hk_error *err)
 {
     memset(c, 0, sizeof *c);
     const char *url = cfg->url ? cfg->url : "redis://localhost:6379/0";
+    if (strncmp(url, "rediss://", 9) == 0)
+        return hk_error_set(err, HK_EINVAL, "HOOKD_REDIS_URL",
+                            "rediss:// (TLS) is not spoken by hookd itself: TLS to Redis is the "
+                            "sidecar's (the chart's redis.tls, docs/operations.md#redis-over-tls),"
+                            " and hookd takes redis://127.0.0.1:<its port>");
     if (strncmp(url, "redis://", 8) != 0)
         return hk_error_set(err, HK_EINVAL, "HOOKD_REDIS_URL", "must start with redis://");
     const char *p = url + 8;
-    const char *at = strrchr(p, '@');
+    const char *at = strrchr(p, '@'); /* the last: a password may hold an unencoded '@' */
+    int rc;
     if (at) {
-        /* redis://[user]:password@host — only the password is used (AUTH password). */
-        const char *colon = memchr(p, ':', (size_t)(at - p));
-        if (colon)
-            c->password = hk_strndup(colon + 1, (size_t)(at - colon - 1));
+        if ((rc = parse_userinfo(c, p, (size_t)(at - p), err)) != HK_OK)
+            goto error;
         p = at + 1;
     }
     const char *slash = strchr(p, '/');
-    size_t hostport_len = slash ? (size_t)(slash - p) : strlen(p);
-    char *hostport = hk_strndup(p, hostport_len);
-    char *colon = strrchr(hostport, ':');
+    const char *end_hp = slash ? slash : p + strlen(p);
+    const char *host = p, *port_s = NULL;
+    size_t host_len = (size_t)(end_hp - p);
+    if (p[0] == '[') { /* [IPv6]:port */
+        const char *close = memchr(p, ']', host_len);
+        if (!close || (close + 1 < end_hp && close[1] != ':')) {
+            rc = hk_error_set(err, HK_EINVAL, "HOOKD_REDIS_URL", "has a bad [IPv6] host");
+            goto error;
+        }
+        host = p + 1;
+        host_len = (size_t)(close - host);
+        if (close + 1 < end_hp)
+            port_s = close + 2;
+    } else {
+        for (const char *q = end_hp; q > p; q--)
+            if (q[-1] == ':') {
+                host_len = (size_t)(q - 1 - p);
+                port_s = q;
+                break;
+            }
+    }
+    if (!host_len) {
+        rc = hk_error_set(err, HK_EINVAL, "HOOKD_REDIS_URL", "has no host");
+        goto error;
+    }
+    c->host = hk_strndup(host, host_len);
     c->port = 6379;
-    if (colon) {
-        *colon = '\0';
+    if (port_s) {
         char *end;
-        long port = strtol(colon + 1, &end, 10);
-        if (*end || port < 1 || port > 65535) {
-            free(hostport);
-            hk_store__cfg_free(c);
-            return hk_error_set(err, HK_EINVAL, "HOOKD_REDIS_URL", "invalid port");
+        long port = strtol(port_s, &end, 10);
+        if (end != end_hp || port_s == end_hp || port < 1 || port > 65535) {
+            rc = hk_error_set(err, HK_EINVAL, "HOOKD_REDIS_URL", "invalid port");
+            goto error;
         }
         c->port = (int)port;
     }
-    if (!*hostport) {
-        free(hostport);
-        hk_store__cfg_free(c);
-        return hk_error_set(err, HK_EINVAL, "HOOKD_REDIS_URL", "has no host");
-    }
-    c->host = hostport;
     if (slash && slash[1]) {
         char *end;
         long db = strtol(slash + 1, &end, 10);
         if (*end || db < 0 || db > 1000) {
-            hk_store__cfg_free(c);
-            return hk_error_set(err, HK_EINVAL, "HOOKD_REDIS_URL", "invalid database number");
+            rc = hk_error_set(err, HK_EINVAL, "HOOKD_REDIS_URL", "invalid database number");
+            goto error;
         }
         c->db = (int)db;
     }
     if (cfg->password && *cfg->password) {
+        if (c->password)
+            explicit_bzero(c->password, strlen(c->password));
         free(c->password);
         c->password = hk_strdup(cfg->password);
+    }
+    if (c->user && !c->password) {
+        /* AUTH needs one; "user:@" says an empty one (an ACL user that is nopass). */
+        rc = hk_error_set(err, HK_EINVAL, "HOOKD_REDIS_URL",
+                          "names a user but no password: give it as user:password@ or in "
+                          "HOOKD_REDIS_PASSWORD");
+        goto error;
     }
     c->prefix = hk_strdup(cfg->prefix ? cfg->prefix : "hookd:");
     c->max_per_flow = cfg->max_per_flow > 0 ? cfg->max_per_flow : 50;
     c->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : 5000;
     return HK_OK;
+error:
+    hk_store__cfg_free(c);
+    return rc;
 }
 
 void hk_store__cfg_copy(hk_store__cfg *dst, const hk_store__cfg *src)
 {
     *dst = *src;
     dst->host = hk_strdup(src->host);
+    dst->user = src->user ? hk_strdup(src->user) : NULL;
     dst->password = src->password ? hk_strdup(src->password) : NULL;
     dst->prefix = hk_strdup(src->prefix);
 }
@@ -85,6 +171,7 @@ void hk_store__cfg_copy(hk_store__cfg *dst, const hk_store__cfg *src)
 void hk_store__cfg_free(hk_store__cfg *c)
 {
     free(c->host);
+    free(c->user);
     if (c->password) {
         explicit_bzero(c->password, strlen(c->password)); /* not dropped as a dead store */
         free(c->password);
@@ -106,11 +193,12 @@ redisContext *hk_store__connect(const hk_store__cfg *c, hk_error *err)
     redisSetTimeout(rc, tv);
     redisReply *r;
     if (c->password) {
-        r = redisCommand(rc, "AUTH %s", c->password);
+        r = c->user ? redisCommand(rc, "AUTH %s %s", c->user, c->password)
+                    : redisCommand(rc, "AUTH %s", c->password);
         if (!r || r->type == REDIS_REPLY_ERROR) {
             /* Redis's own message names no password; ours neither. */
             hk_error_set(err, HK_ERR, "HOOKD_REDIS_URL", "authentication to %s:%d failed%s%s",
-                         c->host, c->port, r ? ": " : "", r ? r->str : "");
+                         c->host, c->port, r ? ": " : "", r ? r->str : rc->errstr);
             if (r)
                 freeReplyObject(r);
             redisFree(rc);

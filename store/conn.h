@@ -14,6 +14,7 @@ typedef struct hk_store__cfg {
     char *host;
     int port;
     int db;
+    char *user;     /* an ACL user (AUTH user password); NULL: the default user */
     char *password; /* secret: never logged */
     char *prefix;
     int max_per_flow;
@@ -26,6 +27,10 @@ struct hk_store {
     redisContext *rc;
 };
 
+/* Reads the URL redis://[[user][:password]@]host[:port][/db] (user and password
+ * percent-decoded; cfg->password, when set, overrides the URL's). HK_EINVAL naming
+ * HOOKD_REDIS_URL, echoing neither user nor password, for anything else (rediss:// included:
+ * TLS is a sidecar's, decision 65). */
 int hk_store__cfg_init(hk_store__cfg *c, const hk_store_config *cfg, hk_error *err);
 void hk_store__cfg_copy(hk_store__cfg *dst, const hk_store__cfg *src); /* deep */
 void hk_store__cfg_free(hk_store__cfg *c);

@@ -26,7 +26,7 @@
 #define HK_STORE_HISTORY_TTL_S (7 * 24 * 3600) /* expiry of a job's history */
 
 typedef struct hk_store_config {
-    const char *url;      /* redis://[:password@]host:port/db; borrowed */
+    const char *url;      /* redis://[[user][:password]@]host:port/db; borrowed */
     const char *password; /* overrides the URL's; may be NULL; borrowed; never logged */
     const char *prefix;   /* "hookd:"; borrowed */
     int max_per_flow;     /* HOOKD_MAX_WEBHOOKS_PER_FLOW */

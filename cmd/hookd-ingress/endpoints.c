@@ -250,15 +250,16 @@ int ing_endpoints_start(const hk_store_config *scfg, int poll_ms, ing_endpoints 
     pthread_condattr_destroy(&ca);
     atomic_init(&e->redis_ok, false);
     atomic_init(&e->poked, false);
-    if (hk_store_open(scfg, &e->store, err) != HK_OK ||
-        hk_store_inbound_version(e->store, &e->version, err) != HK_OK ||
-        load(e, &e->cur, err) != HK_OK) {
+    int rc;
+    if ((rc = hk_store_open(scfg, &e->store, err)) != HK_OK ||
+        (rc = hk_store_inbound_version(e->store, &e->version, err)) != HK_OK ||
+        (rc = load(e, &e->cur, err)) != HK_OK) {
         ing_endpoints_stop(e);
-        return HK_ERR;
+        return rc == HK_EINVAL ? HK_EINVAL : HK_ERR; /* EINVAL: a bad HOOKD_REDIS_URL */
     }
     atomic_store(&e->redis_ok, true);
     ing_set_endpoints((int64_t)e->cur->n);
-    int rc = pthread_create(&e->thread, NULL, refresher, e);
+    rc = pthread_create(&e->thread, NULL, refresher, e);
     if (rc != 0) {
         ing_endpoints_stop(e);
         return hk_error_set(err, HK_ERR, NULL, "cannot start a thread: %s", strerror(rc));

@@ -95,8 +95,10 @@ int ing_run(const hk_config *cfg, hk_error *err)
         hk_error_set(err, HK_ERR, NULL, "cannot create the signal and wake descriptors");
         goto done;
     }
-    if ((rc = ing_endpoints_start(&scfg, 500, &endpoints, err)) != HK_OK)
+    if ((rc = ing_endpoints_start(&scfg, 500, &endpoints, err)) != HK_OK) {
+        status = rc == HK_EINVAL ? 2 : 1; /* a bad HOOKD_REDIS_URL is bad input */
         goto done;
+    }
     /* The first loop binds (port 0: any), creates the topic; the others share its port. */
     for (int i = 0; i < n; i++) {
         rc = ing_loop_open(cfg, endpoints, i ? ing_loop_port(rs[0].loop) : 0, n > 1, i == 0,

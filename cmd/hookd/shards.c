@@ -232,9 +232,9 @@ static int run_shards(group *g, const hk_store_config *scfg, hk_error *err)
 {
     const hk_config *cfg = g->cfg;
     int rc;
-    if (hk_store_cache_create(scfg, 500, 30000, &g->cache, err) != HK_OK ||
-        hk_store_history_create(scfg, 100000, &g->history, err) != HK_OK)
-        return 1;
+    if ((rc = hk_store_cache_create(scfg, 500, 30000, &g->cache, err)) != HK_OK ||
+        (rc = hk_store_history_create(scfg, 100000, &g->history, err)) != HK_OK)
+        return rc == HK_EINVAL ? 2 : 1; /* a bad HOOKD_REDIS_URL is bad input */
     /* A delivered attempt reaches Redis within 1.5 intervals (pipeline/health.c): a mark is
      * judged old only past the rule and two intervals, so no delivery is overtaken. */
     hk_store_history_set_health(g->history, cfg->disable_after_ms,

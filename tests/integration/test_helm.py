@@ -1833,3 +1833,177 @@ def test_operator_values_reach_the_pods():
     # and the values.yaml comment gives the ndots advice
     with open(os.path.join(CHART, "values.yaml")) as f:
         assert "ndots" in f.read()
+
+
+def test_the_admin_api_on_a_port_of_its_own():
+    """api.port: HOOKD_API_LISTEN, a container and Service port named api, and a NetworkPolicy
+    rule that lets only networkPolicy.ingress.apiFrom reach it, apart from the metrics port."""
+    docs = render()
+    assert config(docs)["HOOKD_API_LISTEN"] == ""  # the API shares HOOKD_LISTEN
+    assert [p["name"] for p in container(docs)["ports"]] == ["http", "probes"]
+    assert [p["name"] for p in one(docs, "Service")["spec"]["ports"]] == ["http"]
+    docs = render("-f", os.path.join(CHART, "ci", "network-values.yaml"))
+    assert config(docs)["HOOKD_API_LISTEN"] == "0.0.0.0:8082"
+    assert {"name": "api", "containerPort": 8082, "protocol": "TCP"} in container(docs)["ports"]
+    service = one(docs, "Service")["spec"]["ports"]
+    assert {"name": "api", "port": 8082, "targetPort": "api", "protocol": "TCP"} in service
+    policy = one(docs, "NetworkPolicy")["spec"]["ingress"]
+    by_port = {rule["ports"][0]["port"]: rule.get("from") for rule in policy}
+    assert by_port["api"] == [{"podSelector": {"matchLabels": {"app": "job-platform"}}}]
+    assert by_port["http"] == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}]
+    # the probes' and metrics' ports cannot be taken
+    assert "api" in render_error("--set", "api.port=8080")
+    assert "api" in render_error("--set", "api.port=8081")
+
+# --------------------------------------------------------- Redis over TLS (redis.tls) --
+
+TLS_NAME = "rel-hookd-redis-tls"
+TLS_ON = ("--set", "redis.url=rediss://hookd@redis.data.svc:6380/3", *INGRESS_ON)
+
+
+def validate_strict(docs):
+    for doc in docs:
+        if doc["kind"] in CRD_KINDS:
+            continue
+        try:
+            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as e:
+            pytest.fail(f"{doc['kind']} {doc['metadata']['name']}: {e.message} at "
+                        f"{'/'.join(map(str, e.path))}")
+
+
+def named(docs, kind, name):
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    return found[0] if found else None
+
+
+def pods(docs):
+    """The worker's and hookd-ingress's pod templates, by Deployment name."""
+    return {d["metadata"]["name"]: d["spec"]["template"] for d in objects(docs, "Deployment")}
+
+
+def worker_config(docs):
+    """The workers' ConfigMap (with TLS on, the sidecar's is a second one)."""
+    return named(docs, "ConfigMap", FULLNAME)["data"]
+
+
+def stunnel_conf(docs):
+    return named(docs, "ConfigMap", TLS_NAME)["data"]["stunnel.conf"]
+
+
+def stunnel_options(docs):
+    """stunnel.conf's [redis] section as option -> values (socket repeats)."""
+    section = stunnel_conf(docs).split("[redis]", 1)[1]
+    out = {}
+    for line in section.splitlines():
+        if line.strip() and not line.startswith(";"):
+            key, _, value = line.partition("=")
+            out.setdefault(key.strip(), []).append(value.strip())
+    return out
+
+
+def test_the_redis_tls_sidecar_renders_only_when_tls_is_on():
+    plain = render(*INGRESS_ON, "--set", "redis.url=redis://hookd@redis:6379/3")
+    for name, pod in pods(plain).items():
+        assert "redis-tls" not in [c["name"] for c in pod["spec"]["containers"]], name
+        assert "redis-tls-config" not in [v["name"] for v in pod["spec"]["volumes"]]
+        assert "checksum/redis-tls" not in pod["metadata"]["annotations"]
+    assert not named(plain, "ConfigMap", TLS_NAME) and not named(plain, "Secret", TLS_NAME)
+    assert worker_config(plain)["HOOKD_REDIS_URL"] == "redis://hookd@redis:6379/3"
+
+    for args in (TLS_ON, (*INGRESS_ON, "--set", "redis.url=redis://hookd@redis.data.svc:6380/3",
+                          "--set", "redis.tls.enabled=true")):
+        docs = render(*args)
+        validate_strict(docs)
+        for name, main in ((FULLNAME, "hookd"), (INGRESS_NAME, "hookd-ingress")):
+            pod = pods(docs)[name]
+            containers = pod["spec"]["containers"]
+            assert [c["name"] for c in containers] == ["redis-tls", main], name
+            sidecar = containers[0]
+            assert sidecar["image"] == containers[1]["image"], "one image for both"
+            assert sidecar["command"] == ["/usr/bin/stunnel", "/etc/hookd/stunnel/stunnel.conf"]
+            assert sidecar["securityContext"]["readOnlyRootFilesystem"] is True
+            assert "/dev/tcp/127.0.0.1/6379" in sidecar["lifecycle"]["postStart"]["exec"]["command"][-1]
+            assert sidecar["lifecycle"]["preStop"]["exec"]["command"][0] == "/bin/sleep"
+            assert pod["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"] == main
+            assert "checksum/redis-tls" in pod["metadata"]["annotations"]
+            volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+            assert volumes["redis-tls-config"]["configMap"]["name"] == TLS_NAME
+            assert "redis-tls-certs" not in volumes, "no CA given: the image's bundle"
+        # hookd and hookd-ingress go to the tunnel, the user and the database kept
+        assert worker_config(docs)["HOOKD_REDIS_URL"] == "redis://hookd@127.0.0.1:6379/3"
+        assert ingress_one(docs, "ConfigMap")["data"]["HOOKD_REDIS_URL"] == \
+            "redis://hookd@127.0.0.1:6379/3"
+        o = stunnel_options(docs)
+        assert o["client"] == ["yes"] and o["accept"] == ["127.0.0.1:6379"]
+        assert o["connect"] == ["redis.data.svc:6380"] and o["delay"] == ["yes"]
+        assert o["verifyChain"] == ["yes"] and o["checkHost"] == ["redis.data.svc"]
+        assert o["sni"] == ["redis.data.svc"] and o["sslVersionMin"] == ["TLSv1.2"]
+        assert o["CAfile"] == ["/etc/ssl/certs/ca-certificates.crt"]
+        assert "cert" not in o and "key" not in o
+        assert not named(docs, "Secret", TLS_NAME)
+
+
+def test_redis_tls_takes_the_ca_and_client_certificate_from_either_secret():
+    pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+    key = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+    docs = render(*TLS_ON, "--set-string", f"redis.tls.ca={pem}", "--set-string",
+                  f"redis.tls.cert={pem}", "--set-string", f"redis.tls.key={key}",
+                  "--set", "redis.password=redis-pw-123")
+    validate_strict(docs)
+    data = named(docs, "Secret", TLS_NAME)["data"]
+    assert {k: base64.b64decode(v).decode() for k, v in data.items()} == \
+        {"ca.crt": pem, "tls.crt": pem, "tls.key": key}
+    o = stunnel_options(docs)
+    assert o["CAfile"] == ["/etc/hookd/redis-tls/ca.crt"]
+    assert o["cert"] == ["/etc/hookd/redis-tls/tls.crt"] and o["key"] == ["/etc/hookd/redis-tls/tls.key"]
+    for pod in pods(docs).values():
+        certs = {v["name"]: v for v in pod["spec"]["volumes"]}["redis-tls-certs"]["secret"]
+        assert certs["secretName"] == TLS_NAME
+        assert certs["items"] == [{"key": f, "path": f} for f in ("ca.crt", "tls.crt", "tls.key")]
+        mounts = {m["name"]: m for m in pod["spec"]["containers"][0]["volumeMounts"]}
+        assert mounts["redis-tls-certs"]["mountPath"] == "/etc/hookd/redis-tls"
+    # the password stays in the chart's Secret: the sidecar never holds it
+    assert "redis-pw-123" not in json.dumps([d for d in docs if d["kind"] != "Secret"])
+    assert secret_data([d for d in docs if d["metadata"]["name"] != TLS_NAME])[
+        "HOOKD_REDIS_PASSWORD"] == "redis-pw-123"
+
+    # an existing Secret (cert-manager's keys), the chart's CI values
+    docs = render("-f", os.path.join(CHART, "ci", "existing-secret-values.yaml"))
+    assert not objects(docs, "Secret")
+    pod = pods(docs)[FULLNAME]
+    certs = {v["name"]: v for v in pod["spec"]["volumes"]}["redis-tls-certs"]["secret"]
+    assert certs["secretName"] == "hookd-redis-client-tls"
+    assert certs["items"] == [{"key": "ca.crt", "path": "ca.crt"}, {"key": "tls.crt", "path": "tls.crt"},
+                              {"key": "tls.key", "path": "tls.key"}]
+    assert worker_config(docs)["HOOKD_REDIS_URL"] == "redis://hookd@127.0.0.1:6379/0"
+    password = next(e for e in pod["spec"]["containers"][1]["env"] if e["name"] == "HOOKD_REDIS_PASSWORD")
+    assert password["valueFrom"]["secretKeyRef"]["name"] == "hookd-credentials"
+    assert password["valueFrom"]["secretKeyRef"]["key"] == "redis-password"
+    assert stunnel_options(docs)["connect"] == ["redis.data.svc:6380"]
+
+
+def test_redis_tls_names_and_verification_follow_the_values():
+    o = stunnel_options(render(*TLS_ON, "--set", "redis.tls.serverName=redis.internal.example",
+                               "--set", "redis.tls.localPort=16380"))
+    assert o["sni"] == ["redis.internal.example"] and o["checkHost"] == ["redis.internal.example"]
+    assert o["accept"] == ["127.0.0.1:16380"]
+    o = stunnel_options(render("--set", "redis.url=rediss://10.1.2.3:6380/0"))
+    assert o["checkIP"] == ["10.1.2.3"] and "sni" not in o and "checkHost" not in o
+    o = stunnel_options(render("--set", "redis.url=rediss://redis:6380/0", "--set",
+                               "redis.tls.verifyChain=false", "--set", "redis.tls.checkHost=false"))
+    assert o["verifyChain"] == ["no"] and "checkHost" not in o
+    assert worker_config(render("--set", "redis.url=rediss://redis", "--set", "redis.tls.localPort=7000"))[
+        "HOOKD_REDIS_URL"] == "redis://127.0.0.1:7000/0"
+
+
+def test_the_chart_refuses_redis_tls_settings_that_cannot_work():
+    pem = "--set-string", "redis.tls.cert=PEM"
+    assert "redis.tls.key" in render_error(*TLS_ON, *pem)
+    assert "redis.tls.certKeyFilename" in render_error(
+        *TLS_ON, "--set", "redis.tls.existingSecret=s", "--set", "redis.tls.certFilename=tls.crt")
+    assert "redis.tls.verifyChain" in render_error(*TLS_ON, "--set", "redis.tls.verifyChain=false")
+    assert "redis.tls.existingSecret" in render_error(
+        *TLS_ON, "--set", "redis.tls.existingSecret=s", "--set-string", "redis.tls.ca=PEM")
+    assert "localPort" in render_error("--set", "redis.url=rediss://127.0.0.1:6379/0")
+    assert "redis.password" in render_error("--set", "redis.url=rediss://u:pw@redis:6380/0")

@@ -553,6 +553,116 @@ Test(store, errors_name_the_url_and_hide_the_password)
         cr_assert(strstr(err.msg, "hunter3pass") == NULL, "%s", err.msg);
 }
 
+/* The URL forms hookd refuses before connecting: each names HOOKD_REDIS_URL and echoes neither
+ * the user nor the password (decision 66). */
+Test(store, bad_redis_urls_are_refused_naming_the_url_without_their_credentials)
+{
+    static const struct {
+        const char *url, *says;
+    } bad[] = {
+        {"rediss://u1ser:s3cretPw@127.0.0.1:6380/0", "sidecar"},
+        {"redis://u1ser:s3cretPw%4@127.0.0.1/0", "percent-encoding"},
+        {"redis://u1ser:s3cretPw%zz@127.0.0.1/0", "percent-encoding"},
+        {"redis://u1ser:s3cretPw%00@127.0.0.1/0", "percent-encoding"},
+        {"redis://u1ser%g1:s3cretPw@127.0.0.1/0", "percent-encoding"},
+        {"redis://u1ser@127.0.0.1:6379/0", "no password"},
+        {"redis://u1ser:s3cretPw@127.0.0.1:0/0", "invalid port"},
+        {"redis://u1ser:s3cretPw@127.0.0.1:63x9/0", "invalid port"},
+        {"redis://u1ser:s3cretPw@127.0.0.1:/0", "invalid port"},
+        {"redis://u1ser:s3cretPw@:6379/0", "no host"},
+        {"redis://u1ser:s3cretPw@[::1/0", "IPv6"},
+        {"redis://u1ser:s3cretPw@127.0.0.1/x", "database"},
+        {"http://u1ser:s3cretPw@127.0.0.1/0", "redis://"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        hk_store *s = NULL;
+        hk_error err = {0};
+        hk_store_config c = cfg;
+        c.url = bad[i].url;
+        cr_assert_eq(hk_store_open(&c, &s, &err), HK_EINVAL, "%s", bad[i].url);
+        cr_assert_str_eq(err.field, "HOOKD_REDIS_URL", "%s", bad[i].url);
+        cr_assert(strstr(err.msg, bad[i].says), "%s: %s", bad[i].url, err.msg);
+        cr_assert(!strstr(err.msg, "s3cretPw") && !strstr(err.msg, "u1ser"), "%s", err.msg);
+        cr_assert(!strchr(err.msg, '\n'), "one line: %s", err.msg);
+    }
+    /* a user named in the URL takes HOOKD_REDIS_PASSWORD as its password */
+    hk_store *s = NULL;
+    hk_error err = {0};
+    hk_store_config c = cfg;
+    c.url = "redis://u1ser@127.0.0.1:1/0";
+    c.password = "s3cretPw";
+    cr_assert_eq(hk_store_open(&c, &s, &err), HK_ERR, "parsed, then port 1 refuses");
+    cr_assert(!strstr(err.msg, "s3cretPw") && strstr(err.msg, "cannot connect"), "%s", err.msg);
+    /* an [IPv6] host loses its brackets; ":password@" is the default user's password */
+    c.url = "redis://:s3cretPw@[::1]:1/0";
+    c.password = NULL;
+    cr_assert_eq(hk_store_open(&c, &s, &err), HK_ERR);
+    cr_assert(strstr(err.msg, "cannot connect to ::1:1") && !strstr(err.msg, "s3cretPw"), "%s",
+              err.msg);
+}
+
+/* An ACL user of the real Redis, with a user name and password that need percent-encoding:
+ * hk_store_open decodes both and sends AUTH user password; HOOKD_REDIS_PASSWORD overrides the
+ * URL's password and keeps its user; a wrong password fails naming the URL, not echoing it. */
+Test(store, an_acl_user_in_the_url_is_decoded_and_authenticated)
+{
+    const char *url = getenv("HOOKD_TEST_REDIS_URL");
+    const char *hostport = url + 8; /* redis://127.0.0.1:16379/0 */
+    char user[64], encoded_user[96], plain[160], urlbuf[512];
+    snprintf(user, sizeof user, "hk-test@%d", (int)getpid()); /* Redis refuses spaces here */
+    snprintf(encoded_user, sizeof encoded_user, "hk-test%%40%d", (int)getpid());
+    const char *password = "p@ss:w/rd %1";
+    const char *encoded_password = "p%40ss%3Aw%2Frd%20%251";
+    redisContext *rc = raw_redis();
+    snprintf(plain, sizeof plain, "~%s*", prefix);
+    redisReply *r = redisCommand(rc, "ACL SETUSER %s reset on >%s %s resetchannels +@all", user,
+                                 password, plain);
+    cr_assert(r && r->type == REDIS_REPLY_STATUS, "%s", r ? r->str : rc->errstr);
+    freeReplyObject(r);
+
+    hk_store *s = NULL;
+    hk_error err = {0};
+    hk_store_config c = cfg;
+    snprintf(urlbuf, sizeof urlbuf, "redis://%s:%s@%s", encoded_user, encoded_password, hostport);
+    c.url = urlbuf;
+    cr_assert_eq(hk_store_open(&c, &s, &err), HK_OK, "%s", err.msg);
+    hk_task *t = make_task("acl-7", NULL);
+    cr_assert_eq(hk_store_task_create(s, t, &err), HK_OK, "the user may write its prefix: %s",
+                 err.msg);
+    hk_task_destroy(t);
+    hk_store_close(s);
+
+    /* the override: the URL's password is wrong, HOOKD_REDIS_PASSWORD right */
+    snprintf(urlbuf, sizeof urlbuf, "redis://%s:wrong@%s", encoded_user, hostport);
+    c.password = password;
+    cr_assert_eq(hk_store_open(&c, &s, &err), HK_OK, "%s", err.msg);
+    hk_store_close(s);
+
+    /* a wrong password: one line naming the URL, Redis's words, no password */
+    c.password = "n0tTheRightOne";
+    cr_assert_eq(hk_store_open(&c, &s, &err), HK_ERR);
+    cr_assert_str_eq(err.field, "HOOKD_REDIS_URL");
+    cr_assert(strstr(err.msg, "authentication") && strstr(err.msg, "WRONGPASS"), "%s", err.msg);
+    cr_assert(!strstr(err.msg, "n0tTheRightOne") && !strstr(err.msg, "wrong") &&
+                  !strstr(err.msg, "p@ss"),
+              "%s", err.msg);
+
+    /* the user's keys are its prefix's only: AUTH really was as that user */
+    snprintf(urlbuf, sizeof urlbuf, "redis://%s:%s@%s", encoded_user, encoded_password, hostport);
+    c.password = NULL;
+    c.prefix = "elsewhere:";
+    t = make_task("acl-8", NULL);
+    cr_assert_eq(hk_store_open(&c, &s, &err), HK_OK, "%s", err.msg);
+    cr_assert_neq(hk_store_task_create(s, t, &err), HK_OK, "outside its keys: refused");
+    cr_assert(strstr(err.msg, "NOPERM") || strstr(err.msg, "ermission"), "%s", err.msg);
+    hk_task_destroy(t);
+    hk_store_close(s);
+
+    r = redisCommand(rc, "ACL DELUSER %s", user);
+    freeReplyObject(r);
+    redisFree(rc);
+}
+
 Test(store, import_is_all_or_nothing_and_updates_on_the_second_run)
 {
     hk_store *s;

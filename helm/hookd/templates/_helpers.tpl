@@ -329,6 +329,7 @@ and takes the ports given alone, failing while there are none.
 {{- if .Values.ingress.enabled }}
 {{- include "hookd.validateIngress" . }}
 {{- end }}
+{{- include "hookd.validateRedisTls" . }}
 {{- end }}
 
 {{/*
