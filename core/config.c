@@ -11,7 +11,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { OPT_STR, OPT_INT, OPT_LIST, OPT_LEVEL, OPT_TOPIC, OPT_ONOFF, OPT_DURATION } opt_kind;
+typedef enum {
+    OPT_STR,
+    OPT_INT,
+    OPT_LIST,
+    OPT_LEVEL,
+    OPT_TOPIC,
+    OPT_PREFIX,
+    OPT_ONOFF,
+    OPT_DURATION
+} opt_kind;
 
 typedef struct opt {
     const char *env;
@@ -57,8 +66,15 @@ static const opt options[] = {
      "deferred (not a failed attempt); 0: no bound",
      false, BOTH},
     {"HOOKD_TOPIC_PARTITIONS", "--topic-partitions", INT(topic_partitions, -1, 100000), "-1",
-     "partitions of the topics hookd creates when missing (retry tiers, hookd.dlq, "
-     "hookd.deliveries; hookd-ingress: hookd.inbound); -1: the broker's default",
+     "partitions of the topics hookd creates when missing (retry tiers, <prefix>dlq, "
+     "<prefix>deliveries, <prefix>events; hookd-ingress: <prefix>inbound); -1: the broker's "
+     "default",
+     false, ALL},
+    {"HOOKD_TOPIC_PREFIX", "--topic-prefix", OPT_PREFIX, offsetof(hk_config, topic_prefix), 0, 0,
+     "hookd.",
+     "the start of every topic hookd and hookd-ingress write: <prefix>dlq, <prefix>deliveries, "
+     "<prefix>retry.<delay>, <prefix>events, <prefix>inbound; deployments sharing a Kafka "
+     "cluster each take their own",
      false, ALL},
     {"HOOKD_TOPIC_REPLICATION", "--topic-replication", INT(topic_replication, -1, 100), "-1",
      "replication factor of the topics hookd creates; -1: the broker's default", false, ALL},
@@ -110,7 +126,7 @@ static const opt options[] = {
     {"HOOKD_INGRESS_LISTEN", "--ingress-listen", STR(ingress_listen), "0.0.0.0:8090",
      "hookd-ingress: /in/<endpointId>, health, readiness and metrics", false, HK_CONFIG_INGRESS},
     {"HOOKD_INGRESS_TOPIC", "--ingress-topic", OPT_TOPIC, offsetof(hk_config, ingress_topic), 0, 0,
-     "hookd.inbound", "hookd-ingress: where accepted requests go, keyed by flowId", false,
+     "<prefix>inbound", "hookd-ingress: where accepted requests go, keyed by flowId", false,
      HK_CONFIG_INGRESS},
     {"HOOKD_INGRESS_MAX_BODY", "--ingress-max-body", INT(ingress_max_body, 1024, 1 << 30),
      "10485760", "hookd-ingress: largest request body; more is refused with 413 before it is read",
@@ -134,7 +150,7 @@ static const opt options[] = {
      0, 0, "5d",
      "disable a webhook task whose deliveries have all failed finally (dead-lettered) for "
      "longer than this (5d, 12h, 30m, 2s); any delivered attempt resets the clock; the task "
-     "is disabled with its reason and time and task.disabled goes to hookd.events; 0: never",
+     "is disabled with its reason and time and task.disabled goes to <prefix>events; 0: never",
      false, HK_CONFIG_HOOKD},
     {"HOOKD_LOG_LEVEL", "--log-level", OPT_LEVEL, offsetof(hk_config, log_level), 0, 0, "info",
      "debug, info, warn or error; JSON lines on stdout", false, ALL},
@@ -194,6 +210,14 @@ static bool topic_name_ok(const char *name)
 }
 
 #define TOPIC_RULE "1 to 249 of A-Z a-z 0-9 . _ - (a Kafka topic's name)"
+#define PREFIX_RULE                                                                                \
+    "1 to 228 of A-Z a-z 0-9 . _ - (so that <prefix>retry.<delay> stays a Kafka topic's name)"
+_Static_assert(HK_TOPIC_PREFIX_MAX == 228, "PREFIX_RULE says 228");
+
+void hk_topic_name(char out[HK_TOPIC_NAME_MAX + 1], const char *prefix, const char *suffix)
+{
+    snprintf(out, HK_TOPIC_NAME_MAX + 1, "%s%s", prefix, suffix);
+}
 
 static int set_option(hk_config *cfg, const opt *o, const char *value, const char *source,
                       hk_error *err)
@@ -203,6 +227,11 @@ static int set_option(hk_config *cfg, const opt *o, const char *value, const cha
     case OPT_TOPIC: /* the value is not echoed: it may hold any byte */
         if (!topic_name_ok(value))
             return hk_error_set(err, HK_EINVAL, source, "must be " TOPIC_RULE);
+        /* fall through */
+    case OPT_PREFIX:
+        if (o->kind == OPT_PREFIX &&
+            (strlen(value) > HK_TOPIC_PREFIX_MAX || !*value || !topic_name_ok(value)))
+            return hk_error_set(err, HK_EINVAL, source, "must be " PREFIX_RULE);
         /* fall through */
     case OPT_STR: {
         char **slot = (char **)base;
@@ -365,7 +394,8 @@ int hk_config_load(hk_config *cfg, int argc, char **argv, char **envp, int *rest
     memset(cfg, 0, sizeof *cfg);
     int rc;
     for (size_t i = 0; i < N_OPTIONS; i++) {
-        if (options[i].def &&
+        /* A default in <angle brackets> is derived once the rest is read (below). */
+        if (options[i].def && options[i].def[0] != '<' &&
             (rc = set_option(cfg, &options[i], options[i].def, options[i].env, err)) != HK_OK)
             goto error;
     }
@@ -434,6 +464,11 @@ int hk_config_load(hk_config *cfg, int argc, char **argv, char **envp, int *rest
         *rest_argc = out;
     if (cfg->max_inflight_per_host > cfg->max_inflight)
         cfg->max_inflight_per_host = cfg->max_inflight;
+    if (!cfg->ingress_topic) { /* "<prefix>inbound": a prefix of at most 228 keeps it a name */
+        char topic[HK_TOPIC_NAME_MAX + 1];
+        hk_topic_name(topic, cfg->topic_prefix, HK_TOPIC_INBOUND);
+        cfg->ingress_topic = hk_strdup(topic);
+    }
     return HK_OK;
 error:
     hk_config_free(cfg);
@@ -448,7 +483,8 @@ void hk_config_free(hk_config *cfg)
     free(cfg->service_links);
     free_list(cfg->topics, cfg->topics_len);
     for (size_t i = 0; i < N_OPTIONS; i++) /* every string setting, from the one table */
-        if (options[i].kind == OPT_STR || options[i].kind == OPT_TOPIC)
+        if (options[i].kind == OPT_STR || options[i].kind == OPT_TOPIC ||
+            options[i].kind == OPT_PREFIX)
             free(*(char **)((char *)cfg + options[i].offset));
     memset(cfg, 0, sizeof *cfg);
 }

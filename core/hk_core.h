@@ -218,7 +218,8 @@ typedef struct hk_config {
     char *listen;
     char *probe_listen; /* /healthz and /readyz on a listener of their own */
     char *ingress_listen;       /* hookd-ingress */
-    char *ingress_topic;        /* hookd-ingress: hookd.inbound */
+    char *topic_prefix;         /* HOOKD_TOPIC_PREFIX: "hookd." */
+    char *ingress_topic;        /* hookd-ingress: <prefix>inbound unless set */
     int ingress_max_body;       /* hookd-ingress: bytes */
     int ingress_ack_timeout_ms; /* hookd-ingress */
     int ingress_body_timeout_ms; /* hookd-ingress */
@@ -230,6 +231,19 @@ typedef struct hk_config {
     uint64_t disable_after_ms; /* HOOKD_DISABLE_AFTER: failing that long disables; 0 never */
     hk_log_level log_level;
 } hk_config;
+
+/* Topic names: every topic hookd and hookd-ingress write is HOOKD_TOPIC_PREFIX ("hookd.")
+ * followed by one of these (a retry tier's by "retry.<delay>", retry/). A prefix is at most
+ * HK_TOPIC_PREFIX_MAX long so that the longest, "<prefix>retry.<delay of 15 characters>", stays
+ * within Kafka's 249. */
+#define HK_TOPIC_NAME_MAX 249
+#define HK_TOPIC_PREFIX_MAX (HK_TOPIC_NAME_MAX - 6 - 15)
+#define HK_TOPIC_DELIVERIES "deliveries"
+#define HK_TOPIC_DLQ "dlq"
+#define HK_TOPIC_EVENTS "events" /* operational events (task.disabled): published and read back */
+#define HK_TOPIC_INBOUND "inbound"
+/* "<prefix><suffix>" into out (HK_TOPIC_NAME_MAX + 1 bytes; cut there). */
+void hk_topic_name(char out[HK_TOPIC_NAME_MAX + 1], const char *prefix, const char *suffix);
 
 /* Fills cfg from defaults, then the environment (envp, NULL-terminated "K=V" strings), then
  * argv flags (--topics X, --topics=X, --kafka-bootstrap.servers=..., --max-inflight 10, ...).
@@ -426,7 +440,14 @@ void hk__metrics_register_or_abort(hk_metric_module *m);
         hk__metrics_register_or_abort(&hk__metric_module_##block);                              \
     }
 
-/* Appends every registered family in Prometheus text format (version 0.0.4). */
+/* Appends every registered family in Prometheus text format (version 0.0.4), then, once
+ * hk_metrics_include_process() was called, the process collector's families as Prometheus'
+ * client libraries name them, read from /proc at the scrape: process_cpu_seconds_total,
+ * process_resident_memory_bytes, process_virtual_memory_bytes, process_open_fds,
+ * process_max_fds, process_start_time_seconds. */
 void hk_metrics_render(hk_buf *out);
+/* For the programs that serve /metrics (hookd, hookd-ingress); off in the unit suites, whose
+ * renders are compared byte for byte. */
+void hk_metrics_include_process(void);
 
 #endif

@@ -8,10 +8,14 @@
  */
 #include "hk_core.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 /* Every metric type is a whole number of heads' alignment, so a block (a struct of them) has
  * no padding and can be walked member by member. */
@@ -96,26 +100,33 @@ static bool valid_name(const char *s)
     return true;
 }
 
-/* key="value": a name, then a quoted value without a bare quote, backslash or line feed. */
+/* key="value" pairs, comma-separated: each a name, then a quoted value without a quote,
+ * backslash or line feed (an attempt's outcome="http_error",status_class="5xx"). */
 static bool valid_label(const char *s)
 {
-    const char *eq = strchr(s, '=');
-    if (!eq || eq == s || eq[1] != '"')
-        return false;
-    size_t len = strlen(eq + 2);
-    if (!len || eq[2 + len - 1] != '"')
-        return false;
-    char key[64];
-    if ((size_t)(eq - s) >= sizeof key)
-        return false;
-    memcpy(key, s, (size_t)(eq - s));
-    key[eq - s] = '\0';
-    if (!valid_name(key) || strchr(key, ':'))
-        return false;
-    for (const char *p = eq + 2; p < eq + 2 + len - 1; p++)
-        if (*p == '"' || *p == '\\' || *p == '\n')
+    for (;;) {
+        const char *eq = strchr(s, '=');
+        if (!eq || eq == s || eq[1] != '"')
             return false;
-    return true;
+        const char *end = strchr(eq + 2, '"'); /* the value's closing quote */
+        if (!end || end == eq + 2)
+            return false;
+        char key[64];
+        if ((size_t)(eq - s) >= sizeof key)
+            return false;
+        memcpy(key, s, (size_t)(eq - s));
+        key[eq - s] = '\0';
+        if (!valid_name(key) || strchr(key, ':'))
+            return false;
+        for (const char *p = eq + 2; p < end; p++)
+            if (*p == '\\' || *p == '\n')
+                return false;
+        if (end[1] == '\0')
+            return true;
+        if (end[1] != ',')
+            return false;
+        s = end + 2;
+    }
 }
 
 static bool check_member(const hk_metric_module *m, const hk_metric_head *h, size_t off,
@@ -132,8 +143,8 @@ static bool check_member(const hk_metric_module *m, const hk_metric_head *h, siz
     if (h->label &&
         (!valid_label(h->label) || (h->kind != HK_METRIC_COUNTER && h->kind != HK_METRIC_GAUGE))) {
         hk_error_set(err, HK_EINVAL, m->module,
-                     "%s: the label %s is not one key=\"value\" pair of a counter or gauge",
-                     h->name, h->label);
+                     "%s: the label %s is not key=\"value\" pairs of a counter or gauge", h->name,
+                     h->label);
         return false;
     }
     if (h->kind == HK_METRIC_HISTOGRAM) {
@@ -453,6 +464,118 @@ static int by_family(const void *a, const void *b)
     return c ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
+/* ------------------------------------------------------------- the process, from /proc --- */
+
+static atomic_bool process_on;
+
+void hk_metrics_include_process(void)
+{
+    atomic_store(&process_on, true);
+}
+
+/* The fields of /proc/self/stat after the command's ")" (which may hold spaces): field 3, the
+ * state, is f[0]; utime (14) f[11], stime (15) f[12], starttime (22) f[19], vsize (23) f[20],
+ * rss (24) f[21]. */
+static bool read_stat(unsigned long long f[22])
+{
+    char buf[1024];
+    FILE *fp = fopen("/proc/self/stat", "re");
+    if (!fp)
+        return false;
+    size_t n = fread(buf, 1, sizeof buf - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')');
+    if (!p)
+        return false;
+    p += 2; /* ") " */
+    for (int i = 0; i < 22; i++) {
+        while (*p == ' ')
+            p++;
+        if (i == 0) { /* the state, a letter */
+            f[0] = 0;
+            p++;
+            continue;
+        }
+        char *end;
+        f[i] = strtoull(p, &end, 10);
+        if (end == p)
+            return false;
+        p = end;
+    }
+    return true;
+}
+
+static unsigned long long boot_time_s(void)
+{
+    unsigned long long btime = 0;
+    char line[256];
+    FILE *fp = fopen("/proc/stat", "re");
+    if (!fp)
+        return 0;
+    while (fgets(line, sizeof line, fp))
+        if (sscanf(line, "btime %llu", &btime) == 1)
+            break;
+    fclose(fp);
+    return btime;
+}
+
+static long open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    long n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* opendir's own */
+}
+
+/* The process collector's names and meanings, as Prometheus' client libraries export them. */
+static void render_process(hk_buf *out)
+{
+    unsigned long long f[22];
+    long tick = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+    if (!read_stat(f) || tick <= 0 || page <= 0)
+        return;
+    hk_buf_printf(out,
+                  "# HELP process_cpu_seconds_total Total user and system CPU time spent in "
+                  "seconds.\n# TYPE process_cpu_seconds_total counter\n"
+                  "process_cpu_seconds_total %.2f\n",
+                  (double)(f[11] + f[12]) / (double)tick);
+    long fds = open_fds();
+    struct rlimit rl;
+    if (fds >= 0)
+        hk_buf_printf(out,
+                      "# HELP process_open_fds Number of open file descriptors.\n"
+                      "# TYPE process_open_fds gauge\nprocess_open_fds %ld\n",
+                      fds);
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+        hk_buf_printf(out,
+                      "# HELP process_max_fds Maximum number of open file descriptors.\n"
+                      "# TYPE process_max_fds gauge\nprocess_max_fds %llu\n",
+                      (unsigned long long)rl.rlim_cur);
+    hk_buf_printf(out,
+                  "# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+                  "# TYPE process_resident_memory_bytes gauge\n"
+                  "process_resident_memory_bytes %llu\n",
+                  f[21] * (unsigned long long)page);
+    unsigned long long btime = boot_time_s();
+    if (btime)
+        hk_buf_printf(out,
+                      "# HELP process_start_time_seconds Start time of the process since unix "
+                      "epoch in seconds.\n# TYPE process_start_time_seconds gauge\n"
+                      "process_start_time_seconds %.2f\n",
+                      (double)btime + (double)f[19] / (double)tick);
+    hk_buf_printf(out,
+                  "# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+                  "# TYPE process_virtual_memory_bytes gauge\n"
+                  "process_virtual_memory_bytes %llu\n",
+                  f[20]);
+}
+
 void hk_metrics_render(hk_buf *out)
 {
     pthread_mutex_lock(&modules_lock);
@@ -480,4 +603,6 @@ void hk_metrics_render(hk_buf *out)
         render_member(out, m);
     }
     free(all);
+    if (atomic_load(&process_on)) /* process_* sorts after every hookd_ family */
+        render_process(out);
 }

@@ -284,7 +284,6 @@ static bool start_transfer(hk_delivery_engine *e, transfer *t)
     if (e->active)
         e->active->active_prev = t;
     e->active = t;
-    hk_counter_add(&hk_delivery_metrics.delivery_attempts, 1);
     return true;
 }
 

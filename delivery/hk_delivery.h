@@ -279,7 +279,6 @@ size_t hk_delivery_inflight(const hk_delivery_engine *engine);
  * named after its series: the name without hookd_ and _total. */
 #define HK_DELIVERY_HOSTS_SHOWN 50 /* hookd_host_queue_depth lists the deepest hosts only */
 struct hk_delivery_metrics {
-    hk_counter delivery_attempts;                   /* hookd_delivery_attempts_total: started */
     hk_histogram delivery_attempt_duration_seconds; /* every attempt handed to libcurl */
     hk_gauge requests_in_flight;                    /* hookd_requests_in_flight */
     hk_gauge requests_queued;                       /* hookd_requests_queued */

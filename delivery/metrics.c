@@ -1,6 +1,6 @@
 /*
  * metrics.c — the families delivery counts in (struct hk_delivery_metrics in hk_delivery.h):
- * attempts started and their latency, requests in flight and waiting, per-host queue depth.
+ * attempts' latency, requests in flight and waiting, per-host queue depth.
  */
 #include "hk_delivery.h"
 
@@ -9,8 +9,6 @@ static const uint64_t attempt_bounds_ms[] = {5,   10,   25,   50,   100,   250,
                                              500, 1000, 2500, 5000, 10000, 30000};
 
 struct hk_delivery_metrics hk_delivery_metrics = {
-    .delivery_attempts =
-        HK_COUNTER("hookd_delivery_attempts_total", NULL, "Delivery attempts started."),
     .delivery_attempt_duration_seconds =
         HK_HISTOGRAM_MS("hookd_delivery_attempt_duration_seconds",
                         "Time from a request's start to its response or failure, per attempt sent.",

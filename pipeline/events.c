@@ -37,6 +37,25 @@ static hk_retry_facts attempt_facts(const hk_pipeline *p, const attempt *a,
                              hk_wall_ms());
 }
 
+/* A delivery delivered: its end, and how long since its event's time (the event's finishedAt,
+ * parsed once per job; else since hookd first consumed it). Atomics only: the hot path. */
+static void delivered(attempt *a)
+{
+    hk_counter_add(&hk_retry_metrics.deliveries_delivered, 1);
+    job *j = a->job;
+    if (j->event_at_ms == 0) {
+        uint64_t at;
+        const char *finished = j->ev->finished_at;
+        j->event_at_ms =
+            finished && *finished && hk_parse_time(finished, &at) && at ? at : UINT64_MAX;
+    }
+    uint64_t from = j->event_at_ms != UINT64_MAX ? j->event_at_ms : a->first_seen_ms;
+    uint64_t now = hk_wall_ms();
+    /* a clock ahead of ours (the platform's) counts as 0, not as a wrapped day */
+    hk_histogram_observe_ms(&hk_pipeline_metrics.delivery_end_to_end_seconds,
+                            from && now > from ? now - from : 0);
+}
+
 /* Carries out the verdict on attempt a: the only place that acts on one. res: its result (the
  * engine's, or the pipeline's for a request never built); sent: whether a request went out, so
  * the attempt is logged as failed. */
@@ -56,6 +75,7 @@ static void act(hk_pipeline *p, attempt *a, const hk_delivery_result *res, bool 
     pl_record_outcome(p, a, res, v->kind != HK_RETRY_DONE);
     hk_log_field f[] = ATTEMPT_FIELDS(a);
     if (v->kind == HK_RETRY_DONE) {
+        delivered(a);
         pl_health_result(p, a->task->id, true);
         HK_LOGF(HK_LOG_DEBUG, "delivery.ok", f, "delivered %s to webhook %s (HTTP %ld, %llu ms)",
                 a->delivery_id, a->task->id, res->http_status, (unsigned long long)res->latency_ms);
@@ -256,7 +276,7 @@ static void find_unknown_overrides(job *j, const event_tasks *t, bool report)
 /* A task the event's override skips for this run ("skip": true). */
 static void skipped(const hk_event *ev, const hk_task *task)
 {
-    hk_counter_add(&hk_pipeline_metrics.deliveries_skipped, 1);
+    hk_counter_add(&hk_retry_metrics.deliveries_skipped, 1);
     hk_log_field f[] = {HK_STR("jobId", ev->job_id), HK_STR("flowId", ev->flow_id),
                         HK_STR("webhookId", task->id), HK_STR("eventId", ev->event_id)};
     HK_LOGF(HK_LOG_INFO, "event.override.skip", f,
@@ -289,7 +309,7 @@ void pl_on_message(hk_consumer *c, hk_msg_ref ref, const char *topic, int32_t pa
 {
     hk_pipeline *p = arg;
     if (c != p->consumers[0] && !hk_retry_record_for_group(payload, len, p->sh->group_id)) {
-        /* hookd.events: another deployment's operational event (its group) is not ours */
+        /* <prefix>events: another deployment's operational event (its group) is not ours */
         hk_counter_add(&hk_pipeline_metrics.operational_events_foreign, 1);
         hk_consumer_release(c, ref);
         return;

@@ -48,7 +48,12 @@ typedef struct hk_pipeline_shared {
     hk_store_cache *cache;
     hk_store_history *history; /* NULL: no history, no auto-disable */
     const char *group_id;      /* the main consumer group (group.id): records carry it */
-    char tier_topics[HK_RETRY_MAX_TIERS][64];
+    /* The topics hookd writes, HOOKD_TOPIC_PREFIX's: <prefix>retry.<delay>, dlq, deliveries,
+     * events (hk_pipeline_shared_topics fills them). */
+    char tier_topics[HK_RETRY_MAX_TIERS][HK_TOPIC_NAME_MAX + 1];
+    char topic_dlq[HK_TOPIC_NAME_MAX + 1];
+    char topic_deliveries[HK_TOPIC_NAME_MAX + 1];
+    char topic_events[HK_TOPIC_NAME_MAX + 1];
     /* The producer failed fatally (rd_kafka_fatal_error): the program must stop every shard
      * where it is, storing nothing more. Called on the failing pipeline's thread. */
     void (*on_fatal)(void *arg);
@@ -56,6 +61,9 @@ typedef struct hk_pipeline_shared {
 } hk_pipeline_shared;
 
 typedef struct hk_pipeline hk_pipeline;
+
+/* Fills shared's topic names from prefix (HOOKD_TOPIC_PREFIX) and shared->policy's tiers. */
+void hk_pipeline_shared_topics(hk_pipeline_shared *shared, const char *prefix);
 
 /* Builds shard `index` of `shards` on loop: its engine (with its share of HOOKD_MAX_INFLIGHT and
  * of the per-host caps), producer and consumers (each a group member of its own: the main one in
@@ -83,7 +91,7 @@ void hk_pipeline_finish(hk_pipeline *p);
 typedef struct hk_pipeline_state {
     int brokers_up;      /* the main consumer's brokers up, -1 before its first statistics */
     bool main_joined;    /* the main consumer has an assignment (possibly empty) */
-    bool all_joined;     /* ... and so has every tier's (and hookd.events's) */
+    bool all_joined;     /* ... and so has every tier's (and <prefix>events's) */
     int partitions;      /* of the main topics assigned to this shard */
     int tier_partitions; /* of the tier topics */
 } hk_pipeline_state;
@@ -95,21 +103,27 @@ void hk_pipeline_state_of(const hk_pipeline *p, hk_pipeline_state *out);
  * hookd_ and _total. The outcome families (hookd_deliveries_total, hookd_dlq_records_total) are
  * retry/'s, the decision's labels. */
 struct hk_pipeline_metrics {
-    hk_counter events_poison;           /* hookd_events_poison_total */
-    hk_counter events_unmatched;        /* hookd_events_unmatched_total: no matching task */
-    hk_counter deliveries_skipped;      /* hookd_deliveries_skipped_total: an override's skip */
-    hk_counter overrides_unknown;       /* hookd_overrides_unknown_total: naming no task */
-    hk_counter outcomes_published;      /* hookd_outcomes_published_total: acknowledged */
-    hk_counter outcomes_publish_errors; /* hookd_outcomes_publish_errors_total */
-    hk_counter dlq_publish_errors;      /* hookd_dlq_publish_errors_total: dead letters and tier
-                                           records */
-    hk_counter retries_foreign;         /* hookd_retries_foreign_total: another group's records */
-    hk_counter_vec retries_published;   /* hookd_retries_published_total{tier} */
-    hk_counter_vec retries_consumed;    /* hookd_retries_consumed_total{tier} */
-    hk_counter rate_limited;            /* hookd_rate_limited_total: deliveries that waited for
-                                           their task's rateLimit */
-    hk_gauge rate_waiting;              /* hookd_rate_waiting: deliveries waiting for it now */
-    hk_counter rate_lease_errors;       /* hookd_rate_lease_errors_total: Redis did not answer */
+    hk_counter events_poison;      /* hookd_events_poison_total */
+    hk_counter events_unmatched;   /* hookd_events_unmatched_total: no matching task */
+    hk_counter overrides_unknown;  /* hookd_overrides_unknown_total: naming no task */
+    hk_counter outcomes_published; /* hookd_outcomes_published_total: acknowledged */
+    /* hookd_dlq_publish_errors_total{kind}: what Kafka refused or lost of what the delivery
+     * path publishes: dead_letter, retry (a tier record), outcome (best effort), event (an
+     * operational event) */
+    hk_counter dlq_publish_errors_dead_letter;
+    hk_counter dlq_publish_errors_retry;
+    hk_counter dlq_publish_errors_outcome;
+    hk_counter dlq_publish_errors_event;
+    /* hookd_delivery_end_to_end_seconds: from the event's time (its finishedAt, else when
+     * hookd first consumed it) to the 2xx, per delivery delivered, retries included */
+    hk_histogram delivery_end_to_end_seconds;
+    hk_counter retries_foreign;       /* hookd_retries_foreign_total: another group's records */
+    hk_counter_vec retries_published; /* hookd_retries_published_total{tier} */
+    hk_counter_vec retries_consumed;  /* hookd_retries_consumed_total{tier} */
+    hk_counter rate_limited;          /* hookd_rate_limited_total: deliveries that waited for
+                                         their task's rateLimit */
+    hk_gauge rate_waiting;            /* hookd_rate_waiting: deliveries waiting for it now */
+    hk_counter rate_lease_errors;     /* hookd_rate_lease_errors_total: Redis did not answer */
     /* hookd_operational_events_total (acknowledged on hookd.events), _event_errors_total (lost),
      * _events_foreign_total (another group's, skipped) */
     hk_counter operational_events;
@@ -183,7 +197,7 @@ uint64_t hk_pipeline_health_interval(uint64_t disable_after_ms);
 /* -------------------------------------------- operational events (send.c, loop thread) --- */
 
 /* Publishes an operational event (the JSON text, e.g. hk_event_task_disabled_json) to
- * HK_TOPIC_EVENTS, keyed by key; counted in hookd_operational_events_total once acknowledged,
+ * <prefix>events, keyed by key; counted in hookd_operational_events_total once acknowledged,
  * in hookd_operational_event_errors_total when it cannot go. Copies both. */
 void hk_pipeline_publish_event(hk_pipeline *p, const char *key, const char *json);
 

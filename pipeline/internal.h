@@ -78,6 +78,9 @@ typedef struct job {
     size_t raw_len;
     char *override_warning; /* its overrides naming no task of the flow, for every outcome; NULL */
     bool event_kept;        /* the history has been given the event (for a resend) */
+    /* its finishedAt in wall ms, read at its first delivery delivered: 0 not yet, UINT64_MAX
+     * none (hookd_delivery_end_to_end_seconds then counts from first_seen_ms) */
+    uint64_t event_at_ms;
     int attempts_alive;
 } job;
 

@@ -1,8 +1,22 @@
 /*
  * metrics.c — the families the pipeline counts in (struct hk_pipeline_metrics in
- * hk_pipeline.h): events refused or unmatched, outcome records, dead-letter and tier publishes.
+ * hk_pipeline.h): events refused or unmatched, outcome records, dead-letter and tier publishes
+ * (and what failed of them), the end-to-end latency.
  */
 #include "hk_pipeline.h"
+
+#define PUBLISH_ERRORS(kind)                                                                       \
+    HK_COUNTER("hookd_dlq_publish_errors_total", "kind=\"" kind "\"",                              \
+               "Publishes of the delivery path Kafka refused or did not acknowledge, by kind: "    \
+               "dead_letter and retry (a tier record) are published again (the offset waits) or, " \
+               "when too large, cut (a dead letter) or dead-lettered (a retry record); outcome "   \
+               "(the outcome topic, best effort) is not; event (an operational event) is "         \
+               "published again, or lost when too large.")
+
+/* From 100 ms (an event delivered at once) to a day (the default tiers span about 27 hours). */
+static const uint64_t end_to_end_bounds_ms[] = {100,     250,     500,      1000,     2500,
+                                                5000,    10000,   30000,    60000,    300000,
+                                                1800000, 7200000, 21600000, 43200000, 86400000};
 
 struct hk_pipeline_metrics hk_pipeline_metrics = {
     .events_poison = HK_COUNTER("hookd_events_poison_total", NULL,
@@ -10,21 +24,21 @@ struct hk_pipeline_metrics hk_pipeline_metrics = {
                                 "and sent to the dead-letter topic."),
     .events_unmatched = HK_COUNTER("hookd_events_unmatched_total", NULL,
                                    "Events whose flow had no task with a matching trigger."),
-    .deliveries_skipped = HK_COUNTER("hookd_deliveries_skipped_total", NULL,
-                                     "Deliveries an event's webhookOverrides skipped "
-                                     "(\"skip\": true) for that event."),
     .overrides_unknown = HK_COUNTER("hookd_overrides_unknown_total", NULL,
                                     "webhookOverrides entries naming no webhook task of the "
                                     "event's flow (logged as event.override.unknown, and said "
                                     "in the event's outcomes)."),
     .outcomes_published = HK_COUNTER("hookd_outcomes_published_total", NULL,
                                      "Attempt outcomes acknowledged on hookd.deliveries."),
-    .outcomes_publish_errors = HK_COUNTER("hookd_outcomes_publish_errors_total", NULL,
-                                          "Attempt outcomes that could not be published."),
-    .dlq_publish_errors = HK_COUNTER("hookd_dlq_publish_errors_total", NULL,
-                                     "Dead-letter and retry-tier publishes that failed: tried "
-                                     "again, or, when too large, cut (a dead letter) or "
-                                     "dead-lettered (a retry record)."),
+    .dlq_publish_errors_dead_letter = PUBLISH_ERRORS("dead_letter"),
+    .dlq_publish_errors_retry = PUBLISH_ERRORS("retry"),
+    .dlq_publish_errors_outcome = PUBLISH_ERRORS("outcome"),
+    .dlq_publish_errors_event = PUBLISH_ERRORS("event"),
+    .delivery_end_to_end_seconds = HK_HISTOGRAM_MS(
+        "hookd_delivery_end_to_end_seconds",
+        "Time from an event's time (its finishedAt; when it has none, when hookd first consumed "
+        "it) to its delivery's 2xx, retries included; one per delivery delivered.",
+        end_to_end_bounds_ms),
     .retries_foreign = HK_COUNTER("hookd_retries_foreign_total", NULL,
                                   "Retry records skipped because another consumer group "
                                   "(another deployment sharing the tier topics) wrote them."),

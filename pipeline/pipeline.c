@@ -111,6 +111,15 @@ static int create_engine(hk_pipeline *p, int shards, hk_error *err)
     return hk_delivery_create(p->loop, &dcfg, &p->engine, err);
 }
 
+void hk_pipeline_shared_topics(hk_pipeline_shared *shared, const char *prefix)
+{
+    for (size_t t = 0; t < shared->policy->tiers; t++)
+        hk_retry_tier_topic(shared->policy, prefix, t, shared->tier_topics[t]);
+    hk_topic_name(shared->topic_dlq, prefix, HK_TOPIC_DLQ);
+    hk_topic_name(shared->topic_deliveries, prefix, HK_TOPIC_DELIVERIES);
+    hk_topic_name(shared->topic_events, prefix, HK_TOPIC_EVENTS);
+}
+
 /* The producer, with the topics hookd writes made sure of (by shard 0) and prepared. */
 static int create_producer(hk_pipeline *p, hk_error *err)
 {
@@ -119,8 +128,8 @@ static int create_producer(hk_pipeline *p, hk_error *err)
     int rc = hk_producer_create(p->loop, cfg->kafka, cfg->kafka_len, &p->producer, err);
     if (rc != HK_OK)
         return rc;
-    const char *own_topics[3 + HK_RETRY_MAX_TIERS] = {HK_TOPIC_DLQ, HK_TOPIC_DELIVERIES,
-                                                      HK_TOPIC_EVENTS};
+    const char *own_topics[3 + HK_RETRY_MAX_TIERS] = {p->sh->topic_dlq, p->sh->topic_deliveries,
+                                                      p->sh->topic_events};
     for (size_t t = 0; t < tiers; t++)
         own_topics[3 + t] = p->sh->tier_topics[t];
     if (p->index == 0 &&
@@ -132,7 +141,7 @@ static int create_producer(hk_pipeline *p, hk_error *err)
 }
 
 /* Consumer c: 0 the main topics' in the configured group, 1 + t tier t's in
- * "<group.id>.retry.<delay>", and the last, HK_TOPIC_EVENTS's (operational events, delivered as
+ * "<group.id>.retry.<delay>", and the last, <prefix>events's (operational events, delivered as
  * job events are) in "<group.id>.events"; a static member id (group.instance.id) must differ
  * too. */
 static int create_consumer(hk_pipeline *p, size_t c, int shards, hk_error *err)
@@ -162,7 +171,7 @@ static int create_consumer(hk_pipeline *p, size_t c, int shards, hk_error *err)
     if (events) /* a new group starts at the end: another deployment's old events are not ours */
         p->kafka[c][p->kafka_len[c]++] = (hk_kv){.key = "auto.offset.reset", .value = "latest"};
     char *tier_topic[] = {tier     ? (char *)p->sh->tier_topics[c - 1]
-                          : events ? (char *)HK_TOPIC_EVENTS
+                          : events ? (char *)p->sh->topic_events
                                    : NULL};
     hk_consumer_config ccfg = {
         .kafka = p->kafka[c],

@@ -15,9 +15,10 @@
 
 struct send_rec {
     hk_pipeline *p;
-    const char *topic;  /* HK_TOPIC_DLQ or a tier's topic */
-    int tier;           /* the tier's index, -1 for HK_TOPIC_DLQ, OPERATIONAL for HK_TOPIC_EVENTS */
-    hk_counter *reason; /* for HK_TOPIC_DLQ: hookd_dlq_records_total's member */
+    const char *topic;  /* <prefix>dlq or a tier's topic */
+    int tier;           /* the tier's index, -1 for <prefix>dlq, OPERATIONAL for <prefix>events */
+    hk_counter *reason; /* for <prefix>dlq: hookd_dlq_records_total's member */
+    bool delivery;      /* a delivery's dead letter (not a poison event's): its end */
     char *value;
     size_t len;
     char *key;
@@ -34,6 +35,14 @@ static void operational_lost(send_rec *s, const char *why);
 static void retry_record_too_large(send_rec *s, const char *why);
 static void dead_letter_too_large(send_rec *s);
 static void dead_letter_lost(send_rec *s, size_t limit);
+
+/* hookd_dlq_publish_errors_total's member for what s carries. */
+static hk_counter *publish_errors(const send_rec *s)
+{
+    return s->tier == OPERATIONAL ? &hk_pipeline_metrics.dlq_publish_errors_event
+           : s->tier >= 0         ? &hk_pipeline_metrics.dlq_publish_errors_retry
+                                  : &hk_pipeline_metrics.dlq_publish_errors_dead_letter;
+}
 
 static void send_rec_free(send_rec *s)
 {
@@ -52,7 +61,7 @@ static void on_ack(int err, const char *errstr, void *arg)
     if (err && hk_producer_err_too_large(err)) {
         /* The broker's limit (the topic's max.message.bytes) is below the producer's: the
          * same bytes would be refused forever. */
-        hk_counter_add(&hk_pipeline_metrics.dlq_publish_errors, 1);
+        hk_counter_add(publish_errors(s), 1);
         if (s->tier >= 0) {
             char why[200];
             snprintf(why, sizeof why, "%s refused a retry record of %zu bytes: %s", s->topic,
@@ -66,15 +75,17 @@ static void on_ack(int err, const char *errstr, void *arg)
     if (err) {
         /* librdkafka already retried for message.timeout.ms; the offset must not move until
          * the dead letter is durable, so try again. */
-        hk_counter_add(&hk_pipeline_metrics.dlq_publish_errors, 1);
+        hk_counter_add(publish_errors(s), 1);
         HK_ERROR("dlq.publish.failed", "record for %s not acknowledged, publishing again: %s",
                  s->topic, errstr);
         publish(s);
         return;
     }
-    if (s->tier < 0)
+    if (s->tier < 0) {
         hk_counter_add(s->reason, 1);
-    else
+        if (s->delivery)
+            hk_counter_add(&hk_retry_metrics.deliveries_dead_lettered, 1);
+    } else
         hk_counter_vec_add(&hk_pipeline_metrics.retries_published, (size_t)s->tier, 1);
     s->done(s->arg);
     send_rec_free(s);
@@ -168,9 +179,11 @@ void pl_send_dead_letter(hk_pipeline *p, cJSON *rec, const char *key, hk_counter
     hk_dead_letter_stamp(rec, p->sh->group_id, hk_wall_ms());
     send_rec *s = hk_xcalloc(1, sizeof *s);
     s->p = p;
-    s->topic = HK_TOPIC_DLQ;
+    s->topic = p->sh->topic_dlq;
     s->tier = -1;
     s->reason = reason;
+    const cJSON *kind = cJSON_GetObjectItemCaseSensitive(rec, "kind");
+    s->delivery = cJSON_IsString(kind) && strcmp(kind->valuestring, "delivery") == 0;
     size_t key_len = strlen(key);
     s->key = hk_strndup(key, key_len > HK_DEAD_LETTER_KEY_MAX ? HK_DEAD_LETTER_KEY_MAX : key_len);
     s->done = done;
@@ -210,7 +223,7 @@ static void dead_letter_too_large(send_rec *s)
  * hundred bytes). Dropped, loudly, rather than stop the partition for ever. */
 static void dead_letter_lost(send_rec *s, size_t limit)
 {
-    hk_counter_add(&hk_pipeline_metrics.dlq_publish_errors, 1);
+    hk_counter_add(&hk_pipeline_metrics.dlq_publish_errors_dead_letter, 1);
     HK_ERROR("dlq.publish.dropped",
              "a dead letter for %s cannot be cut under %zu bytes (check message.max.bytes and "
              "the topic's max.message.bytes); dropped",
@@ -331,7 +344,7 @@ void hk_pipeline_publish_event(hk_pipeline *p, const char *key, const char *json
 {
     send_rec *s = hk_xcalloc(1, sizeof *s);
     s->p = p;
-    s->topic = HK_TOPIC_EVENTS;
+    s->topic = p->sh->topic_events;
     s->tier = OPERATIONAL;
     s->reason = &hk_pipeline_metrics.operational_events;
     s->key = hk_strdup(key);
@@ -347,7 +360,7 @@ static void on_outcome_ack(int err, const char *errstr, void *arg)
 {
     (void)arg;
     if (err) {
-        hk_counter_add(&hk_pipeline_metrics.outcomes_publish_errors, 1);
+        hk_counter_add(&hk_pipeline_metrics.dlq_publish_errors_outcome, 1);
         HK_WARN("outcome.publish.failed", "%s", errstr);
     } else {
         hk_counter_add(&hk_pipeline_metrics.outcomes_published, 1);
@@ -404,21 +417,21 @@ void pl_record_outcome(hk_pipeline *p, attempt *a, const hk_delivery_result *res
     };
     hk_outcome_write(text, &o);
     const char *job_id = a->job->ev->job_id;
-    int rc = hk_producer_send(p->producer, HK_TOPIC_DELIVERIES, job_id, strlen(job_id), text->data,
-                              text->len, on_outcome_ack, NULL);
+    int rc = hk_producer_send(p->producer, p->sh->topic_deliveries, job_id, strlen(job_id),
+                              text->data, text->len, on_outcome_ack, NULL);
     if (rc == HK_PRODUCE_FATAL) {
-        hk_counter_add(&hk_pipeline_metrics.outcomes_publish_errors, 1);
+        hk_counter_add(&hk_pipeline_metrics.dlq_publish_errors_outcome, 1);
         HK_ERROR("outcome.publish.fatal", "the producer failed fatally; stopping the worker");
         p->sh->on_fatal(p->sh->fatal_arg);
     } else if (rc != HK_PRODUCE_QUEUED) {
         /* Best-effort, as an unacknowledged one (on_outcome_ack): counted, never waited for.
          * The job's history in Redis still gets it. */
-        hk_counter_add(&hk_pipeline_metrics.outcomes_publish_errors, 1);
+        hk_counter_add(&hk_pipeline_metrics.dlq_publish_errors_outcome, 1);
         uint64_t now = hk_now_ms();
         if (now - p->outcome_warned_ms >= 1000) {
             p->outcome_warned_ms = now;
             HK_WARN("outcome.publish.failed", "an outcome record for %s was not queued: %s",
-                    HK_TOPIC_DELIVERIES,
+                    p->sh->topic_deliveries,
                     rc == HK_PRODUCE_TOO_LARGE ? "too large" : "the producer's queue is full");
         }
     }

@@ -1,5 +1,5 @@
 /*
- * hk_producer.h — publishing to Kafka: outcomes (hookd.deliveries), dead letters (hookd.dlq)
+ * hk_producer.h — publishing to Kafka: outcomes (<prefix>deliveries), dead letters (<prefix>dlq)
  * and retry tiers.
  *
  * producer owns one idempotent librdkafka producer (enable.idempotence=true, acks=all) whose
@@ -17,10 +17,7 @@
 
 #include "hk_core.h"
 
-#define HK_TOPIC_DELIVERIES "hookd.deliveries"
-#define HK_TOPIC_DLQ "hookd.dlq"
-/* Operational events (task.disabled): hookd publishes and reads them. */
-#define HK_TOPIC_EVENTS "hookd.events"
+/* The topics' names are HOOKD_TOPIC_PREFIX's: hk_topic_name (hk_core.h). */
 
 typedef struct hk_producer hk_producer;
 

@@ -109,7 +109,7 @@ typedef struct hk_retry_verdict {
     int deferrals;       /* AGAIN with same_attempt: the record's deferral count (1..) */
     bool disable_task;   /* DEAD on a 410 Gone: the task is to be disabled too */
     hk_counter *counted; /* the counter this attempt's end adds 1 to, or NULL for none:
-                            a hookd_deliveries_total{outcome} member, a deferral or a
+                            a hookd_delivery_attempts_total member, a deferral or a
                             cancellation */
 } hk_retry_verdict;
 
@@ -124,12 +124,16 @@ hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_retry_f
 const char *hk_retry_reason_text(hk_retry_reason reason);
 /* A DEAD reason's hookd_dlq_records_total member (counted once Kafka acknowledged it). */
 hk_counter *hk_retry_reason_dlq_metric(hk_retry_reason reason);
+/* The hookd_delivery_attempts_total{outcome="http_error"} member of an answer's status. */
+hk_counter *hk_retry_http_error_metric(long http_status);
 
 /* The tier for a given attempt number (attempt 1 failing goes to tier 0). */
 size_t hk_retry_tier_for_attempt(const hk_retry_policy *policy, int attempt);
 
-/* The topic of a tier: "hookd.retry.<delay as written>". */
-void hk_retry_tier_topic(const hk_retry_policy *policy, size_t tier, char out[64]);
+/* The topic of a tier: "<prefix>retry.<delay as written>" (prefix: HOOKD_TOPIC_PREFIX, at most
+ * HK_TOPIC_PREFIX_MAX long, so that the name fits). */
+void hk_retry_tier_topic(const hk_retry_policy *policy, const char *prefix, size_t tier,
+                         char out[HK_TOPIC_NAME_MAX + 1]);
 
 /* A Retry-After value as a delay from now_ms: whole seconds, or an HTTP date (a past date is
  * 0). False when it is neither. */
@@ -315,13 +319,27 @@ int hk_retry_record_replay(const cJSON *dead_letter, const char *group, uint64_t
  * counts. A member is named after its series: the name without hookd_ and _total, then the
  * label's value. */
 struct hk_retry_metrics {
-    /* hookd_deliveries_total{outcome}: one per finished attempt */
-    hk_counter deliveries_succeeded;
-    hk_counter deliveries_http_error;
-    hk_counter deliveries_timeout;
-    hk_counter deliveries_network_error;
-    hk_counter deliveries_blocked;
-    hk_counter deliveries_invalid;
+    /* hookd_delivery_attempts_total{outcome,status_class}: one per finished attempt. The
+     * status class is bounded: an answer's class (1xx, 3xx, 4xx, 5xx; 2xx only succeeds), with
+     * 410 and 429 apart (one disables the task, the other is the receiver's rate limit); none
+     * when no status came back. */
+    hk_counter attempts_succeeded;
+    hk_counter attempts_http_error_1xx;
+    hk_counter attempts_http_error_3xx;
+    hk_counter attempts_http_error_4xx;
+    hk_counter attempts_http_error_410;
+    hk_counter attempts_http_error_429;
+    hk_counter attempts_http_error_5xx;
+    hk_counter attempts_timeout;
+    hk_counter attempts_network_error;
+    hk_counter attempts_blocked;
+    hk_counter attempts_invalid;
+    /* hookd_deliveries_total{outcome}: one per delivery (a task's request for one event), at
+     * its end: delivered (a 2xx, whichever attempt), dead_lettered (once Kafka acknowledged
+     * the dead letter), skipped (an override's "skip") */
+    hk_counter deliveries_delivered;
+    hk_counter deliveries_dead_lettered;
+    hk_counter deliveries_skipped;
     /* hookd_deliveries_deferred_total{reason} */
     hk_counter deliveries_deferred_slow_host;
     hk_counter deliveries_deferred_shutdown;

@@ -1,15 +1,24 @@
 /*
  * metrics.c — the outcome families (struct hk_retry_metrics in hk_retry.h): what each attempt
- * came to, deferrals and cancellations, dead letters by reason. The decision's tables
+ * came to (with its status class), what each delivery came to, deferrals and cancellations,
+ * dead letters by reason. The decision's tables
  * (policy.c) point at these members; whoever carries out a verdict counts.
  */
 #include "hk_retry.h"
 
+#define ATTEMPTS "hookd_delivery_attempts_total"
+#define ATTEMPTS_HELP                                                                              \
+    "Delivery attempts finished, by outcome: succeeded (2xx), http_error (another status), "       \
+    "timeout, network_error (DNS, connect, TLS, reset), blocked (private address refused) or "     \
+    "invalid (the request could not be built); and status_class: 1xx, 2xx, 3xx, 4xx, 5xx, with "   \
+    "410 and 429 apart, none when no status came back."
+#define ATTEMPT(outcome, class)                                                                    \
+    HK_COUNTER(ATTEMPTS, "outcome=\"" outcome "\",status_class=\"" class "\"", ATTEMPTS_HELP)
 #define DELIVERIES "hookd_deliveries_total"
 #define DELIVERIES_HELP                                                                            \
-    "Delivery attempts by outcome: succeeded (2xx), http_error (another status), timeout, "        \
-    "network_error (DNS, connect, TLS, reset), blocked (private address refused) or invalid "      \
-    "(the request could not be built)."
+    "Deliveries (one task's request for one event, however many attempts) at their end: "          \
+    "delivered (a 2xx), dead_lettered (acknowledged on the dead-letter topic) or skipped (an "     \
+    "event's webhookOverrides said skip)."
 #define DEFERRED "hookd_deliveries_deferred_total"
 #define DEFERRED_HELP                                                                              \
     "Deliveries parked on a retry tier without a failed attempt: slow_host (its host was slow "    \
@@ -18,13 +27,21 @@
 #define DLQ_HELP "Records acknowledged by Kafka on the dead-letter topic, by reason."
 
 struct hk_retry_metrics hk_retry_metrics = {
-    .deliveries_succeeded = HK_COUNTER(DELIVERIES, "outcome=\"succeeded\"", DELIVERIES_HELP),
-    .deliveries_http_error = HK_COUNTER(DELIVERIES, "outcome=\"http_error\"", DELIVERIES_HELP),
-    .deliveries_timeout = HK_COUNTER(DELIVERIES, "outcome=\"timeout\"", DELIVERIES_HELP),
-    .deliveries_network_error =
-        HK_COUNTER(DELIVERIES, "outcome=\"network_error\"", DELIVERIES_HELP),
-    .deliveries_blocked = HK_COUNTER(DELIVERIES, "outcome=\"blocked\"", DELIVERIES_HELP),
-    .deliveries_invalid = HK_COUNTER(DELIVERIES, "outcome=\"invalid\"", DELIVERIES_HELP),
+    .attempts_succeeded = ATTEMPT("succeeded", "2xx"),
+    .attempts_http_error_1xx = ATTEMPT("http_error", "1xx"),
+    .attempts_http_error_3xx = ATTEMPT("http_error", "3xx"),
+    .attempts_http_error_4xx = ATTEMPT("http_error", "4xx"),
+    .attempts_http_error_410 = ATTEMPT("http_error", "410"),
+    .attempts_http_error_429 = ATTEMPT("http_error", "429"),
+    .attempts_http_error_5xx = ATTEMPT("http_error", "5xx"),
+    .attempts_timeout = ATTEMPT("timeout", "none"),
+    .attempts_network_error = ATTEMPT("network_error", "none"),
+    .attempts_blocked = ATTEMPT("blocked", "none"),
+    .attempts_invalid = ATTEMPT("invalid", "none"),
+    .deliveries_delivered = HK_COUNTER(DELIVERIES, "outcome=\"delivered\"", DELIVERIES_HELP),
+    .deliveries_dead_lettered =
+        HK_COUNTER(DELIVERIES, "outcome=\"dead_lettered\"", DELIVERIES_HELP),
+    .deliveries_skipped = HK_COUNTER(DELIVERIES, "outcome=\"skipped\"", DELIVERIES_HELP),
     .deliveries_deferred_slow_host = HK_COUNTER(DEFERRED, "reason=\"slow_host\"", DEFERRED_HELP),
     .deliveries_deferred_shutdown = HK_COUNTER(DEFERRED, "reason=\"shutdown\"", DEFERRED_HELP),
     .deliveries_cancelled = HK_COUNTER("hookd_deliveries_cancelled_total", NULL,
@@ -42,3 +59,19 @@ struct hk_retry_metrics hk_retry_metrics = {
     .dlq_records_too_large = HK_COUNTER(DLQ, "reason=\"too_large\"", DLQ_HELP),
 };
 HK_METRICS_REGISTER("retry", hk_retry_metrics)
+
+hk_counter *hk_retry_http_error_metric(long status)
+{
+    /* A status outside 100..599 (a broken server) goes to the nearest class. */
+    if (status == 410)
+        return &hk_retry_metrics.attempts_http_error_410;
+    if (status == 429)
+        return &hk_retry_metrics.attempts_http_error_429;
+    if (status < 200)
+        return &hk_retry_metrics.attempts_http_error_1xx;
+    if (status < 400) /* a 2xx is never an error; 3xx are redirects not followed */
+        return &hk_retry_metrics.attempts_http_error_3xx;
+    if (status < 500)
+        return &hk_retry_metrics.attempts_http_error_4xx;
+    return &hk_retry_metrics.attempts_http_error_5xx;
+}

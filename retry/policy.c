@@ -10,7 +10,7 @@
 #include <string.h>
 
 /* A delay is digits and a unit, nothing else (hk_parse_duration): the text becomes a topic name
- * (hookd.retry.<delay>), so a sign, a space or any other byte strtoull would let through is
+ * (<prefix>retry.<delay>), so a sign, a space or any other byte strtoull would let through is
  * refused. */
 int hk_retry_policy_init(hk_retry_policy *policy, const char *delays, int default_max_attempts,
                          const char *field, hk_error *err)
@@ -108,20 +108,20 @@ hk_counter *hk_retry_reason_dlq_metric(hk_retry_reason reason)
     return reason < HK_REASON_COUNT ? reasons[reason].dlq : NULL;
 }
 
-/* The failure table: hookd_deliveries_total's member for a finished attempt that failed so,
- * and whether retrying can fix it at all. The worker's own kinds (task gone, record too large)
- * end no attempt: nothing is counted there. */
+/* The failure table: hookd_delivery_attempts_total's member (http_error's by status class) for a
+ * finished attempt that failed so, and whether retrying can fix it at all. The worker's own kinds
+ * (task gone, record too large) end no attempt: nothing is counted there. */
 static const struct {
     hk_counter *outcome;
     bool permanent;
 } failures[] = {
-    [HK_FAILURE_NONE] = {&hk_retry_metrics.deliveries_succeeded, false},
-    [HK_FAILURE_HTTP] = {&hk_retry_metrics.deliveries_http_error, false},
-    [HK_FAILURE_TIMEOUT] = {&hk_retry_metrics.deliveries_timeout, false},
-    [HK_FAILURE_NETWORK] = {&hk_retry_metrics.deliveries_network_error, false},
-    [HK_FAILURE_BLOCKED] = {&hk_retry_metrics.deliveries_blocked, true},
-    [HK_FAILURE_UNSENDABLE] = {&hk_retry_metrics.deliveries_invalid, true},
-    [HK_FAILURE_INVALID_REQUEST] = {&hk_retry_metrics.deliveries_invalid, true},
+    [HK_FAILURE_NONE] = {&hk_retry_metrics.attempts_succeeded, false},
+    [HK_FAILURE_HTTP] = {NULL, false}, /* by status: hk_retry_http_error_metric */
+    [HK_FAILURE_TIMEOUT] = {&hk_retry_metrics.attempts_timeout, false},
+    [HK_FAILURE_NETWORK] = {&hk_retry_metrics.attempts_network_error, false},
+    [HK_FAILURE_BLOCKED] = {&hk_retry_metrics.attempts_blocked, true},
+    [HK_FAILURE_UNSENDABLE] = {&hk_retry_metrics.attempts_invalid, true},
+    [HK_FAILURE_INVALID_REQUEST] = {&hk_retry_metrics.attempts_invalid, true},
     [HK_FAILURE_TASK_GONE] = {NULL, true},
     [HK_FAILURE_TASK_DISABLED] = {NULL, true},
     [HK_FAILURE_RECORD_TOO_LARGE] = {NULL, true},
@@ -192,7 +192,7 @@ hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_retry_f
         v.counted = &hk_retry_metrics.deliveries_deferred_slow_host;
         return v;
     case HK_TRANSPORT_OK:
-        v.counted = &hk_retry_metrics.deliveries_succeeded;
+        v.counted = &hk_retry_metrics.attempts_succeeded;
         return v;
     case HK_TRANSPORT_RETRY:
     case HK_TRANSPORT_ERROR:
@@ -201,7 +201,8 @@ hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_retry_f
     hk_retry_failure kind = f->failure;
     if ((size_t)kind >= sizeof failures / sizeof failures[0])
         kind = HK_FAILURE_NETWORK;
-    v.counted = failures[kind].outcome;
+    v.counted = kind == HK_FAILURE_HTTP ? hk_retry_http_error_metric(f->http_status)
+                                        : failures[kind].outcome;
     switch (kind) {
     case HK_FAILURE_TASK_GONE:
         return dead(v, HK_REASON_TASK_DELETED);
@@ -231,7 +232,9 @@ hk_retry_verdict hk_retry_decide(const hk_retry_policy *policy, const hk_retry_f
     return v;
 }
 
-void hk_retry_tier_topic(const hk_retry_policy *policy, size_t tier, char out[64])
+void hk_retry_tier_topic(const hk_retry_policy *policy, const char *prefix, size_t tier,
+                         char out[HK_TOPIC_NAME_MAX + 1])
 {
-    snprintf(out, 64, "hookd.retry.%s", policy->names[tier < policy->tiers ? tier : 0]);
+    snprintf(out, HK_TOPIC_NAME_MAX + 1, "%sretry.%s", prefix,
+             policy->names[tier < policy->tiers ? tier : 0]);
 }

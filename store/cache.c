@@ -238,6 +238,14 @@ static char *read_version(hk_store_cache *c, bool *ok)
     return v;
 }
 
+/* The cache's size and the time of its last full load, for /metrics. */
+static void loaded(const hk_store_snapshot *s)
+{
+    hk_gauge_set(&hk_store_metrics.task_cache_tasks, (int64_t)s->n);
+    hk_gauge_set(&hk_store_metrics.task_cache_flows, (int64_t)s->flows_len);
+    hk_gauge_set(&hk_store_metrics.task_cache_last_reload, (int64_t)(hk_wall_ms() / 1000));
+}
+
 static void swap_in(hk_store_cache *c, hk_store_snapshot *s)
 {
     pthread_mutex_lock(&c->lock);
@@ -246,6 +254,7 @@ static void swap_in(hk_store_cache *c, hk_store_snapshot *s)
     pthread_mutex_unlock(&c->lock);
     hk_store_snapshot_release(old);
     hk_counter_add(&hk_store_metrics.task_reloads, 1);
+    loaded(s);
 }
 
 /* The one record of whether Redis answers: /readyz and hookd_redis_up read it, and each change
@@ -349,6 +358,7 @@ int hk_store_cache_create(const hk_store_config *cfg, int poll_ms, int full_relo
     free(c->version);
     c->version = version;
     c->last_full_ms = hk_now_ms();
+    loaded(c->current);
     atomic_store(&c->redis_ok, true);
     hk_gauge_set(&hk_store_metrics.redis_up, 1);
     if (pthread_create(&c->thread, NULL, refresher, c) != 0) {

@@ -440,6 +440,9 @@ struct hk_store_metrics {
     hk_counter task_cache_lookups_hit;  /* hookd_task_cache_lookups_total{result="hit"} */
     hk_counter task_cache_lookups_miss; /* hookd_task_cache_lookups_total{result="miss"} */
     hk_gauge redis_up;                  /* hookd_redis_up: the cache's last poll */
+    hk_gauge task_cache_tasks;          /* hookd_task_cache_tasks: in the snapshot in use */
+    hk_gauge task_cache_flows;          /* hookd_task_cache_flows: flows and spaces in it */
+    hk_gauge task_cache_last_reload;    /* hookd_task_cache_last_reload_timestamp_seconds */
     hk_counter waits_registered;        /* hookd_inbound_waits_registered_total */
 };
 extern struct hk_store_metrics hk_store_metrics;

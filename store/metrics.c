@@ -1,6 +1,7 @@
 /*
  * metrics.c — the families store counts in (struct hk_store_metrics in hk_store.h): the
- * history writer's, the task cache's and Redis's state as the cache last saw it.
+ * history writer's, the task cache's (its size and last reload) and Redis's state as the cache
+ * last saw it.
  */
 #include "hk_store.h"
 
@@ -33,6 +34,15 @@ struct hk_store_metrics hk_store_metrics = {
     .task_cache_lookups_miss = HK_COUNTER(LOOKUPS, "result=\"miss\"", LOOKUPS_HELP),
     .redis_up = HK_GAUGE("hookd_redis_up", NULL,
                          "1 when the task cache's last poll of Redis succeeded, else 0."),
+    .task_cache_tasks = HK_GAUGE("hookd_task_cache_tasks", NULL,
+                                 "Webhook tasks in the task cache's snapshot in use."),
+    .task_cache_flows = HK_GAUGE("hookd_task_cache_flows", NULL,
+                                 "Flows and spaces with at least one task in the task cache's "
+                                 "snapshot in use."),
+    .task_cache_last_reload = HK_GAUGE("hookd_task_cache_last_reload_timestamp_seconds", NULL,
+                                       "When the task cache last loaded every task from Redis "
+                                       "(unix seconds): on a change, and at least every 30 s "
+                                       "while Redis answers; 0 before the first."),
     .waits_registered = HK_COUNTER("hookd_inbound_waits_registered_total", NULL,
                                    "Waits registered (or replaced) on inbound endpoints through "
                                    "this process (the admin API); hookd-ingress claims them."),

@@ -2,12 +2,13 @@
  * dlq.c — the dead-letter topic for operators: `hookctl dlq list|replay`, and hk_dlq_replay(),
  * the library function behind the replay (the admin API will call it too).
  *
- * hookd.dlq is shared by every deployment on the cluster; each dead letter names its consumer
- * group, and both commands take only the configured group's (HOOKD_KAFKA_GROUP_ID). A replay
- * puts each selected delivery back on the first retry tier, due at once, as attempt 1 with the
- * same delivery id; the workers of the group deliver it like any retry. Kafka records cannot be
- * removed, so the dead letters stay where they are: replaying the same selection twice sends
- * twice (receivers dedupe on X-Webhook-Id); --since narrows a replay to recent ones.
+ * <prefix>dlq (HOOKD_TOPIC_PREFIX, "hookd." by default) is shared by every deployment on the
+ * cluster that keeps the same prefix; each dead letter names its consumer group, and both commands
+ * take only the configured group's (HOOKD_KAFKA_GROUP_ID). A replay puts each selected delivery
+ * back on the first retry tier, due at once, as attempt 1 with the same delivery id; the workers of
+ * the group deliver it like any retry. Kafka records cannot be removed, so the dead letters stay
+ * where they are: replaying the same selection twice sends twice (receivers dedupe on
+ * X-Webhook-Id); --since narrows a replay to recent ones.
  */
 #include "hookctl.h"
 
@@ -30,7 +31,8 @@ typedef struct replay_state {
     size_t taken; /* replayable dead letters taken (queued, or previewed in a dry run) */
     hk_producer *producer;
     hk_loop *loop;
-    const char *topic;
+    const char *topic; /* the first tier's */
+    const char *dlq;
     hk_dlq_replay_stats *stats;
     size_t queued, acked; /* stats->replayed counts the acknowledged without error */
     int ack_err;
@@ -84,7 +86,7 @@ static int replay_one(int32_t partition, int64_t offset, const void *key, size_t
     }
     if (!replayable) {
         s->stats->skipped++;
-        HK_WARN("dlq.replay.skipped", "%s[%d] offset %lld: %s", HK_TOPIC_DLQ, (int)partition,
+        HK_WARN("dlq.replay.skipped", "%s[%d] offset %lld: %s", s->dlq, (int)partition,
                 (long long)offset, err.msg);
         cJSON_Delete(rec);
         return HK_OK;
@@ -114,9 +116,14 @@ int hk_dlq_replay(const hk_config *cfg, const hk_dead_letter_filter *filter,
                                   "HOOKD_RETRY_DELAYS", err);
     if (rc != HK_OK)
         return rc;
-    hk_retry_tier_topic(&policy, 0, stats->topic);
-    replay_state s = {
-        .filter = filter, .opts = opts ? opts : &every, .topic = stats->topic, .stats = stats};
+    hk_retry_tier_topic(&policy, cfg->topic_prefix, 0, stats->topic);
+    char dlq[HK_TOPIC_NAME_MAX + 1];
+    hk_topic_name(dlq, cfg->topic_prefix, HK_TOPIC_DLQ);
+    replay_state s = {.filter = filter,
+                      .opts = opts ? opts : &every,
+                      .topic = stats->topic,
+                      .dlq = dlq,
+                      .stats = stats};
     s.loop = hk_loop_create();
     const char *topics[] = {stats->topic};
     if (!s.opts->dry_run && /* a dry run writes nothing, not even a missing topic */
@@ -124,8 +131,7 @@ int hk_dlq_replay(const hk_config *cfg, const hk_dead_letter_filter *filter,
          (rc = hk_producer_ensure_topics(s.producer, topics, 1, cfg->topic_partitions,
                                          cfg->topic_replication, 10000, err)) != HK_OK))
         goto done;
-    rc = hk_consumer_scan(cfg->kafka, cfg->kafka_len, HK_TOPIC_DLQ, SCAN_TIMEOUT_MS, replay_one, &s,
-                          err);
+    rc = hk_consumer_scan(cfg->kafka, cfg->kafka_len, dlq, SCAN_TIMEOUT_MS, replay_one, &s, err);
     if (rc == HK_ELIMIT) /* replay_one stopped the scan at --limit */
         rc = HK_OK;
     if (s.queue_failed)
@@ -267,7 +273,8 @@ static void dlq_usage(FILE *out)
             "       hookctl dlq replay [--webhook <id>] [--since <time>] [--until <time>]\n"
             "                          [--limit N] [--dry-run]\n"
             "\n"
-            "Reads the dead-letter topic (hookd.dlq) from its start, taking only the dead\n"
+            "Reads the dead-letter topic (<prefix>dlq: HOOKD_TOPIC_PREFIX / --topic-prefix,\n"
+            "hookd.dlq by default) from its start, taking only the dead\n"
             "letters of this deployment's consumer group (HOOKD_KAFKA_GROUP_ID).\n"
             "  list    prints them as a table (when, kind, webhook, job, attempts, reason);\n"
             "          --json prints the whole records: the event and every attempt's outcome\n"
@@ -386,8 +393,10 @@ int hk_cmd_dlq(int argc, char **argv, const hk_config *cfg)
         static const char *const head[] = {"DEAD AT",  "KIND",   "WEBHOOK",         "JOB",
                                            "ATTEMPTS", "REASON", "PARTITION:OFFSET"};
         list_state s = {.filter = &filter, .table = hk_cmd_json ? NULL : hk_table_new(head, 7)};
-        int rc = hk_consumer_scan(cfg->kafka, cfg->kafka_len, HK_TOPIC_DLQ, SCAN_TIMEOUT_MS,
-                                  list_one, &s, &err);
+        char dlq[HK_TOPIC_NAME_MAX + 1];
+        hk_topic_name(dlq, cfg->topic_prefix, HK_TOPIC_DLQ);
+        int rc =
+            hk_consumer_scan(cfg->kafka, cfg->kafka_len, dlq, SCAN_TIMEOUT_MS, list_one, &s, &err);
         if (s.table) {
             hk_table_print(s.table, stdout);
             printf("%zu dead letter%s of group %s (--json for the events and every attempt)\n", s.n,

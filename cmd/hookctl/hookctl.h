@@ -78,7 +78,7 @@ typedef struct hk_dlq_replay_stats {
     size_t replayed; /* put on the first tier and acknowledged by Kafka (a dry run: would be) */
     size_t skipped;  /* selected but not replayable (poison, event kept only as a payload) */
     bool limited;    /* stopped at opts->limit with more left to replay */
-    char topic[64];  /* the first tier's topic */
+    char topic[HK_TOPIC_NAME_MAX + 1]; /* the first tier's topic */
 } hk_dlq_replay_stats;
 
 typedef struct hk_dlq_replay_opts {
@@ -90,7 +90,7 @@ typedef struct hk_dlq_replay_opts {
     void *arg;
 } hk_dlq_replay_opts;
 
-/* Reads hookd.dlq once from its start and puts every dead letter the filter selects back on
+/* Reads <prefix>dlq (HOOKD_TOPIC_PREFIX) once from its start and puts every dead letter the filter selects back on
  * the first retry tier (cfg's HOOKD_RETRY_DELAYS), due at once, with its attempts reset and
  * the same delivery id, keyed by it; returns when Kafka has acknowledged every one. Blocking.
  * opts (may be NULL: every one, for real) bounds it or makes it a dry run.

@@ -52,6 +52,7 @@ int main(int argc, char **argv)
     }
     hk_log_set_level(cfg.log_level);
     hk_config_log_service_links(&cfg);
+    hk_metrics_include_process(); /* process_* on /metrics */
     int status = ing_run(&cfg, &err);
     if (status != 0 && err.msg[0])
         fprintf(stderr, "hookd-ingress: %s\n", err.msg);

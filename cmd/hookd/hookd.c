@@ -15,7 +15,8 @@ static void usage(FILE *out)
             "\n"
             "Consumes job events from Kafka, looks up each flow's webhook tasks in Redis, and\n"
             "delivers signed HTTP requests, at least once. Every outcome is published to\n"
-            "hookd.deliveries and kept per job in Redis; failures go to hookd.dlq.\n"
+            "<prefix>deliveries and kept per job in Redis; failures go to <prefix>dlq, retries\n"
+            "wait on <prefix>retry.<delay> (HOOKD_TOPIC_PREFIX, \"hookd.\" by default).\n"
             "SIGTERM or SIGINT drains deliveries in flight, commits, and exits 0.\n"
             "\n"
             "Every setting is an environment variable with a matching flag (--flag V or\n"
@@ -51,6 +52,7 @@ int main(int argc, char **argv)
     }
     hk_log_set_level(cfg.log_level);
     hk_config_log_service_links(&cfg);
+    hk_metrics_include_process(); /* process_* on /metrics */
     int status = hk_shards_run(&cfg, &err);
     if (status != 0)
         fprintf(stderr, "hookd: %s\n", err.msg[0] ? err.msg : "stopped on a runtime failure");

@@ -89,40 +89,60 @@ static enum MHD_Result reply(struct MHD_Connection *con, unsigned status, const 
     return r;
 }
 
-/* The admin API's families (counted only here) and hookd's version. A member is named after
- * its series: the name without hookd_ and _total. */
+/* The admin API's families (counted only here) and hookd's version. The code label is bounded:
+ * the statuses the API answers with, each its own series, and any other under its class
+ * ("4xx"), which `code=~"4.."` still selects. A member is named after its series. */
+#define API_REQUESTS(code)                                                                         \
+    HK_COUNTER("hookd_api_requests_total", "code=\"" code "\"",                                    \
+               "Admin API requests answered (/v1), by status code; a code the API does not "       \
+               "use is counted under its class (4xx).")
+/* The codes, once: the API's own (api.c, http.c), then the classes; X-macro so that the names
+ * and the members cannot disagree. */
+#define API_CODE_LIST(X)                                                                           \
+    X("200")                                                                                       \
+    X("201") X("204") X("400") X("401") X("403") X("404") X("405") X("409") X("413") X("415")      \
+        X("422") X("429") X("500") X("501") X("502") X("503") X("504") X("1xx") X("2xx") X("3xx")  \
+            X("4xx") X("5xx")
+#define API_CODE_NAME(code) code,
+#define API_CODE_MEMBER(code) API_REQUESTS(code),
+static const char *const api_codes[] = {API_CODE_LIST(API_CODE_NAME)};
+#define API_CODES (sizeof api_codes / sizeof api_codes[0])
+/* From 1 ms to 30 s (a test delivery waits for the receiver, up to its timeout). */
+static const uint64_t api_bounds_ms[] = {1,   5,    10,   25,   50,    100,  250,
+                                         500, 1000, 2500, 5000, 10000, 30000};
 static struct http_metrics {
-    hk_counter api_requests;
-    hk_counter api_unauthorized;
-    hk_counter api_client_errors;
-    hk_counter api_server_errors;
+    hk_counter api_requests[API_CODES]; /* in api_codes' order */
+    hk_histogram api_request_duration_seconds;
     hk_gauge build_info;
 } http_metrics = {
-    .api_requests =
-        HK_COUNTER("hookd_api_requests_total", NULL, "Admin API requests answered (/v1)."),
-    .api_unauthorized = HK_COUNTER("hookd_api_unauthorized_total", NULL,
-                                   "Admin API requests refused with 401 (no or wrong bearer "
-                                   "token)."),
-    .api_client_errors = HK_COUNTER("hookd_api_client_errors_total", NULL,
-                                    "Admin API requests answered with another 4xx (invalid input, "
-                                    "not found, the flow limit, too large)."),
-    .api_server_errors = HK_COUNTER("hookd_api_server_errors_total", NULL,
-                                    "Admin API requests answered with 5xx (Redis unavailable)."),
+    .api_requests = {API_CODE_LIST(API_CODE_MEMBER)},
+    .api_request_duration_seconds = HK_HISTOGRAM_MS(
+        "hookd_api_request_duration_seconds",
+        "Time from an admin API request's arrival to its answer (/v1), every status.",
+        api_bounds_ms),
     .build_info = HK_GAUGE_AT("hookd_build_info", "version=\"" HK_VERSION "\"",
                               "Always 1; the version is in the label.", 1),
 };
 HK_METRICS_REGISTER("hookd", http_metrics)
 
+/* hookd_api_requests_total{code} and the duration of one finished /v1 request. */
+static void api_count(unsigned status, uint64_t ms)
+{
+    char code[4];
+    snprintf(code, sizeof code, "%03u", status < 1000 ? status : 599);
+    size_t i = 0;
+    while (i < API_CODES - 5 && strcmp(api_codes[i], code) != 0)
+        i++;
+    if (i == API_CODES - 5) /* not one of the API's own: its class, 1xx..5xx */
+        i = API_CODES - 5 + (status >= 100 && status < 600 ? status / 100 - 1 : 4);
+    hk_counter_add(&http_metrics.api_requests[i], 1);
+    hk_histogram_observe_ms(&http_metrics.api_request_duration_seconds, ms);
+}
+
 /* Counts a /v1 answer and logs it: method, path, status; never a body or a header. */
 static void api_done(const char *method, const char *url, unsigned status, uint64_t t0)
 {
-    hk_counter_add(&http_metrics.api_requests, 1);
-    if (status == 401)
-        hk_counter_add(&http_metrics.api_unauthorized, 1);
-    else if (status >= 500)
-        hk_counter_add(&http_metrics.api_server_errors, 1);
-    else if (status >= 400)
-        hk_counter_add(&http_metrics.api_client_errors, 1);
+    api_count(status, hk_now_ms() - t0);
     if (!hk_log_enabled(HK_LOG_INFO))
         return;
     hk_log_field f[] = {HK_STR("method", method), HK_STR("path", url), HK_NUM("status", status),

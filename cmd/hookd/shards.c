@@ -56,7 +56,7 @@ struct notice {
 };
 
 /* The history writer disabled a task (its swap changed it: this worker alone tells): the
- * task.disabled event goes to shard 0's loop, which publishes it on hookd.events. */
+ * task.disabled event goes to shard 0's loop, which publishes it on <prefix>events. */
 static void notice_cb(const hk_store_disabled *d, void *arg)
 {
     group *g = arg;
@@ -250,8 +250,7 @@ static int run_shards(group *g, const hk_store_config *scfg, hk_error *err)
         .on_fatal = abort_all,
         .fatal_arg = g,
     };
-    for (size_t t = 0; t < g->policy.tiers; t++)
-        hk_retry_tier_topic(&g->policy, t, g->shared.tier_topics[t]);
+    hk_pipeline_shared_topics(&g->shared, cfg->topic_prefix);
     g->n = cfg->threads < cfg->max_inflight ? cfg->threads : cfg->max_inflight;
     if (g->n < 1)
         g->n = 1;

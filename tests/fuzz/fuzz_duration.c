@@ -70,8 +70,8 @@ static void check_policy(const char *delays, int max_attempts)
         HK_FUZZ_CHECK(plain_delay(name, &ms), "'%s' accepted: not <digits><unit>", name);
         for (size_t j = 0; j < i; j++)
             HK_FUZZ_CHECK(strcmp(policy.names[j], name) != 0, "'%s' accepted twice", name);
-        char topic[64];
-        hk_retry_tier_topic(&policy, i, topic);
+        char topic[HK_TOPIC_NAME_MAX + 1];
+        hk_retry_tier_topic(&policy, "hookd.", i, topic);
         HK_FUZZ_CHECK(strncmp(topic, "hookd.retry.", 12) == 0 && strcmp(topic + 12, name) == 0,
                       "topic '%s' of tier '%s'", topic, name);
         for (const char *p = topic; *p; p++)

@@ -855,3 +855,9 @@ def test_the_ingress_metrics_pass_promtool(stack, ingress):
         assert ing.metric(f'hookd_ingress_requests_total{{outcome="{outcome}"}}') == 1, outcome
     assert ing.metric("hookd_ingress_ack_seconds_count") == 1
     assert ing.metric("hookd_ingress_endpoints") == 2
+    # the process collector's families, as Prometheus' client libraries name them (issue 17)
+    assert abs(ing.metric("process_start_time_seconds") - time.time()) < 600
+    assert ing.metric("process_cpu_seconds_total") >= 0  # present; a young process may show 0
+    for name in ("process_resident_memory_bytes", "process_virtual_memory_bytes",
+                 "process_open_fds", "process_max_fds"):
+        assert ing.metric(name) > 0, name

@@ -112,7 +112,7 @@ def test_a_full_producer_queue_is_back_pressure_not_an_exit(env, receiver, worke
     assert wait_lag_zero(stack, env, timeout=40) == 0
     assert worker.proc.poll() is None, "the worker keeps running"
     published = worker.metric("hookd_outcomes_published_total")
-    lost = worker.metric("hookd_outcomes_publish_errors_total")
+    lost = worker.metric('hookd_dlq_publish_errors_total{kind="outcome"}')
     print(f"{2 * n} outcomes: {published:.0f} published, {lost:.0f} lost to a full queue")
     assert published + lost == 2 * n, "every outcome record is accounted for"
     assert worker.stop() == 0

@@ -97,6 +97,7 @@ def test_metrics_pass_promtool_and_count_every_outcome(env, receiver, worker_fac
                 and value(s, "hookd_dlq_records_total", reason="poison") == 1
                 and value(s, "hookd_tasks_disabled_total", reason="gone") == 1
                 and value(s, "hookd_task_cache_lookups_total", result="hit") == 3
+                and value(s, "hookd_deliveries_total", outcome="dead_lettered") == 4
                 and all(value(s, "hookd_kafka_consumer_lag", topic=env.topic,
                               partition=str(p)) == 0 for p in range(4)))
     text, s = wait_metrics(worker, settled)
@@ -105,12 +106,23 @@ def test_metrics_pass_promtool_and_count_every_outcome(env, receiver, worker_fac
     assert check.returncode == 0 and not check.stdout.strip() and not check.stderr.strip(), \
         check.stdout + check.stderr
 
-    assert value(s, "hookd_deliveries_total", outcome="succeeded") == 1
-    assert value(s, "hookd_deliveries_total", outcome="http_error") == 3  # 500 twice, 410 once
-    assert value(s, "hookd_deliveries_total", outcome="timeout") == 1
-    assert value(s, "hookd_deliveries_total", outcome="blocked") == 1
-    assert value(s, "hookd_deliveries_total", outcome="network_error") == 0
-    assert value(s, "hookd_deliveries_total", outcome="invalid") == 0
+    # attempts by outcome and status class: 500 twice, 410 once, each in its own series
+    attempts = {(o, c): value(s, "hookd_delivery_attempts_total", outcome=o, status_class=c)
+                for o, c in [("succeeded", "2xx"), ("http_error", "5xx"), ("http_error", "410"),
+                             ("http_error", "4xx"), ("http_error", "429"), ("timeout", "none"),
+                             ("blocked", "none"), ("network_error", "none"),
+                             ("invalid", "none")]}
+    assert attempts == {("succeeded", "2xx"): 1, ("http_error", "5xx"): 2,
+                        ("http_error", "410"): 1, ("http_error", "4xx"): 0,
+                        ("http_error", "429"): 0, ("timeout", "none"): 1, ("blocked", "none"): 1,
+                        ("network_error", "none"): 0, ("invalid", "none"): 0}, attempts
+    # deliveries by their end: the ok one delivered, four dead-lettered (not the poison event)
+    assert value(s, "hookd_deliveries_total", outcome="delivered") == 1
+    assert value(s, "hookd_deliveries_total", outcome="dead_lettered") == 4
+    assert value(s, "hookd_deliveries_total", outcome="skipped") == 0
+    assert value(s, "hookd_delivery_end_to_end_seconds_count") == 1
+    for kind in ("dead_letter", "retry", "outcome", "event"):
+        assert value(s, "hookd_dlq_publish_errors_total", kind=kind) == 0, kind
     for reason, n in {"attempts_exhausted": 1, "endpoint_gone": 1, "retry_disabled": 1,
                       "permanent_failure": 1, "poison": 1, "invalid_request": 0,
                       "task_deleted": 0, "task_disabled": 0}.items():
@@ -142,6 +154,55 @@ def test_metrics_pass_promtool_and_count_every_outcome(env, receiver, worker_fac
         assert value(s, "hookd_kafka_consumer_lag", topic=env.topic, partition=str(p)) == 0
     assert any(n == "hookd_kafka_consumer_lag" and ("topic", "hookd.retry.1s") in labels
                for n, labels in s), "the tier's partitions have a lag series"
+    assert worker.stop() == 0
+
+
+def test_end_to_end_latency_cache_size_process_and_api_metrics(env, receiver, worker_factory):
+    """The end-to-end histogram counts from the event's finishedAt (else from its first
+    consumption); the task cache's size and last reload; process_*; the admin API by code with
+    its duration histogram."""
+    flow = f"e2e-{env.tag}"
+    env.create_task({"flowId": flow, "url": receiver.url("/e2e"), "body": "$jobId"})
+    env.create_task({"spaceId": f"sp-{env.tag}", "url": receiver.url("/e2e-space"),
+                     "body": "$jobId"})
+    worker = worker_factory(env.topic, env.group, env.prefix, {
+        "HOOKD_LOG_LEVEL": "info", "HOOKD_API_TOKEN": "e2e-token-0123456789"})
+    two_minutes_ago = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 120))
+    env.publish({"eventId": f"old-{env.tag}", "jobId": "old", "jobStatus": "Complete",
+                 "flowId": flow, "finishedAt": two_minutes_ago})
+    env.publish({"eventId": f"new-{env.tag}", "jobId": "new", "jobStatus": "Complete",
+                 "flowId": flow})
+    receiver.wait_for("/e2e", 2, timeout=20)
+    hist = "hookd_delivery_end_to_end_seconds"
+    _, s = wait_metrics(worker, lambda s: value(s, hist + "_count") == 2)
+    assert value(s, hist + "_count") == 2
+    assert value(s, hist + "_bucket", le="60") == 1, "the one without finishedAt, at once"
+    assert value(s, hist + "_bucket", le="300") == 2, "the other two minutes late"
+    assert value(s, hist + "_sum") >= 120
+    # the cache: two tasks, one flow and one space, loaded in the last minute
+    assert value(s, "hookd_task_cache_tasks") == 2
+    assert value(s, "hookd_task_cache_flows") == 2
+    assert abs(value(s, "hookd_task_cache_last_reload_timestamp_seconds") - time.time()) < 60
+    # process_* from /proc: this process started in the last minutes, holds sockets
+    assert abs(value(s, "process_start_time_seconds") - time.time()) < 600
+    assert value(s, "process_open_fds") > 5
+    assert value(s, "process_max_fds") >= value(s, "process_open_fds")
+    assert value(s, "process_resident_memory_bytes") > 1 << 20
+    assert value(s, "process_virtual_memory_bytes") > value(s, "process_resident_memory_bytes")
+    assert value(s, "process_cpu_seconds_total") >= 0  # present; CPU used may round to 0
+    # the admin API: one 401 (no token), one 404 (no such route), each counted by its code
+    base = f"http://127.0.0.1:{worker.port()}"
+    for headers in ({}, {"Authorization": "Bearer e2e-token-0123456789"}):
+        try:
+            urllib.request.urlopen(urllib.request.Request(f"{base}/v1/no-such-route",
+                                                          headers=headers), timeout=5)
+        except urllib.error.HTTPError:
+            pass
+    _, s = wait_metrics(worker, lambda s: value(s, "hookd_api_request_duration_seconds_count"))
+    assert value(s, "hookd_api_requests_total", code="401") == 1
+    assert value(s, "hookd_api_requests_total", code="404") == 1
+    assert sum(v for (n, _), v in s.items() if n == "hookd_api_requests_total") == 2
+    assert value(s, "hookd_api_request_duration_seconds_count") == 2
     assert worker.stop() == 0
 
 

@@ -72,7 +72,7 @@ def test_a_rendering_blow_up_is_dead_lettered_and_the_partition_moves_on(
         "invalid request: webhookOverrides.body: the rendered body is over "
         "HOOKD_MAX_BODY_BYTES"), dead[0]["error"]
     assert wait_lag_zero(stack, env) == 0, "both offsets committed"
-    assert w.metric('hookd_deliveries_total{outcome="invalid"}') >= 1
+    assert w.metric('hookd_delivery_attempts_total{outcome="invalid",status_class="none"}') >= 1
     # The render is measured before anything is allocated: the worker never holds more than
     # the event, its copies and the limit, nowhere near the tens of GB asked for.
     peak = peak_rss_mb(w.proc)
@@ -226,7 +226,7 @@ def test_an_override_may_skip_a_task_and_one_naming_no_task_is_reported(
     assert outcome["warning"] == f"webhookOverrides[1]: no webhook task {ghost} in flow {flow}"
     time.sleep(1.0)  # a delivery to the skipped task would have landed by now
     assert receiver.matching("/sk/a") == [], "the override skipped it"
-    assert w.metric("hookd_deliveries_skipped_total") == 1
+    assert w.metric('hookd_deliveries_total{outcome="skipped"}') == 1
     assert w.metric("hookd_overrides_unknown_total") == 1
     assert any('"event":"event.override.unknown"' in line and ghost in line for line in w.lines())
     assert any('"event":"event.override.skip"' in line and skipped in line for line in w.lines())

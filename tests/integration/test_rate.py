@@ -76,12 +76,12 @@ def test_rate_limit_holds_across_two_workers(env, receiver, worker_factory, stac
 
     # Both workers delivered, both waited, none is waiting now, nothing failed.
     for w in workers:
-        assert w.metric('hookd_deliveries_total{outcome="succeeded"}') > N / 4
+        assert w.metric('hookd_delivery_attempts_total{outcome="succeeded",status_class="2xx"}') > N / 4
         assert w.metric("hookd_rate_limited_total") > 0
         assert w.metric("hookd_rate_waiting") == 0
         assert w.metric("hookd_rate_lease_errors_total") == 0
-        assert w.metric("hookd_deliveries_total") == w.metric(
-            'hookd_deliveries_total{outcome="succeeded"}')
+        assert w.metric("hookd_delivery_attempts_total") == w.metric(
+            'hookd_delivery_attempts_total{outcome="succeeded",status_class="2xx"}')
         assert any('"event":"delivery.rate_limited"' in line for line in w.lines())
     for w in workers:
         assert w.stop() == 0

@@ -51,7 +51,7 @@ def test_a_space_task_takes_every_flow_of_its_space_and_no_other(env, receiver, 
     # the default payload carries the space; the skip override held for e5 (and e2 failed)
     got = bodies(receiver, "/dflt")
     assert [(d["jobId"], d["flowId"], d["spaceId"]) for d in got] == [("e1", a, space)], got
-    assert w.metric("hookd_deliveries_skipped_total") == 1
+    assert w.metric('hookd_deliveries_total{outcome="skipped"}') == 1
     assert w.metric("hookd_overrides_unknown_total") == 0, "a space's task is a known task"
 
 

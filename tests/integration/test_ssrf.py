@@ -255,7 +255,7 @@ def test_every_form_is_blocked_by_the_worker(env, worker_factory, stack, no_exte
         except AssertionError as e:
             failures.append(str(e))
     assert not failures, "\n".join(failures)
-    assert w.metric('hookd_deliveries_total{outcome="blocked"}') == len(ids)
+    assert w.metric('hookd_delivery_attempts_total{outcome="blocked",status_class="none"}') == len(ids)
     assert no_external.attempts() == [], "a connection to a non-loopback address was attempted"
 
 
@@ -430,8 +430,8 @@ def test_with_hookd_http_proxy_a_blocked_target_never_reaches_the_proxy(
     assert got["body"] == job.encode()
     assert got["headers"]["x-webhook-signature"].startswith("t=")
     assert proxy.seen() == [f"CONNECT 127.0.0.1:{receiver.port} HTTP/1.1"] * 3, proxy.seen()
-    assert w.metric('hookd_deliveries_total{outcome="blocked"}') == len(ids)
-    assert w.metric('hookd_deliveries_total{outcome="succeeded"}') == 1
+    assert w.metric('hookd_delivery_attempts_total{outcome="blocked",status_class="none"}') == len(ids)
+    assert w.metric('hookd_delivery_attempts_total{outcome="succeeded",status_class="2xx"}') == 1
     assert not any("proxypass" in line for line in w.lines()), "the proxy's password is logged"
     assert no_external.attempts() == []
 
@@ -460,7 +460,7 @@ def test_a_slow_name_server_holds_up_nothing_and_times_out(env, receiver, proxy,
                      lambda r: r.get("jobId") == job and r.get("webhookId") == slow_id, 1)
     assert o["error"].startswith("Resolving timed out after") and o["statusCode"] is None, o
     assert 1000 <= o["latencyMs"] < 1600, o
-    assert w.metric('hookd_deliveries_total{outcome="timeout"}') == 1
+    assert w.metric('hookd_delivery_attempts_total{outcome="timeout",status_class="none"}') == 1
     assert proxy.seen() == [f"CONNECT 127.0.0.1:{receiver.port} HTTP/1.1"], proxy.seen()
     assert no_external.attempts() == []
 

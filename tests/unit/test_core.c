@@ -1,6 +1,7 @@
 /* core: configuration precedence and errors, the event loop's timers and fds, buffers, the
  * metrics mechanism. */
 #include <criterion/criterion.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,57 @@
 #include <unistd.h>
 
 #include "hk_core.h"
+
+/* HOOKD_TOPIC_PREFIX (contract, "Additions"): "hookd." by default; the ingress topic follows it
+ * unless set; a prefix that would make a topic's name illegal (a character Kafka refuses, or so
+ * long that <prefix>retry.<15-character delay> passes 249) is refused naming the variable or the
+ * flag, and is not echoed. */
+Test(config, topic_prefix_names_every_topic_and_is_checked)
+{
+    hk_config cfg;
+    hk_error err = {0};
+    char *argv[] = {"hookd", NULL};
+    char *none[] = {NULL};
+    cr_assert_eq(hk_config_load(&cfg, 1, argv, none, NULL, NULL), HK_OK);
+    cr_assert_str_eq(cfg.topic_prefix, "hookd.");
+    cr_assert_str_eq(cfg.ingress_topic, "hookd.inbound");
+    hk_config_free(&cfg);
+    char *env[] = {"HOOKD_TOPIC_PREFIX=staging_eu-1.", NULL};
+    cr_assert_eq(hk_config_load(&cfg, 1, argv, env, NULL, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(cfg.ingress_topic, "staging_eu-1.inbound");
+    char topic[HK_TOPIC_NAME_MAX + 1];
+    hk_topic_name(topic, cfg.topic_prefix, HK_TOPIC_DLQ);
+    cr_assert_str_eq(topic, "staging_eu-1.dlq");
+    hk_config_free(&cfg);
+    char *both[] = {"HOOKD_TOPIC_PREFIX=a.", "HOOKD_INGRESS_TOPIC=mine", NULL};
+    cr_assert_eq(hk_config_load(&cfg, 1, argv, both, NULL, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(cfg.ingress_topic, "mine", "an explicit topic wins");
+    hk_config_free(&cfg);
+    char *flag_argv[] = {"hookctl", "--topic-prefix", "b-", NULL};
+    cr_assert_eq(hk_config_load(&cfg, 3, flag_argv, env, NULL, &err), HK_OK, "%s", err.msg);
+    cr_assert_str_eq(cfg.topic_prefix, "b-", "the flag wins");
+    cr_assert_str_eq(cfg.ingress_topic, "b-inbound");
+    hk_config_free(&cfg);
+
+    char longest[300] = "HOOKD_TOPIC_PREFIX=";
+    memset(longest + strlen(longest), 'p', HK_TOPIC_PREFIX_MAX);
+    char *at_max[] = {longest, NULL};
+    cr_assert_eq(hk_config_load(&cfg, 1, argv, at_max, NULL, &err), HK_OK, "%s", err.msg);
+    hk_config_free(&cfg);
+    strcat(longest, "p");
+    char *bad[] = {"HOOKD_TOPIC_PREFIX=", "HOOKD_TOPIC_PREFIX=a/b.", "HOOKD_TOPIC_PREFIX=x y",
+                   "HOOKD_TOPIC_PREFIX=\x01", longest};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *e[] = {bad[i], NULL};
+        cr_assert_eq(hk_config_load(&cfg, 1, argv, e, NULL, &err), HK_EINVAL, "%s", bad[i]);
+        cr_assert_str_eq(err.field, "HOOKD_TOPIC_PREFIX");
+        cr_assert_not_null(strstr(err.msg, "228"), "%s", err.msg);
+        cr_assert_null(strchr(err.msg, '\x01'));
+    }
+    char *bad_flag[] = {"hookd", "--topic-prefix=a:b", NULL};
+    cr_assert_eq(hk_config_load(&cfg, 2, bad_flag, none, NULL, &err), HK_EINVAL);
+    cr_assert_str_eq(err.field, "--topic-prefix");
+}
 
 /* hookd-ingress's settings (contract, "Inbound"): defaults, bounds naming the variable, and each
  * program's --help listing only its own settings (and the shared Redis and log ones). */
@@ -392,6 +444,63 @@ Test(metrics, render_prometheus)
     free(text);
 }
 
+/* A member may carry several label pairs (an attempt's outcome and status class); a pair
+ * without its comma, or with an empty value, is refused. process_* follow every family once
+ * the program asked for them, read from /proc. */
+static struct pairs_metrics {
+    hk_counter a, b;
+} pairs_metrics = {
+    .a = HK_COUNTER("test_pairs_total", "outcome=\"http_error\",status_class=\"5xx\"", "Pairs."),
+    .b = HK_COUNTER("test_pairs_total", "outcome=\"http_error\",status_class=\"410\"", "Pairs."),
+};
+static struct bad_pairs_metrics {
+    hk_counter a;
+} bad_pairs[] = {{.a = HK_COUNTER("test_bad_pairs_total", "a=\"x\"b=\"y\"", "Bad.")},
+                 {.a = HK_COUNTER("test_bad_pairs_total", "a=\"x\",b=\"\"", "Bad.")},
+                 {.a = HK_COUNTER("test_bad_pairs_total", "a=\"x\",", "Bad.")}};
+
+Test(metrics, label_pairs_and_the_process_collector)
+{
+    static hk_metric_module m = {"pairs", &pairs_metrics, sizeof pairs_metrics, NULL};
+    hk_error err = {0};
+    cr_assert(hk_metrics_register(&m, &err), "%s", err.msg);
+    for (size_t i = 0; i < 3; i++) {
+        static hk_metric_module bad[3];
+        bad[i] = (hk_metric_module){"bad_pairs", &bad_pairs[i], sizeof bad_pairs[i], NULL};
+        cr_expect_not(hk_metrics_register(&bad[i], &err), "label %zu taken", i);
+    }
+    hk_counter_add(&pairs_metrics.b, 2);
+    char *text = render();
+    cr_assert(strstr(text, "test_pairs_total{outcome=\"http_error\",status_class=\"5xx\"} 0\n"
+                           "test_pairs_total{outcome=\"http_error\",status_class=\"410\"} 2\n"),
+              "%s", text);
+    cr_assert_null(strstr(text, "process_"), "off unless asked for");
+    free(text);
+    hk_metrics_include_process();
+    text = render();
+    /* each sample's line (after its HELP and TYPE lines, which name it too) */
+    const char *names[] = {"\nprocess_cpu_seconds_total ",
+                           "\nprocess_open_fds ",
+                           "\nprocess_max_fds ",
+                           "\nprocess_resident_memory_bytes ",
+                           "\nprocess_start_time_seconds ",
+                           "\nprocess_virtual_memory_bytes "};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *at = strstr(text, names[i]);
+        cr_assert_not_null(at, "%s missing:\n%s", names[i], text);
+        double v = strtod(at + strlen(names[i]), NULL);
+        if (i == 0) /* a process this young may not have used a whole clock tick */
+            cr_expect_geq(v, 0, "%s", names[i] + 1);
+        else
+            cr_expect_gt(v, 0, "%s", names[i] + 1);
+    }
+    const char *start = strstr(text, "\nprocess_start_time_seconds ");
+    double started = strtod(start + strlen("\nprocess_start_time_seconds "), NULL);
+    double ago = (double)time(NULL) - started;
+    cr_expect(ago > -5 && ago < 300, "started %.0f s ago", ago);
+    free(text);
+}
+
 Test(metrics, a_labelled_family_has_one_help_and_every_series)
 {
     hk_counter_add(&test_metrics.deliveries_timeout, 2);
@@ -623,7 +732,7 @@ Test(metrics, registration_refuses_colliding_or_malformed_families)
         "forgotten: the member at byte 40 is not a metric (left out of the initialiser?)",
         "bad_name: the member at byte 0 has no valid name",
         "no_help: test_refused_8 has no HELP text",
-        ("bad_label: test_refused_9: the label k=a is not one key=\"value\" pair of a counter or "
+        ("bad_label: test_refused_9: the label k=a is not key=\"value\" pairs of a counter or "
          "gauge"),
         "bad_bounds: test_refused_10: 1 to 15 ascending bounds",
         "twice: registered twice",

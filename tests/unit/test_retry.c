@@ -98,47 +98,47 @@ static const struct row {
     hk_counter *counted;
 } rows[] = {
     /* name                          transport    failure      status RA    att ret max def hand own   kind      reason              tier delay   same def dis counted */
-    {"delivered",                    T(OK),       F(NONE),     200, NULL,   1, ON,  0, 0, 0, 0,  K(DONE),  R(DELIVERED),       0, 0,      0, 0, 0, M(deliveries_succeeded)},
-    {"500, first attempt",           T(RETRY),    F(HTTP),     500, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(deliveries_http_error)},
-    {"500, second attempt",          T(RETRY),    F(HTTP),     500, NULL,   2, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        1, 300000, 0, 0, 0, M(deliveries_http_error)},
-    {"500, default 3 used up",       T(RETRY),    F(HTTP),     500, NULL,   3, ON,  0, 0, 0, 0,  K(DEAD),  R(EXHAUSTED),       0, 0,      0, 0, 0, M(deliveries_http_error)},
-    {"500, past the last tier",      T(RETRY),    F(HTTP),     500, NULL,   7, ON, 10, 0, 0, 0,  K(AGAIN), R(RETRYING),        1, 300000, 0, 0, 0, M(deliveries_http_error)},
-    {"500, maxAttempts used up",     T(RETRY),    F(HTTP),     500, NULL,  10, ON, 10, 0, 0, 0,  K(DEAD),  R(EXHAUSTED),       0, 0,      0, 0, 0, M(deliveries_http_error)},
-    {"500, retry off",               T(RETRY),    F(HTTP),     500, NULL,   1, OFF, 50, 0, 0, 0, K(DEAD),  R(RETRY_DISABLED),  0, 0,      0, 0, 0, M(deliveries_http_error)},
-    {"503",                          T(RETRY),    F(HTTP),     503, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(deliveries_http_error)},
-    {"302 (never followed)",         T(RETRY),    F(HTTP),     302, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(deliveries_http_error)},
-    {"302, retry off",               T(RETRY),    F(HTTP),     302, NULL,   1, OFF, 0, 0, 0, 0,  K(DEAD),  R(RETRY_DISABLED),  0, 0,      0, 0, 0, M(deliveries_http_error)},
-    {"timeout",                      T(RETRY),    F(TIMEOUT),  0,   NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(deliveries_timeout)},
-    {"timeout, attempts used up",    T(RETRY),    F(TIMEOUT),  0,   NULL,   3, ON,  0, 0, 0, 0,  K(DEAD),  R(EXHAUSTED),       0, 0,      0, 0, 0, M(deliveries_timeout)},
-    {"network error",                T(RETRY),    F(NETWORK),  0,   NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(deliveries_network_error)},
+    {"delivered",                    T(OK),       F(NONE),     200, NULL,   1, ON,  0, 0, 0, 0,  K(DONE),  R(DELIVERED),       0, 0,      0, 0, 0, M(attempts_succeeded)},
+    {"500, first attempt",           T(RETRY),    F(HTTP),     500, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(attempts_http_error_5xx)},
+    {"500, second attempt",          T(RETRY),    F(HTTP),     500, NULL,   2, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        1, 300000, 0, 0, 0, M(attempts_http_error_5xx)},
+    {"500, default 3 used up",       T(RETRY),    F(HTTP),     500, NULL,   3, ON,  0, 0, 0, 0,  K(DEAD),  R(EXHAUSTED),       0, 0,      0, 0, 0, M(attempts_http_error_5xx)},
+    {"500, past the last tier",      T(RETRY),    F(HTTP),     500, NULL,   7, ON, 10, 0, 0, 0,  K(AGAIN), R(RETRYING),        1, 300000, 0, 0, 0, M(attempts_http_error_5xx)},
+    {"500, maxAttempts used up",     T(RETRY),    F(HTTP),     500, NULL,  10, ON, 10, 0, 0, 0,  K(DEAD),  R(EXHAUSTED),       0, 0,      0, 0, 0, M(attempts_http_error_5xx)},
+    {"500, retry off",               T(RETRY),    F(HTTP),     500, NULL,   1, OFF, 50, 0, 0, 0, K(DEAD),  R(RETRY_DISABLED),  0, 0,      0, 0, 0, M(attempts_http_error_5xx)},
+    {"503",                          T(RETRY),    F(HTTP),     503, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(attempts_http_error_5xx)},
+    {"302 (never followed)",         T(RETRY),    F(HTTP),     302, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(attempts_http_error_3xx)},
+    {"302, retry off",               T(RETRY),    F(HTTP),     302, NULL,   1, OFF, 0, 0, 0, 0,  K(DEAD),  R(RETRY_DISABLED),  0, 0,      0, 0, 0, M(attempts_http_error_3xx)},
+    {"timeout",                      T(RETRY),    F(TIMEOUT),  0,   NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(attempts_timeout)},
+    {"timeout, attempts used up",    T(RETRY),    F(TIMEOUT),  0,   NULL,   3, ON,  0, 0, 0, 0,  K(DEAD),  R(EXHAUSTED),       0, 0,      0, 0, 0, M(attempts_timeout)},
+    {"network error",                T(RETRY),    F(NETWORK),  0,   NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(attempts_network_error)},
     /* 410 Gone: dead at once, retry or not, and the task is disabled */
-    {"410",                          T(RETRY),    F(HTTP),     410, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(GONE),            0, 0,      0, 0, 1, M(deliveries_http_error)},
-    {"410, retry off",               T(RETRY),    F(HTTP),     410, NULL,   1, OFF, 0, 0, 0, 0,  K(DEAD),  R(GONE),            0, 0,      0, 0, 1, M(deliveries_http_error)},
+    {"410",                          T(RETRY),    F(HTTP),     410, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(GONE),            0, 0,      0, 0, 1, M(attempts_http_error_410)},
+    {"410, retry off",               T(RETRY),    F(HTTP),     410, NULL,   1, OFF, 0, 0, 0, 0,  K(DEAD),  R(GONE),            0, 0,      0, 0, 1, M(attempts_http_error_410)},
     /* the 4xx rule (decisions: "a 4xx answer is final"): final but for 408, 425 and 429 */
-    {"400",                          T(RETRY),    F(HTTP),     400, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(deliveries_http_error)},
-    {"401",                          T(RETRY),    F(HTTP),     401, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(deliveries_http_error)},
-    {"403",                          T(RETRY),    F(HTTP),     403, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(deliveries_http_error)},
-    {"404",                          T(RETRY),    F(HTTP),     404, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(deliveries_http_error)},
-    {"404, retry off",               T(RETRY),    F(HTTP),     404, NULL,   1, OFF, 0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(deliveries_http_error)},
-    {"413",                          T(RETRY),    F(HTTP),     413, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(deliveries_http_error)},
-    {"422",                          T(RETRY),    F(HTTP),     422, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(deliveries_http_error)},
-    {"499",                          T(RETRY),    F(HTTP),     499, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(deliveries_http_error)},
-    {"408",                          T(RETRY),    F(HTTP),     408, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(deliveries_http_error)},
-    {"425",                          T(RETRY),    F(HTTP),     425, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(deliveries_http_error)},
-    {"429",                          T(RETRY),    F(HTTP),     429, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(deliveries_http_error)},
-    {"429, attempts used up",        T(RETRY),    F(HTTP),     429, NULL,   3, ON,  0, 0, 0, 0,  K(DEAD),  R(EXHAUSTED),       0, 0,      0, 0, 0, M(deliveries_http_error)},
+    {"400",                          T(RETRY),    F(HTTP),     400, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(attempts_http_error_4xx)},
+    {"401",                          T(RETRY),    F(HTTP),     401, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(attempts_http_error_4xx)},
+    {"403",                          T(RETRY),    F(HTTP),     403, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(attempts_http_error_4xx)},
+    {"404",                          T(RETRY),    F(HTTP),     404, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(attempts_http_error_4xx)},
+    {"404, retry off",               T(RETRY),    F(HTTP),     404, NULL,   1, OFF, 0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(attempts_http_error_4xx)},
+    {"413",                          T(RETRY),    F(HTTP),     413, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(attempts_http_error_4xx)},
+    {"422",                          T(RETRY),    F(HTTP),     422, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(attempts_http_error_4xx)},
+    {"499",                          T(RETRY),    F(HTTP),     499, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(attempts_http_error_4xx)},
+    {"408",                          T(RETRY),    F(HTTP),     408, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(attempts_http_error_4xx)},
+    {"425",                          T(RETRY),    F(HTTP),     425, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(attempts_http_error_4xx)},
+    {"429",                          T(RETRY),    F(HTTP),     429, NULL,   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(attempts_http_error_429)},
+    {"429, attempts used up",        T(RETRY),    F(HTTP),     429, NULL,   3, ON,  0, 0, 0, 0,  K(DEAD),  R(EXHAUSTED),       0, 0,      0, 0, 0, M(attempts_http_error_429)},
     /* Retry-After: later on a 429 or 503, never earlier, capped at the last tier */
-    {"429, Retry-After 60",          T(RETRY),    F(HTTP),     429, "60",   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 60000,  0, 0, 0, M(deliveries_http_error)},
-    {"503, Retry-After 1",           T(RETRY),    F(HTTP),     503, "1",    1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(deliveries_http_error)},
-    {"503, Retry-After 3600",        T(RETRY),    F(HTTP),     503, "3600", 1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 300000, 0, 0, 0, M(deliveries_http_error)},
-    {"500, Retry-After 60",          T(RETRY),    F(HTTP),     500, "60",   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(deliveries_http_error)},
+    {"429, Retry-After 60",          T(RETRY),    F(HTTP),     429, "60",   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 60000,  0, 0, 0, M(attempts_http_error_429)},
+    {"503, Retry-After 1",           T(RETRY),    F(HTTP),     503, "1",    1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(attempts_http_error_5xx)},
+    {"503, Retry-After 3600",        T(RETRY),    F(HTTP),     503, "3600", 1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 300000, 0, 0, 0, M(attempts_http_error_5xx)},
+    {"500, Retry-After 60",          T(RETRY),    F(HTTP),     500, "60",   1, ON,  0, 0, 0, 0,  K(AGAIN), R(RETRYING),        0, 5000,   0, 0, 0, M(attempts_http_error_5xx)},
     /* retrying cannot fix these */
-    {"blocked address",              T(ERROR),    F(BLOCKED),  0,   NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(deliveries_blocked)},
-    {"blocked address, retry off",   T(ERROR),    F(BLOCKED),  0,   NULL,   1, OFF, 0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(deliveries_blocked)},
-    {"unusable URL",                 T(ERROR),    F(UNSENDABLE), 0, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(deliveries_invalid)},
-    {"engine error, whatever kind",  T(ERROR),    F(HTTP),     500, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(deliveries_http_error)},
-    {"invalid request (override)",   T(ERROR),    F(INVALID_REQUEST), 0, NULL, 1, ON, 0, 0, 0, 0, K(DEAD), R(INVALID_REQUEST), 0, 0,      0, 0, 0, M(deliveries_invalid)},
-    /* the worker's own: no attempt ended, nothing counted in hookd_deliveries_total */
+    {"blocked address",              T(ERROR),    F(BLOCKED),  0,   NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(attempts_blocked)},
+    {"blocked address, retry off",   T(ERROR),    F(BLOCKED),  0,   NULL,   1, OFF, 0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(attempts_blocked)},
+    {"unusable URL",                 T(ERROR),    F(UNSENDABLE), 0, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(attempts_invalid)},
+    {"engine error, whatever kind",  T(ERROR),    F(HTTP),     500, NULL,   1, ON,  0, 0, 0, 0,  K(DEAD),  R(PERMANENT),       0, 0,      0, 0, 0, M(attempts_http_error_5xx)},
+    {"invalid request (override)",   T(ERROR),    F(INVALID_REQUEST), 0, NULL, 1, ON, 0, 0, 0, 0, K(DEAD), R(INVALID_REQUEST), 0, 0,      0, 0, 0, M(attempts_invalid)},
+    /* the worker's own: no attempt ended, nothing counted in hookd_delivery_attempts_total */
     {"task deleted since",           T(ERROR),    F(TASK_GONE), 0,  NULL,   2, OFF, 0, 0, 0, 0,  K(DEAD),  R(TASK_DELETED),    0, 0,      0, 0, 0, NONE_COUNTED},
     {"task disabled since",          T(ERROR),    F(TASK_DISABLED), 0, NULL, 2, OFF, 0, 0, 0, 0, K(DEAD),  R(TASK_DISABLED),   0, 0,      0, 0, 0, NONE_COUNTED},
     {"tier record too large",        T(ERROR),    F(RECORD_TOO_LARGE), 0, NULL, 1, ON, 0, 0, 0, 0, K(DEAD), R(TOO_LARGE),      0, 0,      0, 0, 0, NONE_COUNTED},
@@ -152,7 +152,7 @@ static const struct row {
     {"handed off, attempt 1",        T(CANCELLED), F(NONE),    0,   NULL,   1, ON,  0, 0, 1, 1,  K(AGAIN), R(HANDED_OFF),      0, 0,      1, 1, 0, M(deliveries_deferred_shutdown)},
     {"handed off, attempt 2",        T(CANCELLED), F(NONE),    0,   NULL,   2, ON,  0, 0, 1, 1,  K(AGAIN), R(HANDED_OFF),      1, 0,      1, 1, 0, M(deliveries_deferred_shutdown)},
     {"handed off after 3 deferrals", T(CANCELLED), F(NONE),    0,   NULL,   1, ON,  0, 3, 1, 1,  K(AGAIN), R(HANDED_OFF),      0, 0,      1, 3, 0, M(deliveries_deferred_shutdown)},
-    {"delivered while handing off",  T(OK),       F(NONE),     204, NULL,   1, ON,  0, 0, 1, 1,  K(DONE),  R(DELIVERED),       0, 0,      0, 0, 0, M(deliveries_succeeded)},
+    {"delivered while handing off",  T(OK),       F(NONE),     204, NULL,   1, ON,  0, 0, 1, 1,  K(DONE),  R(DELIVERED),       0, 0,      0, 0, 0, M(attempts_succeeded)},
 };
 /* clang-format on */
 
@@ -191,6 +191,18 @@ Test(retry, decision_table)
                 cr_expect_eq(v.deferrals, r->v_deferrals, "%s: deferrals %d", r->name, v.deferrals);
         }
     }
+    /* the status class of an HTTP error: bounded, 410 and 429 apart, odd statuses to the
+     * nearest class */
+    static const struct {
+        long status;
+        hk_counter *want;
+    } classes[] = {{101, M(attempts_http_error_1xx)}, {0, M(attempts_http_error_1xx)},
+                   {304, M(attempts_http_error_3xx)}, {404, M(attempts_http_error_4xx)},
+                   {410, M(attempts_http_error_410)}, {429, M(attempts_http_error_429)},
+                   {503, M(attempts_http_error_5xx)}, {799, M(attempts_http_error_5xx)}};
+    for (size_t i = 0; i < sizeof classes / sizeof classes[0]; i++)
+        cr_expect_eq(hk_retry_http_error_metric(classes[i].status), classes[i].want, "%ld",
+                     classes[i].status);
     hk_task off = task_with(false, 50);
     cr_assert_eq(hk_retry_max_attempts(&p, &off), 1);
     hk_task many = task_with(true, 10);
@@ -352,9 +364,11 @@ Test(retry_after, seconds_or_http_date_later_never_earlier_capped)
     cr_assert_eq(hk_retry_delay_ms(&p, 1, 429, "1", now), 2000, "never earlier");
     cr_assert_eq(hk_retry_delay_ms(&p, 0, 503, "3600", now), 4000, "capped at the last tier");
     cr_assert_eq(hk_retry_delay_ms(&p, 0, 500, "3", now), 1000, "only on 429 and 503");
-    char topic[64];
-    hk_retry_tier_topic(&p, 1, topic);
+    char topic[HK_TOPIC_NAME_MAX + 1];
+    hk_retry_tier_topic(&p, "hookd.", 1, topic);
     cr_assert_str_eq(topic, "hookd.retry.2s");
+    hk_retry_tier_topic(&p, "staging_eu-1.", 2, topic);
+    cr_assert_str_eq(topic, "staging_eu-1.retry.4s");
 }
 
 Test(replay, select_by_group_task_and_time_then_reset_the_attempts)
@@ -781,6 +795,8 @@ Test(record, times_past_two_to_the_53_are_refused_not_cast)
  * what core/metrics.c rendered before each module declared its own families (issue 13): a
  * change here is a change operators see. */
 Test(retry_metrics, every_family_renders_at_zero_from_the_start_as_before)
+/* (issue 17 split hookd_deliveries_total: attempts by outcome and status class in
+ * hookd_delivery_attempts_total, and a delivery's end in hookd_deliveries_total; decision 71) */
 {
     static const char want[] =
         "# HELP hookd_deliveries_cancelled_total Deliveries given up before they started "
@@ -793,16 +809,30 @@ Test(retry_metrics, every_family_renders_at_zero_from_the_start_as_before)
         "# TYPE hookd_deliveries_deferred_total counter\n"
         "hookd_deliveries_deferred_total{reason=\"slow_host\"} 0\n"
         "hookd_deliveries_deferred_total{reason=\"shutdown\"} 0\n"
-        "# HELP hookd_deliveries_total Delivery attempts by outcome: succeeded (2xx), "
-        "http_error (another status), timeout, network_error (DNS, connect, TLS, reset), "
-        "blocked (private address refused) or invalid (the request could not be built).\n"
+        "# HELP hookd_deliveries_total Deliveries (one task's request for one event, however "
+        "many attempts) at their end: delivered (a 2xx), dead_lettered (acknowledged on the "
+        "dead-letter topic) or skipped (an event's webhookOverrides said skip).\n"
         "# TYPE hookd_deliveries_total counter\n"
-        "hookd_deliveries_total{outcome=\"succeeded\"} 0\n"
-        "hookd_deliveries_total{outcome=\"http_error\"} 0\n"
-        "hookd_deliveries_total{outcome=\"timeout\"} 0\n"
-        "hookd_deliveries_total{outcome=\"network_error\"} 0\n"
-        "hookd_deliveries_total{outcome=\"blocked\"} 0\n"
-        "hookd_deliveries_total{outcome=\"invalid\"} 0\n"
+        "hookd_deliveries_total{outcome=\"delivered\"} 0\n"
+        "hookd_deliveries_total{outcome=\"dead_lettered\"} 0\n"
+        "hookd_deliveries_total{outcome=\"skipped\"} 0\n"
+        "# HELP hookd_delivery_attempts_total Delivery attempts finished, by outcome: succeeded "
+        "(2xx), http_error (another status), timeout, network_error (DNS, connect, TLS, reset), "
+        "blocked (private address refused) or invalid (the request could not be built); and "
+        "status_class: 1xx, 2xx, 3xx, 4xx, 5xx, with 410 and 429 apart, none when no status "
+        "came back.\n"
+        "# TYPE hookd_delivery_attempts_total counter\n"
+        "hookd_delivery_attempts_total{outcome=\"succeeded\",status_class=\"2xx\"} 0\n"
+        "hookd_delivery_attempts_total{outcome=\"http_error\",status_class=\"1xx\"} 0\n"
+        "hookd_delivery_attempts_total{outcome=\"http_error\",status_class=\"3xx\"} 0\n"
+        "hookd_delivery_attempts_total{outcome=\"http_error\",status_class=\"4xx\"} 0\n"
+        "hookd_delivery_attempts_total{outcome=\"http_error\",status_class=\"410\"} 0\n"
+        "hookd_delivery_attempts_total{outcome=\"http_error\",status_class=\"429\"} 0\n"
+        "hookd_delivery_attempts_total{outcome=\"http_error\",status_class=\"5xx\"} 0\n"
+        "hookd_delivery_attempts_total{outcome=\"timeout\",status_class=\"none\"} 0\n"
+        "hookd_delivery_attempts_total{outcome=\"network_error\",status_class=\"none\"} 0\n"
+        "hookd_delivery_attempts_total{outcome=\"blocked\",status_class=\"none\"} 0\n"
+        "hookd_delivery_attempts_total{outcome=\"invalid\",status_class=\"none\"} 0\n"
         "# HELP hookd_dlq_records_total Records acknowledged by Kafka on the dead-letter "
         "topic, by reason.\n"
         "# TYPE hookd_dlq_records_total counter\n"
