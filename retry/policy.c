@@ -17,14 +17,22 @@ int hk_retry_policy_init(hk_retry_policy *policy, const char *delays, int defaul
 {
     memset(policy, 0, sizeof *policy);
     policy->default_max_attempts = default_max_attempts;
-    char *copy = hk_strdup(delays ? delays : ""), *save = NULL;
+    char *copy = hk_strdup(delays ? delays : ""), *rest = copy;
     int rc = HK_OK;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+    bool blank = true; /* only spaces: "needs at least one delay" below */
+    for (const char *c = copy; *c; c++)
+        blank = blank && isspace((unsigned char)*c);
+    for (char *tok = blank ? NULL : strsep(&rest, ","); tok; tok = strsep(&rest, ",")) {
         while (isspace((unsigned char)*tok))
             tok++;
         char *e = tok + strlen(tok);
         while (e > tok && isspace((unsigned char)e[-1]))
             *--e = '\0';
+        if (!*tok) { /* "5s,,5m", "5s,": a delay left out by mistake, never a tier */
+            rc = hk_error_set(err, HK_EINVAL, field,
+                              "an empty delay (two commas in a row, or one at an end)");
+            break;
+        }
         if (policy->tiers == HK_RETRY_MAX_TIERS) {
             rc = hk_error_set(err, HK_EINVAL, field, "at most %d tiers", HK_RETRY_MAX_TIERS);
             break;
