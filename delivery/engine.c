@@ -13,6 +13,7 @@
  */
 #include "engine_internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -107,7 +108,27 @@ static void transfer_free(hk_delivery_engine *e, transfer *t)
     free(t->headers);
     hk_request_destroy(t->req);
     hk_buf_free(&t->response);
-    free(t);
+    if (e->transfer_pool_len < TRANSFER_POOL_MAX) {
+        t->next = e->transfer_pool;
+        e->transfer_pool = t;
+        e->transfer_pool_len++;
+    } else {
+        free(t);
+    }
+}
+
+transfer *hk_delivery__transfer_new(hk_delivery_engine *e)
+{
+    transfer *t = e->transfer_pool;
+    if (t) {
+        e->transfer_pool = t->next;
+        e->transfer_pool_len--;
+    } else {
+        t = hk_xmalloc(sizeof *t);
+    }
+    memset(t, 0, offsetof(transfer, retry_after));
+    t->retry_after[0] = t->blocked[0] = t->connect_to_text[0] = t->errbuf[0] = '\0';
+    return t;
 }
 
 static void active_unlink(hk_delivery_engine *e, transfer *t)
@@ -516,6 +537,11 @@ void hk_delivery_destroy(hk_delivery_engine *e)
     }
     for (size_t i = 0; i < e->easy_pool_len; i++)
         curl_easy_cleanup(e->easy_pool[i]);
+    while (e->transfer_pool) {
+        transfer *spare = e->transfer_pool;
+        e->transfer_pool = spare->next;
+        free(spare);
+    }
     if (e->multi)
         curl_multi_cleanup(e->multi); /* closes the kept connections through on_close_socket */
     free(e->socks);

@@ -34,20 +34,22 @@ typedef struct transfer {
     CURL *easy;
     struct curl_slist *headers; /* one block: header_block() */
     hk_buf response;
-    char retry_after[128];
-    char headers_in[HK_DELIVERY_MAX_RESPONSE_HEADERS]; /* the response's: result.c */
     size_t headers_in_len;
-    char blocked[96];             /* "" or "<address> (<reason>)" */
     hk_resolve_job *job;          /* proxy mode: resolving the target, not yet handed to curl */
     char *target;                 /* proxy mode: the target's host, as curl reads the URL */
     struct curl_slist connect_to; /* proxy mode: "::<pinned address>:<port>" */
-    char connect_to_text[INET6_ADDRSTRLEN + 16];
-    char errbuf[CURL_ERROR_SIZE];
-    const char *early_error; /* set when the request never reached curl */
+    const char *early_error;      /* set when the request never reached curl */
     hk_delivery_status early_status;
     uint64_t started_ms;
     struct transfer *next;                      /* host wait queue or deferred list */
     struct transfer *active_prev, *active_next; /* engine's in-flight list */
+    /* The text buffers last: a reused transfer (transfer_new) zeroes what is above and only
+     * the first byte of each of these, each read as a string or up to its length. */
+    char retry_after[128];
+    char blocked[96]; /* "" or "<address> (<reason>)" */
+    char connect_to_text[INET6_ADDRSTRLEN + 16];
+    char errbuf[CURL_ERROR_SIZE];
+    char headers_in[HK_DELIVERY_MAX_RESPONSE_HEADERS]; /* the response's: result.c */
 } transfer;
 
 struct host {
@@ -69,6 +71,10 @@ typedef struct sock_state sock_state;
 #define HOST_BUCKETS 1024
 #define STATS_MS 1000
 #define EASY_POOL_MAX 256
+/* Finished transfers kept for the next requests: a transfer is ~2.7 KiB (the response headers'
+ * array), past what malloc's per-thread cache serves, so each delivery paid malloc's slow path
+ * and a zeroing of it. 256 x 2.7 KiB per engine at most. */
+#define TRANSFER_POOL_MAX 256
 
 struct hk_delivery_engine {
     hk_loop *loop;
@@ -92,6 +98,8 @@ struct hk_delivery_engine {
     size_t socks_cap;
     CURL *easy_pool[EASY_POOL_MAX];
     size_t easy_pool_len;
+    transfer *transfer_pool; /* linked by next; transfer_new() and transfer_free() */
+    size_t transfer_pool_len;
     bool in_check; /* guards against re-entrant completion processing */
 };
 
@@ -151,6 +159,9 @@ static inline void pump_later(hk_delivery_engine *e)
         hk_timer_start(e->pump_timer, 0);
 }
 
+/* A transfer with every field empty: one finished earlier if the engine kept it, else a new
+ * one (engine.c); transfer_free() gives it back. */
+transfer *hk_delivery__transfer_new(hk_delivery_engine *e);
 /* Classifies t, hands the result to its callback, frees t (engine.c). t is on no wait queue
  * or deferred list; one handed to curl or resolving leaves the active list here. */
 void hk_delivery__finish_transfer(hk_delivery_engine *e, transfer *t, CURLcode code);

@@ -177,7 +177,7 @@ void hk_delivery__on_stats(hk_loop *loop, void *arg)
 
 void hk_delivery_submit(hk_delivery_engine *e, hk_request *req, hk_delivery_done_cb cb, void *arg)
 {
-    transfer *t = hk_xcalloc(1, sizeof *t);
+    transfer *t = hk_delivery__transfer_new(e);
     t->engine = e;
     t->req = req;
     t->cb = cb;

@@ -249,6 +249,25 @@ Test(engine, success_failure_and_status_classification)
     engine_stop();
 }
 
+/* A finished transfer is kept for the next request (engine.c, transfer_new): the next one must
+ * not inherit the Retry-After, the headers or the error of the one before. */
+Test(engine, a_transfer_used_again_carries_nothing_over)
+{
+    engine_start(16, 4, "127.0.0.0/8");
+    hk_delivery_submit(engine, request("/status/429", 5000), on_done, (void *)0);
+    run_until(1, 10000);
+    cr_assert_str_eq(results.retry_after[0], "120");
+    cr_assert(strstr(results.headers[0], "Retry-After: 120"), "%s", results.headers[0]);
+    hk_delivery_submit(engine, request("/ok", 5000), on_done, (void *)1);
+    run_until(2, 10000);
+    cr_assert_eq(results.http[1], 204);
+    cr_assert_str_eq(results.retry_after[1], "", "the 429's Retry-After stayed behind");
+    cr_assert_null(strstr(results.headers[1], "Retry-After"), "%s", results.headers[1]);
+    cr_assert_str_eq(results.error[1], "");
+    cr_assert_eq(results.failure[1], HK_FAIL_NONE);
+    engine_stop();
+}
+
 Test(engine, ssrf_guard_blocks_loopback_when_not_allowed)
 {
     engine_start(16, 4, "");
