@@ -19,16 +19,16 @@ int hk_retry_policy_init(hk_retry_policy *policy, const char *delays, int defaul
     policy->default_max_attempts = default_max_attempts;
     char *copy = hk_strdup(delays ? delays : ""), *rest = copy;
     int rc = HK_OK;
-    bool blank = true; /* only spaces: "needs at least one delay" below */
-    for (const char *c = copy; *c; c++)
-        blank = blank && isspace((unsigned char)*c);
-    for (char *tok = blank ? NULL : strsep(&rest, ","); tok; tok = strsep(&rest, ",")) {
+    for (char *tok = strsep(&rest, ","); tok; tok = strsep(&rest, ",")) {
         while (isspace((unsigned char)*tok))
             tok++;
         char *e = tok + strlen(tok);
         while (e > tok && isspace((unsigned char)e[-1]))
             *--e = '\0';
-        if (!*tok) { /* "5s,,5m", "5s,": a delay left out by mistake, never a tier */
+        /* Nothing but spaces: "needs at least one delay" below. */
+        if (!*tok && !rest && policy->tiers == 0)
+            break;
+        if (!*tok) { /* "5s,,5m", "5s,", ",5s": a delay left out by mistake, never a tier */
             rc = hk_error_set(err, HK_EINVAL, field,
                               "an empty delay (two commas in a row, or one at an end)");
             break;
