@@ -12,7 +12,12 @@
 static void check_task(const hk_task *t)
 {
     HK_FUZZ_CHECK(t->id && hk_validate_task_id(t->id, "id", NULL) == HK_OK, "id");
-    HK_FUZZ_CHECK(t->flow_id && hk_validate_flow_id(t->flow_id, "flowId", NULL) == HK_OK, "flowId");
+    /* a task is scoped to exactly one flow or one space (issue 16), both ids of one shape */
+    HK_FUZZ_CHECK(!t->flow_id != !t->space_id, "flowId xor spaceId");
+    HK_FUZZ_CHECK(!t->flow_id || hk_validate_flow_id(t->flow_id, "flowId", NULL) == HK_OK,
+                  "flowId");
+    HK_FUZZ_CHECK(!t->space_id || hk_validate_flow_id(t->space_id, "spaceId", NULL) == HK_OK,
+                  "spaceId");
     HK_FUZZ_CHECK(t->name != NULL, "name");
     HK_FUZZ_CHECK(t->url && hk_validate_url(t->url, "url", NULL) == HK_OK, "url");
     HK_FUZZ_CHECK(t->method >= HK_METHOD_GET && t->method <= HK_METHOD_DELETE, "method");
