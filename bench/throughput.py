@@ -16,6 +16,10 @@ venv's python). Not a test. Every subcommand prints one line of plain values for
                                                 count last-msec
   latency  LOG                                  receipt ($msec) minus ?t= of every line; prints:
                                                 p50-ms p99-ms max-ms samples
+  stages   BEFORE AFTER                         two scrapes of hookd's /metrics; per stage
+                                                (pickup, queue, request) what was observed
+                                                between them; prints per stage:
+                                                name count p50-ms p99-ms (bucket bounds)
   report   JSON-OUT KEY=VALUE...                write the result as JSON (numbers where they
                                                 parse as numbers)
 """
@@ -210,10 +214,57 @@ def cmd_report(out, *pairs):
         json.dump(res, f, indent=2)
         f.write("\n")
 
+STAGES = [("pickup", "hookd_event_pickup_seconds"),
+          ("queue", "hookd_delivery_queue_seconds"),
+          ("request", "hookd_delivery_attempt_duration_seconds")]
+
+
+def buckets(path, family):
+    """A histogram's cumulative buckets {le: count} from a /metrics scrape, summed over series."""
+    out = {}
+    try:
+        with open(path) as f:
+            for line in f:
+                if not line.startswith(family + "_bucket{"):
+                    continue
+                labels, _, value = line.rpartition(" ")
+                le = labels.split('le="', 1)[1].split('"', 1)[0]
+                key = math.inf if le == "+Inf" else float(le)
+                out[key] = out.get(key, 0) + float(value)
+    except FileNotFoundError:
+        pass
+    return out
+
+
+def bucket_quantile(cum, q):
+    """The upper bound of the bucket holding quantile q, in ms ('>X' past the last bound)."""
+    total = cum.get(math.inf, 0)
+    if total <= 0:
+        return None
+    bounds = sorted(cum)
+    for i, le in enumerate(bounds):
+        if cum[le] >= q * total:
+            if le == math.inf:
+                return f">{bounds[i - 1] * 1000:g}" if i else "inf"
+            return f"{le * 1000:g}"
+    return None
+
+
+def cmd_stages(before, after):
+    """Per stage, from two scrapes of hookd's /metrics: count, p50 and p99 (bucket bounds, ms)
+    of what was observed between them. Prints `name count p50 p99` per stage."""
+    for name, family in STAGES:
+        b, a = buckets(before, family), buckets(after, family)
+        delta = {le: a[le] - b.get(le, 0) for le in a}
+        n = delta.get(math.inf, 0)
+        print(name, f"{n:.0f}", bucket_quantile(delta, 0.50) or "null",
+              bucket_quantile(delta, 0.99) or "null")
+
 
 if __name__ == "__main__":
     cmds = {"topics": cmd_topics, "ready": cmd_ready, "burst": cmd_burst, "paced": cmd_paced,
-            "count": cmd_count, "latency": cmd_latency, "report": cmd_report}
+            "count": cmd_count, "latency": cmd_latency, "report": cmd_report,
+            "stages": cmd_stages}
     if len(sys.argv) < 2 or sys.argv[1] not in cmds:
         sys.exit(__doc__)
     cmds[sys.argv[1]](*sys.argv[2:])

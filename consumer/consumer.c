@@ -54,6 +54,7 @@ struct hk_consumer {
     hk_consumer_msg_cb on_message;
     hk_consumer_moved_cb on_moved;
     hk_consumer_due_cb due;
+    hk_histogram *pickup;
     hk_timer *due_timer;
     void *arg;
     slot *slots;
@@ -351,6 +352,14 @@ static void handle_message(hk_consumer *c, rd_kafka_message_t *rkm)
     hk_offset_tracker_add(s->tracker, rkm->offset, 1);
     hk_msg_ref ref = {.slot = index, .gen = s->gen, .offset = rkm->offset};
     hk_counter_add(&hk_consumer_metrics.events_consumed, 1);
+    if (c->pickup) {
+        rd_kafka_timestamp_type_t type;
+        int64_t at = rd_kafka_message_timestamp(rkm, &type);
+        uint64_t now = hk_wall_ms();
+        /* a producer's clock ahead of ours counts as 0 */
+        if (type != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && at > 0)
+            hk_histogram_observe_ms(c->pickup, now > (uint64_t)at ? now - (uint64_t)at : 0);
+    }
     c->on_message(c, ref, topic, rkm->partition, rkm->offset, rkm->payload, rkm->len, c->arg);
 }
 
@@ -491,6 +500,7 @@ int hk_consumer_create(hk_loop *loop, const hk_consumer_config *cfg, hk_consumer
     c->on_message = cfg->on_message;
     c->on_moved = cfg->on_moved;
     c->due = cfg->due;
+    c->pickup = cfg->pickup;
     c->arg = cfg->arg;
     c->pipefd[0] = c->pipefd[1] = -1;
     atomic_init(&c->joined, false);

@@ -80,6 +80,10 @@ typedef struct hk_consumer_config {
     hk_consumer_msg_cb on_message;
     hk_consumer_moved_cb on_moved; /* may be NULL */
     hk_consumer_due_cb due;        /* may be NULL: every message is due */
+    /* may be NULL; else each message handed out is observed in it: its age, from its Kafka
+     * timestamp (its producer's, or the broker's with LogAppendTime) to the hand-out, the
+     * broker, the fetch and the prefetch queue together (hookd_event_pickup_seconds) */
+    hk_histogram *pickup;
     void *arg;
 } hk_consumer_config;
 

@@ -291,6 +291,8 @@ static bool start_transfer(hk_delivery_engine *e, transfer *t)
             curl_easy_setopt(easy, CURLOPT_CUSTOMREQUEST, hk_method_name(req->method));
     }
     t->started_ms = hk_now_ms();
+    hk_histogram_observe_ms(&hk_delivery_metrics.delivery_queue_seconds,
+                            t->started_ms - t->submitted_ms);
     if (e->cfg.proxy) {
         if (!hk_delivery__start_resolving(e, t))
             return false;

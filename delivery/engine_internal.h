@@ -40,6 +40,7 @@ typedef struct transfer {
     struct curl_slist connect_to; /* proxy mode: "::<pinned address>:<port>" */
     const char *early_error;      /* set when the request never reached curl */
     hk_delivery_status early_status;
+    uint64_t submitted_ms; /* hk_delivery_submit: hookd_delivery_queue_seconds from here */
     uint64_t started_ms;
     struct transfer *next;                      /* host wait queue or deferred list */
     struct transfer *active_prev, *active_next; /* engine's in-flight list */

@@ -280,6 +280,7 @@ size_t hk_delivery_inflight(const hk_delivery_engine *engine);
 #define HK_DELIVERY_HOSTS_SHOWN 50 /* hookd_host_queue_depth lists the deepest hosts only */
 struct hk_delivery_metrics {
     hk_histogram delivery_attempt_duration_seconds; /* every attempt handed to libcurl */
+    hk_histogram delivery_queue_seconds; /* submitted to started: HOOKD_MAX_INFLIGHT, per host */
     hk_gauge requests_in_flight;                    /* hookd_requests_in_flight */
     hk_gauge requests_queued;                       /* hookd_requests_queued */
     hk_metric_set host_queue_depth; /* hookd_host_queue_depth{host}, one source per engine */

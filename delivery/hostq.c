@@ -182,6 +182,7 @@ void hk_delivery_submit(hk_delivery_engine *e, hk_request *req, hk_delivery_done
     t->req = req;
     t->cb = cb;
     t->arg = arg;
+    t->submitted_ms = hk_now_ms();
     e->pending++;
     char *key = host_key(req->url);
     if (!key) {

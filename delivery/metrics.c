@@ -8,11 +8,20 @@
 static const uint64_t attempt_bounds_ms[] = {5,   10,   25,   50,   100,   250,
                                              500, 1000, 2500, 5000, 10000, 30000};
 
+/* From 1 ms to 30 s: a request starts at once unless a limit holds it. */
+static const uint64_t queue_bounds_ms[] = {1,   2,   5,    10,   25,   50,    100,
+                                           250, 500, 1000, 2500, 5000, 10000, 30000};
+
 struct hk_delivery_metrics hk_delivery_metrics = {
     .delivery_attempt_duration_seconds =
         HK_HISTOGRAM_MS("hookd_delivery_attempt_duration_seconds",
                         "Time from a request's start to its response or failure, per attempt sent.",
                         attempt_bounds_ms),
+    .delivery_queue_seconds = HK_HISTOGRAM_MS(
+        "hookd_delivery_queue_seconds",
+        "Time a request waited in hookd before its start, for a free slot (HOOKD_MAX_INFLIGHT, "
+        "HOOKD_MAX_INFLIGHT_PER_HOST); per attempt sent.",
+        queue_bounds_ms),
     .requests_in_flight =
         HK_GAUGE("hookd_requests_in_flight", NULL, "Webhook requests being sent now."),
     .requests_queued = HK_GAUGE("hookd_requests_queued", NULL,

@@ -117,6 +117,9 @@ struct hk_pipeline_metrics {
     /* hookd_delivery_end_to_end_seconds: from the event's time (its finishedAt, else when
      * hookd first consumed it) to the 2xx, per delivery delivered, retries included */
     hk_histogram delivery_end_to_end_seconds;
+    /* hookd_event_pickup_seconds: a job event's age when hookd takes it from its partition
+     * (from its Kafka timestamp): the broker, the fetch, the prefetch queue, back-pressure */
+    hk_histogram event_pickup_seconds;
     hk_counter retries_foreign;       /* hookd_retries_foreign_total: another group's records */
     hk_counter_vec retries_published; /* hookd_retries_published_total{tier} */
     hk_counter_vec retries_consumed;  /* hookd_retries_consumed_total{tier} */

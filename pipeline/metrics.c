@@ -18,6 +18,10 @@ static const uint64_t end_to_end_bounds_ms[] = {100,     250,     500,      1000
                                                 5000,    10000,   30000,    60000,    300000,
                                                 1800000, 7200000, 21600000, 43200000, 86400000};
 
+/* From 1 ms (a fetch answered at once) to 30 s (a worker far behind: the lag tells the rest). */
+static const uint64_t pickup_bounds_ms[] = {1,   2,   5,    10,   25,   50,    100,
+                                            250, 500, 1000, 2500, 5000, 10000, 30000};
+
 struct hk_pipeline_metrics hk_pipeline_metrics = {
     .events_poison = HK_COUNTER("hookd_events_poison_total", NULL,
                                 "Events refused as poison (bad JSON, missing field, too large) "
@@ -39,6 +43,12 @@ struct hk_pipeline_metrics hk_pipeline_metrics = {
         "Time from an event's time (its finishedAt; when it has none, when hookd first consumed "
         "it) to its delivery's 2xx, retries included; one per delivery delivered.",
         end_to_end_bounds_ms),
+    .event_pickup_seconds = HK_HISTOGRAM_MS(
+        "hookd_event_pickup_seconds",
+        "Age of a job event when hookd takes it from its partition, from its Kafka timestamp "
+        "(set by its producer, or the broker's with LogAppendTime): the broker, the fetch, "
+        "librdkafka's prefetch queue and hookd's back-pressure together.",
+        pickup_bounds_ms),
     .retries_foreign = HK_COUNTER("hookd_retries_foreign_total", NULL,
                                   "Retry records skipped because another consumer group "
                                   "(another deployment sharing the tier topics) wrote them."),

@@ -181,6 +181,7 @@ static int create_consumer(hk_pipeline *p, size_t c, int shards, hk_error *err)
         .on_message = tier ? pl_on_retry_message : pl_on_message,
         .on_moved = pl_on_partitions_moved,
         .due = tier ? pl_tier_due : NULL,
+        .pickup = tier ? NULL : &hk_pipeline_metrics.event_pickup_seconds,
         .arg = p,
     };
     return hk_consumer_create(p->loop, &ccfg, &p->consumers[c], err);

@@ -543,8 +543,8 @@ Test(engine, validate_ssl_is_honoured)
 
 /* delivery's families, the whole scrape of a program that links only delivery (and model, core):
  * every member at 0 from the start, one HELP and TYPE per family, families by name. The text is
- * what core/metrics.c rendered before each module declared its own families (issue 13): a
- * change here is a change operators see. */
+ * what core/metrics.c rendered before each module declared its own families (issue 13), with
+ * hookd_delivery_queue_seconds added since (issue 18): a change here is a change operators see. */
 Test(delivery_metrics, every_family_renders_at_zero_from_the_start_as_before)
 {
     static const char want[] =
@@ -566,6 +566,26 @@ Test(delivery_metrics, every_family_renders_at_zero_from_the_start_as_before)
         "hookd_delivery_attempt_duration_seconds_bucket{le=\"+Inf\"} 0\n"
         "hookd_delivery_attempt_duration_seconds_sum 0.000\n"
         "hookd_delivery_attempt_duration_seconds_count 0\n"
+        "# HELP hookd_delivery_queue_seconds Time a request waited in hookd before its start, "
+        "for a free slot (HOOKD_MAX_INFLIGHT, HOOKD_MAX_INFLIGHT_PER_HOST); per attempt sent.\n"
+        "# TYPE hookd_delivery_queue_seconds histogram\n"
+        "hookd_delivery_queue_seconds_bucket{le=\"0.001\"} 0\n"
+        "hookd_delivery_queue_seconds_bucket{le=\"0.002\"} 0\n"
+        "hookd_delivery_queue_seconds_bucket{le=\"0.005\"} 0\n"
+        "hookd_delivery_queue_seconds_bucket{le=\"0.01\"} 0\n"
+        "hookd_delivery_queue_seconds_bucket{le=\"0.025\"} 0\n"
+        "hookd_delivery_queue_seconds_bucket{le=\"0.05\"} 0\n"
+        "hookd_delivery_queue_seconds_bucket{le=\"0.1\"} 0\n"
+        "hookd_delivery_queue_seconds_bucket{le=\"0.25\"} 0\n"
+        "hookd_delivery_queue_seconds_bucket{le=\"0.5\"} 0\n"
+        "hookd_delivery_queue_seconds_bucket{le=\"1\"} 0\n"
+        "hookd_delivery_queue_seconds_bucket{le=\"2.5\"} 0\n"
+        "hookd_delivery_queue_seconds_bucket{le=\"5\"} 0\n"
+        "hookd_delivery_queue_seconds_bucket{le=\"10\"} 0\n"
+        "hookd_delivery_queue_seconds_bucket{le=\"30\"} 0\n"
+        "hookd_delivery_queue_seconds_bucket{le=\"+Inf\"} 0\n"
+        "hookd_delivery_queue_seconds_sum 0.000\n"
+        "hookd_delivery_queue_seconds_count 0\n"
         "# HELP hookd_host_queue_depth Requests waiting for a slot per destination "
         "(scheme://host:port); only the 50 deepest hosts, refreshed every second.\n"
         "# TYPE hookd_host_queue_depth gauge\n"
