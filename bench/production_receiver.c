@@ -28,7 +28,7 @@
  * gave up on, slow answers, healthy answers, the sum of the delays answered. SIGUSR1 writes them
  * to --stats FILE (written whole, then renamed), SIGTERM or SIGINT writes them and exits 0.
  *
- * usage: production_receiver --cert PEM --key PEM --stats FILE [--receivers 1000] [--port 39300]
+ * usage: production_receiver --cert PEM --key PEM --stats FILE [--receivers 1000] [--port 29300]
  *            [--tls-every 5] [--mix full|healthy] [--slow-by request|receiver] [--seed 1]
  *            [--median-ms 50] [--sigma 0.5] [--slow-ms 1000]
  *        production_receiver --layout [--receivers ...] [--port ...] [--tls-every ...] [...]
@@ -105,7 +105,7 @@ static struct {
     bool healthy_mix, by_receiver, layout;
     double median_ms, sigma, slow_ms;
     const char *cert, *key, *stats;
-} opt = {1000, 39300, 5, 1, false, false, false, 50, 0.5, 1000, NULL, NULL, NULL};
+} opt = {1000, 29300, 5, 1, false, false, false, 50, 0.5, 1000, NULL, NULL, NULL};
 
 static int ep;
 static SSL_CTX *ctx;
