@@ -29,6 +29,8 @@ import urllib.request
 
 from confluent_kafka import Producer
 
+from throughput import produce_waiting  # bench/, beside this script
+
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -78,12 +80,7 @@ def cmd_publish(bootstrap, topic, flow_prefix, flows, n, prefix):
         job = f"{prefix}-{i}"
         v = json.dumps({"eventId": job, "jobId": job, "jobStatus": "Complete",
                         "flowId": f"{flow_prefix}{i % flows}"}).encode()
-        while True:
-            try:
-                p.produce(topic, key=job.encode(), value=v, on_delivery=cb)
-                break
-            except BufferError:
-                p.poll(0.01)
+        produce_waiting(p, topic, job.encode(), v, cb)
         if i % 2000 == 0:
             p.poll(0)
     left = p.flush(120)

@@ -84,6 +84,16 @@ def producer(bootstrap, linger_ms):
                      "queue.buffering.max.kbytes": 1048576})
 
 
+def produce_waiting(p, topic, key, value, cb, wait=0.01):
+    """Produces one record, polling (wait s) while librdkafka's queue is full."""
+    while True:
+        try:
+            p.produce(topic, key=key, value=value, on_delivery=cb)
+            return
+        except BufferError:
+            p.poll(wait)
+
+
 def delivery_check(failures):
     def cb(err, _msg):
         if err is not None:
@@ -105,12 +115,7 @@ def cmd_burst(bootstrap, topic, flow, n, prefix="burst"):
     cb = delivery_check(failures)
     first = time.time()
     for i, (k, v) in enumerate(values):
-        while True:
-            try:
-                p.produce(topic, key=k, value=v, on_delivery=cb)
-                break
-            except BufferError:
-                p.poll(0.01)
+        produce_waiting(p, topic, k, v, cb)
         if i % 2000 == 0:
             p.poll(0)
     left = p.flush(120)
@@ -144,12 +149,7 @@ def cmd_paced(bootstrap, topic, flow, rate, warmup, secs, *url_ids):
             v = json.dumps({"eventId": f"paced-{sent}", "jobId": f"p{sent}",
                             "jobStatus": "Complete", "flowId": flow,
                             "webhookOverrides": overrides}).encode()
-            while True:
-                try:
-                    p.produce(topic, key=f"p{sent}".encode(), value=v, on_delivery=cb)
-                    break
-                except BufferError:
-                    p.poll(0.001)
+            produce_waiting(p, topic, f"p{sent}".encode(), v, cb, 0.001)
             sent += 1
         p.poll(0)
         pause = start + sent / rate - time.time()
