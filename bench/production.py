@@ -463,7 +463,8 @@ def cmd_report(out, params_json, full_raw, healthy_raw):
           f"HOOKD_RETRY_DELAYS={params['hookd_retry_delays']}")
     w = max(len(r[0]) for r in rows) + 2
     print(f"  curl's connection cache (CURLMOPT_MAXCONNECTS) per shard: "
-          f"{mi // int(params['hookd_threads'])} connections, for {params['receivers']} "
+          f"{4 * (mi // int(params['hookd_threads']))} connections (4 x its share of "
+          f"HOOKD_MAX_INFLIGHT, in use or idle), for {params['receivers']} "
           f"destinations each shard sends to")
     print(f"  {'':{w}}{'full mix':>26}{'without the slow':>26}")
     for title, key in rows:

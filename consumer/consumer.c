@@ -25,7 +25,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define BATCH_MAX 256 /* messages handled per loop turn before yielding to other fds */
+/* Messages handled per loop turn before the loop serves its other fds. Small: one event can fan
+ * out to 50 requests, and while a batch is handled no response is read and no slot frees; a
+ * turn of 256 events held the loop for up to 60 ms, the tail of decision 78. */
+#define BATCH_MAX 16
 #define STORE_INTERVAL_MS 100
 /* Back-pressure first just stops taking messages from librdkafka's prefetch queue, which costs
  * nothing to undo. A pause that lasts longer becomes a real partition pause, so the loop can
@@ -378,6 +381,8 @@ static void drain(hk_consumer *c)
         pause_all(c, true);
     }
     for (int i = 0; i < BATCH_MAX; i++) {
+        if (c->paused && !c->hard_paused)
+            return; /* the last message filled the engine: take no more (set_paused resumes) */
         rd_kafka_message_t *rkm = rd_kafka_consumer_poll(c->rk, 0);
         if (!rkm)
             return;

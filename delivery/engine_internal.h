@@ -80,6 +80,7 @@ typedef struct sock_state sock_state;
 struct hk_delivery_engine {
     hk_loop *loop;
     CURLM *multi;
+    CURLSH *share; /* TLS sessions, resumed across this engine's connections (decision 78) */
     hk_timer *curl_timer;
     hk_timer *deferred_timer;
     hk_timer *kick_timer;

@@ -482,6 +482,30 @@ Test(engine, response_capture_is_capped_and_connections_reused)
     engine_stop();
 }
 
+/* More hosts than in-flight slots: each host's connection is kept for its next request. curl
+ * counts connections in use against CURLMOPT_MAXCONNECTS, so with the cache at max_inflight the
+ * one slot's host closed the other's idle connection every time (decision 78). */
+Test(engine, connections_outlive_the_slots_when_hosts_outnumber_them)
+{
+    engine_start(1, 1, "127.0.0.0/8,::1/128");
+    for (int i = 0; i < 12; i++) {
+        hk_request *req = request("/ok", 5000);
+        if (i % 2) {
+            free(req->url);
+            char url[128];
+            snprintf(url, sizeof url, "http://localhost:%u/ok", server_port);
+            req->url = hk_strdup(url);
+        }
+        hk_delivery_submit(engine, req, on_done, (void *)(intptr_t)i);
+    }
+    run_until(12, 20000);
+    for (int i = 0; i < 12; i++)
+        cr_assert_eq(results.status[i], HK_DELIVERY_OK, "request %d: %s", i, results.error[i]);
+    cr_assert_eq(client_ports_len, 2, "12 requests to 2 hosts, one at a time, used %d connections",
+                 client_ports_len);
+    engine_stop();
+}
+
 /* validateSsl: a self-signed certificate fails with verification on and passes with it off. */
 static char *slurp(const char *path)
 {
