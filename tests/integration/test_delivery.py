@@ -5,6 +5,8 @@ import hashlib
 import hmac
 import json
 import os
+import socket
+import subprocess
 import time
 
 import pytest
@@ -275,3 +277,75 @@ def test_a_post_without_a_body_sends_the_default_payload(running):
         "finishedAt": "2026-11-22T10:00:00Z", "eventId": f"ev-d-{env.tag}",
         "webhookId": task_id, "webhookName": "Notify ops",
         "deliveryId": req["headers"]["x-webhook-id"], "attempt": 1}
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def h2_receiver(tmp_path):
+    """nginx (the benchmarks' nginx-light, installed by deploy/local/setup) over TLS offering
+    HTTP/2 by ALPN, answering 204 before reading the body, as many real receivers do; its log
+    says which protocol each request came in."""
+    d = tmp_path / "nginx"
+    (d / "logs").mkdir(parents=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(d / "key.pem"), "-out",
+                    str(d / "cert.pem"), "-days", "1", "-subj", "/CN=127.0.0.1"],
+                   check=True, capture_output=True)
+    port = free_port()
+    (d / "nginx.conf").write_text(f"""
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/logs/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    log_format proto '$server_protocol $status $http_x_webhook_attempt $request_uri';
+    access_log {d}/logs/access.log proto;
+    server {{
+        listen 127.0.0.1:{port} ssl http2;
+        ssl_certificate {d}/cert.pem;
+        ssl_certificate_key {d}/key.pem;
+        location / {{ return 204; }}
+    }}
+}}
+""")
+    proc = subprocess.Popen(["/usr/sbin/nginx", "-p", str(d), "-c", str(d / "nginx.conf"),
+                             "-e", str(d / "logs/error.log"), "-g", "daemon off;"])
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.05)
+    yield f"https://127.0.0.1:{port}", d / "logs/access.log"
+    proc.terminate()
+    proc.wait(10)
+
+
+def test_a_receiver_offering_http2_gets_http11_and_every_204_counts(running, h2_receiver):
+    """curl would take h2 where TLS offers it; libcurl 7.88 then failed some of the POSTs nginx
+    answered 204 ("Stream error in the HTTP/2 framing layer"), so a delivered request counted
+    failed and went again. hookd asks for HTTP/1.1 (docs/decisions.md, 79)."""
+    env, _, start = running
+    base, log = h2_receiver
+    flow = f"flow-{env.tag}"
+    env.create_task({"flowId": flow, "url": f"{base}/h2", "body": '{"job":"$jobId"}',
+                     "validateSsl": False})
+    n = 200
+    env.publish_many([{"eventId": f"h2-{env.tag}-{i}", "jobId": str(i), "jobStatus": "Complete",
+                       "flowId": flow} for i in range(n)], spread=True)
+    worker = start()
+    deadline = time.time() + 60
+    lines = []
+    while time.time() < deadline:
+        lines = log.read_text().splitlines() if log.exists() else []
+        if len(lines) >= n:
+            break
+        time.sleep(0.2)
+    assert len(lines) == n, (len(lines), worker.lines()[-20:])
+    assert {ln.split()[0] for ln in lines} == {"HTTP/1.1"}, lines[:3]
+    assert {tuple(ln.split()[1:3]) for ln in lines} == {("204", "1")}, "first attempts, all 204"
