@@ -162,6 +162,20 @@ static hk_request *request(const char *path, long timeout_ms)
     return req;
 }
 
+/* request() with a 5 s timeout, to the test server under another host name (NULL: 127.0.0.1):
+ * 127.0.0.1 and localhost are two hosts for the per-host queues and curl's connection cache. */
+static hk_request *request_to(const char *host, const char *path)
+{
+    hk_request *req = request(path, 5000);
+    if (host) {
+        free(req->url);
+        char url[256];
+        snprintf(url, sizeof url, "http://%s:%u%s", host, server_port, path);
+        req->url = hk_strdup(url);
+    }
+    return req;
+}
+
 static hk_loop *loop;
 static hk_delivery_engine *engine;
 static hk_cidr_list *allow;
@@ -453,14 +467,8 @@ Test(engine, global_cap_holds_across_hosts)
     /* 127.0.0.1 and localhost are two hosts for the per-host queues. */
     engine_start(2, 8, "127.0.0.0/8,::1/128");
     for (int i = 0; i < 8; i++) {
-        hk_request *req = request("/sleep/100", 5000);
-        if (i % 2) {
-            free(req->url);
-            char url[128];
-            snprintf(url, sizeof url, "http://localhost:%u/sleep/100", server_port);
-            req->url = hk_strdup(url);
-        }
-        hk_delivery_submit(engine, req, on_done, (void *)(intptr_t)i);
+        const char *host = i % 2 ? "localhost" : NULL;
+        hk_delivery_submit(engine, request_to(host, "/sleep/100"), on_done, (void *)(intptr_t)i);
         cr_assert_leq(hk_delivery_inflight(engine), 2);
     }
     run_until(8, 20000);
@@ -488,16 +496,9 @@ Test(engine, response_capture_is_capped_and_connections_reused)
 Test(engine, connections_outlive_the_slots_when_hosts_outnumber_them)
 {
     engine_start(1, 1, "127.0.0.0/8,::1/128");
-    for (int i = 0; i < 12; i++) {
-        hk_request *req = request("/ok", 5000);
-        if (i % 2) {
-            free(req->url);
-            char url[128];
-            snprintf(url, sizeof url, "http://localhost:%u/ok", server_port);
-            req->url = hk_strdup(url);
-        }
-        hk_delivery_submit(engine, req, on_done, (void *)(intptr_t)i);
-    }
+    for (int i = 0; i < 12; i++)
+        hk_delivery_submit(engine, request_to(i % 2 ? "localhost" : NULL, "/ok"), on_done,
+                           (void *)(intptr_t)i);
     run_until(12, 20000);
     for (int i = 0; i < 12; i++)
         cr_assert_eq(results.status[i], HK_DELIVERY_OK, "request %d: %s", i, results.error[i]);
