@@ -316,10 +316,12 @@ http {{
     proc = subprocess.Popen(["/usr/sbin/nginx", "-p", str(d), "-c", str(d / "nginx.conf"),
                              "-e", str(d / "logs/error.log"), "-g", "daemon off;"])
     deadline = time.time() + 10
-    while time.time() < deadline:
+    while True:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 break
+        assert proc.poll() is None and time.time() < deadline, \
+            (d / "logs/error.log").read_text() if (d / "logs/error.log").exists() else "no log"
         time.sleep(0.05)
     yield f"https://127.0.0.1:{port}", d / "logs/access.log"
     proc.terminate()
@@ -349,3 +351,10 @@ def test_a_receiver_offering_http2_gets_http11_and_every_204_counts(running, h2_
     assert len(lines) == n, (len(lines), worker.lines()[-20:])
     assert {ln.split()[0] for ln in lines} == {"HTTP/1.1"}, lines[:3]
     assert {tuple(ln.split()[1:3]) for ln in lines} == {("204", "1")}, "first attempts, all 204"
+    # and hookd counted each of them a success: no 204 was taken for a network error
+    ok = 'hookd_delivery_attempts_total{outcome="succeeded",status_class="2xx"}'
+    deadline = time.time() + 15
+    while worker.metric("hookd_delivery_attempts_total") < n and time.time() < deadline:
+        time.sleep(0.2)
+    assert worker.metric("hookd_delivery_attempts_total") == n
+    assert worker.metric(ok) == n
