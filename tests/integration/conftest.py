@@ -387,9 +387,15 @@ def read_topic(stack, topic, predicate, n, timeout=30, since_s=600):
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
         start = int((time.time() - since_s) * 1000)
+        # Each partition's end first: where offsets_for_times finds no record of the window yet,
+        # reading starts there, so a record appended meanwhile is still read (starting at "the
+        # end" as the consumer finds it later could skip it).
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in meta.partitions}
         parts = consumer.offsets_for_times(
             [TopicPartition(topic, p, start) for p in meta.partitions], timeout=10)
-        consumer.assign([TopicPartition(topic, tp.partition, tp.offset if tp.offset >= 0 else -1)
+        consumer.assign([TopicPartition(topic, tp.partition,
+                                        tp.offset if tp.offset >= 0 else ends[tp.partition])
                          for tp in parts])
         while len(found) < n and time.time() < deadline:
             msg = consumer.poll(0.5)
