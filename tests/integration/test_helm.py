@@ -45,8 +45,7 @@ KUBE_VERSION = "1.30.0"
 # CRDs, which kubernetes-validate has no schema for: checked by hand below.
 CRD_KINDS = {"ScaledObject": "keda.sh/v1alpha1", "TriggerAuthentication": "keda.sh/v1alpha1",
              "ServiceMonitor": "monitoring.coreos.com/v1", "PrometheusRule": "monitoring.coreos.com/v1"}
-# HOOKD_TOPIC_PREFIX: the chart sets it (kafka.topicPrefix); the C side comes with the metrics
-# branch (issue 17, item 8), which adds it to core/config.c's table and README.md's.
+# HOOKD_TOPIC_PREFIX: the chart sets it (kafka.topicPrefix), and core/config.c reads it.
 TOPIC_PREFIX_ENV = "HOOKD_TOPIC_PREFIX"
 ALERTS = os.path.join(ROOT, "deploy", "prometheus", "alerts.yaml")
 OPERATIONS = os.path.join(ROOT, "docs", "operations.md")
@@ -93,7 +92,23 @@ def _render(args):
                           capture_output=True, text=True, timeout=60)
     if proc.returncode != 0:
         raise RenderError(proc.stderr.strip())
-    return [d for d in yaml.safe_load_all(proc.stdout) if d]
+    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    # Every render a test makes, not only the defaults and ci/*.yaml, must deploy: each object
+    # but the CRDs (check_crd) passes the strict Kubernetes schema.
+    for doc in docs:
+        if doc["kind"] not in CRD_KINDS:
+            validate_strict(doc, f"helm template {' '.join(args)}")
+    return docs
+
+
+def validate_strict(doc, context):
+    where = f"{context}: {doc.get('kind')} {doc.get('metadata', {}).get('name')}"
+    try:
+        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as e:
+        pytest.fail(f"{where}: {e.message} at {'/'.join(map(str, e.path))}")
+    except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError) as e:
+        pytest.fail(f"{where}: no Kubernetes {KUBE_VERSION} schema: {e}")
 
 
 def render(*args, values=None):
@@ -243,12 +258,7 @@ def test_rendered_objects_validate_against_kubernetes_schemas(values):
         if doc["kind"] in CRD_KINDS:
             check_crd(doc, docs)
             continue
-        try:
-            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as e:
-            pytest.fail(f"{where}: {e.message} at {'/'.join(map(str, e.path))}")
-        except (kubernetes_validate.SchemaNotFoundError, kubernetes_validate.InvalidSchemaError) as e:
-            pytest.fail(f"{where}: no Kubernetes {KUBE_VERSION} schema: {e}")
+        validate_strict(doc, os.path.basename(values) if values else "defaults")
         # the standard labels, on every object
         labels = doc["metadata"]["labels"]
         assert labels["app.kubernetes.io/name"] == "hookd", where
@@ -635,7 +645,11 @@ def check_rule_groups(spec):
                 assert rule["labels"]["severity"] in SEVERITIES, rule["alert"]
                 assert {"summary", "description"} <= set(rule["annotations"]), rule["alert"]
                 assert all(isinstance(v, str) for v in rule["annotations"].values())
-                assert re.fullmatch(r"([0-9]+(ms|s|m|h|d|w|y))+", rule.get("for", "0s"))
+                # every alert holds a while before it fires: one increment (a disabled task,
+                # a dropped history record) or one missed scrape must not page by itself
+                assert "for" in rule, f"{rule['alert']} has no for:"
+                assert re.fullmatch(r"([0-9]+(ms|s|m|h|d|w|y))+", rule["for"]), rule["alert"]
+                assert rule["for"] not in ("0s", "0m"), rule["alert"]
                 # a runbook per alert, at a section of docs/operations.md's "Runbooks"
                 url = rule["annotations"].get("runbook_url", "")
                 assert url.startswith(RUNBOOK_BASE + "#"), (rule["alert"], url)
@@ -1826,6 +1840,19 @@ def test_operator_values_reach_the_pods():
     assert ingress["spec"]["minReadySeconds"] == 5
     assert ingress_container(docs)["envFrom"][1:] == [{"configMapRef": {"name": "hookd-extra-settings"}}]
     assert ingress["spec"]["template"]["spec"]["dnsConfig"] == {"options": [{"name": "ndots", "value": "1"}]}
+    # whole probes of one's own replace the chart's readiness and startup probes too
+    custom = {"customReadinessProbe": {"tcpSocket": {"port": "probes"}, "periodSeconds": 7},
+              "customStartupProbe": {"exec": {"command": ["/bin/true"]}, "failureThreshold": 9}}
+    c = container(render(values=custom))
+    assert c["readinessProbe"] == custom["customReadinessProbe"]
+    assert c["startupProbe"] == custom["customStartupProbe"]
+    # hookd-ingress takes init containers and sidecars of its own
+    extra = {"ingress": {"enabled": True,
+                         "initContainers": [{"name": "in-init", "image": "busybox:1.36.1"}],
+                         "sidecars": [{"name": "in-side", "image": "busybox:1.36.1"}]}}
+    spec = ingress_one(render(values=extra), "Deployment")["spec"]["template"]["spec"]
+    assert [x["name"] for x in spec["initContainers"]] == ["in-init"]
+    assert [x["name"] for x in spec["containers"]][1:] == ["in-side"]
     # none of it by default; the old test: value is refused by name
     c = container(render())
     assert "startupProbe" not in c and "lifecycle" not in c and c["envFrom"] == [{"configMapRef": {"name": FULLNAME}}]
@@ -1859,17 +1886,6 @@ def test_the_admin_api_on_a_port_of_its_own():
 
 TLS_NAME = "rel-hookd-redis-tls"
 TLS_ON = ("--set", "redis.url=rediss://hookd@redis.data.svc:6380/3", *INGRESS_ON)
-
-
-def validate_strict(docs):
-    for doc in docs:
-        if doc["kind"] in CRD_KINDS:
-            continue
-        try:
-            kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
-        except kubernetes_validate.ValidationError as e:
-            pytest.fail(f"{doc['kind']} {doc['metadata']['name']}: {e.message} at "
-                        f"{'/'.join(map(str, e.path))}")
 
 
 def named(docs, kind, name):
@@ -1913,8 +1929,7 @@ def test_the_redis_tls_sidecar_renders_only_when_tls_is_on():
 
     for args in (TLS_ON, (*INGRESS_ON, "--set", "redis.url=redis://hookd@redis.data.svc:6380/3",
                           "--set", "redis.tls.enabled=true")):
-        docs = render(*args)
-        validate_strict(docs)
+        docs = render(*args)  # validated strictly, as every render
         for name, main in ((FULLNAME, "hookd"), (INGRESS_NAME, "hookd-ingress")):
             pod = pods(docs)[name]
             containers = pod["spec"]["containers"]
@@ -1950,7 +1965,6 @@ def test_redis_tls_takes_the_ca_and_client_certificate_from_either_secret():
     docs = render(*TLS_ON, "--set-string", f"redis.tls.ca={pem}", "--set-string",
                   f"redis.tls.cert={pem}", "--set-string", f"redis.tls.key={key}",
                   "--set", "redis.password=redis-pw-123")
-    validate_strict(docs)
     data = named(docs, "Secret", TLS_NAME)["data"]
     assert {k: base64.b64decode(v).decode() for k, v in data.items()} == \
         {"ca.crt": pem, "tls.crt": pem, "tls.key": key}
