@@ -41,6 +41,7 @@ def both(env, worker_factory, tmp_path):
         outputs.append(out.stdout + out.stderr)
         return out
 
+    api.url = api_env["HOOKD_API_URL"]
     yield direct, api
     for text in outputs + ["\n".join(worker.lines())]:
         assert TOKEN not in text, "the token was printed or logged"
@@ -210,6 +211,11 @@ def test_verbs_without_a_route_and_the_token_rules(both, env, tmp_path):
     flow = f"tok-{env.tag}"
     assert api("webhooks", "list", "--flow", flow, "--api-token-file", str(token_file),
                extra={"HOOKD_API_TOKEN": "wrong-token-00000000"}).returncode == 0
+    # --api-url on the command line is taken over HOOKD_API_URL (here unset, then wrong)
+    for url_env in ("", "http://127.0.0.1:1"):
+        out = api("webhooks", "list", "--flow", flow, "--api-url", api.url,
+                  extra={"HOOKD_API_URL": url_env})
+        assert out.returncode == 0, (url_env, out.stderr)
     out = api("webhooks", "list", "--flow", flow, extra={"HOOKD_API_TOKEN": "wrong-token-0000000"})
     assert out.returncode == 1 and out.stderr == "hookctl: unauthorized: unauthorized\n"
     out = api("webhooks", "list", "--flow", flow, extra={"HOOKD_API_TOKEN": ""})

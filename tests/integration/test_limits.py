@@ -152,4 +152,6 @@ def test_a_retry_record_the_broker_refuses_dead_letters_its_delivery(
     assert wait_lag_zero(stack, env) == 0
     assert worker.proc.poll() is None
     assert worker.metric('hookd_dlq_records_total{reason="too_large"}') == 1
+    assert worker.metric('hookd_dlq_publish_errors_total{kind="retry"}') == 1
+    assert worker.metric('hookd_dlq_publish_errors_total{kind="dead_letter"}') == 0
     assert len(receiver.matching("/fail")) == 1, "no retry was ever queued"
