@@ -1635,6 +1635,8 @@ def test_network_policy_ports_are_derived_from_every_address():
     # addresses that are not host:port are refused, naming the value
     assert "kafka.bootstrapServers" in render_error("--set", "kafka.bootstrapServers=kafka:ninety")
     assert "kafka.bootstrapServers" in render_error("--set", "kafka.bootstrapServers=kafka:70000")
+    # an IPv6 address without brackets: which part is the port cannot be told (it took 9092)
+    assert "in brackets" in render_error(values={"kafka": {"bootstrapServers": "fd00::5:9098"}})
     assert "redis.url" in render_error("--set", "redis.url=redis://redis:port/0")
 
 

@@ -217,6 +217,9 @@ The TCP ports of kafka.bootstrapServers as a JSON list: each entry's port ("host
 {{- if not (regexMatch "^[0-9]+$" $port) }}
 {{- fail (printf "kafka.bootstrapServers: %q has no port number after its colon" $entry) }}
 {{- end }}
+{{- else if gt (len (splitList ":" $entry)) 2 }}
+{{- /* an IPv6 address without brackets: its port (if any) cannot be told from the address */}}
+{{- fail (printf "kafka.bootstrapServers: %q: write an IPv6 address in brackets, [address]:port" $entry) }}
 {{- end }}
 {{- if or (lt (atoi $port) 1) (gt (atoi $port) 65535) }}
 {{- fail (printf "kafka.bootstrapServers: %q has a port outside 1-65535" $entry) }}
