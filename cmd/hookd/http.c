@@ -25,6 +25,7 @@
 #include "api.h"
 
 #include "hk_cmd.h"
+#include "hk_console.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -315,6 +316,36 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
     }
 }
 
+/* The console's page files (hk_console.h), with the headers the console module gives them.
+ * "/console" is redirected to "/console/", so that the page's relative links resolve under it. */
+static enum MHD_Result on_console(struct MHD_Connection *con, const char *url, const char *method)
+{
+    if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+        return reply(con, 405, "text/plain", hk_strdup("method not allowed\n"));
+    hk_console_file f;
+    struct MHD_Response *resp;
+    unsigned status = 200;
+    if (strcmp(url, "/console") == 0) {
+        resp = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, "Location", HK_CONSOLE_PREFIX);
+        status = 308;
+    } else if (hk_console_find(url, &f)) {
+        resp = MHD_create_response_from_buffer(f.len, (void *)f.data, MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, "Content-Type", f.type);
+    } else {
+        resp = MHD_create_response_from_buffer(10, "not found\n", MHD_RESPMEM_PERSISTENT);
+        MHD_add_response_header(resp, "Content-Type", "text/plain");
+        status = 404;
+    }
+    const char *value;
+    const char *name;
+    for (size_t i = 0; (name = hk_console_header(i, &value)) != NULL; i++)
+        MHD_add_response_header(resp, name, value);
+    enum MHD_Result r = MHD_queue_response(con, status, resp);
+    MHD_destroy_response(resp);
+    return r;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls)
@@ -324,6 +355,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
     headers_in(con);
     if (!h->probes_only && strncmp(url, "/v1/", 4) == 0)
         return on_api(h, con, url, method, upload_data, upload_data_size, con_cls);
+    /* The console goes with the API: on the listener that serves /v1, only when the API is on. */
+    if (h->api && (strcmp(url, "/console") == 0 ||
+                   strncmp(url, HK_CONSOLE_PREFIX, strlen(HK_CONSOLE_PREFIX)) == 0))
+        return on_console(con, url, method);
     if (h->api_only) /* no probe and no /metrics: a NetworkPolicy tells the two ports apart */
         return reply(con, 404, "text/plain", hk_strdup("not found\n"));
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
