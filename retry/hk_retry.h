@@ -289,6 +289,9 @@ typedef struct hk_dead_letter_filter {
     const char *webhook_id; /* NULL: every task's (and, for a listing, poison events too) */
     uint64_t since_ms;      /* 0: any time; else dead at or after it (wall clock) */
     uint64_t until_ms;      /* 0: any time; else dead at or before it */
+    /* NULL: any delivery; else only the dead letters of these deliveries (delivery_ids_len) */
+    const char *const *delivery_ids;
+    size_t delivery_ids_len;
 } hk_dead_letter_filter;
 
 /* Parses a dead letter and applies the filter: HK_OK and *out (the record, caller

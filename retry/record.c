@@ -355,8 +355,13 @@ int hk_dead_letter_select(const void *value, size_t len, const hk_dead_letter_fi
     const cJSON *group = cJSON_GetObjectItemCaseSensitive(rec, "group");
     const cJSON *webhook = cJSON_GetObjectItemCaseSensitive(rec, "webhookId");
     const cJSON *dead_at = cJSON_GetObjectItemCaseSensitive(rec, "deadAt");
+    const cJSON *delivery = cJSON_GetObjectItemCaseSensitive(rec, "deliveryId");
+    bool listed = !f->delivery_ids;
+    for (size_t i = 0; !listed && cJSON_IsString(delivery) && i < f->delivery_ids_len; i++)
+        listed = strcmp(delivery->valuestring, f->delivery_ids[i]) == 0;
     uint64_t at = 0;
     bool selected =
+        listed &&
         (!f->group || !cJSON_IsString(group) || strcmp(group->valuestring, f->group) == 0) &&
         (!f->webhook_id ||
          (cJSON_IsString(webhook) && strcmp(webhook->valuestring, f->webhook_id) == 0)) &&

@@ -19,6 +19,7 @@
 
 #include "hk_inbound.h"
 #include "hk_model.h"
+#include "hk_retry.h"
 #include "hk_store.h"
 
 /* ---------------------------------------------------------------------------------- flags --- */
@@ -70,7 +71,7 @@ extern bool hk_cmd_json;
 typedef struct hk_table hk_table;
 hk_table *hk_table_new(const char *const *headers, size_t ncols); /* at most 16 columns */
 void hk_table_row(hk_table *t, const char *const *cells);         /* copies the cells */
-void hk_table_print(hk_table *t, FILE *out);                      /* prints and frees */
+void hk_table_print(hk_table *t, FILE *out); /* prints (out NULL: not) and frees */
 /* An object's fields as "name  value" lines, nested values as compact JSON. */
 void hk_print_fields(const cJSON *obj);
 void hk_print_json(const cJSON *json);
@@ -122,6 +123,56 @@ void hk_resend_free(hk_resend *r);
  * statusCode (null: no response), error (when failed), latencyMs, response, responseTruncated.
  * Caller's. */
 cJSON *hk_test_result_json(const char *webhook_id, const hk_test_result *r);
+
+/* ----------------------------------------------------------------- the dead-letter topic --- */
+
+/* A dead letter as hk_dlq_scan hands it: the record (caller's: keep it or cJSON_Delete it), with
+ * "dlqPartition" and "dlqOffset" added. HK_OK goes on; anything else stops the scan and is
+ * returned (HK_ELIMIT: stopped on purpose, and hk_dlq_scan returns HK_OK). */
+typedef int (*hk_dlq_each)(cJSON *dead_letter, int32_t partition, int64_t offset, void *arg);
+
+/* Reads <prefix>dlq (HOOKD_TOPIC_PREFIX) once from its start, within timeout_ms, calling each
+ * for every dead letter the filter selects, in each partition's order. Blocking. HK_ERR when
+ * Kafka cannot be read (err names HOOKD_KAFKA_BOOTSTRAP_SERVERS). */
+int hk_dlq_scan(const hk_config *cfg, const hk_dead_letter_filter *filter, int timeout_ms,
+                hk_dlq_each each, void *arg, hk_error *err);
+
+#define HK_DLQ_PAGE_MAX 250u            /* dead letters in one page */
+#define HK_DLQ_RECORD_MAX (32u * 1024u) /* a page's dead letter is printed within this */
+
+/* A page of the dead letters the filter selects, newest first (by deadAt, then partition and
+ * offset): at most limit (1 to HK_DLQ_PAGE_MAX) of those after iterator (NULL: from the newest),
+ * as {"topic", "group", "data": [dead letters], "iterator": string or null, "done"}. Each dead
+ * letter is printed within HK_DLQ_RECORD_MAX (hk_dead_letter_print_within: the oldest outcomes
+ * and the event are cut first, and say so). *out is the caller's. HK_EINVAL naming "iterator"
+ * for one this did not make; else as hk_dlq_scan. */
+int hk_dlq_page(const hk_config *cfg, const hk_dead_letter_filter *filter, size_t limit,
+                const char *iterator, cJSON **out, hk_error *err);
+
+typedef struct hk_dlq_replay_stats {
+    size_t replayed; /* put on the first tier and acknowledged by Kafka (a dry run: would be) */
+    size_t skipped;  /* selected but not replayable (poison, event kept only as a payload) */
+    bool limited;    /* stopped at opts->limit with more left to replay */
+    char topic[HK_TOPIC_NAME_MAX + 1]; /* the first tier's topic */
+} hk_dlq_replay_stats;
+
+typedef struct hk_dlq_replay_opts {
+    size_t limit; /* at most this many deliveries, in the topic's order; 0: every one */
+    bool dry_run; /* publish nothing (no producer at all): each would-be replay goes to preview */
+    /* Called for each dead letter that is (or would be) replayed, borrowed for the call; may
+     * be NULL. */
+    void (*preview)(const cJSON *dead_letter, int32_t partition, int64_t offset, void *arg);
+    void *arg;
+} hk_dlq_replay_opts;
+
+/* Reads <prefix>dlq (HOOKD_TOPIC_PREFIX) once from its start and puts every dead letter the filter
+ * selects back on the first retry tier (cfg's HOOKD_RETRY_DELAYS), due at once, with its attempts
+ * reset and the same delivery id, keyed by it; returns when Kafka has acknowledged every one.
+ * Blocking. opts (may be NULL: every one, for real) bounds it or makes it a dry run. HK_EINVAL for
+ * a bad setting, HK_ERR when Kafka cannot be read or written (err names which); stats counts what
+ * was done either way. */
+int hk_dlq_replay(const hk_config *cfg, const hk_dead_letter_filter *filter,
+                  const hk_dlq_replay_opts *opts, hk_dlq_replay_stats *stats, hk_error *err);
 
 /* ------------------------------------------------------------------- secret rotation --- */
 

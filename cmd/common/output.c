@@ -72,7 +72,7 @@ void hk_table_row(hk_table *t, const char *const *cells)
 
 void hk_table_print(hk_table *t, FILE *out)
 {
-    for (size_t r = 0; r < t->nrows; r++) {
+    for (size_t r = 0; out && r < t->nrows; r++) {
         for (size_t c = 0; c < t->ncols; c++) {
             const char *text = t->cells[r * t->ncols + c];
             if (c + 1 == t->ncols)

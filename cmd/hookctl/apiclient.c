@@ -189,8 +189,8 @@ int hk_ctl_api_list(const hk_config *cfg, const char *path, cJSON **items, cJSON
     char *iterator = NULL;
     for (;;) {
         hk_buf page = {0};
-        hk_buf_printf(&page, "%s?limit=250%s%s", path, iterator ? "&iterator=" : "",
-                      iterator ? iterator : "");
+        hk_buf_printf(&page, "%s%climit=250%s%s", path, strchr(path, '?') ? '&' : '?',
+                      iterator ? "&iterator=" : "", iterator ? iterator : "");
         free(iterator);
         iterator = NULL;
         cJSON *doc = NULL;

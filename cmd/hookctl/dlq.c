@@ -1,6 +1,7 @@
 /*
- * dlq.c — the dead-letter topic for operators: `hookctl dlq list|replay`, and hk_dlq_replay(),
- * the library function behind the replay (the admin API will call it too).
+ * dlq.c — the dead-letter topic for operators: `hookctl dlq list|replay`. The reading and the
+ * replay are hk_dlq_scan() and hk_dlq_replay() (cmd/common/dlq.c), which the admin API calls too;
+ * with --api-url (HOOKD_API_URL) both verbs go through GET /v1/dlq and POST /v1/dlq/replay.
  *
  * <prefix>dlq (HOOKD_TOPIC_PREFIX, "hookd." by default) is shared by every deployment on the
  * cluster that keeps the same prefix; each dead letter names its consumer group, and both commands
@@ -23,136 +24,6 @@
 
 #define SCAN_TIMEOUT_MS 120000
 
-/* ----------------------------------------------------------------------------- replay --- */
-
-typedef struct replay_state {
-    const hk_dead_letter_filter *filter;
-    const hk_dlq_replay_opts *opts;
-    size_t taken; /* replayable dead letters taken (queued, or previewed in a dry run) */
-    hk_producer *producer;
-    hk_loop *loop;
-    const char *topic; /* the first tier's */
-    const char *dlq;
-    hk_dlq_replay_stats *stats;
-    size_t queued, acked; /* stats->replayed counts the acknowledged without error */
-    int ack_err;
-    char ack_errstr[256];
-    bool queue_failed;
-} replay_state;
-
-static void on_replay_ack(int err, const char *errstr, void *arg)
-{
-    replay_state *s = arg;
-    s->acked++;
-    if (!err)
-        s->stats->replayed++;
-    else if (!s->ack_err) {
-        s->ack_err = err;
-        snprintf(s->ack_errstr, sizeof s->ack_errstr, "%s", errstr);
-    }
-}
-
-static int replay_one(int32_t partition, int64_t offset, const void *key, size_t key_len,
-                      const void *value, size_t len, void *arg)
-{
-    (void)key, (void)key_len;
-    replay_state *s = arg;
-    cJSON *rec = NULL;
-    hk_error err = {0};
-    int rc = hk_dead_letter_select(value, len, s->filter, &rec, &err);
-    if (rc == HK_ENOTFOUND)
-        return HK_OK;
-    if (rc != HK_OK) {
-        s->stats->skipped++;
-        return HK_OK; /* not a dead letter: nothing to replay */
-    }
-    hk_buf out = {0};
-    bool replayable =
-        hk_retry_record_replay(rec, s->filter->group, hk_wall_ms(), &out, &err) == HK_OK;
-    if (replayable && s->opts->limit && s->taken == s->opts->limit) {
-        s->stats->limited = true; /* one more than --limit: stop here */
-        hk_buf_free(&out);
-        cJSON_Delete(rec);
-        return HK_ELIMIT;
-    }
-    if (replayable && s->opts->preview)
-        s->opts->preview(rec, partition, offset, s->opts->arg);
-    if (replayable && s->opts->dry_run) {
-        s->taken++;
-        s->stats->replayed++; /* would be */
-        hk_buf_free(&out);
-        cJSON_Delete(rec);
-        return HK_OK;
-    }
-    if (!replayable) {
-        s->stats->skipped++;
-        HK_WARN("dlq.replay.skipped", "%s[%d] offset %lld: %s", s->dlq, (int)partition,
-                (long long)offset, err.msg);
-        cJSON_Delete(rec);
-        return HK_OK;
-    }
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(rec, "deliveryId");
-    rc = hk_producer_send(s->producer, s->topic, id->valuestring, strlen(id->valuestring), out.data,
-                          out.len, on_replay_ack, s);
-    hk_buf_free(&out);
-    cJSON_Delete(rec);
-    if (rc != HK_OK) {
-        s->queue_failed = true;
-        return HK_ERR; /* stops the scan */
-    }
-    s->queued++;
-    s->taken++;
-    hk_loop_run_once(s->loop, 0); /* serve acknowledgements as we go */
-    return HK_OK;
-}
-
-int hk_dlq_replay(const hk_config *cfg, const hk_dead_letter_filter *filter,
-                  const hk_dlq_replay_opts *opts, hk_dlq_replay_stats *stats, hk_error *err)
-{
-    static const hk_dlq_replay_opts every = {0};
-    memset(stats, 0, sizeof *stats);
-    hk_retry_policy policy;
-    int rc = hk_retry_policy_init(&policy, cfg->retry_delays, cfg->retry_max_attempts,
-                                  "HOOKD_RETRY_DELAYS", err);
-    if (rc != HK_OK)
-        return rc;
-    hk_retry_tier_topic(&policy, cfg->topic_prefix, 0, stats->topic);
-    char dlq[HK_TOPIC_NAME_MAX + 1];
-    hk_topic_name(dlq, cfg->topic_prefix, HK_TOPIC_DLQ);
-    replay_state s = {.filter = filter,
-                      .opts = opts ? opts : &every,
-                      .topic = stats->topic,
-                      .dlq = dlq,
-                      .stats = stats};
-    s.loop = hk_loop_create();
-    const char *topics[] = {stats->topic};
-    if (!s.opts->dry_run && /* a dry run writes nothing, not even a missing topic */
-        ((rc = hk_producer_create(s.loop, cfg->kafka, cfg->kafka_len, &s.producer, err)) != HK_OK ||
-         (rc = hk_producer_ensure_topics(s.producer, topics, 1, cfg->topic_partitions,
-                                         cfg->topic_replication, 10000, err)) != HK_OK))
-        goto done;
-    rc = hk_consumer_scan(cfg->kafka, cfg->kafka_len, dlq, SCAN_TIMEOUT_MS, replay_one, &s, err);
-    if (rc == HK_ELIMIT) /* replay_one stopped the scan at --limit */
-        rc = HK_OK;
-    if (s.queue_failed)
-        hk_error_set(err, HK_ERR, NULL, "cannot queue a record for %s", stats->topic);
-    /* Whatever was queued must be acknowledged before we say so. */
-    uint64_t deadline = hk_now_ms() + 30000;
-    while (s.acked < s.queued && hk_now_ms() < deadline)
-        hk_loop_run_once(s.loop, 100);
-    if (rc == HK_OK && s.acked < s.queued)
-        rc = hk_error_set(err, HK_ERR, "HOOKD_KAFKA_BOOTSTRAP_SERVERS",
-                          "%zu of %zu replayed records not acknowledged within 30 s",
-                          s.queued - s.acked, s.queued);
-    if (rc == HK_OK && s.ack_err)
-        rc = hk_error_set(err, HK_ERR, NULL, "publishing to %s failed: %s", stats->topic,
-                          s.ack_errstr);
-done:
-    hk_producer_destroy(s.producer, 5000);
-    hk_loop_destroy(s.loop);
-    return rc;
-}
-
 /* ------------------------------------------------------------------------------- list --- */
 
 typedef struct list_state {
@@ -166,16 +37,9 @@ static const char *str(const cJSON *obj, const char *key)
     return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
 }
 
-static int list_one(int32_t partition, int64_t offset, const void *key, size_t key_len,
-                    const void *value, size_t len, void *arg)
+static int list_one(cJSON *rec, int32_t partition, int64_t offset, void *arg)
 {
-    (void)key, (void)key_len;
     list_state *s = arg;
-    cJSON *rec = NULL;
-    if (hk_dead_letter_select(value, len, s->filter, &rec, NULL) != HK_OK)
-        return HK_OK;
-    cJSON_AddNumberToObject(rec, "dlqPartition", partition);
-    cJSON_AddNumberToObject(rec, "dlqOffset", (double)offset);
     if (s->table) {
         char attempts[16] = "-", where[48];
         const cJSON *n = cJSON_GetObjectItemCaseSensitive(rec, "attempts");
@@ -264,6 +128,97 @@ static void print_replay(const hk_dlq_replay_stats *stats, const hk_dlq_replay_o
     }
 }
 
+/* ------------------------------------------------------------- through the admin API --- */
+
+/* The filter as the API takes it: webhookId, since and until (RFC 3339). */
+static void filter_fields(const hk_dead_letter_filter *f, cJSON *o)
+{
+    char t[32];
+    if (f->webhook_id)
+        cJSON_AddStringToObject(o, "webhookId", f->webhook_id);
+    if (f->since_ms) {
+        hk_format_time(f->since_ms, t);
+        cJSON_AddStringToObject(o, "since", t);
+    }
+    if (f->until_ms) {
+        hk_format_time(f->until_ms, t);
+        cJSON_AddStringToObject(o, "until", t);
+    }
+}
+
+/* list: every page of GET /v1/dlq (newest first), printed as without the API. */
+static int list_api(const hk_config *cfg, const hk_dead_letter_filter *filter, list_state *s,
+                    char *group, size_t group_size)
+{
+    cJSON *q = cJSON_CreateObject();
+    filter_fields(filter, q);
+    hk_buf path = {0};
+    hk_buf_printf(&path, "/v1/dlq");
+    const cJSON *f;
+    char sep = '?';
+    cJSON_ArrayForEach(f, q)
+    {
+        char *v = hk_ctl_api_escape(f->valuestring);
+        hk_buf_printf(&path, "%c%s=%s", sep, f->string, v);
+        free(v);
+        sep = '&';
+    }
+    cJSON_Delete(q);
+    cJSON *items = NULL, *first = NULL;
+    int status = hk_ctl_api_list(cfg, path.data, &items, &first);
+    hk_buf_free(&path);
+    if (status)
+        return status;
+    const char *g = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(first, "group"));
+    snprintf(group, group_size, "%s", g ? g : "");
+    cJSON *rec;
+    while ((rec = cJSON_DetachItemFromArray(items, 0))) {
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(rec, "dlqPartition");
+        const cJSON *o = cJSON_GetObjectItemCaseSensitive(rec, "dlqOffset");
+        list_one(rec, cJSON_IsNumber(p) ? p->valueint : -1,
+                 cJSON_IsNumber(o) ? (int64_t)o->valuedouble : -1, s);
+    }
+    cJSON_Delete(items);
+    cJSON_Delete(first);
+    return 0;
+}
+
+/* replay: POST /v1/dlq/replay, printed as without the API. */
+static int replay_api(const hk_config *cfg, const hk_dead_letter_filter *filter,
+                      const hk_dlq_replay_opts *opts, preview_state *p)
+{
+    cJSON *body = cJSON_CreateObject(), *out = NULL;
+    filter_fields(filter, body);
+    if (opts->limit)
+        cJSON_AddNumberToObject(body, "limit", (double)opts->limit);
+    cJSON_AddBoolToObject(body, "dryRun", opts->dry_run);
+    int status = hk_ctl_api(cfg, "POST", "/v1/dlq/replay", body, &out);
+    cJSON_Delete(body);
+    if (status)
+        return status;
+    hk_dlq_replay_stats stats = {0};
+    const cJSON *v;
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(out, "replayed")))
+        stats.replayed = (size_t)v->valuedouble;
+    if (cJSON_IsNumber(v = cJSON_GetObjectItemCaseSensitive(out, "skipped")))
+        stats.skipped = (size_t)v->valuedouble;
+    stats.limited = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(out, "limited"));
+    snprintf(stats.topic, sizeof stats.topic, "%s", str(out, "topic") ? str(out, "topic") : "");
+    const cJSON *rec;
+    cJSON_ArrayForEach(rec, cJSON_GetObjectItemCaseSensitive(out, "deliveries"))
+    {
+        const cJSON *pa = cJSON_GetObjectItemCaseSensitive(rec, "dlqPartition");
+        const cJSON *of = cJSON_GetObjectItemCaseSensitive(rec, "dlqOffset");
+        if (opts->dry_run)
+            preview_one(rec, cJSON_IsNumber(pa) ? pa->valueint : -1,
+                        cJSON_IsNumber(of) ? (int64_t)of->valuedouble : -1, p);
+    }
+    const char *group = str(out, "group");
+    print_replay(&stats, opts, group ? group : "", p);
+    cJSON_Delete(out);
+    return 0;
+}
+
 /* ---------------------------------------------------------------------------- command --- */
 
 static void dlq_usage(FILE *out)
@@ -291,6 +246,8 @@ static void dlq_usage(FILE *out)
             "--limit N       replay: at most N deliveries, the first in the topic's order\n"
             "--dry-run       replay: print what would be replayed (deliveries, where they go);\n"
             "                publish nothing\n"
+            "With --api-url (HOOKD_API_URL) both go through the admin API: GET /v1/dlq (the\n"
+            "same rows, newest first) and POST /v1/dlq/replay, as the worker's group sees them.\n"
             "Example: hookctl dlq replay --webhook wh_1a2b --since 2h --dry-run\n"
             "         hookctl dlq replay --until 2026-11-23T10:00:00Z --limit 100\n");
 }
@@ -393,14 +350,22 @@ int hk_cmd_dlq(int argc, char **argv, const hk_config *cfg)
         static const char *const head[] = {"DEAD AT",  "KIND",   "WEBHOOK",         "JOB",
                                            "ATTEMPTS", "REASON", "PARTITION:OFFSET"};
         list_state s = {.filter = &filter, .table = hk_cmd_json ? NULL : hk_table_new(head, 7)};
-        char dlq[HK_TOPIC_NAME_MAX + 1];
-        hk_topic_name(dlq, cfg->topic_prefix, HK_TOPIC_DLQ);
-        int rc =
-            hk_consumer_scan(cfg->kafka, cfg->kafka_len, dlq, SCAN_TIMEOUT_MS, list_one, &s, &err);
+        int status = 0, rc = HK_OK;
+        char group[256]; /* the API's: the worker's group, not this one's */
+        snprintf(group, sizeof group, "%s", filter.group ? filter.group : "");
+        if (hk_ctl_api_on(cfg))
+            status = list_api(cfg, &filter, &s, group, sizeof group);
+        else
+            rc = hk_dlq_scan(cfg, &filter, SCAN_TIMEOUT_MS, list_one, &s, &err);
+        if (status) {
+            if (s.table)
+                hk_table_print(s.table, NULL); /* frees it */
+            return status;
+        }
         if (s.table) {
             hk_table_print(s.table, stdout);
             printf("%zu dead letter%s of group %s (--json for the events and every attempt)\n", s.n,
-                   s.n == 1 ? "" : "s", filter.group);
+                   s.n == 1 ? "" : "s", group);
         } else {
             printf(s.n ? "\n]\n" : "[]\n");
         }
@@ -420,6 +385,13 @@ int hk_cmd_dlq(int argc, char **argv, const hk_config *cfg)
             p.table = hk_table_new(head, 6);
         opts.preview = preview_one;
         opts.arg = &p;
+    }
+    if (hk_ctl_api_on(cfg)) {
+        int status = replay_api(cfg, &filter, &opts, &p);
+        cJSON_Delete(p.list);
+        if (status && p.table)
+            hk_table_print(p.table, NULL); /* frees it */
+        return status;
     }
     hk_dlq_replay_stats stats;
     int rc = hk_dlq_replay(cfg, &filter, &opts, &stats, &err);

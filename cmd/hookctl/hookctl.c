@@ -64,7 +64,7 @@ static void usage(FILE *out)
             "standard input. Secrets are always shown masked (****abcd).\n"
             "--api-url URL (HOOKD_API_URL) with a token (HOOKD_API_TOKEN or --api-token-file F)\n"
             "sends every verb that has an admin API route through it, with the same output:\n"
-            "no Redis or Kafka access needed. publish, dlq and inbound send have none.\n"
+            "no Redis or Kafka access needed. publish and inbound send have none.\n"
             "Exit status: 0 ok, 1 runtime failure or not found, 2 bad usage or invalid input.\n\n");
     hk_config_print_help(out, HK_CONFIG_HOOKCTL);
 }
@@ -962,7 +962,7 @@ int main(int argc, char **argv)
         status = cmd_webhooks(rest - 1, argv + 1, &cfg);
     else if (strcmp(cmd, "deliveries") == 0)
         status = hk_cmd_deliveries(rest - 1, argv + 1, &cfg);
-    else if (hk_ctl_api_on(&cfg) && (strcmp(cmd, "publish") == 0 || strcmp(cmd, "dlq") == 0))
+    else if (hk_ctl_api_on(&cfg) && strcmp(cmd, "publish") == 0)
         status = hk_ctl_api_none(cmd); /* Kafka only: no admin API route */
     else if (strcmp(cmd, "publish") == 0)
         status = hk_cmd_publish(rest - 1, argv + 1, &cfg);

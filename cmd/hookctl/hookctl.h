@@ -72,31 +72,4 @@ char *hk_ctl_api_escape(const char *segment);
 /* A test's or resend's answer back into the form hk_ctl_print_test prints. */
 void hk_ctl_api_test_result(const cJSON *json, hk_test_result *r);
 
-/* ------------------------------------------------------------------- dead-letter replay --- */
-
-typedef struct hk_dlq_replay_stats {
-    size_t replayed; /* put on the first tier and acknowledged by Kafka (a dry run: would be) */
-    size_t skipped;  /* selected but not replayable (poison, event kept only as a payload) */
-    bool limited;    /* stopped at opts->limit with more left to replay */
-    char topic[HK_TOPIC_NAME_MAX + 1]; /* the first tier's topic */
-} hk_dlq_replay_stats;
-
-typedef struct hk_dlq_replay_opts {
-    size_t limit; /* at most this many deliveries, in the topic's order; 0: every one */
-    bool dry_run; /* publish nothing (no producer at all): each would-be replay goes to preview */
-    /* Called for each dead letter that is (or would be) replayed, borrowed for the call; may
-     * be NULL. */
-    void (*preview)(const cJSON *dead_letter, int32_t partition, int64_t offset, void *arg);
-    void *arg;
-} hk_dlq_replay_opts;
-
-/* Reads <prefix>dlq (HOOKD_TOPIC_PREFIX) once from its start and puts every dead letter the filter selects back on
- * the first retry tier (cfg's HOOKD_RETRY_DELAYS), due at once, with its attempts reset and
- * the same delivery id, keyed by it; returns when Kafka has acknowledged every one. Blocking.
- * opts (may be NULL: every one, for real) bounds it or makes it a dry run.
- * HK_EINVAL for a bad setting, HK_ERR when Kafka cannot be read or written (err names which);
- * stats counts what was done either way. */
-int hk_dlq_replay(const hk_config *cfg, const hk_dead_letter_filter *filter,
-                  const hk_dlq_replay_opts *opts, hk_dlq_replay_stats *stats, hk_error *err);
-
 #endif

@@ -987,6 +987,214 @@ static void inbound_wait(hk_api *a, const char *method, const char *id, const ch
     end(a, &c);
 }
 
+/* ------------------------------------------------------------------------ dead letters --- */
+
+/* A Kafka failure of a dead-letter call: 503, the detail to the log only. */
+static void fail_kafka(hk_api_response *r, int rc, const hk_error *e)
+{
+    if (rc == HK_EINVAL) {
+        fail(r, 400, e->field, e->msg);
+        return;
+    }
+    HK_WARN("api", "dead-letter topic: %s", e->msg);
+    fail(r, 503, NULL, "the dead-letter topic (Kafka) cannot be read or written; see hookd's log");
+}
+
+/* webhookId, since and until of a dead-letter filter, each NULL when absent: a task id and RFC
+ * 3339 times, since not after until. */
+static bool dlq_filter(hk_api *a, const char *webhook, const char *since, const char *until,
+                       hk_dead_letter_filter *f, hk_api_response *r)
+{
+    *f = (hk_dead_letter_filter){.group = hk_config_kafka(a->cfg, "group.id")};
+    hk_error e = {0};
+    if (webhook && hk_validate_task_id(webhook, "webhookId", &e) != HK_OK) {
+        fail(r, 400, e.field, e.msg);
+        return false;
+    }
+    f->webhook_id = webhook;
+    const char *names[] = {"since", "until"};
+    const char *values[] = {since, until};
+    uint64_t *out[] = {&f->since_ms, &f->until_ms};
+    for (size_t i = 0; i < 2; i++) {
+        if (values[i] && (!hk_parse_time(values[i], out[i]) || !*out[i])) {
+            char msg[128];
+            snprintf(msg, sizeof msg, "%s: must be an RFC 3339 time (2026-11-23T10:00:00Z)",
+                     names[i]);
+            fail(r, 400, names[i], msg);
+            return false;
+        }
+    }
+    if (f->since_ms && f->until_ms && f->until_ms < f->since_ms) {
+        fail(r, 400, "until", "until: before since: nothing could match");
+        return false;
+    }
+    return true;
+}
+
+/* GET /v1/dlq: a page of this group's dead letters, newest first. */
+static void dlq_list(hk_api *a, const hk_api_query *q, hk_api_response *r)
+{
+    static const hk_api_query none = {0};
+    if (!q)
+        q = &none;
+    hk_dead_letter_filter f;
+    if (!dlq_filter(a, q->webhook_id, q->since, q->until, &f, r))
+        return;
+    size_t limit = PAGE_DEFAULT;
+    if (q->limit) {
+        char *end = NULL;
+        bool digits = *q->limit >= '0' && *q->limit <= '9';
+        unsigned long v = digits ? strtoul(q->limit, &end, 10) : 0;
+        if (!digits || *end || v < 1 || v > HK_DLQ_PAGE_MAX) {
+            fail(r, 400, "limit", "limit: must be an integer from 1 to 250 (default 50)");
+            return;
+        }
+        limit = v;
+    }
+    cJSON *page = NULL;
+    hk_error e = {0};
+    int rc = hk_dlq_page(a->cfg, &f, limit, q->iterator, &page, &e);
+    if (rc == HK_OK)
+        reply_json(r, 200, page);
+    else
+        fail_kafka(r, rc, &e);
+}
+
+#define REPLAY_LISTED_MAX 250u /* deliveries a replay's answer names; the rest are counted */
+
+typedef struct replay_listing {
+    cJSON *list;
+    size_t omitted;
+} replay_listing;
+
+static void replay_listed(const cJSON *rec, int32_t partition, int64_t offset, void *arg)
+{
+    replay_listing *l = arg;
+    if ((size_t)cJSON_GetArraySize(l->list) >= REPLAY_LISTED_MAX) {
+        l->omitted++;
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    static const char *const keys[] = {"deliveryId", "webhookId", "jobId", "deadAt", "reason"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, keys[i]));
+        cJSON_AddStringToObject(o, keys[i], v ? v : "");
+    }
+    cJSON_AddNumberToObject(o, "dlqPartition", partition);
+    cJSON_AddNumberToObject(o, "dlqOffset", (double)offset);
+    cJSON_AddItemToArray(l->list, o);
+}
+
+/* POST /v1/dlq/replay {webhookId, since, until, deliveryIds, limit, dryRun}: hk_dlq_replay, as
+ * `hookctl dlq replay` runs it. */
+static void dlq_replay(hk_api *a, const char *body, size_t len, hk_api_response *r)
+{
+    cJSON *in = NULL;
+    if (body && len) {
+        if (!(in = parse_body(body, len, r)))
+            return;
+        if (!cJSON_IsObject(in)) {
+            fail(r, 400, "body", "body: must be a JSON object");
+            cJSON_Delete(in);
+            return;
+        }
+    }
+    const char *webhook = NULL, *since = NULL, *until = NULL;
+    const char **ids = NULL;
+    hk_dlq_replay_opts opts = {0};
+    bool ok = true;
+    const cJSON *v;
+    cJSON_ArrayForEach(v, in) /* every field known, each of its type */
+    {
+        const char *k = v->string;
+        char msg[160] = "";
+        if (strcmp(k, "webhookId") == 0 || strcmp(k, "since") == 0 || strcmp(k, "until") == 0) {
+            if (!cJSON_IsString(v))
+                snprintf(msg, sizeof msg, "%s: must be a string", k);
+            else
+                *(k[0] == 'w' ? &webhook : k[0] == 's' ? &since : &until) = v->valuestring;
+        } else if (strcmp(k, "limit") == 0) {
+            if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
+                v->valuedouble < 1 || v->valuedouble > 1000000)
+                snprintf(msg, sizeof msg, "limit: must be an integer from 1 to 1000000");
+            else
+                opts.limit = (size_t)v->valuedouble;
+        } else if (strcmp(k, "dryRun") == 0) {
+            if (!cJSON_IsBool(v))
+                snprintf(msg, sizeof msg, "dryRun: must be true or false");
+            else
+                opts.dry_run = cJSON_IsTrue(v);
+        } else if (strcmp(k, "deliveryIds") == 0) {
+            int n = cJSON_GetArraySize(v);
+            if (!cJSON_IsArray(v) || n < 1 || n > (int)HK_DLQ_PAGE_MAX) {
+                snprintf(msg, sizeof msg, "deliveryIds: must be a list of 1 to %u delivery ids",
+                         HK_DLQ_PAGE_MAX);
+            } else {
+                ids = hk_xcalloc((size_t)n, sizeof *ids);
+                int i = 0;
+                const cJSON *id;
+                cJSON_ArrayForEach(id, v)
+                {
+                    if (!cJSON_IsString(id) || !*id->valuestring || strlen(id->valuestring) > 256) {
+                        snprintf(msg, sizeof msg,
+                                 "deliveryIds[%d]: must be a string of 1 to 256 characters", i);
+                        break;
+                    }
+                    ids[i++] = id->valuestring;
+                }
+            }
+        } else {
+            snprintf(msg, sizeof msg,
+                     "%.64s: unknown field (webhookId, since, until, deliveryIds, limit, dryRun)",
+                     k);
+        }
+        if (msg[0]) {
+            char field[80];
+            snprintf(field, sizeof field, "%.64s", k);
+            if (strncmp(msg, "deliveryIds[", 12) == 0)
+                snprintf(field, sizeof field, "%.*s", (int)(strchr(msg, ':') - msg), msg);
+            fail(r, 400, field, msg);
+            ok = false;
+            break;
+        }
+    }
+    hk_dead_letter_filter f;
+    if (ok && dlq_filter(a, webhook, since, until, &f, r)) {
+        const cJSON *list = cJSON_GetObjectItemCaseSensitive(in, "deliveryIds");
+        if (ids) {
+            f.delivery_ids = ids;
+            f.delivery_ids_len = (size_t)cJSON_GetArraySize(list);
+        }
+        replay_listing listing = {.list = cJSON_CreateArray()};
+        opts.preview = replay_listed;
+        opts.arg = &listing;
+        hk_dlq_replay_stats stats;
+        hk_error e = {0};
+        int rc = hk_dlq_replay(a->cfg, &f, &opts, &stats, &e);
+        if (rc == HK_OK) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddBoolToObject(o, "dryRun", opts.dry_run);
+            cJSON_AddNumberToObject(o, "replayed", (double)stats.replayed);
+            cJSON_AddNumberToObject(o, "skipped", (double)stats.skipped);
+            cJSON_AddBoolToObject(o, "limited", stats.limited);
+            cJSON_AddStringToObject(o, "topic", stats.topic);
+            cJSON_AddStringToObject(o, "group", f.group ? f.group : "");
+            cJSON_AddItemToObject(o, "deliveries", listing.list);
+            listing.list = NULL;
+            cJSON_AddNumberToObject(o, "deliveriesOmitted", (double)listing.omitted);
+            reply_json(r, 200, o);
+            HK_INFO("api", "dead letters %s: %zu deliveries to %s, %zu skipped",
+                    opts.dry_run ? "previewed" : "replayed", stats.replayed, stats.topic,
+                    stats.skipped);
+        } else {
+            fail_kafka(r, rc, &e);
+        }
+        cJSON_Delete(listing.list);
+    }
+    free(ids);
+    cJSON_Delete(in);
+}
+
 /* ----------------------------------------------------------------------------- routing --- */
 
 static bool job_id_valid(const char *id)
@@ -1119,6 +1327,12 @@ void hk_api_handle(hk_api *a, const char *method, const char *path, const hk_api
     } else if (n == 3 && IS(0, "deliveries") && IS(2, "resend")) {
         if (valid("deliveryId", seg[1], r) && allowed(method, "POST", r))
             delivery_resend(a, seg[1], body, body_len, r);
+    } else if (n == 1 && IS(0, "dlq")) {
+        if (allowed(method, "GET", r))
+            dlq_list(a, q, r);
+    } else if (n == 2 && IS(0, "dlq") && IS(1, "replay")) {
+        if (allowed(method, "POST", r))
+            dlq_replay(a, body, body_len, r);
     } else if (n == 3 && IS(0, "jobs") && IS(2, "deliveries")) {
         if (valid("jobId", seg[1], r) && allowed(method, "GET", r))
             job_deliveries(a, seg[1], q, r);

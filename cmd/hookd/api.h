@@ -43,6 +43,9 @@ bool hk_api_authorized(const hk_api *api, const char *authorization);
 typedef struct hk_api_query {
     const char *limit;
     const char *iterator;
+    const char *webhook_id; /* GET /v1/dlq's filter: ?webhookId=, ?since=, ?until= */
+    const char *since;
+    const char *until;
 } hk_api_query;
 
 /* Fills resp for one authorised request. path starts with "/v1/"; query and body may be NULL. */

@@ -204,6 +204,9 @@ static enum MHD_Result on_api(hk_http *h, struct MHD_Connection *con, const char
     hk_api_query query = {
         .limit = MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "limit"),
         .iterator = MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "iterator"),
+        .webhook_id = MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "webhookId"),
+        .since = MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "since"),
+        .until = MHD_lookup_connection_value(con, MHD_GET_ARGUMENT_KIND, "until"),
     };
     hk_api_handle(h->api, method, url, &query, req->body.data, req->body.len, &ar);
     struct MHD_Response *resp =

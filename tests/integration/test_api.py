@@ -739,6 +739,66 @@ def test_lists_come_in_pages_that_hold_under_concurrent_writes(api, env, stack):
     assert all(p["endpointId"] == eids[0] for p in waits)
 
 
+def test_dead_letters_are_listed_newest_first_and_replayed_from_a_selection(api, env, receiver,
+                                                                             stack):
+    """GET /v1/dlq and POST /v1/dlq/replay: the group's dead letters in pages, a dry run that
+    publishes nothing, then a replay of one selected delivery, sent again with its id."""
+    from conftest import read_topic
+    flow = f"dlq-{env.tag}"
+    receiver.status["/dlq"] = 500
+    wid = api.call("POST", f"/v1/flows/{flow}/webhooks", "/v1/flows/{flowId}/webhooks",
+                   body={"url": receiver.url("/dlq"), "retry": {"enabled": False}},
+                   expect=201).json()["id"]
+    jobs = [f"dlq-{env.tag}-{i}" for i in range(3)]
+    for job in jobs:
+        env.publish({"eventId": job, "jobId": job, "jobStatus": "Complete", "flowId": flow})
+    dead = read_topic(stack, "hookd.dlq", lambda r: r.get("jobId") in jobs, 3, timeout=30)
+    assert len(dead) == 3
+    D = "/v1/dlq"
+    page = api.call("GET", f"{D}?webhookId={wid}&limit=2", D, expect=200).json()
+    assert page["group"] == env.group and page["topic"] == "hookd.dlq"
+    assert len(page["data"]) == 2 and page["done"] is False and page["iterator"]
+    rest = api.call("GET", f"{D}?webhookId={wid}&limit=2&iterator={page['iterator']}", D,
+                    expect=200).json()
+    assert len(rest["data"]) == 1 and rest["done"] is True and rest["iterator"] is None
+    listed = page["data"] + rest["data"]
+    assert sorted(d["jobId"] for d in listed) == sorted(jobs)
+    at = [d["deadAt"] for d in listed]
+    assert at == sorted(at, reverse=True)  # newest first
+    assert all(d["reason"] == "retry disabled" and d["webhookId"] == wid for d in listed)
+    # since in the future: none; refusals name their field
+    later = "2099-01-01T00:00:00Z"
+    assert api.call("GET", f"{D}?since={later}", D, expect=200).json()["data"] == []
+    for query, field in (("since=yesterday", "since"), ("limit=0", "limit"),
+                         ("webhookId=nope", "webhookId"), ("iterator=x", "iterator"),
+                         (f"since={later}&until=2098-01-01T00:00:00Z", "until")):
+        r = api.call("GET", f"{D}?{query}", D, expect=400)
+        assert r.json()["error"]["field"] == field, (query, r.text)
+
+    R = "/v1/dlq/replay"
+    chosen = listed[-1]
+    before = len(receiver.matching("/dlq"))
+    dry = api.call("POST", R, R, body={"deliveryIds": [chosen["deliveryId"]], "dryRun": True},
+                   expect=200).json()
+    assert dry["dryRun"] is True and dry["replayed"] == 1 and dry["skipped"] == 0
+    assert [d["deliveryId"] for d in dry["deliveries"]] == [chosen["deliveryId"]]
+    time.sleep(2)
+    assert len(receiver.matching("/dlq")) == before  # a dry run sends nothing
+    for body, field in (({"color": 1}, "color"), ({"deliveryIds": []}, "deliveryIds"),
+                        ({"deliveryIds": ["a", 2]}, "deliveryIds[1]"), ({"limit": 0}, "limit"),
+                        ({"dryRun": "yes"}, "dryRun"), ({"since": "soon"}, "since")):
+        r = api.call("POST", R, R, body=body, expect=400)
+        assert r.json()["error"]["field"] == field, (body, r.text)
+    receiver.status["/dlq"] = 200
+    done = api.call("POST", R, R, body={"deliveryIds": [chosen["deliveryId"]]},
+                    expect=200).json()
+    assert done["dryRun"] is False and done["replayed"] == 1
+    again = receiver.wait_for("/dlq", before + 1, timeout=30)[before:]
+    assert len(again) == 1
+    assert again[0]["headers"]["x-webhook-id"] == chosen["deliveryId"]
+    assert again[0]["headers"]["x-webhook-attempt"] == "1"
+
+
 def test_every_documented_operation_was_exercised():
     """Runs last in this module: each operation of docs/openapi.yaml got a checked answer."""
     documented = {(path, method) for path, ops in SPEC["paths"].items()

@@ -407,6 +407,17 @@ Test(replay, select_by_group_task_and_time_then_reset_the_attempts)
     until.until_ms = at - 1;
     cr_assert_eq(hk_dead_letter_select(dl, len, &until, &rec, &err), HK_ENOTFOUND);
     cr_assert_eq(hk_dead_letter_select("nope", 4, &all, &rec, &err), HK_EINVAL);
+    /* a selection of deliveries (the console's and POST /v1/dlq/replay's deliveryIds) */
+    const char *chosen[] = {"msg_0", "msg_1"}, *others[] = {"msg_2"};
+    hk_dead_letter_filter picked = {
+        .group = "hookd", .delivery_ids = chosen, .delivery_ids_len = 2};
+    cr_assert_eq(hk_dead_letter_select(dl, len, &picked, &rec, &err), HK_OK, "msg_1 is chosen");
+    cJSON_Delete(rec);
+    picked.delivery_ids = others;
+    picked.delivery_ids_len = 1;
+    cr_assert_eq(hk_dead_letter_select(dl, len, &picked, &rec, &err), HK_ENOTFOUND);
+    picked.delivery_ids_len = 0; /* an empty selection selects nothing */
+    cr_assert_eq(hk_dead_letter_select(dl, len, &picked, &rec, &err), HK_ENOTFOUND);
 
     cr_assert_eq(hk_dead_letter_select(dl, len, &all, &rec, &err), HK_OK);
     hk_buf b = {0};
