@@ -34,6 +34,12 @@ function h(tag, attrs, ...children) {
 }
 
 const $ = (sel, root = document) => root.querySelector(sel);
+
+// An element's children replaced, leaving out the absent ones (null, undefined, false), which
+// replaceChildren() would print as text.
+function put(el, ...children) {
+  el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+}
 const view = () => $("#view");
 
 function when(iso) { // times in the viewer's zone
@@ -122,7 +128,7 @@ async function signIn(ev) {
   else route();
 }
 
-// ---- routing: #/tasks?flow=7, #/deliveries?job=j1, #/inbound, #/glance ----
+// ---- routing: #/tasks?flow=7, #/deliveries?job=j1, #/dlq?webhook=wh_1, #/inbound, #/glance ----
 
 function parseHash() {
   const [path, query] = location.hash.replace(/^#/, "").split("?");
@@ -145,7 +151,7 @@ function route() {
     if (a.dataset.view === name) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   }
-  const views = { tasks: tasksView, deliveries: deliveriesView, inbound: inboundView, glance: glanceView };
+  const views = { tasks: tasksView, deliveries: deliveriesView, dlq: dlqView, inbound: inboundView, glance: glanceView };
   (views[name] || tasksView)(params);
 }
 
@@ -277,7 +283,7 @@ function tasksView(params) {
 }
 
 function showTestResult(out, r) {
-  out.replaceChildren(
+  put(out,
     h("p", {},
       h("strong", { class: `test-status ${r.status}` }, r.status), " · HTTP ",
       h("span", { class: "test-code" }, r.statusCode === null ? "none" : String(r.statusCode)),
@@ -538,6 +544,114 @@ function attemptDetail(a) {
       h("pre", { class: "response-body" }, body(a.response)));
   } else parts.push(h("p", { class: "note" }, "No response came back."));
   return h("div", {}, parts);
+}
+
+// ---- dead letters: this group's, filtered, a selection replayed after a dry run ----
+
+function isoFromLocal(value) { // a datetime-local input (the viewer's zone) as RFC 3339
+  if (!value) return null;
+  const d = new Date(value);
+  return isNaN(d) ? null : d.toISOString();
+}
+
+function dlqView(params) {
+  const webhook = h("input", { id: "dlq-webhook", type: "text", value: params.get("webhook") || "", placeholder: "wh_… (optional)" });
+  const since = h("input", { id: "dlq-since", type: "datetime-local", step: 1 });
+  const until = h("input", { id: "dlq-until", type: "datetime-local", step: 1 });
+  const msg = h("p", { id: "dlq-status", class: "form-error", role: "status" });
+  const list = h("div", { id: "dlq-list" });
+  const more = h("button", { type: "button", id: "dlq-more", hidden: true, onclick: () => load(true) }, "Older dead letters");
+  const preview = h("button", { type: "button", id: "dlq-preview", onclick: () => replay(true) }, "Preview replay");
+  const confirmBtn = h("button", { type: "button", id: "dlq-replay", class: "primary", disabled: true, onclick: () => replay(false) }, "Replay");
+  const out = h("div", { id: "dlq-result", "aria-live": "polite" });
+  view().replaceChildren(h("h2", {}, "Dead letters"),
+    h("p", { class: "note" }, "This worker's consumer group's dead letters on the dead-letter topic, newest first. A replay puts each selected delivery back on the first retry tier, as attempt 1 with the same X-Webhook-Id."),
+    h("form", { class: "row", id: "dlq-form", onsubmit: (e) => { e.preventDefault(); load(false); } },
+      h("div", {}, h("label", { for: "dlq-webhook" }, "Task id"), webhook),
+      h("div", {}, h("label", { for: "dlq-since" }, "Dead since"), since),
+      h("div", {}, h("label", { for: "dlq-until" }, "Dead until"), until),
+      h("button", { type: "submit", id: "dlq-search", class: "primary" }, "Search")),
+    msg, list, more,
+    h("div", { class: "row" }, preview, confirmBtn,
+      h("span", { class: "note" }, "The selection (or, with none checked, everything the filter takes) is previewed first; nothing is sent until Replay.")),
+    out);
+  let rows = [];
+  let iterator = null;
+  let previewed = null; // the body the last dry run took: Replay sends exactly that
+
+  function filter() {
+    const f = {};
+    if (webhook.value.trim()) f.webhookId = webhook.value.trim();
+    const s = isoFromLocal(since.value), u = isoFromLocal(until.value);
+    if (s) f.since = s;
+    if (u) f.until = u;
+    return f;
+  }
+
+  function selection() {
+    const body = filter();
+    const ids = [...list.querySelectorAll("input.dlq-pick:checked")].map((c) => c.value);
+    if (ids.length) body.deliveryIds = [...new Set(ids)];
+    return body;
+  }
+
+  function invalidate() { previewed = null; confirmBtn.disabled = true; confirmBtn.textContent = "Replay"; }
+
+  async function load(older) {
+    invalidate();
+    out.replaceChildren();
+    const f = filter();
+    const q = new URLSearchParams({ ...f, limit: "50" });
+    if (older && iterator) q.set("iterator", iterator);
+    else rows = [];
+    setHash("dlq", f.webhookId ? { webhook: f.webhookId } : {});
+    status(msg, "Reading the dead-letter topic…", "note");
+    try {
+      const page = await api("GET", `dlq?${q}`);
+      rows.push(...page.data);
+      iterator = page.done ? null : page.iterator;
+      more.hidden = page.done;
+      status(msg, `${rows.length} dead letter(s) of group ${page.group} on ${page.topic}${page.done ? "" : " (more below)"}`, "note");
+      list.replaceChildren(table("dlq-table", ["", "Dead at", "Kind", "Task", "Job", "Attempts", "Reason", "Error", ""],
+        rows.map((d) => {
+          const detail = h("tr", { class: "dlq-detail", hidden: true }, h("td", { colspan: 9 }, h("pre", {}, JSON.stringify(d, null, 2))));
+          const toggle = h("button", { type: "button", class: "details", "aria-expanded": "false",
+            onclick: () => { detail.hidden = !detail.hidden; toggle.setAttribute("aria-expanded", String(!detail.hidden)); } }, "Details");
+          const replayable = d.kind === "delivery" && d.deliveryId;
+          return [h("tr", { dataset: { delivery: d.deliveryId || "", place: `${d.dlqPartition}:${d.dlqOffset}` } },
+            h("td", {}, h("input", { type: "checkbox", class: "dlq-pick", value: d.deliveryId || "", disabled: !replayable,
+              "aria-label": replayable ? `Select ${d.deliveryId}` : "A poison event cannot be replayed", onchange: invalidate })),
+            h("td", {}, when(d.deadAt)), h("td", {}, d.kind), h("td", { class: "mono" }, d.webhookId || "–"),
+            h("td", { class: "mono" }, d.jobId || "–"), h("td", {}, d.attempts === undefined ? "–" : String(d.attempts)),
+            h("td", {}, d.reason), h("td", { class: "bad" }, d.error || ""), h("td", { class: "actions" }, toggle)), detail];
+        }).flat()));
+    } catch (e) { list.replaceChildren(); more.hidden = true; status(msg, `${e.field ? e.field + ": " : ""}${e.message}`); }
+  }
+
+  async function replay(dryRun) {
+    const body = dryRun ? selection() : previewed;
+    if (!body) return;
+    out.replaceChildren(h("p", { class: "note" }, dryRun ? "Previewing…" : "Replaying…"));
+    try {
+      const r = await api("POST", "dlq/replay", { ...body, dryRun });
+      const named = r.deliveries.map((d) => h("tr", {}, h("td", { class: "mono" }, d.deliveryId), h("td", { class: "mono" }, d.webhookId), h("td", { class: "mono" }, d.jobId), h("td", {}, d.reason)));
+      put(out,
+        h("p", { class: dryRun ? "note dlq-summary" : "ok dlq-summary" },
+          dryRun ? `Dry run: would replay ${r.replayed} deliver${r.replayed === 1 ? "y" : "ies"} to ${r.topic}; ${r.skipped} not replayable; nothing was sent.`
+            : `Replayed ${r.replayed} deliver${r.replayed === 1 ? "y" : "ies"} to ${r.topic}, due now; ${r.skipped} not replayable.`),
+        r.deliveries.length ? table("dlq-replayed", ["Delivery", "Task", "Job", "Reason"], named) : null,
+        r.deliveriesOmitted ? h("p", { class: "note" }, `and ${r.deliveriesOmitted} more`) : null);
+      if (dryRun && r.replayed > 0) {
+        previewed = body;
+        confirmBtn.disabled = false;
+        confirmBtn.textContent = `Replay ${r.replayed}`;
+        confirmBtn.focus();
+      } else invalidate();
+    } catch (e) { out.replaceChildren(h("p", { class: "bad" }, `${e.field ? e.field + ": " : ""}${e.message}`)); invalidate(); }
+  }
+
+  for (const el of [webhook, since, until]) el.addEventListener("input", invalidate);
+  load(false);
 }
 
 // ---- inbound endpoints (hookd-ingress) ----

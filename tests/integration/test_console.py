@@ -16,7 +16,7 @@ import pytest
 import requests
 import yaml
 
-from conftest import BUILD, ROOT
+from conftest import BUILD, ROOT, read_topic
 
 SPEC = yaml.safe_load(open(os.path.join(ROOT, "docs", "openapi.yaml")))
 TOKEN = "console-token-" + uuid.uuid4().hex
@@ -37,6 +37,15 @@ def api_calls(worker):
         if "method" in rec:  # the request's line (api.c also logs what a call did)
             calls.append((rec["method"], rec["path"], rec["status"]))
     return calls
+
+
+def wait_cached(worker, n, timeout=15):
+    """Until the worker's task cache holds n tasks (a new task is seen within 2 s; an event
+    published before that matches none)."""
+    deadline = time.time() + timeout
+    while worker.metric("hookd_task_cache_tasks") < n:
+        assert time.time() < deadline, f"the worker's cache never held {n} tasks"
+        time.sleep(0.2)
 
 
 def template_of(method, path):
@@ -110,9 +119,13 @@ def browser():
 
 class Page:
     def __init__(self, drv, base):
+        from selenium.common.exceptions import (NoSuchElementException,
+                                                StaleElementReferenceException)
         from selenium.webdriver.support.ui import WebDriverWait
         self.drv, self.base = drv, base
-        self.wait = WebDriverWait(drv, 30)
+        # a view re-renders as its data comes: an element found a moment ago may be gone
+        self.wait = WebDriverWait(drv, 30, ignored_exceptions=(
+            NoSuchElementException, StaleElementReferenceException))
 
     def find(self, css):
         from selenium.webdriver.common.by import By
@@ -138,11 +151,18 @@ class Page:
         el.clear()
         el.send_keys(value)
 
+    def stray_text(self, css):
+        """Bare text nodes directly in a panel built of elements (an absent part printed as
+        "null" or "undefined")."""
+        return self.drv.execute_script(
+            "return [...document.querySelector(arguments[0]).childNodes]"
+            ".filter(n => n.nodeType === 3 && n.textContent.trim()).map(n => n.textContent)", css)
+
     def shot(self, name):
         self.drv.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
 
 
-def test_a_flow_owner_works_through_the_console(console, env, receiver, browser):
+def test_a_flow_owner_works_through_the_console(console, env, receiver, browser, stack):
     from selenium.webdriver.common.keys import Keys
 
     flow = f"console-{env.tag}"
@@ -187,6 +207,7 @@ def test_a_flow_owner_works_through_the_console(console, env, receiver, browser)
     p.until(lambda: p.text("#test-result .test-code") == "200", "the draft test's 200")
     assert p.text("#error-url") == ""
     assert p.find("#test-result .test-response").text == XSS.decode()
+    assert not p.stray_text("#test-result")
     assert browser.execute_script("return window.__pwned === undefined")
     assert len(browser.find_elements("css selector", "#test-result img, #test-result script")) == 0
     p.shot("03-draft-test")
@@ -207,6 +228,7 @@ def test_a_flow_owner_works_through_the_console(console, env, receiver, browser)
 
     # a job's deliveries: publish an event, search the job, see the attempt and the answer
     job = f"job-{env.tag}"
+    wait_cached(console, 1)
     env.publish({"eventId": job, "jobId": job, "jobStatus": "Complete", "flowId": flow})
     assert len(receiver.wait_for("/c/ok", 3)) == 3
     browser.get(base + f"/console/#/deliveries?job={job}")
@@ -267,13 +289,43 @@ def test_a_flow_owner_works_through_the_console(console, env, receiver, browser)
     assert int(delivered.find_element("css selector", ".value").text) >= 1
     p.shot("07-glance")
 
+    # dead letters: a task failing with retries off is dead-lettered; a dry run from the page
+    # sends nothing, then Replay sends the selected delivery again with its id
+    down_flow = f"console-down-{env.tag}"
+    down = env.create_task({"flowId": down_flow, "name": "Down", "url": receiver.url("/c/down"),
+                            "retry": {"enabled": False}})
+    djob = f"down-{env.tag}"
+    wait_cached(console, 2)
+    env.publish({"eventId": djob, "jobId": djob, "jobStatus": "Complete", "flowId": down_flow})
+    assert len(receiver.wait_for("/c/down", 1)) == 1
+    assert read_topic(stack, "hookd.dlq", lambda r: r.get("jobId") == djob, 1)
+    browser.get(base + f"/console/#/dlq?webhook={down}")
+    p.until(lambda: p.all("#dlq-table tbody tr[data-delivery]"), "the dead letter")
+    row = p.find("#dlq-table tbody tr[data-delivery]")
+    assert djob in row.text and "retry disabled" in row.text and "HTTP 500" in row.text
+    row.find_element("css selector", "input.dlq-pick").click()
+    assert p.find("#dlq-replay").get_attribute("disabled") is not None  # not before a preview
+    p.find("#dlq-preview").click()
+    p.until(lambda: "would replay 1 delivery" in p.text(".dlq-summary"), "the dry run")
+    time.sleep(1)
+    assert len(receiver.matching("/c/down")) == 1, "a dry run sends nothing"
+    assert not p.stray_text("#dlq-result")
+    p.shot("08-dlq-preview")
+    receiver.status["/c/down"] = 200
+    p.find("#dlq-replay").click()
+    p.until(lambda: p.text(".dlq-summary").startswith("Replayed 1 delivery"), "the replay")
+    again = receiver.wait_for("/c/down", 2, timeout=30)
+    assert len(again) == 2
+    assert again[1]["headers"]["x-webhook-id"] == again[0]["headers"]["x-webhook-id"]
+    assert again[1]["headers"]["x-webhook-attempt"] == "1"
+
     # a phone-sized window: nothing is wider than the screen but the tables' own scroll
     browser.set_window_size(390, 844)
     browser.get(base + f"/console/#/tasks?flow={flow}")
     p.until(lambda: p.all("#tasks-table tbody tr"), "the narrow task list")
     assert browser.execute_script(
         "return document.documentElement.scrollWidth <= window.innerWidth + 1")
-    p.shot("08-tasks-narrow")
+    p.shot("09-tasks-narrow")
 
     # no policy violation or script error in the browser's console
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"
@@ -292,5 +344,5 @@ def test_a_flow_owner_works_through_the_console(console, env, receiver, browser)
     used = {template_of(m, p) for m, p, _ in calls}
     for t in ("/v1/flows/{flowId}/webhooks", "/v1/flows/{flowId}/webhooks/test",
               "/v1/webhooks/{id}", "/v1/webhooks/{id}/test", "/v1/jobs/{jobId}/deliveries",
-              "/v1/deliveries/{deliveryId}/resend", "/v1/inbound"):
+              "/v1/deliveries/{deliveryId}/resend", "/v1/inbound", "/v1/dlq", "/v1/dlq/replay"):
         assert t in used, (t, used)
