@@ -175,7 +175,8 @@ function tasksView(params) {
   const msg = h("p", { id: "tasks-status", class: "form-error", role: "status" });
   const list = h("div", { id: "tasks-list" });
   const editor = h("div", { id: "task-editor" });
-  const importInput = h("input", { id: "task-import-file", type: "file", accept: "application/json,.json", hidden: true });
+  // not hidden: a file input the Import button opens (kept out of sight and out of the tab order)
+  const importInput = h("input", { id: "task-import-file", type: "file", accept: "application/json,.json", class: "visually-hidden", tabindex: "-1", "aria-hidden": "true" });
   const form = h("form", { id: "scope-form", class: "row", onsubmit: (e) => { e.preventDefault(); load(); } },
     h("div", {}, h("label", { for: "scope-kind" }, "Scope"), kind),
     h("div", {}, h("label", { for: "scope-id" }, "Id"), id),
@@ -239,7 +240,7 @@ function tasksView(params) {
 
   async function removeTask(s, t) {
     if (!confirm(`Delete the task "${t.name}" (${t.id})?`)) return;
-    try { await api("DELETE", `webhooks/${enc(t.id)}`); status(msg, `Deleted ${t.id}`, "note"); load(); }
+    try { await api("DELETE", `webhooks/${enc(t.id)}`); await load(); status(msg, `Deleted ${t.id}. ${msg.textContent}`, "note"); }
     catch (e) { status(msg, e.message); }
   }
 
@@ -267,8 +268,8 @@ function tasksView(params) {
     catch { status(msg, `${file.name}: not JSON`); return; }
     try {
       const r = await api("POST", `${scopePath(s)}/import`, doc);
-      status(msg, `Imported: ${r.created.length} created, ${r.updated.length} updated`, "note");
-      load();
+      await load();
+      status(msg, `Imported: ${r.created} created, ${r.updated} updated. ${msg.textContent}`, "note");
     } catch (e) { status(msg, `${e.field ? e.field + ": " : ""}${e.message}`); }
   }
 

@@ -5,6 +5,7 @@ Screenshots of each page go to <build>/test-output/console/ (HOOKD_BUILD_DIR), n
 other test output. The API calls the page made are read back from hookd's own log and each must
 be an operation of docs/openapi.yaml answered with a status documented for it.
 """
+import datetime
 import json
 import os
 import re
@@ -162,7 +163,7 @@ class Page:
         self.drv.save_screenshot(os.path.join(SHOTS, f"{name}.png"))
 
 
-def test_a_flow_owner_works_through_the_console(console, env, receiver, browser, stack):
+def test_a_flow_owner_works_through_the_console(console, env, receiver, browser, stack, tmp_path):
     from selenium.webdriver.common.keys import Keys
 
     flow = f"console-{env.tag}"
@@ -318,6 +319,37 @@ def test_a_flow_owner_works_through_the_console(console, env, receiver, browser,
     assert len(again) == 2
     assert again[1]["headers"]["x-webhook-id"] == again[0]["headers"]["x-webhook-id"]
     assert again[1]["headers"]["x-webhook-attempt"] == "1"
+
+    # export the flow's tasks to a file (secrets masked), and import a task from one
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    browser.execute_cdp_cmd("Browser.setDownloadBehavior",
+                            {"behavior": "allow", "downloadPath": str(downloads)})
+    browser.get(base + f"/console/#/tasks?flow={flow}")
+    p.until(lambda: p.all("#tasks-table tbody tr"), "the task list")
+    p.find("#task-export").click()
+    p.until(lambda: [f for f in os.listdir(downloads) if f.endswith(".json")], "the export file")
+    exported = json.loads((downloads / f"hookd-flow-{flow}-webhooks.json").read_text())
+    assert [t["id"] for t in exported["webhooks"]] == [task_id]
+    assert exported["webhooks"][0]["secret"].startswith("****") and SECRET not in json.dumps(exported)
+    imported = tmp_path / "import.json"
+    imported.write_text(json.dumps({"webhooks": [{"name": "Imported", "url": receiver.url("/c/imp"),
+                                                  "secret": SECRET}]}))
+    p.find("#task-import-file").send_keys(str(imported))
+    p.until(lambda: "Imported: 1 created, 0 updated" in p.text("#tasks-status"), "the import")
+    p.until(lambda: "2 tasks in flow" in p.text("#tasks-status"), "the imported task listed")
+    assert "Imported" in p.text("#tasks-table")
+
+    # times in the viewer's zone: the same attempt seen from Kolkata (UTC+5:30)
+    browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Kolkata"})
+    browser.get(base + f"/console/#/deliveries?job={job}")
+    p.until(lambda: p.all("#deliveries-table tbody tr[data-delivery]"), "the job's attempts")
+    at = json.loads(env.hookctl("deliveries", "--job", job, "--json").stdout)[-1]["at"]
+    local = datetime.datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(
+        datetime.timezone(datetime.timedelta(hours=5, minutes=30)))
+    shown = p.text("#deliveries-table")
+    assert f"{local.hour % 12 or 12}:{local.minute:02d}:{local.second:02d}" in shown, (at, shown)
+    browser.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": ""})  # the host's again
 
     # a phone-sized window: nothing is wider than the screen but the tables' own scroll
     browser.set_window_size(390, 844)
