@@ -123,6 +123,16 @@ int hk_store_inbound_set_state(hk_store *store, const char *id, bool verified, u
 int hk_store_inbound_get_state(hk_store *store, const char *id, bool *verified, uint64_t *at_ms,
                                hk_error *err);
 
+/* An endpoint's recent requests (inbound:recent:<id>, a list): the last HK_STORE_RECENT_KEEP,
+ * newest first, each an opaque JSON text written by hookd-ingress once it answered
+ * (hk_store_inbound_recent_push_async), kept HK_STORE_RECENT_TTL_S after the last one and
+ * deleted with the endpoint. */
+#define HK_STORE_RECENT_KEEP 50
+#define HK_STORE_RECENT_TTL_S (7 * 24 * 3600)
+/* n strings, the caller's (free each, then the array); none for an unknown endpoint. */
+int hk_store_inbound_recent(hk_store *store, const char *endpoint_id, char ***entries, size_t *n,
+                            hk_error *err);
+
 /* A provider's event id, for duplicates: claimed now (publish it, then _done, or _release if it
  * could not be published), already accepted (DONE: answer success, publish nothing), or being
  * published by another request right now (PENDING: answer 503, the provider retries). */
@@ -262,6 +272,10 @@ int hk_store_inbound_accept_release(hk_store *store, const char *endpoint_id, co
  * the claim, or HK_ERR when Redis failed or did not answer in time. HK_ERR: Redis cannot be
  * reached right now, and cb never runs. */
 typedef void (*hk_event_claim_cb)(int rc, hk_event_claim claim, void *arg);
+/* Adds one entry (JSON text) to the endpoint's recent requests, trimmed to the last
+ * HK_STORE_RECENT_KEEP, its TTL renewed. Fire and forget: a failure is logged, never waited on. */
+void hk_store_inbound_recent_push_async(hk_store_async *a, const char *endpoint_id,
+                                        const char *entry);
 int hk_store_inbound_event_claim_async(hk_store_async *a, const char *endpoint_id,
                                        const char *event_id, int pending_ttl_s,
                                        hk_event_claim_cb cb, void *arg);

@@ -150,6 +150,16 @@ int hk_store_inbound_list(hk_store *s, char ***jsons, size_t *n, hk_error *err)
     return HK_OK;
 }
 
+/* inbound:recent:<id>: the endpoint's recent requests (hk_store_inbound_recent). */
+static char *recent_key_of(const char *prefix, const char *endpoint_id)
+{
+    hk_buf k = {0};
+    hk_buf_puts(&k, prefix);
+    hk_buf_puts(&k, "inbound:recent:");
+    hk_buf_puts(&k, endpoint_id);
+    return k.data;
+}
+
 int hk_store_inbound_delete(hk_store *s, const char *id, hk_error *err)
 {
     char *doc = hk_store__key(&s->cfg, "inbound:", id, NULL);
@@ -173,6 +183,14 @@ int hk_store_inbound_delete(hk_store *s, const char *id, hk_error *err)
                  ? hk_error_set(err, HK_ENOTFOUND, NULL, "inbound endpoint %s not found", id)
                  : HK_OK;
     freeReplyObject(r);
+    if (rc == HK_OK) { /* its recent requests go with it (outside the script: a log, not state) */
+        char *recent = recent_key_of(s->cfg.prefix, id);
+        redisReply *d = redisCommand(s->rc, "DEL %s", recent);
+        free(recent);
+        if (!d || d->type == REDIS_REPLY_ERROR)
+            return hk_store__failed(s, d, err);
+        freeReplyObject(d);
+    }
     return rc;
 }
 
@@ -215,6 +233,29 @@ int hk_store_inbound_get_state(hk_store *s, const char *id, bool *verified, uint
         *at_ms = strtoull(r->str + 2, NULL, 10);
     }
     freeReplyObject(r);
+    return HK_OK;
+}
+
+/* --------------------------------------------------------------- recent requests --- */
+
+int hk_store_inbound_recent(hk_store *s, const char *endpoint_id, char ***entries, size_t *n,
+                            hk_error *err)
+{
+    *entries = NULL;
+    *n = 0;
+    char *key = recent_key_of(s->cfg.prefix, endpoint_id);
+    redisReply *r = redisCommand(s->rc, "LRANGE %s 0 %d", key, HK_STORE_RECENT_KEEP - 1);
+    free(key);
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        return hk_store__failed(s, r, err);
+    char **out = hk_xcalloc(r->elements + 1, sizeof *out);
+    size_t got = 0;
+    for (size_t i = 0; i < r->elements; i++)
+        if (r->element[i]->type == REDIS_REPLY_STRING)
+            out[got++] = hk_strndup(r->element[i]->str, r->element[i]->len);
+    freeReplyObject(r);
+    *entries = out;
+    *n = got;
     return HK_OK;
 }
 
@@ -415,5 +456,22 @@ void hk_store_inbound_event_release_async(hk_store_async *a, const char *endpoin
     char *key = seen_key_of(hk_store__async_prefix(a), endpoint_id, event_id);
     hk_store__async_command(a, on_unanswered, "releasing an event id", "EVAL %s 1 %s",
                             RELEASE_SCRIPT, key);
+    free(key);
+}
+
+void hk_store_inbound_recent_push_async(hk_store_async *a, const char *endpoint_id,
+                                        const char *entry)
+{
+    char *key = recent_key_of(hk_store__async_prefix(a), endpoint_id);
+    char keep[16], ttl[16];
+    snprintf(keep, sizeof keep, "%d", HK_STORE_RECENT_KEEP - 1);
+    snprintf(ttl, sizeof ttl, "%d", HK_STORE_RECENT_TTL_S);
+    /* three commands, written together: hiredis sends what is queued in one write */
+    async_cmd(a, on_unanswered, "recording a recent request", (const char *[]){"LPUSH", key, entry},
+              3);
+    async_cmd(a, on_unanswered, "trimming the recent requests",
+              (const char *[]){"LTRIM", key, "0", keep}, 4);
+    async_cmd(a, on_unanswered, "renewing the recent requests",
+              (const char *[]){"EXPIRE", key, ttl}, 3);
     free(key);
 }

@@ -236,6 +236,10 @@ int hk_cmd_inbound_wait_put(hk_store *store, const char *endpoint_id, const cJSO
                             bool *replaced, cJSON **out, hk_error *err);
 /* The endpoint's live waits as an array, soonest to expire first. */
 int hk_cmd_inbound_wait_list(hk_store *store, const char *endpoint_id, cJSON **out, hk_error *err);
+/* The endpoint's recent requests as an array, newest first (at most HK_STORE_RECENT_KEEP):
+ * {id, at, method, status, outcome, reason?, detail?, eventId?, bytes, latencyMs}, as
+ * hookd-ingress recorded them. HK_ENOTFOUND for an unknown endpoint. */
+int hk_cmd_inbound_requests(hk_store *store, const char *endpoint_id, cJSON **out, hk_error *err);
 int hk_cmd_inbound_wait_get(hk_store *store, const char *endpoint_id, const char *ref, cJSON **out,
                             hk_error *err);
 int hk_cmd_inbound_wait_delete(hk_store *store, const char *endpoint_id, const char *ref,

@@ -391,3 +391,27 @@ int hk_cmd_wait_match(const char *arg, char **path, cJSON **value, hk_error *err
     *path = hk_strndup(arg, (size_t)eq);
     return HK_OK;
 }
+
+int hk_cmd_inbound_requests(hk_store *store, const char *endpoint_id, cJSON **out, hk_error *err)
+{
+    *out = NULL;
+    int rc = hk_inbound_validate_id(endpoint_id, "id", err);
+    if (rc == HK_OK)
+        rc = endpoint_exists(store, endpoint_id, err);
+    char **entries = NULL;
+    size_t n = 0;
+    if (rc == HK_OK)
+        rc = hk_store_inbound_recent(store, endpoint_id, &entries, &n, err);
+    cJSON *arr = rc == HK_OK ? cJSON_CreateArray() : NULL;
+    for (size_t i = 0; i < n; i++) {
+        cJSON *one = cJSON_Parse(entries[i]);
+        if (arr && cJSON_IsObject(one)) /* hookd-ingress wrote it; anything else is skipped */
+            cJSON_AddItemToArray(arr, one);
+        else
+            cJSON_Delete(one);
+        free(entries[i]);
+    }
+    free(entries);
+    *out = arr;
+    return rc;
+}

@@ -58,6 +58,7 @@ static void usage(FILE *out)
             "  inbound wait <id> --ref R --match 'PATH=VALUE'... [--ttl S]\n"
             "                                     a flow's wait, woken once by the first\n"
             "                                     request it matches (--list, --delete R)\n"
+            "  inbound requests <id>              what hookd-ingress answered its last 50\n"
             "\n"
             "`hookctl <command> --help` explains one command, with an example. Output is\n"
             "tables and sentences for people; --json prints JSON instead. --file - reads\n"

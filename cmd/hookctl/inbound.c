@@ -38,6 +38,7 @@ static void inbound_usage(FILE *out)
             "       hookctl inbound wait <id> --file wait.json\n"
             "       hookctl inbound wait <id> --list\n"
             "       hookctl inbound wait <id> --delete R\n"
+            "       hookctl inbound requests <id>\n"
             "\n"
             "Manages hookd-ingress's inbound endpoints in Redis (HOOKD_REDIS_URL,\n"
             "HOOKD_REDIS_PREFIX). An endpoint is JSON (docs/inbound.md): name (unique), flowId,\n"
@@ -83,6 +84,11 @@ static void inbound_usage(FILE *out)
             "         --file: the wait as JSON: {\"ref\": R, \"matches\": {PATH: VALUE, ...},\n"
             "         \"ttlSeconds\": N}. --list: the live waits, soonest to expire first:\n"
             "         REF EXPIRES MATCHES (--json: an array). --delete R: removes one.\n"
+            "requests what hookd-ingress answered the endpoint's last %d requests, newest\n"
+            "         first: AT METHOD STATUS OUTCOME REASON EVENT (accepted, duplicate,\n"
+            "         challenge, rejected with its reason, malformed, too_large,\n"
+            "         unavailable); --json adds the detail (what was wrong, naming the header),\n"
+            "         the size and the latency. Never a header or a body. Kept for 7 days.\n"
             "\n"
             "--file - reads standard input. --json prints JSON instead of tables and fields.\n"
             "Exit status: 0 ok, 1 not found or runtime failure, 2 invalid input or usage.\n"
@@ -96,8 +102,10 @@ static void inbound_usage(FILE *out)
             "  hookctl inbound wait in_3f9c1a0b7d2e4c5f6a8b9c0d --ref run-42/wait-1 \\\n"
             "      --match '$.event.type=message' --match '$.event.user=U42' --ttl 3600\n"
             "  hookctl inbound wait in_3f9c1a0b7d2e4c5f6a8b9c0d --list\n"
-            "  hookctl inbound wait in_3f9c1a0b7d2e4c5f6a8b9c0d --delete run-42/wait-1\n",
-            HK_WAIT_MATCHES_MAX, HK_WAIT_TTL_DEFAULT_S, HK_WAIT_TTL_MAX_S, HK_WAIT_SHAPES_MAX);
+            "  hookctl inbound wait in_3f9c1a0b7d2e4c5f6a8b9c0d --delete run-42/wait-1\n"
+            "  hookctl inbound requests in_3f9c1a0b7d2e4c5f6a8b9c0d\n",
+            HK_WAIT_MATCHES_MAX, HK_WAIT_TTL_DEFAULT_S, HK_WAIT_TTL_MAX_S, HK_WAIT_SHAPES_MAX,
+            HK_STORE_RECENT_KEEP);
 }
 
 /* The flags taking a value, by index into inbound_opts.value; which verbs take each. */
@@ -342,6 +350,66 @@ static int inbound_crud(const char *verb, const inbound_opts *o, const hk_config
     cJSON_Delete(input);
     hk_store_close(store);
     return rc == HK_OK ? 0 : hk_ctl_fail(hk_ctl_status(rc), err.msg);
+}
+
+/* --------------------------------------------------------------------- recent requests --- */
+
+static void print_requests(const cJSON *arr)
+{
+    if (hk_cmd_json) {
+        hk_print_json(arr);
+        return;
+    }
+    static const char *const head[] = {"AT", "METHOD", "STATUS", "OUTCOME", "REASON", "EVENT"};
+    hk_table *t = hk_table_new(head, 6);
+    const cJSON *q;
+    cJSON_ArrayForEach(q, arr)
+    {
+        char status[16];
+        const cJSON *st = cJSON_GetObjectItemCaseSensitive(q, "status");
+        snprintf(status, sizeof status, "%d", cJSON_IsNumber(st) ? st->valueint : 0);
+        const char *row[] = {
+            hk_ctl_str(q, "at"),      hk_ctl_str(q, "method"), status,
+            hk_ctl_str(q, "outcome"), hk_ctl_str(q, "reason"), hk_ctl_str(q, "eventId")};
+        hk_table_row(t, row);
+    }
+    hk_table_print(t, stdout);
+    int n = cJSON_GetArraySize(arr);
+    printf("%d recent request%s (--json for each one's detail)\n", n, n == 1 ? "" : "s");
+}
+
+/* requests <id>: from Redis, or GET /v1/inbound/{id}/requests; one printer. */
+static int inbound_requests(const inbound_opts *o, const hk_config *cfg)
+{
+    if (!o->id)
+        return hk_ctl_fail(2, "<id>: required");
+    hk_error bad = {0};
+    if (hk_inbound_validate_id(o->id, "<id>", &bad) != HK_OK)
+        return hk_ctl_fail(2, bad.msg);
+    cJSON *arr = NULL;
+    if (hk_ctl_api_on(cfg)) {
+        hk_buf path = {0};
+        hk_buf_printf(&path, "/v1/inbound/%s/requests", o->id); /* validated: [A-Za-z0-9_-] */
+        cJSON *first = NULL;
+        int status = hk_ctl_api_list(cfg, path.data, &arr, &first);
+        hk_buf_free(&path);
+        cJSON_Delete(first);
+        if (status)
+            return status;
+    } else {
+        hk_store *store = NULL;
+        int status = hk_ctl_open_store(cfg, &store);
+        if (status)
+            return status;
+        hk_error err = {0};
+        int rc = hk_cmd_inbound_requests(store, o->id, &arr, &err);
+        hk_store_close(store);
+        if (rc != HK_OK)
+            return hk_ctl_fail(hk_ctl_status(rc), err.msg);
+    }
+    print_requests(arr);
+    cJSON_Delete(arr);
+    return 0;
 }
 
 /* ---------------------------------------------------------------------------- signing --- */
@@ -759,8 +827,9 @@ static int inbound_wait(const inbound_opts *o, const hk_config *cfg)
 
 int hk_cmd_inbound(int argc, char **argv, const hk_config *cfg)
 {
-    int status = hk_ctl_verb(argc, argv, "inbound", "create list get update delete sign send wait",
-                             inbound_usage);
+    int status =
+        hk_ctl_verb(argc, argv, "inbound", "create list get update delete sign send wait requests",
+                    inbound_usage);
     if (status >= 0)
         return status;
     const char *verb = argv[1];
@@ -773,5 +842,7 @@ int hk_cmd_inbound(int argc, char **argv, const hk_config *cfg)
         return hk_ctl_api_on(cfg) ? hk_ctl_api_none("inbound send") : inbound_send(&o, cfg);
     if (strcmp(verb, "wait") == 0)
         return inbound_wait(&o, cfg);
+    if (strcmp(verb, "requests") == 0)
+        return inbound_requests(&o, cfg);
     return inbound_crud(verb, &o, cfg);
 }

@@ -122,6 +122,14 @@ typedef struct request {
     bool json_body;  /* the body is JSON (checked): no tree unless its waits test many paths */
     cJSON *doc;      /* its JSON form (owned), or NULL: a JSON body's is made only then */
     uint64_t t0;
+    /* what it was answered, for the endpoint's recent requests (note()): set once it has an
+     * endpoint; an unknown endpoint's requests are not recorded */
+    uint64_t at_ms; /* wall clock, at its headers */
+    char method[8];
+    unsigned status;
+    const char *outcome; /* accepted, duplicate, challenge, rejected, malformed, ... */
+    char reason[40];
+    char detail[sizeof((hk_error *)0)->msg]; /* as long as an error line */
 } request;
 
 /* ------------------------------------------------------------------------- replies --- */
@@ -145,7 +153,18 @@ static enum MHD_Result reply_text(struct MHD_Connection *con, unsigned status, c
     return reply(con, status, "text/plain", text, strlen(text));
 }
 
-/* 404 with no detail; the reason goes to the log and the metric only. */
+/* What a request to a known endpoint was answered, kept for its recent requests. */
+static void note(request *r, unsigned status, const char *outcome, const char *reason,
+                 const char *detail)
+{
+    r->status = status;
+    r->outcome = outcome;
+    snprintf(r->reason, sizeof r->reason, "%s", reason ? reason : "");
+    snprintf(r->detail, sizeof r->detail, "%s", detail ? detail : "");
+}
+
+/* 404 with no detail; the reason goes to the log and the metric only (and, for a known
+ * endpoint, to its recent requests, which its owner reads through the admin API). */
 static enum MHD_Result refuse(request *r, const char *id, ing_reject reason, const char *detail)
 {
     const char *label = reason == ING_REJECT_UNKNOWN    ? "unknown_endpoint"
@@ -156,6 +175,8 @@ static enum MHD_Result refuse(request *r, const char *id, ing_reject reason, con
     hk_log_field f[] = {HK_STR("endpointId", id), HK_STR("reason", label)};
     HK_LOGF(HK_LOG_INFO, "inbound.rejected", f, "request to %.80s refused: %s%s%s", id, label,
             detail && *detail ? ": " : "", detail ? detail : "");
+    if (r->ep)
+        note(r, 404, "rejected", label, detail);
     return reply(r->con, 404, NULL, "", 0);
 }
 
@@ -164,6 +185,8 @@ static enum MHD_Result unavailable(request *r, const char *why)
     ing_count(ING_UNAVAILABLE);
     hk_log_field f[] = {HK_STR("endpointId", r->ep ? r->ep->id : "")};
     HK_LOGF(HK_LOG_WARN, "inbound.unavailable", f, "answered 503: %s", why);
+    if (r->ep)
+        note(r, 503, "unavailable", NULL, why);
     return reply(r->con, 503, NULL, "", 0);
 }
 
@@ -204,6 +227,8 @@ static struct MHD_Response *success_reply(ingress *g, const hk_inbound_endpoint 
 static enum MHD_Result accepted(request *r, ing_outcome outcome)
 {
     ing_count(outcome);
+    note(r, (unsigned)r->ep->response.status, outcome == ING_DUPLICATE ? "duplicate" : "accepted",
+         NULL, NULL);
     struct MHD_Response *resp = success_reply(r->g, r->ep);
     return resp ? MHD_queue_response(r->con, (unsigned)r->ep->response.status, resp) : MHD_NO;
 }
@@ -334,6 +359,7 @@ static enum MHD_Result answer_now(request *r, answer a)
         return unavailable(r, "Kafka did not acknowledge the record in time");
     case ANSWER_TOO_LARGE:
         ing_count(ING_TOO_LARGE);
+        note(r, 413, "too_large", NULL, "the record would pass the producer's message.max.bytes");
         return reply(r->con, 413, NULL, "", 0);
     case ANSWER_FATAL:
         return unavailable(r, "the producer failed fatally");
@@ -555,6 +581,7 @@ static enum MHD_Result take(request *r, const hk_inbound_request *req, const hk_
     enum MHD_Result out;
     if (rc != HK_OK) {
         ing_count(ING_MALFORMED);
+        note(r, 400, "malformed", NULL, err.msg);
         hk_buf line = {0};
         hk_buf_printf(&line, "%s\n", err.msg);
         out = reply(r->con, 400, "text/plain", line.data, line.len);
@@ -572,6 +599,7 @@ static enum MHD_Result take(request *r, const hk_inbound_request *req, const hk_
 static enum MHD_Result handle(request *r, const char *method, const char *url)
 {
     ingress *g = r->g;
+    snprintf(r->method, sizeof r->method, "%s", method);
     const char *id = url + strlen("/in/");
     r->snap = ing_endpoints_acquire(g->endpoints);
     r->ep = ing_snapshot_find(r->snap, id);
@@ -583,6 +611,7 @@ static enum MHD_Result handle(request *r, const char *method, const char *url)
     MHD_get_connection_values(r->con, MHD_HEADER_KIND, collect_header, &headers);
     if (headers.too_many) {
         ing_count(ING_MALFORMED);
+        note(r, 400, "malformed", NULL, "headers: more than 100");
         return reply_text(r->con, 400, "headers: more than 100\n");
     }
     const char *q = strchr(r->uri, '?');
@@ -607,6 +636,7 @@ static enum MHD_Result handle(request *r, const char *method, const char *url)
             mark_verified(g, r->ep);
         if (v.kind == HK_VERDICT_CHALLENGE) {
             ing_count(ING_CHALLENGE);
+            note(r, (unsigned)v.challenge_status, "challenge", NULL, NULL);
             out = reply(r->con, (unsigned)v.challenge_status, v.challenge_content_type,
                         v.challenge_body.data ? v.challenge_body.data : "", v.challenge_body.len);
         } else {
@@ -694,6 +724,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *con, const c
         r->started = true;
         r->con = con;
         r->t0 = hk_now_ms();
+        r->at_ms = hk_wall_ms();
         const char *cl = MHD_lookup_connection_value(con, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > (unsigned long long)g->cfg->ingress_max_body) {
             ing_count(ING_TOO_LARGE);
@@ -737,6 +768,38 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
     return r;
 }
 
+/* The request, answered, at the head of its endpoint's recent requests in Redis (docs/inbound.md,
+ * "Recent requests"): when, how it came and what it was answered, never a header or the body. */
+static void remember(const request *r)
+{
+    static atomic_uint seq;
+    cJSON *o = cJSON_CreateObject();
+    char id[48], at[32];
+    if (r->record_id[0] && r->outcome && strcmp(r->outcome, "accepted") == 0)
+        snprintf(id, sizeof id, "%s", r->record_id);
+    else
+        snprintf(id, sizeof id, "rq_%llx%04x", (unsigned long long)r->at_ms,
+                 atomic_fetch_add(&seq, 1) & 0xffffu);
+    hk_format_time(r->at_ms, at);
+    cJSON_AddStringToObject(o, "id", id);
+    cJSON_AddStringToObject(o, "at", at);
+    cJSON_AddStringToObject(o, "method", r->method);
+    cJSON_AddNumberToObject(o, "status", r->status);
+    cJSON_AddStringToObject(o, "outcome", r->outcome);
+    if (r->reason[0])
+        cJSON_AddStringToObject(o, "reason", r->reason);
+    if (r->detail[0])
+        cJSON_AddStringToObject(o, "detail", r->detail);
+    if (r->event_id[0])
+        cJSON_AddStringToObject(o, "eventId", r->event_id);
+    cJSON_AddNumberToObject(o, "bytes", (double)r->body.len);
+    cJSON_AddNumberToObject(o, "latencyMs", (double)(hk_now_ms() - r->t0));
+    char *text = cJSON_PrintUnformatted(o);
+    hk_store_inbound_recent_push_async(r->g->redis, r->ep->id, text);
+    free(text);
+    cJSON_Delete(o);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
                          enum MHD_RequestTerminationCode why)
 {
@@ -746,6 +809,8 @@ static void on_completed(void *cls, struct MHD_Connection *con, void **con_cls,
     if (!r)
         return;
     atomic_fetch_sub(&held, r->body.len);
+    if (r->ep && r->outcome && r->g->redis)
+        remember(r);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(con, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     if (ci && ci->socket_context) /* a kept-alive connection's next request: from now */

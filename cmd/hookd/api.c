@@ -965,6 +965,30 @@ static void inbound_waits(hk_api *a, const char *method, const char *id, const h
     free(page.after);
 }
 
+/* GET /v1/inbound/{id}/requests: what hookd-ingress answered its last requests, newest first. */
+static void inbound_requests(hk_api *a, const char *id, const hk_api_query *q, hk_api_response *r)
+{
+    page_request page = {0};
+    if (!page_params(q, 'r', &page, r))
+        return;
+    api_call c;
+    if (!begin(a, false, NULL, 0, r, &c)) {
+        free(page.after);
+        return;
+    }
+    cJSON *out = NULL;
+    if (c.rc == HK_OK && (c.rc = hk_cmd_inbound_requests(c.s, id, &out, &c.e)) == HK_OK) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "endpointId", id);
+        page_reply(o, out, 'r', false, key_of_id, &page); /* newest first, as kept */
+        reply_json(r, 200, o);
+    }
+    if (c.rc != HK_OK)
+        fail_rc(r, c.rc, &c.e);
+    end(a, &c);
+    free(page.after);
+}
+
 /* GET or DELETE one wait, by its ref (already percent-decoded: the path comes so). */
 static void inbound_wait(hk_api *a, const char *method, const char *id, const char *ref,
                          hk_api_response *r)
@@ -1324,6 +1348,9 @@ void hk_api_handle(hk_api *a, const char *method, const char *path, const hk_api
     } else if (n == 2 && IS(0, "inbound")) {
         if (valid("inbound id", seg[1], r) && allowed(method, "GET, PUT, PATCH, DELETE", r))
             inbound_one(a, method, seg[1], body, body_len, r);
+    } else if (n == 3 && IS(0, "inbound") && IS(2, "requests")) {
+        if (valid("inbound id", seg[1], r) && allowed(method, "GET", r))
+            inbound_requests(a, seg[1], q, r);
     } else if (n == 3 && IS(0, "deliveries") && IS(2, "resend")) {
         if (valid("deliveryId", seg[1], r) && allowed(method, "POST", r))
             delivery_resend(a, seg[1], body, body_len, r);

@@ -429,6 +429,21 @@ def test_inbound_waits_each_operation(api, env):
     assert api.call("GET", f"{base}/run-1%2Fw", ONE, expect=200).json()["matches"] == {"$.a": 1}
     api.call("DELETE", f"{base}/run-1/w", ONE, expect=204)
     api.call("GET", f"{base}/run-1/w", ONE, expect=404)
+    # its recent requests (test_ingress.py fills them through hookd-ingress): as kept in Redis,
+    # newest first, in pages; an unknown endpoint is a 404
+    R = "/v1/inbound/{id}/requests"
+    key = f"{env.prefix}inbound:recent:{eid}"
+    for i in range(3):
+        subprocess.run(["redis-cli", "-u", env.stack["HOOKD_REDIS_URL"], "LPUSH", key, json.dumps(
+            {"id": f"rq_{i}", "at": "2026-12-03T10:00:00.000Z", "method": "POST", "status": 404,
+             "outcome": "rejected", "reason": "bad_signature", "detail": "X-Hub-Signature-256",
+             "bytes": 7, "latencyMs": 1})], check=True, capture_output=True)
+    page = api.call("GET", f"/v1/inbound/{eid}/requests?limit=2", R, expect=200).json()
+    assert [q["id"] for q in page["data"]] == ["rq_2", "rq_1"] and page["done"] is False
+    rest = api.call("GET", f"/v1/inbound/{eid}/requests?iterator={page['iterator']}", R,
+                    expect=200).json()
+    assert [q["id"] for q in rest["data"]] == ["rq_0"] and rest["done"] is True
+    api.call("GET", "/v1/inbound/in_nope/requests", R, expect=404)
 
 
 def test_a_secret_rotated_in_one_call_signs_beside_the_old_one(api, env, receiver):

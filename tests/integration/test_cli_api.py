@@ -190,6 +190,16 @@ def test_inbound_verbs_print_the_same_both_ways(both, env, tmp_path):
     for run, ref in ((direct, "r-api"), (api, "r-direct")):
         out = run("inbound", "wait", eid, "--delete", ref)
         assert out.returncode == 0 and out.stdout == f"deleted wait {ref} on {eid}\n", out.stderr
+    # recent requests (hookd-ingress writes them; two put here as it writes them)
+    for i, outcome in enumerate(("accepted", "rejected")):
+        subprocess.run(["redis-cli", "-u", env.stack["HOOKD_REDIS_URL"], "LPUSH",
+                        f"{env.prefix}inbound:recent:{eid}", json.dumps(
+                            {"id": f"rq_{i}", "at": "2026-12-03T10:00:00.000Z", "method": "POST",
+                             "status": 200 if i == 0 else 404, "outcome": outcome,
+                             "bytes": 9, "latencyMs": 2})], check=True, capture_output=True)
+    out = same(direct, api, "inbound", "requests", eid)
+    assert out.stdout.splitlines()[-1] == "2 recent requests (--json for each one's detail)"
+    same(direct, api, "inbound", "requests", eid, "--json")
     for run, victim in ((direct, made["api"][0]), (api, eid)):
         assert run("inbound", "delete", victim).stdout == f"deleted {victim}\n"
 

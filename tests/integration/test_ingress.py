@@ -24,7 +24,7 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from conftest import BUILD
+from conftest import BUILD, HOOKCTL
 
 INGRESS = os.path.join(BUILD, "cmd", "hookd-ingress")
 SECRET = "it's-a-secret-1234"
@@ -214,6 +214,66 @@ def test_a_providers_retry_of_an_accepted_event_is_answered_and_not_queued_again
         assert status == 200, reply
     assert len(records(stack, ingress.topic, 2, timeout=5)) == 1
     assert ing.metric('hookd_ingress_requests_total{outcome="duplicate"}') == 2
+
+
+def test_an_endpoints_recent_requests_say_what_each_was_answered(stack, ingress):
+    """hookctl inbound requests: each request to a known endpoint, newest first, with its status,
+    outcome, reason and detail, never a header, the body or the secret; an unknown id's
+    requests are not recorded; the list is trimmed to 50 and goes with the endpoint."""
+    ep = github_endpoint(ingress.tag)
+    put_endpoint(stack, ingress.prefix, ep, verified=True)
+    ing = ingress()
+    body = b'{"secretish":"body-text-never-kept"}'
+    assert ing.post(f"/in/{ep['id']}", body, github_headers(body, delivery="d-1"))[0] == 200
+    assert ing.post(f"/in/{ep['id']}", body, github_headers(body, delivery="d-1"))[0] == 200
+    assert ing.post(f"/in/{ep['id']}", body, github_headers(body, secret="wrong"))[0] == 404
+    assert ing.post(f"/in/{ep['id']}", b"{nope", github_headers(b"{nope"))[0] == 400
+    assert ing.post(f"/in/in_nope{ingress.tag}", body, github_headers(body))[0] == 404
+    env = {**ing.env, "HOOKD_REDIS_PREFIX": ingress.prefix}
+
+    def recent():
+        out = subprocess.run([HOOKCTL, "inbound", "requests", ep["id"], "--json"], env=env,
+                             capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    deadline = time.time() + 10
+    while len(got := recent()) < 4 and time.time() < deadline:
+        time.sleep(0.2)
+    assert [(q["outcome"], q["status"]) for q in got] == [
+        ("malformed", 400), ("rejected", 404), ("duplicate", 200), ("accepted", 200)]
+    assert got[1]["reason"] == "bad_signature" and "X-Hub-Signature-256" in got[1]["detail"]
+    assert got[0]["detail"] and got[2]["eventId"] == got[3]["eventId"] == "d-1"
+    recs = records(stack, ingress.topic, 1)
+    assert got[3]["id"] == recs[0][1]["id"], "an accepted request is named by its record's id"
+    assert all(q["id"].startswith("rq_") for q in got[:3])
+    assert all(q["method"] == "POST" and q["bytes"] > 0 and q["latencyMs"] >= 0 for q in got)
+    text = json.dumps(got)
+    assert SECRET not in text and "body-text-never-kept" not in text and "sha256=" not in text
+    table = subprocess.run([HOOKCTL, "inbound", "requests", ep["id"]], env=env,
+                           capture_output=True, text=True, timeout=30).stdout
+    assert table.splitlines()[0].split() == ["AT", "METHOD", "STATUS", "OUTCOME", "REASON",
+                                             "EVENT"]
+    assert table.splitlines()[-1] == "4 recent requests (--json for each one's detail)"
+    assert redis(stack, "EXISTS", f"{ingress.prefix}inbound:recent:in_nope{ingress.tag}") == "0"
+    # the last 50 only
+    for i in range(55):
+        ing.post(f"/in/{ep['id']}", body, github_headers(body, delivery=f"n-{i}"))
+    deadline = time.time() + 10
+    while recent()[0].get("eventId") != "n-54" and time.time() < deadline:
+        time.sleep(0.2)
+    got = recent()
+    assert len(got) == 50 and got[0]["eventId"] == "n-54" and got[-1]["eventId"] == "n-5"
+    ttl = int(redis(stack, "TTL", f"{ingress.prefix}inbound:recent:{ep['id']}"))
+    assert 7 * 86400 - 60 < ttl <= 7 * 86400
+    # deleting the endpoint deletes them
+    out = subprocess.run([HOOKCTL, "inbound", "delete", ep["id"]], env=env, capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert redis(stack, "EXISTS", f"{ingress.prefix}inbound:recent:{ep['id']}") == "0"
+    out = subprocess.run([HOOKCTL, "inbound", "requests", ep["id"]], env=env,
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 1 and len(out.stderr.splitlines()) == 1, out.stderr
 
 
 def test_the_endpoints_configured_response_and_its_change(stack, ingress):
