@@ -61,6 +61,11 @@ typedef struct cached_reply {
     struct MHD_Response *resp;
 } cached_reply;
 #define REPLY_CACHE 16
+/* An endpoint's recent requests take at most RECENT_PER_S entries a second of each kind (accepted,
+ * anything else) from one loop: under load they sample, and a flood of forgeries costs Redis
+ * little. Slots are by a hash of the endpoint's id: two endpoints may share one. */
+#define RECENT_SLOTS 256
+#define RECENT_PER_S 10u
 
 struct ing_loop {
     const hk_config *cfg;
@@ -86,6 +91,10 @@ struct ing_loop {
     uint64_t stop_by;
     int status;
     cached_reply replies[REPLY_CACHE];
+    struct {
+        uint64_t second;
+        unsigned n;
+    } recent[RECENT_SLOTS]; /* entries written to recent requests, by endpoint and kind */
 };
 typedef struct ing_loop ingress;
 
@@ -770,9 +779,25 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *con)
 
 /* The request, answered, at the head of its endpoint's recent requests in Redis (docs/inbound.md,
  * "Recent requests"): when, how it came and what it was answered, never a header or the body. */
+static bool recent_allowed(ingress *g, const char *endpoint_id, bool accepted)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)endpoint_id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    size_t slot = ((size_t)h * 2 + accepted) % RECENT_SLOTS;
+    uint64_t second = hk_now_ms() / 1000;
+    if (g->recent[slot].second != second) {
+        g->recent[slot].second = second;
+        g->recent[slot].n = 0;
+    }
+    return g->recent[slot].n++ < RECENT_PER_S;
+}
+
 static void remember(const request *r)
 {
     static atomic_uint seq;
+    if (!recent_allowed(r->g, r->ep->id, strcmp(r->outcome, "accepted") == 0))
+        return;
     cJSON *o = cJSON_CreateObject();
     char id[48], at[32];
     if (r->record_id[0] && r->outcome && strcmp(r->outcome, "accepted") == 0)

@@ -219,7 +219,8 @@ def test_a_providers_retry_of_an_accepted_event_is_answered_and_not_queued_again
 def test_an_endpoints_recent_requests_say_what_each_was_answered(stack, ingress):
     """hookctl inbound requests: each request to a known endpoint, newest first, with its status,
     outcome, reason and detail, never a header, the body or the secret; an unknown id's
-    requests are not recorded; the list is trimmed to 50 and goes with the endpoint."""
+    requests are not recorded; under load they sample; the list is trimmed to 50 and goes
+    with the endpoint."""
     ep = github_endpoint(ingress.tag)
     put_endpoint(stack, ingress.prefix, ep, verified=True)
     ing = ingress()
@@ -256,14 +257,29 @@ def test_an_endpoints_recent_requests_say_what_each_was_answered(stack, ingress)
                                              "EVENT"]
     assert table.splitlines()[-1] == "4 recent requests (--json for each one's detail)"
     assert redis(stack, "EXISTS", f"{ingress.prefix}inbound:recent:in_nope{ingress.tag}") == "0"
-    # the last 50 only
-    for i in range(55):
-        ing.post(f"/in/{ep['id']}", body, github_headers(body, delivery=f"n-{i}"))
+    # under load they sample: at most 10 entries a second of each kind per loop
+    before = len(recent())
+    t0 = time.time()
+    for i in range(30):
+        ing.post(f"/in/{ep['id']}", body, github_headers(body, delivery=f"s-{i}"))
+    seconds = int(time.time()) - int(t0) + 1  # the seconds the burst touched
+    time.sleep(0.5)
+    sampled = len(recent()) - before
+    assert 1 <= sampled <= 10 * seconds < 30, (sampled, seconds)
+    # the last 50 only: an older list of 60 is cut to 50 by the next entry, the newest first
+    key = f"{ingress.prefix}inbound:recent:{ep['id']}"
+    redis(stack, "DEL", key)
+    for i in range(60):
+        redis(stack, "RPUSH", key, json.dumps({"id": f"rq_old{i}", "at": "2026-12-01T00:00:00Z",
+                                              "method": "POST", "status": 404,
+                                              "outcome": "rejected", "bytes": 1, "latencyMs": 0}))
+    time.sleep(1.1)  # a second of its own: not sampled out
+    assert ing.post(f"/in/{ep['id']}", body, github_headers(body, delivery="n-last"))[0] == 200
     deadline = time.time() + 10
-    while recent()[0].get("eventId") != "n-54" and time.time() < deadline:
+    while recent()[0].get("eventId") != "n-last" and time.time() < deadline:
         time.sleep(0.2)
     got = recent()
-    assert len(got) == 50 and got[0]["eventId"] == "n-54" and got[-1]["eventId"] == "n-5"
+    assert len(got) == 50 and got[0]["eventId"] == "n-last" and got[-1]["id"] == "rq_old48"
     ttl = int(redis(stack, "TTL", f"{ingress.prefix}inbound:recent:{ep['id']}"))
     assert 7 * 86400 - 60 < ttl <= 7 * 86400
     # deleting the endpoint deletes them
