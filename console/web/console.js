@@ -682,13 +682,36 @@ function inboundView() {
     catch (x) { err.textContent = x.field && !x.message.startsWith(x.field) ? `${x.field}: ${x.message}` : x.message; }
   }
 
-  async function waits(ep, out) {
+  // An endpoint's details: what hookd-ingress answered its last requests, and the live waits.
+  async function details(ep, out) {
+    put(out, h("p", { class: "note" }, "Loading…"));
+    const parts = [];
+    try {
+      const page = await api("GET", `inbound/${enc(ep.id)}/requests?limit=50`);
+      parts.push(h("h3", {}, "Recent requests"),
+        page.data.length ? table(`requests-${ep.id}`, ["Time", "Method", "Status", "Outcome", "Reason", "Detail", "Event"],
+          page.data.map((q) => h("tr", { class: "inbound-request" },
+            h("td", {}, when(q.at)), h("td", {}, q.method), h("td", {}, String(q.status)),
+            h("td", { class: q.outcome === "accepted" || q.outcome === "duplicate" || q.outcome === "challenge" ? "ok" : "bad" }, q.outcome),
+            h("td", {}, q.reason || ""), h("td", {}, q.detail || ""), h("td", { class: "mono" }, q.eventId || ""))))
+          : h("p", { class: "note" }, "No request yet (hookd-ingress records each one it answers; busy endpoints are sampled)."));
+    } catch (x) { parts.push(h("p", { class: "bad" }, x.message)); }
     try {
       const page = await api("GET", `inbound/${enc(ep.id)}/waits?limit=250`);
-      out.replaceChildren(page.data.length
-        ? h("pre", {}, page.data.map((w) => JSON.stringify(w)).join("\n"))
-        : h("p", { class: "note" }, "No flow waits on this endpoint."));
-    } catch (x) { out.replaceChildren(h("p", { class: "bad" }, x.message)); }
+      parts.push(h("h3", {}, "Live waits"),
+        page.data.length ? table(`waits-${ep.id}`, ["Ref", "Expires", "Matches"], page.data.map((w) =>
+          h("tr", {}, h("td", { class: "mono" }, w.ref), h("td", {}, when(w.expiresAt)), h("td", { class: "mono" }, JSON.stringify(w.matches)))))
+          : h("p", { class: "note" }, "No flow waits on this endpoint."));
+    } catch (x) { parts.push(h("p", { class: "bad" }, x.message)); }
+    put(out, parts);
+  }
+
+  function copyButton(text) {
+    const b = h("button", { type: "button", class: "copy", "aria-label": `Copy ${text}`, onclick: async () => {
+      try { await navigator.clipboard.writeText(text); b.textContent = "Copied"; }
+      catch { b.textContent = "Select and copy"; }
+    } }, "Copy");
+    return b;
   }
 
   async function load() {
@@ -698,14 +721,20 @@ function inboundView() {
       list.replaceChildren(table("inbound-table", ["Name", "Id", "Source", "Flow", "State", "URL", ""],
         page.data.map((ep) => {
           const out = h("td", { colspan: 7 });
-          const more = h("tr", { hidden: true }, out);
+          const more = h("tr", { class: "inbound-detail", hidden: true }, out);
+          const url = ep.publicUrl || `/in/${ep.id}`;
+          const toggle = h("button", { type: "button", class: "details", "aria-expanded": "false", onclick: () => {
+            more.hidden = !more.hidden;
+            toggle.setAttribute("aria-expanded", String(!more.hidden));
+            if (!more.hidden) details(ep, out);
+          } }, "Requests and waits");
           return [h("tr", { dataset: { id: ep.id } },
             h("td", {}, ep.name), h("td", { class: "mono" }, ep.id), h("td", {}, ep.source),
             h("td", {}, String(ep.flowId)),
             h("td", { class: ep.enabled === false ? "bad" : ep.verified ? "ok" : "warn" },
               ep.enabled === false ? "disabled" : ep.verified ? "verified" : "unverified"),
-            h("td", { class: "mono" }, ep.publicUrl || `/in/${ep.id} on hookd-ingress`),
-            h("td", { class: "actions" }, h("button", { type: "button", onclick: () => { more.hidden = !more.hidden; if (!more.hidden) waits(ep, out); } }, "Waits"))), more];
+            h("td", { class: "mono" }, url, ep.publicUrl ? "" : " on hookd-ingress", " ", copyButton(url)),
+            h("td", { class: "actions" }, toggle)), more];
         }).flat()));
     } catch (x) { list.replaceChildren(); status(msg, x.message); }
   }

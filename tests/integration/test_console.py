@@ -280,6 +280,22 @@ def test_a_flow_owner_works_through_the_console(console, env, receiver, browser,
     p.find("#in-create").click()
     p.until(lambda: f"GitHub {env.tag}" in p.text("#inbound-table"), "the new endpoint")
     assert "unverified" in p.text("#inbound-table")
+    # hookd-ingress answers a GitHub push and a forgery; the page shows both, newest first
+    from test_ingress import Ingress, github_headers
+    eid = p.find("#inbound-table tbody tr[data-id]").get_attribute("data-id")
+    ing = Ingress(stack, tmp_path, f"it-inbound-{env.tag}", env.prefix)
+    try:
+        push = b'{"ref":"refs/heads/main"}'
+        assert ing.post(f"/in/{eid}", push, github_headers(push, secret=SECRET))[0] == 200
+        assert ing.post(f"/in/{eid}", push, github_headers(push, secret="forged"))[0] == 404
+    finally:
+        ing.stop()
+    p.find("#inbound-table tbody tr[data-id] button.details").click()
+    p.until(lambda: len(p.all(".inbound-detail tr.inbound-request")) == 2, "the recent requests")
+    rows = [r.text for r in p.all(".inbound-detail tr.inbound-request")]
+    assert "rejected" in rows[0] and "bad_signature" in rows[0] and "404" in rows[0], rows
+    assert "accepted" in rows[1] and "200" in rows[1], rows
+    assert "No flow waits" in p.text(".inbound-detail")
     p.shot("06-inbound")
 
     # at a glance: this worker's own counters
@@ -376,5 +392,6 @@ def test_a_flow_owner_works_through_the_console(console, env, receiver, browser,
     used = {template_of(m, p) for m, p, _ in calls}
     for t in ("/v1/flows/{flowId}/webhooks", "/v1/flows/{flowId}/webhooks/test",
               "/v1/webhooks/{id}", "/v1/webhooks/{id}/test", "/v1/jobs/{jobId}/deliveries",
-              "/v1/deliveries/{deliveryId}/resend", "/v1/inbound", "/v1/dlq", "/v1/dlq/replay"):
+              "/v1/deliveries/{deliveryId}/resend", "/v1/inbound", "/v1/dlq", "/v1/dlq/replay",
+              "/v1/inbound/{id}/requests", "/v1/inbound/{id}/waits"):
         assert t in used, (t, used)
