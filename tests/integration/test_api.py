@@ -652,6 +652,9 @@ def test_the_api_on_a_listener_of_its_own_and_on_the_main_one_by_default(api, en
     own.call("GET", path, W, token="wrong-token-0123456789", expect=401)
     for other in ("/metrics", "/healthz", "/readyz"):
         assert requests.get(f"http://127.0.0.1:{own.port}{other}", timeout=10).status_code == 404
+    # the console goes with the API: on its own listener, not on HOOKD_LISTEN
+    assert requests.get(f"http://127.0.0.1:{own.port}/console/", timeout=10).status_code == 200
+    assert requests.get(main + "/console/", timeout=10).status_code == 404
     assert any('"event":"http"' in line and "admin API" not in line for line in worker.lines())
 
     # set without a token: a one-line error naming it, exit 2
