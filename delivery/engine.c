@@ -155,6 +155,8 @@ void hk_delivery__finish_transfer(hk_delivery_engine *e, transfer *t, CURLcode c
                                 res.latency_ms);
     }
     host *h = t->host;
+    if (h && !t->early_error && res.status != HK_DELIVERY_OK)
+        hk_delivery__count_failure(e, h->key);
     if (h && !t->early_error) {
         h->inflight--;
         h->last_done_ms = hk_now_ms();
@@ -496,6 +498,7 @@ int hk_delivery_create(hk_loop *loop, const hk_delivery_config *cfg, hk_delivery
     e->pump_timer = hk_timer_create(loop, on_pump, e);
     e->stats_timer = hk_timer_create(loop, hk_delivery__on_stats, e);
     e->hosts_metric = hk_metric_source_create(&hk_delivery_metrics.host_queue_depth);
+    e->fails_metric = hk_metric_source_create(&hk_delivery_metrics.host_failed_attempts);
     hk_timer_start(e->kick_timer, KICK_MS);
     hk_timer_start(e->stats_timer, STATS_MS);
     curl_multi_setopt(e->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
@@ -571,6 +574,8 @@ void hk_delivery_destroy(hk_delivery_engine *e)
     hk_timer_destroy(e->pump_timer);
     hk_timer_destroy(e->stats_timer);
     hk_metric_source_destroy(e->hosts_metric);
+    hk_metric_source_destroy(e->fails_metric);
+    hk_delivery__fails_free(e);
     hk_gauge_add(&hk_delivery_metrics.requests_in_flight, -(int64_t)e->inflight);
     hk_gauge_add(&hk_delivery_metrics.requests_queued, -e->queued_published);
     free(e);

@@ -77,6 +77,17 @@ typedef struct sock_state sock_state;
  * and a zeroing of it. 256 x 2.7 KiB per engine at most. */
 #define TRANSFER_POOL_MAX 256
 
+/* The hosts failing most, for hookd_host_failed_attempts{host}: a space-saving sketch of
+ * FAIL_SLOTS hosts (when more fail at once, a newcomer takes the least-failing slot and inherits
+ * its count: the counts then over-estimate) over two tumbling one-minute windows, so the gauge
+ * is a sliding estimate of the last minute. Touched only when an attempt fails. */
+#define FAIL_SLOTS 64
+#define FAIL_WINDOW_MS 60000
+typedef struct fail_slot {
+    char *key; /* scheme://host:port, or NULL: free */
+    uint32_t cur, prev;
+} fail_slot;
+
 struct hk_delivery_engine {
     hk_loop *loop;
     CURLM *multi;
@@ -88,6 +99,9 @@ struct hk_delivery_engine {
     hk_timer *stats_timer;
     hk_metric_source *hosts_metric; /* this engine's per-host queue depths */
     int64_t queued_published;       /* its share of the hookd_requests_queued gauge */
+    hk_metric_source *fails_metric; /* this engine's failing hosts */
+    fail_slot fails[FAIL_SLOTS];
+    uint64_t fail_window_ms; /* the current window's start */
     hk_delivery_config cfg;
     hk_resolver *resolver; /* only with cfg.proxy */
     size_t pending;
@@ -146,8 +160,13 @@ static inline void host_release_if_idle(hk_delivery_engine *e, host *h)
 
 /* Every KICK_MS: defers the newest waiting requests of hosts that turned slow (hostq.c). */
 void hk_delivery__trim_slow_hosts(hk_delivery_engine *e);
-/* The stats timer's callback: per-host queue depths and the queued gauge (hostq.c). */
+/* The stats timer's callback: per-host queue depths, failing hosts and the queued gauge
+ * (hostq.c). */
 void hk_delivery__on_stats(hk_loop *loop, void *arg);
+/* One failed attempt to host key (scheme://host:port), for hookd_host_failed_attempts (hostq.c). */
+void hk_delivery__count_failure(hk_delivery_engine *e, const char *key);
+/* Frees the failing hosts' sketch (hostq.c). */
+void hk_delivery__fails_free(hk_delivery_engine *e);
 
 /* ---------------------------------------------------------------- transfers (engine) --- */
 

@@ -76,9 +76,9 @@ void hk_delivery_id(const char *event_id, const char *task_id, char out[32]);
 #define HK_SIGNATURE_MAX_SIGS 8
 #define HK_SIGNATURE_T_MAX 253402300799999ULL /* 9999-12-31T23:59:59.999Z */
 typedef struct hk_signature_header {
-    bool has_t;      /* a t= field was present: the timestamped scheme */
+    bool has_t; /* a t= field was present: the timestamped scheme */
     uint64_t t_ms;
-    size_t n_sigs;   /* 1..HK_SIGNATURE_MAX_SIGS */
+    size_t n_sigs; /* 1..HK_SIGNATURE_MAX_SIGS */
     char sigs[HK_SIGNATURE_MAX_SIGS][65];
 } hk_signature_header;
 int hk_signature_header_parse(const char *value, size_t len, hk_signature_header *out,
@@ -88,16 +88,16 @@ int hk_signature_header_parse(const char *value, size_t len, hk_signature_header
  * listen`. Everything is borrowed; a header value is NULL when absent. */
 typedef struct hk_verify_input {
     const char *secret;
-    const char *method;     /* decides t.body or t.url for the timestamped scheme */
-    const char *url;        /* full URL as sent, for GET and DELETE */
+    const char *method; /* decides t.body or t.url for the timestamped scheme */
+    const char *url;    /* full URL as sent, for GET and DELETE */
     const char *body;
     size_t body_len;
-    const char *signature;  /* X-Webhook-Signature or the task's own header */
-    const char *wh_id;      /* webhook-id */
+    const char *signature; /* X-Webhook-Signature or the task's own header */
+    const char *wh_id;     /* webhook-id */
     const char *wh_timestamp;
     const char *wh_signature;
-    long tolerance_s;       /* 0: don't check the age */
-    hk_sig_scheme scheme;   /* the scheme to check; HK_SIG_NONE: by the headers' form (listen) */
+    long tolerance_s;     /* 0: don't check the age */
+    hk_sig_scheme scheme; /* the scheme to check; HK_SIG_NONE: by the headers' form (listen) */
     const char *signature_name; /* the signature header's name for errors; NULL: the default */
 } hk_verify_input;
 
@@ -121,13 +121,13 @@ typedef struct hk_request {
 } hk_request;
 
 typedef struct hk_request_params {
-    const hk_task *task;       /* borrowed */
-    const hk_event *event;     /* borrowed */
-    const char *delivery_id;   /* X-Webhook-Id; borrowed */
-    int attempt;               /* 1, 2, ... */
-    uint64_t now_ms;           /* wall clock for the signature timestamp */
-    long default_timeout_ms;   /* used when the task's timeout_ms is 0 */
-    size_t max_body_bytes;     /* HOOKD_MAX_BODY_BYTES; 0: HK_MAX_BODY_DEFAULT */
+    const hk_task *task;     /* borrowed */
+    const hk_event *event;   /* borrowed */
+    const char *delivery_id; /* X-Webhook-Id; borrowed */
+    int attempt;             /* 1, 2, ... */
+    uint64_t now_ms;         /* wall clock for the signature timestamp */
+    long default_timeout_ms; /* used when the task's timeout_ms is 0 */
+    size_t max_body_bytes;   /* HOOKD_MAX_BODY_BYTES; 0: HK_MAX_BODY_DEFAULT */
 } hk_request_params;
 
 #define HK_MAX_BODY_DEFAULT (1024 * 1024)
@@ -196,9 +196,9 @@ typedef enum {
 typedef struct hk_delivery_result {
     hk_delivery_status status;
     hk_failure_kind failure; /* HK_FAIL_NONE unless RETRY or ERROR */
-    long http_status;  /* 0 when no response */
-    bool timed_out;    /* RETRY because the task's timeout ran out */
-    char error[256];   /* "" on success; curl's own message otherwise */
+    long http_status;        /* 0 when no response */
+    bool timed_out;          /* RETRY because the task's timeout ran out */
+    char error[256];         /* "" on success; curl's own message otherwise */
     uint64_t latency_ms;
     const char *response; /* first <= 16 KiB of the body; borrowed for the callback's duration */
     size_t response_len;
@@ -281,9 +281,10 @@ size_t hk_delivery_inflight(const hk_delivery_engine *engine);
 struct hk_delivery_metrics {
     hk_histogram delivery_attempt_duration_seconds; /* every attempt handed to libcurl */
     hk_histogram delivery_queue_seconds; /* submitted to started: HOOKD_MAX_INFLIGHT, per host */
-    hk_gauge requests_in_flight;                    /* hookd_requests_in_flight */
-    hk_gauge requests_queued;                       /* hookd_requests_queued */
-    hk_metric_set host_queue_depth; /* hookd_host_queue_depth{host}, one source per engine */
+    hk_gauge requests_in_flight;         /* hookd_requests_in_flight */
+    hk_gauge requests_queued;            /* hookd_requests_queued */
+    hk_metric_set host_queue_depth;      /* hookd_host_queue_depth{host}, one source per engine */
+    hk_metric_set host_failed_attempts;  /* hookd_host_failed_attempts{host}, the last minute */
 };
 extern struct hk_delivery_metrics hk_delivery_metrics;
 

@@ -148,7 +148,92 @@ void hk_delivery__trim_slow_hosts(hk_delivery_engine *e)
     }
 }
 
-/* Every second: the per-host queue depths and this engine's share of the queued gauge. */
+/* ---------------------------------------------------------------------- failing hosts --- */
+
+/* Starts a new window once the current one is a minute old: its counts become the previous
+ * window's (none after two minutes), and hosts with neither are let go. */
+static void fails_roll(hk_delivery_engine *e, uint64_t now)
+{
+    if (!e->fail_window_ms) {
+        e->fail_window_ms = now;
+        return;
+    }
+    uint64_t age = now - e->fail_window_ms;
+    if (age < FAIL_WINDOW_MS)
+        return;
+    for (size_t i = 0; i < FAIL_SLOTS; i++) {
+        fail_slot *f = &e->fails[i];
+        if (!f->key)
+            continue;
+        f->prev = age < 2 * FAIL_WINDOW_MS ? f->cur : 0;
+        f->cur = 0;
+        if (!f->prev) {
+            free(f->key);
+            f->key = NULL;
+        }
+    }
+    e->fail_window_ms = now - age % FAIL_WINDOW_MS;
+}
+
+void hk_delivery__count_failure(hk_delivery_engine *e, const char *key)
+{
+    fails_roll(e, hk_now_ms());
+    fail_slot *free_slot = NULL, *least = NULL;
+    for (size_t i = 0; i < FAIL_SLOTS; i++) {
+        fail_slot *f = &e->fails[i];
+        if (!f->key) {
+            if (!free_slot)
+                free_slot = f;
+            continue;
+        }
+        if (strcmp(f->key, key) == 0) {
+            f->cur++;
+            return;
+        }
+        if (!least || f->cur + f->prev < least->cur + least->prev)
+            least = f;
+    }
+    if (free_slot) {
+        *free_slot = (fail_slot){.key = hk_strdup(key), .cur = 1};
+        return;
+    }
+    /* space-saving: the newcomer inherits the least count, so a host failing steadily climbs */
+    uint32_t inherited = least->cur + least->prev;
+    free(least->key);
+    *least = (fail_slot){.key = hk_strdup(key), .cur = inherited + 1};
+}
+
+void hk_delivery__fails_free(hk_delivery_engine *e)
+{
+    for (size_t i = 0; i < FAIL_SLOTS; i++) {
+        free(e->fails[i].key);
+        e->fails[i].key = NULL;
+    }
+}
+
+/* The failing hosts' last minute, estimated: the current window's failures and the share of the
+ * previous window's that the last 60 s still covers. */
+static void fails_publish(hk_delivery_engine *e, uint64_t now)
+{
+    fails_roll(e, now);
+    hk_metric_sample s[FAIL_SLOTS];
+    size_t n = 0;
+    double left =
+        e->fail_window_ms ? 1.0 - (double)(now - e->fail_window_ms) / (double)FAIL_WINDOW_MS : 0.0;
+    for (size_t i = 0; i < FAIL_SLOTS; i++) {
+        const fail_slot *f = &e->fails[i];
+        double v = f->key ? (double)f->cur + (double)f->prev * left : 0.0;
+        if (v < 0.5)
+            continue;
+        s[n].labels[0] = '\0';
+        hk_metric_sample_label(&s[n], "host", f->key);
+        s[n++].value = (int64_t)(v + 0.5);
+    }
+    hk_metric_source_publish(e->fails_metric, s, n);
+}
+
+/* Every second: the per-host queue depths, the failing hosts and this engine's share of the
+ * queued gauge. */
 void hk_delivery__on_stats(hk_loop *loop, void *arg)
 {
     (void)loop;
@@ -170,6 +255,7 @@ void hk_delivery__on_stats(hk_loop *loop, void *arg)
     }
     hk_metric_source_publish(e->hosts_metric, s, n);
     free(s);
+    fails_publish(e, hk_now_ms());
     hk_gauge_add(&hk_delivery_metrics.requests_queued, queued - e->queued_published);
     e->queued_published = queued;
     hk_timer_start(e->stats_timer, STATS_MS);

@@ -1,6 +1,6 @@
 /*
  * metrics.c — the families delivery counts in (struct hk_delivery_metrics in hk_delivery.h):
- * attempts' latency, requests in flight and waiting, per-host queue depth.
+ * attempts' latency, requests in flight and waiting, per-host queue depth and failures.
  */
 #include "hk_delivery.h"
 
@@ -32,6 +32,12 @@ struct hk_delivery_metrics hk_delivery_metrics = {
         "hookd_host_queue_depth",
         "Requests waiting for a slot per destination (scheme://host:port); only the 50 deepest "
         "hosts, refreshed every second.",
+        HK_MERGE_SUM, HK_DELIVERY_HOSTS_SHOWN),
+    /* only the hosts failing most: a sketch of 64 per engine (engine_internal.h) */
+    .host_failed_attempts = HK_METRIC_SET(
+        "hookd_host_failed_attempts",
+        "Failed attempts per destination (scheme://host:port) over the last minute, a sliding "
+        "estimate; only the 50 hosts failing most, refreshed every second.",
         HK_MERGE_SUM, HK_DELIVERY_HOSTS_SHOWN),
 };
 HK_METRICS_REGISTER("delivery", hk_delivery_metrics)

@@ -42,13 +42,13 @@ static const char *classify_v4(const unsigned char a[4])
         int prefix;
         const char *reason;
     } ranges[] = {
-        {{0, 0, 0, 0}, 8, "unspecified"},       {{10, 0, 0, 0}, 8, "private"},
-        {{100, 64, 0, 0}, 10, "cgnat"},         {{127, 0, 0, 0}, 8, "loopback"},
-        {{169, 254, 0, 0}, 16, "link-local"},   {{172, 16, 0, 0}, 12, "private"},
-        {{192, 0, 0, 0}, 24, "reserved"},       {{192, 0, 2, 0}, 24, "reserved"},
-        {{192, 168, 0, 0}, 16, "private"},      {{198, 18, 0, 0}, 15, "reserved"},
-        {{198, 51, 100, 0}, 24, "reserved"},    {{203, 0, 113, 0}, 24, "reserved"},
-        {{224, 0, 0, 0}, 4, "multicast"},       {{240, 0, 0, 0}, 4, "reserved"},
+        {{0, 0, 0, 0}, 8, "unspecified"},     {{10, 0, 0, 0}, 8, "private"},
+        {{100, 64, 0, 0}, 10, "cgnat"},       {{127, 0, 0, 0}, 8, "loopback"},
+        {{169, 254, 0, 0}, 16, "link-local"}, {{172, 16, 0, 0}, 12, "private"},
+        {{192, 0, 0, 0}, 24, "reserved"},     {{192, 0, 2, 0}, 24, "reserved"},
+        {{192, 168, 0, 0}, 16, "private"},    {{198, 18, 0, 0}, 15, "reserved"},
+        {{198, 51, 100, 0}, 24, "reserved"},  {{203, 0, 113, 0}, 24, "reserved"},
+        {{224, 0, 0, 0}, 4, "multicast"},     {{240, 0, 0, 0}, 4, "reserved"},
     };
     for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
         if (prefix_match(a, ranges[i].net, ranges[i].prefix))

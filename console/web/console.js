@@ -795,12 +795,16 @@ function glanceView() {
       const k = `${s.labels.outcome} ${s.labels.status_class || ""}`.trim();
       byOutcome[k] = (byOutcome[k] || 0) + s.value;
     }
-    const hosts = samples.filter((x) => x.name === "hookd_host_queue_depth" && x.value > 0)
+    const top = (name) => samples.filter((x) => x.name === name && x.value > 0)
       .sort((a, b) => b.value - a.value).slice(0, 10);
+    const hosts = top("hookd_host_queue_depth"), failing = top("hookd_host_failed_attempts");
     more.replaceChildren(
       h("h3", {}, "Failed attempts by outcome"),
       table("glance-failures", ["Outcome", "Attempts"], Object.entries(byOutcome).filter(([, v]) => v > 0)
         .map(([k, v]) => h("tr", {}, h("td", {}, k), h("td", {}, String(v))))),
+      h("h3", {}, "Failures by host, last minute"),
+      failing.length ? table("glance-failing", ["Host", "Failed attempts"], failing.map((x) => h("tr", {}, h("td", { class: "mono" }, x.labels.host), h("td", {}, String(x.value)))))
+        : h("p", { class: "note" }, "No host failed in the last minute."),
       h("h3", {}, "Hosts with deliveries queued"),
       hosts.length ? table("glance-hosts", ["Host", "Queued"], hosts.map((x) => h("tr", {}, h("td", { class: "mono" }, x.labels.host), h("td", {}, String(x.value)))))
         : h("p", { class: "note" }, "None: no host is behind."));

@@ -298,14 +298,6 @@ def test_a_flow_owner_works_through_the_console(console, env, receiver, browser,
     assert "No flow waits" in p.text(".inbound-detail")
     p.shot("06-inbound")
 
-    # at a glance: this worker's own counters
-    browser.get(base + "/console/#/glance")
-    p.until(lambda: p.all("#glance-cards .card"), "the counters")
-    delivered = p.find("#glance-cards .card")
-    assert "Deliveries delivered" in delivered.text
-    assert int(delivered.find_element("css selector", ".value").text) >= 1
-    p.shot("07-glance")
-
     # dead letters: a task failing with retries off is dead-lettered; a dry run from the page
     # sends nothing, then Replay sends the selected delivery again with its id
     down_flow = f"console-down-{env.tag}"
@@ -335,6 +327,16 @@ def test_a_flow_owner_works_through_the_console(console, env, receiver, browser,
     assert len(again) == 2
     assert again[1]["headers"]["x-webhook-id"] == again[0]["headers"]["x-webhook-id"]
     assert again[1]["headers"]["x-webhook-attempt"] == "1"
+
+    # at a glance: this worker's own counters
+    browser.get(base + "/console/#/glance")
+    p.until(lambda: p.all("#glance-cards .card"), "the counters")
+    delivered = p.find("#glance-cards .card")
+    assert "Deliveries delivered" in delivered.text
+    assert int(delivered.find_element("css selector", ".value").text) >= 1
+    # the receiver answered 500 to the dead-lettered delivery: its host is listed as failing
+    p.until(lambda: f"127.0.0.1:{receiver.port}" in p.text("#glance-failing"), "the failing host")
+    p.shot("07-glance")
 
     # export the flow's tasks to a file (secrets masked), and import a task from one
     downloads = tmp_path / "downloads"

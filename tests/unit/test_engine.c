@@ -186,8 +186,10 @@ static void engine_start(int max_inflight, int per_host, const char *allow_csv)
     memset(&results, 0, sizeof results);
     loop = hk_loop_create();
     cr_assert_eq(hk_cidr_list_parse(allow_csv, &allow, NULL), HK_OK);
-    hk_delivery_config cfg = {.max_inflight = max_inflight, .max_inflight_per_host = per_host,
-                              .max_queue_per_host = queue_bound, .allow = allow};
+    hk_delivery_config cfg = {.max_inflight = max_inflight,
+                              .max_inflight_per_host = per_host,
+                              .max_queue_per_host = queue_bound,
+                              .allow = allow};
     cr_assert_eq(hk_delivery_create(loop, &cfg, &engine, NULL), HK_OK);
 }
 
@@ -528,7 +530,8 @@ Test(engine, validate_ssl_is_honoured)
     char cmd[512];
     snprintf(cmd, sizeof cmd,
              "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -days 1 "
-             "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1", dir, dir);
+             "-keyout %s/key.pem -out %s/cert.pem >/dev/null 2>&1",
+             dir, dir);
     cr_assert_eq(system(cmd), 0, "openssl made a self-signed certificate");
     char kpath[64], cpath[64];
     snprintf(kpath, sizeof kpath, "%s/key.pem", dir);
@@ -536,10 +539,10 @@ Test(engine, validate_ssl_is_honoured)
     char *key = slurp(kpath), *cert = slurp(cpath);
     struct sockaddr_in sa = {.sin_family = AF_INET};
     inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    struct MHD_Daemon *tls = MHD_start_daemon(
-        MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, NULL,
-        MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_HTTPS_MEM_CERT,
-        cert, MHD_OPTION_END);
+    struct MHD_Daemon *tls =
+        MHD_start_daemon(MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler,
+                         NULL, MHD_OPTION_SOCK_ADDR, &sa, MHD_OPTION_HTTPS_MEM_KEY, key,
+                         MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_END);
     cr_assert_not_null(tls, "libmicrohttpd has TLS");
     uint16_t port = MHD_get_daemon_info(tls, MHD_DAEMON_INFO_BIND_PORT)->port;
     engine_start(4, 4, "127.0.0.0/8");
@@ -570,6 +573,27 @@ Test(engine, validate_ssl_is_honoured)
  * every member at 0 from the start, one HELP and TYPE per family, families by name. The text is
  * what core/metrics.c rendered before each module declared its own families (issue 13), with
  * hookd_delivery_queue_seconds added since (issue 18): a change here is a change operators see. */
+/* hookd_host_failed_attempts{host}: failed attempts counted per destination (not the ones that
+ * succeeded, nor another host's), published with the stats every second. */
+Test(engine, failing_hosts_are_counted_per_destination)
+{
+    engine_start(16, 4, "127.0.0.0/8");
+    hk_delivery_submit(engine, request("/ok", 5000), on_done, (void *)0);
+    hk_delivery_submit(engine, request("/status/500", 5000), on_done, (void *)1);
+    hk_delivery_submit(engine, request("/status/503", 5000), on_done, (void *)2);
+    hk_delivery_submit(engine, request("/status/404", 5000), on_done, (void *)3);
+    run_until(4, 10000);
+    run_for(1200); /* one stats tick */
+    hk_buf b = {0};
+    hk_metrics_render(&b);
+    char want[128];
+    snprintf(want, sizeof want, "hookd_host_failed_attempts{host=\"http://127.0.0.1:%u\"} 3\n",
+             (unsigned)server_port);
+    cr_assert(strstr(b.data, want), "%s not in:\n%s", want, b.data);
+    hk_buf_free(&b);
+    engine_stop();
+}
+
 Test(delivery_metrics, every_family_renders_at_zero_from_the_start_as_before)
 {
     static const char want[] =
@@ -611,6 +635,10 @@ Test(delivery_metrics, every_family_renders_at_zero_from_the_start_as_before)
         "hookd_delivery_queue_seconds_bucket{le=\"+Inf\"} 0\n"
         "hookd_delivery_queue_seconds_sum 0.000\n"
         "hookd_delivery_queue_seconds_count 0\n"
+        "# HELP hookd_host_failed_attempts Failed attempts per destination (scheme://host:port) "
+        "over the last minute, a sliding estimate; only the 50 hosts failing most, refreshed "
+        "every second.\n"
+        "# TYPE hookd_host_failed_attempts gauge\n"
         "# HELP hookd_host_queue_depth Requests waiting for a slot per destination "
         "(scheme://host:port); only the 50 deepest hosts, refreshed every second.\n"
         "# TYPE hookd_host_queue_depth gauge\n"
