@@ -87,7 +87,9 @@ async function api(method, path, body) {
   return data;
 }
 
-const enc = encodeURIComponent;
+// A path segment: percent-encoded, dots too, so that an id of ".." cannot climb out of its
+// place when the URL is resolved (the API then refuses it by its own rules).
+const enc = (segment) => encodeURIComponent(segment).replace(/\./g, "%2E");
 
 // ---- signing in and out ----
 
