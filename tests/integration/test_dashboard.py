@@ -70,7 +70,8 @@ def test_every_metric_the_dashboard_queries_is_on_a_real_scrape(env, worker_fact
                  "hookd_delivery_attempt_duration_seconds_bucket",
                  "hookd_delivery_end_to_end_seconds_bucket", "hookd_kafka_consumer_lag",
                  "hookd_retries_published_total", "hookd_dlq_records_total",
-                 "hookd_host_queue_depth", "hookd_task_cache_tasks", "hookd_redis_up",
+                 "hookd_host_queue_depth", "hookd_host_failed_attempts", "hookd_task_cache_tasks",
+                 "hookd_redis_up",
                  "hookd_rebalances_total", "process_resident_memory_bytes"):
         assert name in used, f"no panel shows {name}"
     assert worker.stop() == 0
