@@ -17,6 +17,8 @@
 #include "hk_producer.h"
 #include "hk_retry.h"
 
+#include <ctype.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,20 +268,23 @@ static int page_one(cJSON *rec, int32_t partition, int64_t offset, void *arg)
 }
 
 int hk_dlq_page(const hk_config *cfg, const hk_dead_letter_filter *filter, size_t limit,
-                const char *iterator, cJSON **out, hk_error *err)
+                const char *after, cJSON **out, hk_error *err)
 {
     *out = NULL;
     if (limit < 1 || limit > HK_DLQ_PAGE_MAX)
         return hk_error_set(err, HK_EINVAL, "limit", "must be an integer from 1 to %u",
                             HK_DLQ_PAGE_MAX);
     page_state s = {.limit = limit};
-    if (iterator) {
+    if (after) {
         unsigned long long at, offset;
         int partition, used = 0;
-        if (sscanf(iterator, "%llu.%d.%llu%n", &at, &partition, &offset, &used) != 3 ||
-            iterator[used] || partition < 0)
+        /* digits and dots only: sscanf alone would take signs and spaces */
+        if (!isdigit((unsigned char)*after) || after[strspn(after, "0123456789.")] ||
+            sscanf(after, "%llu.%d.%llu%n", &at, &partition, &offset, &used) != 3 || after[used] ||
+            offset > INT64_MAX)
             return hk_error_set(err, HK_EINVAL, "iterator",
-                                "not one this API gave (pass the iterator of the last page)");
+                                "iterator: not one this list gave (pass the previous page's "
+                                "iterator as it came)");
         s.after = (page_key){at, partition, (int64_t)offset};
         s.after_set = true;
     }

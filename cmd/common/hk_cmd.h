@@ -141,13 +141,15 @@ int hk_dlq_scan(const hk_config *cfg, const hk_dead_letter_filter *filter, int t
 #define HK_DLQ_RECORD_MAX (32u * 1024u) /* a page's dead letter is printed within this */
 
 /* A page of the dead letters the filter selects, newest first (by deadAt, then partition and
- * offset): at most limit (1 to HK_DLQ_PAGE_MAX) of those after iterator (NULL: from the newest),
- * as {"topic", "group", "data": [dead letters], "iterator": string or null, "done"}. Each dead
- * letter is printed within HK_DLQ_RECORD_MAX (hk_dead_letter_print_within: the oldest outcomes
- * and the event are cut first, and say so). *out is the caller's. HK_EINVAL naming "iterator"
- * for one this did not make; else as hk_dlq_scan. */
+ * offset): at most limit (1 to HK_DLQ_PAGE_MAX) of those older than after (NULL: from the
+ * newest), as {"topic", "group", "data": [dead letters], "iterator": the last one's place or
+ * null, "done"}. A place is "<deadAt ms>.<partition>.<offset>", the after of the next page (the
+ * API wraps it in its own iterator form). Each dead letter is printed within HK_DLQ_RECORD_MAX
+ * (hk_dead_letter_print_within: the oldest outcomes and the event are cut first, and say so).
+ * *out is the caller's. HK_EINVAL naming "iterator" for an after this did not make; else as
+ * hk_dlq_scan. */
 int hk_dlq_page(const hk_config *cfg, const hk_dead_letter_filter *filter, size_t limit,
-                const char *iterator, cJSON **out, hk_error *err);
+                const char *after, cJSON **out, hk_error *err);
 
 typedef struct hk_dlq_replay_stats {
     size_t replayed; /* put on the first tier and acknowledged by Kafka (a dry run: would be) */

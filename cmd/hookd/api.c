@@ -1055,33 +1055,32 @@ static bool dlq_filter(hk_api *a, const char *webhook, const char *since, const 
     return true;
 }
 
-/* GET /v1/dlq: a page of this group's dead letters, newest first. */
+/* GET /v1/dlq: a page of this group's dead letters, newest first; the lists' limit and iterator
+ * (page_params), the iterator wrapping the last dead letter's place (hk_dlq_page). */
 static void dlq_list(hk_api *a, const hk_api_query *q, hk_api_response *r)
 {
     static const hk_api_query none = {0};
     if (!q)
         q = &none;
     hk_dead_letter_filter f;
-    if (!dlq_filter(a, q->webhook_id, q->since, q->until, &f, r))
+    page_request page;
+    if (!dlq_filter(a, q->webhook_id, q->since, q->until, &f, r) || !page_params(q, 'l', &page, r))
         return;
-    size_t limit = PAGE_DEFAULT;
-    if (q->limit) {
-        char *end = NULL;
-        bool digits = *q->limit >= '0' && *q->limit <= '9';
-        unsigned long v = digits ? strtoul(q->limit, &end, 10) : 0;
-        if (!digits || *end || v < 1 || v > HK_DLQ_PAGE_MAX) {
-            fail(r, 400, "limit", "limit: must be an integer from 1 to 250 (default 50)");
-            return;
-        }
-        limit = v;
-    }
-    cJSON *page = NULL;
+    cJSON *out = NULL;
     hk_error e = {0};
-    int rc = hk_dlq_page(a->cfg, &f, limit, q->iterator, &page, &e);
-    if (rc == HK_OK)
-        reply_json(r, 200, page);
-    else
+    int rc = hk_dlq_page(a->cfg, &f, page.limit, page.after, &out, &e);
+    free(page.after);
+    if (rc != HK_OK) {
         fail_kafka(r, rc, &e);
+        return;
+    }
+    const char *next = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(out, "iterator"));
+    if (next) {
+        char *it = iterator_of('l', next);
+        cJSON_ReplaceItemInObjectCaseSensitive(out, "iterator", cJSON_CreateString(it));
+        free(it);
+    }
+    reply_json(r, 200, out);
 }
 
 #define REPLAY_LISTED_MAX 250u /* deliveries a replay's answer names; the rest are counted */
@@ -1125,6 +1124,7 @@ static void dlq_replay(hk_api *a, const char *body, size_t len, hk_api_response 
     }
     const char *webhook = NULL, *since = NULL, *until = NULL;
     const char **ids = NULL;
+    size_t ids_len = 0;
     hk_dlq_replay_opts opts = {0};
     bool ok = true;
     const cJSON *v;
@@ -1132,14 +1132,17 @@ static void dlq_replay(hk_api *a, const char *body, size_t len, hk_api_response 
     {
         const char *k = v->string;
         char msg[160] = "";
-        if (strcmp(k, "webhookId") == 0 || strcmp(k, "since") == 0 || strcmp(k, "until") == 0) {
+        if (cJSON_GetObjectItemCaseSensitive(in, k) != v) /* cJSON keeps both: which is meant? */
+            snprintf(msg, sizeof msg, "%.64s: given twice", k);
+        else if (strcmp(k, "webhookId") == 0 || strcmp(k, "since") == 0 ||
+                 strcmp(k, "until") == 0) {
             if (!cJSON_IsString(v))
                 snprintf(msg, sizeof msg, "%s: must be a string", k);
             else
                 *(k[0] == 'w' ? &webhook : k[0] == 's' ? &since : &until) = v->valuestring;
         } else if (strcmp(k, "limit") == 0) {
-            if (!cJSON_IsNumber(v) || v->valuedouble != (double)(long long)v->valuedouble ||
-                v->valuedouble < 1 || v->valuedouble > 1000000)
+            if (!cJSON_IsNumber(v) || !(v->valuedouble >= 1 && v->valuedouble <= 1000000) ||
+                v->valuedouble != (double)(long long)v->valuedouble) /* in range: cast safely */
                 snprintf(msg, sizeof msg, "limit: must be an integer from 1 to 1000000");
             else
                 opts.limit = (size_t)v->valuedouble;
@@ -1166,6 +1169,7 @@ static void dlq_replay(hk_api *a, const char *body, size_t len, hk_api_response 
                     }
                     ids[i++] = id->valuestring;
                 }
+                ids_len = (size_t)i;
             }
         } else {
             snprintf(msg, sizeof msg,
@@ -1184,10 +1188,9 @@ static void dlq_replay(hk_api *a, const char *body, size_t len, hk_api_response 
     }
     hk_dead_letter_filter f;
     if (ok && dlq_filter(a, webhook, since, until, &f, r)) {
-        const cJSON *list = cJSON_GetObjectItemCaseSensitive(in, "deliveryIds");
         if (ids) {
             f.delivery_ids = ids;
-            f.delivery_ids_len = (size_t)cJSON_GetArraySize(list);
+            f.delivery_ids_len = ids_len;
         }
         replay_listing listing = {.list = cJSON_CreateArray()};
         opts.preview = replay_listed;

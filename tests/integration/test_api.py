@@ -807,6 +807,16 @@ def test_dead_letters_are_listed_newest_first_and_replayed_from_a_selection(api,
                         ({"dryRun": "yes"}, "dryRun"), ({"since": "soon"}, "since")):
         r = api.call("POST", R, R, body=body, expect=400)
         assert r.json()["error"]["field"] == field, (body, r.text)
+    # a field given twice (which would be meant?), a limit far out of range, a forged iterator
+    for raw, field in (('{"deliveryIds": ["a", "b", "c"], "deliveryIds": ["d"]}', "deliveryIds"),
+                       ('{"limit": 1e300}', "limit"), ('{"limit": -1e300}', "limit"),
+                       ('{"webhookId": "wh_\\u0001"}', "webhookId")):
+        r = api.call("POST", R, R, raw=raw, expect=400)
+        assert r.json()["error"]["field"] == field, (raw, r.text)
+        assert "\n" not in r.json()["error"]["message"]
+    forged = "l" + "-1.0.5".encode().hex()  # the list's form, around a place it never gave
+    r = api.call("GET", f"{D}?iterator={forged}", D, expect=400)
+    assert r.json()["error"]["field"] == "iterator"
     receiver.status["/dlq"] = 200
     done = api.call("POST", R, R, body={"deliveryIds": [chosen["deliveryId"]]},
                     expect=200).json()
