@@ -155,7 +155,9 @@ void hk_delivery__finish_transfer(hk_delivery_engine *e, transfer *t, CURLcode c
                                 res.latency_ms);
     }
     host *h = t->host;
-    if (h && !t->early_error && res.status != HK_DELIVERY_OK)
+    /* an attempt the receiver (or the network) failed; not one given up by a stop */
+    if (h && !t->early_error &&
+        (res.status == HK_DELIVERY_RETRY || res.status == HK_DELIVERY_ERROR))
         hk_delivery__count_failure(e, h->key);
     if (h && !t->early_error) {
         h->inflight--;

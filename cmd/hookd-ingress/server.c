@@ -800,7 +800,7 @@ static void remember(const request *r)
         return;
     cJSON *o = cJSON_CreateObject();
     char id[48], at[32];
-    if (r->record_id[0] && r->outcome && strcmp(r->outcome, "accepted") == 0)
+    if (r->record_id[0] && strcmp(r->outcome, "accepted") == 0)
         snprintf(id, sizeof id, "%s", r->record_id);
     else
         snprintf(id, sizeof id, "rq_%llx%04x", (unsigned long long)r->at_ms,
@@ -813,8 +813,11 @@ static void remember(const request *r)
     cJSON_AddStringToObject(o, "outcome", r->outcome);
     if (r->reason[0])
         cJSON_AddStringToObject(o, "reason", r->reason);
-    if (r->detail[0])
-        cJSON_AddStringToObject(o, "detail", r->detail);
+    if (r->detail[0]) /* our own words, but a payload's error may quote the payload */
+        cJSON_AddStringToObject(o, "detail",
+                                hk_utf8_valid(r->detail, strlen(r->detail))
+                                    ? r->detail
+                                    : "(a detail that is not UTF-8 text)");
     if (r->event_id[0])
         cJSON_AddStringToObject(o, "eventId", r->event_id);
     cJSON_AddNumberToObject(o, "bytes", (double)r->body.len);

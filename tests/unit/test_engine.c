@@ -378,6 +378,13 @@ Test(engine, cancel_waiting_gives_up_only_requests_not_started)
     engine_stop();
 }
 
+static void run_for(int ms)
+{
+    uint64_t end = hk_now_ms() + (uint64_t)ms;
+    while (hk_now_ms() < end)
+        hk_loop_run_once(loop, 20);
+}
+
 Test(engine, abort_inflight_and_cancel_all_hand_back_everything_and_the_gauges_follow)
 {
     engine_start(64, 2, "127.0.0.0/8");
@@ -400,6 +407,12 @@ Test(engine, abort_inflight_and_cancel_all_hand_back_everything_and_the_gauges_f
     hk_delivery_submit(engine, request("/ok", 5000), on_done, (void *)(intptr_t)5);
     run_until(6, 5000);
     cr_assert_eq(results.status[5], HK_DELIVERY_OK);
+    /* given up by a stop, not failed by the host: no failing host is listed */
+    run_for(1200);
+    hk_buf b = {0};
+    hk_metrics_render(&b);
+    cr_assert_null(strstr(b.data, "hookd_host_failed_attempts{"), "%s", b.data);
+    hk_buf_free(&b);
     engine_stop();
 }
 
@@ -418,13 +431,6 @@ Test(engine, timeouts_are_marked_and_attempts_land_in_the_histogram)
     cr_assert(strstr(b.data, "hookd_delivery_attempt_duration_seconds_count 2\n"), "%s", b.data);
     hk_buf_free(&b);
     engine_stop();
-}
-
-static void run_for(int ms)
-{
-    uint64_t end = hk_now_ms() + (uint64_t)ms;
-    while (hk_now_ms() < end)
-        hk_loop_run_once(loop, 20);
 }
 
 Test(engine, slow_host_queue_is_bounded_and_the_overflow_deferred)
